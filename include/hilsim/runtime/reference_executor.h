@@ -1,0 +1,22 @@
+// The numerical ground truth of hilsim: naive, obviously correct fp32 loops for every supported op,
+// walked in topological order. Every kernel, pass and emitted model is checked against it.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "hilsim/graph/graph.h"
+
+namespace hilsim::runtime {
+
+using TensorMap = std::map<std::string, graph::Tensor>;
+
+// Runs g on `inputs` (by graph input name) and returns the graph outputs. Honours Op::fused.
+TensorMap run_reference(const graph::Graph& g, const TensorMap& inputs);
+// Deterministic random inputs for every graph input (uniform in [-1, 1]).
+TensorMap random_inputs(const graph::Graph& g, uint64_t seed = 7);
+// max |a-b| / max(|b|, 1e-6)-style comparison used by tests: largest relative error over elements,
+// with the denominator floored at `floor` so near-zero values do not explode.
+double max_rel_error(const graph::Tensor& a, const graph::Tensor& b, double floor = 1e-3);
+
+}  // namespace hilsim::runtime

@@ -1,0 +1,102 @@
+#include "hilsim/kernels/thread_pool.h"
+
+#include <algorithm>
+#include <memory>
+
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
+namespace hilsim::kernels {
+
+ThreadPool::ThreadPool(int threads, std::vector<int> cpus) : threads_(std::max(1, threads)), cpus_(std::move(cpus)) {
+  if (!cpus_.empty()) pin_current_thread(cpus_[0]);
+  for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_start_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+bool ThreadPool::pin_current_thread(int cpu) {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+#else
+  (void)cpu;
+  return false;
+#endif
+}
+
+int ThreadPool::hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+void ThreadPool::worker(int index) {
+  if (!cpus_.empty()) pin_current_thread(cpus_[index % cpus_.size()]);
+  uint64_t seen = 0;
+  for (;;) {
+    const std::function<void(size_t, size_t)>* job;
+    size_t n, chunk;
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_start_.wait(lk, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      job = job_;
+      n = n_;
+      chunk = chunk_;
+    }
+    for (size_t b; (b = next_.fetch_add(chunk)) < n;) (*job)(b, std::min(n, b + chunk));
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (--active_ == 0) cv_done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn, size_t grain) {
+  if (n == 0) return;
+  grain = std::max<size_t>(1, grain);
+  if (threads_ == 1 || n <= grain) {
+    fn(0, n);
+    return;
+  }
+  // ~4 chunks per thread: enough slack to balance uneven rows without much atomic traffic.
+  size_t chunk = std::max(grain, (n + 4 * threads_ - 1) / (4 * threads_));
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    job_ = &fn;
+    n_ = n;
+    chunk_ = chunk;
+    next_.store(0);
+    active_ = threads_ - 1;
+    ++generation_;
+  }
+  cv_start_.notify_all();
+  for (size_t b; (b = next_.fetch_add(chunk)) < n;) fn(b, std::min(n, b + chunk));
+  std::unique_lock<std::mutex> lk(mu_);
+  cv_done_.wait(lk, [&] { return active_ == 0; });
+  job_ = nullptr;
+}
+
+namespace {
+std::unique_ptr<ThreadPool>& pool_slot() {
+  static std::unique_ptr<ThreadPool> p = std::make_unique<ThreadPool>(1);
+  return p;
+}
+}  // namespace
+
+ThreadPool& default_pool() { return *pool_slot(); }
+
+void set_default_threads(int threads) {
+  if (pool_slot()->threads() != threads) pool_slot() = std::make_unique<ThreadPool>(threads);
+}
+
+}  // namespace hilsim::kernels
