@@ -1,0 +1,90 @@
+// A device profile: what makes predictions true for one device. Versioned JSON (schema_version),
+// written by calibration ("measured") or from public figures ("spec"); loading checks every field and
+// names the bad one, so a hand-edited profile fails loudly instead of predicting nonsense.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace hilsim::costmodel {
+
+inline constexpr int kProfileSchemaVersion = 1;
+
+struct CacheLevel {
+  int level = 1;
+  std::string type = "data";  // data | unified
+  int64_t bytes = 0;
+  bool shared = false;        // shared by all cores
+};
+
+struct DeviceInfo {
+  std::string name;
+  std::string cpu_model;
+  int cores = 1;
+  std::vector<CacheLevel> caches;
+  std::vector<std::string> isa;  // e.g. avx2, avx512f, neon
+  std::string os;
+  std::string calibrated_at;     // ISO 8601, empty for spec profiles
+  std::string hilsim_version;
+  std::string git_sha;
+  std::string governor;          // cpufreq governor at calibration time ("unknown" if unreadable)
+};
+
+struct UnitSpec {
+  std::string id;          // "cpu0", "gpu"
+  std::string kind;        // "cpu" | "gpu"
+  int threads = 1;
+  double peak_gflops = 0;  // roofline ceilings
+  double mem_gbps = 0;
+  std::vector<int> cpus;   // cores the unit is pinned to (cpu units)
+};
+
+struct TransferSpec {
+  double latency_us = 0;  // per crossing tensor: hand-off + synchronisation
+  double gbps = 0;
+};
+
+// The fitted latency model of one kernel class: ms = sum_i params[i] * feature_i(instance).
+struct KernelModel {
+  std::string model = "linear";           // linear over `features`
+  std::vector<std::string> features;
+  std::vector<double> params;
+  int samples = 0;
+  double fit_rmspe = 0;                   // % on the fitting samples
+  std::map<std::string, std::pair<double, double>> valid_range;  // feature -> [min, max] sampled
+  std::string unit = "cpu";               // unit kind the samples were taken on
+};
+
+struct EnergySpec {
+  std::string source = "estimate";  // rapl | sysfs | ina | nvml | estimate
+  double pj_per_flop = 0;
+  double pj_per_byte = 0;           // DRAM traffic
+  double pj_per_byte_cache = 0;     // traffic served by on-chip caches
+  double static_w = 0;
+  std::string basis;                // how the numbers were obtained (required for estimates)
+};
+
+struct Profile {
+  int schema_version = kProfileSchemaVersion;
+  DeviceInfo device;
+  std::string provenance = "spec";  // measured | spec
+  std::string provenance_note;      // e.g. "timings under qemu-user are meaningless"
+  std::vector<std::string> sources; // public documents a spec profile was built from
+  std::vector<UnitSpec> units;
+  TransferSpec transfer;
+  std::map<std::string, KernelModel> kernels;  // by kernel class, e.g. "dense_conv3x3"
+  EnergySpec energy;
+
+  const UnitSpec* unit(const std::string& id) const;
+};
+
+// Parses and validates; throws hilsim::Error whose `where` is "<where>: field 'a.b[2].c'".
+Profile parse_profile(const std::string& json_text, const std::string& where);
+Profile load_profile(const std::string& path);
+std::string dump_profile(const Profile& p);  // pretty JSON, stable key order
+void save_profile(const Profile& p, const std::string& path);
+
+}  // namespace hilsim::costmodel

@@ -1,0 +1,295 @@
+#include "hilsim/costmodel/profile.h"
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "hilsim/util/error.h"
+
+namespace hilsim::costmodel {
+
+using nlohmann::json;
+
+const UnitSpec* Profile::unit(const std::string& id) const {
+  for (const auto& u : units)
+    if (u.id == id) return &u;
+  return nullptr;
+}
+
+namespace {
+
+// Walks the JSON with a field path so every error names exactly what is wrong.
+class Reader {
+ public:
+  Reader(const std::string& where) : where_(where) {}
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw Error(where_ + ": field '" + path + "'", what);
+  }
+
+  const json& field(const json& obj, const std::string& path, const char* key) const {
+    if (!obj.is_object()) fail(path, "must be an object");
+    auto it = obj.find(key);
+    if (it == obj.end()) fail(join(path, key), "is missing");
+    return *it;
+  }
+  const json* optional(const json& obj, const char* key) const {
+    auto it = obj.find(key);
+    return it == obj.end() || it->is_null() ? nullptr : &*it;
+  }
+
+  std::string str(const json& obj, const std::string& path, const char* key) const {
+    const json& v = field(obj, path, key);
+    if (!v.is_string()) fail(join(path, key), "must be a string");
+    return v.get<std::string>();
+  }
+  std::string str_or(const json& obj, const std::string& path, const char* key, const std::string& d) const {
+    const json* v = optional(obj, key);
+    if (!v) return d;
+    if (!v->is_string()) fail(join(path, key), "must be a string");
+    return v->get<std::string>();
+  }
+  double num(const json& v, const std::string& path) const {
+    if (!v.is_number()) fail(path, "must be a number");
+    double d = v.get<double>();
+    if (!std::isfinite(d)) fail(path, "must be finite");
+    return d;
+  }
+  double nonneg(const json& obj, const std::string& path, const char* key) const {
+    double d = num(field(obj, path, key), join(path, key));
+    if (d < 0) fail(join(path, key), "must be >= 0 (got " + std::to_string(d) + ")");
+    return d;
+  }
+  double positive(const json& obj, const std::string& path, const char* key) const {
+    double d = num(field(obj, path, key), join(path, key));
+    if (d <= 0) fail(join(path, key), "must be > 0 (got " + std::to_string(d) + ")");
+    return d;
+  }
+  int64_t integer(const json& obj, const std::string& path, const char* key, int64_t min) const {
+    const json& v = field(obj, path, key);
+    if (!v.is_number_integer()) fail(join(path, key), "must be an integer");
+    int64_t i = v.get<int64_t>();
+    if (i < min) fail(join(path, key), "must be >= " + std::to_string(min));
+    return i;
+  }
+  const json& array(const json& obj, const std::string& path, const char* key) const {
+    const json& v = field(obj, path, key);
+    if (!v.is_array()) fail(join(path, key), "must be an array");
+    return v;
+  }
+  std::vector<std::string> strings(const json& obj, const std::string& path, const char* key) const {
+    std::vector<std::string> r;
+    const json* v = optional(obj, key);
+    if (!v) return r;
+    if (!v->is_array()) fail(join(path, key), "must be an array of strings");
+    for (size_t i = 0; i < v->size(); ++i) {
+      if (!(*v)[i].is_string()) fail(join(path, key) + "[" + std::to_string(i) + "]", "must be a string");
+      r.push_back((*v)[i].get<std::string>());
+    }
+    return r;
+  }
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+ private:
+  std::string where_;
+};
+
+void one_of(const Reader& r, const std::string& path, const std::string& v, std::initializer_list<const char*> allowed) {
+  std::string list;
+  for (const char* a : allowed) {
+    if (v == a) return;
+    list += std::string(list.empty() ? "" : ", ") + a;
+  }
+  r.fail(path, "is '" + v + "', must be one of: " + list);
+}
+
+}  // namespace
+
+Profile parse_profile(const std::string& text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(where, std::string("not valid JSON: ") + e.what());
+  }
+  Reader r(where);
+  if (!j.is_object()) r.fail("", "the profile must be a JSON object");
+  Profile p;
+  p.schema_version = static_cast<int>(r.integer(j, "", "schema_version", 0));
+  if (p.schema_version != kProfileSchemaVersion)
+    r.fail("schema_version", "is " + std::to_string(p.schema_version) + ", this hilsim reads version " +
+                                 std::to_string(kProfileSchemaVersion));
+
+  const json& d = r.field(j, "", "device");
+  p.device.name = r.str(d, "device", "name");
+  p.device.cpu_model = r.str(d, "device", "cpu_model");
+  p.device.cores = static_cast<int>(r.integer(d, "device", "cores", 1));
+  p.device.os = r.str(d, "device", "os");
+  p.device.calibrated_at = r.str_or(d, "device", "calibrated_at", "");
+  p.device.hilsim_version = r.str_or(d, "device", "hilsim_version", "");
+  p.device.git_sha = r.str_or(d, "device", "git_sha", "");
+  p.device.governor = r.str_or(d, "device", "governor", "unknown");
+  p.device.isa = r.strings(d, "device", "isa");
+  const json& caches = r.array(d, "device", "caches");
+  for (size_t i = 0; i < caches.size(); ++i) {
+    std::string path = "device.caches[" + std::to_string(i) + "]";
+    CacheLevel c;
+    c.level = static_cast<int>(r.integer(caches[i], path, "level", 1));
+    c.bytes = r.integer(caches[i], path, "bytes", 1);
+    c.type = r.str_or(caches[i], path, "type", "data");
+    if (const json* s = r.optional(caches[i], "shared")) {
+      if (!s->is_boolean()) r.fail(path + ".shared", "must be true or false");
+      c.shared = s->get<bool>();
+    }
+    p.device.caches.push_back(c);
+  }
+
+  p.provenance = r.str(j, "", "provenance");
+  one_of(r, "provenance", p.provenance, {"measured", "spec"});
+  p.provenance_note = r.str_or(j, "", "provenance_note", "");
+  p.sources = r.strings(j, "", "sources");
+  if (p.provenance == "spec" && p.sources.empty())
+    r.fail("sources", "a spec profile must list the public sources its figures come from");
+
+  const json& units = r.array(j, "", "units");
+  if (units.empty()) r.fail("units", "must list at least one unit");
+  std::set<std::string> ids;
+  for (size_t i = 0; i < units.size(); ++i) {
+    std::string path = "units[" + std::to_string(i) + "]";
+    UnitSpec u;
+    u.id = r.str(units[i], path, "id");
+    if (!ids.insert(u.id).second) r.fail(path + ".id", "duplicate unit id '" + u.id + "'");
+    u.kind = r.str(units[i], path, "kind");
+    one_of(r, path + ".kind", u.kind, {"cpu", "gpu"});
+    u.threads = static_cast<int>(r.integer(units[i], path, "threads", 1));
+    u.peak_gflops = r.positive(units[i], path, "peak_gflops");
+    u.mem_gbps = r.positive(units[i], path, "mem_gbps");
+    if (const json* c = r.optional(units[i], "cpus")) {
+      if (!c->is_array()) r.fail(path + ".cpus", "must be an array of core numbers");
+      for (size_t k = 0; k < c->size(); ++k) {
+        if (!(*c)[k].is_number_integer() || (*c)[k].get<int64_t>() < 0)
+          r.fail(path + ".cpus[" + std::to_string(k) + "]", "must be a core number >= 0");
+        u.cpus.push_back((*c)[k].get<int>());
+      }
+    }
+    p.units.push_back(u);
+  }
+
+  const json& t = r.field(j, "", "transfer");
+  p.transfer.latency_us = r.nonneg(t, "transfer", "latency_us");
+  p.transfer.gbps = r.positive(t, "transfer", "gbps");
+
+  const json& ks = r.field(j, "", "kernels");
+  if (!ks.is_object()) r.fail("kernels", "must be an object mapping kernel class to its model");
+  for (auto it = ks.begin(); it != ks.end(); ++it) {
+    std::string path = "kernels." + it.key();
+    const json& k = it.value();
+    KernelModel m;
+    m.model = r.str(k, path, "model");
+    one_of(r, path + ".model", m.model, {"linear"});
+    m.unit = r.str_or(k, path, "unit", "cpu");
+    m.features = r.strings(k, path, "features");
+    const json& ps = r.array(k, path, "params");
+    if (ps.size() != m.features.size())
+      r.fail(path + ".params", "has " + std::to_string(ps.size()) + " values for " +
+                                   std::to_string(m.features.size()) + " features");
+    for (size_t i = 0; i < ps.size(); ++i) {
+      double v = r.num(ps[i], path + ".params[" + std::to_string(i) + "]");
+      // Every term is a physical cost (time per MAC, per byte, per call): a negative one is a bad fit.
+      if (v < 0) r.fail(path + ".params[" + std::to_string(i) + "]", "must be >= 0 (a cost cannot be negative)");
+      m.params.push_back(v);
+    }
+    m.samples = static_cast<int>(r.integer(k, path, "samples", 0));
+    m.fit_rmspe = r.nonneg(k, path, "fit_rmspe");
+    if (const json* vr = r.optional(k, "valid_range")) {
+      if (!vr->is_object()) r.fail(path + ".valid_range", "must map feature names to [min, max]");
+      for (auto f = vr->begin(); f != vr->end(); ++f) {
+        std::string fp = path + ".valid_range." + f.key();
+        if (!f->is_array() || f->size() != 2) r.fail(fp, "must be [min, max]");
+        double lo = r.num((*f)[0], fp + "[0]"), hi = r.num((*f)[1], fp + "[1]");
+        if (lo > hi) r.fail(fp, "min is greater than max");
+        m.valid_range[f.key()] = {lo, hi};
+      }
+    }
+    p.kernels[it.key()] = m;
+  }
+
+  const json& e = r.field(j, "", "energy");
+  p.energy.source = r.str(e, "energy", "source");
+  one_of(r, "energy.source", p.energy.source, {"rapl", "sysfs", "ina", "nvml", "estimate"});
+  p.energy.pj_per_flop = r.nonneg(e, "energy", "pj_per_flop");
+  p.energy.pj_per_byte = r.nonneg(e, "energy", "pj_per_byte");
+  p.energy.pj_per_byte_cache = r.optional(e, "pj_per_byte_cache") ? r.nonneg(e, "energy", "pj_per_byte_cache") : 0.0;
+  p.energy.static_w = r.nonneg(e, "energy", "static_w");
+  p.energy.basis = r.str_or(e, "energy", "basis", "");
+  if (p.energy.source == "estimate" && p.energy.basis.empty())
+    r.fail("energy.basis", "an estimated energy model must say what the estimate is based on");
+  return p;
+}
+
+Profile load_profile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path, "cannot open the profile (missing file or no permission)");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_profile(ss.str(), path);
+}
+
+std::string dump_profile(const Profile& p) {
+  json j;
+  j["schema_version"] = p.schema_version;
+  json d;
+  d["name"] = p.device.name;
+  d["cpu_model"] = p.device.cpu_model;
+  d["cores"] = p.device.cores;
+  d["os"] = p.device.os;
+  d["calibrated_at"] = p.device.calibrated_at;
+  d["hilsim_version"] = p.device.hilsim_version;
+  d["git_sha"] = p.device.git_sha;
+  d["governor"] = p.device.governor;
+  d["isa"] = p.device.isa;
+  d["caches"] = json::array();
+  for (const auto& c : p.device.caches)
+    d["caches"].push_back({{"level", c.level}, {"type", c.type}, {"bytes", c.bytes}, {"shared", c.shared}});
+  j["device"] = d;
+  j["provenance"] = p.provenance;
+  if (!p.provenance_note.empty()) j["provenance_note"] = p.provenance_note;
+  j["sources"] = p.sources;
+  j["units"] = json::array();
+  for (const auto& u : p.units) {
+    json ju{{"id", u.id}, {"kind", u.kind}, {"threads", u.threads}, {"peak_gflops", u.peak_gflops}, {"mem_gbps", u.mem_gbps}};
+    if (!u.cpus.empty()) ju["cpus"] = u.cpus;
+    j["units"].push_back(ju);
+  }
+  j["transfer"] = {{"latency_us", p.transfer.latency_us}, {"gbps", p.transfer.gbps}};
+  j["kernels"] = json::object();
+  for (const auto& [k, m] : p.kernels) {
+    json jm{{"model", m.model}, {"unit", m.unit}, {"features", m.features}, {"params", m.params},
+            {"samples", m.samples}, {"fit_rmspe", m.fit_rmspe}};
+    jm["valid_range"] = json::object();
+    for (const auto& [f, r] : m.valid_range) jm["valid_range"][f] = {r.first, r.second};
+    j["kernels"][k] = jm;
+  }
+  j["energy"] = {{"source", p.energy.source}, {"pj_per_flop", p.energy.pj_per_flop},
+                 {"pj_per_byte", p.energy.pj_per_byte}, {"pj_per_byte_cache", p.energy.pj_per_byte_cache},
+                 {"static_w", p.energy.static_w}, {"basis", p.energy.basis}};
+  return j.dump(2) + "\n";
+}
+
+void save_profile(const Profile& p, const std::string& path) {
+  // Write then rename, so an interrupted save never leaves a half profile behind.
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error(path, "cannot write the profile");
+    out << dump_profile(p);
+    if (!out) throw Error(path, "write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot replace the profile");
+}
+
+}  // namespace hilsim::costmodel

@@ -1,0 +1,124 @@
+#include "hilsim/costmodel/profile.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "hilsim/util/error.h"
+
+using hilsim::costmodel::parse_profile;
+using nlohmann::json;
+
+namespace {
+
+json valid() {
+  return json::parse(R"({
+    "schema_version": 1,
+    "device": {"name": "test", "cpu_model": "x", "cores": 2, "os": "Linux",
+               "caches": [{"level": 1, "bytes": 32768}, {"level": 2, "bytes": 1048576}]},
+    "provenance": "measured",
+    "units": [{"id": "cpu0", "kind": "cpu", "threads": 1, "peak_gflops": 50, "mem_gbps": 10, "cpus": [0]}],
+    "transfer": {"latency_us": 5, "gbps": 8},
+    "kernels": {"dense_conv3x3": {"model": "linear", "features": ["macs", "call"], "params": [1e-9, 0.002],
+                                  "samples": 40, "fit_rmspe": 3.1, "valid_range": {"macs": [1000, 1e9]}}},
+    "energy": {"source": "estimate", "pj_per_flop": 10, "pj_per_byte": 100, "static_w": 5,
+               "basis": "public figures for this CPU class"}
+  })");
+}
+
+// Parses `j` and returns the error's text; fails the test when it parses.
+std::string error_of(const json& j) {
+  try {
+    parse_profile(j.dump(), "p.json");
+  } catch (const hilsim::Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an error";
+  return "";
+}
+
+}  // namespace
+
+TEST(Profile, ValidRoundTrips) {
+  auto p = parse_profile(valid().dump(), "p.json");
+  EXPECT_EQ(p.units.size(), 1u);
+  EXPECT_EQ(p.kernels.at("dense_conv3x3").params[1], 0.002);
+  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
+  EXPECT_EQ(hilsim::costmodel::dump_profile(p), hilsim::costmodel::dump_profile(q));
+  EXPECT_EQ(q.kernels.at("dense_conv3x3").valid_range.at("macs").second, 1e9);
+}
+
+TEST(Profile, MissingFieldIsNamed) {
+  json j = valid();
+  j["device"].erase("cores");
+  EXPECT_NE(error_of(j).find("field 'device.cores'"), std::string::npos) << error_of(j);
+}
+
+TEST(Profile, MistypedFieldIsNamed) {
+  json j = valid();
+  j["units"][0]["peak_gflops"] = "fast";
+  EXPECT_NE(error_of(j).find("field 'units[0].peak_gflops'"), std::string::npos) << error_of(j);
+}
+
+TEST(Profile, WrongSchemaVersion) {
+  json j = valid();
+  j["schema_version"] = 7;
+  EXPECT_NE(error_of(j).find("schema_version"), std::string::npos);
+}
+
+TEST(Profile, NegativeCoefficientRejected) {
+  json j = valid();
+  j["kernels"]["dense_conv3x3"]["params"][0] = -1.0;
+  EXPECT_NE(error_of(j).find("kernels.dense_conv3x3.params[0]"), std::string::npos) << error_of(j);
+  json e = valid();
+  e["energy"]["pj_per_byte"] = -3;
+  EXPECT_NE(error_of(e).find("energy.pj_per_byte"), std::string::npos);
+}
+
+TEST(Profile, NanCoefficientRejected) {
+  // JSON has no NaN literal; nlohmann writes NaN as null, so a NaN that went through a file arrives
+  // as null and must be refused as "not a number".
+  json j = valid();
+  j["energy"]["static_w"] = std::nan("");
+  EXPECT_NE(error_of(j).find("energy.static_w"), std::string::npos) << error_of(j);
+}
+
+TEST(Profile, EstimateWithoutBasisRejected) {
+  json j = valid();
+  j["energy"].erase("basis");
+  EXPECT_NE(error_of(j).find("energy.basis"), std::string::npos);
+}
+
+TEST(Profile, BadProvenanceAndUnitKind) {
+  json j = valid();
+  j["provenance"] = "guessed";
+  EXPECT_NE(error_of(j).find("must be one of"), std::string::npos);
+  json k = valid();
+  k["units"][0]["kind"] = "npu";
+  EXPECT_NE(error_of(k).find("units[0].kind"), std::string::npos);
+}
+
+TEST(Profile, ParamsCountMustMatchFeatures) {
+  json j = valid();
+  j["kernels"]["dense_conv3x3"]["params"] = {1.0};
+  EXPECT_NE(error_of(j).find("kernels.dense_conv3x3.params"), std::string::npos);
+}
+
+TEST(Profile, NotJsonAndMissingFile) {
+  EXPECT_THROW(parse_profile("{not json", "p.json"), hilsim::Error);
+  EXPECT_THROW(hilsim::costmodel::load_profile("/nonexistent/dir/p.json"), hilsim::Error);
+}
+
+TEST(Profile, BundledProfilesLoad) {
+  namespace fs = std::filesystem;
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(HILSIM_SOURCE_DIR) / "device_profiles")) {
+    if (e.path().extension() != ".json") continue;
+    SCOPED_TRACE(e.path().filename().string());
+    auto p = hilsim::costmodel::load_profile(e.path().string());
+    EXPECT_FALSE(p.units.empty());
+    ++n;
+  }
+  EXPECT_GE(n, 3);
+}
