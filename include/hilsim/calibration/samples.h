@@ -1,0 +1,42 @@
+// Raw calibration samples: one timed kernel instance each, kept beside the profile so a profile can
+// be re-fitted (`hilsim fit`) without re-measuring, and checkpointed so an interrupted calibration
+// resumes. A samples file records the kernel version that produced it: timings of other kernels
+// must not be fitted into this build's profile.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hilsim/costmodel/profile.h"
+
+namespace hilsim::calibration {
+
+inline constexpr int kSamplesSchemaVersion = 1;
+// Bump when a kernel's code changes in a way that changes its timing.
+inline constexpr const char* kKernelVersion = "kernels-1";
+
+struct Sample {
+  std::string klass;                       // kernel class, e.g. "dense_conv3x3", "block_8x4"
+  std::string instance;                    // the shape, for humans and for de-duplication
+  std::map<std::string, double> features;  // macs, bytes, threads, ...
+  double ms_median = 0;
+  double ms_p10 = 0;
+  double ms_p90 = 0;
+  int repeats = 0;
+};
+
+struct SampleSet {
+  int schema_version = kSamplesSchemaVersion;
+  std::string kernel_version = kKernelVersion;
+  costmodel::DeviceInfo device;
+  std::string note;  // e.g. "measured under qemu-user: timings are meaningless"
+  std::vector<Sample> samples;
+};
+
+SampleSet parse_samples(const std::string& json_text, const std::string& where);
+SampleSet load_samples(const std::string& path);
+std::string dump_samples(const SampleSet& s);
+void save_samples(const SampleSet& s, const std::string& path);  // atomic (write + rename)
+
+}  // namespace hilsim::calibration

@@ -1,0 +1,123 @@
+#include "hilsim/calibration/samples.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void bad(const std::string& where, const std::string& field, const std::string& what) {
+  throw Error(where + ": field '" + field + "'", what);
+}
+
+double number(const json& j, const std::string& where, const std::string& field) {
+  if (!j.is_number()) bad(where, field, "must be a number");
+  double d = j.get<double>();
+  if (!std::isfinite(d) || d < 0) bad(where, field, "must be a finite number >= 0");
+  return d;
+}
+
+}  // namespace
+
+SampleSet parse_samples(const std::string& text, const std::string& where) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(where, std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw Error(where, "a samples file must be a JSON object");
+  SampleSet s;
+  if (!j.contains("schema_version") || !j["schema_version"].is_number_integer())
+    bad(where, "schema_version", "is missing or not an integer");
+  s.schema_version = j["schema_version"].get<int>();
+  if (s.schema_version != kSamplesSchemaVersion)
+    bad(where, "schema_version", "is " + std::to_string(s.schema_version) + ", this hilsim reads " +
+                                     std::to_string(kSamplesSchemaVersion));
+  if (!j.contains("kernel_version") || !j["kernel_version"].is_string())
+    bad(where, "kernel_version", "is missing or not a string");
+  s.kernel_version = j["kernel_version"].get<std::string>();
+  if (s.kernel_version != kKernelVersion)
+    bad(where, "kernel_version",
+        "samples were measured with '" + s.kernel_version + "' but this build's kernels are '" + kKernelVersion +
+            "': re-run `hilsim calibrate` (timings of other kernel code would give a wrong profile)");
+  if (j.contains("note") && j["note"].is_string()) s.note = j["note"].get<std::string>();
+  if (j.contains("device")) {
+    // The device block has the profile's shape; reuse the profile's checks through a tiny wrapper.
+    json p = {{"schema_version", costmodel::kProfileSchemaVersion},
+              {"device", j["device"]},
+              {"provenance", "measured"},
+              {"units", json::array({{{"id", "cpu"}, {"kind", "cpu"}, {"threads", 1}, {"peak_gflops", 1}, {"mem_gbps", 1}}})},
+              {"transfer", {{"latency_us", 0}, {"gbps", 1}}},
+              {"kernels", json::object()},
+              {"energy", {{"source", "estimate"}, {"pj_per_flop", 0}, {"pj_per_byte", 0}, {"static_w", 0}, {"basis", "-"}}}};
+    s.device = costmodel::parse_profile(p.dump(), where).device;
+  }
+  if (!j.contains("samples") || !j["samples"].is_array()) bad(where, "samples", "is missing or not an array");
+  const json& arr = j["samples"];
+  for (size_t i = 0; i < arr.size(); ++i) {
+    std::string f = "samples[" + std::to_string(i) + "]";
+    const json& e = arr[i];
+    if (!e.is_object()) bad(where, f, "must be an object");
+    Sample x;
+    if (!e.contains("class") || !e["class"].is_string()) bad(where, f + ".class", "is missing or not a string");
+    x.klass = e["class"].get<std::string>();
+    if (e.contains("instance") && e["instance"].is_string()) x.instance = e["instance"].get<std::string>();
+    if (!e.contains("features") || !e["features"].is_object()) bad(where, f + ".features", "is missing or not an object");
+    for (auto it = e["features"].begin(); it != e["features"].end(); ++it)
+      x.features[it.key()] = number(it.value(), where, f + ".features." + it.key());
+    if (!e.contains("ms_median")) bad(where, f + ".ms_median", "is missing");
+    x.ms_median = number(e["ms_median"], where, f + ".ms_median");
+    x.ms_p10 = e.contains("ms_p10") ? number(e["ms_p10"], where, f + ".ms_p10") : x.ms_median;
+    x.ms_p90 = e.contains("ms_p90") ? number(e["ms_p90"], where, f + ".ms_p90") : x.ms_median;
+    x.repeats = e.contains("repeats") && e["repeats"].is_number_integer() ? e["repeats"].get<int>() : 0;
+    s.samples.push_back(std::move(x));
+  }
+  return s;
+}
+
+SampleSet load_samples(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path, "cannot open the samples file");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return parse_samples(ss.str(), path);
+}
+
+std::string dump_samples(const SampleSet& s) {
+  json j;
+  j["schema_version"] = s.schema_version;
+  j["kernel_version"] = s.kernel_version;
+  if (!s.note.empty()) j["note"] = s.note;
+  costmodel::Profile p;
+  p.device = s.device;
+  j["device"] = json::parse(costmodel::dump_profile(p))["device"];
+  j["samples"] = json::array();
+  for (const auto& x : s.samples) {
+    j["samples"].push_back({{"class", x.klass}, {"instance", x.instance}, {"features", x.features},
+                            {"ms_median", x.ms_median}, {"ms_p10", x.ms_p10}, {"ms_p90", x.ms_p90},
+                            {"repeats", x.repeats}});
+  }
+  return j.dump(1) + "\n";
+}
+
+void save_samples(const SampleSet& s, const std::string& path) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    if (!out) throw Error(path, "cannot write the samples file");
+    out << dump_samples(s);
+    if (!out) throw Error(path, "write failed");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot replace the samples file");
+}
+
+}  // namespace hilsim::calibration

@@ -1,0 +1,93 @@
+#include "hilsim/calibration/fit.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "hilsim/util/error.h"
+
+using namespace hilsim::calibration;
+
+TEST(Nnls, MatchesUnconstrainedWhenPositiveAndClampsOtherwise) {
+  // y = 2 a + 3 b exactly: NNLS must return (2, 3).
+  std::vector<double> a = {1, 0, 0, 1, 1, 1, 2, 1};
+  std::vector<double> b = {2, 3, 5, 7};
+  auto x = nnls(a, 4, 2, b);
+  EXPECT_NEAR(x[0], 2, 1e-9);
+  EXPECT_NEAR(x[1], 3, 1e-9);
+  // y = -1 * a + 1 * b: the unconstrained fit is negative in a; NNLS must keep a at 0.
+  std::vector<double> b2 = {-1, 1, 0, -1};
+  auto y = nnls(a, 4, 2, b2);
+  EXPECT_GE(y[0], 0);
+  EXPECT_GE(y[1], 0);
+}
+
+TEST(Fit, RecoversAKnownCostModel) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> macs(1e6, 1e9), bytes(1e4, 1e7);
+  std::vector<Sample> s;
+  for (int i = 0; i < 60; ++i) {
+    Sample x;
+    x.klass = "dense_conv3x3";
+    x.instance = "i" + std::to_string(i);
+    x.features = {{"macs", macs(rng)}, {"bytes", bytes(rng)}};
+    x.ms_median = 2e-8 * x.features["macs"] + 1e-7 * x.features["bytes"] + 0.01;
+    s.push_back(x);
+  }
+  auto m = fit_kernel_class(s, {"macs", "bytes", "call"});
+  EXPECT_NEAR(m.params[0], 2e-8, 2e-10);
+  EXPECT_NEAR(m.params[1], 1e-7, 1e-9);
+  EXPECT_NEAR(m.params[2], 0.01, 1e-4);
+  EXPECT_LT(m.fit_rmspe, 0.1);
+  EXPECT_EQ(m.samples, 60);
+  bool extra = true;
+  evaluate_model(m, {{"macs", 5e8}, {"bytes", 1e6}}, &extra);
+  EXPECT_FALSE(extra);
+  evaluate_model(m, {{"macs", 5e10}, {"bytes", 1e5}}, &extra);
+  EXPECT_TRUE(extra);
+}
+
+TEST(Fit, NoNegativeCoefficientsEvenWhenDataSuggestsOne) {
+  // Time falls with bytes in this (noisy, adversarial) data; a cost model must not learn that.
+  std::vector<Sample> s;
+  for (int i = 1; i <= 20; ++i) {
+    Sample x;
+    x.klass = "k";
+    x.features = {{"macs", 1e6 * i}, {"bytes", 1e6 * (21 - i)}};
+    x.ms_median = 1e-6 * i + 0.001;
+    s.push_back(x);
+  }
+  auto m = fit_kernel_class(s, {"macs", "bytes", "call"});
+  for (double p : m.params) EXPECT_GE(p, 0);
+}
+
+TEST(Fit, RejectsNonPositiveTimes) {
+  Sample x;
+  x.klass = "k";
+  x.features = {{"macs", 1}};
+  x.ms_median = 0;
+  EXPECT_THROW(fit_kernel_class({x}, {"macs"}), hilsim::Error);
+}
+
+TEST(Samples, RoundTripAndVersionCheck) {
+  SampleSet s;
+  s.device.name = "d";
+  s.device.cpu_model = "c";
+  s.device.os = "Linux";
+  Sample x;
+  x.klass = "gemm";
+  x.features = {{"macs", 100}};
+  x.ms_median = 0.5;
+  s.samples.push_back(x);
+  auto t = parse_samples(dump_samples(s), "s.json");
+  ASSERT_EQ(t.samples.size(), 1u);
+  EXPECT_EQ(t.samples[0].features["macs"], 100);
+  std::string other = dump_samples(s);
+  other.replace(other.find(kKernelVersion), std::string(kKernelVersion).size(), "kernels-0");
+  try {
+    parse_samples(other, "s.json");
+    FAIL();
+  } catch (const hilsim::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kernel_version"), std::string::npos);
+  }
+}
