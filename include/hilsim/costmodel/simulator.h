@@ -1,0 +1,42 @@
+// List scheduling of a kernel DAG onto a device's units (CPU core groups, GPU), with a transfer +
+// synchronisation cost for every tensor that crosses units (YOLObile's GPU/CPU collaboration).
+// Units run one kernel at a time; a kernel's duration already includes its intra-op threading.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hilsim/costmodel/profile.h"
+#include "hilsim/util/trace.h"
+
+namespace hilsim::costmodel {
+
+struct SimTask {
+  std::string name;
+  std::string unit;                           // assigned unit id; "" = let the scheduler choose
+  std::map<std::string, double> ms_on_unit;   // duration on each unit it may run on
+  std::vector<size_t> deps;                   // indices of producer tasks
+  std::vector<int64_t> dep_bytes;             // bytes of the tensor from each dep
+};
+
+struct SimResult {
+  double makespan_ms = 0;
+  std::map<std::string, double> busy_ms;      // per unit
+  std::vector<std::string> unit;              // chosen unit per task
+  std::vector<double> start_ms, end_ms;       // per task
+  int transfers = 0;
+  int64_t transfer_bytes = 0;
+  double transfer_ms = 0;                     // summed transfer + sync time
+  std::vector<TraceEvent> trace;              // kernels and transfers, one track per unit
+};
+
+// Transfer + sync time for `bytes` crossing between two different units.
+double transfer_ms(const TransferSpec& t, int64_t bytes);
+
+// Tasks must be given in a topological order (deps point backwards). Throws Error naming the task
+// for an unknown unit or a unit it has no duration for.
+SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer);
+
+}  // namespace hilsim::costmodel

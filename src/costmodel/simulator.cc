@@ -1,0 +1,126 @@
+#include "hilsim/costmodel/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "hilsim/util/error.h"
+
+namespace hilsim::costmodel {
+
+double transfer_ms(const TransferSpec& t, int64_t bytes) {
+  return t.latency_us * 1e-3 + static_cast<double>(bytes) / (t.gbps * 1e9) * 1e3;
+}
+
+SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer) {
+  const size_t n = tasks.size();
+  std::map<std::string, double> free_at;
+  for (const auto& u : units) free_at[u.id] = 0;
+  if (free_at.empty()) throw Error("simulator", "no units to schedule on");
+
+  auto duration = [&](size_t i, const std::string& u) {
+    auto it = tasks[i].ms_on_unit.find(u);
+    if (it == tasks[i].ms_on_unit.end())
+      throw Error("task '" + tasks[i].name + "'", "has no predicted time on unit '" + u + "'");
+    return it->second;
+  };
+
+  // Priority = length of the longest path to the end (upward rank, best unit time): the critical path
+  // goes first, which is what a runtime with a ready queue per unit approximates.
+  std::vector<double> rank(n, 0);
+  std::vector<std::vector<size_t>> succ(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (tasks[i].dep_bytes.size() != tasks[i].deps.size() && !tasks[i].dep_bytes.empty())
+      throw Error("task '" + tasks[i].name + "'", "dep_bytes must match deps");
+    for (size_t d : tasks[i].deps) {
+      if (d >= i) throw Error("task '" + tasks[i].name + "'", "dependencies must come earlier (topological order)");
+      succ[d].push_back(i);
+    }
+  }
+  for (size_t k = n; k-- > 0;) {
+    double best = std::numeric_limits<double>::infinity();
+    for (const auto& [u, ms] : tasks[k].ms_on_unit) best = std::min(best, ms);
+    if (!std::isfinite(best)) throw Error("task '" + tasks[k].name + "'", "has no predicted time on any unit");
+    double tail = 0;
+    for (size_t s : succ[k]) tail = std::max(tail, rank[s]);
+    rank[k] = best + tail;
+  }
+
+  SimResult r;
+  r.unit.assign(n, "");
+  r.start_ms.assign(n, 0);
+  r.end_ms.assign(n, 0);
+  std::vector<size_t> waiting(n, 0);
+  for (size_t i = 0; i < n; ++i) waiting[i] = tasks[i].deps.size();
+  std::vector<size_t> ready;
+  for (size_t i = 0; i < n; ++i)
+    if (waiting[i] == 0) ready.push_back(i);
+
+  auto arrival = [&](size_t i, const std::string& u, int* crossings, int64_t* bytes) {
+    double t = 0;
+    for (size_t k = 0; k < tasks[i].deps.size(); ++k) {
+      size_t d = tasks[i].deps[k];
+      double at = r.end_ms[d];
+      if (r.unit[d] != u) {
+        int64_t b = tasks[i].dep_bytes.empty() ? 0 : tasks[i].dep_bytes[k];
+        at += transfer_ms(transfer, b);
+        if (crossings) ++*crossings, *bytes += b;
+      }
+      t = std::max(t, at);
+    }
+    return t;
+  };
+
+  while (!ready.empty()) {
+    auto pick = std::max_element(ready.begin(), ready.end(), [&](size_t a, size_t b) {
+      return rank[a] < rank[b] || (rank[a] == rank[b] && a > b);
+    });
+    size_t i = *pick;
+    ready.erase(pick);
+    // Fixed unit, or (unassigned) the unit giving the earliest finish, HEFT-style.
+    std::vector<std::string> candidates;
+    if (!tasks[i].unit.empty()) {
+      if (!free_at.count(tasks[i].unit))
+        throw Error("task '" + tasks[i].name + "'", "is assigned to unit '" + tasks[i].unit + "', which the device lacks");
+      candidates.push_back(tasks[i].unit);
+    } else {
+      for (const auto& [u, ms] : tasks[i].ms_on_unit)
+        if (free_at.count(u)) candidates.push_back(u);
+      if (candidates.empty()) throw Error("task '" + tasks[i].name + "'", "can run on none of the device's units");
+    }
+    std::string best_u;
+    double best_start = 0, best_end = std::numeric_limits<double>::infinity();
+    for (const auto& u : candidates) {
+      double start = std::max(free_at[u], arrival(i, u, nullptr, nullptr));
+      double end = start + duration(i, u);
+      if (end < best_end) best_end = end, best_start = start, best_u = u;
+    }
+    int crossings = 0;
+    int64_t bytes = 0;
+    arrival(i, best_u, &crossings, &bytes);
+    r.unit[i] = best_u;
+    r.start_ms[i] = best_start;
+    r.end_ms[i] = best_end;
+    free_at[best_u] = best_end;
+    r.busy_ms[best_u] += best_end - best_start;
+    r.transfers += crossings;
+    r.transfer_bytes += bytes;
+    for (size_t k = 0; k < tasks[i].deps.size(); ++k) {
+      size_t d = tasks[i].deps[k];
+      if (r.unit[d] == best_u) continue;
+      int64_t b = tasks[i].dep_bytes.empty() ? 0 : tasks[i].dep_bytes[k];
+      double t = transfer_ms(transfer, b);
+      r.transfer_ms += t;
+      r.trace.push_back({"xfer " + tasks[d].name + " -> " + tasks[i].name, "transfer", r.unit[d] + "->" + best_u,
+                         r.end_ms[d] * 1e3, t * 1e3, {{"bytes", std::to_string(b)}}});
+    }
+    r.trace.push_back({tasks[i].name, "kernel", best_u, best_start * 1e3, (best_end - best_start) * 1e3, {}});
+    r.makespan_ms = std::max(r.makespan_ms, best_end);
+    for (size_t s : succ[i])
+      if (--waiting[s] == 0) ready.push_back(s);
+  }
+  return r;
+}
+
+}  // namespace hilsim::costmodel

@@ -1,0 +1,68 @@
+#include "hilsim/costmodel/simulator.h"
+
+#include <gtest/gtest.h>
+
+#include "hilsim/util/error.h"
+
+using namespace hilsim::costmodel;
+
+namespace {
+std::vector<UnitSpec> two_units() {
+  UnitSpec a{"gpu", "gpu", 1, 100, 10, {}};
+  UnitSpec b{"cpu", "cpu", 1, 10, 10, {}};
+  return {a, b};
+}
+}  // namespace
+
+TEST(Simulator, ChainOnOneUnitIsTheSum) {
+  std::vector<SimTask> t = {{"a", "gpu", {{"gpu", 1.0}}, {}, {}},
+                            {"b", "gpu", {{"gpu", 2.0}}, {0}, {1000}},
+                            {"c", "gpu", {{"gpu", 3.0}}, {1}, {1000}}};
+  auto r = simulate(t, two_units(), {10, 1});
+  EXPECT_DOUBLE_EQ(r.makespan_ms, 6.0);
+  EXPECT_EQ(r.transfers, 0);
+  EXPECT_DOUBLE_EQ(r.busy_ms["gpu"], 6.0);
+}
+
+TEST(Simulator, ParallelBranchesOverlapAndPayForCrossing) {
+  // a -> {b on gpu, c on cpu} -> d on gpu. c's output crosses back: 1 MB at 1 GB/s + 10 us.
+  TransferSpec x{10, 1};
+  std::vector<SimTask> t = {{"a", "gpu", {{"gpu", 1.0}}, {}, {}},
+                            {"b", "gpu", {{"gpu", 4.0}}, {0}, {0}},
+                            {"c", "cpu", {{"cpu", 3.0}}, {0}, {0}},
+                            {"d", "gpu", {{"gpu", 1.0}}, {1, 2}, {0, 1000000}}};
+  auto r = simulate(t, two_units(), x);
+  double xfer0 = transfer_ms(x, 0), xfer1 = transfer_ms(x, 1000000);
+  EXPECT_NEAR(xfer1, 0.01 + 1.0, 1e-12);
+  // c starts after a's output reaches the cpu; d waits for b (gpu) and c's output back on the gpu.
+  EXPECT_DOUBLE_EQ(r.start_ms[2], 1.0 + xfer0);
+  EXPECT_DOUBLE_EQ(r.start_ms[3], std::max(5.0, 1.0 + xfer0 + 3.0 + xfer1));
+  EXPECT_EQ(r.transfers, 2);
+  EXPECT_EQ(r.transfer_bytes, 1000000);
+  EXPECT_LT(r.makespan_ms, 1 + 4 + 3 + 1);  // better than running all on the gpu one after another
+}
+
+TEST(Simulator, UnassignedTasksPickTheEarliestFinish) {
+  std::vector<SimTask> t = {{"a", "", {{"gpu", 1.0}, {"cpu", 5.0}}, {}, {}},
+                            {"b", "", {{"gpu", 1.0}, {"cpu", 5.0}}, {0}, {0}}};
+  auto r = simulate(t, two_units(), {0, 1});
+  EXPECT_EQ(r.unit[0], "gpu");
+  EXPECT_EQ(r.unit[1], "gpu");
+  EXPECT_DOUBLE_EQ(r.makespan_ms, 2.0);
+}
+
+TEST(Simulator, UnknownUnitAndMissingTimeAreErrors) {
+  std::vector<SimTask> t = {{"a", "npu", {{"npu", 1.0}}, {}, {}}};
+  EXPECT_THROW(simulate(t, two_units(), {0, 1}), hilsim::Error);
+  std::vector<SimTask> u = {{"a", "cpu", {{"gpu", 1.0}}, {}, {}}};
+  EXPECT_THROW(simulate(u, two_units(), {0, 1}), hilsim::Error);
+}
+
+TEST(Trace, JsonHasOneTrackPerUnit) {
+  std::vector<hilsim::TraceEvent> ev = {{"conv \"1\"", "kernel", "cpu0", 0, 10, {}},
+                                        {"conv2", "kernel", "cpu1", 5, 10, {{"k", "v"}}}};
+  std::string j = hilsim::trace_json(ev, "predicted");
+  EXPECT_NE(j.find("\"thread_name\",\"args\":{\"name\":\"cpu0\"}"), std::string::npos);
+  EXPECT_NE(j.find("\"thread_name\",\"args\":{\"name\":\"cpu1\"}"), std::string::npos);
+  EXPECT_NE(j.find("conv \\\"1\\\""), std::string::npos);  // escaped
+}
