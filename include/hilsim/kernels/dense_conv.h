@@ -1,0 +1,21 @@
+// Dense convolution on NCHW fp32: im2col of a strip of output pixels into a packed panel (on the fly,
+// per cache block) + the GEMM micro-kernel of gemm.h, with bias and activation fused into the tile store.
+// Any kernel size, stride, asymmetric padding, dilation and groups; depthwise shapes go to
+// depthwise_conv.h.
+#pragma once
+
+#include <memory>
+
+#include "hilsim/kernels/conv_desc.h"
+#include "hilsim/kernels/cpu_features.h"
+
+namespace hilsim::kernels {
+
+// w_oihw: [f, c / groups, kh, kw]; bias: f values or null. Packs the weights once; throws hilsim::Error
+// naming the bad field of `shape`. The ISA defaults to active_isa() (HILSIM_ISA lowers it).
+std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w_oihw,
+                                                 const float* bias_or_null, const Epilogue& ep);
+std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w_oihw,
+                                                 const float* bias_or_null, const Epilogue& ep, Isa isa);
+
+}  // namespace hilsim::kernels

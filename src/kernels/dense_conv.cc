@@ -1,0 +1,127 @@
+#include "hilsim/kernels/dense_conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "hilsim/kernels/depthwise_conv.h"
+#include "hilsim/kernels/gemm.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::kernels {
+
+namespace {
+
+// A packed B panel [kc][NR] of 64 KiB at NR 32 sits in L1/L2; longer K blocks mean fewer C reloads.
+constexpr int64_t kMaxKc = 512;
+constexpr int64_t kMaxNr = 32;
+
+int64_t pick_kc(int64_t k) {
+  if (k <= kMaxKc) return k;
+  const int64_t blocks = (k + kMaxKc - 1) / kMaxKc;
+  return (k + blocks - 1) / blocks;
+}
+
+class GemmConv final : public PreparedConv {
+ public:
+  GemmConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
+      : PreparedConv(s), uk_(&gemm_ukernel(isa)), im2col_(im2col_fn(isa)), ep_(ep) {
+    cg_ = s.c / s.groups;
+    fg_ = s.f / s.groups;
+    k_ = cg_ * s.kh * s.kw;
+    kc_ = pick_kc(k_);
+    const int64_t mr = uk_->mr;
+    ftiles_ = (fg_ + mr - 1) / mr;
+    // OIHW per group is already row-major [fg][k]; pack each MR-row tile as [k][MR].
+    a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ftiles_ * k_ * mr));
+    for (int64_t g = 0; g < s.groups; ++g)
+      for (int64_t t = 0; t < ftiles_; ++t) {
+        const int64_t f0 = t * mr, rows = std::min(mr, fg_ - f0);
+        pack_a_panel(mr, rows, k_, w + (g * fg_ + f0) * k_, k_, 1, a_.get() + (g * ftiles_ + t) * k_ * mr);
+      }
+    if (bias) bias_.assign(bias, bias + s.f);
+  }
+
+  std::string kernel_name() const override {
+    return "dense_conv" + std::to_string(shape_.kh) + "x" + std::to_string(shape_.kw) + "_" + uk_->name;
+  }
+  int64_t weight_bytes() const override {
+    return static_cast<int64_t>(sizeof(float)) * (shape_.weight_count() + static_cast<int64_t>(bias_.size()));
+  }
+  int64_t executed_macs() const override { return shape_.macs(); }
+
+  void run(const float* in, float* out, ThreadPool& pool) const override {
+    const ConvShape& s = shape_;
+    const int64_t OH = s.out_h(), OW = s.out_w(), P = OH * OW, mr = uk_->mr, nr = uk_->nr;
+    const int64_t strips = (P + nr - 1) / nr;
+    const int64_t threads = pool.threads();
+    // Work items: blocks of strips (their outputs stay in L2 across K blocks) x chunks of F tiles. Small
+    // images split F too so every thread gets work (at the price of packing the same strip twice).
+    int64_t ncb = threads == 1 ? 8 : std::clamp<int64_t>(strips / (4 * threads), 1, 8);
+    const int64_t nblocks = (strips + ncb - 1) / ncb;
+    int64_t fchunks = 1;
+    const int64_t base = s.n * s.groups * nblocks;
+    while (threads > 1 && base * fchunks < 4 * threads && ftiles_ / (fchunks * 2) >= 2) fchunks *= 2;
+    const int64_t tiles_per_chunk = (ftiles_ + fchunks - 1) / fchunks;
+    const int64_t items = base * fchunks;
+
+    pool.parallel_for(static_cast<size_t>(items), [&](size_t b0, size_t b1) {
+      alignas(64) static thread_local float panel[kMaxKc * kMaxNr];
+      for (size_t item = b0; item < b1; ++item) {
+        int64_t rest = static_cast<int64_t>(item);
+        const int64_t fc = rest % fchunks;
+        rest /= fchunks;
+        const int64_t blk = rest % nblocks;
+        rest /= nblocks;
+        const int64_t g = rest % s.groups, b = rest / s.groups;
+        const float* in_g = in + (b * s.c + g * cg_) * s.h * s.w;
+        float* out_g = out + (b * s.f + g * fg_) * P;
+        const int64_t t0 = fc * tiles_per_chunk, t1 = std::min(ftiles_, t0 + tiles_per_chunk);
+        const int64_t st0 = blk * ncb, st1 = std::min(strips, st0 + ncb);
+        for (int64_t k0 = 0; k0 < k_; k0 += kc_) {
+          const int64_t kc = std::min(kc_, k_ - k0);
+          const bool first = k0 == 0, last = k0 + kc >= k_;
+          for (int64_t st = st0; st < st1; ++st) {
+            const int64_t p0 = st * nr, cols = std::min(nr, P - p0);
+            im2col_(s, in_g, p0, cols, k0, kc, panel, nr);
+            for (int64_t t = t0; t < t1; ++t) {
+              const int64_t f0 = t * mr, rows = std::min(mr, fg_ - f0);
+              UkernelEpilogue ep;
+              ep.bias_row = bias_.empty() ? nullptr : bias_.data() + g * fg_ + f0;
+              ep.act = ep_;
+              uk_->fn(static_cast<size_t>(rows), static_cast<size_t>(cols), static_cast<size_t>(kc),
+                      a_.get() + ((g * ftiles_ + t) * k_ + k0) * mr, panel, out_g + f0 * P + p0,
+                      static_cast<size_t>(P), !first, last, ep);
+            }
+          }
+        }
+      }
+    });
+  }
+
+ private:
+  const GemmUkernel* uk_;
+  Im2colFn im2col_;
+  Epilogue ep_;
+  int64_t cg_ = 0, fg_ = 0, k_ = 0, kc_ = 0, ftiles_ = 0;
+  AlignedFloats a_;
+  std::vector<float> bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w, const float* bias,
+                                                 const Epilogue& ep, Isa isa) {
+  shape.validate();
+  if (!w) throw Error("conv " + shape.str() + ": field 'weights'", "null pointer");
+  if (shape.is_depthwise()) return prepare_depthwise_conv(shape, w, bias, ep, isa);
+  if (gemm_ukernel(isa).nr > kMaxNr) throw Error("isa", "micro-kernel tile wider than the packing buffer");
+  return std::make_unique<GemmConv>(shape, w, bias, ep, isa);
+}
+
+std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w, const float* bias,
+                                                 const Epilogue& ep) {
+  return prepare_dense_conv(shape, w, bias, ep, active_isa());
+}
+
+}  // namespace hilsim::kernels

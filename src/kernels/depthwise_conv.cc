@@ -1,0 +1,104 @@
+#include "hilsim/kernels/depthwise_conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "hilsim/util/error.h"
+
+namespace hilsim::kernels {
+
+namespace {
+
+// Vector kernels may read up to one 32-float load past the last window of the last row.
+constexpr size_t kOverread = 64;
+
+class DepthwiseConv final : public PreparedConv {
+ public:
+  DepthwiseConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
+      : PreparedConv(s), w_(w, w + s.weight_count()), bias_(static_cast<size_t>(s.c), 0.0f), ep_(ep) {
+    if (bias) std::copy(bias, bias + s.c, bias_.begin());
+    row_ = &f32_dwconv_row_generic;
+    name_ = "f32_dwconv_row_generic";
+#if defined(__x86_64__)
+    if (isa == Isa::kAvx512 && s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w) {
+      const int k = static_cast<int>(s.kh), st = static_cast<int>(s.stride_w);
+      if (k == 3 && st == 1) row_ = &f32_dwconv_3x3s1_row_avx512, name_ = "f32_dwconv_3x3s1_avx512";
+      if (k == 3 && st == 2) row_ = &f32_dwconv_3x3s2_row_avx512, name_ = "f32_dwconv_3x3s2_avx512";
+      if (k == 5 && st == 1) row_ = &f32_dwconv_5x5s1_row_avx512, name_ = "f32_dwconv_5x5s1_avx512";
+      if (k == 5 && st == 2) row_ = &f32_dwconv_5x5s2_row_avx512, name_ = "f32_dwconv_5x5s2_avx512";
+    }
+#else
+    (void)isa;
+#endif
+  }
+
+  std::string kernel_name() const override {
+    return "depthwise_conv" + std::to_string(shape_.kh) + "x" + std::to_string(shape_.kw) + "_" + name_;
+  }
+  int64_t weight_bytes() const override { return static_cast<int64_t>((w_.size() + bias_.size()) * sizeof(float)); }
+  int64_t executed_macs() const override { return shape_.macs(); }
+
+  void run(const float* in, float* out, ThreadPool& pool) const override {
+    const ConvShape& s = shape_;
+    const int64_t OH = s.out_h(), OW = s.out_w();
+    const size_t ph = static_cast<size_t>(s.h + s.pad_top + s.pad_bottom);
+    // Rows wide enough that every window of every output column lies inside the padded row.
+    const size_t pw = static_cast<size_t>(std::max<int64_t>(s.w + s.pad_left + s.pad_right,
+                                                            (OW - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1));
+    const size_t khw = static_cast<size_t>(s.kh * s.kw);
+    pool.parallel_for(static_cast<size_t>(s.n * s.c), [&](size_t b0, size_t b1) {
+      static thread_local std::vector<float> pad;
+      pad.assign(ph * pw + kOverread, 0.0f);
+      for (size_t plane = b0; plane < b1; ++plane) {
+        const int64_t ch = static_cast<int64_t>(plane) % s.c;
+        const float* src = in + plane * static_cast<size_t>(s.h * s.w);
+        // Border zeros stay from assign(); only the interior is rewritten per plane.
+        for (int64_t y = 0; y < s.h; ++y)
+          std::memcpy(pad.data() + (y + s.pad_top) * pw + s.pad_left, src + y * s.w, static_cast<size_t>(s.w) * sizeof(float));
+        DwRowArgs a;
+        a.pw = pw;
+        a.w = w_.data() + ch * khw;
+        a.bias = bias_[static_cast<size_t>(ch)];
+        a.ow_count = static_cast<size_t>(OW);
+        a.kh = static_cast<int>(s.kh);
+        a.kw = static_cast<int>(s.kw);
+        a.stride_w = static_cast<int>(s.stride_w);
+        a.dil_h = static_cast<int>(s.dil_h);
+        a.dil_w = static_cast<int>(s.dil_w);
+        a.ep = &ep_;
+        float* dst = out + plane * static_cast<size_t>(OH * OW);
+        for (int64_t oy = 0; oy < OH; ++oy) {
+          a.in = pad.data() + static_cast<size_t>(oy * s.stride_h) * pw;
+          a.out = dst + oy * OW;
+          row_(a);
+        }
+      }
+    });
+  }
+
+ private:
+  std::vector<float> w_, bias_;
+  Epilogue ep_;
+  DwRowFn row_;
+  const char* name_;
+};
+
+}  // namespace
+
+std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w, const float* bias,
+                                                     const Epilogue& ep, Isa isa) {
+  shape.validate();
+  if (!shape.is_depthwise()) throw Error("conv " + shape.str() + ": field 'groups'", "depthwise needs groups == c == f");
+  if (!w) throw Error("conv " + shape.str() + ": field 'weights'", "null pointer");
+  if (!isa_supported(isa)) throw Error("isa", std::string("this CPU cannot run the ") + isa_name(isa) + " path");
+  return std::make_unique<DepthwiseConv>(shape, w, bias, ep, isa);
+}
+
+std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w, const float* bias,
+                                                     const Epilogue& ep) {
+  return prepare_depthwise_conv(shape, w, bias, ep, active_isa());
+}
+
+}  // namespace hilsim::kernels

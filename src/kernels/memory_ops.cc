@@ -1,0 +1,299 @@
+#include "hilsim/kernels/memory_ops.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "hilsim/kernels/cpu_features.h"
+#include "hilsim/kernels/gemm.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::kernels {
+
+namespace {
+
+// Chunk of floats per work item for flat loops: big enough to amortise the hand-out, small enough to
+// balance two cores.
+constexpr size_t kFlatGrain = 16384;
+
+// Separable pooling: a horizontal pass over a padded plane, then a vertical pass; O(kh + kw) per output
+// instead of O(kh * kw), and both passes are unit-stride for stride 1.
+template <bool kMax>
+void pool_planes(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) {
+  s.validate();
+  const float fill = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
+  const int64_t ph = std::max(s.h + s.pad_top + s.pad_bottom, (s.out_h - 1) * s.stride_h + s.kh);
+  const int64_t pw = std::max(s.w + s.pad_left + s.pad_right, (s.out_w - 1) * s.stride_w + s.kw);
+  // Averaging divisor per output row / column: the window clipped to the input (or to input + pads).
+  std::vector<float> cnt_y(static_cast<size_t>(s.out_h)), cnt_x(static_cast<size_t>(s.out_w));
+  auto clipped = [&](int64_t o, int64_t st, int64_t pb, int64_t k, int64_t size, int64_t pe) {
+    const int64_t lo = o * st - pb, hi = lo + k;
+    const int64_t a = s.count_include_pad ? -pb : 0, b = s.count_include_pad ? size + pe : size;
+    return static_cast<float>(std::max<int64_t>(0, std::min(hi, b) - std::max(lo, a)));
+  };
+  for (int64_t y = 0; y < s.out_h; ++y) cnt_y[y] = clipped(y, s.stride_h, s.pad_top, s.kh, s.h, s.pad_bottom);
+  for (int64_t x = 0; x < s.out_w; ++x) cnt_x[x] = clipped(x, s.stride_w, s.pad_left, s.kw, s.w, s.pad_right);
+  pool.parallel_for(static_cast<size_t>(s.n * s.c), [&](size_t b0, size_t b1) {
+    std::vector<float> pad(static_cast<size_t>(ph * pw), fill), tmp(static_cast<size_t>(ph * s.out_w));
+    for (size_t plane = b0; plane < b1; ++plane) {
+      const float* src = in + plane * static_cast<size_t>(s.h * s.w);
+      for (int64_t y = 0; y < s.h; ++y)
+        std::memcpy(pad.data() + (y + s.pad_top) * pw + s.pad_left, src + y * s.w, static_cast<size_t>(s.w) * sizeof(float));
+      for (int64_t y = 0; y < ph; ++y) {
+        const float* r = pad.data() + y * pw;
+        float* t = tmp.data() + y * s.out_w;
+        for (int64_t x = 0; x < s.out_w; ++x) t[x] = r[x * s.stride_w];
+        for (int64_t kx = 1; kx < s.kw; ++kx) {
+          const float* rk = r + kx;
+          if (s.stride_w == 1) {
+            for (int64_t x = 0; x < s.out_w; ++x) t[x] = kMax ? (t[x] < rk[x] ? rk[x] : t[x]) : t[x] + rk[x];
+          } else {
+            for (int64_t x = 0; x < s.out_w; ++x) {
+              const float v = rk[x * s.stride_w];
+              t[x] = kMax ? (t[x] < v ? v : t[x]) : t[x] + v;
+            }
+          }
+        }
+      }
+      float* dst = out + plane * static_cast<size_t>(s.out_h * s.out_w);
+      for (int64_t oy = 0; oy < s.out_h; ++oy) {
+        float* o = dst + oy * s.out_w;
+        const float* t0 = tmp.data() + oy * s.stride_h * s.out_w;
+        std::memcpy(o, t0, static_cast<size_t>(s.out_w) * sizeof(float));
+        for (int64_t ky = 1; ky < s.kh; ++ky) {
+          const float* tk = t0 + ky * s.out_w;
+          for (int64_t x = 0; x < s.out_w; ++x) o[x] = kMax ? (o[x] < tk[x] ? tk[x] : o[x]) : o[x] + tk[x];
+        }
+        if (!kMax) {
+          const float cy = cnt_y[oy];
+          for (int64_t x = 0; x < s.out_w; ++x) {
+            const float cnt = cy * cnt_x[x];
+            o[x] = cnt > 0.0f ? o[x] / cnt : 0.0f;
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void Pool2dShape::validate() const {
+  auto bad = [](const char* field, const char* why) { throw Error(std::string("pool2d: field '") + field + "'", why); };
+  if (n < 1 || c < 1 || h < 1 || w < 1) bad("n/c/h/w", "must be >= 1");
+  if (kh < 1 || kw < 1) bad("kernel", "must be >= 1");
+  if (stride_h < 1 || stride_w < 1) bad("stride", "must be >= 1");
+  if (pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0) bad("pads", "must be >= 0");
+  if (out_h < 1 || out_w < 1) bad("out_h/out_w", "must be >= 1");
+  if ((out_h - 1) * stride_h - pad_top >= h || (out_w - 1) * stride_w - pad_left >= w)
+    bad("out_h/out_w", "the last window starts past the input");
+}
+
+void max_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool_planes<true>(s, in, out, pool); }
+void avg_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool_planes<false>(s, in, out, pool); }
+
+void global_avg_pool(int64_t n, int64_t c, int64_t hw, const float* in, float* out, ThreadPool& pool) {
+  if (n < 1 || c < 1 || hw < 1) throw Error("global_avg_pool: field 'n/c/hw'", "must be >= 1");
+  pool.parallel_for(static_cast<size_t>(n * c), [&](size_t b0, size_t b1) {
+    for (size_t p = b0; p < b1; ++p) {
+      const float* x = in + p * static_cast<size_t>(hw);
+      // 16 independent partial sums: vectorisable without reassociation flags.
+      float acc[16] = {};
+      int64_t i = 0;
+      for (; i + 16 <= hw; i += 16)
+        for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
+      float sum = 0.0f;
+      for (; i < hw; ++i) sum += x[i];
+      for (float a : acc) sum += a;
+      out[p] = sum / static_cast<float>(hw);
+    }
+  }, 16);
+}
+
+std::vector<int64_t> broadcast_shape(const std::vector<int64_t>& a, const std::vector<int64_t>& b) {
+  const size_t r = std::max(a.size(), b.size());
+  std::vector<int64_t> out(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t da = i < r - a.size() ? 1 : a[i - (r - a.size())];
+    const int64_t db = i < r - b.size() ? 1 : b[i - (r - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error("broadcast: dim " + std::to_string(i), "sizes " + std::to_string(da) + " and " + std::to_string(db) + " do not broadcast");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+namespace {
+template <BinaryOp kOp>
+inline void binary_run(const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n) {
+  // Branch on the strides outside the loop so each case is a plain vectorisable loop.
+  auto f = [](float x, float y) { return kOp == BinaryOp::kAdd ? x + y : x * y; };
+  if (sa == 1 && sb == 1) {
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
+  } else if (sa == 1) {
+    const float y = b[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], y);
+  } else if (sb == 1) {
+    const float x = a[0];
+    for (int64_t i = 0; i < n; ++i) o[i] = f(x, b[i]);
+  } else {
+    const float v = f(a[0], b[0]);
+    for (int64_t i = 0; i < n; ++i) o[i] = v;
+  }
+}
+
+template <BinaryOp kOp>
+void binary_impl(const std::vector<int64_t>& a_shape, const float* a, const std::vector<int64_t>& b_shape,
+                 const float* b, float* out, ThreadPool& pool, const Epilogue& ep) {
+  const std::vector<int64_t> os = broadcast_shape(a_shape, b_shape);
+  const size_t r = os.size();
+  if (r > 8) throw Error("binary_op: shape", "rank above 8");
+  // Collapse to (outer dims..., inner run) where a and b each either step by 1 or stay (stride 0).
+  std::vector<int64_t> dims, sa, sb;  // collapsed, outermost first
+  {
+    std::vector<int64_t> da(r, 1), db(r, 1);
+    for (size_t i = 0; i < a_shape.size(); ++i) da[r - a_shape.size() + i] = a_shape[i];
+    for (size_t i = 0; i < b_shape.size(); ++i) db[r - b_shape.size() + i] = b_shape[i];
+    std::vector<bool> ba(r), bb(r);
+    for (size_t i = 0; i < r; ++i) ba[i] = da[i] == 1, bb[i] = db[i] == 1;
+    for (size_t i = 0; i < r; ++i) {
+      if (os[i] == 1) continue;
+      if (!dims.empty() && ba[i] == (sa.back() == 0) && bb[i] == (sb.back() == 0)) {
+        dims.back() *= os[i];
+      } else {
+        dims.push_back(os[i]);
+        sa.push_back(ba[i] ? 0 : 1);
+        sb.push_back(bb[i] ? 0 : 1);
+      }
+    }
+    if (dims.empty()) dims = {1}, sa = {1}, sb = {1};
+  }
+  // Element strides of each collapsed dim in a and b.
+  const size_t d = dims.size();
+  std::vector<int64_t> esa(d), esb(d);
+  int64_t ma = 1, mb = 1;
+  for (size_t i = d; i-- > 0;) {
+    esa[i] = sa[i] ? ma : 0;
+    esb[i] = sb[i] ? mb : 0;
+    if (sa[i]) ma *= dims[i];
+    if (sb[i]) mb *= dims[i];
+  }
+  const int64_t inner = dims.back();
+  int64_t outer = 1;
+  for (size_t i = 0; i + 1 < d; ++i) outer *= dims[i];
+  const Isa isa = active_isa();
+  auto do_rows = [&](int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    for (int64_t row = r0; row < r1; ++row) {
+      int64_t rem = row, oa = 0, ob = 0;
+      for (size_t i = d - 1; i-- > 0;) {
+        const int64_t idx = rem % dims[i];
+        rem /= dims[i];
+        oa += idx * esa[i];
+        ob += idx * esb[i];
+      }
+      float* o = out + row * inner + c0;
+      binary_run<kOp>(a + oa + c0 * esa[d - 1], esa[d - 1], b + ob + c0 * esb[d - 1], esb[d - 1], o, c1 - c0);
+      if (ep.act != Act::kNone) apply_act_inplace(isa, ep, o, c1 - c0);
+    }
+  };
+  if (outer == 1) {
+    const size_t chunks = static_cast<size_t>((inner + kFlatGrain - 1) / kFlatGrain);
+    pool.parallel_for(chunks, [&](size_t b0, size_t b1) {
+      do_rows(0, 1, static_cast<int64_t>(b0 * kFlatGrain), std::min<int64_t>(inner, static_cast<int64_t>(b1 * kFlatGrain)));
+    });
+  } else {
+    const size_t grain = static_cast<size_t>(std::max<int64_t>(1, static_cast<int64_t>(kFlatGrain) / inner));
+    pool.parallel_for(static_cast<size_t>(outer), [&](size_t b0, size_t b1) {
+      do_rows(static_cast<int64_t>(b0), static_cast<int64_t>(b1), 0, inner);
+    }, grain);
+  }
+}
+}  // namespace
+
+void binary_op(BinaryOp op, const std::vector<int64_t>& a_shape, const float* a, const std::vector<int64_t>& b_shape,
+               const float* b, float* out, ThreadPool& pool, const Epilogue& ep) {
+  if (op == BinaryOp::kAdd) return binary_impl<BinaryOp::kAdd>(a_shape, a, b_shape, b, out, pool, ep);
+  binary_impl<BinaryOp::kMul>(a_shape, a, b_shape, b, out, pool, ep);
+}
+
+void concat(const std::vector<const float*>& inputs, const std::vector<std::vector<int64_t>>& shapes, int64_t axis,
+            float* out, ThreadPool& pool) {
+  if (inputs.empty() || inputs.size() != shapes.size()) throw Error("concat: inputs", "need one shape per input, at least one");
+  const int64_t rank = static_cast<int64_t>(shapes[0].size());
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) throw Error("concat: field 'axis'", "out of range for rank " + std::to_string(rank));
+  for (size_t i = 1; i < shapes.size(); ++i) {
+    if (static_cast<int64_t>(shapes[i].size()) != rank) throw Error("concat: input " + std::to_string(i), "rank differs");
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis && shapes[i][d] != shapes[0][d])
+        throw Error("concat: input " + std::to_string(i) + " dim " + std::to_string(d), "differs from input 0");
+  }
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= shapes[0][d];
+  std::vector<int64_t> inner(inputs.size());
+  int64_t row = 0;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    inner[i] = 1;
+    for (int64_t d = axis; d < rank; ++d) inner[i] *= shapes[i][d];
+    row += inner[i];
+  }
+  // Flatten into copy tasks of at most kFlatGrain floats so two threads share even a 2-input concat.
+  struct Task { const float* src; float* dst; int64_t n; };
+  std::vector<Task> tasks;
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t off = 0;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      for (int64_t s = 0; s < inner[i]; s += static_cast<int64_t>(kFlatGrain))
+        tasks.push_back({inputs[i] + o * inner[i] + s, out + o * row + off + s, std::min<int64_t>(kFlatGrain, inner[i] - s)});
+      off += inner[i];
+    }
+  }
+  pool.parallel_for(tasks.size(), [&](size_t b0, size_t b1) {
+    for (size_t t = b0; t < b1; ++t) std::memcpy(tasks[t].dst, tasks[t].src, static_cast<size_t>(tasks[t].n) * sizeof(float));
+  });
+}
+
+void resize_nearest(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h, int64_t out_w, const float* in,
+                    float* out, ThreadPool& pool) {
+  if (n < 1 || c < 1 || h < 1 || w < 1) throw Error("resize_nearest: field 'n/c/h/w'", "must be >= 1");
+  if (out_h < 1 || out_w < 1) throw Error("resize_nearest: field 'out_h/out_w'", "must be >= 1");
+  std::vector<int64_t> ix(static_cast<size_t>(out_w));
+  for (int64_t x = 0; x < out_w; ++x) ix[x] = std::min(w - 1, x * w / out_w);
+  const bool int_x = out_w % w == 0, int_y = out_h % h == 0;
+  const int64_t sx = out_w / w, sy = out_h / h;
+  pool.parallel_for(static_cast<size_t>(n * c), [&](size_t b0, size_t b1) {
+    for (size_t p = b0; p < b1; ++p) {
+      const float* src = in + p * static_cast<size_t>(h * w);
+      float* dst = out + p * static_cast<size_t>(out_h * out_w);
+      for (int64_t y = 0; y < out_h; ++y) {
+        float* o = dst + y * out_w;
+        if (int_y && y % sy != 0) {  // integer scale: repeat the row just written
+          std::memcpy(o, o - out_w, static_cast<size_t>(out_w) * sizeof(float));
+          continue;
+        }
+        const float* r = src + std::min(h - 1, y * h / out_h) * w;
+        if (int_x && sx == 2) {
+          for (int64_t x = 0; x < w; ++x) o[2 * x] = o[2 * x + 1] = r[x];
+        } else if (int_x) {
+          for (int64_t x = 0; x < w; ++x)
+            for (int64_t k = 0; k < sx; ++k) o[x * sx + k] = r[x];
+        } else {
+          for (int64_t x = 0; x < out_w; ++x) o[x] = r[ix[x]];
+        }
+      }
+    }
+  });
+}
+
+void activation_inplace(const Epilogue& ep, float* x, int64_t n, ThreadPool& pool) {
+  if (ep.act == Act::kNone || n <= 0) return;
+  const Isa isa = active_isa();
+  const size_t chunks = static_cast<size_t>((n + kFlatGrain - 1) / kFlatGrain);
+  pool.parallel_for(chunks, [&](size_t b0, size_t b1) {
+    const int64_t s = static_cast<int64_t>(b0 * kFlatGrain), e = std::min<int64_t>(n, static_cast<int64_t>(b1 * kFlatGrain));
+    apply_act_inplace(isa, ep, x + s, e - s);
+  });
+}
+
+}  // namespace hilsim::kernels

@@ -1,0 +1,243 @@
+// `hilsim bench-kernels`: our kernels against oneDNN (and XNNPACK) on the conv layers of the zoo nets,
+// every baseline measured in the same run, plus the machine's peak from a large oneDNN matmul.
+#include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "command.h"
+#include "common_flags.h"
+#include "hilsim/kernels/cpu_features.h"
+#include "hilsim/kernels/dense_conv.h"
+#include "hilsim/kernels/thread_pool.h"
+#include "hilsim/util/error.h"
+
+#if defined(HILSIM_HAVE_BASELINES)
+#include "baselines/layer_shapes.h"
+#include "baselines/onednn_conv.h"
+#include "baselines/xnnpack_conv.h"
+#endif
+
+DEFINE_bool(quick, false, "a few shapes and few repetitions (well under 30 s)");
+DEFINE_string(filter, "", "only rows whose 'net/shape/kernel' matches this regular expression");
+DEFINE_double(min_time_s, 0.2, "time each measurement for at least this long (after warm-up)");
+DEFINE_int32(max_reps, 200, "at most this many timed repetitions per measurement");
+
+namespace hilsim::cli {
+namespace {
+
+#if defined(HILSIM_HAVE_BASELINES)
+
+using kernels::ConvShape;
+using kernels::Epilogue;
+
+// Median ms of fn(): warm-up, then repeat until min_time_s or max_reps (at least 3 repetitions).
+double median_ms(const std::function<void()>& fn, double min_time_s, int max_reps) {
+  using clock = std::chrono::steady_clock;
+  const auto w0 = clock::now();
+  for (int i = 0; i < 2 || std::chrono::duration<double>(clock::now() - w0).count() < 0.02; ++i) fn();
+  std::vector<double> t;
+  const auto t0 = clock::now();
+  while (t.size() < 3 || (static_cast<int>(t.size()) < max_reps &&
+                          std::chrono::duration<double>(clock::now() - t0).count() < min_time_s)) {
+    const auto a = clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double, std::milli>(clock::now() - a).count());
+  }
+  std::nth_element(t.begin(), t.begin() + t.size() / 2, t.end());
+  return t[t.size() / 2];
+}
+
+struct Row {
+  std::string net, kernel, shape, baseline, block, impl;
+  double sparsity = 0.0, ms = 0.0, baseline_ms = 0.0;
+  double dense_flops = 0.0, actual_flops = 0.0;
+  double max_rel_err = 0.0;  // ours vs the baseline's output (sanity: both compute the same layer)
+};
+
+double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0.0, m = 1.0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    d = std::max(d, static_cast<double>(std::fabs(a[i] - b[i])));
+    m = std::max(m, static_cast<double>(std::fabs(b[i])));
+  }
+  return d / m;
+}
+
+// What one shape's measurements share: the data, and oneDNN's dense time (the reference every sparse
+// row is compared against).
+struct ShapeContext {
+  const bench::LayerShape* layer;
+  std::vector<float> in, w, bias;
+  Epilogue ep;
+  double onednn_ms = 0.0;
+  double dense_ms = 0.0;  // our dense kernel
+};
+
+// Extra rows per shape (sparse kernels). Each provider runs its kernel(s) for the shape and returns rows
+// with baseline_ms filled from ctx (oneDNN dense, or our dense for pattern pruning).
+using RowProvider = std::function<std::vector<Row>(const ShapeContext& ctx, kernels::ThreadPool& pool,
+                                                   double min_time_s, int max_reps)>;
+std::vector<RowProvider>& row_providers() {
+  static std::vector<RowProvider> v;
+  return v;
+}
+// HOOK (sparse kernels): when block_sparse_conv.h / pattern_conv.h / csr_conv.h land, register one
+// provider each here — block-punched 8x4 at 0.8 and 0.9 vs ctx.onednn_ms, pattern 2EP on 3x3 vs
+// ctx.dense_ms, CSR on 1x1 at 0.9 vs ctx.onednn_ms. Each is: make the mask (masks.h), prepare, time with
+// median_ms(), push a Row{kernel, shape, baseline, sparsity, block, ms, baseline_ms, flops}.
+
+int run_bench(const std::vector<std::string>& positional) {
+  if (!positional.empty()) throw Error("bench-kernels", "takes no positional arguments");
+  if (FLAGS_threads < 1) throw Error("--threads", "must be >= 1");
+  const int threads = FLAGS_threads;
+  const double min_time = FLAGS_quick ? std::min(FLAGS_min_time_s, 0.05) : FLAGS_min_time_s;
+  const int max_reps = FLAGS_quick ? std::min(FLAGS_max_reps, 20) : FLAGS_max_reps;
+  std::optional<std::regex> filter;
+  if (!FLAGS_filter.empty()) {
+    try {
+      filter.emplace(FLAGS_filter);
+    } catch (const std::regex_error& e) {
+      throw Error("--filter", std::string("bad regular expression: ") + e.what());
+    }
+  }
+  kernels::ThreadPool pool(threads);
+  bench::set_onednn_threads(threads);
+
+  std::cerr << "bench-kernels: " << threads << " thread(s), ISA " << kernels::isa_name(kernels::active_isa()) << "\n";
+  // Peak: a large matmul, oneDNN at its best.
+  double peak_gflops = 0.0;
+  {
+    bench::OnednnMatmul mm(1024, 1024, 1024);
+    const double ms = median_ms([&] { mm.run(); }, FLAGS_quick ? 0.1 : 0.3, 30);
+    peak_gflops = mm.flops() / (ms * 1e6);
+    std::cerr << "  peak (oneDNN 1024^3 matmul): " << peak_gflops << " GFLOP/s\n";
+  }
+
+  std::vector<const bench::LayerShape*> todo;
+  for (const auto& l : bench::layer_shapes()) {
+    if (FLAGS_quick && !l.quick) continue;
+    const std::string key = l.net + "/" + l.shape.str() + "/dense";
+    if (filter && !std::regex_search(key, *filter)) continue;
+    todo.push_back(&l);
+  }
+  std::vector<Row> rows;
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const auto& l = *todo[i];
+    const ConvShape& s = l.shape;
+    std::cerr << "\r  [" << i + 1 << "/" << todo.size() << "] " << l.net << " " << s.str() << "            " << std::flush;
+    ShapeContext ctx;
+    ctx.layer = &l;
+    ctx.in.resize(static_cast<size_t>(s.n * s.c * s.h * s.w));
+    ctx.w.resize(static_cast<size_t>(s.weight_count()));
+    ctx.bias.resize(static_cast<size_t>(s.f));
+    for (auto& x : ctx.in) x = dist(rng);
+    const float wscale = 1.0f / std::sqrt(static_cast<float>(s.weight_count() / s.f));
+    for (auto& x : ctx.w) x = dist(rng) * wscale;
+    for (auto& x : ctx.bias) x = dist(rng) * 0.1f;
+    ctx.ep.act = l.act;
+
+    auto ours = kernels::prepare_dense_conv(s, ctx.w.data(), ctx.bias.data(), ctx.ep);
+    std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()));
+    ctx.dense_ms = median_ms([&] { ours->run(ctx.in.data(), out.data(), pool); }, min_time, max_reps);
+
+    bench::OnednnConv dnnl(s, ctx.w.data(), ctx.bias.data(), ctx.ep);
+    dnnl.set_input_nchw(ctx.in.data());
+    ctx.onednn_ms = median_ms([&] { dnnl.run(); }, min_time, max_reps);
+
+    const double flops = 2.0 * static_cast<double>(s.macs());
+    auto dense_row = [&](const std::string& baseline, double bms, double err, const std::string& impl) {
+      Row r;
+      r.net = l.net, r.kernel = ours->kernel_name(), r.shape = s.str(), r.baseline = baseline, r.impl = impl;
+      r.ms = ctx.dense_ms, r.baseline_ms = bms;
+      r.dense_flops = r.actual_flops = flops;
+      r.max_rel_err = err;
+      return r;
+    };
+    rows.push_back(dense_row("onednn", ctx.onednn_ms, rel_err(out, dnnl.output_nchw()), dnnl.impl_name()));
+
+    bench::XnnpackConv xnn(s, ctx.w.data(), ctx.bias.data(), ctx.ep, threads);
+    xnn.set_input_nchw(ctx.in.data());
+    const double xnn_ms = median_ms([&] { xnn.run(); }, min_time, max_reps);
+    rows.push_back(dense_row(xnn.act_fused() ? "xnnpack" : "xnnpack_no_act", xnn_ms,
+                             xnn.act_fused() ? rel_err(out, xnn.output_nchw()) : NAN, ""));
+
+    for (const auto& provider : row_providers()) {
+      for (auto& r : provider(ctx, pool, min_time, max_reps)) {
+        if (filter && !std::regex_search(l.net + "/" + r.shape + "/" + r.kernel, *filter)) continue;
+        r.net = l.net;
+        rows.push_back(std::move(r));
+      }
+    }
+  }
+  std::cerr << "\r  done: " << todo.size() << " shapes" << std::string(40, ' ') << "\n";
+
+  if (FLAGS_json) {
+    nlohmann::json j;
+    j["peak_gflops"] = peak_gflops;
+    j["threads"] = threads;
+    j["isa"] = kernels::isa_name(kernels::active_isa());
+    j["results"] = nlohmann::json::array();
+    for (const auto& r : rows) {
+      nlohmann::json o = {{"net", r.net},
+                          {"kernel", r.kernel},
+                          {"shape", r.shape},
+                          {"sparsity", r.sparsity},
+                          {"block", r.block},
+                          {"ms", r.ms},
+                          {"baseline", r.baseline},
+                          {"baseline_ms", r.baseline_ms},
+                          {"speedup", r.baseline_ms / r.ms},
+                          {"gflops_dense_equiv", r.dense_flops / (r.ms * 1e6)},
+                          {"gflops_actual", r.actual_flops / (r.ms * 1e6)}};
+      if (!r.impl.empty()) o["baseline_impl"] = r.impl;
+      if (!std::isnan(r.max_rel_err)) o["max_rel_err_vs_baseline"] = r.max_rel_err;
+      j["results"].push_back(o);
+    }
+    std::cout << j.dump(1) << "\n";
+    return kExitOk;
+  }
+  std::printf("peak %.1f GFLOP/s (oneDNN 1024^3 matmul), %d thread(s)\n\n", peak_gflops, threads);
+  std::printf("%-18s %-26s %-38s %-15s %5s %9s %11s %7s %8s %5s\n", "net", "shape", "kernel", "baseline", "spars",
+              "ms", "baseline_ms", "speedup", "GFLOP/s", "%peak");
+  for (const auto& r : rows) {
+    const double gf = r.dense_flops / (r.ms * 1e6);
+    std::printf("%-18s %-26s %-38s %-15s %5.2f %9.4f %11.4f %6.2fx %8.1f %4.0f%%\n", r.net.c_str(), r.shape.c_str(),
+                r.kernel.c_str(), r.baseline.c_str(), r.sparsity, r.ms, r.baseline_ms, r.baseline_ms / r.ms, gf,
+                100.0 * gf / peak_gflops);
+  }
+  return kExitOk;
+}
+
+#else
+
+int run_bench(const std::vector<std::string>&) {
+  throw Error("bench-kernels", "this build has no baselines (configure with HILSIM_BUILD_BENCH=ON)");
+}
+
+#endif
+
+const Register reg({"bench-kernels",
+                    "kernel speed vs oneDNN/XNNPACK on the zoo nets' conv layers, same run",
+                    "hilsim bench-kernels [--quick] [--threads N] [--json] [--filter REGEX]\n\n"
+                    "Times our dense conv kernels on every distinct conv shape of yolov5s_like@320 and\n"
+                    "resnet18_like@224 against oneDNN (its preferred blocked layout, same fused activation)\n"
+                    "and XNNPACK (NHWC; only clamp activations fuse), all in this process. Each figure is a\n"
+                    "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr.",
+                    {"quick", "threads", "json", "filter", "min_time_s", "max_reps"},
+                    run_bench});
+
+}  // namespace
+}  // namespace hilsim::cli
