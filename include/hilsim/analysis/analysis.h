@@ -32,6 +32,9 @@ struct ModelFacts {
 };
 
 OpFacts analyze_op(const graph::Graph& g, graph::OpId id);
+// Peak bytes of live activations (graph inputs included, constants excluded) when ops run in `order`
+// and every tensor is freed after its last reader; graph outputs live to the end.
+int64_t peak_activation_bytes(const graph::Graph& g, const std::vector<graph::OpId>& order);
 ModelFacts analyze(const graph::Graph& g);
 
 }  // namespace hilsim::analysis

@@ -1,0 +1,153 @@
+#include "hilsim/graph/onnx_io.h"
+
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include "hilsim/graph/builder.h"
+#include "hilsim/graph/shape_inference.h"
+#include "hilsim/graph/zoo.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::graph {
+namespace {
+
+// Expects an Error whose message contains `needle`.
+template <class F>
+void expect_error(F f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+onnx::ModelProto tiny_model(int64_t opset, const std::string& op_type = "Relu") {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  auto* os = m.add_opset_import();
+  os->set_domain("");
+  os->set_version(opset);
+  auto* g = m.mutable_graph();
+  g->set_name("tiny");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->mutable_shape()->add_dim()->set_dim_param("batch");
+  tt->mutable_shape()->add_dim()->set_dim_value(4);
+  auto* n = g->add_node();
+  n->set_op_type(op_type);
+  n->set_name("act");
+  n->add_input("x");
+  n->add_output("y");
+  auto* out = g->add_output();
+  out->set_name("y");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  return m;
+}
+
+std::string bytes_of(const onnx::ModelProto& m) {
+  std::string s;
+  m.SerializeToString(&s);
+  return s;
+}
+
+TEST(OnnxImport, DynamicBatchDefaultsToOne) {
+  Graph g = import_onnx_bytes(bytes_of(tiny_model(13)), "tiny.onnx");
+  EXPECT_EQ(g.shape("y"), (Shape{1, 4}));
+}
+
+TEST(OnnxImport, InputShapeFlagFixesDims) {
+  ImportOptions o;
+  o.input_shapes = parse_input_shapes("x:3x4");
+  Graph g = import_onnx_bytes(bytes_of(tiny_model(13)), "tiny.onnx", o);
+  EXPECT_EQ(g.shape("y"), (Shape{3, 4}));
+  o.input_shapes = parse_input_shapes("nope:3x4");
+  expect_error([&] { import_onnx_bytes(bytes_of(tiny_model(13)), "tiny.onnx", o); }, "model's inputs are: x");
+  o.input_shapes = parse_input_shapes("3x4x5");
+  expect_error([&] { import_onnx_bytes(bytes_of(tiny_model(13)), "tiny.onnx", o); }, "rank");
+}
+
+TEST(OnnxImport, BadInputsNameFileAndNode) {
+  expect_error([] { import_onnx_bytes("", "empty.onnx"); }, "empty.onnx");
+  expect_error([] { import_onnx_bytes("this is not a protobuf \xff\xff\xff", "junk.onnx"); }, "junk.onnx");
+  expect_error([] { import_onnx_bytes(bytes_of(tiny_model(9)), "old.onnx"); }, "opset 9");
+  expect_error([] { import_onnx_bytes(bytes_of(tiny_model(13, "FancyOp")), "f.onnx"); }, "node 'act'");
+  expect_error([] { import_onnx("/nonexistent/model.onnx"); }, "cannot open");
+  expect_error([] { parse_input_shapes("1x-3"); }, "positive integer");
+  expect_error([] { parse_input_shapes("1xa"); }, "positive integer");
+}
+
+TEST(OnnxImport, AllowUnknownKeepsTheOpAsMemoryBound) {
+  ImportOptions o;
+  o.allow_unknown = true;
+  Graph g = import_onnx_bytes(bytes_of(tiny_model(13, "FancyOp")), "f.onnx", o);
+  ASSERT_EQ(g.num_ops(), 1u);
+  EXPECT_TRUE(g.op(0).unknown);
+  EXPECT_EQ(g.shape("y"), (Shape{1, 4}));
+}
+
+TEST(OnnxImport, DanglingInputIsReported) {
+  onnx::ModelProto m = tiny_model(13);
+  m.mutable_graph()->mutable_node(0)->set_input(0, "ghost");
+  expect_error([&] { import_onnx_bytes(bytes_of(m), "d.onnx"); }, "d.onnx");
+}
+
+TEST(OnnxImport, TruncatedWeightsAreReported) {
+  GraphBuilder b("t");
+  std::string x = b.input("x", {1, 3, 8, 8});
+  b.output(b.conv(x, 4, 3));
+  std::string bytes = export_onnx_bytes(b.finish());
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(bytes));
+  for (auto& t : *m.mutable_graph()->mutable_initializer())
+    if (t.dims_size() == 4) t.set_raw_data(t.raw_data().substr(0, 10));
+  expect_error([&] { import_onnx_bytes(bytes_of(m), "w.onnx"); }, "w.onnx");
+}
+
+TEST(OnnxImport, TorchShapeChainIsFolded) {
+  // x -> Shape -> Gather(0) -> Unsqueeze -> Concat([-1]) -> Reshape(x): torch's flatten.
+  GraphBuilder b("chain");
+  std::string x = b.input("x", {2, 3, 4, 5});
+  std::string s = b.op("Shape", {x})[0];
+  std::string i0 = b.constant(Tensor::ints("idx0", {0}, {}));
+  std::string g0 = b.op("Gather", {s, i0}, {{"axis", int64_t{0}}})[0];
+  std::string ax = b.constant(Tensor::ints("ax0", {0}, {1}));
+  std::string u = b.op("Unsqueeze", {g0, ax})[0];
+  std::string m1 = b.constant(Tensor::ints("minus1", {-1}, {1}));
+  std::string c = b.op("Concat", {u, m1}, {{"axis", int64_t{0}}})[0];
+  b.output(b.op("Reshape", {x, c})[0]);
+  Graph built = b.finish();
+  Graph g = import_onnx_bytes(export_onnx_bytes(built), "chain.onnx");
+  ASSERT_EQ(g.num_ops(), 1u);
+  EXPECT_EQ(g.op(0).type, "Reshape");
+  EXPECT_EQ(g.shape(g.outputs()[0]), (Shape{2, 60}));
+}
+
+TEST(OnnxExport, ZooModelsRoundTripThroughTheChecker) {
+  for (const auto& name : zoo_names()) {
+    ZooOptions o;
+    o.resolution = 64;
+    Graph g = make_zoo_model(name, o);
+    std::string bytes = export_onnx_bytes(g);
+    Graph back = import_onnx_bytes(bytes, name);
+    EXPECT_EQ(back.num_ops(), g.num_ops()) << name;
+    EXPECT_EQ(back.constants().size(), g.constants().size()) << name;
+    for (const auto& out : g.outputs()) EXPECT_EQ(back.shape(out), g.shape(out)) << name;
+  }
+}
+
+TEST(OnnxExport, FusedActivationsAreWrittenAsNodes) {
+  GraphBuilder b("f");
+  std::string x = b.input("x", {1, 3, 8, 8});
+  std::string c = b.conv(x, 4, 3);
+  b.output(c);
+  Graph g = b.finish();
+  g.mutable_op(0).fused.kind = Activation::kSiLU;
+  Graph back = import_onnx_bytes(export_onnx_bytes(g), "f.onnx");
+  EXPECT_EQ(back.num_ops(), 3u);  // Conv, Sigmoid, Mul
+}
+
+}  // namespace
+}  // namespace hilsim::graph
