@@ -7,3 +7,15 @@ DECLARE_bool(json);
 DECLARE_string(input_shape);
 DECLARE_bool(allow_unknown);
 DECLARE_int32(threads);
+
+#include <string>
+
+#include "hilsim/graph/graph.h"
+
+namespace hilsim::cli {
+// Loads MODEL (an ONNX path or zoo:NAME[@RES]) honouring --input-shape and --allow-unknown.
+graph::Graph load_model_from_flags(const std::string& spec);
+// Human-readable sizes for tables.
+std::string human_count(double v);   // 1.23 G
+std::string human_bytes(double v);   // 4.5 MiB
+}  // namespace hilsim::cli

@@ -8,8 +8,9 @@ namespace hilsim::graph::passes {
 // depth-first search over the graph.
 struct CoupledGroup {
   int id = 0;
-  std::vector<std::string> convs;   // names of the layers whose output channels are coupled
-  std::string reason;               // e.g. "Add 'blk3_add'", "depthwise 'dw5'"
+  std::vector<std::string> convs;     // layers whose output channels are coupled (parents)
+  std::vector<std::string> children;  // layers reading those channels: their input channels follow
+  std::string reason;                 // e.g. "Add 'blk3_add'", "depthwise 'dw5'"
 };
 std::vector<CoupledGroup> find_coupled_groups(const Graph& g);
 }  // namespace hilsim::graph::passes
