@@ -15,8 +15,9 @@ using TensorMap = std::map<std::string, graph::Tensor>;
 TensorMap run_reference(const graph::Graph& g, const TensorMap& inputs);
 // Deterministic random inputs for every graph input (uniform in [-1, 1]).
 TensorMap random_inputs(const graph::Graph& g, uint64_t seed = 7);
-// max |a-b| / max(|b|, 1e-6)-style comparison used by tests: largest relative error over elements,
-// with the denominator floored at `floor` so near-zero values do not explode.
+// The acceptance measure of every numerical test: max |a - b| / max(floor, max |b|), i.e. the largest
+// error relative to the tensor's scale (near-zero elements do not explode it). Shape mismatch or a
+// NaN in one only gives infinity.
 double max_rel_error(const graph::Tensor& a, const graph::Tensor& b, double floor = 1e-3);
 
 }  // namespace hilsim::runtime

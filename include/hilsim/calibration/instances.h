@@ -1,0 +1,40 @@
+// Kernel instances of convolutions and GEMMs in one place, so that the calibration runner (which
+// times a real prepared kernel) and the cost model (which predicts one from a layer's shape and
+// format) describe the same instance with the same features.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/kernels/conv_desc.h"
+
+namespace hilsim::calibration {
+
+// Output register tile of the conv kernels (filters x pixels): per-tile overheads scale with it.
+inline constexpr int64_t kTileFilters = 8;
+inline constexpr int64_t kTilePixels = 32;
+
+// The class of a conv in a storage format: dense_conv3x3, depthwise_conv3x3, block_8x4, block_col_8x4,
+// pattern_2ep, csr_1x1 ... `format` is dense|block|block_col|pattern|csr.
+std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf = 8, int bc = 4, int entries = 2);
+
+// A conv instance from its shape and what its kernel executes / stores.
+KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
+                             int64_t weight_bytes);
+
+// Predicted executed MACs and storage bytes of a conv in a format at a ratio, without building masks
+// (the cost model's fast path); the kernels report the exact figures once masks exist.
+struct SparseFootprint {
+  int64_t executed_macs = 0;
+  int64_t weight_bytes = 0;  // values + indices + bias
+};
+SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
+                               int entries, bool bias);
+
+KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias);
+
+// Memory-bound kernels: class pool|elementwise|concat|resize|copy, bytes read and written.
+KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads);
+
+}  // namespace hilsim::calibration

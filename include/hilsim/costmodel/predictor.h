@@ -1,0 +1,77 @@
+// The question users ask hilsim: how fast (and how many bytes, how much energy, how much memory) is
+// this candidate on that device? Load a model and a profile once, then predict(config) as often as a
+// pruning search needs: per-op predictions are cached by (op, layer setting), so changing a few layers
+// costs only those layers plus one schedule simulation.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hilsim/costmodel/profile.h"
+#include "hilsim/graph/graph.h"
+#include "hilsim/runtime/sparsity_spec.h"
+#include "hilsim/util/trace.h"
+
+namespace hilsim::costmodel {
+
+struct PredictorOptions {
+  int threads = 0;              // threads of the default unit; 0 = the unit's own count from the profile
+  std::string default_unit;     // "" = the profile's first unit
+};
+
+struct OpPrediction {
+  std::string name, type;
+  std::string klass;            // kernel class, e.g. "dense_conv3x3", "block_8x4"
+  std::string unit;
+  std::string format = "dense";
+  std::string model = "fitted"; // fitted | roofline (no fitted model for the class in the profile)
+  bool extrapolated = false;    // a feature lies outside the model's calibrated range
+  double ms = 0;
+  int64_t macs = 0, executed_macs = 0;
+  int64_t bytes = 0;            // memory access cost: read + written, weights in storage format
+  int64_t dram_bytes = 0, cache_bytes = 0;
+  int64_t weight_bytes = 0;
+  double energy_mj = 0;         // dynamic + static over the op's time
+  double start_ms = 0, end_ms = 0;
+};
+
+struct Prediction {
+  std::vector<OpPrediction> ops;  // topological order of the canonical graph
+  double ms = 0;                  // simulated makespan
+  double sum_ms = 0;              // sum of op times (= ms on one unit)
+  int64_t bytes = 0, dram_bytes = 0, cache_bytes = 0;
+  double energy_mj = 0, dynamic_mj = 0, static_mj = 0;
+  std::string energy_source;      // the profile's energy.source ("estimate" is not a measurement)
+  int64_t activation_peak_bytes = 0, weight_bytes = 0, peak_memory_bytes = 0;
+  std::map<std::string, double> unit_busy_ms;
+  int transfers = 0;
+  double transfer_ms = 0;
+  int extrapolated_ops = 0, roofline_ops = 0;
+  std::vector<TraceEvent> trace;
+};
+
+class Predictor {
+ public:
+  Predictor(const graph::Graph& model, Profile profile, PredictorOptions opts = {});
+  // MODEL is an .onnx path or zoo:NAME[@RES].
+  Predictor(const std::string& model, const std::string& profile_path, PredictorOptions opts = {});
+  ~Predictor();
+  Predictor(Predictor&&) noexcept;
+
+  Prediction predict(const runtime::SparsitySpec& config = {});
+  // Ops a config may name (the canonical graph's convs and gemms), with their dense MACs.
+  std::vector<std::pair<std::string, int64_t>> prunable_ops() const;
+  const graph::Graph& canonical_graph() const;
+  const Profile& profile() const;
+  // Per-op predictions computed so far (not served from the cache): for tests of incrementality.
+  int64_t evaluations() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace hilsim::costmodel

@@ -1,0 +1,85 @@
+// The hardware-in-the-loop measurement: a graph compiled onto hilsim's kernels and run on this
+// machine. Compile = canonical passes (BN fold, re-parameterisation, activation fusion), pruning on
+// request (mask generators), kernel choice per op from its format, weights packed once, one arena for
+// the activations. Run = every op on its unit, per-op timing, real hand-offs between units.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hilsim/graph/graph.h"
+#include "hilsim/runtime/reference_executor.h"
+#include "hilsim/runtime/sparsity_spec.h"
+#include "hilsim/runtime/units.h"
+
+namespace hilsim::runtime {
+
+struct ExecOptions {
+  int threads = 1;                             // threads of the single default unit
+  SparsitySpec sparsity;                       // prune convs on the fly with the mask generators
+  std::vector<UnitDef> units;                  // empty: one unit "cpu" with `threads` threads
+  std::map<std::string, std::string> op_unit;  // op name -> unit id; unlisted ops run on the first unit
+  bool canonicalize = true;                    // BN fold, re-parameterisation, activation fusion
+  bool detect_structure = true;                // run weights that already carry block/pattern zeros sparse
+  bool pin = false;                            // pin the single default unit's threads to cores 0..n-1
+};
+
+// What runs for one op after compilation.
+struct CompiledOp {
+  std::string name;
+  std::string type;
+  std::string kernel;        // e.g. "dense_conv3x3_avx512", "block_punched_8x4_avx512", "reference"
+  std::string unit;
+  std::string format = "dense";
+  int64_t macs = 0;          // dense-equivalent
+  int64_t executed_macs = 0; // what the kernel really does
+  int64_t weight_bytes = 0;  // packed storage
+  double kept_saliency = 1;  // of the mask applied on the fly (1 = nothing pruned)
+};
+
+struct RunTiming {
+  std::vector<double> op_ms;        // per compiled op, in ops() order
+  std::vector<double> op_start_ms;  // start of each op, from the start of the run
+  double total_ms = 0;
+  int crossings = 0;          // tensors handed from one unit to another
+  double wait_ms = 0;         // time units spent waiting for a crossing tensor
+};
+
+struct Measurement {
+  std::vector<double> op_ms_median;
+  double ms_median = 0, ms_p10 = 0, ms_p90 = 0;
+  int repeat = 0, warmup = 0;
+  int crossings = 0;
+  double wait_ms_median = 0;
+  double timing_overhead_pct = -1;  // filled by measure(..., check_overhead=true)
+};
+
+class Executor {
+ public:
+  Executor(const graph::Graph& g, const ExecOptions& opts);
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Runs once; inputs by graph input name. With `timing` null, no per-op clock is read.
+  TensorMap run(const TensorMap& inputs, RunTiming* timing = nullptr);
+
+  const std::vector<CompiledOp>& ops() const;
+  // The graph actually executed: after passes and on-the-fly pruning (pruned weights are zeros), so
+  // the reference executor on it is the numerical ground truth for run().
+  const graph::Graph& compiled_graph() const;
+  int64_t arena_bytes() const;
+  int64_t peak_live_bytes() const;  // lower bound of any plan; equals analysis' peak for one unit
+  const std::vector<UnitDef>& units() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+Measurement measure(Executor& ex, const TensorMap& inputs, int warmup, int repeat, bool check_overhead = false);
+
+}  // namespace hilsim::runtime

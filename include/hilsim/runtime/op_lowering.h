@@ -1,0 +1,29 @@
+// Lowers the non-conv ops of a graph to closures over the executor's arena: the memory-bound kernels
+// (elementwise with broadcasting, concat, pooling, resize, activations, reshapes as copies) and, for
+// rare ops with no fast kernel, the reference implementation on a one-op graph (named "reference"
+// in the per-op table, so nobody mistakes it for a tuned kernel).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hilsim/graph/graph.h"
+#include "hilsim/kernels/thread_pool.h"
+
+namespace hilsim::runtime {
+
+struct LoweredOp {
+  std::function<void(kernels::ThreadPool&)> fn;
+  std::string kernel;
+};
+
+// Maps a buffer index to its address at run time.
+using BufferAddress = std::function<float*(int)>;
+
+// `in`/`out`: buffer index per op input/output, -1 for constants (read from `g`, which must outlive
+// the closure) and absent optionals.
+LoweredOp lower_memory_op(const graph::Graph& g, const graph::Op& op, const std::vector<int>& in,
+                          const std::vector<int>& out, BufferAddress address);
+
+}  // namespace hilsim::runtime

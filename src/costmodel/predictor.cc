@@ -1,0 +1,305 @@
+#include "hilsim/costmodel/predictor.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_map>
+
+#include "hilsim/analysis/analysis.h"
+#include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/instances.h"
+#include "hilsim/costmodel/simulator.h"
+#include "hilsim/graph/model_source.h"
+#include "hilsim/graph/passes/bn_fold.h"
+#include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/shape_inference.h"
+#include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/format_rules.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::costmodel {
+
+namespace {
+
+std::string memory_class(const std::string& type) {
+  if (type == "MaxPool" || type == "AveragePool" || type == "GlobalAveragePool" || type == "GlobalMaxPool" ||
+      type == "ReduceMean")
+    return "pool";
+  if (type == "Concat") return "concat";
+  if (type == "Resize" || type == "Upsample") return "resize";
+  if (type == "Reshape" || type == "Flatten" || type == "Identity" || type == "Dropout" || type == "Squeeze" ||
+      type == "Unsqueeze" || type == "Transpose" || type == "Split" || type == "Slice" || type == "Pad")
+    return "copy";
+  return "elementwise";
+}
+
+int64_t largest_cache(const Profile& p) {
+  int64_t b = 0;
+  for (const auto& c : p.device.caches) b = std::max(b, c.bytes);
+  return b > 0 ? b : 1 << 20;
+}
+
+}  // namespace
+
+struct Predictor::Impl {
+  Profile profile;
+  PredictorOptions opts;
+  graph::Graph g;
+  struct Node {
+    std::string name, type;
+    bool conv = false, gemm = false;
+    kernels::ConvShape shape;
+    bool bias = false;
+    int64_t gemm_m = 0, gemm_n = 0, gemm_k = 0;
+    int64_t in_bytes = 0, out_bytes = 0, weight_bytes = 0;
+    int64_t macs = 0;
+    std::vector<size_t> deps;
+    std::vector<int64_t> dep_bytes;
+  };
+  std::vector<Node> nodes;
+  std::unordered_map<std::string, size_t> index;
+  std::string default_unit;
+  int64_t activation_peak = 0;
+  int64_t llc = 0;
+  int64_t model_weight_bytes = 0;
+  // Cache of per-op predictions by "op|setting|unit".
+  std::unordered_map<std::string, OpPrediction> cache;
+  int64_t evaluations = 0;
+
+  int threads_of(const std::string& unit_id) const {
+    const UnitSpec* u = profile.unit(unit_id);
+    if (unit_id == default_unit && opts.threads > 0) return opts.threads;
+    return u ? std::max(1, u->threads) : std::max(1, opts.threads);
+  }
+
+  void build() {
+    graph::passes::reparameterize(g);
+    graph::passes::fold_batchnorm(g);
+    graph::passes::fuse_activations(g);
+    graph::infer_shapes(g);
+    if (profile.units.empty()) throw Error("profile", "has no units");
+    default_unit = opts.default_unit.empty() ? profile.units[0].id : opts.default_unit;
+    if (!profile.unit(default_unit)) throw Error("--unit '" + default_unit + "'", "the profile has no such unit");
+    llc = largest_cache(profile);
+    const auto order = g.topological_order();
+    std::unordered_map<std::string, size_t> producer;
+    for (graph::OpId id : order) {
+      const graph::Op& op = g.op(id);
+      Node n;
+      n.name = op.name;
+      n.type = op.type;
+      const analysis::OpFacts f = analysis::analyze_op(g, id);
+      n.macs = f.macs;
+      for (const auto& in : op.inputs) {
+        if (in.empty()) continue;
+        const graph::TensorInfo* t = g.tensor_info(in);
+        const int64_t b = t && t->known ? std::max<int64_t>(0, graph::numel(t->shape)) * graph::dtype_size(t->dtype) : 0;
+        if (g.is_constant(in)) {
+          n.weight_bytes += b;
+        } else {
+          n.in_bytes += b;
+          auto p = producer.find(in);
+          if (p != producer.end()) {
+            n.deps.push_back(p->second);
+            n.dep_bytes.push_back(b);
+          }
+        }
+      }
+      n.out_bytes = f.bytes_written;
+      if (op.type == "Conv" && g.is_constant(op.inputs.at(1))) {
+        n.conv = true;
+        n.shape = runtime::conv_shape_of(g, op);
+        n.bias = op.input(2).has_value();
+      } else if ((op.type == "Gemm" || op.type == "MatMul") && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) {
+        const graph::Shape& b = g.shape(op.inputs[1]);
+        if (b.size() == 2) {
+          n.gemm = true;
+          const bool tb = op.type == "Gemm" && op.attr_int("transB", 0) != 0;
+          n.gemm_n = tb ? b[0] : b[1];
+          n.gemm_k = tb ? b[1] : b[0];
+          n.gemm_m = graph::numel(g.shape(op.inputs[0])) / std::max<int64_t>(1, n.gemm_k);
+          n.bias = op.type == "Gemm" && op.input(2).has_value();
+        }
+      }
+      model_weight_bytes += n.weight_bytes;
+      for (const auto& o : op.outputs) producer[o] = nodes.size();
+      index[n.name] = nodes.size();
+      nodes.push_back(std::move(n));
+    }
+    activation_peak = analysis::peak_activation_bytes(g, order);
+  }
+
+  // ms of an instance on a unit: the fitted model for the class at this thread count, else the
+  // nearest thread count scaled, else the unit's roofline.
+  double latency(const calibration::KernelInstance& k, const UnitSpec& u, OpPrediction& p) const {
+    auto it = profile.kernels.find(calibration::profile_key(k.klass, k.threads));
+    double scale = 1.0;
+    if (it == profile.kernels.end()) {
+      // Nearest calibrated thread count, scaled by the thread ratio for compute kernels.
+      int best = -1;
+      for (const auto& [key, m] : profile.kernels) {
+        const auto slash = key.rfind("/t");
+        if (slash == std::string::npos || key.substr(0, slash) != k.klass) continue;
+        const int t = std::atoi(key.c_str() + slash + 2);
+        if (best < 0 || std::abs(t - k.threads) < std::abs(best - k.threads)) best = t;
+      }
+      if (best > 0) {
+        it = profile.kernels.find(calibration::profile_key(k.klass, best));
+        scale = calibration::is_compute_class(k.klass) ? static_cast<double>(best) / k.threads : 1.0;
+        p.extrapolated = true;
+      }
+    }
+    if (it != profile.kernels.end()) {
+      bool extra = false;
+      calibration::KernelInstance kk = k;
+      const double ms = calibration::evaluate_model(it->second, calibration::features_of(kk), &extra);
+      p.extrapolated = p.extrapolated || extra;
+      p.model = "fitted";
+      return std::max(0.0, ms) * scale;
+    }
+    // Roofline: the slower of compute at peak and traffic at bandwidth, plus a small per-call cost.
+    p.model = "roofline";
+    const double flops = 2.0 * static_cast<double>(k.executed_macs);
+    const double bytes = static_cast<double>(k.in_bytes + k.out_bytes + k.weight_bytes);
+    const double peak = u.peak_gflops > 0 ? u.peak_gflops * 1e9 : 10e9;
+    const double bw = u.mem_gbps > 0 ? u.mem_gbps * 1e9 : 5e9;
+    return 1e3 * std::max(flops / peak, bytes / bw) + 0.005;
+  }
+
+  OpPrediction evaluate(const Node& n, const std::optional<runtime::LayerSparsity>& ls, const std::string& unit_id,
+                        bool explicit_layer) {
+    ++evaluations;
+    OpPrediction p;
+    p.name = n.name;
+    p.type = n.type;
+    p.unit = unit_id;
+    p.macs = n.macs;
+    const UnitSpec* u = profile.unit(unit_id);
+    if (!u) throw Error("op '" + n.name + "'", "assigned to unit '" + unit_id + "' which the profile lacks");
+    const int threads = threads_of(unit_id);
+    calibration::KernelInstance k;
+    if (n.conv) {
+      runtime::LayerSparsity s = ls.value_or(runtime::LayerSparsity{});
+      std::string problem = runtime::format_problem(n.shape, s);
+      if (!problem.empty()) {
+        if (explicit_layer) throw Error("op '" + n.name + "'", problem);
+        s = runtime::LayerSparsity{};  // a uniform spec skips convs that cannot take it
+      }
+      const std::string fmt = runtime::format_name(s.format);
+      const auto fp = calibration::conv_footprint(n.shape, fmt, s.ratio, s.bf, s.bc, s.entries, n.bias);
+      k = calibration::conv_instance(calibration::conv_class(n.shape, fmt, s.bf, s.bc, s.entries), n.shape, threads,
+                                     fp.executed_macs, fp.weight_bytes);
+      p.format = fmt;
+    } else if (n.gemm) {
+      if (ls && ls->format != runtime::Format::kDense && explicit_layer)
+        throw Error("op '" + n.name + "'", "fully connected layers run dense");
+      k = calibration::gemm_instance(n.gemm_m, n.gemm_n, n.gemm_k, threads, n.bias);
+    } else {
+      if (explicit_layer && ls && ls->format != runtime::Format::kDense)
+        throw Error("op '" + n.name + "'", "a " + n.type + " op has no weights to prune");
+      k = calibration::memory_instance(memory_class(n.type), n.in_bytes, n.out_bytes, threads);
+      k.weight_bytes = n.weight_bytes;
+    }
+    p.klass = k.klass;
+    p.executed_macs = k.executed_macs;
+    p.weight_bytes = k.weight_bytes;
+    p.ms = latency(k, *u, p);
+    // Memory access cost by level: inputs produced just before are served by the cache when they fit
+    // in half the last level; weights come from DRAM when the whole model's weights do not fit.
+    p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;
+    const int64_t act = k.in_bytes + k.out_bytes;
+    const int64_t act_dram = act > llc / 2 ? act : 0;
+    const int64_t w_dram = model_weight_bytes > llc ? k.weight_bytes : 0;
+    p.dram_bytes = act_dram + w_dram;
+    p.cache_bytes = p.bytes - p.dram_bytes;
+    const EnergySpec& e = profile.energy;
+    p.energy_mj = 1e-9 * (e.pj_per_flop * 2.0 * static_cast<double>(k.executed_macs) +
+                          e.pj_per_byte * static_cast<double>(p.dram_bytes) +
+                          e.pj_per_byte_cache * static_cast<double>(p.cache_bytes)) +
+                  e.static_w * p.ms;
+    return p;
+  }
+
+  Prediction predict(const runtime::SparsitySpec& cfg) {
+    for (const auto& [name, ls] : cfg.layers) {
+      if (!index.count(name))
+        throw Error("config: op '" + name + "'", "the model has no such op after BN folding and fusion (see `hilsim inspect --passes`)");
+      if (!ls.unit.empty() && !profile.unit(ls.unit))
+        throw Error("config: op '" + name + "'", "unit '" + ls.unit + "' is not in the profile");
+    }
+    Prediction r;
+    r.energy_source = profile.energy.source;
+    std::vector<SimTask> tasks;
+    tasks.reserve(nodes.size());
+    for (const Node& n : nodes) {
+      std::optional<runtime::LayerSparsity> ls = cfg.for_op(n.name);
+      const bool explicit_layer = cfg.layers.count(n.name) != 0;
+      const std::string unit = ls && !ls->unit.empty() ? ls->unit : default_unit;
+      const std::string key = n.name + "|" + (ls ? runtime::layer_spec_str(*ls) : "-") + "|" + unit + "|" +
+                              (explicit_layer ? "e" : "u");
+      auto it = cache.find(key);
+      if (it == cache.end()) it = cache.emplace(key, evaluate(n, ls, unit, explicit_layer)).first;
+      r.ops.push_back(it->second);
+      SimTask t;
+      t.name = n.name;
+      t.unit = unit;
+      t.ms_on_unit[unit] = it->second.ms;
+      t.deps = n.deps;
+      t.dep_bytes = n.dep_bytes;
+      tasks.push_back(std::move(t));
+    }
+    SimResult sim = simulate(tasks, profile.units, profile.transfer);
+    r.ms = sim.makespan_ms;
+    r.unit_busy_ms = sim.busy_ms;
+    r.transfers = sim.transfers;
+    r.transfer_ms = sim.transfer_ms;
+    r.trace = std::move(sim.trace);
+    for (size_t i = 0; i < r.ops.size(); ++i) {
+      OpPrediction& p = r.ops[i];
+      p.start_ms = sim.start_ms[i];
+      p.end_ms = sim.end_ms[i];
+      r.sum_ms += p.ms;
+      r.bytes += p.bytes;
+      r.dram_bytes += p.dram_bytes;
+      r.cache_bytes += p.cache_bytes;
+      r.weight_bytes += p.weight_bytes;
+      r.dynamic_mj += p.energy_mj - profile.energy.static_w * p.ms;
+      if (p.extrapolated) ++r.extrapolated_ops;
+      if (p.model == "roofline") ++r.roofline_ops;
+    }
+    // Static power burns for the whole makespan, not per op.
+    r.static_mj = profile.energy.static_w * r.ms;
+    r.energy_mj = r.dynamic_mj + r.static_mj;
+    r.activation_peak_bytes = activation_peak;
+    r.peak_memory_bytes = activation_peak + r.weight_bytes;
+    return r;
+  }
+};
+
+Predictor::Predictor(const graph::Graph& model, Profile profile, PredictorOptions opts) : impl_(std::make_unique<Impl>()) {
+  impl_->profile = std::move(profile);
+  impl_->opts = opts;
+  impl_->g = model;
+  impl_->build();
+}
+
+Predictor::Predictor(const std::string& model, const std::string& profile_path, PredictorOptions opts)
+    : Predictor(graph::load_model(model), load_profile(profile_path), opts) {}
+
+Predictor::~Predictor() = default;
+Predictor::Predictor(Predictor&&) noexcept = default;
+
+Prediction Predictor::predict(const runtime::SparsitySpec& config) { return impl_->predict(config); }
+
+std::vector<std::pair<std::string, int64_t>> Predictor::prunable_ops() const {
+  std::vector<std::pair<std::string, int64_t>> r;
+  for (const auto& n : impl_->nodes)
+    if (n.conv) r.emplace_back(n.name, n.macs);
+  return r;
+}
+
+const graph::Graph& Predictor::canonical_graph() const { return impl_->g; }
+const Profile& Predictor::profile() const { return impl_->profile; }
+int64_t Predictor::evaluations() const { return impl_->evaluations; }
+
+}  // namespace hilsim::costmodel

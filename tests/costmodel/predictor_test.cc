@@ -1,0 +1,112 @@
+#include "hilsim/costmodel/predictor.h"
+
+#include <gtest/gtest.h>
+
+#include "hilsim/graph/zoo.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::costmodel {
+namespace {
+
+Profile test_profile() {
+  Profile p = load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/samsung_galaxy_s20.json");
+  // A fitted model for dense 3x3 on the big cluster: 1 ns per MAC + 10 us per call.
+  KernelModel m;
+  m.features = {"macs", "in_bytes", "out_bytes", "weight_bytes", "tiles", "call"};
+  m.params = {1e-6, 0, 0, 0, 0, 0.01};
+  m.samples = 10;
+  m.valid_range["macs"] = {1e3, 1e12};
+  p.kernels["dense_conv3x3/t4"] = m;
+  return p;
+}
+
+graph::Graph small_model() {
+  graph::ZooOptions o;
+  o.resolution = 64;
+  o.width = 0.25;
+  return graph::make_zoo_model("resnet18_like", o);
+}
+
+TEST(Predictor, FittedModelAndRooflineFallback) {
+  Predictor pred(small_model(), test_profile(), {0, "cpu_big"});
+  Prediction p = pred.predict();
+  ASSERT_FALSE(p.ops.empty());
+  int fitted = 0;
+  for (const auto& o : p.ops) {
+    EXPECT_GT(o.ms, 0) << o.name;
+    EXPECT_EQ(o.unit, "cpu_big");
+    if (o.klass == "dense_conv3x3") {
+      EXPECT_EQ(o.model, "fitted");
+      EXPECT_NEAR(o.ms, 1e-6 * static_cast<double>(o.executed_macs) + 0.01, 1e-9);
+      ++fitted;
+    } else {
+      EXPECT_EQ(o.model, "roofline") << o.name;
+    }
+  }
+  EXPECT_GT(fitted, 0);
+  EXPECT_NEAR(p.ms, p.sum_ms, 1e-9);  // one unit: the makespan is the sum
+  EXPECT_EQ(p.energy_source, "estimate");
+  EXPECT_GT(p.energy_mj, p.static_mj);
+  EXPECT_EQ(p.peak_memory_bytes, p.activation_peak_bytes + p.weight_bytes);
+}
+
+TEST(Predictor, SparsityCutsComputeAndBytes) {
+  Predictor pred(small_model(), test_profile(), {0, "cpu_big"});
+  Prediction dense = pred.predict();
+  Prediction sparse = pred.predict(runtime::parse_sparsity_spec("block:8x4@0.8"));
+  EXPECT_LT(sparse.ms, dense.ms);
+  EXPECT_LT(sparse.weight_bytes, dense.weight_bytes);
+  int64_t dense_macs = 0, sparse_macs = 0;
+  for (const auto& o : dense.ops) dense_macs += o.executed_macs;
+  for (const auto& o : sparse.ops) sparse_macs += o.executed_macs;
+  EXPECT_LT(static_cast<double>(sparse_macs), 0.5 * static_cast<double>(dense_macs));
+}
+
+TEST(Predictor, RepredictionCostsOnlyChangedLayers) {
+  Predictor pred(small_model(), test_profile(), {0, "cpu_big"});
+  pred.predict();
+  const int64_t after_first = pred.evaluations();
+  pred.predict();
+  EXPECT_EQ(pred.evaluations(), after_first);  // all cached
+  runtime::SparsitySpec one;
+  one.layers[pred.prunable_ops()[3].first] = runtime::parse_layer_spec("block:8x4@0.5");
+  pred.predict(one);
+  EXPECT_EQ(pred.evaluations(), after_first + 1);
+}
+
+TEST(Predictor, UnitSplitAddsTransfers) {
+  Predictor pred(small_model(), test_profile(), {0, "gpu"});
+  runtime::SparsitySpec cfg;
+  auto ops = pred.prunable_ops();
+  runtime::LayerSparsity cpu;
+  cpu.unit = "cpu_big";
+  cfg.layers[ops[2].first] = cpu;
+  Prediction p = pred.predict(cfg);
+  EXPECT_GT(p.transfers, 0);
+  EXPECT_GT(p.transfer_ms, 0);
+  EXPECT_EQ(p.unit_busy_ms.count("cpu_big"), 1u);
+}
+
+TEST(Predictor, BadConfigNamesTheOp) {
+  Predictor pred(small_model(), test_profile(), {0, "cpu_big"});
+  runtime::SparsitySpec cfg;
+  cfg.layers["no_such_layer"] = runtime::parse_layer_spec("block:8x4@0.5");
+  EXPECT_THROW(pred.predict(cfg), Error);
+  runtime::SparsitySpec bad_unit;
+  runtime::LayerSparsity l;
+  l.unit = "npu";
+  bad_unit.layers[pred.prunable_ops()[0].first] = l;
+  EXPECT_THROW(pred.predict(bad_unit), Error);
+  // The stem is 7x7: pattern pruning is not possible there.
+  runtime::SparsitySpec pat;
+  pat.layers[pred.prunable_ops()[0].first] = runtime::parse_layer_spec("pattern:2");
+  try {
+    pred.predict(pat);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("7x7"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hilsim::costmodel

@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+
+#include "hilsim/graph/builder.h"
+#include "hilsim/graph/passes/bn_fold.h"
+#include "hilsim/graph/passes/coupled_groups.h"
+#include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/shape_inference.h"
+#include "hilsim/graph/zoo.h"
+#include "hilsim/runtime/reference_executor.h"
+
+namespace hilsim::graph {
+namespace {
+
+// Outputs of `after` equal those of `before` within 1e-4 relative on the same random inputs.
+void expect_same_outputs(const Graph& before, const Graph& after) {
+  runtime::TensorMap in = runtime::random_inputs(before, 11);
+  runtime::TensorMap a = runtime::run_reference(before, in);
+  runtime::TensorMap b = runtime::run_reference(after, in);
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    ASSERT_TRUE(b.count(name)) << name;
+    EXPECT_LT(runtime::max_rel_error(b.at(name), t), 1e-4) << name;
+  }
+}
+
+int count_type(const Graph& g, const std::string& type) {
+  int n = 0;
+  for (OpId i = 0; i < g.num_ops(); ++i) n += g.op(i).type == type;
+  return n;
+}
+
+TEST(Passes, BatchNormFoldsIntoConvAndGemm) {
+  GraphBuilder b("bn", 3);
+  std::string x = b.input("x", {1, 5, 9, 7});
+  std::string c = b.conv_bn(x, 6, 3, 2);                      // conv without bias
+  std::string d = b.batchnorm(b.conv(c, 6, 3, 1, 3, true));   // grouped conv with bias
+  std::string f = b.batchnorm(b.gemm(b.flatten(b.global_avgpool(d)), 4));
+  b.output(f);
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fold_batchnorm(h), 3);
+  EXPECT_EQ(count_type(h, "BatchNormalization"), 0);
+  infer_shapes(h);
+  expect_same_outputs(g, h);
+}
+
+TEST(Passes, BatchNormStaysWhenTheConvOutputIsShared) {
+  GraphBuilder b("bn2", 4);
+  std::string x = b.input("x", {1, 3, 6, 6});
+  std::string c = b.conv(x, 4, 3);
+  b.output(b.add(b.batchnorm(c), c));
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fold_batchnorm(h), 0);
+}
+
+TEST(Passes, MobileOneBranchesBecomeOneConv) {
+  for (int branches : {1, 2, 4}) {
+    GraphBuilder b("mo", 5 + branches);
+    std::string x = b.input("x", {1, 8, 11, 11});
+    // k conv-BN 3x3 branches + 1x1 conv-BN + BN identity, grouped (depthwise) and dense variants.
+    for (int64_t groups : {int64_t{1}, int64_t{8}}) {
+      std::vector<std::string> terms;
+      for (int i = 0; i < branches; ++i) terms.push_back(b.conv_bn(x, 8, 3, 1, groups));
+      terms.push_back(b.batchnorm(b.conv(x, 8, 1, 1, groups, false, 0)));
+      terms.push_back(b.batchnorm(x));
+      std::string s = terms[0];
+      for (size_t i = 1; i < terms.size(); ++i) s = b.add(s, terms[i]);
+      x = b.relu(s);
+    }
+    b.output(x);
+    Graph g = b.finish();
+    Graph h = g;
+    EXPECT_GT(passes::reparameterize(h), 0);
+    EXPECT_EQ(count_type(h, "Add"), 0);
+    EXPECT_EQ(count_type(h, "BatchNormalization"), 0);
+    EXPECT_EQ(count_type(h, "Conv"), 2);
+    infer_shapes(h);
+    expect_same_outputs(g, h);
+  }
+}
+
+TEST(Passes, ResidualAddOfDifferentInputsIsNotMerged) {
+  GraphBuilder b("res", 9);
+  std::string x = b.input("x", {1, 4, 6, 6});
+  std::string y = b.relu(b.conv_bn(x, 4, 3));
+  b.output(b.add(b.conv_bn(y, 4, 3), x));
+  Graph g = b.finish();
+  Graph h = g;
+  passes::reparameterize(h);
+  EXPECT_EQ(count_type(h, "Add"), 1);
+  expect_same_outputs(g, h);
+}
+
+TEST(Passes, ActivationsFuseIntoTheirConv) {
+  GraphBuilder b("fuse", 2);
+  std::string x = b.input("x", {1, 3, 8, 8});
+  std::string a = b.relu(b.conv(x, 4, 3));
+  std::string c = b.clip(b.conv(a, 4, 3), 0.0f, 6.0f);
+  std::string d = b.silu(b.conv(c, 4, 1));
+  std::string e = b.hardswish(b.conv(d, 4, 3));
+  std::string f = b.sigmoid(b.conv(e, 4, 3));
+  std::string h2 = b.hardsigmoid(b.conv(f, 4, 3), 0.25f, 0.4f);
+  b.output(h2);
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fuse_activations(h), 6);
+  EXPECT_EQ(h.num_ops(), 6u);
+  EXPECT_EQ(h.op(*h.find_op(h.op(h.topological_order()[2]).name)).fused.kind, Activation::kSiLU);
+  expect_same_outputs(g, h);
+}
+
+TEST(Passes, CanonicalPassesKeepEveryZooModelsOutputs) {
+  for (const auto& name : zoo_names()) {
+    ZooOptions o;
+    o.resolution = 64;
+    o.width = 0.25;
+    Graph g = make_zoo_model(name, o);
+    Graph h = g;
+    passes::reparameterize(h);
+    passes::fold_batchnorm(h);
+    passes::fuse_activations(h);
+    infer_shapes(h);
+    EXPECT_EQ(count_type(h, "BatchNormalization"), 0) << name;
+    expect_same_outputs(g, h);
+  }
+}
+
+TEST(Passes, CoupledGroupsFollowAddsAndDepthwise) {
+  GraphBuilder b("cg", 1);
+  std::string x = b.input("x", {1, 8, 8, 8});
+  std::string a = b.conv(x, 16, 1, 1, 1, true, std::nullopt, 1, "a");
+  std::string c = b.conv(a, 16, 3, 1, 1, true, std::nullopt, 1, "c");
+  std::string s = b.add(a, c);                                        // a and c coupled by the Add
+  std::string dw = b.conv(s, 16, 3, 1, 16, true, std::nullopt, 1, "dw");  // depthwise follows them
+  std::string p = b.conv(dw, 8, 1, 1, 1, true, std::nullopt, 1, "p");     // child
+  b.output(p);
+  Graph g = b.finish();
+  auto groups = passes::find_coupled_groups(g);
+  ASSERT_EQ(groups.size(), 1u);
+  std::set<std::string> parents(groups[0].convs.begin(), groups[0].convs.end());
+  EXPECT_EQ(parents, (std::set<std::string>{"a", "c", "dw"}));
+  EXPECT_NE(std::find(groups[0].children.begin(), groups[0].children.end(), "p"), groups[0].children.end());
+  EXPECT_NE(std::find(groups[0].children.begin(), groups[0].children.end(), "c"), groups[0].children.end());
+}
+
+}  // namespace
+}  // namespace hilsim::graph

@@ -1,0 +1,92 @@
+#include "hilsim/runtime/executor.h"
+
+#include <gtest/gtest.h>
+
+#include "hilsim/analysis/analysis.h"
+#include "hilsim/graph/builder.h"
+#include "hilsim/graph/zoo.h"
+#include "hilsim/runtime/run_config.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::runtime {
+namespace {
+
+graph::Graph small(const std::string& name) {
+  graph::ZooOptions o;
+  o.resolution = 64;
+  o.width = 0.25;
+  return graph::make_zoo_model(name, o);
+}
+
+// The executor's outputs equal the reference executor on the graph it actually ran.
+void expect_matches_reference(const graph::Graph& g, const ExecOptions& opts, const std::string& label) {
+  Executor ex(g, opts);
+  TensorMap in = random_inputs(ex.compiled_graph(), 5);
+  TensorMap want = run_reference(ex.compiled_graph(), in);
+  for (int rep = 0; rep < 2; ++rep) {  // twice: the arena is reused between runs
+    RunTiming t;
+    TensorMap got = ex.run(in, &t);
+    ASSERT_EQ(got.size(), want.size()) << label;
+    for (const auto& [name, w] : want) EXPECT_LT(max_rel_error(got.at(name), w), 1e-4) << label << " " << name;
+    EXPECT_EQ(t.op_ms.size(), ex.ops().size());
+  }
+  // The compiled graph computes what the original model computes (passes are exact).
+  TensorMap orig = run_reference(g, in);
+  for (const auto& [name, w] : orig) EXPECT_LT(max_rel_error(want.at(name), w), 1e-4) << label << " " << name;
+}
+
+TEST(Executor, ZooModelsDenseMatchTheReference) {
+  for (const auto& name : graph::zoo_names()) {
+    ExecOptions o;
+    expect_matches_reference(small(name), o, name);
+    o.threads = 2;
+    expect_matches_reference(small(name), o, name + "/t2");
+  }
+}
+
+TEST(Executor, TwoUnitBranchSplitMatchesTheReference) {
+  graph::Graph g = small("yolov5s_like");
+  ExecOptions o;
+  o.units = parse_units("cpu0:0,cpu1:1");
+  o.op_unit = split_branches(g, o.units);
+  std::set<std::string> used;
+  for (const auto& [op, u] : o.op_unit) used.insert(u);
+  EXPECT_EQ(used.size(), 2u);  // both units get work
+  expect_matches_reference(g, o, "yolov5s_like/split");
+  Executor ex(g, o);
+  RunTiming t;
+  ex.run(random_inputs(ex.compiled_graph()), &t);
+  EXPECT_GT(t.crossings, 0);
+}
+
+TEST(Executor, SingleUnitArenaEqualsThePeakOfTheAnalysis) {
+  graph::Graph g = small("resnet18_like");
+  Executor ex(g, {});
+  EXPECT_EQ(ex.peak_live_bytes(), analysis::analyze(ex.compiled_graph()).peak_activation_bytes);
+  EXPECT_GE(ex.arena_bytes(), ex.peak_live_bytes());
+}
+
+TEST(Executor, MeasureReportsOrderedQuantiles) {
+  graph::Graph g = small("mobilenetv2_like");
+  Executor ex(g, {});
+  Measurement m = measure(ex, random_inputs(ex.compiled_graph()), 1, 5);
+  EXPECT_LE(m.ms_p10, m.ms_median);
+  EXPECT_LE(m.ms_median, m.ms_p90);
+  EXPECT_EQ(m.op_ms_median.size(), ex.ops().size());
+}
+
+TEST(Executor, BadAssignmentsAreClearErrors) {
+  graph::Graph g = small("resnet18_like");
+  ExecOptions o;
+  o.units = parse_units("cpu0:0");
+  o.op_unit["no_such_op"] = "cpu0";
+  EXPECT_THROW(Executor(g, o), Error);
+  ExecOptions o2;
+  o2.units = parse_units("cpu0:0");
+  o2.op_unit["conv1"] = "gpu";
+  EXPECT_THROW(Executor(g, o2), Error);
+  EXPECT_THROW(parse_units("cpu0:999"), Error);
+}
+
+}  // namespace
+}  // namespace hilsim::runtime

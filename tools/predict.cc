@@ -1,0 +1,133 @@
+// `hilsim predict MODEL --profile P`: predicted latency, memory access cost, energy and peak memory of a
+// (possibly pruned, possibly split) model on a device, from the device's profile alone.
+#include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "command.h"
+#include "common_flags.h"
+#include "hilsim/costmodel/predictor.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/run_config.h"
+#include "hilsim/util/error.h"
+#include "hilsim/util/trace.h"
+
+DEFINE_string(profile, "", "device profile JSON (device_profiles/*.json)");
+DEFINE_string(unit, "", "default unit of the profile for ops the config does not place (default: its first unit)");
+DEFINE_bool(compare, false, "also run the model on this machine and print predicted vs measured per op");
+DECLARE_string(sparsity);
+DECLARE_string(plan);
+DECLARE_string(trace);
+DECLARE_int32(repeat);
+
+namespace hilsim::cli {
+namespace {
+
+int run_predict(const std::vector<std::string>& args) {
+  if (args.size() != 1) throw Error("predict", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
+  if (FLAGS_profile.empty()) throw Error("predict", "--profile is required (see device_profiles/)");
+  if (!FLAGS_sparsity.empty() && !FLAGS_plan.empty()) throw Error("--sparsity/--plan", "give one of them, not both");
+  graph::Graph g = load_model_from_flags(args[0]);
+  costmodel::PredictorOptions po;
+  po.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
+  po.default_unit = FLAGS_unit;
+  costmodel::Predictor pred(g, costmodel::load_profile(FLAGS_profile), po);
+  runtime::SparsitySpec cfg;
+  if (!FLAGS_sparsity.empty()) cfg = runtime::parse_sparsity_spec(FLAGS_sparsity);
+  if (!FLAGS_plan.empty()) cfg = runtime::load_plan_layers(FLAGS_plan);
+  costmodel::Prediction p = pred.predict(cfg);
+  if (!FLAGS_trace.empty())
+    write_trace(FLAGS_trace, p.trace, "hilsim predict " + args[0],
+                {{"kind", "predicted"}, {"model", args[0]}, {"profile", FLAGS_profile}});
+
+  // --compare: the executor on this machine, same canonical graph and config.
+  std::vector<double> measured;
+  double measured_total = -1;
+  if (FLAGS_compare) {
+    runtime::RunConfigRequest req;
+    req.threads = po.threads > 0 ? po.threads : 1;
+    req.sparsity = FLAGS_sparsity;
+    req.plan_path = FLAGS_plan;
+    runtime::ExecOptions eo = runtime::make_exec_options(g, req);
+    eo.op_unit.clear();
+    eo.units.clear();
+    runtime::Executor ex(g, eo);
+    runtime::Measurement m = runtime::measure(ex, runtime::random_inputs(ex.compiled_graph()), 3, FLAGS_repeat);
+    std::map<std::string, double> by_name;
+    for (size_t i = 0; i < ex.ops().size(); ++i) by_name[ex.ops()[i].name] = m.op_ms_median[i];
+    for (const auto& op : p.ops) measured.push_back(by_name.count(op.name) ? by_name[op.name] : -1.0);
+    measured_total = m.ms_median;
+  }
+
+  if (FLAGS_json) {
+    nlohmann::json j;
+    j["model"] = args[0];
+    j["profile"] = FLAGS_profile;
+    nlohmann::json ops = nlohmann::json::array();
+    for (size_t i = 0; i < p.ops.size(); ++i) {
+      const auto& o = p.ops[i];
+      nlohmann::json jo = {{"name", o.name}, {"type", o.type}, {"kernel", o.klass}, {"unit", o.unit},
+                           {"format", o.format}, {"ms", o.ms}, {"bytes", o.bytes}, {"dram_bytes", o.dram_bytes},
+                           {"cache_bytes", o.cache_bytes}, {"energy_mj", o.energy_mj}, {"macs", o.macs},
+                           {"executed_macs", o.executed_macs}, {"weight_bytes", o.weight_bytes},
+                           {"model", o.model}, {"extrapolated", o.extrapolated},
+                           {"start_ms", o.start_ms}, {"end_ms", o.end_ms}};
+      if (FLAGS_compare) jo["measured_ms"] = measured[i];
+      ops.push_back(jo);
+    }
+    j["ops"] = ops;
+    j["total"] = {{"ms", p.ms}, {"sum_ms", p.sum_ms}, {"bytes", p.bytes}, {"dram_bytes", p.dram_bytes},
+                  {"energy_mj", p.energy_mj}, {"dynamic_mj", p.dynamic_mj}, {"static_mj", p.static_mj},
+                  {"energy_source", p.energy_source}, {"peak_memory_bytes", p.peak_memory_bytes},
+                  {"activation_peak_bytes", p.activation_peak_bytes}, {"weight_bytes", p.weight_bytes},
+                  {"transfers", p.transfers}, {"transfer_ms", p.transfer_ms},
+                  {"extrapolated_ops", p.extrapolated_ops}, {"roofline_ops", p.roofline_ops}};
+    if (FLAGS_compare) j["total"]["measured_ms"] = measured_total;
+    j["unit_busy_ms"] = p.unit_busy_ms;
+    std::cout << j.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::printf("%-32s %-18s %-8s %9s %10s %9s%s\n", "name", "kernel", "unit", "ms", "bytes", "mJ",
+              FLAGS_compare ? "  measured    err" : "");
+  for (size_t i = 0; i < p.ops.size(); ++i) {
+    const auto& o = p.ops[i];
+    std::string k = o.klass + (o.model == "roofline" ? "*" : "") + (o.extrapolated ? "!" : "");
+    std::printf("%-32s %-18s %-8s %9.4f %10s %9.4f", o.name.substr(0, 32).c_str(), k.substr(0, 18).c_str(),
+                o.unit.c_str(), o.ms, human_bytes(static_cast<double>(o.bytes)).c_str(), o.energy_mj);
+    if (FLAGS_compare && measured[i] > 0)
+      std::printf("  %8.4f %+6.1f%%", measured[i], 100.0 * (o.ms - measured[i]) / measured[i]);
+    std::printf("\n");
+  }
+  std::printf("\npredicted: %.3f ms (sum of ops %.3f ms), %s moved (%s from DRAM), %.3f mJ (%s: dynamic %.3f + static %.3f),"
+              " peak memory %s (activations %s + weights %s)\n",
+              p.ms, p.sum_ms, human_bytes(static_cast<double>(p.bytes)).c_str(),
+              human_bytes(static_cast<double>(p.dram_bytes)).c_str(), p.energy_mj, p.energy_source.c_str(), p.dynamic_mj,
+              p.static_mj, human_bytes(static_cast<double>(p.peak_memory_bytes)).c_str(),
+              human_bytes(static_cast<double>(p.activation_peak_bytes)).c_str(),
+              human_bytes(static_cast<double>(p.weight_bytes)).c_str());
+  if (p.transfers) std::printf("unit crossings: %d, %.3f ms of transfer + sync\n", p.transfers, p.transfer_ms);
+  if (p.roofline_ops) std::printf("* %d ops have no fitted model in this profile: roofline estimate\n", p.roofline_ops);
+  if (p.extrapolated_ops) std::printf("! %d ops lie outside the calibrated range (extrapolated)\n", p.extrapolated_ops);
+  if (FLAGS_compare)
+    std::printf("measured on this machine: %.3f ms (prediction %+.1f%%)\n", measured_total,
+                100.0 * (p.ms - measured_total) / measured_total);
+  return kExitOk;
+}
+
+const Register reg({"predict", "predicted latency, bytes, energy and peak memory of a model on a device",
+                    "hilsim predict MODEL --profile P [--sparsity SPEC | --plan P] [--threads N] [--unit U]\n"
+                    "                     [--json] [--trace FILE] [--compare]\n\n"
+                    "Per kernel instance (after re-parameterisation, BN folding and activation fusion; sparse\n"
+                    "formats from SPEC or the plan) the profile's fitted model for its class gives the time;\n"
+                    "classes the profile lacks fall back to its roofline (marked *). Bytes are the memory access\n"
+                    "cost in storage format, split by level; energy = pJ/FLOP x FLOPs + pJ/byte x bytes by level\n"
+                    "+ static power x time, with the coefficients' source shown. A list-scheduling simulator\n"
+                    "gives the makespan over the profile's units, with transfer + sync for crossing tensors.",
+                    {"profile", "sparsity", "plan", "threads", "unit", "json", "trace", "compare", "repeat",
+                     "input_shape", "allow_unknown"},
+                    run_predict});
+
+}  // namespace
+}  // namespace hilsim::cli
