@@ -3,6 +3,9 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
+#include <list>
+
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <set>
@@ -69,6 +72,7 @@ int main(int argc, char** argv) {
   // Check flags ourselves: gflags would exit 1 on an unknown flag and accept another command's flags.
   std::set<std::string> allowed(cmd->flags.begin(), cmd->flags.end());
   std::vector<char*> args{argv[0]};
+  std::list<std::string> owned;  // rewritten flag spellings; a list keeps their addresses stable
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -80,7 +84,14 @@ int main(int argc, char** argv) {
       break;
     }
     if (a.size() > 1 && a[0] == '-') {
-      std::string f = a.substr(a[1] == '-' ? 2 : 1);
+      // Accept --input-shape as well as gflags' --input_shape.
+      const size_t lead = a[1] == '-' ? 2 : 1;
+      const size_t eq = a.find('=');
+      for (size_t j = lead; j < std::min(eq, a.size()); ++j)
+        if (a[j] == '-') a[j] = '_';
+      argv[i] = nullptr;
+      owned.push_back(a);
+      std::string f = a.substr(lead);
       f = f.substr(0, f.find('='));
       std::string base = f.rfind("no", 0) == 0 && !allowed.count(f) ? f.substr(2) : f;
       if (!allowed.count(f) && !allowed.count(base)) {
@@ -88,7 +99,7 @@ int main(int argc, char** argv) {
         return kExitBadInput;
       }
     }
-    args.push_back(argv[i]);
+    args.push_back(argv[i] ? argv[i] : owned.back().data());
   }
   int n = static_cast<int>(args.size());
   char** av = args.data();

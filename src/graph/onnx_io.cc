@@ -283,6 +283,9 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
     if (!tt->has_shape()) throw Error(where, "input '" + in.name() + "' has no shape; give it with --input-shape");
     for (int i = 0; i < tt->shape().dim_size(); ++i) {
       auto* d = tt->mutable_shape()->mutable_dim(i);
+      if (d->has_dim_value() && d->dim_value() > (int64_t{1} << 24))
+        throw Error(where, "input '" + in.name() + "' dim " + std::to_string(i) + " = " + std::to_string(d->dim_value()) +
+                               " is implausibly large");
       if (d->has_dim_value() && d->dim_value() > 0) continue;
       if (i == 0) {
         d->set_dim_value(1);  // batch

@@ -119,6 +119,14 @@ void spatial_out(const Op& op, const Shape& x, const std::vector<int64_t>& kerne
   std::string auto_pad = op.attr_string("auto_pad", "NOTSET");
   if (strides.size() != sp || dil.size() != sp || pads.size() != 2 * sp)
     throw Error(node(op), "strides/dilations/pads do not match the " + std::to_string(sp) + " spatial dims");
+  constexpr int64_t kMaxAttr = int64_t{1} << 31;
+  for (auto* v : {&strides, &dil, &pads})
+    for (int64_t a : *v)
+      if (a < 0 || a > kMaxAttr) throw Error(node(op), "stride/dilation/pad value " + std::to_string(a) + " out of range");
+  for (int64_t k : kernel)
+    if (k <= 0 || k > kMaxAttr) throw Error(node(op), "kernel size " + std::to_string(k) + " out of range");
+  for (size_t i = 2; i < x.size(); ++i)
+    if (x[i] > kMaxAttr) throw Error(node(op), "spatial size " + std::to_string(x[i]) + " out of range");
   for (size_t i = 0; i < sp; ++i) {
     if (strides[i] <= 0 || dil[i] <= 0) throw Error(node(op), "strides and dilations must be positive");
     const int64_t in = x[2 + i], k = dil[i] * (kernel[i] - 1) + 1;
@@ -351,6 +359,7 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
       const int64_t a = norm_axis(axes[i], rank, op);
       const int64_t dim = x.shape[static_cast<size_t>(a)], step = steps[i];
       if (step == 0) throw Error(where, "step 0");
+      if (step > (int64_t{1} << 40) || step < -(int64_t{1} << 40)) throw Error(where, "step out of range");
       int64_t st = starts[i], en = ends[i];
       if (st < 0) st += dim;
       if (en < 0) en += dim;

@@ -1,5 +1,6 @@
 #include "hilsim/graph/tensor.h"
 
+#include <limits>
 #include <sstream>
 
 namespace hilsim::graph {
@@ -28,11 +29,13 @@ int64_t dtype_size(DType t) {
 
 int64_t numel(const Shape& s) {
   int64_t n = 1;
+  bool overflow = false;
   for (int64_t d : s) {
     if (d < 0) return -1;
-    n *= d;
+    // Saturate instead of overflowing: callers compare against size limits and report the tensor.
+    if (!overflow && __builtin_mul_overflow(n, d, &n)) overflow = true;
   }
-  return n;
+  return overflow ? std::numeric_limits<int64_t>::max() : n;
 }
 
 std::string shape_str(const Shape& s) {
