@@ -21,6 +21,12 @@ fi
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 for t in onnx profile; do
   echo "fuzzing the $t parser for ${secs}s"
-  "$BUILD_DIR/${t}_fuzz" -max_total_time="$secs" -max_len=262144 -rss_limit_mb=4096 -timeout=20 \
-    -print_final_stats=1 "$corpus/$t" 2>&1 | tail -4
+  log=$BUILD_DIR/$t.log
+  if ! (cd "$BUILD_DIR" && "./${t}_fuzz" -max_total_time="$secs" -max_len=262144 -rss_limit_mb=4096 -timeout=20 \
+        -print_final_stats=1 "corpus/$t") >"$log" 2>&1; then
+    tail -60 "$log"
+    echo "the $t fuzzer found a failure; the input is in $BUILD_DIR/crash-* (add it to tests/fuzz/corpus/$t)"
+    exit 1
+  fi
+  grep -E "stat::(number_of_executed_units|new_units_added)" "$log" || true
 done

@@ -31,7 +31,7 @@ SampleSet parse_samples(const std::string& text, const std::string& where) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for overflowing numbers
     throw Error(where, std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw Error(where, "a samples file must be a JSON object");

@@ -113,7 +113,7 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for overflowing numbers
     throw Error(where, std::string("not valid JSON: ") + e.what());
   }
   Reader r(where);

@@ -123,7 +123,7 @@ SparsitySpec parse_sparsity_json(const std::string& text, const std::string& whe
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for overflowing numbers
     throw Error(where, std::string("not valid JSON: ") + e.what());
   }
   if (!j.is_object()) throw Error(where, "must map op names to their sparsity");

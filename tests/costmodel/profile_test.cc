@@ -122,3 +122,11 @@ TEST(Profile, BundledProfilesLoad) {
   }
   EXPECT_GE(n, 3);
 }
+
+namespace hilsim::costmodel {
+namespace {
+TEST(ProfileFuzzFindings, OverflowingNumberIsAnError) {
+  EXPECT_THROW(parse_profile("{\"schema_version\": 444E444444444444}", "<t>"), Error);
+}
+}  // namespace
+}  // namespace hilsim::costmodel
