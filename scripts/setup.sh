@@ -9,7 +9,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgflags-dev libbenchmark-dev libgtest-dev nlohmann-json3-dev
   libdnnl-dev libxnnpack-dev libpthreadpool-dev
-  pybind11-dev python3-dev python3-numpy
+  pybind11-dev python3-dev python3-numpy python3-torchvision python3-onnx
   clang libclang-rt-14-dev
 )
 # Optional extras for CI (cross build of the kernels, run under qemu-user).

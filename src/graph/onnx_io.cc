@@ -374,7 +374,13 @@ Graph import_onnx(const std::string& path, const ImportOptions& opts) {
   if (!f) throw Error(path, "cannot open the file");
   std::stringstream ss;
   ss << f.rdbuf();
-  return import_onnx_bytes(ss.str(), path, opts);
+  Graph g = import_onnx_bytes(ss.str(), path, opts);
+  // Exporters name every graph alike ("torch_jit", "main_graph"): the file says more.
+  if (g.name == "torch_jit" || g.name == "main_graph" || g.name == "model") {
+    std::string stem = path.substr(path.find_last_of('/') + 1);
+    g.name = stem.substr(0, stem.rfind(".onnx"));
+  }
+  return g;
 }
 
 namespace {

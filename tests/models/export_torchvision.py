@@ -1,0 +1,55 @@
+"""Exports torchvision models to ONNX the way users do (torch.onnx.export, dynamic batch), with a
+random input and PyTorch's own output beside each, so the C++ tests can check hilsim's importer,
+reference executor and graph executor against PyTorch itself.
+
+Usage: export_torchvision.py OUT_DIR
+Writes OUT_DIR/NAME.onnx, NAME.input.bin, NAME.output.bin (raw little-endian float32) and index.txt
+(NAME H W OUTPUT_ELEMENTS per line).
+"""
+import os
+import sys
+
+import torch
+import torchvision
+
+MODELS = [
+    # name, constructor, resolution: small inputs keep the naive reference fast
+    ("resnet18", lambda: torchvision.models.resnet18(), 64),
+    ("mobilenet_v2", lambda: torchvision.models.mobilenet_v2(), 64),
+    ("mobilenet_v3_small", lambda: torchvision.models.mobilenet_v3_small(), 64),
+    ("shufflenet_v2_x0_5", lambda: torchvision.models.shufflenet_v2_x0_5(), 64),
+    ("squeezenet1_1", lambda: torchvision.models.squeezenet1_1(), 64),
+    ("efficientnet_b0", lambda: torchvision.models.efficientnet_b0(), 64),
+]
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    lines = []
+    for name, make, res in MODELS:
+        model = make().eval()
+        # Non-trivial BN statistics, as in a trained net (fresh ones are mean 0, var 1).
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.2, 0.2)
+                    m.running_var.uniform_(0.5, 1.5)
+                    m.weight.uniform_(0.5, 1.5)
+                    m.bias.uniform_(-0.2, 0.2)
+        x = torch.rand(1, 3, res, res) * 2 - 1
+        with torch.no_grad():
+            y = model(x)
+        path = os.path.join(out_dir, name + ".onnx")
+        torch.onnx.export(model, x, path, opset_version=13, input_names=["input"], output_names=["output"],
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+        x.numpy().astype("<f4").tofile(os.path.join(out_dir, name + ".input.bin"))
+        y.numpy().astype("<f4").tofile(os.path.join(out_dir, name + ".output.bin"))
+        lines.append(f"{name} {res} {res} {y.numel()}")
+        print("exported", name)
+    with open(os.path.join(out_dir, "index.txt"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

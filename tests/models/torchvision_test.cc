@@ -1,0 +1,70 @@
+// torchvision models exported by torch.onnx.export (tests/models/export_torchvision.py, run by ctest
+// as a fixture): hilsim's importer, reference executor and graph executor against PyTorch's output.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "hilsim/graph/onnx_io.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/reference_executor.h"
+
+namespace hilsim {
+namespace {
+
+const std::string kDir = std::string(HILSIM_BINARY_DIR) + "/torchvision";
+
+std::vector<float> read_floats(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::vector<float> v(bytes.size() / 4);
+  std::memcpy(v.data(), bytes.data(), v.size() * 4);
+  return v;
+}
+
+struct Case {
+  std::string name;
+  int64_t h = 0, w = 0, out = 0;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> r;
+  std::ifstream f(kDir + "/index.txt");
+  Case c;
+  while (f >> c.name >> c.h >> c.w >> c.out) r.push_back(c);
+  return r;
+}
+
+TEST(Torchvision, ImportedModelsComputeWhatPyTorchComputes) {
+  auto all = cases();
+  if (all.empty()) GTEST_SKIP() << "no exported models in " << kDir << " (needs python3-torchvision)";
+  for (const Case& c : all) {
+    SCOPED_TRACE(c.name);
+    graph::Graph g = graph::import_onnx(kDir + "/" + c.name + ".onnx");
+    graph::Tensor x = graph::Tensor::zeros("input", {1, 3, c.h, c.w});
+    x.f32 = read_floats(kDir + "/" + c.name + ".input.bin");
+    ASSERT_EQ(static_cast<int64_t>(x.f32.size()), x.numel());
+    graph::Tensor want = graph::Tensor::zeros("output", {1, c.out});
+    want.f32 = read_floats(kDir + "/" + c.name + ".output.bin");
+    runtime::TensorMap in{{g.inputs()[0], x}};
+
+    runtime::TensorMap ref = runtime::run_reference(g, in);
+    graph::Tensor got = ref.at(g.outputs()[0]);
+    got.shape = want.shape;
+    EXPECT_LT(runtime::max_rel_error(got, want), 1e-4) << "reference executor vs PyTorch";
+
+    for (int threads : {1, 2}) {
+      runtime::ExecOptions o;
+      o.threads = threads;
+      runtime::Executor ex(g, o);
+      graph::Tensor y = ex.run(in).at(g.outputs()[0]);
+      y.shape = want.shape;
+      EXPECT_LT(runtime::max_rel_error(y, want), 1e-4) << "graph executor vs PyTorch, threads " << threads;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hilsim
