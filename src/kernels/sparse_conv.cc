@@ -1,0 +1,181 @@
+#include "hilsim/kernels/sparse_conv.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "hilsim/kernels/gemm.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::kernels {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+SparseTileFn tile_fn(int fb, Isa isa) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa == Isa::kAvx512 && isa_supported(Isa::kAvx512)) return sparse_tile_avx512(fb);
+  if (isa != Isa::kGeneric && isa_supported(Isa::kAvx2)) return sparse_tile_avx2(fb);
+#endif
+  (void)isa;
+  return sparse_tile_generic(fb);
+}
+
+class SparseConv final : public PreparedConv {
+ public:
+  SparseConv(const ConvShape& s, SparseRows rows, const float* bias, const Epilogue& ep, std::string label, Isa isa)
+      : PreparedConv(s), rows_(std::move(rows)), ep_(ep), label_(std::move(label)), isa_(isa) {
+    bias_.assign(static_cast<size_t>(s.f), 0.0f);
+    if (bias) std::copy(bias, bias + s.f, bias_.begin());
+    tile_ = tile_fn(rows_.fb, isa);
+    if (!tile_) throw Error("sparse conv", "no micro-kernel for rows of " + std::to_string(rows_.fb) + " filters");
+    T_ = sparse_tile_width(rows_.fb);
+    // Stride-phase geometry: column (c, ky, kx) reads phase (dy % sh, dx % sw) at offset (dy / sh, dx / sw).
+    ph_ = s.h + s.pad_top + s.pad_bottom;
+    pw_ = s.w + s.pad_left + s.pad_right;
+    phs_ = ceil_div(ph_, s.stride_h) + 1;
+    const int64_t max_dx = s.dil_w * (s.kw - 1) / s.stride_w;
+    pwa_ = std::max(ceil_div(pw_, s.stride_w), round_up(s.out_w(), T_) + max_dx) + 1;
+    plane_ = s.c * phs_ * pwa_;
+    off_.resize(rows_.cols.size());
+    for (size_t j = 0; j < rows_.cols.size(); ++j) {
+      const int64_t col = rows_.cols[j];
+      const int64_t kx = col % s.kw, ky = (col / s.kw) % s.kh, c = col / (s.kw * s.kh);
+      const int64_t dy = ky * s.dil_h, dx = kx * s.dil_w;
+      const int64_t phase = (dy % s.stride_h) * s.stride_w + dx % s.stride_w;
+      off_[j] = phase * plane_ + (c * phs_ + dy / s.stride_h) * pwa_ + dx / s.stride_w;
+    }
+  }
+
+  void run(const float* in, float* out, ThreadPool& pool) const override {
+    const ConvShape& s = shape_;
+    const int64_t OH = s.out_h(), OW = s.out_w();
+    const int64_t phases = s.stride_h * s.stride_w;
+    thread_local std::vector<float> scratch;
+    const size_t need = static_cast<size_t>(phases * plane_ + 64);
+    if (scratch.size() < need) scratch.resize(need);
+    float* planes = scratch.data();
+    const int64_t nrows = rows_.rows();
+    for (int64_t n = 0; n < s.n; ++n) {
+      const float* x = in + n * s.c * s.h * s.w;
+      // Zero-padded input split into stride phases (every element written: no stale data).
+      pool.parallel_for(static_cast<size_t>(s.c), [&](size_t c0, size_t c1) {
+        for (int64_t c = static_cast<int64_t>(c0); c < static_cast<int64_t>(c1); ++c)
+          for (int64_t py = 0; py < s.stride_h; ++py)
+            for (int64_t px = 0; px < s.stride_w; ++px) {
+              float* dst = planes + (py * s.stride_w + px) * plane_ + c * phs_ * pwa_;
+              for (int64_t y = 0; y < phs_; ++y) {
+                const int64_t iy = y * s.stride_h + py - s.pad_top;
+                float* row = dst + y * pwa_;
+                if (iy < 0 || iy >= s.h) {
+                  std::fill(row, row + pwa_, 0.0f);
+                  continue;
+                }
+                const float* src = x + (c * s.h + iy) * s.w;
+                for (int64_t xx = 0; xx < pwa_; ++xx) {
+                  const int64_t ix = xx * s.stride_w + px - s.pad_left;
+                  row[xx] = ix >= 0 && ix < s.w ? src[ix] : 0.0f;
+                }
+              }
+            }
+      }, 4);
+      float* y = out + n * s.f * OH * OW;
+      const int fb = rows_.fb;
+      pool.parallel_for(static_cast<size_t>(nrows * OH), [&](size_t b, size_t e) {
+        alignas(64) float acc[16 * 64];
+        for (size_t item = b; item < e; ++item) {
+          const int64_t r = rows_.order[item / static_cast<size_t>(OH)];
+          const int64_t oy = static_cast<int64_t>(item % static_cast<size_t>(OH));
+          const int64_t j0 = rows_.row_begin[r], nc = rows_.row_begin[r + 1] - j0;
+          const int64_t f0 = r * fb, fr = std::min<int64_t>(fb, s.f - f0);
+          SparseTileArgs a{planes, off_.data() + j0, rows_.values.data() + j0 * fb, nc, 0, acc};
+          for (int64_t ox0 = 0; ox0 < OW; ox0 += T_) {
+            a.so = oy * pwa_ + ox0;
+            tile_(a);
+            const int64_t cnt = std::min<int64_t>(T_, OW - ox0);
+            for (int64_t f = 0; f < fr; ++f) {
+              float* dst = y + ((f0 + f) * OH + oy) * OW + ox0;
+              const float bv = bias_[f0 + f];
+              const float* ac = acc + f * T_;
+              for (int64_t t = 0; t < cnt; ++t) dst[t] = ac[t] + bv;
+              if (ep_.act != Act::kNone) apply_act_inplace(ep_, dst, cnt);
+            }
+          }
+        }
+      }, 1);
+    }
+  }
+
+  std::string kernel_name() const override { return label_ + "_" + isa_name(isa_); }
+  int64_t weight_bytes() const override { return rows_.storage_bytes() + static_cast<int64_t>(bias_.size()) * 4; }
+  int64_t executed_macs() const override { return rows_.kept_weights * shape_.n * shape_.out_h() * shape_.out_w(); }
+
+ private:
+  SparseRows rows_;
+  Epilogue ep_;
+  std::string label_;
+  Isa isa_;
+  std::vector<float> bias_;
+  SparseTileFn tile_ = nullptr;
+  int T_ = 16;
+  int64_t ph_ = 0, pw_ = 0, phs_ = 0, pwa_ = 0, plane_ = 0;
+  std::vector<int64_t> off_;
+};
+
+}  // namespace
+
+int sparse_tile_width(int fb) { return fb == 1 ? 64 : fb <= 4 ? 32 : 16; }
+
+int64_t SparseRows::storage_bytes() const {
+  return static_cast<int64_t>(values.size() * sizeof(float) + cols.size() * sizeof(int32_t) +
+                              row_begin.size() * sizeof(int32_t));
+}
+
+SparseRows pack_sparse_rows(const ConvShape& s, const float* w, const std::vector<uint8_t>& keep, int fb) {
+  if (s.groups != 1) throw Error("sparse conv " + s.str(), "sparse formats need groups = 1");
+  if (fb != 1 && fb != 2 && fb != 4 && fb != 8 && fb != 16)
+    throw Error("sparse conv " + s.str(), "row height " + std::to_string(fb) + " is not 1, 2, 4, 8 or 16");
+  const int64_t K = s.c * s.kh * s.kw;
+  if (static_cast<int64_t>(keep.size()) != s.f * K)
+    throw Error("sparse conv " + s.str(), "mask has " + std::to_string(keep.size()) + " entries for " +
+                                             std::to_string(s.f * K) + " weights");
+  SparseRows r;
+  r.fb = fb;
+  r.f = s.f;
+  r.c = s.c;
+  r.kh = s.kh;
+  r.kw = s.kw;
+  const int64_t nrows = ceil_div(s.f, fb);
+  r.row_begin.push_back(0);
+  for (int64_t row = 0; row < nrows; ++row) {
+    const int64_t f0 = row * fb, fr = std::min<int64_t>(fb, s.f - f0);
+    for (int64_t k = 0; k < K; ++k) {
+      bool any = false;
+      for (int64_t f = 0; f < fr && !any; ++f) any = keep[(f0 + f) * K + k] != 0;
+      if (!any) continue;
+      r.cols.push_back(static_cast<int32_t>(k));
+      for (int64_t f = 0; f < fb; ++f) {
+        const bool kept = f < fr && keep[(f0 + f) * K + k];
+        r.values.push_back(kept ? w[(f0 + f) * K + k] : 0.0f);
+        r.kept_weights += kept;
+      }
+    }
+    r.row_begin.push_back(static_cast<int64_t>(r.cols.size()));
+  }
+  r.order.resize(static_cast<size_t>(nrows));
+  std::iota(r.order.begin(), r.order.end(), 0);
+  std::stable_sort(r.order.begin(), r.order.end(), [&](int32_t a, int32_t b) {
+    return r.row_begin[a + 1] - r.row_begin[a] > r.row_begin[b + 1] - r.row_begin[b];
+  });
+  return r;
+}
+
+std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const float* w, const float* bias,
+                                                  const Epilogue& ep, const std::vector<uint8_t>& keep, int fb,
+                                                  const std::string& label, Isa isa) {
+  s.validate();
+  return std::make_unique<SparseConv>(s, pack_sparse_rows(s, w, keep, std::min(fb, 16)), bias, ep, label, isa);
+}
+
+}  // namespace hilsim::kernels
