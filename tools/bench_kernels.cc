@@ -19,6 +19,8 @@
 #include "common_flags.h"
 #include "hilsim/kernels/cpu_features.h"
 #include "hilsim/kernels/dense_conv.h"
+#include "hilsim/kernels/sparse_conv.h"
+#include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/util/error.h"
 
@@ -92,10 +94,47 @@ std::vector<RowProvider>& row_providers() {
   static std::vector<RowProvider> v;
   return v;
 }
-// HOOK (sparse kernels): when block_sparse_conv.h / pattern_conv.h / csr_conv.h land, register one
-// provider each here — block-punched 8x4 at 0.8 and 0.9 vs ctx.onednn_ms, pattern 2EP on 3x3 vs
-// ctx.dense_ms, CSR on 1x1 at 0.9 vs ctx.onednn_ms. Each is: make the mask (masks.h), prepare, time with
-// median_ms(), push a Row{kernel, shape, baseline, sparsity, block, ms, baseline_ms, flops}.
+// Sparse rows: block-punched 8x4 at 0.8 / 0.9 and CSR 1x1 at 0.9 against oneDNN dense (the goal's
+// baseline), pattern 2EP on 3x3 against our own dense 3x3.
+std::vector<Row> sparse_rows(const ShapeContext& ctx, kernels::ThreadPool& pool, double min_time, int max_reps) {
+  const ConvShape& s = ctx.layer->shape;
+  std::vector<Row> rows;
+  if (s.groups != 1) return rows;
+  std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()));
+  auto time_one = [&](const kernels::PruneMask& m, int fb, const std::string& label, const std::string& baseline,
+                      double baseline_ms, double sparsity, const std::string& block) {
+    auto k = kernels::prepare_sparse_conv(s, ctx.w.data(), ctx.bias.data(), ctx.ep, m.keep, fb, label);
+    Row r;
+    r.kernel = k->kernel_name();
+    r.shape = s.str();
+    r.baseline = baseline;
+    r.baseline_ms = baseline_ms;
+    r.sparsity = sparsity;
+    r.block = block;
+    r.ms = median_ms([&] { k->run(ctx.in.data(), out.data(), pool); }, min_time, max_reps);
+    r.dense_flops = 2.0 * static_cast<double>(s.macs());
+    r.actual_flops = 2.0 * static_cast<double>(k->executed_macs());
+    r.max_rel_err = NAN;
+    rows.push_back(r);
+  };
+  for (double ratio : {0.8, 0.9}) {
+    auto m = kernels::block_mask(s, ctx.w.data(), 8, 4, ratio, false);
+    time_one(m, 8, "block_8x4", "onednn", ctx.onednn_ms, ratio, "8x4");
+  }
+  if (s.kh == 3 && s.kw == 3) {
+    auto m = kernels::pattern_mask(s, ctx.w.data(), 2);
+    time_one(m, 1, "pattern_2ep", "ours_dense", ctx.dense_ms, 7.0 / 9.0, "");
+  }
+  if (s.kh == 1 && s.kw == 1 && s.pad_top == 0 && s.pad_left == 0) {
+    auto m = kernels::magnitude_mask(s, ctx.w.data(), 0.9);
+    time_one(m, 1, "csr_1x1", "onednn", ctx.onednn_ms, 0.9, "");
+  }
+  return rows;
+}
+const bool registered_sparse = [] {
+  row_providers().push_back(sparse_rows);
+  return true;
+}();
 
 int run_bench(const std::vector<std::string>& positional) {
   if (!positional.empty()) throw Error("bench-kernels", "takes no positional arguments");
@@ -232,7 +271,7 @@ int run_bench(const std::vector<std::string>&) {
 const Register reg({"bench-kernels",
                     "kernel speed vs oneDNN/XNNPACK on the zoo nets' conv layers, same run",
                     "hilsim bench-kernels [--quick] [--threads N] [--json] [--filter REGEX]\n\n"
-                    "Times our dense conv kernels on every distinct conv shape of yolov5s_like@320 and\n"
+                    "Times our dense and sparse conv kernels on every distinct conv shape of yolov5s_like@320 and\n"
                     "resnet18_like@224 against oneDNN (its preferred blocked layout, same fused activation)\n"
                     "and XNNPACK (NHWC; only clamp activations fuse), all in this process. Each figure is a\n"
                     "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr.",

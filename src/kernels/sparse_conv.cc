@@ -32,20 +32,32 @@ class SparseConv final : public PreparedConv {
     if (!tile_) throw Error("sparse conv", "no micro-kernel for rows of " + std::to_string(rows_.fb) + " filters");
     T_ = sparse_tile_width(rows_.fb);
     // Stride-phase geometry: column (c, ky, kx) reads phase (dy % sh, dx % sw) at offset (dy / sh, dx / sw).
-    ph_ = s.h + s.pad_top + s.pad_bottom;
-    pw_ = s.w + s.pad_left + s.pad_right;
-    phs_ = ceil_div(ph_, s.stride_h) + 1;
-    const int64_t max_dx = s.dil_w * (s.kw - 1) / s.stride_w;
-    pwa_ = std::max(ceil_div(pw_, s.stride_w), round_up(s.out_w(), T_) + max_dx) + 1;
+    // Without padding and stride the input itself is the single phase plane (no copy: 1x1 layers are
+    // too cheap to afford one).
+    direct_ = s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom && !s.pad_right;
+    const int64_t ph = s.h + s.pad_top + s.pad_bottom, pw = s.w + s.pad_left + s.pad_right;
+    phs_ = ceil_div(ph, s.stride_h);
+    pwa_ = ceil_div(pw, s.stride_w);
     plane_ = s.c * phs_ * pwa_;
     off_.resize(rows_.cols.size());
+    int64_t max_off = 0;
     for (size_t j = 0; j < rows_.cols.size(); ++j) {
       const int64_t col = rows_.cols[j];
       const int64_t kx = col % s.kw, ky = (col / s.kw) % s.kh, c = col / (s.kw * s.kh);
       const int64_t dy = ky * s.dil_h, dx = kx * s.dil_w;
       const int64_t phase = (dy % s.stride_h) * s.stride_w + dx % s.stride_w;
       off_[j] = phase * plane_ + (c * phs_ + dy / s.stride_h) * pwa_ + dx / s.stride_w;
+      max_off = std::max(max_off, off_[j]);
     }
+    // Output pixel (oy, ox) sits at flattened plane position q = oy * pwa + ox; tiles of T consecutive
+    // q cover several short rows at once (the ox >= OW columns are computed and dropped).
+    span_ = (s.out_h() - 1) * pwa_ + s.out_w();
+    tiles_ = ceil_div(span_, T_);
+    // In direct mode a full tile may not read past the caller's input: the last tiles go scalar.
+    const int64_t in_elems = s.c * s.h * s.w;
+    safe_tiles_ = tiles_;
+    if (direct_)
+      while (safe_tiles_ > 0 && (safe_tiles_ - 1) * T_ + T_ + max_off > in_elems) --safe_tiles_;
   }
 
   void run(const float* in, float* out, ThreadPool& pool) const override {
@@ -53,53 +65,79 @@ class SparseConv final : public PreparedConv {
     const int64_t OH = s.out_h(), OW = s.out_w();
     const int64_t phases = s.stride_h * s.stride_w;
     thread_local std::vector<float> scratch;
-    const size_t need = static_cast<size_t>(phases * plane_ + 64);
-    if (scratch.size() < need) scratch.resize(need);
-    float* planes = scratch.data();
+    if (!direct_) {
+      const size_t need = static_cast<size_t>(phases * plane_ + T_ + 64);
+      if (scratch.size() < need) scratch.resize(need, 0.0f);
+    }
     const int64_t nrows = rows_.rows();
     for (int64_t n = 0; n < s.n; ++n) {
       const float* x = in + n * s.c * s.h * s.w;
-      // Zero-padded input split into stride phases (every element written: no stale data).
-      pool.parallel_for(static_cast<size_t>(s.c), [&](size_t c0, size_t c1) {
-        for (int64_t c = static_cast<int64_t>(c0); c < static_cast<int64_t>(c1); ++c)
-          for (int64_t py = 0; py < s.stride_h; ++py)
-            for (int64_t px = 0; px < s.stride_w; ++px) {
-              float* dst = planes + (py * s.stride_w + px) * plane_ + c * phs_ * pwa_;
-              for (int64_t y = 0; y < phs_; ++y) {
-                const int64_t iy = y * s.stride_h + py - s.pad_top;
-                float* row = dst + y * pwa_;
-                if (iy < 0 || iy >= s.h) {
-                  std::fill(row, row + pwa_, 0.0f);
-                  continue;
-                }
-                const float* src = x + (c * s.h + iy) * s.w;
-                for (int64_t xx = 0; xx < pwa_; ++xx) {
-                  const int64_t ix = xx * s.stride_w + px - s.pad_left;
-                  row[xx] = ix >= 0 && ix < s.w ? src[ix] : 0.0f;
+      const float* planes = x;
+      if (!direct_) {
+        float* dst0 = scratch.data();
+        pool.parallel_for(static_cast<size_t>(s.c), [&](size_t c0, size_t c1) {
+          for (int64_t c = static_cast<int64_t>(c0); c < static_cast<int64_t>(c1); ++c)
+            for (int64_t py = 0; py < s.stride_h; ++py)
+              for (int64_t px = 0; px < s.stride_w; ++px) {
+                float* dst = dst0 + (py * s.stride_w + px) * plane_ + c * phs_ * pwa_;
+                // Plane columns xx map to input ix = xx * sw + px - pad_left; the valid ones are a range.
+                const int64_t lo = std::min(pwa_, std::max<int64_t>(0, ceil_div(s.pad_left - px, s.stride_w)));
+                const int64_t hi = std::max(lo, std::min(pwa_, ceil_div(s.w + s.pad_left - px, s.stride_w)));
+                for (int64_t y = 0; y < phs_; ++y) {
+                  const int64_t iy = y * s.stride_h + py - s.pad_top;
+                  float* row = dst + y * pwa_;
+                  if (iy < 0 || iy >= s.h) {
+                    std::fill(row, row + pwa_, 0.0f);
+                    continue;
+                  }
+                  const float* src = x + (c * s.h + iy) * s.w + (lo * s.stride_w + px - s.pad_left);
+                  std::fill(row, row + lo, 0.0f);
+                  if (s.stride_w == 1) std::copy(src, src + (hi - lo), row + lo);
+                  else
+                    for (int64_t xx = lo; xx < hi; ++xx) row[xx] = src[(xx - lo) * s.stride_w];
+                  std::fill(row + hi, row + pwa_, 0.0f);
                 }
               }
-            }
-      }, 4);
+        }, 4);
+        planes = dst0;
+      }
       float* y = out + n * s.f * OH * OW;
       const int fb = rows_.fb;
-      pool.parallel_for(static_cast<size_t>(nrows * OH), [&](size_t b, size_t e) {
+      pool.parallel_for(static_cast<size_t>(nrows * tiles_), [&](size_t b, size_t e) {
         alignas(64) float acc[16 * 64];
         for (size_t item = b; item < e; ++item) {
-          const int64_t r = rows_.order[item / static_cast<size_t>(OH)];
-          const int64_t oy = static_cast<int64_t>(item % static_cast<size_t>(OH));
+          // Tile-major: every row of filters uses the same input neighbourhood while it is in cache.
+          const int64_t tile = static_cast<int64_t>(item / static_cast<size_t>(nrows));
+          const int64_t r = rows_.order[item % static_cast<size_t>(nrows)];
           const int64_t j0 = rows_.row_begin[r], nc = rows_.row_begin[r + 1] - j0;
           const int64_t f0 = r * fb, fr = std::min<int64_t>(fb, s.f - f0);
-          SparseTileArgs a{planes, off_.data() + j0, rows_.values.data() + j0 * fb, nc, 0, acc};
-          for (int64_t ox0 = 0; ox0 < OW; ox0 += T_) {
-            a.so = oy * pwa_ + ox0;
+          const int64_t q0 = tile * T_, cnt = std::min<int64_t>(T_, span_ - q0);
+          const float* vals = rows_.values.data() + j0 * fb;
+          if (tile < safe_tiles_) {
+            SparseTileArgs a{planes, off_.data() + j0, vals, nc, q0, acc};
             tile_(a);
-            const int64_t cnt = std::min<int64_t>(T_, OW - ox0);
-            for (int64_t f = 0; f < fr; ++f) {
-              float* dst = y + ((f0 + f) * OH + oy) * OW + ox0;
-              const float bv = bias_[f0 + f];
-              const float* ac = acc + f * T_;
-              for (int64_t t = 0; t < cnt; ++t) dst[t] = ac[t] + bv;
-              if (ep_.act != Act::kNone) apply_act_inplace(ep_, dst, cnt);
+          } else {  // the input's last pixels: plain loops, no over-read
+            std::fill(acc, acc + fb * T_, 0.0f);
+            for (int64_t j = 0; j < nc; ++j)
+              for (int64_t f = 0; f < fr; ++f)
+                for (int64_t t = 0; t < cnt; ++t) acc[f * T_ + t] += vals[j * fb + f] * planes[off_[j0 + j] + q0 + t];
+          }
+          for (int64_t f = 0; f < fr; ++f) {
+            float* dst = y + (f0 + f) * OH * OW;
+            const float bv = bias_[f0 + f];
+            const float* ac = acc + f * T_;
+            // Runs of valid pixels (ox < OW) within the tile, one output row at a time.
+            int64_t t = 0;
+            while (t < cnt) {
+              const int64_t q = q0 + t, oy = q / pwa_, ox = q - oy * pwa_;
+              const int64_t run = std::min(cnt - t, pwa_ - ox);
+              if (ox < OW) {
+                const int64_t m = std::min(run, OW - ox);
+                float* d = dst + oy * OW + ox;
+                for (int64_t i = 0; i < m; ++i) d[i] = ac[t + i] + bv;
+                if (ep_.act != Act::kNone) apply_act_inplace(isa_, ep_, d, m);
+              }
+              t += run;
             }
           }
         }
@@ -119,13 +157,14 @@ class SparseConv final : public PreparedConv {
   std::vector<float> bias_;
   SparseTileFn tile_ = nullptr;
   int T_ = 16;
-  int64_t ph_ = 0, pw_ = 0, phs_ = 0, pwa_ = 0, plane_ = 0;
+  bool direct_ = false;
+  int64_t phs_ = 0, pwa_ = 0, plane_ = 0, span_ = 0, tiles_ = 0, safe_tiles_ = 0;
   std::vector<int64_t> off_;
 };
 
 }  // namespace
 
-int sparse_tile_width(int fb) { return fb == 1 ? 64 : fb <= 4 ? 32 : 16; }
+int sparse_tile_width(int fb) { return fb <= 4 ? 64 : fb == 8 ? 32 : 16; }
 
 int64_t SparseRows::storage_bytes() const {
   return static_cast<int64_t>(values.size() * sizeof(float) + cols.size() * sizeof(int32_t) +

@@ -7,6 +7,9 @@
 #include "hilsim/kernels/sparse_conv.h"
 
 namespace hilsim::kernels::detail {
+// Internal linkage on purpose: each ISA's translation unit must keep its own instantiation (shared
+// template symbols would let the linker pick one ISA's code for all).
+namespace {
 
 template <int FB, int T>
 void sparse_tile(const SparseTileArgs& a) {
@@ -30,12 +33,13 @@ void sparse_tile(const SparseTileArgs& a) {
 inline SparseTileFn sparse_tile_for(int fb) {
   switch (fb) {
     case 1: return &sparse_tile<1, 64>;
-    case 2: return &sparse_tile<2, 32>;
-    case 4: return &sparse_tile<4, 32>;
-    case 8: return &sparse_tile<8, 16>;
+    case 2: return &sparse_tile<2, 64>;
+    case 4: return &sparse_tile<4, 64>;
+    case 8: return &sparse_tile<8, 32>;
     case 16: return &sparse_tile<16, 16>;
     default: return nullptr;
   }
 }
 
+}  // namespace
 }  // namespace hilsim::kernels::detail
