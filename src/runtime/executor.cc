@@ -23,6 +23,7 @@
 #include "hilsim/runtime/memory_plan.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/op_lowering.h"
+#include "hilsim/runtime/sparse_select.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::runtime {
@@ -224,10 +225,16 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
     const graph::Tensor* bias = op.input(2) ? g.constant(*op.input(2)) : nullptr;
     if (op.input(2) && !bias) throw Error(where, "conv bias must be constant");
     std::optional<LayerSparsity> ls = opts.sparsity.for_op(op.name);
-    if (ls && ls->format != Format::kDense)
-      throw Error(where, std::string("format '") + format_name(ls->format) + "' has no kernel in this build yet");
+    const bool explicit_layer = opts.sparsity.layers.count(op.name) != 0;
+    SparseChoice choice = choose_sparse_kernel(g, op, cs, ls, explicit_layer, opts.detect_structure, epilogue_of(op));
     std::shared_ptr<kernels::PreparedConv> conv;
-    {
+    if (choice.kernel) {
+      conv = std::move(choice.kernel);
+      rec.format = choice.format;
+      rec.kept_saliency = choice.kept_saliency;
+      // The compiled graph carries the pruned weights, so the reference on it is the ground truth.
+      if (choice.pruned_weights) g.mutable_constant(op.inputs[1])->f32 = std::move(*choice.pruned_weights);
+    } else {
       const float* w = g.constant(op.inputs[1])->f32.data();
       conv = cs.is_depthwise() && (cs.kh == 3 || cs.kh == 5) && cs.kh == cs.kw
                  ? std::shared_ptr<kernels::PreparedConv>(kernels::prepare_depthwise_conv(cs, w, bias ? bias->f32.data() : nullptr, epilogue_of(op)))

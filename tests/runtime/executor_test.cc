@@ -44,6 +44,54 @@ TEST(Executor, ZooModelsDenseMatchTheReference) {
   }
 }
 
+TEST(Executor, SparseFormatsMatchTheReferenceOnThePrunedGraph) {
+  for (const std::string spec : {"block:8x4@0.8", "block_col:4x1@0.5", "pattern:2", "pattern:3", "csr@0.9"})
+    for (const auto& name : {"yolov5s_like", "resnet18_like", "mobilenetv2_like"}) {
+      ExecOptions o;
+      o.sparsity = parse_sparsity_spec(spec);
+      o.threads = 2;
+      Executor ex(small(name), o);
+      int sparse = 0;
+      for (const auto& op : ex.ops()) sparse += op.format != "dense";
+      EXPECT_GT(sparse, 0) << spec << " " << name;
+      TensorMap in = random_inputs(ex.compiled_graph(), 5);
+      TensorMap want = run_reference(ex.compiled_graph(), in);
+      TensorMap got = ex.run(in);
+      for (const auto& [out, w] : want) EXPECT_LT(max_rel_error(got.at(out), w), 1e-4) << spec << " " << name;
+    }
+}
+
+TEST(Executor, ZerosAlreadyInTheWeightsAreDetectedAndRunSparse) {
+  graph::Graph g = small("resnet18_like");
+  // Prune the graph's own weights (as an emitted model would carry them), then run without a spec.
+  ExecOptions prune;
+  prune.sparsity = parse_sparsity_spec("block:8x4@0.8");
+  prune.canonicalize = true;
+  Executor pruned(g, prune);
+  ExecOptions plain;
+  Executor ex(pruned.compiled_graph(), plain);
+  int detected = 0;
+  for (const auto& op : ex.ops()) detected += op.format == "detected";
+  EXPECT_GT(detected, 5);
+  TensorMap in = random_inputs(ex.compiled_graph(), 5);
+  TensorMap want = run_reference(ex.compiled_graph(), in);
+  TensorMap got = ex.run(in);
+  for (const auto& [out, w] : want) EXPECT_LT(max_rel_error(got.at(out), w), 1e-4);
+}
+
+TEST(Executor, AFormatALayerCannotTakeIsAnErrorNamingIt) {
+  graph::Graph g = small("resnet18_like");
+  ExecOptions o;
+  o.sparsity = parse_sparsity_json(R"({"conv1": {"format": "pattern", "entries": 2}})", "spec");
+  try {
+    Executor ex(g, o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("conv1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("7x7"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Executor, TwoUnitBranchSplitMatchesTheReference) {
   graph::Graph g = small("yolov5s_like");
   ExecOptions o;

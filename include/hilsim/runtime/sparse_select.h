@@ -1,0 +1,33 @@
+// Kernel selection for a conv from its sparsity setting: the mask generator of the format prunes the
+// weights on the fly (or, with no setting, weights that already carry zeros are detected and run
+// sparse), and the matching sparse kernel is prepared.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hilsim/graph/graph.h"
+#include "hilsim/kernels/conv_desc.h"
+#include "hilsim/runtime/sparsity_spec.h"
+
+namespace hilsim::runtime {
+
+struct SparseChoice {
+  std::shared_ptr<kernels::PreparedConv> kernel;  // null: run dense
+  std::string format = "dense";                   // block | block_col | pattern | csr | detected
+  double kept_saliency = 1.0;
+  std::optional<std::vector<float>> pruned_weights;  // the weights with zeros in place, when pruned here
+};
+
+// Throws Error naming the op when an explicit per-layer setting cannot run on this conv (e.g. pattern
+// on a 5x5); a uniform spec leaves such convs dense.
+SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, const kernels::ConvShape& cs,
+                                  const std::optional<LayerSparsity>& ls, bool explicit_layer, bool detect_structure,
+                                  const kernels::Epilogue& ep);
+
+// The row height at which already-zero weights pack with little padding (0: not sparse enough).
+int detect_row_height(const kernels::ConvShape& cs, const std::vector<uint8_t>& keep);
+
+}  // namespace hilsim::runtime
