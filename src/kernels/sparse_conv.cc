@@ -28,6 +28,8 @@ class SparseConv final : public PreparedConv {
       : PreparedConv(s), rows_(std::move(rows)), ep_(ep), label_(std::move(label)), isa_(isa) {
     bias_.assign(static_cast<size_t>(s.f), 0.0f);
     if (bias) std::copy(bias, bias + s.f, bias_.begin());
+    bias_pad_.assign(static_cast<size_t>(round_up(s.f, rows_.fb)), 0.0f);
+    std::copy(bias_.begin(), bias_.end(), bias_pad_.begin());
     tile_ = tile_fn(rows_.fb, isa);
     if (!tile_) throw Error("sparse conv", "no micro-kernel for rows of " + std::to_string(rows_.fb) + " filters");
     T_ = sparse_tile_width(rows_.fb);
@@ -105,41 +107,43 @@ class SparseConv final : public PreparedConv {
       const int fb = rows_.fb;
       pool.parallel_for(static_cast<size_t>(nrows * tiles_), [&](size_t b, size_t e) {
         alignas(64) float acc[16 * 64];
+        // Tile-major: every row of filters uses the same input neighbourhood while it is in cache.
+        int64_t tile = static_cast<int64_t>(b / static_cast<size_t>(nrows));
+        int64_t ri = static_cast<int64_t>(b % static_cast<size_t>(nrows));
         for (size_t item = b; item < e; ++item) {
-          // Tile-major: every row of filters uses the same input neighbourhood while it is in cache.
-          const int64_t tile = static_cast<int64_t>(item / static_cast<size_t>(nrows));
-          const int64_t r = rows_.order[item % static_cast<size_t>(nrows)];
+          const int64_t r = rows_.order[ri];
           const int64_t j0 = rows_.row_begin[r], nc = rows_.row_begin[r + 1] - j0;
           const int64_t f0 = r * fb, fr = std::min<int64_t>(fb, s.f - f0);
           const int64_t q0 = tile * T_, cnt = std::min<int64_t>(T_, span_ - q0);
           const float* vals = rows_.values.data() + j0 * fb;
+          const float* bias = bias_pad_.data() + f0;
           if (tile < safe_tiles_) {
-            SparseTileArgs a{planes, off_.data() + j0, vals, nc, q0, acc};
+            SparseTileArgs a{planes, off_.data() + j0, vals, nc, q0, acc, bias};
             tile_(a);
           } else {  // the input's last pixels: plain loops, no over-read
-            std::fill(acc, acc + fb * T_, 0.0f);
+            for (int64_t f = 0; f < fr; ++f) std::fill(acc + f * T_, acc + (f + 1) * T_, bias[f]);
             for (int64_t j = 0; j < nc; ++j)
               for (int64_t f = 0; f < fr; ++f)
                 for (int64_t t = 0; t < cnt; ++t) acc[f * T_ + t] += vals[j * fb + f] * planes[off_[j0 + j] + q0 + t];
           }
-          for (int64_t f = 0; f < fr; ++f) {
-            float* dst = y + (f0 + f) * OH * OW;
-            const float bv = bias_[f0 + f];
-            const float* ac = acc + f * T_;
-            // Runs of valid pixels (ox < OW) within the tile, one output row at a time.
-            int64_t t = 0;
-            while (t < cnt) {
-              const int64_t q = q0 + t, oy = q / pwa_, ox = q - oy * pwa_;
-              const int64_t run = std::min(cnt - t, pwa_ - ox);
-              if (ox < OW) {
-                const int64_t m = std::min(run, OW - ox);
-                float* d = dst + oy * OW + ox;
-                for (int64_t i = 0; i < m; ++i) d[i] = ac[t + i] + bv;
-                if (ep_.act != Act::kNone) apply_act_inplace(isa_, ep_, d, m);
+          if (ep_.act != Act::kNone) apply_act_inplace(isa_, ep_, acc, fr * T_);
+          // Copy the runs of valid pixels (ox < OW) out, one output row at a time.
+          int64_t t = 0, oy = q0 / pwa_, ox = q0 - oy * pwa_;
+          while (t < cnt) {
+            const int64_t run = std::min(cnt - t, pwa_ - ox);
+            if (ox < OW) {
+              const int64_t m = std::min(run, OW - ox);
+              for (int64_t f = 0; f < fr; ++f) {
+                const float* src = acc + f * T_ + t;
+                float* dst = y + ((f0 + f) * OH + oy) * OW + ox;
+                for (int64_t i = 0; i < m; ++i) dst[i] = src[i];
               }
-              t += run;
             }
+            t += run;
+            ++oy;
+            ox = 0;
           }
+          if (++ri == nrows) ri = 0, ++tile;
         }
       }, 1);
     }
@@ -154,7 +158,7 @@ class SparseConv final : public PreparedConv {
   Epilogue ep_;
   std::string label_;
   Isa isa_;
-  std::vector<float> bias_;
+  std::vector<float> bias_, bias_pad_;
   SparseTileFn tile_ = nullptr;
   int T_ = 16;
   bool direct_ = false;

@@ -15,11 +15,15 @@ template <int FB, int T>
 void sparse_tile(const SparseTileArgs& a) {
   float acc[FB][T];
   for (int f = 0; f < FB; ++f)
-    for (int t = 0; t < T; ++t) acc[f][t] = 0.0f;
+    for (int t = 0; t < T; ++t) acc[f][t] = a.bias[f];
   const float* base = a.base + a.so;
   for (int64_t j = 0; j < a.ncols; ++j) {
     const float* __restrict src = base + a.off[j];
     const float* __restrict v = a.vals + j * FB;
+    // The next tile reads the T floats after these: fetch them while this one computes (the kept
+    // columns are many short streams the hardware prefetcher does not follow).
+    __builtin_prefetch(src + T);
+    if constexpr (T > 16) __builtin_prefetch(src + T + 16);
 #pragma GCC unroll 32
     for (int f = 0; f < FB; ++f) {
       const float w = v[f];

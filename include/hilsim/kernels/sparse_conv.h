@@ -42,7 +42,7 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
                                                   const Epilogue& ep, const std::vector<uint8_t>& keep, int fb,
                                                   const std::string& label, Isa isa = active_isa());
 
-// Micro-kernels: acc[f * T + t] = sum_j vals[j * FB + f] * base[off[j] + so + t] for one row.
+// Micro-kernels: acc[f * T + t] = bias[f] + sum_j vals[j * FB + f] * base[off[j] + so + t] for one row.
 struct SparseTileArgs {
   const float* base;
   const int64_t* off;
@@ -50,6 +50,7 @@ struct SparseTileArgs {
   int64_t ncols;
   int64_t so;
   float* acc;
+  const float* bias;  // FB values the accumulators start from
 };
 using SparseTileFn = void (*)(const SparseTileArgs&);
 // Tile width (output pixels) for a row height; the kernel computes FB x T accumulators.
