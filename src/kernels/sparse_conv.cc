@@ -78,26 +78,37 @@ class SparseConv final : public PreparedConv {
       if (!direct_) {
         float* dst0 = scratch.data();
         pool.parallel_for(static_cast<size_t>(s.c), [&](size_t c0, size_t c1) {
+          // One zero-padded input row at a time, dealt out to its stride phases in a single pass.
+          std::vector<float> padded(static_cast<size_t>(pwa_ * s.stride_w + s.stride_w), 0.0f);
           for (int64_t c = static_cast<int64_t>(c0); c < static_cast<int64_t>(c1); ++c)
             for (int64_t py = 0; py < s.stride_h; ++py)
-              for (int64_t px = 0; px < s.stride_w; ++px) {
-                float* dst = dst0 + (py * s.stride_w + px) * plane_ + c * phs_ * pwa_;
-                // Plane columns xx map to input ix = xx * sw + px - pad_left; the valid ones are a range.
-                const int64_t lo = std::min(pwa_, std::max<int64_t>(0, ceil_div(s.pad_left - px, s.stride_w)));
-                const int64_t hi = std::max(lo, std::min(pwa_, ceil_div(s.w + s.pad_left - px, s.stride_w)));
-                for (int64_t y = 0; y < phs_; ++y) {
-                  const int64_t iy = y * s.stride_h + py - s.pad_top;
-                  float* row = dst + y * pwa_;
-                  if (iy < 0 || iy >= s.h) {
-                    std::fill(row, row + pwa_, 0.0f);
-                    continue;
+              for (int64_t y = 0; y < phs_; ++y) {
+                const int64_t iy = y * s.stride_h + py - s.pad_top;
+                float* rows0 = dst0 + py * s.stride_w * plane_ + (c * phs_ + y) * pwa_;
+                if (iy < 0 || iy >= s.h) {
+                  for (int64_t px = 0; px < s.stride_w; ++px) std::fill(rows0 + px * plane_, rows0 + px * plane_ + pwa_, 0.0f);
+                  continue;
+                }
+                const float* src = x + (c * s.h + iy) * s.w;
+                if (s.stride_w == 1) {
+                  std::fill(rows0, rows0 + s.pad_left, 0.0f);
+                  std::copy(src, src + s.w, rows0 + s.pad_left);
+                  std::fill(rows0 + s.pad_left + s.w, rows0 + pwa_, 0.0f);
+                  continue;
+                }
+                // Only [pad_left, pad_left + w) is ever written: the padding stays zero.
+                std::copy(src, src + std::min<int64_t>(s.w, static_cast<int64_t>(padded.size()) - s.pad_left),
+                          padded.begin() + s.pad_left);
+                if (s.stride_w == 2) {
+                  float* r0 = rows0;
+                  float* r1 = rows0 + plane_;
+                  for (int64_t xx = 0; xx < pwa_; ++xx) {
+                    r0[xx] = padded[2 * xx];
+                    r1[xx] = padded[2 * xx + 1];
                   }
-                  const float* src = x + (c * s.h + iy) * s.w + (lo * s.stride_w + px - s.pad_left);
-                  std::fill(row, row + lo, 0.0f);
-                  if (s.stride_w == 1) std::copy(src, src + (hi - lo), row + lo);
-                  else
-                    for (int64_t xx = lo; xx < hi; ++xx) row[xx] = src[(xx - lo) * s.stride_w];
-                  std::fill(row + hi, row + pwa_, 0.0f);
+                } else {
+                  for (int64_t px = 0; px < s.stride_w; ++px)
+                    for (int64_t xx = 0; xx < pwa_; ++xx) rows0[px * plane_ + xx] = padded[xx * s.stride_w + px];
                 }
               }
         }, 4);
