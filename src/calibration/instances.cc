@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "hilsim/analysis/analysis.h"
+#include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/format_rules.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -12,11 +15,15 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf, int bc, int entries) {
-  if (format == "dense" || format.empty()) return dense_conv_class(s.kh, s.kw, s.is_depthwise());
-  if (format == "block") return "block_" + std::to_string(bf) + "x" + std::to_string(bc);
-  if (format == "block_col") return "block_col_" + std::to_string(bf) + "x" + std::to_string(bc);
-  if (format == "pattern") return "pattern_" + std::to_string(entries) + "ep";
-  if (format == "csr") return "csr_1x1";
+  (void)bc;
+  (void)entries;
+  if (format == "dense" || format.empty()) {
+    // Depthwise kernels exist for 3x3 and 5x5; other depthwise convs run the grouped dense kernel.
+    const bool dw = s.is_depthwise() && s.kh == s.kw && (s.kh == 3 || s.kh == 5);
+    return dense_conv_class(s.kh, s.kw, dw);
+  }
+  if (format == "block" || format == "block_col") return "sparse_fb" + std::to_string(std::min(bf, 16));
+  if (format == "pattern" || format == "csr") return "sparse_fb1";
   throw Error("format '" + format + "'", "unknown storage format (dense, block, block_col, pattern, csr)");
 }
 
@@ -31,7 +38,15 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   k.out_bytes = s.n * s.f * s.out_h() * s.out_w() * 4;
   k.weight_bytes = weight_bytes;
   const int64_t pixels = s.n * s.out_h() * s.out_w();
-  k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
+  if (klass.rfind("sparse_fb", 0) == 0) {
+    // The sparse engine's items: rows of fb filters x tiles of flattened stride-phase pixels.
+    const int64_t fb = std::stoll(klass.substr(9));
+    const int64_t t = fb <= 4 ? 64 : fb == 8 ? 32 : 16;
+    const int64_t pwa = ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
+    k.out_tiles = ceil_div(s.f, fb) * ceil_div((s.out_h() - 1) * pwa + s.out_w(), t) * s.n;
+  } else {
+    k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
+  }
   k.work_items = k.out_tiles;
   return k;
 }
@@ -94,6 +109,67 @@ KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64
   k.out_bytes = out_bytes;
   k.work_items = std::max<int64_t>(1, out_bytes / 4096);
   return k;
+}
+
+std::string memory_class(const std::string& type) {
+  if (type == "MaxPool" || type == "AveragePool" || type == "GlobalAveragePool" || type == "GlobalMaxPool" ||
+      type == "ReduceMean")
+    return "pool";
+  if (type == "Concat") return "concat";
+  if (type == "Resize" || type == "Upsample") return "resize";
+  if (type == "Reshape" || type == "Flatten" || type == "Identity" || type == "Dropout" || type == "Squeeze" ||
+      type == "Unsqueeze" || type == "Transpose" || type == "Split" || type == "Slice" || type == "Pad")
+    return "copy";
+  return "elementwise";
+}
+
+OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls0, int threads,
+                       bool strict) {
+  const graph::Op& op = g.op(id);
+  OpInstance r;
+  runtime::LayerSparsity ls = ls0;
+  auto tensor_bytes = [&](const std::string& t) -> int64_t {
+    const graph::TensorInfo* ti = g.tensor_info(t);
+    return ti && ti->known ? std::max<int64_t>(0, graph::numel(ti->shape)) * graph::dtype_size(ti->dtype) : 0;
+  };
+  if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) {
+    const kernels::ConvShape cs = runtime::conv_shape_of(g, op);
+    const std::string problem = runtime::format_problem(cs, ls);
+    if (!problem.empty()) {
+      if (strict) throw Error("op '" + op.name + "'", problem);
+      ls = runtime::LayerSparsity{};
+    }
+    r.format = runtime::format_name(ls.format);
+    const auto fp = conv_footprint(cs, r.format, ls.ratio, ls.bf, ls.bc, ls.entries, op.input(2).has_value());
+    r.k = conv_instance(conv_class(cs, r.format, ls.bf, ls.bc, ls.entries), cs, threads, fp.executed_macs,
+                        fp.weight_bytes);
+    const graph::Activation a = op.fused.kind;
+    if (a == graph::Activation::kSiLU || a == graph::Activation::kSigmoid || a == graph::Activation::kHardSwish)
+      r.k.act_bytes = r.k.out_bytes;
+    r.dense_macs = cs.macs();
+    return r;
+  }
+  if (strict && ls.format != runtime::Format::kDense)
+    throw Error("op '" + op.name + "'", "a " + op.type + " op cannot take a sparse format");
+  if ((op.type == "Gemm" || op.type == "MatMul") && op.inputs.size() >= 2 && g.is_constant(op.inputs[1]) &&
+      g.shape(op.inputs[1]).size() == 2) {
+    const graph::Shape& b = g.shape(op.inputs[1]);
+    const bool tb = op.type == "Gemm" && op.attr_int("transB", 0) != 0;
+    const int64_t n = tb ? b[0] : b[1], k = tb ? b[1] : b[0];
+    const int64_t m = graph::numel(g.shape(op.inputs[0])) / std::max<int64_t>(1, k);
+    r.k = gemm_instance(m, n, k, threads, op.type == "Gemm" && op.input(2).has_value());
+    r.dense_macs = m * n * k;
+    return r;
+  }
+  int64_t in = 0, out = 0, w = 0;
+  for (const auto& t : op.inputs)
+    if (!t.empty()) (g.is_constant(t) ? w : in) += tensor_bytes(t);
+  for (const auto& t : op.outputs)
+    if (!t.empty()) out += tensor_bytes(t);
+  r.k = memory_instance(memory_class(op.type), in, out, threads);
+  r.k.weight_bytes = w;
+  r.dense_macs = analysis::analyze_op(g, id).macs;
+  return r;
 }
 
 }  // namespace hilsim::calibration

@@ -5,7 +5,7 @@
 namespace hilsim::calibration {
 
 bool is_compute_class(const std::string& k) {
-  for (const char* p : {"dense_conv", "depthwise_conv", "block_", "pattern_", "csr_", "gemm"})
+  for (const char* p : {"dense_conv", "depthwise_conv", "sparse_fb", "block_", "pattern_", "csr_", "gemm"})
     if (k.rfind(p, 0) == 0) return true;
   return false;
 }
@@ -14,7 +14,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // Compute kernels: time per executed MAC, per byte of each stream (weights are read once per
   // output tile row, activations stream), per output tile, plus a per-call cost (dispatch, packing of
   // the input panel, thread wake-up). Memory-bound kernels: per byte, per element, per call.
-  static const std::vector<std::string> compute = {"macs", "in_bytes", "out_bytes", "weight_bytes", "tiles", "call"};
+  static const std::vector<std::string> compute = {"macs", "in_bytes", "out_bytes", "weight_bytes", "tiles", "act_bytes", "call"};
   static const std::vector<std::string> memory = {"bytes", "elements", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
   if (klass == "transfer") return transfer;
@@ -31,6 +31,7 @@ std::map<std::string, double> features_of(const KernelInstance& k) {
     f["out_bytes"] = static_cast<double>(k.out_bytes);
     f["weight_bytes"] = static_cast<double>(k.weight_bytes);
     f["tiles"] = static_cast<double>(k.out_tiles);
+    f["act_bytes"] = static_cast<double>(k.act_bytes);
   } else {
     f["bytes"] = static_cast<double>(k.in_bytes + k.out_bytes);
     f["elements"] = static_cast<double>(k.out_bytes / 4);

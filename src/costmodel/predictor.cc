@@ -21,18 +21,6 @@ namespace hilsim::costmodel {
 
 namespace {
 
-std::string memory_class(const std::string& type) {
-  if (type == "MaxPool" || type == "AveragePool" || type == "GlobalAveragePool" || type == "GlobalMaxPool" ||
-      type == "ReduceMean")
-    return "pool";
-  if (type == "Concat") return "concat";
-  if (type == "Resize" || type == "Upsample") return "resize";
-  if (type == "Reshape" || type == "Flatten" || type == "Identity" || type == "Dropout" || type == "Squeeze" ||
-      type == "Unsqueeze" || type == "Transpose" || type == "Split" || type == "Slice" || type == "Pad")
-    return "copy";
-  return "elementwise";
-}
-
 int64_t largest_cache(const Profile& p) {
   int64_t b = 0;
   for (const auto& c : p.device.caches) b = std::max(b, c.bytes);
@@ -47,6 +35,7 @@ struct Predictor::Impl {
   graph::Graph g;
   struct Node {
     std::string name, type;
+    graph::OpId id = 0;
     bool conv = false, gemm = false;
     kernels::ConvShape shape;
     bool bias = false;
@@ -88,6 +77,7 @@ struct Predictor::Impl {
       Node n;
       n.name = op.name;
       n.type = op.type;
+      n.id = id;
       const analysis::OpFacts f = analysis::analyze_op(g, id);
       n.macs = f.macs;
       for (const auto& in : op.inputs) {
@@ -177,29 +167,10 @@ struct Predictor::Impl {
     const UnitSpec* u = profile.unit(unit_id);
     if (!u) throw Error("op '" + n.name + "'", "assigned to unit '" + unit_id + "' which the profile lacks");
     const int threads = threads_of(unit_id);
-    calibration::KernelInstance k;
-    if (n.conv) {
-      runtime::LayerSparsity s = ls.value_or(runtime::LayerSparsity{});
-      std::string problem = runtime::format_problem(n.shape, s);
-      if (!problem.empty()) {
-        if (explicit_layer) throw Error("op '" + n.name + "'", problem);
-        s = runtime::LayerSparsity{};  // a uniform spec skips convs that cannot take it
-      }
-      const std::string fmt = runtime::format_name(s.format);
-      const auto fp = calibration::conv_footprint(n.shape, fmt, s.ratio, s.bf, s.bc, s.entries, n.bias);
-      k = calibration::conv_instance(calibration::conv_class(n.shape, fmt, s.bf, s.bc, s.entries), n.shape, threads,
-                                     fp.executed_macs, fp.weight_bytes);
-      p.format = fmt;
-    } else if (n.gemm) {
-      if (ls && ls->format != runtime::Format::kDense && explicit_layer)
-        throw Error("op '" + n.name + "'", "fully connected layers run dense");
-      k = calibration::gemm_instance(n.gemm_m, n.gemm_n, n.gemm_k, threads, n.bias);
-    } else {
-      if (explicit_layer && ls && ls->format != runtime::Format::kDense)
-        throw Error("op '" + n.name + "'", "a " + n.type + " op has no weights to prune");
-      k = calibration::memory_instance(memory_class(n.type), n.in_bytes, n.out_bytes, threads);
-      k.weight_bytes = n.weight_bytes;
-    }
+    const calibration::OpInstance oi =
+        calibration::op_instance(g, n.id, ls.value_or(runtime::LayerSparsity{}), threads, explicit_layer);
+    const calibration::KernelInstance& k = oi.k;
+    p.format = oi.format;
     p.klass = k.klass;
     p.executed_macs = k.executed_macs;
     p.weight_bytes = k.weight_bytes;

@@ -7,7 +7,9 @@
 #include <string>
 
 #include "hilsim/calibration/kernel_features.h"
+#include "hilsim/graph/graph.h"
 #include "hilsim/kernels/conv_desc.h"
+#include "hilsim/runtime/sparsity_spec.h"
 
 namespace hilsim::calibration {
 
@@ -15,8 +17,10 @@ namespace hilsim::calibration {
 inline constexpr int64_t kTileFilters = 8;
 inline constexpr int64_t kTilePixels = 32;
 
-// The class of a conv in a storage format: dense_conv3x3, depthwise_conv3x3, block_8x4, block_col_8x4,
-// pattern_2ep, csr_1x1 ... `format` is dense|block|block_col|pattern|csr.
+// The class of a conv in a storage format. Dense: dense_conv1x1/3x3/5x5/kxk, depthwise_conv3x3/5x5.
+// Sparse formats all run one engine whose speed depends on its row height (filters per packed row):
+// sparse_fb1 (pattern, CSR, 1-filter blocks) ... sparse_fb16 (blocks of 16 or 32 filters); what the
+// format changes is captured by the features (kept MACs, storage bytes).
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf = 8, int bc = 4, int entries = 2);
 
 // A conv instance from its shape and what its kernel executes / stores.
@@ -36,5 +40,17 @@ KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool 
 
 // Memory-bound kernels: class pool|elementwise|concat|resize|copy, bytes read and written.
 KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads);
+std::string memory_class(const std::string& op_type);
+
+// The kernel instance the runtime runs for op `id` of a canonical graph in setting `ls` (formats a conv
+// cannot take fall back to dense unless `strict`, which throws naming the op). Calibration and the
+// cost model both describe ops through this one function.
+struct OpInstance {
+  KernelInstance k;
+  std::string format = "dense";
+  int64_t dense_macs = 0;
+};
+OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls, int threads,
+                       bool strict);
 
 }  // namespace hilsim::calibration

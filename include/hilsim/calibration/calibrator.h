@@ -1,0 +1,81 @@
+// Calibration of this machine: every kernel class the runtime has, measured over a designed grid of
+// layer shapes through the executor itself (so a sample times exactly what `hilsim run` times per op),
+// fitted per class and thread count into a device profile. Samples are checkpointed as they come, so
+// an interrupted calibration resumes; adaptive rounds add samples where the fit is worst (nn-Meter).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hilsim/calibration/samples.h"
+#include "hilsim/costmodel/profile.h"
+#include "hilsim/graph/graph.h"
+
+namespace hilsim::calibration {
+
+// One layer to time: a one-op model and its kernel class.
+struct GridPoint {
+  std::string klass;
+  int threads = 1;
+  std::string op;       // conv | gemm | maxpool | add | concat | resize | copy
+  int64_t c = 8, f = 8, h = 8, w = 8, k = 1, stride = 1, groups = 1;
+  std::string format = "dense";  // dense | block | block_col | pattern | csr
+  int bf = 8, bc = 4, entries = 2;
+  double ratio = 0;
+  std::string key() const;  // unique text: the sample's `instance`
+  graph::Graph build(uint64_t seed) const;
+};
+
+// Every class calibration knows, in a stable order.
+const std::vector<std::string>& calibration_classes();
+
+// The space-filling design (scrambled Halton over log-channels, log-spatial, stride, ratio) for one
+// class: `n` points, deterministic in `seed`, kept under a MAC cap so one sample stays short.
+std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed);
+
+struct MeasureOptions {
+  double min_time_s = 0.02;  // per sample, after warm-up
+  int min_reps = 5, max_reps = 200;
+};
+// Times a point on this machine (warm-up, repeats until min_time; a sample whose p90/p10 spread is
+// above 1.3 is measured again and the steadier run kept). Features come from op_instance().
+Sample measure_point(const GridPoint& p, const MeasureOptions& mo);
+
+// The time for a tensor of `bytes` to cross between two threads pinned to cores a and b (hand-off
+// through an atomic flag, consumer reads it all): one "transfer" sample.
+Sample measure_transfer(int64_t bytes, int core_a, int core_b);
+
+struct CalibrateOptions {
+  std::string out;                   // profile path; samples go to out + ".samples.json"
+  double budget_s = 120;
+  bool resume = false;
+  std::vector<std::string> classes;  // empty = all
+  int max_threads = 0;               // 0 = all cores
+  std::function<void(double done, double total, const std::string& what)> progress;
+  const std::atomic<bool>* stop = nullptr;  // set by a signal handler: checkpoint and return
+};
+
+struct CalibrateResult {
+  costmodel::Profile profile;
+  SampleSet samples;
+  double wall_s = 0;
+  bool interrupted = false;
+};
+CalibrateResult calibrate(const CalibrateOptions& o);
+
+// Fits a profile from samples (what `hilsim fit` does): per (class, threads) model, device facts from
+// the samples, roofline and transfer from their classes, energy from the best counter or an estimate.
+costmodel::Profile fit_profile(const SampleSet& s);
+
+// Fresh random instances not in the grid: per class RMSPE, median |error| and share within +-10%.
+struct ClassError {
+  std::string klass;
+  int n = 0;
+  double rmspe = 0, median_abs_pct = 0, within10 = 0;
+};
+std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_class, uint64_t seed,
+                                         const std::function<void(double, double, const std::string&)>& progress);
+
+}  // namespace hilsim::calibration

@@ -1,0 +1,521 @@
+#include "hilsim/calibration/calibrator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "hilsim/calibration/device_facts.h"
+#include "hilsim/calibration/energy_counter.h"
+#include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/instances.h"
+#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/graph/builder.h"
+#include "hilsim/kernels/thread_pool.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+constexpr int64_t kMacCap = 120'000'000;    // one sample stays a few ms
+constexpr int64_t kElemCap = 3'000'000;     // memory-bound samples
+
+// Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
+double halton(uint64_t i, int b, double shift) {
+  double f = 1.0, r = 0.0;
+  for (uint64_t n = i + 1; n > 0; n /= static_cast<uint64_t>(b)) {
+    f /= b;
+    r += f * static_cast<double>(n % static_cast<uint64_t>(b));
+  }
+  r += shift;
+  return r - std::floor(r);
+}
+
+int64_t log_uniform(double u, int64_t lo, int64_t hi) {
+  return std::clamp<int64_t>(std::llround(std::exp(std::log(lo) + u * (std::log(hi) - std::log(lo)))), lo, hi);
+}
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t i = static_cast<size_t>(pos);
+  return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v.back();
+}
+
+int64_t conv_macs(const GridPoint& p) {
+  const int64_t oh = (p.h + 2 * (p.k / 2) - p.k) / p.stride + 1, ow = (p.w + 2 * (p.k / 2) - p.k) / p.stride + 1;
+  return p.f * oh * ow * (p.c / p.groups) * p.k * p.k;
+}
+
+}  // namespace
+
+const std::vector<std::string>& calibration_classes() {
+  static const std::vector<std::string> c = {
+      "dense_conv1x1", "dense_conv3x3", "dense_conv5x5", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
+      "sparse_fb1",    "sparse_fb2",    "sparse_fb4",    "sparse_fb8",        "sparse_fb16",
+      "gemm",          "pool",          "elementwise",   "concat",            "resize",
+      "copy"};
+  return c;
+}
+
+std::string GridPoint::key() const {
+  std::string s = klass + "/t" + std::to_string(threads) + "/" + op + "/c" + std::to_string(c) + "f" + std::to_string(f) +
+                  "h" + std::to_string(h) + "w" + std::to_string(w) + "k" + std::to_string(k) + "s" +
+                  std::to_string(stride) + "g" + std::to_string(groups);
+  if (format != "dense")
+    s += "/" + format + std::to_string(bf) + "x" + std::to_string(bc) + "e" + std::to_string(entries) + "r" +
+         std::to_string(std::lround(ratio * 1000));
+  return s + "/a" + std::to_string(bc % 3);
+}
+
+graph::Graph GridPoint::build(uint64_t seed) const {
+  graph::GraphBuilder b("calibration", seed);
+  if (op == "gemm") {
+    const std::string x = b.input("x", {1, c});
+    b.output(b.gemm(x, f));
+    return b.finish();
+  }
+  const std::string x = b.input("x", {1, c, h, w});
+  std::string y;
+  if (op == "conv") {
+    y = b.conv(x, f, k, stride, groups, true, std::nullopt, 1, "L");
+    // The epilogue is part of the kernel instance: none, ReLU or SiLU (the exp-based one costs).
+    const int act = static_cast<int>(bc % 3);
+    if (act == 1) y = b.relu(y);
+    if (act == 2) y = b.silu(y);
+  } else if (op == "maxpool") {
+    y = b.maxpool(x, k, stride, k == 2 ? 0 : k / 2);
+  } else if (op == "add") {
+    y = b.add(x, b.input("y", {1, c, h, w}));
+  } else if (op == "concat") {
+    y = b.concat({x, b.input("y", {1, f, h, w})});
+  } else if (op == "resize") {
+    y = b.resize_nearest(x, 2.0f);
+  } else if (op == "copy") {
+    y = b.flatten(x);
+  } else {
+    throw Error("calibration grid", "unknown op '" + op + "'");
+  }
+  b.output(y);
+  return b.finish();
+}
+
+std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed) {
+  const auto& known = calibration_classes();
+  if (std::find(known.begin(), known.end(), klass) == known.end()) {
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw Error("--classes", "unknown kernel class '" + klass + "' (known: " + list + ")");
+  }
+  std::vector<GridPoint> pts;
+  const double sh[6] = {std::fmod(seed * 0.618034, 1.0), std::fmod(seed * 0.414214, 1.0), std::fmod(seed * 0.732051, 1.0),
+                        std::fmod(seed * 0.236068, 1.0), std::fmod(seed * 0.645751, 1.0), std::fmod(seed * 0.316625, 1.0)};
+  for (int i = 0; i < n; ++i) {
+    const uint64_t idx = static_cast<uint64_t>(i) + seed * 7919;
+    double u[6];
+    const int primes[6] = {2, 3, 5, 7, 11, 13};
+    for (int d = 0; d < 6; ++d) u[d] = halton(idx, primes[d], sh[d]);
+    GridPoint p;
+    p.klass = klass;
+    p.threads = threads;
+    p.bc = static_cast<int>(u[5] * 3);  // activation choice for convs (see build); block bc below
+    if (klass.rfind("dense_conv", 0) == 0 || klass.rfind("depthwise", 0) == 0 || klass.rfind("sparse_fb", 0) == 0) {
+      p.op = "conv";
+      p.stride = u[3] < 0.3 ? 2 : 1;
+      p.h = p.w = log_uniform(u[2], 4, 160);
+      p.c = log_uniform(u[0], 8, 1024);
+      p.f = log_uniform(u[1], 8, 1024);
+      if (klass == "dense_conv1x1") p.k = 1;
+      if (klass == "dense_conv3x3") p.k = 3;
+      if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
+        p.k = klass == "dense_conv5x5" ? 5 : 6 + static_cast<int64_t>(u[4] * 2);  // 6, 7 (YOLO's stem, ResNet's)
+        p.c = log_uniform(u[0], 3, 128);
+        p.h = p.w = log_uniform(u[2], 16, 160);
+      }
+      if (klass.rfind("depthwise", 0) == 0) {
+        p.k = klass == "depthwise_conv3x3" ? 3 : 5;
+        p.f = p.c;
+        p.groups = p.c;
+        p.h = p.w = log_uniform(u[2], 4, 112);
+      }
+      if (klass.rfind("sparse_fb", 0) == 0) {
+        const int fb = std::stoi(klass.substr(9));
+        p.k = u[4] < 0.5 ? 1 : 3;
+        p.ratio = std::min(0.95, u[3] * 1.0);
+        p.stride = u[3] > 0.8 ? 2 : 1;
+        const int bcs[5] = {1, 2, 4, 8, 16};
+        const int bc = bcs[static_cast<int>(u[5] * 5) % 5];
+        if (fb == 1) {
+          const int which = static_cast<int>(u[4] * 6) % 3;  // pattern, csr, block 1xbc
+          if (which == 0) {
+            p.format = "pattern";
+            p.entries = u[3] < 0.5 ? 2 : 3;
+          } else if (which == 1 && p.k == 1) {
+            p.format = "csr";
+          } else {
+            p.format = "block";
+            p.bf = 1;
+          }
+        } else {
+          p.format = u[5] < 0.8 ? "block" : "block_col";
+          p.bf = fb == 16 ? (u[4] < 0.75 ? 16 : 32) : fb;
+        }
+        // bc also picks the activation in build(): keep the format's bc in the key via bf/format.
+        p.bc = p.format == "block" ? bc : 1;
+      }
+      // Under the MAC cap: shrink the image first, then the channels.
+      for (int guard = 0; conv_macs(p) > kMacCap && guard < 64; ++guard) {
+        if (p.h > 8) p.h = p.w = std::max<int64_t>(8, p.h * 4 / 5);
+        else if (p.groups == 1) p.c = std::max<int64_t>(3, p.c * 4 / 5), p.f = std::max<int64_t>(8, p.f * 4 / 5);
+        else p.c = p.f = p.groups = std::max<int64_t>(8, p.c * 4 / 5);
+      }
+      if (p.h < p.k) p.h = p.w = p.k;
+    } else if (klass == "gemm") {
+      p.op = "gemm";
+      p.c = log_uniform(u[0], 64, 4096);
+      p.f = log_uniform(u[1], 16, 4096);
+    } else {
+      p.c = log_uniform(u[0], 8, 512);
+      p.h = p.w = log_uniform(u[2], 4, 160);
+      while (p.c * p.h * p.w > kElemCap) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
+      if (klass == "pool") {
+        p.op = "maxpool";
+        p.k = u[4] < 0.33 ? 2 : u[4] < 0.66 ? 3 : 5;
+        p.stride = (p.k == 2 || u[3] < 0.5) ? 2 : 1;
+      } else if (klass == "elementwise") {
+        p.op = "add";
+      } else if (klass == "concat") {
+        p.op = "concat";
+        p.f = log_uniform(u[1], 8, 512);
+        while ((p.c + p.f) * p.h * p.w > kElemCap) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
+      } else if (klass == "resize") {
+        p.op = "resize";
+        while (p.c * p.h * p.w * 5 > kElemCap) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
+      } else {
+        p.op = "copy";
+      }
+    }
+    pts.push_back(p);
+  }
+  return pts;
+}
+
+Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
+  const graph::Graph g = p.build(17);
+  runtime::ExecOptions eo;
+  eo.threads = p.threads;
+  runtime::LayerSparsity ls;
+  if (p.format != "dense") {
+    ls = runtime::parse_layer_spec(p.format == "pattern" ? "pattern:" + std::to_string(p.entries)
+                                   : p.format == "csr"   ? "csr@" + std::to_string(p.ratio)
+                                                         : p.format + ":" + std::to_string(p.bf) + "x" +
+                                                               std::to_string(p.bc) + "@" + std::to_string(p.ratio));
+    eo.sparsity.layers["L"] = ls;
+  }
+  runtime::Executor ex(g, eo);
+  const runtime::TensorMap in = runtime::random_inputs(ex.compiled_graph(), 3);
+  // The op being calibrated: the one kernel of the compiled one-op graph.
+  const auto& ops = ex.ops();
+  size_t target = 0;
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].type == "Conv" || ops[i].type == "Gemm") target = i;
+  auto run_series = [&](std::vector<double>& t) {
+    for (int i = 0; i < 2; ++i) ex.run(in);
+    t.clear();
+    const auto t0 = Clock::now();
+    while (static_cast<int>(t.size()) < mo.min_reps ||
+           (static_cast<int>(t.size()) < mo.max_reps && secs(t0, Clock::now()) < mo.min_time_s)) {
+      runtime::RunTiming rt;
+      ex.run(in, &rt);
+      t.push_back(rt.op_ms[target]);
+    }
+  };
+  std::vector<double> t;
+  run_series(t);
+  double p10 = quantile(t, 0.1), p90 = quantile(t, 0.9);
+  if (p10 > 0 && p90 / p10 > 1.3) {  // noisy: measure again, keep the steadier series
+    std::vector<double> t2;
+    run_series(t2);
+    const double q10 = quantile(t2, 0.1), q90 = quantile(t2, 0.9);
+    if (q10 > 0 && q90 / q10 < p90 / p10) t.swap(t2);
+  }
+  const graph::Graph& cg = ex.compiled_graph();
+  const auto id = cg.find_op(ops[target].name);
+  const OpInstance oi = op_instance(cg, *id, ls, p.threads, true);
+  Sample s;
+  s.klass = oi.k.klass;
+  s.instance = p.key();
+  s.features = features_of(oi.k);
+  s.features["threads"] = p.threads;
+  s.ms_median = quantile(t, 0.5);
+  s.ms_p10 = quantile(t, 0.1);
+  s.ms_p90 = quantile(t, 0.9);
+  s.repeats = static_cast<int>(t.size());
+  return s;
+}
+
+Sample measure_transfer(int64_t bytes, int core_a, int core_b) {
+  std::vector<float> buf(static_cast<size_t>(std::max<int64_t>(1, bytes / 4)));
+  std::atomic<int> flag{0}, ack{0};
+  std::atomic<int64_t> t_send{0}, total_ns{0};
+  constexpr int kReps = 30;
+  std::thread consumer([&] {
+    kernels::ThreadPool::pin_current_thread(core_b);
+    volatile float sink = 0;
+    for (int i = 1; i <= kReps; ++i) {
+      while (flag.load(std::memory_order_acquire) != i) {
+      }
+      float acc = 0;
+      for (float v : buf) acc += v;  // the consumer really reads the tensor
+      sink = sink + acc;
+      const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+      if (i > 3) total_ns += now - t_send.load();
+      ack.store(i, std::memory_order_release);
+    }
+  });
+  kernels::ThreadPool::pin_current_thread(core_a);
+  for (int i = 1; i <= kReps; ++i) {
+    std::fill(buf.begin(), buf.end(), static_cast<float>(i));  // produced on core a
+    t_send = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+    flag.store(i, std::memory_order_release);
+    while (ack.load(std::memory_order_acquire) != i) {
+    }
+  }
+  consumer.join();
+  Sample s;
+  s.klass = "transfer";
+  s.instance = "transfer/" + std::to_string(bytes) + "B/" + std::to_string(core_a) + "-" + std::to_string(core_b);
+  s.features = {{"bytes", static_cast<double>(bytes)}, {"call", 1.0}, {"threads", 1.0}};
+  s.ms_median = s.ms_p10 = s.ms_p90 = static_cast<double>(total_ns.load()) / (kReps - 3) / 1e6;
+  s.repeats = kReps - 3;
+  return s;
+}
+
+costmodel::Profile fit_profile(const SampleSet& set) {
+  costmodel::Profile p;
+  p.device = set.device;
+  p.provenance = "measured";
+  p.provenance_note = set.note;
+  // Group samples by (class, threads).
+  std::map<std::pair<std::string, int>, std::vector<Sample>> groups;
+  for (const Sample& s : set.samples) {
+    auto it = s.features.find("threads");
+    const int t = it == s.features.end() ? 1 : static_cast<int>(it->second);
+    groups[{s.klass, t}].push_back(s);
+  }
+  double peak_gflops = 0, mem_gbps = 0;
+  for (const auto& [key, samples] : groups) {
+    if (key.first == "transfer" || key.first == "stream") continue;
+    if (samples.size() < 3) continue;
+    costmodel::KernelModel m = fit_kernel_class(samples, feature_names(key.first));
+    p.kernels[profile_key(key.first, key.second)] = m;
+    for (const Sample& s : samples) {
+      if (key.first.rfind("dense_conv", 0) == 0 && key.second == 1 && s.ms_median > 0)
+        peak_gflops = std::max(peak_gflops, 2.0 * s.features.at("macs") / (s.ms_median * 1e6));
+    }
+  }
+  for (const Sample& s : set.samples)
+    if (s.klass == "stream" && s.ms_median > 0) mem_gbps = std::max(mem_gbps, s.features.at("bytes") / (s.ms_median * 1e6));
+  const int cores = std::max(1, p.device.cores);
+  costmodel::UnitSpec all;
+  all.id = "cpu";
+  all.kind = "cpu";
+  all.threads = cores;
+  all.peak_gflops = peak_gflops * cores;  // best single-sample figure scaled to the unit (a ceiling)
+  all.mem_gbps = mem_gbps;
+  for (int c = 0; c < cores; ++c) all.cpus.push_back(c);
+  p.units.push_back(all);
+  for (int c = 0; c < cores; ++c) {
+    costmodel::UnitSpec u;
+    u.id = "cpu" + std::to_string(c);
+    u.kind = "cpu";
+    u.threads = 1;
+    u.peak_gflops = peak_gflops;
+    u.mem_gbps = mem_gbps;
+    u.cpus = {c};
+    p.units.push_back(u);
+  }
+  auto tr = groups.find({"transfer", 1});
+  if (tr != groups.end() && tr->second.size() >= 2) {
+    costmodel::KernelModel m = fit_kernel_class(tr->second, {"bytes", "call"});
+    p.transfer.latency_us = m.params[1] * 1e3;
+    p.transfer.gbps = m.params[0] > 0 ? 1e-6 / m.params[0] : 100.0;
+  } else {
+    p.transfer.latency_us = 10;
+    p.transfer.gbps = 10;
+  }
+  if (auto counter = find_energy_counter()) {
+    p.energy.source = "estimate";
+    p.energy.basis = "an energy counter (" + counter->source() + ") exists here but per-class energy fitting is not "
+                     "implemented yet; figures are the estimate below";
+  }
+  p.energy.source = "estimate";
+  p.energy.pj_per_flop = 20.0;
+  p.energy.pj_per_byte = 100.0;
+  p.energy.pj_per_byte_cache = 10.0;
+  p.energy.static_w = 5.0;
+  if (p.energy.basis.empty())
+    p.energy.basis = "no energy counter is readable on this machine (no RAPL powercap, no INA3221, no battery); "
+                     "order-of-magnitude figures for a 14 nm-class server core: fp32 AVX-512 FMA incl. operand "
+                     "delivery ~20 pJ/FLOP, DDR4 access ~100 pJ/byte, on-chip cache ~10 pJ/byte, ~5 W static for "
+                     "the cores used; not measured";
+  return p;
+}
+
+CalibrateResult calibrate(const CalibrateOptions& o) {
+  const auto t0 = Clock::now();
+  CalibrateResult r;
+  if (o.out.empty()) throw Error("calibrate", "--out PROFILE is required");
+  const std::string samples_path = o.out + ".samples.json";
+  std::vector<std::string> classes = o.classes.empty() ? calibration_classes() : o.classes;
+  for (const auto& c : classes) design(c, 1, 0, 1);  // validates the names
+  SampleSet& set = r.samples;
+  set.device = detect_device();
+  set.device.calibrated_at = [] {
+    char b[32];
+    std::time_t now = std::time(nullptr);
+    std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+    return std::string(b);
+  }();
+  if (const char* note = std::getenv("HILSIM_CALIBRATION_NOTE")) set.note = note;
+  std::set<std::string> done;
+  if (o.resume && std::filesystem::exists(samples_path)) {
+    SampleSet old = load_samples(samples_path);
+    set.samples = old.samples;
+    for (const auto& s : set.samples) done.insert(s.instance);
+  }
+  const int cores = std::max(1, kernels::ThreadPool::hardware_threads());
+  const int max_threads = o.max_threads > 0 ? std::min(o.max_threads, cores) : cores;
+  std::vector<std::pair<std::string, int>> cells;
+  for (const auto& c : classes)
+    for (int t = 1; t <= max_threads; ++t) cells.emplace_back(c, t);
+
+  // Initial design sized to about 60% of the budget (a sample takes ~50 ms), the rest adaptive.
+  const int n0 = std::clamp(static_cast<int>(0.6 * o.budget_s / (0.05 * std::max<size_t>(1, cells.size()))), 4, 24);
+  std::vector<GridPoint> todo;
+  for (const auto& [c, t] : cells)
+    for (const GridPoint& p : design(c, t, n0, 1)) todo.push_back(p);
+  MeasureOptions mo;
+  int since_save = 0;
+  auto checkpoint = [&] { save_samples(set, samples_path); };
+  auto budget_left = [&] { return o.budget_s - secs(t0, Clock::now()); };
+  auto stopped = [&] { return o.stop && o.stop->load(); };
+  auto run_point = [&](const GridPoint& p) {
+    if (done.count(p.key())) return;
+    set.samples.push_back(measure_point(p, mo));
+    done.insert(p.key());
+    if (++since_save >= 10) {
+      checkpoint();
+      since_save = 0;
+    }
+    if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, p.klass + "/t" + std::to_string(p.threads));
+  };
+  // DRAM bandwidth: a copy of a buffer far larger than the last-level cache (the roofline's ceiling).
+  if (!done.count("stream/64MiB")) {
+    const size_t n = size_t{16} << 20;  // 64 MiB per buffer
+    std::vector<float> a(n, 1.0f), b(n, 0.0f);
+    double best = 1e300;
+    for (int i = 0; i < 3; ++i) {
+      const auto s0 = Clock::now();
+      std::copy(a.begin(), a.end(), b.begin());
+      best = std::min(best, secs(s0, Clock::now()) * 1e3);
+    }
+    Sample s;
+    s.klass = "stream";
+    s.instance = "stream/64MiB";
+    s.features = {{"bytes", 2.0 * n * sizeof(float)}, {"threads", 1.0}};
+    s.ms_median = s.ms_p10 = s.ms_p90 = best;
+    s.repeats = 3;
+    set.samples.push_back(s);
+    done.insert(s.instance);
+  }
+  // Transfers between two cores first: they are quick.
+  if (cores >= 2 && (o.classes.empty() || std::count(classes.begin(), classes.end(), "transfer"))) {
+    for (int64_t bytes : {int64_t{4096}, int64_t{65536}, int64_t{1} << 20, int64_t{4} << 20, int64_t{16} << 20}) {
+      Sample s = measure_transfer(bytes, 0, 1);
+      if (!done.count(s.instance)) set.samples.push_back(s), done.insert(s.instance);
+    }
+  }
+  for (const GridPoint& p : todo) {
+    if (stopped() || budget_left() < 0) break;
+    run_point(p);
+  }
+  // Adaptive rounds: more points for the (class, threads) whose fit is worst, until the budget ends.
+  uint64_t round = 2;
+  while (!stopped() && budget_left() > 2.0) {
+    std::map<std::pair<std::string, int>, std::vector<Sample>> groups;
+    for (const Sample& s : set.samples) groups[{s.klass, static_cast<int>(s.features.at("threads"))}].push_back(s);
+    double worst = -1;
+    std::pair<std::string, int> worst_cell;
+    for (const auto& cell : cells) {
+      auto it = groups.find(cell);
+      if (it == groups.end() || it->second.size() < 4) continue;
+      const auto m = fit_kernel_class(it->second, feature_names(cell.first));
+      // Sample density matters too: error per sample so far.
+      const double e = m.fit_rmspe / std::sqrt(static_cast<double>(it->second.size()));
+      if (e > worst) worst = e, worst_cell = cell;
+    }
+    if (worst < 0) break;
+    for (const GridPoint& p : design(worst_cell.first, worst_cell.second, 6, round)) {
+      if (stopped() || budget_left() < 0) break;
+      run_point(p);
+    }
+    ++round;
+  }
+  r.interrupted = stopped();
+  checkpoint();
+  r.profile = fit_profile(set);
+  r.wall_s = secs(t0, Clock::now());
+  return r;
+}
+
+std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_class, uint64_t seed,
+                                         const std::function<void(double, double, const std::string&)>& progress) {
+  std::vector<ClassError> out;
+  std::vector<std::pair<std::string, int>> cells;
+  for (const auto& [key, m] : p.kernels) {
+    const auto slash = key.rfind("/t");
+    cells.emplace_back(key.substr(0, slash), std::stoi(key.substr(slash + 2)));
+  }
+  double done = 0;
+  for (const auto& [klass, threads] : cells) {
+    if (std::find(calibration_classes().begin(), calibration_classes().end(), klass) == calibration_classes().end())
+      continue;
+    const costmodel::KernelModel& m = p.kernels.at(profile_key(klass, threads));
+    ClassError e;
+    e.klass = profile_key(klass, threads);
+    std::vector<double> errs;
+    // A seed far from the calibration's: these instances are not in its grid.
+    for (const GridPoint& g : design(klass, threads, per_class, 1000 + seed)) {
+      Sample s = measure_point(g, MeasureOptions{});
+      const double pred = evaluate_model(m, s.features);
+      errs.push_back((pred - s.ms_median) / s.ms_median);
+      if (progress) progress(++done, static_cast<double>(cells.size() * per_class), e.klass);
+    }
+    e.n = static_cast<int>(errs.size());
+    double sq = 0;
+    int within = 0;
+    std::vector<double> abs_pct;
+    for (double x : errs) {
+      sq += x * x;
+      within += std::fabs(x) <= 0.10;
+      abs_pct.push_back(100.0 * std::fabs(x));
+    }
+    e.rmspe = e.n ? 100.0 * std::sqrt(sq / e.n) : 0;
+    e.median_abs_pct = e.n ? quantile(abs_pct, 0.5) : 0;
+    e.within10 = e.n ? static_cast<double>(within) / e.n : 0;
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace hilsim::calibration

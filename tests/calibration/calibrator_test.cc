@@ -1,0 +1,99 @@
+#include "hilsim/calibration/calibrator.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+namespace {
+
+TEST(Calibrator, DesignIsDeterministicAndCoversItsRanges) {
+  for (const auto& klass : calibration_classes()) {
+    auto a = design(klass, 1, 24, 1), b = design(klass, 1, 24, 1), c = design(klass, 1, 24, 2);
+    ASSERT_EQ(a.size(), 24u);
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].key(), b[i].key()) << klass;
+    int differ = 0;
+    for (size_t i = 0; i < a.size(); ++i) differ += a[i].key() != c[i].key();
+    EXPECT_GT(differ, 12) << klass;  // another seed, other points
+    for (const auto& p : a) {
+      EXPECT_GE(p.c, 3);
+      EXPECT_LE(p.c, 4096);
+      EXPECT_GE(p.h, 1);
+      EXPECT_LE(p.h, 160);
+      EXPECT_GE(p.ratio, 0.0);
+      EXPECT_LE(p.ratio, 0.95);
+    }
+  }
+  // The conv designs span small and large layers.
+  auto d = design("dense_conv3x3", 1, 24, 1);
+  int64_t cmin = 1 << 20, cmax = 0;
+  for (const auto& p : d) cmin = std::min(cmin, p.c), cmax = std::max(cmax, p.c);
+  EXPECT_LT(cmin, 32);
+  EXPECT_GT(cmax, 256);
+}
+
+TEST(Calibrator, UnknownClassIsAnError) { EXPECT_THROW(design("dense_conv4x4", 1, 3, 1), Error); }
+
+TEST(Calibrator, MeasuresARealKernelWithOrderedQuantiles) {
+  for (const auto& klass : {"dense_conv3x3", "sparse_fb8", "pool"}) {
+    GridPoint p = design(klass, 1, 1, 3)[0];
+    p.c = std::min<int64_t>(p.c, 32), p.f = std::min<int64_t>(p.f, 32), p.h = p.w = std::min<int64_t>(p.h, 16);
+    if (p.groups > 1) p.groups = p.f = p.c;
+    Sample s = measure_point(p, MeasureOptions{0.001, 3, 10});
+    EXPECT_EQ(s.klass, klass);
+    EXPECT_GT(s.ms_median, 0);
+    EXPECT_LE(s.ms_p10, s.ms_median);
+    EXPECT_LE(s.ms_median, s.ms_p90);
+    EXPECT_GT(s.features.at("call"), 0);
+  }
+}
+
+TEST(Calibrator, FitRecoversAKnownLinearModel) {
+  SampleSet set;
+  set.device.cores = 2;
+  for (int i = 0; i < 30; ++i) {
+    Sample s;
+    s.klass = "dense_conv3x3";
+    s.instance = "synthetic" + std::to_string(i);
+    const double macs = 1e5 * (i + 1), in = 4e3 * ((i * 7) % 13 + 1);
+    s.features = {{"macs", macs}, {"in_bytes", in}, {"out_bytes", 0}, {"weight_bytes", 0}, {"tiles", 0},
+                  {"act_bytes", 0}, {"call", 1}, {"threads", 1}};
+    s.ms_median = 2e-8 * macs + 1e-6 * in + 0.005;
+    set.samples.push_back(s);
+  }
+  costmodel::Profile p = fit_profile(set);
+  const auto& m = p.kernels.at("dense_conv3x3/t1");
+  EXPECT_LT(m.fit_rmspe, 0.5);
+  EXPECT_NEAR(m.params[0], 2e-8, 2e-9);
+  EXPECT_EQ(p.provenance, "measured");
+  EXPECT_EQ(p.energy.source, "estimate");
+  EXPECT_FALSE(p.energy.basis.empty());
+}
+
+TEST(Calibrator, CheckpointsAndResumesWithoutRemeasuring) {
+  const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_calibration_profile.json";
+  std::filesystem::remove(out + ".samples.json");
+  CalibrateOptions o;
+  o.out = out;
+  o.budget_s = 0.5;
+  o.classes = {"elementwise"};
+  o.max_threads = 1;
+  CalibrateResult a = calibrate(o);
+  ASSERT_TRUE(std::filesystem::exists(out + ".samples.json"));
+  const size_t first = a.samples.samples.size();
+  EXPECT_GT(first, 0u);
+  o.resume = true;
+  CalibrateResult b = calibrate(o);
+  // Everything measured before is kept, nothing is measured twice.
+  EXPECT_GE(b.samples.samples.size(), first);
+  std::set<std::string> keys;
+  for (const auto& s : b.samples.samples) EXPECT_TRUE(keys.insert(s.instance).second) << s.instance;
+  std::filesystem::remove(out + ".samples.json");
+}
+
+}  // namespace
+}  // namespace hilsim::calibration

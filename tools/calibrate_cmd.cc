@@ -1,0 +1,149 @@
+// `hilsim calibrate` and `hilsim fit`: a device profile for this machine from its own kernels.
+#include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "command.h"
+#include "common_flags.h"
+#include "hilsim/calibration/calibrator.h"
+#include "hilsim/calibration/samples.h"
+#include "hilsim/costmodel/profile.h"
+#include "hilsim/util/error.h"
+
+DEFINE_double(budget_s, 120, "wall-clock budget of the measurement, seconds");
+DEFINE_bool(resume, false, "continue from the samples checkpoint beside --out");
+DEFINE_string(classes, "", "comma-separated kernel classes to calibrate (default: all; see --help)");
+DEFINE_int32(threads_max, 0, "calibrate thread counts 1..N (default: all cores)");
+DEFINE_string(evaluate, "", "measure fresh instances not in the grid and report the profile's per-class error");
+DEFINE_int32(count, 6, "with --evaluate: instances per class and thread count");
+DECLARE_string(out);
+
+namespace hilsim::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+
+// One-line progress bar with ETA on stderr.
+void progress(double done, double total, const std::string& what) {
+  static auto t0 = std::chrono::steady_clock::now();
+  static auto last = t0 - std::chrono::seconds(1);
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::milliseconds(250) && done < total) return;  // a few updates a second
+  last = now;
+  const double frac = total > 0 ? std::min(1.0, done / total) : 0;
+  const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double eta = frac > 0.01 ? el * (1 - frac) / frac : 0;
+  const int width = 30, fill = static_cast<int>(frac * width);
+  std::fprintf(stderr, "\r[%s%s] %3.0f%%  ETA %4.0fs  %-26s", std::string(fill, '#').c_str(),
+               std::string(width - fill, '.').c_str(), 100 * frac, eta, what.substr(0, 26).c_str());
+  std::fflush(stderr);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> r;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) r.push_back(item);
+  return r;
+}
+
+void print_profile_summary(const costmodel::Profile& p) {
+  std::printf("%-26s %7s %9s\n", "class/threads", "samples", "fit RMSPE");
+  for (const auto& [k, m] : p.kernels) std::printf("%-26s %7d %8.1f%%\n", k.c_str(), m.samples, m.fit_rmspe);
+  std::printf("transfer: %.1f us + %.1f GB/s; roofline: %.1f GFLOP/s, %.1f GB/s (unit '%s')\n", p.transfer.latency_us,
+              p.transfer.gbps, p.units.empty() ? 0 : p.units[0].peak_gflops, p.units.empty() ? 0 : p.units[0].mem_gbps,
+              p.units.empty() ? "" : p.units[0].id.c_str());
+}
+
+int run_calibrate(const std::vector<std::string>& args) {
+  if (!args.empty()) throw Error("calibrate", "takes no positional arguments (see --help)");
+  if (!FLAGS_evaluate.empty()) {
+    costmodel::Profile p = costmodel::load_profile(FLAGS_evaluate);
+    auto errs = calibration::evaluate_profile(p, FLAGS_count, 1, progress);
+    std::fprintf(stderr, "\n");
+    if (FLAGS_json) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& e : errs)
+        j.push_back({{"class", e.klass}, {"n", e.n}, {"rmspe_pct", e.rmspe}, {"median_abs_pct", e.median_abs_pct},
+                     {"within10", e.within10}});
+      std::cout << nlohmann::json{{"profile", FLAGS_evaluate}, {"classes", j}}.dump(2) << "\n";
+      return kExitOk;
+    }
+    std::printf("%-26s %4s %8s %12s %9s\n", "class/threads", "n", "RMSPE", "median |err|", "within10%");
+    for (const auto& e : errs)
+      std::printf("%-26s %4d %7.1f%% %11.1f%% %8.0f%%\n", e.klass.c_str(), e.n, e.rmspe, e.median_abs_pct, 100 * e.within10);
+    return kExitOk;
+  }
+  if (FLAGS_out.empty()) throw Error("calibrate", "--out device_profiles/NAME.json is required");
+  if (FLAGS_budget_s <= 0) throw Error("--budget-s", "must be positive");
+  calibration::CalibrateOptions o;
+  o.out = FLAGS_out;
+  o.budget_s = FLAGS_budget_s;
+  o.resume = FLAGS_resume;
+  o.classes = split_list(FLAGS_classes);
+  o.max_threads = FLAGS_threads_max;
+  o.progress = progress;
+  o.stop = &g_stop;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  calibration::CalibrateResult r = calibration::calibrate(o);
+  std::fprintf(stderr, "\n");
+  if (r.interrupted) {
+    std::fprintf(stderr, "interrupted: %zu samples checkpointed in %s.samples.json; continue with --resume\n",
+                 r.samples.samples.size(), FLAGS_out.c_str());
+    return kExitFailed;
+  }
+  r.profile.device.name = r.profile.device.name.empty() ? "this machine" : r.profile.device.name;
+  costmodel::save_profile(r.profile, FLAGS_out);
+  std::printf("calibrated in %.1f s: %zu samples -> %s (samples beside it)\n", r.wall_s, r.samples.samples.size(),
+              FLAGS_out.c_str());
+  print_profile_summary(r.profile);
+  return kExitOk;
+}
+
+int run_fit(const std::vector<std::string>& args) {
+  if (args.size() != 1) throw Error("fit", "expects one SAMPLES file (see --help)");
+  if (FLAGS_out.empty()) throw Error("fit", "--out PROFILE is required");
+  calibration::SampleSet s = calibration::load_samples(args[0]);
+  costmodel::Profile p = calibration::fit_profile(s);
+  costmodel::save_profile(p, FLAGS_out);
+  std::printf("fitted %zu samples -> %s\n", s.samples.size(), FLAGS_out.c_str());
+  print_profile_summary(p);
+  return kExitOk;
+}
+
+std::string classes_text() {
+  std::string t;
+  for (const auto& c : calibration::calibration_classes()) t += (t.empty() ? "" : ", ") + c;
+  return t;
+}
+
+const Register reg_cal({"calibrate", "measure this machine's kernels over a designed grid into a device profile",
+                        "hilsim calibrate --out device_profiles/NAME.json [--budget-s S] [--resume] [--classes LIST]\n"
+                        "                 [--threads-max N]\n"
+                        "hilsim calibrate --evaluate PROFILE [--count N] [--json]\n\n"
+                        "Times every kernel class through the executor over a space-filling design of layer shapes\n"
+                        "(channels 8-1024, spatial 4-160, strides 1/2, sparsity 0-0.95), threads 1..cores, then adds\n"
+                        "samples where the fit is worst until the budget is spent. Each class and thread count gets a\n"
+                        "linear model over physical features (MACs, bytes by stream, tiles, activation bytes, calls)\n"
+                        "fitted by non-negative least squares on relative error. Ctrl-C leaves a checkpoint;\n"
+                        "--resume continues. Samples are kept in NAME.json.samples.json (refit with `hilsim fit`).\n"
+                        "Classes: " + classes_text(),
+                        {"out", "budget_s", "resume", "classes", "threads_max", "evaluate", "count", "json"},
+                        run_calibrate});
+const Register reg_fit({"fit", "re-fit a device profile from calibration samples without measuring",
+                        "hilsim fit SAMPLES --out PROFILE\n\n"
+                        "Fits the samples a calibration kept (NAME.json.samples.json) into a profile; refuses samples\n"
+                        "taken with another kernel version.",
+                        {"out"}, run_fit});
+
+}  // namespace
+}  // namespace hilsim::cli
