@@ -262,6 +262,16 @@ Predictor::Predictor(Predictor&&) noexcept = default;
 
 Prediction Predictor::predict(const runtime::SparsitySpec& config) { return impl_->predict(config); }
 
+OpPrediction Predictor::predict_op(const std::string& op, const runtime::LayerSparsity& ls, bool strict) {
+  auto it = impl_->index.find(op);
+  if (it == impl_->index.end()) throw Error("op '" + op + "'", "the model has no such op after the canonical passes");
+  const std::string unit = ls.unit.empty() ? impl_->default_unit : ls.unit;
+  const std::string key = op + "|" + runtime::layer_spec_str(ls) + "|" + unit + "|" + (strict ? "e" : "u");
+  auto c = impl_->cache.find(key);
+  if (c == impl_->cache.end()) c = impl_->cache.emplace(key, impl_->evaluate(impl_->nodes[it->second], ls, unit, strict)).first;
+  return c->second;
+}
+
 std::vector<std::pair<std::string, int64_t>> Predictor::prunable_ops() const {
   std::vector<std::pair<std::string, int64_t>> r;
   for (const auto& n : impl_->nodes)

@@ -62,6 +62,8 @@ class Predictor {
   Predictor(Predictor&&) noexcept;
 
   Prediction predict(const runtime::SparsitySpec& config = {});
+  // One op in one setting (cached like predict()): what the planner compares options with.
+  OpPrediction predict_op(const std::string& op, const runtime::LayerSparsity& ls, bool strict = true);
   // Ops a config may name (the canonical graph's convs and gemms), with their dense MACs.
   std::vector<std::pair<std::string, int64_t>> prunable_ops() const;
   const graph::Graph& canonical_graph() const;

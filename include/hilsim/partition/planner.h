@@ -1,0 +1,73 @@
+// The planner: per-layer format, block size and ratio (and unit) that keep the most saliency within a
+// latency target, predicted by the cost model from the model's real weights. A plan is versioned JSON
+// that `run`, `predict`, `emit` and `validate` read.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "hilsim/costmodel/predictor.h"
+#include "hilsim/graph/graph.h"
+#include "hilsim/runtime/sparsity_spec.h"
+
+namespace hilsim::partition {
+
+inline constexpr int kPlanVersion = 1;
+
+struct PlanOptions {
+  double target_ms = 0;       // absolute target, or
+  double target_speedup = 0;  // dense predicted latency / target
+  std::vector<std::string> formats = {"block"};  // block | block_col | pattern | csr
+  std::vector<std::pair<int, int>> blocks = {{4, 1}, {4, 4}, {8, 1}, {8, 4}, {8, 8}, {16, 4}, {16, 8}, {32, 4}};
+  std::vector<double> ratios = {0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95};
+  double max_ratio = 0.95;
+  bool keep_first_last_dense = true;
+  bool share_coupled = true;    // coupled-channel groups take one decision
+  int threads = 0;              // as in PredictorOptions
+  std::string unit;             // default unit
+  std::vector<std::string> split_units;  // two or more units: also try a branch split across them
+};
+
+struct LayerChoice {
+  std::string op;
+  runtime::LayerSparsity setting;  // format, block, ratio, entries, unit
+  double dense_ms = 0, ms = 0;
+  double kept_saliency = 1;
+  int group = -1;                  // coupled group sharing this decision, -1 none
+  // Per block size at the chosen ratio: (block, ms, saliency), the trade-off the choice came from.
+  std::vector<std::tuple<std::string, double, double>> block_tradeoff;
+};
+
+struct Plan {
+  std::string model, profile, fingerprint;
+  int threads = 1;
+  std::string unit;
+  double target_ms = 0, dense_ms = 0;
+  costmodel::Prediction predicted;
+  std::vector<LayerChoice> layers;
+  double saliency = 0;      // mean kept saliency over prunable layers
+  double solver_gap = 0, solver_upper_bound = 0;
+  std::string split = "none";  // none | branches
+  double split_ms = 0, no_split_ms = 0;
+  runtime::SparsitySpec spec() const;
+};
+
+// A fingerprint of the canonical graph (op names, types, weight shapes): a plan only applies to the
+// model it was made for.
+std::string model_fingerprint(const graph::Graph& canonical);
+
+// Throws Error (exit 2 at the CLI) when the target is unreachable, naming the best reachable latency.
+Plan make_plan(const graph::Graph& model, const std::string& model_name, const costmodel::Profile& profile,
+               const std::string& profile_name, const PlanOptions& o);
+
+std::string plan_to_json(const Plan& p);
+// Per-op settings and the plan's facts; checks version and fields, naming the bad one.
+Plan plan_from_json(const std::string& text, const std::string& where);
+Plan load_plan(const std::string& path);
+
+// Kept saliency of a conv's real weights under a setting (the mask generators' figure).
+double layer_saliency(const graph::Graph& canonical, const std::string& op, const runtime::LayerSparsity& ls);
+
+}  // namespace hilsim::partition
