@@ -232,4 +232,30 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
   return std::make_unique<SparseConv>(s, pack_sparse_rows(s, w, keep, std::min(fb, 16)), bias, ep, label, isa);
 }
 
+std::unique_ptr<PreparedConv> prepare_sparse_conv_from_rows(const ConvShape& s, SparseRows rows, const float* bias,
+                                                            const Epilogue& ep, const std::string& label, Isa isa) {
+  s.validate();
+  const std::string where = "packed conv " + s.str();
+  if (rows.f != s.f || rows.c != s.c || rows.kh != s.kh || rows.kw != s.kw || s.groups != 1)
+    throw Error(where, "packed rows are for f" + std::to_string(rows.f) + " c" + std::to_string(rows.c) + " k" +
+                           std::to_string(rows.kh) + "x" + std::to_string(rows.kw));
+  if (rows.fb != 1 && rows.fb != 2 && rows.fb != 4 && rows.fb != 8 && rows.fb != 16) throw Error(where, "bad row height");
+  const int64_t nrows = (s.f + rows.fb - 1) / rows.fb, K = s.c * s.kh * s.kw;
+  if (rows.rows() != nrows || rows.row_begin.front() != 0 ||
+      rows.row_begin.back() != static_cast<int64_t>(rows.cols.size()) ||
+      rows.values.size() != rows.cols.size() * static_cast<size_t>(rows.fb) ||
+      rows.order.size() != static_cast<size_t>(nrows))
+    throw Error(where, "packed rows are inconsistent");
+  for (size_t i = 1; i < rows.row_begin.size(); ++i)
+    if (rows.row_begin[i] < rows.row_begin[i - 1]) throw Error(where, "packed row offsets decrease");
+  for (int32_t c : rows.cols)
+    if (c < 0 || c >= K) throw Error(where, "packed column index out of range");
+  std::vector<char> seen(static_cast<size_t>(nrows), 0);
+  for (int32_t r : rows.order) {
+    if (r < 0 || r >= nrows || seen[r]) throw Error(where, "packed row order is not a permutation");
+    seen[r] = 1;
+  }
+  return std::make_unique<SparseConv>(s, std::move(rows), bias, ep, label, isa);
+}
+
 }  // namespace hilsim::kernels

@@ -126,6 +126,8 @@ void Executor::Impl::compile() {
     if (!g.find_op(op)) throw Error("unit assignment for op '" + op + "'", "the model has no such op");
     if (!unit_index.count(u)) throw Error("unit assignment for op '" + op + "'", "unit '" + u + "' is not defined");
   }
+  for (const auto& [op, pc] : opts.prepacked)
+    if (!g.find_op(op)) throw Error("packed weights for op '" + op + "'", "the model has no such op");
   for (const auto& [op, ls] : opts.sparsity.layers) {
     if (!g.find_op(op)) {
       // A BN or activation folded away by the passes is not an error; anything else is.
@@ -226,7 +228,15 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
     if (op.input(2) && !bias) throw Error(where, "conv bias must be constant");
     std::optional<LayerSparsity> ls = opts.sparsity.for_op(op.name);
     const bool explicit_layer = opts.sparsity.layers.count(op.name) != 0;
-    SparseChoice choice = choose_sparse_kernel(g, op, cs, ls, explicit_layer, opts.detect_structure, epilogue_of(op));
+    SparseChoice choice;
+    if (auto pp = opts.prepacked.find(op.name); pp != opts.prepacked.end()) {
+      const PrepackedConv& pc = *pp->second;
+      if (static_cast<int64_t>(pc.bias.size()) != cs.f) throw Error(where, "packed bias does not match the conv");
+      choice.kernel = kernels::prepare_sparse_conv_from_rows(cs, pc.rows, pc.bias.data(), epilogue_of(op), pc.label);
+      choice.format = "packed";
+    } else {
+      choice = choose_sparse_kernel(g, op, cs, ls, explicit_layer, opts.detect_structure, epilogue_of(op));
+    }
     std::shared_ptr<kernels::PreparedConv> conv;
     if (choice.kernel) {
       conv = std::move(choice.kernel);

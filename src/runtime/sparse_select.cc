@@ -9,6 +9,35 @@
 
 namespace hilsim::runtime {
 
+FormatMask make_format_mask(const kernels::ConvShape& cs, const float* w, const LayerSparsity& ls) {
+  FormatMask f;
+  kernels::PruneMask m;
+  switch (ls.format) {
+    case Format::kBlock:
+    case Format::kBlockCol:
+      m = kernels::block_mask(cs, w, ls.bf, ls.bc, ls.ratio, ls.format == Format::kBlockCol);
+      f.fb = std::min(ls.bf, 16);
+      f.label = std::string(ls.format == Format::kBlock ? "block_" : "block_col_") + std::to_string(ls.bf) + "x" +
+                std::to_string(ls.bc);
+      break;
+    case Format::kPattern:
+      m = kernels::pattern_mask(cs, w, ls.entries);
+      f.label = "pattern_" + std::to_string(ls.entries) + "ep";
+      break;
+    case Format::kCsr:
+      m = kernels::magnitude_mask(cs, w, ls.ratio);
+      f.label = "csr_1x1";
+      break;
+    case Format::kDense:
+      m.keep.assign(static_cast<size_t>(cs.weight_count()), 1);
+      f.label = "dense";
+      break;
+  }
+  f.keep = std::move(m.keep);
+  f.kept_saliency = m.kept_saliency;
+  return f;
+}
+
 int detect_row_height(const kernels::ConvShape& cs, const std::vector<uint8_t>& keep) {
   const int64_t nnz = std::count(keep.begin(), keep.end(), 1);
   const int64_t total = static_cast<int64_t>(keep.size());
@@ -44,28 +73,11 @@ SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, co
       if (explicit_layer) throw Error(where, problem);
       return r;
     }
+    const FormatMask fm = make_format_mask(cs, w, *ls);
+    r.kernel = kernels::prepare_sparse_conv(cs, w, bias, ep, fm.keep, fm.fb, fm.label);
     kernels::PruneMask m;
-    int fb = 1;
-    std::string label;
-    switch (ls->format) {
-      case Format::kBlock:
-      case Format::kBlockCol:
-        m = kernels::block_mask(cs, w, ls->bf, ls->bc, ls->ratio, ls->format == Format::kBlockCol);
-        fb = ls->bf;
-        label = std::string(ls->format == Format::kBlock ? "block_" : "block_col_") + std::to_string(ls->bf) + "x" +
-                std::to_string(ls->bc);
-        break;
-      case Format::kPattern:
-        m = kernels::pattern_mask(cs, w, ls->entries);
-        label = "pattern_" + std::to_string(ls->entries) + "ep";
-        break;
-      case Format::kCsr:
-        m = kernels::magnitude_mask(cs, w, ls->ratio);
-        label = "csr_1x1";
-        break;
-      case Format::kDense: break;
-    }
-    r.kernel = kernels::prepare_sparse_conv(cs, w, bias, ep, m.keep, fb, label);
+    m.keep = fm.keep;
+    m.kept_saliency = fm.kept_saliency;
     r.format = format_name(ls->format);
     r.kept_saliency = m.kept_saliency;
     r.pruned_weights = kernels::apply_mask(m, w, cs.weight_count());

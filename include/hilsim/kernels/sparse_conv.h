@@ -42,6 +42,11 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
                                                   const Epilogue& ep, const std::vector<uint8_t>& keep, int fb,
                                                   const std::string& label, Isa isa = active_isa());
 
+// From rows packed earlier (an emitted model's weights file); checks they fit the shape.
+std::unique_ptr<PreparedConv> prepare_sparse_conv_from_rows(const ConvShape& s, SparseRows rows,
+                                                            const float* bias_or_null, const Epilogue& ep,
+                                                            const std::string& label, Isa isa = active_isa());
+
 // Micro-kernels: acc[f * T + t] = bias[f] + sum_j vals[j * FB + f] * base[off[j] + so + t] for one row.
 struct SparseTileArgs {
   const float* base;

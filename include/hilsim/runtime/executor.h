@@ -11,11 +11,19 @@
 #include <vector>
 
 #include "hilsim/graph/graph.h"
+#include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/runtime/reference_executor.h"
 #include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/runtime/units.h"
 
 namespace hilsim::runtime {
+
+// Weights packed ahead of time (an emitted model): the executor builds the kernel from them as they are.
+struct PrepackedConv {
+  kernels::SparseRows rows;
+  std::vector<float> bias;
+  std::string label;
+};
 
 struct ExecOptions {
   int threads = 1;                             // threads of the single default unit
@@ -25,6 +33,7 @@ struct ExecOptions {
   bool canonicalize = true;                    // BN fold, re-parameterisation, activation fusion
   bool detect_structure = true;                // run weights that already carry block/pattern zeros sparse
   bool pin = false;                            // pin the single default unit's threads to cores 0..n-1
+  std::map<std::string, std::shared_ptr<const PrepackedConv>> prepacked;  // op name -> packed weights
 };
 
 // What runs for one op after compilation.

@@ -27,6 +27,15 @@ SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, co
                                   const std::optional<LayerSparsity>& ls, bool explicit_layer, bool detect_structure,
                                   const kernels::Epilogue& ep);
 
+// The mask of a format on a conv's weights, with the kernel row height and label it runs with.
+struct FormatMask {
+  std::vector<uint8_t> keep;
+  double kept_saliency = 1.0;
+  int fb = 1;
+  std::string label;
+};
+FormatMask make_format_mask(const kernels::ConvShape& cs, const float* w, const LayerSparsity& ls);
+
 // The row height at which already-zero weights pack with little padding (0: not sparse enough).
 int detect_row_height(const kernels::ConvShape& cs, const std::vector<uint8_t>& keep);
 

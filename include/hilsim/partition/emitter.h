@@ -1,0 +1,34 @@
+// Emit and validate: the plan turned into deliverables (the pruned model as ONNX with zeros in place,
+// the packed weights, the plan), then checked on this machine — numerics against the reference
+// executor on the pruned ONNX, measured latency against the plan's prediction and target.
+#pragma once
+
+#include <string>
+
+#include "hilsim/costmodel/profile.h"
+#include "hilsim/graph/graph.h"
+#include "hilsim/partition/packed_model.h"
+#include "hilsim/partition/planner.h"
+
+namespace hilsim::partition {
+
+struct EmitResult {
+  graph::Graph pruned;  // canonical graph, pruned weights in place
+  PackedModel packed;
+};
+
+// Throws Error when the plan was made for another model (fingerprint, op names or shapes differ).
+EmitResult emit_model(const graph::Graph& model, const Plan& plan);
+// Writes DIR/model.onnx, DIR/weights.hpk and DIR/plan.json.
+void write_emitted(const EmitResult& r, const Plan& plan, const std::string& dir);
+
+struct Validation {
+  double max_abs_err = 0, max_rel_err = 0;
+  bool numerics_ok = false;
+  double measured_ms = 0, measured_p10 = 0, measured_p90 = 0;
+  double predicted_ms = 0, target_ms = 0;
+  int packed_convs = 0;
+};
+Validation validate_emitted(const std::string& dir, const costmodel::Profile* profile, int repeat);
+
+}  // namespace hilsim::partition

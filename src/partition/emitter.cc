@@ -1,0 +1,129 @@
+#include "hilsim/partition/emitter.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "hilsim/graph/onnx_io.h"
+#include "hilsim/graph/passes/bn_fold.h"
+#include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/shape_inference.h"
+#include "hilsim/kernels/sparse_masks.h"
+#include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/format_rules.h"
+#include "hilsim/runtime/sparse_select.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::partition {
+
+namespace {
+
+graph::Graph canonical(const graph::Graph& model) {
+  graph::Graph g = model;
+  graph::passes::reparameterize(g);
+  graph::passes::fold_batchnorm(g);
+  graph::passes::fuse_activations(g);
+  graph::infer_shapes(g);
+  return g;
+}
+
+}  // namespace
+
+EmitResult emit_model(const graph::Graph& model, const Plan& plan) {
+  EmitResult r;
+  r.pruned = canonical(model);
+  graph::Graph& g = r.pruned;
+  const std::string fp = model_fingerprint(g);
+  if (fp != plan.fingerprint)
+    throw Error("plan for '" + plan.model + "'",
+                "was made for another model (fingerprint " + plan.fingerprint + ", this model " + fp +
+                    "): op names or weight shapes differ");
+  r.packed.fingerprint = fp;
+  for (const LayerChoice& l : plan.layers) {
+    auto id = g.find_op(l.op);
+    if (!id) throw Error("plan: op '" + l.op + "'", "the model has no such op");
+    if (l.setting.format == runtime::Format::kDense) continue;
+    const graph::Op& op = g.op(*id);
+    if (op.type != "Conv") throw Error("plan: op '" + l.op + "'", "only convs take a sparse format");
+    const kernels::ConvShape cs = runtime::conv_shape_of(g, op);
+    const std::string problem = runtime::format_problem(cs, l.setting);
+    if (!problem.empty()) throw Error("plan: op '" + l.op + "'", problem);
+    graph::Tensor* w = g.mutable_constant(op.inputs[1]);
+    const runtime::FormatMask fm = runtime::make_format_mask(cs, w->f32.data(), l.setting);
+    PackedConv pc;
+    pc.op = l.op;
+    pc.label = fm.label;
+    pc.rows = kernels::pack_sparse_rows(cs, w->f32.data(), fm.keep, fm.fb);
+    pc.bias.assign(static_cast<size_t>(cs.f), 0.0f);
+    if (auto b = op.input(2)) pc.bias = g.constant(*b)->f32;
+    for (size_t i = 0; i < fm.keep.size(); ++i)
+      if (!fm.keep[i]) w->f32[i] = 0.0f;  // zeros in place: any ONNX tool runs the pruned model
+    r.packed.convs.push_back(std::move(pc));
+  }
+  return r;
+}
+
+void write_emitted(const EmitResult& r, const Plan& plan, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  graph::export_onnx(r.pruned, dir + "/model.onnx");
+  save_packed(r.packed, dir + "/weights.hpk");
+  std::ofstream f(dir + "/plan.json");
+  if (!f) throw Error(dir + "/plan.json", "cannot write");
+  f << plan_to_json(plan) << "\n";
+}
+
+Validation validate_emitted(const std::string& dir, const costmodel::Profile* profile, int repeat) {
+  Validation v;
+  const Plan plan = load_plan(dir + "/plan.json");
+  const PackedModel packed = load_packed(dir + "/weights.hpk");
+  graph::Graph g = graph::import_onnx(dir + "/model.onnx");
+  const graph::Graph cg = canonical(g);
+  if (model_fingerprint(cg) != packed.fingerprint || packed.fingerprint != plan.fingerprint)
+    throw Error(dir, "model.onnx, weights.hpk and plan.json do not belong together (fingerprints differ)");
+  runtime::ExecOptions eo;
+  eo.threads = plan.threads;
+  eo.detect_structure = false;  // the packed file, not a guess, says what runs sparse
+  for (const PackedConv& pc : packed.convs) {
+    auto p = std::make_shared<runtime::PrepackedConv>();
+    p->rows = pc.rows;
+    p->bias = pc.bias;
+    p->label = pc.label;
+    eo.prepacked[pc.op] = p;
+  }
+  // Units a split plan placed ops on.
+  std::set<std::string> used;
+  for (const LayerChoice& l : plan.layers)
+    if (!l.setting.unit.empty()) used.insert(l.setting.unit), eo.op_unit[l.op] = l.setting.unit;
+  if (!used.empty()) {
+    if (!profile) throw Error("validate", "the plan places ops on units: give --profile to define them");
+    for (const auto& u : profile->units)
+      if (used.count(u.id)) eo.units.push_back({u.id, u.cpus});
+  }
+  runtime::Executor ex(g, eo);
+  v.packed_convs = static_cast<int>(packed.convs.size());
+  const runtime::TensorMap in = runtime::random_inputs(g, 5);
+  const runtime::TensorMap want = runtime::run_reference(g, in);
+  const runtime::TensorMap got = ex.run(in);
+  for (const auto& [name, t] : want) {
+    const graph::Tensor& o = got.at(name);
+    double scale = 1e-3;
+    for (float x : t.f32) scale = std::max(scale, static_cast<double>(std::fabs(x)));
+    for (size_t i = 0; i < t.f32.size(); ++i)
+      v.max_abs_err = std::max(v.max_abs_err, static_cast<double>(std::fabs(o.f32[i] - t.f32[i])));
+    v.max_rel_err = std::max(v.max_rel_err, runtime::max_rel_error(o, t));
+  }
+  v.numerics_ok = v.max_rel_err <= 1e-4;
+  const runtime::Measurement m = runtime::measure(ex, in, 3, repeat);
+  v.measured_ms = m.ms_median;
+  v.measured_p10 = m.ms_p10;
+  v.measured_p90 = m.ms_p90;
+  v.predicted_ms = plan.predicted.ms;
+  v.target_ms = plan.target_ms;
+  return v;
+}
+
+}  // namespace hilsim::partition

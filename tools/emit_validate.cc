@@ -1,0 +1,84 @@
+// `hilsim emit` and `hilsim validate`: a plan made into deliverables, and checked on this machine.
+#include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "command.h"
+#include "common_flags.h"
+#include "hilsim/costmodel/profile.h"
+#include "hilsim/partition/emitter.h"
+#include "hilsim/util/error.h"
+
+DECLARE_string(plan);
+DECLARE_string(out);
+DECLARE_string(profile);
+DECLARE_int32(repeat);
+
+namespace hilsim::cli {
+namespace {
+
+int run_emit(const std::vector<std::string>& args) {
+  if (args.size() != 1) throw Error("emit", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
+  if (FLAGS_plan.empty() || FLAGS_out.empty()) throw Error("emit", "--plan plan.json and --out DIR are required");
+  const partition::Plan plan = partition::load_plan(FLAGS_plan);
+  const partition::EmitResult r = partition::emit_model(load_model_from_flags(args[0]), plan);
+  partition::write_emitted(r, plan, FLAGS_out);
+  int64_t bytes = 0;
+  for (const auto& c : r.packed.convs) bytes += c.rows.storage_bytes() + static_cast<int64_t>(c.bias.size()) * 4;
+  if (FLAGS_json) {
+    std::cout << nlohmann::json{{"dir", FLAGS_out}, {"packed_convs", r.packed.convs.size()}, {"packed_bytes", bytes},
+                                {"fingerprint", r.packed.fingerprint}}
+                     .dump(2)
+              << "\n";
+    return kExitOk;
+  }
+  std::printf("emitted %s: model.onnx (pruned, zeros in place), weights.hpk (%zu packed convs, %s), plan.json\n",
+              FLAGS_out.c_str(), r.packed.convs.size(), human_bytes(static_cast<double>(bytes)).c_str());
+  return kExitOk;
+}
+
+int run_validate(const std::vector<std::string>& args) {
+  if (args.size() != 1) throw Error("validate", "expects one DIR written by `hilsim emit`");
+  costmodel::Profile profile;
+  if (!FLAGS_profile.empty()) profile = costmodel::load_profile(FLAGS_profile);
+  const partition::Validation v =
+      partition::validate_emitted(args[0], FLAGS_profile.empty() ? nullptr : &profile, FLAGS_repeat);
+  const double vs_pred = 100.0 * (v.measured_ms - v.predicted_ms) / v.predicted_ms;
+  const double vs_target = 100.0 * (v.measured_ms - v.target_ms) / v.target_ms;
+  if (FLAGS_json) {
+    std::cout << nlohmann::json{{"dir", args[0]},
+                                {"numerics", {{"max_abs_err", v.max_abs_err}, {"max_rel_err", v.max_rel_err},
+                                              {"ok", v.numerics_ok}}},
+                                {"latency", {{"measured_ms", v.measured_ms}, {"measured_p10", v.measured_p10},
+                                             {"measured_p90", v.measured_p90}, {"predicted_ms", v.predicted_ms},
+                                             {"target_ms", v.target_ms}, {"vs_predicted_pct", vs_pred},
+                                             {"vs_target_pct", vs_target}}},
+                                {"packed_convs", v.packed_convs}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
+                v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");
+    std::printf("latency: measured %.3f ms (p10 %.3f, p90 %.3f), predicted %.3f ms (%+.1f%%), target %.3f ms (%+.1f%%)\n",
+                v.measured_ms, v.measured_p10, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms, vs_target);
+  }
+  return v.numerics_ok ? kExitOk : kExitFailed;
+}
+
+const Register reg_emit({"emit", "write the planned, pruned model: ONNX with zeros, packed weights, plan",
+                         "hilsim emit MODEL --plan plan.json --out DIR [--json]\n\n"
+                         "Applies the plan's masks to the model's weights (after the canonical passes) and writes\n"
+                         "DIR/model.onnx (loadable by any ONNX tool), DIR/weights.hpk (the kernels' compact format,\n"
+                         "versioned, checksummed) and DIR/plan.json. A plan made for another model is refused.",
+                         {"plan", "out", "json", "input_shape", "allow_unknown"}, run_emit});
+const Register reg_validate({"validate", "check an emitted model: numerics vs the reference, latency vs the plan",
+                             "hilsim validate DIR [--profile P] [--repeat N] [--json]\n\n"
+                             "Runs DIR's packed weights on the executor and compares its outputs with the reference\n"
+                             "executor on DIR/model.onnx (exit 1 when the max relative error exceeds 1e-4), then\n"
+                             "measures its latency against the plan's prediction and target.",
+                             {"profile", "repeat", "json"}, run_validate});
+
+}  // namespace
+}  // namespace hilsim::cli
