@@ -15,6 +15,11 @@
 #include "hilsim/calibration/instances.h"
 #include "hilsim/calibration/kernel_features.h"
 #include "hilsim/graph/builder.h"
+#include "hilsim/graph/passes/bn_fold.h"
+#include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/zoo.h"
+#include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/util/error.h"
@@ -77,35 +82,47 @@ std::string GridPoint::key() const {
   return s + "/a" + std::to_string(bc % 3);
 }
 
-graph::Graph GridPoint::build(uint64_t seed) const {
-  graph::GraphBuilder b("calibration", seed);
-  if (op == "gemm") {
-    const std::string x = b.input("x", {1, c});
-    b.output(b.gemm(x, f));
-    return b.finish();
-  }
-  const std::string x = b.input("x", {1, c, h, w});
-  std::string y;
+int64_t GridPoint::working_set_bytes() const {
   if (op == "conv") {
-    y = b.conv(x, f, k, stride, groups, true, std::nullopt, 1, "L");
-    // The epilogue is part of the kernel instance: none, ReLU or SiLU (the exp-based one costs).
-    const int act = static_cast<int>(bc % 3);
-    if (act == 1) y = b.relu(y);
-    if (act == 2) y = b.silu(y);
-  } else if (op == "maxpool") {
-    y = b.maxpool(x, k, stride, k == 2 ? 0 : k / 2);
-  } else if (op == "add") {
-    y = b.add(x, b.input("y", {1, c, h, w}));
-  } else if (op == "concat") {
-    y = b.concat({x, b.input("y", {1, f, h, w})});
-  } else if (op == "resize") {
-    y = b.resize_nearest(x, 2.0f);
-  } else if (op == "copy") {
-    y = b.flatten(x);
-  } else {
-    throw Error("calibration grid", "unknown op '" + op + "'");
+    const int64_t oh = (h + 2 * (k / 2) - k) / stride + 1, ow = (w + 2 * (k / 2) - k) / stride + 1;
+    return 4 * (c * h * w + f * oh * ow + f * (c / groups) * k * k);
   }
-  b.output(y);
+  if (op == "gemm") return 4 * (c + f + c * f);
+  return 4 * (3 * c * h * w + f * h * w);
+}
+
+graph::Graph GridPoint::build(uint64_t seed, int copies) const {
+  graph::GraphBuilder b("calibration", seed);
+  for (int i = 0; i < copies; ++i) {
+    const std::string n = std::to_string(i);
+    if (op == "gemm") {
+      const std::string x = b.input("x" + n, {1, c});
+      b.output(b.gemm(x, f));
+      continue;
+    }
+    const std::string x = b.input("x" + n, {1, c, h, w});
+    std::string y;
+    if (op == "conv") {
+      y = b.conv(x, f, k, stride, groups, true, std::nullopt, 1, "L" + n);
+      // The epilogue is part of the kernel instance: none, ReLU or SiLU (the exp-based one costs).
+      const int act = static_cast<int>(bc % 3);
+      if (act == 1) y = b.relu(y);
+      if (act == 2) y = b.silu(y);
+    } else if (op == "maxpool") {
+      y = b.maxpool(x, k, stride, k == 2 ? 0 : k / 2);
+    } else if (op == "add") {
+      y = b.add(x, b.input("y" + n, {1, c, h, w}));
+    } else if (op == "concat") {
+      y = b.concat({x, b.input("y" + n, {1, f, h, w})});
+    } else if (op == "resize") {
+      y = b.resize_nearest(x, 2.0f);
+    } else if (op == "copy") {
+      y = b.flatten(x);
+    } else {
+      throw Error("calibration grid", "unknown op '" + op + "'");
+    }
+    b.output(y);
+  }
   return b.finish();
 }
 
@@ -209,8 +226,57 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
   return pts;
 }
 
+// The conv layers of the built-in models as grid points: real layers are where accuracy matters, and
+// a space-filling design alone samples their corners (huge C x F at small H x W) thinly. Each shape is
+// also given, in turn, a sparse format for the sparse classes.
+std::vector<GridPoint> zoo_points(const std::vector<std::string>& classes, int threads) {
+  std::vector<GridPoint> pts;
+  std::set<std::string> seen;
+  uint64_t i = 0;
+  for (const auto& name : graph::zoo_names()) {
+    graph::Graph g = graph::make_zoo_model(name);
+    graph::passes::reparameterize(g);
+    graph::passes::fold_batchnorm(g);
+    graph::passes::fuse_activations(g);
+    for (graph::OpId id : g.topological_order()) {
+      const graph::Op& op = g.op(id);
+      if (op.type != "Conv") continue;
+      const kernels::ConvShape cs = runtime::conv_shape_of(g, op);
+      if (cs.kh != cs.kw || cs.pad_top != cs.kh / 2 || cs.h != cs.w) continue;
+      GridPoint p;
+      p.op = "conv";
+      p.threads = threads;
+      p.c = cs.c, p.f = cs.f, p.h = cs.h, p.w = cs.w, p.k = cs.kh, p.stride = cs.stride_h, p.groups = cs.groups;
+      p.bc = op.fused.kind == graph::Activation::kSiLU ? 2 : op.fused.kind == graph::Activation::kRelu ? 1 : 0;
+      const bool dw = cs.is_depthwise() && (cs.kh == 3 || cs.kh == 5);
+      p.klass = dense_conv_class(cs.kh, cs.kw, dw);
+      std::vector<GridPoint> variants{p};
+      if (cs.groups == 1) {
+        const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);
+        for (int fb : {1, 2, 4, 8, 16}) {
+          GridPoint q = p;
+          q.klass = "sparse_fb" + std::to_string(fb);
+          q.ratio = std::min(0.95, 0.3 + 0.65 * u);
+          q.format = fb == 1 ? (cs.kh == 3 ? "pattern" : cs.kh == 1 ? "csr" : "block") : "block";
+          q.entries = u < 0.5 ? 2 : 3;
+          q.bf = fb;
+          q.bc = q.format == "block" && fb > 1 ? 4 : p.bc;
+          variants.push_back(q);
+        }
+      }
+      for (const GridPoint& v : variants)
+        if (std::find(classes.begin(), classes.end(), v.klass) != classes.end() && seen.insert(v.key()).second)
+          pts.push_back(v);
+    }
+  }
+  return pts;
+}
+
 Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
-  const graph::Graph g = p.build(17);
+  // Enough copies that one round's working set (~24 MiB) overflows the caches a whole model overflows:
+  // inside a model a layer's weights come from memory, not from a cache warmed by the previous run.
+  const int copies = static_cast<int>(std::clamp<int64_t>((int64_t{24} << 20) / std::max<int64_t>(1, p.working_set_bytes()), 1, 16));
+  const graph::Graph g = p.build(17, copies);
   runtime::ExecOptions eo;
   eo.threads = p.threads;
   runtime::LayerSparsity ls;
@@ -219,24 +285,23 @@ Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
                                    : p.format == "csr"   ? "csr@" + std::to_string(p.ratio)
                                                          : p.format + ":" + std::to_string(p.bf) + "x" +
                                                                std::to_string(p.bc) + "@" + std::to_string(p.ratio));
-    eo.sparsity.layers["L"] = ls;
+    for (int i = 0; i < copies; ++i) eo.sparsity.layers["L" + std::to_string(i)] = ls;
   }
   runtime::Executor ex(g, eo);
   const runtime::TensorMap in = runtime::random_inputs(ex.compiled_graph(), 3);
-  // The op being calibrated: the one kernel of the compiled one-op graph.
+  // The ops being calibrated: every copy's kernel (compiled graphs have one op per copy).
   const auto& ops = ex.ops();
   size_t target = 0;
-  for (size_t i = 0; i < ops.size(); ++i)
-    if (ops[i].type == "Conv" || ops[i].type == "Gemm") target = i;
   auto run_series = [&](std::vector<double>& t) {
     for (int i = 0; i < 2; ++i) ex.run(in);
     t.clear();
     const auto t0 = Clock::now();
-    while (static_cast<int>(t.size()) < mo.min_reps ||
-           (static_cast<int>(t.size()) < mo.max_reps && secs(t0, Clock::now()) < mo.min_time_s)) {
+    int rounds = 0;
+    while (rounds < mo.min_reps || (rounds < mo.max_reps && secs(t0, Clock::now()) < mo.min_time_s)) {
       runtime::RunTiming rt;
       ex.run(in, &rt);
-      t.push_back(rt.op_ms[target]);
+      for (double v : rt.op_ms) t.push_back(v);
+      ++rounds;
     }
   };
   std::vector<double> t;
@@ -445,6 +510,8 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
       if (!done.count(s.instance)) set.samples.push_back(s), done.insert(s.instance);
     }
   }
+  for (int t = 1; t <= max_threads; ++t)
+    for (const GridPoint& p : zoo_points(classes, t)) todo.push_back(p);
   for (const GridPoint& p : todo) {
     if (stopped() || budget_left() < 0) break;
     run_point(p);

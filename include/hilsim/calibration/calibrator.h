@@ -25,7 +25,10 @@ struct GridPoint {
   int bf = 8, bc = 4, entries = 2;
   double ratio = 0;
   std::string key() const;  // unique text: the sample's `instance`
-  graph::Graph build(uint64_t seed) const;
+  // `copies` independent instances (own inputs and weights, ops named L0, L1, ...): timing them in turn
+  // keeps each one's working set out of the private caches, as it is inside a whole model.
+  graph::Graph build(uint64_t seed, int copies = 1) const;
+  int64_t working_set_bytes() const;
 };
 
 // Every class calibration knows, in a stable order.
