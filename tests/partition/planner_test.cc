@@ -1,0 +1,104 @@
+#include "hilsim/partition/planner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "hilsim/graph/zoo.h"
+#include "hilsim/partition/emitter.h"
+#include "hilsim/partition/packed_model.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::partition {
+namespace {
+
+const std::string kProfile = std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json";
+
+graph::Graph small(const std::string& name) {
+  graph::ZooOptions o;
+  o.resolution = 64;
+  o.width = 0.5;
+  return graph::make_zoo_model(name, o);
+}
+
+template <class F>
+void expect_error(F f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
+  const costmodel::Profile prof = costmodel::load_profile(kProfile);
+  PlanOptions o;
+  o.target_speedup = 1.6;
+  o.threads = 1;
+  Plan p = make_plan(small("resnet18_like"), "zoo:resnet18_like@64x0.5", prof, kProfile, o);
+  EXPECT_LE(p.predicted.ms, p.target_ms * 1.0001);
+  EXPECT_GT(p.saliency, 0.0);
+  EXPECT_LT(p.saliency, 1.0);
+  EXPECT_LE(p.solver_gap, 0.05);
+  bool first_dense = false;
+  for (const auto& l : p.layers)
+    if (l.op == "conv1") first_dense = l.setting.format == runtime::Format::kDense;
+  EXPECT_TRUE(first_dense);
+  // Round trip through the versioned file.
+  Plan q = plan_from_json(plan_to_json(p), "plan.json");
+  EXPECT_EQ(q.fingerprint, p.fingerprint);
+  EXPECT_EQ(q.layers.size(), p.layers.size());
+}
+
+TEST(Planner, UnreachableTargetNamesTheBestLatency) {
+  const costmodel::Profile prof = costmodel::load_profile(kProfile);
+  PlanOptions o;
+  o.target_speedup = 100;
+  expect_error([&] { make_plan(small("resnet18_like"), "m", prof, kProfile, o); }, "not reachable");
+}
+
+TEST(Planner, BadPlanFilesNameTheField) {
+  expect_error([] { plan_from_json("{\"version\": 7}", "p.json"); }, "version");
+  expect_error([] { plan_from_json("{\"version\": 1}", "p.json"); }, "field");
+  expect_error([] { plan_from_json("not json", "p.json"); }, "p.json");
+}
+
+TEST(Emitter, EmittedModelMatchesTheReferenceAndRefusesAnotherModel) {
+  const costmodel::Profile prof = costmodel::load_profile(kProfile);
+  PlanOptions o;
+  o.target_speedup = 1.5;
+  o.threads = 1;
+  o.formats = {"block", "pattern"};
+  const graph::Graph model = small("yolov5s_like");
+  Plan p = make_plan(model, "m", prof, kProfile, o);
+  const std::string dir = std::string(HILSIM_BINARY_DIR) + "/test_emit";
+  std::filesystem::remove_all(dir);
+  EmitResult r = emit_model(model, p);
+  EXPECT_GT(r.packed.convs.size(), 0u);
+  write_emitted(r, p, dir);
+  Validation v = validate_emitted(dir, &prof, 2);
+  EXPECT_TRUE(v.numerics_ok) << v.max_rel_err;
+  EXPECT_LT(v.max_rel_err, 1e-4);
+  EXPECT_GT(v.measured_ms, 0);
+  expect_error([&] { emit_model(small("resnet18_like"), p); }, "another model");
+
+  // A corrupt or truncated packed file is refused before anything is built from it.
+  const std::string path = dir + "/weights.hpk";
+  std::string bytes;
+  {
+    std::ifstream f(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+  }
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x5a;
+  expect_error([&] { parse_packed(flipped, "w.hpk"); }, "checksum");
+  expect_error([&] { parse_packed(bytes.substr(0, bytes.size() - 100), "w.hpk"); }, "truncated");
+  expect_error([&] { parse_packed("HILSIMPK", "w.hpk"); }, "w.hpk");
+  EXPECT_EQ(parse_packed(bytes, "w.hpk").convs.size(), r.packed.convs.size());
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hilsim::partition
