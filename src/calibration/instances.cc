@@ -43,7 +43,10 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     const int64_t fb = std::stoll(klass.substr(9));
     const int64_t t = fb <= 4 ? 64 : fb == 8 ? 32 : 16;
     const int64_t pwa = ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
-    k.out_tiles = ceil_div(s.f, fb) * ceil_div((s.out_h() - 1) * pwa + s.out_w(), t) * s.n;
+    const int64_t tiles_per_row = ceil_div((s.out_h() - 1) * pwa + s.out_w(), t);
+    k.out_tiles = ceil_div(s.f, fb) * tiles_per_row * s.n;
+    const int64_t kept_per_pixel = pixels > 0 ? executed_macs / pixels : 0;
+    k.lane_macs = kept_per_pixel * tiles_per_row * t * s.n;
   } else {
     k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
   }

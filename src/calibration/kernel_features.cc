@@ -14,7 +14,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // Compute kernels: time per executed MAC, per byte of each stream (weights are read once per
   // output tile row, activations stream), per output tile, plus a per-call cost (dispatch, packing of
   // the input panel, thread wake-up). Memory-bound kernels: per byte, per element, per call.
-  static const std::vector<std::string> compute = {"macs", "in_bytes", "out_bytes", "weight_bytes", "tiles", "act_bytes", "call"};
+  static const std::vector<std::string> compute = {"macs", "in_bytes", "out_bytes", "weight_bytes", "tiles", "act_bytes", "lane_macs", "call"};
   static const std::vector<std::string> memory = {"bytes", "elements", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
   if (klass == "transfer") return transfer;
@@ -32,6 +32,7 @@ std::map<std::string, double> features_of(const KernelInstance& k) {
     f["weight_bytes"] = static_cast<double>(k.weight_bytes);
     f["tiles"] = static_cast<double>(k.out_tiles);
     f["act_bytes"] = static_cast<double>(k.act_bytes);
+    f["lane_macs"] = static_cast<double>(k.lane_macs);
   } else {
     f["bytes"] = static_cast<double>(k.in_bytes + k.out_bytes);
     f["elements"] = static_cast<double>(k.out_bytes / 4);

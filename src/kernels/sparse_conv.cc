@@ -131,11 +131,22 @@ class SparseConv final : public PreparedConv {
           if (tile < safe_tiles_) {
             SparseTileArgs a{planes, off_.data() + j0, vals, nc, q0, acc, bias};
             tile_(a);
-          } else {  // the input's last pixels: plain loops, no over-read
-            for (int64_t f = 0; f < fr; ++f) std::fill(acc + f * T_, acc + (f + 1) * T_, bias[f]);
-            for (int64_t j = 0; j < nc; ++j)
-              for (int64_t f = 0; f < fr; ++f)
-                for (int64_t t = 0; t < cnt; ++t) acc[f * T_ + t] += vals[j * fb + f] * planes[off_[j0 + j] + q0 + t];
+          } else {
+            // The input's last pixels: the tile would read past the caller's buffer, so each column's
+            // run is copied (zero-filled past the end) into a private buffer first.
+            thread_local std::vector<float> tail;
+            thread_local std::vector<int64_t> toff;
+            tail.assign(static_cast<size_t>(nc * T_ + 64), 0.0f);
+            toff.resize(static_cast<size_t>(std::max<int64_t>(nc, 1)));
+            const int64_t in_elems = s.c * s.h * s.w;
+            for (int64_t j = 0; j < nc; ++j) {
+              const int64_t src = off_[j0 + j] + q0;
+              const int64_t m = std::max<int64_t>(0, std::min<int64_t>(T_, in_elems - src));
+              std::copy(planes + src, planes + src + m, tail.data() + j * T_);
+              toff[j] = j * T_;
+            }
+            SparseTileArgs a{tail.data(), toff.data(), vals, nc, 0, acc, bias};
+            tile_(a);
           }
           if (ep_.act != Act::kNone) apply_act_inplace(isa_, ep_, acc, fr * T_);
           // Copy the runs of valid pixels (ox < OW) out, one output row at a time.

@@ -22,6 +22,7 @@ struct KernelInstance {
   int64_t weight_bytes = 0;  // weights in their storage format (values + indices)
   int64_t out_tiles = 0;     // output tiles (register-tile granularity): per-tile overheads
   int64_t work_items = 0;    // independent parallel items the kernel splits over threads
+  int64_t lane_macs = 0;     // sparse engine: kept weights x the vector lanes its tiles cover (incl. idle ones)
   int64_t act_bytes = 0;     // output bytes through a transcendental activation (SiLU, sigmoid, ...)
 };
 
