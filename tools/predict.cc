@@ -37,7 +37,7 @@ int run_predict(const std::vector<std::string>& args) {
   runtime::SparsitySpec cfg;
   if (!FLAGS_sparsity.empty()) cfg = runtime::parse_sparsity_spec(FLAGS_sparsity);
   if (!FLAGS_plan.empty()) cfg = runtime::load_plan_layers(FLAGS_plan);
-  costmodel::Prediction p = pred.predict(cfg);
+  costmodel::Prediction p = pred.predict(cfg, !FLAGS_trace.empty());
   if (!FLAGS_trace.empty())
     write_trace(FLAGS_trace, p.trace, "hilsim predict " + args[0],
                 {{"kind", "predicted"}, {"model", args[0]}, {"profile", FLAGS_profile}});

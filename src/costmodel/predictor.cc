@@ -53,6 +53,15 @@ struct Predictor::Impl {
   int64_t model_weight_bytes = 0;
   // Cache of per-op predictions by "op|setting|unit".
   std::unordered_map<std::string, OpPrediction> cache;
+  // Per node, the setting last predicted and where its prediction lives: a search that changes one
+  // layer finds the others here without building cache keys.
+  struct Memo {
+    bool valid = false, has_ls = false, explicit_layer = false;
+    runtime::LayerSparsity ls;
+    std::string unit;
+    const OpPrediction* pred = nullptr;
+  };
+  std::vector<Memo> memo;
   int64_t evaluations = 0;
 
   int threads_of(const std::string& unit_id) const {
@@ -191,44 +200,9 @@ struct Predictor::Impl {
     return p;
   }
 
-  Prediction predict(const runtime::SparsitySpec& cfg) {
-    for (const auto& [name, ls] : cfg.layers) {
-      if (!index.count(name))
-        throw Error("config: op '" + name + "'", "the model has no such op after BN folding and fusion (see `hilsim inspect --passes`)");
-      if (!ls.unit.empty() && !profile.unit(ls.unit))
-        throw Error("config: op '" + name + "'", "unit '" + ls.unit + "' is not in the profile");
-    }
-    Prediction r;
-    r.energy_source = profile.energy.source;
-    std::vector<SimTask> tasks;
-    tasks.reserve(nodes.size());
-    for (const Node& n : nodes) {
-      std::optional<runtime::LayerSparsity> ls = cfg.for_op(n.name);
-      const bool explicit_layer = cfg.layers.count(n.name) != 0;
-      const std::string unit = ls && !ls->unit.empty() ? ls->unit : default_unit;
-      const std::string key = n.name + "|" + (ls ? runtime::layer_spec_str(*ls) : "-") + "|" + unit + "|" +
-                              (explicit_layer ? "e" : "u");
-      auto it = cache.find(key);
-      if (it == cache.end()) it = cache.emplace(key, evaluate(n, ls, unit, explicit_layer)).first;
-      r.ops.push_back(it->second);
-      SimTask t;
-      t.name = n.name;
-      t.unit = unit;
-      t.ms_on_unit[unit] = it->second.ms;
-      t.deps = n.deps;
-      t.dep_bytes = n.dep_bytes;
-      tasks.push_back(std::move(t));
-    }
-    SimResult sim = simulate(tasks, profile.units, profile.transfer);
-    r.ms = sim.makespan_ms;
-    r.unit_busy_ms = sim.busy_ms;
-    r.transfers = sim.transfers;
-    r.transfer_ms = sim.transfer_ms;
-    r.trace = std::move(sim.trace);
-    for (size_t i = 0; i < r.ops.size(); ++i) {
-      OpPrediction& p = r.ops[i];
-      p.start_ms = sim.start_ms[i];
-      p.end_ms = sim.end_ms[i];
+  // Totals over the ops of a prediction whose schedule (ms, start/end) is set.
+  void finish(Prediction& r) const {
+    for (const OpPrediction& p : r.ops) {
       r.sum_ms += p.ms;
       r.bytes += p.bytes;
       r.dram_bytes += p.dram_bytes;
@@ -243,6 +217,80 @@ struct Predictor::Impl {
     r.energy_mj = r.dynamic_mj + r.static_mj;
     r.activation_peak_bytes = activation_peak;
     r.peak_memory_bytes = activation_peak + r.weight_bytes;
+  }
+
+  Prediction predict(const runtime::SparsitySpec& cfg, bool with_trace) {
+    for (const auto& [name, ls] : cfg.layers) {
+      if (!index.count(name))
+        throw Error("config: op '" + name + "'", "the model has no such op after BN folding and fusion (see `hilsim inspect --passes`)");
+      if (!ls.unit.empty() && !profile.unit(ls.unit))
+        throw Error("config: op '" + name + "'", "unit '" + ls.unit + "' is not in the profile");
+    }
+    Prediction r;
+    r.energy_source = profile.energy.source;
+    if (memo.size() != nodes.size()) memo.assign(nodes.size(), Memo{});
+    std::vector<SimTask> tasks;
+    bool one_unit = true;
+    r.ops.reserve(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Node& n = nodes[i];
+      std::optional<runtime::LayerSparsity> ls = cfg.for_op(n.name);
+      const bool explicit_layer = !cfg.layers.empty() && cfg.layers.count(n.name) != 0;
+      const std::string& unit = ls && !ls->unit.empty() ? ls->unit : default_unit;
+      Memo& m = memo[i];
+      const bool hit = m.valid && m.has_ls == ls.has_value() && m.explicit_layer == explicit_layer && m.unit == unit &&
+                       (!ls || (m.ls.format == ls->format && m.ls.bf == ls->bf && m.ls.bc == ls->bc &&
+                                m.ls.ratio == ls->ratio && m.ls.entries == ls->entries));
+      if (!hit) {
+        const std::string key = n.name + "|" + (ls ? runtime::layer_spec_str(*ls) : "-") + "|" + unit + "|" +
+                                (explicit_layer ? "e" : "u");
+        auto it = cache.find(key);
+        if (it == cache.end()) it = cache.emplace(key, evaluate(n, ls, unit, explicit_layer)).first;
+        m.valid = true;
+        m.has_ls = ls.has_value();
+        if (ls) m.ls = *ls;
+        m.explicit_layer = explicit_layer;
+        m.unit = unit;
+        m.pred = &it->second;  // unordered_map nodes are stable
+      }
+      r.ops.push_back(*m.pred);
+      if (unit != default_unit) one_unit = false;
+    }
+    if (one_unit && !with_trace) {
+      // One unit, no trace: the schedule is the sequence, no simulation needed.
+      double t = 0;
+      for (auto& o : r.ops) {
+        o.start_ms = t;
+        t += o.ms;
+        o.end_ms = t;
+      }
+      r.ms = t;
+      r.unit_busy_ms[default_unit] = t;
+      finish(r);
+      return r;
+    }
+    tasks.reserve(nodes.size());
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const Node& n = nodes[i];
+      SimTask t;
+      t.name = n.name;
+      t.unit = r.ops[i].unit;
+      t.ms_on_unit[t.unit] = r.ops[i].ms;
+      t.deps = n.deps;
+      t.dep_bytes = n.dep_bytes;
+      tasks.push_back(std::move(t));
+    }
+    SimResult sim = simulate(tasks, profile.units, profile.transfer, with_trace);
+    r.ms = sim.makespan_ms;
+    r.unit_busy_ms = sim.busy_ms;
+    r.transfers = sim.transfers;
+    r.transfer_ms = sim.transfer_ms;
+    r.trace = std::move(sim.trace);
+    for (size_t i = 0; i < r.ops.size(); ++i) {
+      r.ops[i].start_ms = sim.start_ms[i];
+      r.ops[i].end_ms = sim.end_ms[i];
+    }
+    finish(r);
     return r;
   }
 };
@@ -260,7 +308,9 @@ Predictor::Predictor(const std::string& model, const std::string& profile_path, 
 Predictor::~Predictor() = default;
 Predictor::Predictor(Predictor&&) noexcept = default;
 
-Prediction Predictor::predict(const runtime::SparsitySpec& config) { return impl_->predict(config); }
+Prediction Predictor::predict(const runtime::SparsitySpec& config, bool with_trace) {
+  return impl_->predict(config, with_trace);
+}
 
 OpPrediction Predictor::predict_op(const std::string& op, const runtime::LayerSparsity& ls, bool strict) {
   auto it = impl_->index.find(op);

@@ -13,7 +13,8 @@ double transfer_ms(const TransferSpec& t, int64_t bytes) {
   return t.latency_us * 1e-3 + static_cast<double>(bytes) / (t.gbps * 1e9) * 1e3;
 }
 
-SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer) {
+SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer,
+                   bool with_trace) {
   const size_t n = tasks.size();
   std::map<std::string, double> free_at;
   for (const auto& u : units) free_at[u.id] = 0;
@@ -112,10 +113,11 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec
       int64_t b = tasks[i].dep_bytes.empty() ? 0 : tasks[i].dep_bytes[k];
       double t = transfer_ms(transfer, b);
       r.transfer_ms += t;
-      r.trace.push_back({"xfer " + tasks[d].name + " -> " + tasks[i].name, "transfer", r.unit[d] + "->" + best_u,
+      if (with_trace)
+        r.trace.push_back({"xfer " + tasks[d].name + " -> " + tasks[i].name, "transfer", r.unit[d] + "->" + best_u,
                          r.end_ms[d] * 1e3, t * 1e3, {{"bytes", std::to_string(b)}}});
     }
-    r.trace.push_back({tasks[i].name, "kernel", best_u, best_start * 1e3, (best_end - best_start) * 1e3, {}});
+    if (with_trace) r.trace.push_back({tasks[i].name, "kernel", best_u, best_start * 1e3, (best_end - best_start) * 1e3, {}});
     r.makespan_ms = std::max(r.makespan_ms, best_end);
     for (size_t s : succ[i])
       if (--waiting[s] == 0) ready.push_back(s);

@@ -61,7 +61,8 @@ class Predictor {
   ~Predictor();
   Predictor(Predictor&&) noexcept;
 
-  Prediction predict(const runtime::SparsitySpec& config = {});
+  // `with_trace` fills Prediction::trace (strings for every kernel: off in search loops).
+  Prediction predict(const runtime::SparsitySpec& config = {}, bool with_trace = false);
   // One op in one setting (cached like predict()): what the planner compares options with.
   OpPrediction predict_op(const std::string& op, const runtime::LayerSparsity& ls, bool strict = true);
   // Ops a config may name (the canonical graph's convs and gemms), with their dense MACs.

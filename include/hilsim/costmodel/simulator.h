@@ -37,6 +37,7 @@ double transfer_ms(const TransferSpec& t, int64_t bytes);
 
 // Tasks must be given in a topological order (deps point backwards). Throws Error naming the task
 // for an unknown unit or a unit it has no duration for.
-SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer);
+SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer,
+                   bool with_trace = true);
 
 }  // namespace hilsim::costmodel
