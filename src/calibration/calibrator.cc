@@ -347,14 +347,19 @@ Sample measure_transfer(int64_t bytes, int core_a, int core_b) {
       ack.store(i, std::memory_order_release);
     }
   });
-  kernels::ThreadPool::pin_current_thread(core_a);
-  for (int i = 1; i <= kReps; ++i) {
-    std::fill(buf.begin(), buf.end(), static_cast<float>(i));  // produced on core a
-    t_send = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-    flag.store(i, std::memory_order_release);
-    while (ack.load(std::memory_order_acquire) != i) {
+  // The producer gets its own thread too: pinning the caller would leave it (and every thread it
+  // creates later, which inherit its CPU mask) on one core for the rest of the calibration.
+  std::thread producer([&] {
+    kernels::ThreadPool::pin_current_thread(core_a);
+    for (int i = 1; i <= kReps; ++i) {
+      std::fill(buf.begin(), buf.end(), static_cast<float>(i));  // produced on core a
+      t_send = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+      flag.store(i, std::memory_order_release);
+      while (ack.load(std::memory_order_acquire) != i) {
+      }
     }
-  }
+  });
+  producer.join();
   consumer.join();
   Sample s;
   s.klass = "transfer";
