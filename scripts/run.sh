@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on the embedded
-# default: the built-in yolov5s_like model (320x320) and a bundled device profile. It shows what the
-# model is, what hilsim predicts for it dense and block-pruned on the device, and a measurement of the
-# same model on this machine's kernels.
+# default — the built-in yolov5s_like model (320x320) and the bundled profile of this machine kind
+# (device_profiles/x86_avx512_2core.json): predict the dense model and check it against a run here,
+# plan block-punched pruning for a 2x faster model, emit it, and validate it (numerics and latency).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 MODEL=${MODEL:-zoo:yolov5s_like}
-PROFILE=${PROFILE:-device_profiles/samsung_galaxy_s20.json}
-echo "== what the model is"
-./build/hilsim inspect "$MODEL" --passes | sed -n 1,3p
-echo "== predicted on $(basename "$PROFILE" .json): dense, then block-punched 8x4 at 80%"
-./build/hilsim predict "$MODEL" --profile "$PROFILE" | tail -4
-./build/hilsim predict "$MODEL" --profile "$PROFILE" --sparsity block:8x4@0.8 | tail -4
-echo "== measured on this machine (hilsim's kernels, 1 thread)"
-./build/hilsim run "$MODEL" --repeat 10 | tail -3
+PROFILE=${PROFILE:-device_profiles/x86_avx512_2core.json}
+OUT=${OUT:-build/main_job}
+mkdir -p "$OUT"
+echo "== 1. the model"
+./build/hilsim inspect "$MODEL" --passes | sed -n 1,2p
+echo "== 2. predicted on $(basename "$PROFILE" .json), checked against a run on this machine (1 thread)"
+./build/hilsim predict "$MODEL" --profile "$PROFILE" --unit cpu0 --compare --repeat 10 | tail -3
+echo "== 3. plan: block-punched pruning for 2x the dense predicted speed"
+./build/hilsim plan "$MODEL" --profile "$PROFILE" --unit cpu0 --target-speedup 2 --formats block,pattern \
+  --out "$OUT/plan.json" | tail -3
+echo "== 4. emit the pruned model and its packed weights"
+./build/hilsim emit "$MODEL" --plan "$OUT/plan.json" --out "$OUT/emitted"
+echo "== 5. validate: numerics against the reference, measured latency against the plan"
+./build/hilsim validate "$OUT/emitted" --profile "$PROFILE" --repeat 10
