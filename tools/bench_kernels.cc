@@ -17,8 +17,12 @@
 
 #include "command.h"
 #include "common_flags.h"
+#include "hilsim/kernels/block_sparse_conv.h"
 #include "hilsim/kernels/cpu_features.h"
+#include "hilsim/kernels/csr_conv.h"
 #include "hilsim/kernels/dense_conv.h"
+#include "hilsim/kernels/masks.h"
+#include "hilsim/kernels/pattern_conv.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/kernels/thread_pool.h"
@@ -133,6 +137,50 @@ std::vector<Row> sparse_rows(const ShapeContext& ctx, kernels::ThreadPool& pool,
 }
 const bool registered_sparse = [] {
   row_providers().push_back(sparse_rows);
+  return true;
+}();
+
+// The format-specific kernels (block_sparse_conv.h, pattern_conv.h, csr_conv.h) on the same layers and
+// against the same baselines as sparse_rows.
+std::vector<Row> format_rows(const ShapeContext& ctx, kernels::ThreadPool& pool, double min_time, int max_reps) {
+  const ConvShape& s = ctx.layer->shape;
+  std::vector<Row> rows;
+  if (s.groups != 1) return rows;
+  std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()));
+  auto time_one = [&](std::unique_ptr<kernels::PreparedConv> k, const std::string& baseline, double baseline_ms,
+                      double sparsity, const std::string& block) {
+    Row r;
+    r.kernel = k->kernel_name();
+    r.shape = s.str();
+    r.baseline = baseline;
+    r.baseline_ms = baseline_ms;
+    r.sparsity = sparsity;
+    r.block = block;
+    r.ms = median_ms([&] { k->run(ctx.in.data(), out.data(), pool); }, min_time, max_reps);
+    r.dense_flops = 2.0 * static_cast<double>(s.macs());
+    r.actual_flops = 2.0 * static_cast<double>(k->executed_macs());
+    r.max_rel_err = NAN;
+    rows.push_back(r);
+  };
+  const float* w = ctx.w.data();
+  for (double ratio : {0.8, 0.9}) {
+    const auto m = kernels::block_mask(s.f, s.c, s.kh, s.kw, w, 8, 4, ratio, false);
+    time_one(kernels::prepare_block_sparse_conv(s, w, ctx.bias.data(), ctx.ep, m.mask), "onednn", ctx.onednn_ms,
+             ratio, "8x4");
+  }
+  if (s.kh == 3 && s.kw == 3) {
+    const auto m = kernels::pattern_mask(s.f, s.c, 3, 3, w, 2);
+    time_one(kernels::prepare_pattern_conv(s, w, ctx.bias.data(), ctx.ep, m.mask), "ours_dense", ctx.dense_ms,
+             7.0 / 9.0, "");
+  }
+  if (s.kh == 1 && s.kw == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom && !s.pad_right) {
+    const auto m = kernels::csr_mask(w, s.weight_count(), 0.9);
+    time_one(kernels::prepare_csr_conv(s, w, ctx.bias.data(), ctx.ep, m.keep), "onednn", ctx.onednn_ms, 0.9, "");
+  }
+  return rows;
+}
+const bool registered_formats = [] {
+  row_providers().push_back(format_rows);
   return true;
 }();
 

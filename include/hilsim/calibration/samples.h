@@ -14,7 +14,7 @@ namespace hilsim::calibration {
 
 inline constexpr int kSamplesSchemaVersion = 1;
 // Bump when a kernel's code changes in a way that changes its timing.
-inline constexpr const char* kKernelVersion = "kernels-2";
+inline constexpr const char* kKernelVersion = "kernels-3";
 
 struct Sample {
   std::string klass;                       // kernel class, e.g. "dense_conv3x3", "block_8x4"

@@ -7,7 +7,8 @@
 // filters uses, and a dense fb x kept panel of their values. Rows are reordered longest first so
 // threads stay balanced. The input is zero-padded once per call and split into stride phases, so for
 // any stride and dilation a kept column reads a contiguous run of input pixels: the micro-kernel is a
-// dense fb x T register tile fed by one vector load per kept column.
+// dense fb x T register tile fed by one vector load per kept column. The engine itself is in
+// block_sparse_conv.h (prepare_kept_column_conv); this header is the format-neutral entry point.
 #pragma once
 
 #include <cstdint>
@@ -46,24 +47,5 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
 std::unique_ptr<PreparedConv> prepare_sparse_conv_from_rows(const ConvShape& s, SparseRows rows,
                                                             const float* bias_or_null, const Epilogue& ep,
                                                             const std::string& label, Isa isa = active_isa());
-
-// Micro-kernels: acc[f * T + t] = bias[f] + sum_j vals[j * FB + f] * base[off[j] + so + t] for one row.
-struct SparseTileArgs {
-  const float* base;
-  const int64_t* off;
-  const float* vals;
-  int64_t ncols;
-  int64_t so;
-  float* acc;
-  const float* bias;  // FB values the accumulators start from
-};
-using SparseTileFn = void (*)(const SparseTileArgs&);
-// Tile width (output pixels) for a row height; the kernel computes FB x T accumulators.
-int sparse_tile_width(int fb);
-SparseTileFn sparse_tile_generic(int fb);
-#if defined(__x86_64__) || defined(_M_X64)
-SparseTileFn sparse_tile_avx2(int fb);
-SparseTileFn sparse_tile_avx512(int fb);
-#endif
 
 }  // namespace hilsim::kernels

@@ -1,0 +1,91 @@
+// AVX-512 kept-column micro-kernels: FB filters x V vectors of 16 output pixels held in registers;
+// each kept column costs V input loads and FB broadcasts. Partial tiles use masked loads, which do not
+// fault past the end of the input.
+#include <immintrin.h>
+
+#include "hilsim/kernels/block_sparse_conv.h"
+
+namespace hilsim::kernels {
+namespace {
+
+template <int FB, int V, bool kMasked>
+inline void run_cols(const ColTileArgs& a, __m512 (&acc)[FB][V], const __mmask16 (&m)[V]) {
+  int64_t j = 0;
+  if constexpr (FB == 1) {
+    // One filter has only V accumulator chains, too few to hide the FMA latency: alternate two sets.
+    __m512 acc2[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc2[v] = _mm512_setzero_ps();
+    for (; j + 2 <= a.ncols; j += 2) {
+      const float* s0 = a.base + a.off[j];
+      const float* s1 = a.base + a.off[j + 1];
+      const __m512 w0 = _mm512_set1_ps(a.vals[j * a.vstride]);
+      const __m512 w1 = _mm512_set1_ps(a.vals[(j + 1) * a.vstride]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) {
+        const __m512 x0 = kMasked ? _mm512_maskz_loadu_ps(m[v], s0 + 16 * v) : _mm512_loadu_ps(s0 + 16 * v);
+        const __m512 x1 = kMasked ? _mm512_maskz_loadu_ps(m[v], s1 + 16 * v) : _mm512_loadu_ps(s1 + 16 * v);
+        acc[0][v] = _mm512_fmadd_ps(w0, x0, acc[0][v]);
+        acc2[v] = _mm512_fmadd_ps(w1, x1, acc2[v]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[0][v] = _mm512_add_ps(acc[0][v], acc2[v]);
+  }
+  for (; j < a.ncols; ++j) {
+    const float* src = a.base + a.off[j];
+    const float* w = a.vals + j * a.vstride;
+    __m512 x[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) x[v] = kMasked ? _mm512_maskz_loadu_ps(m[v], src + 16 * v) : _mm512_loadu_ps(src + 16 * v);
+#pragma GCC unroll 16
+    for (int f = 0; f < FB; ++f) {
+      const __m512 wf = _mm512_set1_ps(w[f]);
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) acc[f][v] = _mm512_fmadd_ps(wf, x[v], acc[f][v]);
+    }
+  }
+}
+
+template <int FB, int V>
+void tile_avx512(const ColTileArgs& a) {
+  __m512 acc[FB][V];
+#pragma GCC unroll 16
+  for (int f = 0; f < FB; ++f) {
+    const __m512 b = _mm512_set1_ps(a.bias[f]);
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[f][v] = a.init ? _mm512_loadu_ps(a.init + f * 16 * V + 16 * v) : b;
+  }
+  __mmask16 m[V];
+  if (a.valid >= 16 * V) {
+    for (int v = 0; v < V; ++v) m[v] = 0xFFFF;
+    run_cols<FB, V, false>(a, acc, m);
+  } else {
+    for (int v = 0; v < V; ++v) {
+      const int64_t left = a.valid - 16 * v;
+      m[v] = left >= 16 ? __mmask16(0xFFFF) : left <= 0 ? __mmask16(0) : __mmask16((1u << left) - 1);
+    }
+    run_cols<FB, V, true>(a, acc, m);
+  }
+#pragma GCC unroll 16
+  for (int f = 0; f < FB; ++f)
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(a.acc + f * 16 * V + 16 * v, acc[f][v]);
+}
+
+}  // namespace
+
+ColTileFn col_tile_avx512(int fb, int width) {
+  if (fb == 1 && width == 128) return &tile_avx512<1, 8>;
+  if (width != col_tile_width(fb)) return nullptr;
+  switch (fb) {
+    case 1: return &tile_avx512<1, 4>;
+    case 2: return &tile_avx512<2, 4>;
+    case 4: return &tile_avx512<4, 4>;
+    case 8: return &tile_avx512<8, 2>;
+    case 16: return &tile_avx512<16, 1>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace hilsim::kernels
