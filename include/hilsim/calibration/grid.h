@@ -1,0 +1,64 @@
+// The calibration grid at kernel level: instances of every kernel class described by plain numbers
+// (no graph, no ONNX), so the same design runs in the CLI and in the standalone calibrator that is
+// cross-compiled for phones and boards. Classes and features are those of kernel_features.h, so the
+// samples fit into the same profile keys ("CLASS/tN") the predictor reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/kernels/conv_desc.h"
+
+namespace hilsim::calibration {
+
+// One kernel instance to time.
+struct KernelPoint {
+  std::string klass;
+  int threads = 1;
+  std::string op;  // conv | gemm | maxpool | add | concat | resize | copy
+  int64_t c = 8, f = 8, h = 8, w = 8, k = 1, stride = 1, groups = 1;
+  std::string format = "dense";  // dense | block | block_col | pattern | csr
+  int bf = 8, bc = 4, entries = 2;
+  double ratio = 0;
+  int act = 0;  // fused epilogue: 0 none, 1 ReLU, 2 SiLU (the exp-based one costs per output byte)
+
+  std::string key() const;  // unique text: the sample's `instance`
+  kernels::ConvShape conv_shape() const;  // op == "conv": padding k / 2 on every side
+  int64_t macs() const;                   // dense-equivalent
+  int64_t working_set_bytes() const;      // activations + weights of one instance
+};
+
+// Every class the kernel-level grid knows, in a stable order ("transfer" is measured apart).
+const std::vector<std::string>& kernel_grid_classes();
+// Throws hilsim::Error naming `klass` and the known classes when it is not one of them.
+void check_kernel_class(const std::string& klass);
+
+struct GridLimits {
+  int64_t max_macs = 120'000'000;   // one timed call stays a few ms on a laptop core
+  int64_t max_elems = 3'000'000;    // memory-bound instances
+};
+
+// Space-filling design for one class: `n` points of a scrambled Halton sequence over log-channels,
+// log-spatial, stride, kernel variant and sparsity ratio (0..0.95), deterministic in `seed`.
+std::vector<KernelPoint> kernel_design(const std::string& klass, int threads, int n, uint64_t seed,
+                                       const GridLimits& lim = {});
+
+// Real layer shapes of common mobile CNNs (MobileNetV2, ResNet-18, a YOLOv5s-like detector), as
+// points of the classes asked for: where a model's time goes, the design alone samples thinly.
+std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads,
+                                          const GridLimits& lim = {});
+
+// Neighbours of a point (channels and spatial scaled up and down): adaptive samples around a region
+// whose error is high.
+std::vector<KernelPoint> neighbours(const KernelPoint& p, const GridLimits& lim = {});
+
+// The kernel instance (features) of a point, with what the prepared kernel reports it executes and
+// stores. Same figures as conv_instance / gemm_instance / memory_instance of the runtime.
+KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes);
+
+// The sparse engine's row height for a point's format (filters per packed row).
+int sparse_row_height(const KernelPoint& p);
+
+}  // namespace hilsim::calibration

@@ -1,0 +1,68 @@
+// Timing kernel instances of the grid on this machine: the real prepared kernels of hilsim_kernels,
+// called directly (no executor, no graph), so the same runner works in the CLI and in the standalone
+// calibrator built for phones. Samples carry kernel_features' features and fit with `hilsim fit`.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hilsim/calibration/grid.h"
+#include "hilsim/calibration/samples.h"
+
+namespace hilsim::calibration {
+
+struct RunnerOptions {
+  double min_time_s = 0.02;   // timed calls of one sample, after warm-up
+  double max_time_s = 0.5;    // and never more than this
+  int min_reps = 5, max_reps = 300;
+  double stable_spread = 1.3; // p90 / p10 at or below which a series counts as stable
+  int64_t cold_bytes = int64_t{24} << 20;  // working set the rotating copies add up to (> private caches)
+  std::vector<int> cpus;      // pin the pool's threads (empty: let the OS place them)
+};
+
+// Prepares the point's kernel once (as many independent copies as it takes for their working sets to
+// exceed `cold_bytes`, up to 16: a layer inside a model does not find its weights in a warm cache),
+// warms up, then times calls round-robin until the series is stable or a limit is reached; a series
+// whose p90/p10 is above stable_spread is measured once more and the steadier one kept.
+Sample run_point(const KernelPoint& p, const RunnerOptions& o = {});
+
+// One hand-off of a tensor of `bytes` between two threads pinned to cores a and b: the producer
+// writes it and raises an atomic flag, the consumer waits for the flag and reads it all. Class
+// "transfer", features bytes and call.
+Sample run_transfer(int64_t bytes, int core_a, int core_b);
+
+struct KernelCalibrationOptions {
+  std::string samples_path;          // checkpoint and result (written atomically)
+  double budget_s = 120;
+  bool resume = false;               // continue from samples_path, skipping measured instances
+  std::vector<std::string> classes;  // empty = every grid class and transfer
+  int max_threads = 0;               // 0 = all cores
+  bool reference_layers = true;      // add the built-in real layer shapes to the design
+  bool tiny = false;                 // a few small points per class (emulators, smoke tests)
+  std::string note;                  // recorded in the samples file
+  RunnerOptions runner;
+  int checkpoint_every = 8;          // samples between checkpoints
+  std::function<void(double done, double total, const std::string& what)> progress;
+  const std::atomic<bool>* stop = nullptr;  // raised by a signal handler: checkpoint and return
+};
+
+struct KernelCalibrationResult {
+  SampleSet samples;
+  double wall_s = 0;
+  bool interrupted = false;
+  int measured = 0;  // samples taken by this run (resumed ones excluded)
+  int adaptive = 0;  // of which added by the adaptive rounds
+};
+
+// The whole measurement: roofline (stream bandwidth, peak GEMM FLOP/s), transfers, the initial design
+// (space-filling points + reference layers per class and thread count), then adaptive rounds that
+// add points where held-out relative error is largest, until the budget is spent.
+KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o);
+
+// Held-out error of one class/thread group: every 4th sample is left out of the fit and predicted.
+// Returns the RMSPE (%) on those and the index (into `samples`) of the worst one, -1 when too few.
+double held_out_rmspe(const std::vector<Sample>& samples, const std::vector<std::string>& features, int* worst);
+
+}  // namespace hilsim::calibration

@@ -1,0 +1,377 @@
+#include "hilsim/calibration/grid.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+
+namespace {
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
+double halton(uint64_t i, int b, double shift) {
+  double f = 1.0, r = 0.0;
+  for (uint64_t n = i + 1; n > 0; n /= static_cast<uint64_t>(b)) {
+    f /= b;
+    r += f * static_cast<double>(n % static_cast<uint64_t>(b));
+  }
+  r += shift;
+  return r - std::floor(r);
+}
+
+int64_t log_uniform(double u, int64_t lo, int64_t hi) {
+  const double v = std::exp(std::log(static_cast<double>(lo)) + u * (std::log(static_cast<double>(hi)) - std::log(static_cast<double>(lo))));
+  return std::clamp<int64_t>(std::llround(v), lo, hi);
+}
+
+bool starts(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
+bool is_conv_class(const std::string& k) {
+  return starts(k, "dense_conv") || starts(k, "depthwise_conv") || starts(k, "sparse_fb");
+}
+
+int64_t out_dim(int64_t h, int64_t k, int64_t stride, int64_t pad) { return (h + 2 * pad - k) / stride + 1; }
+int64_t pool_pad(const KernelPoint& p) { return p.k == 2 ? 0 : p.k / 2; }
+
+// Keeps a point under the caps: the image shrinks first (the per-pixel cost is what is measured), then
+// the channels. Real layers above the cap are thereby sampled at their channel counts.
+void cap(KernelPoint& p, const GridLimits& lim) {
+  if (p.op == "conv") {
+    for (int guard = 0; p.macs() > lim.max_macs && guard < 200; ++guard) {
+      if (p.h > std::max<int64_t>(8, p.k)) {
+        p.h = p.w = std::max<int64_t>(std::max<int64_t>(8, p.k), p.h * 4 / 5);
+      } else if (p.groups == 1) {
+        p.c = std::max<int64_t>(3, p.c * 4 / 5);
+        p.f = std::max<int64_t>(8, p.f * 4 / 5);
+      } else {
+        p.c = p.f = p.groups = std::max<int64_t>(8, p.c * 4 / 5);
+      }
+    }
+    if (p.h < p.k) p.h = p.w = p.k;
+  } else if (p.op == "gemm") {
+    while (p.c * p.f > lim.max_macs && p.f > 16) p.f = p.f * 4 / 5;
+    while (p.c * p.f > lim.max_macs && p.c > 16) p.c = p.c * 4 / 5;
+  } else {
+    const int64_t per_pixel = p.op == "concat" ? p.c + p.f : p.op == "resize" ? 5 * p.c : p.c;
+    while (per_pixel * p.h * p.w > lim.max_elems && p.h > 1) p.h = p.w = std::max<int64_t>(1, p.h * 4 / 5);
+    if (p.op == "maxpool" && p.h < p.k) p.h = p.w = p.k;
+  }
+}
+
+// The storage format a sparse class is sampled in: fb1 covers pattern, CSR and 1-filter blocks, the
+// others block-punched rows (and the per-column variant) of their height.
+void sparse_format(KernelPoint& p, int fb, double u_fmt, double u_ratio, double u_bc) {
+  const int bcs[5] = {1, 2, 4, 8, 16};
+  p.ratio = std::min(0.95, u_ratio);
+  if (fb == 1) {
+    const int which = static_cast<int>(u_fmt * 3) % 3;
+    if (which == 0 && (p.k == 3 || (p.k == 1 && p.c >= 9))) {
+      p.format = "pattern";
+      p.entries = u_ratio < 0.5 ? 2 : 3;
+    } else if (which == 1 && p.k == 1) {
+      p.format = "csr";
+      p.stride = 1;
+    } else {
+      p.format = "block";
+      p.bf = 1;
+      p.bc = bcs[static_cast<int>(u_bc * 5) % 5];
+    }
+  } else {
+    p.format = u_bc < 0.8 ? "block" : "block_col";
+    p.bf = fb == 16 ? (u_fmt < 0.75 ? 16 : 32) : fb;
+    p.bc = p.format == "block" ? bcs[static_cast<int>(u_bc * 5 / 0.8) % 5] : 1;
+  }
+}
+
+}  // namespace
+
+const std::vector<std::string>& kernel_grid_classes() {
+  static const std::vector<std::string> c = {
+      "dense_conv1x1", "dense_conv3x3", "dense_conv5x5", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
+      "sparse_fb1",    "sparse_fb2",    "sparse_fb4",    "sparse_fb8",    "sparse_fb16",       "gemm",
+      "pool",          "elementwise",   "concat",        "resize",        "copy"};
+  return c;
+}
+
+void check_kernel_class(const std::string& klass) {
+  const auto& known = kernel_grid_classes();
+  if (klass == "transfer" || std::find(known.begin(), known.end(), klass) != known.end()) return;
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  throw Error("--classes", "unknown kernel class '" + klass + "' (known: " + list + ", transfer)");
+}
+
+std::string KernelPoint::key() const {
+  std::string s = klass + "/t" + std::to_string(threads) + "/" + op + "/c" + std::to_string(c) + "f" + std::to_string(f) +
+                  "h" + std::to_string(h) + "w" + std::to_string(w) + "k" + std::to_string(k) + "s" +
+                  std::to_string(stride) + "g" + std::to_string(groups);
+  if (format != "dense")
+    s += "/" + format + std::to_string(bf) + "x" + std::to_string(bc) + "e" + std::to_string(entries) + "r" +
+         std::to_string(std::lround(ratio * 1000));
+  return s + "/a" + std::to_string(act);
+}
+
+kernels::ConvShape KernelPoint::conv_shape() const {
+  kernels::ConvShape s;
+  s.c = c, s.f = f, s.h = h, s.w = w, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.groups = groups;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = k / 2;
+  return s;
+}
+
+int64_t KernelPoint::macs() const {
+  if (op == "conv") return conv_shape().macs();
+  if (op == "gemm") return c * f;
+  return 0;
+}
+
+int64_t KernelPoint::working_set_bytes() const {
+  if (op == "conv") {
+    const auto s = conv_shape();
+    return 4 * (c * h * w + f * s.out_h() * s.out_w() + s.weight_count());
+  }
+  if (op == "gemm") return 4 * (c + f + c * f);
+  if (op == "concat") return 8 * (c + f) * h * w;
+  if (op == "resize") return 20 * c * h * w;
+  return 12 * c * h * w;
+}
+
+std::vector<KernelPoint> kernel_design(const std::string& klass, int threads, int n, uint64_t seed,
+                                       const GridLimits& lim) {
+  check_kernel_class(klass);
+  std::vector<KernelPoint> pts;
+  if (klass == "transfer") return pts;
+  const double golden[6] = {0.618034, 0.414214, 0.732051, 0.236068, 0.645751, 0.316625};
+  const int primes[6] = {2, 3, 5, 7, 11, 13};
+  double sh[6];
+  for (int d = 0; d < 6; ++d) sh[d] = std::fmod(static_cast<double>(seed) * golden[d], 1.0);
+  for (int i = 0; i < n; ++i) {
+    const uint64_t idx = static_cast<uint64_t>(i) + seed * 7919;
+    double u[6];
+    for (int d = 0; d < 6; ++d) u[d] = halton(idx, primes[d], sh[d]);
+    KernelPoint p;
+    p.klass = klass;
+    p.threads = threads;
+    if (is_conv_class(klass)) {
+      p.op = "conv";
+      p.act = static_cast<int>(u[5] * 3) % 3;
+      p.stride = u[3] < 0.3 ? 2 : 1;
+      p.c = log_uniform(u[0], 8, 1024);
+      p.f = log_uniform(u[1], 8, 1024);
+      p.h = p.w = log_uniform(u[2], 4, 160);
+      if (klass == "dense_conv1x1") {
+        p.k = 1;
+        p.h = p.w = log_uniform(u[2], 1, 160);  // 1x1 layers run down to pooled 1x1 maps (SE, heads)
+      } else if (klass == "dense_conv3x3") {
+        p.k = 3;
+      } else if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
+        p.k = klass == "dense_conv5x5" ? 5 : (u[4] < 0.5 ? 6 : 7);  // YOLOv5's 6x6 stem, ResNet's 7x7
+        p.c = log_uniform(u[0], 3, 128);
+        p.h = p.w = log_uniform(u[2], 16, 160);
+      } else if (starts(klass, "depthwise_conv")) {
+        p.k = klass == "depthwise_conv3x3" ? 3 : 5;
+        p.f = p.groups = p.c;
+        p.h = p.w = log_uniform(u[2], 4, 112);
+      } else {  // sparse_fbN
+        p.k = u[4] < 0.5 ? 1 : 3;
+        p.stride = u[3] > 0.8 ? 2 : 1;
+        sparse_format(p, std::stoi(klass.substr(9)), u[4] * 2 - std::floor(u[4] * 2), u[3], u[5]);
+      }
+    } else if (klass == "gemm") {
+      p.op = "gemm";
+      p.c = log_uniform(u[0], 64, 4096);
+      p.f = log_uniform(u[1], 16, 4096);
+    } else {
+      p.c = log_uniform(u[0], 8, 512);
+      p.h = p.w = log_uniform(u[2], 1, 160);
+      if (klass == "pool") {
+        p.op = "maxpool";
+        p.k = u[4] < 0.33 ? 2 : u[4] < 0.66 ? 3 : 5;
+        p.stride = (p.k == 2 || u[3] < 0.5) ? 2 : 1;
+      } else if (klass == "elementwise") {
+        p.op = "add";
+      } else if (klass == "concat") {
+        p.op = "concat";
+        p.f = log_uniform(u[1], 8, 512);
+      } else if (klass == "resize") {
+        p.op = "resize";
+      } else {
+        p.op = "copy";
+      }
+    }
+    cap(p, lim);
+    pts.push_back(p);
+  }
+  return pts;
+}
+
+std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads, const GridLimits& lim) {
+  struct Conv {
+    int64_t c, f, h, k, s, g;
+    int act;
+  };
+  // MobileNetV2 @224 (ReLU6 ~ ReLU), ResNet-18 @224, YOLOv5s-like @640 (SiLU).
+  static const Conv convs[] = {
+      {3, 32, 224, 3, 2, 1, 1},     {32, 32, 112, 3, 1, 32, 1},   {32, 16, 112, 1, 1, 1, 0},   {16, 96, 112, 1, 1, 1, 1},
+      {96, 96, 112, 3, 2, 96, 1},   {96, 24, 56, 1, 1, 1, 0},     {24, 144, 56, 1, 1, 1, 1},   {144, 144, 56, 3, 1, 144, 1},
+      {144, 24, 56, 1, 1, 1, 0},    {144, 144, 56, 3, 2, 144, 1}, {144, 32, 28, 1, 1, 1, 0},   {32, 192, 28, 1, 1, 1, 1},
+      {192, 192, 28, 3, 1, 192, 1}, {192, 32, 28, 1, 1, 1, 0},    {192, 64, 14, 1, 1, 1, 0},   {64, 384, 14, 1, 1, 1, 1},
+      {384, 384, 14, 3, 1, 384, 1}, {384, 64, 14, 1, 1, 1, 0},    {384, 96, 14, 1, 1, 1, 0},   {96, 576, 14, 1, 1, 1, 1},
+      {576, 576, 14, 3, 2, 576, 1}, {576, 160, 7, 1, 1, 1, 0},    {160, 960, 7, 1, 1, 1, 1},   {960, 960, 7, 3, 1, 960, 1},
+      {960, 320, 7, 1, 1, 1, 0},    {320, 1280, 7, 1, 1, 1, 1},   {3, 64, 224, 7, 2, 1, 1},    {64, 64, 56, 3, 1, 1, 1},
+      {64, 128, 56, 3, 2, 1, 1},    {64, 128, 56, 1, 2, 1, 0},    {128, 128, 28, 3, 1, 1, 1},  {128, 256, 28, 3, 2, 1, 1},
+      {256, 256, 14, 3, 1, 1, 1},   {256, 512, 14, 3, 2, 1, 1},   {512, 512, 7, 3, 1, 1, 1},   {3, 32, 640, 6, 2, 1, 2},
+      {32, 64, 320, 3, 2, 1, 2},    {64, 32, 160, 1, 1, 1, 2},    {32, 32, 160, 3, 1, 1, 2},   {64, 128, 160, 3, 2, 1, 2},
+      {128, 64, 80, 1, 1, 1, 2},    {64, 64, 80, 3, 1, 1, 2},     {128, 256, 80, 3, 2, 1, 2},  {256, 128, 40, 1, 1, 1, 2},
+      {128, 128, 40, 3, 1, 1, 2},   {256, 512, 40, 3, 2, 1, 2},   {512, 256, 20, 1, 1, 1, 2},  {256, 256, 20, 3, 1, 1, 2},
+      {1024, 512, 20, 1, 1, 1, 2},  {128, 255, 80, 1, 1, 1, 0},   {256, 255, 40, 1, 1, 1, 0},  {512, 255, 20, 1, 1, 1, 0},
+      {960, 240, 1, 1, 1, 1, 1},    {240, 960, 1, 1, 1, 1, 0},    {72, 72, 56, 5, 2, 72, 1},   {240, 240, 14, 5, 1, 240, 2}};
+  struct Mem {
+    const char* op;
+    int64_t c, f, h, k, s;
+  };
+  static const Mem mems[] = {{"maxpool", 64, 0, 112, 3, 2}, {"maxpool", 256, 0, 20, 5, 1}, {"maxpool", 128, 0, 40, 2, 2},
+                             {"add", 24, 0, 56, 0, 1},      {"add", 32, 0, 28, 0, 1},      {"add", 64, 0, 56, 0, 1},
+                             {"add", 96, 0, 14, 0, 1},      {"add", 160, 0, 7, 0, 1},      {"add", 128, 0, 28, 0, 1},
+                             {"concat", 128, 128, 40, 0, 1}, {"concat", 64, 64, 80, 0, 1}, {"concat", 256, 256, 20, 0, 1},
+                             {"resize", 256, 0, 20, 0, 1},  {"resize", 128, 0, 40, 0, 1},  {"copy", 512, 0, 7, 0, 1},
+                             {"copy", 1280, 0, 1, 0, 1}};
+  auto wanted = [&](const std::string& k) { return std::find(classes.begin(), classes.end(), k) != classes.end(); };
+  std::vector<KernelPoint> pts;
+  std::set<std::string> seen;
+  auto add = [&](KernelPoint p) {
+    p.threads = threads;
+    cap(p, lim);
+    if (wanted(p.klass) && seen.insert(p.key()).second) pts.push_back(p);
+  };
+  uint64_t i = 0;
+  for (const Conv& cv : convs) {
+    KernelPoint p;
+    p.op = "conv";
+    p.c = cv.c, p.f = cv.f, p.h = p.w = cv.h, p.k = cv.k, p.stride = cv.s, p.groups = cv.g, p.act = cv.act;
+    const bool dw = p.groups > 1 && (p.k == 3 || p.k == 5);
+    p.klass = dense_conv_class(p.k, p.k, dw);
+    add(p);
+    if (p.groups != 1) continue;
+    const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);
+    for (int fb : {1, 2, 4, 8, 16}) {
+      KernelPoint q = p;
+      q.klass = "sparse_fb" + std::to_string(fb);
+      q.ratio = std::min(0.95, 0.3 + 0.65 * u);
+      q.format = fb == 1 ? (q.k == 3 ? "pattern" : (q.k == 1 && q.stride == 1) ? "csr" : "block") : "block";
+      q.entries = u < 0.5 ? 2 : 3;
+      q.bf = fb;
+      q.bc = 4;
+      add(q);
+    }
+  }
+  for (const Mem& m : mems) {
+    KernelPoint p;
+    p.op = m.op;
+    p.c = m.c, p.f = m.f, p.h = p.w = m.h, p.k = m.k, p.stride = m.s;
+    const std::string op = m.op;
+    p.klass = op == "maxpool" ? "pool" : op == "add" ? "elementwise" : op;
+    add(p);
+  }
+  for (auto [c, f] : {std::pair<int64_t, int64_t>{1280, 1000}, {512, 1000}, {1024, 1000}}) {
+    KernelPoint p;
+    p.op = "gemm", p.klass = "gemm", p.c = c, p.f = f;
+    add(p);
+  }
+  return pts;
+}
+
+std::vector<KernelPoint> neighbours(const KernelPoint& p, const GridLimits& lim) {
+  std::vector<KernelPoint> out;
+  for (auto [fc, fh] : {std::pair<double, double>{0.7, 1.0}, {1.4, 1.0}, {1.0, 0.7}, {1.0, 1.4}}) {
+    KernelPoint q = p;
+    q.c = std::max<int64_t>(p.op == "conv" && p.groups == 1 ? 3 : 8, std::llround(p.c * fc));
+    if (p.groups > 1) q.f = q.groups = q.c;
+    if (p.op != "conv" && p.op != "gemm") q.h = q.w = std::max<int64_t>(1, std::llround(p.h * fh));
+    else if (p.op == "conv") q.h = q.w = std::max<int64_t>(p.k, std::llround(p.h * fh));
+    else q.f = std::max<int64_t>(16, std::llround(p.f * fh));
+    if (q.format == "pattern" && q.k == 1 && q.c < 9) q.c = 9;
+    cap(q, lim);
+    if (q.key() != p.key()) out.push_back(q);
+  }
+  return out;
+}
+
+int sparse_row_height(const KernelPoint& p) {
+  if (p.format == "block" || p.format == "block_col") return std::min(p.bf, 16);
+  return 1;
+}
+
+KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes) {
+  KernelInstance k;
+  k.threads = p.threads;
+  if (p.op == "conv") {
+    const kernels::ConvShape s = p.conv_shape();
+    if (p.format == "dense") {
+      const bool dw = s.is_depthwise() && (s.kh == 3 || s.kh == 5);
+      k.klass = dense_conv_class(s.kh, s.kw, dw);
+    } else {
+      k.klass = "sparse_fb" + std::to_string(sparse_row_height(p));
+    }
+    k.macs = s.macs();
+    k.executed_macs = executed_macs;
+    k.in_bytes = s.n * s.c * s.h * s.w * 4;
+    k.out_bytes = s.n * s.f * s.out_h() * s.out_w() * 4;
+    k.weight_bytes = weight_bytes;
+    const int64_t pixels = s.n * s.out_h() * s.out_w();
+    if (p.format != "dense") {
+      // The sparse engine's items: rows of fb filters x tiles of flattened stride-phase pixels.
+      const int64_t fb = sparse_row_height(p);
+      const int64_t t = fb <= 4 ? 64 : fb == 8 ? 32 : 16;
+      const int64_t pwa = ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
+      const int64_t tiles_per_row = ceil_div((s.out_h() - 1) * pwa + s.out_w(), t);
+      k.out_tiles = ceil_div(s.f, fb) * tiles_per_row * s.n;
+      const int64_t kept_per_pixel = pixels > 0 ? executed_macs / pixels : 0;
+      k.lane_macs = kept_per_pixel * tiles_per_row * t * s.n;
+    } else {
+      k.out_tiles = ceil_div(s.f, 8) * ceil_div(pixels, 32);
+    }
+    k.work_items = k.out_tiles;
+    if (p.act == 2) k.act_bytes = k.out_bytes;
+    return k;
+  }
+  if (p.op == "gemm") {
+    k.klass = "gemm";
+    k.macs = k.executed_macs = p.c * p.f;
+    k.in_bytes = p.c * 4;
+    k.out_bytes = p.f * 4;
+    k.weight_bytes = (p.f * p.c + p.f) * 4;
+    k.out_tiles = ceil_div(p.f, 32) * ceil_div(1, 8);
+    k.work_items = k.out_tiles;
+    return k;
+  }
+  const int64_t plane = p.h * p.w * 4;
+  if (p.op == "maxpool") {
+    k.klass = "pool";
+    const int64_t oh = out_dim(p.h, p.k, p.stride, pool_pad(p));
+    k.in_bytes = p.c * plane;
+    k.out_bytes = p.c * oh * oh * 4;
+  } else if (p.op == "add") {
+    k.klass = "elementwise";
+    k.in_bytes = 2 * p.c * plane;
+    k.out_bytes = p.c * plane;
+  } else if (p.op == "concat") {
+    k.klass = "concat";
+    k.in_bytes = k.out_bytes = (p.c + p.f) * plane;
+  } else if (p.op == "resize") {
+    k.klass = "resize";
+    k.in_bytes = p.c * plane;
+    k.out_bytes = 4 * p.c * plane;
+  } else if (p.op == "copy") {
+    k.klass = "copy";
+    k.in_bytes = k.out_bytes = p.c * plane;
+  } else {
+    throw Error("calibration grid", "unknown op '" + p.op + "'");
+  }
+  k.work_items = std::max<int64_t>(1, k.out_bytes / 4096);
+  return k;
+}
+
+}  // namespace hilsim::calibration

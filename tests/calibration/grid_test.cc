@@ -1,0 +1,122 @@
+#include "hilsim/calibration/grid.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "hilsim/calibration/instances.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+namespace {
+
+TEST(KernelGrid, DesignIsDeterministicAndCoversTheDeclaredRanges) {
+  for (const auto& klass : kernel_grid_classes()) {
+    const auto a = kernel_design(klass, 1, 32, 1), b = kernel_design(klass, 1, 32, 1), c = kernel_design(klass, 1, 32, 2);
+    ASSERT_EQ(a.size(), 32u) << klass;
+    int differ = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].key(), b[i].key()) << klass;
+      differ += a[i].key() != c[i].key();
+    }
+    EXPECT_GT(differ, 16) << klass;  // another seed, other points
+    for (const auto& p : a) {
+      EXPECT_GE(p.c, 3) << p.key();
+      EXPECT_LE(p.c, 4096) << p.key();
+      EXPECT_GE(p.h, 1) << p.key();
+      EXPECT_LE(p.h, 160) << p.key();
+      EXPECT_GE(p.ratio, 0.0);
+      EXPECT_LE(p.ratio, 0.95);
+      EXPECT_LE(p.macs(), GridLimits{}.max_macs) << p.key();
+      EXPECT_EQ(instance_of(p, p.macs(), 0).klass, klass) << p.key();  // each point lands in its class
+    }
+  }
+  // Conv designs span small and large layers, both strides, and the sparse ones a range of ratios.
+  const auto d = kernel_design("dense_conv3x3", 1, 32, 1);
+  int64_t cmin = 1 << 20, cmax = 0, hmin = 1 << 20, hmax = 0;
+  std::set<int64_t> strides;
+  for (const auto& p : d) {
+    cmin = std::min(cmin, p.c), cmax = std::max(cmax, p.c), hmin = std::min(hmin, p.h), hmax = std::max(hmax, p.h);
+    strides.insert(p.stride);
+  }
+  EXPECT_LT(cmin, 24);
+  EXPECT_GT(cmax, 256);
+  EXPECT_LT(hmin, 12);
+  EXPECT_GT(hmax, 40);
+  EXPECT_EQ(strides.size(), 2u);
+  double rmin = 1, rmax = 0;
+  std::set<std::string> formats;
+  for (const auto& klass : {"sparse_fb1", "sparse_fb8"})
+    for (const auto& p : kernel_design(klass, 1, 32, 1)) {
+      rmin = std::min(rmin, p.ratio), rmax = std::max(rmax, p.ratio);
+      formats.insert(p.format);
+    }
+  EXPECT_LT(rmin, 0.1);
+  EXPECT_GT(rmax, 0.85);
+  EXPECT_GE(formats.size(), 4u);  // block, block_col, pattern, csr
+}
+
+TEST(KernelGrid, UnknownClassIsAnErrorNamingIt) {
+  try {
+    kernel_design("dense_conv4x4", 1, 3, 1);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dense_conv4x4"), std::string::npos);
+  }
+}
+
+TEST(KernelGrid, ReferenceLayersAreRealShapesUnderTheCap) {
+  const auto pts = reference_layers(kernel_grid_classes(), 2);
+  std::set<std::string> classes;
+  for (const auto& p : pts) {
+    classes.insert(p.klass);
+    EXPECT_EQ(p.threads, 2);
+    EXPECT_LE(p.macs(), GridLimits{}.max_macs) << p.key();
+  }
+  for (const char* k : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
+                        "sparse_fb1", "sparse_fb8", "gemm", "pool", "elementwise", "concat", "resize", "copy"})
+    EXPECT_TRUE(classes.count(k)) << k;
+  EXPECT_TRUE(reference_layers({"gemm"}, 1).size() >= 2);
+}
+
+// The standalone grid describes instances exactly as the runtime's instance functions do, so its
+// samples fit the keys and features the predictor evaluates.
+TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
+  std::vector<KernelPoint> pts;
+  for (const auto& klass : kernel_grid_classes())
+    for (const auto& p : kernel_design(klass, 2, 6, 3)) pts.push_back(p);
+  for (const auto& p : pts) {
+    const int64_t em = p.macs() / 3 + 1, wb = 4096;
+    const KernelInstance mine = instance_of(p, em, wb);
+    KernelInstance theirs;
+    if (p.op == "conv") {
+      const auto cs = p.conv_shape();
+      theirs = conv_instance(conv_class(cs, p.format, p.bf, p.bc, p.entries), cs, p.threads, em, wb);
+      if (p.act == 2) theirs.act_bytes = theirs.out_bytes;
+    } else if (p.op == "gemm") {
+      theirs = gemm_instance(1, p.f, p.c, p.threads, true);
+      continue;  // gemm's executed MACs and weight bytes come from the shape alone
+    } else {
+      theirs = memory_instance(mine.klass, mine.in_bytes, mine.out_bytes, p.threads);
+    }
+    EXPECT_EQ(mine.klass, theirs.klass) << p.key();
+    EXPECT_EQ(features_of(mine), features_of(theirs)) << p.key();
+  }
+  KernelPoint g;
+  g.op = "gemm", g.klass = "gemm", g.c = 512, g.f = 1000, g.threads = 1;
+  EXPECT_EQ(features_of(instance_of(g, 512 * 1000, (512 * 1000 + 1000) * 4)),
+            features_of(gemm_instance(1, 1000, 512, 1, true)));
+}
+
+TEST(KernelGrid, NeighboursStayValidAndDiffer) {
+  for (const auto& klass : kernel_grid_classes())
+    for (const auto& p : kernel_design(klass, 1, 3, 5))
+      for (const auto& q : neighbours(p)) {
+        EXPECT_NE(q.key(), p.key());
+        EXPECT_EQ(instance_of(q, q.macs(), 0).klass, instance_of(p, p.macs(), 0).klass) << q.key();
+      }
+}
+
+}  // namespace
+}  // namespace hilsim::calibration

@@ -1,0 +1,176 @@
+#include "hilsim/calibration/runner.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "hilsim/calibration/calibrator.h"
+#include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/roofline.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+namespace {
+
+RunnerOptions quick() {
+  RunnerOptions o;
+  o.min_time_s = 0.001;
+  o.max_time_s = 0.02;
+  o.min_reps = 3;
+  o.max_reps = 20;
+  o.cold_bytes = 1 << 18;
+  return o;
+}
+
+KernelPoint small(const std::string& klass, uint64_t seed = 3) {
+  KernelPoint p = kernel_design(klass, 1, 1, seed)[0];
+  p.c = std::min<int64_t>(p.c, 32), p.f = std::min<int64_t>(p.f, 32), p.h = p.w = std::min<int64_t>(p.h, 12);
+  if (p.groups > 1) p.groups = p.f = p.c;
+  if (p.h < p.k) p.h = p.w = p.k;
+  return p;
+}
+
+TEST(KernelRunner, TimesRealKernelsWithOrderedQuantiles) {
+  for (const char* klass : {"dense_conv3x3", "depthwise_conv3x3", "sparse_fb1", "sparse_fb8", "gemm", "pool",
+                            "elementwise", "concat", "resize", "copy"}) {
+    const KernelPoint p = small(klass);
+    const Sample s = run_point(p, quick());
+    EXPECT_EQ(s.klass, klass) << p.key();
+    EXPECT_EQ(s.instance, p.key());
+    EXPECT_GT(s.ms_median, 0) << p.key();
+    EXPECT_LE(s.ms_p10, s.ms_median);
+    EXPECT_LE(s.ms_median, s.ms_p90);
+    EXPECT_GE(s.repeats, 3);
+    EXPECT_EQ(s.features.at("call"), 1.0);
+    EXPECT_EQ(s.features.at("threads"), 1.0);
+    for (const auto& f : feature_names(klass)) EXPECT_TRUE(s.features.count(f)) << klass << " lacks " << f;
+  }
+  // A sparse kernel executes fewer MACs than its dense shape.
+  KernelPoint sp = small("sparse_fb8");
+  sp.format = "block", sp.bf = 8, sp.bc = 4, sp.ratio = 0.75, sp.k = 3, sp.c = 32, sp.f = 32;
+  const Sample s = run_point(sp, quick());
+  EXPECT_LT(s.features.at("macs"), 0.5 * static_cast<double>(sp.macs()));
+}
+
+TEST(KernelRunner, TransferAndRooflineArePositive) {
+  const Sample t = run_transfer(65536, 0, 1);
+  EXPECT_EQ(t.klass, "transfer");
+  EXPECT_GT(t.ms_median, 0);
+  EXPECT_LE(t.ms_p10, t.ms_p90);
+  EXPECT_GT(stream_gbps(measure_stream(1, 4 << 20, 2)), 0.1);
+  EXPECT_GT(peak_gflops(measure_peak(1, 0.002)), 0.1);
+}
+
+std::string tmp_path(const std::string& name) { return std::string(HILSIM_BINARY_DIR) + "/" + name; }
+
+TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
+  const std::string path = tmp_path("test_kernel_calibration.samples.json");
+  std::filesystem::remove(path);
+  KernelCalibrationOptions o;
+  o.samples_path = path;
+  o.budget_s = 0.6;
+  o.tiny = true;
+  o.classes = {"elementwise", "copy"};
+  o.max_threads = 1;
+  o.runner = quick();
+  o.checkpoint_every = 1;
+  const auto a = calibrate_kernels(o);
+  ASSERT_TRUE(std::filesystem::exists(path));
+  ASSERT_GT(a.measured, 0);
+  EXPECT_EQ(load_samples(path).samples.size(), a.samples.samples.size());
+  o.resume = true;
+  const auto b = calibrate_kernels(o);
+  // Nothing measured twice, everything from before kept.
+  EXPECT_GE(b.samples.samples.size(), a.samples.samples.size());
+  std::set<std::string> keys;
+  for (const auto& s : b.samples.samples) EXPECT_TRUE(keys.insert(s.instance).second) << s.instance;
+  EXPECT_EQ(b.samples.samples.size(), a.samples.samples.size() + static_cast<size_t>(b.measured));
+  // A stop raised before the start checkpoints what there is and says so.
+  std::atomic<bool> stop{true};
+  o.stop = &stop;
+  const auto c = calibrate_kernels(o);
+  EXPECT_TRUE(c.interrupted);
+  EXPECT_EQ(c.measured, 0);
+  EXPECT_EQ(load_samples(path).samples.size(), b.samples.samples.size());
+  std::filesystem::remove(path);
+}
+
+TEST(KernelRunner, BadInputIsAnErrorNamingIt) {
+  KernelCalibrationOptions o;
+  o.samples_path = tmp_path("unused.samples.json");
+  o.classes = {"dense_conv9x9"};
+  try {
+    calibrate_kernels(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dense_conv9x9"), std::string::npos);
+  }
+  // Resuming from samples of other kernels is refused, naming the version.
+  const std::string path = tmp_path("test_other_version.samples.json");
+  SampleSet s;
+  std::string text = dump_samples(s);
+  const std::string v = std::string("\"") + kKernelVersion + "\"";
+  text.replace(text.find(v), v.size(), "\"kernels-0\"");
+  std::ofstream(path) << text;
+  o.classes = {"copy"};
+  o.samples_path = path;
+  o.resume = true;
+  try {
+    calibrate_kernels(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("kernels-0"), std::string::npos);
+  }
+  EXPECT_THROW(fit_profile(parse_samples(text, "x")), Error);
+  std::filesystem::remove(path);
+}
+
+// Samples generated from a known linear model come back as that model (fit error ~0), and the
+// held-out error the adaptive rounds rank cells by is ~0 too.
+TEST(KernelRunner, FitRecoversAKnownModelFromGridFeatures) {
+  SampleSet set;
+  set.device.cores = 2;
+  for (const auto& p : kernel_design("dense_conv1x1", 1, 40, 7)) {
+    Sample s;
+    s.klass = p.klass;
+    s.instance = p.key();
+    s.features = features_of(instance_of(p, p.macs(), p.c * p.f * 4));
+    s.features["threads"] = 1;
+    s.ms_median = s.ms_p10 = s.ms_p90 =
+        1.5e-8 * s.features["macs"] + 2e-7 * s.features["in_bytes"] + 1e-5 * s.features["tiles"] + 0.003;
+    set.samples.push_back(s);
+  }
+  const costmodel::Profile prof = fit_profile(set);
+  const auto& m = prof.kernels.at("dense_conv1x1/t1");
+  EXPECT_LT(m.fit_rmspe, 0.5);
+  EXPECT_NEAR(m.params[0], 1.5e-8, 1.5e-9);
+  int worst = -1;
+  EXPECT_LT(held_out_rmspe(set.samples, feature_names("dense_conv1x1"), &worst), 0.5);
+  EXPECT_GE(worst, 0);
+}
+
+// A tiny end-to-end: measure, fit, then predict fresh instances of the same class.
+TEST(KernelRunner, EvaluateOnATinyBudgetGivesFiniteErrors) {
+  SampleSet set;
+  set.device.cores = 1;
+  for (const auto& p : kernel_design("elementwise", 1, 10, 11)) {
+    KernelPoint q = p;
+    q.h = q.w = std::min<int64_t>(q.h, 24);
+    set.samples.push_back(run_point(q, quick()));
+  }
+  const costmodel::Profile prof = fit_profile(set);
+  const auto& m = prof.kernels.at("elementwise/t1");
+  for (const auto& p : kernel_design("elementwise", 1, 3, 999)) {
+    KernelPoint q = p;
+    q.h = q.w = std::min<int64_t>(q.h, 24);
+    const Sample s = run_point(q, quick());
+    const double err = (evaluate_model(m, s.features) - s.ms_median) / s.ms_median;
+    EXPECT_TRUE(std::isfinite(err)) << q.key();
+  }
+}
+
+}  // namespace
+}  // namespace hilsim::calibration
