@@ -16,6 +16,7 @@
 
 DEFINE_string(profile, "", "device profile JSON (device_profiles/*.json)");
 DEFINE_string(unit, "", "default unit of the profile for ops the config does not place (default: its first unit)");
+DEFINE_bool(allow_extrapolation, false, "answer kernel classes the profile lacks with its roofline instead of failing");
 DEFINE_bool(compare, false, "also run the model on this machine and print predicted vs measured per op");
 DECLARE_string(sparsity);
 DECLARE_string(plan);
@@ -33,6 +34,7 @@ int run_predict(const std::vector<std::string>& args) {
   costmodel::PredictorOptions po;
   po.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
   po.default_unit = FLAGS_unit;
+  po.allow_extrapolation = FLAGS_allow_extrapolation;
   costmodel::Predictor pred(g, costmodel::load_profile(FLAGS_profile), po);
   runtime::SparsitySpec cfg;
   if (!FLAGS_sparsity.empty()) cfg = runtime::parse_sparsity_spec(FLAGS_sparsity);
@@ -125,7 +127,7 @@ const Register reg({"predict", "predicted latency, bytes, energy and peak memory
                     "cost in storage format, split by level; energy = pJ/FLOP x FLOPs + pJ/byte x bytes by level\n"
                     "+ static power x time, with the coefficients' source shown. A list-scheduling simulator\n"
                     "gives the makespan over the profile's units, with transfer + sync for crossing tensors.",
-                    {"profile", "sparsity", "plan", "threads", "unit", "json", "trace", "compare", "repeat",
+                    {"profile", "sparsity", "plan", "threads", "unit", "json", "trace", "compare", "repeat", "allow_extrapolation",
                      "input_shape", "allow_unknown"},
                     run_predict});
 

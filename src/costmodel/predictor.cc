@@ -156,6 +156,10 @@ struct Predictor::Impl {
       p.model = "fitted";
       return std::max(0.0, ms) * scale;
     }
+    if (profile.provenance == "measured" && !profile.kernels.empty() && !opts.allow_extrapolation)
+      throw Error("profile: kernel class '" + k.klass + "'",
+                  "has no fitted model (recalibrate with --classes " + k.klass +
+                      ", or pass --allow-extrapolation to use the roofline for it)");
     // Roofline: the slower of compute at peak and traffic at bandwidth, plus a small per-call cost.
     p.model = "roofline";
     const double flops = 2.0 * static_cast<double>(k.executed_macs);

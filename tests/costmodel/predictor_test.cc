@@ -87,6 +87,23 @@ TEST(Predictor, UnitSplitAddsTransfers) {
   EXPECT_EQ(p.unit_busy_ms.count("cpu_big"), 1u);
 }
 
+TEST(Predictor, MeasuredProfileLackingAClassNamesIt) {
+  Profile p = load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json");
+  for (auto it = p.kernels.begin(); it != p.kernels.end();)
+    it = it->first.rfind("pool/", 0) == 0 ? p.kernels.erase(it) : std::next(it);
+  try {
+    Predictor pred(small_model(), p, {1, "cpu0"});
+    pred.predict();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'pool'"), std::string::npos) << e.what();
+  }
+  PredictorOptions o{1, "cpu0"};
+  o.allow_extrapolation = true;
+  Predictor pred(small_model(), p, o);
+  EXPECT_GT(pred.predict().roofline_ops, 0);
+}
+
 TEST(Predictor, BadConfigNamesTheOp) {
   Predictor pred(small_model(), test_profile(), {0, "cpu_big"});
   runtime::SparsitySpec cfg;

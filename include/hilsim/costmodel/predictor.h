@@ -20,6 +20,10 @@ namespace hilsim::costmodel {
 struct PredictorOptions {
   int threads = 0;              // threads of the default unit; 0 = the unit's own count from the profile
   std::string default_unit;     // "" = the profile's first unit
+  // A measured profile lacking a kernel class the model needs is an error naming the class; with this
+  // set the roofline answers for it instead (marked in the prediction). Spec profiles, which carry no
+  // fitted classes at all, always answer by roofline.
+  bool allow_extrapolation = false;
 };
 
 struct OpPrediction {
