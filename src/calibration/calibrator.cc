@@ -12,6 +12,8 @@
 #include "hilsim/calibration/device_facts.h"
 #include "hilsim/calibration/energy_counter.h"
 #include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/grid.h"
+#include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/instances.h"
 #include "hilsim/calibration/kernel_features.h"
 #include "hilsim/graph/builder.h"
@@ -34,27 +36,7 @@ double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::dura
 constexpr int64_t kMacCap = 120'000'000;    // one sample stays a few ms
 constexpr int64_t kElemCap = 3'000'000;     // memory-bound samples
 
-// Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
-double halton(uint64_t i, int b, double shift) {
-  double f = 1.0, r = 0.0;
-  for (uint64_t n = i + 1; n > 0; n /= static_cast<uint64_t>(b)) {
-    f /= b;
-    r += f * static_cast<double>(n % static_cast<uint64_t>(b));
-  }
-  r += shift;
-  return r - std::floor(r);
-}
 
-int64_t log_uniform(double u, int64_t lo, int64_t hi) {
-  return std::clamp<int64_t>(std::llround(std::exp(std::log(lo) + u * (std::log(hi) - std::log(lo)))), lo, hi);
-}
-
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t i = static_cast<size_t>(pos);
-  return i + 1 < v.size() ? v[i] + (pos - i) * (v[i + 1] - v[i]) : v.back();
-}
 
 int64_t conv_macs(const GridPoint& p) {
   const int64_t oh = (p.h + 2 * (p.k / 2) - p.k) / p.stride + 1, ow = (p.w + 2 * (p.k / 2) - p.k) / p.stride + 1;
@@ -328,47 +310,6 @@ Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
   return s;
 }
 
-Sample measure_transfer(int64_t bytes, int core_a, int core_b) {
-  std::vector<float> buf(static_cast<size_t>(std::max<int64_t>(1, bytes / 4)));
-  std::atomic<int> flag{0}, ack{0};
-  std::atomic<int64_t> t_send{0}, total_ns{0};
-  constexpr int kReps = 30;
-  std::thread consumer([&] {
-    kernels::ThreadPool::pin_current_thread(core_b);
-    volatile float sink = 0;
-    for (int i = 1; i <= kReps; ++i) {
-      while (flag.load(std::memory_order_acquire) != i) {
-      }
-      float acc = 0;
-      for (float v : buf) acc += v;  // the consumer really reads the tensor
-      sink = sink + acc;
-      const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-      if (i > 3) total_ns += now - t_send.load();
-      ack.store(i, std::memory_order_release);
-    }
-  });
-  // The producer gets its own thread too: pinning the caller would leave it (and every thread it
-  // creates later, which inherit its CPU mask) on one core for the rest of the calibration.
-  std::thread producer([&] {
-    kernels::ThreadPool::pin_current_thread(core_a);
-    for (int i = 1; i <= kReps; ++i) {
-      std::fill(buf.begin(), buf.end(), static_cast<float>(i));  // produced on core a
-      t_send = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
-      flag.store(i, std::memory_order_release);
-      while (ack.load(std::memory_order_acquire) != i) {
-      }
-    }
-  });
-  producer.join();
-  consumer.join();
-  Sample s;
-  s.klass = "transfer";
-  s.instance = "transfer/" + std::to_string(bytes) + "B/" + std::to_string(core_a) + "-" + std::to_string(core_b);
-  s.features = {{"bytes", static_cast<double>(bytes)}, {"call", 1.0}, {"threads", 1.0}};
-  s.ms_median = s.ms_p10 = s.ms_p90 = static_cast<double>(total_ns.load()) / (kReps - 3) / 1e6;
-  s.repeats = kReps - 3;
-  return s;
-}
 
 costmodel::Profile fit_profile(const SampleSet& set) {
   costmodel::Profile p;
@@ -511,7 +452,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   // Transfers between two cores first: they are quick.
   if (cores >= 2 && (o.classes.empty() || std::count(classes.begin(), classes.end(), "transfer"))) {
     for (int64_t bytes : {int64_t{4096}, int64_t{65536}, int64_t{1} << 20, int64_t{4} << 20, int64_t{16} << 20}) {
-      Sample s = measure_transfer(bytes, 0, 1);
+      Sample s = run_transfer(bytes, 0, 1);
       if (!done.count(s.instance)) set.samples.push_back(s), done.insert(s.instance);
     }
   }

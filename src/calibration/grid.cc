@@ -12,21 +12,6 @@ namespace {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
-double halton(uint64_t i, int b, double shift) {
-  double f = 1.0, r = 0.0;
-  for (uint64_t n = i + 1; n > 0; n /= static_cast<uint64_t>(b)) {
-    f /= b;
-    r += f * static_cast<double>(n % static_cast<uint64_t>(b));
-  }
-  r += shift;
-  return r - std::floor(r);
-}
-
-int64_t log_uniform(double u, int64_t lo, int64_t hi) {
-  const double v = std::exp(std::log(static_cast<double>(lo)) + u * (std::log(static_cast<double>(hi)) - std::log(static_cast<double>(lo))));
-  return std::clamp<int64_t>(std::llround(v), lo, hi);
-}
 
 bool starts(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 bool is_conv_class(const std::string& k) {
@@ -87,6 +72,22 @@ void sparse_format(KernelPoint& p, int fb, double u_fmt, double u_ratio, double 
 }
 
 }  // namespace
+
+// Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
+double halton(uint64_t i, int b, double shift) {
+  double f = 1.0, r = 0.0;
+  for (uint64_t n = i + 1; n > 0; n /= static_cast<uint64_t>(b)) {
+    f /= b;
+    r += f * static_cast<double>(n % static_cast<uint64_t>(b));
+  }
+  r += shift;
+  return r - std::floor(r);
+}
+
+int64_t log_uniform(double u, int64_t lo, int64_t hi) {
+  const double v = std::exp(std::log(static_cast<double>(lo)) + u * (std::log(static_cast<double>(hi)) - std::log(static_cast<double>(lo))));
+  return std::clamp<int64_t>(std::llround(v), lo, hi);
+}
 
 const std::vector<std::string>& kernel_grid_classes() {
   static const std::vector<std::string> c = {

@@ -31,13 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-double quantile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * static_cast<double>(v.size() - 1);
-  const size_t i = static_cast<size_t>(pos);
-  return i + 1 < v.size() ? v[i] + (pos - static_cast<double>(i)) * (v[i + 1] - v[i]) : v.back();
-}
 
 // Deterministic weights and inputs (values matter only for the masks, which rank by magnitude).
 std::vector<float> random_floats(size_t n, uint64_t seed) {
@@ -160,6 +153,14 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
 Clock::time_point now() { return Clock::now(); }
 
 }  // namespace
+
+double quantile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t i = static_cast<size_t>(pos);
+  return i + 1 < v.size() ? v[i] + (pos - static_cast<double>(i)) * (v[i + 1] - v[i]) : v.back();
+}
 
 Sample run_point(const KernelPoint& p, const RunnerOptions& o) {
   const int copies =

@@ -11,6 +11,7 @@
 
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/kernels/cpu_features.h"
+#include "hilsim/runtime/reference_ops.h"
 
 namespace hilsim::kernels::testing {
 
@@ -33,31 +34,12 @@ inline double rel_error(const std::vector<float>& got, const std::vector<float>&
   return max_diff / max_ref;
 }
 
-// Naive direct convolution over NCHW / OIHW (double accumulation), then bias and activation.
+// The reference executor's direct convolution (double accumulation, bias), then the activation.
 inline std::vector<float> conv_ref(const ConvShape& s, const std::vector<float>& in, const std::vector<float>& w,
                                    const float* bias, const Epilogue& ep) {
-  const int64_t OH = s.out_h(), OW = s.out_w(), cg = s.c / s.groups, fg = s.f / s.groups;
-  std::vector<float> out(static_cast<size_t>(s.n * s.f * OH * OW));
-  for (int64_t b = 0; b < s.n; ++b)
-    for (int64_t f = 0; f < s.f; ++f) {
-      const int64_t g = f / fg;
-      for (int64_t oy = 0; oy < OH; ++oy)
-        for (int64_t ox = 0; ox < OW; ++ox) {
-          double acc = bias ? bias[f] : 0.0;
-          for (int64_t c = 0; c < cg; ++c)
-            for (int64_t ky = 0; ky < s.kh; ++ky) {
-              const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dil_h;
-              if (iy < 0 || iy >= s.h) continue;
-              for (int64_t kx = 0; kx < s.kw; ++kx) {
-                const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dil_w;
-                if (ix < 0 || ix >= s.w) continue;
-                acc += static_cast<double>(in[((b * s.c + g * cg + c) * s.h + iy) * s.w + ix]) *
-                       w[((f * cg + c) * s.kh + ky) * s.kw + kx];
-              }
-            }
-          out[((b * s.f + f) * OH + oy) * OW + ox] = apply_act(ep, static_cast<float>(acc));
-        }
-    }
+  std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()));
+  runtime::ref_conv2d(s, in.data(), w.data(), bias, out.data());
+  for (float& x : out) x = apply_act(ep, x);
   return out;
 }
 

@@ -115,11 +115,17 @@ TEST(SparseMasks, BlockMaskKeepsTheRequestedCountAndTheStrongestUnits) {
       else max_pruned = std::max(max_pruned, score[u]), ++pruned;
     }
     EXPECT_EQ(pruned, m.pruned_units);
-    if (pruned && pruned < m.units) EXPECT_GE(min_kept, max_pruned);
+    if (pruned && pruned < m.units) {
+      EXPECT_GE(min_kept, max_pruned);
+    }
     EXPECT_GE(m.kept_saliency, 0.0);
     EXPECT_LE(m.kept_saliency, 1.0);
-    if (ratio == 0.0) EXPECT_DOUBLE_EQ(m.kept_saliency, 1.0);
-    if (ratio == 1.0) EXPECT_DOUBLE_EQ(m.kept_saliency, 0.0);
+    if (ratio == 0.0) {
+      EXPECT_DOUBLE_EQ(m.kept_saliency, 1.0);
+    }
+    if (ratio == 1.0) {
+      EXPECT_DOUBLE_EQ(m.kept_saliency, 0.0);
+    }
   }
 }
 

@@ -46,10 +46,6 @@ struct MeasureOptions {
 // above 1.3 is measured again and the steadier run kept). Features come from op_instance().
 Sample measure_point(const GridPoint& p, const MeasureOptions& mo);
 
-// The time for a tensor of `bytes` to cross between two threads pinned to cores a and b (hand-off
-// through an atomic flag, consumer reads it all): one "transfer" sample.
-Sample measure_transfer(int64_t bytes, int core_a, int core_b);
-
 struct CalibrateOptions {
   std::string out;                   // profile path; samples go to out + ".samples.json"
   double budget_s = 120;

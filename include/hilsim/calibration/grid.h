@@ -35,6 +35,12 @@ const std::vector<std::string>& kernel_grid_classes();
 // Throws hilsim::Error naming `klass` and the known classes when it is not one of them.
 void check_kernel_class(const std::string& klass);
 
+// Design helpers shared by the kernel-level grid and the executor-level calibrator:
+// a scrambled Halton coordinate in [0, 1) (radical inverse in base b, Cranley-Patterson shift) and
+// a log-uniform integer in [lo, hi] for u in [0, 1].
+double halton(uint64_t i, int b, double shift);
+int64_t log_uniform(double u, int64_t lo, int64_t hi);
+
 struct GridLimits {
   int64_t max_macs = 120'000'000;   // one timed call stays a few ms on a laptop core
   int64_t max_elems = 3'000'000;    // memory-bound instances

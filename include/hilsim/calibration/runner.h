@@ -33,6 +33,9 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o = {});
 // "transfer", features bytes and call.
 Sample run_transfer(int64_t bytes, int core_a, int core_b);
 
+// Linear-interpolated quantile q in [0, 1] of v (0 for an empty v).
+double quantile(std::vector<double> v, double q);
+
 struct KernelCalibrationOptions {
   std::string samples_path;          // checkpoint and result (written atomically)
   double budget_s = 120;
