@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Bad input at the CLI: each case must exit 2 and name the file, node, field or flag on stderr.
+set -u
+HILSIM=$1
+SRC=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fail=0
+expect() {  # expect NEEDLE -- command...
+  local needle=$1
+  shift 2
+  local err rc
+  err=$("$@" 2>&1 >/dev/null)
+  rc=$?
+  if [[ $rc -ne 2 || "$err" != *"$needle"* ]]; then
+    echo "FAIL (rc=$rc): $* -> $err"
+    fail=1
+  fi
+}
+printf 'not a protobuf' > "$TMP/junk.onnx"
+printf '{"schema_version": 1' > "$TMP/broken.json"
+printf '{"version": 9, "ops": {}}' > "$TMP/plan.json"
+expect "no_such.onnx" -- "$HILSIM" inspect "$TMP/no_such.onnx"
+expect "junk.onnx" -- "$HILSIM" inspect "$TMP/junk.onnx"
+expect "zoo:nope" -- "$HILSIM" inspect zoo:nope
+expect "--bogus" -- "$HILSIM" inspect zoo:resnet18_like --bogus
+expect "--input-shape" -- "$HILSIM" inspect zoo:resnet18_like --input-shape 1x3xq
+expect "broken.json" -- "$HILSIM" predict zoo:resnet18_like --profile "$TMP/broken.json"
+expect "version" -- "$HILSIM" run zoo:resnet18_like@64 --plan "$TMP/plan.json"
+expect "7x7" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --sparsity "$SRC/tests/cli/pattern_on_7x7.json"
+expect "not reachable" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$SRC/device_profiles/x86_avx512_2core.json" --target-speedup 100
+expect "cpu9" -- "$HILSIM" run zoo:resnet18_like@64 --units cpu0:0,cpu9:9
+exit $fail
