@@ -20,10 +20,13 @@
 #include "hilsim/graph/passes/bn_fold.h"
 #include "hilsim/graph/passes/fusion.h"
 #include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/model_source.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/reference_executor.h"
+#include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -216,6 +219,7 @@ std::vector<GridPoint> zoo_points(const std::vector<std::string>& classes, int t
   std::set<std::string> seen;
   uint64_t i = 0;
   for (const auto& name : graph::zoo_names()) {
+    if (name == "resnet50_like") continue;  // its layers are resnet18's and 1x1 bottlenecks: budget goes elsewhere
     graph::Graph g = graph::make_zoo_model(name);
     graph::passes::reparameterize(g);
     graph::passes::fold_batchnorm(g);
@@ -310,6 +314,79 @@ Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
   return s;
 }
 
+std::string ContextRun::key() const {
+  return "ctx/" + model + "/" + (sparsity.empty() ? "dense" : sparsity) + "/t" + std::to_string(threads);
+}
+
+std::vector<ContextRun> context_runs(int max_threads) {
+  // Variants of every zoo family, each with a dense and two sparse settings that together cover every
+  // sparse row height (fb 1, 2, 4, 8, 16) and both 1x1 and 3x3 layers.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> plan = {
+      {"zoo:yolov5s_like@256x0.75", {"", "block:8x4@0.6", "pattern:2"}},
+      {"zoo:yolov5s_like@384x0.5", {"", "block:16x4@0.8", "block:4x4@0.5"}},
+      {"zoo:resnet18_like@160x0.75", {"", "block:2x4@0.7", "pattern:3"}},
+      {"zoo:resnet18_like@256x0.5", {"", "block:32x8@0.85", "csr@0.85"}},
+      {"zoo:mobilenetv2_like@192x1.5", {"", "block:8x8@0.75", "block:1x4@0.6"}},
+      {"zoo:mobileone_s0@256x0.75", {"", "block:4x8@0.9", "pattern:2"}},
+      {"zoo:vgg_like@160x0.75", {"", "block:16x8@0.5", "pattern:3"}},
+  };
+  std::vector<ContextRun> runs;
+  for (int t = 1; t <= max_threads; ++t)
+    for (const auto& [model, specs] : plan)
+      for (const auto& sp : specs) runs.push_back({model, sp, t});
+  return runs;
+}
+
+std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes, int repeats) {
+  graph::Graph g = graph::load_model(r.model);
+  runtime::ExecOptions eo;
+  eo.threads = r.threads;
+  if (!r.sparsity.empty()) eo.sparsity = runtime::parse_sparsity_spec(r.sparsity);
+  runtime::Executor ex(g, eo);
+  const runtime::TensorMap in = runtime::random_inputs(ex.compiled_graph(), 3);
+  const auto& ops = ex.ops();
+  std::vector<std::vector<double>> t(ops.size());
+  std::vector<double> gaps;  // per run: (run time - sum of op times) / ops, the executor's own cost
+  for (int i = 0; i < 2; ++i) ex.run(in);
+  for (int i = 0; i < repeats; ++i) {
+    runtime::RunTiming rt;
+    ex.run(in, &rt);
+    double sum = 0;
+    for (size_t j = 0; j < ops.size() && j < rt.op_ms.size(); ++j) t[j].push_back(rt.op_ms[j]), sum += rt.op_ms[j];
+    if (!ops.empty()) gaps.push_back(std::max(0.0, rt.total_ms - sum) / static_cast<double>(ops.size()));
+  }
+  const graph::Graph& cg = ex.compiled_graph();
+  std::vector<Sample> out;
+  for (size_t j = 0; j < ops.size(); ++j) {
+    const auto id = cg.find_op(ops[j].name);
+    if (!id || t[j].empty()) continue;
+    const runtime::LayerSparsity ls = eo.sparsity.for_op(ops[j].name).value_or(runtime::LayerSparsity{});
+    const OpInstance oi = op_instance(cg, *id, ls, r.threads, false);
+    if (!classes.empty() && std::find(classes.begin(), classes.end(), oi.k.klass) == classes.end()) continue;
+    Sample s;
+    s.klass = oi.k.klass;
+    s.instance = r.key() + "/" + ops[j].name;
+    s.features = features_of(oi.k);
+    s.features["threads"] = r.threads;
+    s.ms_median = quantile(t[j], 0.5);
+    s.ms_p10 = quantile(t[j], 0.1);
+    s.ms_p90 = quantile(t[j], 0.9);
+    s.repeats = static_cast<int>(t[j].size());
+    if (s.ms_median > 0) out.push_back(std::move(s));
+  }
+  if (classes.empty() || std::find(classes.begin(), classes.end(), "dispatch") != classes.end()) {
+    Sample d;
+    d.klass = "dispatch";
+    d.instance = r.key() + "/dispatch";
+    d.features = {{"call", 1.0}, {"threads", static_cast<double>(r.threads)}};
+    d.ms_median = quantile(gaps, 0.5);
+    d.ms_p10 = quantile(gaps, 0.1);
+    d.ms_p90 = quantile(gaps, 0.9);
+    d.repeats = static_cast<int>(gaps.size());
+    if (d.ms_median > 0) out.push_back(std::move(d));
+  }
+  return out;
+}
 
 costmodel::Profile fit_profile(const SampleSet& set) {
   costmodel::Profile p;
@@ -402,7 +479,10 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   if (o.resume && std::filesystem::exists(samples_path)) {
     SampleSet old = load_samples(samples_path);
     set.samples = old.samples;
-    for (const auto& s : set.samples) done.insert(s.instance);
+    for (const auto& s : set.samples) {
+      done.insert(s.instance);
+      if (s.instance.rfind("ctx/", 0) == 0) done.insert(s.instance.substr(0, s.instance.rfind('/')));
+    }
   }
   const int cores = std::max(1, kernels::ThreadPool::hardware_threads());
   const int max_threads = o.max_threads > 0 ? std::min(o.max_threads, cores) : cores;
@@ -456,6 +536,16 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
       if (!done.count(s.instance)) set.samples.push_back(s), done.insert(s.instance);
     }
   }
+  // Layers in context first: they are what whole-model predictions are made of.
+  for (const ContextRun& cr : context_runs(max_threads)) {
+    if (stopped() || budget_left() < 0) break;
+    if (done.count(cr.key())) continue;
+    for (Sample& s : measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : classes))
+      set.samples.push_back(std::move(s));
+    done.insert(cr.key());
+    if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, cr.model + " in context");
+  }
+  checkpoint();
   for (int t = 1; t <= max_threads; ++t)
     for (const GridPoint& p : zoo_points(classes, t)) todo.push_back(p);
   for (const GridPoint& p : todo) {

@@ -11,6 +11,8 @@ namespace hilsim::calibration {
 
 namespace {
 
+constexpr double kGridWeight = 0.3;
+
 double feature_value(const std::map<std::string, double>& f, const std::string& name) {
   if (name == "call") return 1.0;
   auto it = f.find(name);
@@ -84,6 +86,34 @@ double evaluate_model(const costmodel::KernelModel& m, const std::map<std::strin
   return ms;
 }
 
+CompiledModel compile_model(const costmodel::KernelModel& m, const std::string& where) {
+  CompiledModel c;
+  for (size_t i = 0; i < m.features.size() && i < m.params.size(); ++i) {
+    const int slot = feature_index(m.features[i]);
+    if (slot < 0) throw Error(where + ": feature '" + m.features[i] + "'", "is not a feature this build knows");
+    c.coef[static_cast<size_t>(slot)] += m.params[i];
+  }
+  for (const auto& [f, range] : m.valid_range) {
+    const int slot = feature_index(f);
+    if (slot < 0) throw Error(where + ": valid_range feature '" + f + "'", "is not a feature this build knows");
+    c.ranges.push_back({slot, range.first, range.second});
+  }
+  return c;
+}
+
+double CompiledModel::evaluate(const FeatureVector& f, bool* extrapolated) const {
+  double ms = 0;
+  for (size_t i = 0; i < f.size(); ++i) ms += coef[i] * f[i];
+  if (extrapolated) {
+    *extrapolated = false;
+    for (const Range& r : ranges) {
+      const double v = f[static_cast<size_t>(r.slot)];
+      if (v < r.lo * 0.99 || v > r.hi * 1.01) *extrapolated = true;
+    }
+  }
+  return ms;
+}
+
 double rmspe(const costmodel::KernelModel& m, const std::vector<Sample>& samples) {
   if (samples.empty()) return 0;
   double s = 0;
@@ -101,12 +131,26 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   size_t rows = samples.size(), cols = features.size();
   // Rows divided by the measured time: least squares on relative error. Columns scaled to unit norm
   // so that MACs (1e9) and calls (1) are equally well conditioned.
-  std::vector<double> a(rows * cols), b(rows, 1.0), scale(cols, 0.0);
+  // Layers timed in context (inside whole models, instance "ctx/...") are what predictions are made
+  // of; where a class has enough of them the one-op grid samples only keep the fit sane between them.
+  size_t in_context = 0;
+  for (const auto& s : samples) in_context += s.instance.rfind("ctx/", 0) == 0;
+  const double grid_weight = in_context >= 20 ? kGridWeight : 1.0;
+  // Relative error, but long kernels count a little more (weight sqrt(t / median t), clamped): their
+  // timings are steadier and they dominate a model's total.
+  std::vector<double> times;
+  for (const auto& s : samples) times.push_back(s.ms_median);
+  std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
+  const double t_med = std::max(1e-9, times[times.size() / 2]);
+  std::vector<double> a(rows * cols), b(rows, 1.0), scale(cols, 0.0), weight(rows, 1.0);
   for (size_t r = 0; r < rows; ++r) {
     if (!(samples[r].ms_median > 0))
       throw Error("fit: class '" + klass + "'", "sample '" + samples[r].instance + "' has a non-positive time");
+    if (samples[r].instance.rfind("ctx/", 0) != 0) weight[r] = grid_weight;
+    weight[r] *= std::clamp(std::sqrt(samples[r].ms_median / t_med), 0.3, 3.0);
+    b[r] = weight[r];
     for (size_t c = 0; c < cols; ++c) {
-      a[r * cols + c] = feature_value(samples[r].features, features[c]) / samples[r].ms_median;
+      a[r * cols + c] = weight[r] * feature_value(samples[r].features, features[c]) / samples[r].ms_median;
       scale[c] += a[r * cols + c] * a[r * cols + c];
     }
   }
@@ -119,6 +163,26 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   m.model = "linear";
   m.features = features;
   for (size_t c = 0; c < cols; ++c) m.params.push_back(x[c] / scale[c]);
+  // Least squares on relative error favours under-prediction (an over-prediction by x costs more than
+  // an under-prediction by x once divided by the smaller time); rescale so the weighted median of
+  // measured/predicted is 1.
+  {
+    std::vector<std::pair<double, double>> ratios;  // (measured / predicted, weight)
+    double total = 0;
+    for (size_t r = 0; r < rows; ++r) {
+      const double p = evaluate_model(m, samples[r].features);
+      if (p > 0) ratios.emplace_back(samples[r].ms_median / p, weight[r]), total += weight[r];
+    }
+    std::sort(ratios.begin(), ratios.end());
+    double acc = 0, med = 1;
+    for (const auto& [q, w] : ratios)
+      if ((acc += w) >= total / 2) {
+        med = q;
+        break;
+      }
+    if (med > 0 && std::isfinite(med))
+      for (double& v : m.params) v *= med;
+  }
   m.samples = static_cast<int>(rows);
   for (const auto& f : features) {
     if (f == "call") continue;

@@ -316,25 +316,7 @@ KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t 
     } else {
       k.klass = "sparse_fb" + std::to_string(sparse_row_height(p));
     }
-    k.macs = s.macs();
-    k.executed_macs = executed_macs;
-    k.in_bytes = s.n * s.c * s.h * s.w * 4;
-    k.out_bytes = s.n * s.f * s.out_h() * s.out_w() * 4;
-    k.weight_bytes = weight_bytes;
-    const int64_t pixels = s.n * s.out_h() * s.out_w();
-    if (p.format != "dense") {
-      // The sparse engine's items: rows of fb filters x tiles of flattened stride-phase pixels.
-      const int64_t fb = sparse_row_height(p);
-      const int64_t t = fb <= 4 ? 64 : fb == 8 ? 32 : 16;
-      const int64_t pwa = ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
-      const int64_t tiles_per_row = ceil_div((s.out_h() - 1) * pwa + s.out_w(), t);
-      k.out_tiles = ceil_div(s.f, fb) * tiles_per_row * s.n;
-      const int64_t kept_per_pixel = pixels > 0 ? executed_macs / pixels : 0;
-      k.lane_macs = kept_per_pixel * tiles_per_row * t * s.n;
-    } else {
-      k.out_tiles = ceil_div(s.f, 8) * ceil_div(pixels, 32);
-    }
-    k.work_items = k.out_tiles;
+    k = conv_instance(k.klass, s, p.threads, executed_macs, weight_bytes);
     if (p.act == 2) k.act_bytes = k.out_bytes;
     return k;
   }

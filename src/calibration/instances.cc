@@ -27,33 +27,6 @@ std::string conv_class(const kernels::ConvShape& s, const std::string& format, i
   throw Error("format '" + format + "'", "unknown storage format (dense, block, block_col, pattern, csr)");
 }
 
-KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
-                             int64_t weight_bytes) {
-  KernelInstance k;
-  k.klass = klass;
-  k.threads = threads;
-  k.macs = s.macs();
-  k.executed_macs = executed_macs;
-  k.in_bytes = s.n * s.c * s.h * s.w * 4;
-  k.out_bytes = s.n * s.f * s.out_h() * s.out_w() * 4;
-  k.weight_bytes = weight_bytes;
-  const int64_t pixels = s.n * s.out_h() * s.out_w();
-  if (klass.rfind("sparse_fb", 0) == 0) {
-    // The sparse engine's items: rows of fb filters x tiles of flattened stride-phase pixels.
-    const int64_t fb = std::stoll(klass.substr(9));
-    const int64_t t = fb <= 4 ? 64 : fb == 8 ? 32 : 16;
-    const int64_t pwa = ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
-    const int64_t tiles_per_row = ceil_div((s.out_h() - 1) * pwa + s.out_w(), t);
-    k.out_tiles = ceil_div(s.f, fb) * tiles_per_row * s.n;
-    const int64_t kept_per_pixel = pixels > 0 ? executed_macs / pixels : 0;
-    k.lane_macs = kept_per_pixel * tiles_per_row * t * s.n;
-  } else {
-    k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
-  }
-  k.work_items = k.out_tiles;
-  return k;
-}
-
 SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
                                int entries, bool bias) {
   SparseFootprint fp;
@@ -126,6 +99,25 @@ std::string memory_class(const std::string& type) {
   return "elementwise";
 }
 
+OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Activation act,
+                            const runtime::LayerSparsity& ls0, int threads, bool strict, const std::string& op_name) {
+  OpInstance r;
+  runtime::LayerSparsity ls = ls0;
+  const std::string problem = runtime::format_problem(cs, ls);
+  if (!problem.empty()) {
+    if (strict) throw Error("op '" + op_name + "'", problem);
+    ls = runtime::LayerSparsity{};
+  }
+  r.format = runtime::format_name(ls.format);
+  const auto fp = conv_footprint(cs, r.format, ls.ratio, ls.bf, ls.bc, ls.entries, bias);
+  r.k = conv_instance(conv_class(cs, r.format, ls.bf, ls.bc, ls.entries), cs, threads, fp.executed_macs,
+                      fp.weight_bytes);
+  if (act == graph::Activation::kSiLU || act == graph::Activation::kSigmoid || act == graph::Activation::kHardSwish)
+    r.k.act_bytes = r.k.out_bytes;
+  r.dense_macs = cs.macs();
+  return r;
+}
+
 OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls0, int threads,
                        bool strict) {
   const graph::Op& op = g.op(id);
@@ -135,23 +127,9 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
     const graph::TensorInfo* ti = g.tensor_info(t);
     return ti && ti->known ? std::max<int64_t>(0, graph::numel(ti->shape)) * graph::dtype_size(ti->dtype) : 0;
   };
-  if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) {
-    const kernels::ConvShape cs = runtime::conv_shape_of(g, op);
-    const std::string problem = runtime::format_problem(cs, ls);
-    if (!problem.empty()) {
-      if (strict) throw Error("op '" + op.name + "'", problem);
-      ls = runtime::LayerSparsity{};
-    }
-    r.format = runtime::format_name(ls.format);
-    const auto fp = conv_footprint(cs, r.format, ls.ratio, ls.bf, ls.bc, ls.entries, op.input(2).has_value());
-    r.k = conv_instance(conv_class(cs, r.format, ls.bf, ls.bc, ls.entries), cs, threads, fp.executed_macs,
-                        fp.weight_bytes);
-    const graph::Activation a = op.fused.kind;
-    if (a == graph::Activation::kSiLU || a == graph::Activation::kSigmoid || a == graph::Activation::kHardSwish)
-      r.k.act_bytes = r.k.out_bytes;
-    r.dense_macs = cs.macs();
-    return r;
-  }
+  if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1]))
+    return conv_op_instance(runtime::conv_shape_of(g, op), op.input(2).has_value(), op.fused.kind, ls, threads, strict,
+                            op.name);
   if (strict && ls.format != runtime::Format::kDense)
     throw Error("op '" + op.name + "'", "a " + op.type + " op cannot take a sparse format");
   if ((op.type == "Gemm" || op.type == "MatMul") && op.inputs.size() >= 2 && g.is_constant(op.inputs[1]) &&

@@ -1,8 +1,14 @@
 #include "hilsim/calibration/kernel_features.h"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
 namespace hilsim::calibration {
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace
 
 bool is_compute_class(const std::string& k) {
   for (const char* p : {"dense_conv", "depthwise_conv", "sparse_fb", "block_", "pattern_", "csr_", "gemm"})
@@ -14,31 +20,115 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // Compute kernels: time per executed MAC, per byte of each stream (weights are read once per
   // output tile row, activations stream), per output tile, plus a per-call cost (dispatch, packing of
   // the input panel, thread wake-up). Memory-bound kernels: per byte, per element, per call.
-  static const std::vector<std::string> compute = {"macs", "in_bytes", "out_bytes", "weight_bytes", "tiles", "act_bytes", "lane_macs", "call"};
+  static const std::vector<std::string> compute = {"macs",      "in_bytes",      "out_bytes",   "weight_bytes", "tiles", "act_bytes",
+                                                     "lane_macs", "panel_bytes", "wstream_bytes", "wstream_far", "acc_bytes", "strided_lanes",
+                                                     "call"};
   static const std::vector<std::string> memory = {"bytes", "elements", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
+  static const std::vector<std::string> dispatch = {"call"};
   if (klass == "transfer") return transfer;
+  if (klass == "dispatch") return dispatch;
   return is_compute_class(klass) ? compute : memory;
 }
 
-std::map<std::string, double> features_of(const KernelInstance& k) {
-  std::map<std::string, double> f;
+const std::array<const char*, kNumFeatures>& all_feature_names() {
+  static const std::array<const char*, kNumFeatures> n = {
+      "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
+      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "bytes", "elements",  "call"};
+  return n;
+}
+
+int feature_index(const std::string& name) {
+  const auto& n = all_feature_names();
+  for (int i = 0; i < kNumFeatures; ++i)
+    if (name == n[static_cast<size_t>(i)]) return i;
+  return -1;
+}
+
+FeatureVector feature_vector(const KernelInstance& k) {
+  FeatureVector f{};
+  auto d = [](int64_t v) { return static_cast<double>(v); };
   if (k.klass == "transfer") {
-    f["bytes"] = static_cast<double>(k.in_bytes);
+    f[kFBytes] = d(k.in_bytes);
   } else if (is_compute_class(k.klass)) {
-    f["macs"] = static_cast<double>(k.executed_macs);
-    f["in_bytes"] = static_cast<double>(k.in_bytes);
-    f["out_bytes"] = static_cast<double>(k.out_bytes);
-    f["weight_bytes"] = static_cast<double>(k.weight_bytes);
-    f["tiles"] = static_cast<double>(k.out_tiles);
-    f["act_bytes"] = static_cast<double>(k.act_bytes);
-    f["lane_macs"] = static_cast<double>(k.lane_macs);
+    f[kFMacs] = d(k.executed_macs);
+    f[kFInBytes] = d(k.in_bytes);
+    f[kFOutBytes] = d(k.out_bytes);
+    f[kFWeightBytes] = d(k.weight_bytes);
+    f[kFTiles] = d(k.out_tiles);
+    f[kFActBytes] = d(k.act_bytes);
+    f[kFLaneMacs] = d(k.lane_macs);
+    f[kFPanelBytes] = d(k.panel_bytes);
+    f[kFWstreamBytes] = d(k.wstream_bytes);
+    f[kFWstreamFar] = d(k.wstream_far_bytes);
+    f[kFAccBytes] = d(k.acc_bytes);
+    f[kFStridedLanes] = d(k.strided_lane_macs);
   } else {
-    f["bytes"] = static_cast<double>(k.in_bytes + k.out_bytes);
-    f["elements"] = static_cast<double>(k.out_bytes / 4);
+    f[kFBytes] = d(k.in_bytes + k.out_bytes);
+    f[kFElements] = d(k.out_bytes / 4);
   }
-  f["call"] = 1.0;
+  f[kFCall] = 1.0;
   return f;
+}
+
+std::map<std::string, double> features_of(const KernelInstance& k) {
+  const FeatureVector v = feature_vector(k);
+  std::map<std::string, double> f;
+  for (const auto& name : feature_names(k.klass)) f[name] = v[static_cast<size_t>(feature_index(name))];
+  return f;
+}
+
+KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
+                             int64_t weight_bytes) {
+  KernelInstance k;
+  k.klass = klass;
+  k.threads = threads;
+  k.macs = s.macs();
+  k.executed_macs = executed_macs;
+  k.in_bytes = s.n * s.c * s.h * s.w * 4;
+  k.out_bytes = s.n * s.f * s.out_h() * s.out_w() * 4;
+  k.weight_bytes = weight_bytes;
+  const int64_t pixels = s.n * s.out_h() * s.out_w();
+  if (klass.rfind("sparse_fb", 0) == 0) {
+    // The sparse engine (kernels/block_sparse_conv): items are rows of fb filters x tiles of T
+    // flattened stride-phase pixels; a non-direct conv first copies the padded input into stride
+    // phases; tiles whose input over all channels outgrows L1 run channel chunk by chunk.
+    const int64_t fb = std::stoll(klass.substr(9));
+    const bool direct = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
+                        !s.pad_bottom && !s.pad_right;
+    const int64_t hq = direct ? s.h : ceil_div(s.h + s.pad_top + s.pad_bottom, s.stride_h);
+    const int64_t wq = direct ? s.w : ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
+    const int64_t span = (s.out_h() - 1) * wq + s.out_w();
+    const int64_t t = fb == 1 && span >= 112 ? 128 : fb <= 4 ? 64 : fb == 8 ? 32 : 16;
+    const int64_t tiles_per_row = ceil_div(span, t);
+    const int64_t rows = ceil_div(s.f, fb);
+    k.out_tiles = rows * tiles_per_row * s.n;
+    const int64_t kept_per_pixel = pixels > 0 ? executed_macs / pixels : 0;
+    k.lane_macs = kept_per_pixel * tiles_per_row * t * s.n;
+    if (s.stride_h * s.stride_w > 1) k.strided_lane_macs = k.lane_macs;
+    k.wstream_bytes = weight_bytes * tiles_per_row * s.n;
+    const int64_t phases = s.stride_h * s.stride_w;
+    if (!direct) k.panel_bytes = 4 * phases * s.c * hq * wq * s.n;
+    const int64_t phases_used = std::min(s.kh, s.stride_h) * std::min(s.kw, s.stride_w);
+    const int64_t per_ch = direct ? t : phases_used * (t + ((s.kh - 1) * s.dil_h / s.stride_h + 1) * wq);
+    const int64_t chunk_c = std::clamp<int64_t>((24 * 1024) / (per_ch * 4), 1, std::max<int64_t>(1, s.c));
+    const int64_t chunks = ceil_div(s.c, chunk_c);
+    if (chunks > 1) k.acc_bytes = k.out_tiles * chunks * fb * t * 4;
+  } else if (klass.rfind("dense_conv", 0) == 0) {
+    // The GEMM conv: MR x NR register tiles over [F per group] x [pixels], K = C/groups x kh x kw; edge
+    // tiles compute padding lanes, every NR-pixel strip builds an im2col panel and re-reads the weights.
+    const int64_t strips = ceil_div(s.out_h() * s.out_w(), kTilePixels);
+    const int64_t kdim = (s.c / s.groups) * s.kh * s.kw;
+    k.out_tiles = s.n * s.groups * ceil_div(s.f / s.groups, kTileFilters) * strips;
+    k.lane_macs = s.n * s.groups * ceil_div(s.f / s.groups, kTileFilters) * kTileFilters * strips * kTilePixels * kdim;
+    k.panel_bytes = s.n * s.groups * strips * kTilePixels * kdim * 4;
+    k.wstream_bytes = weight_bytes * strips * s.n;
+  } else {
+    k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
+  }
+  if (weight_bytes > kNearWeightBytes) std::swap(k.wstream_bytes, k.wstream_far_bytes);
+  k.work_items = k.out_tiles;
+  return k;
 }
 
 std::string profile_key(const std::string& klass, int threads) { return klass + "/t" + std::to_string(threads); }

@@ -38,6 +38,7 @@ struct Predictor::Impl {
     graph::OpId id = 0;
     bool conv = false, gemm = false;
     kernels::ConvShape shape;
+    graph::Activation act = graph::Activation::kNone;
     bool bias = false;
     int64_t gemm_m = 0, gemm_n = 0, gemm_k = 0;
     int64_t in_bytes = 0, out_bytes = 0, weight_bytes = 0;
@@ -52,6 +53,7 @@ struct Predictor::Impl {
   int64_t llc = 0;
   int64_t model_weight_bytes = 0;
   // Cache of per-op predictions by "op|setting|unit".
+  static constexpr size_t kCacheCap = size_t{1} << 16;
   std::unordered_map<std::string, OpPrediction> cache;
   // Per node, the setting last predicted and where its prediction lives: a search that changes one
   // layer finds the others here without building cache keys.
@@ -63,6 +65,10 @@ struct Predictor::Impl {
   };
   std::vector<Memo> memo;
   int64_t evaluations = 0;
+  // The profile's models resolved to feature slots, by "class/tN".
+  std::unordered_map<std::string, calibration::CompiledModel> compiled;
+  // Per node, the config's own setting for it (nullptr: the uniform one or none); reused per query.
+  std::vector<const runtime::LayerSparsity*> layer_of;
 
   int threads_of(const std::string& unit_id) const {
     const UnitSpec* u = profile.unit(unit_id);
@@ -79,6 +85,7 @@ struct Predictor::Impl {
     default_unit = opts.default_unit.empty() ? profile.units[0].id : opts.default_unit;
     if (!profile.unit(default_unit)) throw Error("--unit '" + default_unit + "'", "the profile has no such unit");
     llc = largest_cache(profile);
+    for (const auto& [key, m] : profile.kernels) compiled.emplace(key, calibration::compile_model(m, "profile: kernel '" + key + "'"));
     const auto order = g.topological_order();
     std::unordered_map<std::string, size_t> producer;
     for (graph::OpId id : order) {
@@ -109,6 +116,7 @@ struct Predictor::Impl {
         n.conv = true;
         n.shape = runtime::conv_shape_of(g, op);
         n.bias = op.input(2).has_value();
+        n.act = op.fused.kind;
       } else if ((op.type == "Gemm" || op.type == "MatMul") && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) {
         const graph::Shape& b = g.shape(op.inputs[1]);
         if (b.size() == 2) {
@@ -131,27 +139,26 @@ struct Predictor::Impl {
   // ms of an instance on a unit: the fitted model for the class at this thread count, else the
   // nearest thread count scaled, else the unit's roofline.
   double latency(const calibration::KernelInstance& k, const UnitSpec& u, OpPrediction& p) const {
-    auto it = profile.kernels.find(calibration::profile_key(k.klass, k.threads));
+    auto it = compiled.find(calibration::profile_key(k.klass, k.threads));
     double scale = 1.0;
-    if (it == profile.kernels.end()) {
+    if (it == compiled.end()) {
       // Nearest calibrated thread count, scaled by the thread ratio for compute kernels.
       int best = -1;
-      for (const auto& [key, m] : profile.kernels) {
+      for (const auto& [key, m] : compiled) {
         const auto slash = key.rfind("/t");
-        if (slash == std::string::npos || key.substr(0, slash) != k.klass) continue;
+        if (slash == std::string::npos || key.compare(0, slash, k.klass) != 0 || slash != k.klass.size()) continue;
         const int t = std::atoi(key.c_str() + slash + 2);
         if (best < 0 || std::abs(t - k.threads) < std::abs(best - k.threads)) best = t;
       }
       if (best > 0) {
-        it = profile.kernels.find(calibration::profile_key(k.klass, best));
+        it = compiled.find(calibration::profile_key(k.klass, best));
         scale = calibration::is_compute_class(k.klass) ? static_cast<double>(best) / k.threads : 1.0;
         p.extrapolated = true;
       }
     }
-    if (it != profile.kernels.end()) {
+    if (it != compiled.end()) {
       bool extra = false;
-      calibration::KernelInstance kk = k;
-      const double ms = calibration::evaluate_model(it->second, calibration::features_of(kk), &extra);
+      const double ms = it->second.evaluate(calibration::feature_vector(k), &extra);
       p.extrapolated = p.extrapolated || extra;
       p.model = "fitted";
       return std::max(0.0, ms) * scale;
@@ -169,7 +176,7 @@ struct Predictor::Impl {
     return 1e3 * std::max(flops / peak, bytes / bw) + 0.005;
   }
 
-  OpPrediction evaluate(const Node& n, const std::optional<runtime::LayerSparsity>& ls, const std::string& unit_id,
+  OpPrediction evaluate(const Node& n, const runtime::LayerSparsity* ls, const std::string& unit_id,
                         bool explicit_layer) {
     ++evaluations;
     OpPrediction p;
@@ -180,14 +187,20 @@ struct Predictor::Impl {
     const UnitSpec* u = profile.unit(unit_id);
     if (!u) throw Error("op '" + n.name + "'", "assigned to unit '" + unit_id + "' which the profile lacks");
     const int threads = threads_of(unit_id);
+    static const runtime::LayerSparsity kDense{};
+    const runtime::LayerSparsity& setting = ls ? *ls : kDense;
     const calibration::OpInstance oi =
-        calibration::op_instance(g, n.id, ls.value_or(runtime::LayerSparsity{}), threads, explicit_layer);
+        n.conv ? calibration::conv_op_instance(n.shape, n.bias, n.act, setting, threads, explicit_layer, n.name)
+               : calibration::op_instance(g, n.id, setting, threads, explicit_layer);
     const calibration::KernelInstance& k = oi.k;
     p.format = oi.format;
     p.klass = k.klass;
     p.executed_macs = k.executed_macs;
     p.weight_bytes = k.weight_bytes;
     p.ms = latency(k, *u, p);
+    // The executor's own cost per op (dispatch, timing, hand-off), calibrated in whole-model runs.
+    auto d = compiled.find(calibration::profile_key("dispatch", threads));
+    if (d != compiled.end()) p.ms += d->second.coef[calibration::kFCall];
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
     // in half the last level; weights come from DRAM when the whole model's weights do not fit.
     p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;
@@ -223,43 +236,82 @@ struct Predictor::Impl {
     r.peak_memory_bytes = activation_peak + r.weight_bytes;
   }
 
-  Prediction predict(const runtime::SparsitySpec& cfg, bool with_trace) {
+  // Brings every node's memo up to `cfg`; true when every op stays on the default unit.
+  bool resolve(const runtime::SparsitySpec& cfg) {
+    // A search over continuous ratios would grow the cache without end; past the cap it starts again
+    // (the memos point into it, so they go too).
+    if (cache.size() > kCacheCap) cache.clear(), memo.clear();
+    if (memo.size() != nodes.size()) memo.assign(nodes.size(), Memo{});
+    layer_of.assign(nodes.size(), nullptr);
     for (const auto& [name, ls] : cfg.layers) {
-      if (!index.count(name))
+      auto it = index.find(name);
+      if (it == index.end())
         throw Error("config: op '" + name + "'", "the model has no such op after BN folding and fusion (see `hilsim inspect --passes`)");
       if (!ls.unit.empty() && !profile.unit(ls.unit))
         throw Error("config: op '" + name + "'", "unit '" + ls.unit + "' is not in the profile");
+      layer_of[it->second] = &ls;
     }
-    Prediction r;
-    r.energy_source = profile.energy.source;
-    if (memo.size() != nodes.size()) memo.assign(nodes.size(), Memo{});
-    std::vector<SimTask> tasks;
+    const runtime::LayerSparsity* all = cfg.all ? &*cfg.all : nullptr;
     bool one_unit = true;
-    r.ops.reserve(nodes.size());
     for (size_t i = 0; i < nodes.size(); ++i) {
-      const Node& n = nodes[i];
-      std::optional<runtime::LayerSparsity> ls = cfg.for_op(n.name);
-      const bool explicit_layer = !cfg.layers.empty() && cfg.layers.count(n.name) != 0;
+      const bool explicit_layer = layer_of[i] != nullptr;
+      const runtime::LayerSparsity* ls = explicit_layer ? layer_of[i] : all;
       const std::string& unit = ls && !ls->unit.empty() ? ls->unit : default_unit;
       Memo& m = memo[i];
-      const bool hit = m.valid && m.has_ls == ls.has_value() && m.explicit_layer == explicit_layer && m.unit == unit &&
+      const bool hit = m.valid && m.has_ls == (ls != nullptr) && m.explicit_layer == explicit_layer && m.unit == unit &&
                        (!ls || (m.ls.format == ls->format && m.ls.bf == ls->bf && m.ls.bc == ls->bc &&
                                 m.ls.ratio == ls->ratio && m.ls.entries == ls->entries));
       if (!hit) {
+        const Node& n = nodes[i];
         const std::string key = n.name + "|" + (ls ? runtime::layer_spec_str(*ls) : "-") + "|" + unit + "|" +
                                 (explicit_layer ? "e" : "u");
         auto it = cache.find(key);
         if (it == cache.end()) it = cache.emplace(key, evaluate(n, ls, unit, explicit_layer)).first;
         m.valid = true;
-        m.has_ls = ls.has_value();
+        m.has_ls = ls != nullptr;
         if (ls) m.ls = *ls;
         m.explicit_layer = explicit_layer;
         m.unit = unit;
         m.pred = &it->second;  // unordered_map nodes are stable
       }
-      r.ops.push_back(*m.pred);
       if (unit != default_unit) one_unit = false;
     }
+    return one_unit;
+  }
+
+  Estimate estimate(const runtime::SparsitySpec& cfg) {
+    Estimate e;
+    if (!resolve(cfg)) {
+      const Prediction p = predict(cfg, false);
+      e.ms = p.ms, e.sum_ms = p.sum_ms, e.bytes = p.bytes, e.dram_bytes = p.dram_bytes, e.cache_bytes = p.cache_bytes;
+      e.energy_mj = p.energy_mj, e.weight_bytes = p.weight_bytes, e.peak_memory_bytes = p.peak_memory_bytes;
+      e.extrapolated_ops = p.extrapolated_ops;
+      return e;
+    }
+    double dynamic = 0;
+    for (const Memo& m : memo) {
+      const OpPrediction& o = *m.pred;
+      e.sum_ms += o.ms;
+      e.bytes += o.bytes;
+      e.dram_bytes += o.dram_bytes;
+      e.cache_bytes += o.cache_bytes;
+      e.weight_bytes += o.weight_bytes;
+      dynamic += o.energy_mj - profile.energy.static_w * o.ms;
+      e.extrapolated_ops += o.extrapolated;
+    }
+    e.ms = e.sum_ms;
+    e.energy_mj = dynamic + profile.energy.static_w * e.ms;
+    e.peak_memory_bytes = activation_peak + e.weight_bytes;
+    return e;
+  }
+
+  Prediction predict(const runtime::SparsitySpec& cfg, bool with_trace) {
+    const bool one_unit = resolve(cfg);
+    Prediction r;
+    r.energy_source = profile.energy.source;
+    std::vector<SimTask> tasks;
+    r.ops.reserve(nodes.size());
+    for (const Memo& m : memo) r.ops.push_back(*m.pred);
     if (one_unit && !with_trace) {
       // One unit, no trace: the schedule is the sequence, no simulation needed.
       double t = 0;
@@ -316,13 +368,15 @@ Prediction Predictor::predict(const runtime::SparsitySpec& config, bool with_tra
   return impl_->predict(config, with_trace);
 }
 
+Estimate Predictor::estimate(const runtime::SparsitySpec& config) { return impl_->estimate(config); }
+
 OpPrediction Predictor::predict_op(const std::string& op, const runtime::LayerSparsity& ls, bool strict) {
   auto it = impl_->index.find(op);
   if (it == impl_->index.end()) throw Error("op '" + op + "'", "the model has no such op after the canonical passes");
   const std::string unit = ls.unit.empty() ? impl_->default_unit : ls.unit;
   const std::string key = op + "|" + runtime::layer_spec_str(ls) + "|" + unit + "|" + (strict ? "e" : "u");
   auto c = impl_->cache.find(key);
-  if (c == impl_->cache.end()) c = impl_->cache.emplace(key, impl_->evaluate(impl_->nodes[it->second], ls, unit, strict)).first;
+  if (c == impl_->cache.end()) c = impl_->cache.emplace(key, impl_->evaluate(impl_->nodes[it->second], &ls, unit, strict)).first;
   return c->second;
 }
 

@@ -128,6 +128,33 @@ Graph resnet18_like(const ZooOptions& o) {
   return b.finish();
 }
 
+// ---- ResNet-50: bottleneck blocks [3, 4, 6, 3], 53 convs (the size of graph a pruning search queries).
+std::string bottleneck(GraphBuilder& b, const std::string& x, int64_t mid, int64_t stride, const std::string& name) {
+  const int64_t out = mid * 4;
+  std::string y = b.relu(b.conv_bn(x, mid, 1, 1, 1, name + ".conv1"));
+  y = b.relu(b.conv_bn(y, mid, 3, stride, 1, name + ".conv2"));
+  y = b.conv_bn(y, out, 1, 1, 1, name + ".conv3");
+  std::string sc = x;
+  if (stride != 1 || b.shape(x).at(1) != out) sc = b.conv_bn(x, out, 1, stride, 1, name + ".downsample");
+  return b.relu(b.add(y, sc));
+}
+
+Graph resnet50_like(const ZooOptions& o) {
+  const int64_t r = o.resolution ? o.resolution : 224;
+  GraphBuilder b("resnet50_like", o.seed);
+  std::string x = b.input("input", {1, 3, r, r});
+  x = b.maxpool(b.relu(b.conv_bn(x, ch(64, o.width), 7, 2, 1, "conv1")), 3, 2, 1);
+  const int64_t w[] = {64, 128, 256, 512};
+  const int blocks[] = {3, 4, 6, 3};
+  for (int s = 0; s < 4; ++s)
+    for (int i = 0; i < blocks[s]; ++i)
+      x = bottleneck(b, x, ch(w[s], o.width), (s > 0 && i == 0) ? 2 : 1,
+                     "layer" + std::to_string(s + 1) + "." + std::to_string(i));
+  x = b.flatten(b.global_avgpool(x));
+  b.output(b.gemm(x, 1000));
+  return b.finish();
+}
+
 // ---- MobileNetV2 (ReLU6 as Clip 0..6).
 Graph mobilenetv2_like(const ZooOptions& o) {
   const int64_t r = o.resolution ? o.resolution : 224;
@@ -177,15 +204,15 @@ Graph vgg_like(const ZooOptions& o) {
 const std::map<std::string, std::function<Graph(const ZooOptions&)>>& registry() {
   static const std::map<std::string, std::function<Graph(const ZooOptions&)>> r = {
       {"yolov5s_like", yolov5s_like}, {"mobileone_s0", mobileone_s0}, {"resnet18_like", resnet18_like},
-      {"mobilenetv2_like", mobilenetv2_like}, {"vgg_like", vgg_like}};
+      {"mobilenetv2_like", mobilenetv2_like}, {"vgg_like", vgg_like}, {"resnet50_like", resnet50_like}};
   return r;
 }
 
 }  // namespace
 
 const std::vector<std::string>& zoo_names() {
-  static const std::vector<std::string> names = {"yolov5s_like", "mobileone_s0", "resnet18_like", "mobilenetv2_like",
-                                                 "vgg_like"};
+  static const std::vector<std::string> names = {"yolov5s_like", "mobileone_s0",  "resnet18_like",
+                                                 "mobilenetv2_like", "vgg_like", "resnet50_like"};
   return names;
 }
 

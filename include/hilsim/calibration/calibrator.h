@@ -46,6 +46,20 @@ struct MeasureOptions {
 // above 1.3 is measured again and the steadier run kept). Features come from op_instance().
 Sample measure_point(const GridPoint& p, const MeasureOptions& mo);
 
+// Layers in context: a whole model run through the executor, every op timed where it sits. Inside a
+// model an op's input arrives warm from its producer and its weights come from wherever the rest of
+// the model left them, which a one-op grid cannot reproduce. The runs use other resolutions and
+// widths than the zoo's defaults, so the models that `bench-predictor` checks stay unseen.
+struct ContextRun {
+  std::string model;     // zoo:NAME@RESxWIDTH
+  std::string sparsity;  // "" (dense) or a uniform spec (block:8x4@0.6, pattern:2, csr@0.8)
+  int threads = 1;
+  std::string key() const;
+};
+std::vector<ContextRun> context_runs(int max_threads);
+// One sample per op whose class is in `classes` (empty = all), the per-op median over the repeats.
+std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes, int repeats = 7);
+
 struct CalibrateOptions {
   std::string out;                   // profile path; samples go to out + ".samples.json"
   double budget_s = 120;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/calibration/kernel_features.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/costmodel/profile.h"
 
@@ -22,6 +23,19 @@ std::vector<double> nnls(const std::vector<double>& a, size_t rows, size_t cols,
 // outside the model's valid_range. Missing features count as 0.
 double evaluate_model(const costmodel::KernelModel& m, const std::map<std::string, double>& features,
                       bool* extrapolated = nullptr);
+
+// A fitted model resolved to the fixed feature slots of FeatureVector: the cost model's hot path.
+struct CompiledModel {
+  FeatureVector coef{};
+  struct Range {
+    int slot;
+    double lo, hi;
+  };
+  std::vector<Range> ranges;
+  double evaluate(const FeatureVector& f, bool* extrapolated = nullptr) const;
+};
+// Throws hilsim::Error naming the feature when the model uses one this build does not know.
+CompiledModel compile_model(const costmodel::KernelModel& m, const std::string& where);
 
 // Fits one class. `features` are the model's terms in order ("call" = the constant 1 per call).
 costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& features);

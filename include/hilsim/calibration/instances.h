@@ -13,19 +13,11 @@
 
 namespace hilsim::calibration {
 
-// Output register tile of the conv kernels (filters x pixels): per-tile overheads scale with it.
-inline constexpr int64_t kTileFilters = 8;
-inline constexpr int64_t kTilePixels = 32;
-
 // The class of a conv in a storage format. Dense: dense_conv1x1/3x3/5x5/kxk, depthwise_conv3x3/5x5.
 // Sparse formats all run one engine whose speed depends on its row height (filters per packed row):
 // sparse_fb1 (pattern, CSR, 1-filter blocks) ... sparse_fb16 (blocks of 16 or 32 filters); what the
 // format changes is captured by the features (kept MACs, storage bytes).
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf = 8, int bc = 4, int entries = 2);
-
-// A conv instance from its shape and what its kernel executes / stores.
-KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
-                             int64_t weight_bytes);
 
 // Predicted executed MACs and storage bytes of a conv in a format at a ratio, without building masks
 // (the cost model's fast path); the kernels report the exact figures once masks exist.
@@ -50,6 +42,11 @@ struct OpInstance {
   std::string format = "dense";
   int64_t dense_macs = 0;
 };
+// A conv op from its shape (what op_instance does for a Conv, without touching the graph): the cost
+// model keeps each conv's shape and calls this for every setting a search tries. A format the conv
+// cannot take is an error naming `op_name` when `strict`, else the conv stays dense (as it runs).
+OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Activation act,
+                            const runtime::LayerSparsity& ls, int threads, bool strict, const std::string& op_name);
 OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls, int threads,
                        bool strict);
 

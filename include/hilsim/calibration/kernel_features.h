@@ -5,10 +5,13 @@
 // and thread count, keyed "CLASS/tN".
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
+
+#include "hilsim/kernels/conv_desc.h"
 
 namespace hilsim::calibration {
 
@@ -24,7 +27,27 @@ struct KernelInstance {
   int64_t work_items = 0;    // independent parallel items the kernel splits over threads
   int64_t lane_macs = 0;     // sparse engine: kept weights x the vector lanes its tiles cover (incl. idle ones)
   int64_t act_bytes = 0;     // output bytes through a transcendental activation (SiLU, sigmoid, ...)
+  int64_t panel_bytes = 0;   // dense convs: the im2col panels written and read (K x padded pixels)
+  // Weights are streamed once per output strip/tile; where they live decides what that costs: weight
+  // sets that fit a core's L2 share (kNearWeightBytes) re-read cheaply, larger ones from further out.
+  int64_t wstream_bytes = 0;
+  int64_t wstream_far_bytes = 0;
+  // Sparse engine: accumulators carried between channel chunks (tiles whose input outgrows L1), and
+  // the lanes of strided convs, which read stride-phase copies of the input.
+  int64_t acc_bytes = 0;
+  int64_t strided_lane_macs = 0;
 };
+
+inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
+
+// Output register tile of the conv kernels (filters x pixels): per-tile overheads scale with it.
+inline constexpr int64_t kTileFilters = 8;
+inline constexpr int64_t kTilePixels = 32;
+
+// A conv instance from its shape and what its kernel executes / stores (graph-free: the phone
+// calibrator and the cost model describe a layer with this one function).
+KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
+                             int64_t weight_bytes);
 
 // Classes of compute kernels, whose features are MAC- and tile-based; the others are memory-bound.
 bool is_compute_class(const std::string& klass);
@@ -32,6 +55,17 @@ bool is_compute_class(const std::string& klass);
 // The model terms of a class, in order ("call" is the constant per-call cost).
 const std::vector<std::string>& feature_names(const std::string& klass);
 std::map<std::string, double> features_of(const KernelInstance& k);
+
+// Every feature any class uses, in one fixed order: the cost model's hot path evaluates a fitted model
+// as a dot product over this array instead of looking names up.
+enum FeatureId : int {
+  kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
+  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFBytes, kFElements, kFCall, kNumFeatures
+};
+using FeatureVector = std::array<double, kNumFeatures>;
+const std::array<const char*, kNumFeatures>& all_feature_names();
+int feature_index(const std::string& name);  // -1 when unknown
+FeatureVector feature_vector(const KernelInstance& k);
 
 std::string profile_key(const std::string& klass, int threads);  // "dense_conv3x3/t2"
 

@@ -57,6 +57,15 @@ struct Prediction {
   std::vector<TraceEvent> trace;
 };
 
+// The totals of a prediction without its per-op table: what a search loop compares candidates by.
+struct Estimate {
+  double ms = 0, sum_ms = 0;
+  int64_t bytes = 0, dram_bytes = 0, cache_bytes = 0;
+  double energy_mj = 0;
+  int64_t weight_bytes = 0, peak_memory_bytes = 0;
+  int extrapolated_ops = 0;
+};
+
 class Predictor {
  public:
   Predictor(const graph::Graph& model, Profile profile, PredictorOptions opts = {});
@@ -67,6 +76,9 @@ class Predictor {
 
   // `with_trace` fills Prediction::trace (strings for every kernel: off in search loops).
   Prediction predict(const runtime::SparsitySpec& config = {}, bool with_trace = false);
+  // The same totals as predict() (same per-op cache) without copying the per-op table: on one unit a
+  // query costs a pass over the ops plus the ops whose setting changed.
+  Estimate estimate(const runtime::SparsitySpec& config = {});
   // One op in one setting (cached like predict()): what the planner compares options with.
   OpPrediction predict_op(const std::string& op, const runtime::LayerSparsity& ls, bool strict = true);
   // Ops a config may name (the canonical graph's convs and gemms), with their dense MACs.

@@ -16,7 +16,8 @@ struct ZooOptions {
   uint64_t seed = 1;
 };
 
-// yolov5s_like, mobileone_s0 (train form, with branches), resnet18_like, mobilenetv2_like, vgg_like.
+// yolov5s_like, mobileone_s0 (train form, with branches), resnet18_like, mobilenetv2_like, vgg_like,
+// resnet50_like (bottlenecks, 53 convs: the cost model's query-speed graph).
 const std::vector<std::string>& zoo_names();
 // Shapes inferred, BN statistics non-trivial (so folding is really tested). Throws on unknown name.
 Graph make_zoo_model(const std::string& name, const ZooOptions& opts = {});
