@@ -33,6 +33,8 @@ namespace hilsim::calibration {
 
 namespace {
 
+constexpr double kContextShare = 0.55;
+
 using Clock = std::chrono::steady_clock;
 double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
@@ -330,10 +332,13 @@ std::vector<ContextRun> context_runs(int max_threads) {
       {"zoo:mobileone_s0@256x0.75", {"", "block:4x8@0.9", "pattern:2"}},
       {"zoo:vgg_like@160x0.75", {"", "block:16x8@0.5", "pattern:3"}},
   };
+  // Setting-major, threads innermost: a budget that ends early still leaves every calibrated thread
+  // count with in-context samples of the same layers.
   std::vector<ContextRun> runs;
-  for (int t = 1; t <= max_threads; ++t)
+  for (size_t i = 0; i < 3; ++i)
     for (const auto& [model, specs] : plan)
-      for (const auto& sp : specs) runs.push_back({model, sp, t});
+      for (int t = 1; t <= max_threads; ++t)
+        if (i < specs.size()) runs.push_back({model, specs[i], t});
   return runs;
 }
 
@@ -536,9 +541,10 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
       if (!done.count(s.instance)) set.samples.push_back(s), done.insert(s.instance);
     }
   }
-  // Layers in context first: they are what whole-model predictions are made of.
+  // Layers in context first: they are what whole-model predictions are made of. They get at most
+  // kContextShare of the budget so the one-op grid (the fit's range between them) still runs.
   for (const ContextRun& cr : context_runs(max_threads)) {
-    if (stopped() || budget_left() < 0) break;
+    if (stopped() || secs(t0, Clock::now()) > kContextShare * o.budget_s) break;
     if (done.count(cr.key())) continue;
     for (Sample& s : measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : classes))
       set.samples.push_back(std::move(s));

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <unordered_map>
 
 #include "hilsim/analysis/analysis.h"
@@ -52,9 +53,51 @@ struct Predictor::Impl {
   int64_t activation_peak = 0;
   int64_t llc = 0;
   int64_t model_weight_bytes = 0;
-  // Cache of per-op predictions by "op|setting|unit".
-  static constexpr size_t kCacheCap = size_t{1} << 16;
-  std::unordered_map<std::string, OpPrediction> cache;
+  // Cache of per-op predictions by (node, exact setting, unit). The key keeps the ratio's bits: a
+  // printed key would merge ratios that differ past its sixth digit and answer for the wrong one.
+  struct CacheKey {
+    size_t node = 0;
+    int format = 0, bf = 0, bc = 0, entries = 0;
+    double ratio = 0;
+    std::string unit;
+    bool has_ls = false, explicit_layer = false;
+    bool operator==(const CacheKey& o) const {
+      return node == o.node && format == o.format && bf == o.bf && bc == o.bc && entries == o.entries &&
+             ratio == o.ratio && unit == o.unit && has_ls == o.has_ls && explicit_layer == o.explicit_layer;
+    }
+  };
+  struct CacheKeyHash {
+    size_t operator()(const CacheKey& k) const {
+      size_t h = k.node * 0x9e3779b97f4a7c15ULL;
+      auto mix = [&h](uint64_t v) { h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+      uint64_t rb = 0;
+      std::memcpy(&rb, &k.ratio, sizeof rb);
+      mix(static_cast<uint64_t>(k.format) | static_cast<uint64_t>(k.bf) << 8 | static_cast<uint64_t>(k.bc) << 24 |
+          static_cast<uint64_t>(k.entries) << 40 | static_cast<uint64_t>(k.has_ls) << 48 |
+          static_cast<uint64_t>(k.explicit_layer) << 49);
+      mix(rb);
+      mix(std::hash<std::string>()(k.unit));
+      return h;
+    }
+  };
+  static CacheKey make_key(size_t node, const runtime::LayerSparsity* ls, const std::string& unit, bool explicit_layer) {
+    CacheKey k;
+    k.node = node;
+    k.unit = unit;
+    k.explicit_layer = explicit_layer;
+    if (ls) {
+      k.has_ls = true;
+      k.format = static_cast<int>(ls->format);
+      // Fields a format ignores stay out of the key, so equal settings share one entry.
+      const bool blocky = ls->format == runtime::Format::kBlock || ls->format == runtime::Format::kBlockCol;
+      if (blocky) k.bf = ls->bf, k.bc = ls->bc;
+      if (blocky || ls->format == runtime::Format::kCsr) k.ratio = ls->ratio;
+      if (ls->format == runtime::Format::kPattern) k.entries = ls->entries;
+    }
+    return k;
+  }
+  static constexpr size_t kCacheCap = size_t{1} << 13;  // small enough to stay in cache
+  std::unordered_map<CacheKey, OpPrediction, CacheKeyHash> cache;
   // Per node, the setting last predicted and where its prediction lives: a search that changes one
   // layer finds the others here without building cache keys.
   struct Memo {
@@ -69,6 +112,21 @@ struct Predictor::Impl {
   std::unordered_map<std::string, calibration::CompiledModel> compiled;
   // Per node, the config's own setting for it (nullptr: the uniform one or none); reused per query.
   std::vector<const runtime::LayerSparsity*> layer_of;
+  std::vector<std::pair<std::string, size_t>> last_names;
+
+  // The executor's per-op cost at a thread count (0 when the profile has no dispatch model).
+  std::vector<double> dispatch_by_threads;
+  double dispatch_ms(int threads) {
+    if (threads >= static_cast<int>(dispatch_by_threads.size())) {
+      const size_t old = dispatch_by_threads.size();
+      dispatch_by_threads.resize(static_cast<size_t>(threads) + 1, 0.0);
+      for (size_t t = old; t < dispatch_by_threads.size(); ++t) {
+        auto d = compiled.find(calibration::profile_key("dispatch", static_cast<int>(t)));
+        dispatch_by_threads[t] = d != compiled.end() ? d->second.coef[calibration::kFCall] : 0.0;
+      }
+    }
+    return dispatch_by_threads[static_cast<size_t>(threads)];
+  }
 
   int threads_of(const std::string& unit_id) const {
     const UnitSpec* u = profile.unit(unit_id);
@@ -199,8 +257,7 @@ struct Predictor::Impl {
     p.weight_bytes = k.weight_bytes;
     p.ms = latency(k, *u, p);
     // The executor's own cost per op (dispatch, timing, hand-off), calibrated in whole-model runs.
-    auto d = compiled.find(calibration::profile_key("dispatch", threads));
-    if (d != compiled.end()) p.ms += d->second.coef[calibration::kFCall];
+    p.ms += dispatch_ms(threads);
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
     // in half the last level; weights come from DRAM when the whole model's weights do not fit.
     p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;
@@ -243,13 +300,25 @@ struct Predictor::Impl {
     if (cache.size() > kCacheCap) cache.clear(), memo.clear();
     if (memo.size() != nodes.size()) memo.assign(nodes.size(), Memo{});
     layer_of.assign(nodes.size(), nullptr);
+    // A search loop sends the same op names query after query: the names of the last config, in the
+    // map's order, resolve by one string compare each instead of a hash lookup.
+    size_t pos = 0;
     for (const auto& [name, ls] : cfg.layers) {
-      auto it = index.find(name);
-      if (it == index.end())
-        throw Error("config: op '" + name + "'", "the model has no such op after BN folding and fusion (see `hilsim inspect --passes`)");
+      size_t node;
+      if (pos < last_names.size() && last_names[pos].first == name) {
+        node = last_names[pos].second;
+      } else {
+        auto it = index.find(name);
+        if (it == index.end())
+          throw Error("config: op '" + name + "'", "the model has no such op after BN folding and fusion (see `hilsim inspect --passes`)");
+        node = it->second;
+        if (pos < last_names.size()) last_names.resize(pos);
+        last_names.emplace_back(name, node);
+      }
+      ++pos;
       if (!ls.unit.empty() && !profile.unit(ls.unit))
         throw Error("config: op '" + name + "'", "unit '" + ls.unit + "' is not in the profile");
-      layer_of[it->second] = &ls;
+      layer_of[node] = &ls;
     }
     const runtime::LayerSparsity* all = cfg.all ? &*cfg.all : nullptr;
     bool one_unit = true;
@@ -263,8 +332,7 @@ struct Predictor::Impl {
                                 m.ls.ratio == ls->ratio && m.ls.entries == ls->entries));
       if (!hit) {
         const Node& n = nodes[i];
-        const std::string key = n.name + "|" + (ls ? runtime::layer_spec_str(*ls) : "-") + "|" + unit + "|" +
-                                (explicit_layer ? "e" : "u");
+        const CacheKey key = make_key(i, ls, unit, explicit_layer);
         auto it = cache.find(key);
         if (it == cache.end()) it = cache.emplace(key, evaluate(n, ls, unit, explicit_layer)).first;
         m.valid = true;
@@ -374,7 +442,8 @@ OpPrediction Predictor::predict_op(const std::string& op, const runtime::LayerSp
   auto it = impl_->index.find(op);
   if (it == impl_->index.end()) throw Error("op '" + op + "'", "the model has no such op after the canonical passes");
   const std::string unit = ls.unit.empty() ? impl_->default_unit : ls.unit;
-  const std::string key = op + "|" + runtime::layer_spec_str(ls) + "|" + unit + "|" + (strict ? "e" : "u");
+  if (impl_->cache.size() > Impl::kCacheCap) impl_->cache.clear(), impl_->memo.clear();
+  const auto key = Impl::make_key(it->second, &ls, unit, strict);
   auto c = impl_->cache.find(key);
   if (c == impl_->cache.end()) c = impl_->cache.emplace(key, impl_->evaluate(impl_->nodes[it->second], &ls, unit, strict)).first;
   return c->second;

@@ -125,5 +125,45 @@ TEST(Predictor, BadConfigNamesTheOp) {
   }
 }
 
+TEST(Predictor, CacheNeverAnswersForANearbyRatio) {
+  // Ratios 1e-7 apart: somewhere in the sweep a block boundary falls between two neighbours, so their
+  // executed MACs differ; a cache keyed by a printed ratio would have merged them.
+  Predictor sweep(small_model(), test_profile(), {0, "cpu_big"});
+  const std::string op = sweep.prunable_ops().back().first;
+  runtime::LayerSparsity a = runtime::parse_layer_spec("block:8x4@0.5");
+  runtime::LayerSparsity b = a;
+  bool found = false;
+  for (int k = 0; k < 20000 && !found; ++k) {
+    a.ratio = 0.5 + 1e-7 * k;
+    b.ratio = a.ratio + 1e-7;
+    found = sweep.predict_op(op, a).executed_macs != sweep.predict_op(op, b).executed_macs;
+  }
+  ASSERT_TRUE(found) << "no ratio step changed the footprint of " << op;
+  // A fresh predictor asked only for b agrees with one that answered a first, through predict() too.
+  Predictor fresh(small_model(), test_profile(), {0, "cpu_big"});
+  Predictor reused(small_model(), test_profile(), {0, "cpu_big"});
+  runtime::SparsitySpec sa, sb;
+  sa.layers[op] = a;
+  sb.layers[op] = b;
+  reused.predict(sa);
+  EXPECT_EQ(reused.predict(sb).ms, fresh.predict(sb).ms);
+  EXPECT_EQ(reused.estimate(sb).ms, fresh.estimate(sb).ms);
+  EXPECT_EQ(reused.predict_op(op, b).executed_macs, fresh.predict_op(op, b).executed_macs);
+}
+
+TEST(Predictor, EstimateMatchesPredictTotals) {
+  Predictor pred(small_model(), test_profile(), {0, "cpu_big"});
+  for (const char* spec : {"", "block:8x4@0.7", "pattern:2"}) {
+    const runtime::SparsitySpec s = spec[0] ? runtime::parse_sparsity_spec(spec) : runtime::SparsitySpec{};
+    const Prediction p = pred.predict(s);
+    const Estimate e = pred.estimate(s);
+    EXPECT_DOUBLE_EQ(e.ms, p.ms) << spec;
+    EXPECT_EQ(e.bytes, p.bytes) << spec;
+    EXPECT_EQ(e.weight_bytes, p.weight_bytes) << spec;
+    EXPECT_EQ(e.peak_memory_bytes, p.peak_memory_bytes) << spec;
+    EXPECT_NEAR(e.energy_mj, p.energy_mj, 1e-9 * std::max(1.0, p.energy_mj)) << spec;
+  }
+}
+
 }  // namespace
 }  // namespace hilsim::costmodel
