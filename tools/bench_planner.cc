@@ -47,7 +47,7 @@ runtime::ExecOptions packed_options(const partition::EmitResult& r, int threads)
 int run_bench(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("bench-planner", "takes no positional arguments");
   const std::string profile_path =
-      FLAGS_profile.empty() ? std::string("device_profiles/x86_avx512_2core.json") : FLAGS_profile;
+      FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
   const costmodel::Profile profile = costmodel::load_profile(profile_path);
   std::vector<std::string> models = {"yolov5s_like", "resnet18_like", "mobilenetv2_like"};
   std::vector<double> fractions = {0.5, 0.35, 0.25};

@@ -56,7 +56,7 @@ struct Config {
 int run_bench(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("bench-predictor", "takes no positional arguments");
   const std::string profile_path =
-      FLAGS_profile.empty() ? std::string("device_profiles/x86_avx512_2core.json") : FLAGS_profile;
+      FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
   const costmodel::Profile profile = costmodel::load_profile(profile_path);
   const calibration::SampleSet samples = calibration::load_samples(profile_path + ".samples.json");
   // FLOPs baseline: ms = a x executed MACs + b x calls, fitted on the same samples (1 thread).
@@ -258,7 +258,7 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "hilsim bench-predictor [--profile P] [--quick] [--json]\n\n"
                     "Runs the zoo models on this machine (executor, 1 thread) dense and in sparse, random per-layer\n"
                     "and two-unit configurations, and compares with the predictions of the profile (default: the\n"
-                    "bundled x86_avx512_2core profile) and of two baselines fitted on the same samples. Reports\n"
+                    "bundled profile of this machine kind) and of two baselines fitted on the same samples. Reports\n"
                     "within-10% shares, RMSPE, per-kernel error, Spearman rank correlation and query speed.",
                     {"profile", "quick", "json"}, run_bench});
 

@@ -12,8 +12,14 @@ DEFINE_int32(threads, 1, "worker threads for kernels");
 
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/onnx_io.h"
+#include "hilsim/kernels/cpu_features.h"
 
 namespace hilsim::cli {
+
+std::string bundled_profile() {
+  return kernels::active_isa() == kernels::Isa::kAvx512 ? "device_profiles/x86_avx512_2core.json"
+                                                        : "device_profiles/x86_avx2_2core.json";
+}
 
 graph::Graph load_model_from_flags(const std::string& spec) {
   graph::ImportOptions o;

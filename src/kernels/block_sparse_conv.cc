@@ -48,6 +48,7 @@ void generic_tile(const ColTileArgs& a) {
 ColTileFn tile_for(int fb, int width, Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512 && isa_supported(Isa::kAvx512)) return col_tile_avx512(fb, width);
+  if (isa == Isa::kAvx2 && isa_supported(Isa::kAvx2)) return col_tile_avx2(fb, width);
 #endif
   (void)isa;
   return col_tile_generic(fb, width);
@@ -56,6 +57,7 @@ ColTileFn tile_for(int fb, int width, Isa isa) {
 const char* tile_isa_name(Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512 && isa_supported(Isa::kAvx512)) return "avx512";
+  if (isa == Isa::kAvx2 && isa_supported(Isa::kAvx2)) return "avx2";
 #endif
   (void)isa;
   return "generic";

@@ -29,6 +29,13 @@ class DepthwiseConv final : public PreparedConv {
       if (k == 5 && st == 1) row_ = &f32_dwconv_5x5s1_row_avx512, name_ = "f32_dwconv_5x5s1_avx512";
       if (k == 5 && st == 2) row_ = &f32_dwconv_5x5s2_row_avx512, name_ = "f32_dwconv_5x5s2_avx512";
     }
+    if (isa == Isa::kAvx2 && s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w) {
+      const int k = static_cast<int>(s.kh), st = static_cast<int>(s.stride_w);
+      if (k == 3 && st == 1) row_ = &f32_dwconv_3x3s1_row_avx2, name_ = "f32_dwconv_3x3s1_avx2";
+      if (k == 3 && st == 2) row_ = &f32_dwconv_3x3s2_row_avx2, name_ = "f32_dwconv_3x3s2_avx2";
+      if (k == 5 && st == 1) row_ = &f32_dwconv_5x5s1_row_avx2, name_ = "f32_dwconv_5x5s1_avx2";
+      if (k == 5 && st == 2) row_ = &f32_dwconv_5x5s2_row_avx2, name_ = "f32_dwconv_5x5s2_avx2";
+    }
 #else
     (void)isa;
 #endif

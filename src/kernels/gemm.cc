@@ -33,11 +33,13 @@ AlignedFloats alloc_aligned_floats(size_t n) {
 const GemmUkernel& gemm_ukernel(Isa isa) {
   static const GemmUkernel generic{8, 32, &f32_gemm_8x32_generic, "f32_gemm_8x32_generic", Isa::kGeneric};
 #if defined(__x86_64__)
+  static const GemmUkernel avx2{8, 32, &f32_gemm_8x32_avx2, "f32_gemm_8x32_avx2", Isa::kAvx2};
   static const GemmUkernel avx512{8, 32, &f32_gemm_8x32_avx512, "f32_gemm_8x32_avx512", Isa::kAvx512};
 #endif
   if (!isa_supported(isa)) throw Error("isa", std::string("this CPU cannot run the ") + isa_name(isa) + " path");
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512) return avx512;
+  if (isa == Isa::kAvx2) return avx2;
 #endif
   return generic;
 }
@@ -74,6 +76,7 @@ Im2colFn im2col_fn(Isa isa) {
 void apply_act_inplace(Isa isa, const Epilogue& e, float* x, int64_t n) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512 && isa_supported(isa)) return f32_act_avx512(e, x, n);
+  if (isa == Isa::kAvx2 && isa_supported(isa)) return f32_act_avx2(e, x, n);
 #endif
   f32_act_generic(e, x, n);
 }

@@ -93,6 +93,7 @@ int col_tile_width(int fb);
 // Null when no kernel has that (fb, width).
 ColTileFn col_tile_generic(int fb, int width);
 #if defined(__x86_64__)
+ColTileFn col_tile_avx2(int fb, int width);
 ColTileFn col_tile_avx512(int fb, int width);
 #endif
 

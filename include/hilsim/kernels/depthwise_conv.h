@@ -1,7 +1,7 @@
 // Depthwise convolution (groups == c == f) on NCHW fp32, one channel plane per work item: the plane is
 // copied into a zero-padded scratch (so the inner loops have no bounds checks), then each output row
-// is a row micro-kernel. AVX-512 row kernels for 3x3 and 5x5, stride 1 and 2; any other kernel size,
-// stride or dilation runs the portable row kernel.
+// is a row micro-kernel. AVX-512 and AVX2 row kernels for 3x3 and 5x5, stride 1 and 2; any other kernel
+// size, stride or dilation runs the portable row kernel.
 #pragma once
 
 #include <cstddef>
@@ -34,6 +34,10 @@ struct DwRowArgs {
 using DwRowFn = void (*)(const DwRowArgs& a);
 void f32_dwconv_row_generic(const DwRowArgs& a);
 #if defined(__x86_64__)
+void f32_dwconv_3x3s1_row_avx2(const DwRowArgs& a);
+void f32_dwconv_3x3s2_row_avx2(const DwRowArgs& a);
+void f32_dwconv_5x5s1_row_avx2(const DwRowArgs& a);
+void f32_dwconv_5x5s2_row_avx2(const DwRowArgs& a);
 void f32_dwconv_3x3s1_row_avx512(const DwRowArgs& a);
 void f32_dwconv_3x3s2_row_avx512(const DwRowArgs& a);
 void f32_dwconv_5x5s1_row_avx512(const DwRowArgs& a);

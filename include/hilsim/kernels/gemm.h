@@ -41,6 +41,8 @@ struct GemmUkernel {
 void f32_gemm_8x32_generic(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                            bool accumulate, bool last, const UkernelEpilogue& ep);
 #if defined(__x86_64__)
+void f32_gemm_8x32_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
+                        bool accumulate, bool last, const UkernelEpilogue& ep);
 void f32_gemm_8x32_avx512(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                           bool accumulate, bool last, const UkernelEpilogue& ep);
 #endif
@@ -74,6 +76,7 @@ Im2colFn im2col_fn(Isa isa);
 void apply_act_inplace(Isa isa, const Epilogue& e, float* x, int64_t n);
 void f32_act_generic(const Epilogue& e, float* x, int64_t n);
 #if defined(__x86_64__)
+void f32_act_avx2(const Epilogue& e, float* x, int64_t n);
 void f32_act_avx512(const Epilogue& e, float* x, int64_t n);
 #endif
 
