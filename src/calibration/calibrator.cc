@@ -458,7 +458,7 @@ costmodel::Profile fit_profile(const SampleSet& set) {
   p.energy.static_w = 5.0;
   if (p.energy.basis.empty())
     p.energy.basis = "no energy counter is readable on this machine (no RAPL powercap, no INA3221, no battery); "
-                     "order-of-magnitude figures for a 14 nm-class server core: fp32 AVX-512 FMA incl. operand "
+                     "order-of-magnitude figures for a 14 nm-class server core: fp32 SIMD FMA incl. operand "
                      "delivery ~20 pJ/FLOP, DDR4 access ~100 pJ/byte, on-chip cache ~10 pJ/byte, ~5 W static for "
                      "the cores used; not measured";
   return p;
@@ -497,9 +497,18 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
 
   // Initial design sized to about 60% of the budget (a sample takes ~50 ms), the rest adaptive.
   const int n0 = std::clamp(static_cast<int>(0.6 * o.budget_s / (0.05 * std::max<size_t>(1, cells.size()))), 4, 24);
+  // Round-robin over the cells: a budget that ends early leaves every class with some grid points
+  // (class by class, the last classes got none and their fits saw only in-context layers).
   std::vector<GridPoint> todo;
-  for (const auto& [c, t] : cells)
-    for (const GridPoint& p : design(c, t, n0, 1)) todo.push_back(p);
+  {
+    std::vector<std::vector<GridPoint>> per_cell;
+    for (const auto& [c, t] : cells) per_cell.push_back(design(c, t, n0, 1));
+    for (size_t i = 0, added = 1; added; ++i) {
+      added = 0;
+      for (const auto& pc : per_cell)
+        if (i < pc.size()) todo.push_back(pc[i]), ++added;
+    }
+  }
   MeasureOptions mo;
   int since_save = 0;
   auto checkpoint = [&] { save_samples(set, samples_path); };

@@ -126,7 +126,9 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   } else {
     k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
   }
-  if (weight_bytes > kNearWeightBytes) std::swap(k.wstream_bytes, k.wstream_far_bytes);
+  // Far weight streams cost extra on top of the near rate (additive, so a class calibrated without
+  // far-weight layers still charges them the near rate rather than nothing).
+  if (weight_bytes > kNearWeightBytes) k.wstream_far_bytes = k.wstream_bytes;
   k.work_items = k.out_tiles;
   return k;
 }

@@ -219,7 +219,12 @@ struct Predictor::Impl {
       const double ms = it->second.evaluate(calibration::feature_vector(k), &extra);
       p.extrapolated = p.extrapolated || extra;
       p.model = "fitted";
-      return std::max(0.0, ms) * scale;
+      // No kernel beats the unit's compute ceiling: a linear fit driven outside its samples (a feature
+      // it never saw vary) can fall towards zero, and a planner would pick exactly those options.
+      const double per_thread = u.peak_gflops > 0 ? u.peak_gflops / std::max(1, u.threads) : 0;
+      const double ceiling_ms =
+          per_thread > 0 ? 2e-6 * static_cast<double>(k.executed_macs) / (per_thread * std::max(1, k.threads)) : 0;
+      return std::max(std::max(0.0, ms) * scale, ceiling_ms);
     }
     if (profile.provenance == "measured" && !profile.kernels.empty() && !opts.allow_extrapolation)
       throw Error("profile: kernel class '" + k.klass + "'",

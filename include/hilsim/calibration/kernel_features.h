@@ -29,7 +29,8 @@ struct KernelInstance {
   int64_t act_bytes = 0;     // output bytes through a transcendental activation (SiLU, sigmoid, ...)
   int64_t panel_bytes = 0;   // dense convs: the im2col panels written and read (K x padded pixels)
   // Weights are streamed once per output strip/tile; where they live decides what that costs: weight
-  // sets that fit a core's L2 share (kNearWeightBytes) re-read cheaply, larger ones from further out.
+  // sets that fit a core's L2 share (kNearWeightBytes) re-read cheaply, larger ones also count in
+  // wstream_far_bytes (the extra of reading from further out).
   int64_t wstream_bytes = 0;
   int64_t wstream_far_bytes = 0;
   // Sparse engine: accumulators carried between channel chunks (tiles whose input outgrows L1), and
