@@ -331,6 +331,10 @@ std::vector<ContextRun> context_runs(int max_threads) {
       {"zoo:mobilenetv2_like@192x1.5", {"", "block:8x8@0.75", "block:1x4@0.6"}},
       {"zoo:mobileone_s0@256x0.75", {"", "block:4x8@0.9", "pattern:2"}},
       {"zoo:vgg_like@160x0.75", {"", "block:16x8@0.5", "pattern:3"}},
+      // What a latency-bound planner reaches for: fine blocks at high ratios, where fixed per-tile
+      // costs (stride phases, epilogue) outweigh the few kept columns.
+      {"zoo:yolov5s_like@256x0.75", {"block:4x1@0.95", "block:8x1@0.85"}},
+      {"zoo:resnet18_like@160x0.75", {"block:4x1@0.9", "block:8x2@0.95"}},
   };
   // Setting-major, threads innermost: a budget that ends early still leaves every calibrated thread
   // count with in-context samples of the same layers.

@@ -22,7 +22,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // the input panel, thread wake-up). Memory-bound kernels: per byte, per element, per call.
   static const std::vector<std::string> compute = {"macs",      "in_bytes",      "out_bytes",   "weight_bytes", "tiles", "act_bytes",
                                                      "lane_macs", "panel_bytes", "wstream_bytes", "wstream_far", "acc_bytes", "strided_lanes",
-                                                     "call"};
+                                                     "strided_tiles", "call"};
   static const std::vector<std::string> memory = {"bytes", "elements", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
   static const std::vector<std::string> dispatch = {"call"};
@@ -34,7 +34,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
 const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
-      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "bytes", "elements",  "call"};
+      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "bytes", "elements",  "call"};
   return n;
 }
 
@@ -63,6 +63,7 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFWstreamFar] = d(k.wstream_far_bytes);
     f[kFAccBytes] = d(k.acc_bytes);
     f[kFStridedLanes] = d(k.strided_lane_macs);
+    f[kFStridedTiles] = d(k.strided_tiles);
   } else {
     f[kFBytes] = d(k.in_bytes + k.out_bytes);
     f[kFElements] = d(k.out_bytes / 4);
@@ -105,7 +106,7 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     k.out_tiles = rows * tiles_per_row * s.n;
     const int64_t kept_per_pixel = pixels > 0 ? executed_macs / pixels : 0;
     k.lane_macs = kept_per_pixel * tiles_per_row * t * s.n;
-    if (s.stride_h * s.stride_w > 1) k.strided_lane_macs = k.lane_macs;
+    if (s.stride_h * s.stride_w > 1) k.strided_lane_macs = k.lane_macs, k.strided_tiles = k.out_tiles;
     k.wstream_bytes = weight_bytes * tiles_per_row * s.n;
     const int64_t phases = s.stride_h * s.stride_w;
     if (!direct) k.panel_bytes = 4 * phases * s.c * hq * wq * s.n;

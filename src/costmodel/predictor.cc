@@ -110,6 +110,9 @@ struct Predictor::Impl {
   int64_t evaluations = 0;
   // The profile's models resolved to feature slots, by "class/tN".
   std::unordered_map<std::string, calibration::CompiledModel> compiled;
+  // The same models by class, indexed by thread count (nullptr where none): the hot path looks a
+  // class up without building its "class/tN" key.
+  std::unordered_map<std::string, std::vector<const calibration::CompiledModel*>> by_class;
   // Per node, the config's own setting for it (nullptr: the uniform one or none); reused per query.
   std::vector<const runtime::LayerSparsity*> layer_of;
   std::vector<std::pair<std::string, size_t>> last_names;
@@ -144,6 +147,15 @@ struct Predictor::Impl {
     if (!profile.unit(default_unit)) throw Error("--unit '" + default_unit + "'", "the profile has no such unit");
     llc = largest_cache(profile);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, calibration::compile_model(m, "profile: kernel '" + key + "'"));
+    for (const auto& [key, m] : compiled) {
+      const auto slash = key.rfind("/t");
+      if (slash == std::string::npos) continue;
+      const int t = std::atoi(key.c_str() + slash + 2);
+      if (t <= 0 || t > 4096) continue;
+      auto& v = by_class[key.substr(0, slash)];
+      if (v.size() <= static_cast<size_t>(t)) v.resize(static_cast<size_t>(t) + 1, nullptr);
+      v[static_cast<size_t>(t)] = &m;
+    }
     const auto order = g.topological_order();
     std::unordered_map<std::string, size_t> producer;
     for (graph::OpId id : order) {
@@ -197,26 +209,28 @@ struct Predictor::Impl {
   // ms of an instance on a unit: the fitted model for the class at this thread count, else the
   // nearest thread count scaled, else the unit's roofline.
   double latency(const calibration::KernelInstance& k, const UnitSpec& u, OpPrediction& p) const {
-    auto it = compiled.find(calibration::profile_key(k.klass, k.threads));
+    const calibration::CompiledModel* model = nullptr;
     double scale = 1.0;
-    if (it == compiled.end()) {
-      // Nearest calibrated thread count, scaled by the thread ratio for compute kernels.
-      int best = -1;
-      for (const auto& [key, m] : compiled) {
-        const auto slash = key.rfind("/t");
-        if (slash == std::string::npos || key.compare(0, slash, k.klass) != 0 || slash != k.klass.size()) continue;
-        const int t = std::atoi(key.c_str() + slash + 2);
-        if (best < 0 || std::abs(t - k.threads) < std::abs(best - k.threads)) best = t;
-      }
-      if (best > 0) {
-        it = compiled.find(calibration::profile_key(k.klass, best));
-        scale = calibration::is_compute_class(k.klass) ? static_cast<double>(best) / k.threads : 1.0;
-        p.extrapolated = true;
+    auto bc = by_class.find(k.klass);
+    if (bc != by_class.end()) {
+      const auto& v = bc->second;
+      if (k.threads > 0 && static_cast<size_t>(k.threads) < v.size()) model = v[static_cast<size_t>(k.threads)];
+      if (!model) {
+        // Nearest calibrated thread count, scaled by the thread ratio for compute kernels.
+        int best = -1;
+        for (size_t t = 1; t < v.size(); ++t)
+          if (v[t] && (best < 0 || std::abs(static_cast<int>(t) - k.threads) < std::abs(best - k.threads)))
+            best = static_cast<int>(t);
+        if (best > 0) {
+          model = v[static_cast<size_t>(best)];
+          scale = calibration::is_compute_class(k.klass) ? static_cast<double>(best) / k.threads : 1.0;
+          p.extrapolated = true;
+        }
       }
     }
-    if (it != compiled.end()) {
+    if (model) {
       bool extra = false;
-      const double ms = it->second.evaluate(calibration::feature_vector(k), &extra);
+      const double ms = model->evaluate(calibration::feature_vector(k), &extra);
       p.extrapolated = p.extrapolated || extra;
       p.model = "fitted";
       // No kernel beats the unit's compute ceiling: a linear fit driven outside its samples (a feature

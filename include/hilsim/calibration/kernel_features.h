@@ -37,6 +37,9 @@ struct KernelInstance {
   // the lanes of strided convs, which read stride-phase copies of the input.
   int64_t acc_bytes = 0;
   int64_t strided_lane_macs = 0;
+  // Strided sparse convs pay per tile for gathering their stride phases, which dominates once a high
+  // ratio leaves few kept columns per tile.
+  int64_t strided_tiles = 0;
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
@@ -61,7 +64,7 @@ std::map<std::string, double> features_of(const KernelInstance& k);
 // as a dot product over this array instead of looking names up.
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
-  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFBytes, kFElements, kFCall, kNumFeatures
+  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFBytes, kFElements, kFCall, kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
 const std::array<const char*, kNumFeatures>& all_feature_names();
