@@ -335,6 +335,7 @@ std::vector<ContextRun> context_runs(int max_threads) {
       // costs (stride phases, epilogue) outweigh the few kept columns.
       {"zoo:yolov5s_like@256x0.75", {"block:4x1@0.95", "block:8x1@0.85"}},
       {"zoo:resnet18_like@160x0.75", {"block:4x1@0.9", "block:8x2@0.95"}},
+      {"zoo:yolov5s_like@384x0.5", {"block:4x1@0.6", "block:8x1@0.4"}},
   };
   // Setting-major, threads innermost: a budget that ends early still leaves every calibrated thread
   // count with in-context samples of the same layers.
