@@ -38,12 +38,17 @@ LayerSparsity block(int bf, double ratio) {
   return ls;
 }
 
+// Every prunable conv in block 8x4 at `ratio`: the configs the queries below start from.
+SparsitySpec every_layer(const Predictor& p, double ratio) {
+  SparsitySpec s;
+  for (const auto& [op, macs] : p.prunable_ops()) s.layers[op] = block(8, ratio);
+  return s;
+}
+
 // Every conv gets a ratio no earlier query used, so no per-op result can come from the cache.
 void BM_FullPrediction(benchmark::State& st) {
   Predictor p = make_predictor();
-  const auto ops = p.prunable_ops();
-  SparsitySpec s;
-  for (const auto& [op, macs] : ops) s.layers[op] = block(8, 0.5);
+  SparsitySpec s = every_layer(p, 0.5);
   p.estimate(s);
   double r = 0.3;
   for (auto _ : st) {
@@ -51,16 +56,14 @@ void BM_FullPrediction(benchmark::State& st) {
     for (auto& [op, ls] : s.layers) ls.ratio = r;
     benchmark::DoNotOptimize(p.estimate(s).ms);
   }
-  st.counters["convs"] = static_cast<double>(ops.size());
+  st.counters["convs"] = static_cast<double>(s.layers.size());
 }
 BENCHMARK(BM_FullPrediction)->Unit(benchmark::kMicrosecond);
 
 // One layer's ratio changes per query (a greedy or evolutionary search step).
 void BM_OneLayerChanged(benchmark::State& st) {
   Predictor p = make_predictor();
-  const auto ops = p.prunable_ops();
-  SparsitySpec s;
-  for (const auto& [op, macs] : ops) s.layers[op] = block(8, 0.5);
+  SparsitySpec s = every_layer(p, 0.5);
   p.estimate(s);
   std::vector<LayerSparsity*> slots;
   for (auto& [op, ls] : s.layers) slots.push_back(&ls);
@@ -77,8 +80,7 @@ BENCHMARK(BM_OneLayerChanged)->Unit(benchmark::kMicrosecond);
 // The same two queries through predict(), which also returns the per-op table.
 void BM_FullPredictionWithTable(benchmark::State& st) {
   Predictor p = make_predictor();
-  SparsitySpec s;
-  for (const auto& [op, macs] : p.prunable_ops()) s.layers[op] = block(8, 0.5);
+  SparsitySpec s = every_layer(p, 0.5);
   double r = 0.3;
   for (auto _ : st) {
     r += 1e-7;

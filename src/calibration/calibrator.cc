@@ -339,8 +339,10 @@ std::vector<ContextRun> context_runs(int max_threads) {
   };
   // Setting-major, threads innermost: a budget that ends early still leaves every calibrated thread
   // count with in-context samples of the same layers.
+  size_t most = 0;
+  for (const auto& [model, specs] : plan) most = std::max(most, specs.size());
   std::vector<ContextRun> runs;
-  for (size_t i = 0; i < 3; ++i)
+  for (size_t i = 0; i < most; ++i)
     for (const auto& [model, specs] : plan)
       for (int t = 1; t <= max_threads; ++t)
         if (i < specs.size()) runs.push_back({model, specs[i], t});

@@ -113,20 +113,24 @@ std::string basic_block(GraphBuilder& b, const std::string& x, int64_t out, int6
   return b.relu(b.add(y, sc));
 }
 
-Graph resnet18_like(const ZooOptions& o) {
+// ResNet stem, four stages of residual blocks (stride 2 entering stages 2-4), pooled classifier.
+using ResBlock = std::string (*)(GraphBuilder&, const std::string&, int64_t, int64_t, const std::string&);
+Graph resnet_like(const ZooOptions& o, const std::string& name, const int (&blocks)[4], ResBlock block) {
   const int64_t r = o.resolution ? o.resolution : 224;
-  GraphBuilder b("resnet18_like", o.seed);
+  GraphBuilder b(name, o.seed);
   std::string x = b.input("input", {1, 3, r, r});
   x = b.maxpool(b.relu(b.conv_bn(x, ch(64, o.width), 7, 2, 1, "conv1")), 3, 2, 1);
   const int64_t w[] = {64, 128, 256, 512};
   for (int s = 0; s < 4; ++s)
-    for (int i = 0; i < 2; ++i)
-      x = basic_block(b, x, ch(w[s], o.width), (s > 0 && i == 0) ? 2 : 1,
-                      "layer" + std::to_string(s + 1) + "." + std::to_string(i));
+    for (int i = 0; i < blocks[s]; ++i)
+      x = block(b, x, ch(w[s], o.width), (s > 0 && i == 0) ? 2 : 1,
+                "layer" + std::to_string(s + 1) + "." + std::to_string(i));
   x = b.flatten(b.global_avgpool(x));
   b.output(b.gemm(x, 1000));
   return b.finish();
 }
+
+Graph resnet18_like(const ZooOptions& o) { return resnet_like(o, "resnet18_like", {2, 2, 2, 2}, basic_block); }
 
 // ---- ResNet-50: bottleneck blocks [3, 4, 6, 3], 53 convs (the size of graph a pruning search queries).
 std::string bottleneck(GraphBuilder& b, const std::string& x, int64_t mid, int64_t stride, const std::string& name) {
@@ -139,21 +143,7 @@ std::string bottleneck(GraphBuilder& b, const std::string& x, int64_t mid, int64
   return b.relu(b.add(y, sc));
 }
 
-Graph resnet50_like(const ZooOptions& o) {
-  const int64_t r = o.resolution ? o.resolution : 224;
-  GraphBuilder b("resnet50_like", o.seed);
-  std::string x = b.input("input", {1, 3, r, r});
-  x = b.maxpool(b.relu(b.conv_bn(x, ch(64, o.width), 7, 2, 1, "conv1")), 3, 2, 1);
-  const int64_t w[] = {64, 128, 256, 512};
-  const int blocks[] = {3, 4, 6, 3};
-  for (int s = 0; s < 4; ++s)
-    for (int i = 0; i < blocks[s]; ++i)
-      x = bottleneck(b, x, ch(w[s], o.width), (s > 0 && i == 0) ? 2 : 1,
-                     "layer" + std::to_string(s + 1) + "." + std::to_string(i));
-  x = b.flatten(b.global_avgpool(x));
-  b.output(b.gemm(x, 1000));
-  return b.finish();
-}
+Graph resnet50_like(const ZooOptions& o) { return resnet_like(o, "resnet50_like", {3, 4, 6, 3}, bottleneck); }
 
 // ---- MobileNetV2 (ReLU6 as Clip 0..6).
 Graph mobilenetv2_like(const ZooOptions& o) {

@@ -22,19 +22,25 @@ class DepthwiseConv final : public PreparedConv {
     row_ = &f32_dwconv_row_generic;
     name_ = "f32_dwconv_row_generic";
 #if defined(__x86_64__)
-    if (isa == Isa::kAvx512 && s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w) {
-      const int k = static_cast<int>(s.kh), st = static_cast<int>(s.stride_w);
-      if (k == 3 && st == 1) row_ = &f32_dwconv_3x3s1_row_avx512, name_ = "f32_dwconv_3x3s1_avx512";
-      if (k == 3 && st == 2) row_ = &f32_dwconv_3x3s2_row_avx512, name_ = "f32_dwconv_3x3s2_avx512";
-      if (k == 5 && st == 1) row_ = &f32_dwconv_5x5s1_row_avx512, name_ = "f32_dwconv_5x5s1_avx512";
-      if (k == 5 && st == 2) row_ = &f32_dwconv_5x5s2_row_avx512, name_ = "f32_dwconv_5x5s2_avx512";
-    }
-    if (isa == Isa::kAvx2 && s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w) {
-      const int k = static_cast<int>(s.kh), st = static_cast<int>(s.stride_w);
-      if (k == 3 && st == 1) row_ = &f32_dwconv_3x3s1_row_avx2, name_ = "f32_dwconv_3x3s1_avx2";
-      if (k == 3 && st == 2) row_ = &f32_dwconv_3x3s2_row_avx2, name_ = "f32_dwconv_3x3s2_avx2";
-      if (k == 5 && st == 1) row_ = &f32_dwconv_5x5s1_row_avx2, name_ = "f32_dwconv_5x5s1_avx2";
-      if (k == 5 && st == 2) row_ = &f32_dwconv_5x5s2_row_avx2, name_ = "f32_dwconv_5x5s2_avx2";
+    // One row kernel per (kernel size, stride) the vector paths have, in the order 3s1, 3s2, 5s1, 5s2.
+    struct Rows {
+      DwRowFn fn[4];
+      const char* name[4];
+    };
+    static const Rows avx512{{&f32_dwconv_3x3s1_row_avx512, &f32_dwconv_3x3s2_row_avx512, &f32_dwconv_5x5s1_row_avx512,
+                              &f32_dwconv_5x5s2_row_avx512},
+                             {"f32_dwconv_3x3s1_avx512", "f32_dwconv_3x3s2_avx512", "f32_dwconv_5x5s1_avx512",
+                              "f32_dwconv_5x5s2_avx512"}};
+    static const Rows avx2{{&f32_dwconv_3x3s1_row_avx2, &f32_dwconv_3x3s2_row_avx2, &f32_dwconv_5x5s1_row_avx2,
+                            &f32_dwconv_5x5s2_row_avx2},
+                           {"f32_dwconv_3x3s1_avx2", "f32_dwconv_3x3s2_avx2", "f32_dwconv_5x5s1_avx2",
+                            "f32_dwconv_5x5s2_avx2"}};
+    const Rows* rows = isa == Isa::kAvx512 ? &avx512 : isa == Isa::kAvx2 ? &avx2 : nullptr;
+    if (rows && s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w &&
+        (s.kh == 3 || s.kh == 5) && (s.stride_w == 1 || s.stride_w == 2)) {
+      const int i = (s.kh == 5 ? 2 : 0) + (s.stride_w == 2 ? 1 : 0);
+      row_ = rows->fn[i];
+      name_ = rows->name[i];
     }
 #else
     (void)isa;
