@@ -165,5 +165,18 @@ TEST(Predictor, EstimateMatchesPredictTotals) {
   }
 }
 
+TEST(Predictor, ProfileFeatureThisBuildDoesNotKnowIsNamed) {
+  Profile p = test_profile();
+  p.kernels["dense_conv3x3/t4"].features[0] = "warp_occupancy";
+  try {
+    Predictor pred(small_model(), p, {0, "cpu_big"});
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("dense_conv3x3/t4"), std::string::npos) << what;
+    EXPECT_NE(what.find("warp_occupancy"), std::string::npos) << what;
+  }
+}
+
 }  // namespace
 }  // namespace hilsim::costmodel
