@@ -3,6 +3,7 @@
 #include <gflags/gflags.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -35,7 +36,8 @@ int run_predict(const std::vector<std::string>& args) {
   po.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
   po.default_unit = FLAGS_unit;
   po.allow_extrapolation = FLAGS_allow_extrapolation;
-  costmodel::Predictor pred(g, costmodel::load_profile(FLAGS_profile), po);
+  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
+  costmodel::Predictor pred(g, profile, po);
   runtime::SparsitySpec cfg;
   if (!FLAGS_sparsity.empty()) cfg = runtime::parse_sparsity_spec(FLAGS_sparsity);
   if (!FLAGS_plan.empty()) cfg = runtime::load_plan_layers(FLAGS_plan);
@@ -47,9 +49,14 @@ int run_predict(const std::vector<std::string>& args) {
   // --compare: the executor on this machine, same canonical graph and config.
   std::vector<double> measured;
   double measured_total = -1;
+  int measured_threads = 0;
   if (FLAGS_compare) {
     runtime::RunConfigRequest req;
-    req.threads = po.threads > 0 ? po.threads : 1;
+    // Measure with the threads the prediction is for: without --threads that is the unit's own count
+    // (a 2-thread prediction was compared with a 1-thread run and looked 40% off).
+    const costmodel::UnitSpec* u =
+        profile.units.empty() ? nullptr : profile.unit(FLAGS_unit.empty() ? profile.units[0].id : FLAGS_unit);
+    req.threads = po.threads > 0 ? po.threads : (u ? std::max(1, u->threads) : 1);
     req.sparsity = FLAGS_sparsity;
     req.plan_path = FLAGS_plan;
     runtime::ExecOptions eo = runtime::make_exec_options(g, req);
@@ -61,6 +68,7 @@ int run_predict(const std::vector<std::string>& args) {
     for (size_t i = 0; i < ex.ops().size(); ++i) by_name[ex.ops()[i].name] = m.op_ms_median[i];
     for (const auto& op : p.ops) measured.push_back(by_name.count(op.name) ? by_name[op.name] : -1.0);
     measured_total = m.ms_median;
+    measured_threads = req.threads;
   }
 
   if (FLAGS_json) {
@@ -86,7 +94,7 @@ int run_predict(const std::vector<std::string>& args) {
                   {"activation_peak_bytes", p.activation_peak_bytes}, {"weight_bytes", p.weight_bytes},
                   {"transfers", p.transfers}, {"transfer_ms", p.transfer_ms},
                   {"extrapolated_ops", p.extrapolated_ops}, {"roofline_ops", p.roofline_ops}};
-    if (FLAGS_compare) j["total"]["measured_ms"] = measured_total;
+    if (FLAGS_compare) j["total"]["measured_ms"] = measured_total, j["total"]["measured_threads"] = measured_threads;
     j["unit_busy_ms"] = p.unit_busy_ms;
     std::cout << j.dump(2) << "\n";
     return kExitOk;
@@ -113,7 +121,7 @@ int run_predict(const std::vector<std::string>& args) {
   if (p.roofline_ops) std::printf("* %d ops have no fitted model in this profile: roofline estimate\n", p.roofline_ops);
   if (p.extrapolated_ops) std::printf("! %d ops lie outside the calibrated range (extrapolated)\n", p.extrapolated_ops);
   if (FLAGS_compare)
-    std::printf("measured on this machine: %.3f ms (prediction %+.1f%%)\n", measured_total,
+    std::printf("measured on this machine (%d thread(s)): %.3f ms (prediction %+.1f%%)\n", measured_threads, measured_total,
                 100.0 * (p.ms - measured_total) / measured_total);
   return kExitOk;
 }

@@ -623,7 +623,7 @@ std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_cl
     for (const GridPoint& g : design(klass, threads, per_class, 1000 + seed)) {
       Sample s = measure_point(g, MeasureOptions{});
       const double pred = evaluate_model(m, s.features);
-      errs.push_back((pred - s.ms_median) / s.ms_median);
+      errs.push_back((pred - fit_ms(s)) / fit_ms(s));
       if (progress) progress(++done, static_cast<double>(cells.size() * per_class), e.klass);
     }
     e.n = static_cast<int>(errs.size());

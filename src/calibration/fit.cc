@@ -118,7 +118,7 @@ double rmspe(const costmodel::KernelModel& m, const std::vector<Sample>& samples
   if (samples.empty()) return 0;
   double s = 0;
   for (const auto& x : samples) {
-    double e = (evaluate_model(m, x.features) - x.ms_median) / x.ms_median;
+    double e = (evaluate_model(m, x.features) - fit_ms(x)) / fit_ms(x);
     s += e * e;
   }
   return 100.0 * std::sqrt(s / static_cast<double>(samples.size()));
@@ -139,18 +139,18 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   // Relative error, but long kernels count a little more (weight sqrt(t / median t), clamped): their
   // timings are steadier and they dominate a model's total.
   std::vector<double> times;
-  for (const auto& s : samples) times.push_back(s.ms_median);
+  for (const auto& s : samples) times.push_back(fit_ms(s));
   std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
   const double t_med = std::max(1e-9, times[times.size() / 2]);
   std::vector<double> a(rows * cols), b(rows, 1.0), scale(cols, 0.0), weight(rows, 1.0);
   for (size_t r = 0; r < rows; ++r) {
-    if (!(samples[r].ms_median > 0))
+    if (!(fit_ms(samples[r]) > 0))
       throw Error("fit: class '" + klass + "'", "sample '" + samples[r].instance + "' has a non-positive time");
     if (samples[r].instance.rfind("ctx/", 0) != 0) weight[r] = grid_weight;
-    weight[r] *= std::clamp(std::sqrt(samples[r].ms_median / t_med), 0.3, 3.0);
+    weight[r] *= std::clamp(std::sqrt(fit_ms(samples[r]) / t_med), 0.3, 3.0);
     b[r] = weight[r];
     for (size_t c = 0; c < cols; ++c) {
-      a[r * cols + c] = weight[r] * feature_value(samples[r].features, features[c]) / samples[r].ms_median;
+      a[r * cols + c] = weight[r] * feature_value(samples[r].features, features[c]) / fit_ms(samples[r]);
       scale[c] += a[r * cols + c] * a[r * cols + c];
     }
   }
@@ -171,7 +171,7 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
     double total = 0;
     for (size_t r = 0; r < rows; ++r) {
       const double p = evaluate_model(m, samples[r].features);
-      if (p > 0) ratios.emplace_back(samples[r].ms_median / p, weight[r]), total += weight[r];
+      if (p > 0) ratios.emplace_back(fit_ms(samples[r]) / p, weight[r]), total += weight[r];
     }
     std::sort(ratios.begin(), ratios.end());
     double acc = 0, med = 1;

@@ -269,7 +269,7 @@ double held_out_rmspe(const std::vector<Sample>& samples, const std::vector<std:
   const costmodel::KernelModel m = fit_kernel_class(train, features);
   double sq = 0, worst_e = -1;
   for (size_t i : held) {
-    const double e = (evaluate_model(m, samples[i].features) - samples[i].ms_median) / samples[i].ms_median;
+    const double e = (evaluate_model(m, samples[i].features) - fit_ms(samples[i])) / fit_ms(samples[i]);
     sq += e * e;
     if (std::fabs(e) > worst_e) {
       worst_e = std::fabs(e);
