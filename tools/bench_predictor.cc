@@ -66,7 +66,8 @@ int run_bench(const std::vector<std::string>& args) {
   for (const auto& s : samples.samples) {
     if (s.features.count("threads") && s.features.at("threads") != 1) continue;
     const double x = s.features.count("macs") ? s.features.at("macs") : 0;
-    sxx += x * x, sxy += x * calibration::fit_ms(s), sx += x, sy += calibration::fit_ms(s), n1 += 1;
+    const double t = calibration::fit_ms(s);
+    sxx += x * x, sxy += x * t, sx += x, sy += t, n1 += 1;
   }
   const double slope = (n1 * sxy - sx * sy) / std::max(1e-30, n1 * sxx - sx * sx);
   const double call = std::max(0.0, (sy - slope * sx) / std::max(1.0, n1));

@@ -3,7 +3,6 @@
 #include <gflags/gflags.h>
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -36,8 +35,7 @@ int run_predict(const std::vector<std::string>& args) {
   po.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
   po.default_unit = FLAGS_unit;
   po.allow_extrapolation = FLAGS_allow_extrapolation;
-  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
-  costmodel::Predictor pred(g, profile, po);
+  costmodel::Predictor pred(g, costmodel::load_profile(FLAGS_profile), po);
   runtime::SparsitySpec cfg;
   if (!FLAGS_sparsity.empty()) cfg = runtime::parse_sparsity_spec(FLAGS_sparsity);
   if (!FLAGS_plan.empty()) cfg = runtime::load_plan_layers(FLAGS_plan);
@@ -54,9 +52,7 @@ int run_predict(const std::vector<std::string>& args) {
     runtime::RunConfigRequest req;
     // Measure with the threads the prediction is for: without --threads that is the unit's own count
     // (a 2-thread prediction was compared with a 1-thread run and looked 40% off).
-    const costmodel::UnitSpec* u =
-        profile.units.empty() ? nullptr : profile.unit(FLAGS_unit.empty() ? profile.units[0].id : FLAGS_unit);
-    req.threads = po.threads > 0 ? po.threads : (u ? std::max(1, u->threads) : 1);
+    req.threads = pred.default_threads();
     req.sparsity = FLAGS_sparsity;
     req.plan_path = FLAGS_plan;
     runtime::ExecOptions eo = runtime::make_exec_options(g, req);

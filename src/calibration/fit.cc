@@ -144,13 +144,14 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   const double t_med = std::max(1e-9, times[times.size() / 2]);
   std::vector<double> a(rows * cols), b(rows, 1.0), scale(cols, 0.0), weight(rows, 1.0);
   for (size_t r = 0; r < rows; ++r) {
-    if (!(fit_ms(samples[r]) > 0))
+    const double t = fit_ms(samples[r]);
+    if (!(t > 0))
       throw Error("fit: class '" + klass + "'", "sample '" + samples[r].instance + "' has a non-positive time");
     if (samples[r].instance.rfind("ctx/", 0) != 0) weight[r] = grid_weight;
-    weight[r] *= std::clamp(std::sqrt(fit_ms(samples[r]) / t_med), 0.3, 3.0);
+    weight[r] *= std::clamp(std::sqrt(t / t_med), 0.3, 3.0);
     b[r] = weight[r];
     for (size_t c = 0; c < cols; ++c) {
-      a[r * cols + c] = weight[r] * feature_value(samples[r].features, features[c]) / fit_ms(samples[r]);
+      a[r * cols + c] = weight[r] * feature_value(samples[r].features, features[c]) / t;
       scale[c] += a[r * cols + c] * a[r * cols + c];
     }
   }

@@ -476,6 +476,7 @@ std::vector<std::pair<std::string, int64_t>> Predictor::prunable_ops() const {
 }
 
 const graph::Graph& Predictor::canonical_graph() const { return impl_->g; }
+int Predictor::default_threads() const { return impl_->threads_of(impl_->default_unit); }
 const Profile& Predictor::profile() const { return impl_->profile; }
 int64_t Predictor::evaluations() const { return impl_->evaluations; }
 

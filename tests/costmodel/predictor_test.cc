@@ -87,6 +87,15 @@ TEST(Predictor, UnitSplitAddsTransfers) {
   EXPECT_EQ(p.unit_busy_ms.count("cpu_big"), 1u);
 }
 
+TEST(Predictor, DefaultThreadsAreTheUnitsUnlessGiven) {
+  const Profile prof = test_profile();
+  const UnitSpec* big = prof.unit("cpu_big");
+  ASSERT_NE(big, nullptr);
+  ASSERT_GT(big->threads, 1);
+  EXPECT_EQ(Predictor(small_model(), prof, {0, "cpu_big"}).default_threads(), big->threads);
+  EXPECT_EQ(Predictor(small_model(), prof, {1, "cpu_big"}).default_threads(), 1);
+}
+
 TEST(Predictor, MeasuredProfileLackingAClassNamesIt) {
   Profile p = load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json");
   for (auto it = p.kernels.begin(); it != p.kernels.end();)

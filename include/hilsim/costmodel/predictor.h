@@ -85,6 +85,8 @@ class Predictor {
   std::vector<std::pair<std::string, int64_t>> prunable_ops() const;
   const graph::Graph& canonical_graph() const;
   const Profile& profile() const;
+  // Threads the default unit's ops are predicted for (PredictorOptions::threads, or the unit's own count).
+  int default_threads() const;
   // Per-op predictions computed so far (not served from the cache): for tests of incrementality.
   int64_t evaluations() const;
 
