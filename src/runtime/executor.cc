@@ -166,8 +166,10 @@ void Executor::Impl::compile() {
   }
 
   // Lifetimes over the topological order. With several units running concurrently a buffer freed
-  // "after step k" may still be read on another unit, so multi-unit plans give every tensor its own
-  // bytes (no reuse): correctness over footprint, stated here and in the run's output.
+  // "after step k" may still be read on another unit, so a tensor that crosses units (or is a graph
+  // input) keeps its own bytes for the whole run. A tensor written and read on one unit only is reused
+  // within that unit's region: the unit runs its steps in topological order, so lifetimes there are
+  // exact, and no other unit ever touches the region.
   std::vector<BufferRequest> req(buffers.size());
   const int end = static_cast<int>(steps.size()) + 1;
   for (size_t b = 0; b < buffers.size(); ++b) {
@@ -178,12 +180,29 @@ void Executor::Impl::compile() {
       if (b >= 0) req[b].last = std::max(req[b].last, static_cast<int>(k));
   for (const auto& o : g.outputs())
     if (buffer_of.count(o)) req[buffer_of[o]].last = end;
-  if (units.size() > 1)
-    for (auto& r : req) r.first = -1, r.last = end;
-  MemoryPlan plan = plan_memory(req);
-  for (size_t b = 0; b < buffers.size(); ++b) buffers[b]->offset = plan.offsets[b];
-  arena_bytes = plan.arena_bytes;
-  peak_live = plan.peak_live_bytes;
+  // Region per buffer: 0..units-1 = local to that unit, units = shared by all.
+  const int shared_region = static_cast<int>(units.size());
+  std::vector<int> region(buffers.size(), 0);
+  if (units.size() > 1) {
+    for (size_t b = 0; b < buffers.size(); ++b) region[b] = buffers[b]->producer < 0 ? shared_region : buffers[b]->unit;
+    for (const auto& s : steps)
+      for (int b : s.in)
+        if (b >= 0 && region[b] != s.unit) region[b] = shared_region;
+    for (size_t b = 0; b < buffers.size(); ++b)
+      if (region[b] == shared_region) req[b].first = -1, req[b].last = end;
+  }
+  arena_bytes = peak_live = 0;
+  for (int r = 0; r <= shared_region; ++r) {
+    std::vector<BufferRequest> part;
+    std::vector<size_t> which;
+    for (size_t b = 0; b < buffers.size(); ++b)
+      if (region[b] == r) part.push_back(req[b]), which.push_back(b);
+    if (part.empty()) continue;
+    MemoryPlan plan = plan_memory(part);
+    for (size_t i = 0; i < which.size(); ++i) buffers[which[i]]->offset = arena_bytes + plan.offsets[i];
+    arena_bytes += plan.arena_bytes;
+    peak_live += plan.peak_live_bytes;
+  }
   arena = kernels::alloc_aligned_floats(static_cast<size_t>(std::max<int64_t>(arena_bytes / 4, 16)));
 
   // Crossings: inputs produced on another unit must be waited for.

@@ -107,6 +107,32 @@ TEST(Executor, TwoUnitBranchSplitMatchesTheReference) {
   EXPECT_GT(t.crossings, 0);
 }
 
+TEST(Executor, TwoUnitArenaReusesBytesWithinAUnitAndStaysExact) {
+  for (const char* name : {"yolov5s_like", "resnet18_like", "mobilenetv2_like"}) {
+    graph::Graph g = small(name);
+    ExecOptions o;
+    o.units = parse_units("cpu0:0,cpu1:1");
+    o.op_unit = split_branches(g, o.units);
+    Executor ex(g, o);
+    int64_t all_bytes = 0;
+    const graph::Graph& cg = ex.compiled_graph();
+    for (const auto& in : cg.inputs())
+      if (!cg.is_constant(in)) all_bytes += graph::numel(cg.shape(in)) * 4;
+    for (graph::OpId id : cg.topological_order())
+      for (const auto& out : cg.op(id).outputs)
+        if (!out.empty()) all_bytes += graph::numel(cg.shape(out)) * 4;
+    // Tensors local to a unit share bytes, so the arena is well below one slot per tensor.
+    EXPECT_LT(ex.arena_bytes(), all_bytes / 2) << name;
+    // Several runs in a row: a region reused across units would race and show up as wrong outputs.
+    TensorMap in = random_inputs(cg, 9);
+    TensorMap want = run_reference(cg, in);
+    for (int rep = 0; rep < 5; ++rep) {
+      TensorMap got = ex.run(in);
+      for (const auto& [out, w] : want) EXPECT_LT(max_rel_error(got.at(out), w), 1e-4) << name << " " << out;
+    }
+  }
+}
+
 TEST(Executor, SingleUnitArenaEqualsThePeakOfTheAnalysis) {
   graph::Graph g = small("resnet18_like");
   Executor ex(g, {});
