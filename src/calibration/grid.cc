@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "hilsim/kernels/memory_ops.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -336,6 +337,12 @@ KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t 
     const int64_t oh = out_dim(p.h, p.k, p.stride, pool_pad(p));
     k.in_bytes = p.c * plane;
     k.out_bytes = p.c * oh * oh * 4;
+    kernels::Pool2dShape ps;
+    ps.c = p.c, ps.h = ps.w = p.h, ps.kh = ps.kw = p.k, ps.stride_h = ps.stride_w = p.stride;
+    ps.pad_top = ps.pad_left = ps.pad_bottom = ps.pad_right = pool_pad(p);
+    ps.out_h = ps.out_w = oh;
+    const kernels::PoolWork pw = kernels::pool2d_work(ps);
+    k.window_ops = pw.ops, k.strided_window_ops = pw.strided_ops;
   } else if (p.op == "add") {
     k.klass = "elementwise";
     k.in_bytes = 2 * p.c * plane;

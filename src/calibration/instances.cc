@@ -6,6 +6,7 @@
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
+#include "hilsim/runtime/op_lowering.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -149,6 +150,12 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
     if (!t.empty()) out += tensor_bytes(t);
   r.k = memory_instance(memory_class(op.type), in, out, threads);
   r.k.weight_bytes = w;
+  if (auto ps = runtime::pool2d_shape_of(g, op)) {
+    const kernels::PoolWork pw = kernels::pool2d_work(*ps);
+    r.k.window_ops = pw.ops, r.k.strided_window_ops = pw.strided_ops;
+  } else if (r.k.klass == "pool") {
+    r.k.window_ops = in / 4;  // global pools and reductions read each input element once
+  }
   r.dense_macs = analysis::analyze_op(g, id).macs;
   return r;
 }

@@ -24,17 +24,22 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
                                                      "lane_macs", "panel_bytes", "wstream_bytes", "wstream_far", "acc_bytes", "strided_lanes",
                                                      "strided_tiles", "call"};
   static const std::vector<std::string> memory = {"bytes", "elements", "call"};
+  // Pooling also pays per window element: a 5x5 stride-1 max pool does ~10 compares per output where
+  // a 2x2 stride-2 one does 3, at the same bytes per output.
+  static const std::vector<std::string> pool = {"bytes", "elements", "window", "strided_window", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
   static const std::vector<std::string> dispatch = {"call"};
   if (klass == "transfer") return transfer;
   if (klass == "dispatch") return dispatch;
+  if (klass == "pool") return pool;
   return is_compute_class(klass) ? compute : memory;
 }
 
 const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
-      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "bytes", "elements",  "call"};
+      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "bytes", "elements",  "window",
+      "strided_window", "call"};
   return n;
 }
 
@@ -67,6 +72,8 @@ FeatureVector feature_vector(const KernelInstance& k) {
   } else {
     f[kFBytes] = d(k.in_bytes + k.out_bytes);
     f[kFElements] = d(k.out_bytes / 4);
+    f[kFWindow] = d(k.window_ops);
+    f[kFStridedWindow] = d(k.strided_window_ops);
   }
   f[kFCall] = 1.0;
   return f;

@@ -90,6 +90,16 @@ void Pool2dShape::validate() const {
     bad("out_h/out_w", "the last window starts past the input");
 }
 
+PoolWork pool2d_work(const Pool2dShape& s) {
+  const int64_t ph = std::max(s.h + s.pad_top + s.pad_bottom, (s.out_h - 1) * s.stride_h + s.kh);
+  const int64_t planes = s.n * s.c;
+  PoolWork w;
+  const int64_t horizontal = planes * ph * s.out_w * s.kw;
+  w.ops = horizontal + planes * s.out_h * s.out_w * s.kh;
+  if (s.stride_w > 1) w.strided_ops = horizontal;
+  return w;
+}
+
 void max_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool_planes<true>(s, in, out, pool); }
 void avg_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool_planes<false>(s, in, out, pool); }
 

@@ -137,6 +137,38 @@ bool integer_nearest(const Graph& g, const Op& op, const Shape& x, const Shape& 
 
 }  // namespace
 
+std::optional<kernels::Pool2dShape> pool2d_shape_of(const Graph& g, const Op& op) {
+  if ((op.type != "MaxPool" && op.type != "AveragePool") || op.inputs.empty() || op.outputs.size() != 1 ||
+      g.shape(op.inputs[0]).size() != 4 || op.attr_ints("dilations", {1, 1}) != std::vector<int64_t>{1, 1})
+    return std::nullopt;
+  const std::string where = "node '" + op.name + "'";
+  const Shape& xs = g.shape(op.inputs[0]);
+  const Shape& ys = g.shape(op.outputs[0]);
+  if (ys.size() != 4) throw Error(where, "pool output must be 4-D");
+  kernels::Pool2dShape s;
+  s.n = xs[0], s.c = xs[1], s.h = xs[2], s.w = xs[3];
+  auto k = op.attr_ints("kernel_shape");
+  auto st = op.attr_ints("strides", {1, 1});
+  if (k.size() != 2) throw Error(where, "kernel_shape must have 2 values");
+  if (st.size() != 2) throw Error(where, "strides must have 2 values");
+  s.kh = k[0], s.kw = k[1], s.stride_h = st[0], s.stride_w = st[1];
+  std::string ap = op.attr_string("auto_pad", "NOTSET");
+  s.out_h = ys[2], s.out_w = ys[3];
+  if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
+    int64_t th = std::max<int64_t>(0, (s.out_h - 1) * s.stride_h + s.kh - s.h);
+    int64_t tw = std::max<int64_t>(0, (s.out_w - 1) * s.stride_w + s.kw - s.w);
+    s.pad_top = ap == "SAME_UPPER" ? th / 2 : th - th / 2, s.pad_bottom = th - s.pad_top;
+    s.pad_left = ap == "SAME_UPPER" ? tw / 2 : tw - tw / 2, s.pad_right = tw - s.pad_left;
+  } else if (ap != "VALID") {
+    auto p = op.attr_ints("pads", {0, 0, 0, 0});
+    if (p.size() != 4) throw Error(where, "pads must have 4 values");
+    s.pad_top = p[0], s.pad_left = p[1], s.pad_bottom = p[2], s.pad_right = p[3];
+  }
+  s.count_include_pad = op.attr_int("count_include_pad", 0) != 0;
+  s.validate();
+  return s;
+}
+
 LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& in, const std::vector<int>& out,
                           BufferAddress address) {
   const std::string& t = op.type;
@@ -189,29 +221,9 @@ LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& 
     };
     return l;
   }
-  if ((t == "MaxPool" || t == "AveragePool") && g.shape(op.inputs[0]).size() == 4 && op.outputs.size() == 1 &&
-      op.attr_ints("dilations", {1, 1}) == std::vector<int64_t>{1, 1}) {
+  if (auto ps = (t == "MaxPool" || t == "AveragePool") ? pool2d_shape_of(g, op) : std::nullopt) {
     Operand x = operand(g, op, 0, in);
-    const Shape& ys = g.shape(op.outputs[0]);
-    kernels::Pool2dShape s;
-    s.n = x.shape[0], s.c = x.shape[1], s.h = x.shape[2], s.w = x.shape[3];
-    auto k = op.attr_ints("kernel_shape");
-    auto st = op.attr_ints("strides", {1, 1});
-    if (k.size() != 2) throw Error(where, "kernel_shape must have 2 values");
-    s.kh = k[0], s.kw = k[1], s.stride_h = st.at(0), s.stride_w = st.at(1);
-    std::string ap = op.attr_string("auto_pad", "NOTSET");
-    s.out_h = ys[2], s.out_w = ys[3];
-    if (ap == "SAME_UPPER" || ap == "SAME_LOWER") {
-      int64_t th = std::max<int64_t>(0, (s.out_h - 1) * s.stride_h + s.kh - s.h);
-      int64_t tw = std::max<int64_t>(0, (s.out_w - 1) * s.stride_w + s.kw - s.w);
-      s.pad_top = ap == "SAME_UPPER" ? th / 2 : th - th / 2, s.pad_bottom = th - s.pad_top;
-      s.pad_left = ap == "SAME_UPPER" ? tw / 2 : tw - tw / 2, s.pad_right = tw - s.pad_left;
-    } else if (ap != "VALID") {
-      auto p = op.attr_ints("pads", {0, 0, 0, 0});
-      s.pad_top = p.at(0), s.pad_left = p.at(1), s.pad_bottom = p.at(2), s.pad_right = p.at(3);
-    }
-    s.count_include_pad = op.attr_int("count_include_pad", 0) != 0;
-    s.validate();
+    const kernels::Pool2dShape s = *ps;
     bool is_max = t == "MaxPool";
     l.kernel = is_max ? "max_pool2d" : "avg_pool2d";
     l.fn = [=](kernels::ThreadPool& pool) {

@@ -61,6 +61,24 @@ TEST(Fit, NoNegativeCoefficientsEvenWhenDataSuggestsOne) {
   for (double p : m.params) EXPECT_GE(p, 0);
 }
 
+TEST(Fit, ATermNoSampleCarriesIsLeftOutOfTheModel) {
+  // Samples measured before "window" was a pool feature refit to the model of their own build.
+  std::vector<Sample> s;
+  for (int i = 1; i <= 20; ++i) {
+    Sample x;
+    x.klass = "pool";
+    x.instance = "i" + std::to_string(i);
+    x.features = {{"bytes", 1e5 * i}, {"elements", 1e4 * i}, {"call", 1}};
+    x.ms_median = 1e-7 * x.features["bytes"] + 0.002;
+    s.push_back(x);
+  }
+  auto m = fit_kernel_class(s, {"bytes", "elements", "window", "call"});
+  EXPECT_EQ(m.features, (std::vector<std::string>{"bytes", "elements", "call"}));
+  EXPECT_EQ(m.params.size(), 3u);
+  EXPECT_FALSE(m.valid_range.count("window"));
+  EXPECT_NEAR(evaluate_model(m, {{"bytes", 1e6}, {"elements", 1e5}}), 0.102, 0.002);
+}
+
 TEST(Fit, RejectsNonPositiveTimes) {
   Sample x;
   x.klass = "k";

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "hilsim/calibration/instances.h"
+#include "hilsim/graph/builder.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -97,6 +98,12 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
     } else if (p.op == "gemm") {
       theirs = gemm_instance(1, p.f, p.c, p.threads, true);
       continue;  // gemm's executed MACs and weight bytes come from the shape alone
+    } else if (p.op == "maxpool") {
+      // What the cost model sees for the same pool as a graph node.
+      graph::GraphBuilder b("pool");
+      b.maxpool(b.input("x", {1, p.c, p.h, p.w}), p.k, p.stride, p.k == 2 ? 0 : p.k / 2);
+      graph::Graph g = b.finish();
+      theirs = op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
       theirs = memory_instance(mine.klass, mine.in_bytes, mine.out_bytes, p.threads);
     }

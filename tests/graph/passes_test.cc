@@ -111,6 +111,22 @@ TEST(Passes, ActivationsFuseIntoTheirConv) {
   expect_same_outputs(g, h);
 }
 
+TEST(Passes, ActivationsFuseIntoResidualAddsAndMuls) {
+  GraphBuilder b("fuse_add", 3);
+  std::string x = b.input("x", {1, 4, 7, 9});
+  std::string a = b.conv(x, 4, 3);
+  std::string r = b.relu(b.add(a, x));         // ResNet's residual
+  std::string s = b.silu(b.add(r, a));         // SiLU after an add: Sigmoid + Mul on its output
+  std::string m = b.clip(b.mul(s, r), 0.0f, 6.0f);
+  b.output(m);
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fuse_activations(h), 3);
+  EXPECT_EQ(count_type(h, "Relu") + count_type(h, "Sigmoid") + count_type(h, "Clip"), 0);
+  EXPECT_EQ(count_type(h, "Mul"), 1);  // the SiLU's Mul went, the product stayed
+  expect_same_outputs(g, h);
+}
+
 TEST(Passes, CanonicalPassesKeepEveryZooModelsOutputs) {
   for (const auto& name : zoo_names()) {
     ZooOptions o;

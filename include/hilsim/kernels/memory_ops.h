@@ -22,6 +22,16 @@ struct Pool2dShape {
   void validate() const;           // throws hilsim::Error naming the bad field
 };
 
+// What the separable pooling passes do beyond moving bytes: the horizontal pass over every padded row
+// and the vertical pass over the output, one compare/add each; `strided_ops` are the horizontal ones
+// of a strided window, which gather every stride-th value instead of streaming. A cost model's
+// features, kept beside the kernel so they follow its algorithm.
+struct PoolWork {
+  int64_t ops = 0;
+  int64_t strided_ops = 0;
+};
+PoolWork pool2d_work(const Pool2dShape& s);
+
 void max_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool);
 void avg_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool);
 // [n, c, hw] -> [n, c]

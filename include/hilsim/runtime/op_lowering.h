@@ -8,7 +8,10 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
 #include "hilsim/graph/graph.h"
+#include "hilsim/kernels/memory_ops.h"
 #include "hilsim/kernels/thread_pool.h"
 
 namespace hilsim::runtime {
@@ -20,6 +23,10 @@ struct LoweredOp {
 
 // Maps a buffer index to its address at run time.
 using BufferAddress = std::function<float*(int)>;
+
+// The window of a 2-D MaxPool / AveragePool node as the pooling kernel runs it (auto_pad and pads
+// resolved); nullopt for pools the kernel does not take (dilated, not 4-D). Throws on bad attributes.
+std::optional<kernels::Pool2dShape> pool2d_shape_of(const graph::Graph& g, const graph::Op& op);
 
 // `in`/`out`: buffer index per op input/output, -1 for constants (read from `g`, which must outlive
 // the closure) and absent optionals.

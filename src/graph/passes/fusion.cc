@@ -28,7 +28,10 @@ int fuse_activations(Graph& g) {
   std::set<OpId> gone;
   for (OpId id : g.topological_order()) {
     const Op& op = g.op(id);
-    if ((op.type != "Conv" && op.type != "Gemm") || op.fused.kind != Activation::kNone || gone.count(id)) continue;
+    // Binary ops take the activation too: a residual Add + Relu is one pass over the tensor (the
+    // binary kernel applies it to each chunk while it is in L1) instead of a second one.
+    const bool fusible = op.type == "Conv" || op.type == "Gemm" || op.type == "Add" || op.type == "Mul";
+    if (!fusible || op.fused.kind != Activation::kNone || gone.count(id) || op.outputs.size() != 1) continue;
     const std::string y = op.outputs[0];
     if (is_graph_output(g, y)) continue;
     const auto users = g.consumers(y);
