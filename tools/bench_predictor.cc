@@ -84,11 +84,24 @@ int run_bench(const std::vector<std::string>& args) {
   std::vector<Row> rows;
   std::vector<double> op_errs;
   std::mt19937 rng(7);
+  // Every model's configurations are compiled first and measured in rounds over all of them, so the
+  // rounds of one configuration lie a whole pass over the zoo apart (about 20 s): a slow phase of the
+  // shared machine that lasts longer than one model's configurations cannot spoil all its rounds.
+  struct ModelRun {
+    std::string name;
+    std::unique_ptr<costmodel::Predictor> pred;
+    std::vector<Config> cfgs;
+    std::vector<std::unique_ptr<runtime::Executor>> exs;
+    std::vector<runtime::TensorMap> ins;
+    std::vector<runtime::Measurement> best;
+  };
+  std::vector<ModelRun> runs;
   for (const auto& m : models) {
     const std::string spec_name = "zoo:" + m;
     graph::Graph g = graph::load_model(spec_name);
-    costmodel::Predictor pred(g, profile, {1, "cpu0"});
-    std::vector<Config> cfgs;
+    runs.push_back({m, std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{1, "cpu0"}), {}, {}, {}, {}});
+    costmodel::Predictor& pred = *runs.back().pred;
+    std::vector<Config>& cfgs = runs.back().cfgs;
     cfgs.push_back({"dense", {}, {}});
     for (const char* s : {"block:8x4@0.5", "block:8x4@0.7", "block:8x4@0.9", "pattern:2", "pattern:3", "block:16x8@0.8",
                           "csr@0.9"})
@@ -150,11 +163,8 @@ int run_bench(const std::vector<std::string>& args) {
       }
       cfgs.push_back(c);
     }
-    // Every configuration of the model is measured in kRounds rounds, round-robin, and keeps its
-    // least-disturbed round: on a shared machine a neighbour's burst only ever adds time, and one
-    // that lasts seconds would otherwise spoil every repeat of the configuration it lands on.
-    std::vector<std::unique_ptr<runtime::Executor>> exs;
-    std::vector<runtime::TensorMap> ins;
+    std::vector<std::unique_ptr<runtime::Executor>>& exs = runs.back().exs;
+    std::vector<runtime::TensorMap>& ins = runs.back().ins;
     for (const Config& c : cfgs) {
       runtime::ExecOptions eo;
       eo.threads = 1;
@@ -165,13 +175,23 @@ int run_bench(const std::vector<std::string>& args) {
       exs.push_back(std::make_unique<runtime::Executor>(g, eo));
       ins.push_back(runtime::random_inputs(exs.back()->compiled_graph()));
     }
-    std::vector<runtime::Measurement> best(cfgs.size());
-    for (int round = 0; round < kRounds; ++round)
-      for (size_t ci = 0; ci < cfgs.size(); ++ci) {
-        std::fprintf(stderr, "\r  %-18s %-22s round %d", m.c_str(), cfgs[ci].name.c_str(), round + 1);
-        runtime::Measurement mm = runtime::measure(*exs[ci], ins[ci], round == 0 ? 2 : 1, repeat);
-        if (round == 0 || mm.ms_median < best[ci].ms_median) best[ci] = std::move(mm);
+    runs.back().best.resize(cfgs.size());
+  }
+  // Each configuration keeps its least-disturbed round: on a shared machine a neighbour's burst only
+  // ever adds time.
+  for (int round = 0; round < kRounds; ++round)
+    for (ModelRun& run : runs)
+      for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
+        std::fprintf(stderr, "\r  %-18s %-22s round %d", run.name.c_str(), run.cfgs[ci].name.c_str(), round + 1);
+        runtime::Measurement mm = runtime::measure(*run.exs[ci], run.ins[ci], round == 0 ? 2 : 1, repeat);
+        if (round == 0 || mm.ms_median < run.best[ci].ms_median) run.best[ci] = std::move(mm);
       }
+  for (ModelRun& run : runs) {
+    const std::string& m = run.name;
+    costmodel::Predictor& pred = *run.pred;
+    const std::vector<Config>& cfgs = run.cfgs;
+    const auto& exs = run.exs;
+    const auto& best = run.best;
     for (size_t ci = 0; ci < cfgs.size(); ++ci) {
       const Config& c = cfgs[ci];
       const runtime::Executor& ex = *exs[ci];
