@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on the embedded
-# default — the built-in yolov5s_like model (320x320) and the bundled profile of this machine kind
-# (device_profiles/x86_avx512_2core.json on AVX-512 CPUs, x86_avx2_2core.json on AVX2-only ones, whose
-# kernels run another code path): predict the dense model and check it against a run here,
+# default — the built-in yolov5s_like model (320x320) and the bundled measured profile whose machine
+# matches this one best (`hilsim profiles` shows how each differs: dispatch ISA, cores, caches, CPU):
+# predict the dense model and check it against a run here,
 # plan block-punched pruning for a 2x faster model, emit it, and validate it (numerics and latency).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
 MODEL=${MODEL:-zoo:yolov5s_like}
-if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then DEFAULT_PROFILE=device_profiles/x86_avx512_2core.json
-else DEFAULT_PROFILE=device_profiles/x86_avx2_2core.json; fi
-PROFILE=${PROFILE:-$DEFAULT_PROFILE}
+PROFILE=${PROFILE:-$(./build/hilsim profiles --best)}
 OUT=${OUT:-build/main_job}
 mkdir -p "$OUT"
 echo "== 1. the model"

@@ -60,6 +60,7 @@ int run_bench(const std::vector<std::string>& args) {
   const std::string profile_path =
       FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
   const costmodel::Profile profile = costmodel::load_profile(profile_path);
+  note_if_profile_is_of_another_machine(profile, profile_path);
   const calibration::SampleSet samples = calibration::load_samples(profile_path + ".samples.json");
   // FLOPs baseline: ms = a x executed MACs + b x calls, fitted on the same samples (1 thread).
   double sxx = 0, sxy = 0, n1 = 0, sy = 0, sx = 0;

@@ -8,17 +8,84 @@ DEFINE_bool(allow_unknown, false,
             "treat ops hilsim does not know as memory-bound elementwise ops (and say so) instead of failing");
 DEFINE_int32(threads, 1, "worker threads for kernels");
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 
+#include "hilsim/calibration/device_facts.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/onnx_io.h"
 #include "hilsim/kernels/cpu_features.h"
+#include "hilsim/util/error.h"
 
 namespace hilsim::cli {
 
+namespace {
+
+const costmodel::DeviceInfo& this_machine() {
+  static const costmodel::DeviceInfo d = calibration::detect_device("/");
+  return d;
+}
+
+// Lower is closer. An ISA difference outweighs everything: the kernels then run another code path.
+int mismatch_weight(const std::vector<std::string>& m) {
+  int w = 0;
+  for (const auto& s : m)
+    w += s.find(" cores ") != std::string::npos ? 10 : s.find("cache") != std::string::npos || s.rfind("CPU", 0) == 0 ? 1 : 100;
+  return w;
+}
+
+}  // namespace
+
+std::vector<BundledProfile> bundled_profiles() {
+  namespace fs = std::filesystem;
+  std::vector<BundledProfile> out;
+  std::error_code ec;
+  fs::path dir = "device_profiles";
+  if (!fs::is_directory(dir, ec)) dir = fs::path(HILSIM_SOURCE_DIR) / "device_profiles";
+  if (!fs::is_directory(dir, ec)) return out;
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.path().extension() == ".json" && n.find(".samples.") == std::string::npos && n.find(".checkpoint") == std::string::npos)
+      files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    try {
+      costmodel::Profile p = costmodel::load_profile(f.string());
+      auto m = costmodel::device_mismatches(p.device, this_machine());
+      out.push_back({f.string(), std::move(p), std::move(m)});
+    } catch (const Error&) {
+      // A broken file in the directory is not the bundled default; `hilsim profiles` lists only good ones.
+    }
+  }
+  return out;
+}
+
 std::string bundled_profile() {
+  const BundledProfile* best = nullptr;
+  const auto all = bundled_profiles();
+  for (const auto& b : all)
+    if (b.profile.provenance == "measured" && (!best || mismatch_weight(b.mismatches) < mismatch_weight(best->mismatches)))
+      best = &b;
+  if (best) return best->path;
   return kernels::active_isa() == kernels::Isa::kAvx512 ? "device_profiles/x86_avx512_2core.json"
                                                         : "device_profiles/x86_avx2_2core.json";
+}
+
+void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path) {
+  static bool said = false;
+  if (said) return;
+  const auto m = costmodel::device_mismatches(p.device, this_machine());
+  if (m.empty() && p.provenance == "measured") return;
+  said = true;
+  std::string why;
+  for (const auto& s : m) why += (why.empty() ? "" : "; ") + s;
+  std::fprintf(stderr, "note: %s %s another machine%s%s%s: runs here need not match its predictions "
+               "(`hilsim profiles` lists the bundled ones, `hilsim calibrate` measures this machine)\n",
+               path.c_str(), p.provenance == "measured" ? "was measured on" : "is built from spec figures of",
+               why.empty() ? "" : " (", why.c_str(), why.empty() ? "" : ")");
 }
 
 graph::Graph load_model_from_flags(const std::string& spec) {

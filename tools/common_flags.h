@@ -10,14 +10,26 @@ DECLARE_int32(threads);
 
 #include <string>
 
+#include "hilsim/costmodel/profile.h"
 #include "hilsim/graph/graph.h"
 
 namespace hilsim::cli {
 // Loads MODEL (an ONNX path or zoo:NAME[@RES]) honouring --input-shape and --allow-unknown.
 graph::Graph load_model_from_flags(const std::string& spec);
-// The bundled profile measured on a machine of this one's kind: the kernels run a different code path
-// (and so at a different speed) on AVX-512 and on AVX2-only CPUs, so each has its own profile.
+// The bundled measured profile (device_profiles/*.json) whose machine matches this one best: same
+// dispatch ISA first (the kernels run another code path on AVX-512 and AVX2-only CPUs), then cores,
+// caches and CPU model. Falls back to the ISA's default name when no directory is found.
 std::string bundled_profile();
+// The bundled profiles, each with how its machine differs from this one (empty: a match).
+struct BundledProfile {
+  std::string path;
+  costmodel::Profile profile;
+  std::vector<std::string> mismatches;
+};
+std::vector<BundledProfile> bundled_profiles();
+// Says on stderr, once, that `p` was measured on (or specified for) another machine, when a command is
+// about to compare its predictions with runs here: the gap is then the machine, not the model.
+void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path);
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

@@ -42,7 +42,10 @@ int run_emit(const std::vector<std::string>& args) {
 int run_validate(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("validate", "expects one DIR written by `hilsim emit`");
   costmodel::Profile profile;
-  if (!FLAGS_profile.empty()) profile = costmodel::load_profile(FLAGS_profile);
+  if (!FLAGS_profile.empty()) {
+    profile = costmodel::load_profile(FLAGS_profile);
+    note_if_profile_is_of_another_machine(profile, FLAGS_profile);
+  }
   const partition::Validation v =
       partition::validate_emitted(args[0], FLAGS_profile.empty() ? nullptr : &profile, FLAGS_repeat);
   const double vs_pred = 100.0 * (v.measured_ms - v.predicted_ms) / v.predicted_ms;

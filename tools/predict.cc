@@ -35,7 +35,9 @@ int run_predict(const std::vector<std::string>& args) {
   po.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
   po.default_unit = FLAGS_unit;
   po.allow_extrapolation = FLAGS_allow_extrapolation;
-  costmodel::Predictor pred(g, costmodel::load_profile(FLAGS_profile), po);
+  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
+  if (FLAGS_compare) note_if_profile_is_of_another_machine(profile, FLAGS_profile);
+  costmodel::Predictor pred(g, profile, po);
   runtime::SparsitySpec cfg;
   if (!FLAGS_sparsity.empty()) cfg = runtime::parse_sparsity_spec(FLAGS_sparsity);
   if (!FLAGS_plan.empty()) cfg = runtime::load_plan_layers(FLAGS_plan);

@@ -1,6 +1,8 @@
 #include "hilsim/costmodel/profile.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -290,6 +292,49 @@ void save_profile(const Profile& p, const std::string& path) {
     if (!out) throw Error(path, "write failed");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot replace the profile");
+}
+
+namespace {
+
+std::string cache_label(const CacheLevel& c) {
+  return "L" + std::to_string(c.level) + (c.type == "data" ? "d" : c.type == "unified" ? "" : " " + c.type);
+}
+
+std::string size_label(int64_t bytes) {
+  char b[32];
+  if (bytes >= (int64_t{1} << 20) && bytes % (int64_t{1} << 20) == 0)
+    std::snprintf(b, sizeof b, "%lld MiB", static_cast<long long>(bytes >> 20));
+  else
+    std::snprintf(b, sizeof b, "%lld KiB", static_cast<long long>(bytes >> 10));
+  return b;
+}
+
+}  // namespace
+
+std::vector<std::string> device_mismatches(const DeviceInfo& profiled, const DeviceInfo& here) {
+  std::vector<std::string> out;
+  // Only the extensions the kernels dispatch on: a flag list differing in, say, sse4a changes nothing.
+  static const char* kDispatch[] = {"avx512f", "avx2", "fma", "neon", "asimd"};
+  auto has = [](const DeviceInfo& d, const char* f) { return std::find(d.isa.begin(), d.isa.end(), f) != d.isa.end(); };
+  for (const char* f : kDispatch)
+    if (has(profiled, f) != has(here, f))
+      out.push_back(std::string(f) + (has(profiled, f) ? " in the profile, not here" : " here, not in the profile"));
+  if (profiled.cores != here.cores)
+    out.push_back(std::to_string(profiled.cores) + " cores in the profile, " + std::to_string(here.cores) + " here");
+  for (const CacheLevel& c : profiled.caches) {
+    if (c.type == "instruction") continue;
+    const CacheLevel* h = nullptr;
+    for (const CacheLevel& o : here.caches)
+      if (o.level == c.level && o.type == c.type) h = &o;
+    if (!h)
+      out.push_back(cache_label(c) + " cache " + size_label(c.bytes) + " in the profile, none here");
+    else if (h->bytes != c.bytes)
+      out.push_back(cache_label(c) + " cache " + size_label(c.bytes) + " in the profile, " + size_label(h->bytes) +
+                    " here");
+  }
+  if (!profiled.cpu_model.empty() && !here.cpu_model.empty() && profiled.cpu_model != here.cpu_model)
+    out.push_back("CPU '" + profiled.cpu_model + "' in the profile, '" + here.cpu_model + "' here");
+  return out;
 }
 
 }  // namespace hilsim::costmodel

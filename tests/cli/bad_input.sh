@@ -30,4 +30,11 @@ expect "version" -- "$HILSIM" run zoo:resnet18_like@64 --plan "$TMP/plan.json"
 expect "7x7" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --sparsity "$SRC/tests/cli/pattern_on_7x7.json"
 expect "not reachable" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$SRC/device_profiles/x86_avx512_2core.json" --target-speedup 100
 expect "cpu9" -- "$HILSIM" run zoo:resnet18_like@64 --units cpu0:0,cpu9:9
+expect "no arguments" -- "$HILSIM" profiles extra
+# The default profile is a bundled measured one, and the listing is JSON a script can read.
+best=$("$HILSIM" profiles --best)
+if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert sum(p["default"] for p in j) == 1, j' ; then
+  echo "FAIL: profiles --best ($best) / --json"
+  fail=1
+fi
 exit $fail

@@ -137,3 +137,33 @@ TEST(ProfileFuzzFindings, OverflowingNumberIsAnError) {
 }
 }  // namespace
 }  // namespace hilsim::costmodel
+
+TEST(Profile, DeviceMismatchesNameWhatMovesKernelSpeed) {
+  using hilsim::costmodel::CacheLevel;
+  using hilsim::costmodel::DeviceInfo;
+  DeviceInfo a;
+  a.cpu_model = "AMD EPYC";
+  a.cores = 2;
+  a.isa = {"sse4_2", "avx", "avx2", "fma"};
+  a.caches = {{1, "data", 32768, false}, {1, "instruction", 32768, false}, {2, "unified", 524288, false},
+              {3, "unified", 8 << 20, true}};
+  DeviceInfo b = a;
+  b.isa.push_back("sse4a");  // not a dispatch extension
+  EXPECT_TRUE(hilsim::costmodel::device_mismatches(a, b).empty());
+  b.caches[3].bytes = 32 << 20;
+  b.caches[1].bytes = 65536;  // instruction caches are not compared
+  b.isa.push_back("avx512f");
+  auto m = hilsim::costmodel::device_mismatches(a, b);
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0], "avx512f here, not in the profile");
+  EXPECT_EQ(m[1], "L3 cache 8 MiB in the profile, 32 MiB here");
+  b = a;
+  b.cores = 8;
+  b.cpu_model = "Kryo 585";
+  b.caches.pop_back();
+  m = hilsim::costmodel::device_mismatches(a, b);
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0], "2 cores in the profile, 8 here");
+  EXPECT_EQ(m[1], "L3 cache 8 MiB in the profile, none here");
+  EXPECT_NE(m[2].find("Kryo 585"), std::string::npos);
+}

@@ -87,4 +87,10 @@ Profile load_profile(const std::string& path);
 std::string dump_profile(const Profile& p);  // pretty JSON, stable key order
 void save_profile(const Profile& p, const std::string& path);
 
+// How the machine a profile was measured on differs from `here` in what moves kernel speed: the ISA
+// the kernels dispatch on (avx512f/avx2/neon), core count, cache sizes, CPU model. Empty when they
+// agree. A profile only predicts the machine it was measured on, so a run checked against a profile
+// of another machine should say so rather than report the gap as model error.
+std::vector<std::string> device_mismatches(const DeviceInfo& profiled, const DeviceInfo& here);
+
 }  // namespace hilsim::costmodel

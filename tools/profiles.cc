@@ -1,0 +1,67 @@
+// `hilsim profiles`: the bundled device profiles and how each one's machine differs from this one, so a
+// user (or a script choosing the default) sees which profile predicts this machine before trusting it.
+#include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+
+#include "command.h"
+#include "common_flags.h"
+
+DEFINE_bool(best, false, "print only the path of the measured profile that matches this machine best");
+
+namespace hilsim::cli {
+namespace {
+
+int run_profiles(const std::vector<std::string>& args) {
+  if (!args.empty()) {
+    std::fprintf(stderr, "hilsim profiles: takes no arguments (got '%s')\n", args[0].c_str());
+    return kExitBadInput;
+  }
+  if (FLAGS_best) {
+    std::cout << bundled_profile() << "\n";
+    return kExitOk;
+  }
+  const auto all = bundled_profiles();
+  const std::string best = bundled_profile();
+  nlohmann::json j = nlohmann::json::array();
+  size_t width = 0;
+  bool any_match = false;
+  for (const auto& b : all) {
+    width = std::max(width, b.path.size());
+    any_match |= b.mismatches.empty() && b.profile.provenance == "measured";
+  }
+  for (const auto& b : all) {
+    const auto& d = b.profile.device;
+    j.push_back({{"path", b.path}, {"provenance", b.profile.provenance}, {"cpu_model", d.cpu_model},
+                 {"cores", d.cores}, {"calibrated_at", d.calibrated_at}, {"matches_this_machine", b.mismatches.empty()},
+                 {"mismatches", b.mismatches}, {"default", b.path == best}});
+    if (FLAGS_json) continue;
+    std::printf("%s %-*s  %-8s %-24s %d cores  %s\n", b.path == best ? "*" : " ", static_cast<int>(width), b.path.c_str(),
+                b.profile.provenance.c_str(), d.cpu_model.substr(0, 24).c_str(), d.cores,
+                b.mismatches.empty() ? "matches this machine" : "differs:");
+    for (const auto& m : b.mismatches) std::printf("      %s\n", m.c_str());
+  }
+  if (FLAGS_json) {
+    std::cout << j.dump(2) << "\n";
+  } else if (all.empty()) {
+    std::printf("no bundled profiles found (device_profiles/ in the working directory or the source tree)\n");
+  } else {
+    std::printf("\n* the default for commands given no --profile.%s\n",
+                any_match ? "" : " None matches this machine: run `hilsim calibrate --out device_profiles/NAME.json` here.");
+  }
+  return kExitOk;
+}
+
+const Register reg({"profiles", "list the bundled device profiles and how each matches this machine",
+                    "hilsim profiles [--best] [--json]\n\n"
+                    "Lists device_profiles/*.json (measured and spec), each with the differences between the\n"
+                    "machine it describes and this one in what moves kernel speed: dispatch ISA, cores, cache\n"
+                    "sizes, CPU model. A profile only predicts the machine it was measured on. --best prints the\n"
+                    "path of the closest measured profile, the one commands use when given no --profile.",
+                    {"best", "json"}, run_profiles});
+
+}  // namespace
+}  // namespace hilsim::cli
