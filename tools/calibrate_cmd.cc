@@ -61,6 +61,9 @@ void print_profile_summary(const costmodel::Profile& p) {
   std::printf("transfer: %.1f us + %.1f GB/s; roofline: %.1f GFLOP/s, %.1f GB/s (unit '%s')\n", p.transfer.latency_us,
               p.transfer.gbps, p.units.empty() ? 0 : p.units[0].peak_gflops, p.units.empty() ? 0 : p.units[0].mem_gbps,
               p.units.empty() ? "" : p.units[0].id.c_str());
+  std::printf("energy (%s): %.1f pJ/FLOP, %.1f pJ/DRAM byte, %.1f pJ/cache byte, %.2f W static%s\n",
+              p.energy.source.c_str(), p.energy.pj_per_flop, p.energy.pj_per_byte, p.energy.pj_per_byte_cache,
+              p.energy.static_w, p.energy.source == "estimate" ? " — an estimate, not measured (see the profile's basis)" : "");
 }
 
 int run_calibrate(const std::vector<std::string>& args) {

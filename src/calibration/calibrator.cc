@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "hilsim/calibration/device_facts.h"
+#include "hilsim/calibration/energy_calibration.h"
 #include "hilsim/calibration/energy_counter.h"
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/grid.h"
@@ -414,7 +415,7 @@ costmodel::Profile fit_profile(const SampleSet& set) {
   }
   double peak_gflops = 0, mem_gbps = 0;
   for (const auto& [key, samples] : groups) {
-    if (key.first == "transfer" || key.first == "stream") continue;
+    if (key.first == "transfer" || key.first == "stream" || key.first == kEnergyClass) continue;
     if (samples.size() < 3) continue;
     costmodel::KernelModel m = fit_kernel_class(samples, feature_names(key.first));
     p.kernels[profile_key(key.first, key.second)] = m;
@@ -453,21 +454,20 @@ costmodel::Profile fit_profile(const SampleSet& set) {
     p.transfer.latency_us = 10;
     p.transfer.gbps = 10;
   }
-  if (auto counter = find_energy_counter()) {
-    p.energy.source = "estimate";
-    p.energy.basis = "an energy counter (" + counter->source() + ") exists here but per-class energy fitting is not "
-                     "implemented yet; figures are the estimate below";
+  EnergyFit ef;
+  if (fit_energy(set.samples, &ef)) {
+    p.energy = ef.spec;
+    return p;
   }
   p.energy.source = "estimate";
   p.energy.pj_per_flop = 20.0;
   p.energy.pj_per_byte = 100.0;
   p.energy.pj_per_byte_cache = 10.0;
   p.energy.static_w = 5.0;
-  if (p.energy.basis.empty())
-    p.energy.basis = "no energy counter is readable on this machine (no RAPL powercap, no INA3221, no battery); "
-                     "order-of-magnitude figures for a 14 nm-class server core: fp32 SIMD FMA incl. operand "
-                     "delivery ~20 pJ/FLOP, DDR4 access ~100 pJ/byte, on-chip cache ~10 pJ/byte, ~5 W static for "
-                     "the cores used; not measured";
+  p.energy.basis = "no energy counter was readable when these samples were taken (no RAPL powercap, no INA3221, "
+                   "no battery gauge), or its readings did not move; order-of-magnitude figures for a 14 nm-class "
+                   "server core: fp32 SIMD FMA incl. operand delivery ~20 pJ/FLOP, DDR4 access ~100 pJ/byte, "
+                   "on-chip cache ~10 pJ/byte, ~5 W static for the cores used; not measured";
   return p;
 }
 
@@ -549,6 +549,15 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     s.repeats = 3;
     set.samples.push_back(s);
     done.insert(s.instance);
+  }
+  // Energy, where a counter exists: a few seconds of known work, fitted with the rest in fit_profile.
+  if (auto counter = find_energy_counter(); counter && !done.count(std::string(kEnergyClass) + "/" + counter->source() +
+                                                                     "/idle/0")) {
+    if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, "energy (" + counter->source() + ")");
+    for (Sample& s : measure_energy(*counter, std::clamp(0.004 * o.budget_s, 0.1, 0.5))) {
+      done.insert(s.instance);
+      set.samples.push_back(std::move(s));
+    }
   }
   // Transfers between two cores first: they are quick.
   if (cores >= 2 && (o.classes.empty() || std::count(classes.begin(), classes.end(), "transfer"))) {

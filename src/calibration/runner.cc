@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "hilsim/calibration/device_facts.h"
+#include "hilsim/calibration/energy_calibration.h"
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/roofline.h"
 #include "hilsim/kernels/dense_conv.h"
@@ -340,6 +341,11 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     s = measure_peak(t, o.tiny ? 0.0 : 0.05, o.tiny ? 50 : 2000);
     if (!done.count(s.instance)) record(s);
   }
+  // Energy, where the device has a counter (a phone's battery gauge, RAPL): known work, fitted on the host.
+  if (!o.tiny && !stopped())
+    if (auto counter = find_energy_counter())
+      if (!done.count(std::string(kEnergyClass) + "/" + counter->source() + "/idle/0"))
+        for (const Sample& s : measure_energy(*counter, std::clamp(0.004 * o.budget_s, 0.1, 0.5))) record(s);
   if (want_transfer && cores >= 2) {
     const std::vector<int64_t> sizes = o.tiny ? std::vector<int64_t>{4096, 65536}
                                               : std::vector<int64_t>{4096, 65536, 1 << 20, 4 << 20, 16 << 20};
