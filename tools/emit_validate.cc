@@ -48,8 +48,10 @@ int run_validate(const std::vector<std::string>& args) {
   }
   const partition::Validation v =
       partition::validate_emitted(args[0], FLAGS_profile.empty() ? nullptr : &profile, FLAGS_repeat);
-  const double vs_pred = 100.0 * (v.measured_ms - v.predicted_ms) / v.predicted_ms;
-  const double vs_target = 100.0 * (v.measured_ms - v.target_ms) / v.target_ms;
+  // Compared at the runs' 10th percentile, the statistic the profile was fitted to: on a shared
+  // machine a neighbour's burst only ever adds time, and the median carries it.
+  const double vs_pred = 100.0 * (v.measured_p10 - v.predicted_ms) / v.predicted_ms;
+  const double vs_target = 100.0 * (v.measured_p10 - v.target_ms) / v.target_ms;
   if (FLAGS_json) {
     std::cout << nlohmann::json{{"dir", args[0]},
                                 {"numerics", {{"max_abs_err", v.max_abs_err}, {"max_rel_err", v.max_rel_err},
@@ -57,15 +59,16 @@ int run_validate(const std::vector<std::string>& args) {
                                 {"latency", {{"measured_ms", v.measured_ms}, {"measured_p10", v.measured_p10},
                                              {"measured_p90", v.measured_p90}, {"predicted_ms", v.predicted_ms},
                                              {"target_ms", v.target_ms}, {"vs_predicted_pct", vs_pred},
-                                             {"vs_target_pct", vs_target}}},
+                                             {"vs_target_pct", vs_target}, {"compared", "measured_p10"}}},
                                 {"packed_convs", v.packed_convs}}
                      .dump(2)
               << "\n";
   } else {
     std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
                 v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");
-    std::printf("latency: measured %.3f ms (p10 %.3f, p90 %.3f), predicted %.3f ms (%+.1f%%), target %.3f ms (%+.1f%%)\n",
-                v.measured_ms, v.measured_p10, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms, vs_target);
+    std::printf("latency: measured p10 %.3f ms (median %.3f, p90 %.3f), predicted %.3f ms (measured %+.1f%%), "
+                "target %.3f ms (measured %+.1f%%)\n",
+                v.measured_p10, v.measured_ms, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms, vs_target);
   }
   return v.numerics_ok ? kExitOk : kExitFailed;
 }

@@ -458,6 +458,8 @@ Measurement measure(Executor& ex, const TensorMap& inputs, int warmup, int repea
   m.ms_p10 = quantile(totals, 0.1);
   m.ms_p90 = quantile(totals, 0.9);
   m.wait_ms_median = quantile(waits, 0.5);
+  m.run_ms = std::move(totals);
+  m.op_run_ms = std::move(per_op);
   if (check_overhead) {
     // The same number of runs without per-op clocks, interleaved so drift hits both alike.
     std::vector<double> plain, timed;

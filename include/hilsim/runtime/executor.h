@@ -64,6 +64,9 @@ struct Measurement {
   int crossings = 0;
   double wait_ms_median = 0;
   double timing_overhead_pct = -1;  // filled by measure(..., check_overhead=true)
+  // Every timed run: totals and, per op, its times (callers that pool several measurements).
+  std::vector<double> run_ms;
+  std::vector<std::vector<double>> op_run_ms;
 };
 
 class Executor {
