@@ -101,7 +101,9 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     // The sparse engine (kernels/block_sparse_conv): items are rows of fb filters x tiles of T
     // flattened stride-phase pixels; a non-direct conv first copies the padded input into stride
     // phases; tiles whose input over all channels outgrows L1 run channel chunk by chunk.
-    const int64_t fb = std::stoll(klass.substr(9));
+    int64_t fb = 0;  // "sparse_fbN"; parsed by hand, this runs once per layer of every query
+    for (size_t i = 9; i < klass.size() && klass[i] >= '0' && klass[i] <= '9'; ++i) fb = fb * 10 + (klass[i] - '0');
+    fb = std::max<int64_t>(1, fb);
     const bool direct = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
                         !s.pad_bottom && !s.pad_right;
     const int64_t hq = direct ? s.h : ceil_div(s.h + s.pad_top + s.pad_bottom, s.stride_h);

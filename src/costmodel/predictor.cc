@@ -107,6 +107,10 @@ struct Predictor::Impl {
     const OpPrediction* pred = nullptr;
   };
   std::vector<Memo> memo;
+  // The unit evaluate() resolved last (almost every op of a config runs on the same one).
+  std::string last_unit_id;
+  const UnitSpec* last_unit = nullptr;
+  int last_unit_threads = 1;
   int64_t evaluations = 0;
   // The profile's models resolved to feature slots, by "class/tN".
   std::unordered_map<std::string, calibration::CompiledModel> compiled;
@@ -256,14 +260,19 @@ struct Predictor::Impl {
   OpPrediction evaluate(const Node& n, const runtime::LayerSparsity* ls, const std::string& unit_id,
                         bool explicit_layer) {
     ++evaluations;
+    // Name and type are filled where a prediction leaves the cache: an op name is often too long for
+    // the small-string buffer, and a search loop's full re-prediction would allocate one per layer.
     OpPrediction p;
-    p.name = n.name;
-    p.type = n.type;
     p.unit = unit_id;
     p.macs = n.macs;
-    const UnitSpec* u = profile.unit(unit_id);
-    if (!u) throw Error("op '" + n.name + "'", "assigned to unit '" + unit_id + "' which the profile lacks");
-    const int threads = threads_of(unit_id);
+    if (unit_id != last_unit_id || !last_unit) {
+      last_unit = profile.unit(unit_id);
+      if (!last_unit) throw Error("op '" + n.name + "'", "assigned to unit '" + unit_id + "' which the profile lacks");
+      last_unit_id = unit_id;
+      last_unit_threads = threads_of(unit_id);
+    }
+    const UnitSpec* u = last_unit;
+    const int threads = last_unit_threads;
     static const runtime::LayerSparsity kDense{};
     const runtime::LayerSparsity& setting = ls ? *ls : kDense;
     const calibration::OpInstance oi =
@@ -398,7 +407,11 @@ struct Predictor::Impl {
     r.energy_source = profile.energy.source;
     std::vector<SimTask> tasks;
     r.ops.reserve(nodes.size());
-    for (const Memo& m : memo) r.ops.push_back(*m.pred);
+    for (size_t i = 0; i < memo.size(); ++i) {
+      r.ops.push_back(*memo[i].pred);
+      r.ops.back().name = nodes[i].name;
+      r.ops.back().type = nodes[i].type;
+    }
     if (one_unit && !with_trace) {
       // One unit, no trace: the schedule is the sequence, no simulation needed.
       double t = 0;
@@ -465,7 +478,10 @@ OpPrediction Predictor::predict_op(const std::string& op, const runtime::LayerSp
   const auto key = Impl::make_key(it->second, &ls, unit, strict);
   auto c = impl_->cache.find(key);
   if (c == impl_->cache.end()) c = impl_->cache.emplace(key, impl_->evaluate(impl_->nodes[it->second], &ls, unit, strict)).first;
-  return c->second;
+  OpPrediction r = c->second;
+  r.name = impl_->nodes[it->second].name;
+  r.type = impl_->nodes[it->second].type;
+  return r;
 }
 
 std::vector<std::pair<std::string, int64_t>> Predictor::prunable_ops() const {
