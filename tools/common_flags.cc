@@ -28,10 +28,10 @@ const costmodel::DeviceInfo& this_machine() {
 }
 
 // Lower is closer. An ISA difference outweighs everything: the kernels then run another code path.
-int mismatch_weight(const std::vector<std::string>& m) {
+int mismatch_weight(const std::vector<costmodel::DeviceMismatch>& m) {
+  using Kind = costmodel::DeviceMismatch::Kind;
   int w = 0;
-  for (const auto& s : m)
-    w += s.find(" cores ") != std::string::npos ? 10 : s.find("cache") != std::string::npos || s.rfind("CPU", 0) == 0 ? 1 : 100;
+  for (const auto& x : m) w += x.kind == Kind::kIsa ? 100 : x.kind == Kind::kCores ? 10 : 1;
   return w;
 }
 
@@ -63,9 +63,8 @@ std::vector<BundledProfile> bundled_profiles() {
   return out;
 }
 
-std::string bundled_profile() {
+std::string best_bundled_profile(const std::vector<BundledProfile>& all) {
   const BundledProfile* best = nullptr;
-  const auto all = bundled_profiles();
   for (const auto& b : all)
     if (b.profile.provenance == "measured" && (!best || mismatch_weight(b.mismatches) < mismatch_weight(best->mismatches)))
       best = &b;
@@ -74,6 +73,8 @@ std::string bundled_profile() {
                                                         : "device_profiles/x86_avx2_2core.json";
 }
 
+std::string bundled_profile() { return best_bundled_profile(bundled_profiles()); }
+
 void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path) {
   static bool said = false;
   if (said) return;
@@ -81,7 +82,7 @@ void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const st
   if (m.empty() && p.provenance == "measured") return;
   said = true;
   std::string why;
-  for (const auto& s : m) why += (why.empty() ? "" : "; ") + s;
+  for (const auto& x : m) why += (why.empty() ? "" : "; ") + x.text;
   std::fprintf(stderr, "note: %s %s another machine%s%s%s: runs here need not match its predictions "
                "(`hilsim profiles` lists the bundled ones, `hilsim calibrate` measures this machine)\n",
                path.c_str(), p.provenance == "measured" ? "was measured on" : "is built from spec figures of",

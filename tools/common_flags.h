@@ -24,9 +24,11 @@ std::string bundled_profile();
 struct BundledProfile {
   std::string path;
   costmodel::Profile profile;
-  std::vector<std::string> mismatches;
+  std::vector<costmodel::DeviceMismatch> mismatches;
 };
 std::vector<BundledProfile> bundled_profiles();
+// The bundled_profile() choice among an already loaded list.
+std::string best_bundled_profile(const std::vector<BundledProfile>& all);
 // Says on stderr, once, that `p` was measured on (or specified for) another machine, when a command is
 // about to compare its predictions with runs here: the gap is then the machine, not the model.
 void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path);

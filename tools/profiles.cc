@@ -15,6 +15,12 @@ DEFINE_bool(best, false, "print only the path of the measured profile that match
 namespace hilsim::cli {
 namespace {
 
+std::vector<std::string> texts(const std::vector<costmodel::DeviceMismatch>& m) {
+  std::vector<std::string> t;
+  for (const auto& x : m) t.push_back(x.text);
+  return t;
+}
+
 int run_profiles(const std::vector<std::string>& args) {
   if (!args.empty()) {
     std::fprintf(stderr, "hilsim profiles: takes no arguments (got '%s')\n", args[0].c_str());
@@ -25,7 +31,7 @@ int run_profiles(const std::vector<std::string>& args) {
     return kExitOk;
   }
   const auto all = bundled_profiles();
-  const std::string best = bundled_profile();
+  const std::string best = best_bundled_profile(all);
   nlohmann::json j = nlohmann::json::array();
   size_t width = 0;
   bool any_match = false;
@@ -37,12 +43,12 @@ int run_profiles(const std::vector<std::string>& args) {
     const auto& d = b.profile.device;
     j.push_back({{"path", b.path}, {"provenance", b.profile.provenance}, {"cpu_model", d.cpu_model},
                  {"cores", d.cores}, {"calibrated_at", d.calibrated_at}, {"matches_this_machine", b.mismatches.empty()},
-                 {"mismatches", b.mismatches}, {"default", b.path == best}});
+                 {"mismatches", texts(b.mismatches)}, {"default", b.path == best}});
     if (FLAGS_json) continue;
     std::printf("%s %-*s  %-8s %-24s %d cores  %s\n", b.path == best ? "*" : " ", static_cast<int>(width), b.path.c_str(),
                 b.profile.provenance.c_str(), d.cpu_model.substr(0, 24).c_str(), d.cores,
                 b.mismatches.empty() ? "matches this machine" : "differs:");
-    for (const auto& m : b.mismatches) std::printf("      %s\n", m.c_str());
+    for (const auto& m : b.mismatches) std::printf("      %s\n", m.text.c_str());
   }
   if (FLAGS_json) {
     std::cout << j.dump(2) << "\n";

@@ -311,29 +311,30 @@ std::string size_label(int64_t bytes) {
 
 }  // namespace
 
-std::vector<std::string> device_mismatches(const DeviceInfo& profiled, const DeviceInfo& here) {
-  std::vector<std::string> out;
+std::vector<DeviceMismatch> device_mismatches(const DeviceInfo& profiled, const DeviceInfo& here) {
+  using Kind = DeviceMismatch::Kind;
+  std::vector<DeviceMismatch> out;
   // Only the extensions the kernels dispatch on: a flag list differing in, say, sse4a changes nothing.
   static const char* kDispatch[] = {"avx512f", "avx2", "fma", "neon", "asimd"};
   auto has = [](const DeviceInfo& d, const char* f) { return std::find(d.isa.begin(), d.isa.end(), f) != d.isa.end(); };
   for (const char* f : kDispatch)
     if (has(profiled, f) != has(here, f))
-      out.push_back(std::string(f) + (has(profiled, f) ? " in the profile, not here" : " here, not in the profile"));
+      out.push_back({Kind::kIsa, std::string(f) + (has(profiled, f) ? " in the profile, not here" : " here, not in the profile")});
   if (profiled.cores != here.cores)
-    out.push_back(std::to_string(profiled.cores) + " cores in the profile, " + std::to_string(here.cores) + " here");
+    out.push_back({Kind::kCores, std::to_string(profiled.cores) + " cores in the profile, " + std::to_string(here.cores) + " here"});
   for (const CacheLevel& c : profiled.caches) {
     if (c.type == "instruction") continue;
     const CacheLevel* h = nullptr;
     for (const CacheLevel& o : here.caches)
       if (o.level == c.level && o.type == c.type) h = &o;
     if (!h)
-      out.push_back(cache_label(c) + " cache " + size_label(c.bytes) + " in the profile, none here");
+      out.push_back({Kind::kCache, cache_label(c) + " cache " + size_label(c.bytes) + " in the profile, none here"});
     else if (h->bytes != c.bytes)
-      out.push_back(cache_label(c) + " cache " + size_label(c.bytes) + " in the profile, " + size_label(h->bytes) +
-                    " here");
+      out.push_back({Kind::kCache, cache_label(c) + " cache " + size_label(c.bytes) + " in the profile, " +
+                                       size_label(h->bytes) + " here"});
   }
   if (!profiled.cpu_model.empty() && !here.cpu_model.empty() && profiled.cpu_model != here.cpu_model)
-    out.push_back("CPU '" + profiled.cpu_model + "' in the profile, '" + here.cpu_model + "' here");
+    out.push_back({Kind::kCpuModel, "CPU '" + profiled.cpu_model + "' in the profile, '" + here.cpu_model + "' here"});
   return out;
 }
 

@@ -155,15 +155,19 @@ TEST(Profile, DeviceMismatchesNameWhatMovesKernelSpeed) {
   b.isa.push_back("avx512f");
   auto m = hilsim::costmodel::device_mismatches(a, b);
   ASSERT_EQ(m.size(), 2u);
-  EXPECT_EQ(m[0], "avx512f here, not in the profile");
-  EXPECT_EQ(m[1], "L3 cache 8 MiB in the profile, 32 MiB here");
+  EXPECT_EQ(m[0].text, "avx512f here, not in the profile");
+  EXPECT_EQ(m[1].text, "L3 cache 8 MiB in the profile, 32 MiB here");
+  EXPECT_EQ(m[0].kind, hilsim::costmodel::DeviceMismatch::Kind::kIsa);
+  EXPECT_EQ(m[1].kind, hilsim::costmodel::DeviceMismatch::Kind::kCache);
   b = a;
   b.cores = 8;
   b.cpu_model = "Kryo 585";
   b.caches.pop_back();
   m = hilsim::costmodel::device_mismatches(a, b);
   ASSERT_EQ(m.size(), 3u);
-  EXPECT_EQ(m[0], "2 cores in the profile, 8 here");
-  EXPECT_EQ(m[1], "L3 cache 8 MiB in the profile, none here");
-  EXPECT_NE(m[2].find("Kryo 585"), std::string::npos);
+  EXPECT_EQ(m[0].text, "2 cores in the profile, 8 here");
+  EXPECT_EQ(m[1].text, "L3 cache 8 MiB in the profile, none here");
+  EXPECT_NE(m[2].text.find("Kryo 585"), std::string::npos);
+  EXPECT_EQ(m[0].kind, hilsim::costmodel::DeviceMismatch::Kind::kCores);
+  EXPECT_EQ(m[2].kind, hilsim::costmodel::DeviceMismatch::Kind::kCpuModel);
 }

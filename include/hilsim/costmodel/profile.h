@@ -91,6 +91,11 @@ void save_profile(const Profile& p, const std::string& path);
 // the kernels dispatch on (avx512f/avx2/neon), core count, cache sizes, CPU model. Empty when they
 // agree. A profile only predicts the machine it was measured on, so a run checked against a profile
 // of another machine should say so rather than report the gap as model error.
-std::vector<std::string> device_mismatches(const DeviceInfo& profiled, const DeviceInfo& here);
+struct DeviceMismatch {
+  enum class Kind { kIsa, kCores, kCache, kCpuModel };
+  Kind kind;
+  std::string text;  // e.g. "L3 cache 8 MiB in the profile, 32 MiB here"
+};
+std::vector<DeviceMismatch> device_mismatches(const DeviceInfo& profiled, const DeviceInfo& here);
 
 }  // namespace hilsim::costmodel
