@@ -551,10 +551,9 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     done.insert(s.instance);
   }
   // Energy, where a counter exists: a few seconds of known work, fitted with the rest in fit_profile.
-  if (auto counter = find_energy_counter(); counter && !done.count(std::string(kEnergyClass) + "/" + counter->source() +
-                                                                     "/idle/0")) {
+  if (auto counter = find_energy_counter(); counter && !done.count(energy_instance(counter->source(), "idle", 0))) {
     if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, "energy (" + counter->source() + ")");
-    for (Sample& s : measure_energy(*counter, std::clamp(0.004 * o.budget_s, 0.1, 0.5))) {
+    for (Sample& s : measure_energy(*counter, energy_seconds_for_budget(o.budget_s))) {
       done.insert(s.instance);
       set.samples.push_back(std::move(s));
     }

@@ -55,6 +55,12 @@ Work dram_copy(std::vector<float>& src, std::vector<float>& dst) {
 
 }  // namespace
 
+std::string energy_instance(const std::string& source, const std::string& workload, int repeat) {
+  return std::string(kEnergyClass) + "/" + source + "/" + workload + "/" + std::to_string(repeat);
+}
+
+double energy_seconds_for_budget(double budget_s) { return std::clamp(0.004 * budget_s, 0.1, 0.5); }
+
 std::vector<Sample> measure_energy(EnergyCounter& counter, double seconds_each, int repeats) {
   std::vector<float> acc(128, 1.0f);
   std::vector<float> c_src(16 * 1024, 1.0f), c_dst(16 * 1024, 0.0f);              // 2 x 64 KiB
@@ -78,7 +84,7 @@ std::vector<Sample> measure_energy(EnergyCounter& counter, double seconds_each, 
       const double joules = counter.stop_joules();
       Sample s;
       s.klass = kEnergyClass;
-      s.instance = std::string(kEnergyClass) + "/" + counter.source() + "/" + names[w] + "/" + std::to_string(r);
+      s.instance = energy_instance(counter.source(), names[w], r);
       s.features = {{"flops", total.flops}, {"dram_bytes", total.dram_bytes}, {"cache_bytes", total.cache_bytes},
                     {"seconds", secs},      {"joules", joules},               {"threads", 1.0}};
       s.ms_median = s.ms_p10 = s.ms_p90 = secs * 1e3;

@@ -344,8 +344,8 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
   // Energy, where the device has a counter (a phone's battery gauge, RAPL): known work, fitted on the host.
   if (!o.tiny && !stopped())
     if (auto counter = find_energy_counter())
-      if (!done.count(std::string(kEnergyClass) + "/" + counter->source() + "/idle/0"))
-        for (const Sample& s : measure_energy(*counter, std::clamp(0.004 * o.budget_s, 0.1, 0.5))) record(s);
+      if (!done.count(energy_instance(counter->source(), "idle", 0)))
+        for (const Sample& s : measure_energy(*counter, energy_seconds_for_budget(o.budget_s))) record(s);
   if (want_transfer && cores >= 2) {
     const std::vector<int64_t> sizes = o.tiny ? std::vector<int64_t>{4096, 65536}
                                               : std::vector<int64_t>{4096, 65536, 1 << 20, 4 << 20, 16 << 20};

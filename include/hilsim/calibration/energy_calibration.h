@@ -20,6 +20,11 @@ namespace hilsim::calibration {
 // ms_* hold the workload's wall time. Instance: "energy/<counter source>/<workload>/<repeat>".
 inline constexpr const char* kEnergyClass = "energy";
 
+// The instance of one energy sample; a resumed calibration that finds the first one skips energy.
+std::string energy_instance(const std::string& source, const std::string& workload, int repeat);
+// Seconds per workload for a calibration of `budget_s`: about 3% of the budget in all, 0.1-0.5 s each.
+double energy_seconds_for_budget(double budget_s);
+
 // Runs each workload `repeats` times for about `seconds_each` with the counter started and stopped
 // around it, on the calling thread.
 std::vector<Sample> measure_energy(EnergyCounter& counter, double seconds_each = 0.5, int repeats = 2);
