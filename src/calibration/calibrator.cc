@@ -455,7 +455,8 @@ costmodel::Profile fit_profile(const SampleSet& set) {
     p.transfer.gbps = 10;
   }
   EnergyFit ef;
-  if (fit_energy(set.samples, &ef)) {
+  std::string why_not;
+  if (fit_energy(set.samples, &ef, &why_not)) {
     p.energy = ef.spec;
     return p;
   }
@@ -464,9 +465,9 @@ costmodel::Profile fit_profile(const SampleSet& set) {
   p.energy.pj_per_byte = 100.0;
   p.energy.pj_per_byte_cache = 10.0;
   p.energy.static_w = 5.0;
-  p.energy.basis = "no energy counter was readable when these samples were taken (no RAPL powercap, no INA3221, "
-                   "no battery gauge), or its readings did not move; order-of-magnitude figures for a 14 nm-class "
-                   "server core: fp32 SIMD FMA incl. operand delivery ~20 pJ/FLOP, DDR4 access ~100 pJ/byte, "
+  p.energy.basis = why_not +
+                   "; order-of-magnitude figures for a 14 nm-class server core: fp32 SIMD FMA incl. operand "
+                   "delivery ~20 pJ/FLOP, DDR4 access ~100 pJ/byte, "
                    "on-chip cache ~10 pJ/byte, ~5 W static for the cores used; not measured";
   return p;
 }

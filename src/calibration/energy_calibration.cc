@@ -96,21 +96,40 @@ std::vector<Sample> measure_energy(EnergyCounter& counter, double seconds_each, 
   return out;
 }
 
-bool fit_energy(const std::vector<Sample>& samples, EnergyFit* out) {
+bool fit_energy(const std::vector<Sample>& samples, EnergyFit* out, std::string* why_not) {
+  auto refuse = [&](std::string why) {
+    if (why_not) *why_not = std::move(why);
+    return false;
+  };
   std::vector<const Sample*> e;
   std::set<std::string> sources;
+  int taken = 0;
   for (const Sample& s : samples) {
     if (s.klass != kEnergyClass) continue;
-    const size_t a = s.instance.find('/'), b = s.instance.find('/', a + 1);
-    if (a == std::string::npos || b == std::string::npos) return false;
+    ++taken;
+    const size_t a = s.instance.find('/'), b = a == std::string::npos ? a : s.instance.find('/', a + 1);
+    if (a == std::string::npos || b == std::string::npos)
+      return refuse("energy sample '" + s.instance + "' does not name its counter (expected energy/COUNTER/WORKLOAD)");
     sources.insert(s.instance.substr(a + 1, b - a - 1));
     auto j = s.features.find("joules");
     if (j == s.features.end() || !(j->second > 0)) continue;  // a counter that did not move tells nothing
     e.push_back(&s);
   }
-  if (e.size() < 4 || sources.size() != 1) return false;
+  if (taken == 0)
+    return refuse("no energy counter was readable when these samples were taken (no RAPL powercap, no INA3221, "
+                  "no battery gauge, no NVML)");
+  if (sources.size() != 1) {
+    std::string list;
+    for (const auto& x : sources) list += (list.empty() ? "" : ", ") + x;
+    return refuse("the energy samples come from " + std::to_string(sources.size()) + " different counters (" + list +
+                  "), which measure different things and are not fitted together");
+  }
   const std::string source = *sources.begin();
-  if (source != "rapl" && source != "sysfs" && source != "ina" && source != "nvml") return false;
+  if (source != "rapl" && source != "sysfs" && source != "ina" && source != "nvml")
+    return refuse("the energy samples come from counter '" + source + "', which hilsim does not know");
+  if (e.size() < 4)
+    return refuse("only " + std::to_string(e.size()) + " of " + std::to_string(taken) + " energy samples (counter '" +
+                  source + "') had readings that moved; four are needed for four coefficients");
   // Relative error: each row divided by its joules, so the idle second weighs as much as the busy one.
   const char* cols[] = {"flops", "dram_bytes", "cache_bytes", "seconds"};
   const double scale[] = {1e-12, 1e-12, 1e-12, 1.0};  // pJ/FLOP, pJ/byte, pJ/byte, W

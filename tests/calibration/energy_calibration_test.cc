@@ -59,16 +59,28 @@ TEST(EnergyCalibration, RecoversKnownCoefficients) {
   EXPECT_NE(f.spec.basis.find("rapl"), std::string::npos);
 }
 
-TEST(EnergyCalibration, RefusesTooFewMixedOrDeadCounters) {
+TEST(EnergyCalibration, RefusesTooFewMixedOrDeadCountersAndSaysWhich) {
   EnergyFit f;
   f.spec.source = "untouched";
+  std::string why;
+  EXPECT_FALSE(fit_energy({}, &f, &why));
+  EXPECT_NE(why.find("no energy counter was readable"), std::string::npos) << why;
   std::vector<Sample> ss = {energy_sample("idle", 0, 0, 0, 0.5, 2), energy_sample("fma", 1e9, 0, 0, 0.5, 3),
                             energy_sample("cache_copy", 0, 0, 1e9, 0.5, 3)};
-  EXPECT_FALSE(fit_energy(ss, &f));  // three workloads for four unknowns
+  EXPECT_FALSE(fit_energy(ss, &f, &why));  // three workloads for four unknowns
+  EXPECT_NE(why.find("only 3 of 3"), std::string::npos) << why;
   ss.push_back(energy_sample("dram_copy", 0, 1e9, 0, 0.5, 4, "ina"));
-  EXPECT_FALSE(fit_energy(ss, &f));  // two counters
+  EXPECT_FALSE(fit_energy(ss, &f, &why));  // two counters
+  EXPECT_NE(why.find("2 different counters (ina, rapl)"), std::string::npos) << why;
   ss.back() = energy_sample("dram_copy", 0, 1e9, 0, 0.5, 0);
-  EXPECT_FALSE(fit_energy(ss, &f));  // a counter that never moved is no reading
+  EXPECT_FALSE(fit_energy(ss, &f, &why));  // a counter that never moved is no reading
+  EXPECT_NE(why.find("only 3 of 4"), std::string::npos) << why;
+  for (Sample& s : ss) s.instance = energy_instance("thermometer", "idle", 0);
+  EXPECT_FALSE(fit_energy(ss, &f, &why));
+  EXPECT_NE(why.find("'thermometer'"), std::string::npos) << why;
+  ss[0].instance = "energy";
+  EXPECT_FALSE(fit_energy(ss, &f, &why));
+  EXPECT_NE(why.find("does not name its counter"), std::string::npos) << why;
   EXPECT_EQ(f.spec.source, "untouched");
 }
 

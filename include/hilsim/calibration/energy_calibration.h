@@ -36,7 +36,8 @@ struct EnergyFit {
 };
 
 // Fits the energy model to the "energy" samples among `samples`. Returns false (and leaves `out`
-// alone) when there are fewer than four, or they come from different or unknown counters.
-bool fit_energy(const std::vector<Sample>& samples, EnergyFit* out);
+// alone) when there are fewer than four usable ones, or they come from different or unknown
+// counters; then `why_not`, if given, says which of these it was, in words for the profile's basis.
+bool fit_energy(const std::vector<Sample>& samples, EnergyFit* out, std::string* why_not = nullptr);
 
 }  // namespace hilsim::calibration
