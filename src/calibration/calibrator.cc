@@ -612,6 +612,30 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   return r;
 }
 
+namespace {
+
+ClassError class_error(const std::string& key, const std::vector<double>& errs) {
+  ClassError e;
+  e.klass = key;
+  e.n = static_cast<int>(errs.size());
+  double sq = 0;
+  int within = 0;
+  std::vector<double> abs_pct, pct;
+  for (double x : errs) {
+    sq += x * x;
+    within += std::fabs(x) <= 0.10;
+    abs_pct.push_back(100.0 * std::fabs(x));
+    pct.push_back(100.0 * x);
+  }
+  e.median_pct = e.n ? quantile(pct, 0.5) : 0;
+  e.rmspe = e.n ? 100.0 * std::sqrt(sq / e.n) : 0;
+  e.median_abs_pct = e.n ? quantile(abs_pct, 0.5) : 0;
+  e.within10 = e.n ? static_cast<double>(within) / e.n : 0;
+  return e;
+}
+
+}  // namespace
+
 std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_class, uint64_t seed,
                                          const std::function<void(double, double, const std::string&)>& progress) {
   std::vector<ClassError> out;
@@ -625,30 +649,53 @@ std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_cl
     if (std::find(calibration_classes().begin(), calibration_classes().end(), klass) == calibration_classes().end())
       continue;
     const costmodel::KernelModel& m = p.kernels.at(profile_key(klass, threads));
-    ClassError e;
-    e.klass = profile_key(klass, threads);
+    const std::string key = profile_key(klass, threads);
     std::vector<double> errs;
     // A seed far from the calibration's: these instances are not in its grid.
     for (const GridPoint& g : design(klass, threads, per_class, 1000 + seed)) {
       Sample s = measure_point(g, MeasureOptions{});
       const double pred = evaluate_model(m, s.features);
       errs.push_back((pred - fit_ms(s)) / fit_ms(s));
-      if (progress) progress(++done, static_cast<double>(cells.size() * per_class), e.klass);
+      if (progress) progress(++done, static_cast<double>(cells.size() * per_class), key);
     }
-    e.n = static_cast<int>(errs.size());
-    double sq = 0;
-    int within = 0;
-    std::vector<double> abs_pct;
-    for (double x : errs) {
-      sq += x * x;
-      within += std::fabs(x) <= 0.10;
-      abs_pct.push_back(100.0 * std::fabs(x));
-    }
-    e.rmspe = e.n ? 100.0 * std::sqrt(sq / e.n) : 0;
-    e.median_abs_pct = e.n ? quantile(abs_pct, 0.5) : 0;
-    e.within10 = e.n ? static_cast<double>(within) / e.n : 0;
-    out.push_back(e);
+    out.push_back(class_error(key, errs));
   }
+  return out;
+}
+
+std::vector<ContextRun> held_out_context_runs(int max_threads) {
+  // Sizes, widths, blocks and ratios none of context_runs() uses, over every zoo family.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> plan = {
+      {"zoo:yolov5s_like@320x0.625", {"", "block:8x4@0.7", "pattern:3"}},
+      {"zoo:resnet18_like@224x0.625", {"", "block:4x4@0.8", "csr@0.9"}},
+      {"zoo:mobilenetv2_like@224x1", {"", "block:8x4@0.5"}},
+      {"zoo:mobileone_s0@224x1", {"", "pattern:2", "block:16x8@0.8"}},
+      {"zoo:vgg_like@192x0.5", {"", "block:16x4@0.7", "block:4x1@0.9"}},
+  };
+  std::vector<ContextRun> runs;
+  for (const auto& [model, specs] : plan)
+    for (const std::string& spec : specs)
+      for (int t = 1; t <= max_threads; ++t) runs.push_back({model, spec, t});
+  return runs;
+}
+
+std::vector<ClassError> evaluate_profile_in_context(
+    const costmodel::Profile& p, const std::vector<ContextRun>& runs,
+    const std::function<void(double, double, const std::string&)>& progress) {
+  std::map<std::string, std::vector<double>> errs;
+  double done = 0;
+  for (const ContextRun& r : runs) {
+    for (const Sample& s : measure_context(r, {})) {
+      auto it = s.features.find("threads");
+      const std::string key = profile_key(s.klass, it == s.features.end() ? 1 : static_cast<int>(it->second));
+      auto m = p.kernels.find(key);
+      if (m == p.kernels.end() || !(fit_ms(s) > 0)) continue;
+      errs[key].push_back((evaluate_model(m->second, s.features) - fit_ms(s)) / fit_ms(s));
+    }
+    if (progress) progress(++done, static_cast<double>(runs.size()), r.key());
+  }
+  std::vector<ClassError> out;
+  for (const auto& [key, e] : errs) out.push_back(class_error(key, e));
   return out;
 }
 

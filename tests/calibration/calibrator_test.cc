@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/kernel_features.h"
@@ -34,6 +36,54 @@ TEST(Calibrator, DesignIsDeterministicAndCoversItsRanges) {
   for (const auto& p : d) cmin = std::min(cmin, p.c), cmax = std::max(cmax, p.c);
   EXPECT_LT(cmin, 32);
   EXPECT_GT(cmax, 256);
+}
+
+TEST(Calibrator, HeldOutRunsAreNoneOfTheCalibrationsRuns) {
+  std::set<std::string> calibrated, families;
+  for (const ContextRun& r : context_runs(2)) calibrated.insert(r.model);
+  const auto held = held_out_context_runs(2);
+  ASSERT_FALSE(held.empty());
+  int per_thread[3] = {0, 0, 0};
+  for (const ContextRun& r : held) {
+    EXPECT_FALSE(calibrated.count(r.model)) << r.model << " is also a calibration run";
+    families.insert(r.model.substr(0, r.model.find('@')));
+    ASSERT_GE(r.threads, 1);
+    ASSERT_LE(r.threads, 2);
+    ++per_thread[r.threads];
+  }
+  EXPECT_EQ(per_thread[1], per_thread[2]);
+  std::set<std::string> all_families;
+  for (const ContextRun& r : context_runs(1)) all_families.insert(r.model.substr(0, r.model.find('@')));
+  EXPECT_EQ(families, all_families);
+}
+
+TEST(Calibrator, InContextEvaluationPairsEachLayerWithItsClassModel) {
+  const ContextRun run{"zoo:resnet18_like@32x0.25", "", 1};
+  SampleSet set;
+  set.samples = measure_context(run, {}, 3);
+  costmodel::Profile p = fit_profile(set);
+  ASSERT_FALSE(p.kernels.empty());
+  // A model that predicts nothing is 100% too low on every layer of its class, whatever the timing.
+  const std::string zeroed = p.kernels.begin()->first;
+  for (double& x : p.kernels[zeroed].params) x = 0;
+  const auto errs = evaluate_profile_in_context(p, {run}, nullptr);
+  int in_profile = 0;
+  for (const Sample& s : set.samples) in_profile += p.kernels.count(profile_key(s.klass, 1)) > 0;
+  int n = 0;
+  bool saw_zeroed = false;
+  for (const ClassError& e : errs) {
+    EXPECT_TRUE(p.kernels.count(e.klass)) << e.klass;
+    EXPECT_TRUE(std::isfinite(e.rmspe)) << e.klass;
+    n += e.n;
+    if (e.klass == zeroed) {
+      saw_zeroed = true;
+      EXPECT_NEAR(e.median_pct, -100.0, 1e-9);
+      EXPECT_NEAR(e.rmspe, 100.0, 1e-9);
+      EXPECT_EQ(e.within10, 0.0);
+    }
+  }
+  EXPECT_TRUE(saw_zeroed);
+  EXPECT_EQ(n, in_profile);  // the same model, so the same layers
 }
 
 TEST(Calibrator, UnknownClassIsAnError) { EXPECT_THROW(design("dense_conv4x4", 1, 3, 1), Error); }

@@ -87,8 +87,19 @@ struct ClassError {
   std::string klass;
   int n = 0;
   double rmspe = 0, median_abs_pct = 0, within10 = 0;
+  double median_pct = 0;  // signed: < 0 when the profile predicts too little
 };
 std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_class, uint64_t seed,
                                          const std::function<void(double, double, const std::string&)>& progress);
+
+// Zoo variants (input size, width) and sparse settings that context_runs() never measures: their
+// layers are fresh instances, but timed where whole-model predictions need them, inside a model.
+std::vector<ContextRun> held_out_context_runs(int max_threads);
+
+// The same per-class figures over the layers of held-out runs, each compared with the profile's
+// model for its (class, threads); classes the profile lacks are skipped.
+std::vector<ClassError> evaluate_profile_in_context(
+    const costmodel::Profile& p, const std::vector<ContextRun>& runs,
+    const std::function<void(double, double, const std::string&)>& progress);
 
 }  // namespace hilsim::calibration
