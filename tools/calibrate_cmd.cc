@@ -8,13 +8,13 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
 #include "command.h"
 #include "common_flags.h"
 #include "hilsim/calibration/calibrator.h"
+#include "hilsim/calibration/kernel_features.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/costmodel/profile.h"
 #include "hilsim/util/error.h"
@@ -74,10 +74,13 @@ int run_calibrate(const std::vector<std::string>& args) {
   if (!FLAGS_evaluate.empty()) {
     costmodel::Profile p = costmodel::load_profile(FLAGS_evaluate);
     auto isolated = calibration::evaluate_profile(p, FLAGS_count, 1, progress);
+    // Held-out runs at every thread count the profile has, as the isolated instances above.
     int max_threads = 1;
-    for (const auto& [key, m] : p.kernels)
-      if (auto t = key.rfind("/t"); t != std::string::npos) max_threads = std::max(max_threads, std::atoi(key.c_str() + t + 2));
-    if (FLAGS_threads_max > 0) max_threads = std::min(max_threads, FLAGS_threads_max);
+    for (const auto& [key, m] : p.kernels) {
+      std::string klass;
+      int t = 0;
+      if (calibration::split_profile_key(key, &klass, &t)) max_threads = std::max(max_threads, t);
+    }
     auto in_context =
         calibration::evaluate_profile_in_context(p, calibration::held_out_context_runs(max_threads), progress);
     std::fprintf(stderr, "\n");

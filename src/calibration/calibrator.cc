@@ -641,8 +641,9 @@ std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_cl
   std::vector<ClassError> out;
   std::vector<std::pair<std::string, int>> cells;
   for (const auto& [key, m] : p.kernels) {
-    const auto slash = key.rfind("/t");
-    cells.emplace_back(key.substr(0, slash), std::stoi(key.substr(slash + 2)));
+    std::string klass;
+    int threads = 0;
+    if (split_profile_key(key, &klass, &threads)) cells.emplace_back(klass, threads);
   }
   double done = 0;
   for (const auto& [klass, threads] : cells) {
@@ -686,8 +687,7 @@ std::vector<ClassError> evaluate_profile_in_context(
   double done = 0;
   for (const ContextRun& r : runs) {
     for (const Sample& s : measure_context(r, {})) {
-      auto it = s.features.find("threads");
-      const std::string key = profile_key(s.klass, it == s.features.end() ? 1 : static_cast<int>(it->second));
+      const std::string key = profile_key(s.klass, r.threads);
       auto m = p.kernels.find(key);
       if (m == p.kernels.end() || !(fit_ms(s) > 0)) continue;
       errs[key].push_back((evaluate_model(m->second, s.features) - fit_ms(s)) / fit_ms(s));

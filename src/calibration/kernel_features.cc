@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <utility>
 
 namespace hilsim::calibration {
@@ -144,6 +145,16 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
 }
 
 std::string profile_key(const std::string& klass, int threads) { return klass + "/t" + std::to_string(threads); }
+
+bool split_profile_key(const std::string& key, std::string* klass, int* threads) {
+  const auto slash = key.rfind("/t");
+  if (slash == std::string::npos) return false;
+  const int t = std::atoi(key.c_str() + slash + 2);
+  if (t <= 0 || t > 4096) return false;
+  *klass = key.substr(0, slash);
+  *threads = t;
+  return true;
+}
 
 std::string dense_conv_class(int64_t kh, int64_t kw, bool depthwise) {
   std::string base = depthwise ? "depthwise_conv" : "dense_conv";

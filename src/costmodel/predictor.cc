@@ -8,6 +8,7 @@
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/instances.h"
+#include "hilsim/calibration/kernel_features.h"
 #include "hilsim/costmodel/simulator.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/passes/bn_fold.h"
@@ -152,11 +153,10 @@ struct Predictor::Impl {
     llc = largest_cache(profile);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, calibration::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
-      const auto slash = key.rfind("/t");
-      if (slash == std::string::npos) continue;
-      const int t = std::atoi(key.c_str() + slash + 2);
-      if (t <= 0 || t > 4096) continue;
-      auto& v = by_class[key.substr(0, slash)];
+      std::string klass;
+      int t = 0;
+      if (!calibration::split_profile_key(key, &klass, &t)) continue;
+      auto& v = by_class[klass];
       if (v.size() <= static_cast<size_t>(t)) v.resize(static_cast<size_t>(t) + 1, nullptr);
       v[static_cast<size_t>(t)] = &m;
     }

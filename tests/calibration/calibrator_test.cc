@@ -86,6 +86,16 @@ TEST(Calibrator, InContextEvaluationPairsEachLayerWithItsClassModel) {
   EXPECT_EQ(n, in_profile);  // the same model, so the same layers
 }
 
+TEST(Calibrator, ProfileKeysSplitBackIntoClassAndThreads) {
+  std::string klass;
+  int t = 0;
+  ASSERT_TRUE(split_profile_key(profile_key("sparse_fb8", 2), &klass, &t));
+  EXPECT_EQ(klass, "sparse_fb8");
+  EXPECT_EQ(t, 2);
+  for (const char* bad : {"dense_conv3x3", "dense_conv3x3/t0", "dense_conv3x3/t", "gemm/t99999"})
+    EXPECT_FALSE(split_profile_key(bad, &klass, &t)) << bad;
+}
+
 TEST(Calibrator, UnknownClassIsAnError) { EXPECT_THROW(design("dense_conv4x4", 1, 3, 1), Error); }
 
 TEST(Calibrator, MeasuresARealKernelWithOrderedQuantiles) {

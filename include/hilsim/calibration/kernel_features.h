@@ -77,6 +77,8 @@ int feature_index(const std::string& name);  // -1 when unknown
 FeatureVector feature_vector(const KernelInstance& k);
 
 std::string profile_key(const std::string& klass, int threads);  // "dense_conv3x3/t2"
+// The inverse: false for a key not of the form CLASS/tN with 1 <= N <= 4096.
+bool split_profile_key(const std::string& key, std::string* klass, int* threads);
 
 // Class of a conv by kernel size: dense_conv1x1, dense_conv3x3, dense_convkxk, depthwise_conv3x3 ...
 std::string dense_conv_class(int64_t kh, int64_t kw, bool depthwise);
