@@ -8,6 +8,7 @@
 
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/kernel_features.h"
+#include "hilsim/runtime/executor.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -109,6 +110,25 @@ TEST(Calibrator, MeasuresARealKernelWithOrderedQuantiles) {
     EXPECT_LE(s.ms_p10, s.ms_median);
     EXPECT_LE(s.ms_median, s.ms_p90);
     EXPECT_GT(s.features.at("call"), 0);
+  }
+}
+
+// Each copy's input is written by its own producer right before the consumer reads it (the cache state
+// of a layer inside a model), and the sample times the consumers only.
+TEST(Calibrator, GridGraphsRunEachProducerRightBeforeItsConsumer) {
+  for (const auto& klass : {"dense_conv1x1", "gemm", "elementwise", "concat"}) {
+    GridPoint p = design(klass, 1, 1, 5)[0];
+    p.c = std::min<int64_t>(p.c, 16), p.f = std::min<int64_t>(p.f, 16), p.h = p.w = std::min<int64_t>(p.h, 8);
+    const int copies = 3;
+    runtime::Executor ex(p.build(17, copies), runtime::ExecOptions{});
+    const graph::Graph& cg = ex.compiled_graph();
+    const size_t per_copy = klass == std::string("elementwise") || klass == std::string("concat") ? 3 : 2;
+    ASSERT_EQ(ex.ops().size(), per_copy * copies) << klass;
+    for (size_t j = 0; j < ex.ops().size(); ++j) {
+      const std::string& type = cg.op(*cg.find_op(ex.ops()[j].name)).type;
+      EXPECT_EQ(type == "Relu", j % per_copy != per_copy - 1) << klass << " op " << j << " " << type;
+    }
+    EXPECT_EQ(measure_point(p, MeasureOptions{0.001, 3, 10}).klass, klass);
   }
 }
 

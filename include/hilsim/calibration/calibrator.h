@@ -25,8 +25,9 @@ struct GridPoint {
   int bf = 8, bc = 4, entries = 2;
   double ratio = 0;
   std::string key() const;  // unique text: the sample's `instance`
-  // `copies` independent instances (own inputs and weights, ops named L0, L1, ...): timing them in turn
-  // keeps each one's working set out of the private caches, as it is inside a whole model.
+  // `copies` independent instances (own inputs and weights, convs named L0, L1, ...): timing them in turn
+  // keeps each one's weights out of the private caches, as it is inside a whole model. Every input is
+  // written by a Relu just before its consumer runs, as a layer's producer writes it in a model.
   graph::Graph build(uint64_t seed, int copies = 1) const;
   int64_t working_set_bytes() const;
 };
