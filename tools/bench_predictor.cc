@@ -18,6 +18,7 @@
 #include "common_flags.h"
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/samples.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/zoo.h"
@@ -188,7 +189,15 @@ int run_bench(const std::vector<std::string>& args) {
   // adds time, and where bursts are frequent (p90/p10 of 1.5 within one round was seen) a round's
   // median is itself disturbed, so comparing a p10-fitted prediction with it reads the noise as a
   // 20% model bias.
-  for (int round = 0; round < kRounds; ++round)
+  // The profile's speed reference, timed before every round: how much of the gap is the host.
+  std::vector<double> ref_runs;
+  std::unique_ptr<calibration::SpeedReferenceRun> ref;
+  if (!profile.device.speed_reference.workload.empty()) ref = std::make_unique<calibration::SpeedReferenceRun>();
+  for (int round = 0; round < kRounds; ++round) {
+    if (ref) {
+      const auto t = ref->time(FLAGS_quick ? 8 : 15);
+      ref_runs.insert(ref_runs.end(), t.begin(), t.end());
+    }
     for (ModelRun& run : runs)
       for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
         std::fprintf(stderr, "\r  %-18s %-22s round %d", run.name.c_str(), run.cfgs[ci].name.c_str(), round + 1);
@@ -198,6 +207,8 @@ int run_bench(const std::vector<std::string>& args) {
         ot.resize(mm.op_run_ms.size());
         for (size_t i = 0; i < ot.size(); ++i) ot[i].insert(ot[i].end(), mm.op_run_ms[i].begin(), mm.op_run_ms[i].end());
       }
+  }
+  const HostSpeed host = ref_runs.empty() ? HostSpeed{} : measure_host_speed(profile, &ref_runs);
   for (ModelRun& run : runs) {
     const std::string& m = run.name;
     costmodel::Predictor& pred = *run.pred;
@@ -236,6 +247,9 @@ int run_bench(const std::vector<std::string>& args) {
     return std::make_pair(100.0 * within / rows.size(), 100.0 * std::sqrt(sq / rows.size()));
   };
   const auto ours = summary([](const Row& r) { return r.ours; });
+  // A diagnostic, not the figure: the predictions scaled by the host's slowdown since calibration.
+  const double slow = host.slowdown;
+  const auto ours_host = summary([slow](const Row& r) { return r.ours * (slow > 0 ? slow : 1.0); });
   const auto flops = summary([](const Row& r) { return r.flops; });
   const auto roof = summary([](const Row& r) { return r.roofline; });
   std::vector<double> spreads;
@@ -296,6 +310,12 @@ int run_bench(const std::vector<std::string>& args) {
     j["end_to_end"] = {{"ours", {{"within10_pct", ours.first}, {"rmspe_pct", ours.second}}},
                        {"flops", {{"within10_pct", flops.first}, {"rmspe_pct", flops.second}}},
                        {"roofline", {{"within10_pct", roof.first}, {"rmspe_pct", roof.second}}}};
+    if (slow > 0) {
+      j["host_speed"] = {{"reference_workload", profile.device.speed_reference.workload},
+                         {"reference_ms_at_calibration", host.reference_ms_then},
+                         {"reference_ms_now", host.reference_ms_now}, {"slowdown", slow}};
+      j["end_to_end"]["ours_scaled_by_host_slowdown"] = {{"within10_pct", ours_host.first}, {"rmspe_pct", ours_host.second}};
+    }
     j["per_kernel_median_abs_err_pct"] = op_med;
     for (const auto& [m, r] : rho) j["spearman"][m] = {{"ours", r.first}, {"flops", r.second}};
     j["query_us"] = {{"full_prediction", full_us}, {"full_prediction_with_table", table_us},
@@ -314,6 +334,9 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "ours", ours.first, ours.second);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "FLOPs", flops.first, flops.second);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "roofline", roof.first, roof.second);
+  if (slow > 0)
+    std::printf("%s\n  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (a diagnostic: predictions x %.3f)\n",
+                host.line.c_str(), "ours/host", ours_host.first, ours_host.second, slow);
   std::printf("per kernel instance (ops > 50 us): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
   for (const auto& [m, r] : rho) std::printf("Spearman %-18s ours %.3f   FLOPs %.3f\n", m.c_str(), r.first, r.second);
   std::printf("query (resnet50_like, %zu convs): full prediction, every conv changed, %.1f us (%.1f us with the "

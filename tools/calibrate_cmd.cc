@@ -67,12 +67,19 @@ void print_profile_summary(const costmodel::Profile& p) {
   std::printf("energy (%s): %.1f pJ/FLOP, %.1f pJ/DRAM byte, %.1f pJ/cache byte, %.2f W static%s\n",
               p.energy.source.c_str(), p.energy.pj_per_flop, p.energy.pj_per_byte, p.energy.pj_per_byte_cache,
               p.energy.static_w, p.energy.source == "estimate" ? " — an estimate, not measured (see the profile's basis)" : "");
+  const costmodel::SpeedReference& r = p.device.speed_reference;
+  if (!r.workload.empty())
+    std::printf("speed reference (%s): %.3f ms, p90/p10 %.2f; the host's speed moved %+.1f%% from the start of the "
+                "calibration to its end%s\n", r.workload.c_str(), r.ms, r.spread, 100 * r.drift,
+                std::fabs(r.drift) > 0.05 ? " — a moving machine: consider calibrating again at a quieter moment" : "");
 }
 
 int run_calibrate(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("calibrate", "takes no positional arguments (see --help)");
   if (!FLAGS_evaluate.empty()) {
     costmodel::Profile p = costmodel::load_profile(FLAGS_evaluate);
+    std::vector<double> ref_before;
+    const HostSpeed before = measure_host_speed(p, &ref_before);
     auto isolated = calibration::evaluate_profile(p, FLAGS_count, 1, progress);
     // Held-out runs at every thread count the profile has, as the isolated instances above.
     int max_threads = 1;
@@ -84,6 +91,14 @@ int run_calibrate(const std::vector<std::string>& args) {
     auto in_context =
         calibration::evaluate_profile_in_context(p, calibration::held_out_context_runs(max_threads), progress);
     std::fprintf(stderr, "\n");
+    // The host's speed over the evaluation: the reading before and after, pooled.
+    HostSpeed host;
+    if (before.slowdown > 0) {
+      std::vector<double> runs;
+      measure_host_speed(p, &runs);
+      runs.insert(runs.end(), ref_before.begin(), ref_before.end());
+      host = measure_host_speed(p, &runs);
+    }
     auto table_json = [](const std::vector<calibration::ClassError>& errs) {
       nlohmann::json j = nlohmann::json::array();
       for (const auto& e : errs)
@@ -94,7 +109,8 @@ int run_calibrate(const std::vector<std::string>& args) {
     if (FLAGS_json) {
       std::cout << nlohmann::json{{"profile", FLAGS_evaluate},
                                   {"classes", table_json(isolated)},
-                                  {"in_context", table_json(in_context)}}
+                                  {"in_context", table_json(in_context)},
+                                  {"host_slowdown", host.slowdown > 0 ? nlohmann::json(host.slowdown) : nlohmann::json()}}
                        .dump(2)
                 << "\n";
       return kExitOk;
@@ -114,6 +130,7 @@ int run_calibrate(const std::vector<std::string>& args) {
     print("\nin context: the layers of zoo variants and sparse settings calibration did not run, timed inside "
           "their model (what whole-model predictions are made of)",
           in_context);
+    if (!host.line.empty()) std::printf("\n%s\n", host.line.c_str());
     return kExitOk;
   }
   if (FLAGS_out.empty()) throw Error("calibrate", "--out device_profiles/NAME.json is required");

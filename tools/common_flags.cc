@@ -9,10 +9,13 @@ DEFINE_bool(allow_unknown, false,
 DEFINE_int32(threads, 1, "worker threads for kernels");
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
 #include "hilsim/calibration/device_facts.h"
+#include "hilsim/calibration/runner.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/onnx_io.h"
 #include "hilsim/kernels/cpu_features.h"
@@ -87,6 +90,32 @@ void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const st
                "(`hilsim profiles` lists the bundled ones, `hilsim calibrate` measures this machine)\n",
                path.c_str(), p.provenance == "measured" ? "was measured on" : "is built from spec figures of",
                why.empty() ? "" : " (", why.c_str(), why.empty() ? "" : ")");
+}
+
+HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs) {
+  HostSpeed h;
+  const costmodel::SpeedReference& r = p.device.speed_reference;
+  if (r.workload != calibration::speed_reference_workload() || !(r.ms > 0)) return h;
+  std::vector<double> t;
+  if (runs && !runs->empty()) {
+    t = *runs;
+  } else {
+    calibration::SpeedReferenceRun ref;
+    t = ref.time(20);
+    if (runs) *runs = t;
+  }
+  h.reference_ms_then = r.ms;
+  h.reference_ms_now = calibration::quantile(t, 0.1);
+  h.slowdown = calibration::host_slowdown(p.device, h.reference_ms_now);
+  if (h.slowdown <= 0) return h;
+  char b[320];
+  std::snprintf(b, sizeof b,
+                "host speed: the profile's reference workload takes %.3f ms now, %.3f ms at calibration (%s %.0f%%)%s",
+                h.reference_ms_now, h.reference_ms_then, h.slowdown >= 1 ? "slower by" : "faster by",
+                100 * std::fabs(h.slowdown - 1), std::fabs(h.slowdown - 1) > 0.05 ?
+                " — a gap of that size between prediction and measurement is the host, not the model" : "");
+  h.line = b;
+  return h;
 }
 
 graph::Graph load_model_from_flags(const std::string& spec) {

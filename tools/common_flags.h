@@ -9,6 +9,7 @@ DECLARE_bool(allow_unknown);
 DECLARE_int32(threads);
 
 #include <string>
+#include <vector>
 
 #include "hilsim/costmodel/profile.h"
 #include "hilsim/graph/graph.h"
@@ -32,6 +33,13 @@ std::string best_bundled_profile(const std::vector<BundledProfile>& all);
 // Says on stderr, once, that `p` was measured on (or specified for) another machine, when a command is
 // about to compare its predictions with runs here: the gap is then the machine, not the model.
 void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path);
+// The host's speed now against the profile's calibration, on its speed reference (timed here when
+// the profile has one of the same workload): slowdown = now / then, 0 when there is nothing to compare.
+struct HostSpeed {
+  double reference_ms_then = 0, reference_ms_now = 0, slowdown = 0;
+  std::string line;  // one sentence for a table's footer; empty when slowdown is 0
+};
+HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs = nullptr);
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

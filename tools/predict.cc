@@ -51,6 +51,7 @@ int run_predict(const std::vector<std::string>& args) {
   std::vector<double> measured;
   double measured_total = -1, measured_median = -1;
   int measured_threads = 0;
+  HostSpeed host;
   if (FLAGS_compare) {
     runtime::RunConfigRequest req;
     // Measure with the threads the prediction is for: without --threads that is the unit's own count
@@ -71,6 +72,7 @@ int run_predict(const std::vector<std::string>& args) {
     measured_total = m.ms_p10;
     measured_median = m.ms_median;
     measured_threads = req.threads;
+    host = measure_host_speed(profile);
   }
 
   if (FLAGS_json) {
@@ -101,6 +103,7 @@ int run_predict(const std::vector<std::string>& args) {
       j["total"]["measured_median_ms"] = measured_median;
       j["total"]["measured_threads"] = measured_threads;
       j["total"]["measured_runs"] = FLAGS_repeat;
+      if (host.slowdown > 0) j["total"]["host_slowdown"] = host.slowdown;
     }
     j["unit_busy_ms"] = p.unit_busy_ms;
     std::cout << j.dump(2) << "\n";
@@ -131,6 +134,7 @@ int run_predict(const std::vector<std::string>& args) {
     std::printf("measured on this machine (%d thread(s), p10 of %d runs; per-op columns too): %.3f ms (prediction "
                 "%+.1f%%); median %.3f ms\n", measured_threads, FLAGS_repeat, measured_total,
                 100.0 * (p.ms - measured_total) / measured_total, measured_median);
+  if (!host.line.empty()) std::printf("%s\n", host.line.c_str());
   return kExitOk;
 }
 

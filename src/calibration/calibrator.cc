@@ -17,6 +17,7 @@
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/instances.h"
 #include "hilsim/calibration/kernel_features.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/graph/builder.h"
 #include "hilsim/graph/passes/bn_fold.h"
 #include "hilsim/graph/passes/fusion.h"
@@ -35,6 +36,7 @@ namespace hilsim::calibration {
 namespace {
 
 constexpr double kContextShare = 0.55;
+constexpr int kSpeedReferenceRuns = 20;  // about 0.1 s of a small ResNet
 
 using Clock = std::chrono::steady_clock;
 double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
@@ -528,6 +530,11 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
         if (i < pc.size()) todo.push_back(pc[i]), ++added;
     }
   }
+  // The host's speed now and at the end, on a fixed workload: later checks compare with it, and a
+  // large drift between the two says the samples were taken on a moving machine.
+  SpeedReferenceRun reference;
+  const std::vector<double> reference_start = reference.time(kSpeedReferenceRuns);
+  set.device.speed_reference = summarize_speed_reference(reference_start, {});
   MeasureOptions mo;
   int since_save = 0;
   auto checkpoint = [&] { save_samples(set, samples_path); };
@@ -617,6 +624,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     ++round;
   }
   r.interrupted = stopped();
+  if (!r.interrupted) set.device.speed_reference = summarize_speed_reference(reference_start, reference.time(kSpeedReferenceRuns));
   checkpoint();
   r.profile = fit_profile(set);
   r.wall_s = secs(t0, Clock::now());

@@ -136,6 +136,14 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   p.device.git_sha = r.str_or(d, "device", "git_sha", "");
   p.device.governor = r.str_or(d, "device", "governor", "unknown");
   p.device.isa = r.strings(d, "device", "isa");
+  if (const json* sr = r.optional(d, "speed_reference")) {
+    SpeedReference& x = p.device.speed_reference;
+    x.workload = r.str(*sr, "device.speed_reference", "workload");
+    if (x.workload.empty()) r.fail("device.speed_reference.workload", "must name the timed workload");
+    x.ms = r.positive(*sr, "device.speed_reference", "ms");
+    x.spread = r.nonneg(*sr, "device.speed_reference", "spread");
+    x.drift = r.num(r.field(*sr, "device.speed_reference", "drift"), "device.speed_reference.drift");
+  }
   const json& caches = r.array(d, "device", "caches");
   for (size_t i = 0; i < caches.size(); ++i) {
     std::string path = "device.caches[" + std::to_string(i) + "]";
@@ -254,6 +262,9 @@ std::string dump_profile(const Profile& p) {
   d["git_sha"] = p.device.git_sha;
   d["governor"] = p.device.governor;
   d["isa"] = p.device.isa;
+  if (!p.device.speed_reference.workload.empty())
+    d["speed_reference"] = {{"workload", p.device.speed_reference.workload}, {"ms", p.device.speed_reference.ms},
+                            {"spread", p.device.speed_reference.spread}, {"drift", p.device.speed_reference.drift}};
   d["caches"] = json::array();
   for (const auto& c : p.device.caches)
     d["caches"].push_back({{"level", c.level}, {"type", c.type}, {"bytes", c.bytes}, {"shared", c.shared}});

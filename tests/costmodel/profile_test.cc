@@ -50,6 +50,34 @@ TEST(Profile, ValidRoundTrips) {
   EXPECT_EQ(q.kernels.at("dense_conv3x3").valid_range.at("macs").second, 1e9);
 }
 
+TEST(Profile, SpeedReferenceRoundTripsAndIsChecked) {
+  json j = valid();
+  j["device"]["speed_reference"] = {{"workload", "w"}, {"ms", 4.5}, {"spread", 1.2}, {"drift", -0.03}};
+  auto p = parse_profile(j.dump(), "p.json");
+  EXPECT_EQ(p.device.speed_reference.ms, 4.5);
+  EXPECT_EQ(p.device.speed_reference.drift, -0.03);
+  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
+  EXPECT_EQ(q.device.speed_reference.workload, "w");
+  EXPECT_EQ(q.device.speed_reference.spread, 1.2);
+  // Without one, none is written (spec profiles have nothing to compare with).
+  auto none = parse_profile(valid().dump(), "p.json");
+  EXPECT_TRUE(none.device.speed_reference.workload.empty());
+  EXPECT_EQ(hilsim::costmodel::dump_profile(none).find("speed_reference"), std::string::npos);
+
+  json bad = j;
+  bad["device"]["speed_reference"]["ms"] = -1;
+  EXPECT_NE(error_of(bad).find("field 'device.speed_reference.ms'"), std::string::npos) << error_of(bad);
+  bad = j;
+  bad["device"]["speed_reference"].erase("drift");
+  EXPECT_NE(error_of(bad).find("field 'device.speed_reference.drift'"), std::string::npos) << error_of(bad);
+  bad = j;
+  bad["device"]["speed_reference"]["workload"] = "";
+  EXPECT_NE(error_of(bad).find("field 'device.speed_reference.workload'"), std::string::npos) << error_of(bad);
+  bad = j;
+  bad["device"]["speed_reference"] = 3;
+  EXPECT_NE(error_of(bad).find("field 'device.speed_reference'"), std::string::npos) << error_of(bad);
+}
+
 TEST(Profile, MissingFieldIsNamed) {
   json j = valid();
   j["device"].erase("cores");

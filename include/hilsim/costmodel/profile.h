@@ -20,6 +20,15 @@ struct CacheLevel {
   bool shared = false;        // shared by all cores
 };
 
+// A fixed workload timed at calibration (see calibration/speed_reference.h), so that a later check on
+// the same machine can say how much of a gap is the host running slower, not the model being wrong.
+struct SpeedReference {
+  std::string workload;  // empty: none recorded (spec profiles, older calibrations)
+  double ms = 0;         // p10 of its runs
+  double spread = 0;     // p90 / p10 of its runs
+  double drift = 0;      // end of the calibration vs its start: 0.1 = the host got 10% slower meanwhile
+};
+
 struct DeviceInfo {
   std::string name;
   std::string cpu_model;
@@ -31,6 +40,7 @@ struct DeviceInfo {
   std::string hilsim_version;
   std::string git_sha;
   std::string governor;          // cpufreq governor at calibration time ("unknown" if unreadable)
+  SpeedReference speed_reference;
 };
 
 struct UnitSpec {
