@@ -16,6 +16,7 @@
 #include "hilsim/calibration/calibrator.h"
 #include "hilsim/calibration/kernel_features.h"
 #include "hilsim/calibration/samples.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/costmodel/profile.h"
 #include "hilsim/util/error.h"
 
@@ -25,6 +26,9 @@ DEFINE_string(classes, "", "comma-separated kernel classes to calibrate (default
 DEFINE_int32(threads_max, 0, "calibrate thread counts 1..N (default: all cores)");
 DEFINE_string(evaluate, "", "measure fresh instances not in the grid and report the profile's per-class error");
 DEFINE_int32(count, 6, "with --evaluate: isolated instances per class and thread count");
+DEFINE_bool(drift_correction, true,
+            "scale each sample to the host speed of the calibration's median speed-reference reading "
+            "(--nodrift_correction fits the raw timings)");
 DECLARE_string(out);
 
 namespace hilsim::cli {
@@ -72,6 +76,20 @@ void print_profile_summary(const costmodel::Profile& p) {
     std::printf("speed reference (%s): %.3f ms, p90/p10 %.2f; the host's speed moved %+.1f%% from the start of the "
                 "calibration to its end%s\n", r.workload.c_str(), r.ms, r.spread, 100 * r.drift,
                 std::fabs(r.drift) > 0.05 ? " — a moving machine: consider calibrating again at a quieter moment" : "");
+}
+
+void print_drift_correction(const calibration::SampleSet& s) {
+  calibration::DriftCorrection d;
+  calibration::correct_drift(s, &d);
+  if (d.readings < 2) {
+    std::printf("drift correction: none (%d speed-reference reading(s) in the samples)\n", d.readings);
+  } else if (!FLAGS_drift_correction) {
+    std::printf("drift correction: off (--nodrift_correction); the %d readings would scale samples by %.3f-%.3f\n",
+                d.readings, 1 / d.max_factor, 1 / d.min_factor);
+  } else {
+    std::printf("drift correction: %d samples scaled to the median of %d speed-reference readings, by %.3f-%.3f\n",
+                d.corrected, d.readings, 1 / d.max_factor, 1 / d.min_factor);
+  }
 }
 
 int run_calibrate(const std::vector<std::string>& args) {
@@ -145,6 +163,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   o.stop = &g_stop;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  o.correct_drift = FLAGS_drift_correction;
   calibration::CalibrateResult r = calibration::calibrate(o);
   std::fprintf(stderr, "\n");
   if (r.interrupted) {
@@ -157,6 +176,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   std::printf("calibrated in %.1f s: %zu samples -> %s (samples beside it)\n", r.wall_s, r.samples.samples.size(),
               FLAGS_out.c_str());
   print_profile_summary(r.profile);
+  print_drift_correction(r.samples);
   return kExitOk;
 }
 
@@ -164,10 +184,11 @@ int run_fit(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("fit", "expects one SAMPLES file (see --help)");
   if (FLAGS_out.empty()) throw Error("fit", "--out PROFILE is required");
   calibration::SampleSet s = calibration::load_samples(args[0]);
-  costmodel::Profile p = calibration::fit_profile(s);
+  costmodel::Profile p = calibration::fit_profile(s, {FLAGS_drift_correction});
   costmodel::save_profile(p, FLAGS_out);
   std::printf("fitted %zu samples -> %s\n", s.samples.size(), FLAGS_out.c_str());
   print_profile_summary(p);
+  print_drift_correction(s);
   return kExitOk;
 }
 
@@ -192,13 +213,14 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
                         "calibration's list timed inside their model; per class and thread count it prints RMSPE,\n"
                         "median |error| and the share within +-10% of the profile's prediction.\n"
                         "Classes: " + classes_text(),
-                        {"out", "budget_s", "resume", "classes", "threads_max", "evaluate", "count", "json"},
+                        {"out", "budget_s", "resume", "classes", "threads_max", "evaluate", "count", "json", "drift_correction"},
                         run_calibrate});
 const Register reg_fit({"fit", "re-fit a device profile from calibration samples without measuring",
                         "hilsim fit SAMPLES --out PROFILE\n\n"
                         "Fits the samples a calibration kept (NAME.json.samples.json) into a profile; refuses samples\n"
-                        "taken with another kernel version.",
-                        {"out"}, run_fit});
+                        "taken with another kernel version. Samples are scaled to the host speed of the median\n"
+                        "speed-reference reading the calibration took (every 8 s), unless --nodrift_correction.",
+                        {"out", "drift_correction"}, run_fit});
 
 }  // namespace
 }  // namespace hilsim::cli

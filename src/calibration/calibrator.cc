@@ -37,6 +37,7 @@ namespace {
 
 constexpr double kContextShare = 0.55;
 constexpr int kSpeedReferenceRuns = 20;  // about 0.1 s of a small ResNet
+constexpr double kSpeedReferenceEvery_s = 8;  // short readings: under 1% of the budget
 
 using Clock = std::chrono::steady_clock;
 double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
@@ -414,9 +415,11 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
   return out;
 }
 
-costmodel::Profile fit_profile(const SampleSet& set) {
+costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   costmodel::Profile p;
-  p.device = set.device;
+  p.device = measured.device;
+  const SampleSet set = fo.correct_drift ? correct_drift(measured) : measured;
+  if (auto r = summarize_speed_reference(set.samples); !r.workload.empty()) p.device.speed_reference = r;
   p.provenance = "measured";
   p.provenance_note = set.note;
   // Group samples by (class, threads).
@@ -428,7 +431,9 @@ costmodel::Profile fit_profile(const SampleSet& set) {
   }
   double peak_gflops = 0, mem_gbps = 0;
   for (const auto& [key, samples] : groups) {
-    if (key.first == "transfer" || key.first == "stream" || key.first == kEnergyClass) continue;
+    if (key.first == "transfer" || key.first == "stream" || key.first == kEnergyClass ||
+        key.first == kSpeedReferenceClass)
+      continue;
     if (samples.size() < 3) continue;
     costmodel::KernelModel m = fit_kernel_class(samples, feature_names(key.first));
     p.kernels[profile_key(key.first, key.second)] = m;
@@ -532,9 +537,20 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   }
   // The host's speed now and at the end, on a fixed workload: later checks compare with it, and a
   // large drift between the two says the samples were taken on a moving machine.
+  // In between, a shorter reading every kSpeedReferenceEvery_s lets the fit correct for the drift.
   SpeedReferenceRun reference;
-  const std::vector<double> reference_start = reference.time(kSpeedReferenceRuns);
-  set.device.speed_reference = summarize_speed_reference(reference_start, {});
+  int reading_seq = 0;  // a resumed set continues its readings
+  for (const Sample& s : set.samples) reading_seq += s.klass == kSpeedReferenceClass;
+  double last_reading = 0;
+  auto take_reading = [&](int runs) {
+    set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
+    last_reading = secs(t0, Clock::now());
+    set.device.speed_reference = summarize_speed_reference(set.samples);
+  };
+  auto maybe_reading = [&] {
+    if (secs(t0, Clock::now()) - last_reading > kSpeedReferenceEvery_s) take_reading(kSpeedReferenceRuns / 2);
+  };
+  take_reading(kSpeedReferenceRuns);
   MeasureOptions mo;
   int since_save = 0;
   auto checkpoint = [&] { save_samples(set, samples_path); };
@@ -543,7 +559,9 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   auto run_point = [&](const GridPoint& p) {
     if (done.count(p.key())) return;
     set.samples.push_back(measure_point(p, mo));
+    set.samples.back().features["t_unix"] = unix_now();
     done.insert(p.key());
+    maybe_reading();
     if (++since_save >= 10) {
       checkpoint();
       since_save = 0;
@@ -589,9 +607,15 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   for (const ContextRun& cr : context_runs(max_threads)) {
     if (stopped() || secs(t0, Clock::now()) > kContextShare * o.budget_s) break;
     if (done.count(cr.key())) continue;
-    for (Sample& s : measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : classes))
+    const double t_start = unix_now();
+    std::vector<Sample> got = measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : classes);
+    const double t_unix = 0.5 * (t_start + unix_now());  // the run's middle: its repeats span a second or two
+    for (Sample& s : got) {
+      s.features["t_unix"] = t_unix;
       set.samples.push_back(std::move(s));
+    }
     done.insert(cr.key());
+    maybe_reading();
     if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, cr.model + " in context");
   }
   checkpoint();
@@ -624,9 +648,9 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     ++round;
   }
   r.interrupted = stopped();
-  if (!r.interrupted) set.device.speed_reference = summarize_speed_reference(reference_start, reference.time(kSpeedReferenceRuns));
+  if (!r.interrupted) take_reading(kSpeedReferenceRuns);
   checkpoint();
-  r.profile = fit_profile(set);
+  r.profile = fit_profile(set, {o.correct_drift});
   r.wall_s = secs(t0, Clock::now());
   return r;
 }

@@ -1,6 +1,7 @@
 #include "hilsim/calibration/speed_reference.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/samples.h"
@@ -36,17 +37,88 @@ std::vector<double> SpeedReferenceRun::time(int runs) {
   return runtime::measure(*s_->ex, s_->in, 1, std::max(1, runs)).run_ms;
 }
 
-costmodel::SpeedReference summarize_speed_reference(const std::vector<double>& start, const std::vector<double>& end) {
-  costmodel::SpeedReference r;
-  std::vector<double> all = start;
-  all.insert(all.end(), end.begin(), end.end());
-  if (all.empty()) return r;
-  r.workload = speed_reference_workload();
-  r.ms = quantile(all, 0.1);
-  r.spread = r.ms > 0 ? quantile(all, 0.9) / r.ms : 0;
-  const double a = quantile(start, 0.1), b = quantile(end, 0.1);
-  r.drift = a > 0 && b > 0 ? b / a - 1.0 : 0.0;
+Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq) {
+  Sample s;
+  s.klass = kSpeedReferenceClass;
+  s.instance = std::string(kSpeedReferenceClass) + "/" + std::to_string(seq);
+  s.features = {{"threads", 1.0}, {"t_unix", t_unix}};
+  s.ms_median = quantile(runs, 0.5);
+  s.ms_p10 = quantile(runs, 0.1);
+  s.ms_p90 = quantile(runs, 0.9);
+  s.repeats = static_cast<int>(runs.size());
+  return s;
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+double stamp(const Sample& s) {
+  auto it = s.features.find("t_unix");
+  return it == s.features.end() ? -1.0 : it->second;
+}
+
+// The readings in time order, those without a stamp or a time left out.
+std::vector<const Sample*> readings_of(const std::vector<Sample>& samples) {
+  std::vector<const Sample*> r;
+  for (const Sample& s : samples)
+    if (s.klass == kSpeedReferenceClass && stamp(s) > 0 && fit_ms(s) > 0) r.push_back(&s);
+  std::stable_sort(r.begin(), r.end(), [](const Sample* a, const Sample* b) { return stamp(*a) < stamp(*b); });
   return r;
+}
+
+costmodel::SpeedReference summarize(const std::vector<const Sample*>& r) {
+  costmodel::SpeedReference out;
+  if (r.empty()) return out;
+  std::vector<double> ms, spread;
+  for (const Sample* s : r) {
+    ms.push_back(fit_ms(*s));
+    spread.push_back(s->ms_p90 / fit_ms(*s));
+  }
+  out.workload = speed_reference_workload();
+  out.ms = quantile(ms, 0.5);
+  out.spread = quantile(spread, 0.5);
+  out.drift = ms.front() > 0 ? ms.back() / ms.front() - 1.0 : 0.0;
+  return out;
+}
+
+}  // namespace
+
+costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings) {
+  return summarize(readings_of(readings));
+}
+
+SampleSet correct_drift(const SampleSet& in, DriftCorrection* info) {
+  SampleSet out = in;
+  DriftCorrection d;
+  const std::vector<const Sample*> r = readings_of(in.samples);
+  d.readings = static_cast<int>(r.size());
+  const double target = summarize(r).ms;
+  if (r.size() >= 2 && target > 0) {
+    d.min_factor = 1e300, d.max_factor = 0;
+    for (Sample& s : out.samples) {
+      const double t = stamp(s);
+      if (t <= 0 || s.klass == kSpeedReferenceClass) continue;
+      // The reading at t, linear between its neighbours, the nearest one outside them.
+      size_t j = 0;
+      while (j + 1 < r.size() && stamp(*r[j + 1]) < t) ++j;
+      double ref = fit_ms(*r[j]);
+      if (j + 1 < r.size() && t > stamp(*r[j])) {
+        const double t0 = stamp(*r[j]), t1 = stamp(*r[j + 1]);
+        const double a = t1 > t0 ? std::min(1.0, (t - t0) / (t1 - t0)) : 0.0;
+        ref = (1 - a) * fit_ms(*r[j]) + a * fit_ms(*r[j + 1]);
+      }
+      const double f = ref / target;
+      s.ms_median /= f, s.ms_p10 /= f, s.ms_p90 /= f;
+      d.min_factor = std::min(d.min_factor, f), d.max_factor = std::max(d.max_factor, f);
+      ++d.corrected;
+    }
+    if (!d.corrected) d.min_factor = d.max_factor = 1;
+  }
+  if (info) *info = d;
+  return out;
 }
 
 double host_slowdown(const costmodel::DeviceInfo& profiled, double now_ms) {

@@ -4,23 +4,51 @@
 
 using namespace hilsim::calibration;
 
-TEST(SpeedReference, SummaryIsP10WithSpreadAndDrift) {
-  // Start readings around 10 ms, end readings around 12 ms: the host got 20% slower.
-  const std::vector<double> start = {10, 10, 10, 11, 14}, end = {12, 12, 12, 13, 15};
-  const auto r = summarize_speed_reference(start, end);
-  EXPECT_EQ(r.workload, speed_reference_workload());
-  EXPECT_NEAR(r.ms, 10.0, 1e-9);  // p10 of the ten runs
-  EXPECT_GT(r.spread, 1.0);
-  EXPECT_NEAR(r.drift, 0.2, 1e-9);
-  // Only a start reading (an interrupted calibration): no drift to report.
-  EXPECT_EQ(summarize_speed_reference(start, {}).drift, 0.0);
-  EXPECT_TRUE(summarize_speed_reference({}, {}).workload.empty());
+TEST(SpeedReference, SummaryIsTheMedianReadingWithSpreadAndDrift) {
+  // Readings (given out of order) at 10, 11 and 12 ms: the host got 20% slower over the calibration.
+  std::vector<Sample> r = {speed_reference_sample({12, 12, 13}, 300, 2), speed_reference_sample({10, 10, 12}, 100, 0),
+                           speed_reference_sample({11, 11, 11}, 200, 1)};
+  r.push_back(Sample{"dense_conv3x3", "other", {{"threads", 1}, {"t_unix", 150}}, 1, 1, 1, 3});
+  const auto s = summarize_speed_reference(r);
+  EXPECT_EQ(s.workload, speed_reference_workload());
+  EXPECT_NEAR(s.ms, 11.0, 1e-9);
+  EXPECT_GT(s.spread, 1.0);
+  EXPECT_NEAR(s.drift, 0.2, 1e-9);
+  EXPECT_TRUE(summarize_speed_reference({}).workload.empty());
+}
+
+TEST(SpeedReference, DriftCorrectionScalesSamplesToTheMedianReading) {
+  SampleSet set;
+  set.samples = {speed_reference_sample({10, 10, 10}, 100, 0), speed_reference_sample({12, 12, 12}, 200, 1),
+                 speed_reference_sample({14, 14, 14}, 300, 2)};
+  auto at = [](double t, double ms) {
+    return Sample{"gemm", "g" + std::to_string(t), {{"threads", 1}, {"t_unix", t}}, ms, ms, ms, 5};
+  };
+  set.samples.push_back(at(100, 1.0));   // host 10/12 of the median reading's time: scaled up
+  set.samples.push_back(at(250, 1.3));   // 13 ms interpolated: scaled down
+  set.samples.push_back(at(400, 1.4));   // after the last reading: the last one (14)
+  set.samples.push_back(Sample{"gemm", "unstamped", {{"threads", 1}}, 2.0, 2.0, 2.0, 5});
+  DriftCorrection d;
+  const SampleSet c = correct_drift(set, &d);
+  EXPECT_EQ(d.readings, 3);
+  EXPECT_EQ(d.corrected, 3);
+  EXPECT_NEAR(c.samples[3].ms_p10, 1.0 * 12 / 10, 1e-9);
+  EXPECT_NEAR(c.samples[4].ms_p10, 1.3 * 12 / 13, 1e-9);
+  EXPECT_NEAR(c.samples[5].ms_median, 1.4 * 12 / 14, 1e-9);
+  EXPECT_EQ(c.samples[6].ms_p10, 2.0);
+  EXPECT_EQ(c.samples[0].ms_p10, 10.0);  // the readings themselves stay as measured
+  EXPECT_NEAR(d.min_factor, 10.0 / 12, 1e-9);
+  EXPECT_NEAR(d.max_factor, 14.0 / 12, 1e-9);
+  // One reading gives nothing to correct by.
+  set.samples.erase(set.samples.begin() + 1, set.samples.begin() + 3);
+  EXPECT_EQ(correct_drift(set, &d).samples[1].ms_p10, 1.0);
+  EXPECT_EQ(d.corrected, 0);
 }
 
 TEST(SpeedReference, SlowdownOnlyAgainstTheSameWorkload) {
   hilsim::costmodel::DeviceInfo d;
   EXPECT_EQ(host_slowdown(d, 5.0), 0.0);  // no reading in the profile
-  d.speed_reference = summarize_speed_reference({4.0}, {4.0});
+  d.speed_reference = summarize_speed_reference({speed_reference_sample({4.0}, 1, 0)});
   EXPECT_NEAR(host_slowdown(d, 5.0), 1.25, 1e-12);
   EXPECT_EQ(host_slowdown(d, 0.0), 0.0);
   d.speed_reference.workload = "another workload, kernels-0";  // other kernels: not comparable

@@ -67,6 +67,7 @@ struct CalibrateOptions {
   bool resume = false;
   std::vector<std::string> classes;  // empty = all
   int max_threads = 0;               // 0 = all cores
+  bool correct_drift = true;         // see FitOptions
   std::function<void(double done, double total, const std::string& what)> progress;
   const std::atomic<bool>* stop = nullptr;  // set by a signal handler: checkpoint and return
 };
@@ -81,7 +82,11 @@ CalibrateResult calibrate(const CalibrateOptions& o);
 
 // Fits a profile from samples (what `hilsim fit` does): per (class, threads) model, device facts from
 // the samples, roofline and transfer from their classes, energy from the best counter or an estimate.
-costmodel::Profile fit_profile(const SampleSet& s);
+// Drift correction (see speed_reference.h) is on unless asked off, for comparing the two fits.
+struct FitOptions {
+  bool correct_drift = true;
+};
+costmodel::Profile fit_profile(const SampleSet& s, const FitOptions& o = {});
 
 // Fresh random instances not in the grid: per class RMSPE, median |error| and share within +-10%.
 struct ClassError {

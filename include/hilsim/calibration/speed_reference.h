@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/calibration/samples.h"
 #include "hilsim/costmodel/profile.h"
 
 namespace hilsim::calibration {
@@ -29,9 +30,27 @@ class SpeedReferenceRun {
   std::unique_ptr<State> s_;
 };
 
-// The reading a profile keeps: p10 of all runs (the statistic calibration fits), their p90/p10, and
-// how far the host's speed moved between the readings taken at the start and at the end.
-costmodel::SpeedReference summarize_speed_reference(const std::vector<double>& start, const std::vector<double>& end);
+// A reading kept as a sample (class "speed_reference", features threads=1 and t_unix, the time it was
+// taken), so that the samples file carries the host's speed over the calibration and a refit can
+// correct for it.
+inline constexpr const char* kSpeedReferenceClass = "speed_reference";
+Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq);
+double unix_now();  // seconds, the time stamp of readings and samples (t_unix)
+
+// The reading a profile keeps, from a calibration's readings in time order: the median of their p10s
+// (the speed drift correction scales every sample to), the median p90/p10 of their runs, and how far
+// the host's speed moved from the first reading to the last. Empty without readings.
+costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings);
+
+// Every sample with a time stamp scaled to the host speed summarize_speed_reference() reports: by the
+// reading interpolated at its t_unix, relative to the median one. On a shared machine whose speed moves
+// 20% within a two-minute calibration, samples of one class taken a minute apart otherwise disagree by
+// that much and the fit averages the phases. Sets with fewer than two readings come back unchanged.
+struct DriftCorrection {
+  int readings = 0, corrected = 0;
+  double min_factor = 1, max_factor = 1;  // range of measured-time / corrected-time
+};
+SampleSet correct_drift(const SampleSet& s, DriftCorrection* info = nullptr);
 
 // How much slower this host runs the workload now than when the profile was calibrated (now / then:
 // 1.2 = 20% slower); 0 when the profile has no reading of the same workload.
