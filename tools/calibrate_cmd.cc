@@ -75,7 +75,9 @@ void print_profile_summary(const costmodel::Profile& p) {
   if (!r.workload.empty())
     std::printf("speed reference (%s): %.3f ms, p90/p10 %.2f; the host's speed moved %+.1f%% from the start of the "
                 "calibration to its end%s\n", r.workload.c_str(), r.ms, r.spread, 100 * r.drift,
-                std::fabs(r.drift) > 0.05 ? " — a moving machine: consider calibrating again at a quieter moment" : "");
+                std::fabs(r.drift) > 0.15   ? " — a fast-moving machine: consider calibrating again at a quieter moment"
+                : std::fabs(r.drift) > 0.05 ? " — a moving machine; the drift correction below scales for it"
+                                            : "");
 }
 
 void print_drift_correction(const calibration::SampleSet& s) {

@@ -8,6 +8,7 @@
 
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/kernel_features.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/util/error.h"
 
@@ -172,6 +173,17 @@ TEST(Calibrator, CheckpointsAndResumesWithoutRemeasuring) {
   EXPECT_GE(b.samples.samples.size(), first);
   std::set<std::string> keys;
   for (const auto& s : b.samples.samples) EXPECT_TRUE(keys.insert(s.instance).second) << s.instance;
+  // Both runs took speed-reference readings (numbered on across the resume); every timed kernel sample
+  // carries its time stamp, and the readings are the profile's speed reference, not a kernel class.
+  int readings = 0;
+  for (const auto& s : b.samples.samples) {
+    readings += s.klass == kSpeedReferenceClass;
+    if (s.klass == "elementwise") EXPECT_GT(s.features.count("t_unix"), 0u) << s.instance;
+  }
+  EXPECT_GE(readings, 4);
+  EXPECT_EQ(b.profile.device.speed_reference.workload, speed_reference_workload());
+  EXPECT_GT(b.profile.device.speed_reference.ms, 0);
+  for (const auto& [key, m] : b.profile.kernels) EXPECT_EQ(key.find(kSpeedReferenceClass), std::string::npos) << key;
   std::filesystem::remove(out + ".samples.json");
 }
 
