@@ -113,7 +113,7 @@ HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* r
                 "host speed: the profile's reference workload takes %.3f ms now, %.3f ms at calibration (%s %.0f%%)%s",
                 h.reference_ms_now, h.reference_ms_then, h.slowdown >= 1 ? "slower by" : "faster by",
                 100 * std::fabs(h.slowdown - 1), std::fabs(h.slowdown - 1) > 0.05 ?
-                " — a gap of that size between prediction and measurement is the host, not the model" : "");
+                ": that much of a gap between prediction and measurement is the host, not the model" : "");
   h.line = b;
   return h;
 }
