@@ -39,6 +39,11 @@ TEST(SpeedReference, DriftCorrectionScalesSamplesToTheMedianReading) {
   EXPECT_EQ(c.samples[0].ms_p10, 10.0);  // the readings themselves stay as measured
   EXPECT_NEAR(d.min_factor, 10.0 / 12, 1e-9);
   EXPECT_NEAR(d.max_factor, 14.0 / 12, 1e-9);
+  // A reading that disagrees with both neighbours is a burst: the samples around it are left alone.
+  SampleSet burst;
+  burst.samples = {speed_reference_sample({10}, 100, 0), speed_reference_sample({20}, 200, 1),
+                   speed_reference_sample({10}, 300, 2), at(200, 1.0)};
+  EXPECT_NEAR(correct_drift(burst).samples[3].ms_p10, 1.0, 1e-12);
   // One reading gives nothing to correct by.
   set.samples.erase(set.samples.begin() + 1, set.samples.begin() + 3);
   EXPECT_EQ(correct_drift(set, &d).samples[1].ms_p10, 1.0);
