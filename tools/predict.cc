@@ -146,7 +146,10 @@ const Register reg({"predict", "predicted latency, bytes, energy and peak memory
                     "classes the profile lacks fall back to its roofline (marked *). Bytes are the memory access\n"
                     "cost in storage format, split by level; energy = pJ/FLOP x FLOPs + pJ/byte x bytes by level\n"
                     "+ static power x time, with the coefficients' source shown. A list-scheduling simulator\n"
-                    "gives the makespan over the profile's units, with transfer + sync for crossing tensors.",
+                    "gives the makespan over the profile's units, with transfer + sync for crossing tensors.\n"
+                    "Without --threads the prediction (and --compare's run) uses the unit's own thread count.\n"
+                    "--compare also times the profile's speed reference, where it has one, and says how much\n"
+                    "slower or faster this host is than when the profile was calibrated.",
                     {"profile", "sparsity", "plan", "threads", "unit", "json", "trace", "compare", "repeat", "allow_extrapolation",
                      "input_shape", "allow_unknown"},
                     run_predict});
