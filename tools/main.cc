@@ -3,15 +3,14 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
-#include <list>
-
-#include <algorithm>
 #include <cstring>
 #include <iostream>
+#include <list>
 #include <set>
 
 #include "command.h"
 #include "hilsim/util/error.h"
+#include "hilsim/version.h"
 
 namespace hilsim::cli {
 

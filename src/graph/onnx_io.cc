@@ -11,6 +11,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include "hilsim/graph/shape_inference.h"
+#include "hilsim/version.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::graph {
