@@ -87,6 +87,7 @@ int run_bench(const std::vector<std::string>& args) {
   };
   std::vector<Row> rows;
   std::vector<double> op_errs;
+  std::map<std::string, std::vector<double>> class_errs;  // kernel class -> signed relative errors
   std::mt19937 rng(7);
   // Every model's configurations are compiled first and measured in rounds over all of them, so the
   // rounds of one configuration lie a whole pass over the zoo apart (about 20 s): a slow phase of the
@@ -231,7 +232,11 @@ int run_bench(const std::vector<std::string>& args) {
         std::map<std::string, double> by;
         for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
         for (const auto& o : p.ops)
-          if (by.count(o.name) && by[o.name] > 0.05) op_errs.push_back(std::fabs(o.ms - by[o.name]) / by[o.name]);
+          if (by.count(o.name) && by[o.name] > 0.05) {
+            const double e = (o.ms - by[o.name]) / by[o.name];
+            op_errs.push_back(std::fabs(e));
+            class_errs[o.klass].push_back(e);
+          }
       }
     }
   }
@@ -257,6 +262,18 @@ int run_bench(const std::vector<std::string>& args) {
   const double spread_median = calibration::quantile(spreads, 0.5);
   std::sort(op_errs.begin(), op_errs.end());
   const double op_med = op_errs.empty() ? 0 : 100.0 * op_errs[op_errs.size() / 2];
+  // Per kernel class: where the per-kernel error comes from, and whether it is bias (a signed median far
+  // from 0, the model's fault) or scatter (the host's).
+  struct ClassErr {
+    size_t n;
+    double abs_med, bias;
+  };
+  std::map<std::string, ClassErr> by_class;
+  for (const auto& [k, es] : class_errs) {
+    std::vector<double> a;
+    for (double e : es) a.push_back(std::fabs(e));
+    by_class[k] = {es.size(), 100.0 * calibration::quantile(a, 0.5), 100.0 * calibration::quantile(es, 0.5)};
+  }
   std::map<std::string, std::pair<double, double>> rho;  // model -> (ours, flops)
   for (const auto& m : models) {
     std::vector<double> meas, o, f;
@@ -317,6 +334,8 @@ int run_bench(const std::vector<std::string>& args) {
       j["end_to_end"]["ours_scaled_by_host_slowdown"] = {{"within10_pct", ours_host.first}, {"rmspe_pct", ours_host.second}};
     }
     j["per_kernel_median_abs_err_pct"] = op_med;
+    for (const auto& [k, c] : by_class)
+      j["per_kernel_by_class"][k] = {{"ops", c.n}, {"median_abs_err_pct", c.abs_med}, {"median_signed_err_pct", c.bias}};
     for (const auto& [m, r] : rho) j["spearman"][m] = {{"ours", r.first}, {"flops", r.second}};
     j["query_us"] = {{"full_prediction", full_us}, {"full_prediction_with_table", table_us},
                      {"one_layer_changed", one_us}, {"graph", "resnet50_like"}, {"convs", prunable.size()}};
@@ -338,6 +357,8 @@ int run_bench(const std::vector<std::string>& args) {
     std::printf("%s\n  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (a diagnostic: predictions x %.3f)\n",
                 host.line.c_str(), "ours/host", ours_host.first, ours_host.second, slow);
   std::printf("per kernel instance (ops > 50 us): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
+  for (const auto& [k, c] : by_class)
+    std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);
   for (const auto& [m, r] : rho) std::printf("Spearman %-18s ours %.3f   FLOPs %.3f\n", m.c_str(), r.first, r.second);
   std::printf("query (resnet50_like, %zu convs): full prediction, every conv changed, %.1f us (%.1f us with the "
               "per-op table); one conv changed %.2f us\n", prunable.size(), full_us, table_us, one_us);
