@@ -332,6 +332,8 @@ int run_bench(const std::vector<std::string>& args) {
                          {"reference_ms_at_calibration", host.reference_ms_then},
                          {"reference_ms_now", host.reference_ms_now}, {"slowdown", slow}};
       j["end_to_end"]["ours_scaled_by_host_slowdown"] = {{"within10_pct", ours_host.first}, {"rmspe_pct", ours_host.second}};
+    } else {
+      j["host_speed"] = nullptr;  // the profile holds no speed reference: the host's drift is unknown
     }
     j["per_kernel_median_abs_err_pct"] = op_med;
     for (const auto& [k, c] : by_class)
@@ -356,6 +358,9 @@ int run_bench(const std::vector<std::string>& args) {
   if (slow > 0)
     std::printf("%s\n  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (a diagnostic: predictions x %.3f)\n",
                 host.line.c_str(), "ours/host", ours_host.first, ours_host.second, slow);
+  else
+    std::printf("host speed: unknown, the profile holds no speed reference (recalibrate to record one), so a gap "
+                "shared by every class may be the host rather than the model\n");
   std::printf("per kernel instance (ops > 50 us): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
   for (const auto& [k, c] : by_class)
     std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);
