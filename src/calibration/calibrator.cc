@@ -9,6 +9,8 @@
 #include <set>
 #include <thread>
 
+#include <unistd.h>
+
 #include "hilsim/calibration/device_facts.h"
 #include "hilsim/calibration/energy_calibration.h"
 #include "hilsim/calibration/energy_counter.h"
@@ -495,6 +497,15 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   CalibrateResult r;
   if (o.out.empty()) throw Error("calibrate", "--out PROFILE is required");
   const std::string samples_path = o.out + ".samples.json";
+  {
+    // Fail before minutes of measurement, not after: create --out's directory and check that it takes files.
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::absolute(fs::path(o.out)).parent_path();
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw Error(o.out, "cannot create its directory " + dir.string() + ": " + ec.message());
+    if (::access(dir.c_str(), W_OK) != 0) throw Error(o.out, "its directory " + dir.string() + " is not writable");
+  }
   std::vector<std::string> classes = o.classes.empty() ? calibration_classes() : o.classes;
   for (const auto& c : classes) design(c, 1, 0, 1);  // validates the names
   SampleSet& set = r.samples;

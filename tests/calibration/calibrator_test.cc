@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "hilsim/calibration/fit.h"
@@ -185,6 +186,29 @@ TEST(Calibrator, CheckpointsAndResumesWithoutRemeasuring) {
   EXPECT_GT(b.profile.device.speed_reference.ms, 0);
   for (const auto& [key, m] : b.profile.kernels) EXPECT_EQ(key.find(kSpeedReferenceClass), std::string::npos) << key;
   std::filesystem::remove(out + ".samples.json");
+}
+
+TEST(Calibrator, CreatesTheOutputDirectoryAndRefusesOneItCannotMakeBeforeMeasuring) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(HILSIM_BINARY_DIR) / "test_calibration_outdir";
+  fs::remove_all(root);
+  CalibrateOptions o;
+  o.out = (root / "a" / "b" / "p.json").string();
+  o.budget_s = 0.2;
+  o.classes = {"elementwise"};
+  o.max_threads = 1;
+  calibrate(o);
+  EXPECT_TRUE(fs::exists(o.out + ".samples.json"));
+  // A directory below a regular file cannot exist: the error names --out.
+  std::ofstream(root / "file") << "x";
+  o.out = (root / "file" / "p.json").string();
+  try {
+    calibrate(o);
+    ADD_FAILURE() << "no error for " << o.out;
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(o.out), std::string::npos) << e.what();
+  }
+  fs::remove_all(root);
 }
 
 }  // namespace
