@@ -86,7 +86,6 @@ int run_bench(const std::vector<std::string>& args) {
     double spread;  // p90 / p10 of the configuration's runs: how disturbed the machine was
   };
   std::vector<Row> rows;
-  std::vector<double> op_errs;
   std::map<std::string, std::vector<double>> class_errs;  // kernel class -> signed relative errors
   std::mt19937 rng(7);
   // Every model's configurations are compiled first and measured in rounds over all of them, so the
@@ -193,7 +192,9 @@ int run_bench(const std::vector<std::string>& args) {
   // The profile's speed reference, timed before every round: how much of the gap is the host.
   std::vector<double> ref_runs;
   std::unique_ptr<calibration::SpeedReferenceRun> ref;
-  if (!profile.device.speed_reference.workload.empty()) ref = std::make_unique<calibration::SpeedReferenceRun>();
+  // Only a reference of this build's workload can be compared (measure_host_speed ignores any other).
+  const std::string& ref_workload = profile.device.speed_reference.workload;
+  if (ref_workload == calibration::speed_reference_workload()) ref = std::make_unique<calibration::SpeedReferenceRun>();
   for (int round = 0; round < kRounds; ++round) {
     if (ref) {
       const auto t = ref->time(FLAGS_quick ? 8 : 15);
@@ -232,11 +233,7 @@ int run_bench(const std::vector<std::string>& args) {
         std::map<std::string, double> by;
         for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
         for (const auto& o : p.ops)
-          if (by.count(o.name) && by[o.name] > 0.05) {
-            const double e = (o.ms - by[o.name]) / by[o.name];
-            op_errs.push_back(std::fabs(e));
-            class_errs[o.klass].push_back(e);
-          }
+          if (by.count(o.name) && by[o.name] > 0.05) class_errs[o.klass].push_back((o.ms - by[o.name]) / by[o.name]);
       }
     }
   }
@@ -260,8 +257,6 @@ int run_bench(const std::vector<std::string>& args) {
   std::vector<double> spreads;
   for (const auto& r : rows) spreads.push_back(r.spread);
   const double spread_median = calibration::quantile(spreads, 0.5);
-  std::sort(op_errs.begin(), op_errs.end());
-  const double op_med = op_errs.empty() ? 0 : 100.0 * op_errs[op_errs.size() / 2];
   // Per kernel class: where the per-kernel error comes from, and whether it is bias (a signed median far
   // from 0, the model's fault) or scatter (the host's).
   struct ClassErr {
@@ -269,11 +264,15 @@ int run_bench(const std::vector<std::string>& args) {
     double abs_med, bias;
   };
   std::map<std::string, ClassErr> by_class;
+  std::vector<double> op_errs;  // |error| of every op, all classes
   for (const auto& [k, es] : class_errs) {
     std::vector<double> a;
     for (double e : es) a.push_back(std::fabs(e));
     by_class[k] = {es.size(), 100.0 * calibration::quantile(a, 0.5), 100.0 * calibration::quantile(es, 0.5)};
+    op_errs.insert(op_errs.end(), a.begin(), a.end());
   }
+  std::sort(op_errs.begin(), op_errs.end());
+  const double op_med = op_errs.empty() ? 0 : 100.0 * op_errs[op_errs.size() / 2];
   std::map<std::string, std::pair<double, double>> rho;  // model -> (ours, flops)
   for (const auto& m : models) {
     std::vector<double> meas, o, f;
@@ -333,7 +332,7 @@ int run_bench(const std::vector<std::string>& args) {
                          {"reference_ms_now", host.reference_ms_now}, {"slowdown", slow}};
       j["end_to_end"]["ours_scaled_by_host_slowdown"] = {{"within10_pct", ours_host.first}, {"rmspe_pct", ours_host.second}};
     } else {
-      j["host_speed"] = nullptr;  // the profile holds no speed reference: the host's drift is unknown
+      j["host_speed"] = nullptr;  // no speed reference of this build's workload: the host's drift is unknown
     }
     j["per_kernel_median_abs_err_pct"] = op_med;
     for (const auto& [k, c] : by_class)
@@ -359,8 +358,10 @@ int run_bench(const std::vector<std::string>& args) {
     std::printf("%s\n  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (a diagnostic: predictions x %.3f)\n",
                 host.line.c_str(), "ours/host", ours_host.first, ours_host.second, slow);
   else
-    std::printf("host speed: unknown, the profile holds no speed reference (recalibrate to record one), so a gap "
-                "shared by every class may be the host rather than the model\n");
+    std::printf("host speed: unknown, %s (recalibrate to record one), so a gap shared by every class may be the "
+                "host rather than the model\n",
+                ref_workload.empty() ? "the profile holds no speed reference"
+                                     : ("the profile's speed reference times another workload (" + ref_workload + ")").c_str());
   std::printf("per kernel instance (ops > 50 us): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
   for (const auto& [k, c] : by_class)
     std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);

@@ -11,8 +11,8 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include "hilsim/graph/shape_inference.h"
-#include "hilsim/version.h"
 #include "hilsim/util/error.h"
+#include "hilsim/version.h"
 
 namespace hilsim::graph {
 
