@@ -16,6 +16,7 @@
 
 #include "command.h"
 #include "common_flags.h"
+#include "zoo_configs.h"
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/calibration/speed_reference.h"
@@ -50,12 +51,6 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   for (size_t i = 0; i < a.size(); ++i) d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
   return n > 1 ? 1.0 - 6.0 * d2 / (n * (n * n - 1)) : 1.0;
 }
-
-struct Config {
-  std::string name;
-  runtime::SparsitySpec spec;
-  std::vector<runtime::UnitDef> units;  // two-unit splits
-};
 
 int run_bench(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("bench-predictor", "takes no positional arguments");
@@ -94,7 +89,7 @@ int run_bench(const std::vector<std::string>& args) {
   struct ModelRun {
     std::string name;
     std::unique_ptr<costmodel::Predictor> pred;
-    std::vector<Config> cfgs;
+    std::vector<BenchConfig> cfgs;
     std::vector<std::unique_ptr<runtime::Executor>> exs;
     std::vector<runtime::TensorMap> ins;
     // Per configuration, every timed run of every round: totals and per-op times.
@@ -107,71 +102,11 @@ int run_bench(const std::vector<std::string>& args) {
     graph::Graph g = graph::load_model(spec_name);
     runs.push_back({m, std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{1, "cpu0"}), {}, {}, {}, {}, {}});
     costmodel::Predictor& pred = *runs.back().pred;
-    std::vector<Config>& cfgs = runs.back().cfgs;
-    cfgs.push_back({"dense", {}, {}});
-    for (const char* s : {"block:8x4@0.5", "block:8x4@0.7", "block:8x4@0.9", "pattern:2", "pattern:3", "block:16x8@0.8",
-                          "csr@0.9"})
-      cfgs.push_back({s, runtime::parse_sparsity_spec(s), {}});
-    // Random per-layer formats and ratios.
-    auto prunable = pred.prunable_ops();
-    for (int r = 0; r < 3; ++r) {
-      Config c;
-      c.name = "random" + std::to_string(r);
-      std::uniform_real_distribution<double> u(0, 1);
-      for (const auto& [op, macs] : prunable) {
-        (void)macs;
-        const double x = u(rng);
-        runtime::LayerSparsity ls;
-        if (x < 0.25) continue;
-        if (x < 0.7) {
-          const int bfs[4] = {4, 8, 16, 32};
-          ls = runtime::parse_layer_spec("block:" + std::to_string(bfs[static_cast<int>(u(rng) * 4)]) + "x4@" +
-                                         std::to_string(0.3 + 0.65 * u(rng)));
-        } else {
-          ls = runtime::parse_layer_spec("pattern:" + std::to_string(u(rng) < 0.5 ? 2 : 3));
-        }
-        c.spec.layers[op] = ls;
-      }
-      // Only formats each conv can take (a uniform spec would skip the others; explicit ones are errors).
-      for (auto it = c.spec.layers.begin(); it != c.spec.layers.end();) {
-        try {
-          pred.predict_op(it->first, it->second, true);
-          ++it;
-        } catch (const Error&) {
-          it = c.spec.layers.erase(it);
-        }
-      }
-      cfgs.push_back(c);
-    }
-    // Two-unit branch splits (dense and pruned).
-    for (const char* base : {"", "block:8x4@0.7"}) {
-      Config c;
-      c.name = std::string("split") + (base[0] ? "+" + std::string(base) : "");
-      c.units = runtime::parse_units("cpu0:0,cpu1:1");
-      for (const auto& [op, unit] : runtime::split_branches(g, c.units)) {
-        runtime::LayerSparsity ls;
-        ls.unit = unit;
-        c.spec.layers[op] = ls;
-      }
-      if (base[0]) {
-        // Keep the uniform format on convs that take it, as the executor would.
-        const auto uni = runtime::parse_layer_spec(base);
-        for (const auto& [op, macs] : prunable) {
-          (void)macs;
-          runtime::LayerSparsity ls = uni;
-          ls.unit = c.spec.layers.count(op) ? c.spec.layers[op].unit : "";
-          try {
-            pred.predict_op(op, ls, true);
-            c.spec.layers[op] = ls;
-          } catch (const Error&) {
-          }
-        }
-      }
-      cfgs.push_back(c);
-    }
+    std::vector<BenchConfig>& cfgs = runs.back().cfgs;
+    cfgs = zoo_bench_configs(g, pred, rng);
     std::vector<std::unique_ptr<runtime::Executor>>& exs = runs.back().exs;
     std::vector<runtime::TensorMap>& ins = runs.back().ins;
-    for (const Config& c : cfgs) {
+    for (const BenchConfig& c : cfgs) {
       runtime::ExecOptions eo;
       eo.threads = 1;
       eo.sparsity = c.spec;
@@ -214,10 +149,10 @@ int run_bench(const std::vector<std::string>& args) {
   for (ModelRun& run : runs) {
     const std::string& m = run.name;
     costmodel::Predictor& pred = *run.pred;
-    const std::vector<Config>& cfgs = run.cfgs;
+    const std::vector<BenchConfig>& cfgs = run.cfgs;
     const auto& exs = run.exs;
     for (size_t ci = 0; ci < cfgs.size(); ++ci) {
-      const Config& c = cfgs[ci];
+      const BenchConfig& c = cfgs[ci];
       const runtime::Executor& ex = *exs[ci];
       const double measured_ms = calibration::quantile(run.totals[ci], 0.1);
       const costmodel::Prediction p = pred.predict(c.spec);

@@ -31,6 +31,28 @@ expect "7x7" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --sparsity "$SRC/t
 expect "not reachable" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$SRC/device_profiles/x86_avx512_2core.json" --target-speedup 100
 expect "cpu9" -- "$HILSIM" run zoo:resnet18_like@64 --units cpu0:0,cpu9:9
 expect "no arguments" -- "$HILSIM" profiles extra
+P=$SRC/device_profiles/x86_avx2_l3_32m_2core.json
+expect "two profiles" -- "$HILSIM" compare-profiles "$P"
+expect "broken.json" -- "$HILSIM" compare-profiles "$P" "$TMP/broken.json"
+expect "--max-diff-pct" -- "$HILSIM" compare-profiles "$P" "$P" --max-diff-pct=-1
+# A profile agrees with itself, and a copy 10% slower in every class fails a 3% check with exit 1.
+if ! "$HILSIM" compare-profiles "$P" "$P" --models zoo:resnet18_like@64 --max-diff-pct 0.01 >/dev/null; then
+  echo "FAIL: compare-profiles of a profile with itself"
+  fail=1
+fi
+python3 - "$P" "$TMP/slow.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+for m in p["kernels"].values():
+    m["params"] = [x * 1.1 for x in m["params"]]
+json.dump(p, open(sys.argv[2], "w"))
+PY
+"$HILSIM" compare-profiles "$P" "$TMP/slow.json" --models zoo:resnet18_like@64 --max-diff-pct 3 --json > "$TMP/cmp.json"
+rc=$?
+if [[ $rc -ne 1 ]] || ! python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; assert 9 < s["max_abs_diff_pct"] <= 10.001 and not s["within_max_diff"], s' "$TMP/cmp.json"; then
+  echo "FAIL (rc=$rc): compare-profiles of a 10% slower copy"
+  fail=1
+fi
 # The default profile is a bundled measured one, and the listing is JSON a script can read.
 best=$("$HILSIM" profiles --best)
 if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert sum(p["default"] for p in j) == 1, j' ; then

@@ -1,0 +1,27 @@
+// The settings bench-predictor measures each zoo model in, shared with compare-profiles so that a
+// profile's repeatability is judged on the configurations its accuracy is.
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "hilsim/costmodel/predictor.h"
+#include "hilsim/graph/graph.h"
+#include "hilsim/runtime/sparsity_spec.h"
+#include "hilsim/runtime/units.h"
+
+namespace hilsim::cli {
+
+struct BenchConfig {
+  std::string name;
+  runtime::SparsitySpec spec;
+  std::vector<runtime::UnitDef> units;  // two-unit splits
+};
+
+// Dense; uniform block 8x4 at 0.5/0.7/0.9, 16x8 at 0.8, pattern 2EP/3EP, CSR at 0.9; three random
+// per-layer mixes drawn from `rng`; two-unit branch splits dense and at block 8x4 0.7. Only formats
+// each conv can take are set (checked with `pred`).
+std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Predictor& pred, std::mt19937& rng);
+
+}  // namespace hilsim::cli
