@@ -80,17 +80,25 @@ void print_profile_summary(const costmodel::Profile& p) {
                                             : "");
 }
 
-void print_drift_correction(const calibration::SampleSet& s) {
+void print_drift_correction(const calibration::SampleSet& s, const costmodel::Profile& p) {
   calibration::DriftCorrection d;
-  calibration::correct_drift(s, &d);
+  calibration::host_factors(s, &d);
+  double exponent = -1;
+  for (const auto& [k, m] : p.kernels) exponent = std::max(exponent, m.drift_exponent);
   if (d.readings < 2) {
     std::printf("drift correction: none (%d speed-reference reading(s) in the samples)\n", d.readings);
   } else if (!FLAGS_drift_correction) {
-    std::printf("drift correction: off (--nodrift_correction); the %d readings would scale samples by %.3f-%.3f\n",
-                d.readings, 1 / d.max_factor, 1 / d.min_factor);
+    std::printf("drift correction: off (--nodrift_correction); the %d readings put the host at %.3f-%.3fx its "
+                "undisturbed speed\n", d.readings, d.min_factor, d.max_factor);
+  } else if (exponent <= 0) {
+    std::printf("drift correction: not applied; %d speed-reference readings put the host at %.3f-%.3fx its undisturbed "
+                "time, but explained too little of the kernel samples' scatter to divide them by it\n",
+                d.readings, d.min_factor, d.max_factor);
   } else {
-    std::printf("drift correction: %d samples scaled to the median of %d speed-reference readings, by %.3f-%.3f\n",
-                d.corrected, d.readings, 1 / d.max_factor, 1 / d.min_factor);
+    std::printf("drift correction: %d samples taken at %.3f-%.3fx the host's undisturbed time (%d speed-reference "
+                "readings); kernels follow it at exponent %.2f, so they were divided by %.3f-%.3f\n",
+                d.corrected, d.min_factor, d.max_factor, d.readings, exponent,
+                std::pow(d.min_factor, std::max(0.0, exponent)), std::pow(d.max_factor, std::max(0.0, exponent)));
   }
 }
 
@@ -178,7 +186,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   std::printf("calibrated in %.1f s: %zu samples -> %s (samples beside it)\n", r.wall_s, r.samples.samples.size(),
               FLAGS_out.c_str());
   print_profile_summary(r.profile);
-  print_drift_correction(r.samples);
+  print_drift_correction(r.samples, r.profile);
   return kExitOk;
 }
 
@@ -190,7 +198,7 @@ int run_fit(const std::vector<std::string>& args) {
   costmodel::save_profile(p, FLAGS_out);
   std::printf("fitted %zu samples -> %s\n", s.samples.size(), FLAGS_out.c_str());
   print_profile_summary(p);
-  print_drift_correction(s);
+  print_drift_correction(s, p);
   return kExitOk;
 }
 

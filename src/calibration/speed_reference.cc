@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/reference_executor.h"
+#include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
 
@@ -69,6 +71,27 @@ std::vector<const Sample*> readings_of(const std::vector<Sample>& samples) {
   return r;
 }
 
+// Each reading as the median of itself and its neighbours: a 0.1 s reading that disagrees with both
+// is a burst (this host also flips between two speeds 1.6x apart within seconds), not the trend the
+// samples between readings followed; scaling by it moved samples by up to 0.57x.
+std::vector<double> levels_of(const std::vector<const Sample*>& r) {
+  std::vector<double> level(r.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    std::vector<double> w = {fit_ms(*r[i])};
+    if (i > 0) w.push_back(fit_ms(*r[i - 1]));
+    if (i + 1 < r.size()) w.push_back(fit_ms(*r[i + 1]));
+    level[i] = w.size() == 3 ? quantile(w, 0.5) : fit_ms(*r[i]);
+  }
+  return level;
+}
+
+// The host's undisturbed speed over a calibration: a low quantile of the smoothed levels, not their
+// median. On a host that flips between a fast and a slow phase the median lands on whichever phase
+// happened to last longer (two calibrations minutes apart put it at 8.5 and 9.0 ms between phases of
+// 5.5 and 10 ms), and every sample scaled to it moved with that accident. The samples' own statistic
+// (p10) and bench-predictor's ground truth both aim at the undisturbed machine too.
+double fast_level(const std::vector<double>& level) { return quantile(level, kFastLevelQuantile); }
+
 costmodel::SpeedReference summarize(const std::vector<const Sample*>& r) {
   costmodel::SpeedReference out;
   if (r.empty()) return out;
@@ -78,7 +101,7 @@ costmodel::SpeedReference summarize(const std::vector<const Sample*>& r) {
     spread.push_back(s->ms_p90 / fit_ms(*s));
   }
   out.workload = speed_reference_workload();
-  out.ms = quantile(ms, 0.5);
+  out.ms = fast_level(levels_of(r));
   out.spread = quantile(spread, 0.5);
   out.drift = ms.front() > 0 ? ms.back() / ms.front() - 1.0 : 0.0;
   return out;
@@ -90,25 +113,17 @@ costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& r
   return summarize(readings_of(readings));
 }
 
-SampleSet correct_drift(const SampleSet& in, DriftCorrection* info) {
-  SampleSet out = in;
+std::vector<double> host_factors(const SampleSet& in, DriftCorrection* info) {
+  std::vector<double> f(in.samples.size(), 1.0);
   DriftCorrection d;
   const std::vector<const Sample*> r = readings_of(in.samples);
   d.readings = static_cast<int>(r.size());
-  const double target = summarize(r).ms;
-  // Each reading as the median of itself and its neighbours: a 0.1 s reading that disagrees with both
-  // is a burst (this host also flips between two speeds 1.6x apart within seconds), not the trend the
-  // samples between readings followed; scaling by it moved samples by up to 0.57x.
-  std::vector<double> level(r.size());
-  for (size_t i = 0; i < r.size(); ++i) {
-    std::vector<double> w = {fit_ms(*r[i])};
-    if (i > 0) w.push_back(fit_ms(*r[i - 1]));
-    if (i + 1 < r.size()) w.push_back(fit_ms(*r[i + 1]));
-    level[i] = w.size() == 3 ? quantile(w, 0.5) : fit_ms(*r[i]);
-  }
+  const std::vector<double> level = levels_of(r);
+  const double target = r.empty() ? 0 : fast_level(level);
   if (r.size() >= 2 && target > 0) {
     d.min_factor = 1e300, d.max_factor = 0;
-    for (Sample& s : out.samples) {
+    for (size_t i = 0; i < in.samples.size(); ++i) {
+      const Sample& s = in.samples[i];
       const double t = stamp(s);
       if (t <= 0 || s.klass == kSpeedReferenceClass) continue;
       // The reading at t, linear between its neighbours, the nearest one outside them.
@@ -120,15 +135,31 @@ SampleSet correct_drift(const SampleSet& in, DriftCorrection* info) {
         const double a = t1 > t0 ? std::min(1.0, (t - t0) / (t1 - t0)) : 0.0;
         ref = (1 - a) * level[j] + a * level[j + 1];
       }
-      const double f = ref / target;
-      s.ms_median /= f, s.ms_p10 /= f, s.ms_p90 /= f;
-      d.min_factor = std::min(d.min_factor, f), d.max_factor = std::max(d.max_factor, f);
+      f[i] = ref / target;
+      d.min_factor = std::min(d.min_factor, f[i]), d.max_factor = std::max(d.max_factor, f[i]);
       ++d.corrected;
     }
     if (!d.corrected) d.min_factor = d.max_factor = 1;
   }
   if (info) *info = d;
+  return f;
+}
+
+SampleSet scale_by_host(const SampleSet& in, const std::vector<double>& factors, double exponent) {
+  if (factors.size() != in.samples.size())
+    throw Error("drift correction", "factors for " + std::to_string(factors.size()) + " samples given for " +
+                                        std::to_string(in.samples.size()));
+  SampleSet out = in;
+  for (size_t i = 0; i < out.samples.size(); ++i) {
+    const double f = std::pow(factors[i], exponent);
+    Sample& s = out.samples[i];
+    s.ms_median /= f, s.ms_p10 /= f, s.ms_p90 /= f;
+  }
   return out;
+}
+
+SampleSet correct_drift(const SampleSet& in, DriftCorrection* info) {
+  return scale_by_host(in, host_factors(in, info), 1.0);
 }
 
 double host_slowdown(const costmodel::DeviceInfo& profiled, double now_ms) {

@@ -215,6 +215,10 @@ Profile parse_profile(const std::string& text, const std::string& where) {
     }
     m.samples = static_cast<int>(r.integer(k, path, "samples", 0));
     m.fit_rmspe = r.nonneg(k, path, "fit_rmspe");
+    if (k.contains("drift_exponent")) {
+      m.drift_exponent = r.nonneg(k, path, "drift_exponent");
+      if (m.drift_exponent > 2) r.fail(path + ".drift_exponent", "must be in [0, 2]");
+    }
     if (const json* vr = r.optional(k, "valid_range")) {
       if (!vr->is_object()) r.fail(path + ".valid_range", "must map feature names to [min, max]");
       for (auto f = vr->begin(); f != vr->end(); ++f) {
@@ -283,6 +287,7 @@ std::string dump_profile(const Profile& p) {
   for (const auto& [k, m] : p.kernels) {
     json jm{{"model", m.model}, {"unit", m.unit}, {"features", m.features}, {"params", m.params},
             {"samples", m.samples}, {"fit_rmspe", m.fit_rmspe}};
+    if (m.drift_exponent >= 0) jm["drift_exponent"] = m.drift_exponent;
     jm["valid_range"] = json::object();
     for (const auto& [f, r] : m.valid_range) jm["valid_range"][f] = {r.first, r.second};
     j["kernels"][k] = jm;

@@ -156,6 +156,37 @@ TEST(Calibrator, FitRecoversAKnownLinearModel) {
   EXPECT_FALSE(p.energy.basis.empty());
 }
 
+TEST(Calibrator, FitFindsHowStronglyKernelsFollowTheReferenceSlowdown) {
+  // Readings alternate between 5 and 9 ms; every kernel sample is slowed by (reading / 5)^0.5 over a
+  // known model, as kernels on a contended host slow down less than the reference workload does.
+  SampleSet set;
+  set.device.cores = 2;
+  for (int r = 0; r < 12; ++r) {
+    const double ms = (r / 2) % 2 ? 9.0 : 5.0;  // pairs, so smoothing keeps both levels
+    set.samples.push_back(speed_reference_sample({ms, ms, ms}, 1000 + 10 * r, r));
+  }
+  auto level_at = [](double t) { return (static_cast<int>((t - 1000) / 10) / 2) % 2 ? 9.0 : 5.0; };
+  for (int i = 0; i < 120; ++i) {
+    Sample s;
+    s.klass = i % 2 ? "dense_conv3x3" : "depthwise_conv3x3";
+    s.instance = "synthetic" + std::to_string(i);
+    const double macs = 1e5 * (i + 1), in = 4e3 * ((i * 7) % 13 + 1);
+    const double t = 1000 + 10 * (i % 12) + 0.5;  // just after a reading: its level holds
+    s.features = {{"macs", macs}, {"in_bytes", in}, {"out_bytes", 0}, {"weight_bytes", 0}, {"tiles", 0},
+                  {"act_bytes", 0}, {"call", 1}, {"threads", 1}, {"t_unix", t}};
+    s.ms_median = (2e-8 * macs + 1e-6 * in + 0.005) * std::sqrt(level_at(t) / 5.0);
+    set.samples.push_back(s);
+  }
+  const costmodel::Profile p = fit_profile(set);
+  const auto& m = p.kernels.at("dense_conv3x3/t1");
+  EXPECT_NEAR(m.drift_exponent, 0.5, 0.1);
+  EXPECT_NEAR(m.params[0], 2e-8, 0.1 * 2e-8);  // the fast phase's model
+  EXPECT_NEAR(p.device.speed_reference.ms, 5.0, 0.5);
+  // Without drift correction there is no exponent, and the model is not the fast phase's alone.
+  const costmodel::Profile raw = fit_profile(set, {false});
+  EXPECT_EQ(raw.kernels.at("dense_conv3x3/t1").drift_exponent, -1);
+}
+
 TEST(Calibrator, CheckpointsAndResumesWithoutRemeasuring) {
   const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_calibration_profile.json";
   std::filesystem::remove(out + ".samples.json");
@@ -179,7 +210,8 @@ TEST(Calibrator, CheckpointsAndResumesWithoutRemeasuring) {
   int readings = 0;
   for (const auto& s : b.samples.samples) {
     readings += s.klass == kSpeedReferenceClass;
-    if (s.klass == "elementwise") EXPECT_GT(s.features.count("t_unix"), 0u) << s.instance;
+    if (s.klass != "elementwise") continue;
+    EXPECT_GT(s.features.count("t_unix"), 0u) << s.instance;
   }
   EXPECT_GE(readings, 4);
   EXPECT_EQ(b.profile.device.speed_reference.workload, speed_reference_workload());

@@ -47,6 +47,32 @@ TEST(Fit, RecoversAKnownCostModel) {
   EXPECT_TRUE(extra);
 }
 
+TEST(Fit, AHostsSlowPhaseIsSetAsideAndTheFitDescribesTheFastOne) {
+  // Every third sample taken while the host ran 1.8x slower, the rest within +-3% of the truth: the
+  // fit must follow the fast population, not land between the two.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> macs(1e6, 1e9), noise(0.97, 1.03);
+  std::vector<Sample> s;
+  for (int i = 0; i < 90; ++i) {
+    Sample x;
+    x.klass = "dense_conv3x3";
+    x.instance = "i" + std::to_string(i);
+    x.features = {{"macs", macs(rng)}};
+    x.ms_median = (2e-8 * x.features["macs"] + 0.01) * noise(rng) * (i % 3 == 0 ? 1.8 : 1.0);
+    s.push_back(x);
+  }
+  const auto m = fit_kernel_class(s, {"macs", "call"});
+  EXPECT_NEAR(m.params[0], 2e-8, 0.05 * 2e-8);
+  EXPECT_EQ(m.samples, 60);         // the slow third set aside
+  EXPECT_LT(m.fit_rmspe, 3.0);      // on the samples it kept
+  EXPECT_GT(rmspe(m, s), 20.0);     // the slow third is far from it
+  // On a quiet host (all samples within +-3%) nothing is set aside.
+  std::vector<Sample> quiet;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (i % 3) quiet.push_back(s[i]);
+  EXPECT_EQ(fit_kernel_class(quiet, {"macs", "call"}).samples, 60);
+}
+
 TEST(Fit, NoNegativeCoefficientsEvenWhenDataSuggestsOne) {
   // Time falls with bytes in this (noisy, adversarial) data; a cost model must not learn that.
   std::vector<Sample> s;

@@ -2,29 +2,35 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "hilsim/util/error.h"
+
 using namespace hilsim::calibration;
 
-TEST(SpeedReference, SummaryIsTheMedianReadingWithSpreadAndDrift) {
+TEST(SpeedReference, SummaryIsTheFastLevelWithSpreadAndDrift) {
   // Readings (given out of order) at 10, 11 and 12 ms: the host got 20% slower over the calibration.
+  // The level kept is the undisturbed one, the 10th percentile of the (smoothed) readings.
   std::vector<Sample> r = {speed_reference_sample({12, 12, 13}, 300, 2), speed_reference_sample({10, 10, 12}, 100, 0),
                            speed_reference_sample({11, 11, 11}, 200, 1)};
   r.push_back(Sample{"dense_conv3x3", "other", {{"threads", 1}, {"t_unix", 150}}, 1, 1, 1, 3});
   const auto s = summarize_speed_reference(r);
   EXPECT_EQ(s.workload, speed_reference_workload());
-  EXPECT_NEAR(s.ms, 11.0, 1e-9);
+  EXPECT_NEAR(s.ms, 10.2, 1e-9);
   EXPECT_GT(s.spread, 1.0);
   EXPECT_NEAR(s.drift, 0.2, 1e-9);
   EXPECT_TRUE(summarize_speed_reference({}).workload.empty());
 }
 
-TEST(SpeedReference, DriftCorrectionScalesSamplesToTheMedianReading) {
+TEST(SpeedReference, DriftCorrectionScalesSamplesToTheFastLevel) {
   SampleSet set;
   set.samples = {speed_reference_sample({10, 10, 10}, 100, 0), speed_reference_sample({12, 12, 12}, 200, 1),
                  speed_reference_sample({14, 14, 14}, 300, 2)};
   auto at = [](double t, double ms) {
     return Sample{"gemm", "g" + std::to_string(t), {{"threads", 1}, {"t_unix", t}}, ms, ms, ms, 5};
   };
-  set.samples.push_back(at(100, 1.0));   // host 10/12 of the median reading's time: scaled up
+  // Levels 10, 12 (the median of 10, 12, 14), 14; the fast level is their 10th percentile, 10.4.
+  set.samples.push_back(at(100, 1.0));   // host at 10 ms, faster than the fast level: scaled up
   set.samples.push_back(at(250, 1.3));   // 13 ms interpolated: scaled down
   set.samples.push_back(at(400, 1.4));   // after the last reading: the last one (14)
   set.samples.push_back(Sample{"gemm", "unstamped", {{"threads", 1}}, 2.0, 2.0, 2.0, 5});
@@ -32,13 +38,18 @@ TEST(SpeedReference, DriftCorrectionScalesSamplesToTheMedianReading) {
   const SampleSet c = correct_drift(set, &d);
   EXPECT_EQ(d.readings, 3);
   EXPECT_EQ(d.corrected, 3);
-  EXPECT_NEAR(c.samples[3].ms_p10, 1.0 * 12 / 10, 1e-9);
-  EXPECT_NEAR(c.samples[4].ms_p10, 1.3 * 12 / 13, 1e-9);
-  EXPECT_NEAR(c.samples[5].ms_median, 1.4 * 12 / 14, 1e-9);
+  EXPECT_NEAR(c.samples[3].ms_p10, 1.0 * 10.4 / 10, 1e-9);
+  EXPECT_NEAR(c.samples[4].ms_p10, 1.3 * 10.4 / 13, 1e-9);
+  EXPECT_NEAR(c.samples[5].ms_median, 1.4 * 10.4 / 14, 1e-9);
   EXPECT_EQ(c.samples[6].ms_p10, 2.0);
   EXPECT_EQ(c.samples[0].ms_p10, 10.0);  // the readings themselves stay as measured
-  EXPECT_NEAR(d.min_factor, 10.0 / 12, 1e-9);
-  EXPECT_NEAR(d.max_factor, 14.0 / 12, 1e-9);
+  EXPECT_NEAR(d.min_factor, 10.0 / 10.4, 1e-9);
+  EXPECT_NEAR(d.max_factor, 14.0 / 10.4, 1e-9);
+  // At another exponent the same factors move the samples less.
+  const std::vector<double> f = host_factors(set);
+  EXPECT_NEAR(scale_by_host(set, f, 0.5).samples[5].ms_p10, 1.4 / std::sqrt(14 / 10.4), 1e-9);
+  EXPECT_EQ(scale_by_host(set, f, 0.0).samples[5].ms_p10, 1.4);
+  EXPECT_THROW(scale_by_host(set, {1.0}, 1.0), hilsim::Error);
   // A reading that disagrees with both neighbours is a burst: the samples around it are left alone.
   SampleSet burst;
   burst.samples = {speed_reference_sample({10}, 100, 0), speed_reference_sample({20}, 200, 1),

@@ -105,6 +105,21 @@ TEST(Profile, NegativeCoefficientRejected) {
   EXPECT_NE(error_of(e).find("energy.pj_per_byte"), std::string::npos);
 }
 
+TEST(Profile, DriftExponentIsOptionalRoundTripsAndIsChecked) {
+  EXPECT_EQ(parse_profile(valid().dump(), "p.json").kernels.at("dense_conv3x3").drift_exponent, -1);
+  json j = valid();
+  j["kernels"]["dense_conv3x3"]["drift_exponent"] = 0.45;
+  auto p = parse_profile(j.dump(), "p.json");
+  EXPECT_EQ(p.kernels.at("dense_conv3x3").drift_exponent, 0.45);
+  EXPECT_EQ(parse_profile(hilsim::costmodel::dump_profile(p), "again").kernels.at("dense_conv3x3").drift_exponent, 0.45);
+  for (double bad : {-0.5, 3.0}) {
+    j["kernels"]["dense_conv3x3"]["drift_exponent"] = bad;
+    EXPECT_NE(error_of(j).find("kernels.dense_conv3x3.drift_exponent"), std::string::npos) << error_of(j);
+  }
+  j["kernels"]["dense_conv3x3"]["drift_exponent"] = "half";
+  EXPECT_NE(error_of(j).find("drift_exponent"), std::string::npos);
+}
+
 TEST(Profile, NanCoefficientRejected) {
   // JSON has no NaN literal; nlohmann writes NaN as null, so a NaN that went through a file arrives
   // as null and must be refused as "not a number".

@@ -37,19 +37,28 @@ inline constexpr const char* kSpeedReferenceClass = "speed_reference";
 Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq);
 double unix_now();  // seconds, the time stamp of readings and samples (t_unix)
 
-// The reading a profile keeps, from a calibration's readings in time order: the median of their p10s
-// (the speed drift correction scales every sample to), the median p90/p10 of their runs, and how far
-// the host's speed moved from the first reading to the last. Empty without readings.
+// The quantile of a calibration's (smoothed) readings taken as the host's undisturbed speed.
+inline constexpr double kFastLevelQuantile = 0.1;
+
+// The reading a profile keeps, from a calibration's readings in time order: the undisturbed level
+// (kFastLevelQuantile of the readings, each first the median of itself and its neighbours), the median
+// p90/p10 of their runs, and how far the host's speed moved from the first reading to the last.
+// Empty without readings.
 costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings);
 
-// Every sample with a time stamp scaled to the host speed summarize_speed_reference() reports: by the
-// reading interpolated at its t_unix, relative to the median one. On a shared machine whose speed moves
-// 20% within a two-minute calibration, samples of one class taken a minute apart otherwise disagree by
-// that much and the fit averages the phases. Sets with fewer than two readings come back unchanged.
+// How much slower the host ran than its undisturbed level when each sample was taken: the reading
+// interpolated at the sample's t_unix over the level summarize_speed_reference() reports (1 for the
+// readings themselves, unstamped samples, and sets with fewer than two readings).
 struct DriftCorrection {
   int readings = 0, corrected = 0;
-  double min_factor = 1, max_factor = 1;  // range of measured-time / corrected-time
+  double min_factor = 1, max_factor = 1;  // range of the factors
 };
+std::vector<double> host_factors(const SampleSet& s, DriftCorrection* info = nullptr);
+// Every sample's times divided by factor^exponent. A kernel does not slow down by as much as the
+// reference workload does (per instance, samples taken in the host's slow phase were 1.3x, not the
+// reference's 1.8x, slower): the fit chooses the exponent per class (FitOptions).
+SampleSet scale_by_host(const SampleSet& s, const std::vector<double>& factors, double exponent);
+// scale_by_host with exponent 1.
 SampleSet correct_drift(const SampleSet& s, DriftCorrection* info = nullptr);
 
 // How much slower this host runs the workload now than when the profile was calibrated (now / then:

@@ -66,6 +66,9 @@ struct KernelModel {
   double fit_rmspe = 0;                   // % on the fitting samples
   std::map<std::string, std::pair<double, double>> valid_range;  // feature -> [min, max] sampled
   std::string unit = "cpu";               // unit kind the samples were taken on
+  // Samples were divided by (host slowdown when taken)^drift_exponent before the fit, the exponent
+  // chosen per class by fit error; -1: no drift correction was applied (not written to the file).
+  double drift_exponent = -1;
 };
 
 struct EnergySpec {
