@@ -16,6 +16,7 @@
 #include "hilsim/calibration/grid.h"
 #include "hilsim/calibration/roofline.h"
 #include "hilsim/calibration/runner.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/util/error.h"
 
@@ -126,7 +127,11 @@ int run(int argc, char** argv) {
               r.samples.samples.size(), o.samples_path.c_str());
   for (const auto& [key, v] : by_key) {
     const std::string klass = v.front().klass;
-    if (klass == "stream") {
+    if (klass == hilsim::calibration::kSpeedReferenceClass) {
+      const auto r = hilsim::calibration::summarize_speed_reference(v);
+      std::printf("  %-24s %4zu readings, undisturbed %.3f ms, moved %+.1f%% from first to last\n", "speed reference",
+                  v.size(), r.ms, 100 * r.drift);
+    } else if (klass == "stream") {
       std::printf("  %-24s %.2f GB/s\n", key.c_str(), hilsim::calibration::stream_gbps(v.front()));
     } else if (klass == "peak") {
       std::printf("  %-24s %.2f GFLOP/s\n", key.c_str(), hilsim::calibration::peak_gflops(v.front()));

@@ -183,8 +183,8 @@ int run_calibrate(const std::vector<std::string>& args) {
   }
   r.profile.device.name = r.profile.device.name.empty() ? "this machine" : r.profile.device.name;
   costmodel::save_profile(r.profile, FLAGS_out);
-  std::printf("calibrated in %.1f s: %zu samples -> %s (samples beside it)\n", r.wall_s, r.samples.samples.size(),
-              FLAGS_out.c_str());
+  std::printf("calibrated in %.1f s (%.1f s of it waiting out the host's slow phases): %zu samples -> %s (samples "
+              "beside it)\n", r.wall_s, r.waited_s, r.samples.samples.size(), FLAGS_out.c_str());
   print_profile_summary(r.profile);
   print_drift_correction(r.samples, r.profile);
   return kExitOk;

@@ -44,6 +44,10 @@ constexpr int kSpeedReferenceRuns = 20;  // about 0.1 s of a small ResNet
 // seconds, and readings 8 s apart could not tell which phase a sample was taken in.
 constexpr double kSpeedReferenceEvery_s = 2;
 constexpr int kSpeedReferenceShortRuns = 5;
+// A slow phase (see slow_phase) is waited out by re-reading every 0.15 s, at most this many times in a
+// row and for this share of the budget in all.
+constexpr int kSlowPhaseMaxTries = 20;
+constexpr double kSlowPhaseMaxWaitShare = 0.25;
 // The share of the kernel samples' rms log error a drift correction must explain to be applied.
 constexpr double kDriftMinGain = 0.05;
 
@@ -628,13 +632,35 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   int reading_seq = 0;  // a resumed set continues its readings
   for (const Sample& s : set.samples) reading_seq += s.klass == kSpeedReferenceClass;
   double last_reading = 0;
+  std::vector<double> reading_ms;  // p10 of every reading so far, for slow_phase()
+  for (const Sample& s : set.samples)
+    if (s.klass == kSpeedReferenceClass) reading_ms.push_back(fit_ms(s));
   auto take_reading = [&](int runs) {
     set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
+    reading_ms.push_back(fit_ms(set.samples.back()));
     last_reading = secs(t0, Clock::now());
     set.device.speed_reference = summarize_speed_reference(set.samples);
   };
+  // In a slow phase of the host, wait (re-reading) for the fast one before measuring on: samples of
+  // one class taken in both phases do not fit one model, and the mix differs from one calibration to
+  // the next. Waiting is capped, so a host slow throughout (a throttled phone) is still measured.
+  double waited_s = 0;
+  auto wait_for_fast_phase = [&] {
+    for (int tries = 0; tries < kSlowPhaseMaxTries && slow_phase(reading_ms) && !(o.stop && o.stop->load()) &&
+                        waited_s < kSlowPhaseMaxWaitShare * o.budget_s;
+         ++tries) {
+      const auto w0 = Clock::now();
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+      take_reading(kSpeedReferenceShortRuns);
+      waited_s += secs(w0, Clock::now());
+      if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, "waiting: host in a slow phase");
+    }
+  };
   auto maybe_reading = [&] {
-    if (secs(t0, Clock::now()) - last_reading > kSpeedReferenceEvery_s) take_reading(kSpeedReferenceShortRuns);
+    if (secs(t0, Clock::now()) - last_reading > kSpeedReferenceEvery_s) {
+      take_reading(kSpeedReferenceShortRuns);
+      wait_for_fast_phase();
+    }
   };
   take_reading(kSpeedReferenceRuns);
   MeasureOptions mo;
@@ -693,6 +719,9 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   for (const ContextRun& cr : context_runs(max_threads)) {
     if (stopped() || secs(t0, Clock::now()) > kContextShare * o.budget_s) break;
     if (done.count(cr.key())) continue;
+    // A context run lasts a second or two and gives many samples at once: it starts in a fast phase.
+    take_reading(kSpeedReferenceShortRuns);
+    wait_for_fast_phase();
     const double t_start = unix_now();
     std::vector<Sample> got = measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : classes);
     const double t_unix = 0.5 * (t_start + unix_now());  // the run's middle: its repeats span a second or two
@@ -738,6 +767,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   checkpoint();
   r.profile = fit_profile(set, {o.correct_drift});
   r.wall_s = secs(t0, Clock::now());
+  r.waited_s = waited_s;
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include "hilsim/calibration/energy_calibration.h"
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/roofline.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/gemm.h"
@@ -213,6 +214,28 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o) {
   return s;
 }
 
+struct KernelSequence::State {
+  std::vector<std::unique_ptr<Instance>> ins;
+  kernels::ThreadPool pool{1};
+};
+
+KernelSequence::KernelSequence(const std::vector<KernelPoint>& points) : s_(std::make_unique<State>()) {
+  uint64_t seed = 101;
+  for (const KernelPoint& p : points) s_->ins.push_back(prepare(p, seed++));
+}
+
+KernelSequence::~KernelSequence() = default;
+
+std::vector<double> KernelSequence::time(int runs) {
+  std::vector<double> t;
+  for (int r = -1; r < std::max(1, runs); ++r) {
+    const auto a = now();
+    for (auto& x : s_->ins) x->run(s_->pool);
+    if (r >= 0) t.push_back(secs(a, now()) * 1e3);
+  }
+  return t;
+}
+
 Sample run_transfer(int64_t bytes, int core_a, int core_b) {
   std::vector<float> buf(static_cast<size_t>(std::max<int64_t>(1, bytes / 4)));
   std::atomic<int> flag{0}, ack{0};
@@ -324,9 +347,26 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
   auto left = [&] { return o.budget_s - secs(t0, now()); };
   int since_save = 0;
   auto checkpoint = [&] { save_samples(set, o.samples_path); };
-  auto record = [&](const Sample& s) {
+  // The host's speed along the run, as `hilsim calibrate` records it (see speed_reference.h): a phone
+  // throttling as it heats up is the drift the host-side fit corrects for. Under an emulator a
+  // reading costs ~100x as much: one at the start and one at the end, few runs.
+  SpeedReferenceRun reference;
+  int reading_seq = 0;  // a resumed set continues its readings
+  for (const Sample& s : set.samples) reading_seq += s.klass == kSpeedReferenceClass;
+  double last_reading = -1e300;
+  auto take_reading = [&](int runs) {
+    if (stopped()) return;
+    set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
+    last_reading = secs(t0, now());
+  };
+  const double reading_every_s = o.tiny ? 1e300 : 2.0;
+  take_reading(o.tiny ? 2 : 20);
+  auto record = [&](const Sample& s0) {
+    Sample s = s0;
+    if (!s.features.count("t_unix")) s.features["t_unix"] = unix_now();
     set.samples.push_back(s);
     done.insert(s.instance);
+    if (secs(t0, now()) - last_reading > reading_every_s) take_reading(5);
     ++r.measured;
     if (++since_save >= o.checkpoint_every) checkpoint(), since_save = 0;
     if (o.progress) o.progress(std::min(o.budget_s, secs(t0, now())), o.budget_s, s.instance);
@@ -424,6 +464,7 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     if (++round > 100000) break;
   }
   r.interrupted = stopped();
+  take_reading(o.tiny ? 2 : 20);
   checkpoint();
   r.wall_s = secs(t0, now());
   return r;

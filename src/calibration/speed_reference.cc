@@ -6,38 +6,52 @@
 
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/samples.h"
-#include "hilsim/graph/model_source.h"
-#include "hilsim/runtime/executor.h"
-#include "hilsim/runtime/reference_executor.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
 
 namespace {
-// Small enough to time in well under a second, broad enough to move with the host: dense 3x3 and
-// 1x1 convs, residual adds, pooling and a GEMM, as the models being predicted.
-constexpr const char* kModel = "zoo:resnet18_like@96x0.5";
+
+// A small CNN's kernels, about 2 ms on one thread of a desktop core: dense 3x3 convs (one strided),
+// a 1x1, a depthwise 3x3, a block-sparse 3x3, a residual add, a max pool and a classifier GEMM, as the
+// models being predicted. Kernels, not a graph, so the standalone phone calibrator can time it too.
+std::vector<KernelPoint> reference_points() {
+  auto conv = [](int64_t c, int64_t f, int64_t hw, int64_t k, int64_t stride, int64_t groups) {
+    KernelPoint p;
+    p.op = "conv", p.c = c, p.f = f, p.h = p.w = hw, p.k = k, p.stride = stride, p.groups = groups, p.act = 1;
+    return p;
+  };
+  std::vector<KernelPoint> v = {conv(32, 32, 48, 3, 1, 1), conv(32, 64, 48, 3, 2, 1), conv(64, 64, 24, 3, 1, 1),
+                                conv(64, 128, 24, 1, 1, 1), conv(96, 96, 24, 3, 1, 96)};
+  KernelPoint sparse = conv(64, 64, 24, 3, 1, 1);
+  sparse.format = "block", sparse.bf = 8, sparse.bc = 4, sparse.ratio = 0.7;
+  v.push_back(sparse);
+  KernelPoint add;
+  add.op = "add", add.c = 64, add.h = add.w = 24;
+  KernelPoint pool;
+  pool.op = "maxpool", pool.c = 32, pool.h = pool.w = 48, pool.k = 3, pool.stride = 2;
+  KernelPoint gemm;
+  gemm.op = "gemm", gemm.c = 256, gemm.f = 1000;
+  v.push_back(add), v.push_back(pool), v.push_back(gemm);
+  return v;
+}
+
 }  // namespace
 
-std::string speed_reference_workload() { return std::string(kModel) + " dense, 1 thread, " + kKernelVersion; }
+std::string speed_reference_workload() {
+  return std::string("kernel mix v1 (conv3x3 x3, conv1x1, depthwise3x3, block8x4@0.7, add, maxpool, gemm), 1 thread, ") +
+         kKernelVersion;
+}
 
 struct SpeedReferenceRun::State {
-  std::unique_ptr<runtime::Executor> ex;
-  runtime::TensorMap in;
+  KernelSequence seq{reference_points()};
 };
 
-SpeedReferenceRun::SpeedReferenceRun() : s_(std::make_unique<State>()) {
-  runtime::ExecOptions eo;
-  eo.threads = 1;
-  s_->ex = std::make_unique<runtime::Executor>(graph::load_model(kModel), eo);
-  s_->in = runtime::random_inputs(s_->ex->compiled_graph(), 11);
-}
+SpeedReferenceRun::SpeedReferenceRun() : s_(std::make_unique<State>()) {}
 
 SpeedReferenceRun::~SpeedReferenceRun() = default;
 
-std::vector<double> SpeedReferenceRun::time(int runs) {
-  return runtime::measure(*s_->ex, s_->in, 1, std::max(1, runs)).run_ms;
-}
+std::vector<double> SpeedReferenceRun::time(int runs) { return s_->seq.time(runs); }
 
 Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq) {
   Sample s;
@@ -160,6 +174,11 @@ SampleSet scale_by_host(const SampleSet& in, const std::vector<double>& factors,
 
 SampleSet correct_drift(const SampleSet& in, DriftCorrection* info) {
   return scale_by_host(in, host_factors(in, info), 1.0);
+}
+
+bool slow_phase(const std::vector<double>& readings) {
+  if (readings.size() < 3) return false;
+  return readings.back() > kSlowPhaseRatio * quantile(readings, kFastLevelQuantile);
 }
 
 double host_slowdown(const costmodel::DeviceInfo& profiled, double now_ms) {

@@ -10,6 +10,7 @@
 #include "hilsim/calibration/calibrator.h"
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/roofline.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -87,7 +88,15 @@ TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
   EXPECT_GE(b.samples.samples.size(), a.samples.samples.size());
   std::set<std::string> keys;
   for (const auto& s : b.samples.samples) EXPECT_TRUE(keys.insert(s.instance).second) << s.instance;
-  EXPECT_EQ(b.samples.samples.size(), a.samples.samples.size() + static_cast<size_t>(b.measured));
+  // Each run also took a speed-reference reading at its start and its end (numbered on across the
+  // resume), as `hilsim calibrate` does: the phone's samples carry the host's speed for the fit.
+  EXPECT_EQ(b.samples.samples.size(), a.samples.samples.size() + static_cast<size_t>(b.measured) + 2);
+  std::vector<Sample> readings;
+  for (const auto& s : b.samples.samples)
+    if (s.klass == kSpeedReferenceClass) readings.push_back(s);
+  EXPECT_EQ(readings.size(), 4u);
+  EXPECT_EQ(summarize_speed_reference(readings).workload, speed_reference_workload());
+  for (const auto& s : b.samples.samples) EXPECT_GT(s.features.count("t_unix"), 0u) << s.instance;
   // A stop raised before the start checkpoints what there is and says so.
   std::atomic<bool> stop{true};
   o.stop = &stop;

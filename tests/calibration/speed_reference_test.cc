@@ -77,3 +77,19 @@ TEST(SpeedReference, TimesTheWorkload) {
   ASSERT_EQ(t.size(), 3u);
   for (double v : t) EXPECT_GT(v, 0.0);
 }
+
+TEST(SpeedReference, SlowPhaseIsJudgedAgainstTheFastLevelOfAllReadings) {
+  EXPECT_FALSE(slow_phase({}));
+  EXPECT_FALSE(slow_phase({5, 9}));  // too few to know the fast level
+  EXPECT_TRUE(slow_phase({5, 5.2, 5.1, 9.5}));
+  EXPECT_FALSE(slow_phase({5, 5.2, 5.1, 5.9}));
+  EXPECT_FALSE(slow_phase({9, 9.5, 9.2, 9.8}));  // slow throughout: that is this host's level
+}
+
+TEST(SpeedReference, TheWorkloadRunsOnKernelsAloneAndTimesEachPass) {
+  SpeedReferenceRun ref;
+  const std::vector<double> t = ref.time(3);
+  ASSERT_EQ(t.size(), 3u);
+  for (double ms : t) EXPECT_GT(ms, 0);
+  EXPECT_NE(speed_reference_workload().find(kKernelVersion), std::string::npos);
+}

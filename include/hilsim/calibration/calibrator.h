@@ -76,6 +76,7 @@ struct CalibrateResult {
   costmodel::Profile profile;
   SampleSet samples;
   double wall_s = 0;
+  double waited_s = 0;  // of which spent waiting out the host's slow phases
   bool interrupted = false;
 };
 CalibrateResult calibrate(const CalibrateOptions& o);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,22 @@ struct RunnerOptions {
 // warms up, then times calls round-robin until the series is stable or a limit is reached; a series
 // whose p90/p10 is above stable_spread is measured once more and the steadier one kept.
 Sample run_point(const KernelPoint& p, const RunnerOptions& o = {});
+
+// Fixed kernel points prepared once and run one after another on one thread, timed as a whole: the
+// speed reference's workload (speed_reference.h), graph-free so that the standalone calibrator for
+// phones takes the same readings as `hilsim calibrate`.
+class KernelSequence {
+ public:
+  explicit KernelSequence(const std::vector<KernelPoint>& points);
+  ~KernelSequence();
+  KernelSequence(const KernelSequence&) = delete;
+  KernelSequence& operator=(const KernelSequence&) = delete;
+  std::vector<double> time(int runs);  // one warm-up pass, then `runs` passes: ms of each
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
 
 // One hand-off of a tensor of `bytes` between two threads pinned to cores a and b: the producer
 // writes it and raises an atomic flag, the consumer waits for the flag and reads it all. Class

@@ -1,4 +1,4 @@
-// A fixed whole-model run timed when a profile is calibrated and again whenever its predictions are
+// A fixed workload (a small CNN's kernels, run one after another on one thread) timed when a profile is calibrated and again whenever its predictions are
 // checked against measurements on the same machine. A shared VM's neighbours or a phone's thermal
 // throttling can slow every kernel by tens of percent between the two; without this reading a check
 // cannot tell a host that got slower from a cost model that is wrong.
@@ -16,7 +16,7 @@ namespace hilsim::calibration {
 // What is timed, with the kernel version: readings of other workloads or kernels are not compared.
 std::string speed_reference_workload();
 
-// Compiles the workload once; time() may then be called between other measurements.
+// Prepares the workload once; time() may then be called between other measurements.
 class SpeedReferenceRun {
  public:
   SpeedReferenceRun();
@@ -60,6 +60,11 @@ std::vector<double> host_factors(const SampleSet& s, DriftCorrection* info = nul
 SampleSet scale_by_host(const SampleSet& s, const std::vector<double>& factors, double exponent);
 // scale_by_host with exponent 1.
 SampleSet correct_drift(const SampleSet& s, DriftCorrection* info = nullptr);
+
+// Whether the last of `readings` (p10s in time order) finds the host in a slow phase: more than
+// kSlowPhaseRatio x the fast level of all of them. Fewer than 3 readings: no level to judge by.
+inline constexpr double kSlowPhaseRatio = 1.25;
+bool slow_phase(const std::vector<double>& readings);
 
 // How much slower this host runs the workload now than when the profile was calibrated (now / then:
 // 1.2 = 20% slower); 0 when the profile has no reading of the same workload.
