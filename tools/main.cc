@@ -10,6 +10,7 @@
 
 #include "command.h"
 #include "hilsim/util/error.h"
+#include "hilsim/build_id.h"
 #include "hilsim/version.h"
 
 namespace hilsim::cli {

@@ -215,6 +215,8 @@ TEST(Calibrator, CheckpointsAndResumesWithoutRemeasuring) {
   }
   EXPECT_GE(readings, 4);
   EXPECT_EQ(b.profile.device.speed_reference.workload, speed_reference_workload());
+  EXPECT_FALSE(b.profile.device.hilsim_version.empty());  // provenance: the build that measured
+  EXPECT_FALSE(b.profile.device.git_sha.empty());
   EXPECT_GT(b.profile.device.speed_reference.ms, 0);
   for (const auto& [key, m] : b.profile.kernels) EXPECT_EQ(key.find(kSpeedReferenceClass), std::string::npos) << key;
   std::filesystem::remove(out + ".samples.json");

@@ -96,6 +96,8 @@ TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
     if (s.klass == kSpeedReferenceClass) readings.push_back(s);
   EXPECT_EQ(readings.size(), 4u);
   EXPECT_EQ(summarize_speed_reference(readings).workload, speed_reference_workload());
+  EXPECT_FALSE(b.samples.device.hilsim_version.empty());
+  EXPECT_FALSE(b.samples.device.git_sha.empty());
   for (const auto& s : b.samples.samples) EXPECT_GT(s.features.count("t_unix"), 0u) << s.instance;
   // A stop raised before the start checkpoints what there is and says so.
   std::atomic<bool> stop{true};
