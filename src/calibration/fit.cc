@@ -152,12 +152,20 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   for (const auto& s : samples) times.push_back(fit_ms(s));
   std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
   const double t_med = std::max(1e-9, times[times.size() / 2]);
+  const char* size_feature =
+      std::find(features.begin(), features.end(), "macs") != features.end() ? "macs" : "bytes";
+  double ctx_max_size = 0;
+  for (const auto& x : samples)
+    if (x.instance.rfind("ctx/", 0) == 0) ctx_max_size = std::max(ctx_max_size, feature_value(x.features, size_feature));
   std::vector<double> weight(rows, 1.0);
   for (size_t r = 0; r < rows; ++r) {
     const double t = fit_ms(samples[r]);
     if (!(t > 0))
       throw Error("fit: class '" + klass + "'", "sample '" + samples[r].instance + "' has a non-positive time");
-    if (samples[r].instance.rfind("ctx/", 0) != 0) weight[r] = grid_weight;
+    // A grid sample larger than every in-context one is all the fit knows there: full weight (the
+    // context layers were timed at reduced resolutions; full-resolution layers lie beyond them).
+    if (samples[r].instance.rfind("ctx/", 0) != 0 && feature_value(samples[r].features, size_feature) <= ctx_max_size)
+      weight[r] = grid_weight;
     weight[r] *= std::clamp(std::sqrt(t / t_med), 0.3, 3.0);
   }
   // The weighted quantile q of measured / predicted over `rows_in`.

@@ -24,10 +24,10 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   static const std::vector<std::string> compute = {"macs",      "in_bytes",      "out_bytes",   "weight_bytes", "tiles", "act_bytes",
                                                      "lane_macs", "panel_bytes", "wstream_bytes", "wstream_far", "acc_bytes", "strided_lanes",
                                                      "strided_tiles", "call"};
-  static const std::vector<std::string> memory = {"bytes", "elements", "call"};
+  static const std::vector<std::string> memory = {"bytes", "far_bytes", "elements", "call"};
   // Pooling also pays per window element: a 5x5 stride-1 max pool does ~10 compares per output where
   // a 2x2 stride-2 one does 3, at the same bytes per output.
-  static const std::vector<std::string> pool = {"bytes", "elements", "window", "strided_window", "call"};
+  static const std::vector<std::string> pool = {"bytes", "far_bytes", "elements", "window", "strided_window", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
   static const std::vector<std::string> dispatch = {"call"};
   if (klass == "transfer") return transfer;
@@ -39,7 +39,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
 const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
-      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "bytes", "elements",  "window",
+      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "bytes", "far_bytes", "elements",  "window",
       "strided_window", "call"};
   return n;
 }
@@ -72,6 +72,7 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFStridedTiles] = d(k.strided_tiles);
   } else {
     f[kFBytes] = d(k.in_bytes + k.out_bytes);
+    f[kFFarBytes] = k.in_bytes + k.out_bytes > kNearActBytes ? d(k.in_bytes + k.out_bytes) : 0.0;
     f[kFElements] = d(k.out_bytes / 4);
     f[kFWindow] = d(k.window_ops);
     f[kFStridedWindow] = d(k.strided_window_ops);

@@ -47,6 +47,10 @@ struct KernelInstance {
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
+// Memory-bound ops whose tensors (read + written) exceed this stream from DRAM rather than from the
+// caches; their bytes also count in far_bytes. Elementwise ops in context were timed up to 1.7 MiB,
+// and ops of full-resolution models (10-40 MiB) ran 30-45% over a per-byte rate fitted on those.
+inline constexpr int64_t kNearActBytes = int64_t{2} << 20;
 
 // Output register tile of the conv kernels (filters x pixels): per-tile overheads scale with it.
 inline constexpr int64_t kTileFilters = 8;
@@ -68,7 +72,7 @@ std::map<std::string, double> features_of(const KernelInstance& k);
 // as a dot product over this array instead of looking names up.
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
-  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFBytes, kFElements, kFWindow,
+  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFBytes, kFFarBytes, kFElements, kFWindow,
   kFStridedWindow, kFCall, kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
