@@ -33,8 +33,6 @@
 #include "hilsim/runtime/reference_executor.h"
 #include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/util/error.h"
-#include "hilsim/build_id.h"
-#include "hilsim/version.h"
 
 namespace hilsim::calibration {
 
@@ -591,9 +589,6 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   for (const auto& c : classes) design(c, 1, 0, 1);  // validates the names
   SampleSet& set = r.samples;
   set.device = detect_device();
-  // Provenance: which build measured (a profile from other kernels is not comparable).
-  set.device.hilsim_version = HILSIM_VERSION;
-  set.device.git_sha = HILSIM_GIT_SHA;
   set.device.calibrated_at = [] {
     char b[32];
     std::time_t now = std::time(nullptr);

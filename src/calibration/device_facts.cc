@@ -9,7 +9,9 @@
 #include <sstream>
 #include <thread>
 
+#include "hilsim/build_id.h"
 #include "hilsim/kernels/thread_pool.h"
+#include "hilsim/version.h"
 
 namespace hilsim::calibration {
 
@@ -50,6 +52,9 @@ int64_t parse_cache_size(const std::string& text) {
 
 costmodel::DeviceInfo detect_device(const std::string& root) {
   costmodel::DeviceInfo d;
+  // Provenance: the build that measures (a profile from other kernels is not comparable).
+  d.hilsim_version = HILSIM_VERSION;
+  d.git_sha = HILSIM_GIT_SHA;
   fs::path r(root);
 
   // CPU model and ISA flags: x86 says "model name"/"flags", arm64 says "CPU part"/"Features".

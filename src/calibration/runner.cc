@@ -25,8 +25,6 @@
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/util/error.h"
-#include "hilsim/build_id.h"
-#include "hilsim/version.h"
 
 namespace hilsim::calibration {
 
@@ -325,9 +323,6 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     for (const auto& s : set.samples) done.insert(s.instance);
   }
   set.device = detect_device();
-  // Provenance: which build measured (a profile from other kernels is not comparable).
-  set.device.hilsim_version = HILSIM_VERSION;
-  set.device.git_sha = HILSIM_GIT_SHA;
   set.device.calibrated_at = [] {
     char b[32];
     std::time_t t = std::time(nullptr);

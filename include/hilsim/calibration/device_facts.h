@@ -1,5 +1,6 @@
 // Facts about the machine a profile is calibrated on, read from the OS (sysfs, /proc) rather than
-// asked of the user: CPU model, cores, caches, ISA extensions, OS, frequency governor.
+// asked of the user: CPU model, cores, caches, ISA extensions, OS, frequency governor; and the build
+// (version, commit) that reads them.
 #pragma once
 
 #include <string>
