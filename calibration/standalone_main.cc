@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <exception>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/strings.h"
 
 namespace {
 
@@ -38,15 +38,6 @@ const char* kUsage =
     "  --cpus LIST         pin the kernel threads to these cores, e.g. 4,5,6,7 (big cores)\n"
     "  --tiny              a few small points per class (emulators, smoke tests)\n"
     "The environment variable HILSIM_CALIBRATION_NOTE is stored in the samples file's note.\n";
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> r;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, ','))
-    if (!x.empty()) r.push_back(x);
-  return r;
-}
 
 double number(const std::string& flag, const std::string& v) {
   try {
@@ -96,11 +87,11 @@ int run(int argc, char** argv) {
     } else if (a == "--resume") {
       o.resume = true;
     } else if (a == "--classes") {
-      o.classes = split(value());
+      o.classes = hilsim::split_list(value());
     } else if (a == "--threads-max") {
       o.max_threads = static_cast<int>(number(a, value()));
     } else if (a == "--cpus") {
-      for (const auto& c : split(value())) o.runner.cpus.push_back(static_cast<int>(number(a, c)));
+      for (const auto& c : hilsim::split_list(value())) o.runner.cpus.push_back(static_cast<int>(number(a, c)));
     } else if (a == "--tiny") {
       o.tiny = true;
     } else if (a == "--no-reference-layers") {

@@ -186,8 +186,7 @@ int run_bench(const std::vector<std::string>& args) {
   const auto ours = summary([](const Row& r) { return r.ours; });
   // A diagnostic, not the figure: the predictions scaled by the host's slowdown since calibration.
   // Kernels follow the reference's slowdown at the exponent the calibration fitted (1 where it recorded none).
-  double exponent = -1;
-  for (const auto& [k, m] : profile.kernels) exponent = std::max(exponent, m.drift_exponent);
+  double exponent = costmodel::drift_exponent(profile);
   if (exponent <= 0) exponent = 1;  // 0: the calibration found no use for a correction, not kernels immune to the host
   const double slow = host.slowdown > 0 ? std::pow(host.slowdown, exponent) : 0.0;
   const auto ours_host = summary([slow](const Row& r) { return r.ours * (slow > 0 ? slow : 1.0); });

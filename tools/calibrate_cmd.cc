@@ -9,7 +9,6 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 
 #include "command.h"
 #include "common_flags.h"
@@ -19,6 +18,7 @@
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/costmodel/profile.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/strings.h"
 
 DEFINE_double(budget_s, 120, "wall-clock budget of the measurement, seconds");
 DEFINE_bool(resume, false, "continue from the samples checkpoint beside --out");
@@ -53,15 +53,6 @@ void progress(double done, double total, const std::string& what) {
   std::fflush(stderr);
 }
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> r;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) r.push_back(item);
-  return r;
-}
-
 void print_profile_summary(const costmodel::Profile& p) {
   std::printf("%-26s %7s %9s\n", "class/threads", "samples", "fit RMSPE");
   for (const auto& [k, m] : p.kernels) std::printf("%-26s %7d %8.1f%%\n", k.c_str(), m.samples, m.fit_rmspe);
@@ -83,8 +74,7 @@ void print_profile_summary(const costmodel::Profile& p) {
 void print_drift_correction(const calibration::SampleSet& s, const costmodel::Profile& p) {
   calibration::DriftCorrection d;
   calibration::host_factors(s, &d);
-  double exponent = -1;
-  for (const auto& [k, m] : p.kernels) exponent = std::max(exponent, m.drift_exponent);
+  const double exponent = costmodel::drift_exponent(p);
   if (d.readings < 2) {
     std::printf("drift correction: none (%d speed-reference reading(s) in the samples)\n", d.readings);
   } else if (!FLAGS_drift_correction) {

@@ -12,12 +12,12 @@
 #include <iterator>
 #include <set>
 #include <unistd.h>
-#include <sstream>
 
 #include "command.h"
 #include "common_flags.h"
 #include "hilsim/costmodel/profile_comparison.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/strings.h"
 #include "zoo_configs.h"
 
 DEFINE_string(models, "", "comma-separated models (zoo:NAME[@RES] or .onnx paths); default: bench-predictor's zoo models");
@@ -25,15 +25,6 @@ DEFINE_double(max_diff_pct, 0, "exit 1 when any configuration's predictions diff
 
 namespace hilsim::cli {
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 std::string describe(const costmodel::Profile& p) {
   std::string s = p.provenance;

@@ -6,13 +6,13 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "command.h"
 #include "common_flags.h"
 #include "hilsim/costmodel/profile.h"
 #include "hilsim/partition/planner.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/strings.h"
 
 DEFINE_double(target_ms, 0, "latency target in ms (predicted on the profile)");
 DEFINE_double(target_speedup, 0, "latency target as a speed-up over the dense prediction, e.g. 2.5");
@@ -28,15 +28,6 @@ DECLARE_string(unit);
 namespace hilsim::cli {
 namespace {
 
-std::vector<std::string> split_csv(const std::string& s) {
-  std::vector<std::string> r;
-  std::stringstream ss(s);
-  std::string x;
-  while (std::getline(ss, x, ','))
-    if (!x.empty()) r.push_back(x);
-  return r;
-}
-
 int run_plan(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("plan", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
   if (FLAGS_profile.empty()) throw Error("plan", "--profile is required");
@@ -46,12 +37,12 @@ int run_plan(const std::vector<std::string>& args) {
   partition::PlanOptions o;
   o.target_ms = FLAGS_target_ms;
   o.target_speedup = FLAGS_target_speedup;
-  o.formats = split_csv(FLAGS_formats);
+  o.formats = split_list(FLAGS_formats);
   o.max_ratio = FLAGS_max_ratio;
   o.keep_first_last_dense = FLAGS_keep_first_last;
   o.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
   o.unit = FLAGS_unit;
-  o.split_units = split_csv(FLAGS_split_units);
+  o.split_units = split_list(FLAGS_split_units);
   std::fprintf(stderr, "planning %s for %s...\n", args[0].c_str(), FLAGS_profile.c_str());
   partition::Plan p = partition::make_plan(g, args[0], costmodel::load_profile(FLAGS_profile), FLAGS_profile, o);
   const std::string text = partition::plan_to_json(p);

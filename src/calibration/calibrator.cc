@@ -449,12 +449,7 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   }
   auto samples_of = [&](const std::vector<size_t>& idx, double exponent) {
     std::vector<Sample> out;
-    for (size_t i : idx) {
-      Sample s = measured.samples[i];
-      const double f = std::pow(factors[i], exponent);
-      s.ms_median /= f, s.ms_p10 /= f, s.ms_p90 /= f;
-      out.push_back(std::move(s));
-    }
+    for (size_t i : idx) out.push_back(scale_by_host(measured.samples[i], factors[i], exponent));
     return out;
   };
   auto is_kernel = [](const std::string& k) {

@@ -164,16 +164,15 @@ SampleSet scale_by_host(const SampleSet& in, const std::vector<double>& factors,
     throw Error("drift correction", "factors for " + std::to_string(factors.size()) + " samples given for " +
                                         std::to_string(in.samples.size()));
   SampleSet out = in;
-  for (size_t i = 0; i < out.samples.size(); ++i) {
-    const double f = std::pow(factors[i], exponent);
-    Sample& s = out.samples[i];
-    s.ms_median /= f, s.ms_p10 /= f, s.ms_p90 /= f;
-  }
+  for (size_t i = 0; i < out.samples.size(); ++i) out.samples[i] = scale_by_host(in.samples[i], factors[i], exponent);
   return out;
 }
 
-SampleSet correct_drift(const SampleSet& in, DriftCorrection* info) {
-  return scale_by_host(in, host_factors(in, info), 1.0);
+Sample scale_by_host(const Sample& in, double factor, double exponent) {
+  const double f = std::pow(factor, exponent);
+  Sample s = in;
+  s.ms_median /= f, s.ms_p10 /= f, s.ms_p90 /= f;
+  return s;
 }
 
 bool slow_phase(const std::vector<double>& readings) {

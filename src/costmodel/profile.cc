@@ -245,6 +245,12 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   return p;
 }
 
+double drift_exponent(const Profile& p) {
+  double e = -1;
+  for (const auto& [key, m] : p.kernels) e = std::max(e, m.drift_exponent);
+  return e;
+}
+
 Profile load_profile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path, "cannot open the profile (missing file or no permission)");

@@ -35,7 +35,7 @@ TEST(SpeedReference, DriftCorrectionScalesSamplesToTheFastLevel) {
   set.samples.push_back(at(400, 1.4));   // after the last reading: the last one (14)
   set.samples.push_back(Sample{"gemm", "unstamped", {{"threads", 1}}, 2.0, 2.0, 2.0, 5});
   DriftCorrection d;
-  const SampleSet c = correct_drift(set, &d);
+  const SampleSet c = scale_by_host(set, host_factors(set, &d), 1.0);
   EXPECT_EQ(d.readings, 3);
   EXPECT_EQ(d.corrected, 3);
   EXPECT_NEAR(c.samples[3].ms_p10, 1.0 * 10.4 / 10, 1e-9);
@@ -54,10 +54,10 @@ TEST(SpeedReference, DriftCorrectionScalesSamplesToTheFastLevel) {
   SampleSet burst;
   burst.samples = {speed_reference_sample({10}, 100, 0), speed_reference_sample({20}, 200, 1),
                    speed_reference_sample({10}, 300, 2), at(200, 1.0)};
-  EXPECT_NEAR(correct_drift(burst).samples[3].ms_p10, 1.0, 1e-12);
+  EXPECT_NEAR(scale_by_host(burst, host_factors(burst), 1.0).samples[3].ms_p10, 1.0, 1e-12);
   // One reading gives nothing to correct by.
   set.samples.erase(set.samples.begin() + 1, set.samples.begin() + 3);
-  EXPECT_EQ(correct_drift(set, &d).samples[1].ms_p10, 1.0);
+  EXPECT_EQ(scale_by_host(set, host_factors(set, &d), 1.0).samples[1].ms_p10, 1.0);
   EXPECT_EQ(d.corrected, 0);
 }
 

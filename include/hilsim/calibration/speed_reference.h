@@ -58,8 +58,8 @@ std::vector<double> host_factors(const SampleSet& s, DriftCorrection* info = nul
 // reference workload does (per instance, samples taken in the host's slow phase were 1.3x, not the
 // reference's 1.8x, slower): the fit chooses the exponent per class (FitOptions).
 SampleSet scale_by_host(const SampleSet& s, const std::vector<double>& factors, double exponent);
-// scale_by_host with exponent 1.
-SampleSet correct_drift(const SampleSet& s, DriftCorrection* info = nullptr);
+// One sample's times divided by factor^exponent.
+Sample scale_by_host(const Sample& s, double factor, double exponent);
 
 // Whether the last of `readings` (p10s in time order) finds the host in a slow phase: more than
 // kSlowPhaseRatio x the fast level of all of them. Fewer than 3 readings: no level to judge by.

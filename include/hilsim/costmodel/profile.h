@@ -97,6 +97,9 @@ struct Profile {
 // Parses and validates; throws hilsim::Error whose `where` is "<where>: field 'a.b[2].c'".
 Profile parse_profile(const std::string& json_text, const std::string& where);
 Profile load_profile(const std::string& path);
+// The exponent the calibration divided samples by the host's slowdown at (one for the whole fit,
+// written on each class): -1 when no drift correction was considered, 0 when none was applied.
+double drift_exponent(const Profile& p);
 std::string dump_profile(const Profile& p);  // pretty JSON, stable key order
 void save_profile(const Profile& p, const std::string& path);
 
