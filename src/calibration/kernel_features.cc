@@ -135,6 +135,21 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     k.lane_macs = s.n * s.groups * ceil_div(s.f / s.groups, kTileFilters) * kTileFilters * strips * kTilePixels * kdim;
     k.panel_bytes = s.n * s.groups * strips * kTilePixels * kdim * 4;
     k.wstream_bytes = weight_bytes * strips * s.n;
+  } else if (klass.rfind("depthwise_conv", 0) == 0) {
+    // The row kernel (kernels/depthwise_conv): each plane is first copied into a zeroed padded plane,
+    // then every output row is one call (taps broadcast) sweeping vectors of kDwLanes outputs, the
+    // last one partly idle. A MAC count alone charged a 7x7 plane like a seventh of a 49-wide row,
+    // and stride 2 the same per lane as stride 1 though each of its loads gathers two vectors.
+    const int64_t OH = s.out_h(), OW = s.out_w();
+    const int64_t ph = s.h + s.pad_top + s.pad_bottom;
+    const int64_t pw = std::max<int64_t>(s.w + s.pad_left + s.pad_right, (OW - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1);
+    const int64_t planes = s.n * s.c;
+    k.out_tiles = planes * OH;
+    k.lane_macs = planes * OH * ceil_div(OW, kDwLanes) * kDwLanes * s.kh * s.kw;
+    if (s.stride_w > 1) k.strided_lane_macs = k.lane_macs, k.strided_tiles = k.out_tiles;
+    k.panel_bytes = 4 * planes * ph * pw;
+    k.work_items = planes;
+    return k;
   } else {
     k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
   }

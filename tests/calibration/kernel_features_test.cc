@@ -21,3 +21,22 @@ TEST(KernelFeatures, MemoryBoundOpsCountDramStreamedBytesApart) {
   conv.klass = "dense_conv3x3";
   EXPECT_EQ(features_of(conv).count("far_bytes"), 0u);
 }
+
+TEST(KernelFeatures, DepthwiseCountsRowCallsPaddedPlanesAndIdleLanes) {
+  hilsim::kernels::ConvShape s;
+  s.c = s.f = s.groups = 576, s.h = s.w = 14, s.kh = s.kw = 3, s.stride_h = s.stride_w = 2;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  const KernelInstance k = conv_instance("depthwise_conv3x3", s, 1, s.macs(), s.weight_count() * 4);
+  ASSERT_EQ(s.out_w(), 7);
+  EXPECT_EQ(k.out_tiles, 576 * 7);                 // one row call per plane and output row
+  EXPECT_EQ(k.lane_macs, 576 * 7 * 8 * 9);         // a 7-wide row still sweeps one 8-lane vector
+  EXPECT_GT(k.lane_macs, k.executed_macs);
+  EXPECT_EQ(k.strided_lane_macs, k.lane_macs);     // stride 2 gathers every load
+  EXPECT_EQ(k.panel_bytes, 4 * 576 * 16 * 16);     // each plane copied into its zero-padded 16x16
+  EXPECT_EQ(k.work_items, 576);                    // threads split planes
+  hilsim::kernels::ConvShape s1 = s;
+  s1.stride_h = s1.stride_w = 1;
+  const KernelInstance k1 = conv_instance("depthwise_conv3x3", s1, 1, s1.macs(), s1.weight_count() * 4);
+  EXPECT_EQ(k1.strided_lane_macs, 0);
+  EXPECT_EQ(k1.lane_macs, 576 * 14 * 16 * 9);
+}

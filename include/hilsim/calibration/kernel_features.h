@@ -25,9 +25,9 @@ struct KernelInstance {
   int64_t weight_bytes = 0;  // weights in their storage format (values + indices)
   int64_t out_tiles = 0;     // output tiles (register-tile granularity): per-tile overheads
   int64_t work_items = 0;    // independent parallel items the kernel splits over threads
-  int64_t lane_macs = 0;     // sparse engine: kept weights x the vector lanes its tiles cover (incl. idle ones)
+  int64_t lane_macs = 0;     // sparse engine, depthwise: MACs x the vector lanes they cover (incl. idle ones)
   int64_t act_bytes = 0;     // output bytes through a transcendental activation (SiLU, sigmoid, ...)
-  int64_t panel_bytes = 0;   // dense convs: the im2col panels written and read (K x padded pixels)
+  int64_t panel_bytes = 0;   // dense convs: the im2col panels (K x padded pixels); depthwise: padded planes
   // Weights are streamed once per output strip/tile; where they live decides what that costs: weight
   // sets that fit a core's L2 share (kNearWeightBytes) re-read cheaply, larger ones also count in
   // wstream_far_bytes (the extra of reading from further out).
@@ -55,6 +55,9 @@ inline constexpr int64_t kNearActBytes = int64_t{2} << 20;
 // Output register tile of the conv kernels (filters x pixels): per-tile overheads scale with it.
 inline constexpr int64_t kTileFilters = 8;
 inline constexpr int64_t kTilePixels = 32;
+// Outputs per vector of the depthwise row kernels (AVX2's 8 floats; the fit's per-lane cost absorbs
+// other widths, the rounding of narrow rows is what this keeps).
+inline constexpr int64_t kDwLanes = 8;
 
 // A conv instance from its shape and what its kernel executes / stores (graph-free: the phone
 // calibrator and the cost model describe a layer with this one function).
