@@ -23,7 +23,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // the input panel, thread wake-up). Memory-bound kernels: per byte, per element, per call.
   static const std::vector<std::string> compute = {"macs",      "in_bytes",      "out_bytes",   "weight_bytes", "tiles", "act_bytes",
                                                      "lane_macs", "panel_bytes", "wstream_bytes", "wstream_far", "acc_bytes", "strided_lanes",
-                                                     "strided_tiles", "call"};
+                                                     "strided_tiles", "masked_lanes", "chunk_calls", "call"};
   static const std::vector<std::string> memory = {"bytes", "far_bytes", "elements", "call"};
   // Pooling also pays per window element: a 5x5 stride-1 max pool does ~10 compares per output where
   // a 2x2 stride-2 one does 3, at the same bytes per output.
@@ -39,7 +39,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
 const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
-      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "bytes", "far_bytes", "elements",  "window",
+      "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "masked_lanes", "chunk_calls", "bytes", "far_bytes", "elements",  "window",
       "strided_window", "call"};
   return n;
 }
@@ -70,6 +70,8 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFAccBytes] = d(k.acc_bytes);
     f[kFStridedLanes] = d(k.strided_lane_macs);
     f[kFStridedTiles] = d(k.strided_tiles);
+    f[kFMaskedLanes] = d(k.masked_lane_macs);
+    f[kFChunkCalls] = d(k.chunk_calls);
   } else {
     f[kFBytes] = d(k.in_bytes + k.out_bytes);
     f[kFFarBytes] = k.in_bytes + k.out_bytes > kNearActBytes ? d(k.in_bytes + k.out_bytes) : 0.0;
@@ -125,7 +127,9 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     const int64_t per_ch = direct ? t : phases_used * (t + ((s.kh - 1) * s.dil_h / s.stride_h + 1) * wq);
     const int64_t chunk_c = std::clamp<int64_t>((24 * 1024) / (per_ch * 4), 1, std::max<int64_t>(1, s.c));
     const int64_t chunks = ceil_div(s.c, chunk_c);
-    if (chunks > 1) k.acc_bytes = k.out_tiles * chunks * fb * t * 4;
+    if (chunks > 1) k.acc_bytes = k.out_tiles * chunks * fb * t * 4, k.chunk_calls = k.out_tiles * (chunks - 1);
+    // In place, the last tile of each row ends at the plane's end (a padded copy has zeroed slack instead).
+    if (direct && span % t != 0) k.masked_lane_macs = kept_per_pixel * t * s.n;
   } else if (klass.rfind("dense_conv", 0) == 0) {
     // The GEMM conv: MR x NR register tiles over [F per group] x [pixels], K = C/groups x kh x kw; edge
     // tiles compute padding lanes, every NR-pixel strip builds an im2col panel and re-reads the weights.

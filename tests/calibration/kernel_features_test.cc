@@ -40,3 +40,22 @@ TEST(KernelFeatures, DepthwiseCountsRowCallsPaddedPlanesAndIdleLanes) {
   EXPECT_EQ(k1.strided_lane_macs, 0);
   EXPECT_EQ(k1.lane_macs, 576 * 14 * 16 * 9);
 }
+
+TEST(KernelFeatures, InPlaceSparseRowsCountMaskedTailsAndChunkCalls) {
+  // A MobileNet project layer: 720 -> 120 channels on a 10x10 plane, read in place (1x1, stride 1).
+  hilsim::kernels::ConvShape s;
+  s.c = 720, s.f = 120, s.h = s.w = 10;
+  const int64_t kept = 720 * 120 / 10;  // 90% pruned
+  const KernelInstance k = conv_instance("sparse_fb1", s, 1, kept * 100, kept * 8);
+  // 100 positions in 64-lane tiles: two per row, the second cut short and run masked.
+  EXPECT_EQ(k.out_tiles, 120 * 2);
+  EXPECT_EQ(k.lane_macs, kept * 128);
+  EXPECT_EQ(k.masked_lane_macs, kept * 64);
+  // 720 channels x 64 lanes outgrow L1: 96-channel chunks, 8 calls per tile, 7 beyond the first.
+  EXPECT_EQ(k.chunk_calls, k.out_tiles * 7);
+  // A plane that fills its tiles exactly has no masked tail; a padded 3x3 copies into slack instead.
+  s.h = s.w = 8;
+  EXPECT_EQ(conv_instance("sparse_fb1", s, 1, kept * 64, kept * 8).masked_lane_macs, 0);
+  s.h = s.w = 10, s.kh = s.kw = 3, s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  EXPECT_EQ(conv_instance("sparse_fb1", s, 1, kept * 900, kept * 8).masked_lane_macs, 0);
+}

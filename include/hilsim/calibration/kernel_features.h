@@ -40,6 +40,11 @@ struct KernelInstance {
   // Strided sparse convs pay per tile for gathering their stride phases, which dominates once a high
   // ratio leaves few kept columns per tile.
   int64_t strided_tiles = 0;
+  // Sparse engine, 1x1 convs read in place: the lanes of tiles cut short by the plane's end, which run
+  // masked loads for every kept column; and the micro-kernel calls beyond one per tile that channel
+  // chunks add (each reloads and stores its accumulators).
+  int64_t masked_lane_macs = 0;
+  int64_t chunk_calls = 0;
   // Pooling: the compares/adds of its passes (kernels::pool2d_work; a global pool reads each input
   // once), and those of strided windows, which gather.
   int64_t window_ops = 0;
@@ -75,8 +80,8 @@ std::map<std::string, double> features_of(const KernelInstance& k);
 // as a dot product over this array instead of looking names up.
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
-  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFBytes, kFFarBytes, kFElements, kFWindow,
-  kFStridedWindow, kFCall, kNumFeatures
+  kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFMaskedLanes, kFChunkCalls, kFBytes,
+  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFCall, kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
 const std::array<const char*, kNumFeatures>& all_feature_names();
