@@ -1,6 +1,7 @@
 #include "hilsim/calibration/device_facts.h"
 
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -48,6 +49,29 @@ int64_t parse_cache_size(const std::string& text) {
     case 'G': return v * 1024 * 1024 * 1024;
     default: return v;
   }
+}
+
+std::vector<costmodel::CacheLevel> caches_from_sizes(const CacheSizes& s) {
+  std::vector<costmodel::CacheLevel> out;
+  // Without sysfs nothing says which caches are shared; on the CPUs this runs on L1 and L2 are per
+  // core and the last level is shared by the cores of a complex.
+  auto add = [&](int level, const char* type, int64_t bytes, bool shared) {
+    if (bytes > 0) out.push_back({level, type, bytes, shared});
+  };
+  add(1, "data", s.l1d, false);
+  add(2, "unified", s.l2, false);
+  add(3, "unified", s.l3, true);
+  return out;
+}
+
+CacheSizes libc_cache_sizes() {
+  CacheSizes s;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+  s.l1d = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+  s.l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  s.l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#endif
+  return s;
 }
 
 costmodel::DeviceInfo detect_device(const std::string& root) {
@@ -98,6 +122,10 @@ costmodel::DeviceInfo detect_device(const std::string& root) {
       if (c.level > 0 && c.bytes > 0) d.caches.push_back(c);
     }
   }
+
+  // Some VMs expose no cache directory in sysfs (this project's CI machines among them); the C library
+  // still knows the sizes from cpuid, and an empty list would leave the cost model guessing.
+  if (d.caches.empty() && root == "/") d.caches = caches_from_sizes(libc_cache_sizes());
 
   std::string gov = read_line(r / "sys/devices/system/cpu/cpu0/cpufreq/scaling_governor");
   d.governor = gov.empty() ? "unknown" : gov;

@@ -107,3 +107,25 @@ TEST(DeviceFacts, ReadsCpuinfoAndCachesFromATree) {
   EXPECT_EQ(d.governor, "performance");
   EXPECT_NE(std::find(d.isa.begin(), d.isa.end(), "avx512f"), d.isa.end());
 }
+
+TEST(DeviceFacts, CachesFromLibcSizesWhenSysfsHasNone) {
+  // A VM whose sysfs lists no cache directory: the sizes the C library reads from cpuid stand in.
+  auto c = caches_from_sizes({48 * 1024, 1 << 20, 32LL << 20});
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0].level, 1);
+  EXPECT_EQ(c[0].type, "data");
+  EXPECT_EQ(c[0].bytes, 48 * 1024);
+  EXPECT_FALSE(c[0].shared);
+  EXPECT_EQ(c[1].level, 2);
+  EXPECT_EQ(c[1].bytes, 1 << 20);
+  EXPECT_EQ(c[2].level, 3);
+  EXPECT_TRUE(c[2].shared);
+  // Levels the library does not know (0 or -1) are left out rather than written as empty caches.
+  auto partial = caches_from_sizes({32 * 1024, 0, -1});
+  ASSERT_EQ(partial.size(), 1u);
+  EXPECT_EQ(partial[0].level, 1);
+  // A fake tree is never completed from this machine's library: its caches are what the tree says.
+  FakeTree t;
+  t.write("proc/cpuinfo", "processor\t: 0\nmodel name\t: Fake\n");
+  EXPECT_TRUE(detect_device(t.root.string()).caches.empty());
+}

@@ -3,12 +3,23 @@
 // (version, commit) that reads them.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "hilsim/costmodel/profile.h"
 
 namespace hilsim::calibration {
 
+// Cache sizes in bytes by level (<= 0: unknown), as the C library reports them.
+struct CacheSizes {
+  int64_t l1d = 0, l2 = 0, l3 = 0;
+};
+CacheSizes libc_cache_sizes();
+// The cache list of a machine whose sysfs has none: L1d and L2 private, the last level shared.
+std::vector<costmodel::CacheLevel> caches_from_sizes(const CacheSizes& s);
+
+// Caches come from sysfs, or from the C library (cpuid) where sysfs has none and `root` is "/".
 // `root` is the filesystem root to read from ("/" normally; a fake tree in tests).
 costmodel::DeviceInfo detect_device(const std::string& root = "/");
 
