@@ -69,6 +69,9 @@ void print_profile_summary(const costmodel::Profile& p) {
                 std::fabs(r.drift) > 0.15   ? " — a fast-moving machine: consider calibrating again at a quieter moment"
                 : std::fabs(r.drift) > 0.05 ? " — a moving machine; the drift correction below scales for it"
                                             : "");
+  if (r.parallel_threads > 1)
+    std::printf("  on %d threads: %.3f ms (%.2fx the one-thread level)\n", r.parallel_threads, r.parallel_ms,
+                r.ms / r.parallel_ms);
 }
 
 void print_drift_correction(const calibration::SampleSet& s, const costmodel::Profile& p) {

@@ -92,7 +92,7 @@ void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const st
                why.empty() ? "" : " (", why.c_str(), why.empty() ? "" : ")");
 }
 
-HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs) {
+HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs, int threads) {
   HostSpeed h;
   const costmodel::SpeedReference& r = p.device.speed_reference;
   if (r.workload != calibration::speed_reference_workload() || !(r.ms > 0)) return h;
@@ -115,6 +115,20 @@ HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* r
                 100 * std::fabs(h.slowdown - 1), std::fabs(h.slowdown - 1) > 0.05 ?
                 ": that much of a gap between prediction and measurement is the host, not the model" : "");
   h.line = b;
+  if (threads > 1 && r.parallel_threads == threads && r.parallel_ms > 0) {
+    calibration::SpeedReferenceRun par(threads);
+    h.parallel_threads = threads;
+    h.parallel_ms_then = r.parallel_ms;
+    h.parallel_ms_now = calibration::quantile(par.time(20), 0.1);
+    h.parallel_slowdown = calibration::host_parallel_slowdown(p.device, threads, h.parallel_ms_now);
+    std::snprintf(b, sizeof b, "\non %d threads it takes %.3f ms now, %.3f ms at calibration (%s %.0f%%)%s", threads,
+                  h.parallel_ms_now, h.parallel_ms_then, h.parallel_slowdown >= 1 ? "slower by" : "faster by",
+                  100 * std::fabs(h.parallel_slowdown - 1),
+                  std::fabs(h.parallel_slowdown - h.slowdown) > 0.1
+                      ? ": the other core(s) moved apart from the first, and a multi-thread gap follows this line"
+                      : "");
+    h.line += b;
+  }
   return h;
 }
 

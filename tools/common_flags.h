@@ -35,11 +35,15 @@ std::string best_bundled_profile(const std::vector<BundledProfile>& all);
 void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path);
 // The host's speed now against the profile's calibration, on its speed reference (timed here when
 // the profile has one of the same workload): slowdown = now / then, 0 when there is nothing to compare.
+// For a run on `threads` > 1 it also times the workload on that many threads when the profile holds
+// its parallel level at that count: the other cores' share of a shared host moves on its own.
 struct HostSpeed {
   double reference_ms_then = 0, reference_ms_now = 0, slowdown = 0;
-  std::string line;  // one sentence for a table's footer; empty when slowdown is 0
+  int parallel_threads = 0;
+  double parallel_ms_then = 0, parallel_ms_now = 0, parallel_slowdown = 0;
+  std::string line;  // one sentence (two with the parallel reading) for a footer; empty when slowdown is 0
 };
-HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs = nullptr);
+HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs = nullptr, int threads = 1);
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

@@ -72,7 +72,7 @@ int run_predict(const std::vector<std::string>& args) {
     measured_total = m.ms_p10;
     measured_median = m.ms_median;
     measured_threads = req.threads;
-    host = measure_host_speed(profile);
+    host = measure_host_speed(profile, nullptr, measured_threads);
   }
 
   if (FLAGS_json) {
@@ -104,6 +104,7 @@ int run_predict(const std::vector<std::string>& args) {
       j["total"]["measured_threads"] = measured_threads;
       j["total"]["measured_runs"] = FLAGS_repeat;
       if (host.slowdown > 0) j["total"]["host_slowdown"] = host.slowdown;
+      if (host.parallel_slowdown > 0) j["total"]["host_parallel_slowdown"] = host.parallel_slowdown;
     }
     j["unit_busy_ms"] = p.unit_busy_ms;
     std::cout << j.dump(2) << "\n";

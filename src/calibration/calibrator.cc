@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
 
@@ -627,25 +628,42 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   // The host's speed now and at the end, on a fixed workload: later checks compare with it, and a
   // large drift between the two says the samples were taken on a moving machine.
   // In between, a shorter reading every kSpeedReferenceEvery_s lets the fit correct for the drift.
+  // Each reading also times the workload on all calibrated threads: the samples at that count need
+  // the other core(s) free, and on a shared VM they come and go apart from the first.
   SpeedReferenceRun reference;
+  std::unique_ptr<SpeedReferenceRun> parallel_reference;
+  if (max_threads > 1) parallel_reference = std::make_unique<SpeedReferenceRun>(max_threads);
   int reading_seq = 0;  // a resumed set continues its readings
   for (const Sample& s : set.samples) reading_seq += s.klass == kSpeedReferenceClass;
   double last_reading = 0;
-  std::vector<double> reading_ms;  // p10 of every reading so far, for slow_phase()
+  // p10 of every reading so far by thread count, for slow_phase()
+  std::map<int, std::vector<double>> reading_ms;
   for (const Sample& s : set.samples)
-    if (s.klass == kSpeedReferenceClass) reading_ms.push_back(fit_ms(s));
+    if (s.klass == kSpeedReferenceClass) {
+      auto it = s.features.find("threads");
+      reading_ms[it == s.features.end() ? 1 : static_cast<int>(std::lround(it->second))].push_back(fit_ms(s));
+    }
   auto take_reading = [&](int runs) {
     set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
-    reading_ms.push_back(fit_ms(set.samples.back()));
+    reading_ms[1].push_back(fit_ms(set.samples.back()));
+    if (parallel_reference) {
+      set.samples.push_back(speed_reference_sample(parallel_reference->time(runs), unix_now(), reading_seq++, max_threads));
+      reading_ms[max_threads].push_back(fit_ms(set.samples.back()));
+    }
     last_reading = secs(t0, Clock::now());
     set.device.speed_reference = summarize_speed_reference(set.samples);
+  };
+  auto in_slow_phase = [&] {
+    for (const auto& [t, ms] : reading_ms)
+      if (slow_phase(ms)) return true;
+    return false;
   };
   // In a slow phase of the host, wait (re-reading) for the fast one before measuring on: samples of
   // one class taken in both phases do not fit one model, and the mix differs from one calibration to
   // the next. Waiting is capped, so a host slow throughout (a throttled phone) is still measured.
   double waited_s = 0;
   auto wait_for_fast_phase = [&] {
-    for (int tries = 0; tries < kSlowPhaseMaxTries && slow_phase(reading_ms) && !(o.stop && o.stop->load()) &&
+    for (int tries = 0; tries < kSlowPhaseMaxTries && in_slow_phase() && !(o.stop && o.stop->load()) &&
                         waited_s < kSlowPhaseMaxWaitShare * o.budget_s;
          ++tries) {
       const auto w0 = Clock::now();

@@ -215,11 +215,13 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o) {
 }
 
 struct KernelSequence::State {
+  explicit State(int threads) : pool(threads) {}
   std::vector<std::unique_ptr<Instance>> ins;
-  kernels::ThreadPool pool{1};
+  kernels::ThreadPool pool;
 };
 
-KernelSequence::KernelSequence(const std::vector<KernelPoint>& points) : s_(std::make_unique<State>()) {
+KernelSequence::KernelSequence(const std::vector<KernelPoint>& points, int threads)
+    : s_(std::make_unique<State>(std::max(1, threads))) {
   uint64_t seed = 101;
   for (const KernelPoint& p : points) s_->ins.push_back(prepare(p, seed++));
 }
@@ -356,6 +358,8 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
   // reading costs ~100x as much: one at the start and one at the end, few runs.
   const auto prepared = now();
   SpeedReferenceRun reference;
+  std::unique_ptr<SpeedReferenceRun> parallel_reference;  // all threads: see calibrator.cc
+  if (max_threads > 1) parallel_reference = std::make_unique<SpeedReferenceRun>(max_threads);
   reading_s += secs(prepared, now());
   int reading_seq = 0;  // a resumed set continues its readings
   for (const Sample& s : set.samples) reading_seq += s.klass == kSpeedReferenceClass;
@@ -364,6 +368,8 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     if (stopped()) return;
     const auto r0 = now();
     set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
+    if (parallel_reference)
+      set.samples.push_back(speed_reference_sample(parallel_reference->time(runs), unix_now(), reading_seq++, max_threads));
     reading_s += secs(r0, now());
     last_reading = secs(t0, now());
   };

@@ -44,20 +44,23 @@ std::string speed_reference_workload() {
 }
 
 struct SpeedReferenceRun::State {
-  KernelSequence seq{reference_points()};
+  explicit State(int threads) : seq(reference_points(), threads) {}
+  KernelSequence seq;
 };
 
-SpeedReferenceRun::SpeedReferenceRun() : s_(std::make_unique<State>()) {}
+SpeedReferenceRun::SpeedReferenceRun(int threads) : s_(std::make_unique<State>(threads)) {}
 
 SpeedReferenceRun::~SpeedReferenceRun() = default;
 
 std::vector<double> SpeedReferenceRun::time(int runs) { return s_->seq.time(runs); }
 
-Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq) {
+Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq, int threads) {
   Sample s;
   s.klass = kSpeedReferenceClass;
-  s.instance = std::string(kSpeedReferenceClass) + "/" + std::to_string(seq);
-  s.features = {{"threads", 1.0}, {"t_unix", t_unix}};
+  // One-thread readings keep their old names: samples files written before parallel readings resume.
+  s.instance = std::string(kSpeedReferenceClass) + "/" + (threads > 1 ? "t" + std::to_string(threads) + "/" : "") +
+               std::to_string(seq);
+  s.features = {{"threads", static_cast<double>(std::max(1, threads))}, {"t_unix", t_unix}};
   s.ms_median = quantile(runs, 0.5);
   s.ms_p10 = quantile(runs, 0.1);
   s.ms_p90 = quantile(runs, 0.9);
@@ -76,11 +79,16 @@ double stamp(const Sample& s) {
   return it == s.features.end() ? -1.0 : it->second;
 }
 
-// The readings in time order, those without a stamp or a time left out.
-std::vector<const Sample*> readings_of(const std::vector<Sample>& samples) {
+int threads_of(const Sample& s) {
+  auto it = s.features.find("threads");
+  return it == s.features.end() ? 1 : static_cast<int>(std::lround(it->second));
+}
+
+// The readings at `threads` in time order, those without a stamp or a time left out.
+std::vector<const Sample*> readings_of(const std::vector<Sample>& samples, int threads = 1) {
   std::vector<const Sample*> r;
   for (const Sample& s : samples)
-    if (s.klass == kSpeedReferenceClass && stamp(s) > 0 && fit_ms(s) > 0) r.push_back(&s);
+    if (s.klass == kSpeedReferenceClass && threads_of(s) == threads && stamp(s) > 0 && fit_ms(s) > 0) r.push_back(&s);
   std::stable_sort(r.begin(), r.end(), [](const Sample* a, const Sample* b) { return stamp(*a) < stamp(*b); });
   return r;
 }
@@ -124,7 +132,15 @@ costmodel::SpeedReference summarize(const std::vector<const Sample*>& r) {
 }  // namespace
 
 costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings) {
-  return summarize(readings_of(readings));
+  costmodel::SpeedReference out = summarize(readings_of(readings));
+  int most = 1;
+  for (const Sample& s : readings)
+    if (s.klass == kSpeedReferenceClass) most = std::max(most, threads_of(s));
+  if (most > 1 && !out.workload.empty()) {
+    const std::vector<const Sample*> par = readings_of(readings, most);
+    if (!par.empty()) out.parallel_threads = most, out.parallel_ms = fast_level(levels_of(par));
+  }
+  return out;
 }
 
 std::vector<double> host_factors(const SampleSet& in, DriftCorrection* info) {
@@ -173,6 +189,14 @@ Sample scale_by_host(const Sample& in, double factor, double exponent) {
   Sample s = in;
   s.ms_median /= f, s.ms_p10 /= f, s.ms_p90 /= f;
   return s;
+}
+
+double host_parallel_slowdown(const costmodel::DeviceInfo& profiled, int threads, double now_ms) {
+  const costmodel::SpeedReference& r = profiled.speed_reference;
+  if (r.workload != speed_reference_workload() || threads < 2 || r.parallel_threads != threads || !(r.parallel_ms > 0) ||
+      !(now_ms > 0))
+    return 0;
+  return now_ms / r.parallel_ms;
 }
 
 bool slow_phase(const std::vector<double>& readings) {

@@ -143,6 +143,11 @@ Profile parse_profile(const std::string& text, const std::string& where) {
     x.ms = r.positive(*sr, "device.speed_reference", "ms");
     x.spread = r.nonneg(*sr, "device.speed_reference", "spread");
     x.drift = r.num(r.field(*sr, "device.speed_reference", "drift"), "device.speed_reference.drift");
+    if (const json* par = r.optional(*sr, "parallel")) {
+      if (!par->is_object()) r.fail("device.speed_reference.parallel", "must be an object {threads, ms}");
+      x.parallel_threads = static_cast<int>(r.integer(*par, "device.speed_reference.parallel", "threads", 2));
+      x.parallel_ms = r.positive(*par, "device.speed_reference.parallel", "ms");
+    }
   }
   const json& caches = r.array(d, "device", "caches");
   for (size_t i = 0; i < caches.size(); ++i) {
@@ -275,6 +280,9 @@ std::string dump_profile(const Profile& p) {
   if (!p.device.speed_reference.workload.empty())
     d["speed_reference"] = {{"workload", p.device.speed_reference.workload}, {"ms", p.device.speed_reference.ms},
                             {"spread", p.device.speed_reference.spread}, {"drift", p.device.speed_reference.drift}};
+  if (p.device.speed_reference.parallel_threads > 1)
+    d["speed_reference"]["parallel"] = {{"threads", p.device.speed_reference.parallel_threads},
+                                        {"ms", p.device.speed_reference.parallel_ms}};
   d["caches"] = json::array();
   for (const auto& c : p.device.caches)
     d["caches"].push_back({{"level", c.level}, {"type", c.type}, {"bytes", c.bytes}, {"shared", c.shared}});

@@ -25,6 +25,16 @@ void summarize(ProfileComparison& c) {
   c.max_abs_diff_host = abs_host.empty() ? 0 : *std::max_element(abs_host.begin(), abs_host.end());
   c.median_abs_diff = median(abs_raw);
   c.median_abs_diff_host = median(abs_host);
+  std::map<int, std::vector<double>> raw_t, host_t;
+  for (const auto& d : c.configs) raw_t[d.threads].push_back(std::fabs(d.diff)), host_t[d.threads].push_back(std::fabs(d.diff_host));
+  for (auto& [t, td] : c.by_threads) td.configs = 0;
+  for (const auto& [t, v] : raw_t) {
+    ThreadsDifference& td = c.by_threads[t];
+    td.configs = v.size();
+    td.median_abs_diff = median(v);
+    td.max_abs_diff = *std::max_element(v.begin(), v.end());
+    td.median_abs_diff_host = median(host_t[t]);
+  }
   c.classes.clear();
   for (const auto& [k, ds] : c.op_diffs) {
     std::vector<double> a;
@@ -39,9 +49,12 @@ void summarize(ProfileComparison& c) {
 
 }  // namespace
 
-double host_ratio(const Profile& a, const Profile& b) {
+double host_ratio(const Profile& a, const Profile& b, int threads) {
   const SpeedReference &ra = a.device.speed_reference, &rb = b.device.speed_reference;
   if (ra.workload.empty() || ra.workload != rb.workload || !(ra.ms > 0) || !(rb.ms > 0)) return 0;
+  if (threads > 1 && ra.parallel_threads == threads && rb.parallel_threads == threads && ra.parallel_ms > 0 &&
+      rb.parallel_ms > 0)
+    return rb.parallel_ms / ra.parallel_ms;
   return rb.ms / ra.ms;
 }
 
@@ -50,8 +63,10 @@ ProfileComparison compare_profiles(const graph::Graph& model, const Profile& a, 
                                    PredictorOptions opts) {
   ProfileComparison out;
   out.host_ratio = host_ratio(a, b);
-  const double scale = out.host_ratio > 0 ? out.host_ratio : 1.0;
   for (int t : threads) {
+    const double ratio = host_ratio(a, b, t);
+    out.by_threads[t].host_ratio = ratio;
+    const double scale = ratio > 0 ? ratio : 1.0;
     PredictorOptions o = opts;
     o.threads = t;
     Predictor pa(model, a, o), pb(model, b, o);
@@ -79,6 +94,7 @@ ProfileComparison merge_comparisons(const std::vector<ProfileComparison>& parts)
     out.configs.insert(out.configs.end(), p.configs.begin(), p.configs.end());
     for (const auto& [k, ds] : p.op_diffs) out.op_diffs[k].insert(out.op_diffs[k].end(), ds.begin(), ds.end());
     out.host_ratio = p.host_ratio;  // the same pair of profiles throughout
+    for (const auto& [t, td] : p.by_threads) out.by_threads[t].host_ratio = td.host_ratio;
   }
   summarize(out);
   return out;

@@ -71,6 +71,43 @@ TEST(SpeedReference, SlowdownOnlyAgainstTheSameWorkload) {
   EXPECT_EQ(host_slowdown(d, 5.0), 0.0);
 }
 
+TEST(SpeedReference, ParallelReadingsGiveTheirOwnLevelAndStayOutOfTheDriftCorrection) {
+  // One-thread readings at 10, 11, 12 ms; two-thread ones at 6 then 9 ms (the second core got busy).
+  std::vector<Sample> r = {speed_reference_sample({10}, 100, 0), speed_reference_sample({6}, 101, 1, 2),
+                           speed_reference_sample({11}, 200, 2), speed_reference_sample({9}, 201, 3, 2),
+                           speed_reference_sample({12}, 300, 4)};
+  EXPECT_EQ(r[1].features.at("threads"), 2.0);
+  EXPECT_NE(r[1].instance, r[0].instance);
+  const auto s = summarize_speed_reference(r);
+  EXPECT_NEAR(s.ms, 10.2, 1e-9);  // as without the parallel readings
+  EXPECT_NEAR(s.drift, 0.2, 1e-9);
+  EXPECT_EQ(s.parallel_threads, 2);
+  EXPECT_NEAR(s.parallel_ms, 6.3, 1e-9);  // the 10th percentile of 6 and 9
+  // Drift correction reads the one-thread readings alone.
+  SampleSet set;
+  set.samples = r;
+  set.samples.push_back(Sample{"gemm", "g", {{"threads", 1}, {"t_unix", 200}}, 1.1, 1.1, 1.1, 5});
+  DriftCorrection d;
+  const std::vector<double> f = host_factors(set, &d);
+  EXPECT_EQ(d.readings, 3);
+  EXPECT_NEAR(f.back(), 11.0 / 10.2, 1e-9);
+  // Against a profile: the slowdown on 2 threads, none at a count the profile did not read.
+  hilsim::costmodel::DeviceInfo dev;
+  dev.speed_reference = s;
+  EXPECT_NEAR(host_parallel_slowdown(dev, 2, 12.6), 2.0, 1e-9);
+  EXPECT_EQ(host_parallel_slowdown(dev, 4, 12.6), 0.0);
+  EXPECT_EQ(host_parallel_slowdown(dev, 1, 12.6), 0.0);
+  // No one-thread reading: nothing is summarised.
+  EXPECT_TRUE(summarize_speed_reference({speed_reference_sample({6}, 101, 1, 2)}).workload.empty());
+}
+
+TEST(SpeedReference, TimesTheWorkloadOnSeveralThreads) {
+  SpeedReferenceRun run(2);
+  const auto t = run.time(2);
+  ASSERT_EQ(t.size(), 2u);
+  for (double v : t) EXPECT_GT(v, 0.0);
+}
+
 TEST(SpeedReference, TimesTheWorkload) {
   SpeedReferenceRun run;
   const auto t = run.time(3);

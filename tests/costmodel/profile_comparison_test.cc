@@ -80,6 +80,33 @@ TEST(ProfileComparison, AHostTenPercentSlowerAtTheSecondCalibrationIsAdjustedAwa
   EXPECT_EQ(host_ratio(a, b), 0);
 }
 
+TEST(ProfileComparison, TwoThreadConfigsAreAdjustedByTheParallelReadingsWhereBothHaveThem) {
+  // The first core as fast at both calibrations, the second busier at b's: its 2-thread fits are 1.5x
+  // slower, and so was its 2-thread reading. The 1-thread configurations agree as they are.
+  Profile a = measured();
+  a.device.speed_reference = {"ref-workload", 5.0, 1.02, 0, 2, 3.0};
+  Profile b = a;
+  b.device.speed_reference.parallel_ms = 4.5;
+  for (auto& [k, m] : b.kernels)
+    if (k.size() > 3 && k.compare(k.size() - 3, 3, "/t2") == 0)
+      for (double& p : m.params) p *= 1.5;
+  EXPECT_NEAR(host_ratio(a, b, 1), 1.0, 1e-12);
+  EXPECT_NEAR(host_ratio(a, b, 2), 1.5, 1e-12);
+  const ProfileComparison c = compare_profiles(small_model(), a, b, configs(), {1, 2}, {0, "cpu0"});
+  ASSERT_EQ(c.by_threads.size(), 2u);
+  EXPECT_EQ(c.by_threads.at(1).configs, 3u);
+  EXPECT_LT(c.by_threads.at(1).max_abs_diff, 1e-9);
+  EXPECT_NEAR(c.by_threads.at(2).host_ratio, 1.5, 1e-12);
+  // The 2-thread predictions are up by 50% less the per-op dispatch cost, a one-thread class.
+  EXPECT_GT(c.by_threads.at(2).median_abs_diff, 0.3);
+  EXPECT_LT(c.by_threads.at(2).median_abs_diff_host, 0.5 * c.by_threads.at(2).median_abs_diff);
+  for (const auto& d : c.configs)
+    if (d.threads == 2) EXPECT_NEAR(d.diff_host, (d.ms_b / 1.5 - d.ms_a) / d.ms_a, 1e-12) << d.name;
+  // Without a parallel reading in one of them, the one-thread ratio stands in.
+  b.device.speed_reference.parallel_threads = 0;
+  EXPECT_NEAR(host_ratio(a, b, 2), 1.0, 1e-12);
+}
+
 TEST(ProfileComparison, MergingPoolsConfigsAndOps) {
   const Profile a = measured();
   Profile b = a;

@@ -78,6 +78,34 @@ TEST(Profile, SpeedReferenceRoundTripsAndIsChecked) {
   EXPECT_NE(error_of(bad).find("field 'device.speed_reference'"), std::string::npos) << error_of(bad);
 }
 
+TEST(Profile, ParallelSpeedReferenceIsOptionalRoundTripsAndIsChecked) {
+  json j = valid();
+  j["device"]["speed_reference"] = {{"workload", "w"}, {"ms", 4.5}, {"spread", 1.2}, {"drift", 0.0},
+                                    {"parallel", {{"threads", 2}, {"ms", 2.5}}}};
+  auto p = parse_profile(j.dump(), "p.json");
+  EXPECT_EQ(p.device.speed_reference.parallel_threads, 2);
+  EXPECT_EQ(p.device.speed_reference.parallel_ms, 2.5);
+  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
+  EXPECT_EQ(q.device.speed_reference.parallel_threads, 2);
+  EXPECT_EQ(q.device.speed_reference.parallel_ms, 2.5);
+  // Older profiles have none, and none is written back.
+  j["device"]["speed_reference"].erase("parallel");
+  auto old = parse_profile(j.dump(), "p.json");
+  EXPECT_EQ(old.device.speed_reference.parallel_threads, 0);
+  EXPECT_EQ(hilsim::costmodel::dump_profile(old).find("parallel"), std::string::npos);
+
+  auto with = [&](const json& par) {
+    json b = valid();
+    b["device"]["speed_reference"] = {{"workload", "w"}, {"ms", 4.5}, {"spread", 1.2}, {"drift", 0.0}, {"parallel", par}};
+    return error_of(b);
+  };
+  EXPECT_NE(with({{"threads", 1}, {"ms", 2.5}}).find("field 'device.speed_reference.parallel.threads'"), std::string::npos)
+      << with({{"threads", 1}, {"ms", 2.5}});
+  EXPECT_NE(with({{"threads", 2}, {"ms", -2.5}}).find("field 'device.speed_reference.parallel.ms'"), std::string::npos);
+  EXPECT_NE(with({{"threads", 2}}).find("field 'device.speed_reference.parallel.ms'"), std::string::npos);
+  EXPECT_NE(with(7).find("field 'device.speed_reference.parallel'"), std::string::npos) << with(7);
+}
+
 TEST(Profile, MissingFieldIsNamed) {
   json j = valid();
   j["device"].erase("cores");

@@ -34,7 +34,8 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o = {});
 // phones takes the same readings as `hilsim calibrate`.
 class KernelSequence {
  public:
-  explicit KernelSequence(const std::vector<KernelPoint>& points);
+  // The points' kernels split over `threads` (a pool of that size), one after another.
+  explicit KernelSequence(const std::vector<KernelPoint>& points, int threads = 1);
   ~KernelSequence();
   KernelSequence(const KernelSequence&) = delete;
   KernelSequence& operator=(const KernelSequence&) = delete;

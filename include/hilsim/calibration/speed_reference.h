@@ -16,10 +16,11 @@ namespace hilsim::calibration {
 // What is timed, with the kernel version: readings of other workloads or kernels are not compared.
 std::string speed_reference_workload();
 
-// Prepares the workload once; time() may then be called between other measurements.
+// Prepares the workload once; time() may then be called between other measurements. With threads > 1
+// each kernel is split over that many threads: the reading of the host's parallel capacity.
 class SpeedReferenceRun {
  public:
-  SpeedReferenceRun();
+  explicit SpeedReferenceRun(int threads = 1);
   ~SpeedReferenceRun();
   SpeedReferenceRun(const SpeedReferenceRun&) = delete;
   SpeedReferenceRun& operator=(const SpeedReferenceRun&) = delete;
@@ -30,11 +31,12 @@ class SpeedReferenceRun {
   std::unique_ptr<State> s_;
 };
 
-// A reading kept as a sample (class "speed_reference", features threads=1 and t_unix, the time it was
+// A reading kept as a sample (class "speed_reference", features threads and t_unix, the time it was
 // taken), so that the samples file carries the host's speed over the calibration and a refit can
-// correct for it.
+// correct for it. Drift correction and slow phases read the one-thread readings; readings at more
+// threads give the profile's parallel level.
 inline constexpr const char* kSpeedReferenceClass = "speed_reference";
-Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq);
+Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq, int threads = 1);
 double unix_now();  // seconds, the time stamp of readings and samples (t_unix)
 
 // The quantile of a calibration's (smoothed) readings taken as the host's undisturbed speed.
@@ -43,7 +45,8 @@ inline constexpr double kFastLevelQuantile = 0.1;
 // The reading a profile keeps, from a calibration's readings in time order: the undisturbed level
 // (kFastLevelQuantile of the readings, each first the median of itself and its neighbours), the median
 // p90/p10 of their runs, and how far the host's speed moved from the first reading to the last.
-// Empty without readings.
+// Empty without readings. Readings at more than one thread (the most threads among them) give
+// parallel_threads and parallel_ms, their undisturbed level taken the same way.
 costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings);
 
 // How much slower the host ran than its undisturbed level when each sample was taken: the reading
@@ -69,5 +72,8 @@ bool slow_phase(const std::vector<double>& readings);
 // How much slower this host runs the workload now than when the profile was calibrated (now / then:
 // 1.2 = 20% slower); 0 when the profile has no reading of the same workload.
 double host_slowdown(const costmodel::DeviceInfo& profiled, double now_ms);
+// The same for the workload on `threads` threads, against the profile's parallel level; 0 when the
+// profile has none at that thread count.
+double host_parallel_slowdown(const costmodel::DeviceInfo& profiled, int threads, double now_ms);
 
 }  // namespace hilsim::calibration

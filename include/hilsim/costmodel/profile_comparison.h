@@ -24,7 +24,15 @@ struct ConfigDifference {
   int threads = 1;
   double ms_a = 0, ms_b = 0;
   double diff = 0;           // (b - a) / a
-  double diff_host = 0;      // the same with b divided by the host ratio (= diff when there is none)
+  double diff_host = 0;      // the same with b divided by the host ratio at its thread count (= diff when none)
+};
+
+// The configurations at one thread count: a calibration can repeat at one thread and not at two.
+struct ThreadsDifference {
+  size_t configs = 0;
+  double median_abs_diff = 0, max_abs_diff = 0;
+  double median_abs_diff_host = 0;
+  double host_ratio = 0;  // host_ratio(a, b, threads)
 };
 
 struct ClassDifference {
@@ -43,10 +51,12 @@ struct ProfileComparison {
   // b's speed reference over a's when both recorded one of the same workload, else 0: 1.05 means the
   // host ran 5% slower while b was calibrated, so about that much of any gap is the host, not the fit.
   double host_ratio = 0;
+  std::map<int, ThreadsDifference> by_threads;
 };
 
-// b's speed reference over a's (see ProfileComparison::host_ratio).
-double host_ratio(const Profile& a, const Profile& b);
+// b's speed reference over a's (see ProfileComparison::host_ratio). At threads > 1, the ratio of their
+// parallel levels where both recorded one at that count, else the one-thread ratio.
+double host_ratio(const Profile& a, const Profile& b, int threads = 1);
 
 // Predicts every config of `model` with each profile at each of `threads` (on opts.default_unit) and
 // compares. A config one profile cannot predict is an error naming the config.
