@@ -53,6 +53,14 @@ if [[ $rc -ne 1 ]] || ! python3 -c 'import json,sys; s=json.load(open(sys.argv[1
   echo "FAIL (rc=$rc): compare-profiles of a 10% slower copy"
   fail=1
 fi
+# A parallel speed reading at one thread is no parallel reading: the field is named, exit 2.
+python3 - "$P" "$TMP/par1.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["device"]["speed_reference"]["parallel"] = {"threads": 1, "ms": 1.0}
+json.dump(p, open(sys.argv[2], "w"))
+PY
+expect "device.speed_reference.parallel.threads" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$TMP/par1.json"
 # The default profile is a bundled measured one, and the listing is JSON a script can read.
 best=$("$HILSIM" profiles --best)
 if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert sum(p["default"] for p in j) == 1, j' ; then
