@@ -109,19 +109,20 @@ int run(int argc, char** argv) {
   const auto r = hilsim::calibration::calibrate_kernels(o);
   std::fprintf(stderr, "\n");
   std::map<std::string, std::vector<hilsim::calibration::Sample>> by_key;
-  for (const auto& s : r.samples.samples) {
-    auto it = s.features.find("threads");
-    by_key[hilsim::calibration::profile_key(s.klass, it == s.features.end() ? 1 : static_cast<int>(it->second))]
-        .push_back(s);
-  }
+  for (const auto& s : r.samples.samples)
+    by_key[hilsim::calibration::profile_key(s.klass, hilsim::calibration::sample_threads(s))].push_back(s);
   std::printf("%d samples in %.1f s (%d adaptive, %zu in file) -> %s\n", r.measured, r.wall_s, r.adaptive,
               r.samples.samples.size(), o.samples_path.c_str());
   for (const auto& [key, v] : by_key) {
     const std::string klass = v.front().klass;
     if (klass == hilsim::calibration::kSpeedReferenceClass) {
-      const auto r = hilsim::calibration::summarize_speed_reference(v);
-      std::printf("  %-24s %4zu readings, undisturbed %.3f ms, moved %+.1f%% from first to last\n", "speed reference",
-                  v.size(), r.ms, 100 * r.drift);
+      // The one-thread readings and those on all threads summarise together, under the first key.
+      if (hilsim::calibration::sample_threads(v.front()) != 1) continue;
+      const auto sr = hilsim::calibration::summarize_speed_reference(r.samples.samples);
+      std::printf("  %-24s %4zu readings, undisturbed %.3f ms, moved %+.1f%% from first to last", "speed reference",
+                  v.size(), sr.ms, 100 * sr.drift);
+      if (sr.parallel_threads > 1) std::printf("; on %d threads %.3f ms", sr.parallel_threads, sr.parallel_ms);
+      std::printf("\n");
     } else if (klass == "stream") {
       std::printf("  %-24s %.2f GB/s\n", key.c_str(), hilsim::calibration::stream_gbps(v.front()));
     } else if (klass == "peak") {

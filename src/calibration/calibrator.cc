@@ -448,9 +448,7 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   std::map<std::pair<std::string, int>, std::vector<size_t>> groups;
   for (size_t i = 0; i < set.samples.size(); ++i) {
     const Sample& s = set.samples[i];
-    auto it = s.features.find("threads");
-    const int t = it == s.features.end() ? 1 : static_cast<int>(it->second);
-    groups[{s.klass, t}].push_back(i);
+    groups[{s.klass, sample_threads(s)}].push_back(i);
   }
   auto samples_of = [&](const std::vector<size_t>& idx, double exponent) {
     std::vector<Sample> out;
@@ -639,10 +637,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   // p10 of every reading so far by thread count, for slow_phase()
   std::map<int, std::vector<double>> reading_ms;
   for (const Sample& s : set.samples)
-    if (s.klass == kSpeedReferenceClass) {
-      auto it = s.features.find("threads");
-      reading_ms[it == s.features.end() ? 1 : static_cast<int>(std::lround(it->second))].push_back(fit_ms(s));
-    }
+    if (s.klass == kSpeedReferenceClass) reading_ms[sample_threads(s)].push_back(fit_ms(s));
   auto take_reading = [&](int runs) {
     set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
     reading_ms[1].push_back(fit_ms(set.samples.back()));
@@ -761,7 +756,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   uint64_t round = 2;
   while (!stopped() && budget_left() > 2.0) {
     std::map<std::pair<std::string, int>, std::vector<Sample>> groups;
-    for (const Sample& s : set.samples) groups[{s.klass, static_cast<int>(s.features.at("threads"))}].push_back(s);
+    for (const Sample& s : set.samples) groups[{s.klass, sample_threads(s)}].push_back(s);
     double worst = -1;
     std::pair<std::string, int> worst_cell;
     for (const auto& cell : cells) {

@@ -447,10 +447,7 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
   uint64_t round = 2;
   while (!o.tiny && !stopped() && left() > 1.0) {
     std::map<std::pair<std::string, int>, std::vector<Sample>> groups;
-    for (const Sample& s : set.samples) {
-      auto it = s.features.find("threads");
-      groups[{s.klass, it == s.features.end() ? 1 : static_cast<int>(it->second)}].push_back(s);
-    }
+    for (const Sample& s : set.samples) groups[{s.klass, sample_threads(s)}].push_back(s);
     double worst_score = -1;
     size_t worst_cell = 0;
     int worst_idx = -1;

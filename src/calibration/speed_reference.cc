@@ -79,16 +79,11 @@ double stamp(const Sample& s) {
   return it == s.features.end() ? -1.0 : it->second;
 }
 
-int threads_of(const Sample& s) {
-  auto it = s.features.find("threads");
-  return it == s.features.end() ? 1 : static_cast<int>(std::lround(it->second));
-}
-
 // The readings at `threads` in time order, those without a stamp or a time left out.
 std::vector<const Sample*> readings_of(const std::vector<Sample>& samples, int threads = 1) {
   std::vector<const Sample*> r;
   for (const Sample& s : samples)
-    if (s.klass == kSpeedReferenceClass && threads_of(s) == threads && stamp(s) > 0 && fit_ms(s) > 0) r.push_back(&s);
+    if (s.klass == kSpeedReferenceClass && sample_threads(s) == threads && stamp(s) > 0 && fit_ms(s) > 0) r.push_back(&s);
   std::stable_sort(r.begin(), r.end(), [](const Sample* a, const Sample* b) { return stamp(*a) < stamp(*b); });
   return r;
 }
@@ -135,7 +130,7 @@ costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& r
   costmodel::SpeedReference out = summarize(readings_of(readings));
   int most = 1;
   for (const Sample& s : readings)
-    if (s.klass == kSpeedReferenceClass) most = std::max(most, threads_of(s));
+    if (s.klass == kSpeedReferenceClass) most = std::max(most, sample_threads(s));
   if (most > 1 && !out.workload.empty()) {
     const std::vector<const Sample*> par = readings_of(readings, most);
     if (!par.empty()) out.parallel_threads = most, out.parallel_ms = fast_level(levels_of(par));

@@ -4,6 +4,7 @@
 // must not be fitted into this build's profile.
 #pragma once
 
+#include <cmath>
 #include <map>
 #include <string>
 #include <vector>
@@ -31,6 +32,12 @@ struct Sample {
 // pulled up by bursts lasting seconds, and whole-model predictions sat 10-50% above the least-disturbed
 // runs the benchmarks take as ground truth). Samples written without a p10 fall back to the median.
 inline double fit_ms(const Sample& s) { return s.ms_p10 > 0 ? s.ms_p10 : s.ms_median; }
+
+// The thread count a sample was taken at (1 for samples that do not say).
+inline int sample_threads(const Sample& s) {
+  auto it = s.features.find("threads");
+  return it == s.features.end() ? 1 : static_cast<int>(std::lround(it->second));
+}
 
 struct SampleSet {
   int schema_version = kSamplesSchemaVersion;
