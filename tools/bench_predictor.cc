@@ -62,7 +62,7 @@ int run_bench(const std::vector<std::string>& args) {
   // FLOPs baseline: ms = a x executed MACs + b x calls, fitted on the same samples (1 thread).
   double sxx = 0, sxy = 0, n1 = 0, sy = 0, sx = 0;
   for (const auto& s : samples.samples) {
-    if (s.features.count("threads") && s.features.at("threads") != 1) continue;
+    if (calibration::sample_threads(s) != 1) continue;
     const double x = s.features.count("macs") ? s.features.at("macs") : 0;
     const double t = calibration::fit_ms(s);
     sxx += x * x, sxy += x * t, sx += x, sy += t, n1 += 1;
