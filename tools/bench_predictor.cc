@@ -52,6 +52,23 @@ double spearman(const std::vector<double>& a, const std::vector<double>& b) {
   return n > 1 ? 1.0 - 6.0 * d2 / (n * (n * n - 1)) : 1.0;
 }
 
+// The p10 of each round's runs (runs holds kRounds chunks of `per_round`, round after round).
+std::vector<double> round_p10s(const std::vector<double>& runs, int per_round) {
+  std::vector<double> out;
+  for (size_t a = 0; a + static_cast<size_t>(per_round) <= runs.size(); a += static_cast<size_t>(per_round))
+    out.push_back(calibration::quantile(std::vector<double>(runs.begin() + static_cast<std::ptrdiff_t>(a),
+                                                            runs.begin() + static_cast<std::ptrdiff_t>(a) + per_round),
+                                        0.1));
+  return out;
+}
+
+// (b - a) / a over every pair of rounds: how far the measurement disagrees with itself.
+void add_round_pairs(const std::vector<double>& p10s, std::vector<double>* diffs) {
+  for (size_t i = 0; i < p10s.size(); ++i)
+    for (size_t j = i + 1; j < p10s.size(); ++j)
+      if (p10s[i] > 0) diffs->push_back((p10s[j] - p10s[i]) / p10s[i]);
+}
+
 int run_bench(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("bench-predictor", "takes no positional arguments");
   const std::string profile_path =
@@ -97,6 +114,7 @@ int run_bench(const std::vector<std::string>& args) {
     std::vector<std::vector<std::vector<double>>> op_times;
   };
   std::vector<ModelRun> runs;
+
   for (const auto& m : models) {
     const std::string spec_name = "zoo:" + m;
     graph::Graph g = graph::load_model(spec_name);
@@ -146,6 +164,9 @@ int run_bench(const std::vector<std::string>& args) {
       }
   }
   const HostSpeed host = ref_runs.empty() ? HostSpeed{} : measure_host_speed(profile, &ref_runs);
+  // The ground truth against itself: each round's p10 against the other rounds', end to end and per op.
+  // On a shared host this is the floor under any model's error against one measurement.
+  std::vector<double> round_diffs, op_round_diffs;
   for (ModelRun& run : runs) {
     const std::string& m = run.name;
     costmodel::Predictor& pred = *run.pred;
@@ -163,12 +184,15 @@ int run_bench(const std::vector<std::string>& args) {
       }
       rows.push_back({m, c.name, measured_ms, p.ms, flops_ms, roof_ms,
                       calibration::quantile(run.totals[ci], 0.9) / std::max(1e-9, measured_ms)});
+      add_round_pairs(round_p10s(run.totals[ci], repeat), &round_diffs);
       // Per kernel instance, single-unit configs: ops above 50 us.
       if (c.units.empty()) {
         std::map<std::string, double> by;
         for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
         for (const auto& o : p.ops)
           if (by.count(o.name) && by[o.name] > 0.05) class_errs[o.klass].push_back((o.ms - by[o.name]) / by[o.name]);
+        for (size_t i = 0; i < ex.ops().size(); ++i)
+          if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
       }
     }
   }
@@ -192,6 +216,14 @@ int run_bench(const std::vector<std::string>& args) {
   const auto ours_host = summary([slow](const Row& r) { return r.ours * (slow > 0 ? slow : 1.0); });
   const auto flops = summary([](const Row& r) { return r.flops; });
   const auto roof = summary([](const Row& r) { return r.roofline; });
+  int rounds_within = 0;
+  double rounds_sq = 0;
+  for (double d : round_diffs) rounds_within += std::fabs(d) <= 0.10, rounds_sq += d * d;
+  const double rounds_within_pct = round_diffs.empty() ? 0 : 100.0 * rounds_within / round_diffs.size();
+  const double rounds_rms_pct = round_diffs.empty() ? 0 : 100.0 * std::sqrt(rounds_sq / round_diffs.size());
+  std::vector<double> op_round_abs;
+  for (double d : op_round_diffs) op_round_abs.push_back(std::fabs(d));
+  const double op_rounds_med_pct = 100.0 * calibration::quantile(op_round_abs, 0.5);
   std::vector<double> spreads;
   for (const auto& r : rows) spreads.push_back(r.spread);
   const double spread_median = calibration::quantile(spreads, 0.5);
@@ -260,7 +292,11 @@ int run_bench(const std::vector<std::string>& args) {
                               {"flops_ms", r.flops}, {"roofline_ms", r.roofline},
                               {"measured_p90_over_p10", r.spread}});
     j["ground_truth"] = {{"statistic", "p10 of all runs"}, {"runs_per_config", kRounds * repeat},
-                         {"median_p90_over_p10", spread_median}};
+                         {"median_p90_over_p10", spread_median},
+                         {"round_to_round", {{"runs_per_round", repeat}, {"pairs", round_diffs.size()},
+                                             {"within10_pct", rounds_within_pct}, {"rms_pct", rounds_rms_pct},
+                                             {"op_pairs", op_round_diffs.size()},
+                                             {"op_median_abs_pct", op_rounds_med_pct}}}};
     j["end_to_end"] = {{"ours", {{"within10_pct", ours.first}, {"rmspe_pct", ours.second}}},
                        {"flops", {{"within10_pct", flops.first}, {"rmspe_pct", flops.second}}},
                        {"roofline", {{"within10_pct", roof.first}, {"rmspe_pct", roof.second}}}};
@@ -289,6 +325,10 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("\nmeasured: p10 of %d runs per configuration (%d rounds a zoo pass apart); run-to-run p90/p10 "
               "median %.2f%s\n", kRounds * repeat, kRounds, spread_median,
               spread_median > 1.15 ? " — a noisy machine: the figures below carry that noise" : "");
+  std::printf("measured against itself: one round's p10 (%d runs) against another's agrees within +-10%% in %.1f%% "
+              "of %zu pairs, RMS %.1f%%; per op (> 50 us) median |difference| %.1f%% (rounds of this run; separate "
+              "runs of the same configuration have disagreed by more)\n",
+              repeat, rounds_within_pct, round_diffs.size(), rounds_rms_pct, op_rounds_med_pct);
   std::printf("end to end over %zu configurations (profile %s):\n", rows.size(), profile_path.c_str());
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "ours", ours.first, ours.second);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "FLOPs", flops.first, flops.second);

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# bench-predictor --quick end to end: it runs, and its JSON holds what the README and the closing notes
+# quote, consistently (a share is a share, every configuration was measured and predicted, the rounds
+# compared pairwise). Accuracy itself is the benchmark's business, not this test's.
+set -euo pipefail
+HILSIM=$1
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+"$HILSIM" bench-predictor --quick --json > "$out"
+python3 - "$out" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+cfgs = j["configs"]
+assert len(cfgs) == 26, len(cfgs)  # --quick: two models x 13 configurations
+for c in cfgs:
+    assert c["measured_ms"] > 0 and c["ours_ms"] > 0 and c["measured_p90_over_p10"] >= 1, c
+for k, v in j["end_to_end"].items():
+    assert 0 <= v["within10_pct"] <= 100 and v["rmspe_pct"] >= 0, (k, v)
+rr = j["ground_truth"]["round_to_round"]
+assert rr["pairs"] == 3 * len(cfgs), rr  # three rounds: three pairs per configuration
+assert 0 <= rr["within10_pct"] <= 100 and rr["rms_pct"] >= 0 and rr["op_pairs"] > 0, rr
+assert 0 <= j["per_kernel_median_abs_err_pct"] < 1000
+assert set(j["spearman"]) == {"resnet18_like", "mobilenetv2_like"}, j["spearman"]
+for m, s in j["spearman"].items():
+    assert -1 <= s["ours"] <= 1 and -1 <= s["flops"] <= 1, (m, s)
+assert j["query_us"]["full_prediction"] > 0 and j["query_us"]["one_layer_changed"] > 0
+PY
+echo "bench-predictor --quick: JSON consistent"
