@@ -114,7 +114,6 @@ int run_bench(const std::vector<std::string>& args) {
     std::vector<std::vector<std::vector<double>>> op_times;
   };
   std::vector<ModelRun> runs;
-
   for (const auto& m : models) {
     const std::string spec_name = "zoo:" + m;
     graph::Graph g = graph::load_model(spec_name);
