@@ -27,7 +27,6 @@ void summarize(ProfileComparison& c) {
   c.median_abs_diff_host = median(abs_host);
   std::map<int, std::vector<double>> raw_t, host_t;
   for (const auto& d : c.configs) raw_t[d.threads].push_back(std::fabs(d.diff)), host_t[d.threads].push_back(std::fabs(d.diff_host));
-  for (auto& [t, td] : c.by_threads) td.configs = 0;
   for (const auto& [t, v] : raw_t) {
     ThreadsDifference& td = c.by_threads[t];
     td.configs = v.size();
