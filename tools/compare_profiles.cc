@@ -135,15 +135,12 @@ int run_compare(const std::vector<std::string>& args) {
   for (int t : threads) thread_list += (thread_list.empty() ? "" : ",") + std::to_string(t);
   std::printf("\nover %zu configurations (%zu models x thread counts %s): median |diff| %.2f%%, largest %.2f%%\n",
               all.configs.size(), models.size(), thread_list.c_str(), 100 * all.median_abs_diff, 100 * all.max_abs_diff);
-  const auto& ra = a.device.speed_reference;
-  const auto& rb = b.device.speed_reference;
   for (const auto& [t, td] : all.by_threads) {
     std::printf("  at %d thread%s: median |diff| %.2f%%, largest %.2f%%", t, t == 1 ? "" : "s", 100 * td.median_abs_diff,
                 100 * td.max_abs_diff);
     if (td.host_ratio > 0) {
-      const bool parallel = t > 1 && ra.parallel_threads == t && rb.parallel_threads == t;
-      const std::string basis = t == 1      ? "one-thread readings"
-                                : parallel ? "readings on " + std::to_string(t) + " threads"
+      const std::string basis = t == 1                ? "one-thread readings"
+                                : td.parallel_reading ? "readings on " + std::to_string(t) + " threads"
                                            : "one-thread readings: not both hold one on " + std::to_string(t);
       std::printf("; host ratio %.3f (%s), adjusted median %.2f%%", td.host_ratio, basis.c_str(),
                   100 * td.median_abs_diff_host);

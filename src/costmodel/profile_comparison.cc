@@ -48,12 +48,15 @@ void summarize(ProfileComparison& c) {
 
 }  // namespace
 
-double host_ratio(const Profile& a, const Profile& b, int threads) {
+double host_ratio(const Profile& a, const Profile& b, int threads, bool* parallel_reading) {
+  if (parallel_reading) *parallel_reading = false;
   const SpeedReference &ra = a.device.speed_reference, &rb = b.device.speed_reference;
   if (ra.workload.empty() || ra.workload != rb.workload || !(ra.ms > 0) || !(rb.ms > 0)) return 0;
   if (threads > 1 && ra.parallel_threads == threads && rb.parallel_threads == threads && ra.parallel_ms > 0 &&
-      rb.parallel_ms > 0)
+      rb.parallel_ms > 0) {
+    if (parallel_reading) *parallel_reading = true;
     return rb.parallel_ms / ra.parallel_ms;
+  }
   return rb.ms / ra.ms;
 }
 
@@ -63,7 +66,7 @@ ProfileComparison compare_profiles(const graph::Graph& model, const Profile& a, 
   ProfileComparison out;
   out.host_ratio = host_ratio(a, b);
   for (int t : threads) {
-    const double ratio = host_ratio(a, b, t);
+    const double ratio = host_ratio(a, b, t, &out.by_threads[t].parallel_reading);
     out.by_threads[t].host_ratio = ratio;
     const double scale = ratio > 0 ? ratio : 1.0;
     PredictorOptions o = opts;
@@ -93,7 +96,8 @@ ProfileComparison merge_comparisons(const std::vector<ProfileComparison>& parts)
     out.configs.insert(out.configs.end(), p.configs.begin(), p.configs.end());
     for (const auto& [k, ds] : p.op_diffs) out.op_diffs[k].insert(out.op_diffs[k].end(), ds.begin(), ds.end());
     out.host_ratio = p.host_ratio;  // the same pair of profiles throughout
-    for (const auto& [t, td] : p.by_threads) out.by_threads[t].host_ratio = td.host_ratio;
+    for (const auto& [t, td] : p.by_threads)
+      out.by_threads[t].host_ratio = td.host_ratio, out.by_threads[t].parallel_reading = td.parallel_reading;
   }
   summarize(out);
   return out;

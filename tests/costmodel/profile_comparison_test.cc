@@ -97,6 +97,8 @@ TEST(ProfileComparison, TwoThreadConfigsAreAdjustedByTheParallelReadingsWhereBot
   EXPECT_EQ(c.by_threads.at(1).configs, 3u);
   EXPECT_LT(c.by_threads.at(1).max_abs_diff, 1e-9);
   EXPECT_NEAR(c.by_threads.at(2).host_ratio, 1.5, 1e-12);
+  EXPECT_TRUE(c.by_threads.at(2).parallel_reading);
+  EXPECT_FALSE(c.by_threads.at(1).parallel_reading);
   // The 2-thread predictions are up by 50% less the per-op dispatch cost, a one-thread class.
   EXPECT_GT(c.by_threads.at(2).median_abs_diff, 0.3);
   EXPECT_LT(c.by_threads.at(2).median_abs_diff_host, 0.5 * c.by_threads.at(2).median_abs_diff);

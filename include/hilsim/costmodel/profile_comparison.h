@@ -33,6 +33,7 @@ struct ThreadsDifference {
   double median_abs_diff = 0, max_abs_diff = 0;
   double median_abs_diff_host = 0;
   double host_ratio = 0;  // host_ratio(a, b, threads)
+  bool parallel_reading = false;  // host_ratio came from both profiles' readings at this thread count
 };
 
 struct ClassDifference {
@@ -56,7 +57,7 @@ struct ProfileComparison {
 
 // b's speed reference over a's (see ProfileComparison::host_ratio). At threads > 1, the ratio of their
 // parallel levels where both recorded one at that count, else the one-thread ratio.
-double host_ratio(const Profile& a, const Profile& b, int threads = 1);
+double host_ratio(const Profile& a, const Profile& b, int threads = 1, bool* parallel_reading = nullptr);
 
 // Predicts every config of `model` with each profile at each of `threads` (on opts.default_unit) and
 // compares. A config one profile cannot predict is an error naming the config.
