@@ -9,7 +9,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -26,9 +30,14 @@
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/strings.h"
 
 DECLARE_string(profile);
 DECLARE_bool(quick);
+DEFINE_string(suite, "zoo",
+              "bench-predictor: 'zoo' (the built-in models), or a directory of a real-model suite (ONNX files and "
+              "the index.txt that tests/models/real_models.py DIR --suite bench writes)");
+DEFINE_string(thread_counts, "1", "bench-predictor: comma-separated thread counts to measure and predict each model at");
 
 namespace hilsim::cli {
 namespace {
@@ -69,6 +78,43 @@ void add_round_pairs(const std::vector<double>& p10s, std::vector<double>* diffs
       if (p10s[i] > 0) diffs->push_back((p10s[j] - p10s[i]) / p10s[i]);
 }
 
+struct SuiteModel {
+  std::string name, spec;
+};
+
+// The models a real-model suite directory lists in index.txt (NAME H W ELEMENTS per line).
+std::vector<SuiteModel> suite_models(const std::string& dir) {
+  const std::string index = dir + "/index.txt";
+  std::ifstream f(index);
+  if (!f) throw Error("--suite", "'" + dir + "' is neither 'zoo' nor a directory holding index.txt (make one with "
+                                 "tests/models/real_models.py DIR --suite bench)");
+  std::vector<SuiteModel> r;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream ls(line);
+    std::string name;
+    if (!(ls >> name)) continue;
+    const std::string path = dir + "/" + name + ".onnx";
+    if (!std::filesystem::is_regular_file(path)) throw Error(index, "lists '" + name + "' but " + path + " is missing");
+    r.push_back({name, path});
+  }
+  if (r.empty()) throw Error(index, "lists no models");
+  return r;
+}
+
+std::vector<int> parse_thread_counts(const std::string& s) {
+  std::vector<int> r;
+  for (const std::string& t : split_list(s)) {
+    char* end = nullptr;
+    const long v = std::strtol(t.c_str(), &end, 10);
+    if (t.empty() || *end != '\0' || v < 1 || v > 256)
+      throw Error("--thread-counts", "'" + t + "' is not a thread count (1..256)");
+    r.push_back(static_cast<int>(v));
+  }
+  if (r.empty()) throw Error("--thread-counts", "is empty");
+  return r;
+}
+
 int run_bench(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("bench-predictor", "takes no positional arguments");
   const std::string profile_path =
@@ -89,22 +135,45 @@ int run_bench(const std::vector<std::string>& args) {
   const costmodel::UnitSpec* cpu0 = profile.unit("cpu0");
   const double peak = cpu0 ? cpu0->peak_gflops : 100, bw = cpu0 ? cpu0->mem_gbps : 10;
 
-  std::vector<std::string> models = {"yolov5s_like", "resnet18_like", "mobilenetv2_like", "mobileone_s0", "vgg_like"};
-  if (FLAGS_quick) models = {"resnet18_like", "mobilenetv2_like"};
+  // The models: the zoo by name, or a real-model suite (a directory that tests/models/real_models.py
+  // wrote with --suite bench: NAME.onnx files listed in index.txt).
+  std::vector<SuiteModel> models;
+  const bool zoo = FLAGS_suite == "zoo";
+  if (zoo) {
+    for (const char* m : {"yolov5s_like", "resnet18_like", "mobilenetv2_like", "mobileone_s0", "vgg_like"})
+      models.push_back({m, std::string("zoo:") + m});
+    if (FLAGS_quick) models = {{"resnet18_like", "zoo:resnet18_like"}, {"mobilenetv2_like", "zoo:mobilenetv2_like"}};
+  } else {
+    models = suite_models(FLAGS_suite);
+  }
+  const std::vector<int> thread_counts = parse_thread_counts(FLAGS_thread_counts);
   const int repeat = FLAGS_quick ? 5 : 9;
   struct Row {
     std::string model, config;
+    int threads;
     double measured, ours, flops, roofline;
     double spread;  // p90 / p10 of the configuration's runs: how disturbed the machine was
   };
   std::vector<Row> rows;
   std::map<std::string, std::vector<double>> class_errs;  // kernel class -> signed relative errors
   std::mt19937 rng(7);
-  // Every model's configurations are compiled first and measured in rounds over all of them, so the
-  // rounds of one configuration lie a whole pass over the zoo apart (about 20 s): a slow phase of the
-  // shared machine that lasts longer than one model's configurations cannot spoil all its rounds.
+  // The ground truth against itself: each round's p10 against the other rounds', end to end and per op.
+  // On a shared host this is the floor under any model's error against one measurement.
+  std::vector<double> round_diffs, op_round_diffs;
+  // The profile's speed reference, timed before every round: how much of the gap is the host.
+  std::vector<double> ref_runs;
+  std::unique_ptr<calibration::SpeedReferenceRun> ref;
+  // Only a reference of this build's workload can be compared (measure_host_speed ignores any other).
+  const std::string& ref_workload = profile.device.speed_reference.workload;
+  if (ref_workload == calibration::speed_reference_workload()) ref = std::make_unique<calibration::SpeedReferenceRun>();
+  // Models are measured in groups: every configuration of a group is compiled first and measured in
+  // rounds over all of them, so the rounds of one configuration lie a whole pass over the group apart
+  // (about 20 s for the zoo) and a slow phase of the shared machine that lasts longer than one model's
+  // configurations cannot spoil all its rounds. The zoo is one group; a real-model suite is measured a
+  // model at a time, as its compiled weights would not fit in memory together.
   struct ModelRun {
     std::string name;
+    int threads = 1;
     std::unique_ptr<costmodel::Predictor> pred;
     std::vector<BenchConfig> cfgs;
     std::vector<std::unique_ptr<runtime::Executor>> exs;
@@ -113,88 +182,90 @@ int run_bench(const std::vector<std::string>& args) {
     std::vector<std::vector<double>> totals;
     std::vector<std::vector<std::vector<double>>> op_times;
   };
-  std::vector<ModelRun> runs;
-  for (const auto& m : models) {
-    const std::string spec_name = "zoo:" + m;
-    graph::Graph g = graph::load_model(spec_name);
-    runs.push_back({m, std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{1, "cpu0"}), {}, {}, {}, {}, {}});
-    costmodel::Predictor& pred = *runs.back().pred;
-    std::vector<BenchConfig>& cfgs = runs.back().cfgs;
-    cfgs = zoo_bench_configs(g, pred, rng);
-    std::vector<std::unique_ptr<runtime::Executor>>& exs = runs.back().exs;
-    std::vector<runtime::TensorMap>& ins = runs.back().ins;
-    for (const BenchConfig& c : cfgs) {
-      runtime::ExecOptions eo;
-      eo.threads = 1;
-      eo.sparsity = c.spec;
-      eo.units = c.units;
-      for (const auto& [op, ls] : c.spec.layers)
-        if (!ls.unit.empty()) eo.op_unit[op] = ls.unit;
-      exs.push_back(std::make_unique<runtime::Executor>(g, eo));
-      ins.push_back(runtime::random_inputs(exs.back()->compiled_graph()));
-    }
-    runs.back().totals.resize(cfgs.size());
-    runs.back().op_times.resize(cfgs.size());
+  std::vector<std::vector<size_t>> groups;
+  if (zoo) {
+    groups.emplace_back();
+    for (size_t i = 0; i < models.size(); ++i) groups.back().push_back(i);
+  } else {
+    for (size_t i = 0; i < models.size(); ++i) groups.push_back({i});
   }
-  // Ground truth is the 10th percentile of all runs of a configuration, every round pooled — the same
-  // statistic calibration fits (calibration::fit_ms): on a shared machine a neighbour's burst only ever
-  // adds time, and where bursts are frequent (p90/p10 of 1.5 within one round was seen) a round's
-  // median is itself disturbed, so comparing a p10-fitted prediction with it reads the noise as a
-  // 20% model bias.
-  // The profile's speed reference, timed before every round: how much of the gap is the host.
-  std::vector<double> ref_runs;
-  std::unique_ptr<calibration::SpeedReferenceRun> ref;
-  // Only a reference of this build's workload can be compared (measure_host_speed ignores any other).
-  const std::string& ref_workload = profile.device.speed_reference.workload;
-  if (ref_workload == calibration::speed_reference_workload()) ref = std::make_unique<calibration::SpeedReferenceRun>();
-  for (int round = 0; round < kRounds; ++round) {
-    if (ref) {
-      const auto t = ref->time(FLAGS_quick ? 8 : 15);
-      ref_runs.insert(ref_runs.end(), t.begin(), t.end());
-    }
-    for (ModelRun& run : runs)
-      for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
-        std::fprintf(stderr, "\r  %-18s %-22s round %d", run.name.c_str(), run.cfgs[ci].name.c_str(), round + 1);
-        runtime::Measurement mm = runtime::measure(*run.exs[ci], run.ins[ci], round == 0 ? 2 : 1, repeat);
-        run.totals[ci].insert(run.totals[ci].end(), mm.run_ms.begin(), mm.run_ms.end());
-        auto& ot = run.op_times[ci];
-        ot.resize(mm.op_run_ms.size());
-        for (size_t i = 0; i < ot.size(); ++i) ot[i].insert(ot[i].end(), mm.op_run_ms[i].begin(), mm.op_run_ms[i].end());
+  size_t done_models = 0;
+  for (const auto& group : groups) {
+    std::vector<ModelRun> runs;
+    for (size_t mi : group) {
+      graph::Graph g = graph::load_model(models[mi].spec);
+      for (int threads : thread_counts) {
+        runs.push_back({models[mi].name, threads,
+                        std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{threads, "cpu0"}),
+                        {}, {}, {}, {}, {}});
+        ModelRun& run = runs.back();
+        run.cfgs = zoo ? zoo_bench_configs(g, *run.pred, rng) : real_model_bench_configs(*run.pred, rng);
+        for (const BenchConfig& c : run.cfgs) {
+          runtime::ExecOptions eo;
+          eo.threads = threads;
+          eo.sparsity = c.spec;
+          eo.units = c.units;
+          for (const auto& [op, ls] : c.spec.layers)
+            if (!ls.unit.empty()) eo.op_unit[op] = ls.unit;
+          run.exs.push_back(std::make_unique<runtime::Executor>(g, eo));
+          run.ins.push_back(runtime::random_inputs(run.exs.back()->compiled_graph()));
+        }
+        run.totals.resize(run.cfgs.size());
+        run.op_times.resize(run.cfgs.size());
       }
+    }
+    // Ground truth is the 10th percentile of all runs of a configuration, every round pooled — the same
+    // statistic calibration fits (calibration::fit_ms): on a shared machine a neighbour's burst only
+    // ever adds time, and where bursts are frequent (p90/p10 of 1.5 within one round was seen) a
+    // round's median is itself disturbed, so comparing a p10-fitted prediction with it reads the noise
+    // as a 20% model bias.
+    for (int round = 0; round < kRounds; ++round) {
+      if (ref) {
+        const auto t = ref->time(FLAGS_quick ? 8 : 15);
+        ref_runs.insert(ref_runs.end(), t.begin(), t.end());
+      }
+      for (ModelRun& run : runs)
+        for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
+          std::fprintf(stderr, "\r  [%zu/%zu] %-24s %dT %-22s round %d   ", done_models + 1, models.size(),
+                       run.name.substr(0, 24).c_str(), run.threads, run.cfgs[ci].name.substr(0, 22).c_str(), round + 1);
+          runtime::Measurement mm = runtime::measure(*run.exs[ci], run.ins[ci], round == 0 ? 2 : 1, repeat);
+          run.totals[ci].insert(run.totals[ci].end(), mm.run_ms.begin(), mm.run_ms.end());
+          auto& ot = run.op_times[ci];
+          ot.resize(mm.op_run_ms.size());
+          for (size_t i = 0; i < ot.size(); ++i) ot[i].insert(ot[i].end(), mm.op_run_ms[i].begin(), mm.op_run_ms[i].end());
+        }
+    }
+    for (ModelRun& run : runs) {
+      costmodel::Predictor& pred = *run.pred;
+      for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
+        const BenchConfig& c = run.cfgs[ci];
+        const runtime::Executor& ex = *run.exs[ci];
+        const double measured_ms = calibration::quantile(run.totals[ci], 0.1);
+        const costmodel::Prediction p = pred.predict(c.spec);
+        double flops_ms = 0, roof_ms = 0;
+        for (const auto& o : p.ops) {
+          // Both baselines are one-thread figures; spread over the threads as a perfect split would.
+          flops_ms += (slope * static_cast<double>(o.executed_macs) + call) / run.threads;
+          roof_ms += 1e3 * std::max(2.0 * o.executed_macs / (peak * 1e9 * run.threads),
+                                    static_cast<double>(o.bytes) / (bw * 1e9));
+        }
+        rows.push_back({run.name, c.name, run.threads, measured_ms, p.ms, flops_ms, roof_ms,
+                        calibration::quantile(run.totals[ci], 0.9) / std::max(1e-9, measured_ms)});
+        add_round_pairs(round_p10s(run.totals[ci], repeat), &round_diffs);
+        // Per kernel instance, single-unit configs: ops above 50 us.
+        if (c.units.empty()) {
+          std::map<std::string, double> by;
+          for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
+          for (const auto& o : p.ops)
+            if (by.count(o.name) && by[o.name] > 0.05) class_errs[o.klass].push_back((o.ms - by[o.name]) / by[o.name]);
+          for (size_t i = 0; i < ex.ops().size(); ++i)
+            if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
+        }
+      }
+    }
+    done_models += group.size();
   }
   const HostSpeed host = ref_runs.empty() ? HostSpeed{} : measure_host_speed(profile, &ref_runs);
-  // The ground truth against itself: each round's p10 against the other rounds', end to end and per op.
-  // On a shared host this is the floor under any model's error against one measurement.
-  std::vector<double> round_diffs, op_round_diffs;
-  for (ModelRun& run : runs) {
-    const std::string& m = run.name;
-    costmodel::Predictor& pred = *run.pred;
-    const std::vector<BenchConfig>& cfgs = run.cfgs;
-    const auto& exs = run.exs;
-    for (size_t ci = 0; ci < cfgs.size(); ++ci) {
-      const BenchConfig& c = cfgs[ci];
-      const runtime::Executor& ex = *exs[ci];
-      const double measured_ms = calibration::quantile(run.totals[ci], 0.1);
-      const costmodel::Prediction p = pred.predict(c.spec);
-      double flops_ms = 0, roof_ms = 0;
-      for (const auto& o : p.ops) {
-        flops_ms += slope * static_cast<double>(o.executed_macs) + call;
-        roof_ms += 1e3 * std::max(2.0 * o.executed_macs / (peak * 1e9), static_cast<double>(o.bytes) / (bw * 1e9));
-      }
-      rows.push_back({m, c.name, measured_ms, p.ms, flops_ms, roof_ms,
-                      calibration::quantile(run.totals[ci], 0.9) / std::max(1e-9, measured_ms)});
-      add_round_pairs(round_p10s(run.totals[ci], repeat), &round_diffs);
-      // Per kernel instance, single-unit configs: ops above 50 us.
-      if (c.units.empty()) {
-        std::map<std::string, double> by;
-        for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
-        for (const auto& o : p.ops)
-          if (by.count(o.name) && by[o.name] > 0.05) class_errs[o.klass].push_back((o.ms - by[o.name]) / by[o.name]);
-        for (size_t i = 0; i < ex.ops().size(); ++i)
-          if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
-      }
-    }
-  }
   std::fprintf(stderr, "\r%60s\r", "");
   auto summary = [&](auto get) {
     int within = 0;
@@ -243,12 +314,21 @@ int run_bench(const std::vector<std::string>& args) {
   std::sort(op_errs.begin(), op_errs.end());
   const double op_med = op_errs.empty() ? 0 : 100.0 * op_errs[op_errs.size() / 2];
   std::map<std::string, std::pair<double, double>> rho;  // model -> (ours, flops)
+  std::map<std::string, double> worst;                    // model -> its largest |error|, %
   for (const auto& m : models) {
     std::vector<double> meas, o, f;
     for (const auto& r : rows)
-      if (r.model == m) meas.push_back(r.measured), o.push_back(r.ours), f.push_back(r.flops);
-    rho[m] = {spearman(o, meas), spearman(f, meas)};
+      if (r.model == m.name) {
+        meas.push_back(r.measured), o.push_back(r.ours), f.push_back(r.flops);
+        worst[m.name] = std::max(worst[m.name], 100.0 * std::fabs(r.ours - r.measured) / r.measured);
+      }
+    rho[m.name] = {spearman(o, meas), spearman(f, meas)};
   }
+  std::vector<std::pair<double, std::string>> worst_models;
+  for (const auto& [m, e] : worst) worst_models.push_back({e, m});
+  std::sort(worst_models.rbegin(), worst_models.rend());
+  const size_t models_over_20 = static_cast<size_t>(
+      std::count_if(worst_models.begin(), worst_models.end(), [](const auto& w) { return w.first > 20; }));
   // Query speed as a search loop sees it (the figures of predictor_bench, in this run): a ResNet-50-size
   // graph, settings prepared before the clock starts (parsing a spec is the caller's cost, not the
   // model's), every conv's ratio new in a full prediction, one conv's in a re-prediction.
@@ -286,8 +366,11 @@ int run_bench(const std::vector<std::string>& args) {
   if (FLAGS_json) {
     nlohmann::json j;
     j["profile"] = profile_path;
+    j["suite"] = FLAGS_suite;
+    j["thread_counts"] = thread_counts;
     for (const auto& r : rows)
-      j["configs"].push_back({{"model", r.model}, {"config", r.config}, {"measured_ms", r.measured}, {"ours_ms", r.ours},
+      j["configs"].push_back({{"model", r.model}, {"config", r.config}, {"threads", r.threads},
+                              {"measured_ms", r.measured}, {"ours_ms", r.ours},
                               {"flops_ms", r.flops}, {"roofline_ms", r.roofline},
                               {"measured_p90_over_p10", r.spread}});
     j["ground_truth"] = {{"statistic", "p10 of all runs"}, {"runs_per_config", kRounds * repeat},
@@ -312,15 +395,19 @@ int run_bench(const std::vector<std::string>& args) {
     for (const auto& [k, c] : by_class)
       j["per_kernel_by_class"][k] = {{"ops", c.n}, {"median_abs_err_pct", c.abs_med}, {"median_signed_err_pct", c.bias}};
     for (const auto& [m, r] : rho) j["spearman"][m] = {{"ours", r.first}, {"flops", r.second}};
+    for (const auto& [m, e] : worst) j["worst_abs_err_pct"][m] = e;
+    j["models_worse_than_20_pct"] = models_over_20;
     j["query_us"] = {{"full_prediction", full_us}, {"full_prediction_with_table", table_us},
                      {"one_layer_changed", one_us}, {"graph", "resnet50_like"}, {"convs", prunable.size()}};
     std::cout << j.dump(2) << "\n";
     return kExitOk;
   }
-  std::printf("%-18s %-26s %10s %10s %8s %10s %10s\n", "model", "config", "measured", "ours", "err", "FLOPs", "roofline");
+  std::printf("%-24s %-26s %3s %10s %10s %8s %10s %10s\n", "model", "config", "thr", "measured", "ours", "err", "FLOPs",
+              "roofline");
   for (const auto& r : rows)
-    std::printf("%-18s %-26s %10.3f %10.3f %+7.1f%% %10.3f %10.3f\n", r.model.c_str(), r.config.substr(0, 26).c_str(),
-                r.measured, r.ours, 100 * (r.ours - r.measured) / r.measured, r.flops, r.roofline);
+    std::printf("%-24s %-26s %3d %10.3f %10.3f %+7.1f%% %10.3f %10.3f\n", r.model.substr(0, 24).c_str(),
+                r.config.substr(0, 26).c_str(), r.threads, r.measured, r.ours, 100 * (r.ours - r.measured) / r.measured,
+                r.flops, r.roofline);
   std::printf("\nmeasured: p10 of %d runs per configuration (%d rounds a zoo pass apart); run-to-run p90/p10 "
               "median %.2f%s\n", kRounds * repeat, kRounds, spread_median,
               spread_median > 1.15 ? " — a noisy machine: the figures below carry that noise" : "");
@@ -328,7 +415,8 @@ int run_bench(const std::vector<std::string>& args) {
               "of %zu pairs, RMS %.1f%%; per op (> 50 us) median |difference| %.1f%% (rounds of this run; separate "
               "runs of the same configuration have disagreed by more)\n",
               repeat, rounds_within_pct, round_diffs.size(), rounds_rms_pct, op_rounds_med_pct);
-  std::printf("end to end over %zu configurations (profile %s):\n", rows.size(), profile_path.c_str());
+  std::printf("end to end over %zu configurations of %zu models, %s suite, threads %s (profile %s):\n", rows.size(),
+              models.size(), zoo ? "zoo" : "real-model", FLAGS_thread_counts.c_str(), profile_path.c_str());
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "ours", ours.first, ours.second);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "FLOPs", flops.first, flops.second);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "roofline", roof.first, roof.second);
@@ -343,19 +431,28 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("per kernel instance (ops > 50 us): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
   for (const auto& [k, c] : by_class)
     std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);
-  for (const auto& [m, r] : rho) std::printf("Spearman %-18s ours %.3f   FLOPs %.3f\n", m.c_str(), r.first, r.second);
+  for (const auto& [m, r] : rho) std::printf("Spearman %-24s ours %.3f   FLOPs %.3f\n", m.c_str(), r.first, r.second);
+  std::printf("models with a configuration worse than +-20%%: %zu of %zu", models_over_20, worst.size());
+  for (size_t i = 0; i < std::min<size_t>(5, worst_models.size()); ++i)
+    std::printf("%s %s %.1f%%", i ? "," : "; worst:", worst_models[i].second.c_str(), worst_models[i].first);
+  std::printf("\n");
   std::printf("query (resnet50_like, %zu convs): full prediction, every conv changed, %.1f us (%.1f us with the "
               "per-op table); one conv changed %.2f us\n", prunable.size(), full_us, table_us, one_us);
   return kExitOk;
 }
 
 const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, next to FLOPs and roofline baselines",
-                    "hilsim bench-predictor [--profile P] [--quick] [--json]\n\n"
-                    "Runs the zoo models on this machine (executor, 1 thread) dense and in sparse, random per-layer\n"
-                    "and two-unit configurations, and compares with the predictions of the profile (default: the\n"
-                    "bundled profile of this machine kind) and of two baselines fitted on the same samples. Reports\n"
-                    "within-10% shares, RMSPE, per-kernel error, Spearman rank correlation and query speed.",
-                    {"profile", "quick", "json"}, run_bench});
+                    "hilsim bench-predictor [--profile P] [--suite zoo|DIR] [--thread-counts 1,2] [--quick] [--json]\n\n"
+                    "Runs models on this machine (executor) and compares with the predictions of the profile\n"
+                    "(default: the bundled profile of this machine kind) and of two baselines fitted on the same\n"
+                    "samples. --suite zoo (default): the built-in models dense and in sparse, random per-layer and\n"
+                    "two-unit configurations. --suite DIR: a real-model suite, the ONNX files that\n"
+                    "`tests/models/real_models.py DIR --suite bench` exports from PyTorch (torchvision families and\n"
+                    "YOLO-style detectors at two input sizes each), dense, block 8x4 at 0.5/0.7, pattern 2EP and three\n"
+                    "random per-layer mixes. Each model is measured at every count of --thread-counts (default 1).\n"
+                    "Reports within-10% shares, RMSPE, the models worse than 20%, per-kernel error by class, the\n"
+                    "measurement's own round-to-round spread, Spearman rank correlation and query speed.",
+                    {"profile", "quick", "json", "suite", "thread_counts"}, run_bench});
 
 }  // namespace
 }  // namespace hilsim::cli

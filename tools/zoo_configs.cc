@@ -5,13 +5,11 @@
 
 namespace hilsim::cli {
 
-std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Predictor& pred, std::mt19937& rng) {
-  std::vector<BenchConfig> cfgs;
-  cfgs.push_back({"dense", {}, {}});
-  for (const char* s : {"block:8x4@0.5", "block:8x4@0.7", "block:8x4@0.9", "pattern:2", "pattern:3", "block:16x8@0.8",
-                        "csr@0.9"})
-    cfgs.push_back({s, runtime::parse_sparsity_spec(s), {}});
-  // Random per-layer formats and ratios.
+namespace {
+
+// Three configurations with random per-layer formats and ratios.
+void add_random_mixes(costmodel::Predictor& pred, std::mt19937& rng, std::vector<BenchConfig>* out) {
+  std::vector<BenchConfig>& cfgs = *out;
   auto prunable = pred.prunable_ops();
   for (int r = 0; r < 3; ++r) {
     BenchConfig c;
@@ -42,6 +40,18 @@ std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Pre
     }
     cfgs.push_back(c);
   }
+}
+
+}  // namespace
+
+std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Predictor& pred, std::mt19937& rng) {
+  std::vector<BenchConfig> cfgs;
+  cfgs.push_back({"dense", {}, {}});
+  for (const char* s : {"block:8x4@0.5", "block:8x4@0.7", "block:8x4@0.9", "pattern:2", "pattern:3", "block:16x8@0.8",
+                        "csr@0.9"})
+    cfgs.push_back({s, runtime::parse_sparsity_spec(s), {}});
+  add_random_mixes(pred, rng, &cfgs);
+  const auto prunable = pred.prunable_ops();
   // Two-unit branch splits (dense and pruned).
   for (const char* base : {"", "block:8x4@0.7"}) {
     BenchConfig c;
@@ -68,6 +78,15 @@ std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Pre
     }
     cfgs.push_back(c);
   }
+  return cfgs;
+}
+
+std::vector<BenchConfig> real_model_bench_configs(costmodel::Predictor& pred, std::mt19937& rng) {
+  std::vector<BenchConfig> cfgs;
+  cfgs.push_back({"dense", {}, {}});
+  for (const char* s : {"block:8x4@0.5", "block:8x4@0.7", "pattern:2"})
+    cfgs.push_back({s, runtime::parse_sparsity_spec(s), {}});
+  add_random_mixes(pred, rng, &cfgs);
   return cfgs;
 }
 

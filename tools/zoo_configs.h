@@ -24,4 +24,8 @@ struct BenchConfig {
 // each conv can take are set (checked with `pred`).
 std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Predictor& pred, std::mt19937& rng);
 
+// The real-model suite's settings (fewer: its models are larger): dense; uniform block 8x4 at 0.5 and
+// 0.7; pattern 2EP; three random per-layer mixes.
+std::vector<BenchConfig> real_model_bench_configs(costmodel::Predictor& pred, std::mt19937& rng);
+
 }  // namespace hilsim::cli

@@ -1,5 +1,6 @@
-// torchvision models exported by torch.onnx.export (tests/models/export_torchvision.py, run by ctest
-// as a fixture): hilsim's importer, reference executor and graph executor against PyTorch's output.
+// The real-model suite's test set (tests/models/real_models.py --suite test, run by ctest as a fixture):
+// torchvision classifiers and YOLO-style detectors exported by torch.onnx.export. hilsim's importer,
+// reference executor and graph executor against PyTorch's own output, and every op on a native kernel.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -10,11 +11,12 @@
 #include "hilsim/graph/onnx_io.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/reference_executor.h"
+#include "hilsim/runtime/sparsity_spec.h"
 
 namespace hilsim {
 namespace {
 
-const std::string kDir = std::string(HILSIM_BINARY_DIR) + "/torchvision";
+const std::string kDir = std::string(HILSIM_BINARY_DIR) + "/real_models";
 
 std::vector<float> read_floats(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -37,7 +39,7 @@ std::vector<Case> cases() {
   return r;
 }
 
-TEST(Torchvision, ImportedModelsComputeWhatPyTorchComputes) {
+TEST(RealModels, ImportedModelsComputeWhatPyTorchComputes) {
   auto all = cases();
   if (all.empty()) GTEST_SKIP() << "no exported models in " << kDir << " (needs python3-torchvision)";
   for (const Case& c : all) {
@@ -62,6 +64,27 @@ TEST(Torchvision, ImportedModelsComputeWhatPyTorchComputes) {
       graph::Tensor y = ex.run(in).at(g.outputs()[0]);
       y.shape = want.shape;
       EXPECT_LT(runtime::max_rel_error(y, want), 1e-4) << "graph executor vs PyTorch, threads " << threads;
+    }
+  }
+}
+
+// `hilsim run` on a real export must never time the naive reference path: it is 10-20x slower than a
+// native kernel and the cost model predicts every op as native. Dense and pruned (the sparse formats
+// change which conv kernels run, and nothing else may fall back when they do).
+TEST(RealModels, EveryOpRunsOnANativeKernel) {
+  auto all = cases();
+  if (all.empty()) GTEST_SKIP() << "no exported models in " << kDir << " (needs python3-torchvision)";
+  for (const Case& c : all) {
+    SCOPED_TRACE(c.name);
+    graph::Graph g = graph::import_onnx(kDir + "/" + c.name + ".onnx");
+    for (const char* spec : {"", "block:8x4@0.7", "pattern:2"}) {
+      runtime::ExecOptions o;
+      if (*spec) o.sparsity = runtime::parse_sparsity_spec(spec);
+      runtime::Executor ex(g, o);
+      std::string fallbacks;
+      for (const auto& op : ex.ops())
+        if (op.kernel == "reference") fallbacks += " " + op.name;
+      EXPECT_EQ(fallbacks, "") << "ops on the reference path (" << (*spec ? spec : "dense") << "):" << fallbacks;
     }
   }
 }
