@@ -321,16 +321,7 @@ KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t 
     if (p.act == 2) k.act_bytes = k.out_bytes;
     return k;
   }
-  if (p.op == "gemm") {
-    k.klass = "gemm";
-    k.macs = k.executed_macs = p.c * p.f;
-    k.in_bytes = p.c * 4;
-    k.out_bytes = p.f * 4;
-    k.weight_bytes = (p.f * p.c + p.f) * 4;
-    k.out_tiles = ceil_div(p.f, 32) * ceil_div(1, 8);
-    k.work_items = k.out_tiles;
-    return k;
-  }
+  if (p.op == "gemm") return gemm_instance(1, p.f, p.c, p.threads, true);
   const int64_t plane = p.h * p.w * 4;
   if (p.op == "maxpool") {
     k.klass = "pool";

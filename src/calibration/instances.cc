@@ -65,18 +65,6 @@ SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& f
   return fp;
 }
 
-KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias) {
-  KernelInstance g;
-  g.klass = "gemm";
-  g.threads = threads;
-  g.macs = g.executed_macs = m * n * k;
-  g.in_bytes = m * k * 4;
-  g.out_bytes = m * n * 4;
-  g.weight_bytes = (n * k + (bias ? n : 0)) * 4;
-  g.out_tiles = ceil_div(n, kTilePixels) * ceil_div(m, kTileFilters);
-  g.work_items = g.out_tiles;
-  return g;
-}
 
 KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads) {
   KernelInstance k;

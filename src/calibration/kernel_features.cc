@@ -164,6 +164,23 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   return k;
 }
 
+KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias) {
+  KernelInstance g;
+  g.klass = "gemm";
+  g.threads = threads;
+  g.macs = g.executed_macs = m * n * k;
+  g.in_bytes = m * k * 4;
+  g.out_bytes = m * n * 4;
+  g.weight_bytes = (n * k + (bias ? n : 0)) * 4;
+  g.out_tiles = ceil_div(n, kTilePixels) * ceil_div(m, kTileFilters);
+  // A classifier's weights are read once per row tile; beyond a core's L2 share they stream from
+  // further out (a 4096x4096 head from DRAM), at a rate of its own.
+  g.wstream_bytes = g.weight_bytes * ceil_div(m, kTileFilters);
+  if (g.weight_bytes > kNearWeightBytes) g.wstream_far_bytes = g.wstream_bytes;
+  g.work_items = g.out_tiles;
+  return g;
+}
+
 std::string profile_key(const std::string& klass, int threads) { return klass + "/t" + std::to_string(threads); }
 
 bool split_profile_key(const std::string& key, std::string* klass, int* threads) {

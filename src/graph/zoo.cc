@@ -191,10 +191,49 @@ Graph vgg_like(const ZooOptions& o) {
   return b.finish();
 }
 
+// ---- RegNetY-800MF style: grouped 3x3 bottlenecks (group width 16), squeeze-excite on the grouped
+// conv's output, ReLU; then a two-layer classifier whose 4096x4096 hidden layer (at width 1) streams its 64 MiB
+// of weights from DRAM. The layers real networks have and the other families lack: grouped convs between
+// dense and depthwise, 1x1 convs on 1x1 maps, broadcast multiplies and far-beyond-cache GEMMs.
+std::string se_bottleneck(GraphBuilder& b, const std::string& x, int64_t out, int64_t stride, int64_t group_width,
+                          const std::string& name) {
+  const int64_t in = b.shape(x).at(1);
+  int64_t groups = std::max<int64_t>(1, out / group_width);
+  while (out % groups != 0) --groups;  // width multipliers give widths the group width does not divide
+  std::string y = b.relu(b.conv_bn(x, out, 1, 1, 1, name + ".a"));
+  y = b.relu(b.conv_bn(y, out, 3, stride, groups, name + ".b"));
+  const int64_t squeeze = std::max<int64_t>(8, in / 4);
+  std::string s = b.relu(b.conv(b.global_avgpool(y), squeeze, 1, 1, 1, true, std::nullopt, 1, name + ".se.fc1"));
+  s = b.sigmoid(b.conv(s, out, 1, 1, 1, true, std::nullopt, 1, name + ".se.fc2"));
+  y = b.conv_bn(b.mul(y, s), out, 1, 1, 1, name + ".c");
+  std::string sc = x;
+  if (stride != 1 || in != out) sc = b.conv_bn(x, out, 1, stride, 1, name + ".proj");
+  return b.relu(b.add(y, sc));
+}
+
+Graph regnety_like(const ZooOptions& o) {
+  const int64_t r = o.resolution ? o.resolution : 224;
+  GraphBuilder b("regnety_like", o.seed);
+  std::string x = b.input("input", {1, 3, r, r});
+  x = b.relu(b.conv_bn(x, ch(32, o.width), 3, 2, 1, "stem"));
+  const int64_t widths[] = {64, 144, 320, 784};
+  const int depths[] = {1, 3, 8, 2};
+  for (int s = 0; s < 4; ++s)
+    for (int i = 0; i < depths[s]; ++i)
+      x = se_bottleneck(b, x, ch(widths[s], o.width), i == 0 ? 2 : 1, 16,
+                        "s" + std::to_string(s + 1) + ".b" + std::to_string(i + 1));
+  x = b.flatten(b.global_avgpool(x));
+  x = b.relu(b.gemm(x, ch(4096, o.width)));
+  x = b.relu(b.gemm(x, ch(4096, o.width)));
+  b.output(b.gemm(x, 1000));
+  return b.finish();
+}
+
 const std::map<std::string, std::function<Graph(const ZooOptions&)>>& registry() {
   static const std::map<std::string, std::function<Graph(const ZooOptions&)>> r = {
       {"yolov5s_like", yolov5s_like}, {"mobileone_s0", mobileone_s0}, {"resnet18_like", resnet18_like},
-      {"mobilenetv2_like", mobilenetv2_like}, {"vgg_like", vgg_like}, {"resnet50_like", resnet50_like}};
+      {"mobilenetv2_like", mobilenetv2_like}, {"vgg_like", vgg_like}, {"resnet50_like", resnet50_like},
+      {"regnety_like", regnety_like}};
   return r;
 }
 
@@ -202,7 +241,7 @@ const std::map<std::string, std::function<Graph(const ZooOptions&)>>& registry()
 
 const std::vector<std::string>& zoo_names() {
   static const std::vector<std::string> names = {"yolov5s_like", "mobileone_s0",  "resnet18_like",
-                                                 "mobilenetv2_like", "vgg_like", "resnet50_like"};
+                                                 "mobilenetv2_like", "vgg_like", "resnet50_like", "regnety_like"};
   return names;
 }
 

@@ -28,7 +28,6 @@ struct SparseFootprint {
 SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
                                int entries, bool bias);
 
-KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias);
 
 // Memory-bound kernels: class pool|elementwise|concat|resize|copy, bytes read and written.
 KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads);

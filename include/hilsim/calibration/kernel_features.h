@@ -64,8 +64,10 @@ inline constexpr int64_t kTilePixels = 32;
 // other widths, the rounding of narrow rows is what this keeps).
 inline constexpr int64_t kDwLanes = 8;
 
+// A GEMM of [m x k] by [k x n] (a classifier: m = 1), weights [n x k] plus an optional bias.
+KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias);
 // A conv instance from its shape and what its kernel executes / stores (graph-free: the phone
-// calibrator and the cost model describe a layer with this one function).
+// calibrator and the cost model describe a layer with this one function, and GEMMs with the one above).
 KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
                              int64_t weight_bytes);
 

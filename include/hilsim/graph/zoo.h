@@ -17,7 +17,9 @@ struct ZooOptions {
 };
 
 // yolov5s_like, mobileone_s0 (train form, with branches), resnet18_like, mobilenetv2_like, vgg_like,
-// resnet50_like (bottlenecks, 53 convs: the cost model's query-speed graph).
+// resnet50_like (bottlenecks, 53 convs: the cost model's query-speed graph), regnety_like (grouped 3x3
+// bottlenecks with squeeze-excite and a 4096-wide two-layer classifier: the layers of real networks
+// the others lack).
 const std::vector<std::string>& zoo_names();
 // Shapes inferred, BN statistics non-trivial (so folding is really tested). Throws on unknown name.
 Graph make_zoo_model(const std::string& name, const ZooOptions& opts = {});
