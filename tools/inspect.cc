@@ -10,10 +10,8 @@
 #include "common_flags.h"
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/graph/onnx_io.h"
-#include "hilsim/graph/passes/bn_fold.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/passes/coupled_groups.h"
-#include "hilsim/graph/passes/fusion.h"
-#include "hilsim/graph/passes/reparam.h"
 #include "hilsim/util/error.h"
 
 DEFINE_bool(groups, false, "list the coupled-channel groups (layers that must share a pruning decision)");
@@ -33,9 +31,10 @@ int run_inspect(const std::vector<std::string>& args) {
   graph::Graph g = load_model_from_flags(args[0]);
   nlohmann::json passes = nlohmann::json::object();
   if (FLAGS_passes) {
-    passes["reparameterized_adds"] = graph::passes::reparameterize(g);
-    passes["folded_batchnorms"] = graph::passes::fold_batchnorm(g);
-    passes["fused_activations"] = graph::passes::fuse_activations(g);
+    const graph::passes::CanonicalStats st = graph::passes::canonicalize(g);
+    passes["reparameterized_adds"] = st.reparameterized_adds;
+    passes["folded_batchnorms"] = st.folded_batchnorms;
+    passes["fused_activations"] = st.fused_activations;
   }
   const analysis::ModelFacts m = analysis::analyze(g);
   std::vector<graph::passes::CoupledGroup> groups;

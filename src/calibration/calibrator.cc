@@ -23,10 +23,8 @@
 #include "hilsim/calibration/kernel_features.h"
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/graph/builder.h"
-#include "hilsim/graph/passes/bn_fold.h"
-#include "hilsim/graph/passes/fusion.h"
-#include "hilsim/graph/passes/reparam.h"
 #include "hilsim/graph/model_source.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/kernels/thread_pool.h"
@@ -274,9 +272,7 @@ std::vector<GridPoint> zoo_points(const std::vector<std::string>& classes, int t
   for (const auto& name : graph::zoo_names()) {
     if (name == "resnet50_like") continue;  // its layers are resnet18's and 1x1 bottlenecks: budget goes elsewhere
     graph::Graph g = graph::make_zoo_model(name);
-    graph::passes::reparameterize(g);
-    graph::passes::fold_batchnorm(g);
-    graph::passes::fuse_activations(g);
+    graph::passes::canonicalize(g);
     for (graph::OpId id : g.topological_order()) {
       const graph::Op& op = g.op(id);
       if (op.type != "Conv") continue;

@@ -11,9 +11,7 @@
 #include "hilsim/calibration/kernel_features.h"
 #include "hilsim/costmodel/simulator.h"
 #include "hilsim/graph/model_source.h"
-#include "hilsim/graph/passes/bn_fold.h"
-#include "hilsim/graph/passes/fusion.h"
-#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
@@ -143,10 +141,7 @@ struct Predictor::Impl {
   }
 
   void build() {
-    graph::passes::reparameterize(g);
-    graph::passes::fold_batchnorm(g);
-    graph::passes::fuse_activations(g);
-    graph::infer_shapes(g);
+    graph::passes::canonicalize(g);
     if (profile.units.empty()) throw Error("profile", "has no units");
     default_unit = opts.default_unit.empty() ? profile.units[0].id : opts.default_unit;
     if (!profile.unit(default_unit)) throw Error("--unit '" + default_unit + "'", "the profile has no such unit");

@@ -7,9 +7,7 @@
 #include <set>
 
 #include "hilsim/graph/onnx_io.h"
-#include "hilsim/graph/passes/bn_fold.h"
-#include "hilsim/graph/passes/fusion.h"
-#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/runtime/conv_lowering.h"
@@ -24,10 +22,7 @@ namespace {
 
 graph::Graph canonical(const graph::Graph& model) {
   graph::Graph g = model;
-  graph::passes::reparameterize(g);
-  graph::passes::fold_batchnorm(g);
-  graph::passes::fuse_activations(g);
-  graph::infer_shapes(g);
+  graph::passes::canonicalize(g);
   return g;
 }
 

@@ -11,9 +11,7 @@
 #include <set>
 #include <thread>
 
-#include "hilsim/graph/passes/bn_fold.h"
-#include "hilsim/graph/passes/fusion.h"
-#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/kernels/dense_conv.h"
@@ -106,11 +104,10 @@ struct Executor::Impl {
 
 void Executor::Impl::compile() {
   if (opts.canonicalize) {
-    graph::passes::reparameterize(g);
-    graph::passes::fold_batchnorm(g);
-    graph::passes::fuse_activations(g);
+    graph::passes::canonicalize(g);
+  } else {
+    graph::infer_shapes(g);
   }
-  graph::infer_shapes(g);
 
   // Units: the default is one unit on `threads` threads.
   if (units.empty()) {

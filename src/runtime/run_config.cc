@@ -6,9 +6,7 @@
 #include <sstream>
 
 #include "hilsim/analysis/analysis.h"
-#include "hilsim/graph/passes/bn_fold.h"
-#include "hilsim/graph/passes/fusion.h"
-#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::runtime {
@@ -42,9 +40,7 @@ SparsitySpec load_plan_layers(const std::string& path) {
 std::map<std::string, std::string> split_branches(const graph::Graph& g0, const std::vector<UnitDef>& units) {
   // Work on the canonical graph: that is what the executor runs.
   graph::Graph g = g0;
-  graph::passes::reparameterize(g);
-  graph::passes::fold_batchnorm(g);
-  graph::passes::fuse_activations(g);
+  graph::passes::canonicalize(g);
   std::map<std::string, std::string> assign;
   if (units.size() < 2) return assign;
   // Rough cost in microseconds: 50 GMAC/s and 10 GB/s; a crossing costs 15 us plus its bytes.

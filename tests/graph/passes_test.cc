@@ -2,6 +2,7 @@
 
 #include "hilsim/graph/builder.h"
 #include "hilsim/graph/passes/bn_fold.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/passes/coupled_groups.h"
 #include "hilsim/graph/passes/fusion.h"
 #include "hilsim/graph/passes/reparam.h"
@@ -134,10 +135,7 @@ TEST(Passes, CanonicalPassesKeepEveryZooModelsOutputs) {
     o.width = 0.25;
     Graph g = make_zoo_model(name, o);
     Graph h = g;
-    passes::reparameterize(h);
-    passes::fold_batchnorm(h);
-    passes::fuse_activations(h);
-    infer_shapes(h);
+    passes::canonicalize(h);
     EXPECT_EQ(count_type(h, "BatchNormalization"), 0) << name;
     expect_same_outputs(g, h);
   }
