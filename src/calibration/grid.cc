@@ -11,9 +11,6 @@ namespace hilsim::calibration {
 
 namespace {
 
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-
 bool starts(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
 bool is_conv_class(const std::string& k) {
   return starts(k, "dense_conv") || starts(k, "depthwise_conv") || starts(k, "sparse_fb");
