@@ -37,34 +37,9 @@ namespace hilsim::calibration {
 
 namespace {
 
-constexpr double kContextShare = 0.55;
-constexpr int kSpeedReferenceRuns = 20;  // about 0.1 s of a small ResNet
-// Short readings (5 runs, 30-50 ms) every 2 s, about 2% of the budget: the host's phases last
-// seconds, and readings 8 s apart could not tell which phase a sample was taken in.
-constexpr double kSpeedReferenceEvery_s = 2;
-constexpr int kSpeedReferenceShortRuns = 5;
-// A slow phase (see slow_phase) is waited out by re-reading every 0.15 s, at most this many times in a
-// row and for this share of the budget in all.
-constexpr int kSlowPhaseMaxTries = 20;
-constexpr double kSlowPhaseMaxWaitShare = 0.25;
-// The share of the kernel samples' rms log error a drift correction must explain to be applied.
-constexpr double kDriftMinGain = 0.05;
-
 using Clock = std::chrono::steady_clock;
 double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
-constexpr int64_t kMacCap = 120'000'000;    // one sample stays a few ms
-constexpr int64_t kElemCap = 3'000'000;     // memory-bound samples
-// Shares of a class's design given to the layer kinds real networks have and the plain grid missed
-// (the design's fourth/fifth coordinates at or above these values): grouped convs in the dense 1x1
-// and 3x3 classes, weight matrices far beyond the last-level cache in gemm, global pools in pool.
-constexpr double kGroupedShare = 0.7;
-constexpr double kFarGemmShare = 0.75;
-constexpr double kGlobalPoolShare = 0.8;
-// Working sets larger than this repeat until the round holds kFarRoundBytes: one large weight matrix
-// timed again and again would be served by the last-level cache, where inside a model it is not.
-constexpr int64_t kFarWorkingSet = int64_t{8} << 20;
-constexpr int64_t kFarRoundBytes = int64_t{160} << 20;
 
 
 
@@ -145,7 +120,8 @@ graph::Graph GridPoint::build(uint64_t seed, int copies) const {
   return b.finish();
 }
 
-std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed) {
+std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
+                              const CalibrationPolicy& policy) {
   const auto& known = calibration_classes();
   if (std::find(known.begin(), known.end(), klass) == known.end()) {
     std::string list;
@@ -181,9 +157,9 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
       // short K and few filters per register tile: without them in the design a 3x3 conv of 16-channel
       // groups ran 35-40% over the rate fitted on ungrouped layers.
       int64_t group_width = 0;
-      if ((klass == "dense_conv3x3" || klass == "dense_conv1x1") && u[4] >= kGroupedShare) {
+      if ((klass == "dense_conv3x3" || klass == "dense_conv1x1") && u[4] >= policy.grouped_conv_share) {
         const int64_t widths[5] = {4, 8, 16, 32, 64};
-        group_width = widths[static_cast<int>((u[4] - kGroupedShare) / (1.0 - kGroupedShare) * 5) % 5];
+        group_width = widths[static_cast<int>((u[4] - policy.grouped_conv_share) / (1.0 - policy.grouped_conv_share) * 5) % 5];
         p.c = p.f = std::max<int64_t>(2, (p.c + group_width - 1) / group_width) * group_width;
         p.groups = p.c / group_width;
       }
@@ -219,7 +195,7 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
         p.bc = p.format == "block" ? bc : 1;
       }
       // Under the MAC cap: shrink the image first, then the channels.
-      for (int guard = 0; conv_macs(p) > kMacCap && guard < 64; ++guard) {
+      for (int guard = 0; conv_macs(p) > policy.max_sample_macs && guard < 64; ++guard) {
         if (p.h > 8) p.h = p.w = std::max<int64_t>(8, p.h * 4 / 5);
         else if (p.groups == 1) p.c = std::max<int64_t>(3, p.c * 4 / 5), p.f = std::max<int64_t>(8, p.f * 4 / 5);
         else if (group_width > 0) p.groups = std::max<int64_t>(2, p.groups * 4 / 5), p.c = p.f = p.groups * group_width;
@@ -232,12 +208,12 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
       p.f = log_uniform(u[1], 16, 4096);
       // Classifier heads far beyond the last-level cache (AlexNet's 9216x4096, VGG's 4096x4096): their
       // weights stream from DRAM, a rate the L2-sized layers above cannot show (they ran 58-61% over).
-      if (u[3] >= kFarGemmShare) p.c = log_uniform(u[0], 2048, 9216), p.f = log_uniform(u[1], 1024, 4096);
+      if (u[3] >= policy.far_gemm_share) p.c = log_uniform(u[0], 2048, 9216), p.f = log_uniform(u[1], 1024, 4096);
     } else {
       p.c = log_uniform(u[0], 8, 512);
       p.h = p.w = log_uniform(u[2], 4, 160);
-      while (p.c * p.h * p.w > kElemCap) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
-      if (klass == "pool" && u[3] >= kGlobalPoolShare) {
+      while (p.c * p.h * p.w > policy.max_sample_elements) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
+      if (klass == "pool" && u[3] >= policy.global_pool_share) {
         // Global pools: one output per plane, the whole plane its window (a classifier's input).
         p.op = "global_avgpool";
       } else if (klass == "pool") {
@@ -249,10 +225,10 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
       } else if (klass == "concat") {
         p.op = "concat";
         p.f = log_uniform(u[1], 8, 512);
-        while ((p.c + p.f) * p.h * p.w > kElemCap) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
+        while ((p.c + p.f) * p.h * p.w > policy.max_sample_elements) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
       } else if (klass == "resize") {
         p.op = "resize";
-        while (p.c * p.h * p.w * 5 > kElemCap) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
+        while (p.c * p.h * p.w * 5 > policy.max_sample_elements) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
       } else {
         p.op = "copy";
       }
@@ -311,8 +287,11 @@ Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
   // Enough copies that one round's working set (~24 MiB) overflows the caches a whole model overflows:
   // inside a model a layer's weights come from memory, not from a cache warmed by the previous run.
   const int64_t ws = std::max<int64_t>(1, p.working_set_bytes());
-  const int copies = ws >= kFarWorkingSet ? static_cast<int>(std::clamp<int64_t>((kFarRoundBytes + ws - 1) / ws, 1, 8))
-                                          : static_cast<int>(std::clamp<int64_t>((int64_t{24} << 20) / ws, 1, 16));
+  const CalibrationPolicy& pol = mo.policy;
+  const int copies =
+      ws >= pol.far_working_set_bytes
+          ? static_cast<int>(std::clamp<int64_t>((pol.far_round_bytes + ws - 1) / ws, 1, pol.max_far_copies))
+          : static_cast<int>(std::clamp<int64_t>(pol.cold_round_bytes / ws, 1, pol.max_copies));
   const graph::Graph g = p.build(17, copies);
   runtime::ExecOptions eo;
   eo.threads = p.threads;
@@ -351,7 +330,7 @@ Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
   std::vector<double> t;
   run_series(t);
   double p10 = quantile(t, 0.1), p90 = quantile(t, 0.9);
-  if (p10 > 0 && p90 / p10 > 1.3) {  // noisy: measure again, keep the steadier series
+  if (p10 > 0 && p90 / p10 > pol.stable_spread) {  // noisy: measure again, keep the steadier series
     std::vector<double> t2;
     run_series(t2);
     const double q10 = quantile(t2, 0.1), q90 = quantile(t2, 0.9);
@@ -467,10 +446,10 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   // Kernel classes get the host's speed factored out at the exponent that fits them best; the other
   // fits (roofline, transfer, energy) see the full correction, as before.
   const std::vector<double> factors =
-      fo.correct_drift ? host_factors(measured) : std::vector<double>(measured.samples.size(), 1.0);
+      fo.correct_drift ? host_factors(measured, nullptr, fo.policy) : std::vector<double>(measured.samples.size(), 1.0);
   const bool moving = std::any_of(factors.begin(), factors.end(), [](double f) { return f != 1.0; });
   const SampleSet set = scale_by_host(measured, factors, 1.0);
-  if (auto r = summarize_speed_reference(set.samples); !r.workload.empty()) p.device.speed_reference = r;
+  if (auto r = summarize_speed_reference(set.samples, fo.policy); !r.workload.empty()) p.device.speed_reference = r;
   p.provenance = "measured";
   p.provenance_note = set.note;
   // Group samples (their indices) by (class, threads).
@@ -491,14 +470,14 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   // slope of log(measured / predicted) on log(host factor) over every kernel sample (refitted at the
   // new exponent until it settles). Per class it was too noisy to choose (best exponents 0 to 1 at
   // random between two calibrations). It is kept only where it pays: the rms log error over all kernel
-  // samples must fall by kDriftMinGain. On this VM, whose speed flips within a second, readings 2 s
+  // samples must fall by the policy's drift_min_gain. On this VM, whose speed flips within a second, readings 2 s
   // apart explained almost none of the scatter (rms log error 0.26-0.33 at every exponent) and every
   // exponent above 0 made two calibrations disagree more; a phone throttling over minutes is the case
   // the correction is for.
   auto fit_all = [&](double e) {
     std::map<std::pair<std::string, int>, costmodel::KernelModel> out;
     for (const auto& [key, idx] : groups)
-      if (is_kernel(key.first) && idx.size() >= 3) out[key] = fit_kernel_class(samples_of(idx, e), feature_names(key.first));
+      if (is_kernel(key.first) && idx.size() >= 3) out[key] = fit_kernel_class(samples_of(idx, e), feature_names(key.first), fo.policy);
     return out;
   };
   auto rms_log_error = [&](const std::map<std::pair<std::string, int>, costmodel::KernelModel>& ms, double e) {
@@ -514,7 +493,7 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   std::map<std::pair<std::string, int>, costmodel::KernelModel> models = fit_all(0);
   if (moving) {
     const auto uncorrected = models;
-    for (int it = 0; it < 3; ++it) {
+    for (int it = 0; it < fo.policy.drift_max_iterations; ++it) {
       double sx = 0, sy = 0, sxx = 0, sxy = 0, n = 0;
       for (const auto& [key, m] : models)
         for (size_t i : groups.at(key)) {
@@ -528,12 +507,12 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
       const double var = n * sxx - sx * sx;
       if (n < 10 || !(var > 0)) break;
       const double next = std::clamp(exponent + (n * sxy - sx * sy) / var, 0.0, 1.0);
-      const bool settled = std::fabs(next - exponent) < 0.02;
+      const bool settled = std::fabs(next - exponent) < fo.policy.drift_settle;
       exponent = next;
       models = fit_all(exponent);
       if (settled) break;
     }
-    if (exponent > 0 && rms_log_error(models, exponent) > (1 - kDriftMinGain) * rms_log_error(uncorrected, 0)) {
+    if (exponent > 0 && rms_log_error(models, exponent) > (1 - fo.policy.drift_min_gain) * rms_log_error(uncorrected, 0)) {
       exponent = 0;
       models = uncorrected;
     }
@@ -638,14 +617,17 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   for (const auto& c : classes)
     for (int t = 1; t <= max_threads; ++t) cells.emplace_back(c, t);
 
-  // Initial design sized to about 60% of the budget (a sample takes ~50 ms), the rest adaptive.
-  const int n0 = std::clamp(static_cast<int>(0.6 * o.budget_s / (0.05 * std::max<size_t>(1, cells.size()))), 4, 24);
+  // Initial design sized to the policy's design_share of the budget, the rest adaptive.
+  const CalibrationPolicy& pol = o.policy;
+  const int n0 = std::clamp(
+      static_cast<int>(pol.design_share * o.budget_s / (pol.design_sample_s * std::max<size_t>(1, cells.size()))),
+      pol.design_min_points, pol.design_max_points);
   // Round-robin over the cells: a budget that ends early leaves every class with some grid points
   // (class by class, the last classes got none and their fits saw only in-context layers).
   std::vector<GridPoint> todo;
   {
     std::vector<std::vector<GridPoint>> per_cell;
-    for (const auto& [c, t] : cells) per_cell.push_back(design(c, t, n0, 1));
+    for (const auto& [c, t] : cells) per_cell.push_back(design(c, t, n0, 1, pol));
     for (size_t i = 0, added = 1; added; ++i) {
       added = 0;
       for (const auto& pc : per_cell)
@@ -654,7 +636,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   }
   // The host's speed now and at the end, on a fixed workload: later checks compare with it, and a
   // large drift between the two says the samples were taken on a moving machine.
-  // In between, a shorter reading every kSpeedReferenceEvery_s lets the fit correct for the drift.
+  // In between, a shorter reading every pol.reading_every_s lets the fit correct for the drift.
   // Each reading also times the workload on all calibrated threads: the samples at that count need
   // the other core(s) free, and on a shared VM they come and go apart from the first.
   SpeedReferenceRun reference;
@@ -675,11 +657,11 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
       reading_ms[max_threads].push_back(fit_ms(set.samples.back()));
     }
     last_reading = secs(t0, Clock::now());
-    set.device.speed_reference = summarize_speed_reference(set.samples);
+    set.device.speed_reference = summarize_speed_reference(set.samples, pol);
   };
   auto in_slow_phase = [&] {
     for (const auto& [t, ms] : reading_ms)
-      if (slow_phase(ms)) return true;
+      if (slow_phase(ms, pol)) return true;
     return false;
   };
   // In a slow phase of the host, wait (re-reading) for the fast one before measuring on: samples of
@@ -687,24 +669,25 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   // the next. Waiting is capped, so a host slow throughout (a throttled phone) is still measured.
   double waited_s = 0;
   auto wait_for_fast_phase = [&] {
-    for (int tries = 0; tries < kSlowPhaseMaxTries && in_slow_phase() && !(o.stop && o.stop->load()) &&
-                        waited_s < kSlowPhaseMaxWaitShare * o.budget_s;
+    for (int tries = 0; tries < pol.slow_phase_max_tries && in_slow_phase() && !(o.stop && o.stop->load()) &&
+                        waited_s < pol.slow_phase_max_wait_share * o.budget_s;
          ++tries) {
       const auto w0 = Clock::now();
-      std::this_thread::sleep_for(std::chrono::milliseconds(150));
-      take_reading(kSpeedReferenceShortRuns);
+      std::this_thread::sleep_for(std::chrono::duration<double>(pol.slow_phase_poll_s));
+      take_reading(pol.short_reference_runs);
       waited_s += secs(w0, Clock::now());
       if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, "waiting: host in a slow phase");
     }
   };
   auto maybe_reading = [&] {
-    if (secs(t0, Clock::now()) - last_reading > kSpeedReferenceEvery_s) {
-      take_reading(kSpeedReferenceShortRuns);
+    if (secs(t0, Clock::now()) - last_reading > pol.reading_every_s) {
+      take_reading(pol.short_reference_runs);
       wait_for_fast_phase();
     }
   };
-  take_reading(kSpeedReferenceRuns);
+  take_reading(pol.reference_runs);
   MeasureOptions mo;
+  mo.policy = pol;
   int since_save = 0;
   auto checkpoint = [&] { save_samples(set, samples_path); };
   auto budget_left = [&] { return o.budget_s - secs(t0, Clock::now()); };
@@ -756,12 +739,12 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     }
   }
   // Layers in context first: they are what whole-model predictions are made of. They get at most
-  // kContextShare of the budget so the one-op grid (the fit's range between them) still runs.
+  // the policy's context_share of the budget so the one-op grid (the fit's range between them) still runs.
   for (const ContextRun& cr : context_runs(max_threads)) {
-    if (stopped() || secs(t0, Clock::now()) > kContextShare * o.budget_s) break;
+    if (stopped() || secs(t0, Clock::now()) > pol.context_share * o.budget_s) break;
     if (done.count(cr.key())) continue;
     // A context run lasts a second or two and gives many samples at once: it starts in a fast phase.
-    take_reading(kSpeedReferenceShortRuns);
+    take_reading(pol.short_reference_runs);
     wait_for_fast_phase();
     const double t_start = unix_now();
     std::vector<Sample> got = measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : classes);
@@ -791,22 +774,22 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     for (const auto& cell : cells) {
       auto it = groups.find(cell);
       if (it == groups.end() || it->second.size() < 4) continue;
-      const auto m = fit_kernel_class(it->second, feature_names(cell.first));
+      const auto m = fit_kernel_class(it->second, feature_names(cell.first), pol);
       // Sample density matters too: error per sample so far.
       const double e = m.fit_rmspe / std::sqrt(static_cast<double>(it->second.size()));
       if (e > worst) worst = e, worst_cell = cell;
     }
     if (worst < 0) break;
-    for (const GridPoint& p : design(worst_cell.first, worst_cell.second, 6, round)) {
+    for (const GridPoint& p : design(worst_cell.first, worst_cell.second, 6, round, pol)) {
       if (stopped() || budget_left() < 0) break;
       run_point(p);
     }
     ++round;
   }
   r.interrupted = stopped();
-  if (!r.interrupted) take_reading(kSpeedReferenceRuns);
+  if (!r.interrupted) take_reading(pol.reference_runs);
   checkpoint();
-  r.profile = fit_profile(set, {o.correct_drift});
+  r.profile = fit_profile(set, {o.correct_drift, pol});
   r.wall_s = secs(t0, Clock::now());
   r.waited_s = waited_s;
   return r;

@@ -11,12 +11,6 @@ namespace hilsim::calibration {
 
 namespace {
 
-constexpr double kGridWeight = 0.3;
-// The lower envelope of fit_kernel_class: samples above kEnvelope x the kEnvelopeQuantile of
-// measured/predicted are left out of the fit.
-constexpr double kEnvelopeQuantile = 0.25;
-constexpr double kEnvelope = 1.35;
-
 double feature_value(const std::map<std::string, double>& f, const std::string& name) {
   if (name == "call") return 1.0;
   auto it = f.find(name);
@@ -128,7 +122,8 @@ double rmspe(const costmodel::KernelModel& m, const std::vector<Sample>& samples
   return 100.0 * std::sqrt(s / static_cast<double>(samples.size()));
 }
 
-costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& all_features) {
+costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& all_features,
+                                        const CalibrationPolicy& policy) {
   if (samples.empty()) throw Error("fit", "no samples to fit");
   if (all_features.empty()) throw Error("fit", "no features to fit");
   // A term no sample carries was added after these samples were measured: the model is fitted without
@@ -145,7 +140,7 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   // of; where a class has enough of them the one-op grid samples only keep the fit sane between them.
   size_t in_context = 0;
   for (const auto& s : samples) in_context += s.instance.rfind("ctx/", 0) == 0;
-  const double grid_weight = in_context >= 20 ? kGridWeight : 1.0;
+  const double grid_weight = in_context >= 20 ? policy.grid_weight : 1.0;
   // Relative error, but long kernels count a little more (weight sqrt(t / median t), clamped): their
   // timings are steadier and they dominate a model's total.
   std::vector<double> times;
@@ -217,7 +212,7 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   // class's samples fall into a fast and a slow population whose mix differs from one calibration to
   // the next; a fit through both lands between them wherever that mix puts it (two calibrations ten
   // minutes apart differed by 30-50% in every class). Samples far above the fast population (more than
-  // kEnvelope x its lower quartile of measured/predicted) are set aside and the fit repeated, so the
+  // policy.envelope x its lower quartile of measured/predicted) are set aside and the fit repeated, so the
   // profile describes the undisturbed machine, as the p10 statistic of every sample already aims to.
   // On a quiet host this only drops gross outliers.
   std::vector<size_t> keep(rows);
@@ -226,11 +221,11 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   costmodel::KernelModel m = solve(keep);
   const size_t min_keep = std::max<size_t>(cols + 2, (rows * 2 + 4) / 5);  // at least 40% of the samples
   for (int it = 0; it < 4; ++it) {
-    const double lo = ratio_quantile(m, all, kEnvelopeQuantile);
+    const double lo = ratio_quantile(m, all, policy.envelope_quantile);
     std::vector<size_t> next;
     for (size_t r : all) {
       const double p = evaluate_model(m, samples[r].features);
-      if (p > 0 && fit_ms(samples[r]) / p <= kEnvelope * lo) next.push_back(r);
+      if (p > 0 && fit_ms(samples[r]) / p <= policy.envelope * lo) next.push_back(r);
     }
     if (next.size() < min_keep || next == keep) break;
     keep = std::move(next);

@@ -373,14 +373,14 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     reading_s += secs(r0, now());
     last_reading = secs(t0, now());
   };
-  const double reading_every_s = o.tiny ? 1e300 : 2.0;
-  take_reading(o.tiny ? 1 : 20);
+  const double reading_every_s = o.tiny ? 1e300 : o.policy.reading_every_s;
+  take_reading(o.tiny ? 1 : o.policy.reference_runs);
   auto record = [&](const Sample& s0) {
     Sample s = s0;
     if (!s.features.count("t_unix")) s.features["t_unix"] = unix_now();
     set.samples.push_back(s);
     done.insert(s.instance);
-    if (secs(t0, now()) - last_reading > reading_every_s) take_reading(5);
+    if (secs(t0, now()) - last_reading > reading_every_s) take_reading(o.policy.short_reference_runs);
     ++r.measured;
     if (++since_save >= o.checkpoint_every) checkpoint(), since_save = 0;
     if (o.progress) o.progress(std::min(o.budget_s, elapsed()), o.budget_s, s.instance);
@@ -429,7 +429,7 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     record(run_point(p, ro));
   };
   // The design gets at most 60% of the budget; the adaptive rounds need the rest to matter.
-  const double design_end = o.tiny ? o.budget_s : 0.6 * o.budget_s;
+  const double design_end = o.tiny ? o.budget_s : o.policy.design_share * o.budget_s;
   auto design_left = [&] { return design_end - elapsed(); };
   for (bool more = true; more && !stopped() && design_left() > 0;) {
     more = false;
@@ -475,7 +475,7 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     if (++round > 100000) break;
   }
   r.interrupted = stopped();
-  take_reading(o.tiny ? 1 : 20);
+  take_reading(o.tiny ? 1 : o.policy.reference_runs);
   checkpoint();
   r.wall_s = secs(t0, now());
   return r;

@@ -107,9 +107,11 @@ std::vector<double> levels_of(const std::vector<const Sample*>& r) {
 // happened to last longer (two calibrations minutes apart put it at 8.5 and 9.0 ms between phases of
 // 5.5 and 10 ms), and every sample scaled to it moved with that accident. The samples' own statistic
 // (p10) and bench-predictor's ground truth both aim at the undisturbed machine too.
-double fast_level(const std::vector<double>& level) { return quantile(level, kFastLevelQuantile); }
+double fast_level(const std::vector<double>& level, const CalibrationPolicy& policy) {
+  return quantile(level, policy.fast_level_quantile);
+}
 
-costmodel::SpeedReference summarize(const std::vector<const Sample*>& r) {
+costmodel::SpeedReference summarize(const std::vector<const Sample*>& r, const CalibrationPolicy& policy) {
   costmodel::SpeedReference out;
   if (r.empty()) return out;
   std::vector<double> ms, spread;
@@ -118,7 +120,7 @@ costmodel::SpeedReference summarize(const std::vector<const Sample*>& r) {
     spread.push_back(s->ms_p90 / fit_ms(*s));
   }
   out.workload = speed_reference_workload();
-  out.ms = fast_level(levels_of(r));
+  out.ms = fast_level(levels_of(r), policy);
   out.spread = quantile(spread, 0.5);
   out.drift = ms.front() > 0 ? ms.back() / ms.front() - 1.0 : 0.0;
   return out;
@@ -126,25 +128,26 @@ costmodel::SpeedReference summarize(const std::vector<const Sample*>& r) {
 
 }  // namespace
 
-costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings) {
-  costmodel::SpeedReference out = summarize(readings_of(readings));
+costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings,
+                                                     const CalibrationPolicy& policy) {
+  costmodel::SpeedReference out = summarize(readings_of(readings), policy);
   int most = 1;
   for (const Sample& s : readings)
     if (s.klass == kSpeedReferenceClass) most = std::max(most, sample_threads(s));
   if (most > 1 && !out.workload.empty()) {
     const std::vector<const Sample*> par = readings_of(readings, most);
-    if (!par.empty()) out.parallel_threads = most, out.parallel_ms = fast_level(levels_of(par));
+    if (!par.empty()) out.parallel_threads = most, out.parallel_ms = fast_level(levels_of(par), policy);
   }
   return out;
 }
 
-std::vector<double> host_factors(const SampleSet& in, DriftCorrection* info) {
+std::vector<double> host_factors(const SampleSet& in, DriftCorrection* info, const CalibrationPolicy& policy) {
   std::vector<double> f(in.samples.size(), 1.0);
   DriftCorrection d;
   const std::vector<const Sample*> r = readings_of(in.samples);
   d.readings = static_cast<int>(r.size());
   const std::vector<double> level = levels_of(r);
-  const double target = r.empty() ? 0 : fast_level(level);
+  const double target = r.empty() ? 0 : fast_level(level, policy);
   if (r.size() >= 2 && target > 0) {
     d.min_factor = 1e300, d.max_factor = 0;
     for (size_t i = 0; i < in.samples.size(); ++i) {
@@ -194,9 +197,9 @@ double host_parallel_slowdown(const costmodel::DeviceInfo& profiled, int threads
   return now_ms / r.parallel_ms;
 }
 
-bool slow_phase(const std::vector<double>& readings) {
+bool slow_phase(const std::vector<double>& readings, const CalibrationPolicy& policy) {
   if (readings.size() < 3) return false;
-  return readings.back() > kSlowPhaseRatio * quantile(readings, kFastLevelQuantile);
+  return readings.back() > policy.slow_phase_ratio * quantile(readings, policy.fast_level_quantile);
 }
 
 double host_slowdown(const costmodel::DeviceInfo& profiled, double now_ms) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/costmodel/profile.h"
 #include "hilsim/graph/graph.h"
@@ -36,15 +37,18 @@ struct GridPoint {
 const std::vector<std::string>& calibration_classes();
 
 // The space-filling design (scrambled Halton over log-channels, log-spatial, stride, ratio) for one
-// class: `n` points, deterministic in `seed`, kept under a MAC cap so one sample stays short.
-std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed);
+// class: `n` points, deterministic in `seed`, kept under the policy's caps so one sample stays short.
+std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
+                              const CalibrationPolicy& policy = {});
 
 struct MeasureOptions {
   double min_time_s = 0.02;  // per sample, after warm-up
   int min_reps = 5, max_reps = 200;
+  CalibrationPolicy policy;  // copies per round, stable spread
 };
 // Times a point on this machine (warm-up, repeats until min_time; a sample whose p90/p10 spread is
-// above 1.3 is measured again and the steadier run kept). Features come from op_instance().
+// above the policy's stable_spread is measured again and the steadier run kept). Features come from
+// op_instance().
 Sample measure_point(const GridPoint& p, const MeasureOptions& mo);
 
 // Layers in context: a whole model run through the executor, every op timed where it sits. Inside a
@@ -68,6 +72,7 @@ struct CalibrateOptions {
   std::vector<std::string> classes;  // empty = all
   int max_threads = 0;               // 0 = all cores
   bool correct_drift = true;         // see FitOptions
+  CalibrationPolicy policy;          // every tuned value (calibration_policy.h)
   std::function<void(double done, double total, const std::string& what)> progress;
   const std::atomic<bool>* stop = nullptr;  // set by a signal handler: checkpoint and return
 };
@@ -86,6 +91,7 @@ CalibrateResult calibrate(const CalibrateOptions& o);
 // Drift correction (see speed_reference.h) is on unless asked off, for comparing the two fits.
 struct FitOptions {
   bool correct_drift = true;
+  CalibrationPolicy policy;
 };
 costmodel::Profile fit_profile(const SampleSet& s, const FitOptions& o = {});
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/kernel_features.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/costmodel/profile.h"
@@ -38,7 +39,8 @@ struct CompiledModel {
 CompiledModel compile_model(const costmodel::KernelModel& m, const std::string& where);
 
 // Fits one class. `features` are the model's terms in order ("call" = the constant 1 per call).
-costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& features);
+costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& features,
+                                        const CalibrationPolicy& policy = {});
 
 // Root-mean-square percentage error of a model over samples.
 double rmspe(const costmodel::KernelModel& m, const std::vector<Sample>& samples);

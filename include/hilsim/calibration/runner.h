@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/grid.h"
 #include "hilsim/calibration/samples.h"
 
@@ -18,8 +19,8 @@ struct RunnerOptions {
   double min_time_s = 0.02;   // timed calls of one sample, after warm-up
   double max_time_s = 0.5;    // and never more than this
   int min_reps = 5, max_reps = 300;
-  double stable_spread = 1.3; // p90 / p10 at or below which a series counts as stable
-  int64_t cold_bytes = int64_t{24} << 20;  // working set the rotating copies add up to (> private caches)
+  double stable_spread = CalibrationPolicy{}.stable_spread;  // p90 / p10 at or below which a series is stable
+  int64_t cold_bytes = CalibrationPolicy{}.cold_round_bytes;  // what the rotating copies add up to (> private caches)
   std::vector<int> cpus;      // pin the pool's threads (empty: let the OS place them)
 };
 
@@ -64,6 +65,7 @@ struct KernelCalibrationOptions {
   bool tiny = false;                 // a few small points per class (emulators, smoke tests)
   std::string note;                  // recorded in the samples file
   RunnerOptions runner;
+  CalibrationPolicy policy;          // reading interval, design share (calibration_policy.h)
   int checkpoint_every = 8;          // samples between checkpoints
   std::function<void(double done, double total, const std::string& what)> progress;
   const std::atomic<bool>* stop = nullptr;  // raised by a signal handler: checkpoint and return

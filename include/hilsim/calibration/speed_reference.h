@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/costmodel/profile.h"
 
@@ -39,15 +40,13 @@ inline constexpr const char* kSpeedReferenceClass = "speed_reference";
 Sample speed_reference_sample(const std::vector<double>& runs, double t_unix, int seq, int threads = 1);
 double unix_now();  // seconds, the time stamp of readings and samples (t_unix)
 
-// The quantile of a calibration's (smoothed) readings taken as the host's undisturbed speed.
-inline constexpr double kFastLevelQuantile = 0.1;
-
 // The reading a profile keeps, from a calibration's readings in time order: the undisturbed level
-// (kFastLevelQuantile of the readings, each first the median of itself and its neighbours), the median
+// (the policy's fast_level_quantile of the readings, each first the median of itself and its neighbours), the median
 // p90/p10 of their runs, and how far the host's speed moved from the first reading to the last.
 // Empty without readings. Readings at more than one thread (the most threads among them) give
 // parallel_threads and parallel_ms, their undisturbed level taken the same way.
-costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings);
+costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings,
+                                                     const CalibrationPolicy& policy = {});
 
 // How much slower the host ran than its undisturbed level when each sample was taken: the reading
 // interpolated at the sample's t_unix over the level summarize_speed_reference() reports (1 for the
@@ -56,7 +55,8 @@ struct DriftCorrection {
   int readings = 0, corrected = 0;
   double min_factor = 1, max_factor = 1;  // range of the factors
 };
-std::vector<double> host_factors(const SampleSet& s, DriftCorrection* info = nullptr);
+std::vector<double> host_factors(const SampleSet& s, DriftCorrection* info = nullptr,
+                                 const CalibrationPolicy& policy = {});
 // Every sample's times divided by factor^exponent. A kernel does not slow down by as much as the
 // reference workload does (per instance, samples taken in the host's slow phase were 1.3x, not the
 // reference's 1.8x, slower): the fit chooses the exponent per class (FitOptions).
@@ -65,9 +65,9 @@ SampleSet scale_by_host(const SampleSet& s, const std::vector<double>& factors, 
 Sample scale_by_host(const Sample& s, double factor, double exponent);
 
 // Whether the last of `readings` (p10s in time order) finds the host in a slow phase: more than
-// kSlowPhaseRatio x the fast level of all of them. Fewer than 3 readings: no level to judge by.
-inline constexpr double kSlowPhaseRatio = 1.25;
-bool slow_phase(const std::vector<double>& readings);
+// the policy's slow_phase_ratio x the fast level of all of them. Fewer than 3 readings: no level to
+// judge by.
+bool slow_phase(const std::vector<double>& readings, const CalibrationPolicy& policy = {});
 
 // How much slower this host runs the workload now than when the profile was calibrated (now / then:
 // 1.2 = 20% slower); 0 when the profile has no reading of the same workload.

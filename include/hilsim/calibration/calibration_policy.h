@@ -1,0 +1,90 @@
+// Every tuned value of calibration in one place: how the budget is shared, how samples are sized and
+// repeated, how the host's speed is read and its slow phases waited out, and how the fit treats noise.
+// Each carries its default, why, and where it was measured. Both calibrators (the CLI's in-context one
+// and the phone binary's kernel-direct one) and the fit read them from here; tests set fields to reach
+// a branch. Values measured on the 2-core cloud VMs the project runs on (x86 AVX-512/AVX2, whose vCPUs
+// run at 0.9-1.9x their undisturbed speed from one second to the next) unless said otherwise.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hilsim::calibration {
+
+struct CalibrationPolicy {
+  // ---- the budget
+  // Share of the budget the in-context model runs may take: they are what whole-model predictions are
+  // made of, and the rest keeps the one-op grid (the fit's range between them) running.
+  double context_share = 0.55;
+  // Share of the budget the initial space-filling design is sized to, at design_sample_s a sample;
+  // the rest goes to adaptive rounds where the fit is worst. Points per (class, threads) are clamped.
+  double design_share = 0.6;
+  double design_sample_s = 0.05;
+  int design_min_points = 4, design_max_points = 24;
+
+  // ---- sample sizes
+  // One conv sample stays a few ms; memory-bound samples stay within a few tens of MiB.
+  int64_t max_sample_macs = 120'000'000;
+  int64_t max_sample_elements = 3'000'000;
+  // Shares of a class's design given to the layer kinds real networks have and the plain grid missed
+  // (its fourth/fifth design coordinate at or above these): grouped convs in the dense 1x1 and 3x3
+  // classes (a 16-channel-group 3x3 conv ran 35-40% over the ungrouped fit), weight matrices far
+  // beyond the last-level cache in gemm (a 4096x4096 head ran 58-61% over), global pools in pool
+  // (predicted at +130% from windowed pools).
+  double grouped_conv_share = 0.7;
+  double far_gemm_share = 0.75;
+  double global_pool_share = 0.8;
+  // Copies of a layer per timed round: enough that a round's working set overflows the private caches
+  // (cold_round_bytes), as inside a model, at most max_copies. Working sets of far_working_set_bytes
+  // or more repeat until the round holds far_round_bytes: one large matrix timed again and again is
+  // served by the last-level cache, where inside a model it is not.
+  int64_t cold_round_bytes = int64_t{24} << 20;
+  int max_copies = 16;
+  int64_t far_working_set_bytes = int64_t{8} << 20;
+  int64_t far_round_bytes = int64_t{160} << 20;
+  int max_far_copies = 8;
+  // A series whose p90/p10 is above this is measured once more and the steadier one kept.
+  double stable_spread = 1.3;
+
+  // ---- the host's speed
+  // Runs of the speed-reference workload at the start and the end (about 0.1 s of a small ResNet),
+  // and of the short readings taken every reading_every_s in between (5 runs, 30-50 ms: about 2% of
+  // the budget). The host's phases last seconds; readings 8 s apart could not tell which phase a
+  // sample was taken in.
+  int reference_runs = 20;
+  int short_reference_runs = 5;
+  double reading_every_s = 2.0;
+  // A reading more than slow_phase_ratio x the fast level (the fast_level_quantile of the readings so
+  // far) finds the host in a slow phase: measurement waits, re-reading every slow_phase_poll_s, at
+  // most slow_phase_max_tries in a row and slow_phase_max_wait_share of the budget in all, so a host
+  // slow throughout (a throttled phone) is still measured. A calibration whose first 20 s fell in a
+  // slow phase disagreed 20-27% with three others that agreed within 3-6%.
+  double slow_phase_ratio = 1.25;
+  double fast_level_quantile = 0.1;
+  double slow_phase_poll_s = 0.15;
+  int slow_phase_max_tries = 20;
+  double slow_phase_max_wait_share = 0.25;
+
+  // ---- the fit
+  // The drift exponent (how strongly kernels follow the reference's slowdown) is refitted until it
+  // moves less than drift_settle, and kept only if it lowers the rms log error of all kernel samples
+  // by drift_min_gain: on the VMs readings 2 s apart explained almost none of the scatter, and every
+  // exponent above 0 made two calibrations disagree more; a phone throttling over minutes is the case.
+  double drift_settle = 0.02;
+  double drift_min_gain = 0.05;
+  int drift_max_iterations = 3;
+  // Lower envelope per class: samples above envelope x the envelope_quantile of measured/predicted
+  // are left out (a burst only ever adds time). Two calibrations minutes apart disagreed 30-50% per
+  // class with the median as target; 3-7% with the envelope.
+  double envelope_quantile = 0.25;
+  double envelope = 1.35;
+  // Weight of a one-op grid sample against an in-context one of the same class: the grid spans the
+  // range, the context samples are the layers predictions are made of.
+  double grid_weight = 0.3;
+};
+
+// The policy's values as (name, value) rows, for the calibration's provenance and `--help`.
+std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolicy& p);
+
+}  // namespace hilsim::calibration

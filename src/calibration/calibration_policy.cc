@@ -1,0 +1,39 @@
+#include "hilsim/calibration/calibration_policy.h"
+
+namespace hilsim::calibration {
+
+std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolicy& p) {
+  auto d = [](auto v) { return static_cast<double>(v); };
+  return {{"context_share", p.context_share},
+          {"design_share", p.design_share},
+          {"design_sample_s", p.design_sample_s},
+          {"design_min_points", d(p.design_min_points)},
+          {"design_max_points", d(p.design_max_points)},
+          {"max_sample_macs", d(p.max_sample_macs)},
+          {"max_sample_elements", d(p.max_sample_elements)},
+          {"grouped_conv_share", p.grouped_conv_share},
+          {"far_gemm_share", p.far_gemm_share},
+          {"global_pool_share", p.global_pool_share},
+          {"cold_round_bytes", d(p.cold_round_bytes)},
+          {"max_copies", d(p.max_copies)},
+          {"far_working_set_bytes", d(p.far_working_set_bytes)},
+          {"far_round_bytes", d(p.far_round_bytes)},
+          {"max_far_copies", d(p.max_far_copies)},
+          {"stable_spread", p.stable_spread},
+          {"reference_runs", d(p.reference_runs)},
+          {"short_reference_runs", d(p.short_reference_runs)},
+          {"reading_every_s", p.reading_every_s},
+          {"slow_phase_ratio", p.slow_phase_ratio},
+          {"fast_level_quantile", p.fast_level_quantile},
+          {"slow_phase_poll_s", p.slow_phase_poll_s},
+          {"slow_phase_max_tries", d(p.slow_phase_max_tries)},
+          {"slow_phase_max_wait_share", p.slow_phase_max_wait_share},
+          {"drift_settle", p.drift_settle},
+          {"drift_min_gain", p.drift_min_gain},
+          {"drift_max_iterations", d(p.drift_max_iterations)},
+          {"envelope_quantile", p.envelope_quantile},
+          {"envelope", p.envelope},
+          {"grid_weight", p.grid_weight}};
+}
+
+}  // namespace hilsim::calibration

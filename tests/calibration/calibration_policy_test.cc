@@ -1,0 +1,101 @@
+// Each tuned value of calibration_policy.h reaches its branch: set a field, see the behaviour move.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "hilsim/calibration/calibration_policy.h"
+#include "hilsim/calibration/calibrator.h"
+#include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/speed_reference.h"
+
+namespace hilsim::calibration {
+namespace {
+
+TEST(CalibrationPolicy, SlowPhaseRatioDecidesWhatCountsAsSlow) {
+  const std::vector<double> readings = {5, 5.2, 5.1, 5.9};  // the last 18% over the fast level
+  EXPECT_FALSE(slow_phase(readings));                       // default ratio 1.25
+  CalibrationPolicy strict;
+  strict.slow_phase_ratio = 1.1;
+  EXPECT_TRUE(slow_phase(readings, strict));
+}
+
+TEST(CalibrationPolicy, DesignSharesPutRealLayerKindsIntoTheGrid) {
+  CalibrationPolicy none, all;
+  none.grouped_conv_share = 1.0, none.far_gemm_share = 1.0, none.global_pool_share = 1.0;
+  all.grouped_conv_share = 0.0, all.far_gemm_share = 0.0, all.global_pool_share = 0.0;
+  for (const auto& p : design("dense_conv3x3", 1, 24, 1, none)) EXPECT_EQ(p.groups, 1) << p.key();
+  for (const auto& p : design("dense_conv3x3", 1, 24, 1, all)) {
+    EXPECT_GT(p.groups, 1) << p.key();
+    EXPECT_EQ(p.c % p.groups, 0) << p.key();
+    EXPECT_LE(p.c / p.groups, 64) << p.key();  // grouped, not depthwise
+  }
+  for (const auto& p : design("gemm", 1, 24, 1, all)) EXPECT_GE(4 * p.c * p.f, int64_t{8} << 20) << p.key();
+  for (const auto& p : design("gemm", 1, 24, 1, none)) EXPECT_LE(p.c, 4096) << p.key();
+  for (const auto& p : design("pool", 1, 24, 1, all)) EXPECT_EQ(p.op, "global_avgpool") << p.key();
+  for (const auto& p : design("pool", 1, 24, 1, none)) EXPECT_EQ(p.op, "maxpool") << p.key();
+  // Caps: a smaller MAC cap shrinks the conv samples.
+  CalibrationPolicy small;
+  small.max_sample_macs = 10'000'000;
+  auto largest = [](const std::vector<GridPoint>& ps) {
+    int64_t m = 0;
+    for (const auto& p : ps) m = std::max(m, p.c / p.groups * p.f * (p.h / p.stride) * (p.w / p.stride));
+    return m;
+  };
+  EXPECT_LT(largest(design("dense_conv1x1", 1, 24, 1, small)), largest(design("dense_conv1x1", 1, 24, 1)));
+}
+
+TEST(CalibrationPolicy, EnvelopeDecidesWhichSlowSamplesTheFitSetsAside) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<double> macs(1e6, 1e8), noise(0.99, 1.01);
+  std::vector<Sample> s;
+  for (int i = 0; i < 90; ++i) {
+    Sample x;
+    x.klass = "dense_conv3x3";
+    x.instance = "i" + std::to_string(i);
+    x.features = {{"macs", macs(rng)}};
+    x.ms_median = (2e-8 * x.features["macs"] + 0.01) * noise(rng) * (i % 3 == 0 ? 1.8 : 1.0);
+    s.push_back(x);
+  }
+  EXPECT_EQ(fit_kernel_class(s, {"macs", "call"}).samples, 60);  // default envelope: the slow third out
+  CalibrationPolicy wide;
+  wide.envelope = 3.0;
+  EXPECT_EQ(fit_kernel_class(s, {"macs", "call"}, wide).samples, 90);
+}
+
+TEST(CalibrationPolicy, ContextShareZeroLeavesOutTheInContextRuns) {
+  const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_policy_profile.json";
+  std::filesystem::remove(out + ".samples.json");
+  CalibrateOptions o;
+  o.out = out;
+  o.budget_s = 0.5;
+  o.classes = {"elementwise"};
+  o.max_threads = 1;
+  o.policy.context_share = 0;
+  o.policy.reference_runs = 3;
+  o.policy.slow_phase_max_tries = 0;  // no waiting for a fast phase either
+  const CalibrateResult r = calibrate(o);
+  int context = 0;
+  for (const auto& s : r.samples.samples) context += s.instance.rfind("ctx/", 0) == 0;
+  EXPECT_EQ(context, 0);
+  EXPECT_EQ(r.waited_s, 0);
+  std::filesystem::remove(out + ".samples.json");
+  std::filesystem::remove(out);
+}
+
+TEST(CalibrationPolicy, ValuesAreListedByName) {
+  const auto rows = policy_values(CalibrationPolicy{});
+  EXPECT_GE(rows.size(), 25u);
+  bool found = false;
+  for (const auto& [name, v] : rows)
+    if (name == "slow_phase_ratio") {
+      found = true;
+      EXPECT_DOUBLE_EQ(v, 1.25);
+    }
+  EXPECT_TRUE(found);
+}
+
+}  // namespace
+}  // namespace hilsim::calibration
