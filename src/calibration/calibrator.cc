@@ -555,9 +555,13 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
     costmodel::KernelModel m = fit_kernel_class(samples_of(tr->second, 1.0), {"bytes", "call"});
     p.transfer.latency_us = m.params[1] * 1e3;
     p.transfer.gbps = m.params[0] > 0 ? 1e-6 / m.params[0] : 100.0;
+    p.transfer.source = "measured";
   } else {
     p.transfer.latency_us = 10;
     p.transfer.gbps = 10;
+    p.transfer.source = "assumed";
+    p.transfer.basis = "no core-to-core hand-offs were measured (one core, or the calibration ended first); "
+                       "10 us + 10 GB/s is a placeholder of the order of a cache-line hand-off, not a measurement";
   }
   EnergyFit ef;
   std::string why_not;

@@ -197,6 +197,9 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   const json& t = r.field(j, "", "transfer");
   p.transfer.latency_us = r.nonneg(t, "transfer", "latency_us");
   p.transfer.gbps = r.positive(t, "transfer", "gbps");
+  p.transfer.source = r.str_or(t, "transfer", "source", "unrecorded");
+  one_of(r, "transfer.source", p.transfer.source, {"measured", "assumed", "spec", "unrecorded"});
+  p.transfer.basis = r.str_or(t, "transfer", "basis", "");
 
   const json& ks = r.field(j, "", "kernels");
   if (!ks.is_object()) r.fail("kernels", "must be an object mapping kernel class to its model");
@@ -296,7 +299,8 @@ std::string dump_profile(const Profile& p) {
     if (!u.cpus.empty()) ju["cpus"] = u.cpus;
     j["units"].push_back(ju);
   }
-  j["transfer"] = {{"latency_us", p.transfer.latency_us}, {"gbps", p.transfer.gbps}};
+  j["transfer"] = {{"latency_us", p.transfer.latency_us}, {"gbps", p.transfer.gbps}, {"source", p.transfer.source}};
+  if (!p.transfer.basis.empty()) j["transfer"]["basis"] = p.transfer.basis;
   j["kernels"] = json::object();
   for (const auto& [k, m] : p.kernels) {
     json jm{{"model", m.model}, {"unit", m.unit}, {"features", m.features}, {"params", m.params},

@@ -157,6 +157,9 @@ TEST(Calibrator, FitRecoversAKnownLinearModel) {
   EXPECT_EQ(p.provenance, "measured");
   EXPECT_EQ(p.energy.source, "estimate");
   EXPECT_FALSE(p.energy.basis.empty());
+  // No hand-offs were measured: the transfer figures are a placeholder and say so.
+  EXPECT_EQ(p.transfer.source, "assumed");
+  EXPECT_FALSE(p.transfer.basis.empty());
 }
 
 TEST(Calibrator, FitFindsHowStronglyKernelsFollowTheReferenceSlowdown) {

@@ -242,3 +242,18 @@ TEST(Profile, DeviceMismatchesNameWhatMovesKernelSpeed) {
   EXPECT_EQ(m[0].kind, hilsim::costmodel::DeviceMismatch::Kind::kCores);
   EXPECT_EQ(m[2].kind, hilsim::costmodel::DeviceMismatch::Kind::kCpuModel);
 }
+
+TEST(Profile, TransferSourceSaysWhetherTheFiguresWereMeasured) {
+  auto old = parse_profile(valid().dump(), "p.json");  // written before the field existed
+  EXPECT_EQ(old.transfer.source, "unrecorded");
+  json j = valid();
+  j["transfer"]["source"] = "assumed";
+  j["transfer"]["basis"] = "one core";
+  auto p = parse_profile(j.dump(), "p.json");
+  EXPECT_EQ(p.transfer.source, "assumed");
+  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
+  EXPECT_EQ(q.transfer.source, "assumed");
+  EXPECT_EQ(q.transfer.basis, "one core");
+  j["transfer"]["source"] = "guessed";
+  EXPECT_NE(error_of(j).find("transfer.source"), std::string::npos);
+}

@@ -60,6 +60,11 @@ struct UnitSpec {
 struct TransferSpec {
   double latency_us = 0;  // per crossing tensor: hand-off + synchronisation
   double gbps = 0;
+  // "measured" (fitted on hand-offs between cores), "assumed" (a placeholder where none could be
+  // measured: a one-core machine, a calibration cut short) or "spec"; a profile never passes an
+  // invented figure off as a measurement. Absent in older files: "unrecorded".
+  std::string source = "measured";
+  std::string basis;  // why, where not measured
 };
 
 // The fitted latency model of one kernel class: ms = sum_i params[i] * feature_i(instance).
