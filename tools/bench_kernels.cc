@@ -186,8 +186,7 @@ const bool registered_formats = [] {
 
 int run_bench(const std::vector<std::string>& positional) {
   if (!positional.empty()) throw Error("bench-kernels", "takes no positional arguments");
-  if (FLAGS_threads < 1) throw Error("--threads", "must be >= 1");
-  const int threads = FLAGS_threads;
+  const int threads = threads_from_flags();
   const double min_time = FLAGS_quick ? std::min(FLAGS_min_time_s, 0.05) : FLAGS_min_time_s;
   const int max_reps = FLAGS_quick ? std::min(FLAGS_max_reps, 20) : FLAGS_max_reps;
   std::optional<std::regex> filter;

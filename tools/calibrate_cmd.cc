@@ -172,7 +172,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   if (r.interrupted) {
     std::fprintf(stderr, "interrupted: %zu samples checkpointed in %s.samples.json; continue with --resume\n",
                  r.samples.samples.size(), FLAGS_out.c_str());
-    return kExitFailed;
+    return kExitInterrupted;
   }
   r.profile.device.name = r.profile.device.name.empty() ? "this machine" : r.profile.device.name;
   costmodel::save_profile(r.profile, FLAGS_out);
