@@ -292,7 +292,7 @@ int run_bench(const std::vector<std::string>& positional) {
       if (!std::isnan(r.max_rel_err)) o["max_rel_err_vs_baseline"] = r.max_rel_err;
       j["results"].push_back(o);
     }
-    std::cout << j.dump(1) << "\n";
+    print_json(j);
     return kExitOk;
   }
   std::printf("peak %.1f GFLOP/s (oneDNN 1024^3 matmul), %d thread(s)\n\n", peak_gflops, threads);

@@ -314,7 +314,7 @@ int run_bench(const std::vector<std::string>& args) {
     for (const auto& [m, r] : rho) j["spearman"][m] = {{"ours", r.first}, {"flops", r.second}};
     j["query_us"] = {{"full_prediction", full_us}, {"full_prediction_with_table", table_us},
                      {"one_layer_changed", one_us}, {"graph", "resnet50_like"}, {"convs", prunable.size()}};
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return kExitOk;
   }
   std::printf("%-18s %-26s %10s %10s %8s %10s %10s\n", "model", "config", "measured", "ours", "err", "FLOPs", "roofline");

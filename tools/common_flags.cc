@@ -15,6 +15,9 @@ DEFINE_int32(threads, 1,
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <unistd.h>
 #include <thread>
 
 #include "hilsim/calibration/device_facts.h"
@@ -186,6 +189,32 @@ void check_writable(const std::string& path, const std::string& flag) {
     std::fclose(f);
   }
   if (!existed) fs::remove(path, ec);
+}
+
+namespace {
+int g_json_fd = 1;
+}  // namespace
+
+void route_stdout_for_json() {
+  std::fflush(stdout);
+  std::cout.flush();
+  const int fd = dup(1);
+  if (fd < 0 || dup2(2, 1) < 0) return;  // keep the old behaviour rather than lose the output
+  g_json_fd = fd;
+}
+
+void print_json(nlohmann::json j) {
+  if (!j.is_object()) j = nlohmann::json{{"result", std::move(j)}};
+  j["schema_version"] = kJsonSchemaVersion;
+  std::fflush(stdout);
+  std::cout.flush();
+  const std::string text = j.dump(2) + "\n";
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(g_json_fd, text.data() + done, text.size() - done);
+    if (n <= 0) throw std::runtime_error(std::string("cannot write the JSON result: ") + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
 }
 
 std::vector<std::string>& model_notes() {

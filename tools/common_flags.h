@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
 
 DECLARE_bool(json);
 DECLARE_string(input_shape);
@@ -59,6 +60,13 @@ partition::Plan load_plan_for(const std::string& path, const graph::Graph& model
 // Throws Error naming `flag` unless `path` can be written, before any long work whose result it holds
 // (an unwritable --trace found after a minute of measurement). Leaves no file behind.
 void check_writable(const std::string& path, const std::string& flag);
+// The --json contract: stdout carries exactly one JSON object, with `schema_version`; tables, progress
+// and notes go to stderr. route_stdout_for_json() (main, before a --json command runs) points the
+// process's stdout at stderr, so a printf a command makes for its table cannot break the object;
+// print_json() writes the object to the real stdout.
+inline constexpr int kJsonSchemaVersion = 1;
+void route_stdout_for_json();
+void print_json(nlohmann::json j);
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

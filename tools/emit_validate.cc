@@ -33,10 +33,9 @@ int run_emit(const std::vector<std::string>& args) {
   int64_t bytes = 0;
   for (const auto& c : r.packed.convs) bytes += c.rows.storage_bytes() + static_cast<int64_t>(c.bias.size()) * 4;
   if (FLAGS_json) {
-    std::cout << nlohmann::json{{"dir", FLAGS_out}, {"packed_convs", r.packed.convs.size()}, {"packed_bytes", bytes},
-                                {"fingerprint", r.packed.fingerprint}}
-                     .dump(2)
-              << "\n";
+    print_json({{"dir", FLAGS_out}, {"packed_convs", r.packed.convs.size()}, {"packed_bytes", bytes},
+                {"fingerprint", r.packed.fingerprint},
+                {"files", {FLAGS_out + "/model.onnx", FLAGS_out + "/weights.hpk", FLAGS_out + "/plan.json"}}});
     return kExitOk;
   }
   std::printf("emitted %s: model.onnx (pruned, zeros in place), weights.hpk (%zu packed convs, %s), plan.json\n",
@@ -59,7 +58,7 @@ int run_validate(const std::vector<std::string>& args) {
   const double vs_target = 100.0 * (v.measured_p10 - v.target_ms) / v.target_ms;
   const int threads = partition::load_plan(args[0] + "/plan.json").threads;  // what the run used
   if (FLAGS_json) {
-    std::cout << nlohmann::json{{"dir", args[0]},
+    print_json(nlohmann::json{{"dir", args[0]},
                                 {"threads", threads},
                                 {"numerics", {{"max_abs_err", v.max_abs_err}, {"max_rel_err", v.max_rel_err},
                                               {"ok", v.numerics_ok}}},
@@ -67,9 +66,7 @@ int run_validate(const std::vector<std::string>& args) {
                                              {"measured_p90", v.measured_p90}, {"predicted_ms", v.predicted_ms},
                                              {"target_ms", v.target_ms}, {"vs_predicted_pct", vs_pred},
                                              {"vs_target_pct", vs_target}, {"compared", "measured_p10"}}},
-                                {"packed_convs", v.packed_convs}}
-                     .dump(2)
-              << "\n";
+                                {"packed_convs", v.packed_convs}});
   } else {
     std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
                 v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "command.h"
+#include "common_flags.h"
 #include "hilsim/util/error.h"
 #include "hilsim/build_id.h"
 #include "hilsim/version.h"
@@ -176,6 +177,7 @@ int main(int argc, char** argv) {
   gflags::SetUsageMessage("see `hilsim --help`");
   gflags::ParseCommandLineNonHelpFlags(&n, &av, /*remove_flags=*/true);
   std::vector<std::string> positional(av + 1, av + n);
+  if (allowed.count("json") && FLAGS_json) route_stdout_for_json();
   // Interrupted is its own outcome (130, as a shell reports it), whatever a command was doing; a
   // command that stops cleanly on Ctrl-C (calibrate) installs its own handler.
   std::signal(SIGINT, on_interrupt);

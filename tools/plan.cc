@@ -53,7 +53,7 @@ int run_plan(const std::vector<std::string>& args) {
     f << text << "\n";
   }
   if (FLAGS_json) {
-    std::cout << text << "\n";
+    print_json(nlohmann::json::parse(text));
     return kExitOk;
   }
   std::printf("%-30s %-16s %7s %9s %9s %8s\n", "layer", "setting", "ratio", "dense ms", "ms", "saliency");

@@ -113,7 +113,7 @@ int run_predict(const std::vector<std::string>& args) {
     }
     j["unit_busy_ms"] = p.unit_busy_ms;
     j["notes"] = model_notes();
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return kExitOk;
   }
   std::printf("%-32s %-18s %-8s %9s %10s %9s%s\n", "name", "kernel", "unit", "ms", "bytes", "mJ",

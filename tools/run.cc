@@ -73,7 +73,7 @@ int run_run(const std::vector<std::string>& args) {
     nlohmann::json ju = nlohmann::json::array();
     for (const auto& u : ex.units()) ju.push_back({{"id", u.id}, {"cpus", u.cpus}});
     j["units"] = ju;
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return kExitOk;
   }
   double sum = 0;

@@ -144,7 +144,7 @@ rc=$?
 [[ $rc -eq 130 ]] || { echo "FAIL: Ctrl-C exit $rc, expected 130"; fail=1; }
 # The default profile is a bundled measured one, and the listing is JSON a script can read.
 best=$("$HILSIM" profiles --best)
-if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert sum(p["default"] for p in j) == 1, j' ; then
+if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert sum(p["default"] for p in j["profiles"]) == 1, j' ; then
   echo "FAIL: profiles --best ($best) / --json"
   fail=1
 fi
