@@ -141,7 +141,8 @@ HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* r
 }
 
 int threads_from_flags(int plan_threads, const costmodel::Profile* profile, const std::string& unit) {
-  if (gflags::GetCommandLineFlagInfoOrDie("threads").is_default) return plan_threads > 0 ? plan_threads : 1;
+  const bool given = !gflags::GetCommandLineFlagInfoOrDie("threads").is_default;
+  if (!given && plan_threads <= 0) return 1;
   int cores = std::max(1u, std::thread::hardware_concurrency());
   std::string whose = "this machine";
   if (profile && !profile->units.empty()) {
@@ -151,11 +152,14 @@ int threads_from_flags(int plan_threads, const costmodel::Profile* profile, cons
     cores = costmodel::max_threads(*profile, id) / 4;
     whose = "unit '" + id + "' in the profile";
   }
-  // 0 and negative counts are no shorthand for a default: a script that computed one has a bug.
-  if (FLAGS_threads < 1 || FLAGS_threads > 4 * cores)
-    throw Error("--threads " + std::to_string(FLAGS_threads),
-                "must be in 1.." + std::to_string(4 * cores) + " (4x the " + std::to_string(cores) + " cores of " + whose + ")");
-  return FLAGS_threads;
+  // 0 and negative counts are no shorthand for a default: a script that computed one has a bug. A
+  // plan's count is held to the same bound (a plan for a 16-core phone would start 16 threads here).
+  const int threads = given ? FLAGS_threads : plan_threads;
+  if (threads < 1 || threads > 4 * cores)
+    throw Error(given ? "--threads " + std::to_string(threads) : "the plan's threads " + std::to_string(threads),
+                "must be in 1.." + std::to_string(4 * cores) + " (4x the " + std::to_string(cores) + " cores of " + whose +
+                    (given ? ")" : "); give --threads to run it on fewer"));
+  return threads;
 }
 
 partition::Plan load_plan_for(const std::string& path, const graph::Graph& model) {

@@ -103,6 +103,14 @@ for cmd in "run zoo:resnet18_like@64 --repeat 1 --warmup 0" "predict zoo:resnet1
     fail=1
   fi
 done
+# A plan's thread count is held to the machine's bound too (a plan for 64 threads would start 64 here).
+python3 - "$TMP/p64.json" "$TMP/p64t64.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["threads"] = 64
+json.dump(p, open(sys.argv[2], "w"))
+PY
+expect "threads 64" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --plan "$TMP/p64t64.json"
 # One default: 1 thread for run and predict alike, printed in the result.
 t=$("$HILSIM" predict zoo:resnet18_like@64 --profile "$X" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["threads"])')
 [[ "$t" == 1 ]] || { echo "FAIL: predict's default threads $t"; fail=1; }
