@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
+
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/runtime/sparsity_spec.h"
@@ -82,14 +84,19 @@ PYBIND11_MODULE(_hilsim, m) {
     }
   });
   py::class_<Predictor>(m, "Predictor")
-      .def(py::init([](const std::string& model, const std::string& profile, int threads, const std::string& unit) {
+      .def(py::init([](const std::string& model, const std::string& profile, std::optional<int> threads,
+                       const std::string& unit) {
              hilsim::costmodel::PredictorOptions o;
-             o.threads = threads;
+             // The CLI's rule: 1 thread unless told; 0 or a negative count is refused, not read as "default".
+             if (threads && *threads < 1)
+               throw hilsim::Error("threads=" + std::to_string(*threads), "must be >= 1 (leave it out for 1 thread)");
+             o.threads = threads.value_or(1);
              o.default_unit = unit;
              return std::make_unique<Predictor>(model, profile, o);
            }),
-           py::arg("model"), py::arg("profile"), py::arg("threads") = 0, py::arg("unit") = "",
-           "Load MODEL (.onnx path or zoo:NAME[@RES]) and a device profile once.")
+           py::arg("model"), py::arg("profile"), py::arg("threads") = py::none(), py::arg("unit") = "",
+           "Load MODEL (.onnx path or zoo:NAME[@RES]) and a device profile once; predictions are for `threads`\n"
+           "threads (default 1, at most 4x the unit's cores).")
       .def(
           "predict",
           [](Predictor& self, py::object config) {
@@ -106,7 +113,9 @@ PYBIND11_MODULE(_hilsim, m) {
               py::gil_scoped_release release;
               p = self.predict(spec);
             }
-            return to_dict(p);
+            py::dict r = to_dict(p);
+            r["threads"] = self.default_threads();  // what the answer is for, as in the CLI's JSON
+            return r;
           },
           py::arg("config") = py::none(),
           "Predict for a per-layer config {op: {format, block, ratio, entries, unit}} or a uniform SPEC string.")

@@ -186,8 +186,7 @@ const bool registered_formats = [] {
 
 int run_bench(const std::vector<std::string>& positional) {
   if (!positional.empty()) throw Error("bench-kernels", "takes no positional arguments");
-  if (FLAGS_threads < 1) throw Error("--threads", "must be >= 1");
-  const int threads = FLAGS_threads;
+  const int threads = threads_from_flags();
   const double min_time = FLAGS_quick ? std::min(FLAGS_min_time_s, 0.05) : FLAGS_min_time_s;
   const int max_reps = FLAGS_quick ? std::min(FLAGS_max_reps, 20) : FLAGS_max_reps;
   std::optional<std::regex> filter;
@@ -293,7 +292,7 @@ int run_bench(const std::vector<std::string>& positional) {
       if (!std::isnan(r.max_rel_err)) o["max_rel_err_vs_baseline"] = r.max_rel_err;
       j["results"].push_back(o);
     }
-    std::cout << j.dump(1) << "\n";
+    print_json(j);
     return kExitOk;
   }
   std::printf("peak %.1f GFLOP/s (oneDNN 1024^3 matmul), %d thread(s)\n\n", peak_gflops, threads);

@@ -162,7 +162,7 @@ int run_bench(const std::vector<std::string>& args) {
     j["two_units"] = {{"predicted_intra_ms", pred_intra}, {"predicted_split_ms", pred_split},
                       {"measured_intra_ms", meas_intra}, {"measured_split_ms", meas_split},
                       {"predicted_best", pred_best}, {"measured_best", meas_best}};
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
   }
   return kExitOk;
 }

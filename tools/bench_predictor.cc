@@ -399,7 +399,7 @@ int run_bench(const std::vector<std::string>& args) {
     j["models_worse_than_20_pct"] = models_over_20;
     j["query_us"] = {{"full_prediction", full_us}, {"full_prediction_with_table", table_us},
                      {"one_layer_changed", one_us}, {"graph", "resnet50_like"}, {"convs", prunable.size()}};
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return kExitOk;
   }
   std::printf("%-24s %-26s %3s %10s %10s %8s %10s %10s\n", "model", "config", "thr", "measured", "ours", "err", "FLOPs",

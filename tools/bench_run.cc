@@ -76,7 +76,7 @@ int run_bench(const std::vector<std::string>& args) {
                      {"ratio", ours / dnnl_sum}, {"block_8x4_0.8_ms", sparse}, {"sparse_speedup", ours / sparse}});
     }
   }
-  if (FLAGS_json) std::cout << out.dump(2) << "\n";
+  if (FLAGS_json) print_json({{"results", out}});
   return kExitOk;
 }
 #else

@@ -128,12 +128,10 @@ int run_calibrate(const std::vector<std::string>& args) {
       return j;
     };
     if (FLAGS_json) {
-      std::cout << nlohmann::json{{"profile", FLAGS_evaluate},
-                                  {"classes", table_json(isolated)},
-                                  {"in_context", table_json(in_context)},
-                                  {"host_slowdown", host.slowdown > 0 ? nlohmann::json(host.slowdown) : nlohmann::json()}}
-                       .dump(2)
-                << "\n";
+      print_json({{"profile", FLAGS_evaluate},
+                  {"classes", table_json(isolated)},
+                  {"in_context", table_json(in_context)},
+                  {"host_slowdown", host.slowdown > 0 ? nlohmann::json(host.slowdown) : nlohmann::json()}});
       return kExitOk;
     }
     auto print = [](const char* title, const std::vector<calibration::ClassError>& errs) {
@@ -172,7 +170,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   if (r.interrupted) {
     std::fprintf(stderr, "interrupted: %zu samples checkpointed in %s.samples.json; continue with --resume\n",
                  r.samples.samples.size(), FLAGS_out.c_str());
-    return kExitFailed;
+    return kExitInterrupted;
   }
   r.profile.device.name = r.profile.device.name.empty() ? "this machine" : r.profile.device.name;
   costmodel::save_profile(r.profile, FLAGS_out);
@@ -180,6 +178,8 @@ int run_calibrate(const std::vector<std::string>& args) {
               "beside it)\n", r.wall_s, r.waited_s, r.samples.samples.size(), FLAGS_out.c_str());
   print_profile_summary(r.profile);
   print_drift_correction(r.samples, r.profile);
+  if (FLAGS_json)
+    print_json({{"profile", FLAGS_out}, {"samples", r.samples.samples.size()}, {"wall_s", r.wall_s}, {"waited_s", r.waited_s}});
   return kExitOk;
 }
 

@@ -22,9 +22,10 @@ struct Register {
   explicit Register(Command c) { registry().push_back(std::move(c)); }
 };
 
-// Exit codes of the contract in shared docs: 0 ok, 1 the run failed, 2 bad input.
+// Exit codes of the contract in shared docs: 0 ok, 1 the run failed, 2 bad input, 130 interrupted.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
 inline constexpr int kExitBadInput = 2;
+inline constexpr int kExitInterrupted = 130;
 
 }  // namespace hilsim::cli

@@ -6,18 +6,26 @@ DEFINE_string(input_shape, "",
               "several inputs separated by ';'");
 DEFINE_bool(allow_unknown, false,
             "treat ops hilsim does not know as memory-bound elementwise ops (and say so) instead of failing");
-DEFINE_int32(threads, 1, "worker threads for kernels");
+DEFINE_int32(threads, 1,
+             "worker threads (1..4x the cores); without it every command uses 1, or the plan's count with --plan");
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <stdexcept>
+#include <unistd.h>
+#include <thread>
 
 #include "hilsim/calibration/device_facts.h"
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/onnx_io.h"
+#include "hilsim/costmodel/predictor.h"
 #include "hilsim/kernels/cpu_features.h"
 #include "hilsim/util/error.h"
 
@@ -132,11 +140,90 @@ HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* r
   return h;
 }
 
+int threads_from_flags(int plan_threads, const costmodel::Profile* profile, const std::string& unit) {
+  const bool given = !gflags::GetCommandLineFlagInfoOrDie("threads").is_default;
+  if (!given && plan_threads <= 0) return 1;
+  int cores = std::max(1u, std::thread::hardware_concurrency());
+  std::string whose = "this machine";
+  if (profile && !profile->units.empty()) {
+    const std::string id = unit.empty() ? profile->units[0].id : unit;
+    const costmodel::UnitSpec* u = profile->unit(id);
+    if (!u) throw Error("--unit '" + id + "'", "the profile has no such unit");
+    cores = costmodel::max_threads(*profile, id) / 4;
+    whose = "unit '" + id + "' in the profile";
+  }
+  // 0 and negative counts are no shorthand for a default: a script that computed one has a bug. A
+  // plan's count is held to the same bound (a plan for a 16-core phone would start 16 threads here).
+  const int threads = given ? FLAGS_threads : plan_threads;
+  if (threads < 1 || threads > 4 * cores)
+    throw Error(given ? "--threads " + std::to_string(threads) : "the plan's threads " + std::to_string(threads),
+                "must be in 1.." + std::to_string(4 * cores) + " (4x the " + std::to_string(cores) + " cores of " + whose +
+                    (given ? ")" : "); give --threads to run it on fewer"));
+  return threads;
+}
+
+partition::Plan load_plan_for(const std::string& path, const graph::Graph& model) {
+  partition::Plan plan = partition::load_plan(path);
+  partition::check_plan_applies(plan, model, path);
+  return plan;
+}
+
 graph::Graph load_model_from_flags(const std::string& spec) {
   graph::ImportOptions o;
   if (!FLAGS_input_shape.empty()) o.input_shapes = graph::parse_input_shapes(FLAGS_input_shape);
   o.allow_unknown = FLAGS_allow_unknown;
-  return graph::load_model(spec, o);
+  std::vector<std::string> notes;
+  o.notes = &notes;
+  graph::Graph g = graph::load_model(spec, o);
+  for (const auto& n : notes) {
+    std::fprintf(stderr, "note: %s: %s\n", spec.c_str(), n.c_str());
+    model_notes().push_back(n);
+  }
+  return g;
+}
+
+void check_writable(const std::string& path, const std::string& flag) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw Error(flag + " " + path, "is a directory, not a file");
+  const bool existed = fs::exists(path, ec);
+  {
+    std::FILE* f = std::fopen(path.c_str(), "a");
+    if (!f) throw Error(flag + " " + path, std::string("cannot be written: ") + std::strerror(errno));
+    std::fclose(f);
+  }
+  if (!existed) fs::remove(path, ec);
+}
+
+namespace {
+int g_json_fd = 1;
+}  // namespace
+
+void route_stdout_for_json() {
+  std::fflush(stdout);
+  std::cout.flush();
+  const int fd = dup(1);
+  if (fd < 0 || dup2(2, 1) < 0) return;  // keep the old behaviour rather than lose the output
+  g_json_fd = fd;
+}
+
+void print_json(nlohmann::json j) {
+  if (!j.is_object()) j = nlohmann::json{{"result", std::move(j)}};
+  j["schema_version"] = kJsonSchemaVersion;
+  std::fflush(stdout);
+  std::cout.flush();
+  const std::string text = j.dump(2) + "\n";
+  size_t done = 0;
+  while (done < text.size()) {
+    const ssize_t n = write(g_json_fd, text.data() + done, text.size() - done);
+    if (n <= 0) throw std::runtime_error(std::string("cannot write the JSON result: ") + std::strerror(errno));
+    done += static_cast<size_t>(n);
+  }
+}
+
+std::vector<std::string>& model_notes() {
+  static std::vector<std::string> n;
+  return n;
 }
 
 std::string human_count(double v) {

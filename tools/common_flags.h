@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gflags/gflags.h>
+#include <nlohmann/json.hpp>
 
 DECLARE_bool(json);
 DECLARE_string(input_shape);
@@ -13,10 +14,14 @@ DECLARE_int32(threads);
 
 #include "hilsim/costmodel/profile.h"
 #include "hilsim/graph/graph.h"
+#include "hilsim/partition/planner.h"
 
 namespace hilsim::cli {
 // Loads MODEL (an ONNX path or zoo:NAME[@RES]) honouring --input-shape and --allow-unknown.
+// Assumptions the import made (a dynamic batch taken as 1) are printed on stderr as notes and kept in
+// model_notes() for a command's JSON.
 graph::Graph load_model_from_flags(const std::string& spec);
+std::vector<std::string>& model_notes();
 // The bundled measured profile (device_profiles/*.json) whose machine matches this one best: same
 // dispatch ISA first (the kernels run another code path on AVX-512 and AVX2-only CPUs), then cores,
 // caches and CPU model. Falls back to the ISA's default name when no directory is found.
@@ -44,6 +49,24 @@ struct HostSpeed {
   std::string line;  // one sentence (two with the parallel reading) for a footer; empty when slowdown is 0
 };
 HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs = nullptr, int threads = 1);
+// The thread rule every command shares: --threads when given, else the plan's thread count when a
+// plan is given (`plan_threads` > 0), else 1. A given --threads is refused (Error naming the flag)
+// outside 1..4x the cores it runs on: this machine's, or with `profile` those of its unit `unit` ("" the
+// first), the unit a prediction is for.
+int threads_from_flags(int plan_threads = 0, const costmodel::Profile* profile = nullptr, const std::string& unit = "");
+// The plan at `path` (--plan), checked against the model it is applied to: a plan made for other op
+// names, weight shapes or input shape is refused naming the plan and the shapes.
+partition::Plan load_plan_for(const std::string& path, const graph::Graph& model);
+// Throws Error naming `flag` unless `path` can be written, before any long work whose result it holds
+// (an unwritable --trace found after a minute of measurement). Leaves no file behind.
+void check_writable(const std::string& path, const std::string& flag);
+// The --json contract: stdout carries exactly one JSON object, with `schema_version`; tables, progress
+// and notes go to stderr. route_stdout_for_json() (main, before a --json command runs) points the
+// process's stdout at stderr, so a printf a command makes for its table cannot break the object;
+// print_json() writes the object to the real stdout.
+inline constexpr int kJsonSchemaVersion = 1;
+void route_stdout_for_json();
+void print_json(nlohmann::json j);
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

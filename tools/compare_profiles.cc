@@ -113,7 +113,7 @@ int run_compare(const std::vector<std::string>& args) {
           {"max_abs_diff_pct", 100 * td.max_abs_diff}, {"median_abs_diff_host_adjusted_pct", 100 * td.median_abs_diff_host},
           {"host_ratio", td.host_ratio > 0 ? nlohmann::json(td.host_ratio) : nlohmann::json(nullptr)}};
     if (FLAGS_max_diff_pct > 0) j["summary"]["within_max_diff"] = !over;
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return over ? kExitFailed : kExitOk;
   }
   std::printf("A %s (%s)\nB %s (%s)\n\n", args[0].c_str(), describe(a).c_str(), args[1].c_str(), describe(b).c_str());

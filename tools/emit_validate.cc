@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "command.h"
@@ -22,16 +23,19 @@ namespace {
 int run_emit(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("emit", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
   if (FLAGS_plan.empty() || FLAGS_out.empty()) throw Error("emit", "--plan plan.json and --out DIR are required");
-  const partition::Plan plan = partition::load_plan(FLAGS_plan);
-  const partition::EmitResult r = partition::emit_model(load_model_from_flags(args[0]), plan);
+  std::error_code ec;
+  if (std::filesystem::exists(FLAGS_out, ec) && !std::filesystem::is_directory(FLAGS_out, ec))
+    throw Error("--out " + FLAGS_out, "is an existing file; emit writes a directory (model.onnx, weights.hpk, plan.json)");
+  const graph::Graph model = load_model_from_flags(args[0]);
+  const partition::Plan plan = load_plan_for(FLAGS_plan, model);
+  const partition::EmitResult r = partition::emit_model(model, plan);
   partition::write_emitted(r, plan, FLAGS_out);
   int64_t bytes = 0;
   for (const auto& c : r.packed.convs) bytes += c.rows.storage_bytes() + static_cast<int64_t>(c.bias.size()) * 4;
   if (FLAGS_json) {
-    std::cout << nlohmann::json{{"dir", FLAGS_out}, {"packed_convs", r.packed.convs.size()}, {"packed_bytes", bytes},
-                                {"fingerprint", r.packed.fingerprint}}
-                     .dump(2)
-              << "\n";
+    print_json({{"dir", FLAGS_out}, {"packed_convs", r.packed.convs.size()}, {"packed_bytes", bytes},
+                {"fingerprint", r.packed.fingerprint},
+                {"files", {FLAGS_out + "/model.onnx", FLAGS_out + "/weights.hpk", FLAGS_out + "/plan.json"}}});
     return kExitOk;
   }
   std::printf("emitted %s: model.onnx (pruned, zeros in place), weights.hpk (%zu packed convs, %s), plan.json\n",
@@ -52,23 +56,23 @@ int run_validate(const std::vector<std::string>& args) {
   // machine a neighbour's burst only ever adds time, and the median carries it.
   const double vs_pred = 100.0 * (v.measured_p10 - v.predicted_ms) / v.predicted_ms;
   const double vs_target = 100.0 * (v.measured_p10 - v.target_ms) / v.target_ms;
+  const int threads = partition::load_plan(args[0] + "/plan.json").threads;  // what the run used
   if (FLAGS_json) {
-    std::cout << nlohmann::json{{"dir", args[0]},
+    print_json(nlohmann::json{{"dir", args[0]},
+                                {"threads", threads},
                                 {"numerics", {{"max_abs_err", v.max_abs_err}, {"max_rel_err", v.max_rel_err},
                                               {"ok", v.numerics_ok}}},
                                 {"latency", {{"measured_ms", v.measured_ms}, {"measured_p10", v.measured_p10},
                                              {"measured_p90", v.measured_p90}, {"predicted_ms", v.predicted_ms},
                                              {"target_ms", v.target_ms}, {"vs_predicted_pct", vs_pred},
                                              {"vs_target_pct", vs_target}, {"compared", "measured_p10"}}},
-                                {"packed_convs", v.packed_convs}}
-                     .dump(2)
-              << "\n";
+                                {"packed_convs", v.packed_convs}});
   } else {
     std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
                 v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");
-    std::printf("latency: measured p10 %.3f ms (median %.3f, p90 %.3f), predicted %.3f ms (measured %+.1f%%), "
-                "target %.3f ms (measured %+.1f%%)\n",
-                v.measured_p10, v.measured_ms, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms, vs_target);
+    std::printf("latency on %d thread(s) (the plan's): measured p10 %.3f ms (median %.3f, p90 %.3f), predicted %.3f ms "
+                "(measured %+.1f%%), target %.3f ms (measured %+.1f%%)\n",
+                threads, v.measured_p10, v.measured_ms, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms, vs_target);
   }
   return v.numerics_ok ? kExitOk : kExitFailed;
 }
@@ -83,7 +87,7 @@ const Register reg_validate({"validate", "check an emitted model: numerics vs th
                              "hilsim validate DIR [--profile P] [--repeat N] [--json]\n\n"
                              "Runs DIR's packed weights on the executor and compares its outputs with the reference\n"
                              "executor on DIR/model.onnx (exit 1 when the max relative error exceeds 1e-4), then\n"
-                             "measures its latency against the plan's prediction and target.",
+                             "measures its latency against the plan's prediction and target, on the plan's thread count.",
                              {"profile", "repeat", "json"}, run_validate});
 
 }  // namespace

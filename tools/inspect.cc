@@ -24,7 +24,9 @@ namespace {
 
 int run_inspect(const std::vector<std::string>& args) {
   if (FLAGS_ops) {
-    for (const auto& t : graph::supported_op_types()) std::cout << t << "\n";
+    if (FLAGS_json) print_json({{"op_types", graph::supported_op_types()}});
+    else
+      for (const auto& t : graph::supported_op_types()) std::cout << t << "\n";
     return kExitOk;
   }
   if (args.size() != 1) throw Error("inspect", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
@@ -65,7 +67,7 @@ int run_inspect(const std::vector<std::string>& args) {
         gs.push_back({{"id", cg.id}, {"convs", cg.convs}, {"children", cg.children}, {"reason", cg.reason}});
       j["groups"] = gs;
     }
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return kExitOk;
   }
   std::printf("%s (opset %lld): %zu ops, %s MACs, %s params, %s moved, peak activations %s\n", g.name.c_str(),

@@ -3,12 +3,19 @@
 #include <gflags/gflags.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <list>
 #include <set>
+#include <unistd.h>
 
 #include "command.h"
+#include "common_flags.h"
 #include "hilsim/util/error.h"
 #include "hilsim/build_id.h"
 #include "hilsim/version.h"
@@ -32,7 +39,43 @@ void print_overview() {
               << "\n";
   }
   std::cout << "\n`hilsim COMMAND --help` explains one command and its flags.\n"
-            << "exit codes: 0 ok, 1 the run failed, 2 bad input (the message names the file/node/field)\n";
+            << "exit codes: 0 ok, 1 the run failed, 2 bad input (the message names the file/node/field/flag), 130 interrupted\n";
+}
+
+extern "C" void on_interrupt(int) { _exit(kExitInterrupted); }
+
+// An error raised with the command's name as its place ("run: expects one MODEL") under the line's
+// own "hilsim run: " prefix would name the command twice.
+std::string without_prefix(const std::string& what, const std::string& name) {
+  return what.rfind(name + ": ", 0) == 0 ? what.substr(name.size() + 2) : what;
+}
+
+// The flag as the user spells it in messages: --input-shape, not gflags' --input_shape.
+std::string dashed(std::string f) {
+  std::replace(f.begin(), f.end(), '_', '-');
+  return "--" + f;
+}
+
+// Why `value` is no value of a flag of gflags type `type` ("" when it is one). `negated`: the --noFLAG
+// spelling, which takes no value.
+std::string check_flag_value(const std::string& type, const std::string& value, bool negated) {
+  if (negated) return "takes no value";
+  if (type == "bool") {
+    static const std::set<std::string> ok{"true", "false", "1", "0", "yes", "no", "t", "f", "y", "n"};
+    return ok.count(value) ? "" : "expects true or false";
+  }
+  if (type == "string") return "";
+  errno = 0;
+  char* end = nullptr;
+  if (type == "double") {
+    const double d = std::strtod(value.c_str(), &end);
+    return !value.empty() && *end == 0 && errno == 0 && std::isfinite(d) ? "" : "expects a number";
+  }
+  const long long v = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != 0 || errno != 0) return "expects an integer";
+  if (type == "int32" && (v < INT32_MIN || v > INT32_MAX)) return "expects an integer that fits 32 bits";
+  if ((type == "uint32" || type == "uint64") && v < 0) return "expects an integer >= 0";
+  return "";
 }
 
 void print_command_help(const Command& c) {
@@ -89,8 +132,6 @@ int main(int argc, char** argv) {
       const size_t eq = a.find('=');
       for (size_t j = lead; j < std::min(eq, a.size()); ++j)
         if (a[j] == '-') a[j] = '_';
-      argv[i] = nullptr;
-      owned.push_back(a);
       std::string f = a.substr(lead);
       f = f.substr(0, f.find('='));
       std::string base = f.rfind("no", 0) == 0 && !allowed.count(f) ? f.substr(2) : f;
@@ -98,21 +139,55 @@ int main(int argc, char** argv) {
         std::cerr << "hilsim " << name << ": unknown flag '--" << f << "' (see `hilsim " << name << " --help`)\n";
         return kExitBadInput;
       }
+      gflags::CommandLineFlagInfo info;
+      const std::string known = allowed.count(f) ? f : base;
+      if (!gflags::GetCommandLineFlagInfo(known.c_str(), &info) || (known != f && info.type != "bool")) {
+        std::cerr << "hilsim " << name << ": unknown flag '--" << f << "'\n";
+        return kExitBadInput;
+      }
+      // A flag that takes a value takes the next argument whatever it looks like ("--threads -1" is the
+      // value -1, not a flag "-1"), and the value is checked here: gflags would exit 1 with its own text.
+      std::string value;
+      bool has_value = eq != std::string::npos;
+      if (has_value) value = a.substr(eq + 1);
+      if (info.type != "bool" && !has_value) {
+        if (i + 1 >= argc) {
+          std::cerr << "hilsim " << name << ": flag '" << dashed(f) << "' needs a value\n";
+          return kExitBadInput;
+        }
+        value = argv[++i];
+        has_value = true;
+        a = a.substr(0, lead) + f + "=" + value;
+      }
+      if (has_value) {
+        const std::string why = check_flag_value(info.type, known == f ? value : "", known != f);
+        if (!why.empty()) {
+          std::cerr << "hilsim " << name << ": flag '" << dashed(f) << "' " << why << ", got '" << value << "'\n";
+          return kExitBadInput;
+        }
+      }
+      owned.push_back(a);
+      args.push_back(owned.back().data());
+      continue;
     }
-    args.push_back(argv[i] ? argv[i] : owned.back().data());
+    args.push_back(argv[i]);
   }
   int n = static_cast<int>(args.size());
   char** av = args.data();
   gflags::SetUsageMessage("see `hilsim --help`");
   gflags::ParseCommandLineNonHelpFlags(&n, &av, /*remove_flags=*/true);
   std::vector<std::string> positional(av + 1, av + n);
+  if (allowed.count("json") && FLAGS_json) route_stdout_for_json();
+  // Interrupted is its own outcome (130, as a shell reports it), whatever a command was doing; a
+  // command that stops cleanly on Ctrl-C (calibrate) installs its own handler.
+  std::signal(SIGINT, on_interrupt);
   try {
     return cmd->run(positional);
   } catch (const hilsim::Error& e) {
-    std::cerr << "hilsim " << name << ": " << e.what() << "\n";
+    std::cerr << "hilsim " << name << ": " << without_prefix(e.what(), name) << "\n";
     return kExitBadInput;
   } catch (const std::exception& e) {
-    std::cerr << "hilsim " << name << ": failed: " << e.what() << "\n";
+    std::cerr << "hilsim " << name << ": failed: " << without_prefix(e.what(), name) << "\n";
     return kExitFailed;
   }
 }

@@ -40,11 +40,12 @@ int run_plan(const std::vector<std::string>& args) {
   o.formats = split_list(FLAGS_formats);
   o.max_ratio = FLAGS_max_ratio;
   o.keep_first_last_dense = FLAGS_keep_first_last;
-  o.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
+  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
+  o.threads = threads_from_flags(0, &profile, FLAGS_unit);
   o.unit = FLAGS_unit;
   o.split_units = split_list(FLAGS_split_units);
-  std::fprintf(stderr, "planning %s for %s...\n", args[0].c_str(), FLAGS_profile.c_str());
-  partition::Plan p = partition::make_plan(g, args[0], costmodel::load_profile(FLAGS_profile), FLAGS_profile, o);
+  std::fprintf(stderr, "planning %s for %s on %d thread(s)...\n", args[0].c_str(), FLAGS_profile.c_str(), o.threads);
+  partition::Plan p = partition::make_plan(g, args[0], profile, FLAGS_profile, o);
   const std::string text = partition::plan_to_json(p);
   if (!FLAGS_out.empty()) {
     std::ofstream f(FLAGS_out);
@@ -52,7 +53,7 @@ int run_plan(const std::vector<std::string>& args) {
     f << text << "\n";
   }
   if (FLAGS_json) {
-    std::cout << text << "\n";
+    print_json(nlohmann::json::parse(text));
     return kExitOk;
   }
   std::printf("%-30s %-16s %7s %9s %9s %8s\n", "layer", "setting", "ratio", "dense ms", "ms", "saliency");
@@ -68,8 +69,8 @@ int run_plan(const std::vector<std::string>& args) {
     if (FLAGS_verbose)
       for (const auto& [b, ms, sal] : l.block_tradeoff) std::printf("%34s %-10s %9.4f ms %8.3f\n", "", b.c_str(), ms, sal);
   }
-  std::printf("\ntarget %.3f ms; predicted %.3f ms (dense %.3f ms, %.2fx), mean kept saliency %.3f, solver gap %.2f%%\n",
-              p.target_ms, p.predicted.ms, p.dense_ms, p.dense_ms / p.predicted.ms, p.saliency, 100 * p.solver_gap);
+  std::printf("\ntarget %.3f ms on %d thread(s); predicted %.3f ms (dense %.3f ms, %.2fx), mean kept saliency %.3f, solver gap %.2f%%\n",
+              p.target_ms, p.threads, p.predicted.ms, p.dense_ms, p.dense_ms / p.predicted.ms, p.saliency, 100 * p.solver_gap);
   if (!FLAGS_split_units.empty())
     std::printf("unit split: branches %.3f ms vs one unit %.3f ms -> %s\n", p.split_ms, p.no_split_ms, p.split.c_str());
   if (!FLAGS_out.empty()) std::printf("plan written to %s\n", FLAGS_out.c_str());
@@ -84,7 +85,8 @@ const Register reg({"plan", "per-layer formats, block sizes, ratios and unit spl
                     "real weights; a multiple-choice knapsack solved by dynamic programming on a latency grid keeps\n"
                     "the most saliency within the target (the gap to its upper bound is printed). Coupled-channel\n"
                     "groups share one decision; the first conv and the output convs stay dense. An unreachable\n"
-                    "target is an error that names the fastest reachable latency.",
+                    "target is an error that names the fastest reachable latency. Without --threads the plan is for 1\n"
+                    "thread (the count is stored in the plan; run, predict and validate use it).",
                     {"profile", "target_ms", "target_speedup", "formats", "max_ratio", "keep_first_last", "split_units",
                      "out", "json", "verbose", "threads", "unit", "input_shape", "allow_unknown"},
                     run_plan});

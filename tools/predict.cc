@@ -31,12 +31,16 @@ int run_predict(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("predict", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
   if (FLAGS_profile.empty()) throw Error("predict", "--profile is required (see device_profiles/)");
   if (!FLAGS_sparsity.empty() && !FLAGS_plan.empty()) throw Error("--sparsity/--plan", "give one of them, not both");
+  if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   graph::Graph g = load_model_from_flags(args[0]);
+  const int plan_threads = FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads;
+  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
   costmodel::PredictorOptions po;
-  po.threads = gflags::GetCommandLineFlagInfoOrDie("threads").is_default ? 0 : FLAGS_threads;
+  po.threads = threads_from_flags(plan_threads, &profile, FLAGS_unit);
   po.default_unit = FLAGS_unit;
   po.allow_extrapolation = FLAGS_allow_extrapolation;
-  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
+  // --compare runs here: the count must suit this machine too.
+  if (FLAGS_compare) threads_from_flags(plan_threads);
   if (FLAGS_compare) note_if_profile_is_of_another_machine(profile, FLAGS_profile);
   costmodel::Predictor pred(g, profile, po);
   runtime::SparsitySpec cfg;
@@ -79,6 +83,7 @@ int run_predict(const std::vector<std::string>& args) {
     nlohmann::json j;
     j["model"] = args[0];
     j["profile"] = FLAGS_profile;
+    j["threads"] = pred.default_threads();
     nlohmann::json ops = nlohmann::json::array();
     for (size_t i = 0; i < p.ops.size(); ++i) {
       const auto& o = p.ops[i];
@@ -107,7 +112,8 @@ int run_predict(const std::vector<std::string>& args) {
       if (host.parallel_slowdown > 0) j["total"]["host_parallel_slowdown"] = host.parallel_slowdown;
     }
     j["unit_busy_ms"] = p.unit_busy_ms;
-    std::cout << j.dump(2) << "\n";
+    j["notes"] = model_notes();
+    print_json(j);
     return kExitOk;
   }
   std::printf("%-32s %-18s %-8s %9s %10s %9s%s\n", "name", "kernel", "unit", "ms", "bytes", "mJ",
@@ -121,9 +127,9 @@ int run_predict(const std::vector<std::string>& args) {
       std::printf("  %8.4f %+6.1f%%", measured[i], 100.0 * (o.ms - measured[i]) / measured[i]);
     std::printf("\n");
   }
-  std::printf("\npredicted: %.3f ms (sum of ops %.3f ms), %s moved (%s from DRAM), %.3f mJ (%s: dynamic %.3f + static %.3f),"
+  std::printf("\npredicted on %d thread(s): %.3f ms (sum of ops %.3f ms), %s moved (%s from DRAM), %.3f mJ (%s: dynamic %.3f + static %.3f),"
               " peak memory %s (activations %s + weights %s)\n",
-              p.ms, p.sum_ms, human_bytes(static_cast<double>(p.bytes)).c_str(),
+              pred.default_threads(), p.ms, p.sum_ms, human_bytes(static_cast<double>(p.bytes)).c_str(),
               human_bytes(static_cast<double>(p.dram_bytes)).c_str(), p.energy_mj, p.energy_source.c_str(), p.dynamic_mj,
               p.static_mj, human_bytes(static_cast<double>(p.peak_memory_bytes)).c_str(),
               human_bytes(static_cast<double>(p.activation_peak_bytes)).c_str(),
@@ -148,7 +154,8 @@ const Register reg({"predict", "predicted latency, bytes, energy and peak memory
                     "cost in storage format, split by level; energy = pJ/FLOP x FLOPs + pJ/byte x bytes by level\n"
                     "+ static power x time, with the coefficients' source shown. A list-scheduling simulator\n"
                     "gives the makespan over the profile's units, with transfer + sync for crossing tensors.\n"
-                    "Without --threads the prediction (and --compare's run) uses the unit's own thread count.\n"
+                    "Without --threads the prediction (and --compare's run) is for 1 thread, or the plan's count with\n"
+                    "--plan; --threads must lie in 1..4x the unit's cores.\n"
                     "--compare also times the profile's speed reference, where it has one, and says how much\n"
                     "slower or faster this host is than when the profile was calibrated.",
                     {"profile", "sparsity", "plan", "threads", "unit", "json", "trace", "compare", "repeat", "allow_extrapolation",

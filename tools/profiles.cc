@@ -27,7 +27,8 @@ int run_profiles(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
   if (FLAGS_best) {
-    std::cout << bundled_profile() << "\n";
+    if (FLAGS_json) print_json({{"best", bundled_profile()}});
+    else std::cout << bundled_profile() << "\n";
     return kExitOk;
   }
   const auto all = bundled_profiles();
@@ -51,7 +52,7 @@ int run_profiles(const std::vector<std::string>& args) {
     for (const auto& m : b.mismatches) std::printf("      %s\n", m.text.c_str());
   }
   if (FLAGS_json) {
-    std::cout << j.dump(2) << "\n";
+    print_json({{"profiles", j}});
   } else if (all.empty()) {
     std::printf("no bundled profiles found (device_profiles/ in the working directory or the source tree)\n");
   } else {

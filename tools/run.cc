@@ -29,10 +29,11 @@ namespace {
 int run_run(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("run", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
   if (FLAGS_repeat < 1 || FLAGS_warmup < 0) throw Error("--repeat/--warmup", "repeat must be >= 1 and warmup >= 0");
-  if (FLAGS_threads < 1) throw Error("--threads", "must be >= 1");
+  if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   graph::Graph g = load_model_from_flags(args[0]);
+  const int threads = threads_from_flags(FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads);
   runtime::RunConfigRequest req;
-  req.threads = FLAGS_threads;
+  req.threads = threads;
   req.sparsity = FLAGS_sparsity;
   req.plan_path = FLAGS_plan;
   req.units = FLAGS_units;
@@ -57,7 +58,7 @@ int run_run(const std::vector<std::string>& args) {
   if (FLAGS_json) {
     nlohmann::json j;
     j["model"] = args[0];
-    j["threads"] = FLAGS_threads;
+    j["threads"] = threads;
     nlohmann::json jo = nlohmann::json::array();
     for (size_t i = 0; i < ops.size(); ++i)
       jo.push_back({{"name", ops[i].name}, {"type", ops[i].type}, {"kernel", ops[i].kernel}, {"unit", ops[i].unit},
@@ -72,7 +73,7 @@ int run_run(const std::vector<std::string>& args) {
     nlohmann::json ju = nlohmann::json::array();
     for (const auto& u : ex.units()) ju.push_back({{"id", u.id}, {"cpus", u.cpus}});
     j["units"] = ju;
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return kExitOk;
   }
   double sum = 0;
@@ -83,7 +84,7 @@ int run_run(const std::vector<std::string>& args) {
                 ops[i].type.substr(0, 16).c_str(), ops[i].kernel.substr(0, 36).c_str(), ops[i].unit.c_str(),
                 m.op_ms_median[i], sum > 0 ? 100.0 * m.op_ms_median[i] / sum : 0.0);
   std::printf("\ntotal: median %.3f ms (p10 %.3f, p90 %.3f) over %d runs, %d thread(s), %zu unit(s)\n", m.ms_median,
-              m.ms_p10, m.ms_p90, m.repeat, FLAGS_threads, ex.units().size());
+              m.ms_p10, m.ms_p90, m.repeat, threads, ex.units().size());
   if (m.crossings) std::printf("crossings between units: %d per run, waiting %.3f ms (median)\n", m.crossings, m.wait_ms_median);
   std::printf("activation arena %s (peak live %s)\n", human_bytes(static_cast<double>(ex.arena_bytes())).c_str(),
               human_bytes(static_cast<double>(ex.peak_live_bytes())).c_str());
@@ -98,7 +99,8 @@ const Register reg({"run", "run a model on hilsim's kernels on this machine and 
                     "once; one activation arena) and measures it: warm-up runs, then timed runs with per-op clocks.\n"
                     "--sparsity prunes the convs on the fly with the mask generators and runs the sparse kernels.\n"
                     "--units runs ops on groups of pinned cores with real hand-offs for tensors that cross units.\n"
-                    "Random inputs in [-1, 1] with a fixed seed.",
+                    "Random inputs in [-1, 1] with a fixed seed. Without --threads it runs on 1 thread, or the plan's\n"
+                    "count with --plan.",
                     {"threads", "repeat", "warmup", "sparsity", "plan", "units", "split", "trace", "json",
                      "check_overhead", "input_shape", "allow_unknown"},
                     run_run});

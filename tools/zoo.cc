@@ -42,7 +42,7 @@ int run_zoo(const std::vector<std::string>& args) {
                   human_count(static_cast<double>(m.params)).c_str(), m.ops.size(), path.empty() ? "" : "  -> ",
                   path.c_str());
   }
-  if (FLAGS_json) std::cout << j.dump(2) << "\n";
+  if (FLAGS_json) print_json({{"models", j}});
   return kExitOk;
 }
 

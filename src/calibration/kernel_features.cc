@@ -17,6 +17,13 @@ bool is_compute_class(const std::string& k) {
   return false;
 }
 
+bool is_known_class(const std::string& k) {
+  if (is_compute_class(k)) return true;
+  for (const char* c : {"pool", "concat", "resize", "copy", "elementwise", "dispatch", "transfer"})
+    if (k == c) return true;
+  return false;
+}
+
 const std::vector<std::string>& feature_names(const std::string& klass) {
   // Compute kernels: time per executed MAC, per byte of each stream (weights are read once per
   // output tile row, activations stream), per output tile, plus a per-call cost (dispatch, packing of

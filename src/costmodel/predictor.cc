@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <mutex>
 #include <unordered_map>
 
 #include "hilsim/analysis/analysis.h"
@@ -30,6 +31,10 @@ int64_t largest_cache(const Profile& p) {
 }  // namespace
 
 struct Predictor::Impl {
+  // One query at a time: the per-op cache, the memos and the scratch below are shared mutable state
+  // (a Python search calls predict() from threads with the GIL released). Uncontended, the lock costs
+  // ~20 ns against a 5 us incremental query; per-thread caches would multiply the memory per predictor.
+  std::mutex mu;
   Profile profile;
   PredictorOptions opts;
   graph::Graph g;
@@ -145,6 +150,11 @@ struct Predictor::Impl {
     if (profile.units.empty()) throw Error("profile", "has no units");
     default_unit = opts.default_unit.empty() ? profile.units[0].id : opts.default_unit;
     if (!profile.unit(default_unit)) throw Error("--unit '" + default_unit + "'", "the profile has no such unit");
+    // 0 is the unit's own count (the C++ default); anything else must be a count the unit can run.
+    const int limit = max_threads(profile, default_unit);
+    if (opts.threads < 0 || opts.threads > limit)
+      throw Error("threads " + std::to_string(opts.threads),
+                  "must be in 1.." + std::to_string(limit) + " (4x the cores of unit '" + default_unit + "')");
     llc = largest_cache(profile);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, calibration::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
@@ -460,12 +470,17 @@ Predictor::~Predictor() = default;
 Predictor::Predictor(Predictor&&) noexcept = default;
 
 Prediction Predictor::predict(const runtime::SparsitySpec& config, bool with_trace) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->predict(config, with_trace);
 }
 
-Estimate Predictor::estimate(const runtime::SparsitySpec& config) { return impl_->estimate(config); }
+Estimate Predictor::estimate(const runtime::SparsitySpec& config) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->estimate(config);
+}
 
 OpPrediction Predictor::predict_op(const std::string& op, const runtime::LayerSparsity& ls, bool strict) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
   auto it = impl_->index.find(op);
   if (it == impl_->index.end()) throw Error("op '" + op + "'", "the model has no such op after the canonical passes");
   const std::string unit = ls.unit.empty() ? impl_->default_unit : ls.unit;
@@ -489,6 +504,15 @@ std::vector<std::pair<std::string, int64_t>> Predictor::prunable_ops() const {
 const graph::Graph& Predictor::canonical_graph() const { return impl_->g; }
 int Predictor::default_threads() const { return impl_->threads_of(impl_->default_unit); }
 const Profile& Predictor::profile() const { return impl_->profile; }
-int64_t Predictor::evaluations() const { return impl_->evaluations; }
+int64_t Predictor::evaluations() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->evaluations;
+}
+
+int max_threads(const Profile& p, const std::string& unit_id) {
+  const UnitSpec* u = p.unit(unit_id);
+  const int cores = u && !u->cpus.empty() ? static_cast<int>(u->cpus.size()) : std::max(1, p.device.cores);
+  return 4 * cores;
+}
 
 }  // namespace hilsim::costmodel

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <tuple>
 
+#include "hilsim/calibration/kernel_features.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::costmodel {
@@ -21,6 +23,8 @@ const UnitSpec* Profile::unit(const std::string& id) const {
 }
 
 namespace {
+
+constexpr double kOneDayMs = 86400e3;
 
 // Walks the JSON with a field path so every error names exactly what is wrong.
 class Reader {
@@ -182,14 +186,22 @@ Profile parse_profile(const std::string& text, const std::string& where) {
     one_of(r, path + ".kind", u.kind, {"cpu", "gpu"});
     u.threads = static_cast<int>(r.integer(units[i], path, "threads", 1));
     u.peak_gflops = r.positive(units[i], path, "peak_gflops");
+    // A fit at more threads than the unit has cores measured time-slicing, not the unit.
+    if (u.kind == "cpu" && u.threads > p.device.cores)
+      r.fail(path + ".threads", "is " + std::to_string(u.threads) + ", more than the device's " +
+                                    std::to_string(p.device.cores) + " cores");
     u.mem_gbps = r.positive(units[i], path, "mem_gbps");
     if (const json* c = r.optional(units[i], "cpus")) {
       if (!c->is_array()) r.fail(path + ".cpus", "must be an array of core numbers");
       for (size_t k = 0; k < c->size(); ++k) {
-        if (!(*c)[k].is_number_integer() || (*c)[k].get<int64_t>() < 0)
-          r.fail(path + ".cpus[" + std::to_string(k) + "]", "must be a core number >= 0");
+        if (!(*c)[k].is_number_integer() || (*c)[k].get<int64_t>() < 0 || (*c)[k].get<int64_t>() >= p.device.cores)
+          r.fail(path + ".cpus[" + std::to_string(k) + "]",
+                 "must be a core number in 0.." + std::to_string(p.device.cores - 1) + " (device.cores)");
         u.cpus.push_back((*c)[k].get<int>());
       }
+      if (u.kind == "cpu" && !u.cpus.empty() && u.threads > static_cast<int>(u.cpus.size()))
+        r.fail(path + ".threads", "is " + std::to_string(u.threads) + ", more than the unit's " +
+                                      std::to_string(u.cpus.size()) + " cores (cpus)");
     }
     p.units.push_back(u);
   }
@@ -206,10 +218,20 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   for (auto it = ks.begin(); it != ks.end(); ++it) {
     std::string path = "kernels." + it.key();
     const json& k = it.value();
+    // A class no instance is ever given would be silently ignored: the ops of that class then fall back to
+    // another thread count or the roofline, and the profile's author never learns the key was wrong.
+    std::string klass = it.key();
+    int key_threads = 0;
+    if (klass.find('/') != std::string::npos && !calibration::split_profile_key(klass, &klass, &key_threads))
+      r.fail(path, "is not CLASS or CLASS/tTHREADS");
+    if (!calibration::is_known_class(klass)) r.fail(path, "names kernel class '" + klass + "', which hilsim does not have");
     KernelModel m;
     m.model = r.str(k, path, "model");
     one_of(r, path + ".model", m.model, {"linear"});
     m.unit = r.str_or(k, path, "unit", "cpu");
+    bool unit_known = false;
+    for (const UnitSpec& u : p.units) unit_known = unit_known || u.id == m.unit || u.kind == m.unit;
+    if (!unit_known) r.fail(path + ".unit", "is '" + m.unit + "', which is no unit (id or kind) of this profile");
     m.features = r.strings(k, path, "features");
     const json& ps = r.array(k, path, "params");
     if (ps.size() != m.features.size())
@@ -237,6 +259,18 @@ Profile parse_profile(const std::string& text, const std::string& where) {
         m.valid_range[f.key()] = {lo, hi};
       }
     }
+    // Physical bounds: every term is time per unit of a feature, so one feature at the top of its
+    // calibrated range (1 where no range is given) must cost less than a day and stay finite; a
+    // coefficient past that answers 1e142 ms for a small conv instead of failing here.
+    for (size_t i = 0; i < m.params.size(); ++i) {
+      auto vr = m.valid_range.find(m.features[i]);
+      const double hi = vr != m.valid_range.end() ? std::max(1.0, std::fabs(vr->second.second)) : 1.0;
+      const double ms = m.params[i] * hi;
+      if (!std::isfinite(ms) || ms > kOneDayMs)
+        r.fail(path + ".params[" + std::to_string(i) + "]",
+               "is " + std::to_string(m.params[i]) + " ms per " + (i < m.features.size() ? m.features[i] : "unit") +
+                   ": one op in the valid range would take more than a day");
+    }
     p.kernels[it.key()] = m;
   }
 
@@ -247,6 +281,13 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   p.energy.pj_per_byte = r.nonneg(e, "energy", "pj_per_byte");
   p.energy.pj_per_byte_cache = r.optional(e, "pj_per_byte_cache") ? r.nonneg(e, "energy", "pj_per_byte_cache") : 0.0;
   p.energy.static_w = r.nonneg(e, "energy", "static_w");
+  // Bounds far above any chip (a phone SoC: ~1-100 pJ/FLOP and /byte, a few W; a server: a few hundred W),
+  // so only a corrupted figure trips them and no answer reads "inf mJ".
+  for (auto [key, v, max] : {std::tuple<const char*, double, double>{"pj_per_flop", p.energy.pj_per_flop, 1e6},
+                             {"pj_per_byte", p.energy.pj_per_byte, 1e6},
+                             {"pj_per_byte_cache", p.energy.pj_per_byte_cache, 1e6},
+                             {"static_w", p.energy.static_w, 1e5}})
+    if (v > max) r.fail(std::string("energy.") + key, "is " + std::to_string(v) + ", above the physical bound " + std::to_string(max));
   p.energy.basis = r.str_or(e, "energy", "basis", "");
   if (p.energy.source == "estimate" && p.energy.basis.empty())
     r.fail("energy.basis", "an estimated energy model must say what the estimate is based on");

@@ -5,6 +5,15 @@
 
 namespace hilsim::graph {
 
+namespace {
+// As the flag spells it: 4x3x112x112.
+std::string dims_x(const Shape& s) {
+  std::string r;
+  for (int64_t d : s) r += (r.empty() ? "" : "x") + std::to_string(d);
+  return r;
+}
+}  // namespace
+
 bool is_zoo_spec(const std::string& spec) { return spec.rfind("zoo:", 0) == 0; }
 
 Graph load_model(const std::string& spec, const ImportOptions& opts) {
@@ -35,7 +44,12 @@ Graph load_model(const std::string& spec, const ImportOptions& opts) {
   }
   if (!opts.input_shapes.empty()) {
     const Shape& s = opts.input_shapes.begin()->second;
-    if (s.size() != 4 || s[2] != s[3]) throw Error(spec, "zoo models take --input-shape 1x3xRxR");
+    // The zoo builds batch-1, 3-channel models: another batch or channel count would be answered for
+    // the wrong input without a word.
+    if (s.size() != 4 || s[0] != 1 || s[1] != 3 || s[2] != s[3])
+      throw Error("--input-shape " + dims_x(s), "zoo models take 1x3xRxR (batch 1, 3 channels, square), as in --input-shape 1x3x" +
+                                                       std::to_string(s.size() == 4 ? s[2] : 224) + "x" +
+                                                       std::to_string(s.size() == 4 ? s[2] : 224));
     z.resolution = s[2];
   }
   return make_zoo_model(name, z);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -276,6 +277,12 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
       if (tt->has_shape() && tt->shape().dim_size() != static_cast<int>(user->size()))
         throw Error(where, "input '" + in.name() + "' has rank " + std::to_string(tt->shape().dim_size()) +
                                ", --input-shape gives " + shape_str(*user));
+      // Channels are fixed by the first layer's weights: another count is no input this model takes.
+      if (tt->has_shape() && user->size() >= 2 && tt->shape().dim(1).has_dim_value() &&
+          tt->shape().dim(1).dim_value() > 0 && tt->shape().dim(1).dim_value() != (*user)[1])
+        throw Error(where, "--input-shape " + shape_str(*user) + " gives input '" + in.name() + "' " +
+                               std::to_string((*user)[1]) + " channels; the model takes " +
+                               std::to_string(tt->shape().dim(1).dim_value()));
       auto* sh = tt->mutable_shape();
       sh->clear_dim();
       for (int64_t d : *user) sh->add_dim()->set_dim_value(d);
@@ -287,8 +294,16 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
       if (d->has_dim_value() && d->dim_value() > (int64_t{1} << 24))
         throw Error(where, "input '" + in.name() + "' dim " + std::to_string(i) + " = " + std::to_string(d->dim_value()) +
                                " is implausibly large");
+      if (d->has_dim_value() && d->dim_value() < 0)
+        throw Error(where, "input '" + in.name() + "' dim " + std::to_string(i) + " is " + std::to_string(d->dim_value()) +
+                               ": a negative dimension (a dynamic one is named or left empty)");
       if (d->has_dim_value() && d->dim_value() > 0) continue;
       if (i == 0) {
+        // A batch of 1 is an answer for one image; say so, since the file left the batch open.
+        if (opts.notes)
+          opts.notes->push_back("input '" + in.name() + "' has a dynamic batch dim" +
+                                (d->dim_param().empty() ? std::string() : " ('" + d->dim_param() + "')") +
+                                ", taken as 1 (set it with --input-shape)");
         d->set_dim_value(1);  // batch
       } else {
         throw Error(where, "input '" + in.name() + "' dim " + std::to_string(i) + " is dynamic ('" + d->dim_param() +
@@ -371,6 +386,8 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
 }
 
 Graph import_onnx(const std::string& path, const ImportOptions& opts) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(path, "is a directory, not an ONNX file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path, "cannot open the file");
   std::stringstream ss;

@@ -36,7 +36,7 @@ EmitResult emit_model(const graph::Graph& model, const Plan& plan) {
   if (fp != plan.fingerprint)
     throw Error("plan for '" + plan.model + "'",
                 "was made for another model (fingerprint " + plan.fingerprint + ", this model " + fp +
-                    "): op names or weight shapes differ");
+                    "): op names, weight shapes or the input shape differ");
   r.packed.fingerprint = fp;
   for (const LayerChoice& l : plan.layers) {
     auto id = g.find_op(l.op);

@@ -10,6 +10,10 @@
 #include <sstream>
 
 #include "hilsim/graph/passes/coupled_groups.h"
+#include "hilsim/graph/shape_inference.h"
+#include "hilsim/graph/passes/reparam.h"
+#include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/bn_fold.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/partition/knapsack.h"
 #include "hilsim/runtime/conv_lowering.h"
@@ -81,6 +85,12 @@ std::string model_fingerprint(const graph::Graph& g) {
   auto mix = [&](const std::string& s) {
     for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
   };
+  // The input shape is part of it: every op's time depends on it, so a plan made at 224 is no plan
+  // for the same weights at 160.
+  for (const auto& in : g.inputs()) {
+    mix(in);
+    if (const graph::TensorInfo* t = g.tensor_info(in)) mix(graph::shape_str(t->shape));
+  }
   for (graph::OpId id : g.topological_order()) {
     const graph::Op& op = g.op(id);
     mix(op.name);
@@ -91,6 +101,22 @@ std::string model_fingerprint(const graph::Graph& g) {
   std::ostringstream os;
   os << std::hex << h;
   return os.str();
+}
+
+void check_plan_applies(const Plan& plan, const graph::Graph& model, const std::string& where) {
+  graph::Graph g = model;
+  graph::passes::reparameterize(g);
+  graph::passes::fold_batchnorm(g);
+  graph::passes::fuse_activations(g);
+  graph::infer_shapes(g);
+  const std::string fp = model_fingerprint(g);
+  if (fp == plan.fingerprint) return;
+  std::string shapes;
+  for (const auto& in : g.inputs())
+    if (const graph::TensorInfo* t = g.tensor_info(in)) shapes += (shapes.empty() ? "" : ", ") + in + " " + graph::shape_str(t->shape);
+  throw Error(where, "was made for another model or input shape (plan for '" + plan.model + "', fingerprint " +
+                         plan.fingerprint + "; this model " + fp + ", input " + shapes +
+                         "): op names, weight shapes or the input shape differ");
 }
 
 runtime::SparsitySpec Plan::spec() const {

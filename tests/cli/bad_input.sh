@@ -61,9 +61,107 @@ p["device"]["speed_reference"]["parallel"] = {"threads": 1, "ms": 1.0}
 json.dump(p, open(sys.argv[2], "w"))
 PY
 expect "device.speed_reference.parallel.threads" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$TMP/par1.json"
+# Every flag value is checked before a command starts, with the flag named (gflags exited 1 with its own
+# text, and "--threads -1" read as an unknown flag "--1").
+X=$SRC/device_profiles/x86_avx512_2core.json
+expect "--threads" -- "$HILSIM" run zoo:resnet18_like@64 --threads abc
+expect "--threads" -- "$HILSIM" run zoo:resnet18_like@64 --threads 1.5
+expect "--threads" -- "$HILSIM" run zoo:resnet18_like@64 --threads -1
+expect "--threads" -- "$HILSIM" run zoo:resnet18_like@64 --threads 0
+expect "--threads" -- "$HILSIM" run zoo:resnet18_like@64 --threads 1000
+expect "--threads" -- "$HILSIM" run zoo:resnet18_like@64 --threads
+expect "--repeat" -- "$HILSIM" run zoo:resnet18_like@64 --repeat=2x
+expect "--threads" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$X" --threads 0
+expect "--threads" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$X" --threads -1
+expect "--threads" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$X" --threads 1000
+expect "--threads" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$X" --target-speedup 1.2 --threads 0
+expect "--target-ms" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$X" --target-ms fast
+expect "--threads" -- "$HILSIM" bench-kernels --threads abc
+expect "--json" -- "$HILSIM" inspect zoo:resnet18_like@64 --json=maybe
+# An input the model cannot take is refused, not answered for batch 1 / 3 channels.
+expect "--input-shape" -- "$HILSIM" predict zoo:resnet18_like@112 --profile "$X" --input-shape 4x3x112x112
+expect "--input-shape" -- "$HILSIM" inspect zoo:resnet18_like --input-shape 1x1x224x224
+# A plan holds its input size: made at 64, it is refused at 96 by run, predict and emit.
+if ! "$HILSIM" plan zoo:resnet18_like@64 --profile "$X" --target-speedup 1.2 --out "$TMP/p64.json" >/dev/null 2>&1; then
+  echo "FAIL: plan at 64"
+  fail=1
+fi
+expect "p64.json" -- "$HILSIM" run zoo:resnet18_like@96 --repeat 1 --plan "$TMP/p64.json"
+expect "p64.json" -- "$HILSIM" predict zoo:resnet18_like@96 --profile "$X" --plan "$TMP/p64.json"
+expect "p64.json" -- "$HILSIM" emit zoo:resnet18_like@96 --plan "$TMP/p64.json" --out "$TMP/e96"
+# ...and gives its thread count to run and predict when --threads is not given.
+python3 - "$TMP/p64.json" "$TMP/p64t2.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["threads"] = 2
+json.dump(p, open(sys.argv[2], "w"))
+PY
+for cmd in "run zoo:resnet18_like@64 --repeat 1 --warmup 0" "predict zoo:resnet18_like@64 --profile $X"; do
+  t=$("$HILSIM" $cmd --plan "$TMP/p64t2.json" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["threads"])')
+  if [[ "$t" != 2 ]]; then
+    echo "FAIL: $cmd --plan (threads 2) used $t thread(s)"
+    fail=1
+  fi
+done
+# A plan's thread count is held to the machine's bound too (a plan for 64 threads would start 64 here).
+python3 - "$TMP/p64.json" "$TMP/p64t64.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+p["threads"] = 64
+json.dump(p, open(sys.argv[2], "w"))
+PY
+expect "threads 64" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --plan "$TMP/p64t64.json"
+# One default: 1 thread for run and predict alike, printed in the result.
+t=$("$HILSIM" predict zoo:resnet18_like@64 --profile "$X" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["threads"])')
+[[ "$t" == 1 ]] || { echo "FAIL: predict's default threads $t"; fail=1; }
+"$HILSIM" predict zoo:resnet18_like@64 --profile "$X" | grep -q "on 1 thread" || { echo "FAIL: predict's text names no thread count"; fail=1; }
+# Profiles with impossible figures are refused naming the field (all loaded with exit 0 before).
+python3 - "$X" "$TMP" <<'PY'
+import copy, json, sys
+base = json.load(open(sys.argv[1]))
+def write(name, edit):
+    p = copy.deepcopy(base)
+    edit(p)
+    json.dump(p, open(f"{sys.argv[2]}/{name}.json", "w"))
+def huge(p):
+    k = next(iter(p["kernels"].values()))
+    k["params"][0] = 1e300
+write("huge", huge)
+write("threads", lambda p: p["units"][0].update(threads=64, cpus=list(range(64))))
+write("unit", lambda p: next(iter(p["kernels"].values())).update(unit="npu"))
+write("klass", lambda p: p["kernels"].update({"warp_conv/t1": next(iter(p["kernels"].values()))}))
+PY
+expect "params[0]" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$TMP/huge.json"
+expect "units[0]" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$TMP/threads.json"
+expect ".unit" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$TMP/unit.json"
+expect "warp_conv" -- "$HILSIM" predict zoo:resnet18_like@64 --profile "$TMP/klass.json"
+# Messages that say what is wrong, once.
+expect "is a directory" -- "$HILSIM" inspect "$TMP"
+err=$("$HILSIM" run 2>&1 >/dev/null)
+[[ "$err" != *"run: run:"* ]] || { echo "FAIL: doubled prefix: $err"; fail=1; }
+touch "$TMP/afile"
+expect "--out" -- "$HILSIM" emit zoo:resnet18_like@64 --plan "$TMP/p64.json" --out "$TMP/afile"
+err=$("$HILSIM" run zoo:resnet18_like@64 --trace "$TMP/no/such/dir/t.json" 2>&1 >/dev/null)
+rc=$?
+if [[ $rc -ne 2 || "$err" != *"--trace"* || "$err" == *measuring* ]]; then
+  echo "FAIL (rc=$rc): an unwritable --trace must fail before measuring: $err"
+  fail=1
+fi
+# Ctrl-C is an exit with status 130, not a death by signal (which a caller sees as -2, not 130).
+python3 - "$HILSIM" <<'PY' || fail=1
+import signal, subprocess, sys, time
+p = subprocess.Popen([sys.argv[1], "run", "zoo:yolov5s_like", "--repeat", "100000"],
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+time.sleep(2)
+p.send_signal(signal.SIGINT)
+rc = p.wait(timeout=60)
+if rc != 130:
+    print(f"FAIL: Ctrl-C gave {rc}, expected exit 130")
+    sys.exit(1)
+PY
 # The default profile is a bundled measured one, and the listing is JSON a script can read.
 best=$("$HILSIM" profiles --best)
-if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert sum(p["default"] for p in j) == 1, j' ; then
+if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert sum(p["default"] for p in j["profiles"]) == 1, j' ; then
   echo "FAIL: profiles --best ($best) / --json"
   fail=1
 fi

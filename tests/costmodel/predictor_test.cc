@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "hilsim/graph/zoo.h"
 #include "hilsim/util/error.h"
 
@@ -185,6 +188,42 @@ TEST(Predictor, ProfileFeatureThisBuildDoesNotKnowIsNamed) {
     EXPECT_NE(what.find("dense_conv3x3/t4"), std::string::npos) << what;
     EXPECT_NE(what.find("warp_occupancy"), std::string::npos) << what;
   }
+}
+
+// Queries from many threads share one predictor (a Python search releases the GIL around predict):
+// every answer must equal the serial one, also across the cache's reset at its cap.
+TEST(Predictor, ConcurrentQueriesMatchTheSerialAnswers) {
+  const graph::Graph g = small_model();
+  const Profile prof = test_profile();
+  Predictor serial(g, prof, {0, "cpu_big"});
+  const auto ops = serial.prunable_ops();
+  constexpr int kThreads = 8, kQueries = 10000;
+  std::vector<runtime::SparsitySpec> cfgs(kQueries);
+  for (int q = 0; q < kQueries; ++q) {
+    // Ratios seldom repeat, so the per-op cache fills past its cap and is cleared while others read.
+    runtime::LayerSparsity a = runtime::parse_layer_spec(q % 3 ? "block:8x4@0.5" : "block:4x4@0.5");
+    a.ratio = 0.3 + 0.6 * static_cast<double>((q * 7919) % 9973) / 9973.0;
+    cfgs[q].layers[ops[static_cast<size_t>(q) % ops.size()].first] = a;
+    if (q % 5 == 0) cfgs[q].layers[ops[static_cast<size_t>(q * 7 + 1) % ops.size()].first] = runtime::parse_layer_spec("block:8x8@0.9");
+  }
+  std::vector<double> want(kQueries), want_est(kQueries);
+  for (int q = 0; q < kQueries; ++q) {
+    want[q] = serial.predict(cfgs[q]).ms;
+    want_est[q] = serial.estimate(cfgs[q]).ms;
+  }
+  Predictor shared(g, prof, {0, "cpu_big"});
+  std::atomic<int> wrong{0}, next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < kThreads; ++t)
+    pool.emplace_back([&] {
+      for (int q; (q = next.fetch_add(1)) < kQueries;) {
+        const bool est = q % 2 == 1;
+        const double got = est ? shared.estimate(cfgs[q]).ms : shared.predict(cfgs[q]).ms;
+        if (got != (est ? want_est[q] : want[q])) ++wrong;
+      }
+    });
+  for (auto& th : pool) th.join();
+  EXPECT_EQ(wrong.load(), 0) << "of " << kQueries << " concurrent queries differ from the serial answer";
 }
 
 }  // namespace

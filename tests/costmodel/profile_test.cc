@@ -182,6 +182,43 @@ TEST(Profile, NotJsonAndMissingFile) {
   EXPECT_THROW(hilsim::costmodel::load_profile("/nonexistent/dir/p.json"), hilsim::Error);
 }
 
+TEST(Profile, PhysicallyImpossibleFiguresAreRefusedNamingTheField) {
+  // Each loaded before, and then answered 1.9e142 ms and "inf mJ", or ignored the bad key silently.
+  json j = valid();
+  j["kernels"]["dense_conv3x3"]["params"][0] = 1e300;
+  EXPECT_NE(error_of(j).find("kernels.dense_conv3x3.params[0]"), std::string::npos) << error_of(j);
+  j = valid();
+  j["kernels"]["dense_conv3x3"]["params"][1] = 1e9;  // a day per call
+  EXPECT_NE(error_of(j).find("kernels.dense_conv3x3.params[1]"), std::string::npos) << error_of(j);
+  j = valid();
+  j["units"][0]["threads"] = 2;  // pinned to one core
+  EXPECT_NE(error_of(j).find("units[0].threads"), std::string::npos) << error_of(j);
+  j = valid();
+  j["units"][0].erase("cpus");
+  j["units"][0]["threads"] = 64;  // the device has 2 cores
+  EXPECT_NE(error_of(j).find("units[0].threads"), std::string::npos) << error_of(j);
+  j = valid();
+  j["units"][0]["cpus"] = {5};
+  EXPECT_NE(error_of(j).find("units[0].cpus[0]"), std::string::npos) << error_of(j);
+  j = valid();
+  j["kernels"]["dense_conv3x3"]["unit"] = "npu";
+  EXPECT_NE(error_of(j).find("kernels.dense_conv3x3.unit"), std::string::npos) << error_of(j);
+  j = valid();
+  j["kernels"]["warp_conv/t1"] = j["kernels"]["dense_conv3x3"];
+  EXPECT_NE(error_of(j).find("kernels.warp_conv/t1"), std::string::npos) << error_of(j);
+  j = valid();
+  j["kernels"]["dense_conv3x3/tx"] = j["kernels"]["dense_conv3x3"];
+  EXPECT_NE(error_of(j).find("kernels.dense_conv3x3/tx"), std::string::npos) << error_of(j);
+  j = valid();
+  j["energy"]["pj_per_flop"] = 1e300;
+  EXPECT_NE(error_of(j).find("energy.pj_per_flop"), std::string::npos) << error_of(j);
+  // What stays accepted: a kernel placed by unit kind, a class with its thread count.
+  j = valid();
+  j["kernels"]["dense_conv3x3"]["unit"] = "cpu";
+  j["kernels"]["dense_conv3x3/t1"] = j["kernels"]["dense_conv3x3"];
+  EXPECT_NO_THROW(parse_profile(j.dump(), "p.json"));
+}
+
 TEST(Profile, BundledProfilesLoad) {
   namespace fs = std::filesystem;
   int n = 0;

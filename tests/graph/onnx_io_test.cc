@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "hilsim/graph/builder.h"
+#include "hilsim/graph/model_source.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/util/error.h"
@@ -77,6 +78,47 @@ TEST(OnnxImport, BadInputsNameFileAndNode) {
   expect_error([] { import_onnx("/nonexistent/model.onnx"); }, "cannot open");
   expect_error([] { parse_input_shapes("1x-3"); }, "positive integer");
   expect_error([] { parse_input_shapes("1xa"); }, "positive integer");
+}
+
+TEST(OnnxImport, DynamicBatchTakenAsOneIsNoted) {
+  std::vector<std::string> notes;
+  ImportOptions o;
+  o.notes = &notes;
+  import_onnx_bytes(bytes_of(tiny_model(13)), "tiny.onnx", o);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("'x'"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("taken as 1"), std::string::npos) << notes[0];
+  notes.clear();
+  o.input_shapes = parse_input_shapes("x:2x4");  // the user fixed it: nothing assumed
+  import_onnx_bytes(bytes_of(tiny_model(13)), "tiny.onnx", o);
+  EXPECT_TRUE(notes.empty());
+}
+
+TEST(OnnxImport, NegativeDimIsCalledNegativeNotDynamic) {
+  onnx::ModelProto m = tiny_model(13);
+  m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(1)->set_dim_value(-4);
+  expect_error([&] { import_onnx_bytes(bytes_of(m), "neg.onnx"); }, "negative dimension");
+}
+
+TEST(OnnxImport, DirectoryIsNamedAsOne) {
+  expect_error([] { import_onnx(HILSIM_SOURCE_DIR); }, "is a directory");
+}
+
+TEST(OnnxImport, InputShapeWithOtherChannelsIsRefused) {
+  ImportOptions o;
+  o.input_shapes = parse_input_shapes("x:1x5");  // the model's dim 1 is 4
+  expect_error([&] { import_onnx_bytes(bytes_of(tiny_model(13)), "tiny.onnx", o); }, "--input-shape");
+}
+
+TEST(ModelSource, ZooRefusesABatchOrChannelsItCannotBuild) {
+  // Answered silently for batch 1 / 3 channels before.
+  ImportOptions o;
+  o.input_shapes = parse_input_shapes("4x3x112x112");
+  expect_error([&] { load_model("zoo:resnet18_like@112", o); }, "--input-shape 4x3x112x112");
+  o.input_shapes = parse_input_shapes("1x1x224x224");
+  expect_error([&] { load_model("zoo:resnet18_like", o); }, "--input-shape 1x1x224x224");
+  o.input_shapes = parse_input_shapes("1x3x96x96");
+  EXPECT_EQ(load_model("zoo:resnet18_like", o).shape(load_model("zoo:resnet18_like", o).inputs()[0]), (Shape{1, 3, 96, 96}));
 }
 
 TEST(OnnxImport, AllowUnknownKeepsTheOpAsMemoryBound) {

@@ -25,4 +25,13 @@ try:
     raise SystemExit("expected an error for an unknown layer")
 except hilsim.Error as e:
     assert "no_such_layer" in str(e), e
+# One thread default with the CLI; 0 and negative counts are refused, not read as "the default".
+assert dense["threads"] == 1, dense["threads"]
+assert hilsim.Predictor("zoo:resnet18_like@64", profile, threads=4, unit="cpu_big").predict()["threads"] == 4
+for bad in (0, -1, 1000):
+    try:
+        hilsim.Predictor("zoo:resnet18_like@64", profile, threads=bad, unit="cpu_big")
+        raise SystemExit(f"expected an error for threads={bad}")
+    except hilsim.Error as e:
+        assert "threads" in str(e), e
 print("python predictor ok:", round(dense["total"]["ms"], 3), "ms dense,", round(sparse["total"]["ms"], 3), "ms sparse")

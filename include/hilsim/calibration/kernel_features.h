@@ -73,6 +73,9 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
 
 // Classes of compute kernels, whose features are MAC- and tile-based; the others are memory-bound.
 bool is_compute_class(const std::string& klass);
+// A class some kernel instance is given (compute, memory-bound, dispatch, transfer): what a profile's
+// kernel keys may name.
+bool is_known_class(const std::string& klass);
 
 // The model terms of a class, in order ("call" is the constant per-call cost).
 const std::vector<std::string>& feature_names(const std::string& klass);

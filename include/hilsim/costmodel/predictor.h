@@ -18,7 +18,8 @@
 namespace hilsim::costmodel {
 
 struct PredictorOptions {
-  int threads = 0;              // threads of the default unit; 0 = the unit's own count from the profile
+  int threads = 0;              // threads of the default unit, 1..max_threads(); 0 = the unit's own count
+                                // (the CLI and Python pass 1 unless told otherwise)
   std::string default_unit;     // "" = the profile's first unit
   // A measured profile lacking a kernel class the model needs is an error naming the class; with this
   // set the roofline answers for it instead (marked in the prediction). Spec profiles, which carry no
@@ -66,6 +67,11 @@ struct Estimate {
   int extrapolated_ops = 0;
 };
 
+// The most threads a prediction for `unit_id` may be for: 4x its cores (its pinned cpus, else the
+// device's). Past that a "thread count" is time-slicing the calibration never saw.
+int max_threads(const Profile& p, const std::string& unit_id);
+
+// Safe to query from several threads at once (queries take turns on the shared per-op cache).
 class Predictor {
  public:
   Predictor(const graph::Graph& model, Profile profile, PredictorOptions opts = {});

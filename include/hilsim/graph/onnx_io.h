@@ -16,6 +16,9 @@ struct ImportOptions {
   std::map<std::string, Shape> input_shapes;
   // Treat unknown ops as memory-bound elementwise ops (Op::unknown = true) instead of failing.
   bool allow_unknown = false;
+  // Where set, receives one sentence per assumption the import made that the file left open (a dynamic
+  // batch dim taken as 1), for the caller to show.
+  std::vector<std::string>* notes = nullptr;
 };
 
 // Parses "images:1x3x320x320;mask:1x1" or "1x3x224x224" (single input). Throws Error on bad text.

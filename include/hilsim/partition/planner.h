@@ -54,9 +54,12 @@ struct Plan {
   runtime::SparsitySpec spec() const;
 };
 
-// A fingerprint of the canonical graph (op names, types, weight shapes): a plan only applies to the
-// model it was made for.
+// A fingerprint of the canonical graph (input shape, op names, types, weight shapes): a plan only
+// applies to the model and input size it was made for.
 std::string model_fingerprint(const graph::Graph& canonical);
+// Throws Error at `where` (the plan's file) unless `plan` was made for `model` (before the canonical
+// passes) at its input shape.
+void check_plan_applies(const Plan& plan, const graph::Graph& model, const std::string& where);
 
 // Throws Error (exit 2 at the CLI) when the target is unreachable, naming the best reachable latency.
 Plan make_plan(const graph::Graph& model, const std::string& model_name, const costmodel::Profile& profile,

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The --json contract: every command prints exactly one JSON object on stdout, carrying schema_version
+# (tables, progress and notes go to stderr).
+set -u
+HILSIM=$1
+SRC=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+X=$SRC/device_profiles/x86_avx512_2core.json
+M=zoo:resnet18_like@64
+fail=0
+check() {  # check command... : stdout must be one JSON object with schema_version
+  local out rc
+  out=$("$@" --json 2>/dev/null)
+  rc=$?
+  if [[ $rc -gt 1 ]] || ! printf '%s' "$out" | python3 -c 'import json,sys; j=json.load(sys.stdin); assert isinstance(j, dict) and j["schema_version"] == 1' 2>/dev/null; then
+    echo "FAIL (rc=$rc): $* --json printed: $(printf '%s' "$out" | head -c 300)"
+    fail=1
+  fi
+}
+check "$HILSIM" zoo
+check "$HILSIM" zoo resnet18_like --out "$TMP/zoo"
+check "$HILSIM" profiles
+check "$HILSIM" profiles --best
+check "$HILSIM" inspect "$M"
+check "$HILSIM" inspect --ops
+check "$HILSIM" run "$M" --repeat 1 --warmup 0
+check "$HILSIM" predict "$M" --profile "$X"
+check "$HILSIM" plan "$M" --profile "$X" --target-speedup 1.2 --out "$TMP/plan.json"
+check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted"
+check "$HILSIM" validate "$TMP/emitted" --repeat 2
+check "$HILSIM" compare-profiles "$X" "$X" --models "$M"
+check "$HILSIM" bench-kernels --quick --filter 'resnet' --min-time-s 0.001 --max-reps 2
+if "$HILSIM" --help | grep -q bench-run && ! "$HILSIM" bench-run "$M" --quick 2>&1 | grep -q "no baselines"; then
+  check "$HILSIM" bench-run "$M" --quick
+fi
+# zoo and profiles name their lists as the design's table says.
+"$HILSIM" zoo --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["models"][0]["name"], j' ||
+  { echo "FAIL: zoo --json has no models list"; fail=1; }
+exit $fail
