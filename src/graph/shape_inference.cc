@@ -274,6 +274,20 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
     }
     return {out(op, 0, DType::kFloat32, s)};
   }
+  if (t == "LayerNormalization") {
+    // Y like X; the optional Mean and InvStdDev keep X's dims before `axis` and 1 from it on.
+    const Shape& x = in_shape(g, op, 0);
+    const int64_t axis = norm_axis(op.attr_int("axis", -1), static_cast<int64_t>(x.size()), op);
+    const Shape width(x.begin() + axis, x.end());
+    broadcast_shapes(width, in_shape(g, op, 1), where);
+    if (op.input(2)) broadcast_shapes(width, in_shape(g, op, 2), where);
+    std::vector<TensorInfo> r{out(op, 0, DType::kFloat32, x)};
+    Shape stat = x;
+    for (size_t i = static_cast<size_t>(axis); i < stat.size(); ++i) stat[i] = 1;
+    for (size_t i = 1; i < op.outputs.size() && i < 3; ++i)
+      if (!op.outputs[i].empty()) r.push_back(out(op, i, DType::kFloat32, stat));
+    return r;
+  }
   if (t == "Gemm") {
     const Shape& a = in_shape(g, op, 0);
     const Shape& b = in_shape(g, op, 1);
