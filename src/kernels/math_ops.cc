@@ -56,27 +56,45 @@ inline float fast_tanh(float v) {
   return std::fabs(v) < 0.0004f ? v : p / q;
 }
 
-template <UnaryOp kOp>
-void unary_run(const float* x, float* o, int64_t n, float alpha) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float v = x[i];
-    if constexpr (kOp == UnaryOp::kErf) o[i] = fast_erf(v);
-    else if constexpr (kOp == UnaryOp::kTanh) o[i] = fast_tanh(v);
-    else if constexpr (kOp == UnaryOp::kLeakyRelu) o[i] = v >= 0.0f ? v : alpha * v;
-    else if constexpr (kOp == UnaryOp::kExp) o[i] = std::exp(v);
-    else if constexpr (kOp == UnaryOp::kSqrt) o[i] = std::sqrt(v);
-    else if constexpr (kOp == UnaryOp::kNeg) o[i] = -v;
-    else if constexpr (kOp == UnaryOp::kAbs) o[i] = std::fabs(v);
-    else o[i] = v * 0.5f * (1.0f + fast_erf(v * 0.70710678118654752f));
+// The hot spans are compiled for AVX-512 and AVX2 too and picked at load time: the rational forms
+// above are 8-16 lanes wide there instead of SSE's 4.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HILSIM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HILSIM_CLONES
+#endif
+
+HILSIM_CLONES void unary_span(UnaryOp op, const float* x, float* o, int64_t n, float alpha) {
+  switch (op) {
+    case UnaryOp::kErf:
+      for (int64_t i = 0; i < n; ++i) o[i] = fast_erf(x[i]);
+      break;
+    case UnaryOp::kTanh:
+      for (int64_t i = 0; i < n; ++i) o[i] = fast_tanh(x[i]);
+      break;
+    case UnaryOp::kLeakyRelu:
+      for (int64_t i = 0; i < n; ++i) o[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
+      break;
+    case UnaryOp::kExp:
+      for (int64_t i = 0; i < n; ++i) o[i] = std::exp(x[i]);
+      break;
+    case UnaryOp::kSqrt:
+      for (int64_t i = 0; i < n; ++i) o[i] = std::sqrt(x[i]);
+      break;
+    case UnaryOp::kNeg:
+      for (int64_t i = 0; i < n; ++i) o[i] = -x[i];
+      break;
+    case UnaryOp::kAbs:
+      for (int64_t i = 0; i < n; ++i) o[i] = std::fabs(x[i]);
+      break;
+    case UnaryOp::kGelu:
+      for (int64_t i = 0; i < n; ++i) o[i] = x[i] * 0.5f * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
+      break;
   }
 }
 
-template <UnaryOp kOp>
-void unary_par(const float* x, float* out, int64_t n, ThreadPool& pool, float alpha) {
-  pool.parallel_for(chunks_of(n), [&](size_t b0, size_t b1) {
-    const int64_t s = static_cast<int64_t>(b0) * kGrain, e = std::min<int64_t>(n, static_cast<int64_t>(b1) * kGrain);
-    unary_run<kOp>(x + s, out + s, e - s, alpha);
-  });
+HILSIM_CLONES void affine_span(const float* x, float s, float b, float* o, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] = x[i] * s + b;
 }
 
 }  // namespace
@@ -95,23 +113,17 @@ void channel_affine(int64_t n, int64_t c, int64_t inner, const float* x, const f
       const float s = scale[ch], b = shift[ch];
       const float* xi = x + plane * inner + l0;
       float* o = out + plane * inner + l0;
-      for (int64_t i = 0; i < l1 - l0; ++i) o[i] = xi[i] * s + b;
+      affine_span(xi, s, b, o, l1 - l0);
       if (ep.act != Act::kNone) apply_act_inplace(isa, ep, o, l1 - l0);
     }
   }, static_cast<size_t>(std::max<int64_t>(1, kGrain / std::max<int64_t>(piece, 1))));
 }
 
 void unary_op(UnaryOp op, const float* x, float* out, int64_t n, ThreadPool& pool, float alpha) {
-  switch (op) {
-    case UnaryOp::kErf: return unary_par<UnaryOp::kErf>(x, out, n, pool, alpha);
-    case UnaryOp::kTanh: return unary_par<UnaryOp::kTanh>(x, out, n, pool, alpha);
-    case UnaryOp::kLeakyRelu: return unary_par<UnaryOp::kLeakyRelu>(x, out, n, pool, alpha);
-    case UnaryOp::kExp: return unary_par<UnaryOp::kExp>(x, out, n, pool, alpha);
-    case UnaryOp::kSqrt: return unary_par<UnaryOp::kSqrt>(x, out, n, pool, alpha);
-    case UnaryOp::kNeg: return unary_par<UnaryOp::kNeg>(x, out, n, pool, alpha);
-    case UnaryOp::kAbs: return unary_par<UnaryOp::kAbs>(x, out, n, pool, alpha);
-    case UnaryOp::kGelu: return unary_par<UnaryOp::kGelu>(x, out, n, pool, alpha);
-  }
+  pool.parallel_for(chunks_of(n), [&](size_t b0, size_t b1) {
+    const int64_t s = static_cast<int64_t>(b0) * kGrain, e = std::min<int64_t>(n, static_cast<int64_t>(b1) * kGrain);
+    unary_span(op, x + s, out + s, e - s, alpha);
+  });
 }
 
 namespace {
