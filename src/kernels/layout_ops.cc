@@ -44,6 +44,47 @@ struct Odometer {
   }
 };
 
+// Transposes an nl x nq tile: src row l (stride src_stride) holds nq contiguous values, dst row q
+// (stride dst_stride) receives nl contiguous values. Full 8x8 blocks go through registers (three
+// rounds of shuffles), so both sides move whole vectors; reading down the source directly is a
+// scalar gather whose rows, a multiple of 4 KiB apart for an H*W plane, share one L1 set.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+void transpose_tile(const float* src, int64_t src_stride, float* dst, int64_t dst_stride, int64_t nl, int64_t nq) {
+  typedef float v8 __attribute__((vector_size(32)));
+  typedef int v8i __attribute__((vector_size(32)));
+  int64_t l = 0;
+  for (; l + 8 <= nl; l += 8) {
+    int64_t q = 0;
+    for (; q + 8 <= nq; q += 8) {
+      v8 r[8];
+      for (int k = 0; k < 8; ++k) std::memcpy(&r[k], src + (l + k) * src_stride + q, sizeof(v8));
+      v8 t[8], u[8];
+      for (int k = 0; k < 8; k += 2) {
+        t[k] = __builtin_shuffle(r[k], r[k + 1], v8i{0, 8, 1, 9, 4, 12, 5, 13});
+        t[k + 1] = __builtin_shuffle(r[k], r[k + 1], v8i{2, 10, 3, 11, 6, 14, 7, 15});
+      }
+      for (int k = 0; k < 8; k += 4) {
+        u[k] = __builtin_shuffle(t[k], t[k + 2], v8i{0, 1, 8, 9, 4, 5, 12, 13});
+        u[k + 1] = __builtin_shuffle(t[k], t[k + 2], v8i{2, 3, 10, 11, 6, 7, 14, 15});
+        u[k + 2] = __builtin_shuffle(t[k + 1], t[k + 3], v8i{0, 1, 8, 9, 4, 5, 12, 13});
+        u[k + 3] = __builtin_shuffle(t[k + 1], t[k + 3], v8i{2, 3, 10, 11, 6, 7, 14, 15});
+      }
+      for (int k = 0; k < 4; ++k) {
+        const v8 lo = __builtin_shuffle(u[k], u[k + 4], v8i{0, 1, 2, 3, 8, 9, 10, 11});
+        const v8 hi = __builtin_shuffle(u[k], u[k + 4], v8i{4, 5, 6, 7, 12, 13, 14, 15});
+        std::memcpy(dst + (q + k) * dst_stride + l, &lo, sizeof(v8));
+        std::memcpy(dst + (q + k + 4) * dst_stride + l, &hi, sizeof(v8));
+      }
+    }
+    for (; q < nq; ++q)
+      for (int k = 0; k < 8; ++k) dst[q * dst_stride + l + k] = src[(l + k) * src_stride + q];
+  }
+  for (; l < nl; ++l)
+    for (int64_t q = 0; q < nq; ++q) dst[q * dst_stride + l] = src[l * src_stride + q];
+}
+
 }  // namespace
 
 int64_t StridedCopy::out_numel() const {
@@ -150,11 +191,7 @@ void strided_copy(const StridedCopy& c, const float* in, float* out, ThreadPool&
         const int64_t q0 = bq * kTile, q1 = std::min(nq, q0 + kTile);
         for (int64_t bl = 0; bl < tl; ++bl) {
           const int64_t l0 = bl * kTile, l1 = std::min(inner, l0 + kTile);
-          for (int64_t iq = q0; iq < q1; ++iq) {
-            const float* src = in + ioff + iq;
-            float* dst = out + ooff + iq * oq;
-            for (int64_t l = l0; l < l1; ++l) dst[l] = src[l * s_inner];
-          }
+          transpose_tile(in + ioff + l0 * s_inner + q0, s_inner, out + ooff + q0 * oq + l0, oq, l1 - l0, q1 - q0);
         }
       }
     }, static_cast<size_t>(std::max<int64_t>(1, kGrain / (kTile * std::max<int64_t>(inner, 1)))));
