@@ -171,7 +171,7 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
   };
   static const std::set<std::string> unary = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
                                               "Exp", "Sqrt", "Neg", "Softmax", "Identity", "Clip",
-                                              "BatchNormalization", "Erf", "Abs", "Log", "Reciprocal", "Floor",
+                                              "BatchNormalization", "Erf", "Gelu", "Abs", "Log", "Reciprocal", "Floor",
                                               "Ceil", "Elu", "Selu", "Softplus", "PRelu", "LRN", "InstanceNormalization"};
   if (op.unknown) {
     // Unknown ops keep what ONNX inferred for them, else act as elementwise on their first input.

@@ -13,6 +13,7 @@
 
 #include "hilsim/graph/passes/bn_fold.h"
 #include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/gelu_fusion.h"
 #include "hilsim/graph/passes/pad_fold.h"
 #include "hilsim/graph/passes/reparam.h"
 #include "hilsim/graph/shape_inference.h"
@@ -106,13 +107,14 @@ struct Executor::Impl {
 };
 
 void Executor::Impl::compile() {
-  // Pads folded into their conv: a plan or unit assignment may still name them (it was made on a graph
-  // that had them), and they no longer exist to run anywhere.
-  std::set<std::string> folded_pads;
+  // Pads folded into their conv and GELU's parts merged into one node: a plan or unit assignment may
+  // still name them (it was made on a graph that had them), and they no longer exist to run anywhere.
+  std::set<std::string> folded_away;
   if (opts.canonicalize) {
     graph::passes::reparameterize(g);
     graph::passes::fold_batchnorm(g);
-    for (auto& n : graph::passes::fold_pads_into_convs(g)) folded_pads.insert(n);
+    for (auto& n : graph::passes::fold_pads_into_convs(g)) folded_away.insert(n);
+    for (auto& n : graph::passes::fuse_gelu(g)) folded_away.insert(n);
     graph::passes::fuse_activations(g);
   }
   graph::infer_shapes(g);
@@ -128,7 +130,7 @@ void Executor::Impl::compile() {
   std::map<std::string, int> unit_index;
   for (size_t i = 0; i < units.size(); ++i) unit_index[units[i].id] = static_cast<int>(i);
   for (const auto& [op, u] : opts.op_unit) {
-    if (folded_pads.count(op)) continue;
+    if (folded_away.count(op)) continue;
     if (!g.find_op(op)) throw Error("unit assignment for op '" + op + "'", "the model has no such op");
     if (!unit_index.count(u)) throw Error("unit assignment for op '" + op + "'", "unit '" + u + "' is not defined");
   }

@@ -456,7 +456,8 @@ std::optional<LoweredOp> lower_layer_norm(const Graph& g, const Op& op, const st
   return l;
 }
 
-std::optional<kernels::UnaryOp> unary_kind(const std::string& t) {
+std::optional<kernels::UnaryOp> unary_kind(const Op& op) {
+  const std::string& t = op.type;
   if (t == "Erf") return kernels::UnaryOp::kErf;
   if (t == "Tanh") return kernels::UnaryOp::kTanh;
   if (t == "LeakyRelu") return kernels::UnaryOp::kLeakyRelu;
@@ -464,6 +465,7 @@ std::optional<kernels::UnaryOp> unary_kind(const std::string& t) {
   if (t == "Sqrt") return kernels::UnaryOp::kSqrt;
   if (t == "Neg") return kernels::UnaryOp::kNeg;
   if (t == "Abs") return kernels::UnaryOp::kAbs;
+  if (t == "Gelu" && op.attr_string("approximate", "none") == "none") return kernels::UnaryOp::kGelu;
   return std::nullopt;
 }
 
@@ -611,7 +613,7 @@ LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& 
     };
     return l;
   }
-  if (auto u = unary_kind(t)) {
+  if (auto u = unary_kind(op)) {
     Operand x = operand(g, op, 0, in);
     const int64_t n = graph::numel(x.shape);
     const float alpha = op.attr_float("alpha", 0.01f);

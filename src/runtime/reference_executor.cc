@@ -360,6 +360,9 @@ Tensor unary(const Ctx& c) {
     else if (t == "Neg") r = -v;
     else if (t == "Erf") r = std::erf(v);
     else if (t == "Abs") r = std::fabs(v);
+    else if (t == "Gelu" && c.op.attr_string("approximate", "none") == "tanh")  // 0.797...: sqrt(2 / pi)
+      r = 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    else if (t == "Gelu") r = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
     else throw Error(c.where, "unary op " + t + " is not supported");
     o.f32[i] = static_cast<float>(r);
   }
@@ -1058,7 +1061,8 @@ std::vector<Tensor> run_op(const Ctx& c) {
   if (t == "MatMul") return {matmul(c)};
   if (t == "BatchNormalization") return {batchnorm(c)};
   if (t == "Relu" || t == "LeakyRelu" || t == "Clip" || t == "Sigmoid" || t == "Tanh" || t == "HardSigmoid" ||
-      t == "HardSwish" || t == "Exp" || t == "Sqrt" || t == "Neg" || t == "Identity" || t == "Erf" || t == "Abs")
+      t == "HardSwish" || t == "Exp" || t == "Sqrt" || t == "Neg" || t == "Identity" || t == "Erf" || t == "Abs" ||
+      t == "Gelu")
     return {unary(c)};
   if (t == "Dropout") {
     std::vector<Tensor> r{unary(c)};

@@ -8,6 +8,7 @@
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/graph/passes/bn_fold.h"
 #include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/gelu_fusion.h"
 #include "hilsim/graph/passes/pad_fold.h"
 #include "hilsim/graph/passes/reparam.h"
 #include "hilsim/util/error.h"
@@ -46,6 +47,7 @@ std::map<std::string, std::string> split_branches(const graph::Graph& g0, const 
   graph::passes::reparameterize(g);
   graph::passes::fold_batchnorm(g);
   graph::passes::fold_pads_into_convs(g);
+  graph::passes::fuse_gelu(g);
   graph::passes::fuse_activations(g);
   std::map<std::string, std::string> assign;
   if (units.size() < 2) return assign;

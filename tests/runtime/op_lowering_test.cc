@@ -125,8 +125,9 @@ TEST(OpLowering, ElementwiseMathSoftmaxAndGelu) {
   std::string half = b.constant(Tensor{"half", graph::DType::kFloat32, {}, {0.5f}, {}});
   std::string e = b.op("Erf", {b.op("Div", {x, sqrt2})[0]})[0];
   b.output(b.op("Mul", {b.op("Mul", {x, b.op("Add", {e, one})[0]})[0], half})[0]);
+  b.output(b.op("Erf", {x})[0]);
   expect_kernels(expect_native_and_exact(b.finish(), "math"),
-                 {"sub_broadcast", "div_broadcast", "unary_tanh", "unary_leakyrelu", "unary_erf", "softmax_last_axis",
+                 {"sub_broadcast", "div_broadcast", "unary_tanh", "unary_leakyrelu", "unary_erf", "unary_gelu", "softmax_last_axis",
                   "softmax_axis"},
                  "math");
 }
