@@ -71,10 +71,17 @@ TEST(Passes, ZeroPadFoldsIntoTheConvThatAloneReadsIt) {
   b.output(b.conv(c, 2, 1, 1, 1, true, int64_t{0}));
   b.output(b.conv(shared, 2, 3, 1, 1, true, int64_t{0}));
   b.output(b.relu(shared));
+  // Folds: a zero pad before an unpadded average pool (torch's AvgPool2d(padding=1) export), which then
+  // counts the pads. Stays: before a pool that excludes its own pads.
+  b.output(b.op("AveragePool", {b.op("Pad", {x, pads({0, 0, 1, 1, 0, 0, 1, 1})})[0]},
+                {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}},
+                 {"ceil_mode", int64_t{1}}})[0]);
+  b.output(b.op("AveragePool", {b.op("Pad", {x, pads({0, 0, 1, 0, 0, 0, 0, 1})})[0]},
+                {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}})[0]);
   Graph g = b.finish();
   Graph h = g;
-  EXPECT_EQ(passes::fold_pads_into_convs(h).size(), 1u);
-  EXPECT_EQ(count_type(h, "Pad"), 3);
+  EXPECT_EQ(passes::fold_pads_into_convs(h).size(), 2u);
+  EXPECT_EQ(count_type(h, "Pad"), 4);
   infer_shapes(h);
   expect_same_outputs(g, h);
 }

@@ -43,7 +43,13 @@ std::vector<std::string> fold_pads_into_convs(Graph& g) {
     const auto users = g.consumers(y);
     if (users.size() != 1) continue;
     const Op& conv = g.op(users[0]);
-    if (conv.type != "Conv" || conv.inputs.empty() || conv.inputs[0] != y) continue;
+    // An average pool counting its pads averages over the explicit zeros as well; one excluding its own
+    // pads would count the explicit zeros but not its own, so only a pad-free one folds.
+    bool pool_unpadded = true;
+    for (int64_t v : conv.attr_ints("pads", {})) pool_unpadded = pool_unpadded && v == 0;
+    const bool avg_pool =
+        conv.type == "AveragePool" && (conv.attr_int("count_include_pad", 0) != 0 || pool_unpadded);
+    if ((conv.type != "Conv" && !avg_pool) || conv.inputs.empty() || conv.inputs[0] != y) continue;
     if (std::count(conv.inputs.begin(), conv.inputs.end(), y) != 1) continue;
     if (conv.attr_string("auto_pad", "NOTSET") != "NOTSET" || !zero_fill(g, pad)) continue;
     const TensorInfo* xi = g.tensor_info(pad.inputs[0]);
@@ -65,6 +71,7 @@ std::vector<std::string> fold_pads_into_convs(Graph& g) {
     const std::string x = pad.inputs[0], name = pad.name;
     Op& c = g.mutable_op(users[0]);
     c.attrs["pads"] = cp;
+    if (avg_pool) c.attrs["count_include_pad"] = int64_t{1};
     c.inputs[0] = x;
     removed.push_back(name);
     Op& p = g.mutable_op(id);
