@@ -260,6 +260,7 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
     std::vector<int64_t> axes = op.attr_ints("axes");
     if (!op.has_attr("axes") && op.input(1)) axes = need_ints(g, op, 1, "axes");
     const bool keep = op.attr_int("keepdims", 1) != 0;
+    if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) return {out(op, 0, DType::kFloat32, x)};
     std::set<int64_t> ax;
     for (int64_t a : axes) ax.insert(norm_axis(a, static_cast<int64_t>(x.size()), op));
     if (axes.empty())

@@ -331,6 +331,7 @@ std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::v
     axes = *a;
   }
   if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) {
+    check_shape(g, op, op.outputs[0], x.shape);
     const int64_t n = graph::numel(x.shape);
     LoweredOp l;
     l.kernel = "copy";
@@ -343,6 +344,10 @@ std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::v
   for (int64_t a : axes) red.insert(norm_axis(a, rank, where));
   if (axes.empty())
     for (int64_t d = 0; d < rank; ++d) red.insert(d);
+  int64_t kept = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!red.count(d)) kept *= x.shape[d];
+  check_shape(g, op, op.outputs[0], {kept});
   const auto kind = op.type == "ReduceMean" ? kernels::ReduceOp::kMean
                     : op.type == "ReduceSum" ? kernels::ReduceOp::kSum : kernels::ReduceOp::kMax;
   // Runs of kept / reduced dims (size-1 dims dropped): [K R K] and its sub-patterns are one reduce call.

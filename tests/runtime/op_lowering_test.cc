@@ -105,6 +105,7 @@ TEST(OpLowering, ReductionsAsGlobalPoolAndGeneral) {
   b.output(b.op("ReduceMax", {x}, {{"axes", Ints{1}}, {"keepdims", int64_t{0}}})[0]);
   b.output(b.op("ReduceSum", {x, ints(b, "ax", {1, 3})}, {{"keepdims", int64_t{1}}})[0]);
   b.output(b.op("ReduceMean", {x}, {{"axes", Ints{-1}}})[0]);
+  b.output(b.op("ReduceSum", {x}, {{"noop_with_empty_axes", int64_t{1}}})[0]);  // no axes: the identity
   expect_kernels(expect_native_and_exact(b.finish(), "reduce"), {"global_avg_pool", "reduce_max", "reduce_gather"},
                  "reduce");
 }
