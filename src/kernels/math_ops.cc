@@ -1,6 +1,7 @@
 #include "hilsim/kernels/math_ops.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -56,6 +57,27 @@ inline float fast_tanh(float v) {
   return std::fabs(v) < 0.0004f ? v : p / q;
 }
 
+// exp as Cephes computes it (2^n times a degree-6 polynomial on the reduced argument), branch-free so
+// it vectorises; max relative error ~2e-7. Overflow gives inf and NaN stays NaN, as std::exp.
+inline float fast_exp(float v) {
+  const float x = std::min(88.0f, std::max(-88.0f, v));
+  const float fx = std::floor(x * 1.44269504088896341f + 0.5f);
+  float r = x - fx * 0.693359375f;
+  r = r - fx * -2.12194440e-4f;
+  const float z = r * r;
+  float y = 1.9875691500e-4f;
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * z + r + 1.0f;
+  const float e = y * std::bit_cast<float>((static_cast<int32_t>(fx) + 127) << 23);
+  const float big = v > 88.7228391f ? std::numeric_limits<float>::infinity() : e;
+  const float small = v < -103.0f ? 0.0f : big;
+  return v != v ? v : small;
+}
+
 // The hot spans are compiled for AVX-512 and AVX2 too and picked at load time: the rational forms
 // above are 8-16 lanes wide there instead of SSE's 4.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -76,7 +98,7 @@ HILSIM_CLONES void unary_span(UnaryOp op, const float* x, float* o, int64_t n, f
       for (int64_t i = 0; i < n; ++i) o[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
       break;
     case UnaryOp::kExp:
-      for (int64_t i = 0; i < n; ++i) o[i] = std::exp(x[i]);
+      for (int64_t i = 0; i < n; ++i) o[i] = fast_exp(x[i]);
       break;
     case UnaryOp::kSqrt:
       for (int64_t i = 0; i < n; ++i) o[i] = std::sqrt(x[i]);
@@ -91,6 +113,19 @@ HILSIM_CLONES void unary_span(UnaryOp op, const float* x, float* o, int64_t n, f
       for (int64_t i = 0; i < n; ++i) o[i] = x[i] * 0.5f * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
       break;
   }
+}
+
+// o = exp(x - shift); returns the sum of o (16 partial sums: vectorisable without reassociation).
+HILSIM_CLONES float exp_shifted_span(const float* x, float shift, float* o, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] = fast_exp(x[i] - shift);
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += o[i + j];
+  float sum = 0.0f;
+  for (; i < n; ++i) sum += o[i];
+  for (float a : acc) sum += a;
+  return sum;
 }
 
 HILSIM_CLONES void affine_span(const float* x, float s, float b, float* o, int64_t n) {
@@ -204,9 +239,7 @@ void softmax(int64_t outer, int64_t axis, int64_t inner, const float* x, float* 
         const float* xr = x + static_cast<int64_t>(p) * axis;
         float* o = out + static_cast<int64_t>(p) * axis;
         const float mx = reduce_run<ReduceOp::kMax>(xr, axis);
-        float sum = 0.0f;
-        for (int64_t i = 0; i < axis; ++i) sum += (o[i] = std::exp(xr[i] - mx));
-        const float inv = 1.0f / sum;
+        const float inv = 1.0f / exp_shifted_span(xr, mx, o, axis);
         for (int64_t i = 0; i < axis; ++i) o[i] *= inv;
       }
     }, static_cast<size_t>(std::max<int64_t>(1, kGrain / axis)));
@@ -225,7 +258,7 @@ void softmax(int64_t outer, int64_t axis, int64_t inner, const float* x, float* 
       // exp rows from the last to the first, so row 0 (the max) is consumed last.
       for (int64_t k = axis - 1; k >= 0; --k) {
         float* o = op + k * inner;
-        for (int64_t i = 0; i < inner; ++i) o[i] = std::exp(xp[k * inner + i] - mx[i]);
+        for (int64_t i = 0; i < inner; ++i) o[i] = fast_exp(xp[k * inner + i] - mx[i]);
       }
       for (int64_t i = 0; i < inner; ++i) {
         float s = 0.0f;

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 
+#include "hilsim/kernels/gemm.h"
 #include "hilsim/kernels/layout_ops.h"
 #include "hilsim/kernels/math_ops.h"
 #include "hilsim/kernels/memory_ops.h"
@@ -461,6 +462,84 @@ std::optional<LoweredOp> lower_layer_norm(const Graph& g, const Op& op, const st
   return l;
 }
 
+// MatMul of two run-time tensors (attention's Q.K^T and weights.V) or with a batched constant: one GEMM
+// per batch item, batch dims broadcast as numpy does. B is packed on every call (it changes per run).
+std::optional<LoweredOp> lower_batched_matmul(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                              BufferAddress address) {
+  if (op.inputs.size() != 2) return std::nullopt;
+  Operand a = operand(g, op, 0, in), b = operand(g, op, 1, in);
+  const size_t ra = a.shape.size(), rb = b.shape.size();
+  if (ra < 2 || rb < 2) return std::nullopt;  // a vector operand: the reference's promotion rules
+  const std::string where = "node '" + op.name + "'";
+  const int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
+  if (b.shape[rb - 2] != k) throw Error(where, "inner dims differ: " + std::to_string(k) + " and " + std::to_string(b.shape[rb - 2]));
+  if (m < 1 || n < 1 || k < 1) return std::nullopt;
+  const Shape ab(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+  Shape batch;
+  try {
+    batch = kernels::broadcast_shape(ab, bb);
+  } catch (const Error& e) {
+    throw Error(where, e.detail());
+  }
+  Shape os = batch;
+  os.push_back(m);
+  os.push_back(n);
+  check_shape(g, op, op.outputs[0], os);
+  // Offset of each batch item's matrix in A and B (a broadcast dim stays put).
+  const int64_t items = graph::numel(batch);
+  auto offsets = [&](const Shape& own, int64_t matrix) {
+    std::vector<int64_t> off(static_cast<size_t>(items), 0);
+    const size_t lead = batch.size() - own.size();
+    for (int64_t i = 0; i < items; ++i) {
+      int64_t rem = i, o = 0, stride = matrix;
+      for (size_t d = batch.size(); d-- > 0;) {
+        const int64_t idx = rem % batch[d];
+        rem /= batch[d];
+        if (d < lead) continue;
+        const int64_t dim = own[d - lead];
+        if (dim != 1) o += idx * stride;
+        stride *= dim;
+      }
+      off[static_cast<size_t>(i)] = o;
+    }
+    return off;
+  };
+  auto aoff = std::make_shared<std::vector<int64_t>>(offsets(ab, m * k));
+  auto boff = std::make_shared<std::vector<int64_t>>(offsets(bb, k * n));
+  LoweredOp l;
+  l.kernel = std::string("matmul_gemm_") + kernels::gemm_ukernel(kernels::active_isa()).name;
+  l.fn = [=](kernels::ThreadPool& pool) {
+    const float* pa = a.constant ? a.constant : address(a.buffer);
+    const float* pb = b.constant ? b.constant : address(b.buffer);
+    float* py = address(y);
+    for (int64_t i = 0; i < items; ++i)
+      kernels::gemm(m, n, k, pa + (*aoff)[i], k, false, pb + (*boff)[i], n, false, py + i * m * n, n, nullptr,
+                    kernels::Epilogue{}, pool);
+  };
+  return l;
+}
+
+// Gather of one constant index (a class token, the last time step): a slice of size one.
+std::optional<LoweredOp> lower_gather(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                      BufferAddress address) {
+  auto idx = const_ints(g, op, 1);
+  if (!idx || idx->size() != 1) return std::nullopt;
+  Operand x = operand(g, op, 0, in);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const std::string where = "node '" + op.name + "'";
+  const int64_t axis = norm_axis(op.attr_int("axis", 0), rank, where);
+  int64_t i = (*idx)[0];
+  if (i < -x.shape[axis] || i >= x.shape[axis])
+    throw Error(where, "index " + std::to_string(i) + " is out of range for dim " + std::to_string(x.shape[axis]));
+  if (i < 0) i += x.shape[axis];
+  std::vector<int64_t> starts(rank, 0), steps(rank, 1);
+  starts[axis] = i;
+  Shape os = x.shape;
+  os[axis] = 1;
+  check_shape(g, op, op.outputs[0], os);
+  return copy_op("gather_slice_copy", x, kernels::make_slice(x.shape, starts, steps, os), y, address);
+}
+
 std::optional<kernels::UnaryOp> unary_kind(const Op& op) {
   const std::string& t = op.type;
   if (t == "Erf") return kernels::UnaryOp::kErf;
@@ -638,6 +717,8 @@ LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& 
   else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") native = lower_reduce(g, op, in, y, address);
   else if (t == "Resize" || t == "Upsample") native = lower_resize_linear(g, op, in, y, address);
   else if (t == "LayerNormalization") native = lower_layer_norm(g, op, in, y, address);
+  else if (t == "MatMul") native = lower_batched_matmul(g, op, in, y, address);
+  else if (t == "Gather") native = lower_gather(g, op, in, y, address);
   else if (t == "Transpose") {
     Operand x = operand(g, op, 0, in);
     native = copy_op("transpose_copy", x, kernels::make_transpose(x.shape, op.attr_ints("perm")), y, address);

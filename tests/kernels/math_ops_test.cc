@@ -62,6 +62,19 @@ TEST(MathOps, UnaryEqualsLibm) {
   for (size_t i = 0; i < pos.size(); ++i) w2[i] = std::exp(pos[i]);
   unary_op(UnaryOp::kExp, pos.data(), o2.data(), 999, pool);
   EXPECT_LT(rel_error(o2, w2), 1e-6);
+  // exp relative to each value over the whole float range, and its edges: overflow, underflow, NaN.
+  auto wide = random_floats(4001, 7, -87.0f, 88.0f);
+  std::vector<float> o3(wide.size());
+  unary_op(UnaryOp::kExp, wide.data(), o3.data(), static_cast<int64_t>(wide.size()), pool);
+  for (size_t i = 0; i < wide.size(); ++i)
+    EXPECT_NEAR(o3[i] / std::exp(static_cast<double>(wide[i])), 1.0, 1e-6) << wide[i];
+  const std::vector<float> edge = {100.0f, -200.0f, NAN, 0.0f};
+  std::vector<float> o4(edge.size());
+  unary_op(UnaryOp::kExp, edge.data(), o4.data(), 4, pool);
+  EXPECT_TRUE(std::isinf(o4[0]));
+  EXPECT_EQ(o4[1], 0.0f);
+  EXPECT_TRUE(std::isnan(o4[2]));
+  EXPECT_EQ(o4[3], 1.0f);
 }
 
 std::vector<float> reduce_ref(ReduceOp op, int64_t outer, int64_t red, int64_t inner, const std::vector<float>& x) {

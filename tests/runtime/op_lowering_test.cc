@@ -146,6 +146,18 @@ TEST(OpLowering, BilinearResizeInTheCoordinateModesTorchExports) {
   }
 }
 
+TEST(OpLowering, BatchedMatMulOfRunTimeTensorsAndConstantGather) {
+  GraphBuilder b("attention", 10);
+  std::string q = b.input("q", {1, 3, 7, 5});
+  std::string k = b.input("k", {1, 3, 5, 9});
+  std::string v = b.input("v", {1, 1, 9, 4});  // broadcast over the heads
+  std::string s = b.softmax(b.op("MatMul", {q, k})[0], -1);
+  b.output(b.op("MatMul", {s, v})[0]);
+  b.output(b.op("MatMul", {q, b.random_constant("w", {3, 5, 2}, 1.0f)})[0]);  // batched constant weight
+  b.output(b.op("Gather", {q, b.constant(Tensor::ints("i", {-2}, {}))}, {{"axis", int64_t{2}}})[0]);
+  expect_kernels(expect_native_and_exact(b.finish(), "attention"), {"gather_slice_copy"}, "attention");
+}
+
 TEST(OpLowering, LayerNormalizationOpset17) {
   GraphBuilder b("ln", 9);
   b.graph().opset = 17;
