@@ -27,6 +27,17 @@ class PadNet(torch.nn.Module):
         return self.pool(self.c3(self.c2(self.c1(x)))).mean(dim=(2, 3))
 
 
+class SegmentationOut(torch.nn.Module):
+    """The "out" map of a torchvision segmentation model (they return a dict)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
+
+
 MODELS = [
     # name, constructor, resolution, opset: small inputs keep the naive reference fast
     ("resnet18", lambda: torchvision.models.resnet18(), 64, 13),
@@ -40,6 +51,11 @@ MODELS = [
     # LayerNormalization (opset 17), GELU as Erf, permutes as Transpose, Linear as MatMul.
     ("convnext_tiny", lambda: torchvision.models.convnext_tiny(), 64, 17),
     ("padnet", PadNet, 32, 13),
+    # Bilinear Resize (align_corners=False) back to the input size.
+    ("lraspp_mobilenet_v3_large",
+     lambda: SegmentationOut(
+         torchvision.models.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)),
+     64, 13),
 ]
 
 
