@@ -93,7 +93,8 @@ int64_t StridedCopy::out_numel() const {
   return n;
 }
 
-StridedCopy make_strided_copy(const std::vector<int64_t>& out_shape, const std::vector<int64_t>& in_strides, int64_t base) {
+StridedCopy make_strided_copy(const std::vector<int64_t>& out_shape, const std::vector<int64_t>& in_strides,
+                              int64_t base) {
   if (out_shape.size() != in_strides.size()) throw Error("strided_copy: field 'in_strides'", "one per output dim");
   if (out_shape.size() > kMaxRank) throw Error("strided_copy: field 'out_shape'", "rank above 8");
   StridedCopy c;

@@ -144,7 +144,8 @@ const graph::Tensor* const_floats(const Graph& g, const Op& op, size_t i) {
 }
 
 int64_t norm_axis(int64_t a, int64_t rank, const std::string& where) {
-  if (a < -rank || a >= rank) throw Error(where, "axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
+  if (a < -rank || a >= rank)
+    throw Error(where, "axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
   return a < 0 ? a + rank : a;
 }
 
@@ -172,7 +173,8 @@ std::optional<LoweredOp> lower_batchnorm(const Graph& g, const Op& op, const std
   }
   const kernels::Epilogue ep = epilogue_of(op);
   LoweredOp l;
-  l.kernel = ep.act == kernels::Act::kNone ? "batchnorm_affine" : std::string("batchnorm_affine_") + kernels::act_name(ep.act);
+  l.kernel = ep.act == kernels::Act::kNone ? "batchnorm_affine"
+                                           : std::string("batchnorm_affine_") + kernels::act_name(ep.act);
   l.fn = [=](kernels::ThreadPool& pool) {
     kernels::channel_affine(n, c, inner, x.constant ? x.constant : address(x.buffer), scale->data(), shift->data(),
                             address(y), pool, ep);
@@ -183,7 +185,9 @@ std::optional<LoweredOp> lower_batchnorm(const Graph& g, const Op& op, const std
 LoweredOp copy_op(const std::string& kernel, Operand x, kernels::StridedCopy c, int y, BufferAddress address) {
   LoweredOp l;
   l.kernel = kernel;
-  l.fn = [=](kernels::ThreadPool& pool) { kernels::strided_copy(c, x.constant ? x.constant : address(x.buffer), address(y), pool); };
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::strided_copy(c, x.constant ? x.constant : address(x.buffer), address(y), pool);
+  };
   return l;
 }
 
@@ -193,7 +197,8 @@ void check_shape(const Graph& g, const Op& op, const std::string& out, const Sha
     throw Error("node '" + op.name + "'", "computed output '" + out + "' of a size different from shape inference");
 }
 
-std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::vector<int>& in, int y, BufferAddress address) {
+std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                     BufferAddress address) {
   Operand x = operand(g, op, 0, in);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::string where = "node '" + op.name + "'";
@@ -273,7 +278,8 @@ LoweredOp lower_split(const Graph& g, const Op& op, const std::vector<int>& in, 
   return l;
 }
 
-std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vector<int>& in, int y, BufferAddress address) {
+std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                   BufferAddress address) {
   Operand x = operand(g, op, 0, in);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::string where = "node '" + op.name + "'";
@@ -315,11 +321,14 @@ std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vect
   check_shape(g, op, op.outputs[0], s.out_shape());
   LoweredOp l;
   l.kernel = "pad_" + op.attr_string("mode", "constant");
-  l.fn = [=](kernels::ThreadPool& pool) { kernels::pad(s, x.constant ? x.constant : address(x.buffer), address(y), pool); };
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::pad(s, x.constant ? x.constant : address(x.buffer), address(y), pool);
+  };
   return l;
 }
 
-std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::vector<int>& in, int y, BufferAddress address) {
+std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                      BufferAddress address) {
   Operand x = operand(g, op, 0, in);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::string where = "node '" + op.name + "'";
@@ -374,7 +383,8 @@ std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::v
         kernels::global_avg_pool(1, outer, mid, x.constant ? x.constant : address(x.buffer), address(y), pool);
       };
     } else {
-      l.kernel = std::string("reduce_") + (kind == kernels::ReduceOp::kMean ? "mean" : kind == kernels::ReduceOp::kSum ? "sum" : "max");
+      l.kernel = std::string("reduce_") +
+                 (kind == kernels::ReduceOp::kMean ? "mean" : kind == kernels::ReduceOp::kSum ? "sum" : "max");
       l.fn = [=](kernels::ThreadPool& pool) {
         kernels::reduce(kind, outer, mid, inner, x.constant ? x.constant : address(x.buffer), address(y), pool);
       };
@@ -472,7 +482,8 @@ std::optional<LoweredOp> lower_batched_matmul(const Graph& g, const Op& op, cons
   if (ra < 2 || rb < 2) return std::nullopt;  // a vector operand: the reference's promotion rules
   const std::string where = "node '" + op.name + "'";
   const int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
-  if (b.shape[rb - 2] != k) throw Error(where, "inner dims differ: " + std::to_string(k) + " and " + std::to_string(b.shape[rb - 2]));
+  if (b.shape[rb - 2] != k)
+    throw Error(where, "inner dims differ: " + std::to_string(k) + " and " + std::to_string(b.shape[rb - 2]));
   if (m < 1 || n < 1 || k < 1) return std::nullopt;
   const Shape ab(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
   Shape batch;

@@ -79,7 +79,8 @@ TEST(OpLowering, TransposeSliceSplitAndChannelShuffle) {
   b.output(b.op("Slice", {x, ints(b, "st", {-1, 1}), ints(b, "en", {-100, 1000}), ints(b, "ax", {2, 3}),
                           ints(b, "sp", {-2, 3})})[0]);
   b.output(b.op("Split", {x}, {{"axis", int64_t{2}}, {"split", Ints{6, 7}}}, 2)[1]);
-  expect_kernels(expect_native_and_exact(b.finish(), "layout"), {"split_copy", "transpose_copy", "slice_copy"}, "layout");
+  expect_kernels(expect_native_and_exact(b.finish(), "layout"), {"split_copy", "transpose_copy", "slice_copy"},
+                 "layout");
 }
 
 TEST(OpLowering, PadsInEveryModeAndTheConvFold) {
@@ -128,8 +129,8 @@ TEST(OpLowering, ElementwiseMathSoftmaxAndGelu) {
   b.output(b.op("Mul", {b.op("Mul", {x, b.op("Add", {e, one})[0]})[0], half})[0]);
   b.output(b.op("Erf", {x})[0]);
   expect_kernels(expect_native_and_exact(b.finish(), "math"),
-                 {"sub_broadcast", "div_broadcast", "unary_tanh", "unary_leakyrelu", "unary_erf", "unary_gelu", "softmax_last_axis",
-                  "softmax_axis"},
+                 {"sub_broadcast", "div_broadcast", "unary_tanh", "unary_leakyrelu", "unary_erf", "unary_gelu",
+                  "softmax_last_axis", "softmax_axis"},
                  "math");
 }
 
@@ -139,7 +140,8 @@ TEST(OpLowering, BilinearResizeInTheCoordinateModesTorchExports) {
     std::string x = b.input("x", {1, 3, 7, 5});
     std::string scales = b.constant(Tensor{"scales", graph::DType::kFloat32, {4}, {1.0f, 1.0f, 2.0f, 2.0f}, {}});
     std::string roi = b.constant(Tensor{"roi", graph::DType::kFloat32, {0}, {}, {}});
-    b.output(b.op("Resize", {x, roi, scales}, {{"mode", std::string("linear")}, {"coordinate_transformation_mode", coord}})[0]);
+    b.output(b.op("Resize", {x, roi, scales},
+                  {{"mode", std::string("linear")}, {"coordinate_transformation_mode", coord}})[0]);
     b.output(b.op("Resize", {x, "", "", ints(b, "sizes", {1, 3, 11, 3})},
                   {{"mode", std::string("linear")}, {"coordinate_transformation_mode", coord}})[0]);
     expect_kernels(expect_native_and_exact(b.finish(), "resize " + coord), {"resize_bilinear"}, coord);

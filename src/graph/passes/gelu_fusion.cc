@@ -57,7 +57,8 @@ std::vector<std::string> fuse_gelu(Graph& g) {
     auto mul2_id = only_consumer(g, mul1.outputs[0]);
     if (!mul2_id) continue;
     const Op& mul2 = g.op(*mul2_id);
-    if (mul2.type != "Mul" || mul2.fused.kind != Activation::kNone || !with_scalar(g, mul2, mul1.outputs[0], 0.5, false))
+    if (mul2.type != "Mul" || mul2.fused.kind != Activation::kNone ||
+        !with_scalar(g, mul2, mul1.outputs[0], 0.5, false))
       continue;
     // The GELU node takes the last Mul's place (its name and output), the other four go.
     for (OpId r : {id, *erf_id, *add_id, *mul1_id}) {
