@@ -107,12 +107,13 @@ struct Executor::Impl {
 };
 
 void Executor::Impl::compile() {
-  // Pads folded into their conv and GELU's parts merged into one node: a plan or unit assignment may
+  // BNs and pads folded into the conv after them and GELU's parts merged into one node: a plan or unit assignment may
   // still name them (it was made on a graph that had them), and they no longer exist to run anywhere.
   std::set<std::string> folded_away;
   if (opts.canonicalize) {
     graph::passes::reparameterize(g);
     graph::passes::fold_batchnorm(g);
+    for (auto& n : graph::passes::fold_batchnorm_into_next_conv(g)) folded_away.insert(n);
     for (auto& n : graph::passes::fold_pads_into_convs(g)) folded_away.insert(n);
     for (auto& n : graph::passes::fuse_gelu(g)) folded_away.insert(n);
     graph::passes::fuse_activations(g);

@@ -46,6 +46,7 @@ std::map<std::string, std::string> split_branches(const graph::Graph& g0, const 
   graph::Graph g = g0;
   graph::passes::reparameterize(g);
   graph::passes::fold_batchnorm(g);
+  graph::passes::fold_batchnorm_into_next_conv(g);
   graph::passes::fold_pads_into_convs(g);
   graph::passes::fuse_gelu(g);
   graph::passes::fuse_activations(g);

@@ -57,6 +57,26 @@ TEST(Passes, BatchNormStaysWhenTheConvOutputIsShared) {
   EXPECT_EQ(passes::fold_batchnorm(h), 0);
 }
 
+TEST(Passes, StandaloneBatchNormFoldsIntoAnUnpaddedConvAfterIt) {
+  GraphBuilder b("bn_next", 23);
+  std::string x = b.input("x", {1, 4, 9, 7});
+  std::string cat = b.concat({x, b.conv(x, 4, 3)});  // nothing before the BN to fold into
+  // Folds: grouped 1x1 conv with bias, and a strided 3x3 conv without padding or bias.
+  b.output(b.conv(b.batchnorm(cat), 6, 1, 1, 2, true, int64_t{0}));
+  b.output(b.conv(b.batchnorm(cat), 5, 3, 2, 1, false, int64_t{0}));
+  // Stays: the conv pads (its border taps read zeros, not the BN's shift), and a BN read twice.
+  b.output(b.conv(b.batchnorm(cat), 3, 3, 1, 1, true, int64_t{1}));
+  std::string shared = b.batchnorm(cat);
+  b.output(b.conv(shared, 2, 1, 1, 1, true, int64_t{0}));
+  b.output(b.relu(shared));
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fold_batchnorm_into_next_conv(h).size(), 2u);
+  EXPECT_EQ(count_type(h, "BatchNormalization"), 2);
+  infer_shapes(h);
+  expect_same_outputs(g, h);
+}
+
 TEST(Passes, ZeroPadFoldsIntoTheConvThatAloneReadsIt) {
   GraphBuilder b("padfold", 21);
   std::string x = b.input("x", {1, 3, 11, 9});
