@@ -708,6 +708,23 @@ LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& 
     };
     return l;
   }
+  // Pow by a constant scalar (x^2 in exported layer norms) is a unary op on x.
+  const graph::Tensor* exponent = t == "Pow" && op.inputs.size() == 2 ? const_floats(g, op, 1) : nullptr;
+  if (exponent && exponent->numel() == 1 &&
+      graph::numel(g.shape(op.outputs[0])) == graph::numel(g.shape(op.inputs[0]))) {
+    Operand x = operand(g, op, 0, in);
+    const int64_t n = graph::numel(x.shape);
+    const float e = exponent->f32[0];
+    const kernels::UnaryOp kind = e == 2.0f ? kernels::UnaryOp::kSquare : e == 0.5f ? kernels::UnaryOp::kSqrt
+                                                                                      : kernels::UnaryOp::kPow;
+    l.kernel = kind == kernels::UnaryOp::kSquare ? "unary_square"
+               : kind == kernels::UnaryOp::kSqrt ? "unary_sqrt"
+                                                 : "unary_pow";
+    l.fn = [=](kernels::ThreadPool& pool) {
+      kernels::unary_op(kind, x.constant ? x.constant : address(x.buffer), address(y), n, pool, e);
+    };
+    return l;
+  }
   if (auto u = unary_kind(op)) {
     Operand x = operand(g, op, 0, in);
     const int64_t n = graph::numel(x.shape);

@@ -48,7 +48,8 @@ TEST(MathOps, UnaryEqualsLibm) {
       {UnaryOp::kLeakyRelu, [](double v) { return v >= 0 ? v : 0.1 * v; }, 1e-7},
       {UnaryOp::kNeg, [](double v) { return -v; }, 0},
       {UnaryOp::kAbs, [](double v) { return std::fabs(v); }, 0},
-      {UnaryOp::kGelu, [](double v) { return v * 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); }, 1e-6}};
+      {UnaryOp::kGelu, [](double v) { return v * 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); }, 1e-6},
+      {UnaryOp::kSquare, [](double v) { return v * v; }, 1e-7}};
   for (const auto& c : cases) {
     for (size_t i = 0; i < x.size(); ++i) want[i] = static_cast<float>(c.f(x[i]));
     unary_op(c.op, x.data(), out.data(), static_cast<int64_t>(x.size()), pool, 0.1f);

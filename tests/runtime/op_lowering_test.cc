@@ -128,9 +128,16 @@ TEST(OpLowering, ElementwiseMathSoftmaxAndGelu) {
   std::string e = b.op("Erf", {b.op("Div", {x, sqrt2})[0]})[0];
   b.output(b.op("Mul", {b.op("Mul", {x, b.op("Add", {e, one})[0]})[0], half})[0]);
   b.output(b.op("Erf", {x})[0]);
+  // Pow by a constant: x^2 (decomposed layer norms), |x|^0.5, x^3.
+  auto scalar = [&](const std::string& n, float v) {
+    return b.constant(Tensor{n, graph::DType::kFloat32, {}, {v}, {}});
+  };
+  b.output(b.op("Pow", {x, scalar("p2", 2.0f)})[0]);
+  b.output(b.op("Pow", {b.op("Abs", {x})[0], scalar("p05", 0.5f)})[0]);
+  b.output(b.op("Pow", {x, scalar("p3", 3.0f)})[0]);
   expect_kernels(expect_native_and_exact(b.finish(), "math"),
                  {"sub_broadcast", "div_broadcast", "unary_tanh", "unary_leakyrelu", "unary_erf", "unary_gelu",
-                  "softmax_last_axis", "softmax_axis"},
+                  "unary_square", "unary_sqrt", "unary_pow", "softmax_last_axis", "softmax_axis"},
                  "math");
 }
 
