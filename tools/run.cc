@@ -44,6 +44,16 @@ int run_run(const std::vector<std::string>& args) {
   std::fprintf(stderr, "measuring %s: %d warm-up + %d timed runs...\n", args[0].c_str(), FLAGS_warmup, FLAGS_repeat);
   runtime::Measurement m = runtime::measure(ex, inputs, FLAGS_warmup, FLAGS_repeat, FLAGS_check_overhead);
   const auto& ops = ex.ops();
+  // Ops on the naive reference path run 10-20x slower than a kernel: say so, so nobody reads their
+  // times as hilsim's.
+  std::vector<size_t> reference_ops;
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (ops[i].kernel == "reference") reference_ops.push_back(i);
+  if (!reference_ops.empty()) {
+    std::fprintf(stderr, "warning: %zu op(s) run on the naive reference path, not a native kernel:\n",
+                 reference_ops.size());
+    for (size_t i : reference_ops) std::fprintf(stderr, "  %s (%s)\n", ops[i].name.c_str(), ops[i].type.c_str());
+  }
 
   if (!FLAGS_trace.empty()) {
     runtime::RunTiming t;
@@ -66,6 +76,10 @@ int run_run(const std::vector<std::string>& args) {
                     {"executed_macs", ops[i].executed_macs}, {"weight_bytes", ops[i].weight_bytes},
                     {"kept_saliency", ops[i].kept_saliency}});
     j["ops"] = jo;
+    j["reference_ops"] = reference_ops.size();
+    nlohmann::json jr = nlohmann::json::array();
+    for (size_t i : reference_ops) jr.push_back({{"name", ops[i].name}, {"type", ops[i].type}});
+    j["reference_op_names"] = jr;
     j["total"] = {{"ms_median", m.ms_median}, {"ms_p10", m.ms_p10}, {"ms_p90", m.ms_p90}, {"repeat", m.repeat},
                   {"warmup", m.warmup}, {"crossings", m.crossings}, {"wait_ms_median", m.wait_ms_median},
                   {"arena_bytes", ex.arena_bytes()}, {"peak_live_bytes", ex.peak_live_bytes()}};

@@ -78,7 +78,7 @@ KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64
 
 std::string memory_class(const std::string& type) {
   if (type == "MaxPool" || type == "AveragePool" || type == "GlobalAveragePool" || type == "GlobalMaxPool" ||
-      type == "ReduceMean")
+      type == "ReduceMean" || type == "ReduceSum" || type == "ReduceMax")
     return "pool";
   if (type == "Concat") return "concat";
   if (type == "Resize" || type == "Upsample") return "resize";

@@ -171,7 +171,7 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
   };
   static const std::set<std::string> unary = {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
                                               "Exp", "Sqrt", "Neg", "Softmax", "Identity", "Clip",
-                                              "BatchNormalization", "Erf", "Abs", "Log", "Reciprocal", "Floor",
+                                              "BatchNormalization", "Erf", "Gelu", "Abs", "Log", "Reciprocal", "Floor",
                                               "Ceil", "Elu", "Selu", "Softplus", "PRelu", "LRN", "InstanceNormalization"};
   if (op.unknown) {
     // Unknown ops keep what ONNX inferred for them, else act as elementwise on their first input.
@@ -260,6 +260,7 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
     std::vector<int64_t> axes = op.attr_ints("axes");
     if (!op.has_attr("axes") && op.input(1)) axes = need_ints(g, op, 1, "axes");
     const bool keep = op.attr_int("keepdims", 1) != 0;
+    if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) return {out(op, 0, DType::kFloat32, x)};
     std::set<int64_t> ax;
     for (int64_t a : axes) ax.insert(norm_axis(a, static_cast<int64_t>(x.size()), op));
     if (axes.empty())
@@ -273,6 +274,20 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
       }
     }
     return {out(op, 0, DType::kFloat32, s)};
+  }
+  if (t == "LayerNormalization") {
+    // Y like X; the optional Mean and InvStdDev keep X's dims before `axis` and 1 from it on.
+    const Shape& x = in_shape(g, op, 0);
+    const int64_t axis = norm_axis(op.attr_int("axis", -1), static_cast<int64_t>(x.size()), op);
+    const Shape width(x.begin() + axis, x.end());
+    broadcast_shapes(width, in_shape(g, op, 1), where);
+    if (op.input(2)) broadcast_shapes(width, in_shape(g, op, 2), where);
+    std::vector<TensorInfo> r{out(op, 0, DType::kFloat32, x)};
+    Shape stat = x;
+    for (size_t i = static_cast<size_t>(axis); i < stat.size(); ++i) stat[i] = 1;
+    for (size_t i = 1; i < op.outputs.size() && i < 3; ++i)
+      if (!op.outputs[i].empty()) r.push_back(out(op, i, DType::kFloat32, stat));
+    return r;
   }
   if (t == "Gemm") {
     const Shape& a = in_shape(g, op, 0);

@@ -138,7 +138,12 @@ namespace {
 template <BinaryOp kOp>
 inline void binary_run(const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n) {
   // Branch on the strides outside the loop so each case is a plain vectorisable loop.
-  auto f = [](float x, float y) { return kOp == BinaryOp::kAdd ? x + y : x * y; };
+  auto f = [](float x, float y) {
+    if constexpr (kOp == BinaryOp::kAdd) return x + y;
+    else if constexpr (kOp == BinaryOp::kMul) return x * y;
+    else if constexpr (kOp == BinaryOp::kSub) return x - y;
+    else return x / y;
+  };
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
   } else if (sa == 1) {
@@ -223,8 +228,12 @@ void binary_impl(const std::vector<int64_t>& a_shape, const float* a, const std:
 
 void binary_op(BinaryOp op, const std::vector<int64_t>& a_shape, const float* a, const std::vector<int64_t>& b_shape,
                const float* b, float* out, ThreadPool& pool, const Epilogue& ep) {
-  if (op == BinaryOp::kAdd) return binary_impl<BinaryOp::kAdd>(a_shape, a, b_shape, b, out, pool, ep);
-  binary_impl<BinaryOp::kMul>(a_shape, a, b_shape, b, out, pool, ep);
+  switch (op) {
+    case BinaryOp::kAdd: return binary_impl<BinaryOp::kAdd>(a_shape, a, b_shape, b, out, pool, ep);
+    case BinaryOp::kMul: return binary_impl<BinaryOp::kMul>(a_shape, a, b_shape, b, out, pool, ep);
+    case BinaryOp::kSub: return binary_impl<BinaryOp::kSub>(a_shape, a, b_shape, b, out, pool, ep);
+    case BinaryOp::kDiv: return binary_impl<BinaryOp::kDiv>(a_shape, a, b_shape, b, out, pool, ep);
+  }
 }
 
 void concat(const std::vector<const float*>& inputs, const std::vector<std::vector<int64_t>>& shapes, int64_t axis,

@@ -9,11 +9,9 @@
 #include <set>
 #include <sstream>
 
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/passes/coupled_groups.h"
 #include "hilsim/graph/shape_inference.h"
-#include "hilsim/graph/passes/reparam.h"
-#include "hilsim/graph/passes/fusion.h"
-#include "hilsim/graph/passes/bn_fold.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/partition/knapsack.h"
 #include "hilsim/runtime/conv_lowering.h"
@@ -105,10 +103,7 @@ std::string model_fingerprint(const graph::Graph& g) {
 
 void check_plan_applies(const Plan& plan, const graph::Graph& model, const std::string& where) {
   graph::Graph g = model;
-  graph::passes::reparameterize(g);
-  graph::passes::fold_batchnorm(g);
-  graph::passes::fuse_activations(g);
-  graph::infer_shapes(g);
+  graph::passes::canonicalize(g);
   const std::string fp = model_fingerprint(g);
   if (fp == plan.fingerprint) return;
   std::string shapes;

@@ -103,8 +103,11 @@ struct Executor::Impl {
 };
 
 void Executor::Impl::compile() {
+  // BNs and pads folded into the conv after them and GELU's parts merged into one node: a plan or unit assignment may
+  // still name them (it was made on a graph that had them), and they no longer exist to run anywhere.
+  std::set<std::string> folded_away;
   if (opts.canonicalize) {
-    graph::passes::canonicalize(g);
+    for (auto& n : graph::passes::canonicalize(g).folded_away) folded_away.insert(n);
   } else {
     graph::infer_shapes(g);
   }
@@ -120,6 +123,7 @@ void Executor::Impl::compile() {
   std::map<std::string, int> unit_index;
   for (size_t i = 0; i < units.size(); ++i) unit_index[units[i].id] = static_cast<int>(i);
   for (const auto& [op, u] : opts.op_unit) {
+    if (folded_away.count(op)) continue;
     if (!g.find_op(op)) throw Error("unit assignment for op '" + op + "'", "the model has no such op");
     if (!unit_index.count(u)) throw Error("unit assignment for op '" + op + "'", "unit '" + u + "' is not defined");
   }

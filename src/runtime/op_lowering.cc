@@ -1,9 +1,14 @@
 #include "hilsim/runtime/op_lowering.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <set>
 
+#include "hilsim/kernels/gemm.h"
+#include "hilsim/kernels/layout_ops.h"
+#include "hilsim/kernels/math_ops.h"
 #include "hilsim/kernels/memory_ops.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/reference_executor.h"
@@ -121,6 +126,444 @@ LoweredOp reference_fallback(const Graph& g, const Op& op, const std::vector<int
   return l;
 }
 
+// Integer values of a constant input (or nullopt when absent or computed at run time).
+std::optional<std::vector<int64_t>> const_ints(const Graph& g, const Op& op, size_t i) {
+  auto n = op.input(i);
+  if (!n) return std::nullopt;
+  const graph::Tensor* t = g.constant(*n);
+  if (!t) return std::nullopt;
+  if (t->dtype == graph::DType::kFloat32) return std::nullopt;
+  return t->i64;
+}
+
+const graph::Tensor* const_floats(const Graph& g, const Op& op, size_t i) {
+  auto n = op.input(i);
+  if (!n) return nullptr;
+  const graph::Tensor* t = g.constant(*n);
+  return t && t->dtype == graph::DType::kFloat32 ? t : nullptr;
+}
+
+int64_t norm_axis(int64_t a, int64_t rank, const std::string& where) {
+  if (a < -rank || a >= rank)
+    throw Error(where, "axis " + std::to_string(a) + " is out of range for rank " + std::to_string(rank));
+  return a < 0 ? a + rank : a;
+}
+
+// Inference batch norm as one affine pass: scale and shift folded from the four statistics once here.
+std::optional<LoweredOp> lower_batchnorm(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                         BufferAddress address) {
+  if (op.inputs.size() < 5 || op.attr_int("training_mode", 0) != 0) return std::nullopt;
+  for (size_t i = 1; i < op.outputs.size(); ++i)
+    if (!op.outputs[i].empty()) return std::nullopt;
+  const graph::Tensor *gamma = const_floats(g, op, 1), *beta = const_floats(g, op, 2), *mean = const_floats(g, op, 3),
+                      *var = const_floats(g, op, 4);
+  if (!gamma || !beta || !mean || !var) return std::nullopt;
+  Operand x = operand(g, op, 0, in);
+  if (x.shape.size() < 2) throw Error("node '" + op.name + "'", "BatchNormalization needs rank >= 2");
+  const int64_t n = x.shape[0], c = x.shape[1], inner = graph::numel(x.shape) / std::max<int64_t>(1, n * c);
+  if (gamma->numel() != c || beta->numel() != c || mean->numel() != c || var->numel() != c)
+    throw Error("node '" + op.name + "'", "statistics do not have one value per channel (" + std::to_string(c) + ")");
+  const double eps = op.attr_float("epsilon", 1e-5f);
+  auto scale = std::make_shared<std::vector<float>>(static_cast<size_t>(c));
+  auto shift = std::make_shared<std::vector<float>>(static_cast<size_t>(c));
+  for (int64_t i = 0; i < c; ++i) {
+    const double s = gamma->f32[i] / std::sqrt(static_cast<double>(var->f32[i]) + eps);
+    (*scale)[i] = static_cast<float>(s);
+    (*shift)[i] = static_cast<float>(beta->f32[i] - mean->f32[i] * s);
+  }
+  const kernels::Epilogue ep = epilogue_of(op);
+  LoweredOp l;
+  l.kernel = ep.act == kernels::Act::kNone ? "batchnorm_affine"
+                                           : std::string("batchnorm_affine_") + kernels::act_name(ep.act);
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::channel_affine(n, c, inner, x.constant ? x.constant : address(x.buffer), scale->data(), shift->data(),
+                            address(y), pool, ep);
+  };
+  return l;
+}
+
+LoweredOp copy_op(const std::string& kernel, Operand x, kernels::StridedCopy c, int y, BufferAddress address) {
+  LoweredOp l;
+  l.kernel = kernel;
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::strided_copy(c, x.constant ? x.constant : address(x.buffer), address(y), pool);
+  };
+  return l;
+}
+
+// The output shape the lowering computed must be the one shape inference gave the arena buffer.
+void check_shape(const Graph& g, const Op& op, const std::string& out, const Shape& got) {
+  if (graph::numel(got) != graph::numel(g.shape(out)))
+    throw Error("node '" + op.name + "'", "computed output '" + out + "' of a size different from shape inference");
+}
+
+std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                     BufferAddress address) {
+  Operand x = operand(g, op, 0, in);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const std::string where = "node '" + op.name + "'";
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (op.has_attr("starts")) {  // opset < 10
+    starts = op.attr_ints("starts");
+    ends = op.attr_ints("ends");
+    axes = op.attr_ints("axes");
+  } else {
+    auto s = const_ints(g, op, 1), e = const_ints(g, op, 2);
+    if (!s || !e) return std::nullopt;
+    starts = *s, ends = *e;
+    if (op.input(3)) {
+      auto a = const_ints(g, op, 3);
+      if (!a) return std::nullopt;
+      axes = *a;
+    }
+    if (op.input(4)) {
+      auto st = const_ints(g, op, 4);
+      if (!st) return std::nullopt;
+      steps = *st;
+    }
+  }
+  if (axes.empty())
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    throw Error(where, "starts/ends/axes/steps differ in length");
+  std::vector<int64_t> st(rank, 0), sp(rank, 1);
+  Shape os = x.shape;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int64_t a = norm_axis(axes[i], rank, where), dim = x.shape[a], step = steps[i];
+    if (step == 0) throw Error(where, "step 0");
+    // ONNX clamping: starts/ends past the dim (INT64_MAX for "to the end") land on its edges.
+    int64_t s0 = starts[i], e0 = ends[i];
+    if (s0 < 0) s0 += dim;
+    if (e0 < 0) e0 += dim;
+    if (step > 0) {
+      s0 = std::clamp<int64_t>(s0, 0, dim);
+      e0 = std::clamp<int64_t>(e0, 0, dim);
+      os[a] = e0 > s0 ? (e0 - s0 + step - 1) / step : 0;
+    } else {
+      s0 = std::clamp<int64_t>(s0, -1, dim - 1);
+      e0 = std::clamp<int64_t>(e0, -1, dim - 1);
+      os[a] = s0 > e0 ? (s0 - e0 - step - 1) / (-step) : 0;
+    }
+    st[a] = os[a] > 0 ? s0 : 0;
+    sp[a] = step;
+  }
+  check_shape(g, op, op.outputs[0], os);
+  return copy_op("slice_copy", x, kernels::make_slice(x.shape, st, sp, os), y, address);
+}
+
+// Split as one strided copy per output; the sizes are the ones shape inference gave the outputs.
+LoweredOp lower_split(const Graph& g, const Op& op, const std::vector<int>& in, const std::vector<int>& out,
+                      BufferAddress address) {
+  Operand x = operand(g, op, 0, in);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const int64_t axis = norm_axis(op.attr_int("axis", 0), rank, "node '" + op.name + "'");
+  std::vector<std::pair<kernels::StridedCopy, int>> parts;
+  int64_t off = 0;
+  for (size_t k = 0; k < op.outputs.size(); ++k) {
+    if (op.outputs[k].empty()) continue;
+    const Shape& os = g.shape(op.outputs[k]);
+    std::vector<int64_t> st(rank, 0), sp(rank, 1);
+    st[axis] = os[axis] > 0 ? off : 0;
+    parts.emplace_back(kernels::make_slice(x.shape, st, sp, os), out.at(k));
+    off += os[axis];
+  }
+  if (off != x.shape[axis]) throw Error("node '" + op.name + "'", "outputs do not cover the split axis");
+  LoweredOp l;
+  l.kernel = "split_copy";
+  l.fn = [=](kernels::ThreadPool& pool) {
+    const float* px = x.constant ? x.constant : address(x.buffer);
+    for (const auto& [c, b] : parts) kernels::strided_copy(c, px, address(b), pool);
+  };
+  return l;
+}
+
+std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                   BufferAddress address) {
+  Operand x = operand(g, op, 0, in);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const std::string where = "node '" + op.name + "'";
+  std::vector<int64_t> pads;
+  if (op.has_attr("pads")) {
+    pads = op.attr_ints("pads");
+  } else {
+    auto p = const_ints(g, op, 1);
+    if (!p) return std::nullopt;
+    pads = *p;
+  }
+  if (op.input(3)) {  // opset 18 axes: pads cover only these
+    auto axes = const_ints(g, op, 3);
+    if (!axes) return std::nullopt;
+    if (pads.size() != 2 * axes->size()) throw Error(where, "pads do not match axes");
+    std::vector<int64_t> full(2 * rank, 0);
+    for (size_t i = 0; i < axes->size(); ++i) {
+      const int64_t a = norm_axis((*axes)[i], rank, where);
+      full[a] = pads[i];
+      full[a + rank] = pads[i + axes->size()];
+    }
+    pads = full;
+  }
+  kernels::PadShape s;
+  s.in_shape = x.shape;
+  s.pads = pads;
+  s.value = op.attr_float("value", 0.0f);
+  if (op.input(2)) {
+    const graph::Tensor* v = const_floats(g, op, 2);
+    if (!v) return std::nullopt;
+    if (!v->f32.empty()) s.value = v->f32[0];
+  }
+  try {
+    s.mode = kernels::pad_mode_of(op.attr_string("mode", "constant"));
+    s.validate();
+  } catch (const Error& e) {
+    throw Error(where, e.detail());
+  }
+  check_shape(g, op, op.outputs[0], s.out_shape());
+  LoweredOp l;
+  l.kernel = "pad_" + op.attr_string("mode", "constant");
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::pad(s, x.constant ? x.constant : address(x.buffer), address(y), pool);
+  };
+  return l;
+}
+
+std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                      BufferAddress address) {
+  Operand x = operand(g, op, 0, in);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const std::string where = "node '" + op.name + "'";
+  std::vector<int64_t> axes;
+  if (op.has_attr("axes")) {
+    axes = op.attr_ints("axes");
+  } else if (op.input(1)) {
+    auto a = const_ints(g, op, 1);
+    if (!a) return std::nullopt;
+    axes = *a;
+  }
+  if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) {
+    check_shape(g, op, op.outputs[0], x.shape);
+    const int64_t n = graph::numel(x.shape);
+    LoweredOp l;
+    l.kernel = "copy";
+    l.fn = [=](kernels::ThreadPool&) {
+      std::memcpy(address(y), x.constant ? x.constant : address(x.buffer), static_cast<size_t>(n) * 4);
+    };
+    return l;
+  }
+  std::set<int64_t> red;
+  for (int64_t a : axes) red.insert(norm_axis(a, rank, where));
+  if (axes.empty())
+    for (int64_t d = 0; d < rank; ++d) red.insert(d);
+  int64_t kept = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!red.count(d)) kept *= x.shape[d];
+  check_shape(g, op, op.outputs[0], {kept});
+  const auto kind = op.type == "ReduceMean" ? kernels::ReduceOp::kMean
+                    : op.type == "ReduceSum" ? kernels::ReduceOp::kSum : kernels::ReduceOp::kMax;
+  // Runs of kept / reduced dims (size-1 dims dropped): [K R K] and its sub-patterns are one reduce call.
+  std::vector<std::pair<bool, int64_t>> runs;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (x.shape[d] == 1) continue;
+    const bool r = red.count(d) != 0;
+    if (!runs.empty() && runs.back().first == r) runs.back().second *= x.shape[d];
+    else runs.emplace_back(r, x.shape[d]);
+  }
+  if (graph::numel(x.shape) == 0) return std::nullopt;
+  int64_t outer = 1, mid = 1, inner = 1;
+  size_t i = 0;
+  if (i < runs.size() && !runs[i].first) outer = runs[i++].second;
+  if (i < runs.size() && runs[i].first) mid = runs[i++].second;
+  if (i < runs.size() && !runs[i].first) inner = runs[i++].second;
+  LoweredOp l;
+  if (i == runs.size()) {
+    if (kind == kernels::ReduceOp::kMean && inner == 1) {
+      // Global pooling as exported (ReduceMean over H, W): the pool kernel itself.
+      l.kernel = "global_avg_pool";
+      l.fn = [=](kernels::ThreadPool& pool) {
+        kernels::global_avg_pool(1, outer, mid, x.constant ? x.constant : address(x.buffer), address(y), pool);
+      };
+    } else {
+      l.kernel = std::string("reduce_") +
+                 (kind == kernels::ReduceOp::kMean ? "mean" : kind == kernels::ReduceOp::kSum ? "sum" : "max");
+      l.fn = [=](kernels::ThreadPool& pool) {
+        kernels::reduce(kind, outer, mid, inner, x.constant ? x.constant : address(x.buffer), address(y), pool);
+      };
+    }
+    return l;
+  }
+  // Any other set of axes: offsets of one output's reduced elements, and each output's first element.
+  std::vector<int64_t> xst(rank, 1);
+  for (int64_t d = rank - 1; d > 0; --d) xst[d - 1] = xst[d] * x.shape[d];
+  std::vector<int64_t> offsets{0}, bases{0};
+  for (int64_t d = 0; d < rank; ++d) {
+    std::vector<int64_t>& v = red.count(d) ? offsets : bases;
+    std::vector<int64_t> next;
+    next.reserve(v.size() * static_cast<size_t>(x.shape[d]));
+    for (int64_t o : v)
+      for (int64_t k = 0; k < x.shape[d]; ++k) next.push_back(o + k * xst[d]);
+    v = std::move(next);
+  }
+  auto pb = std::make_shared<std::vector<int64_t>>(std::move(bases));
+  auto po = std::make_shared<std::vector<int64_t>>(std::move(offsets));
+  l.kernel = "reduce_gather";
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::reduce_gather(kind, *pb, *po, x.constant ? x.constant : address(x.buffer), address(y), pool);
+  };
+  return l;
+}
+
+// Resize/Upsample linear on the two trailing dims of NCHW, with the op's own scales.
+std::optional<LoweredOp> lower_resize_linear(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                             BufferAddress address) {
+  std::string mode = op.attr_string("mode", "nearest");
+  if (mode != "linear" && mode != "bilinear") return std::nullopt;
+  Operand x = operand(g, op, 0, in);
+  const Shape& ys = g.shape(op.outputs[0]);
+  if (x.shape.size() != 4 || ys.size() != 4 || x.shape[0] != ys[0] || x.shape[1] != ys[1]) return std::nullopt;
+  const bool old = op.type == "Upsample" || g.opset < 11;
+  std::vector<double> scales;
+  if (old) {
+    if (op.has_attr("scales")) {
+      for (float v : op.attr_floats("scales")) scales.push_back(v);
+    } else if (const graph::Tensor* t = const_floats(g, op, 1)) {
+      for (float v : t->f32) scales.push_back(v);
+    }
+  } else if (op.input(3) && g.constant(*op.input(3)) && g.constant(*op.input(3))->numel() > 0) {
+    for (size_t d = 0; d < 4; ++d) scales.push_back(static_cast<double>(ys[d]) / x.shape[d]);
+  } else if (const graph::Tensor* t = const_floats(g, op, 2)) {
+    for (float v : t->f32) scales.push_back(v);
+  }
+  if (scales.size() != 4) return std::nullopt;
+  const std::string coord = old ? "asymmetric" : op.attr_string("coordinate_transformation_mode", "half_pixel");
+  if (coord != "half_pixel" && coord != "pytorch_half_pixel" && coord != "align_corners" && coord != "asymmetric")
+    return std::nullopt;
+  auto ty = std::make_shared<kernels::LinearTaps>(kernels::linear_taps(x.shape[2], ys[2], scales[2], coord));
+  auto tx = std::make_shared<kernels::LinearTaps>(kernels::linear_taps(x.shape[3], ys[3], scales[3], coord));
+  LoweredOp l;
+  l.kernel = "resize_bilinear";
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::resize_linear(x.shape[0] * x.shape[1], x.shape[2], x.shape[3], ys[2], ys[3], *ty, *tx,
+                           x.constant ? x.constant : address(x.buffer), address(y), pool);
+  };
+  return l;
+}
+
+std::optional<LoweredOp> lower_layer_norm(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                          BufferAddress address) {
+  for (size_t i = 1; i < op.outputs.size(); ++i)
+    if (!op.outputs[i].empty()) return std::nullopt;  // Mean / InvStdDev outputs: the reference computes them
+  Operand x = operand(g, op, 0, in);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const int64_t axis = norm_axis(op.attr_int("axis", -1), rank, "node '" + op.name + "'");
+  const int64_t width = graph::numel(Shape(x.shape.begin() + axis, x.shape.end()));
+  const int64_t rows = graph::numel(x.shape) / std::max<int64_t>(width, 1);
+  const graph::Tensor* scale = const_floats(g, op, 1);
+  const graph::Tensor* bias = op.input(2) ? const_floats(g, op, 2) : nullptr;
+  if (!scale || scale->numel() != width || (op.input(2) && (!bias || bias->numel() != width)) || width == 0)
+    return std::nullopt;  // broadcast scale / bias shapes: the reference handles them
+  const float eps = op.attr_float("epsilon", 1e-5f);
+  const float* ps = scale->f32.data();
+  const float* pbias = bias ? bias->f32.data() : nullptr;
+  LoweredOp l;
+  l.kernel = "layer_norm";
+  l.fn = [=](kernels::ThreadPool& pool) {
+    kernels::layer_norm(rows, width, x.constant ? x.constant : address(x.buffer), ps, pbias, eps, address(y), pool);
+  };
+  return l;
+}
+
+// MatMul of two run-time tensors (attention's Q.K^T and weights.V) or with a batched constant: one GEMM
+// per batch item, batch dims broadcast as numpy does. B is packed on every call (it changes per run).
+std::optional<LoweredOp> lower_batched_matmul(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                              BufferAddress address) {
+  if (op.inputs.size() != 2) return std::nullopt;
+  Operand a = operand(g, op, 0, in), b = operand(g, op, 1, in);
+  const size_t ra = a.shape.size(), rb = b.shape.size();
+  if (ra < 2 || rb < 2) return std::nullopt;  // a vector operand: the reference's promotion rules
+  const std::string where = "node '" + op.name + "'";
+  const int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
+  if (b.shape[rb - 2] != k)
+    throw Error(where, "inner dims differ: " + std::to_string(k) + " and " + std::to_string(b.shape[rb - 2]));
+  if (m < 1 || n < 1 || k < 1) return std::nullopt;
+  const Shape ab(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+  Shape batch;
+  try {
+    batch = kernels::broadcast_shape(ab, bb);
+  } catch (const Error& e) {
+    throw Error(where, e.detail());
+  }
+  Shape os = batch;
+  os.push_back(m);
+  os.push_back(n);
+  check_shape(g, op, op.outputs[0], os);
+  // Offset of each batch item's matrix in A and B (a broadcast dim stays put).
+  const int64_t items = graph::numel(batch);
+  auto offsets = [&](const Shape& own, int64_t matrix) {
+    std::vector<int64_t> off(static_cast<size_t>(items), 0);
+    const size_t lead = batch.size() - own.size();
+    for (int64_t i = 0; i < items; ++i) {
+      int64_t rem = i, o = 0, stride = matrix;
+      for (size_t d = batch.size(); d-- > 0;) {
+        const int64_t idx = rem % batch[d];
+        rem /= batch[d];
+        if (d < lead) continue;
+        const int64_t dim = own[d - lead];
+        if (dim != 1) o += idx * stride;
+        stride *= dim;
+      }
+      off[static_cast<size_t>(i)] = o;
+    }
+    return off;
+  };
+  auto aoff = std::make_shared<std::vector<int64_t>>(offsets(ab, m * k));
+  auto boff = std::make_shared<std::vector<int64_t>>(offsets(bb, k * n));
+  LoweredOp l;
+  l.kernel = std::string("matmul_gemm_") + kernels::gemm_ukernel(kernels::active_isa()).name;
+  l.fn = [=](kernels::ThreadPool& pool) {
+    const float* pa = a.constant ? a.constant : address(a.buffer);
+    const float* pb = b.constant ? b.constant : address(b.buffer);
+    float* py = address(y);
+    for (int64_t i = 0; i < items; ++i)
+      kernels::gemm(m, n, k, pa + (*aoff)[i], k, false, pb + (*boff)[i], n, false, py + i * m * n, n, nullptr,
+                    kernels::Epilogue{}, pool);
+  };
+  return l;
+}
+
+// Gather of one constant index (a class token, the last time step): a slice of size one.
+std::optional<LoweredOp> lower_gather(const Graph& g, const Op& op, const std::vector<int>& in, int y,
+                                      BufferAddress address) {
+  auto idx = const_ints(g, op, 1);
+  if (!idx || idx->size() != 1) return std::nullopt;
+  Operand x = operand(g, op, 0, in);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const std::string where = "node '" + op.name + "'";
+  const int64_t axis = norm_axis(op.attr_int("axis", 0), rank, where);
+  int64_t i = (*idx)[0];
+  if (i < -x.shape[axis] || i >= x.shape[axis])
+    throw Error(where, "index " + std::to_string(i) + " is out of range for dim " + std::to_string(x.shape[axis]));
+  if (i < 0) i += x.shape[axis];
+  std::vector<int64_t> starts(rank, 0), steps(rank, 1);
+  starts[axis] = i;
+  Shape os = x.shape;
+  os[axis] = 1;
+  check_shape(g, op, op.outputs[0], os);
+  return copy_op("gather_slice_copy", x, kernels::make_slice(x.shape, starts, steps, os), y, address);
+}
+
+std::optional<kernels::UnaryOp> unary_kind(const Op& op) {
+  const std::string& t = op.type;
+  if (t == "Erf") return kernels::UnaryOp::kErf;
+  if (t == "Tanh") return kernels::UnaryOp::kTanh;
+  if (t == "LeakyRelu") return kernels::UnaryOp::kLeakyRelu;
+  if (t == "Exp") return kernels::UnaryOp::kExp;
+  if (t == "Sqrt") return kernels::UnaryOp::kSqrt;
+  if (t == "Neg") return kernels::UnaryOp::kNeg;
+  if (t == "Abs") return kernels::UnaryOp::kAbs;
+  if (t == "Gelu" && op.attr_string("approximate", "none") == "none") return kernels::UnaryOp::kGelu;
+  return std::nullopt;
+}
+
 // Nearest resize that maps output x to input floor(x / s) for integer upscale s: true for Upsample,
 // for Resize asymmetric+floor, and for half_pixel with round_prefer_* (the torch default export).
 bool integer_nearest(const Graph& g, const Op& op, const Shape& x, const Shape& y) {
@@ -179,11 +622,13 @@ LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& 
   int y = out.empty() ? -1 : out[0];
   LoweredOp l;
 
-  if ((t == "Add" || t == "Mul") && op.inputs.size() == 2) {
+  if ((t == "Add" || t == "Mul" || t == "Sub" || t == "Div") && op.inputs.size() == 2) {
     Operand a = operand(g, op, 0, in), b = operand(g, op, 1, in);
-    auto kind = t == "Add" ? kernels::BinaryOp::kAdd : kernels::BinaryOp::kMul;
+    auto kind = t == "Add" ? kernels::BinaryOp::kAdd
+                : t == "Mul" ? kernels::BinaryOp::kMul
+                : t == "Sub" ? kernels::BinaryOp::kSub : kernels::BinaryOp::kDiv;
     kernels::Epilogue ep = epilogue_of(op);
-    l.kernel = std::string(t == "Add" ? "add" : "mul") + "_broadcast";
+    l.kernel = (t == "Add" ? "add" : t == "Mul" ? "mul" : t == "Sub" ? "sub" : "div") + std::string("_broadcast");
     l.fn = [=](kernels::ThreadPool& pool) {
       const float* pa = a.constant ? a.constant : address(a.buffer);
       const float* pb = b.constant ? b.constant : address(b.buffer);
@@ -263,6 +708,66 @@ LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& 
     };
     return l;
   }
+  // Pow by a constant scalar (x^2 in exported layer norms) is a unary op on x.
+  const graph::Tensor* exponent = t == "Pow" && op.inputs.size() == 2 ? const_floats(g, op, 1) : nullptr;
+  if (exponent && exponent->numel() == 1 &&
+      graph::numel(g.shape(op.outputs[0])) == graph::numel(g.shape(op.inputs[0]))) {
+    Operand x = operand(g, op, 0, in);
+    const int64_t n = graph::numel(x.shape);
+    const float e = exponent->f32[0];
+    const kernels::UnaryOp kind = e == 2.0f ? kernels::UnaryOp::kSquare : e == 0.5f ? kernels::UnaryOp::kSqrt
+                                                                                      : kernels::UnaryOp::kPow;
+    l.kernel = kind == kernels::UnaryOp::kSquare ? "unary_square"
+               : kind == kernels::UnaryOp::kSqrt ? "unary_sqrt"
+                                                 : "unary_pow";
+    l.fn = [=](kernels::ThreadPool& pool) {
+      kernels::unary_op(kind, x.constant ? x.constant : address(x.buffer), address(y), n, pool, e);
+    };
+    return l;
+  }
+  if (auto u = unary_kind(op)) {
+    Operand x = operand(g, op, 0, in);
+    const int64_t n = graph::numel(x.shape);
+    const float alpha = op.attr_float("alpha", 0.01f);
+    const kernels::UnaryOp kind = *u;
+    l.kernel = "unary_" + t;
+    for (auto& ch : l.kernel) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    l.fn = [=](kernels::ThreadPool& pool) {
+      kernels::unary_op(kind, x.constant ? x.constant : address(x.buffer), address(y), n, pool, alpha);
+    };
+    return l;
+  }
+  std::optional<LoweredOp> native;
+  if (t == "BatchNormalization") native = lower_batchnorm(g, op, in, y, address);
+  else if (t == "Slice") native = lower_slice(g, op, in, y, address);
+  else if (t == "Split") native = lower_split(g, op, in, out, address);
+  else if (t == "Pad") native = lower_pad(g, op, in, y, address);
+  else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") native = lower_reduce(g, op, in, y, address);
+  else if (t == "Resize" || t == "Upsample") native = lower_resize_linear(g, op, in, y, address);
+  else if (t == "LayerNormalization") native = lower_layer_norm(g, op, in, y, address);
+  else if (t == "MatMul") native = lower_batched_matmul(g, op, in, y, address);
+  else if (t == "Gather") native = lower_gather(g, op, in, y, address);
+  else if (t == "Transpose") {
+    Operand x = operand(g, op, 0, in);
+    native = copy_op("transpose_copy", x, kernels::make_transpose(x.shape, op.attr_ints("perm")), y, address);
+  } else if (t == "Softmax") {
+    Operand x = operand(g, op, 0, in);
+    const int64_t rank = static_cast<int64_t>(x.shape.size());
+    const int64_t axis = norm_axis(op.attr_int("axis", g.opset >= 13 ? -1 : 1), rank, where);
+    const int64_t outer = graph::numel(Shape(x.shape.begin(), x.shape.begin() + axis));
+    // Before opset 13 the input is coerced to 2-D [outer, rest] at the axis.
+    const int64_t mid = g.opset >= 13 ? x.shape[axis] : graph::numel(Shape(x.shape.begin() + axis, x.shape.end()));
+    const int64_t inner = g.opset >= 13 ? graph::numel(Shape(x.shape.begin() + axis + 1, x.shape.end())) : 1;
+    if (outer > 0 && mid > 0 && inner > 0) {
+      LoweredOp s;
+      s.kernel = inner == 1 ? "softmax_last_axis" : "softmax_axis";
+      s.fn = [=](kernels::ThreadPool& pool) {
+        kernels::softmax(outer, mid, inner, x.constant ? x.constant : address(x.buffer), address(y), pool);
+      };
+      native = std::move(s);
+    }
+  }
+  if (native) return std::move(*native);
   return reference_fallback(g, op, in, out, address);
 }
 

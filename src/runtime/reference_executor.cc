@@ -358,6 +358,11 @@ Tensor unary(const Ctx& c) {
     else if (t == "Exp") r = std::exp(v);
     else if (t == "Sqrt") r = std::sqrt(v);
     else if (t == "Neg") r = -v;
+    else if (t == "Erf") r = std::erf(v);
+    else if (t == "Abs") r = std::fabs(v);
+    else if (t == "Gelu" && c.op.attr_string("approximate", "none") == "tanh")  // 0.797...: sqrt(2 / pi)
+      r = 0.5 * v * (1.0 + std::tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)));
+    else if (t == "Gelu") r = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
     else throw Error(c.where, "unary op " + t + " is not supported");
     o.f32[i] = static_cast<float>(r);
   }
@@ -603,7 +608,10 @@ Tensor pool(const Ctx& c) {
   return o;
 }
 
-Tensor reduce_mean(const Ctx& c) {
+// ReduceMean / ReduceSum / ReduceMax, accumulated in double.
+Tensor reduce(const Ctx& c) {
+  const std::string& t = c.op.type;
+  const bool is_max = t == "ReduceMax";
   const Tensor& x = c.f(0);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::vector<int64_t> axes = c.ints("axes", 1).value_or(std::vector<int64_t>{});
@@ -621,17 +629,18 @@ Tensor reduce_mean(const Ctx& c) {
   Shape ks = x.shape;
   for (int64_t a : ax) ks[a] = 1;
   Tensor o = make(c.out(), DType::kFloat32, ks);
-  std::vector<double> acc(o.f32.size(), 0.0);
+  std::vector<double> acc(o.f32.size(), is_max ? -INFINITY : 0.0);
   const auto ost = strides_of(ks);
   std::vector<int64_t> xi;
   for (int64_t i = 0; i < x.numel(); ++i) {
     unravel(i, x.shape, xi);
     int64_t oi = 0;
     for (int64_t d = 0; d < rank; ++d) oi += (ax.count(d) ? 0 : xi[d]) * ost[d];
-    acc[oi] += x.f32[i];
+    acc[oi] = is_max ? std::max(acc[oi], static_cast<double>(x.f32[i])) : acc[oi] + x.f32[i];
   }
   const int64_t cnt = o.numel() ? x.numel() / o.numel() : 0;
-  for (size_t i = 0; i < acc.size(); ++i) o.f32[i] = static_cast<float>(cnt ? acc[i] / cnt : std::nan(""));
+  for (size_t i = 0; i < acc.size(); ++i)
+    o.f32[i] = static_cast<float>(t != "ReduceMean" ? acc[i] : cnt ? acc[i] / cnt : std::nan(""));
   if (!keep) {
     Shape s;
     for (int64_t d = 0; d < rank; ++d)
@@ -639,6 +648,55 @@ Tensor reduce_mean(const Ctx& c) {
     o.shape = s;
   }
   return o;
+}
+
+// LayerNormalization (opset 17): each row of the trailing dims from `axis` normalised in double, then
+// scale and bias broadcast over that row; the optional Mean and InvStdDev outputs as ONNX defines them.
+std::vector<Tensor> layer_norm(const Ctx& c) {
+  const Tensor& x = c.f(0);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const int64_t axis = norm_axis(c.op.attr_int("axis", -1), rank, c.where);
+  const Shape row_shape(x.shape.begin() + axis, x.shape.end());
+  const int64_t width = count(row_shape), rows = width ? x.numel() / width : 0;
+  const double eps = c.op.attr_float("epsilon", 1e-5f);
+  const Tensor& scale = c.f(1);
+  const Tensor* bias = c.has(2) ? &c.f(2) : nullptr;
+  // Scale / bias broadcast against one row (numpy rules, right-aligned).
+  auto at = [&](const Tensor& p, int64_t k) {
+    int64_t off = 0, mul = 1, rem = k;
+    for (size_t d = row_shape.size(), pd = p.shape.size(); d-- > 0;) {
+      const int64_t idx = rem % row_shape[d];
+      rem /= row_shape[d];
+      if (pd == 0) continue;
+      --pd;
+      if (p.shape[pd] != 1 && p.shape[pd] != row_shape[d]) throw Error(c.where, "scale/bias do not broadcast to " + dims(row_shape));
+      if (p.shape[pd] != 1) off += idx * mul;
+      mul *= p.shape[pd];
+    }
+    return static_cast<double>(p.f32[off]);
+  };
+  Tensor o = make(c.out(), DType::kFloat32, x.shape);
+  Shape stat_shape = x.shape;
+  for (int64_t d = axis; d < rank; ++d) stat_shape[d] = 1;
+  Tensor mean_t = make(c.op.outputs.size() > 1 ? c.op.outputs[1] : "", DType::kFloat32, stat_shape);
+  Tensor inv_t = make(c.op.outputs.size() > 2 ? c.op.outputs[2] : "", DType::kFloat32, stat_shape);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.f32.data() + r * width;
+    double m = 0, v = 0;
+    for (int64_t k = 0; k < width; ++k) m += xr[k];
+    m /= width;
+    for (int64_t k = 0; k < width; ++k) v += (xr[k] - m) * (xr[k] - m);
+    v /= width;
+    const double inv = 1.0 / std::sqrt(v + eps);
+    for (int64_t k = 0; k < width; ++k)
+      o.f32[r * width + k] = static_cast<float>((xr[k] - m) * inv * at(scale, k) + (bias ? at(*bias, k) : 0.0));
+    mean_t.f32[r] = static_cast<float>(m);
+    inv_t.f32[r] = static_cast<float>(inv);
+  }
+  std::vector<Tensor> r{std::move(o)};
+  if (c.op.outputs.size() > 1) r.push_back(std::move(mean_t));
+  if (c.op.outputs.size() > 2) r.push_back(std::move(inv_t));
+  return r;
 }
 
 Tensor resize(const Ctx& c) {
@@ -1003,7 +1061,8 @@ std::vector<Tensor> run_op(const Ctx& c) {
   if (t == "MatMul") return {matmul(c)};
   if (t == "BatchNormalization") return {batchnorm(c)};
   if (t == "Relu" || t == "LeakyRelu" || t == "Clip" || t == "Sigmoid" || t == "Tanh" || t == "HardSigmoid" ||
-      t == "HardSwish" || t == "Exp" || t == "Sqrt" || t == "Neg" || t == "Identity")
+      t == "HardSwish" || t == "Exp" || t == "Sqrt" || t == "Neg" || t == "Identity" || t == "Erf" || t == "Abs" ||
+      t == "Gelu")
     return {unary(c)};
   if (t == "Dropout") {
     std::vector<Tensor> r{unary(c)};
@@ -1022,7 +1081,8 @@ std::vector<Tensor> run_op(const Ctx& c) {
   if (t == "Split") return split(c);
   if (t == "Slice") return {slice(c)};
   if (t == "MaxPool" || t == "AveragePool" || t == "GlobalAveragePool" || t == "GlobalMaxPool") return {pool(c)};
-  if (t == "ReduceMean") return {reduce_mean(c)};
+  if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") return {reduce(c)};
+  if (t == "LayerNormalization") return layer_norm(c);
   if (t == "Resize" || t == "Upsample") return {resize(c)};
   if (t == "Flatten") return {flatten(c)};
   if (t == "Reshape") return {reshape(c)};

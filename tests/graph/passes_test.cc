@@ -5,6 +5,8 @@
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/passes/coupled_groups.h"
 #include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/gelu_fusion.h"
+#include "hilsim/graph/passes/pad_fold.h"
 #include "hilsim/graph/passes/reparam.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/graph/zoo.h"
@@ -54,6 +56,74 @@ TEST(Passes, BatchNormStaysWhenTheConvOutputIsShared) {
   Graph g = b.finish();
   Graph h = g;
   EXPECT_EQ(passes::fold_batchnorm(h), 0);
+}
+
+TEST(Passes, StandaloneBatchNormFoldsIntoAnUnpaddedConvAfterIt) {
+  GraphBuilder b("bn_next", 23);
+  std::string x = b.input("x", {1, 4, 9, 7});
+  std::string cat = b.concat({x, b.conv(x, 4, 3)});  // nothing before the BN to fold into
+  // Folds: grouped 1x1 conv with bias, and a strided 3x3 conv without padding or bias.
+  b.output(b.conv(b.batchnorm(cat), 6, 1, 1, 2, true, int64_t{0}));
+  b.output(b.conv(b.batchnorm(cat), 5, 3, 2, 1, false, int64_t{0}));
+  // Stays: the conv pads (its border taps read zeros, not the BN's shift), and a BN read twice.
+  b.output(b.conv(b.batchnorm(cat), 3, 3, 1, 1, true, int64_t{1}));
+  std::string shared = b.batchnorm(cat);
+  b.output(b.conv(shared, 2, 1, 1, 1, true, int64_t{0}));
+  b.output(b.relu(shared));
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fold_batchnorm_into_next_conv(h).size(), 2u);
+  EXPECT_EQ(count_type(h, "BatchNormalization"), 2);
+  infer_shapes(h);
+  expect_same_outputs(g, h);
+}
+
+TEST(Passes, ZeroPadFoldsIntoTheConvThatAloneReadsIt) {
+  GraphBuilder b("padfold", 21);
+  std::string x = b.input("x", {1, 3, 11, 9});
+  auto pads = [&](std::vector<int64_t> v) { return b.constant(Tensor::ints(b.graph().fresh_name("pads"), v, {8})); };
+  // Folds: zero pad (asymmetric) into a conv that already pads.
+  std::string a = b.conv(b.op("Pad", {x, pads({0, 0, 1, 0, 0, 0, 2, 3})})[0], 4, 3, 1, 1, true, int64_t{1});
+  // Stays: reflect pad, a channel pad, and a zero pad that a second op also reads.
+  std::string r = b.conv(b.op("Pad", {a, pads({0, 0, 1, 1, 0, 0, 1, 1})}, {{"mode", std::string("reflect")}})[0], 4, 3,
+                         1, 1, true, int64_t{0});
+  std::string c = b.op("Pad", {r, pads({0, 1, 0, 0, 0, 0, 0, 0})})[0];
+  std::string shared = b.op("Pad", {x, pads({0, 0, 1, 1, 0, 0, 1, 1})})[0];
+  b.output(b.conv(c, 2, 1, 1, 1, true, int64_t{0}));
+  b.output(b.conv(shared, 2, 3, 1, 1, true, int64_t{0}));
+  b.output(b.relu(shared));
+  // Folds: a zero pad before an unpadded average pool (torch's AvgPool2d(padding=1) export), which then
+  // counts the pads. Stays: before a pool that excludes its own pads.
+  b.output(b.op("AveragePool", {b.op("Pad", {x, pads({0, 0, 1, 1, 0, 0, 1, 1})})[0]},
+                {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"strides", std::vector<int64_t>{2, 2}},
+                 {"ceil_mode", int64_t{1}}})[0]);
+  b.output(b.op("AveragePool", {b.op("Pad", {x, pads({0, 0, 1, 0, 0, 0, 0, 1})})[0]},
+                {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}})[0]);
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fold_pads_into_convs(h).size(), 2u);
+  EXPECT_EQ(count_type(h, "Pad"), 4);
+  infer_shapes(h);
+  expect_same_outputs(g, h);
+}
+
+TEST(Passes, ExportedGeluBecomesOneNode) {
+  GraphBuilder b("gelu", 22);
+  std::string x = b.conv(b.input("x", {1, 3, 7, 5}), 4, 3);
+  auto scalar = [&](float v) { return b.constant(Tensor{b.graph().fresh_name("c"), DType::kFloat32, {}, {v}, {}}); };
+  std::string e = b.op("Erf", {b.op("Div", {x, scalar(1.4142135f)})[0]})[0];
+  std::string y = b.op("Mul", {b.op("Mul", {x, b.op("Add", {e, scalar(1.0f)})[0]})[0], scalar(0.5f)})[0];
+  b.output(y);
+  // Not GELU: the constant is not 1/2.
+  std::string e2 = b.op("Erf", {b.op("Div", {x, scalar(1.4142135f)})[0]})[0];
+  b.output(b.op("Mul", {b.op("Mul", {b.op("Add", {e2, scalar(1.0f)})[0], x})[0], scalar(0.25f)})[0]);
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fuse_gelu(h).size(), 4u);
+  EXPECT_EQ(count_type(h, "Gelu"), 1);
+  EXPECT_EQ(count_type(h, "Erf"), 1);
+  infer_shapes(h);
+  expect_same_outputs(g, h);
 }
 
 TEST(Passes, MobileOneBranchesBecomeOneConv) {

@@ -1,5 +1,5 @@
 // Memory-bound kernels against plain loops: pooling (pads, stride, ceil-mode windows), global average,
-// broadcasting add/mul, concat on several axes, nearest resize, activation in place.
+// broadcasting add/mul/sub/div, concat on several axes, nearest resize, activation in place.
 #include "hilsim/kernels/memory_ops.h"
 
 #include <gtest/gtest.h>
@@ -103,7 +103,8 @@ std::vector<float> binary_ref(BinaryOp op, const std::vector<int64_t>& as, const
   };
   for (int64_t i = 0; i < total; ++i) {
     const float x = a[offset(as, i)], y = b[offset(bs, i)];
-    out[i] = apply_act(ep, op == BinaryOp::kAdd ? x + y : x * y);
+    const float v = op == BinaryOp::kAdd ? x + y : op == BinaryOp::kMul ? x * y : op == BinaryOp::kSub ? x - y : x / y;
+    out[i] = apply_act(ep, v);
   }
   return out;
 }
@@ -125,7 +126,7 @@ TEST(MemoryOps, BroadcastBinary) {
     for (auto d : broadcast_shape(as, bs)) no *= d;
     const auto a = random_floats(static_cast<size_t>(na), 80 + i), b = random_floats(static_cast<size_t>(nb), 90 + i);
     std::vector<float> out(static_cast<size_t>(no));
-    for (BinaryOp op : {BinaryOp::kAdd, BinaryOp::kMul}) {
+    for (BinaryOp op : {BinaryOp::kAdd, BinaryOp::kMul, BinaryOp::kSub, BinaryOp::kDiv}) {
       const Epilogue ep = i % 2 ? silu : Epilogue{};
       binary_op(op, as, a.data(), bs, b.data(), out.data(), pool, ep);
       EXPECT_LT(rel_error(out, binary_ref(op, as, a, bs, b, ep)), 1e-5) << "case " << i;

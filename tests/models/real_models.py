@@ -213,13 +213,40 @@ class YoloV8(nn.Module):
         return torch.cat((box, cls.sigmoid()), 1)
 
 
+class PadNet(nn.Module):
+    """Explicit pads as users write them: zero (folds into the conv), reflect, replicate, and a zero
+    pad before a max pool (does not fold), then a mean over H, W (ReduceMean)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Sequential(nn.ZeroPad2d((1, 2, 1, 0)), nn.Conv2d(3, 8, 3), nn.ReLU())
+        self.c2 = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(8, 8, 3), nn.LeakyReLU(0.1))
+        self.c3 = nn.Sequential(nn.ReplicationPad2d(2), nn.Conv2d(8, 8, 5), nn.Tanh())
+        self.pool = nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.MaxPool2d(2))
+
+    def forward(self, x):
+        return self.pool(self.c3(self.c2(self.c1(x)))).mean(dim=(2, 3))
+
+
+class SegmentationOut(nn.Module):
+    """The "out" map of a torchvision segmentation model (they return a dict)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)["out"]
+
+
 # ---------------------------------------------------------------------------------------- the suites
 def tv(name, **kw):
     return lambda: getattr(tvm, name)(weights=None, **kw)
 
 
-# (name, constructor, input sizes). The benchmark set keeps each model's 1-thread dense run in the
-# 10-200 ms range so that a full bench-predictor pass stays within minutes.
+# (name, constructor, input sizes[, opset]; else the command's, 13 by default). The benchmark set keeps
+# each model's 1-thread dense run in the 10-200 ms range so that a full bench-predictor pass stays within
+# minutes.
 BENCH = [
     ("vgg13", tv("vgg13"), (96, 128)),
     ("vgg16_bn", tv("vgg16_bn"), (96, 128)),
@@ -239,7 +266,7 @@ BENCH = [
     ("efficientnet_b2", tv("efficientnet_b2"), (160, 224)),
     ("efficientnet_b3", tv("efficientnet_b3"), (128, 160)),
     ("mobilenet_v3_large_075", tv("mobilenet_v3_large", width_mult=0.75), (160, 224)),
-    ("convnext_base", tv("convnext_base"), (96, 128)),
+    ("convnext_base", tv("convnext_base"), (96, 128), 17),
     ("inception_v3", tv("inception_v3", aux_logits=False, init_weights=True), (160, 224)),
     ("yolov5n", lambda img: YoloV5(0.33, 0.25, img=img), (320, 416)),
     ("yolov5m", lambda img: YoloV5(0.67, 0.75, img=img), (224, 320)),
@@ -259,8 +286,16 @@ TEST = [
     ("densenet121", tv("densenet121"), (64,)),
     ("regnet_y_400mf", tv("regnet_y_400mf"), (64,)),
     ("mnasnet0_5", tv("mnasnet0_5"), (64,)),
-    ("convnext_tiny", tv("convnext_tiny"), (64,)),
+    # LayerNormalization (opset 17) and, below it, the ReduceMean/Sub/Pow/Sqrt/Div chain; GELU as Erf;
+    # permutes as Transpose, Linear as MatMul.
+    ("convnext_tiny", tv("convnext_tiny"), (64,), 17),
+    ("convnext_tiny_opset13", tv("convnext_tiny"), (64,), 13),
+    # Average pools behind explicit pads.
     ("inception_v3", tv("inception_v3", aux_logits=False, init_weights=True), (96,)),
+    ("padnet", PadNet, (32,)),
+    # Bilinear Resize back to the input size.
+    ("lraspp_mobilenet_v3_large",
+     lambda: SegmentationOut(tvm.segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)), (64,)),
     ("yolov5n", lambda img: YoloV5(0.33, 0.25, img=img), (96,)),
     ("yolov8n", lambda img: YoloV8(0.33, 0.25), (96,)),
 ]
@@ -276,7 +311,8 @@ def build(make, img):
 def export(out_dir, suite, opset, with_io):
     os.makedirs(out_dir, exist_ok=True)
     lines = []
-    for name, make, sizes in suite:
+    for name, make, sizes, *rest in suite:
+        model_opset = rest[0] if rest else opset
         for img in sizes:
             tag = f"{name}_{img}" if not with_io else name
             path = os.path.join(out_dir, tag + ".onnx")
@@ -300,7 +336,7 @@ def export(out_dir, suite, opset, with_io):
             x = torch.rand(1, 3, img, img) * 2 - 1
             with torch.no_grad():
                 y = model(x)
-            torch.onnx.export(model, x, path, opset_version=opset, input_names=["input"], output_names=["output"],
+            torch.onnx.export(model, x, path, opset_version=model_opset, input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
             if with_io:
                 x.numpy().astype("<f4").tofile(os.path.join(out_dir, tag + ".input.bin"))
@@ -317,7 +353,7 @@ def export(out_dir, suite, opset, with_io):
 def main(argv):
     if len(argv) < 2 or argv[1].startswith("-"):
         sys.exit(__doc__)
-    out_dir, which, opset = argv[1], "test", 17
+    out_dir, which, opset = argv[1], "test", 13
     rest = argv[2:]
     while rest:
         flag = rest.pop(0)
@@ -335,11 +371,11 @@ def main(argv):
         export(out_dir, BENCH, opset, False)
     else:
         names = which.split(",")
-        known = {n: e for n, *e in BENCH + TEST}
+        known = {e[0]: e for e in BENCH + TEST}
         unknown = [n for n in names if n not in known]
         if unknown:
             sys.exit("real_models.py: unknown model(s) " + ", ".join(unknown) + "; known: " + ", ".join(sorted(known)))
-        export(out_dir, [(n, *known[n]) for n in names], opset, False)
+        export(out_dir, [known[n] for n in names], opset, False)
 
 
 if __name__ == "__main__":

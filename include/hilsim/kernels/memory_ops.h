@@ -37,9 +37,10 @@ void avg_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& p
 // [n, c, hw] -> [n, c]
 void global_avg_pool(int64_t n, int64_t c, int64_t hw, const float* in, float* out, ThreadPool& pool);
 
-enum class BinaryOp { kAdd, kMul };
-// out = act(a op b) with numpy broadcasting (shapes right-aligned; a size-1 dim stretches). Shapes of
-// rank <= 8; out has the broadcast shape. Per-channel ([c,1,1] / [1,c,1,1]) and scalar b are fast.
+enum class BinaryOp { kAdd, kMul, kSub, kDiv };
+// out = act(a op b), a - b and a / b for kSub and kDiv, with numpy broadcasting (shapes right-aligned;
+// a size-1 dim stretches). Shapes of rank <= 8; out has the broadcast shape. Per-channel ([c,1,1] /
+// [1,c,1,1]) and scalar b are fast.
 std::vector<int64_t> broadcast_shape(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 void binary_op(BinaryOp op, const std::vector<int64_t>& a_shape, const float* a, const std::vector<int64_t>& b_shape,
                const float* b, float* out, ThreadPool& pool, const Epilogue& ep = {});

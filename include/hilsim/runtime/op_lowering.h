@@ -1,7 +1,9 @@
 // Lowers the non-conv ops of a graph to closures over the executor's arena: the memory-bound kernels
-// (elementwise with broadcasting, concat, pooling, resize, activations, reshapes as copies) and, for
-// rare ops with no fast kernel, the reference implementation on a one-op graph (named "reference"
-// in the per-op table, so nobody mistakes it for a tuned kernel).
+// (elementwise with broadcasting, unary math, standalone batch norm, layer norm, softmax, reductions,
+// concat, pooling, nearest and bilinear resize, activations, transpose / slice / split / pad as
+// strided copies, reshapes as copies) and, for rare ops with no fast kernel (or attributes only known
+// at run time), the reference implementation on a one-op graph (named "reference" in the per-op
+// table, so nobody mistakes it for a tuned kernel).
 #pragma once
 
 #include <functional>

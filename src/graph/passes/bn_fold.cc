@@ -87,4 +87,74 @@ int fold_batchnorm(Graph& g) {
   return folded;
 }
 
+std::vector<std::string> fold_batchnorm_into_next_conv(Graph& g) {
+  std::vector<std::string> removed;
+  std::vector<OpId> dead;
+  for (OpId bn_id : g.topological_order()) {
+    const Op& bn = g.op(bn_id);
+    if (bn.type != "BatchNormalization" || bn.inputs.size() < 5 || bn.outputs.size() != 1) continue;
+    if (bn.fused.kind != Activation::kNone || bn.attr_int("training_mode", 0) != 0) continue;
+    const std::string y = bn.outputs[0];
+    if (!single_use(g, y)) continue;
+    const OpId conv_id = g.consumers(y)[0];
+    const Op& conv = g.op(conv_id);
+    if (conv.type != "Conv" || conv.inputs.size() < 2 || conv.inputs[0] != y || conv.inputs[1] == y) continue;
+    if (conv.input(2) && *conv.input(2) == y) continue;
+    const std::string ap = conv.attr_string("auto_pad", "NOTSET");
+    if (ap != "NOTSET" && ap != "VALID") continue;
+    bool padded = false;
+    if (ap == "NOTSET")
+      for (int64_t v : conv.attr_ints("pads", {})) padded = padded || v != 0;
+    if (padded) continue;
+    const Tensor* w = float_const(g, conv.input(1));
+    const Tensor *gamma = float_const(g, bn.input(1)), *beta = float_const(g, bn.input(2)),
+                 *mean = float_const(g, bn.input(3)), *var = float_const(g, bn.input(4));
+    const Tensor* bias = float_const(g, conv.input(2));
+    if (!w || !gamma || !beta || !mean || !var || (conv.input(2) && !bias) || w->shape.size() < 3) continue;
+    const int64_t c = gamma->numel(), f = w->shape[0], groups = conv.attr_int("group", 1);
+    if (groups < 1 || f % groups != 0 || w->shape[1] * groups != c) continue;
+    if (beta->numel() != c || mean->numel() != c || var->numel() != c || (bias && bias->numel() != f)) continue;
+    const double eps = bn.attr_float("epsilon", 1e-5f);
+    std::vector<double> scale(static_cast<size_t>(c)), shift(static_cast<size_t>(c));
+    for (int64_t i = 0; i < c; ++i) {
+      scale[i] = gamma->f32[i] / std::sqrt(static_cast<double>(var->f32[i]) + eps);
+      shift[i] = beta->f32[i] - mean->f32[i] * scale[i];
+    }
+    const int64_t cpg = w->shape[1], taps = w->numel() / (f * cpg), fpg = f / groups;
+    Tensor nw = *w;
+    nw.name = g.fresh_name(conv.name + ".weight_bnfold_in");
+    Tensor nb = Tensor::zeros(g.fresh_name(conv.name + ".bias_bnfold_in"), {f});
+    for (int64_t o = 0; o < f; ++o) {
+      double b = bias ? bias->f32[o] : 0.0;
+      for (int64_t ci = 0; ci < cpg; ++ci) {
+        const int64_t ch = (o / fpg) * cpg + ci;
+        for (int64_t t = 0; t < taps; ++t) {
+          const int64_t i = (o * cpg + ci) * taps + t;
+          b += static_cast<double>(w->f32[i]) * shift[ch];
+          nw.f32[i] = static_cast<float>(w->f32[i] * scale[ch]);
+        }
+      }
+      nb.f32[o] = static_cast<float>(b);
+    }
+    const std::string x = bn.inputs[0], name = bn.name;
+    Op& cv = g.mutable_op(conv_id);
+    if (cv.inputs.size() < 3) cv.inputs.resize(3);
+    cv.inputs[0] = x;
+    cv.inputs[1] = nw.name;
+    cv.inputs[2] = nb.name;
+    g.set_constant(std::move(nw));
+    g.set_constant(std::move(nb));
+    Op& dead_bn = g.mutable_op(bn_id);
+    dead_bn.inputs.clear();
+    dead_bn.outputs.clear();
+    dead.push_back(bn_id);
+    removed.push_back(name);
+  }
+  if (!dead.empty()) {
+    g.remove_ops(dead);
+    g.prune_unused_constants();
+  }
+  return removed;
+}
+
 }  // namespace hilsim::graph::passes

@@ -2,6 +2,9 @@
 
 #include "hilsim/graph/passes/bn_fold.h"
 #include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/gelu_fusion.h"
+#include "hilsim/graph/passes/layer_norm_fusion.h"
+#include "hilsim/graph/passes/pad_fold.h"
 #include "hilsim/graph/passes/reparam.h"
 #include "hilsim/graph/shape_inference.h"
 
@@ -9,8 +12,18 @@ namespace hilsim::graph::passes {
 
 CanonicalStats canonicalize(Graph& g) {
   CanonicalStats s;
+  auto folded = [&s](const std::vector<std::string>& names) {
+    s.folded_away.insert(s.folded_away.end(), names.begin(), names.end());
+    return static_cast<int>(names.size());
+  };
   s.reparameterized_adds = reparameterize(g);
   s.folded_batchnorms = fold_batchnorm(g);
+  s.folded_batchnorms += folded(fold_batchnorm_into_next_conv(g));
+  s.folded_pads = folded(fold_pads_into_convs(g));
+  s.fused_gelus = folded(fuse_gelu(g)) / 4;  // four of its five nodes go, the last becomes the Gelu
+  std::vector<std::string> ln_parts;
+  s.fused_layer_norms = fuse_layer_norm(g, &ln_parts);
+  folded(ln_parts);
   s.fused_activations = fuse_activations(g);
   infer_shapes(g);
   return s;

@@ -29,8 +29,10 @@ int fuse_activations(Graph& g) {
   for (OpId id : g.topological_order()) {
     const Op& op = g.op(id);
     // Binary ops take the activation too: a residual Add + Relu is one pass over the tensor (the
-    // binary kernel applies it to each chunk while it is in L1) instead of a second one.
-    const bool fusible = op.type == "Conv" || op.type == "Gemm" || op.type == "Add" || op.type == "Mul";
+    // binary kernel applies it to each chunk while it is in L1) instead of a second one. So does a
+    // standalone BatchNormalization (pre-activation nets: DenseNet's BN + ReLU before each conv).
+    const bool fusible = op.type == "Conv" || op.type == "Gemm" || op.type == "Add" || op.type == "Mul" ||
+                         (op.type == "BatchNormalization" && op.attr_int("training_mode", 0) == 0);
     if (!fusible || op.fused.kind != Activation::kNone || gone.count(id) || op.outputs.size() != 1) continue;
     const std::string y = op.outputs[0];
     if (is_graph_output(g, y)) continue;

@@ -52,7 +52,7 @@ std::optional<std::string> other_input(const Op& op, const std::string& t) {
 
 }  // namespace
 
-int fuse_layer_norm(Graph& g) {
+int fuse_layer_norm(Graph& g, std::vector<std::string>* removed) {
   int fused = 0;
   std::vector<OpId> dead;
   for (OpId r1 : g.topological_order()) {
@@ -120,20 +120,25 @@ int fuse_layer_norm(Graph& g) {
       g.set_constant(std::move(t));
       return n;
     };
-    Op ln;
-    ln.type = "LayerNormalization";
-    ln.name = g.fresh_name(mean_op.name + ".layernorm");
-    ln.attrs["axis"] = *axis;
-    ln.attrs["epsilon"] = *eps;
+    // The LayerNormalization node takes the last op's place (its name and output), the others go.
     const std::string base = mean_op.name;
-    ln.inputs = {x, shaped(scale_name, 1.0f, base + ".scale"), shaped(bias_name, 0.0f, base + ".bias")};
-    ln.outputs = {out};
+    const std::string scale = shaped(scale_name, 1.0f, base + ".scale");
+    const std::string bias = shaped(bias_name, 0.0f, base + ".bias");
+    const OpId last = chain.back();
+    chain.pop_back();
     for (OpId id : chain) {
+      if (removed) removed->push_back(g.op(id).name);
       g.mutable_op(id).inputs.clear();
       g.mutable_op(id).outputs.clear();
       dead.push_back(id);
     }
-    g.add_op(std::move(ln));
+    Op& ln = g.mutable_op(last);
+    ln.type = "LayerNormalization";
+    ln.attrs.clear();
+    ln.attrs["axis"] = *axis;
+    ln.attrs["epsilon"] = *eps;
+    ln.inputs = {x, scale, bias};
+    ln.outputs = {out};
     ++fused;
   }
   if (!dead.empty()) {

@@ -1,0 +1,84 @@
+#include "hilsim/graph/passes/gelu_fusion.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace hilsim::graph::passes {
+
+namespace {
+
+bool is_graph_output(const Graph& g, const std::string& t) {
+  return std::find(g.outputs().begin(), g.outputs().end(), t) != g.outputs().end();
+}
+
+// The one consumer of `t`, if `t` has exactly one and is no graph output.
+std::optional<OpId> only_consumer(const Graph& g, const std::string& t) {
+  if (is_graph_output(g, t)) return std::nullopt;
+  const auto users = g.consumers(t);
+  if (users.size() != 1) return std::nullopt;
+  return users[0];
+}
+
+// Whether binary op `op` reads `t` and a scalar fp32 constant near `value`; `other` gets t's slot.
+bool with_scalar(const Graph& g, const Op& op, const std::string& t, double value, bool t_first_only) {
+  if (op.inputs.size() != 2) return false;
+  const int slot = op.inputs[0] == t ? 0 : (!t_first_only && op.inputs[1] == t ? 1 : -1);
+  if (slot < 0) return false;
+  const Tensor* c = g.constant(op.inputs[1 - slot]);
+  if (!c || c->dtype != DType::kFloat32 || c->numel() != 1) return false;
+  return std::fabs(c->f32[0] - value) <= 1e-6 * std::fabs(value);
+}
+
+}  // namespace
+
+std::vector<std::string> fuse_gelu(Graph& g) {
+  std::vector<std::string> removed;
+  std::vector<OpId> dead;
+  for (OpId id : g.topological_order()) {
+    const Op& div = g.op(id);
+    if (div.type != "Div" || div.fused.kind != Activation::kNone || div.outputs.size() != 1) continue;
+    const std::string x = div.inputs.empty() ? "" : div.inputs[0];
+    if (x.empty() || !with_scalar(g, div, x, std::sqrt(2.0), true)) continue;
+    auto erf_id = only_consumer(g, div.outputs[0]);
+    if (!erf_id || g.op(*erf_id).type != "Erf") continue;
+    const Op& erf = g.op(*erf_id);
+    auto add_id = only_consumer(g, erf.outputs[0]);
+    if (!add_id) continue;
+    const Op& add = g.op(*add_id);
+    if (add.type != "Add" || add.fused.kind != Activation::kNone || !with_scalar(g, add, erf.outputs[0], 1.0, false))
+      continue;
+    auto mul1_id = only_consumer(g, add.outputs[0]);
+    if (!mul1_id) continue;
+    const Op& mul1 = g.op(*mul1_id);
+    if (mul1.type != "Mul" || mul1.fused.kind != Activation::kNone || mul1.inputs.size() != 2) continue;
+    const bool reads_x = (mul1.inputs[0] == x && mul1.inputs[1] == add.outputs[0]) ||
+                         (mul1.inputs[1] == x && mul1.inputs[0] == add.outputs[0]);
+    if (!reads_x) continue;
+    auto mul2_id = only_consumer(g, mul1.outputs[0]);
+    if (!mul2_id) continue;
+    const Op& mul2 = g.op(*mul2_id);
+    if (mul2.type != "Mul" || mul2.fused.kind != Activation::kNone ||
+        !with_scalar(g, mul2, mul1.outputs[0], 0.5, false))
+      continue;
+    // The GELU node takes the last Mul's place (its name and output), the other four go.
+    for (OpId r : {id, *erf_id, *add_id, *mul1_id}) {
+      removed.push_back(g.op(r).name);
+      Op& o = g.mutable_op(r);
+      o.inputs.clear();
+      o.outputs.clear();
+      dead.push_back(r);
+    }
+    Op& gelu = g.mutable_op(*mul2_id);
+    gelu.type = "Gelu";
+    gelu.inputs = {x};
+    gelu.attrs.clear();
+    gelu.attrs["approximate"] = std::string("none");
+  }
+  if (!dead.empty()) {
+    g.remove_ops(dead);
+    g.prune_unused_constants();
+  }
+  return removed;
+}
+
+}  // namespace hilsim::graph::passes
