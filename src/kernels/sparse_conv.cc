@@ -102,7 +102,7 @@ SparseRows pack_sparse_rows(const ConvShape& s, const float* w, const std::vecto
         r.values.push_back(kept ? w[(f0 + f) * K + k] : 0.0f);
       }
     }
-    // int32 offsets are the stored format; a layer past 2^31 kept columns would not fit memory anyway.
+    // Offsets are int32 in the stored format, like the column indices: refuse rather than wrap.
     if (r.cols.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
       throw Error(where, "more than 2^31 kept columns");
     r.row_begin.push_back(static_cast<int32_t>(r.cols.size()));
@@ -143,6 +143,8 @@ const char* tile_isa_name(Isa isa) {
   return "generic";
 }
 
+// The engine: work items are (tile of T output pixels, row of fb filters), handed out in the packed
+// row order; one micro-kernel call per item (or per channel chunk when a tile's input outgrows L1).
 class KeptColumnConv final : public PreparedConv {
  public:
   KeptColumnConv(const ConvShape& s, SparseRows rows, const float* bias, const Epilogue& ep, std::string label,
