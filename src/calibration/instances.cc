@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hilsim/analysis/analysis.h"
+#include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/op_lowering.h"
@@ -47,18 +48,23 @@ SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& f
     const int64_t kept_units = units - std::llround(ratio * static_cast<double>(units));
     const double kept = units ? static_cast<double>(kept_units) / static_cast<double>(units) : 0.0;
     fp.executed_macs = std::llround(static_cast<double>(s.macs()) * kept);
-    const int64_t kept_w = std::llround(static_cast<double>(w) * kept);
-    const int64_t kept_cols = std::llround(static_cast<double>(ceil_div(s.f, bf) * cg * s.kh * s.kw) * kept);
-    fp.weight_bytes = kept_w * 4 + kept_cols * 4 + (ceil_div(s.f, bf) + 1) * 4 + bias_bytes;
+    // Packed rows of min(bf, 16) filters store each kept column of their block (exact when c is a
+    // multiple of bc and f of bf for 32-filter blocks; else off by edge blocks only).
+    const int fb = std::min(bf, 16);
+    const int64_t rows = ceil_div(s.f, fb);
+    const int64_t kept_cols = std::llround(static_cast<double>(rows * cg * s.kh * s.kw) * kept);
+    fp.weight_bytes = kernels::sparse_weight_bytes(rows, kept_cols, fb) + bias_bytes;
   } else if (format == "pattern") {
     const double kept = static_cast<double>(entries) / 9.0;
     fp.executed_macs = std::llround(static_cast<double>(s.macs()) * kept);
     const int64_t kernels = s.kh * s.kw == 9 ? s.f * (s.c / s.groups) : s.f * ceil_div(s.c / s.groups, 9);
-    fp.weight_bytes = kernels * entries * 4 + kernels + bias_bytes;  // values + one pattern id byte each
+    // One-filter rows keep `entries` columns per kernel; a 1x1's trailing group of < 9 is pruned.
+    const int64_t kept_kernels = s.kh * s.kw == 9 ? kernels : s.f * ((s.c / s.groups) / 9);
+    fp.weight_bytes = kernels::sparse_weight_bytes(s.f, kept_kernels * entries, 1) + bias_bytes;
   } else if (format == "csr") {
     const int64_t nnz = w - std::llround(ratio * static_cast<double>(w));
     fp.executed_macs = std::llround(static_cast<double>(s.macs()) * (1.0 - ratio));
-    fp.weight_bytes = nnz * 8 + (s.f + 1) * 4 + bias_bytes;
+    fp.weight_bytes = kernels::sparse_weight_bytes(s.f, nnz, 1) + bias_bytes;
   } else {
     throw Error("format '" + format + "'", "unknown storage format");
   }

@@ -1,5 +1,6 @@
 #include "hilsim/kernels/conv_desc.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -70,6 +71,64 @@ void ConvShape::validate() const {
   if (pad_top < 0 || pad_left < 0 || pad_bottom < 0 || pad_right < 0) bad("pads", "must be >= 0");
   if (groups < 1 || c % groups != 0 || f % groups != 0) bad("groups", "must divide both c and f");
   if (out_h() < 1 || out_w() < 1) bad("kh/kw", "kernel larger than the padded input");
+}
+
+
+int SparseFormat::row_height() const {
+  switch (kind) {
+    case SparseKind::kBlock:
+    case SparseKind::kBlockCol: return std::min(bf, 16);
+    case SparseKind::kDetected: return bf;
+    case SparseKind::kPattern:
+    case SparseKind::kCsr: return 1;
+  }
+  return 1;
+}
+
+std::string SparseFormat::name() const {
+  const std::string block = std::to_string(bf) + "x" + std::to_string(bc);
+  switch (kind) {
+    case SparseKind::kBlock: return "block_" + block;
+    case SparseKind::kBlockCol: return "block_col_" + block;
+    case SparseKind::kPattern: return "pattern_" + std::to_string(entries) + "ep";
+    case SparseKind::kCsr: return "csr_1x1";
+    case SparseKind::kDetected: return "detected_rows" + std::to_string(bf);
+  }
+  return "sparse";
+}
+
+SparseFormat SparseFormat::from_name(const std::string& name, const std::string& where) {
+  SparseFormat f;
+  auto number = [&](const std::string& s) {
+    if (s.empty() || s.size() > 3 || s.find_first_not_of("0123456789") != std::string::npos)
+      throw Error(where, "unknown sparse kernel '" + name + "'");
+    return std::stoi(s);
+  };
+  auto block = [&](const std::string& rest) {
+    const size_t x = rest.find('x');
+    if (x == std::string::npos) throw Error(where, "unknown sparse kernel '" + name + "'");
+    f.bf = number(rest.substr(0, x));
+    f.bc = number(rest.substr(x + 1));
+  };
+  if (name.rfind("block_col_", 0) == 0) {
+    f.kind = SparseKind::kBlockCol;
+    block(name.substr(10));
+  } else if (name.rfind("block_", 0) == 0) {
+    f.kind = SparseKind::kBlock;
+    block(name.substr(6));
+  } else if (name.rfind("pattern_", 0) == 0 && name.size() > 10 && name.substr(name.size() - 2) == "ep") {
+    f.kind = SparseKind::kPattern;
+    f.entries = number(name.substr(8, name.size() - 10));
+  } else if (name == "csr_1x1") {
+    f.kind = SparseKind::kCsr;
+  } else if (name.rfind("detected_rows", 0) == 0) {
+    f.kind = SparseKind::kDetected;
+    f.bf = number(name.substr(13));
+  } else {
+    throw Error(where, "unknown sparse kernel '" + name + "'");
+  }
+  if (f.name() != name) throw Error(where, "unknown sparse kernel '" + name + "'");
+  return f;
 }
 
 }  // namespace hilsim::kernels

@@ -1,56 +1,114 @@
 #include "hilsim/kernels/sparse_conv.h"
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <numeric>
 
-#include "hilsim/kernels/block_sparse_conv.h"
+#include "hilsim/kernels/gemm.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::kernels {
 
+bool row_height_supported(int fb) { return fb == 1 || fb == 2 || fb == 4 || fb == 8 || fb == 16; }
+
+int64_t sparse_weight_bytes(int64_t rows, int64_t stored_cols, int fb) {
+  const int64_t values = stored_cols * fb * static_cast<int64_t>(sizeof(float));
+  const int64_t indices = stored_cols * static_cast<int64_t>(sizeof(int32_t));
+  const int64_t offsets = (rows + 1) * static_cast<int64_t>(sizeof(int32_t));
+  const int64_t order = rows * static_cast<int64_t>(sizeof(int32_t));
+  return values + indices + offsets + order;
+}
+
+int64_t SparseRows::kept_weights() const {
+  int64_t n = 0;
+  for (int64_t r = 0; r < rows(); ++r)
+    n += static_cast<int64_t>(row_begin[r + 1] - row_begin[r]) * std::min<int64_t>(fb, f - r * fb);
+  return n;
+}
+
+void SparseRows::validate(const ConvShape& s, const std::string& where) const {
+  if (s.groups != 1) throw Error(where, "sparse formats need groups = 1");
+  if (!row_height_supported(fb))
+    throw Error(where, "row height fb " + std::to_string(fb) + " is not 1, 2, 4, 8 or 16");
+  if (f != s.f || c != s.c || kh != s.kh || kw != s.kw)
+    throw Error(where, "packed rows are for f" + std::to_string(f) + " c" + std::to_string(c) + " k" +
+                           std::to_string(kh) + "x" + std::to_string(kw) + ", the conv is " + s.str());
+  const int64_t nrows = (s.f + fb - 1) / fb, K = s.c * s.kh * s.kw;
+  if (rows() != nrows) throw Error(where, "row_begin has " + std::to_string(row_begin.size()) + " offsets, expected " +
+                                              std::to_string(nrows + 1));
+  if (row_begin.front() != 0 || row_begin.back() != static_cast<int64_t>(cols.size()))
+    throw Error(where, "row_begin does not span cols");
+  if (values.size() != cols.size() * static_cast<size_t>(fb))
+    throw Error(where, "values has " + std::to_string(values.size()) + " entries, expected fb x cols = " +
+                           std::to_string(cols.size() * static_cast<size_t>(fb)));
+  for (int64_t r = 0; r < nrows; ++r) {
+    if (row_begin[r + 1] < row_begin[r]) throw Error(where, "row_begin decreases at row " + std::to_string(r));
+    for (int64_t j = row_begin[r]; j < row_begin[r + 1]; ++j) {
+      if (cols[j] < 0 || cols[j] >= K) throw Error(where, "cols: index " + std::to_string(cols[j]) + " out of range");
+      if (j > row_begin[r] && cols[j] <= cols[j - 1]) throw Error(where, "cols: not increasing within row " + std::to_string(r));
+    }
+  }
+  if (order.size() != static_cast<size_t>(nrows)) throw Error(where, "order has the wrong length");
+  std::vector<char> seen(static_cast<size_t>(nrows), 0);
+  for (int32_t r : order) {
+    if (r < 0 || r >= nrows || seen[static_cast<size_t>(r)]) throw Error(where, "order is not a permutation of the rows");
+    seen[static_cast<size_t>(r)] = 1;
+  }
+}
+
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
-
+// The packing rule: row `row` stores column k when any of its filters keeps it.
+bool row_keeps(const std::vector<uint8_t>& keep, int64_t K, int64_t f0, int64_t fr, int64_t k) {
+  for (int64_t f = 0; f < fr; ++f)
+    if (keep[static_cast<size_t>((f0 + f) * K + k)]) return true;
+  return false;
+}
 }  // namespace
 
-int64_t SparseRows::storage_bytes() const {
-  return static_cast<int64_t>(values.size() * sizeof(float) + cols.size() * sizeof(int32_t) +
-                              row_begin.size() * sizeof(int32_t));
+int64_t stored_columns(const ConvShape& s, const std::vector<uint8_t>& keep, int fb) {
+  const int64_t K = s.c / s.groups * s.kh * s.kw;
+  if (fb < 1 || static_cast<int64_t>(keep.size()) != s.f * K)
+    throw Error("sparse conv " + s.str(), "mask has " + std::to_string(keep.size()) + " entries for " +
+                                             std::to_string(s.f * K) + " weights");
+  int64_t n = 0;
+  for (int64_t f0 = 0; f0 < s.f; f0 += fb)
+    for (int64_t k = 0; k < K; ++k) n += row_keeps(keep, K, f0, std::min<int64_t>(fb, s.f - f0), k);
+  return n;
 }
 
 SparseRows pack_sparse_rows(const ConvShape& s, const float* w, const std::vector<uint8_t>& keep, int fb) {
-  if (s.groups != 1) throw Error("sparse conv " + s.str(), "sparse formats need groups = 1");
-  if (fb != 1 && fb != 2 && fb != 4 && fb != 8 && fb != 16)
-    throw Error("sparse conv " + s.str(), "row height " + std::to_string(fb) + " is not 1, 2, 4, 8 or 16");
+  const std::string where = "sparse conv " + s.str();
+  if (s.groups != 1) throw Error(where, "sparse formats need groups = 1");
+  if (!row_height_supported(fb))
+    throw Error(where, "row height fb " + std::to_string(fb) + " is not 1, 2, 4, 8 or 16");
   const int64_t K = s.c * s.kh * s.kw;
   if (static_cast<int64_t>(keep.size()) != s.f * K)
-    throw Error("sparse conv " + s.str(), "mask has " + std::to_string(keep.size()) + " entries for " +
-                                             std::to_string(s.f * K) + " weights");
+    throw Error(where, "mask has " + std::to_string(keep.size()) + " entries for " + std::to_string(s.f * K) +
+                           " weights");
+  if (!w) throw Error(where, "null weights");
   SparseRows r;
   r.fb = fb;
-  r.f = s.f;
-  r.c = s.c;
-  r.kh = s.kh;
-  r.kw = s.kw;
-  const int64_t nrows = ceil_div(s.f, fb);
+  r.f = s.f, r.c = s.c, r.kh = s.kh, r.kw = s.kw;
+  const int64_t nrows = (s.f + fb - 1) / fb;
   r.row_begin.push_back(0);
   for (int64_t row = 0; row < nrows; ++row) {
     const int64_t f0 = row * fb, fr = std::min<int64_t>(fb, s.f - f0);
     for (int64_t k = 0; k < K; ++k) {
-      bool any = false;
-      for (int64_t f = 0; f < fr && !any; ++f) any = keep[(f0 + f) * K + k] != 0;
-      if (!any) continue;
+      if (!row_keeps(keep, K, f0, fr, k)) continue;
       r.cols.push_back(static_cast<int32_t>(k));
       for (int64_t f = 0; f < fb; ++f) {
-        const bool kept = f < fr && keep[(f0 + f) * K + k];
+        const bool kept = f < fr && keep[static_cast<size_t>((f0 + f) * K + k)];
         r.values.push_back(kept ? w[(f0 + f) * K + k] : 0.0f);
-        r.kept_weights += kept;
       }
     }
-    r.row_begin.push_back(static_cast<int64_t>(r.cols.size()));
+    // Offsets are int32 in the stored format, like the column indices: refuse rather than wrap.
+    if (r.cols.size() > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+      throw Error(where, "more than 2^31 kept columns");
+    r.row_begin.push_back(static_cast<int32_t>(r.cols.size()));
   }
+  // Longest rows first (YOLObile's block reordering): a dynamically handed-out tail of short rows
+  // balances the threads. Stable, so equal rows keep filter order.
   r.order.resize(static_cast<size_t>(nrows));
   std::iota(r.order.begin(), r.order.end(), 0);
   std::stable_sort(r.order.begin(), r.order.end(), [&](int32_t a, int32_t b) {
@@ -60,50 +118,275 @@ SparseRows pack_sparse_rows(const ConvShape& s, const float* w, const std::vecto
 }
 
 namespace {
-// The kept-column engine (block_sparse_conv.h) runs every sparse format; SparseRows is its storage.
-KeptColumnRows to_kept_columns(const SparseRows& r) {
-  KeptColumnRows k;
-  k.fb = r.fb;
-  k.f = r.f, k.c = r.c, k.kh = r.kh, k.kw = r.kw;
-  k.row_begin = r.row_begin;
-  k.cols = r.cols;
-  k.values = r.values;
-  return k;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Input bytes one tile's channel chunk may span (about L1), and filters per work item when chunked.
+constexpr int64_t kL1Budget = 24 * 1024;
+constexpr int64_t kGroupFilters = 32;
+
+ColTileFn tile_for(int fb, int width, Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512 && isa_supported(Isa::kAvx512)) return col_tile_avx512(fb, width);
+  if (isa == Isa::kAvx2 && isa_supported(Isa::kAvx2)) return col_tile_avx2(fb, width);
+#endif
+  (void)isa;
+  return col_tile_generic(fb, width);
 }
+
+const char* tile_isa_name(Isa isa) {
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512 && isa_supported(Isa::kAvx512)) return "avx512";
+  if (isa == Isa::kAvx2 && isa_supported(Isa::kAvx2)) return "avx2";
+#endif
+  (void)isa;
+  return "generic";
+}
+
+// The engine: work items are (tile of T output pixels, row of fb filters), handed out in the packed
+// row order; one micro-kernel call per item (or per channel chunk when a tile's input outgrows L1).
+class KeptColumnConv final : public PreparedConv {
+ public:
+  KeptColumnConv(const ConvShape& s, SparseRows rows, const float* bias, const Epilogue& ep, std::string label,
+                 Isa isa)
+      : PreparedConv(s), r_(std::move(rows)), ep_(ep), label_(std::move(label)), isa_(isa), has_bias_(bias) {
+    sub_ = r_.fb;
+    kept_weights_ = r_.kept_weights();
+    // One-filter rows run 128-pixel tiles when the output plane fills them (fewer calls per column).
+    const int64_t plane_w = ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
+    const int64_t plane_span = (s.out_h() - 1) * plane_w + s.out_w();
+    const int width = sub_ == 1 && plane_span >= 112 ? 128 : col_tile_width(sub_);
+    tile_ = tile_for(sub_, width, isa);
+    if (!tile_) throw Error(label_, "no micro-kernel for rows of " + std::to_string(sub_) + " filters");
+    T_ = width;
+    bias_.assign(static_cast<size_t>(s.f), 0.0f);
+    if (bias) std::copy(bias, bias + s.f, bias_.begin());
+    bias_pad_.assign(static_cast<size_t>(r_.rows() * r_.fb), 0.0f);
+    std::copy(bias_.begin(), bias_.end(), bias_pad_.begin());
+    // 1x1 stride-1 unpadded convs read the input in place (a copy would cost as much as the layer).
+    direct_ = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
+              !s.pad_bottom && !s.pad_right;
+    const int64_t hp = s.h + s.pad_top + s.pad_bottom, wp = s.w + s.pad_left + s.pad_right;
+    hq_ = direct_ ? s.h : ceil_div(hp, s.stride_h);
+    wq_ = direct_ ? s.w : ceil_div(wp, s.stride_w);
+    plane_ = s.c * hq_ * wq_;
+    phase_used_.assign(static_cast<size_t>(s.stride_h * s.stride_w), 0);
+    off_.resize(r_.cols.size());
+    for (size_t j = 0; j < r_.cols.size(); ++j) {
+      const int64_t col = r_.cols[j];
+      const int64_t kx = col % s.kw, ky = (col / s.kw) % s.kh, c = col / (s.kw * s.kh);
+      const int64_t dy = ky * s.dil_h, dx = kx * s.dil_w;
+      const int64_t phase = (dy % s.stride_h) * s.stride_w + dx % s.stride_w;
+      phase_used_[static_cast<size_t>(phase)] = 1;
+      off_[j] = phase * plane_ + (c * hq_ + dy / s.stride_h) * wq_ + dx / s.stride_w;
+    }
+    // Output (oy, ox) is plane position oy * wq + ox; a tile spans T positions (ox >= OW dropped).
+    span_ = (s.out_h() - 1) * wq_ + s.out_w();
+    tiles_ = ceil_div(span_, T_);
+    // Channel chunks: a tile's input over all channels can outgrow L1 (then every row streams it from
+    // L2); rows then run chunk by chunk, carrying their accumulators in a small buffer.
+    int64_t phases_used = 0;
+    for (uint8_t u : phase_used_) phases_used += u;
+    const int64_t per_ch = direct_ ? T_ : std::max<int64_t>(phases_used, 1) *
+                                              (T_ + ((s.kh - 1) * s.dil_h / s.stride_h + 1) * wq_);
+    const int64_t chunk_c = std::clamp<int64_t>(kL1Budget / (per_ch * 4), 1, s.c);
+    chunks_ = ceil_div(s.c, chunk_c);
+    rows_per_group_ = std::max<int64_t>(1, kGroupFilters / r_.fb);
+    groups_ = ceil_div(r_.rows(), rows_per_group_);
+    seg_.resize(static_cast<size_t>(r_.rows() * (chunks_ + 1)));
+    for (int64_t row = 0; row < r_.rows(); ++row) {
+      const auto b = r_.cols.begin() + r_.row_begin[row], e = r_.cols.begin() + r_.row_begin[row + 1];
+      for (int64_t k = 0; k <= chunks_; ++k) {
+        const int64_t first_col = std::min(k * chunk_c, s.c) * s.kh * s.kw;
+        seg_[static_cast<size_t>(row * (chunks_ + 1) + k)] =
+            std::lower_bound(b, e, first_col) - r_.cols.begin();
+      }
+    }
+  }
+
+  std::string kernel_name() const override { return label_ + "_" + tile_isa_name(isa_); }
+  int64_t weight_bytes() const override {
+    return r_.storage_bytes() + (has_bias_ ? static_cast<int64_t>(sizeof(float) * bias_.size()) : 0);
+  }
+  int64_t executed_macs() const override { return kept_weights_ * shape_.n * shape_.out_h() * shape_.out_w(); }
+
+  void run(const float* in, float* out, ThreadPool& pool) const override {
+    const ConvShape& s = shape_;
+    const int64_t OH = s.out_h(), OW = s.out_w(), P = OH * OW;
+    const int64_t phases = s.stride_h * s.stride_w;
+    std::vector<float> scratch;
+    if (!direct_) scratch.resize(static_cast<size_t>(phases * plane_ + T_ + 64));
+    const int64_t nrows = r_.rows();
+    for (int64_t b = 0; b < s.n; ++b) {
+      const float* x = in + b * s.c * s.h * s.w;
+      const float* base = x;
+      if (!direct_) {
+        build_phases(x, scratch.data(), pool);
+        base = scratch.data();
+      }
+      float* ob = out + b * s.f * P;
+      if (chunks_ == 1) {
+        const int64_t items = tiles_ * nrows;
+        pool.parallel_for(static_cast<size_t>(items), [&](size_t i0, size_t i1) {
+          alignas(64) float acc[16 * 128];
+          for (size_t item = i0; item < i1; ++item) {
+            const int64_t tile = static_cast<int64_t>(item) / nrows;
+            const int64_t row = r_.order[static_cast<size_t>(item) % static_cast<size_t>(nrows)];
+            const int64_t q0 = tile * T_, valid = std::min(T_, span_ - q0);
+            call_tile(base, row, 0, q0, valid, nullptr, acc);
+            finish(acc, row * r_.fb, q0, valid, ob, OW, P);
+          }
+        });
+        continue;
+      }
+      const int64_t items = tiles_ * groups_;
+      pool.parallel_for(static_cast<size_t>(items), [&](size_t i0, size_t i1) {
+        alignas(64) float acc[kGroupFilters * 128];  // rows_per_group * fb * T <= 32 * 128
+        for (size_t item = i0; item < i1; ++item) {
+          const int64_t tile = static_cast<int64_t>(item) / groups_;
+          const int64_t g = static_cast<int64_t>(item) % groups_;
+          const int64_t q0 = tile * T_, valid = std::min(T_, span_ - q0);
+          const int64_t r0 = g * rows_per_group_, r1 = std::min(nrows, r0 + rows_per_group_);
+          for (int64_t k = 0; k < chunks_; ++k)
+            for (int64_t ri = r0; ri < r1; ++ri) {
+              const int64_t row = r_.order[static_cast<size_t>(ri)];
+              float* slot = acc + (ri - r0) * r_.fb * T_;
+              call_tile(base, row, k, q0, valid, k ? slot : nullptr, slot);
+            }
+          for (int64_t ri = r0; ri < r1; ++ri) {
+            const int64_t row = r_.order[static_cast<size_t>(ri)];
+            finish(acc + (ri - r0) * r_.fb * T_, row * r_.fb, q0, valid, ob, OW, P);
+          }
+        }
+      });
+    }
+  }
+
+ private:
+  // One micro-kernel call: the fb filters of `row` over the columns of channel chunk k.
+  void call_tile(const float* base, int64_t row, int64_t k, int64_t q0, int64_t valid,
+                 const float* init, float* acc) const {
+    const int64_t j0 = seg_[static_cast<size_t>(row * (chunks_ + 1) + k)];
+    const int64_t j1 = seg_[static_cast<size_t>(row * (chunks_ + 1) + k + 1)];
+    ColTileArgs a;
+    a.base = base + q0;
+    a.off = off_.data() + j0;
+    a.vals = r_.values.data() + j0 * r_.fb;
+    a.vstride = r_.fb;
+    a.ncols = j1 - j0;
+    a.bias = bias_pad_.data() + row * r_.fb;
+    a.init = init;
+    a.acc = acc;
+    a.valid = direct_ ? valid : T_;  // the padded copy has zeroed slack past its end
+    tile_(a);
+  }
+
+  void finish(float* acc, int64_t f0, int64_t q0, int64_t valid, float* ob, int64_t OW, int64_t P) const {
+    const int64_t nf = std::min<int64_t>(sub_, shape_.f - f0);
+    if (ep_.act != Act::kNone) apply_act_inplace(isa_, ep_, acc, nf * T_);
+    store(acc, nf, q0, valid, ob + f0 * P, OW, P);
+  }
+
+  // Copies tile lanes [0, valid) of nf filters to their output pixels, skipping plane columns >= OW.
+  void store(const float* acc, int64_t nf, int64_t q0, int64_t valid, float* o, int64_t OW, int64_t P) const {
+    if (wq_ == OW) {
+      for (int64_t f = 0; f < nf; ++f)
+        std::memcpy(o + f * P + q0, acc + f * T_, static_cast<size_t>(valid) * sizeof(float));
+      return;
+    }
+    int64_t q = q0;
+    const int64_t qe = q0 + valid;
+    int64_t oy = q / wq_, ox = q - oy * wq_;
+    while (q < qe) {
+      const int64_t run = std::min(wq_ - ox, qe - q);
+      const int64_t keep = std::min(run, std::max<int64_t>(OW - ox, 0));
+      if (keep > 0)
+        for (int64_t f = 0; f < nf; ++f)
+          std::memcpy(o + f * P + oy * OW + ox, acc + f * T_ + (q - q0), static_cast<size_t>(keep) * sizeof(float));
+      q += run;
+      ++oy;
+      ox = 0;
+    }
+  }
+
+  // Zero-padded input split into stride phases: phase (a, b) holds padded pixel (y * sh + a, x * sw + b).
+  void build_phases(const float* x, float* dst, ThreadPool& pool) const {
+    const ConvShape& s = shape_;
+    const int64_t sh = s.stride_h, sw = s.stride_w;
+    pool.parallel_for(static_cast<size_t>(s.c), [&](size_t c0, size_t c1) {
+      for (int64_t ph = 0; ph < sh * sw; ++ph) {
+        if (!phase_used_[static_cast<size_t>(ph)]) continue;
+        const int64_t a = ph / sw, bo = ph % sw;
+        for (int64_t c = static_cast<int64_t>(c0); c < static_cast<int64_t>(c1); ++c) {
+          const float* xc = x + c * s.h * s.w;
+          float* d = dst + ph * plane_ + c * hq_ * wq_;
+          for (int64_t y = 0; y < hq_; ++y) {
+            float* drow = d + y * wq_;
+            const int64_t iy = y * sh + a - s.pad_top;
+            if (iy < 0 || iy >= s.h) {
+              std::memset(drow, 0, static_cast<size_t>(wq_) * sizeof(float));
+              continue;
+            }
+            const float* srow = xc + iy * s.w;
+            if (sw == 1) {
+              const int64_t lo = std::min(s.pad_left, wq_);
+              const int64_t n = std::max<int64_t>(0, std::min(s.w, wq_ - lo));
+              std::memset(drow, 0, static_cast<size_t>(lo) * sizeof(float));
+              std::memcpy(drow + lo, srow, static_cast<size_t>(n) * sizeof(float));
+              std::memset(drow + lo + n, 0, static_cast<size_t>(wq_ - lo - n) * sizeof(float));
+            } else {
+              for (int64_t xq = 0; xq < wq_; ++xq) {
+                const int64_t ix = xq * sw + bo - s.pad_left;
+                drow[xq] = (ix >= 0 && ix < s.w) ? srow[ix] : 0.0f;
+              }
+            }
+          }
+        }
+      }
+    });
+    std::memset(dst + sh * sw * plane_, 0, static_cast<size_t>(T_ + 64) * sizeof(float));
+  }
+
+  SparseRows r_;
+  Epilogue ep_;
+  std::string label_;
+  Isa isa_;
+  bool has_bias_ = false;
+  int64_t kept_weights_ = 0;
+  int sub_ = 1;
+  ColTileFn tile_ = nullptr;
+  int64_t T_ = 16;
+  std::vector<float> bias_, bias_pad_;
+  std::vector<int64_t> off_;
+  std::vector<uint8_t> phase_used_;
+  std::vector<int64_t> seg_;  // per row, chunks + 1 column offsets
+  int64_t chunks_ = 1, rows_per_group_ = 1, groups_ = 1;
+  bool direct_ = false;
+  int64_t hq_ = 0, wq_ = 0, plane_ = 0, span_ = 0, tiles_ = 0;
+};
+
 }  // namespace
+
+std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvDesc& d, SparseRows rows, const float* bias, Isa isa) {
+  d.shape.validate();
+  const std::string name = d.sparse.name();
+  const std::string where = name + " conv " + d.shape.str();
+  if (rows.fb != d.sparse.row_height())
+    throw Error(where, "rows of " + std::to_string(rows.fb) + " filters, the format packs " +
+                           std::to_string(d.sparse.row_height()));
+  rows.validate(d.shape, where);
+  return std::make_unique<KeptColumnConv>(d.shape, std::move(rows), bias, d.ep, name, isa);
+}
 
 std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const float* w, const float* bias,
                                                   const Epilogue& ep, const std::vector<uint8_t>& keep, int fb,
                                                   const std::string& label, Isa isa) {
+  ConvDesc d;
+  d.shape = s;
+  d.ep = ep;
+  d.sparse = SparseFormat::from_name(label, "sparse conv " + s.str());
   s.validate();
-  return prepare_kept_column_conv(s, to_kept_columns(pack_sparse_rows(s, w, keep, std::min(fb, 16))), bias, ep, label,
-                                  isa);
-}
-
-std::unique_ptr<PreparedConv> prepare_sparse_conv_from_rows(const ConvShape& s, SparseRows rows, const float* bias,
-                                                            const Epilogue& ep, const std::string& label, Isa isa) {
-  s.validate();
-  const std::string where = "packed conv " + s.str();
-  if (rows.f != s.f || rows.c != s.c || rows.kh != s.kh || rows.kw != s.kw || s.groups != 1)
-    throw Error(where, "packed rows are for f" + std::to_string(rows.f) + " c" + std::to_string(rows.c) + " k" +
-                           std::to_string(rows.kh) + "x" + std::to_string(rows.kw));
-  if (rows.fb != 1 && rows.fb != 2 && rows.fb != 4 && rows.fb != 8 && rows.fb != 16) throw Error(where, "bad row height");
-  const int64_t nrows = (s.f + rows.fb - 1) / rows.fb, K = s.c * s.kh * s.kw;
-  if (rows.rows() != nrows || rows.row_begin.front() != 0 ||
-      rows.row_begin.back() != static_cast<int64_t>(rows.cols.size()) ||
-      rows.values.size() != rows.cols.size() * static_cast<size_t>(rows.fb) ||
-      rows.order.size() != static_cast<size_t>(nrows))
-    throw Error(where, "packed rows are inconsistent");
-  for (size_t i = 1; i < rows.row_begin.size(); ++i)
-    if (rows.row_begin[i] < rows.row_begin[i - 1]) throw Error(where, "packed row offsets decrease");
-  for (int32_t c : rows.cols)
-    if (c < 0 || c >= K) throw Error(where, "packed column index out of range");
-  std::vector<char> seen(static_cast<size_t>(nrows), 0);
-  for (int32_t r : rows.order) {
-    if (r < 0 || r >= nrows || seen[r]) throw Error(where, "packed row order is not a permutation");
-    seen[r] = 1;
-  }
-  return prepare_kept_column_conv(s, to_kept_columns(rows), bias, ep, label, isa);
+  return prepare_sparse_conv(d, pack_sparse_rows(s, w, keep, fb), bias, isa);
 }
 
 }  // namespace hilsim::kernels

@@ -167,6 +167,17 @@ PruneMask channel_mask(const ConvShape& s, const float* w, double ratio) {
   return m;
 }
 
+PruneMask format_mask(const ConvShape& s, const float* w, const SparseFormat& f) {
+  switch (f.kind) {
+    case SparseKind::kBlock:
+    case SparseKind::kBlockCol: return block_mask(s, w, f.bf, f.bc, f.ratio, f.kind == SparseKind::kBlockCol);
+    case SparseKind::kPattern: return pattern_mask(s, w, f.entries);
+    case SparseKind::kCsr: return magnitude_mask(s, w, f.ratio);
+    case SparseKind::kDetected: break;
+  }
+  throw Error("mask of " + f.name(), "detected sparsity comes from the weights' zeros, not from a mask generator");
+}
+
 std::vector<float> apply_mask(const PruneMask& m, const float* w, int64_t n) {
   if (static_cast<int64_t>(m.keep.size()) != n) throw Error("apply_mask", "mask size differs from the weights");
   std::vector<float> r(w, w + n);

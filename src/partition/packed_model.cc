@@ -79,7 +79,7 @@ std::string serialize_packed(const PackedModel& m) {
     p.str(c.op);
     p.str(c.label);
     p.pod<int32_t>(c.rows.fb);
-    for (int64_t v : {c.rows.f, c.rows.c, c.rows.kh, c.rows.kw, c.rows.kept_weights}) p.pod<int64_t>(v);
+    for (int64_t v : {c.rows.f, c.rows.c, c.rows.kh, c.rows.kw}) p.pod<int64_t>(v);
     p.vec(c.rows.row_begin);
     p.vec(c.rows.cols);
     p.vec(c.rows.values);
@@ -104,6 +104,10 @@ PackedModel parse_packed(const std::string& bytes, const std::string& where) {
   const uint32_t version = h.pod<uint32_t>();
   h.pod<uint32_t>();
   const uint64_t payload = h.pod<uint64_t>();
+  if (version == 1)
+    throw Error(where, "packed-weights version 1 (64-bit row offsets, before the sparse formats shared one row "
+                       "layout); this hilsim reads version " + std::to_string(kPackedVersion) +
+                           ": emit the model again");
   if (version != kPackedVersion)
     throw Error(where, "packed-weights version " + std::to_string(version) + " (this hilsim reads " +
                            std::to_string(kPackedVersion) + ")");
@@ -127,8 +131,7 @@ PackedModel parse_packed(const std::string& bytes, const std::string& where) {
     c.rows.c = r.pod<int64_t>();
     c.rows.kh = r.pod<int64_t>();
     c.rows.kw = r.pod<int64_t>();
-    c.rows.kept_weights = r.pod<int64_t>();
-    c.rows.row_begin = r.vec<int64_t>();
+    c.rows.row_begin = r.vec<int32_t>();
     c.rows.cols = r.vec<int32_t>();
     c.rows.values = r.vec<float>();
     c.rows.order = r.vec<int32_t>();

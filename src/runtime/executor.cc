@@ -252,7 +252,8 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
     if (auto pp = opts.prepacked.find(op.name); pp != opts.prepacked.end()) {
       const PrepackedConv& pc = *pp->second;
       if (static_cast<int64_t>(pc.bias.size()) != cs.f) throw Error(where, "packed bias does not match the conv");
-      choice.kernel = kernels::prepare_sparse_conv_from_rows(cs, pc.rows, pc.bias.data(), epilogue_of(op), pc.label);
+      kernels::ConvDesc d{cs, epilogue_of(op), kernels::SparseFormat::from_name(pc.label, where)};
+      choice.kernel = kernels::prepare_sparse_conv(d, pc.rows, pc.bias.data());
       choice.format = "packed";
     } else {
       choice = choose_sparse_kernel(g, op, cs, ls, explicit_layer, opts.detect_structure, epilogue_of(op));

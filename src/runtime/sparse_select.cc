@@ -9,30 +9,30 @@
 
 namespace hilsim::runtime {
 
+kernels::SparseFormat sparse_format_of(const LayerSparsity& ls) {
+  kernels::SparseFormat f;
+  f.bf = ls.bf, f.bc = ls.bc, f.entries = ls.entries, f.ratio = ls.ratio;
+  switch (ls.format) {
+    case Format::kBlock: f.kind = kernels::SparseKind::kBlock; break;
+    case Format::kBlockCol: f.kind = kernels::SparseKind::kBlockCol; break;
+    case Format::kPattern: f.kind = kernels::SparseKind::kPattern; break;
+    case Format::kCsr: f.kind = kernels::SparseKind::kCsr; break;
+    case Format::kDense: throw Error("sparsity", "dense has no sparse format");
+  }
+  return f;
+}
+
 FormatMask make_format_mask(const kernels::ConvShape& cs, const float* w, const LayerSparsity& ls) {
   FormatMask f;
-  kernels::PruneMask m;
-  switch (ls.format) {
-    case Format::kBlock:
-    case Format::kBlockCol:
-      m = kernels::block_mask(cs, w, ls.bf, ls.bc, ls.ratio, ls.format == Format::kBlockCol);
-      f.fb = std::min(ls.bf, 16);
-      f.label = std::string(ls.format == Format::kBlock ? "block_" : "block_col_") + std::to_string(ls.bf) + "x" +
-                std::to_string(ls.bc);
-      break;
-    case Format::kPattern:
-      m = kernels::pattern_mask(cs, w, ls.entries);
-      f.label = "pattern_" + std::to_string(ls.entries) + "ep";
-      break;
-    case Format::kCsr:
-      m = kernels::magnitude_mask(cs, w, ls.ratio);
-      f.label = "csr_1x1";
-      break;
-    case Format::kDense:
-      m.keep.assign(static_cast<size_t>(cs.weight_count()), 1);
-      f.label = "dense";
-      break;
+  if (ls.format == Format::kDense) {
+    f.keep.assign(static_cast<size_t>(cs.weight_count()), 1);
+    f.label = "dense";
+    return f;
   }
+  const kernels::SparseFormat sf = sparse_format_of(ls);
+  kernels::PruneMask m = kernels::format_mask(cs, w, sf);
+  f.fb = sf.row_height();
+  f.label = sf.name();
   f.keep = std::move(m.keep);
   f.kept_saliency = m.kept_saliency;
   return f;
@@ -43,16 +43,10 @@ int detect_row_height(const kernels::ConvShape& cs, const std::vector<uint8_t>& 
   const int64_t total = static_cast<int64_t>(keep.size());
   // Below half zeros the dense kernel wins anyway.
   if (total == 0 || nnz * 2 > total) return 0;
-  const int64_t K = cs.c * cs.kh * cs.kw;
   for (int fb : {16, 8, 4, 2, 1}) {
-    int64_t stored = 0;
-    for (int64_t f0 = 0; f0 < cs.f; f0 += fb)
-      for (int64_t k = 0; k < K; ++k) {
-        bool any = false;
-        for (int64_t f = f0; f < std::min<int64_t>(cs.f, f0 + fb) && !any; ++f) any = keep[f * K + k];
-        stored += any ? fb : 0;
-      }
-    // Accept a row height whose panel pads the kept weights by at most 25%.
+    // Values the packed rows would hold (fb per stored column): accept a row height whose panel pads
+    // the kept weights by at most 25%.
+    const int64_t stored = kernels::stored_columns(cs, keep, fb) * fb;
     if (stored * 4 <= nnz * 5) return fb;
   }
   return 1;
@@ -74,7 +68,8 @@ SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, co
       return r;
     }
     const FormatMask fm = make_format_mask(cs, w, *ls);
-    r.kernel = kernels::prepare_sparse_conv(cs, w, bias, ep, fm.keep, fm.fb, fm.label);
+    kernels::ConvDesc d{cs, ep, sparse_format_of(*ls)};
+    r.kernel = kernels::prepare_sparse_conv(d, kernels::pack_sparse_rows(cs, w, fm.keep, fm.fb), bias);
     kernels::PruneMask m;
     m.keep = fm.keep;
     m.kept_saliency = fm.kept_saliency;
@@ -88,7 +83,10 @@ SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, co
     for (size_t i = 0; i < keep.size(); ++i) keep[i] = w[i] != 0.0f;
     const int fb = detect_row_height(cs, keep);
     if (fb > 0) {
-      r.kernel = kernels::prepare_sparse_conv(cs, w, bias, ep, keep, fb, "detected_rows" + std::to_string(fb));
+      kernels::ConvDesc d{cs, ep, {}};
+      d.sparse.kind = kernels::SparseKind::kDetected;
+      d.sparse.bf = fb;
+      r.kernel = kernels::prepare_sparse_conv(d, kernels::pack_sparse_rows(cs, w, keep, fb), bias);
       r.format = "detected";
     }
   }

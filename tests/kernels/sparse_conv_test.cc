@@ -1,6 +1,11 @@
+// Sparse engine tester, one for the whole family: every format (block, block_col, pattern 2/3, csr,
+// detected) x awkward shapes x ISAs x threads x epilogues, against the plain reference conv on the
+// mask-zeroed weights; plus the packed format's rules (row heights, order, storage bytes, validation).
 #include "hilsim/kernels/sparse_conv.h"
 
 #include <gtest/gtest.h>
+
+#include <numeric>
 
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/util/error.h"
@@ -9,168 +14,255 @@
 namespace hilsim::kernels {
 namespace {
 
+using testing::all_epilogues;
 using testing::conv_ref;
 using testing::random_floats;
 using testing::rel_error;
 
-ConvShape shape(int64_t c, int64_t f, int64_t h, int64_t w, int64_t k, int64_t stride, int64_t pt, int64_t pl,
-                int64_t pb, int64_t pr, int64_t dil = 1) {
-  ConvShape s;
-  s.c = c, s.f = f, s.h = h, s.w = w, s.kh = k, s.kw = k, s.stride_h = stride, s.stride_w = stride;
-  s.pad_top = pt, s.pad_left = pl, s.pad_bottom = pb, s.pad_right = pr, s.dil_h = dil, s.dil_w = dil;
-  return s;
+ConvShape make(int64_t c, int64_t f, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pt, int64_t pl, int64_t pb,
+               int64_t pr, int64_t d = 1, int64_t n = 1) {
+  ConvShape x;
+  x.n = n, x.c = c, x.f = f, x.h = h, x.w = w, x.kh = x.kw = k, x.stride_h = x.stride_w = s;
+  x.pad_top = pt, x.pad_left = pl, x.pad_bottom = pb, x.pad_right = pr, x.dil_h = x.dil_w = d;
+  return x;
 }
 
-// The sparse kernel on `mask` equals the naive conv of the masked weights, for every ISA and 1/2 threads.
-void check(const ConvShape& s, const PruneMask& mask, int fb, const std::string& label, uint32_t seed) {
-  auto in = random_floats(static_cast<size_t>(s.n * s.c * s.h * s.w), seed);
-  auto w = random_floats(static_cast<size_t>(s.weight_count()), seed + 1);
-  auto bias = random_floats(static_cast<size_t>(s.f), seed + 2);
-  auto masked = apply_mask(mask, w.data(), s.weight_count());
-  Epilogue ep;
-  ep.act = seed % 2 ? Act::kRelu : Act::kSiLU;
-  auto want = conv_ref(s, in, masked, bias.data(), ep);
-  ThreadPool one(1), two(2);
-  for (Isa isa : supported_isas()) {
-    auto k = prepare_sparse_conv(s, w.data(), bias.data(), ep, mask.keep, fb, label, isa);
-    for (ThreadPool* pool : {&one, &two}) {
-      std::vector<float> got(want.size(), -7.0f);
-      k->run(in.data(), got.data(), *pool);
-      EXPECT_LT(rel_error(got, want), 1e-4) << label << " " << s.str() << " isa " << isa_name(isa);
+SparseFormat block(int bf, int bc, double ratio, bool col = false) {
+  SparseFormat f;
+  f.kind = col ? SparseKind::kBlockCol : SparseKind::kBlock;
+  f.bf = bf, f.bc = bc, f.ratio = ratio;
+  return f;
+}
+SparseFormat pattern(int entries) {
+  SparseFormat f;
+  f.kind = SparseKind::kPattern, f.entries = entries;
+  return f;
+}
+SparseFormat csr(double ratio) {
+  SparseFormat f;
+  f.kind = SparseKind::kCsr, f.ratio = ratio;
+  return f;
+}
+
+// Builder-style tester (as XNNPACK's): set what differs, run() checks every ISA and 1 / 2 threads.
+class SparseConvTester {
+ public:
+  SparseConvTester& shape(const ConvShape& s) { s_ = s; return *this; }
+  SparseConvTester& format(const SparseFormat& f) { f_ = f; return *this; }
+  SparseConvTester& epilogue(const Epilogue& e) { ep_ = e; return *this; }
+  SparseConvTester& bias(bool b) { bias_ = b; return *this; }
+  SparseConvTester& seed(uint32_t s) { seed_ = s; return *this; }
+
+  void run() const {
+    const auto in = random_floats(static_cast<size_t>(s_.n * s_.c * s_.h * s_.w), seed_);
+    const auto w = random_floats(static_cast<size_t>(s_.weight_count()), seed_ + 1, -0.5f, 0.5f);
+    const auto bias = random_floats(static_cast<size_t>(s_.f), seed_ + 2);
+    const float* b = bias_ ? bias.data() : nullptr;
+    const PruneMask m = format_mask(s_, w.data(), f_);
+    const auto want = conv_ref(s_, in, apply_mask(m, w.data(), s_.weight_count()), b, ep_);
+    const SparseRows rows = pack_sparse_rows(s_, w.data(), m.keep, f_.row_height());
+    const int64_t kept = std::count(m.keep.begin(), m.keep.end(), uint8_t{1});
+    ThreadPool one(1), two(2);
+    for (Isa isa : supported_isas()) {
+      auto conv = prepare_sparse_conv(ConvDesc{s_, ep_, f_}, rows, b, isa);
+      EXPECT_EQ(conv->kernel_name(), f_.name() + "_" + isa_name(isa));
+      EXPECT_EQ(conv->executed_macs(), kept * s_.n * s_.out_h() * s_.out_w());
+      EXPECT_EQ(conv->weight_bytes(), rows.storage_bytes() + (bias_ ? 4 * s_.f : 0));
+      for (ThreadPool* pool : {&one, &two}) {
+        std::vector<float> got(want.size(), NAN);
+        conv->run(in.data(), got.data(), *pool);
+        EXPECT_LT(rel_error(got, want), 1e-4) << conv->kernel_name() << " " << s_.str() << " ratio " << f_.ratio
+                                              << " act " << act_name(ep_.act) << " threads " << pool->threads();
+      }
     }
   }
+
+ private:
+  ConvShape s_;
+  SparseFormat f_;
+  Epilogue ep_;
+  bool bias_ = true;
+  uint32_t seed_ = 1;
+};
+
+std::vector<ConvShape> odd_shapes() {
+  ConvShape ns = make(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides and kernel sizes per axis
+  ns.stride_w = 2;
+  ns.kw = 2;
+  return {
+      make(5, 7, 7, 7, 3, 1, 1, 1, 1, 1),
+      make(13, 19, 13, 13, 3, 2, 0, 1, 1, 0),    // stride 2, asymmetric pads
+      make(6, 9, 1, 1, 3, 1, 1, 1, 1, 1),        // 1x1 image: only the centre tap
+      make(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),     // 1x1 read in place, partial last tile
+      make(10, 11, 13, 13, 1, 2, 0, 0, 0, 0),    // strided 1x1
+      make(4, 33, 7, 13, 3, 1, 2, 2, 2, 2, 2),   // dilation 2, F past a 32-filter block
+      make(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 2),  // batch 2
+      make(3, 5, 13, 13, 5, 2, 2, 2, 2, 2),      // 5x5 stride 2
+      make(17, 20, 40, 40, 3, 1, 1, 1, 1, 1),    // many tiles
+      make(70, 37, 13, 13, 3, 1, 1, 1, 1, 1),    // input tile past L1: channel chunks
+      make(200, 9, 7, 7, 1, 1, 0, 0, 0, 0),      // chunked 1x1 read in place
+      make(150, 10, 13, 13, 3, 2, 1, 0, 0, 1),   // chunked, stride 2
+      ns,
+  };
 }
 
-TEST(SparseConv, BlockPunchedEveryBlockSizeAndRatio) {
-  const ConvShape shapes[] = {shape(13, 19, 7, 7, 3, 1, 1, 1, 1, 1), shape(9, 11, 13, 13, 3, 2, 0, 1, 2, 1),
-                              shape(21, 35, 1, 1, 1, 1, 0, 0, 0, 0), shape(6, 10, 13, 7, 5, 1, 2, 2, 2, 2)};
+TEST(SparseConv, BlockFormatsOverShapesRatiosAndEpilogues) {
+  const auto eps = all_epilogues();
   uint32_t seed = 1;
-  for (const ConvShape& s : shapes)
+  for (const ConvShape& s : odd_shapes())
+    for (double ratio : {0.0, 0.5, 0.9, 1.0})
+      for (auto [bf, bc] : {std::pair{8, 4}, std::pair{32, 16}, std::pair{1, 1}, std::pair{16, 2}}) {
+        ++seed;
+        SparseConvTester().shape(s).format(block(bf, bc, ratio, seed % 3 == 0)).epilogue(eps[seed % eps.size()])
+            .bias(seed % 2).seed(seed).run();
+      }
+}
+
+TEST(SparseConv, EveryBlockSizeBothUnits) {
+  uint32_t seed = 500;
+  for (const ConvShape& s : {make(7, 37, 7, 7, 3, 1, 1, 1, 1, 1), make(19, 9, 7, 13, 1, 1, 0, 0, 0, 0)})
     for (int bf : {1, 2, 4, 8, 16, 32})
       for (int bc : {1, 2, 4, 8, 16})
-        for (double ratio : {0.0, 0.5, 0.9, 1.0}) {
-          if ((bc + bf + static_cast<int>(ratio * 10)) % 3 && ratio != 1.0 && ratio != 0.0) continue;  // a spread
-          auto w = random_floats(static_cast<size_t>(s.weight_count()), seed + 1);
-          for (bool col : {false, true}) {
-            PruneMask m = block_mask(s, w.data(), bf, bc, ratio, col);
-            check(s, m, bf, col ? "block_col" : "block", seed);
-          }
-          ++seed;
-        }
-}
-
-TEST(SparseConv, LargerSpatialAndDilation) {
-  const ConvShape s = shape(16, 24, 40, 40, 3, 1, 1, 1, 1, 1);
-  auto w = random_floats(static_cast<size_t>(s.weight_count()), 5);
-  check(s, block_mask(s, w.data(), 8, 4, 0.8, false), 8, "block", 4);
-  const ConvShape d = shape(8, 8, 13, 13, 3, 1, 2, 2, 2, 2, 2);
-  auto wd = random_floats(static_cast<size_t>(d.weight_count()), 6);
-  check(d, block_mask(d, wd.data(), 4, 4, 0.5, false), 4, "block", 6);
+        for (bool col : {false, true}) SparseConvTester().shape(s).format(block(bf, bc, 0.6, col)).seed(++seed).run();
 }
 
 TEST(SparseConv, PatternTwoAndThreeEntries3x3And1x1) {
-  const ConvShape s3 = shape(10, 12, 13, 13, 3, 1, 1, 1, 1, 1), s3s2 = shape(7, 9, 7, 7, 3, 2, 1, 1, 1, 1);
-  const ConvShape s1 = shape(23, 9, 7, 7, 1, 1, 0, 0, 0, 0);
+  const auto eps = all_epilogues();
   uint32_t seed = 20;
-  for (const ConvShape& s : {s3, s3s2, s1})
+  for (const ConvShape& s : {make(5, 7, 7, 7, 3, 1, 1, 1, 1, 1), make(13, 9, 13, 13, 3, 2, 0, 1, 1, 0),
+                             make(6, 4, 1, 1, 3, 1, 1, 1, 1, 1), make(4, 6, 40, 40, 3, 1, 1, 1, 1, 1),
+                             make(3, 5, 7, 13, 3, 1, 2, 2, 2, 2, 2), make(5, 3, 7, 7, 3, 1, 1, 1, 1, 1, 1, 2),
+                             make(20, 7, 13, 13, 1, 1, 0, 0, 0, 0),   // two groups of 9 + a pruned tail of 2
+                             make(27, 6, 13, 7, 1, 2, 0, 0, 0, 0)})  // strided 1x1
     for (int e : {2, 3}) {
-      auto w = random_floats(static_cast<size_t>(s.weight_count()), seed + 1);
-      check(s, pattern_mask(s, w.data(), e), 1, "pattern", seed);
       ++seed;
+      SparseConvTester().shape(s).format(pattern(e)).epilogue(eps[seed % eps.size()]).bias(seed % 2).seed(seed).run();
     }
 }
 
 TEST(SparseConv, CsrOneByOne) {
   uint32_t seed = 40;
-  for (const ConvShape& s : {shape(37, 29, 13, 13, 1, 1, 0, 0, 0, 0), shape(16, 8, 40, 40, 1, 2, 0, 0, 0, 0)})
-    for (double ratio : {0.0, 0.5, 0.9, 1.0}) {
-      auto w = random_floats(static_cast<size_t>(s.weight_count()), seed + 1);
-      check(s, magnitude_mask(s, w.data(), ratio), 1, "csr", seed);
-      ++seed;
-    }
+  for (const ConvShape& s : {make(37, 29, 13, 13, 1, 1, 0, 0, 0, 0), make(16, 8, 40, 40, 1, 2, 0, 0, 0, 0),
+                             make(200, 9, 7, 7, 1, 1, 0, 0, 0, 0)})
+    for (double ratio : {0.0, 0.5, 0.9, 1.0}) SparseConvTester().shape(s).format(csr(ratio)).seed(++seed).run();
 }
 
-TEST(SparseMasks, BlockMaskKeepsTheRequestedCountAndTheStrongestUnits) {
-  const ConvShape s = shape(13, 19, 5, 5, 3, 1, 1, 1, 1, 1);
-  auto w = random_floats(static_cast<size_t>(s.weight_count()), 3);
-  for (double ratio : {0.0, 0.3, 0.8, 1.0}) {
-    PruneMask m = block_mask(s, w.data(), 8, 4, ratio, false);
-    // Units: ceil(19/8) x ceil(13/4) blocks x 9 positions.
-    EXPECT_EQ(m.units, 3 * 4 * 9);
-    EXPECT_EQ(m.pruned_units, std::llround(ratio * m.units));
-    // Every kept unit scores at least as high as every pruned one.
-    std::vector<double> score(static_cast<size_t>(m.units), 0.0);
-    std::vector<int> kept(static_cast<size_t>(m.units), 0);
-    for (int64_t f = 0; f < 19; ++f)
-      for (int64_t c = 0; c < 13; ++c)
-        for (int64_t p = 0; p < 9; ++p) {
-          const int64_t u = ((f / 8) * 4 + c / 4) * 9 + p, i = (f * 13 + c) * 9 + p;
-          score[u] += static_cast<double>(w[i]) * w[i];
-          kept[u] = m.keep[i];
-        }
-    double min_kept = 1e300, max_pruned = -1;
-    int64_t pruned = 0;
-    for (int64_t u = 0; u < m.units; ++u) {
-      if (kept[u]) min_kept = std::min(min_kept, score[u]);
-      else max_pruned = std::max(max_pruned, score[u]), ++pruned;
-    }
-    EXPECT_EQ(pruned, m.pruned_units);
-    if (pruned && pruned < m.units) {
-      EXPECT_GE(min_kept, max_pruned);
-    }
-    EXPECT_GE(m.kept_saliency, 0.0);
-    EXPECT_LE(m.kept_saliency, 1.0);
-    if (ratio == 0.0) {
-      EXPECT_DOUBLE_EQ(m.kept_saliency, 1.0);
-    }
-    if (ratio == 1.0) {
-      EXPECT_DOUBLE_EQ(m.kept_saliency, 0.0);
-    }
+TEST(SparseConv, DetectedRowsRunWhatTheZerosAllow) {
+  const ConvShape s = make(9, 21, 9, 9, 3, 1, 1, 1, 1, 1);
+  const auto in = random_floats(static_cast<size_t>(s.c * s.h * s.w), 3);
+  auto w = random_floats(static_cast<size_t>(s.weight_count()), 4);
+  const PruneMask m = block_mask(s, w.data(), 8, 4, 0.7, false);
+  w = apply_mask(m, w.data(), s.weight_count());
+  std::vector<uint8_t> keep(w.size());
+  for (size_t i = 0; i < w.size(); ++i) keep[i] = w[i] != 0.0f;
+  SparseFormat f;
+  f.kind = SparseKind::kDetected, f.bf = 8;
+  auto conv = prepare_sparse_conv(ConvDesc{s, {}, f}, pack_sparse_rows(s, w.data(), keep, 8), nullptr);
+  EXPECT_EQ(conv->kernel_name().rfind("detected_rows8_", 0), 0u);
+  std::vector<float> got(static_cast<size_t>(s.f * s.out_h() * s.out_w()));
+  ThreadPool pool(2);
+  conv->run(in.data(), got.data(), pool);
+  EXPECT_LT(rel_error(got, conv_ref(s, in, w, nullptr, {})), 1e-4);
+}
+
+TEST(SparseConv, AllPrunedOutputsActOfBias) {
+  const ConvShape s = make(6, 10, 7, 7, 3, 1, 1, 1, 1, 1);
+  const auto w = random_floats(static_cast<size_t>(s.weight_count()), 7);
+  const auto bias = random_floats(static_cast<size_t>(s.f), 8);
+  const auto in = random_floats(static_cast<size_t>(s.c * s.h * s.w), 9);
+  Epilogue ep;
+  ep.act = Act::kRelu;
+  ThreadPool pool(2);
+  const SparseFormat f = block(8, 4, 1.0);
+  const PruneMask m = format_mask(s, w.data(), f);
+  for (Isa isa : supported_isas()) {
+    auto conv = prepare_sparse_conv(ConvDesc{s, ep, f}, pack_sparse_rows(s, w.data(), m.keep, 8), bias.data(), isa);
+    std::vector<float> out(static_cast<size_t>(s.f * 49), NAN);
+    conv->run(in.data(), out.data(), pool);
+    for (int64_t o = 0; o < s.f; ++o)
+      for (int p = 0; p < 49; ++p) ASSERT_EQ(out[static_cast<size_t>(o * 49 + p)], std::max(0.0f, bias[o]));
+    EXPECT_EQ(conv->executed_macs(), 0);
   }
 }
 
-TEST(SparseMasks, PatternKeepsExactlyTheEntriesOfTheBestPattern) {
-  const ConvShape s = shape(5, 4, 5, 5, 3, 1, 1, 1, 1, 1);
-  auto w = random_floats(static_cast<size_t>(s.weight_count()), 9);
-  EXPECT_EQ(pattern_set(2).size(), 12u);
-  EXPECT_EQ(pattern_set(3).size(), 22u);
-  for (int e : {2, 3}) {
-    PruneMask m = pattern_mask(s, w.data(), e);
-    for (int64_t k = 0; k < 20; ++k) {
-      int n = 0;
-      double kept = 0, best = 0;
-      for (int i = 0; i < 9; ++i)
-        if (m.keep[k * 9 + i]) n++, kept += w[k * 9 + i] * w[k * 9 + i];
-      for (const auto& p : pattern_set(e)) {
-        double v = 0;
-        for (int i : p) v += w[k * 9 + i] * w[k * 9 + i];
-        best = std::max(best, v);
-      }
-      EXPECT_EQ(n, e);
-      EXPECT_NEAR(kept, best, 1e-6);
-    }
+TEST(SparseRowsFormat, RowHeightsOrderAndBytes) {
+  // One set of row heights: the micro-kernel heights; a 32-filter block packs as two 16-filter rows.
+  for (int fb : {1, 2, 4, 8, 16}) EXPECT_TRUE(row_height_supported(fb));
+  for (int fb : {0, 3, 32}) EXPECT_FALSE(row_height_supported(fb));
+  EXPECT_EQ(block(32, 4, 0.5).row_height(), 16);
+  EXPECT_EQ(block(8, 4, 0.5, true).row_height(), 8);
+  EXPECT_EQ(pattern(3).row_height(), 1);
+  EXPECT_EQ(csr(0.9).row_height(), 1);
+
+  const ConvShape s = make(11, 21, 5, 5, 3, 1, 1, 1, 1, 1);
+  const auto w = random_floats(static_cast<size_t>(s.weight_count()), 5);
+  const PruneMask m = block_mask(s, w.data(), 4, 2, 0.6, false);
+  const SparseRows r = pack_sparse_rows(s, w.data(), m.keep, 4);
+  ASSERT_EQ(r.rows(), 6);
+  // order: a permutation, longest rows first, ties in row order.
+  for (size_t i = 1; i < r.order.size(); ++i) {
+    const int64_t a = r.row_begin[r.order[i - 1] + 1] - r.row_begin[r.order[i - 1]];
+    const int64_t b = r.row_begin[r.order[i] + 1] - r.row_begin[r.order[i]];
+    EXPECT_TRUE(a > b || (a == b && r.order[i - 1] < r.order[i]));
   }
+  EXPECT_EQ(r.kept_weights(), std::count(m.keep.begin(), m.keep.end(), uint8_t{1}));
+  EXPECT_EQ(stored_columns(s, m.keep, 4), static_cast<int64_t>(r.cols.size()));
+  // values fb x 4 + int32 index per stored column, int32 offsets (rows + 1) and order (rows).
+  EXPECT_EQ(r.storage_bytes(), static_cast<int64_t>(r.cols.size()) * (4 * 4 + 4) + 7 * 4 + 6 * 4);
+  EXPECT_EQ(sparse_weight_bytes(6, static_cast<int64_t>(r.cols.size()), 4), r.storage_bytes());
 }
 
-TEST(SparseMasks, MagnitudeAndChannelMasks) {
-  const ConvShape s = shape(7, 10, 3, 3, 1, 1, 0, 0, 0, 0);
-  auto w = random_floats(static_cast<size_t>(s.weight_count()), 12);
-  PruneMask m = magnitude_mask(s, w.data(), 0.9);
-  EXPECT_EQ(std::count(m.keep.begin(), m.keep.end(), 0), std::llround(0.9 * 70));
-  PruneMask c = channel_mask(s, w.data(), 0.5);
-  EXPECT_EQ(std::count(c.keep.begin(), c.keep.end(), 0), 5 * 7);
+TEST(SparseRowsFormat, NamesRoundTrip) {
+  for (const SparseFormat& f : {block(8, 4, 0.5), block(32, 16, 0.5, true), pattern(2), pattern(3), csr(0.9)}) {
+    const SparseFormat g = SparseFormat::from_name(f.name(), "test");
+    EXPECT_EQ(g.name(), f.name());
+    EXPECT_EQ(g.row_height(), f.row_height());
+  }
+  EXPECT_EQ(block(8, 4, 0.5).name(), "block_8x4");
+  EXPECT_EQ(block(8, 4, 0.5, true).name(), "block_col_8x4");
+  EXPECT_EQ(pattern(2).name(), "pattern_2ep");
+  EXPECT_EQ(csr(0.5).name(), "csr_1x1");
+  for (const char* bad : {"block_punched_8x4", "block_8", "pattern_ep", "csr_conv1x1", "dense", "block_8x4x"})
+    EXPECT_THROW(SparseFormat::from_name(bad, "test"), Error) << bad;
 }
 
-TEST(SparseMasks, BadArgumentsAreErrors) {
-  const ConvShape s = shape(8, 8, 5, 5, 5, 1, 2, 2, 2, 2);
-  auto w = random_floats(static_cast<size_t>(s.weight_count()), 1);
-  EXPECT_THROW(block_mask(s, w.data(), 3, 4, 0.5, false), Error);
-  EXPECT_THROW(block_mask(s, w.data(), 8, 4, 1.5, false), Error);
-  EXPECT_THROW(pattern_mask(s, w.data(), 2), Error);  // 5x5
-  EXPECT_THROW(pattern_set(4), Error);
-  ConvShape g = shape(8, 8, 5, 5, 3, 1, 1, 1, 1, 1);
-  g.groups = 2;
-  EXPECT_THROW(block_mask(g, w.data(), 8, 4, 0.5, false), Error);
+TEST(SparseRowsFormat, BadRowsAndDescriptorsAreErrors) {
+  const ConvShape s = make(8, 16, 7, 7, 3, 1, 1, 1, 1, 1);
+  const auto w = random_floats(static_cast<size_t>(s.weight_count()), 3);
+  const SparseFormat f = block(8, 4, 0.5);
+  const PruneMask m = format_mask(s, w.data(), f);
+  const SparseRows good = pack_sparse_rows(s, w.data(), m.keep, 8);
+  const ConvDesc d{s, {}, f};
+  EXPECT_NO_THROW(prepare_sparse_conv(d, good, nullptr));
+
+  ConvDesc g = d;
+  g.shape.groups = 2;
+  EXPECT_THROW(prepare_sparse_conv(g, good, nullptr), Error);
+  ConvDesc other = d;
+  other.shape.c = 9;
+  EXPECT_THROW(prepare_sparse_conv(other, good, nullptr), Error);
+  ConvDesc taller = d;
+  taller.sparse.bf = 16;  // rows of 8 under a format that packs 16
+  EXPECT_THROW(prepare_sparse_conv(taller, good, nullptr), Error);
+
+  auto broken = [&](auto edit) {
+    SparseRows r = good;
+    edit(r);
+    return r;
+  };
+  EXPECT_THROW(prepare_sparse_conv(d, broken([](SparseRows& r) { r.values.pop_back(); }), nullptr), Error);
+  EXPECT_THROW(prepare_sparse_conv(d, broken([](SparseRows& r) { r.cols[0] = 9999; }), nullptr), Error);
+  EXPECT_THROW(prepare_sparse_conv(d, broken([](SparseRows& r) { r.order[0] = r.order[1]; }), nullptr), Error);
+  EXPECT_THROW(prepare_sparse_conv(d, broken([](SparseRows& r) { r.order.pop_back(); }), nullptr), Error);
+  EXPECT_THROW(prepare_sparse_conv(d, broken([](SparseRows& r) { r.row_begin[1] = r.row_begin[2] + 1; }), nullptr),
+               Error);
+  EXPECT_THROW(pack_sparse_rows(s, w.data(), m.keep, 3), Error);
+  EXPECT_THROW(pack_sparse_rows(s, w.data(), m.keep, 32), Error);
+  EXPECT_THROW(pack_sparse_rows(s, w.data(), std::vector<uint8_t>(5, 1), 8), Error);
+  // The packing call the calibration runner uses: label and row height must agree.
+  EXPECT_NO_THROW(prepare_sparse_conv(s, w.data(), nullptr, {}, m.keep, 8, "block_8x4"));
+  EXPECT_THROW(prepare_sparse_conv(s, w.data(), nullptr, {}, m.keep, 4, "block_8x4"), Error);
+  EXPECT_THROW(prepare_sparse_conv(s, w.data(), nullptr, {}, m.keep, 8, "block_punched_8x4"), Error);
 }
 
 }  // namespace

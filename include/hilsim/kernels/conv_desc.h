@@ -44,13 +44,39 @@ struct ConvShape {
   void validate() const;     // throws hilsim::Error naming the bad field
 };
 
+// How a pruned conv keeps its weights, and so which sparse kernel runs it. One name per kernel:
+// block_8x4, block_col_8x4, pattern_2ep, csr_1x1, detected_rows8 (weights that already carried zeros).
+enum class SparseKind { kBlock, kBlockCol, kPattern, kCsr, kDetected };
+
+struct SparseFormat {
+  SparseKind kind = SparseKind::kBlock;
+  int bf = 8, bc = 4;   // block formats: filters x channels per block; kDetected: the row height in bf
+  int entries = 2;      // pattern: kept positions per 3x3 kernel
+  double ratio = 0.0;   // block and csr: share of pruning units removed
+
+  // Filters per packed row, one of 1, 2, 4, 8, 16 (the micro-kernel heights). Blocks of 32 filters run
+  // as two rows of 16: the two halves keep the same columns, so nothing is padded.
+  int row_height() const;
+  std::string name() const;
+  // The inverse of name(); throws hilsim::Error naming `where` for anything else.
+  static SparseFormat from_name(const std::string& name, const std::string& where);
+};
+
+// The oneDNN-style descriptor of a conv: what it computes (shape, fused epilogue) and, for the sparse
+// engine, how its weights are kept.
+struct ConvDesc {
+  ConvShape shape;
+  Epilogue ep;
+  SparseFormat sparse;
+};
+
 // A convolution with weights packed for one kernel; run() may be called many times, concurrently.
 class PreparedConv {
  public:
   virtual ~PreparedConv() = default;
   // in: [n, c, h, w]; out: [n, f, out_h, out_w]. Uses `pool` for parallelism.
   virtual void run(const float* in, float* out, ThreadPool& pool) const = 0;
-  // A name that says what runs, e.g. "dense_conv3x3_avx512", "block_punched_8x4_avx512".
+  // A name that says what runs, e.g. "dense_conv3x3_avx512", "block_8x4_avx512".
   virtual std::string kernel_name() const = 0;
   // Bytes of the packed weights in their storage format (values + indices + bias).
   virtual int64_t weight_bytes() const = 0;

@@ -2,13 +2,19 @@
 // unit is one kernel position of a bf x bc block, or one (channel, ky, kx) column of bf filters in
 // the `block_col` variant), pattern-sparse 3x3 and 1x1 (R-TOSS), and unstructured CSR 1x1.
 //
-// One storage format serves them all: the filters are split into rows of `fb` filters (fb = bf for
-// block formats, 1 for pattern and CSR); each row keeps the input columns (c, ky, kx) that any of its
-// filters uses, and a dense fb x kept panel of their values. Rows are reordered longest first so
-// threads stay balanced. The input is zero-padded once per call and split into stride phases, so for
-// any stride and dilation a kept column reads a contiguous run of input pixels: the micro-kernel is a
-// dense fb x T register tile fed by one vector load per kept column. The engine itself is in
-// block_sparse_conv.h (prepare_kept_column_conv); this header is the format-neutral entry point.
+// One storage format serves them all: the filters are split into rows of `fb` filters (fb =
+// SparseFormat::row_height(): min(bf, 16) for block formats, 1 for pattern and CSR, which makes CSR
+// exactly one-filter rows); each row keeps the input columns (c, ky, kx) that any of its filters uses,
+// and a dense fb x kept panel of their values. Rows run longest first (`order`) so dynamically handed
+// out work stays balanced across threads, as YOLObile's block reordering. The input is zero-padded once
+// per call into stride phases, so for any stride and dilation a kept column reads a contiguous run of
+// pixels: the micro-kernel (generic/, x86/) is a dense fb x T register tile fed by one vector load per
+// kept column.
+//
+// describe -> pack -> prepare -> run:
+//   ConvDesc d{shape, epilogue, format};
+//   SparseRows r = pack_sparse_rows(d.shape, w, keep, d.sparse.row_height());  // or read from a file
+//   auto conv = prepare_sparse_conv(d, std::move(r), bias);
 #pragma once
 
 #include <cstdint>
@@ -21,31 +27,70 @@
 
 namespace hilsim::kernels {
 
+// Row heights the engine has micro-kernels for.
+bool row_height_supported(int fb);
+
+// Bytes of packed sparse weights, the one formula every consumer uses (the packed rows, the prepared
+// kernel, the emitted file, the cost model): per stored column fb float values and one int32 column
+// index, per row one int32 offset (+1) and one int32 order entry. Bias is counted separately.
+int64_t sparse_weight_bytes(int64_t rows, int64_t stored_cols, int fb);
+
 // The packed kept weights of a conv (groups must be 1).
 struct SparseRows {
   int fb = 1;                       // filters per row
   int64_t f = 0, c = 0, kh = 1, kw = 1;
-  std::vector<int64_t> row_begin;   // rows + 1 offsets into cols
-  std::vector<int32_t> cols;        // kept input column (c * kh + ky) * kw + kx
+  std::vector<int32_t> row_begin;   // rows + 1 offsets into cols
+  std::vector<int32_t> cols;        // kept input column (c * kh + ky) * kw + kx, increasing within a row
   std::vector<float> values;        // per kept column, fb values (filters of the row; 0 past f)
-  std::vector<int32_t> order;       // rows by decreasing kept length
+  std::vector<int32_t> order;       // rows by decreasing kept length (ties: lower row first)
   int64_t rows() const { return static_cast<int64_t>(row_begin.size()) - 1; }
-  int64_t kept_weights = 0;         // nonzero-mask weights (what the kernel multiplies, per pixel)
-  int64_t storage_bytes() const;    // values + indices + offsets
+  // Weights the kernel multiplies per output pixel (stored values of real filters).
+  int64_t kept_weights() const;
+  int64_t storage_bytes() const { return sparse_weight_bytes(rows(), static_cast<int64_t>(cols.size()), fb); }
+  // Throws hilsim::Error naming `where` unless the rows are well formed and fit the weight shape of s.
+  void validate(const ConvShape& s, const std::string& where) const;
 };
 
 // keep: one byte per weight of w_oihw ([f, c, kh, kw]); a column is stored for a row when any of the
-// row's filters keeps it (exact for block masks with fb = bf, and for fb = 1).
+// row's filters keeps it (exact for block masks with fb dividing bf, and for fb = 1).
 SparseRows pack_sparse_rows(const ConvShape& s, const float* w_oihw, const std::vector<uint8_t>& keep, int fb);
 
-// `label` names the format in kernel_name(), e.g. "block_8x4", "pattern_2ep", "csr_1x1".
+// Columns pack_sparse_rows stores for this mask at row height fb (the weights do not matter).
+int64_t stored_columns(const ConvShape& s, const std::vector<uint8_t>& keep, int fb);
+
+// The sparse engine's one entry point. rows.fb must equal d.sparse.row_height(); kernel_name() is
+// d.sparse.name() + "_" + the ISA; weight_bytes() = rows.storage_bytes() + 4 x f when a bias is given.
+std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvDesc& d, SparseRows rows, const float* bias_or_null,
+                                                  Isa isa = active_isa());
+
+// Packs and prepares in one call, for callers that hold a mask and a kernel name (the calibration
+// runner): `label` must be a SparseFormat name whose row height is fb.
 std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const float* w_oihw, const float* bias_or_null,
                                                   const Epilogue& ep, const std::vector<uint8_t>& keep, int fb,
                                                   const std::string& label, Isa isa = active_isa());
 
-// From rows packed earlier (an emitted model's weights file); checks they fit the shape.
-std::unique_ptr<PreparedConv> prepare_sparse_conv_from_rows(const ConvShape& s, SparseRows rows,
-                                                            const float* bias_or_null, const Epilogue& ep,
-                                                            const std::string& label, Isa isa = active_isa());
+// Micro-kernel contract (generic/, x86/): acc[f * T + t] = start + sum_j vals[j * vstride + f] *
+// base[off[j] + t] for f < FB, t < T, where start = init[f * T + t] when init is set (a later channel
+// chunk; init may equal acc) and bias[f] otherwise; only lanes t < valid are read from base.
+struct ColTileArgs {
+  const float* base;
+  const int64_t* off;
+  const float* vals;
+  int64_t vstride;
+  int64_t ncols;
+  const float* bias;
+  const float* init;
+  float* acc;
+  int64_t valid;
+};
+using ColTileFn = void (*)(const ColTileArgs&);
+// Output pixels per tile for a row height fb (one-filter rows also have a 128-pixel variant).
+int col_tile_width(int fb);
+// Null when no kernel has that (fb, width).
+ColTileFn col_tile_generic(int fb, int width);
+#if defined(__x86_64__)
+ColTileFn col_tile_avx2(int fb, int width);
+ColTileFn col_tile_avx512(int fb, int width);
+#endif
 
 }  // namespace hilsim::kernels

@@ -1,6 +1,11 @@
-// Pruning-mask generators: which weights a format keeps, chosen by weight magnitude, and how much of
-// the layer's weight energy they keep (kept_saliency = sum of kept w^2 / sum of all w^2, in [0, 1]) —
+// Pruning-mask generators, the one mask library of the sparse kernels: which weights a format keeps,
+// chosen by weight magnitude, and how much of the layer's weight energy they keep (kept_saliency = sum
+// of kept w^2 / sum of all w^2, in [0, 1]; for an all-zero layer 1 when anything is kept, else 0) —
 // the quantity the partitioner maximises. Masks are one byte per weight of an OIHW tensor.
+//
+// One rule for every ratio-driven mask: ratio must lie in [0, 1] (else hilsim::Error), units are scored
+// (L2 norm, or |w| for single weights) and exactly round(ratio x units) of them are pruned, the lowest
+// scores first; equal scores are pruned lowest unit index first. No further clamping is needed or done.
 #pragma once
 
 #include <array>
@@ -24,13 +29,26 @@ struct PruneMask {
 // blocks keep different counts). bf in {1,2,4,8,16,32}, bc in {1,2,4,8,16}; edge blocks are smaller.
 PruneMask block_mask(const ConvShape& s, const float* w, int bf, int bc, double ratio, bool per_column);
 
-// Pattern (R-TOSS): every 3x3 kernel keeps the candidate pattern with the largest L2 norm. 1x1 convs
-// group each filter's consecutive 9 input channels into a temporary 3x3 (a trailing group of fewer
-// than 9 is pruned). entries 2: the 12 pairs of 4-adjacent positions; entries 3: the 22 connected
-// triples (16 L-shapes in the four 2x2 corners + 6 straight lines).
+// Pattern (R-TOSS): every 3x3 kernel keeps the candidate pattern with the largest L2 norm; on a tie the
+// candidate listed first in pattern_set() wins. 1x1 convs group each filter's consecutive 9 input
+// channels into a temporary 3x3 (channel g * 9 + p at position p; a trailing group of fewer than 9 is
+// pruned). units counts the 9-weight groups, pruned_units the trailing groups.
 PruneMask pattern_mask(const ConvShape& s, const float* w, int entries);
-// The candidate patterns as position indices (ky * 3 + kx).
+
+// The one pattern table, positions ky * 3 + kx. R-TOSS builds its candidates from the combinations of
+// k positions of a 3x3 kernel whose kept positions are adjacent, and quotes 21 patterns after its own
+// selection without listing them; so hilsim keeps every candidate the adjacency rule gives, with
+// 4-adjacency (sharing an edge), which is what run, plan, emit and calibration have always searched:
+//   entries 2 (2EP): the 12 edge-adjacent pairs, listed cell by cell (row-major), right neighbour
+//                    before the one below;
+//   entries 3 (3EP): the 22 edge-connected triples: the 16 L-shapes (each 2x2 sub-square, row-major,
+//                    minus one cell) then the 6 straight lines (row i, column i for i = 0, 1, 2).
+// The order is the tie-break order, so it is part of what runs.
 const std::vector<std::vector<int>>& pattern_set(int entries);
+
+// The mask of a format (block, block_col: bf, bc, ratio; pattern: entries; csr: ratio; detected has
+// no generator and throws).
+PruneMask format_mask(const ConvShape& s, const float* w, const SparseFormat& f);
 
 // Unstructured magnitude pruning: the round(ratio x n) smallest |w| go.
 PruneMask magnitude_mask(const ConvShape& s, const float* w, double ratio);

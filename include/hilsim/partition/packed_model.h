@@ -3,11 +3,13 @@
 // checksum, so a corrupt or truncated file is refused before anything is built from it.
 //
 // Layout (little-endian):
-//   "HILSIMPK" | u32 version (1) | u32 0 | u64 payload bytes | payload | u64 FNV-1a-64 of the payload
+//   "HILSIMPK" | u32 version (2) | u32 0 | u64 payload bytes | payload | u64 FNV-1a-64 of the payload
 // payload:
-//   str fingerprint | u32 convs | per conv: str op, str label, i32 fb, i64 f, c, kh, kw, kept_weights,
-//   vec<i64> row_begin, vec<i32> cols, vec<f32> values, vec<i32> order, vec<f32> bias
+//   str fingerprint | u32 convs | per conv: str op, str label, i32 fb, i64 f, c, kh, kw,
+//   vec<i32> row_begin, vec<i32> cols, vec<f32> values, vec<i32> order, vec<f32> bias
 //   (str = u32 length + bytes; vec<T> = u64 count + count x T)
+// The four row vectors are exactly kernels::sparse_weight_bytes() of the conv. Version 1 stored
+// row_begin as i64 and a redundant kept_weights count; it is refused with a message to re-emit.
 #pragma once
 
 #include <string>
@@ -17,11 +19,11 @@
 
 namespace hilsim::partition {
 
-inline constexpr uint32_t kPackedVersion = 1;
+inline constexpr uint32_t kPackedVersion = 2;
 
 struct PackedConv {
   std::string op;
-  std::string label;  // e.g. block_8x4, pattern_2ep
+  std::string label;  // the kernel name stem, kernels::SparseFormat::name(): block_8x4, pattern_2ep, ...
   kernels::SparseRows rows;
   std::vector<float> bias;
 };

@@ -22,7 +22,7 @@ namespace hilsim::runtime {
 struct PrepackedConv {
   kernels::SparseRows rows;
   std::vector<float> bias;
-  std::string label;
+  std::string label;  // the kernel name stem (kernels::SparseFormat::name())
 };
 
 struct ExecOptions {
@@ -40,7 +40,7 @@ struct ExecOptions {
 struct CompiledOp {
   std::string name;
   std::string type;
-  std::string kernel;        // e.g. "dense_conv3x3_avx512", "block_punched_8x4_avx512", "reference"
+  std::string kernel;        // e.g. "dense_conv3x3_avx512", "block_8x4_avx512", "reference"
   std::string unit;
   std::string format = "dense";
   int64_t macs = 0;          // dense-equivalent

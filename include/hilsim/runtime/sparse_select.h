@@ -36,6 +36,9 @@ struct FormatMask {
 };
 FormatMask make_format_mask(const kernels::ConvShape& cs, const float* w, const LayerSparsity& ls);
 
+// The kernels' descriptor of a sparse setting (throws for dense).
+kernels::SparseFormat sparse_format_of(const LayerSparsity& ls);
+
 // The row height at which already-zero weights pack with little padding (0: not sparse enough).
 int detect_row_height(const kernels::ConvShape& cs, const std::vector<uint8_t>& keep);
 

@@ -5,7 +5,7 @@
 // (masked-off lanes read as zero and never fault); sub-tiles wholly past `valid` only copy their start.
 #include <immintrin.h>
 
-#include "hilsim/kernels/block_sparse_conv.h"
+#include "hilsim/kernels/sparse_conv.h"
 #include "vec_math_avx2.h"
 
 namespace hilsim::kernels {

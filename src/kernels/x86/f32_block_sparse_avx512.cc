@@ -3,7 +3,7 @@
 // fault past the end of the input.
 #include <immintrin.h>
 
-#include "hilsim/kernels/block_sparse_conv.h"
+#include "hilsim/kernels/sparse_conv.h"
 
 namespace hilsim::kernels {
 namespace {
