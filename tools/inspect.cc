@@ -37,6 +37,9 @@ int run_inspect(const std::vector<std::string>& args) {
     passes["reparameterized_adds"] = st.reparameterized_adds;
     passes["folded_batchnorms"] = st.folded_batchnorms;
     passes["fused_activations"] = st.fused_activations;
+    passes["folded_pads"] = st.folded_pads;
+    passes["fused_gelus"] = st.fused_gelus;
+    passes["fused_layer_norms"] = st.fused_layer_norms;
   }
   const analysis::ModelFacts m = analysis::analyze(g);
   std::vector<graph::passes::CoupledGroup> groups;
@@ -75,9 +78,11 @@ int run_inspect(const std::vector<std::string>& args) {
               human_count(static_cast<double>(m.params)).c_str(), human_bytes(static_cast<double>(m.bytes)).c_str(),
               human_bytes(static_cast<double>(m.peak_activation_bytes)).c_str());
   if (FLAGS_passes)
-    std::printf("passes: %d adds re-parameterised, %d batchnorms folded, %d activations fused\n",
+    std::printf("passes: %d adds re-parameterised, %d batchnorms folded, %d pads folded, %d GELUs and %d layer norms "
+                "fused, %d activations fused\n",
                 passes["reparameterized_adds"].get<int>(), passes["folded_batchnorms"].get<int>(),
-                passes["fused_activations"].get<int>());
+                passes["folded_pads"].get<int>(), passes["fused_gelus"].get<int>(),
+                passes["fused_layer_norms"].get<int>(), passes["fused_activations"].get<int>());
   std::printf("\n%-34s %-18s %-18s %10s %10s %10s %7s\n", "name", "type", "output", "MACs", "params", "bytes", "AI");
   for (const auto& f : m.ops) {
     const graph::Op& op = g.op(*g.find_op(f.name));

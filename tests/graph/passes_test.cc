@@ -5,6 +5,7 @@
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/passes/coupled_groups.h"
 #include "hilsim/graph/passes/fusion.h"
+#include "hilsim/graph/passes/layer_norm_fusion.h"
 #include "hilsim/graph/passes/gelu_fusion.h"
 #include "hilsim/graph/passes/pad_fold.h"
 #include "hilsim/graph/passes/reparam.h"
@@ -122,6 +123,38 @@ TEST(Passes, ExportedGeluBecomesOneNode) {
   EXPECT_EQ(passes::fuse_gelu(h).size(), 4u);
   EXPECT_EQ(count_type(h, "Gelu"), 1);
   EXPECT_EQ(count_type(h, "Erf"), 1);
+  infer_shapes(h);
+  expect_same_outputs(g, h);
+}
+
+TEST(Passes, ExportedLayerNormChainBecomesOneNode) {
+  // LayerNorm over the last axis as torch exports it below opset 17, on an NHWC view of a conv output.
+  GraphBuilder b("layernorm", 23);
+  auto scalar = [&](float v) { return b.constant(Tensor{b.graph().fresh_name("c"), DType::kFloat32, {}, {v}, {}}); };
+  std::string x = b.op("Transpose", {b.conv(b.input("x", {1, 3, 7, 5}), 6, 3)}, {{"perm", std::vector<int64_t>{0, 2, 3, 1}}})[0];
+  auto layer_norm = [&](const std::string& in, bool affine) {
+    std::string mean = b.op("ReduceMean", {in}, {{"axes", std::vector<int64_t>{-1}}})[0];
+    std::string d = b.op("Sub", {in, mean})[0];
+    std::string var = b.op("ReduceMean", {b.op("Pow", {d, scalar(2.0f)})[0]}, {{"axes", std::vector<int64_t>{-1}}})[0];
+    std::string y = b.op("Div", {d, b.op("Sqrt", {b.op("Add", {var, scalar(1e-6f)})[0]})[0]})[0];
+    if (!affine) return y;
+    y = b.op("Mul", {y, b.random_constant("gamma", {6}, 1.0f)})[0];
+    return b.op("Add", {y, b.random_constant("beta", {6}, 0.5f)})[0];
+  };
+  b.output(layer_norm(x, true));
+  b.output(layer_norm(b.relu(x), false));
+  // Not a layer norm: the square is a cube.
+  std::string mean = b.op("ReduceMean", {x}, {{"axes", std::vector<int64_t>{-1}}})[0];
+  std::string d = b.op("Sub", {x, mean})[0];
+  std::string var = b.op("ReduceMean", {b.op("Pow", {d, scalar(3.0f)})[0]}, {{"axes", std::vector<int64_t>{-1}}})[0];
+  b.output(b.op("Div", {d, b.op("Sqrt", {b.op("Add", {var, scalar(1e-6f)})[0]})[0]})[0]);
+  Graph g = b.finish();
+  Graph h = g;
+  std::vector<std::string> removed;
+  EXPECT_EQ(passes::fuse_layer_norm(h, &removed), 2);
+  EXPECT_EQ(removed.size(), 8u + 6u);  // nine ops less the one kept, seven less the one kept
+  EXPECT_EQ(count_type(h, "LayerNormalization"), 2);
+  EXPECT_EQ(count_type(h, "Pow"), 1);
   infer_shapes(h);
   expect_same_outputs(g, h);
 }
