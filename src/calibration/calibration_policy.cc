@@ -14,6 +14,8 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"grouped_conv_share", p.grouped_conv_share},
           {"far_gemm_share", p.far_gemm_share},
           {"global_pool_share", p.global_pool_share},
+          {"token_gemm_share", p.token_gemm_share},
+          {"depthwise_kxk_share", p.depthwise_kxk_share},
           {"cold_round_bytes", d(p.cold_round_bytes)},
           {"max_copies", d(p.max_copies)},
           {"far_working_set_bytes", d(p.far_working_set_bytes)},

@@ -74,7 +74,7 @@ int64_t GridPoint::working_set_bytes() const {
     const int64_t oh = (h + 2 * (k / 2) - k) / stride + 1, ow = (w + 2 * (k / 2) - k) / stride + 1;
     return 4 * (c * h * w + f * oh * ow + f * (c / groups) * k * k);
   }
-  if (op == "gemm") return 4 * (c + f + c * f);
+  if (op == "gemm") return 4 * (h * c + h * f + c * f);
   return 4 * (3 * c * h * w + f * h * w);
 }
 
@@ -88,7 +88,7 @@ graph::Graph GridPoint::build(uint64_t seed, int copies) const {
   for (int i = 0; i < copies; ++i) {
     const std::string n = std::to_string(i);
     if (op == "gemm") {
-      const std::string x = produced(b.input("x" + n, {1, c}));
+      const std::string x = produced(b.input("x" + n, {h, c}));  // h rows: 1 for a classifier, tokens else
       b.output(b.gemm(x, f));
       continue;
     }
@@ -152,6 +152,11 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
         p.k = klass == "dense_conv5x5" ? 5 : 6 + static_cast<int64_t>(u[4] * 2);  // 6, 7 (YOLO's stem, ResNet's)
         p.c = log_uniform(u[0], 3, 128);
         p.h = p.w = log_uniform(u[2], 16, 160);
+        if (klass == "dense_convkxk" && u[3] >= policy.depthwise_kxk_share) {
+          p.k = 7, p.stride = 1;
+          p.c = p.f = p.groups = log_uniform(u[0], 32, 1024);
+          p.h = p.w = log_uniform(u[2], 7, 56);
+        }
       }
       // Grouped convs (ResNeXt, RegNet: 8-64 channels a group) run the dense kernel group by group, with
       // short K and few filters per register tile: without them in the design a 3x3 conv of 16-channel
@@ -199,6 +204,7 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
         if (p.h > 8) p.h = p.w = std::max<int64_t>(8, p.h * 4 / 5);
         else if (p.groups == 1) p.c = std::max<int64_t>(3, p.c * 4 / 5), p.f = std::max<int64_t>(8, p.f * 4 / 5);
         else if (group_width > 0) p.groups = std::max<int64_t>(2, p.groups * 4 / 5), p.c = p.f = p.groups * group_width;
+        else if (klass == "dense_convkxk") p.c = p.f = p.groups = std::max<int64_t>(8, p.groups * 4 / 5);
         else p.c = p.f = p.groups = std::max<int64_t>(8, p.c * 4 / 5);
       }
       if (p.h < p.k) p.h = p.w = p.k;
@@ -209,6 +215,13 @@ std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint
       // Classifier heads far beyond the last-level cache (AlexNet's 9216x4096, VGG's 4096x4096): their
       // weights stream from DRAM, a rate the L2-sized layers above cannot show (they ran 58-61% over).
       if (u[3] >= policy.far_gemm_share) p.c = log_uniform(u[0], 2048, 9216), p.f = log_uniform(u[1], 1024, 4096);
+      p.h = p.w = 1;
+      if (u[2] >= policy.token_gemm_share)
+        p.h = log_uniform((u[2] - policy.token_gemm_share) / (1.0 - policy.token_gemm_share), 4, 3136);
+      for (int guard = 0; p.h * p.c * p.f > policy.max_sample_macs && guard < 64; ++guard) {
+        if (p.h > 4) p.h = std::max<int64_t>(4, p.h * 4 / 5);
+        else p.c = std::max<int64_t>(64, p.c * 4 / 5), p.f = std::max<int64_t>(16, p.f * 4 / 5);
+      }
     } else {
       p.c = log_uniform(u[0], 8, 512);
       p.h = p.w = log_uniform(u[2], 4, 160);

@@ -180,10 +180,13 @@ KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool 
   g.out_bytes = m * n * 4;
   g.weight_bytes = (n * k + (bias ? n : 0)) * 4;
   g.out_tiles = ceil_div(n, kTilePixels) * ceil_div(m, kTileFilters);
-  // A classifier's weights are read once per row tile; beyond a core's L2 share they stream from
-  // further out (a 4096x4096 head from DRAM), at a rate of its own.
+  // The packed weights are read once per row tile (kernels/gemm: every 8-row tile sweeps all of them);
+  // beyond a core's L2 share the first sweep streams from further out (a 4096x4096 head from DRAM), the
+  // later ones find them nearer. Register tiles of 8 rows x 32 columns: a one-row classifier fills an
+  // eighth of each, a Linear over tokens all of it.
   g.wstream_bytes = g.weight_bytes * ceil_div(m, kTileFilters);
-  if (g.weight_bytes > kNearWeightBytes) g.wstream_far_bytes = g.wstream_bytes;
+  if (g.weight_bytes > kNearWeightBytes) g.wstream_far_bytes = g.weight_bytes;
+  g.lane_macs = ceil_div(m, kTileFilters) * kTileFilters * ceil_div(n, kTilePixels) * kTilePixels * k;
   g.work_items = g.out_tiles;
   return g;
 }

@@ -4,11 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <random>
 
 #include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/calibrator.h"
-#include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/speed_reference.h"
 
 namespace hilsim::calibration {
@@ -25,6 +23,7 @@ TEST(CalibrationPolicy, SlowPhaseRatioDecidesWhatCountsAsSlow) {
 TEST(CalibrationPolicy, DesignSharesPutRealLayerKindsIntoTheGrid) {
   CalibrationPolicy none, all;
   none.grouped_conv_share = 1.0, none.far_gemm_share = 1.0, none.global_pool_share = 1.0;
+  none.token_gemm_share = 1.0;
   all.grouped_conv_share = 0.0, all.far_gemm_share = 0.0, all.global_pool_share = 0.0;
   for (const auto& p : design("dense_conv3x3", 1, 24, 1, none)) EXPECT_EQ(p.groups, 1) << p.key();
   for (const auto& p : design("dense_conv3x3", 1, 24, 1, all)) {
@@ -35,6 +34,10 @@ TEST(CalibrationPolicy, DesignSharesPutRealLayerKindsIntoTheGrid) {
   for (const auto& p : design("gemm", 1, 24, 1, all)) EXPECT_GE(4 * p.c * p.f, int64_t{8} << 20) << p.key();
   for (const auto& p : design("gemm", 1, 24, 1, none)) EXPECT_LE(p.c, 4096) << p.key();
   for (const auto& p : design("pool", 1, 24, 1, all)) EXPECT_EQ(p.op, "global_avgpool") << p.key();
+  CalibrationPolicy tokens;
+  tokens.token_gemm_share = 0.0;
+  for (const auto& p : design("gemm", 1, 24, 1, tokens)) EXPECT_GE(p.h, 4) << p.key();
+  for (const auto& p : design("gemm", 1, 24, 1, none)) EXPECT_EQ(p.h, 1) << p.key();
   for (const auto& p : design("pool", 1, 24, 1, none)) EXPECT_EQ(p.op, "maxpool") << p.key();
   // Caps: a smaller MAC cap shrinks the conv samples.
   CalibrationPolicy small;
@@ -45,24 +48,6 @@ TEST(CalibrationPolicy, DesignSharesPutRealLayerKindsIntoTheGrid) {
     return m;
   };
   EXPECT_LT(largest(design("dense_conv1x1", 1, 24, 1, small)), largest(design("dense_conv1x1", 1, 24, 1)));
-}
-
-TEST(CalibrationPolicy, EnvelopeDecidesWhichSlowSamplesTheFitSetsAside) {
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<double> macs(1e6, 1e8), noise(0.99, 1.01);
-  std::vector<Sample> s;
-  for (int i = 0; i < 90; ++i) {
-    Sample x;
-    x.klass = "dense_conv3x3";
-    x.instance = "i" + std::to_string(i);
-    x.features = {{"macs", macs(rng)}};
-    x.ms_median = (2e-8 * x.features["macs"] + 0.01) * noise(rng) * (i % 3 == 0 ? 1.8 : 1.0);
-    s.push_back(x);
-  }
-  EXPECT_EQ(fit_kernel_class(s, {"macs", "call"}).samples, 60);  // default envelope: the slow third out
-  CalibrationPolicy wide;
-  wide.envelope = 3.0;
-  EXPECT_EQ(fit_kernel_class(s, {"macs", "call"}, wide).samples, 90);
 }
 
 TEST(CalibrationPolicy, ContextShareZeroLeavesOutTheInContextRuns) {

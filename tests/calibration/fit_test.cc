@@ -71,6 +71,10 @@ TEST(Fit, AHostsSlowPhaseIsSetAsideAndTheFitDescribesTheFastOne) {
   for (size_t i = 0; i < s.size(); ++i)
     if (i % 3) quiet.push_back(s[i]);
   EXPECT_EQ(fit_kernel_class(quiet, {"macs", "call"}).samples, 60);
+  // The policy's envelope decides what counts as slow: at 3x the fast level nothing is set aside.
+  CalibrationPolicy wide;
+  wide.envelope = 3.0;
+  EXPECT_EQ(fit_kernel_class(s, {"macs", "call"}, wide).samples, 90);
 }
 
 TEST(Fit, NoNegativeCoefficientsEvenWhenDataSuggestsOne) {

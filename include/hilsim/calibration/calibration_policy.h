@@ -35,6 +35,14 @@ struct CalibrationPolicy {
   double grouped_conv_share = 0.7;
   double far_gemm_share = 0.75;
   double global_pool_share = 0.8;
+  // GEMMs over many rows (a Linear over a ConvNeXt's or a transformer's H x W tokens, 4-3136 rows) from
+  // this share of the gemm design's third coordinate: fitted on one-row classifiers alone, the per-MAC
+  // cost of a memory-bound GEMV put convnext_base at 7-10x its measured time.
+  double token_gemm_share = 0.6;
+  // Depthwise convs of kernels without a row kernel of their own (ConvNeXt's 7x7) run the grouped dense
+  // kernel and count as dense_convkxk: from this share of that class's design (its stride coordinate)
+  // its points are depthwise 7x7. Fitted on dense 6x6/7x7 stems alone they ran 40-45% over.
+  double depthwise_kxk_share = 0.5;
   // Copies of a layer per timed round: enough that a round's working set overflows the private caches
   // (cold_round_bytes), as inside a model, at most max_copies. Working sets of far_working_set_bytes
   // or more repeat until the round holds far_round_bytes: one large matrix timed again and again is
