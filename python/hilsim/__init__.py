@@ -5,6 +5,6 @@
     r = p.predict({"backbone.3": {"format": "block", "block": [8, 4], "ratio": 0.8}})
     r["total"]["ms"], r["ops"][0]
 """
-from ._hilsim import Error, Predictor, zoo_names  # noqa: F401
+from ._hilsim import Error, Predictor, __version__, zoo_names  # noqa: F401
 
-__all__ = ["Error", "Predictor", "zoo_names"]
+__all__ = ["Error", "Predictor", "__version__", "zoo_names"]
