@@ -93,19 +93,19 @@ int run_predict(const std::vector<std::string>& args) {
                            {"executed_macs", o.executed_macs}, {"weight_bytes", o.weight_bytes},
                            {"model", o.model}, {"extrapolated", o.extrapolated},
                            {"start_ms", o.start_ms}, {"end_ms", o.end_ms}};
-      if (FLAGS_compare) jo["measured_ms"] = measured[i];
+      if (FLAGS_compare) jo["measured_ms_p10"] = measured[i];
       ops.push_back(jo);
     }
     j["ops"] = ops;
     j["total"] = {{"ms", p.ms}, {"sum_ms", p.sum_ms}, {"bytes", p.bytes}, {"dram_bytes", p.dram_bytes},
                   {"energy_mj", p.energy_mj}, {"dynamic_mj", p.dynamic_mj}, {"static_mj", p.static_mj},
                   {"energy_source", p.energy_source}, {"peak_memory_bytes", p.peak_memory_bytes},
-                  {"activation_peak_bytes", p.activation_peak_bytes}, {"weight_bytes", p.weight_bytes},
+                  {"peak_activation_bytes", p.activation_peak_bytes}, {"weight_bytes", p.weight_bytes},
                   {"transfers", p.transfers}, {"transfer_ms", p.transfer_ms},
                   {"extrapolated_ops", p.extrapolated_ops}, {"roofline_ops", p.roofline_ops}};
     if (FLAGS_compare) {
-      j["total"]["measured_ms"] = measured_total;  // p10 of the runs
-      j["total"]["measured_median_ms"] = measured_median;
+      j["total"]["measured_ms_p10"] = measured_total;
+      j["total"]["measured_ms_median"] = measured_median;
       j["total"]["measured_threads"] = measured_threads;
       j["total"]["measured_runs"] = FLAGS_repeat;
       if (host.slowdown > 0) j["total"]["host_slowdown"] = host.slowdown;

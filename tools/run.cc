@@ -72,7 +72,7 @@ int run_run(const std::vector<std::string>& args) {
     nlohmann::json jo = nlohmann::json::array();
     for (size_t i = 0; i < ops.size(); ++i)
       jo.push_back({{"name", ops[i].name}, {"type", ops[i].type}, {"kernel", ops[i].kernel}, {"unit", ops[i].unit},
-                    {"format", ops[i].format}, {"ms_median", m.op_ms_median[i]}, {"macs", ops[i].macs},
+                    {"format", ops[i].format}, {"measured_ms_median", m.op_ms_median[i]}, {"macs", ops[i].macs},
                     {"executed_macs", ops[i].executed_macs}, {"weight_bytes", ops[i].weight_bytes},
                     {"kept_saliency", ops[i].kept_saliency}});
     j["ops"] = jo;
@@ -80,8 +80,9 @@ int run_run(const std::vector<std::string>& args) {
     nlohmann::json jr = nlohmann::json::array();
     for (size_t i : reference_ops) jr.push_back({{"name", ops[i].name}, {"type", ops[i].type}});
     j["reference_op_names"] = jr;
-    j["total"] = {{"ms_median", m.ms_median}, {"ms_p10", m.ms_p10}, {"ms_p90", m.ms_p90}, {"repeat", m.repeat},
-                  {"warmup", m.warmup}, {"crossings", m.crossings}, {"wait_ms_median", m.wait_ms_median},
+    j["total"] = {{"measured_ms_median", m.ms_median}, {"measured_ms_p10", m.ms_p10}, {"measured_ms_p90", m.ms_p90},
+                  {"repeat", m.repeat}, {"warmup", m.warmup}, {"crossings", m.crossings},
+                  {"wait_ms_median", m.wait_ms_median},
                   {"arena_bytes", ex.arena_bytes()}, {"peak_live_bytes", ex.peak_live_bytes()}};
     if (FLAGS_check_overhead) j["total"]["timing_overhead_pct"] = m.timing_overhead_pct;
     nlohmann::json ju = nlohmann::json::array();

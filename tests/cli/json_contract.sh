@@ -37,4 +37,19 @@ fi
 # zoo and profiles name their lists as the design's table says.
 "$HILSIM" zoo --json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["models"][0]["name"], j' ||
   { echo "FAIL: zoo --json has no models list"; fail=1; }
+# One naming scheme: a measured time names its statistic, a prediction is `ms` (or `predicted_ms` beside a
+# measurement), the activation peak is peak_activation_bytes, validate's fields are flat.
+fields() {  # fields PYTHON_ASSERTION -- command...
+  local code=$1
+  shift 2
+  "$@" --json 2>/dev/null | python3 -c "import json,sys; j=json.load(sys.stdin); $code" ||
+    { echo "FAIL: field names of $*"; fail=1; }
+}
+fields 't=j["total"]; assert {"measured_ms_median","measured_ms_p10","measured_ms_p90"} <= set(t) and "ms_median" not in t, t; assert "measured_ms_median" in j["ops"][0], j["ops"][0]' -- \
+  "$HILSIM" run "$M" --repeat 2 --warmup 0
+fields 't=j["total"]; assert "peak_activation_bytes" in t and "activation_peak_bytes" not in t, t; assert {"measured_ms_p10","measured_ms_median"} <= set(t) and "measured_ms" not in t, t' -- \
+  "$HILSIM" predict "$M" --profile "$X" --compare --repeat 2
+fields 'assert "latency" not in j and "numerics" not in j, j; assert {"max_abs_err","numerics_ok","measured_ms_p10","measured_ms_median","predicted_ms","error_pct"} <= set(j), j' -- \
+  "$HILSIM" validate "$TMP/emitted" --repeat 2
+fields 'assert "peak_activation_bytes" in j["total"], j["total"]' -- "$HILSIM" inspect "$M"
 exit $fail
