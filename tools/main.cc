@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -78,14 +79,27 @@ std::string check_flag_value(const std::string& type, const std::string& value, 
   return "";
 }
 
+// A flag's default as a user would write it: gflags prints doubles at full precision (0.95 came out
+// as 0.94999999999999996).
+std::string readable_default(const gflags::CommandLineFlagInfo& info) {
+  if (info.default_value.empty()) return "\"\"";
+  if (info.type == "double") {
+    char b[32];
+    std::snprintf(b, sizeof b, "%g", std::strtod(info.default_value.c_str(), nullptr));
+    return b;
+  }
+  return info.default_value;
+}
+
 void print_command_help(const Command& c) {
   std::cout << c.usage << "\n";
   if (c.flags.empty()) return;
-  std::cout << "\nflags:\n";
+  std::cout << "\nflags (--a-b and --a_b are the same flag):\n";
   for (const auto& f : c.flags) {
     gflags::CommandLineFlagInfo info;
     if (!gflags::GetCommandLineFlagInfo(f.c_str(), &info)) continue;
-    std::cout << "  --" << info.name << " (" << info.type << ", default " << (info.default_value.empty() ? "\"\"" : info.default_value)
+    // The spelling the usage lines use: dashes.
+    std::cout << "  " << dashed(info.name) << " (" << info.type << ", default " << readable_default(info)
               << ")\n      " << info.description << "\n";
   }
 }
