@@ -17,6 +17,7 @@
 #include "hilsim/calibration/samples.h"
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/costmodel/profile.h"
+#include "hilsim/kernels/thread_pool.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
 
@@ -178,8 +179,27 @@ int run_calibrate(const std::vector<std::string>& args) {
               "beside it)\n", r.wall_s, r.waited_s, r.samples.samples.size(), FLAGS_out.c_str());
   print_profile_summary(r.profile);
   print_drift_correction(r.samples, r.profile);
-  if (FLAGS_json)
-    print_json({{"profile", FLAGS_out}, {"samples", r.samples.samples.size()}, {"wall_s", r.wall_s}, {"waited_s", r.waited_s}});
+  // Classes the budget ended before (too few samples to fit at some thread count): a prediction that
+  // needs one is refused (or answered by roofline with --allow-extrapolation), so say which now.
+  const std::vector<std::string> asked = o.classes.empty() ? calibration::calibration_classes() : o.classes;
+  const int threads_max = std::max(1, o.max_threads > 0 ? std::min(o.max_threads, kernels::ThreadPool::hardware_threads())
+                                                        : kernels::ThreadPool::hardware_threads());
+  std::vector<std::string> missing;
+  for (const auto& c : asked)
+    for (int t = 1; t <= threads_max; ++t)
+      if (!r.profile.kernels.count(calibration::profile_key(c, t))) missing.push_back(calibration::profile_key(c, t));
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    std::fprintf(stderr, "warning: the %.0f s budget ended before %zu class/thread cell(s) had samples enough to fit: "
+                 "%s; predictions that need them are refused (continue with --resume, or a larger --budget-s)\n",
+                 FLAGS_budget_s, missing.size(), list.c_str());
+  }
+  if (FLAGS_json) {
+    nlohmann::json jm = missing;
+    print_json({{"profile", FLAGS_out}, {"samples", r.samples.samples.size()}, {"wall_s", r.wall_s},
+                {"waited_s", r.waited_s}, {"classes_not_fitted", jm}});
+  }
   return kExitOk;
 }
 

@@ -165,4 +165,11 @@ if [[ ! -f "$best" ]] || ! "$HILSIM" profiles --json | python3 -c 'import json,s
   echo "FAIL: profiles --best ($best) / --json"
   fail=1
 fi
+# A budget too short for every class says which it left out, on stderr and in --json.
+err=$("$HILSIM" calibrate --out "$TMP/short.json" --budget-s 0.01 --classes gemm,elementwise --threads-max 1 --json 2>&1 >"$TMP/short.out")
+if [[ "$err" != *"warning: the 0.01 s budget ended before"* ]] ||
+   ! python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["classes_not_fitted"], j' "$TMP/short.out"; then
+  echo "FAIL: a short calibration did not name the classes it left out: $err"
+  fail=1
+fi
 exit $fail
