@@ -191,7 +191,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   if (!missing.empty()) {
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
-    std::fprintf(stderr, "warning: the %.0f s budget ended before %zu class/thread cell(s) had samples enough to fit: "
+    std::fprintf(stderr, "warning: the %g s budget ended before %zu class/thread cell(s) had samples enough to fit: "
                  "%s; predictions that need them are refused (continue with --resume, or a larger --budget-s)\n",
                  FLAGS_budget_s, missing.size(), list.c_str());
   }
