@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "hilsim/graph/onnx_io.h"
@@ -79,6 +80,24 @@ Validation validate_emitted(const std::string& dir, const costmodel::Profile* pr
   const graph::Graph cg = canonical(g);
   if (model_fingerprint(cg) != packed.fingerprint || packed.fingerprint != plan.fingerprint)
     throw Error(dir, "model.onnx, weights.hpk and plan.json do not belong together (fingerprints differ)");
+  // The fingerprint is the model's: a plan.json of another plan for the same model matches it. The packed
+  // convs must be exactly the plan's sparse layers, each packed in the format the plan gives it.
+  {
+    std::map<std::string, std::string> planned, packed_as;
+    for (const LayerChoice& l : plan.layers)
+      if (l.setting.format != runtime::Format::kDense) planned[l.op] = runtime::sparse_format_of(l.setting).name();
+    for (const PackedConv& pc : packed.convs) packed_as[pc.op] = pc.label;
+    for (const auto& [op, label] : planned) {
+      auto it = packed_as.find(op);
+      if (it == packed_as.end() || it->second != label)
+        throw Error(dir + "/plan.json", "does not belong to weights.hpk: the plan gives op '" + op + "' " + label +
+                                            ", the packed weights hold " + (it == packed_as.end() ? "it dense" : it->second));
+    }
+    for (const auto& [op, label] : packed_as)
+      if (!planned.count(op))
+        throw Error(dir + "/plan.json", "does not belong to weights.hpk: the packed weights hold op '" + op + "' as " +
+                                            label + ", the plan keeps it dense");
+  }
   runtime::ExecOptions eo;
   eo.threads = plan.threads;
   eo.detect_structure = false;  // the packed file, not a guess, says what runs sparse

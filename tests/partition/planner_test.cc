@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 
@@ -97,6 +99,15 @@ TEST(Emitter, EmittedModelMatchesTheReferenceAndRefusesAnotherModel) {
   expect_error([&] { parse_packed(bytes.substr(0, bytes.size() - 100), "w.hpk"); }, "truncated");
   expect_error([&] { parse_packed("HILSIMPK", "w.hpk"); }, "w.hpk");
   EXPECT_EQ(parse_packed(bytes, "w.hpk").convs.size(), r.packed.convs.size());
+
+  // A plan.json of another plan for the same model (same fingerprint) beside these weights is refused.
+  Plan other = p;
+  auto sparse = std::find_if(other.layers.begin(), other.layers.end(),
+                             [](const LayerChoice& l) { return l.setting.format != runtime::Format::kDense; });
+  ASSERT_NE(sparse, other.layers.end());
+  sparse->setting = runtime::LayerSparsity{};  // that layer kept dense in the other plan
+  std::ofstream(dir + "/plan.json") << plan_to_json(other) << "\n";
+  expect_error([&] { validate_emitted(dir, &prof, 1); }, "does not belong to weights.hpk");
   std::filesystem::remove_all(dir);
 }
 
