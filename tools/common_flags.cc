@@ -25,11 +25,18 @@ DEFINE_int32(threads, 1,
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/onnx_io.h"
+#include "hilsim/graph/zoo.h"
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/kernels/cpu_features.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::cli {
+
+std::string zoo_name_list() {
+  std::string s;
+  for (const auto& n : graph::zoo_names()) s += (s.empty() ? "" : ", ") + n;
+  return s;
+}
 
 namespace {
 

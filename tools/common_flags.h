@@ -67,6 +67,8 @@ void check_writable(const std::string& path, const std::string& flag);
 inline constexpr int kJsonSchemaVersion = 1;
 void route_stdout_for_json();
 void print_json(nlohmann::json j);
+// The built-in models' names, comma-separated (help texts list them from the zoo itself).
+std::string zoo_name_list();
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

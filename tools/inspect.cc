@@ -110,8 +110,8 @@ int run_inspect(const std::vector<std::string>& args) {
 const Register reg({"inspect", "what a model is: shapes, exact MACs, params, bytes, peak memory, coupled groups",
                     "hilsim inspect MODEL [--json] [--groups] [--passes] [--export-onnx FILE] [--input-shape S]\n"
                     "       hilsim inspect --ops\n\n"
-                    "MODEL is an .onnx file (opset 11-17) or a built-in model zoo:NAME[@RES][xWIDTH], NAME one of\n"
-                    "yolov5s_like, mobileone_s0, resnet18_like, mobilenetv2_like, vgg_like.\n"
+                    "MODEL is an .onnx file (opset 11-17) or a built-in model zoo:NAME[@RES][xWIDTH], NAME one of\n" +
+                        zoo_name_list() + ".\n"
                     "Per op: output shape, exact MACs (conv: output elements x Cin/groups x kh x kw), parameters,\n"
                     "fp32 bytes read + written and arithmetic intensity (FLOPs per byte); totals and the peak\n"
                     "activation memory of the topological order with tensors freed after their last use.",

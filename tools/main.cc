@@ -150,13 +150,19 @@ int main(int argc, char** argv) {
       f = f.substr(0, f.find('='));
       std::string base = f.rfind("no", 0) == 0 && !allowed.count(f) ? f.substr(2) : f;
       if (!allowed.count(f) && !allowed.count(base)) {
-        std::cerr << "hilsim " << name << ": unknown flag '--" << f << "' (see `hilsim " << name << " --help`)\n";
+        // Another command's flag is named as such: `run --allow-unknown` cannot run an op it does not know.
+        gflags::CommandLineFlagInfo other;
+        const bool elsewhere =
+            gflags::GetCommandLineFlagInfo(base.c_str(), &other) || gflags::GetCommandLineFlagInfo(f.c_str(), &other);
+        std::cerr << "hilsim " << name << ": " << (elsewhere ? "'" + dashed(f) + "' is not a flag of " + name
+                                                             : "unknown flag '" + dashed(f) + "'")
+                  << " (see `hilsim " << name << " --help`)\n";
         return kExitBadInput;
       }
       gflags::CommandLineFlagInfo info;
       const std::string known = allowed.count(f) ? f : base;
       if (!gflags::GetCommandLineFlagInfo(known.c_str(), &info) || (known != f && info.type != "bool")) {
-        std::cerr << "hilsim " << name << ": unknown flag '--" << f << "'\n";
+        std::cerr << "hilsim " << name << ": unknown flag '" << dashed(f) << "'\n";
         return kExitBadInput;
       }
       // A flag that takes a value takes the next argument whatever it looks like ("--threads -1" is the

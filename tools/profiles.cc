@@ -56,7 +56,8 @@ int run_profiles(const std::vector<std::string>& args) {
   } else if (all.empty()) {
     std::printf("no bundled profiles found (device_profiles/ in the working directory or the source tree)\n");
   } else {
-    std::printf("\n* the default for commands given no --profile.%s\n",
+    std::printf("\n* the default of bench-predictor and bench-planner when given no --profile (predict, plan and "
+                "validate take the profile they are given).%s\n",
                 any_match ? "" : " None matches this machine: run `hilsim calibrate --out device_profiles/NAME.json` here.");
   }
   return kExitOk;

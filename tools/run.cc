@@ -20,7 +20,8 @@ DEFINE_string(sparsity, "", "prune on the fly: block:8x4@0.8, block_col:8x4@0.8,
 DEFINE_string(plan, "", "a plan file from `hilsim plan`: per-op format, block, ratio and unit");
 DEFINE_string(units, "", "execution units as pinned core groups, e.g. cpu0:0,cpu1:1");
 DEFINE_string(split, "", "with --units: 'branches' assigns parallel branches to the units (else from --plan)");
-DEFINE_string(trace, "", "write a Chrome/Perfetto trace (trace-event JSON) of one measured run");
+DEFINE_string(trace, "", "write a Chrome/Perfetto trace (trace-event JSON): run writes one measured run, predict the "
+                         "predicted schedule");
 DEFINE_bool(check_overhead, false, "also measure the cost of per-op timing (runs the model twice as often)");
 
 namespace hilsim::cli {
@@ -117,7 +118,7 @@ const Register reg({"run", "run a model on hilsim's kernels on this machine and 
                     "Random inputs in [-1, 1] with a fixed seed. Without --threads it runs on 1 thread, or the plan's\n"
                     "count with --plan.",
                     {"threads", "repeat", "warmup", "sparsity", "plan", "units", "split", "trace", "json",
-                     "check_overhead", "input_shape", "allow_unknown"},
+                     "check_overhead", "input_shape"},
                     run_run});
 
 }  // namespace

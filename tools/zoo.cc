@@ -48,9 +48,10 @@ int run_zoo(const std::vector<std::string>& args) {
 
 const Register reg({"zoo", "list the built-in reference models or write them as ONNX",
                     "hilsim zoo [--list] [--out DIR] [--json] [NAME[@RES][xWIDTH] ...]\n\n"
-                    "The built-in models (random weights from a fixed seed, BN statistics non-trivial):\n"
-                    "yolov5s_like (320), mobileone_s0 (train-time form with its branches), resnet18_like,\n"
-                    "mobilenetv2_like, vgg_like (224). --out writes NAME.onnx files that pass the ONNX checker.",
+                    "The built-in models (random weights from a fixed seed, BN statistics non-trivial):\n" +
+                        zoo_name_list() +
+                        ".\nyolov5s_like's default input is 320, the others' 224; mobileone_s0 comes in its train-time\n"
+                        "form with its branches. --out writes NAME.onnx files that pass the ONNX checker.",
                     {"out", "list", "json"}, run_zoo});
 
 }  // namespace

@@ -24,6 +24,8 @@ expect "no_such.onnx" -- "$HILSIM" inspect "$TMP/no_such.onnx"
 expect "junk.onnx" -- "$HILSIM" inspect "$TMP/junk.onnx"
 expect "zoo:nope" -- "$HILSIM" inspect zoo:nope
 expect "--bogus" -- "$HILSIM" inspect zoo:resnet18_like --bogus
+# run cannot execute an op it does not know: --allow-unknown is not one of its flags, said before any work.
+expect "'--allow-unknown' is not a flag of run" -- "$HILSIM" run zoo:resnet18_like@64 --allow-unknown
 expect "--input-shape" -- "$HILSIM" inspect zoo:resnet18_like --input-shape 1x3xq
 expect "broken.json" -- "$HILSIM" predict zoo:resnet18_like --profile "$TMP/broken.json"
 expect "version" -- "$HILSIM" run zoo:resnet18_like@64 --plan "$TMP/plan.json"
