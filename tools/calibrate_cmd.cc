@@ -28,8 +28,9 @@ DEFINE_int32(threads_max, 0, "calibrate thread counts 1..N (default: all cores)"
 DEFINE_string(evaluate, "", "measure fresh instances not in the grid and report the profile's per-class error");
 DEFINE_int32(count, 6, "with --evaluate: isolated instances per class and thread count");
 DEFINE_bool(drift_correction, true,
-            "scale each sample to the host speed of the calibration's median speed-reference reading "
-            "(--nodrift_correction fits the raw timings)");
+            "divide each sample by how much slower than its undisturbed level (the 10th percentile of the smoothed "
+            "speed-reference readings, taken every 2 s) the host ran when it was taken, at the exponent the fit finds, "
+            "where that explains the scatter (--nodrift-correction fits the raw timings)");
 DECLARE_string(out);
 
 namespace hilsim::cli {
@@ -82,7 +83,7 @@ void print_drift_correction(const calibration::SampleSet& s, const costmodel::Pr
   if (d.readings < 2) {
     std::printf("drift correction: none (%d speed-reference reading(s) in the samples)\n", d.readings);
   } else if (!FLAGS_drift_correction) {
-    std::printf("drift correction: off (--nodrift_correction); the %d readings put the host at %.3f-%.3fx its "
+    std::printf("drift correction: off (--nodrift-correction); the %d readings put the host at %.3f-%.3fx its "
                 "undisturbed speed\n", d.readings, d.min_factor, d.max_factor);
   } else if (exponent <= 0) {
     std::printf("drift correction: not applied; %d speed-reference readings put the host at %.3f-%.3fx its undisturbed "
@@ -212,6 +213,7 @@ int run_fit(const std::vector<std::string>& args) {
   std::printf("fitted %zu samples -> %s\n", s.samples.size(), FLAGS_out.c_str());
   print_profile_summary(p);
   print_drift_correction(s, p);
+  if (FLAGS_json) print_json({{"profile", FLAGS_out}, {"samples", s.samples.size()}, {"kernels", p.kernels.size()}});
   return kExitOk;
 }
 
@@ -241,9 +243,11 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
 const Register reg_fit({"fit", "re-fit a device profile from calibration samples without measuring",
                         "hilsim fit SAMPLES --out PROFILE\n\n"
                         "Fits the samples a calibration kept (NAME.json.samples.json) into a profile; refuses samples\n"
-                        "taken with another kernel version. Samples are scaled to the host speed of the median\n"
-                        "speed-reference reading the calibration took (every 8 s), unless --nodrift_correction.",
-                        {"out", "drift_correction"}, run_fit});
+                        "taken with another kernel version. Each sample is divided by how much slower than its\n"
+                        "undisturbed level (the 10th percentile of the smoothed speed-reference readings, taken every\n"
+                        "2 s) the host ran when it was taken, where that explains the scatter, unless\n"
+                        "--nodrift-correction. --json prints the profile's path and sample count.",
+                        {"out", "drift_correction", "json"}, run_fit});
 
 }  // namespace
 }  // namespace hilsim::cli
