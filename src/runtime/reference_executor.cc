@@ -7,7 +7,7 @@
 #include <random>
 #include <set>
 
-#include "hilsim/runtime/reference_ops.h"
+#include "hilsim/kernels/reference_ops.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::runtime {
@@ -246,7 +246,7 @@ Tensor conv(const Ctx& c) {
   if (!one_d) os.push_back(s.out_h());
   os.push_back(s.out_w());
   Tensor o = make(c.out(), DType::kFloat32, os);
-  ref_conv2d(s, x.f32.data(), w.f32.data(), bias, o.f32.data());
+  kernels::ref_conv2d(s, x.f32.data(), w.f32.data(), bias, o.f32.data());
   return o;
 }
 
@@ -259,7 +259,7 @@ Tensor gemm(const Ctx& c) {
   const int64_t N = tb ? b.shape[0] : b.shape[1];
   if ((tb ? b.shape[1] : b.shape[0]) != K) throw Error(c.where, "inner dims of " + dims(a.shape) + " and " + dims(b.shape) + " differ");
   Tensor o = make(c.out(), DType::kFloat32, {M, N});
-  ref_gemm(M, N, K, a.f32.data(), ta, b.f32.data(), tb, alpha, o.f32.data());
+  kernels::ref_gemm(M, N, K, a.f32.data(), ta, b.f32.data(), tb, alpha, o.f32.data());
   if (c.has(2)) {
     const Tensor& cc = c.f(2);
     const Shape os = {M, N};
@@ -295,7 +295,7 @@ Tensor matmul(const Ctx& c) {
   for (int64_t p = 0; p < nb; ++p) {
     unravel(p, batch, bi);
     const int64_t ia = bcast_index(ba, sa, batch, bi), ib = bcast_index(bb, sb, batch, bi);
-    ref_gemm(M, N, K, a.f32.data() + ia * M * K, false, b.f32.data() + ib * K * N, false, 1.0f, o.f32.data() + p * M * N);
+    kernels::ref_gemm(M, N, K, a.f32.data() + ia * M * K, false, b.f32.data() + ib * K * N, false, 1.0f, o.f32.data() + p * M * N);
   }
   return o;
 }
@@ -306,7 +306,7 @@ Tensor batchnorm(const Ctx& c) {
   const int64_t N = x.shape[0], C = x.shape[1], inner = count(Shape(x.shape.begin() + 2, x.shape.end()));
   for (size_t i = 1; i <= 4; ++i) c.need_count(c.f(i), C, "parameter " + std::to_string(i));
   Tensor o = make(c.out(), DType::kFloat32, x.shape);
-  ref_batchnorm(N, C, inner, x.f32.data(), c.f(1).f32.data(), c.f(2).f32.data(), c.f(3).f32.data(), c.f(4).f32.data(),
+  kernels::ref_batchnorm(N, C, inner, x.f32.data(), c.f(1).f32.data(), c.f(2).f32.data(), c.f(3).f32.data(), c.f(4).f32.data(),
                 c.op.attr_float("epsilon", 1e-5f), o.f32.data());
   return o;
 }
@@ -570,8 +570,8 @@ Tensor pool(const Ctx& c) {
     std::fill(os.begin() + 2, os.end(), 1);
     Tensor o = make(c.out(), DType::kFloat32, os);
     const int64_t planes = x.shape[0] * x.shape[1], size = planes ? x.numel() / planes : 0;
-    if (is_max) ref_global_max_pool(planes, size, x.f32.data(), o.f32.data());
-    else ref_global_avg_pool(planes, size, x.f32.data(), o.f32.data());
+    if (is_max) kernels::ref_global_max_pool(planes, size, x.f32.data(), o.f32.data());
+    else kernels::ref_global_avg_pool(planes, size, x.f32.data(), o.f32.data());
     return o;
   }
   const size_t rank = x.shape.size();
@@ -581,7 +581,7 @@ Tensor pool(const Ctx& c) {
   const Shape spatial(x.shape.begin() + 2, x.shape.end());
   const Window win = window(c, spatial, c.op.attr_ints("kernel_shape"));
   const size_t d0 = one_d ? 0 : 1;
-  PoolShape s;
+  kernels::PoolShape s;
   s.n = x.shape[0];
   s.c = x.shape[1];
   s.h = one_d ? 1 : x.shape[2];
@@ -603,8 +603,8 @@ Tensor pool(const Ctx& c) {
   if (!one_d) os.push_back(s.out_h());
   os.push_back(s.out_w());
   Tensor o = make(c.out(), DType::kFloat32, os);
-  if (is_max) ref_max_pool2d(s, x.f32.data(), o.f32.data());
-  else ref_avg_pool2d(s, x.f32.data(), o.f32.data());
+  if (is_max) kernels::ref_max_pool2d(s, x.f32.data(), o.f32.data());
+  else kernels::ref_avg_pool2d(s, x.f32.data(), o.f32.data());
   return o;
 }
 
@@ -742,7 +742,7 @@ Tensor resize(const Ctx& c) {
   const std::string nearest = old ? "floor" : c.op.attr_string("nearest_mode", "round_prefer_floor");
   Tensor out = make(c.out(), DType::kFloat32, os);
   try {
-    ref_resize(x.shape, os, scales, mode, coord, nearest, x.f32.data(), out.f32.data());
+    kernels::ref_resize(x.shape, os, scales, mode, coord, nearest, x.f32.data(), out.f32.data());
   } catch (const Error& e) {
     throw Error(c.where, e.detail());
   }
@@ -912,9 +912,9 @@ Tensor softmax(const Ctx& c) {
   Tensor o = make(c.out(), DType::kFloat32, x.shape);
   const int64_t outer = count(Shape(x.shape.begin(), x.shape.begin() + axis));
   if (c.opset() < 13) {  // coerced to 2-D [outer, rest] at axis
-    ref_softmax(outer, count(Shape(x.shape.begin() + axis, x.shape.end())), 1, x.f32.data(), o.f32.data());
+    kernels::ref_softmax(outer, count(Shape(x.shape.begin() + axis, x.shape.end())), 1, x.f32.data(), o.f32.data());
   } else {
-    ref_softmax(outer, x.shape[axis], count(Shape(x.shape.begin() + axis + 1, x.shape.end())), x.f32.data(), o.f32.data());
+    kernels::ref_softmax(outer, x.shape[axis], count(Shape(x.shape.begin() + axis + 1, x.shape.end())), x.f32.data(), o.f32.data());
   }
   return o;
 }
@@ -1143,7 +1143,7 @@ TensorMap run_reference(const graph::Graph& g, const TensorMap& inputs) {
     }
     if (op.fused.kind != graph::Activation::kNone && !results.empty()) {
       if (!is_float(results[0])) throw Error(c.where, "fused activation on a non-float output");
-      ref_activation_inplace(epilogue_of(op.fused), results[0].f32.data(), results[0].numel());
+      kernels::ref_activation_inplace(epilogue_of(op.fused), results[0].f32.data(), results[0].numel());
     }
     for (size_t i = 0; i < results.size() && i < op.outputs.size(); ++i) {
       if (op.outputs[i].empty()) continue;

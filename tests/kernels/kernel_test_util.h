@@ -11,7 +11,7 @@
 
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/kernels/cpu_features.h"
-#include "hilsim/runtime/reference_ops.h"
+#include "hilsim/kernels/reference_ops.h"
 
 namespace hilsim::kernels::testing {
 
@@ -38,7 +38,7 @@ inline double rel_error(const std::vector<float>& got, const std::vector<float>&
 inline std::vector<float> conv_ref(const ConvShape& s, const std::vector<float>& in, const std::vector<float>& w,
                                    const float* bias, const Epilogue& ep) {
   std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()));
-  runtime::ref_conv2d(s, in.data(), w.data(), bias, out.data());
+  ref_conv2d(s, in.data(), w.data(), bias, out.data());
   for (float& x : out) x = apply_act(ep, x);
   return out;
 }

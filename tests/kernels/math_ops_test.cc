@@ -169,7 +169,7 @@ TEST(MathOps, BilinearResizeEqualsReference) {
       std::vector<float> out(static_cast<size_t>(planes * oh * ow)), want(out.size());
       const std::vector<int64_t> is = {1, planes, h, w}, os = {1, planes, oh, ow};
       const std::vector<double> sc = {1, 1, static_cast<double>(oh) / h, static_cast<double>(ow) / w};
-      runtime::ref_resize(is, os, sc, "linear", coord, "floor", x.data(), want.data());
+      ref_resize(is, os, sc, "linear", coord, "floor", x.data(), want.data());
       resize_linear(planes, h, w, oh, ow, linear_taps(h, oh, sc[2], coord), linear_taps(w, ow, sc[3], coord), x.data(),
                     out.data(), pool);
       EXPECT_LT(rel_error(out, want), 1e-6) << coord << " " << oh << "x" << ow;

@@ -7,7 +7,7 @@
 #include <numeric>
 #include <random>
 
-#include "hilsim/runtime/reference_ops.h"
+#include "hilsim/kernels/reference_ops.h"
 #include "hilsim/util/error.h"
 
 using namespace hilsim::graph;
@@ -527,7 +527,7 @@ TEST(ReferenceExecutor, RandomInputsAndErrorMeasure) {
 }
 
 TEST(ReferenceOps, PoolShapeOutputDims) {
-  hilsim::runtime::PoolShape s;
+  hilsim::kernels::PoolShape s;
   s.h = s.w = 112;
   s.kh = s.kw = 3;
   s.stride_h = s.stride_w = 2;

@@ -1,4 +1,4 @@
-#include "hilsim/runtime/reference_ops.h"
+#include "hilsim/kernels/reference_ops.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "hilsim/util/error.h"
 
-namespace hilsim::runtime {
+namespace hilsim::kernels {
 
 float ref_activation(const kernels::Epilogue& e, float x) {
   switch (e.act) {
@@ -216,4 +216,4 @@ void ref_resize(const std::vector<int64_t>& in_shape, const std::vector<int64_t>
   }
 }
 
-}  // namespace hilsim::runtime
+}  // namespace hilsim::kernels

@@ -1,5 +1,6 @@
 // Naive, obviously correct fp32 loops over plain arrays: the arithmetic of the reference executor.
-// Kept free of the graph IR so the kernel tests can check against them too. Every loop accumulates in
+// Kept free of the graph IR and beside the kernels, so the kernel tests check against them without
+// reaching above their area. Every loop accumulates in
 // double and walks the textbook definition; speed is not a goal.
 #pragma once
 
@@ -9,7 +10,7 @@
 
 #include "hilsim/kernels/conv_desc.h"
 
-namespace hilsim::runtime {
+namespace hilsim::kernels {
 
 // Activations as the fusion pass folds them (ReLU6 = kClip 0..6).
 float ref_activation(const kernels::Epilogue& e, float x);
@@ -58,4 +59,4 @@ void ref_resize(const std::vector<int64_t>& in_shape, const std::vector<int64_t>
                 const std::vector<double>& scales, const std::string& mode, const std::string& coord,
                 const std::string& nearest, const float* in, float* out);
 
-}  // namespace hilsim::runtime
+}  // namespace hilsim::kernels
