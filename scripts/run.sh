@@ -25,9 +25,15 @@ sys.exit(0 if any(p.get("matches_this_machine") and p.get("provenance") == "meas
     if [[ -f "$PROFILE" ]] && ./build/hilsim predict zoo:resnet18_like@64 --profile "$PROFILE" --json >/dev/null 2>&1; then
       echo "== 0. no bundled profile describes this machine: using its calibration from an earlier run, $PROFILE"
     else
-      echo "== 0. no bundled profile describes this machine (hilsim profiles): calibrating it first (120 s)"
+      echo "== 0. no bundled profile describes this machine (hilsim profiles): calibrating it first (${CALIBRATE_S:-120} s)"
       mkdir -p build/profiles
-      ./build/hilsim calibrate --out "$PROFILE" --budget-s "${CALIBRATE_S:-120}"
+      ./build/hilsim calibrate --out "$PROFILE" --budget-s "${CALIBRATE_S:-120}" --json >build/profiles/calibrate.json
+      # A slow machine may end the budget before every class has samples enough; the plan needs them all.
+      if /usr/bin/python3 -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1]))["classes_not_fitted"] else 1)' \
+           build/profiles/calibrate.json; then
+        echo "== 0. the budget left classes out (above): measuring them for 60 s more"
+        ./build/hilsim calibrate --out "$PROFILE" --resume --budget-s 60 >/dev/null
+      fi
     fi
   fi
 fi
