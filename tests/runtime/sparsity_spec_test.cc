@@ -50,3 +50,9 @@ TEST(SparsitySpec, JsonPerLayer) {
   }
   EXPECT_THROW(parse_sparsity_spec("/no/such/file.json"), hilsim::Error);
 }
+
+TEST(SparsitySpec, HugeNumbersAreABadSpecNotACrash) {
+  // Found by the sparsity fuzzer: std::stoi's out_of_range ended the process.
+  EXPECT_THROW(parse_layer_spec("block:66666666666666666666666666666668x4@0.8"), hilsim::Error);
+  EXPECT_THROW(parse_layer_spec("pattern:99999999999"), hilsim::Error);
+}
