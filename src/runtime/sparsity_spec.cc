@@ -143,7 +143,10 @@ SparsitySpec parse_sparsity_json(const std::string& text, const std::string& whe
       const json& b = v["block"];
       if (!b.is_array() || b.size() != 2 || !b[0].is_number_integer() || !b[1].is_number_integer())
         throw Error(field("block"), "must be [filters, channels]");
-      s.bf = b[0].get<int>(), s.bc = b[1].get<int>();
+      // Read wide first: get<int> of 4294967304 would quietly be 8.
+      const int64_t bf = b[0].get<int64_t>(), bc = b[1].get<int64_t>();
+      if (bf < 1 || bc < 1 || bf > 4096 || bc > 4096) throw Error(field("block"), "sizes must be 1..4096");
+      s.bf = static_cast<int>(bf), s.bc = static_cast<int>(bc);
     }
     if (v.contains("ratio")) {
       if (!v["ratio"].is_number()) throw Error(field("ratio"), "must be a number");
@@ -151,7 +154,9 @@ SparsitySpec parse_sparsity_json(const std::string& text, const std::string& whe
     }
     if (v.contains("entries")) {
       if (!v["entries"].is_number_integer()) throw Error(field("entries"), "must be 2 or 3");
-      s.entries = v["entries"].get<int>();
+      const int64_t e = v["entries"].get<int64_t>();
+      if (e < 1 || e > 9) throw Error(field("entries"), "must be 2 or 3");
+      s.entries = static_cast<int>(e);
     }
     if (s.format == Format::kPattern) s.ratio = 1.0 - s.entries / 9.0;
     if (v.contains("unit")) {

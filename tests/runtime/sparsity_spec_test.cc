@@ -56,3 +56,10 @@ TEST(SparsitySpec, HugeNumbersAreABadSpecNotACrash) {
   EXPECT_THROW(parse_layer_spec("block:66666666666666666666666666666668x4@0.8"), hilsim::Error);
   EXPECT_THROW(parse_layer_spec("pattern:99999999999"), hilsim::Error);
 }
+
+TEST(SparsitySpec, JsonSizesBeyondIntAreRefusedNotTruncated) {
+  // 4294967304 as an int is 8: it must be refused, not read as a block of 8.
+  EXPECT_THROW(parse_sparsity_json(R"({"c": {"format": "block", "block": [4294967304, 4], "ratio": 0.5}})", "s.json"),
+               hilsim::Error);
+  EXPECT_THROW(parse_sparsity_json(R"({"c": {"format": "pattern", "entries": 4294967298}})", "s.json"), hilsim::Error);
+}
