@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "hilsim/graph/slice_range.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::graph {
@@ -375,18 +376,7 @@ std::vector<TensorInfo> infer_op(const Graph& g, const Op& op) {
       const int64_t dim = x.shape[static_cast<size_t>(a)], step = steps[i];
       if (step == 0) throw Error(where, "step 0");
       if (step > (int64_t{1} << 40) || step < -(int64_t{1} << 40)) throw Error(where, "step out of range");
-      int64_t st = starts[i], en = ends[i];
-      if (st < 0) st += dim;
-      if (en < 0) en += dim;
-      if (step > 0) {
-        st = std::clamp<int64_t>(st, 0, dim);
-        en = std::clamp<int64_t>(en, 0, dim);
-        s[static_cast<size_t>(a)] = en > st ? (en - st + step - 1) / step : 0;
-      } else {
-        st = std::clamp<int64_t>(st, -1, dim - 1);
-        en = std::clamp<int64_t>(en, -1, dim - 1);
-        s[static_cast<size_t>(a)] = st > en ? (st - en - step - 1) / (-step) : 0;
-      }
+      s[static_cast<size_t>(a)] = slice_range(dim, starts[i], ends[i], step).count;
     }
     return {out(op, 0, x.dtype, s)};
   }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 
+#include "hilsim/graph/slice_range.h"
 #include "hilsim/kernels/gemm.h"
 #include "hilsim/kernels/layout_ops.h"
 #include "hilsim/kernels/math_ops.h"
@@ -232,20 +233,9 @@ std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::ve
   for (size_t i = 0; i < starts.size(); ++i) {
     const int64_t a = norm_axis(axes[i], rank, where), dim = x.shape[a], step = steps[i];
     if (step == 0) throw Error(where, "step 0");
-    // ONNX clamping: starts/ends past the dim (INT64_MAX for "to the end") land on its edges.
-    int64_t s0 = starts[i], e0 = ends[i];
-    if (s0 < 0) s0 += dim;
-    if (e0 < 0) e0 += dim;
-    if (step > 0) {
-      s0 = std::clamp<int64_t>(s0, 0, dim);
-      e0 = std::clamp<int64_t>(e0, 0, dim);
-      os[a] = e0 > s0 ? (e0 - s0 + step - 1) / step : 0;
-    } else {
-      s0 = std::clamp<int64_t>(s0, -1, dim - 1);
-      e0 = std::clamp<int64_t>(e0, -1, dim - 1);
-      os[a] = s0 > e0 ? (s0 - e0 - step - 1) / (-step) : 0;
-    }
-    st[a] = os[a] > 0 ? s0 : 0;
+    const graph::SliceRange r = graph::slice_range(dim, starts[i], ends[i], step);
+    os[a] = r.count;
+    st[a] = r.count > 0 ? r.start : 0;
     sp[a] = step;
   }
   check_shape(g, op, op.outputs[0], os);

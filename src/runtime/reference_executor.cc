@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "hilsim/graph/slice_range.h"
 #include "hilsim/kernels/reference_ops.h"
 #include "hilsim/util/error.h"
 
@@ -532,19 +533,9 @@ Tensor slice(const Ctx& c) {
     const int64_t a = norm_axis(axes[i], rank, c.where), dim = x.shape[a], step = steps[i];
     if (!seen.insert(a).second) throw Error(c.where, "axis repeated");
     if (step == 0) throw Error(c.where, "step 0");
-    int64_t s0 = starts[i], e0 = ends[i];
-    if (s0 < 0) s0 += dim;  // still negative: clamped below
-    if (e0 < 0) e0 += dim;
-    if (step > 0) {
-      s0 = std::clamp<int64_t>(s0, 0, dim);
-      e0 = std::clamp<int64_t>(e0, 0, dim);
-      os[a] = e0 > s0 ? (e0 - s0 + step - 1) / step : 0;
-    } else {
-      s0 = std::clamp<int64_t>(s0, -1, dim - 1);
-      e0 = std::clamp<int64_t>(e0, -1, dim - 1);
-      os[a] = s0 > e0 ? (s0 - e0 - step - 1) / (-step) : 0;
-    }
-    st[a] = s0;
+    const graph::SliceRange r = graph::slice_range(dim, starts[i], ends[i], step);
+    os[a] = r.count;
+    st[a] = r.start;
     sp[a] = step;
   }
   Tensor o = make(c.out(), x.dtype, os);
