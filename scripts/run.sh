@@ -14,9 +14,8 @@ MODEL=${MODEL:-zoo:yolov5s_like}
 if [[ -z "${PROFILE:-}" ]]; then
   if ./build/hilsim profiles --json | /usr/bin/python3 -c '
 import json, sys
-j = json.load(sys.stdin)
-profiles = j if isinstance(j, list) else j.get("profiles", [])
-sys.exit(0 if any(p.get("matches_this_machine") and p.get("provenance") == "measured" for p in profiles) else 1)'; then
+profiles = json.load(sys.stdin)["profiles"]
+sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" for p in profiles) else 1)'; then
     PROFILE=$(./build/hilsim profiles --best)
   else
     # One profile per machine kind: CPU model, ISA flags and core count name it.

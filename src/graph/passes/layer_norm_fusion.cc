@@ -56,8 +56,7 @@ int fuse_layer_norm(Graph& g, std::vector<std::string>* removed) {
   int fused = 0;
   std::vector<OpId> dead;
   for (OpId r1 : g.topological_order()) {
-    const Op& mean_op = g.op(r1);
-    if (std::find(dead.begin(), dead.end(), r1) != dead.end()) continue;
+    const Op& mean_op = g.op(r1);  // a chain fused earlier has no inputs left: trailing_axis refuses it
     const auto axis = trailing_axis(g, mean_op);
     if (!axis) continue;
     const std::string x = mean_op.inputs[0];
