@@ -26,7 +26,7 @@ std::string profile_path() {
 
 Predictor make_predictor() {
   const hilsim::graph::Graph g = hilsim::graph::load_model("zoo:resnet50_like");
-  return Predictor(g, hilsim::costmodel::load_profile(profile_path()), {1, "cpu0"});
+  return Predictor(g, hilsim::model::load_profile(profile_path()), {1, "cpu0"});
 }
 
 LayerSparsity block(int bf, double ratio) {

@@ -110,7 +110,7 @@ int run(int argc, char** argv) {
   std::fprintf(stderr, "\n");
   std::map<std::string, std::vector<hilsim::calibration::Sample>> by_key;
   for (const auto& s : r.samples.samples)
-    by_key[hilsim::calibration::profile_key(s.klass, hilsim::calibration::sample_threads(s))].push_back(s);
+    by_key[hilsim::model::profile_key(s.klass, hilsim::calibration::sample_threads(s))].push_back(s);
   std::printf("%d samples in %.1f s (%d adaptive, %zu in file) -> %s\n", r.measured, r.wall_s, r.adaptive,
               r.samples.samples.size(), o.samples_path.c_str());
   for (const auto& [key, v] : by_key) {
@@ -128,7 +128,7 @@ int run(int argc, char** argv) {
     } else if (klass == "peak") {
       std::printf("  %-24s %.2f GFLOP/s\n", key.c_str(), hilsim::calibration::peak_gflops(v.front()));
     } else if (v.size() >= 3) {
-      const auto m = hilsim::calibration::fit_kernel_class(v, hilsim::calibration::feature_names(klass));
+      const auto m = hilsim::calibration::fit_kernel_class(v, hilsim::model::feature_names(klass));
       std::printf("  %-24s %4zu samples  fit RMSPE %6.1f%%\n", key.c_str(), v.size(), m.fit_rmspe);
     } else {
       std::printf("  %-24s %4zu samples\n", key.c_str(), v.size());

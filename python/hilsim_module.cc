@@ -14,7 +14,7 @@
 #include <optional>
 
 #include "hilsim/costmodel/predictor.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/version.h"
@@ -169,7 +169,7 @@ PYBIND11_MODULE(_hilsim, m) {
              const std::string model_path = path_arg(model, "model");
              const std::string profile_path = path_arg(profile, "profile");
              hilsim::graph::Graph g = hilsim::graph::load_model(model_path, io);
-             return std::make_unique<Predictor>(g, hilsim::costmodel::load_profile(profile_path), o);
+             return std::make_unique<Predictor>(g, hilsim::model::load_profile(profile_path), o);
            }),
            py::arg("model"), py::arg("profile"), py::arg("threads") = py::none(), py::arg("unit") = "",
            py::arg("input_shape") = py::none(), py::arg("allow_unknown") = false,

@@ -59,7 +59,7 @@ int run_bench(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("bench-planner", "takes no positional arguments");
   const std::string profile_path =
       FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
-  const costmodel::Profile profile = costmodel::load_profile(profile_path);
+  const model::Profile profile = model::load_profile(profile_path);
   note_if_profile_is_of_another_machine(profile, profile_path);
   std::vector<std::string> models = {"yolov5s_like", "resnet18_like", "mobilenetv2_like"};
   std::vector<double> fractions = {0.5, 0.35, 0.25};

@@ -119,7 +119,7 @@ int run_bench(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("bench-predictor", "takes no positional arguments");
   const std::string profile_path =
       FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
-  const costmodel::Profile profile = costmodel::load_profile(profile_path);
+  const model::Profile profile = model::load_profile(profile_path);
   note_if_profile_is_of_another_machine(profile, profile_path);
   const calibration::SampleSet samples = calibration::load_samples(profile_path + ".samples.json");
   // FLOPs baseline: ms = a x executed MACs + b x calls, fitted on the same samples (1 thread).
@@ -132,7 +132,7 @@ int run_bench(const std::vector<std::string>& args) {
   }
   const double slope = (n1 * sxy - sx * sy) / std::max(1e-30, n1 * sxx - sx * sx);
   const double call = std::max(0.0, (sy - slope * sx) / std::max(1.0, n1));
-  const costmodel::UnitSpec* cpu0 = profile.unit("cpu0");
+  const model::UnitSpec* cpu0 = profile.unit("cpu0");
   const double peak = cpu0 ? cpu0->peak_gflops : 100, bw = cpu0 ? cpu0->mem_gbps : 10;
 
   // The models: the zoo by name, or a real-model suite (a directory that tests/models/real_models.py
@@ -280,7 +280,7 @@ int run_bench(const std::vector<std::string>& args) {
   const auto ours = summary([](const Row& r) { return r.ours; });
   // A diagnostic, not the figure: the predictions scaled by the host's slowdown since calibration.
   // Kernels follow the reference's slowdown at the exponent the calibration fitted (1 where it recorded none).
-  double exponent = costmodel::drift_exponent(profile);
+  double exponent = model::drift_exponent(profile);
   if (exponent <= 0) exponent = 1;  // 0: the calibration found no use for a correction, not kernels immune to the host
   const double slow = host.slowdown > 0 ? std::pow(host.slowdown, exponent) : 0.0;
   const auto ours_host = summary([slow](const Row& r) { return r.ours * (slow > 0 ? slow : 1.0); });

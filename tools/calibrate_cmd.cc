@@ -13,10 +13,10 @@
 #include "command.h"
 #include "common_flags.h"
 #include "hilsim/calibration/calibrator.h"
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/calibration/speed_reference.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
@@ -55,7 +55,7 @@ void progress(double done, double total, const std::string& what) {
   std::fflush(stderr);
 }
 
-void print_profile_summary(const costmodel::Profile& p) {
+void print_profile_summary(const model::Profile& p) {
   std::printf("%-26s %7s %9s\n", "class/threads", "samples", "fit RMSPE");
   for (const auto& [k, m] : p.kernels) std::printf("%-26s %7d %8.1f%%\n", k.c_str(), m.samples, m.fit_rmspe);
   std::printf("transfer: %.1f us + %.1f GB/s; roofline: %.1f GFLOP/s, %.1f GB/s (unit '%s')\n", p.transfer.latency_us,
@@ -64,7 +64,7 @@ void print_profile_summary(const costmodel::Profile& p) {
   std::printf("energy (%s): %.1f pJ/FLOP, %.1f pJ/DRAM byte, %.1f pJ/cache byte, %.2f W static%s\n",
               p.energy.source.c_str(), p.energy.pj_per_flop, p.energy.pj_per_byte, p.energy.pj_per_byte_cache,
               p.energy.static_w, p.energy.source == "estimate" ? " — an estimate, not measured (see the profile's basis)" : "");
-  const costmodel::SpeedReference& r = p.device.speed_reference;
+  const model::SpeedReference& r = p.device.speed_reference;
   if (!r.workload.empty())
     std::printf("speed reference (%s): %.3f ms, p90/p10 %.2f; the host's speed moved %+.1f%% from the start of the "
                 "calibration to its end%s\n", r.workload.c_str(), r.ms, r.spread, 100 * r.drift,
@@ -76,10 +76,10 @@ void print_profile_summary(const costmodel::Profile& p) {
                 r.ms / r.parallel_ms);
 }
 
-void print_drift_correction(const calibration::SampleSet& s, const costmodel::Profile& p) {
+void print_drift_correction(const calibration::SampleSet& s, const model::Profile& p) {
   calibration::DriftCorrection d;
   calibration::host_factors(s, &d);
-  const double exponent = costmodel::drift_exponent(p);
+  const double exponent = model::drift_exponent(p);
   if (d.readings < 2) {
     std::printf("drift correction: none (%d speed-reference reading(s) in the samples)\n", d.readings);
   } else if (!FLAGS_drift_correction) {
@@ -100,7 +100,7 @@ void print_drift_correction(const calibration::SampleSet& s, const costmodel::Pr
 int run_calibrate(const std::vector<std::string>& args) {
   if (!args.empty()) throw Error("calibrate", "takes no positional arguments (see --help)");
   if (!FLAGS_evaluate.empty()) {
-    costmodel::Profile p = costmodel::load_profile(FLAGS_evaluate);
+    model::Profile p = model::load_profile(FLAGS_evaluate);
     std::vector<double> ref_before;
     const HostSpeed before = measure_host_speed(p, &ref_before);
     auto isolated = calibration::evaluate_profile(p, FLAGS_count, 1, progress);
@@ -109,7 +109,7 @@ int run_calibrate(const std::vector<std::string>& args) {
     for (const auto& [key, m] : p.kernels) {
       std::string klass;
       int t = 0;
-      if (calibration::split_profile_key(key, &klass, &t)) max_threads = std::max(max_threads, t);
+      if (model::split_profile_key(key, &klass, &t)) max_threads = std::max(max_threads, t);
     }
     auto in_context =
         calibration::evaluate_profile_in_context(p, calibration::held_out_context_runs(max_threads), progress);
@@ -175,7 +175,7 @@ int run_calibrate(const std::vector<std::string>& args) {
     return kExitInterrupted;
   }
   r.profile.device.name = r.profile.device.name.empty() ? "this machine" : r.profile.device.name;
-  costmodel::save_profile(r.profile, FLAGS_out);
+  model::save_profile(r.profile, FLAGS_out);
   std::printf("calibrated in %.1f s (%.1f s of it waiting out the host's slow phases): %zu samples -> %s (samples "
               "beside it)\n", r.wall_s, r.waited_s, r.samples.samples.size(), FLAGS_out.c_str());
   print_profile_summary(r.profile);
@@ -188,7 +188,7 @@ int run_calibrate(const std::vector<std::string>& args) {
   std::vector<std::string> missing;
   for (const auto& c : asked)
     for (int t = 1; t <= threads_max; ++t)
-      if (!r.profile.kernels.count(calibration::profile_key(c, t))) missing.push_back(calibration::profile_key(c, t));
+      if (!r.profile.kernels.count(model::profile_key(c, t))) missing.push_back(model::profile_key(c, t));
   if (!missing.empty()) {
     std::string list;
     for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
@@ -208,8 +208,8 @@ int run_fit(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("fit", "expects one SAMPLES file (see --help)");
   if (FLAGS_out.empty()) throw Error("fit", "--out PROFILE is required");
   calibration::SampleSet s = calibration::load_samples(args[0]);
-  costmodel::Profile p = calibration::fit_profile(s, {FLAGS_drift_correction});
-  costmodel::save_profile(p, FLAGS_out);
+  model::Profile p = calibration::fit_profile(s, {FLAGS_drift_correction});
+  model::save_profile(p, FLAGS_out);
   std::printf("fitted %zu samples -> %s\n", s.samples.size(), FLAGS_out.c_str());
   print_profile_summary(p);
   print_drift_correction(s, p);

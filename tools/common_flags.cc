@@ -40,14 +40,14 @@ std::string zoo_name_list() {
 
 namespace {
 
-const costmodel::DeviceInfo& this_machine() {
-  static const costmodel::DeviceInfo d = calibration::detect_device("/");
+const model::DeviceInfo& this_machine() {
+  static const model::DeviceInfo d = calibration::detect_device("/");
   return d;
 }
 
 // Lower is closer. An ISA difference outweighs everything: the kernels then run another code path.
-int mismatch_weight(const std::vector<costmodel::DeviceMismatch>& m) {
-  using Kind = costmodel::DeviceMismatch::Kind;
+int mismatch_weight(const std::vector<model::DeviceMismatch>& m) {
+  using Kind = model::DeviceMismatch::Kind;
   int w = 0;
   for (const auto& x : m) w += x.kind == Kind::kIsa ? 100 : x.kind == Kind::kCores ? 10 : 1;
   return w;
@@ -71,8 +71,8 @@ std::vector<BundledProfile> bundled_profiles() {
   std::sort(files.begin(), files.end());
   for (const auto& f : files) {
     try {
-      costmodel::Profile p = costmodel::load_profile(f.string());
-      auto m = costmodel::device_mismatches(p.device, this_machine());
+      model::Profile p = model::load_profile(f.string());
+      auto m = model::device_mismatches(p.device, this_machine());
       out.push_back({f.string(), std::move(p), std::move(m)});
     } catch (const Error&) {
       // A broken file in the directory is not the bundled default; `hilsim profiles` lists only good ones.
@@ -93,10 +93,10 @@ std::string best_bundled_profile(const std::vector<BundledProfile>& all) {
 
 std::string bundled_profile() { return best_bundled_profile(bundled_profiles()); }
 
-void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path) {
+void note_if_profile_is_of_another_machine(const model::Profile& p, const std::string& path) {
   static bool said = false;
   if (said) return;
-  const auto m = costmodel::device_mismatches(p.device, this_machine());
+  const auto m = model::device_mismatches(p.device, this_machine());
   if (m.empty() && p.provenance == "measured") return;
   said = true;
   std::string why;
@@ -107,9 +107,9 @@ void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const st
                why.empty() ? "" : " (", why.c_str(), why.empty() ? "" : ")");
 }
 
-HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs, int threads) {
+HostSpeed measure_host_speed(const model::Profile& p, std::vector<double>* runs, int threads) {
   HostSpeed h;
-  const costmodel::SpeedReference& r = p.device.speed_reference;
+  const model::SpeedReference& r = p.device.speed_reference;
   if (r.workload != calibration::speed_reference_workload() || !(r.ms > 0)) return h;
   std::vector<double> t;
   if (runs && !runs->empty()) {
@@ -147,14 +147,14 @@ HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* r
   return h;
 }
 
-int threads_from_flags(int plan_threads, const costmodel::Profile* profile, const std::string& unit) {
+int threads_from_flags(int plan_threads, const model::Profile* profile, const std::string& unit) {
   const bool given = !gflags::GetCommandLineFlagInfoOrDie("threads").is_default;
   if (!given && plan_threads <= 0) return 1;
   int cores = std::max(1u, std::thread::hardware_concurrency());
   std::string whose = "this machine";
   if (profile && !profile->units.empty()) {
     const std::string id = unit.empty() ? profile->units[0].id : unit;
-    const costmodel::UnitSpec* u = profile->unit(id);
+    const model::UnitSpec* u = profile->unit(id);
     if (!u) throw Error("--unit '" + id + "'", "the profile has no such unit");
     cores = costmodel::max_threads(*profile, id) / 4;
     whose = "unit '" + id + "' in the profile";

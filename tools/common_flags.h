@@ -12,7 +12,7 @@ DECLARE_int32(threads);
 #include <string>
 #include <vector>
 
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/graph/graph.h"
 #include "hilsim/partition/planner.h"
 
@@ -29,15 +29,15 @@ std::string bundled_profile();
 // The bundled profiles, each with how its machine differs from this one (empty: a match).
 struct BundledProfile {
   std::string path;
-  costmodel::Profile profile;
-  std::vector<costmodel::DeviceMismatch> mismatches;
+  model::Profile profile;
+  std::vector<model::DeviceMismatch> mismatches;
 };
 std::vector<BundledProfile> bundled_profiles();
 // The bundled_profile() choice among an already loaded list.
 std::string best_bundled_profile(const std::vector<BundledProfile>& all);
 // Says on stderr, once, that `p` was measured on (or specified for) another machine, when a command is
 // about to compare its predictions with runs here: the gap is then the machine, not the model.
-void note_if_profile_is_of_another_machine(const costmodel::Profile& p, const std::string& path);
+void note_if_profile_is_of_another_machine(const model::Profile& p, const std::string& path);
 // The host's speed now against the profile's calibration, on its speed reference (timed here when
 // the profile has one of the same workload): slowdown = now / then, 0 when there is nothing to compare.
 // For a run on `threads` > 1 it also times the workload on that many threads when the profile holds
@@ -48,12 +48,12 @@ struct HostSpeed {
   double parallel_ms_then = 0, parallel_ms_now = 0, parallel_slowdown = 0;
   std::string line;  // one sentence (two with the parallel reading) for a footer; empty when slowdown is 0
 };
-HostSpeed measure_host_speed(const costmodel::Profile& p, std::vector<double>* runs = nullptr, int threads = 1);
+HostSpeed measure_host_speed(const model::Profile& p, std::vector<double>* runs = nullptr, int threads = 1);
 // The thread rule every command shares: --threads when given, else the plan's thread count when a
 // plan is given (`plan_threads` > 0), else 1. A given --threads is refused (Error naming the flag)
 // outside 1..4x the cores it runs on: this machine's, or with `profile` those of its unit `unit` ("" the
 // first), the unit a prediction is for.
-int threads_from_flags(int plan_threads = 0, const costmodel::Profile* profile = nullptr, const std::string& unit = "");
+int threads_from_flags(int plan_threads = 0, const model::Profile* profile = nullptr, const std::string& unit = "");
 // The plan at `path` (--plan), checked against the model it is applied to: a plan made for other op
 // names, weight shapes or input shape is refused naming the plan and the shapes.
 partition::Plan load_plan_for(const std::string& path, const graph::Graph& model);

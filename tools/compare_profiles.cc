@@ -26,7 +26,7 @@ DEFINE_double(max_diff_pct, 0, "exit 1 when any configuration's predictions diff
 namespace hilsim::cli {
 namespace {
 
-std::string describe(const costmodel::Profile& p) {
+std::string describe(const model::Profile& p) {
   std::string s = p.provenance;
   if (!p.device.calibrated_at.empty()) s += ", calibrated " + p.device.calibrated_at;
   const auto& r = p.device.speed_reference;
@@ -44,14 +44,14 @@ int run_compare(const std::vector<std::string>& args) {
   if (args.size() != 2) throw Error("compare-profiles", "expects two profiles A and B; see --help");
   if (FLAGS_max_diff_pct < 0 || !std::isfinite(FLAGS_max_diff_pct))
     throw Error("--max-diff-pct", "must be a non-negative number");
-  const costmodel::Profile a = costmodel::load_profile(args[0]), b = costmodel::load_profile(args[1]);
+  const model::Profile a = model::load_profile(args[0]), b = model::load_profile(args[1]);
   std::vector<std::string> models = split_list(FLAGS_models);
   if (models.empty())
     for (const char* m : {"yolov5s_like", "resnet18_like", "mobilenetv2_like", "mobileone_s0", "vgg_like"})
       models.push_back(std::string("zoo:") + m);
   // Every thread count both profiles fitted models for (kernel keys "class/tN"): the default unit's own
   // count can be 1 while the profile also holds the multi-threaded fits.
-  auto thread_counts = [](const costmodel::Profile& p) {
+  auto thread_counts = [](const model::Profile& p) {
     std::set<int> t;
     for (const auto& [key, m] : p.kernels) {
       const auto slash = key.rfind("/t");

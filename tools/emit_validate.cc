@@ -8,7 +8,7 @@
 
 #include "command.h"
 #include "common_flags.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/partition/emitter.h"
 #include "hilsim/util/error.h"
 
@@ -45,9 +45,9 @@ int run_emit(const std::vector<std::string>& args) {
 
 int run_validate(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("validate", "expects one DIR written by `hilsim emit`");
-  costmodel::Profile profile;
+  model::Profile profile;
   if (!FLAGS_profile.empty()) {
-    profile = costmodel::load_profile(FLAGS_profile);
+    profile = model::load_profile(FLAGS_profile);
     note_if_profile_is_of_another_machine(profile, FLAGS_profile);
   }
   const partition::Validation v =

@@ -9,7 +9,7 @@
 
 #include "command.h"
 #include "common_flags.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/partition/planner.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
@@ -40,7 +40,7 @@ int run_plan(const std::vector<std::string>& args) {
   o.formats = split_list(FLAGS_formats);
   o.max_ratio = FLAGS_max_ratio;
   o.keep_first_last_dense = FLAGS_keep_first_last;
-  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
+  const model::Profile profile = model::load_profile(FLAGS_profile);
   o.threads = threads_from_flags(0, &profile, FLAGS_unit);
   o.unit = FLAGS_unit;
   o.split_units = split_list(FLAGS_split_units);

@@ -34,7 +34,7 @@ int run_predict(const std::vector<std::string>& args) {
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   graph::Graph g = load_model_from_flags(args[0]);
   const int plan_threads = FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads;
-  const costmodel::Profile profile = costmodel::load_profile(FLAGS_profile);
+  const model::Profile profile = model::load_profile(FLAGS_profile);
   costmodel::PredictorOptions po;
   po.threads = threads_from_flags(plan_threads, &profile, FLAGS_unit);
   po.default_unit = FLAGS_unit;

@@ -15,7 +15,7 @@ DEFINE_bool(best, false, "print only the path of the measured profile that match
 namespace hilsim::cli {
 namespace {
 
-std::vector<std::string> texts(const std::vector<costmodel::DeviceMismatch>& m) {
+std::vector<std::string> texts(const std::vector<model::DeviceMismatch>& m) {
   std::vector<std::string> t;
   for (const auto& x : m) t.push_back(x.text);
   return t;

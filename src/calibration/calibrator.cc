@@ -19,8 +19,8 @@
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/grid.h"
 #include "hilsim/calibration/runner.h"
-#include "hilsim/calibration/instances.h"
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/instances.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/graph/builder.h"
 #include "hilsim/graph/model_source.h"
@@ -273,7 +273,7 @@ std::vector<GridPoint> zoo_points(const std::vector<std::string>& classes, int t
       p.c = cs.c, p.f = cs.f, p.h = cs.h, p.w = cs.w, p.k = cs.kh, p.stride = cs.stride_h, p.groups = cs.groups;
       p.bc = op.fused.kind == graph::Activation::kSiLU ? 2 : op.fused.kind == graph::Activation::kRelu ? 1 : 0;
       const bool dw = cs.is_depthwise() && (cs.kh == 3 || cs.kh == 5);
-      p.klass = dense_conv_class(cs.kh, cs.kw, dw);
+      p.klass = model::dense_conv_class(cs.kh, cs.kw, dw);
       std::vector<GridPoint> variants{p};
       if (cs.groups == 1) {
         const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);
@@ -350,11 +350,11 @@ Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
     if (q10 > 0 && q90 / q10 < p90 / p10) t.swap(t2);
   }
   const auto id = cg.find_op(ops[targets[0]].name);
-  const OpInstance oi = op_instance(cg, *id, ls, p.threads, true);
+  const model::OpInstance oi = model::op_instance(cg, *id, ls, p.threads, true);
   Sample s;
   s.klass = oi.k.klass;
   s.instance = p.key();
-  s.features = features_of(oi.k);
+  s.features = model::features_of(oi.k);
   s.features["threads"] = p.threads;
   s.ms_median = quantile(t, 0.5);
   s.ms_p10 = quantile(t, 0.1);
@@ -426,12 +426,12 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     const auto id = cg.find_op(ops[j].name);
     if (!id || t[j].empty()) continue;
     const runtime::LayerSparsity ls = eo.sparsity.for_op(ops[j].name).value_or(runtime::LayerSparsity{});
-    const OpInstance oi = op_instance(cg, *id, ls, r.threads, false);
+    const model::OpInstance oi = model::op_instance(cg, *id, ls, r.threads, false);
     if (!classes.empty() && std::find(classes.begin(), classes.end(), oi.k.klass) == classes.end()) continue;
     Sample s;
     s.klass = oi.k.klass;
     s.instance = r.key() + "/" + ops[j].name;
-    s.features = features_of(oi.k);
+    s.features = model::features_of(oi.k);
     s.features["threads"] = r.threads;
     s.ms_median = quantile(t[j], 0.5);
     s.ms_p10 = quantile(t[j], 0.1);
@@ -453,8 +453,8 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
   return out;
 }
 
-costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
-  costmodel::Profile p;
+model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
+  model::Profile p;
   p.device = measured.device;
   // Kernel classes get the host's speed factored out at the exponent that fits them best; the other
   // fits (roofline, transfer, energy) see the full correction, as before.
@@ -488,22 +488,22 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   // exponent above 0 made two calibrations disagree more; a phone throttling over minutes is the case
   // the correction is for.
   auto fit_all = [&](double e) {
-    std::map<std::pair<std::string, int>, costmodel::KernelModel> out;
+    std::map<std::pair<std::string, int>, model::KernelModel> out;
     for (const auto& [key, idx] : groups)
-      if (is_kernel(key.first) && idx.size() >= 3) out[key] = fit_kernel_class(samples_of(idx, e), feature_names(key.first), fo.policy);
+      if (is_kernel(key.first) && idx.size() >= 3) out[key] = fit_kernel_class(samples_of(idx, e), model::feature_names(key.first), fo.policy);
     return out;
   };
-  auto rms_log_error = [&](const std::map<std::pair<std::string, int>, costmodel::KernelModel>& ms, double e) {
+  auto rms_log_error = [&](const std::map<std::pair<std::string, int>, model::KernelModel>& ms, double e) {
     double sq = 0, n = 0;
     for (const auto& [key, m] : ms)
       for (const Sample& x : samples_of(groups.at(key), e)) {
-        const double pred = evaluate_model(m, x.features);
+        const double pred = model::evaluate_model(m, x.features);
         if (pred > 0 && fit_ms(x) > 0) sq += std::pow(std::log(fit_ms(x) / pred), 2), n += 1;
       }
     return n > 0 ? std::sqrt(sq / n) : 0.0;
   };
   double exponent = 0;
-  std::map<std::pair<std::string, int>, costmodel::KernelModel> models = fit_all(0);
+  std::map<std::pair<std::string, int>, model::KernelModel> models = fit_all(0);
   if (moving) {
     const auto uncorrected = models;
     for (int it = 0; it < fo.policy.drift_max_iterations; ++it) {
@@ -511,7 +511,7 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
       for (const auto& [key, m] : models)
         for (size_t i : groups.at(key)) {
           if (factors[i] == 1.0) continue;
-          const double pred = evaluate_model(m, measured.samples[i].features);
+          const double pred = model::evaluate_model(m, measured.samples[i].features);
           const double t = fit_ms(measured.samples[i]) / std::pow(factors[i], exponent);
           if (!(pred > 0) || !(t > 0)) continue;
           const double x = std::log(factors[i]), y = std::log(t / pred);
@@ -533,9 +533,9 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   double peak_gflops = 0, mem_gbps = 0;
   for (const auto& [key, idx] : groups) {
     if (!models.count(key)) continue;
-    costmodel::KernelModel m = models.at(key);
+    model::KernelModel m = models.at(key);
     m.drift_exponent = moving ? exponent : -1;
-    p.kernels[profile_key(key.first, key.second)] = m;
+    p.kernels[model::profile_key(key.first, key.second)] = m;
     for (size_t i : idx) {
       const Sample& s = set.samples[i];
       if (key.first.rfind("dense_conv", 0) == 0 && key.second == 1 && s.ms_median > 0)
@@ -545,7 +545,7 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   for (const Sample& s : set.samples)
     if (s.klass == "stream" && s.ms_median > 0) mem_gbps = std::max(mem_gbps, s.features.at("bytes") / (s.ms_median * 1e6));
   const int cores = std::max(1, p.device.cores);
-  costmodel::UnitSpec all;
+  model::UnitSpec all;
   all.id = "cpu";
   all.kind = "cpu";
   all.threads = cores;
@@ -554,7 +554,7 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   for (int c = 0; c < cores; ++c) all.cpus.push_back(c);
   p.units.push_back(all);
   for (int c = 0; c < cores; ++c) {
-    costmodel::UnitSpec u;
+    model::UnitSpec u;
     u.id = "cpu" + std::to_string(c);
     u.kind = "cpu";
     u.threads = 1;
@@ -565,7 +565,7 @@ costmodel::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) 
   }
   auto tr = groups.find({"transfer", 1});
   if (tr != groups.end() && tr->second.size() >= 2) {
-    costmodel::KernelModel m = fit_kernel_class(samples_of(tr->second, 1.0), {"bytes", "call"});
+    model::KernelModel m = fit_kernel_class(samples_of(tr->second, 1.0), {"bytes", "call"});
     p.transfer.latency_us = m.params[1] * 1e3;
     p.transfer.gbps = m.params[0] > 0 ? 1e-6 / m.params[0] : 100.0;
     p.transfer.source = "measured";
@@ -791,7 +791,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     for (const auto& cell : cells) {
       auto it = groups.find(cell);
       if (it == groups.end() || it->second.size() < 4) continue;
-      const auto m = fit_kernel_class(it->second, feature_names(cell.first), pol);
+      const auto m = fit_kernel_class(it->second, model::feature_names(cell.first), pol);
       // Sample density matters too: error per sample so far.
       const double e = m.fit_rmspe / std::sqrt(static_cast<double>(it->second.size()));
       if (e > worst) worst = e, worst_cell = cell;
@@ -836,26 +836,26 @@ ClassError class_error(const std::string& key, const std::vector<double>& errs) 
 
 }  // namespace
 
-std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_class, uint64_t seed,
+std::vector<ClassError> evaluate_profile(const model::Profile& p, int per_class, uint64_t seed,
                                          const std::function<void(double, double, const std::string&)>& progress) {
   std::vector<ClassError> out;
   std::vector<std::pair<std::string, int>> cells;
   for (const auto& [key, m] : p.kernels) {
     std::string klass;
     int threads = 0;
-    if (split_profile_key(key, &klass, &threads)) cells.emplace_back(klass, threads);
+    if (model::split_profile_key(key, &klass, &threads)) cells.emplace_back(klass, threads);
   }
   double done = 0;
   for (const auto& [klass, threads] : cells) {
     if (std::find(calibration_classes().begin(), calibration_classes().end(), klass) == calibration_classes().end())
       continue;
-    const costmodel::KernelModel& m = p.kernels.at(profile_key(klass, threads));
-    const std::string key = profile_key(klass, threads);
+    const model::KernelModel& m = p.kernels.at(model::profile_key(klass, threads));
+    const std::string key = model::profile_key(klass, threads);
     std::vector<double> errs;
     // A seed far from the calibration's: these instances are not in its grid.
     for (const GridPoint& g : design(klass, threads, per_class, 1000 + seed)) {
       Sample s = measure_point(g, MeasureOptions{});
-      const double pred = evaluate_model(m, s.features);
+      const double pred = model::evaluate_model(m, s.features);
       errs.push_back((pred - fit_ms(s)) / fit_ms(s));
       if (progress) progress(++done, static_cast<double>(cells.size() * per_class), key);
     }
@@ -882,16 +882,16 @@ std::vector<ContextRun> held_out_context_runs(int max_threads) {
 }
 
 std::vector<ClassError> evaluate_profile_in_context(
-    const costmodel::Profile& p, const std::vector<ContextRun>& runs,
+    const model::Profile& p, const std::vector<ContextRun>& runs,
     const std::function<void(double, double, const std::string&)>& progress) {
   std::map<std::string, std::vector<double>> errs;
   double done = 0;
   for (const ContextRun& r : runs) {
     for (const Sample& s : measure_context(r, {})) {
-      const std::string key = profile_key(s.klass, r.threads);
+      const std::string key = model::profile_key(s.klass, r.threads);
       auto m = p.kernels.find(key);
       if (m == p.kernels.end() || !(fit_ms(s) > 0)) continue;
-      errs[key].push_back((evaluate_model(m->second, s.features) - fit_ms(s)) / fit_ms(s));
+      errs[key].push_back((model::evaluate_model(m->second, s.features) - fit_ms(s)) / fit_ms(s));
     }
     if (progress) progress(++done, static_cast<double>(runs.size()), r.key());
   }

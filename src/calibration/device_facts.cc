@@ -51,8 +51,8 @@ int64_t parse_cache_size(const std::string& text) {
   }
 }
 
-std::vector<costmodel::CacheLevel> caches_from_sizes(const CacheSizes& s) {
-  std::vector<costmodel::CacheLevel> out;
+std::vector<model::CacheLevel> caches_from_sizes(const CacheSizes& s) {
+  std::vector<model::CacheLevel> out;
   // Without sysfs nothing says which caches are shared; on the CPUs this runs on L1 and L2 are per
   // core and the last level is shared by the cores of a complex.
   auto add = [&](int level, const char* type, int64_t bytes, bool shared) {
@@ -74,8 +74,8 @@ CacheSizes libc_cache_sizes() {
   return s;
 }
 
-costmodel::DeviceInfo detect_device(const std::string& root) {
-  costmodel::DeviceInfo d;
+model::DeviceInfo detect_device(const std::string& root) {
+  model::DeviceInfo d;
   // Provenance: the build that measures (a profile from other kernels is not comparable).
   d.hilsim_version = HILSIM_VERSION;
   d.git_sha = HILSIM_GIT_SHA;
@@ -113,7 +113,7 @@ costmodel::DeviceInfo detect_device(const std::string& root) {
     for (const auto& p : idx) {
       std::string type = read_line(p / "type");
       if (type == "Instruction") continue;
-      costmodel::CacheLevel c;
+      model::CacheLevel c;
       c.level = std::atoi(read_line(p / "level").c_str());
       c.type = type == "Data" ? "data" : "unified";
       c.bytes = parse_cache_size(read_line(p / "size"));

@@ -9,16 +9,6 @@
 
 namespace hilsim::calibration {
 
-namespace {
-
-double feature_value(const std::map<std::string, double>& f, const std::string& name) {
-  if (name == "call") return 1.0;
-  auto it = f.find(name);
-  return it == f.end() ? 0.0 : it->second;
-}
-
-}  // namespace
-
 std::vector<double> nnls(const std::vector<double>& a_data, size_t rows, size_t cols, const std::vector<double>& b_data) {
   using Eigen::MatrixXd;
   using Eigen::VectorXd;
@@ -70,59 +60,17 @@ std::vector<double> nnls(const std::vector<double>& a_data, size_t rows, size_t 
   return std::vector<double>(x.data(), x.data() + cols);
 }
 
-double evaluate_model(const costmodel::KernelModel& m, const std::map<std::string, double>& features, bool* extrapolated) {
-  double ms = 0;
-  for (size_t i = 0; i < m.features.size(); ++i) ms += m.params[i] * feature_value(features, m.features[i]);
-  if (extrapolated) {
-    *extrapolated = false;
-    for (const auto& [f, range] : m.valid_range) {
-      double v = feature_value(features, f);
-      // 1% slack: a layer at the exact edge of the grid is not an extrapolation.
-      if (v < range.first * 0.99 || v > range.second * 1.01) *extrapolated = true;
-    }
-  }
-  return ms;
-}
-
-CompiledModel compile_model(const costmodel::KernelModel& m, const std::string& where) {
-  CompiledModel c;
-  for (size_t i = 0; i < m.features.size() && i < m.params.size(); ++i) {
-    const int slot = feature_index(m.features[i]);
-    if (slot < 0) throw Error(where + ": feature '" + m.features[i] + "'", "is not a feature this build knows");
-    c.coef[static_cast<size_t>(slot)] += m.params[i];
-  }
-  for (const auto& [f, range] : m.valid_range) {
-    const int slot = feature_index(f);
-    if (slot < 0) throw Error(where + ": valid_range feature '" + f + "'", "is not a feature this build knows");
-    c.ranges.push_back({slot, range.first, range.second});
-  }
-  return c;
-}
-
-double CompiledModel::evaluate(const FeatureVector& f, bool* extrapolated) const {
-  double ms = 0;
-  for (size_t i = 0; i < f.size(); ++i) ms += coef[i] * f[i];
-  if (extrapolated) {
-    *extrapolated = false;
-    for (const Range& r : ranges) {
-      const double v = f[static_cast<size_t>(r.slot)];
-      if (v < r.lo * 0.99 || v > r.hi * 1.01) *extrapolated = true;
-    }
-  }
-  return ms;
-}
-
-double rmspe(const costmodel::KernelModel& m, const std::vector<Sample>& samples) {
+double rmspe(const model::KernelModel& m, const std::vector<Sample>& samples) {
   if (samples.empty()) return 0;
   double s = 0;
   for (const auto& x : samples) {
-    double e = (evaluate_model(m, x.features) - fit_ms(x)) / fit_ms(x);
+    double e = (model::evaluate_model(m, x.features) - fit_ms(x)) / fit_ms(x);
     s += e * e;
   }
   return 100.0 * std::sqrt(s / static_cast<double>(samples.size()));
 }
 
-costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& all_features,
+model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& all_features,
                                         const CalibrationPolicy& policy) {
   if (samples.empty()) throw Error("fit", "no samples to fit");
   if (all_features.empty()) throw Error("fit", "no features to fit");
@@ -151,7 +99,7 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
       std::find(features.begin(), features.end(), "macs") != features.end() ? "macs" : "bytes";
   double ctx_max_size = 0;
   for (const auto& x : samples)
-    if (x.instance.rfind("ctx/", 0) == 0) ctx_max_size = std::max(ctx_max_size, feature_value(x.features, size_feature));
+    if (x.instance.rfind("ctx/", 0) == 0) ctx_max_size = std::max(ctx_max_size, model::feature_value(x.features, size_feature));
   std::vector<double> weight(rows, 1.0);
   for (size_t r = 0; r < rows; ++r) {
     const double t = fit_ms(samples[r]);
@@ -159,16 +107,16 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
       throw Error("fit: class '" + klass + "'", "sample '" + samples[r].instance + "' has a non-positive time");
     // A grid sample larger than every in-context one is all the fit knows there: full weight (the
     // context layers were timed at reduced resolutions; full-resolution layers lie beyond them).
-    if (samples[r].instance.rfind("ctx/", 0) != 0 && feature_value(samples[r].features, size_feature) <= ctx_max_size)
+    if (samples[r].instance.rfind("ctx/", 0) != 0 && model::feature_value(samples[r].features, size_feature) <= ctx_max_size)
       weight[r] = grid_weight;
     weight[r] *= std::clamp(std::sqrt(t / t_med), 0.3, 3.0);
   }
   // The weighted quantile q of measured / predicted over `rows_in`.
-  auto ratio_quantile = [&](const costmodel::KernelModel& mm, const std::vector<size_t>& rows_in, double q) {
+  auto ratio_quantile = [&](const model::KernelModel& mm, const std::vector<size_t>& rows_in, double q) {
     std::vector<std::pair<double, double>> ratios;  // (measured / predicted, weight)
     double total = 0;
     for (size_t r : rows_in) {
-      const double p = evaluate_model(mm, samples[r].features);
+      const double p = model::evaluate_model(mm, samples[r].features);
       if (p > 0) ratios.emplace_back(fit_ms(samples[r]) / p, weight[r]), total += weight[r];
     }
     std::sort(ratios.begin(), ratios.end());
@@ -186,7 +134,7 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
       const double t = fit_ms(samples[r]);
       b[i] = weight[r];
       for (size_t c = 0; c < cols; ++c) {
-        a[i * cols + c] = weight[r] * feature_value(samples[r].features, features[c]) / t;
+        a[i * cols + c] = weight[r] * model::feature_value(samples[r].features, features[c]) / t;
         scale[c] += a[i * cols + c] * a[i * cols + c];
       }
     }
@@ -195,7 +143,7 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
       for (size_t i = 0; i < n; ++i) a[i * cols + c] /= scale[c];
     }
     std::vector<double> x = nnls(a, n, cols, b);
-    costmodel::KernelModel mm;
+    model::KernelModel mm;
     mm.model = "linear";
     mm.features = features;
     for (size_t c = 0; c < cols; ++c) mm.params.push_back(x[c] / scale[c]);
@@ -218,13 +166,13 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
   std::vector<size_t> keep(rows);
   for (size_t r = 0; r < rows; ++r) keep[r] = r;
   std::vector<size_t> all = keep;
-  costmodel::KernelModel m = solve(keep);
+  model::KernelModel m = solve(keep);
   const size_t min_keep = std::max<size_t>(cols + 2, (rows * 2 + 4) / 5);  // at least 40% of the samples
   for (int it = 0; it < 4; ++it) {
     const double lo = ratio_quantile(m, all, policy.envelope_quantile);
     std::vector<size_t> next;
     for (size_t r : all) {
-      const double p = evaluate_model(m, samples[r].features);
+      const double p = model::evaluate_model(m, samples[r].features);
       if (p > 0 && fit_ms(samples[r]) / p <= policy.envelope * lo) next.push_back(r);
     }
     if (next.size() < min_keep || next == keep) break;
@@ -238,7 +186,7 @@ costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, cons
     if (f == "call") continue;
     double lo = std::numeric_limits<double>::infinity(), hi = -lo;
     for (const auto& s : samples) {
-      double v = feature_value(s.features, f);
+      double v = model::feature_value(s.features, f);
       lo = std::min(lo, v), hi = std::max(hi, v);
     }
     m.valid_range[f] = {lo, hi};

@@ -251,7 +251,7 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     p.op = "conv";
     p.c = cv.c, p.f = cv.f, p.h = p.w = cv.h, p.k = cv.k, p.stride = cv.s, p.groups = cv.g, p.act = cv.act;
     const bool dw = p.groups > 1 && (p.k == 3 || p.k == 5);
-    p.klass = dense_conv_class(p.k, p.k, dw);
+    p.klass = model::dense_conv_class(p.k, p.k, dw);
     add(p);
     if (p.groups != 1) continue;
     const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);
@@ -303,22 +303,22 @@ int sparse_row_height(const KernelPoint& p) {
   return 1;
 }
 
-KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes) {
-  KernelInstance k;
+model::KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes) {
+  model::KernelInstance k;
   k.threads = p.threads;
   if (p.op == "conv") {
     const kernels::ConvShape s = p.conv_shape();
     if (p.format == "dense") {
       const bool dw = s.is_depthwise() && (s.kh == 3 || s.kh == 5);
-      k.klass = dense_conv_class(s.kh, s.kw, dw);
+      k.klass = model::dense_conv_class(s.kh, s.kw, dw);
     } else {
       k.klass = "sparse_fb" + std::to_string(sparse_row_height(p));
     }
-    k = conv_instance(k.klass, s, p.threads, executed_macs, weight_bytes);
+    k = model::conv_instance(k.klass, s, p.threads, executed_macs, weight_bytes);
     if (p.act == 2) k.act_bytes = k.out_bytes;
     return k;
   }
-  if (p.op == "gemm") return gemm_instance(1, p.f, p.c, p.threads, true);
+  if (p.op == "gemm") return model::gemm_instance(1, p.f, p.c, p.threads, true);
   const int64_t plane = p.h * p.w * 4;
   if (p.op == "maxpool") {
     k.klass = "pool";

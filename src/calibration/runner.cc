@@ -201,11 +201,11 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o) {
     const double q10 = quantile(t2, 0.1), q90 = quantile(t2, 0.9);
     if (q10 > 0 && q90 / q10 < p90 / p10) t.swap(t2);
   }
-  const KernelInstance k = instance_of(p, ins[0]->executed_macs, ins[0]->weight_bytes);
+  const model::KernelInstance k = instance_of(p, ins[0]->executed_macs, ins[0]->weight_bytes);
   Sample s;
   s.klass = k.klass;
   s.instance = p.key();
-  s.features = features_of(k);
+  s.features = model::features_of(k);
   s.features["threads"] = p.threads;
   s.ms_median = quantile(t, 0.5);
   s.ms_p10 = quantile(t, 0.1);
@@ -292,10 +292,10 @@ double held_out_rmspe(const std::vector<Sample>& samples, const std::vector<std:
   std::vector<Sample> train;
   std::vector<size_t> held;
   for (size_t i = 0; i < samples.size(); ++i) (i % 4 == 3 ? held.push_back(i) : train.push_back(samples[i]));
-  const costmodel::KernelModel m = fit_kernel_class(train, features);
+  const model::KernelModel m = fit_kernel_class(train, features);
   double sq = 0, worst_e = -1;
   for (size_t i : held) {
-    const double e = (evaluate_model(m, samples[i].features) - fit_ms(samples[i])) / fit_ms(samples[i]);
+    const double e = (model::evaluate_model(m, samples[i].features) - fit_ms(samples[i])) / fit_ms(samples[i]);
     sq += e * e;
     if (std::fabs(e) > worst_e) {
       worst_e = std::fabs(e);
@@ -454,7 +454,7 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
     for (size_t i = 0; i < cells.size(); ++i) {
       const auto& g = groups[cells[i]];
       int idx = -1;
-      const double e = g.size() < 8 ? 1e9 : held_out_rmspe(g, feature_names(cells[i].first), &idx);
+      const double e = g.size() < 8 ? 1e9 : held_out_rmspe(g, model::feature_names(cells[i].first), &idx);
       const double score = e / std::sqrt(static_cast<double>(g.size() + 1));
       if (score > worst_score) worst_score = score, worst_cell = i, worst_idx = idx;
     }

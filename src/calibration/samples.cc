@@ -52,14 +52,14 @@ SampleSet parse_samples(const std::string& text, const std::string& where) {
   if (j.contains("note") && j["note"].is_string()) s.note = j["note"].get<std::string>();
   if (j.contains("device")) {
     // The device block has the profile's shape; reuse the profile's checks through a tiny wrapper.
-    json p = {{"schema_version", costmodel::kProfileSchemaVersion},
+    json p = {{"schema_version", model::kProfileSchemaVersion},
               {"device", j["device"]},
               {"provenance", "measured"},
               {"units", json::array({{{"id", "cpu"}, {"kind", "cpu"}, {"threads", 1}, {"peak_gflops", 1}, {"mem_gbps", 1}}})},
               {"transfer", {{"latency_us", 0}, {"gbps", 1}}},
               {"kernels", json::object()},
               {"energy", {{"source", "estimate"}, {"pj_per_flop", 0}, {"pj_per_byte", 0}, {"static_w", 0}, {"basis", "-"}}}};
-    s.device = costmodel::parse_profile(p.dump(), where).device;
+    s.device = model::parse_profile(p.dump(), where).device;
   }
   if (!j.contains("samples") || !j["samples"].is_array()) bad(where, "samples", "is missing or not an array");
   const json& arr = j["samples"];
@@ -97,9 +97,9 @@ std::string dump_samples(const SampleSet& s) {
   j["schema_version"] = s.schema_version;
   j["kernel_version"] = s.kernel_version;
   if (!s.note.empty()) j["note"] = s.note;
-  costmodel::Profile p;
+  model::Profile p;
   p.device = s.device;
-  j["device"] = json::parse(costmodel::dump_profile(p))["device"];
+  j["device"] = json::parse(model::dump_profile(p))["device"];
   j["samples"] = json::array();
   for (const auto& x : s.samples) {
     j["samples"].push_back({{"class", x.klass}, {"instance", x.instance}, {"features", x.features},

@@ -111,8 +111,8 @@ double fast_level(const std::vector<double>& level, const CalibrationPolicy& pol
   return quantile(level, policy.fast_level_quantile);
 }
 
-costmodel::SpeedReference summarize(const std::vector<const Sample*>& r, const CalibrationPolicy& policy) {
-  costmodel::SpeedReference out;
+model::SpeedReference summarize(const std::vector<const Sample*>& r, const CalibrationPolicy& policy) {
+  model::SpeedReference out;
   if (r.empty()) return out;
   std::vector<double> ms, spread;
   for (const Sample* s : r) {
@@ -128,9 +128,9 @@ costmodel::SpeedReference summarize(const std::vector<const Sample*>& r, const C
 
 }  // namespace
 
-costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings,
+model::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings,
                                                      const CalibrationPolicy& policy) {
-  costmodel::SpeedReference out = summarize(readings_of(readings), policy);
+  model::SpeedReference out = summarize(readings_of(readings), policy);
   int most = 1;
   for (const Sample& s : readings)
     if (s.klass == kSpeedReferenceClass) most = std::max(most, sample_threads(s));
@@ -189,8 +189,8 @@ Sample scale_by_host(const Sample& in, double factor, double exponent) {
   return s;
 }
 
-double host_parallel_slowdown(const costmodel::DeviceInfo& profiled, int threads, double now_ms) {
-  const costmodel::SpeedReference& r = profiled.speed_reference;
+double host_parallel_slowdown(const model::DeviceInfo& profiled, int threads, double now_ms) {
+  const model::SpeedReference& r = profiled.speed_reference;
   if (r.workload != speed_reference_workload() || threads < 2 || r.parallel_threads != threads || !(r.parallel_ms > 0) ||
       !(now_ms > 0))
     return 0;
@@ -202,8 +202,8 @@ bool slow_phase(const std::vector<double>& readings, const CalibrationPolicy& po
   return readings.back() > policy.slow_phase_ratio * quantile(readings, policy.fast_level_quantile);
 }
 
-double host_slowdown(const costmodel::DeviceInfo& profiled, double now_ms) {
-  const costmodel::SpeedReference& r = profiled.speed_reference;
+double host_slowdown(const model::DeviceInfo& profiled, double now_ms) {
+  const model::SpeedReference& r = profiled.speed_reference;
   if (r.workload != speed_reference_workload() || !(r.ms > 0) || !(now_ms > 0)) return 0;
   return now_ms / r.ms;
 }

@@ -8,8 +8,8 @@
 
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/calibration/fit.h"
-#include "hilsim/calibration/instances.h"
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/instances.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/costmodel/simulator.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/passes/canonicalize.h"
@@ -22,7 +22,7 @@ namespace hilsim::costmodel {
 
 namespace {
 
-int64_t largest_cache(const Profile& p) {
+int64_t largest_cache(const model::Profile& p) {
   int64_t b = 0;
   for (const auto& c : p.device.caches) b = std::max(b, c.bytes);
   return b > 0 ? b : 1 << 20;
@@ -35,7 +35,7 @@ struct Predictor::Impl {
   // (a Python search calls predict() from threads with the GIL released). Uncontended, the lock costs
   // ~20 ns against a 5 us incremental query; per-thread caches would multiply the memory per predictor.
   std::mutex mu;
-  Profile profile;
+  model::Profile profile;
   PredictorOptions opts;
   graph::Graph g;
   struct Node {
@@ -113,14 +113,14 @@ struct Predictor::Impl {
   std::vector<Memo> memo;
   // The unit evaluate() resolved last (almost every op of a config runs on the same one).
   std::string last_unit_id;
-  const UnitSpec* last_unit = nullptr;
+  const model::UnitSpec* last_unit = nullptr;
   int last_unit_threads = 1;
   int64_t evaluations = 0;
   // The profile's models resolved to feature slots, by "class/tN".
-  std::unordered_map<std::string, calibration::CompiledModel> compiled;
+  std::unordered_map<std::string, model::CompiledModel> compiled;
   // The same models by class, indexed by thread count (nullptr where none): the hot path looks a
   // class up without building its "class/tN" key.
-  std::unordered_map<std::string, std::vector<const calibration::CompiledModel*>> by_class;
+  std::unordered_map<std::string, std::vector<const model::CompiledModel*>> by_class;
   // Per node, the config's own setting for it (nullptr: the uniform one or none); reused per query.
   std::vector<const runtime::LayerSparsity*> layer_of;
   std::vector<std::pair<std::string, size_t>> last_names;
@@ -132,15 +132,15 @@ struct Predictor::Impl {
       const size_t old = dispatch_by_threads.size();
       dispatch_by_threads.resize(static_cast<size_t>(threads) + 1, 0.0);
       for (size_t t = old; t < dispatch_by_threads.size(); ++t) {
-        auto d = compiled.find(calibration::profile_key("dispatch", static_cast<int>(t)));
-        dispatch_by_threads[t] = d != compiled.end() ? d->second.coef[calibration::kFCall] : 0.0;
+        auto d = compiled.find(model::profile_key("dispatch", static_cast<int>(t)));
+        dispatch_by_threads[t] = d != compiled.end() ? d->second.coef[model::kFCall] : 0.0;
       }
     }
     return dispatch_by_threads[static_cast<size_t>(threads)];
   }
 
   int threads_of(const std::string& unit_id) const {
-    const UnitSpec* u = profile.unit(unit_id);
+    const model::UnitSpec* u = profile.unit(unit_id);
     if (unit_id == default_unit && opts.threads > 0) return opts.threads;
     return u ? std::max(1, u->threads) : std::max(1, opts.threads);
   }
@@ -156,11 +156,11 @@ struct Predictor::Impl {
       throw Error("threads " + std::to_string(opts.threads),
                   "must be in 1.." + std::to_string(limit) + " (4x the cores of unit '" + default_unit + "')");
     llc = largest_cache(profile);
-    for (const auto& [key, m] : profile.kernels) compiled.emplace(key, calibration::compile_model(m, "profile: kernel '" + key + "'"));
+    for (const auto& [key, m] : profile.kernels) compiled.emplace(key, model::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
       std::string klass;
       int t = 0;
-      if (!calibration::split_profile_key(key, &klass, &t)) continue;
+      if (!model::split_profile_key(key, &klass, &t)) continue;
       auto& v = by_class[klass];
       if (v.size() <= static_cast<size_t>(t)) v.resize(static_cast<size_t>(t) + 1, nullptr);
       v[static_cast<size_t>(t)] = &m;
@@ -217,8 +217,8 @@ struct Predictor::Impl {
 
   // ms of an instance on a unit: the fitted model for the class at this thread count, else the
   // nearest thread count scaled, else the unit's roofline.
-  double latency(const calibration::KernelInstance& k, const UnitSpec& u, OpPrediction& p) const {
-    const calibration::CompiledModel* model = nullptr;
+  double latency(const model::KernelInstance& k, const model::UnitSpec& u, OpPrediction& p) const {
+    const model::CompiledModel* model = nullptr;
     double scale = 1.0;
     auto bc = by_class.find(k.klass);
     if (bc != by_class.end()) {
@@ -232,14 +232,14 @@ struct Predictor::Impl {
             best = static_cast<int>(t);
         if (best > 0) {
           model = v[static_cast<size_t>(best)];
-          scale = calibration::is_compute_class(k.klass) ? static_cast<double>(best) / k.threads : 1.0;
+          scale = model::is_compute_class(k.klass) ? static_cast<double>(best) / k.threads : 1.0;
           p.extrapolated = true;
         }
       }
     }
     if (model) {
       bool extra = false;
-      const double ms = model->evaluate(calibration::feature_vector(k), &extra);
+      const double ms = model->evaluate(model::feature_vector(k), &extra);
       p.extrapolated = p.extrapolated || extra;
       p.model = "fitted";
       // No kernel beats the unit's compute ceiling: a linear fit driven outside its samples (a feature
@@ -276,14 +276,14 @@ struct Predictor::Impl {
       last_unit_id = unit_id;
       last_unit_threads = threads_of(unit_id);
     }
-    const UnitSpec* u = last_unit;
+    const model::UnitSpec* u = last_unit;
     const int threads = last_unit_threads;
     static const runtime::LayerSparsity kDense{};
     const runtime::LayerSparsity& setting = ls ? *ls : kDense;
-    const calibration::OpInstance oi =
-        n.conv ? calibration::conv_op_instance(n.shape, n.bias, n.act, setting, threads, explicit_layer, n.name)
-               : calibration::op_instance(g, n.id, setting, threads, explicit_layer);
-    const calibration::KernelInstance& k = oi.k;
+    const model::OpInstance oi =
+        n.conv ? model::conv_op_instance(n.shape, n.bias, n.act, setting, threads, explicit_layer, n.name)
+               : model::op_instance(g, n.id, setting, threads, explicit_layer);
+    const model::KernelInstance& k = oi.k;
     p.format = oi.format;
     p.klass = k.klass;
     p.executed_macs = k.executed_macs;
@@ -299,7 +299,7 @@ struct Predictor::Impl {
     const int64_t w_dram = model_weight_bytes > llc ? k.weight_bytes : 0;
     p.dram_bytes = act_dram + w_dram;
     p.cache_bytes = p.bytes - p.dram_bytes;
-    const EnergySpec& e = profile.energy;
+    const model::EnergySpec& e = profile.energy;
     p.energy_mj = 1e-9 * (e.pj_per_flop * 2.0 * static_cast<double>(k.executed_macs) +
                           e.pj_per_byte * static_cast<double>(p.dram_bytes) +
                           e.pj_per_byte_cache * static_cast<double>(p.cache_bytes)) +
@@ -456,7 +456,7 @@ struct Predictor::Impl {
   }
 };
 
-Predictor::Predictor(const graph::Graph& model, Profile profile, PredictorOptions opts) : impl_(std::make_unique<Impl>()) {
+Predictor::Predictor(const graph::Graph& model, model::Profile profile, PredictorOptions opts) : impl_(std::make_unique<Impl>()) {
   impl_->profile = std::move(profile);
   impl_->opts = opts;
   impl_->g = model;
@@ -464,7 +464,7 @@ Predictor::Predictor(const graph::Graph& model, Profile profile, PredictorOption
 }
 
 Predictor::Predictor(const std::string& model, const std::string& profile_path, PredictorOptions opts)
-    : Predictor(graph::load_model(model), load_profile(profile_path), opts) {}
+    : Predictor(graph::load_model(model), model::load_profile(profile_path), opts) {}
 
 Predictor::~Predictor() = default;
 Predictor::Predictor(Predictor&&) noexcept = default;
@@ -503,14 +503,14 @@ std::vector<std::pair<std::string, int64_t>> Predictor::prunable_ops() const {
 
 const graph::Graph& Predictor::canonical_graph() const { return impl_->g; }
 int Predictor::default_threads() const { return impl_->threads_of(impl_->default_unit); }
-const Profile& Predictor::profile() const { return impl_->profile; }
+const model::Profile& Predictor::profile() const { return impl_->profile; }
 int64_t Predictor::evaluations() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->evaluations;
 }
 
-int max_threads(const Profile& p, const std::string& unit_id) {
-  const UnitSpec* u = p.unit(unit_id);
+int max_threads(const model::Profile& p, const std::string& unit_id) {
+  const model::UnitSpec* u = p.unit(unit_id);
   const int cores = u && !u->cpus.empty() ? static_cast<int>(u->cpus.size()) : std::max(1, p.device.cores);
   return 4 * cores;
 }

@@ -48,9 +48,9 @@ void summarize(ProfileComparison& c) {
 
 }  // namespace
 
-double host_ratio(const Profile& a, const Profile& b, int threads, bool* parallel_reading) {
+double host_ratio(const model::Profile& a, const model::Profile& b, int threads, bool* parallel_reading) {
   if (parallel_reading) *parallel_reading = false;
-  const SpeedReference &ra = a.device.speed_reference, &rb = b.device.speed_reference;
+  const model::SpeedReference &ra = a.device.speed_reference, &rb = b.device.speed_reference;
   if (ra.workload.empty() || ra.workload != rb.workload || !(ra.ms > 0) || !(rb.ms > 0)) return 0;
   if (threads > 1 && ra.parallel_threads == threads && rb.parallel_threads == threads && ra.parallel_ms > 0 &&
       rb.parallel_ms > 0) {
@@ -60,7 +60,7 @@ double host_ratio(const Profile& a, const Profile& b, int threads, bool* paralle
   return rb.ms / ra.ms;
 }
 
-ProfileComparison compare_profiles(const graph::Graph& model, const Profile& a, const Profile& b,
+ProfileComparison compare_profiles(const graph::Graph& model, const model::Profile& a, const model::Profile& b,
                                    const std::vector<ComparedConfig>& configs, const std::vector<int>& threads,
                                    PredictorOptions opts) {
   ProfileComparison out;

@@ -9,11 +9,11 @@
 
 namespace hilsim::costmodel {
 
-double transfer_ms(const TransferSpec& t, int64_t bytes) {
+double transfer_ms(const model::TransferSpec& t, int64_t bytes) {
   return t.latency_us * 1e-3 + static_cast<double>(bytes) / (t.gbps * 1e9) * 1e3;
 }
 
-SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer,
+SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::UnitSpec>& units, const model::TransferSpec& transfer,
                    bool with_trace) {
   const size_t n = tasks.size();
   std::map<std::string, double> free_at;

@@ -72,7 +72,7 @@ void write_emitted(const EmitResult& r, const Plan& plan, const std::string& dir
   f << plan_to_json(plan) << "\n";
 }
 
-Validation validate_emitted(const std::string& dir, const costmodel::Profile* profile, int repeat) {
+Validation validate_emitted(const std::string& dir, const model::Profile* profile, int repeat) {
   Validation v;
   const Plan plan = load_plan(dir + "/plan.json");
   const PackedModel packed = load_packed(dir + "/weights.hpk");

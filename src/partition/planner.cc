@@ -120,7 +120,7 @@ runtime::SparsitySpec Plan::spec() const {
   return s;
 }
 
-Plan make_plan(const graph::Graph& model, const std::string& model_name, const costmodel::Profile& profile,
+Plan make_plan(const graph::Graph& model, const std::string& model_name, const model::Profile& profile,
                const std::string& profile_name, const PlanOptions& o) {
   costmodel::PredictorOptions po;
   po.threads = o.threads;
@@ -132,7 +132,7 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const c
   plan.profile = profile_name;
   plan.fingerprint = model_fingerprint(g);
   plan.unit = o.unit.empty() ? profile.units.at(0).id : o.unit;
-  const costmodel::UnitSpec* u = profile.unit(plan.unit);
+  const model::UnitSpec* u = profile.unit(plan.unit);
   plan.threads = o.threads > 0 ? o.threads : (u ? u->threads : 1);
   const costmodel::Prediction dense = pred.predict();
   plan.dense_ms = dense.ms;
@@ -295,7 +295,7 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const c
   if (o.split_units.size() >= 2) {
     std::vector<runtime::UnitDef> defs;
     for (const auto& id : o.split_units) {
-      const costmodel::UnitSpec* su = profile.unit(id);
+      const model::UnitSpec* su = profile.unit(id);
       if (!su) throw Error("--split-units", "the profile has no unit '" + id + "'");
       defs.push_back({id, su->cpus});
     }

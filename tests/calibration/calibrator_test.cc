@@ -8,7 +8,7 @@
 #include <set>
 
 #include "hilsim/calibration/fit.h"
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/util/error.h"
@@ -66,14 +66,14 @@ TEST(Calibrator, InContextEvaluationPairsEachLayerWithItsClassModel) {
   const ContextRun run{"zoo:resnet18_like@32x0.25", "", 1};
   SampleSet set;
   set.samples = measure_context(run, {}, 3);
-  costmodel::Profile p = fit_profile(set);
+  model::Profile p = fit_profile(set);
   ASSERT_FALSE(p.kernels.empty());
   // A model that predicts nothing is 100% too low on every layer of its class, whatever the timing.
   const std::string zeroed = p.kernels.begin()->first;
   for (double& x : p.kernels[zeroed].params) x = 0;
   const auto errs = evaluate_profile_in_context(p, {run}, nullptr);
   int in_profile = 0;
-  for (const Sample& s : set.samples) in_profile += p.kernels.count(profile_key(s.klass, 1)) > 0;
+  for (const Sample& s : set.samples) in_profile += p.kernels.count(model::profile_key(s.klass, 1)) > 0;
   int n = 0;
   bool saw_zeroed = false;
   for (const ClassError& e : errs) {
@@ -94,11 +94,11 @@ TEST(Calibrator, InContextEvaluationPairsEachLayerWithItsClassModel) {
 TEST(Calibrator, ProfileKeysSplitBackIntoClassAndThreads) {
   std::string klass;
   int t = 0;
-  ASSERT_TRUE(split_profile_key(profile_key("sparse_fb8", 2), &klass, &t));
+  ASSERT_TRUE(model::split_profile_key(model::profile_key("sparse_fb8", 2), &klass, &t));
   EXPECT_EQ(klass, "sparse_fb8");
   EXPECT_EQ(t, 2);
   for (const char* bad : {"dense_conv3x3", "dense_conv3x3/t0", "dense_conv3x3/t", "gemm/t99999"})
-    EXPECT_FALSE(split_profile_key(bad, &klass, &t)) << bad;
+    EXPECT_FALSE(model::split_profile_key(bad, &klass, &t)) << bad;
 }
 
 TEST(Calibrator, UnknownClassIsAnError) { EXPECT_THROW(design("dense_conv4x4", 1, 3, 1), Error); }
@@ -150,7 +150,7 @@ TEST(Calibrator, FitRecoversAKnownLinearModel) {
     s.ms_median = 2e-8 * macs + 1e-6 * in + 0.005;
     set.samples.push_back(s);
   }
-  costmodel::Profile p = fit_profile(set);
+  model::Profile p = fit_profile(set);
   const auto& m = p.kernels.at("dense_conv3x3/t1");
   EXPECT_LT(m.fit_rmspe, 0.5);
   EXPECT_NEAR(m.params[0], 2e-8, 2e-9);
@@ -183,13 +183,13 @@ TEST(Calibrator, FitFindsHowStronglyKernelsFollowTheReferenceSlowdown) {
     s.ms_median = (2e-8 * macs + 1e-6 * in + 0.005) * std::sqrt(level_at(t) / 5.0);
     set.samples.push_back(s);
   }
-  const costmodel::Profile p = fit_profile(set);
+  const model::Profile p = fit_profile(set);
   const auto& m = p.kernels.at("dense_conv3x3/t1");
   EXPECT_NEAR(m.drift_exponent, 0.5, 0.1);
   EXPECT_NEAR(m.params[0], 2e-8, 0.1 * 2e-8);  // the fast phase's model
   EXPECT_NEAR(p.device.speed_reference.ms, 5.0, 0.5);
   // Without drift correction there is no exponent, and the model is not the fast phase's alone.
-  const costmodel::Profile raw = fit_profile(set, {false});
+  const model::Profile raw = fit_profile(set, {false});
   EXPECT_EQ(raw.kernels.at("dense_conv3x3/t1").drift_exponent, -1);
 }
 

@@ -107,7 +107,7 @@ TEST(EnergyCalibration, FitProfileTakesTheCounterOverTheEstimate) {
   set.samples = {energy_sample("idle", 0, 0, 0, 0.5, j(0, 0, 0, 0.5)), energy_sample("fma", 2e10, 0, 0, 0.5, j(2e10, 0, 0, 0.5)),
                  energy_sample("cache_copy", 0, 0, 6e10, 0.5, j(0, 0, 6e10, 0.5)),
                  energy_sample("dram_copy", 0, 5e9, 0, 0.5, j(0, 5e9, 0, 0.5))};
-  const hilsim::costmodel::Profile p = fit_profile(set);
+  const hilsim::model::Profile p = fit_profile(set);
   EXPECT_EQ(p.energy.source, "rapl");
   EXPECT_NEAR(p.energy.static_w, 4, 1e-6);
   EXPECT_TRUE(p.kernels.empty());  // energy samples are not a kernel class

@@ -41,9 +41,9 @@ TEST(Fit, RecoversAKnownCostModel) {
   EXPECT_LT(m.fit_rmspe, 0.1);
   EXPECT_EQ(m.samples, 60);
   bool extra = true;
-  evaluate_model(m, {{"macs", 5e8}, {"bytes", 1e6}}, &extra);
+  hilsim::model::evaluate_model(m, {{"macs", 5e8}, {"bytes", 1e6}}, &extra);
   EXPECT_FALSE(extra);
-  evaluate_model(m, {{"macs", 5e10}, {"bytes", 1e5}}, &extra);
+  hilsim::model::evaluate_model(m, {{"macs", 5e10}, {"bytes", 1e5}}, &extra);
   EXPECT_TRUE(extra);
 }
 
@@ -106,7 +106,7 @@ TEST(Fit, ATermNoSampleCarriesIsLeftOutOfTheModel) {
   EXPECT_EQ(m.features, (std::vector<std::string>{"bytes", "elements", "call"}));
   EXPECT_EQ(m.params.size(), 3u);
   EXPECT_FALSE(m.valid_range.count("window"));
-  EXPECT_NEAR(evaluate_model(m, {{"bytes", 1e6}, {"elements", 1e5}}), 0.102, 0.002);
+  EXPECT_NEAR(hilsim::model::evaluate_model(m, {{"bytes", 1e6}, {"elements", 1e5}}), 0.102, 0.002);
 }
 
 TEST(Fit, RejectsNonPositiveTimes) {

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <set>
 
-#include "hilsim/calibration/instances.h"
+#include "hilsim/model/instances.h"
 #include "hilsim/graph/builder.h"
 #include "hilsim/util/error.h"
 
@@ -89,31 +89,31 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
     for (const auto& p : kernel_design(klass, 2, 6, 3)) pts.push_back(p);
   for (const auto& p : pts) {
     const int64_t em = p.macs() / 3 + 1, wb = 4096;
-    const KernelInstance mine = instance_of(p, em, wb);
-    KernelInstance theirs;
+    const model::KernelInstance mine = instance_of(p, em, wb);
+    model::KernelInstance theirs;
     if (p.op == "conv") {
       const auto cs = p.conv_shape();
-      theirs = conv_instance(conv_class(cs, p.format, p.bf, p.bc, p.entries), cs, p.threads, em, wb);
+      theirs = model::conv_instance(model::conv_class(cs, p.format, p.bf, p.bc, p.entries), cs, p.threads, em, wb);
       if (p.act == 2) theirs.act_bytes = theirs.out_bytes;
     } else if (p.op == "gemm") {
-      theirs = gemm_instance(1, p.f, p.c, p.threads, true);
+      theirs = model::gemm_instance(1, p.f, p.c, p.threads, true);
       continue;  // gemm's executed MACs and weight bytes come from the shape alone
     } else if (p.op == "maxpool") {
       // What the cost model sees for the same pool as a graph node.
       graph::GraphBuilder b("pool");
       b.maxpool(b.input("x", {1, p.c, p.h, p.w}), p.k, p.stride, p.k == 2 ? 0 : p.k / 2);
       graph::Graph g = b.finish();
-      theirs = op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
+      theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
-      theirs = memory_instance(mine.klass, mine.in_bytes, mine.out_bytes, p.threads);
+      theirs = model::memory_instance(mine.klass, mine.in_bytes, mine.out_bytes, p.threads);
     }
     EXPECT_EQ(mine.klass, theirs.klass) << p.key();
-    EXPECT_EQ(features_of(mine), features_of(theirs)) << p.key();
+    EXPECT_EQ(model::features_of(mine), model::features_of(theirs)) << p.key();
   }
   KernelPoint g;
   g.op = "gemm", g.klass = "gemm", g.c = 512, g.f = 1000, g.threads = 1;
-  EXPECT_EQ(features_of(instance_of(g, 512 * 1000, (512 * 1000 + 1000) * 4)),
-            features_of(gemm_instance(1, 1000, 512, 1, true)));
+  EXPECT_EQ(model::features_of(instance_of(g, 512 * 1000, (512 * 1000 + 1000) * 4)),
+            model::features_of(model::gemm_instance(1, 1000, 512, 1, true)));
 }
 
 TEST(KernelGrid, NeighboursStayValidAndDiffer) {

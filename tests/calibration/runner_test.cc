@@ -47,7 +47,7 @@ TEST(KernelRunner, TimesRealKernelsWithOrderedQuantiles) {
     EXPECT_GE(s.repeats, 3);
     EXPECT_EQ(s.features.at("call"), 1.0);
     EXPECT_EQ(s.features.at("threads"), 1.0);
-    for (const auto& f : feature_names(klass)) EXPECT_TRUE(s.features.count(f)) << klass << " lacks " << f;
+    for (const auto& f : model::feature_names(klass)) EXPECT_TRUE(s.features.count(f)) << klass << " lacks " << f;
   }
   // A sparse kernel executes fewer MACs than its dense shape.
   KernelPoint sp = small("sparse_fb8");
@@ -148,18 +148,18 @@ TEST(KernelRunner, FitRecoversAKnownModelFromGridFeatures) {
     Sample s;
     s.klass = p.klass;
     s.instance = p.key();
-    s.features = features_of(instance_of(p, p.macs(), p.c * p.f * 4));
+    s.features = model::features_of(instance_of(p, p.macs(), p.c * p.f * 4));
     s.features["threads"] = 1;
     s.ms_median = s.ms_p10 = s.ms_p90 =
         1.5e-8 * s.features["macs"] + 2e-7 * s.features["in_bytes"] + 1e-5 * s.features["tiles"] + 0.003;
     set.samples.push_back(s);
   }
-  const costmodel::Profile prof = fit_profile(set);
+  const model::Profile prof = fit_profile(set);
   const auto& m = prof.kernels.at("dense_conv1x1/t1");
   EXPECT_LT(m.fit_rmspe, 0.5);
   EXPECT_NEAR(m.params[0], 1.5e-8, 1.5e-9);
   int worst = -1;
-  EXPECT_LT(held_out_rmspe(set.samples, feature_names("dense_conv1x1"), &worst), 0.5);
+  EXPECT_LT(held_out_rmspe(set.samples, model::feature_names("dense_conv1x1"), &worst), 0.5);
   EXPECT_GE(worst, 0);
 }
 
@@ -172,13 +172,13 @@ TEST(KernelRunner, EvaluateOnATinyBudgetGivesFiniteErrors) {
     q.h = q.w = std::min<int64_t>(q.h, 24);
     set.samples.push_back(run_point(q, quick()));
   }
-  const costmodel::Profile prof = fit_profile(set);
+  const model::Profile prof = fit_profile(set);
   const auto& m = prof.kernels.at("elementwise/t1");
   for (const auto& p : kernel_design("elementwise", 1, 3, 999)) {
     KernelPoint q = p;
     q.h = q.w = std::min<int64_t>(q.h, 24);
     const Sample s = run_point(q, quick());
-    const double err = (evaluate_model(m, s.features) - s.ms_median) / s.ms_median;
+    const double err = (model::evaluate_model(m, s.features) - s.ms_median) / s.ms_median;
     EXPECT_TRUE(std::isfinite(err)) << q.key();
   }
 }

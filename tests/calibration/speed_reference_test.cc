@@ -62,7 +62,7 @@ TEST(SpeedReference, DriftCorrectionScalesSamplesToTheFastLevel) {
 }
 
 TEST(SpeedReference, SlowdownOnlyAgainstTheSameWorkload) {
-  hilsim::costmodel::DeviceInfo d;
+  hilsim::model::DeviceInfo d;
   EXPECT_EQ(host_slowdown(d, 5.0), 0.0);  // no reading in the profile
   d.speed_reference = summarize_speed_reference({speed_reference_sample({4.0}, 1, 0)});
   EXPECT_NEAR(host_slowdown(d, 5.0), 1.25, 1e-12);
@@ -92,7 +92,7 @@ TEST(SpeedReference, ParallelReadingsGiveTheirOwnLevelAndStayOutOfTheDriftCorrec
   EXPECT_EQ(d.readings, 3);
   EXPECT_NEAR(f.back(), 11.0 / 10.2, 1e-9);
   // Against a profile: the slowdown on 2 threads, none at a count the profile did not read.
-  hilsim::costmodel::DeviceInfo dev;
+  hilsim::model::DeviceInfo dev;
   dev.speed_reference = s;
   EXPECT_NEAR(host_parallel_slowdown(dev, 2, 12.6), 2.0, 1e-9);
   EXPECT_EQ(host_parallel_slowdown(dev, 4, 12.6), 0.0);

@@ -11,10 +11,10 @@
 namespace hilsim::costmodel {
 namespace {
 
-Profile test_profile() {
-  Profile p = load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/samsung_galaxy_s20.json");
+model::Profile test_profile() {
+  model::Profile p = model::load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/samsung_galaxy_s20.json");
   // A fitted model for dense 3x3 on the big cluster: 1 ns per MAC + 10 us per call.
-  KernelModel m;
+  model::KernelModel m;
   m.features = {"macs", "in_bytes", "out_bytes", "weight_bytes", "tiles", "call"};
   m.params = {1e-6, 0, 0, 0, 0, 0.01};
   m.samples = 10;
@@ -91,8 +91,8 @@ TEST(Predictor, UnitSplitAddsTransfers) {
 }
 
 TEST(Predictor, DefaultThreadsAreTheUnitsUnlessGiven) {
-  const Profile prof = test_profile();
-  const UnitSpec* big = prof.unit("cpu_big");
+  const model::Profile prof = test_profile();
+  const model::UnitSpec* big = prof.unit("cpu_big");
   ASSERT_NE(big, nullptr);
   ASSERT_GT(big->threads, 1);
   EXPECT_EQ(Predictor(small_model(), prof, {0, "cpu_big"}).default_threads(), big->threads);
@@ -100,7 +100,7 @@ TEST(Predictor, DefaultThreadsAreTheUnitsUnlessGiven) {
 }
 
 TEST(Predictor, MeasuredProfileLackingAClassNamesIt) {
-  Profile p = load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json");
+  model::Profile p = model::load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json");
   for (auto it = p.kernels.begin(); it != p.kernels.end();)
     it = it->first.rfind("pool/", 0) == 0 ? p.kernels.erase(it) : std::next(it);
   try {
@@ -178,7 +178,7 @@ TEST(Predictor, EstimateMatchesPredictTotals) {
 }
 
 TEST(Predictor, ProfileFeatureThisBuildDoesNotKnowIsNamed) {
-  Profile p = test_profile();
+  model::Profile p = test_profile();
   p.kernels["dense_conv3x3/t4"].features[0] = "warp_occupancy";
   try {
     Predictor pred(small_model(), p, {0, "cpu_big"});
@@ -194,7 +194,7 @@ TEST(Predictor, ProfileFeatureThisBuildDoesNotKnowIsNamed) {
 // every answer must equal the serial one, also across the cache's reset at its cap.
 TEST(Predictor, ConcurrentQueriesMatchTheSerialAnswers) {
   const graph::Graph g = small_model();
-  const Profile prof = test_profile();
+  const model::Profile prof = test_profile();
   Predictor serial(g, prof, {0, "cpu_big"});
   const auto ops = serial.prunable_ops();
   constexpr int kThreads = 8, kQueries = 10000;

@@ -10,7 +10,7 @@
 namespace hilsim::costmodel {
 namespace {
 
-Profile measured() { return load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx2_l3_32m_2core.json"); }
+model::Profile measured() { return model::load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx2_l3_32m_2core.json"); }
 
 graph::Graph small_model() {
   graph::ZooOptions o;
@@ -25,7 +25,7 @@ std::vector<ComparedConfig> configs() {
 }
 
 TEST(ProfileComparison, AProfileAgreesWithItselfExactly) {
-  const Profile a = measured();
+  const model::Profile a = measured();
   const ProfileComparison c = compare_profiles(small_model(), a, a, configs(), {1, 2}, {0, "cpu0"});
   ASSERT_EQ(c.configs.size(), 6u);
   EXPECT_EQ(c.max_abs_diff, 0);
@@ -34,9 +34,9 @@ TEST(ProfileComparison, AProfileAgreesWithItselfExactly) {
 }
 
 TEST(ProfileComparison, OneClassScaledShowsInThatClassAloneAndDilutedEndToEnd) {
-  Profile a = measured();
+  model::Profile a = measured();
   a.device.speed_reference = {};  // none: there is no host ratio to adjust by
-  Profile b = a;
+  model::Profile b = a;
   ASSERT_TRUE(b.kernels.count("dense_conv3x3/t1"));
   for (double& p : b.kernels["dense_conv3x3/t1"].params) p *= 1.10;
   const ProfileComparison c = compare_profiles(small_model(), a, b, configs(), {1, 2}, {0, "cpu0"});
@@ -65,9 +65,9 @@ TEST(ProfileComparison, OneClassScaledShowsInThatClassAloneAndDilutedEndToEnd) {
 }
 
 TEST(ProfileComparison, AHostTenPercentSlowerAtTheSecondCalibrationIsAdjustedAway) {
-  Profile a = measured();
+  model::Profile a = measured();
   a.device.speed_reference = {"ref-workload", 5.0, 1.02, 0};
-  Profile b = a;
+  model::Profile b = a;
   b.device.speed_reference.ms = 5.5;
   for (auto& [k, m] : b.kernels)
     for (double& p : m.params) p *= 1.10;
@@ -83,9 +83,9 @@ TEST(ProfileComparison, AHostTenPercentSlowerAtTheSecondCalibrationIsAdjustedAwa
 TEST(ProfileComparison, TwoThreadConfigsAreAdjustedByTheParallelReadingsWhereBothHaveThem) {
   // The first core as fast at both calibrations, the second busier at b's: its 2-thread fits are 1.5x
   // slower, and so was its 2-thread reading. The 1-thread configurations agree as they are.
-  Profile a = measured();
+  model::Profile a = measured();
   a.device.speed_reference = {"ref-workload", 5.0, 1.02, 0, 2, 3.0};
-  Profile b = a;
+  model::Profile b = a;
   b.device.speed_reference.parallel_ms = 4.5;
   for (auto& [k, m] : b.kernels)
     if (k.size() > 3 && k.compare(k.size() - 3, 3, "/t2") == 0)
@@ -110,8 +110,8 @@ TEST(ProfileComparison, TwoThreadConfigsAreAdjustedByTheParallelReadingsWhereBot
 }
 
 TEST(ProfileComparison, MergingPoolsConfigsAndOps) {
-  const Profile a = measured();
-  Profile b = a;
+  const model::Profile a = measured();
+  model::Profile b = a;
   for (double& p : b.kernels["dense_conv1x1/t1"].params) p *= 0.9;
   const auto x = compare_profiles(small_model(), a, b, configs(), {1}, {0, "cpu0"});
   const auto y = compare_profiles(small_model(), a, a, configs(), {1}, {0, "cpu0"});
@@ -122,7 +122,7 @@ TEST(ProfileComparison, MergingPoolsConfigsAndOps) {
 }
 
 TEST(ProfileComparison, AConfigAProfileCannotPredictIsNamed) {
-  const Profile a = measured();
+  const model::Profile a = measured();
   runtime::SparsitySpec bad;
   bad.layers["no_such_op"] = runtime::parse_layer_spec("block:8x4@0.5");
   try {

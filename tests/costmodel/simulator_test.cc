@@ -7,9 +7,9 @@
 using namespace hilsim::costmodel;
 
 namespace {
-std::vector<UnitSpec> two_units() {
-  UnitSpec a{"gpu", "gpu", 1, 100, 10, {}};
-  UnitSpec b{"cpu", "cpu", 1, 10, 10, {}};
+std::vector<hilsim::model::UnitSpec> two_units() {
+  hilsim::model::UnitSpec a{"gpu", "gpu", 1, 100, 10, {}};
+  hilsim::model::UnitSpec b{"cpu", "cpu", 1, 10, 10, {}};
   return {a, b};
 }
 }  // namespace
@@ -26,7 +26,7 @@ TEST(Simulator, ChainOnOneUnitIsTheSum) {
 
 TEST(Simulator, ParallelBranchesOverlapAndPayForCrossing) {
   // a -> {b on gpu, c on cpu} -> d on gpu. c's output crosses back: 1 MB at 1 GB/s + 10 us.
-  TransferSpec x{10, 1};
+  hilsim::model::TransferSpec x{10, 1};
   std::vector<SimTask> t = {{"a", "gpu", {{"gpu", 1.0}}, {}, {}},
                             {"b", "gpu", {{"gpu", 4.0}}, {0}, {0}},
                             {"c", "cpu", {{"cpu", 3.0}}, {0}, {0}},

@@ -5,15 +5,15 @@
 #include <string>
 
 #include "hilsim/calibration/samples.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/util/error.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string text(reinterpret_cast<const char*>(data), size);
   try {
-    auto p = hilsim::costmodel::parse_profile(text, "<fuzz>");
+    auto p = hilsim::model::parse_profile(text, "<fuzz>");
     // A profile that parsed must survive a round trip.
-    hilsim::costmodel::parse_profile(hilsim::costmodel::dump_profile(p), "<fuzz-roundtrip>");
+    hilsim::model::parse_profile(hilsim::model::dump_profile(p), "<fuzz-roundtrip>");
   } catch (const hilsim::Error&) {
   }
   try {

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <random>
 
-#include "hilsim/calibration/instances.h"
+#include "hilsim/model/instances.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/util/error.h"
 
@@ -81,7 +81,7 @@ TEST(PackedModel, WeightBytesAreOneFormulaForCostModelKernelAndFile) {
       pc.rows = kernels::pack_sparse_rows(s, w.data(), m.keep, f.row_height());
       pc.bias = bias;
       const auto k = kernels::prepare_sparse_conv(kernels::ConvDesc{s, {}, f}, pc.rows, bias.data());
-      const auto fp = calibration::conv_footprint(s, fmt, c.ratio, c.bf, c.bc, c.entries, true);
+      const auto fp = model::conv_footprint(s, fmt, c.ratio, c.bf, c.bc, c.entries, true);
       const std::string what = fmt + " " + f.name() + " ratio " + std::to_string(c.ratio) + " on " + s.str();
       EXPECT_EQ(k->weight_bytes(), pc.rows.storage_bytes() + 4 * s.f) << what;
       EXPECT_EQ(file_weight_bytes(pc), k->weight_bytes()) << what;

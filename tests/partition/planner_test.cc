@@ -35,7 +35,7 @@ void expect_error(F f, const std::string& needle) {
 }
 
 TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
-  const costmodel::Profile prof = costmodel::load_profile(kProfile);
+  const model::Profile prof = model::load_profile(kProfile);
   PlanOptions o;
   o.target_speedup = 1.6;
   o.threads = 1;
@@ -55,7 +55,7 @@ TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
 }
 
 TEST(Planner, UnreachableTargetNamesTheBestLatency) {
-  const costmodel::Profile prof = costmodel::load_profile(kProfile);
+  const model::Profile prof = model::load_profile(kProfile);
   PlanOptions o;
   o.target_speedup = 100;
   expect_error([&] { make_plan(small("resnet18_like"), "m", prof, kProfile, o); }, "not reachable");
@@ -68,7 +68,7 @@ TEST(Planner, BadPlanFilesNameTheField) {
 }
 
 TEST(Emitter, EmittedModelMatchesTheReferenceAndRefusesAnotherModel) {
-  const costmodel::Profile prof = costmodel::load_profile(kProfile);
+  const model::Profile prof = model::load_profile(kProfile);
   PlanOptions o;
   o.target_speedup = 1.5;
   o.threads = 1;

@@ -11,7 +11,7 @@
 
 #include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/samples.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/graph/graph.h"
 
 namespace hilsim::calibration {
@@ -78,7 +78,7 @@ struct CalibrateOptions {
 };
 
 struct CalibrateResult {
-  costmodel::Profile profile;
+  model::Profile profile;
   SampleSet samples;
   double wall_s = 0;
   double waited_s = 0;  // of which spent waiting out the host's slow phases
@@ -93,7 +93,7 @@ struct FitOptions {
   bool correct_drift = true;
   CalibrationPolicy policy;
 };
-costmodel::Profile fit_profile(const SampleSet& s, const FitOptions& o = {});
+model::Profile fit_profile(const SampleSet& s, const FitOptions& o = {});
 
 // Fresh random instances not in the grid: per class RMSPE, median |error| and share within +-10%.
 struct ClassError {
@@ -102,7 +102,7 @@ struct ClassError {
   double rmspe = 0, median_abs_pct = 0, within10 = 0;
   double median_pct = 0;  // signed: < 0 when the profile predicts too little
 };
-std::vector<ClassError> evaluate_profile(const costmodel::Profile& p, int per_class, uint64_t seed,
+std::vector<ClassError> evaluate_profile(const model::Profile& p, int per_class, uint64_t seed,
                                          const std::function<void(double, double, const std::string&)>& progress);
 
 // Zoo variants (input size, width) and sparse settings that context_runs() never measures: their
@@ -112,7 +112,7 @@ std::vector<ContextRun> held_out_context_runs(int max_threads);
 // The same per-class figures over the layers of held-out runs, each compared with the profile's
 // model for its (class, threads); classes the profile lacks are skipped.
 std::vector<ClassError> evaluate_profile_in_context(
-    const costmodel::Profile& p, const std::vector<ContextRun>& runs,
+    const model::Profile& p, const std::vector<ContextRun>& runs,
     const std::function<void(double, double, const std::string&)>& progress);
 
 }  // namespace hilsim::calibration

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 
 namespace hilsim::calibration {
 
@@ -17,11 +17,11 @@ struct CacheSizes {
 };
 CacheSizes libc_cache_sizes();
 // The cache list of a machine whose sysfs has none: L1d and L2 private, the last level shared.
-std::vector<costmodel::CacheLevel> caches_from_sizes(const CacheSizes& s);
+std::vector<model::CacheLevel> caches_from_sizes(const CacheSizes& s);
 
 // Caches come from sysfs, or from the C library (cpuid) where sysfs has none and `root` is "/".
 // `root` is the filesystem root to read from ("/" normally; a fake tree in tests).
-costmodel::DeviceInfo detect_device(const std::string& root = "/");
+model::DeviceInfo detect_device(const std::string& root = "/");
 
 // Parses sysfs cache sizes such as "48K", "2048K", "32M"; -1 when unreadable.
 int64_t parse_cache_size(const std::string& text);

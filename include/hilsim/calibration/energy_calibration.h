@@ -12,7 +12,7 @@
 
 #include "hilsim/calibration/energy_counter.h"
 #include "hilsim/calibration/samples.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 
 namespace hilsim::calibration {
 
@@ -30,7 +30,7 @@ double energy_seconds_for_budget(double budget_s);
 std::vector<Sample> measure_energy(EnergyCounter& counter, double seconds_each = 0.5, int repeats = 2);
 
 struct EnergyFit {
-  costmodel::EnergySpec spec;  // source = the counter's; basis says how it was fitted
+  model::EnergySpec spec;  // source = the counter's; basis says how it was fitted
   double rmspe = 0;            // relative error of the fit over its samples, %
   int samples = 0;
 };

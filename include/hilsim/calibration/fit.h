@@ -10,9 +10,8 @@
 #include <vector>
 
 #include "hilsim/calibration/calibration_policy.h"
-#include "hilsim/calibration/kernel_features.h"
 #include "hilsim/calibration/samples.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/kernel_model.h"
 
 namespace hilsim::calibration {
 
@@ -20,29 +19,11 @@ namespace hilsim::calibration {
 // A is rows x cols, row-major.
 std::vector<double> nnls(const std::vector<double>& a, size_t rows, size_t cols, const std::vector<double>& b);
 
-// ms predicted by a model for an instance; `extrapolated` (optional) says whether any feature lies
-// outside the model's valid_range. Missing features count as 0.
-double evaluate_model(const costmodel::KernelModel& m, const std::map<std::string, double>& features,
-                      bool* extrapolated = nullptr);
-
-// A fitted model resolved to the fixed feature slots of FeatureVector: the cost model's hot path.
-struct CompiledModel {
-  FeatureVector coef{};
-  struct Range {
-    int slot;
-    double lo, hi;
-  };
-  std::vector<Range> ranges;
-  double evaluate(const FeatureVector& f, bool* extrapolated = nullptr) const;
-};
-// Throws hilsim::Error naming the feature when the model uses one this build does not know.
-CompiledModel compile_model(const costmodel::KernelModel& m, const std::string& where);
-
 // Fits one class. `features` are the model's terms in order ("call" = the constant 1 per call).
-costmodel::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& features,
+model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& features,
                                         const CalibrationPolicy& policy = {});
 
 // Root-mean-square percentage error of a model over samples.
-double rmspe(const costmodel::KernelModel& m, const std::vector<Sample>& samples);
+double rmspe(const model::KernelModel& m, const std::vector<Sample>& samples);
 
 }  // namespace hilsim::calibration

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/kernels/conv_desc.h"
 
 namespace hilsim::calibration {
@@ -62,7 +62,7 @@ std::vector<KernelPoint> neighbours(const KernelPoint& p, const GridLimits& lim 
 
 // The kernel instance (features) of a point, with what the prepared kernel reports it executes and
 // stores. Same figures as conv_instance / gemm_instance / memory_instance of the runtime.
-KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes);
+model::KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes);
 
 // The sparse engine's row height for a point's format (filters per packed row).
 int sparse_row_height(const KernelPoint& p);

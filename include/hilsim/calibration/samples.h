@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 
 namespace hilsim::calibration {
 
@@ -42,7 +42,7 @@ inline int sample_threads(const Sample& s) {
 struct SampleSet {
   int schema_version = kSamplesSchemaVersion;
   std::string kernel_version = kKernelVersion;
-  costmodel::DeviceInfo device;
+  model::DeviceInfo device;
   std::string note;  // e.g. "measured under qemu-user: timings are meaningless"
   std::vector<Sample> samples;
 };

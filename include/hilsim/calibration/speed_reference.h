@@ -10,7 +10,7 @@
 
 #include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/samples.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 
 namespace hilsim::calibration {
 
@@ -45,7 +45,7 @@ double unix_now();  // seconds, the time stamp of readings and samples (t_unix)
 // p90/p10 of their runs, and how far the host's speed moved from the first reading to the last.
 // Empty without readings. Readings at more than one thread (the most threads among them) give
 // parallel_threads and parallel_ms, their undisturbed level taken the same way.
-costmodel::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings,
+model::SpeedReference summarize_speed_reference(const std::vector<Sample>& readings,
                                                      const CalibrationPolicy& policy = {});
 
 // How much slower the host ran than its undisturbed level when each sample was taken: the reading
@@ -71,9 +71,9 @@ bool slow_phase(const std::vector<double>& readings, const CalibrationPolicy& po
 
 // How much slower this host runs the workload now than when the profile was calibrated (now / then:
 // 1.2 = 20% slower); 0 when the profile has no reading of the same workload.
-double host_slowdown(const costmodel::DeviceInfo& profiled, double now_ms);
+double host_slowdown(const model::DeviceInfo& profiled, double now_ms);
 // The same for the workload on `threads` threads, against the profile's parallel level; 0 when the
 // profile has none at that thread count.
-double host_parallel_slowdown(const costmodel::DeviceInfo& profiled, int threads, double now_ms);
+double host_parallel_slowdown(const model::DeviceInfo& profiled, int threads, double now_ms);
 
 }  // namespace hilsim::calibration

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/graph/graph.h"
 #include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/util/trace.h"
@@ -69,12 +69,12 @@ struct Estimate {
 
 // The most threads a prediction for `unit_id` may be for: 4x its cores (its pinned cpus, else the
 // device's). Past that a "thread count" is time-slicing the calibration never saw.
-int max_threads(const Profile& p, const std::string& unit_id);
+int max_threads(const model::Profile& p, const std::string& unit_id);
 
 // Safe to query from several threads at once (queries take turns on the shared per-op cache).
 class Predictor {
  public:
-  Predictor(const graph::Graph& model, Profile profile, PredictorOptions opts = {});
+  Predictor(const graph::Graph& model, model::Profile profile, PredictorOptions opts = {});
   // MODEL is an .onnx path or zoo:NAME[@RES].
   Predictor(const std::string& model, const std::string& profile_path, PredictorOptions opts = {});
   ~Predictor();
@@ -90,7 +90,7 @@ class Predictor {
   // Ops a config may name (the canonical graph's convs and gemms), with their dense MACs.
   std::vector<std::pair<std::string, int64_t>> prunable_ops() const;
   const graph::Graph& canonical_graph() const;
-  const Profile& profile() const;
+  const model::Profile& profile() const;
   // Threads the default unit's ops are predicted for (PredictorOptions::threads, or the unit's own count).
   int default_threads() const;
   // Per-op predictions computed so far (not served from the cache): for tests of incrementality.

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "hilsim/costmodel/predictor.h"
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/graph/graph.h"
 #include "hilsim/runtime/sparsity_spec.h"
 
@@ -57,11 +57,11 @@ struct ProfileComparison {
 
 // b's speed reference over a's (see ProfileComparison::host_ratio). At threads > 1, the ratio of their
 // parallel levels where both recorded one at that count, else the one-thread ratio.
-double host_ratio(const Profile& a, const Profile& b, int threads = 1, bool* parallel_reading = nullptr);
+double host_ratio(const model::Profile& a, const model::Profile& b, int threads = 1, bool* parallel_reading = nullptr);
 
 // Predicts every config of `model` with each profile at each of `threads` (on opts.default_unit) and
 // compares. A config one profile cannot predict is an error naming the config.
-ProfileComparison compare_profiles(const graph::Graph& model, const Profile& a, const Profile& b,
+ProfileComparison compare_profiles(const graph::Graph& model, const model::Profile& a, const model::Profile& b,
                                    const std::vector<ComparedConfig>& configs, const std::vector<int>& threads,
                                    PredictorOptions opts = {});
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/util/trace.h"
 
 namespace hilsim::costmodel {
@@ -33,11 +33,11 @@ struct SimResult {
 };
 
 // Transfer + sync time for `bytes` crossing between two different units.
-double transfer_ms(const TransferSpec& t, int64_t bytes);
+double transfer_ms(const model::TransferSpec& t, int64_t bytes);
 
 // Tasks must be given in a topological order (deps point backwards). Throws Error naming the task
 // for an unknown unit or a unit it has no duration for.
-SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<UnitSpec>& units, const TransferSpec& transfer,
+SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::UnitSpec>& units, const model::TransferSpec& transfer,
                    bool with_trace = true);
 
 }  // namespace hilsim::costmodel

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/graph/graph.h"
 #include "hilsim/partition/packed_model.h"
 #include "hilsim/partition/planner.h"
@@ -29,6 +29,6 @@ struct Validation {
   double predicted_ms = 0, target_ms = 0;
   int packed_convs = 0;
 };
-Validation validate_emitted(const std::string& dir, const costmodel::Profile* profile, int repeat);
+Validation validate_emitted(const std::string& dir, const model::Profile* profile, int repeat);
 
 }  // namespace hilsim::partition

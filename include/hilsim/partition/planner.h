@@ -62,7 +62,7 @@ std::string model_fingerprint(const graph::Graph& canonical);
 void check_plan_applies(const Plan& plan, const graph::Graph& model, const std::string& where);
 
 // Throws Error (exit 2 at the CLI) when the target is unreachable, naming the best reachable latency.
-Plan make_plan(const graph::Graph& model, const std::string& model_name, const costmodel::Profile& profile,
+Plan make_plan(const graph::Graph& model, const std::string& model_name, const model::Profile& profile,
                const std::string& profile_name, const PlanOptions& o);
 
 std::string plan_to_json(const Plan& p);

@@ -13,7 +13,7 @@
 
 #include "hilsim/kernels/conv_desc.h"
 
-namespace hilsim::calibration {
+namespace hilsim::model {
 
 struct KernelInstance {
   std::string klass;
@@ -100,4 +100,4 @@ bool split_profile_key(const std::string& key, std::string* klass, int* threads)
 // Class of a conv by kernel size: dense_conv1x1, dense_conv3x3, dense_convkxk, depthwise_conv3x3 ...
 std::string dense_conv_class(int64_t kh, int64_t kw, bool depthwise);
 
-}  // namespace hilsim::calibration
+}  // namespace hilsim::model

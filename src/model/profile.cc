@@ -1,4 +1,4 @@
-#include "hilsim/costmodel/profile.h"
+#include "hilsim/model/profile.h"
 
 #include <algorithm>
 #include <cmath>
@@ -9,10 +9,10 @@
 #include <sstream>
 #include <tuple>
 
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/util/error.h"
 
-namespace hilsim::costmodel {
+namespace hilsim::model {
 
 using nlohmann::json;
 
@@ -222,9 +222,9 @@ Profile parse_profile(const std::string& text, const std::string& where) {
     // another thread count or the roofline, and the profile's author never learns the key was wrong.
     std::string klass = it.key();
     int key_threads = 0;
-    if (klass.find('/') != std::string::npos && !calibration::split_profile_key(klass, &klass, &key_threads))
+    if (klass.find('/') != std::string::npos && !model::split_profile_key(klass, &klass, &key_threads))
       r.fail(path, "is not CLASS or CLASS/tTHREADS");
-    if (!calibration::is_known_class(klass)) r.fail(path, "names kernel class '" + klass + "', which hilsim does not have");
+    if (!model::is_known_class(klass)) r.fail(path, "names kernel class '" + klass + "', which hilsim does not have");
     KernelModel m;
     m.model = r.str(k, path, "model");
     one_of(r, path + ".model", m.model, {"linear"});
@@ -413,4 +413,4 @@ std::vector<DeviceMismatch> device_mismatches(const DeviceInfo& profiled, const 
   return out;
 }
 
-}  // namespace hilsim::costmodel
+}  // namespace hilsim::model

@@ -1,8 +1,8 @@
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/kernel_features.h"
 
 #include <gtest/gtest.h>
 
-using namespace hilsim::calibration;
+using namespace hilsim::model;
 
 TEST(KernelFeatures, MemoryBoundOpsCountDramStreamedBytesApart) {
   KernelInstance small;

@@ -1,11 +1,11 @@
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/kernel_features.h"
 
 #include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <utility>
 
-namespace hilsim::calibration {
+namespace hilsim::model {
 
 namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -209,4 +209,4 @@ std::string dense_conv_class(int64_t kh, int64_t kw, bool depthwise) {
   return base + "kxk";
 }
 
-}  // namespace hilsim::calibration
+}  // namespace hilsim::model

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace hilsim::costmodel {
+namespace hilsim::model {
 
 inline constexpr int kProfileSchemaVersion = 1;
 
@@ -124,4 +124,4 @@ struct DeviceMismatch {
 };
 std::vector<DeviceMismatch> device_mismatches(const DeviceInfo& profiled, const DeviceInfo& here);
 
-}  // namespace hilsim::costmodel
+}  // namespace hilsim::model

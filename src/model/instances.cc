@@ -1,4 +1,4 @@
-#include "hilsim/calibration/instances.h"
+#include "hilsim/model/instances.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,7 +10,7 @@
 #include "hilsim/runtime/op_lowering.h"
 #include "hilsim/util/error.h"
 
-namespace hilsim::calibration {
+namespace hilsim::model {
 
 namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -154,4 +154,4 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
   return r;
 }
 
-}  // namespace hilsim::calibration
+}  // namespace hilsim::model

@@ -6,12 +6,12 @@
 #include <cstdint>
 #include <string>
 
-#include "hilsim/calibration/kernel_features.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/graph/graph.h"
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/runtime/sparsity_spec.h"
 
-namespace hilsim::calibration {
+namespace hilsim::model {
 
 // The class of a conv in a storage format. Dense: dense_conv1x1/3x3/5x5/kxk, depthwise_conv3x3/5x5.
 // Sparse formats all run one engine whose speed depends on its row height (filters per packed row):
@@ -49,4 +49,4 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
 OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls, int threads,
                        bool strict);
 
-}  // namespace hilsim::calibration
+}  // namespace hilsim::model

@@ -1,5 +1,4 @@
-#include "hilsim/costmodel/profile.h"
-#include "hilsim/calibration/samples.h"
+#include "hilsim/model/profile.h"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +7,7 @@
 
 #include "hilsim/util/error.h"
 
-using hilsim::costmodel::parse_profile;
+using hilsim::model::parse_profile;
 using nlohmann::json;
 
 namespace {
@@ -45,8 +44,8 @@ TEST(Profile, ValidRoundTrips) {
   auto p = parse_profile(valid().dump(), "p.json");
   EXPECT_EQ(p.units.size(), 1u);
   EXPECT_EQ(p.kernels.at("dense_conv3x3").params[1], 0.002);
-  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
-  EXPECT_EQ(hilsim::costmodel::dump_profile(p), hilsim::costmodel::dump_profile(q));
+  auto q = parse_profile(hilsim::model::dump_profile(p), "again");
+  EXPECT_EQ(hilsim::model::dump_profile(p), hilsim::model::dump_profile(q));
   EXPECT_EQ(q.kernels.at("dense_conv3x3").valid_range.at("macs").second, 1e9);
 }
 
@@ -56,13 +55,13 @@ TEST(Profile, SpeedReferenceRoundTripsAndIsChecked) {
   auto p = parse_profile(j.dump(), "p.json");
   EXPECT_EQ(p.device.speed_reference.ms, 4.5);
   EXPECT_EQ(p.device.speed_reference.drift, -0.03);
-  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
+  auto q = parse_profile(hilsim::model::dump_profile(p), "again");
   EXPECT_EQ(q.device.speed_reference.workload, "w");
   EXPECT_EQ(q.device.speed_reference.spread, 1.2);
   // Without one, none is written (spec profiles have nothing to compare with).
   auto none = parse_profile(valid().dump(), "p.json");
   EXPECT_TRUE(none.device.speed_reference.workload.empty());
-  EXPECT_EQ(hilsim::costmodel::dump_profile(none).find("speed_reference"), std::string::npos);
+  EXPECT_EQ(hilsim::model::dump_profile(none).find("speed_reference"), std::string::npos);
 
   json bad = j;
   bad["device"]["speed_reference"]["ms"] = -1;
@@ -85,14 +84,14 @@ TEST(Profile, ParallelSpeedReferenceIsOptionalRoundTripsAndIsChecked) {
   auto p = parse_profile(j.dump(), "p.json");
   EXPECT_EQ(p.device.speed_reference.parallel_threads, 2);
   EXPECT_EQ(p.device.speed_reference.parallel_ms, 2.5);
-  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
+  auto q = parse_profile(hilsim::model::dump_profile(p), "again");
   EXPECT_EQ(q.device.speed_reference.parallel_threads, 2);
   EXPECT_EQ(q.device.speed_reference.parallel_ms, 2.5);
   // Older profiles have none, and none is written back.
   j["device"]["speed_reference"].erase("parallel");
   auto old = parse_profile(j.dump(), "p.json");
   EXPECT_EQ(old.device.speed_reference.parallel_threads, 0);
-  EXPECT_EQ(hilsim::costmodel::dump_profile(old).find("parallel"), std::string::npos);
+  EXPECT_EQ(hilsim::model::dump_profile(old).find("parallel"), std::string::npos);
 
   auto with = [&](const json& par) {
     json b = valid();
@@ -139,7 +138,7 @@ TEST(Profile, DriftExponentIsOptionalRoundTripsAndIsChecked) {
   j["kernels"]["dense_conv3x3"]["drift_exponent"] = 0.45;
   auto p = parse_profile(j.dump(), "p.json");
   EXPECT_EQ(p.kernels.at("dense_conv3x3").drift_exponent, 0.45);
-  EXPECT_EQ(parse_profile(hilsim::costmodel::dump_profile(p), "again").kernels.at("dense_conv3x3").drift_exponent, 0.45);
+  EXPECT_EQ(parse_profile(hilsim::model::dump_profile(p), "again").kernels.at("dense_conv3x3").drift_exponent, 0.45);
   for (double bad : {-0.5, 3.0}) {
     j["kernels"]["dense_conv3x3"]["drift_exponent"] = bad;
     EXPECT_NE(error_of(j).find("kernels.dense_conv3x3.drift_exponent"), std::string::npos) << error_of(j);
@@ -179,7 +178,7 @@ TEST(Profile, ParamsCountMustMatchFeatures) {
 
 TEST(Profile, NotJsonAndMissingFile) {
   EXPECT_THROW(parse_profile("{not json", "p.json"), hilsim::Error);
-  EXPECT_THROW(hilsim::costmodel::load_profile("/nonexistent/dir/p.json"), hilsim::Error);
+  EXPECT_THROW(hilsim::model::load_profile("/nonexistent/dir/p.json"), hilsim::Error);
 }
 
 TEST(Profile, PhysicallyImpossibleFiguresAreRefusedNamingTheField) {
@@ -226,29 +225,25 @@ TEST(Profile, BundledProfilesLoad) {
     if (e.path().extension() != ".json") continue;
     SCOPED_TRACE(e.path().filename().string());
     const std::string name = e.path().filename().string();
-    if (name.size() > 13 && name.substr(name.size() - 13) == ".samples.json") {
-      // The raw samples kept beside a measured profile must load (and be of this kernel version).
-      EXPECT_FALSE(hilsim::calibration::load_samples(e.path().string()).samples.empty());
-      continue;
-    }
-    auto p = hilsim::costmodel::load_profile(e.path().string());
+    if (name.size() > 13 && name.substr(name.size() - 13) == ".samples.json") continue;  // samples_test.cc
+    auto p = hilsim::model::load_profile(e.path().string());
     EXPECT_FALSE(p.units.empty());
     ++n;
   }
   EXPECT_GE(n, 3);
 }
 
-namespace hilsim::costmodel {
+namespace hilsim::model {
 namespace {
 TEST(ProfileFuzzFindings, OverflowingNumberIsAnError) {
   EXPECT_THROW(parse_profile("{\"schema_version\": 444E444444444444}", "<t>"), Error);
 }
 }  // namespace
-}  // namespace hilsim::costmodel
+}  // namespace hilsim::model
 
 TEST(Profile, DeviceMismatchesNameWhatMovesKernelSpeed) {
-  using hilsim::costmodel::CacheLevel;
-  using hilsim::costmodel::DeviceInfo;
+  using hilsim::model::CacheLevel;
+  using hilsim::model::DeviceInfo;
   DeviceInfo a;
   a.cpu_model = "AMD EPYC";
   a.cores = 2;
@@ -257,27 +252,27 @@ TEST(Profile, DeviceMismatchesNameWhatMovesKernelSpeed) {
               {3, "unified", 8 << 20, true}};
   DeviceInfo b = a;
   b.isa.push_back("sse4a");  // not a dispatch extension
-  EXPECT_TRUE(hilsim::costmodel::device_mismatches(a, b).empty());
+  EXPECT_TRUE(hilsim::model::device_mismatches(a, b).empty());
   b.caches[3].bytes = 32 << 20;
   b.caches[1].bytes = 65536;  // instruction caches are not compared
   b.isa.push_back("avx512f");
-  auto m = hilsim::costmodel::device_mismatches(a, b);
+  auto m = hilsim::model::device_mismatches(a, b);
   ASSERT_EQ(m.size(), 2u);
   EXPECT_EQ(m[0].text, "avx512f here, not in the profile");
   EXPECT_EQ(m[1].text, "L3 cache 8 MiB in the profile, 32 MiB here");
-  EXPECT_EQ(m[0].kind, hilsim::costmodel::DeviceMismatch::Kind::kIsa);
-  EXPECT_EQ(m[1].kind, hilsim::costmodel::DeviceMismatch::Kind::kCache);
+  EXPECT_EQ(m[0].kind, hilsim::model::DeviceMismatch::Kind::kIsa);
+  EXPECT_EQ(m[1].kind, hilsim::model::DeviceMismatch::Kind::kCache);
   b = a;
   b.cores = 8;
   b.cpu_model = "Kryo 585";
   b.caches.pop_back();
-  m = hilsim::costmodel::device_mismatches(a, b);
+  m = hilsim::model::device_mismatches(a, b);
   ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(m[0].text, "2 cores in the profile, 8 here");
   EXPECT_EQ(m[1].text, "L3 cache 8 MiB in the profile, none here");
   EXPECT_NE(m[2].text.find("Kryo 585"), std::string::npos);
-  EXPECT_EQ(m[0].kind, hilsim::costmodel::DeviceMismatch::Kind::kCores);
-  EXPECT_EQ(m[2].kind, hilsim::costmodel::DeviceMismatch::Kind::kCpuModel);
+  EXPECT_EQ(m[0].kind, hilsim::model::DeviceMismatch::Kind::kCores);
+  EXPECT_EQ(m[2].kind, hilsim::model::DeviceMismatch::Kind::kCpuModel);
 }
 
 TEST(Profile, TransferSourceSaysWhetherTheFiguresWereMeasured) {
@@ -288,7 +283,7 @@ TEST(Profile, TransferSourceSaysWhetherTheFiguresWereMeasured) {
   j["transfer"]["basis"] = "one core";
   auto p = parse_profile(j.dump(), "p.json");
   EXPECT_EQ(p.transfer.source, "assumed");
-  auto q = parse_profile(hilsim::costmodel::dump_profile(p), "again");
+  auto q = parse_profile(hilsim::model::dump_profile(p), "again");
   EXPECT_EQ(q.transfer.source, "assumed");
   EXPECT_EQ(q.transfer.basis, "one core");
   j["transfer"]["source"] = "guessed";
