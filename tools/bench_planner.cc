@@ -139,7 +139,7 @@ int run_bench(const std::vector<std::string>& args) {
   costmodel::Predictor p2(y, profile, {2, "cpu"});
   const double pred_intra = p2.predict().ms;
   const auto units = runtime::parse_units("cpu0:0,cpu1:1");
-  const auto assign = runtime::split_branches(y, units);
+  const auto assign = partition::split_branches(p2, {}, {"cpu0", "cpu1"});
   runtime::SparsitySpec split;
   for (const auto& [op, u] : assign) split.layers[op].unit = u;
   const double pred_split = p2.predict(split).ms;

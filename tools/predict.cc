@@ -63,7 +63,7 @@ int run_predict(const std::vector<std::string>& args) {
     req.threads = pred.default_threads();
     req.sparsity = FLAGS_sparsity;
     req.plan_path = FLAGS_plan;
-    runtime::ExecOptions eo = runtime::make_exec_options(g, req);
+    runtime::ExecOptions eo = runtime::make_exec_options(req);
     eo.op_unit.clear();
     eo.units.clear();
     runtime::Executor ex(g, eo);

@@ -9,6 +9,8 @@
 
 #include "command.h"
 #include "common_flags.h"
+#include "hilsim/costmodel/predictor.h"
+#include "hilsim/partition/planner.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
@@ -19,13 +21,36 @@ DEFINE_int32(warmup, 3, "untimed runs first (caches, page faults, thread start-u
 DEFINE_string(sparsity, "", "prune on the fly: block:8x4@0.8, block_col:8x4@0.8, pattern:2, csr@0.9, or a JSON file");
 DEFINE_string(plan, "", "a plan file from `hilsim plan`: per-op format, block, ratio and unit");
 DEFINE_string(units, "", "execution units as pinned core groups, e.g. cpu0:0,cpu1:1");
-DEFINE_string(split, "", "with --units: 'branches' assigns parallel branches to the units (else from --plan)");
+DEFINE_string(split, "", "with --units: 'branches' places ops on the units as the planner would, by the predictions of "
+                         "--profile (default: the bundled profile that matches this machine best)");
+DECLARE_string(profile);
 DEFINE_string(trace, "", "write a Chrome/Perfetto trace (trace-event JSON): run writes one measured run, predict the "
                          "predicted schedule");
 DEFINE_bool(check_overhead, false, "also measure the cost of per-op timing (runs the model twice as often)");
 
 namespace hilsim::cli {
 namespace {
+
+// --split branches: which op runs on which unit is the partitioner's choice, from the calibrated
+// predictor (the units must be the profile's), so that run measures what plan would choose.
+std::map<std::string, std::string> split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) {
+  if (FLAGS_split != "branches") throw Error("--split", "unknown mode '" + FLAGS_split + "' (known: branches)");
+  if (opts.units.size() < 2) throw Error("--split", "needs --units with at least two units");
+  const std::string path = FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
+  model::Profile profile = model::load_profile(path);
+  note_if_profile_is_of_another_machine(profile, path);
+  std::vector<std::string> ids;
+  for (const auto& u : opts.units) {
+    if (!profile.unit(u.id))
+      throw Error("--units: unit '" + u.id + "'", "is not in the profile " + path + " (--split branches places ops by its predictions)");
+    ids.push_back(u.id);
+  }
+  costmodel::PredictorOptions po;
+  po.threads = 1;
+  po.default_unit = ids[0];
+  costmodel::Predictor pred(g, std::move(profile), po);
+  return partition::split_branches(pred, opts.sparsity, ids);
+}
 
 int run_run(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("run", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
@@ -38,8 +63,8 @@ int run_run(const std::vector<std::string>& args) {
   req.sparsity = FLAGS_sparsity;
   req.plan_path = FLAGS_plan;
   req.units = FLAGS_units;
-  req.split = FLAGS_split;
-  runtime::ExecOptions opts = runtime::make_exec_options(g, req);
+  runtime::ExecOptions opts = runtime::make_exec_options(req);
+  if (!FLAGS_split.empty()) opts.op_unit = split_from_flags(g, opts);
   runtime::Executor ex(g, opts);
   runtime::TensorMap inputs = runtime::random_inputs(ex.compiled_graph());
   std::fprintf(stderr, "measuring %s: %d warm-up + %d timed runs...\n", args[0].c_str(), FLAGS_warmup, FLAGS_repeat);
@@ -110,14 +135,15 @@ int run_run(const std::vector<std::string>& args) {
 
 const Register reg({"run", "run a model on hilsim's kernels on this machine and time every op",
                     "hilsim run MODEL [--threads N] [--repeat N] [--warmup N] [--sparsity SPEC | --plan P]\n"
-                    "                 [--units SPEC [--split branches]] [--json] [--trace FILE]\n\n"
+                    "                 [--units SPEC [--split branches [--profile P]]] [--json] [--trace FILE]\n\n"
                     "Compiles MODEL (canonical passes: re-parameterise, fold BN, fuse activations; weights packed\n"
                     "once; one activation arena) and measures it: warm-up runs, then timed runs with per-op clocks.\n"
                     "--sparsity prunes the convs on the fly with the mask generators and runs the sparse kernels.\n"
-                    "--units runs ops on groups of pinned cores with real hand-offs for tensors that cross units.\n"
+                    "--units runs ops on groups of pinned cores with real hand-offs for tensors that cross units;\n"
+                    "--split branches places the ops on them as `hilsim plan` would, by the profile's predictions.\n"
                     "Random inputs in [-1, 1] with a fixed seed. Without --threads it runs on 1 thread, or the plan's\n"
                     "count with --plan.",
-                    {"threads", "repeat", "warmup", "sparsity", "plan", "units", "split", "trace", "json",
+                    {"threads", "repeat", "warmup", "sparsity", "plan", "units", "split", "profile", "trace", "json",
                      "check_overhead", "input_shape"},
                     run_run});
 

@@ -1,5 +1,6 @@
 #include "zoo_configs.h"
 
+#include "hilsim/partition/planner.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
 
@@ -57,7 +58,9 @@ std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Pre
     BenchConfig c;
     c.name = std::string("split") + (base[0] ? "+" + std::string(base) : "");
     c.units = runtime::parse_units("cpu0:0,cpu1:1");
-    for (const auto& [op, unit] : runtime::split_branches(g, c.units)) {
+    const auto assign = partition::split_branches(pred, base[0] ? runtime::parse_sparsity_spec(base) : runtime::SparsitySpec{},
+                                                  {"cpu0", "cpu1"});
+    for (const auto& [op, unit] : assign) {
       runtime::LayerSparsity ls;
       ls.unit = unit;
       c.spec.layers[op] = ls;

@@ -406,8 +406,26 @@ struct Predictor::Impl {
     return e;
   }
 
-  Prediction predict(const runtime::SparsitySpec& cfg, bool with_trace) {
-    const bool one_unit = resolve(cfg);
+  // An op's prediction on another unit than its memo's, through the same cache.
+  const OpPrediction& on_unit(size_t i, const std::string& unit) {
+    const Memo& m = memo[i];
+    const runtime::LayerSparsity* ls = m.has_ls ? &m.ls : nullptr;
+    const CacheKey key = make_key(i, ls, unit, m.explicit_layer);
+    auto it = cache.find(key);
+    if (it == cache.end()) it = cache.emplace(key, evaluate(nodes[i], ls, unit, m.explicit_layer)).first;
+    return it->second;
+  }
+
+  // `free_units`: ops the config leaves on the default unit may run on any of these instead; the
+  // simulator places each where it finishes first.
+  Prediction predict(const runtime::SparsitySpec& cfg, bool with_trace, const std::vector<std::string>* free_units = nullptr) {
+    if (free_units) {
+      if (free_units->empty()) throw Error("units", "no units to place the ops on");
+      for (const auto& u : *free_units)
+        if (!profile.unit(u)) throw Error("unit '" + u + "'", "is not in the profile");
+      if (cache.size() + nodes.size() * free_units->size() > kCacheCap) cache.clear(), memo.clear();
+    }
+    const bool one_unit = resolve(cfg) && !free_units;
     Prediction r;
     r.energy_source = profile.energy.source;
     std::vector<SimTask> tasks;
@@ -435,8 +453,13 @@ struct Predictor::Impl {
       const Node& n = nodes[i];
       SimTask t;
       t.name = n.name;
-      t.unit = r.ops[i].unit;
-      t.ms_on_unit[t.unit] = r.ops[i].ms;
+      const bool pinned = memo[i].has_ls && !memo[i].ls.unit.empty();
+      if (free_units && !pinned) {
+        for (const auto& u : *free_units) t.ms_on_unit[u] = on_unit(i, u).ms;
+      } else {
+        t.unit = r.ops[i].unit;
+        t.ms_on_unit[t.unit] = r.ops[i].ms;
+      }
       t.deps = n.deps;
       t.dep_bytes = n.dep_bytes;
       tasks.push_back(std::move(t));
@@ -448,6 +471,11 @@ struct Predictor::Impl {
     r.transfer_ms = sim.transfer_ms;
     r.trace = std::move(sim.trace);
     for (size_t i = 0; i < r.ops.size(); ++i) {
+      if (tasks[i].unit.empty()) {
+        r.ops[i] = on_unit(i, sim.unit[i]);
+        r.ops[i].name = nodes[i].name;
+        r.ops[i].type = nodes[i].type;
+      }
       r.ops[i].start_ms = sim.start_ms[i];
       r.ops[i].end_ms = sim.end_ms[i];
     }
@@ -472,6 +500,12 @@ Predictor::Predictor(Predictor&&) noexcept = default;
 Prediction Predictor::predict(const runtime::SparsitySpec& config, bool with_trace) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   return impl_->predict(config, with_trace);
+}
+
+Prediction Predictor::predict_placed(const runtime::SparsitySpec& config, const std::vector<std::string>& units,
+                                     bool with_trace) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->predict(config, with_trace, &units);
 }
 
 Estimate Predictor::estimate(const runtime::SparsitySpec& config) {

@@ -293,13 +293,9 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const m
 
   // Unit split: the same formats with branches spread over the given units, kept if predicted faster.
   if (o.split_units.size() >= 2) {
-    std::vector<runtime::UnitDef> defs;
-    for (const auto& id : o.split_units) {
-      const model::UnitSpec* su = profile.unit(id);
-      if (!su) throw Error("--split-units", "the profile has no unit '" + id + "'");
-      defs.push_back({id, su->cpus});
-    }
-    const auto assign = runtime::split_branches(g, defs);
+    for (const auto& id : o.split_units)
+      if (!profile.unit(id)) throw Error("--split-units", "the profile has no unit '" + id + "'");
+    const auto assign = split_branches(pred, plan.spec(), o.split_units);
     runtime::SparsitySpec split = plan.spec();
     for (const auto& [op, unit] : assign) split.layers[op].unit = unit;
     const costmodel::Prediction sp = pred.predict(split);
@@ -324,6 +320,13 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const m
     }
   }
   return plan;
+}
+
+std::map<std::string, std::string> split_branches(costmodel::Predictor& pred, const runtime::SparsitySpec& config,
+                                                  const std::vector<std::string>& units) {
+  std::map<std::string, std::string> assign;
+  for (const auto& op : pred.predict_placed(config, units).ops) assign[op.name] = op.unit;
+  return assign;
 }
 
 std::string plan_to_json(const Plan& p) {

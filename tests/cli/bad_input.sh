@@ -32,6 +32,10 @@ expect "version" -- "$HILSIM" run zoo:resnet18_like@64 --plan "$TMP/plan.json"
 expect "7x7" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --sparsity "$SRC/tests/cli/pattern_on_7x7.json"
 expect "not reachable" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$SRC/device_profiles/x86_avx512_2core.json" --target-speedup 100
 expect "cpu9" -- "$HILSIM" run zoo:resnet18_like@64 --units cpu0:0,cpu9:9
+# --split branches places ops by a profile's predictions: a unit the profile lacks is named.
+expect "unit 'gpu'" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --units cpu0:0,gpu:1 --split branches \
+  --profile "$SRC/device_profiles/x86_avx512_2core.json"
+expect "unknown mode 'rows'" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --units cpu0:0,cpu1:1 --split rows
 expect "no arguments" -- "$HILSIM" profiles extra
 P=$SRC/device_profiles/x86_avx2_l3_32m_2core.json
 expect "two profiles" -- "$HILSIM" compare-profiles "$P"

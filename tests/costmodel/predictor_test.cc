@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <atomic>
 #include <thread>
 
@@ -88,6 +90,41 @@ TEST(Predictor, UnitSplitAddsTransfers) {
   EXPECT_GT(p.transfers, 0);
   EXPECT_GT(p.transfer_ms, 0);
   EXPECT_EQ(p.unit_busy_ms.count("cpu_big"), 1u);
+}
+
+TEST(Predictor, PlacementPutsEachOpOnACandidateUnitAndKeepsPinnedOnes) {
+  Predictor pred(small_model(), test_profile(), {0, "gpu"});
+  const auto ops = pred.prunable_ops();
+  runtime::SparsitySpec cfg;
+  runtime::LayerSparsity little;
+  little.unit = "cpu_little";
+  cfg.layers[ops[1].first] = little;
+  const Prediction p = pred.predict_placed(cfg, {"gpu", "cpu_big"});
+  std::set<std::string> used;
+  for (const auto& o : p.ops) {
+    SCOPED_TRACE(o.name);
+    used.insert(o.unit);
+    if (o.name == ops[1].first) {
+      EXPECT_EQ(o.unit, "cpu_little");
+      continue;
+    }
+    ASSERT_TRUE(o.unit == "gpu" || o.unit == "cpu_big") << o.unit;
+    // Each op's figures are its prediction on the unit it was placed on.
+    runtime::LayerSparsity on;
+    on.unit = o.unit;
+    EXPECT_DOUBLE_EQ(o.ms, pred.predict_op(o.name, on, false).ms);
+  }
+  EXPECT_TRUE(used.count("cpu_little"));
+  // Some op or transfer is always running on the schedule's critical path.
+  EXPECT_LE(p.ms, p.sum_ms + p.transfer_ms + 1e-9);
+  // Placement and the plain prediction share one per-op cache and do not disturb each other.
+  EXPECT_DOUBLE_EQ(pred.predict(cfg).ms, Predictor(small_model(), test_profile(), {0, "gpu"}).predict(cfg).ms);
+  try {
+    pred.predict_placed(cfg, {"gpu", "npu"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("npu"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Predictor, DefaultThreadsAreTheUnitsUnlessGiven) {

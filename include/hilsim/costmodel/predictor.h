@@ -82,6 +82,12 @@ class Predictor {
 
   // `with_trace` fills Prediction::trace (strings for every kernel: off in search loops).
   Prediction predict(const runtime::SparsitySpec& config = {}, bool with_trace = false);
+  // Places ops on units as a scheduler would: every op the config does not pin to a unit runs on
+  // whichever of `units` finishes it first, given its predicted time there and the transfers its
+  // inputs need (HEFT over the simulator; YOLObile's rule that a branch moves only where its time plus
+  // the transfer wins). Prediction::ops[i].unit is the unit chosen.
+  Prediction predict_placed(const runtime::SparsitySpec& config, const std::vector<std::string>& units,
+                            bool with_trace = false);
   // The same totals as predict() (same per-op cache) without copying the per-op table: on one unit a
   // query costs a pass over the ops plus the ops whose setting changed.
   Estimate estimate(const runtime::SparsitySpec& config = {});

@@ -70,6 +70,12 @@ std::string plan_to_json(const Plan& p);
 Plan plan_from_json(const std::string& text, const std::string& where);
 Plan load_plan(const std::string& path);
 
+// Branch split: the unit of each op `config` leaves unpinned, chosen among `units` by the calibrated
+// predictor's placement (Predictor::predict_placed: an op moves only where its time plus its
+// transfers wins). Throws Error naming a unit the profile lacks.
+std::map<std::string, std::string> split_branches(costmodel::Predictor& pred, const runtime::SparsitySpec& config,
+                                                  const std::vector<std::string>& units);
+
 // Kept saliency of a conv's real weights under a setting (the mask generators' figure).
 double layer_saliency(const graph::Graph& canonical, const std::string& op, const runtime::LayerSparsity& ls);
 
