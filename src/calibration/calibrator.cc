@@ -43,42 +43,9 @@ double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::dura
 
 
 
-int64_t conv_macs(const GridPoint& p) {
-  const int64_t oh = (p.h + 2 * (p.k / 2) - p.k) / p.stride + 1, ow = (p.w + 2 * (p.k / 2) - p.k) / p.stride + 1;
-  return p.f * oh * ow * (p.c / p.groups) * p.k * p.k;
-}
-
 }  // namespace
 
-const std::vector<std::string>& calibration_classes() {
-  static const std::vector<std::string> c = {
-      "dense_conv1x1", "dense_conv3x3", "dense_conv5x5", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
-      "sparse_fb1",    "sparse_fb2",    "sparse_fb4",    "sparse_fb8",        "sparse_fb16",
-      "gemm",          "pool",          "elementwise",   "concat",            "resize",
-      "copy"};
-  return c;
-}
-
-std::string GridPoint::key() const {
-  std::string s = klass + "/t" + std::to_string(threads) + "/" + op + "/c" + std::to_string(c) + "f" + std::to_string(f) +
-                  "h" + std::to_string(h) + "w" + std::to_string(w) + "k" + std::to_string(k) + "s" +
-                  std::to_string(stride) + "g" + std::to_string(groups);
-  if (format != "dense")
-    s += "/" + format + std::to_string(bf) + "x" + std::to_string(bc) + "e" + std::to_string(entries) + "r" +
-         std::to_string(std::lround(ratio * 1000));
-  return s + "/a" + std::to_string(bc % 3);
-}
-
-int64_t GridPoint::working_set_bytes() const {
-  if (op == "conv") {
-    const int64_t oh = (h + 2 * (k / 2) - k) / stride + 1, ow = (w + 2 * (k / 2) - k) / stride + 1;
-    return 4 * (c * h * w + f * oh * ow + f * (c / groups) * k * k);
-  }
-  if (op == "gemm") return 4 * (h * c + h * f + c * f);
-  return 4 * (3 * c * h * w + f * h * w);
-}
-
-graph::Graph GridPoint::build(uint64_t seed, int copies) const {
+graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
   graph::GraphBuilder b("calibration", seed);
   // Inside a model a layer reads tensors its producer has just written, so they sit in the cache the
   // producer left them in; a graph input read once per round of copies comes from further out. Each
@@ -87,175 +54,43 @@ graph::Graph GridPoint::build(uint64_t seed, int copies) const {
   auto produced = [&b](const std::string& x) { return b.relu(x); };
   for (int i = 0; i < copies; ++i) {
     const std::string n = std::to_string(i);
-    if (op == "gemm") {
-      const std::string x = produced(b.input("x" + n, {h, c}));  // h rows: 1 for a classifier, tokens else
-      b.output(b.gemm(x, f));
+    if (p.op == "gemm") {
+      const std::string x = produced(b.input("x" + n, {p.h, p.c}));  // h rows: 1 for a classifier, tokens else
+      b.output(b.gemm(x, p.f));
       continue;
     }
-    const std::string x = produced(b.input("x" + n, {1, c, h, w}));
+    const std::string x = produced(b.input("x" + n, {1, p.c, p.h, p.w}));
     std::string y;
-    if (op == "conv") {
-      y = b.conv(x, f, k, stride, groups, true, std::nullopt, 1, "L" + n);
+    if (p.op == "conv") {
+      y = b.conv(x, p.f, p.k, p.stride, p.groups, true, std::nullopt, 1, "L" + n);
       // The epilogue is part of the kernel instance: none, ReLU or SiLU (the exp-based one costs).
-      const int act = static_cast<int>(bc % 3);
-      if (act == 1) y = b.relu(y);
-      if (act == 2) y = b.silu(y);
-    } else if (op == "maxpool") {
-      y = b.maxpool(x, k, stride, k == 2 ? 0 : k / 2);
-    } else if (op == "add") {
-      y = b.add(x, produced(b.input("y" + n, {1, c, h, w})));
-    } else if (op == "concat") {
-      y = b.concat({x, produced(b.input("y" + n, {1, f, h, w}))});
-    } else if (op == "resize") {
+      if (p.act == 1) y = b.relu(y);
+      if (p.act == 2) y = b.silu(y);
+    } else if (p.op == "maxpool") {
+      y = b.maxpool(x, p.k, p.stride, p.k == 2 ? 0 : p.k / 2);
+    } else if (p.op == "add") {
+      y = b.add(x, produced(b.input("y" + n, {1, p.c, p.h, p.w})));
+    } else if (p.op == "concat") {
+      y = b.concat({x, produced(b.input("y" + n, {1, p.f, p.h, p.w}))});
+    } else if (p.op == "resize") {
       y = b.resize_nearest(x, 2.0f);
-    } else if (op == "copy") {
+    } else if (p.op == "copy") {
       y = b.flatten(x);
-    } else if (op == "global_avgpool") {
+    } else if (p.op == "global_avgpool") {
       y = b.global_avgpool(x);
     } else {
-      throw Error("calibration grid", "unknown op '" + op + "'");
+      throw Error("calibration grid", "unknown op '" + p.op + "'");
     }
     b.output(y);
   }
   return b.finish();
 }
 
-std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
-                              const CalibrationPolicy& policy) {
-  const auto& known = calibration_classes();
-  if (std::find(known.begin(), known.end(), klass) == known.end()) {
-    std::string list;
-    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-    throw Error("--classes", "unknown kernel class '" + klass + "' (known: " + list + ")");
-  }
-  std::vector<GridPoint> pts;
-  const double sh[6] = {std::fmod(seed * 0.618034, 1.0), std::fmod(seed * 0.414214, 1.0), std::fmod(seed * 0.732051, 1.0),
-                        std::fmod(seed * 0.236068, 1.0), std::fmod(seed * 0.645751, 1.0), std::fmod(seed * 0.316625, 1.0)};
-  for (int i = 0; i < n; ++i) {
-    const uint64_t idx = static_cast<uint64_t>(i) + seed * 7919;
-    double u[6];
-    const int primes[6] = {2, 3, 5, 7, 11, 13};
-    for (int d = 0; d < 6; ++d) u[d] = halton(idx, primes[d], sh[d]);
-    GridPoint p;
-    p.klass = klass;
-    p.threads = threads;
-    p.bc = static_cast<int>(u[5] * 3);  // activation choice for convs (see build); block bc below
-    if (klass.rfind("dense_conv", 0) == 0 || klass.rfind("depthwise", 0) == 0 || klass.rfind("sparse_fb", 0) == 0) {
-      p.op = "conv";
-      p.stride = u[3] < 0.3 ? 2 : 1;
-      p.h = p.w = log_uniform(u[2], 4, 160);
-      p.c = log_uniform(u[0], 8, 1024);
-      p.f = log_uniform(u[1], 8, 1024);
-      if (klass == "dense_conv1x1") p.k = 1;
-      if (klass == "dense_conv3x3") p.k = 3;
-      if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
-        p.k = klass == "dense_conv5x5" ? 5 : 6 + static_cast<int64_t>(u[4] * 2);  // 6, 7 (YOLO's stem, ResNet's)
-        p.c = log_uniform(u[0], 3, 128);
-        p.h = p.w = log_uniform(u[2], 16, 160);
-        if (klass == "dense_convkxk" && u[3] >= policy.depthwise_kxk_share) {
-          p.k = 7, p.stride = 1;
-          p.c = p.f = p.groups = log_uniform(u[0], 32, 1024);
-          p.h = p.w = log_uniform(u[2], 7, 56);
-        }
-      }
-      // Grouped convs (ResNeXt, RegNet: 8-64 channels a group) run the dense kernel group by group, with
-      // short K and few filters per register tile: without them in the design a 3x3 conv of 16-channel
-      // groups ran 35-40% over the rate fitted on ungrouped layers.
-      int64_t group_width = 0;
-      if ((klass == "dense_conv3x3" || klass == "dense_conv1x1") && u[4] >= policy.grouped_conv_share) {
-        const int64_t widths[5] = {4, 8, 16, 32, 64};
-        group_width = widths[static_cast<int>((u[4] - policy.grouped_conv_share) / (1.0 - policy.grouped_conv_share) * 5) % 5];
-        p.c = p.f = std::max<int64_t>(2, (p.c + group_width - 1) / group_width) * group_width;
-        p.groups = p.c / group_width;
-      }
-      if (klass.rfind("depthwise", 0) == 0) {
-        p.k = klass == "depthwise_conv3x3" ? 3 : 5;
-        p.f = p.c;
-        p.groups = p.c;
-        p.h = p.w = log_uniform(u[2], 4, 112);
-      }
-      if (klass.rfind("sparse_fb", 0) == 0) {
-        const int fb = std::stoi(klass.substr(9));
-        p.k = u[4] < 0.5 ? 1 : 3;
-        p.ratio = std::min(0.95, u[3] * 1.0);
-        p.stride = u[3] > 0.8 ? 2 : 1;
-        const int bcs[5] = {1, 2, 4, 8, 16};
-        const int bc = bcs[static_cast<int>(u[5] * 5) % 5];
-        if (fb == 1) {
-          const int which = static_cast<int>(u[4] * 6) % 3;  // pattern, csr, block 1xbc
-          if (which == 0) {
-            p.format = "pattern";
-            p.entries = u[3] < 0.5 ? 2 : 3;
-          } else if (which == 1 && p.k == 1) {
-            p.format = "csr";
-          } else {
-            p.format = "block";
-            p.bf = 1;
-          }
-        } else {
-          p.format = u[5] < 0.8 ? "block" : "block_col";
-          p.bf = fb == 16 ? (u[4] < 0.75 ? 16 : 32) : fb;
-        }
-        // bc also picks the activation in build(): keep the format's bc in the key via bf/format.
-        p.bc = p.format == "block" ? bc : 1;
-      }
-      // Under the MAC cap: shrink the image first, then the channels.
-      for (int guard = 0; conv_macs(p) > policy.max_sample_macs && guard < 64; ++guard) {
-        if (p.h > 8) p.h = p.w = std::max<int64_t>(8, p.h * 4 / 5);
-        else if (p.groups == 1) p.c = std::max<int64_t>(3, p.c * 4 / 5), p.f = std::max<int64_t>(8, p.f * 4 / 5);
-        else if (group_width > 0) p.groups = std::max<int64_t>(2, p.groups * 4 / 5), p.c = p.f = p.groups * group_width;
-        else if (klass == "dense_convkxk") p.c = p.f = p.groups = std::max<int64_t>(8, p.groups * 4 / 5);
-        else p.c = p.f = p.groups = std::max<int64_t>(8, p.c * 4 / 5);
-      }
-      if (p.h < p.k) p.h = p.w = p.k;
-    } else if (klass == "gemm") {
-      p.op = "gemm";
-      p.c = log_uniform(u[0], 64, 4096);
-      p.f = log_uniform(u[1], 16, 4096);
-      // Classifier heads far beyond the last-level cache (AlexNet's 9216x4096, VGG's 4096x4096): their
-      // weights stream from DRAM, a rate the L2-sized layers above cannot show (they ran 58-61% over).
-      if (u[3] >= policy.far_gemm_share) p.c = log_uniform(u[0], 2048, 9216), p.f = log_uniform(u[1], 1024, 4096);
-      p.h = p.w = 1;
-      if (u[2] >= policy.token_gemm_share)
-        p.h = log_uniform((u[2] - policy.token_gemm_share) / (1.0 - policy.token_gemm_share), 4, 3136);
-      for (int guard = 0; p.h * p.c * p.f > policy.max_sample_macs && guard < 64; ++guard) {
-        if (p.h > 4) p.h = std::max<int64_t>(4, p.h * 4 / 5);
-        else p.c = std::max<int64_t>(64, p.c * 4 / 5), p.f = std::max<int64_t>(16, p.f * 4 / 5);
-      }
-    } else {
-      p.c = log_uniform(u[0], 8, 512);
-      p.h = p.w = log_uniform(u[2], 4, 160);
-      while (p.c * p.h * p.w > policy.max_sample_elements) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
-      if (klass == "pool" && u[3] >= policy.global_pool_share) {
-        // Global pools: one output per plane, the whole plane its window (a classifier's input).
-        p.op = "global_avgpool";
-      } else if (klass == "pool") {
-        p.op = "maxpool";
-        p.k = u[4] < 0.33 ? 2 : u[4] < 0.66 ? 3 : 5;
-        p.stride = (p.k == 2 || u[3] < 0.5) ? 2 : 1;
-      } else if (klass == "elementwise") {
-        p.op = "add";
-      } else if (klass == "concat") {
-        p.op = "concat";
-        p.f = log_uniform(u[1], 8, 512);
-        while ((p.c + p.f) * p.h * p.w > policy.max_sample_elements) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
-      } else if (klass == "resize") {
-        p.op = "resize";
-        while (p.c * p.h * p.w * 5 > policy.max_sample_elements) p.h = p.w = std::max<int64_t>(4, p.h * 4 / 5);
-      } else {
-        p.op = "copy";
-      }
-    }
-    pts.push_back(p);
-  }
-  return pts;
-}
-
 // The conv layers of the built-in models as grid points: real layers are where accuracy matters, and
 // a space-filling design alone samples their corners (huge C x F at small H x W) thinly. Each shape is
 // also given, in turn, a sparse format for the sparse classes.
-std::vector<GridPoint> zoo_points(const std::vector<std::string>& classes, int threads) {
-  std::vector<GridPoint> pts;
+std::vector<KernelPoint> zoo_points(const std::vector<std::string>& classes, int threads) {
+  std::vector<KernelPoint> pts;
   std::set<std::string> seen;
   uint64_t i = 0;
   for (const auto& name : graph::zoo_names()) {
@@ -267,28 +102,28 @@ std::vector<GridPoint> zoo_points(const std::vector<std::string>& classes, int t
       if (op.type != "Conv") continue;
       const kernels::ConvShape cs = runtime::conv_shape_of(g, op);
       if (cs.kh != cs.kw || cs.pad_top != cs.kh / 2 || cs.h != cs.w) continue;
-      GridPoint p;
+      KernelPoint p;
       p.op = "conv";
       p.threads = threads;
       p.c = cs.c, p.f = cs.f, p.h = cs.h, p.w = cs.w, p.k = cs.kh, p.stride = cs.stride_h, p.groups = cs.groups;
-      p.bc = op.fused.kind == graph::Activation::kSiLU ? 2 : op.fused.kind == graph::Activation::kRelu ? 1 : 0;
+      p.act = op.fused.kind == graph::Activation::kSiLU ? 2 : op.fused.kind == graph::Activation::kRelu ? 1 : 0;
       const bool dw = cs.is_depthwise() && (cs.kh == 3 || cs.kh == 5);
       p.klass = model::dense_conv_class(cs.kh, cs.kw, dw);
-      std::vector<GridPoint> variants{p};
+      std::vector<KernelPoint> variants{p};
       if (cs.groups == 1) {
         const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);
         for (int fb : {1, 2, 4, 8, 16}) {
-          GridPoint q = p;
+          KernelPoint q = p;
           q.klass = "sparse_fb" + std::to_string(fb);
           q.ratio = std::min(0.95, 0.3 + 0.65 * u);
           q.format = fb == 1 ? (cs.kh == 3 ? "pattern" : cs.kh == 1 ? "csr" : "block") : "block";
           q.entries = u < 0.5 ? 2 : 3;
           q.bf = fb;
-          q.bc = q.format == "block" && fb > 1 ? 4 : p.bc;
+          q.bc = q.format == "block" && fb > 1 ? 4 : 1;
           variants.push_back(q);
         }
       }
-      for (const GridPoint& v : variants)
+      for (const KernelPoint& v : variants)
         if (std::find(classes.begin(), classes.end(), v.klass) != classes.end() && seen.insert(v.key()).second)
           pts.push_back(v);
     }
@@ -296,7 +131,7 @@ std::vector<GridPoint> zoo_points(const std::vector<std::string>& classes, int t
   return pts;
 }
 
-Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
+Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   // Enough copies that one round's working set (~24 MiB) overflows the caches a whole model overflows:
   // inside a model a layer's weights come from memory, not from a cache warmed by the previous run.
   const int64_t ws = std::max<int64_t>(1, p.working_set_bytes());
@@ -305,7 +140,7 @@ Sample measure_point(const GridPoint& p, const MeasureOptions& mo) {
       ws >= pol.far_working_set_bytes
           ? static_cast<int>(std::clamp<int64_t>((pol.far_round_bytes + ws - 1) / ws, 1, pol.max_far_copies))
           : static_cast<int>(std::clamp<int64_t>(pol.cold_round_bytes / ws, 1, pol.max_copies));
-  const graph::Graph g = p.build(17, copies);
+  const graph::Graph g = layer_graph(p, 17, copies);
   runtime::ExecOptions eo;
   eo.threads = p.threads;
   runtime::LayerSparsity ls;
@@ -609,7 +444,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     if (::access(dir.c_str(), W_OK) != 0) throw Error(o.out, "its directory " + dir.string() + " is not writable");
   }
   std::vector<std::string> classes = o.classes.empty() ? calibration_classes() : o.classes;
-  for (const auto& c : classes) design(c, 1, 0, 1);  // validates the names
+  for (const auto& c : classes) check_kernel_class(c);
   SampleSet& set = r.samples;
   set.device = detect_device();
   set.device.calibrated_at = [] {
@@ -641,9 +476,9 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
       pol.design_min_points, pol.design_max_points);
   // Round-robin over the cells: a budget that ends early leaves every class with some grid points
   // (class by class, the last classes got none and their fits saw only in-context layers).
-  std::vector<GridPoint> todo;
+  std::vector<KernelPoint> todo;
   {
-    std::vector<std::vector<GridPoint>> per_cell;
+    std::vector<std::vector<KernelPoint>> per_cell;
     for (const auto& [c, t] : cells) per_cell.push_back(design(c, t, n0, 1, pol));
     for (size_t i = 0, added = 1; added; ++i) {
       added = 0;
@@ -709,7 +544,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   auto checkpoint = [&] { save_samples(set, samples_path); };
   auto budget_left = [&] { return o.budget_s - secs(t0, Clock::now()); };
   auto stopped = [&] { return o.stop && o.stop->load(); };
-  auto run_point = [&](const GridPoint& p) {
+  auto run_point = [&](const KernelPoint& p) {
     if (done.count(p.key())) return;
     set.samples.push_back(measure_point(p, mo));
     set.samples.back().features["t_unix"] = unix_now();
@@ -776,8 +611,8 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   }
   checkpoint();
   for (int t = 1; t <= max_threads; ++t)
-    for (const GridPoint& p : zoo_points(classes, t)) todo.push_back(p);
-  for (const GridPoint& p : todo) {
+    for (const KernelPoint& p : zoo_points(classes, t)) todo.push_back(p);
+  for (const KernelPoint& p : todo) {
     if (stopped() || budget_left() < 0) break;
     run_point(p);
   }
@@ -797,7 +632,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
       if (e > worst) worst = e, worst_cell = cell;
     }
     if (worst < 0) break;
-    for (const GridPoint& p : design(worst_cell.first, worst_cell.second, 6, round, pol)) {
+    for (const KernelPoint& p : design(worst_cell.first, worst_cell.second, 6, round, pol)) {
       if (stopped() || budget_left() < 0) break;
       run_point(p);
     }
@@ -853,7 +688,7 @@ std::vector<ClassError> evaluate_profile(const model::Profile& p, int per_class,
     const std::string key = model::profile_key(klass, threads);
     std::vector<double> errs;
     // A seed far from the calibration's: these instances are not in its grid.
-    for (const GridPoint& g : design(klass, threads, per_class, 1000 + seed)) {
+    for (const KernelPoint& g : design(klass, threads, per_class, 1000 + seed)) {
       Sample s = measure_point(g, MeasureOptions{});
       const double pred = model::evaluate_model(m, s.features);
       errs.push_back((pred - fit_ms(s)) / fit_ms(s));

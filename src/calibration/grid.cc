@@ -19,53 +19,35 @@ bool is_conv_class(const std::string& k) {
 int64_t out_dim(int64_t h, int64_t k, int64_t stride, int64_t pad) { return (h + 2 * pad - k) / stride + 1; }
 int64_t pool_pad(const KernelPoint& p) { return p.k == 2 ? 0 : p.k / 2; }
 
-// Keeps a point under the caps: the image shrinks first (the per-pixel cost is what is measured), then
-// the channels. Real layers above the cap are thereby sampled at their channel counts.
-void cap(KernelPoint& p, const GridLimits& lim) {
+// Keeps a point under the policy's caps: the image shrinks first (the per-pixel cost is what is
+// measured), then the channels (grouped convs by whole groups, keeping their width). Real layers above
+// the cap are thereby sampled at their channel counts.
+void cap(KernelPoint& p, const CalibrationPolicy& pol) {
   if (p.op == "conv") {
-    for (int guard = 0; p.macs() > lim.max_macs && guard < 200; ++guard) {
+    const int64_t group_width = p.groups > 1 && p.groups < p.c ? p.c / p.groups : 0;
+    for (int guard = 0; p.macs() > pol.max_sample_macs && guard < 200; ++guard) {
       if (p.h > std::max<int64_t>(8, p.k)) {
         p.h = p.w = std::max<int64_t>(std::max<int64_t>(8, p.k), p.h * 4 / 5);
       } else if (p.groups == 1) {
         p.c = std::max<int64_t>(3, p.c * 4 / 5);
         p.f = std::max<int64_t>(8, p.f * 4 / 5);
+      } else if (group_width > 0) {
+        p.groups = std::max<int64_t>(2, p.groups * 4 / 5);
+        p.c = p.f = p.groups * group_width;
       } else {
         p.c = p.f = p.groups = std::max<int64_t>(8, p.c * 4 / 5);
       }
     }
     if (p.h < p.k) p.h = p.w = p.k;
   } else if (p.op == "gemm") {
-    while (p.c * p.f > lim.max_macs && p.f > 16) p.f = p.f * 4 / 5;
-    while (p.c * p.f > lim.max_macs && p.c > 16) p.c = p.c * 4 / 5;
-  } else {
-    const int64_t per_pixel = p.op == "concat" ? p.c + p.f : p.op == "resize" ? 5 * p.c : p.c;
-    while (per_pixel * p.h * p.w > lim.max_elems && p.h > 1) p.h = p.w = std::max<int64_t>(1, p.h * 4 / 5);
-    if (p.op == "maxpool" && p.h < p.k) p.h = p.w = p.k;
-  }
-}
-
-// The storage format a sparse class is sampled in: fb1 covers pattern, CSR and 1-filter blocks, the
-// others block-punched rows (and the per-column variant) of their height.
-void sparse_format(KernelPoint& p, int fb, double u_fmt, double u_ratio, double u_bc) {
-  const int bcs[5] = {1, 2, 4, 8, 16};
-  p.ratio = std::min(0.95, u_ratio);
-  if (fb == 1) {
-    const int which = static_cast<int>(u_fmt * 3) % 3;
-    if (which == 0 && (p.k == 3 || (p.k == 1 && p.c >= 9))) {
-      p.format = "pattern";
-      p.entries = u_ratio < 0.5 ? 2 : 3;
-    } else if (which == 1 && p.k == 1) {
-      p.format = "csr";
-      p.stride = 1;
-    } else {
-      p.format = "block";
-      p.bf = 1;
-      p.bc = bcs[static_cast<int>(u_bc * 5) % 5];
+    for (int guard = 0; p.macs() > pol.max_sample_macs && guard < 200; ++guard) {
+      if (p.h > 4) p.h = std::max<int64_t>(4, p.h * 4 / 5);
+      else p.c = std::max<int64_t>(64, p.c * 4 / 5), p.f = std::max<int64_t>(16, p.f * 4 / 5);
     }
   } else {
-    p.format = u_bc < 0.8 ? "block" : "block_col";
-    p.bf = fb == 16 ? (u_fmt < 0.75 ? 16 : 32) : fb;
-    p.bc = p.format == "block" ? bcs[static_cast<int>(u_bc * 5 / 0.8) % 5] : 1;
+    const int64_t per_pixel = p.op == "concat" ? p.c + p.f : p.op == "resize" ? 5 * p.c : p.c;
+    while (per_pixel * p.h * p.w > pol.max_sample_elements && p.h > 1) p.h = p.w = std::max<int64_t>(1, p.h * 4 / 5);
+    if (p.op == "maxpool" && p.h < p.k) p.h = p.w = p.k;
   }
 }
 
@@ -87,7 +69,7 @@ int64_t log_uniform(double u, int64_t lo, int64_t hi) {
   return std::clamp<int64_t>(std::llround(v), lo, hi);
 }
 
-const std::vector<std::string>& kernel_grid_classes() {
+const std::vector<std::string>& calibration_classes() {
   static const std::vector<std::string> c = {
       "dense_conv1x1", "dense_conv3x3", "dense_conv5x5", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
       "sparse_fb1",    "sparse_fb2",    "sparse_fb4",    "sparse_fb8",    "sparse_fb16",       "gemm",
@@ -96,7 +78,7 @@ const std::vector<std::string>& kernel_grid_classes() {
 }
 
 void check_kernel_class(const std::string& klass) {
-  const auto& known = kernel_grid_classes();
+  const auto& known = calibration_classes();
   if (klass == "transfer" || std::find(known.begin(), known.end(), klass) != known.end()) return;
   std::string list;
   for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
@@ -122,7 +104,7 @@ kernels::ConvShape KernelPoint::conv_shape() const {
 
 int64_t KernelPoint::macs() const {
   if (op == "conv") return conv_shape().macs();
-  if (op == "gemm") return c * f;
+  if (op == "gemm") return h * c * f;
   return 0;
 }
 
@@ -131,14 +113,14 @@ int64_t KernelPoint::working_set_bytes() const {
     const auto s = conv_shape();
     return 4 * (c * h * w + f * s.out_h() * s.out_w() + s.weight_count());
   }
-  if (op == "gemm") return 4 * (c + f + c * f);
+  if (op == "gemm") return 4 * (h * c + h * f + c * f);
   if (op == "concat") return 8 * (c + f) * h * w;
   if (op == "resize") return 20 * c * h * w;
   return 12 * c * h * w;
 }
 
-std::vector<KernelPoint> kernel_design(const std::string& klass, int threads, int n, uint64_t seed,
-                                       const GridLimits& lim) {
+std::vector<KernelPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
+                                const CalibrationPolicy& policy) {
   check_kernel_class(klass);
   std::vector<KernelPoint> pts;
   if (klass == "transfer") return pts;
@@ -157,35 +139,80 @@ std::vector<KernelPoint> kernel_design(const std::string& klass, int threads, in
       p.op = "conv";
       p.act = static_cast<int>(u[5] * 3) % 3;
       p.stride = u[3] < 0.3 ? 2 : 1;
+      p.h = p.w = log_uniform(u[2], 4, 160);
       p.c = log_uniform(u[0], 8, 1024);
       p.f = log_uniform(u[1], 8, 1024);
-      p.h = p.w = log_uniform(u[2], 4, 160);
       if (klass == "dense_conv1x1") {
         p.k = 1;
         p.h = p.w = log_uniform(u[2], 1, 160);  // 1x1 layers run down to pooled 1x1 maps (SE, heads)
-      } else if (klass == "dense_conv3x3") {
-        p.k = 3;
-      } else if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
-        p.k = klass == "dense_conv5x5" ? 5 : (u[4] < 0.5 ? 6 : 7);  // YOLOv5's 6x6 stem, ResNet's 7x7
+      }
+      if (klass == "dense_conv3x3") p.k = 3;
+      if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
+        p.k = klass == "dense_conv5x5" ? 5 : 6 + static_cast<int64_t>(u[4] * 2);  // 6, 7 (YOLO's stem, ResNet's)
         p.c = log_uniform(u[0], 3, 128);
         p.h = p.w = log_uniform(u[2], 16, 160);
-      } else if (starts(klass, "depthwise_conv")) {
+        if (klass == "dense_convkxk" && u[3] >= policy.depthwise_kxk_share) {
+          p.k = 7, p.stride = 1;
+          p.c = p.f = p.groups = log_uniform(u[0], 32, 1024);
+          p.h = p.w = log_uniform(u[2], 7, 56);
+        }
+      }
+      // Grouped convs (ResNeXt, RegNet: 8-64 channels a group) run the dense kernel group by group, with
+      // short K and few filters per register tile: without them in the design a 3x3 conv of 16-channel
+      // groups ran 35-40% over the rate fitted on ungrouped layers.
+      if ((klass == "dense_conv3x3" || klass == "dense_conv1x1") && u[4] >= policy.grouped_conv_share) {
+        const int64_t widths[5] = {4, 8, 16, 32, 64};
+        const int64_t group_width =
+            widths[static_cast<int>((u[4] - policy.grouped_conv_share) / (1.0 - policy.grouped_conv_share) * 5) % 5];
+        p.c = p.f = std::max<int64_t>(2, (p.c + group_width - 1) / group_width) * group_width;
+        p.groups = p.c / group_width;
+      }
+      if (starts(klass, "depthwise_conv")) {
         p.k = klass == "depthwise_conv3x3" ? 3 : 5;
         p.f = p.groups = p.c;
         p.h = p.w = log_uniform(u[2], 4, 112);
-      } else {  // sparse_fbN
+      }
+      if (starts(klass, "sparse_fb")) {
+        const int fb = std::stoi(klass.substr(9));
         p.k = u[4] < 0.5 ? 1 : 3;
+        p.ratio = std::min(0.95, u[3]);
         p.stride = u[3] > 0.8 ? 2 : 1;
-        sparse_format(p, std::stoi(klass.substr(9)), u[4] * 2 - std::floor(u[4] * 2), u[3], u[5]);
+        const int bcs[5] = {1, 2, 4, 8, 16};
+        p.bc = bcs[static_cast<int>(u[5] * 5) % 5];
+        if (fb == 1) {
+          const int which = static_cast<int>(u[4] * 6) % 3;  // pattern, csr, block 1xbc
+          if (which == 0 && (p.k == 3 || p.c >= 9)) {
+            p.format = "pattern";
+            p.entries = u[3] < 0.5 ? 2 : 3;
+          } else if (which == 1 && p.k == 1) {
+            p.format = "csr";
+          } else {
+            p.format = "block";
+            p.bf = 1;
+          }
+        } else {
+          p.format = u[5] < 0.8 ? "block" : "block_col";
+          p.bf = fb == 16 ? (u[4] < 0.75 ? 16 : 32) : fb;
+        }
+        if (p.format != "block") p.bc = 1;
       }
     } else if (klass == "gemm") {
       p.op = "gemm";
       p.c = log_uniform(u[0], 64, 4096);
       p.f = log_uniform(u[1], 16, 4096);
+      // Classifier heads far beyond the last-level cache (AlexNet's 9216x4096, VGG's 4096x4096): their
+      // weights stream from DRAM, a rate the L2-sized layers above cannot show (they ran 58-61% over).
+      if (u[3] >= policy.far_gemm_share) p.c = log_uniform(u[0], 2048, 9216), p.f = log_uniform(u[1], 1024, 4096);
+      p.h = p.w = 1;
+      if (u[2] >= policy.token_gemm_share)
+        p.h = log_uniform((u[2] - policy.token_gemm_share) / (1.0 - policy.token_gemm_share), 4, 3136);
     } else {
       p.c = log_uniform(u[0], 8, 512);
-      p.h = p.w = log_uniform(u[2], 1, 160);
-      if (klass == "pool") {
+      p.h = p.w = log_uniform(u[2], 4, 160);
+      if (klass == "pool" && u[3] >= policy.global_pool_share) {
+        // Global pools: one output per plane, the whole plane its window (a classifier's input).
+        p.op = "global_avgpool";
+      } else if (klass == "pool") {
         p.op = "maxpool";
         p.k = u[4] < 0.33 ? 2 : u[4] < 0.66 ? 3 : 5;
         p.stride = (p.k == 2 || u[3] < 0.5) ? 2 : 1;
@@ -200,13 +227,13 @@ std::vector<KernelPoint> kernel_design(const std::string& klass, int threads, in
         p.op = "copy";
       }
     }
-    cap(p, lim);
+    cap(p, policy);
     pts.push_back(p);
   }
   return pts;
 }
 
-std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads, const GridLimits& lim) {
+std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads, const CalibrationPolicy& pol) {
   struct Conv {
     int64_t c, f, h, k, s, g;
     int act;
@@ -242,7 +269,7 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
   std::set<std::string> seen;
   auto add = [&](KernelPoint p) {
     p.threads = threads;
-    cap(p, lim);
+    cap(p, pol);
     if (wanted(p.klass) && seen.insert(p.key()).second) pts.push_back(p);
   };
   uint64_t i = 0;
@@ -276,23 +303,29 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
   }
   for (auto [c, f] : {std::pair<int64_t, int64_t>{1280, 1000}, {512, 1000}, {1024, 1000}}) {
     KernelPoint p;
-    p.op = "gemm", p.klass = "gemm", p.c = c, p.f = f;
+    p.op = "gemm", p.klass = "gemm", p.c = c, p.f = f, p.h = p.w = 1;
     add(p);
   }
   return pts;
 }
 
-std::vector<KernelPoint> neighbours(const KernelPoint& p, const GridLimits& lim) {
+std::vector<KernelPoint> neighbours(const KernelPoint& p, const CalibrationPolicy& pol) {
   std::vector<KernelPoint> out;
   for (auto [fc, fh] : {std::pair<double, double>{0.7, 1.0}, {1.4, 1.0}, {1.0, 0.7}, {1.0, 1.4}}) {
     KernelPoint q = p;
     q.c = std::max<int64_t>(p.op == "conv" && p.groups == 1 ? 3 : 8, std::llround(p.c * fc));
-    if (p.groups > 1) q.f = q.groups = q.c;
+    if (p.groups > 1 && p.groups == p.c) {  // depthwise
+      q.f = q.groups = q.c;
+    } else if (p.groups > 1) {  // grouped: whole groups of the same width
+      const int64_t width = p.c / p.groups;
+      q.groups = std::max<int64_t>(2, std::llround(static_cast<double>(q.c) / static_cast<double>(width)));
+      q.c = q.f = q.groups * width;
+    }
     if (p.op != "conv" && p.op != "gemm") q.h = q.w = std::max<int64_t>(1, std::llround(p.h * fh));
     else if (p.op == "conv") q.h = q.w = std::max<int64_t>(p.k, std::llround(p.h * fh));
     else q.f = std::max<int64_t>(16, std::llround(p.f * fh));
     if (q.format == "pattern" && q.k == 1 && q.c < 9) q.c = 9;
-    cap(q, lim);
+    cap(q, pol);
     if (q.key() != p.key()) out.push_back(q);
   }
   return out;
@@ -318,38 +351,29 @@ model::KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, i
     if (p.act == 2) k.act_bytes = k.out_bytes;
     return k;
   }
-  if (p.op == "gemm") return model::gemm_instance(1, p.f, p.c, p.threads, true);
+  if (p.op == "gemm") return model::gemm_instance(p.h, p.f, p.c, p.threads, true);
+  // The memory-bound kernels' features as the cost model forms them for an op (model::op_instance).
   const int64_t plane = p.h * p.w * 4;
   if (p.op == "maxpool") {
-    k.klass = "pool";
-    const int64_t oh = out_dim(p.h, p.k, p.stride, pool_pad(p));
-    k.in_bytes = p.c * plane;
-    k.out_bytes = p.c * oh * oh * 4;
     kernels::Pool2dShape ps;
     ps.c = p.c, ps.h = ps.w = p.h, ps.kh = ps.kw = p.k, ps.stride_h = ps.stride_w = p.stride;
     ps.pad_top = ps.pad_left = ps.pad_bottom = ps.pad_right = pool_pad(p);
-    ps.out_h = ps.out_w = oh;
+    ps.out_h = ps.out_w = out_dim(p.h, p.k, p.stride, pool_pad(p));
+    k = model::memory_instance("pool", p.c * plane, p.c * ps.out_h * ps.out_w * 4, p.threads);
     const kernels::PoolWork pw = kernels::pool2d_work(ps);
     k.window_ops = pw.ops, k.strided_window_ops = pw.strided_ops;
-  } else if (p.op == "add") {
-    k.klass = "elementwise";
-    k.in_bytes = 2 * p.c * plane;
-    k.out_bytes = p.c * plane;
-  } else if (p.op == "concat") {
-    k.klass = "concat";
-    k.in_bytes = k.out_bytes = (p.c + p.f) * plane;
-  } else if (p.op == "resize") {
-    k.klass = "resize";
-    k.in_bytes = p.c * plane;
-    k.out_bytes = 4 * p.c * plane;
-  } else if (p.op == "copy") {
-    k.klass = "copy";
-    k.in_bytes = k.out_bytes = p.c * plane;
-  } else {
-    throw Error("calibration grid", "unknown op '" + p.op + "'");
+    return k;
   }
-  k.work_items = std::max<int64_t>(1, k.out_bytes / 4096);
-  return k;
+  if (p.op == "global_avgpool") {
+    k = model::memory_instance("pool", p.c * plane, p.c * 4, p.threads);
+    k.window_ops = p.c * p.h * p.w;  // each input element read once
+    return k;
+  }
+  if (p.op == "add") return model::memory_instance("elementwise", 2 * p.c * plane, p.c * plane, p.threads);
+  if (p.op == "concat") return model::memory_instance("concat", (p.c + p.f) * plane, (p.c + p.f) * plane, p.threads);
+  if (p.op == "resize") return model::memory_instance("resize", p.c * plane, 4 * p.c * plane, p.threads);
+  if (p.op == "copy") return model::memory_instance("copy", p.c * plane, p.c * plane, p.threads);
+  throw Error("calibration grid", "unknown op '" + p.op + "'");
 }
 
 }  // namespace hilsim::calibration

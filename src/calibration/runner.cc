@@ -102,13 +102,13 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     const std::vector<float> w = random_floats(static_cast<size_t>(p.c * p.f), seed);
     const std::vector<float> bias = random_floats(static_cast<size_t>(p.f), seed + 1);
     x.gemm = std::make_unique<kernels::PreparedGemm>(p.f, p.c, w.data(), p.c, true, bias.data(), kernels::Epilogue{});
-    x.in = random_floats(static_cast<size_t>(p.c), seed + 2);
-    x.out.assign(static_cast<size_t>(p.f), 0.0f);
-    x.executed_macs = p.c * p.f;
+    x.in = random_floats(static_cast<size_t>(p.h * p.c), seed + 2);
+    x.out.assign(static_cast<size_t>(p.h * p.f), 0.0f);
+    x.executed_macs = p.h * p.c * p.f;
     x.weight_bytes = (p.c * p.f + p.f) * 4;
     const kernels::PreparedGemm* g = x.gemm.get();
-    const int64_t c = p.c, f = p.f;
-    x.run = [g, c, f, &x](kernels::ThreadPool& pool) { g->run(1, x.in.data(), c, false, x.out.data(), f, pool); };
+    const int64_t rows = p.h, c = p.c, f = p.f;
+    x.run = [g, rows, c, f, &x](kernels::ThreadPool& pool) { g->run(rows, x.in.data(), c, false, x.out.data(), f, pool); };
     return ins;
   }
   const int64_t c = p.c, h = p.h, w = p.w, f = p.f;
@@ -123,6 +123,9 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     s.validate();
     x.out.assign(static_cast<size_t>(c * s.out_h * s.out_w), 0.0f);
     x.run = [s, &x](kernels::ThreadPool& pool) { kernels::max_pool2d(s, x.in.data(), x.out.data(), pool); };
+  } else if (p.op == "global_avgpool") {
+    x.out.assign(static_cast<size_t>(c), 0.0f);
+    x.run = [c, h, w, &x](kernels::ThreadPool& pool) { kernels::global_avg_pool(1, c, h * w, x.in.data(), x.out.data(), pool); };
   } else if (p.op == "add") {
     x.in2 = random_floats(x.in.size(), seed + 3);
     x.out.assign(x.in.size(), 0.0f);
@@ -310,7 +313,7 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
   if (o.samples_path.empty()) throw Error("calibrate", "an output samples path is required");
   if (!(o.budget_s > 0)) throw Error("--budget-s", "must be positive");
   const bool all = o.classes.empty();
-  std::vector<std::string> classes = all ? kernel_grid_classes() : std::vector<std::string>{};
+  std::vector<std::string> classes = all ? calibration_classes() : std::vector<std::string>{};
   bool want_transfer = all;
   for (const auto& c : o.classes) {
     check_kernel_class(c);
@@ -335,11 +338,11 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
 
   const int cores = std::max(1, kernels::ThreadPool::hardware_threads());
   const int max_threads = o.max_threads > 0 ? std::min(o.max_threads, cores) : cores;
-  GridLimits lim;
+  CalibrationPolicy pol = o.policy;
   RunnerOptions ro = o.runner;
   if (o.tiny) {  // emulators run ~100x slower: small instances, one copy, few repeats
-    lim.max_macs = 200'000;
-    lim.max_elems = 8'000;
+    pol.max_sample_macs = 200'000;
+    pol.max_sample_elements = 8'000;
     ro.min_time_s = std::min(ro.min_time_s, 0.001);
     ro.max_time_s = std::min(ro.max_time_s, 0.01);
     ro.min_reps = std::min(ro.min_reps, 2);
@@ -419,9 +422,9 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
   std::vector<std::deque<KernelPoint>> queues(cells.size());
   std::map<std::string, KernelPoint> known;  // instance -> point, for neighbours of bad points
   for (size_t i = 0; i < cells.size(); ++i) {
-    for (const KernelPoint& p : kernel_design(cells[i].first, cells[i].second, n0, 1, lim)) queues[i].push_back(p);
+    for (const KernelPoint& p : design(cells[i].first, cells[i].second, n0, 1, pol)) queues[i].push_back(p);
     if (o.reference_layers && !o.tiny)
-      for (const KernelPoint& p : reference_layers({cells[i].first}, cells[i].second, lim)) queues[i].push_back(p);
+      for (const KernelPoint& p : reference_layers({cells[i].first}, cells[i].second, pol)) queues[i].push_back(p);
   }
   auto measure = [&](const KernelPoint& p) {
     known[p.key()] = p;
@@ -459,12 +462,12 @@ KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
       if (score > worst_score) worst_score = score, worst_cell = i, worst_idx = idx;
     }
     if (worst_score < 0) break;
-    std::vector<KernelPoint> add = kernel_design(cells[worst_cell].first, cells[worst_cell].second, 3, round, lim);
+    std::vector<KernelPoint> add = design(cells[worst_cell].first, cells[worst_cell].second, 3, round, pol);
     if (worst_idx >= 0) {
       const auto& g = groups[cells[worst_cell]];
       auto it = known.find(g[static_cast<size_t>(worst_idx)].instance);
       if (it != known.end())
-        for (const KernelPoint& q : neighbours(it->second, lim)) add.push_back(q);
+        for (const KernelPoint& q : neighbours(it->second, pol)) add.push_back(q);
     }
     int before = r.measured;
     for (const KernelPoint& p : add) {

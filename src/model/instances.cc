@@ -72,16 +72,6 @@ SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& f
 }
 
 
-KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads) {
-  KernelInstance k;
-  k.klass = klass;
-  k.threads = threads;
-  k.in_bytes = in_bytes;
-  k.out_bytes = out_bytes;
-  k.work_items = std::max<int64_t>(1, out_bytes / 4096);
-  return k;
-}
-
 std::string memory_class(const std::string& type) {
   if (type == "MaxPool" || type == "AveragePool" || type == "GlobalAveragePool" || type == "GlobalMaxPool" ||
       type == "ReduceMean" || type == "ReduceSum" || type == "ReduceMax")

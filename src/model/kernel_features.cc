@@ -11,6 +11,16 @@ namespace {
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
+KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads) {
+  KernelInstance k;
+  k.klass = klass;
+  k.threads = threads;
+  k.in_bytes = in_bytes;
+  k.out_bytes = out_bytes;
+  k.work_items = std::max<int64_t>(1, out_bytes / 4096);
+  return k;
+}
+
 bool is_compute_class(const std::string& k) {
   for (const char* p : {"dense_conv", "depthwise_conv", "sparse_fb", "block_", "pattern_", "csr_", "gemm"})
     if (k.rfind(p, 0) == 0) return true;

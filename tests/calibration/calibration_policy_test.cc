@@ -42,7 +42,7 @@ TEST(CalibrationPolicy, DesignSharesPutRealLayerKindsIntoTheGrid) {
   // Caps: a smaller MAC cap shrinks the conv samples.
   CalibrationPolicy small;
   small.max_sample_macs = 10'000'000;
-  auto largest = [](const std::vector<GridPoint>& ps) {
+  auto largest = [](const std::vector<KernelPoint>& ps) {
     int64_t m = 0;
     for (const auto& p : ps) m = std::max(m, p.c / p.groups * p.f * (p.h / p.stride) * (p.w / p.stride));
     return m;

@@ -105,7 +105,7 @@ TEST(Calibrator, UnknownClassIsAnError) { EXPECT_THROW(design("dense_conv4x4", 1
 
 TEST(Calibrator, MeasuresARealKernelWithOrderedQuantiles) {
   for (const auto& klass : {"dense_conv3x3", "sparse_fb8", "pool"}) {
-    GridPoint p = design(klass, 1, 1, 3)[0];
+    KernelPoint p = design(klass, 1, 1, 3)[0];
     const int64_t group_width = p.c / p.groups;
     p.c = std::min<int64_t>(p.c, 32), p.f = std::min<int64_t>(p.f, 32), p.h = p.w = std::min<int64_t>(p.h, 16);
     if (p.groups > 1) p.c = p.f = std::max<int64_t>(2 * group_width, p.c / group_width * group_width), p.groups = p.c / group_width;
@@ -122,10 +122,10 @@ TEST(Calibrator, MeasuresARealKernelWithOrderedQuantiles) {
 // of a layer inside a model), and the sample times the consumers only.
 TEST(Calibrator, GridGraphsRunEachProducerRightBeforeItsConsumer) {
   for (const auto& klass : {"dense_conv1x1", "gemm", "elementwise", "concat"}) {
-    GridPoint p = design(klass, 1, 1, 5)[0];
+    KernelPoint p = design(klass, 1, 1, 5)[0];
     p.c = std::min<int64_t>(p.c, 16), p.f = std::min<int64_t>(p.f, 16), p.h = p.w = std::min<int64_t>(p.h, 8);
     const int copies = 3;
-    runtime::Executor ex(p.build(17, copies), runtime::ExecOptions{});
+    runtime::Executor ex(layer_graph(p, 17, copies), runtime::ExecOptions{});
     const graph::Graph& cg = ex.compiled_graph();
     const size_t per_copy = klass == std::string("elementwise") || klass == std::string("concat") ? 3 : 2;
     ASSERT_EQ(ex.ops().size(), per_copy * copies) << klass;

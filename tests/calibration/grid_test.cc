@@ -13,8 +13,8 @@ namespace hilsim::calibration {
 namespace {
 
 TEST(KernelGrid, DesignIsDeterministicAndCoversTheDeclaredRanges) {
-  for (const auto& klass : kernel_grid_classes()) {
-    const auto a = kernel_design(klass, 1, 32, 1), b = kernel_design(klass, 1, 32, 1), c = kernel_design(klass, 1, 32, 2);
+  for (const auto& klass : calibration_classes()) {
+    const auto a = design(klass, 1, 32, 1), b = design(klass, 1, 32, 1), c = design(klass, 1, 32, 2);
     ASSERT_EQ(a.size(), 32u) << klass;
     int differ = 0;
     for (size_t i = 0; i < a.size(); ++i) {
@@ -23,18 +23,20 @@ TEST(KernelGrid, DesignIsDeterministicAndCoversTheDeclaredRanges) {
     }
     EXPECT_GT(differ, 16) << klass;  // another seed, other points
     for (const auto& p : a) {
+      // GEMMs run to 9216 inputs (classifier heads beyond the caches) and 3136 rows (tokens).
+      const bool gemm = p.op == "gemm";
       EXPECT_GE(p.c, 3) << p.key();
-      EXPECT_LE(p.c, 4096) << p.key();
+      EXPECT_LE(p.c, gemm ? 9216 : 4096) << p.key();
       EXPECT_GE(p.h, 1) << p.key();
-      EXPECT_LE(p.h, 160) << p.key();
+      EXPECT_LE(p.h, gemm ? 3136 : 160) << p.key();
       EXPECT_GE(p.ratio, 0.0);
       EXPECT_LE(p.ratio, 0.95);
-      EXPECT_LE(p.macs(), GridLimits{}.max_macs) << p.key();
+      EXPECT_LE(p.macs(), CalibrationPolicy{}.max_sample_macs) << p.key();
       EXPECT_EQ(instance_of(p, p.macs(), 0).klass, klass) << p.key();  // each point lands in its class
     }
   }
   // Conv designs span small and large layers, both strides, and the sparse ones a range of ratios.
-  const auto d = kernel_design("dense_conv3x3", 1, 32, 1);
+  const auto d = design("dense_conv3x3", 1, 32, 1);
   int64_t cmin = 1 << 20, cmax = 0, hmin = 1 << 20, hmax = 0;
   std::set<int64_t> strides;
   for (const auto& p : d) {
@@ -49,7 +51,7 @@ TEST(KernelGrid, DesignIsDeterministicAndCoversTheDeclaredRanges) {
   double rmin = 1, rmax = 0;
   std::set<std::string> formats;
   for (const auto& klass : {"sparse_fb1", "sparse_fb8"})
-    for (const auto& p : kernel_design(klass, 1, 32, 1)) {
+    for (const auto& p : design(klass, 1, 32, 1)) {
       rmin = std::min(rmin, p.ratio), rmax = std::max(rmax, p.ratio);
       formats.insert(p.format);
     }
@@ -60,7 +62,7 @@ TEST(KernelGrid, DesignIsDeterministicAndCoversTheDeclaredRanges) {
 
 TEST(KernelGrid, UnknownClassIsAnErrorNamingIt) {
   try {
-    kernel_design("dense_conv4x4", 1, 3, 1);
+    design("dense_conv4x4", 1, 3, 1);
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("dense_conv4x4"), std::string::npos);
@@ -68,12 +70,12 @@ TEST(KernelGrid, UnknownClassIsAnErrorNamingIt) {
 }
 
 TEST(KernelGrid, ReferenceLayersAreRealShapesUnderTheCap) {
-  const auto pts = reference_layers(kernel_grid_classes(), 2);
+  const auto pts = reference_layers(calibration_classes(), 2);
   std::set<std::string> classes;
   for (const auto& p : pts) {
     classes.insert(p.klass);
     EXPECT_EQ(p.threads, 2);
-    EXPECT_LE(p.macs(), GridLimits{}.max_macs) << p.key();
+    EXPECT_LE(p.macs(), CalibrationPolicy{}.max_sample_macs) << p.key();
   }
   for (const char* k : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
                         "sparse_fb1", "sparse_fb8", "gemm", "pool", "elementwise", "concat", "resize", "copy"})
@@ -85,8 +87,8 @@ TEST(KernelGrid, ReferenceLayersAreRealShapesUnderTheCap) {
 // samples fit the keys and features the predictor evaluates.
 TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
   std::vector<KernelPoint> pts;
-  for (const auto& klass : kernel_grid_classes())
-    for (const auto& p : kernel_design(klass, 2, 6, 3)) pts.push_back(p);
+  for (const auto& klass : calibration_classes())
+    for (const auto& p : design(klass, 2, 6, 3)) pts.push_back(p);
   for (const auto& p : pts) {
     const int64_t em = p.macs() / 3 + 1, wb = 4096;
     const model::KernelInstance mine = instance_of(p, em, wb);
@@ -98,10 +100,12 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
     } else if (p.op == "gemm") {
       theirs = model::gemm_instance(1, p.f, p.c, p.threads, true);
       continue;  // gemm's executed MACs and weight bytes come from the shape alone
-    } else if (p.op == "maxpool") {
+    } else if (p.op == "maxpool" || p.op == "global_avgpool") {
       // What the cost model sees for the same pool as a graph node.
       graph::GraphBuilder b("pool");
-      b.maxpool(b.input("x", {1, p.c, p.h, p.w}), p.k, p.stride, p.k == 2 ? 0 : p.k / 2);
+      const std::string x = b.input("x", {1, p.c, p.h, p.w});
+      if (p.op == "maxpool") b.maxpool(x, p.k, p.stride, p.k == 2 ? 0 : p.k / 2);
+      else b.global_avgpool(x);
       graph::Graph g = b.finish();
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
@@ -111,14 +115,17 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
     EXPECT_EQ(model::features_of(mine), model::features_of(theirs)) << p.key();
   }
   KernelPoint g;
-  g.op = "gemm", g.klass = "gemm", g.c = 512, g.f = 1000, g.threads = 1;
+  g.op = "gemm", g.klass = "gemm", g.c = 512, g.f = 1000, g.h = 1, g.threads = 1;
   EXPECT_EQ(model::features_of(instance_of(g, 512 * 1000, (512 * 1000 + 1000) * 4)),
             model::features_of(model::gemm_instance(1, 1000, 512, 1, true)));
+  g.h = 196;  // token rows
+  EXPECT_EQ(model::features_of(instance_of(g, 196 * 512 * 1000, (512 * 1000 + 1000) * 4)),
+            model::features_of(model::gemm_instance(196, 1000, 512, 1, true)));
 }
 
 TEST(KernelGrid, NeighboursStayValidAndDiffer) {
-  for (const auto& klass : kernel_grid_classes())
-    for (const auto& p : kernel_design(klass, 1, 3, 5))
+  for (const auto& klass : calibration_classes())
+    for (const auto& p : design(klass, 1, 3, 5))
       for (const auto& q : neighbours(p)) {
         EXPECT_NE(q.key(), p.key());
         EXPECT_EQ(instance_of(q, q.macs(), 0).klass, instance_of(p, p.macs(), 0).klass) << q.key();

@@ -27,9 +27,12 @@ RunnerOptions quick() {
 }
 
 KernelPoint small(const std::string& klass, uint64_t seed = 3) {
-  KernelPoint p = kernel_design(klass, 1, 1, seed)[0];
+  KernelPoint p = design(klass, 1, 1, seed)[0];
+  const bool depthwise = p.groups > 1 && p.groups == p.c;
+  const int64_t group_width = p.groups > 1 ? p.c / p.groups : 0;
   p.c = std::min<int64_t>(p.c, 32), p.f = std::min<int64_t>(p.f, 32), p.h = p.w = std::min<int64_t>(p.h, 12);
-  if (p.groups > 1) p.groups = p.f = p.c;
+  if (depthwise) p.groups = p.f = p.c;
+  else if (group_width > 0) p.groups = std::max<int64_t>(2, p.c / group_width), p.c = p.f = p.groups * group_width;
   if (p.h < p.k) p.h = p.w = p.k;
   return p;
 }
@@ -144,7 +147,7 @@ TEST(KernelRunner, BadInputIsAnErrorNamingIt) {
 TEST(KernelRunner, FitRecoversAKnownModelFromGridFeatures) {
   SampleSet set;
   set.device.cores = 2;
-  for (const auto& p : kernel_design("dense_conv1x1", 1, 40, 7)) {
+  for (const auto& p : design("dense_conv1x1", 1, 40, 7)) {
     Sample s;
     s.klass = p.klass;
     s.instance = p.key();
@@ -167,14 +170,14 @@ TEST(KernelRunner, FitRecoversAKnownModelFromGridFeatures) {
 TEST(KernelRunner, EvaluateOnATinyBudgetGivesFiniteErrors) {
   SampleSet set;
   set.device.cores = 1;
-  for (const auto& p : kernel_design("elementwise", 1, 10, 11)) {
+  for (const auto& p : design("elementwise", 1, 10, 11)) {
     KernelPoint q = p;
     q.h = q.w = std::min<int64_t>(q.h, 24);
     set.samples.push_back(run_point(q, quick()));
   }
   const model::Profile prof = fit_profile(set);
   const auto& m = prof.kernels.at("elementwise/t1");
-  for (const auto& p : kernel_design("elementwise", 1, 3, 999)) {
+  for (const auto& p : design("elementwise", 1, 3, 999)) {
     KernelPoint q = p;
     q.h = q.w = std::min<int64_t>(q.h, 24);
     const Sample s = run_point(q, quick());

@@ -10,36 +10,18 @@
 #include <vector>
 
 #include "hilsim/calibration/calibration_policy.h"
+#include "hilsim/calibration/grid.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/model/profile.h"
 #include "hilsim/graph/graph.h"
 
 namespace hilsim::calibration {
 
-// One layer to time: a one-op model and its kernel class.
-struct GridPoint {
-  std::string klass;
-  int threads = 1;
-  std::string op;       // conv | gemm | maxpool | add | concat | resize | copy
-  int64_t c = 8, f = 8, h = 8, w = 8, k = 1, stride = 1, groups = 1;
-  std::string format = "dense";  // dense | block | block_col | pattern | csr
-  int bf = 8, bc = 4, entries = 2;
-  double ratio = 0;
-  std::string key() const;  // unique text: the sample's `instance`
-  // `copies` independent instances (own inputs and weights, convs named L0, L1, ...): timing them in turn
-  // keeps each one's weights out of the private caches, as it is inside a whole model. Every input is
-  // written by a Relu just before its consumer runs, as a layer's producer writes it in a model.
-  graph::Graph build(uint64_t seed, int copies = 1) const;
-  int64_t working_set_bytes() const;
-};
-
-// Every class calibration knows, in a stable order.
-const std::vector<std::string>& calibration_classes();
-
-// The space-filling design (scrambled Halton over log-channels, log-spatial, stride, ratio) for one
-// class: `n` points, deterministic in `seed`, kept under the policy's caps so one sample stays short.
-std::vector<GridPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
-                              const CalibrationPolicy& policy = {});
+// A grid point as a one-layer model for the executor: `copies` independent instances (own inputs and
+// weights, convs named L0, L1, ...): timing them in turn keeps each one's weights out of the private
+// caches, as it is inside a whole model. Every input is written by a Relu just before its consumer
+// runs, as a layer's producer writes it in a model.
+graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies = 1);
 
 struct MeasureOptions {
   double min_time_s = 0.02;  // per sample, after warm-up
@@ -49,7 +31,7 @@ struct MeasureOptions {
 // Times a point on this machine (warm-up, repeats until min_time; a sample whose p90/p10 spread is
 // above the policy's stable_spread is measured again and the steadier run kept). Features come from
 // op_instance().
-Sample measure_point(const GridPoint& p, const MeasureOptions& mo);
+Sample measure_point(const KernelPoint& p, const MeasureOptions& mo);
 
 // Layers in context: a whole model run through the executor, every op timed where it sits. Inside a
 // model an op's input arrives warm from its producer and its weights come from wherever the rest of

@@ -1,6 +1,7 @@
-// The calibration grid at kernel level: instances of every kernel class described by plain numbers
-// (no graph, no ONNX), so the same design runs in the CLI and in the standalone calibrator that is
-// cross-compiled for phones and boards. Classes and features are those of kernel_features.h, so the
+// The calibration grid: instances of every kernel class described by plain numbers (no graph, no
+// ONNX). It is the one design both measurement paths time: `hilsim calibrate` runs each point through
+// the executor (calibrator.h), the standalone calibrator cross-compiled for phones and boards calls the
+// prepared kernel directly (runner.h). Classes and features are those of kernel_features.h, so the
 // samples fit into the same profile keys ("CLASS/tN") the predictor reads.
 #pragma once
 
@@ -8,8 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "hilsim/model/kernel_features.h"
+#include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/kernels/conv_desc.h"
+#include "hilsim/model/kernel_features.h"
 
 namespace hilsim::calibration {
 
@@ -17,7 +19,8 @@ namespace hilsim::calibration {
 struct KernelPoint {
   std::string klass;
   int threads = 1;
-  std::string op;  // conv | gemm | maxpool | add | concat | resize | copy
+  std::string op;  // conv | gemm | maxpool | global_avgpool | add | concat | resize | copy
+  // gemm: h rows (1 for a classifier, tokens else) of c inputs to f outputs.
   int64_t c = 8, f = 8, h = 8, w = 8, k = 1, stride = 1, groups = 1;
   std::string format = "dense";  // dense | block | block_col | pattern | csr
   int bf = 8, bc = 4, entries = 2;
@@ -30,35 +33,31 @@ struct KernelPoint {
   int64_t working_set_bytes() const;      // activations + weights of one instance
 };
 
-// Every class the kernel-level grid knows, in a stable order ("transfer" is measured apart).
-const std::vector<std::string>& kernel_grid_classes();
+// Every class calibration knows, in a stable order ("transfer" is measured apart).
+const std::vector<std::string>& calibration_classes();
 // Throws hilsim::Error naming `klass` and the known classes when it is not one of them.
 void check_kernel_class(const std::string& klass);
 
-// Design helpers shared by the kernel-level grid and the executor-level calibrator:
-// a scrambled Halton coordinate in [0, 1) (radical inverse in base b, Cranley-Patterson shift) and
+// Design helpers: a scrambled Halton coordinate in [0, 1) (radical inverse in base b, Cranley-Patterson shift) and
 // a log-uniform integer in [lo, hi] for u in [0, 1].
 double halton(uint64_t i, int b, double shift);
 int64_t log_uniform(double u, int64_t lo, int64_t hi);
 
-struct GridLimits {
-  int64_t max_macs = 120'000'000;   // one timed call stays a few ms on a laptop core
-  int64_t max_elems = 3'000'000;    // memory-bound instances
-};
-
 // Space-filling design for one class: `n` points of a scrambled Halton sequence over log-channels,
-// log-spatial, stride, kernel variant and sparsity ratio (0..0.95), deterministic in `seed`.
-std::vector<KernelPoint> kernel_design(const std::string& klass, int threads, int n, uint64_t seed,
-                                       const GridLimits& lim = {});
+// log-spatial, stride, kernel variant and sparsity ratio (0..0.95), deterministic in `seed`, kept under
+// the policy's caps so one sample stays short; the policy's shares add grouped convs, 7x7 depthwise,
+// global pools, GEMMs far beyond the caches and over token rows. Throws naming an unknown class.
+std::vector<KernelPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
+                                const CalibrationPolicy& policy = {});
 
 // Real layer shapes of common mobile CNNs (MobileNetV2, ResNet-18, a YOLOv5s-like detector), as
 // points of the classes asked for: where a model's time goes, the design alone samples thinly.
 std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads,
-                                          const GridLimits& lim = {});
+                                          const CalibrationPolicy& policy = {});
 
 // Neighbours of a point (channels and spatial scaled up and down): adaptive samples around a region
 // whose error is high.
-std::vector<KernelPoint> neighbours(const KernelPoint& p, const GridLimits& lim = {});
+std::vector<KernelPoint> neighbours(const KernelPoint& p, const CalibrationPolicy& policy = {});
 
 // The kernel instance (features) of a point, with what the prepared kernel reports it executes and
 // stores. Same figures as conv_instance / gemm_instance / memory_instance of the runtime.

@@ -28,9 +28,7 @@ struct SparseFootprint {
 SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
                                int entries, bool bias);
 
-
-// Memory-bound kernels: class pool|elementwise|concat|resize|copy, bytes read and written.
-KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads);
+// The class of a memory-bound op: pool|elementwise|concat|resize|copy.
 std::string memory_class(const std::string& op_type);
 
 // The kernel instance the runtime runs for op `id` of a canonical graph in setting `ls` (formats a conv

@@ -71,6 +71,8 @@ KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool 
 KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
                              int64_t weight_bytes);
 
+// A memory-bound kernel (pool, elementwise, concat, resize, copy) moving these activation bytes.
+KernelInstance memory_instance(const std::string& klass, int64_t in_bytes, int64_t out_bytes, int threads);
 // Classes of compute kernels, whose features are MAC- and tile-based; the others are memory-bound.
 bool is_compute_class(const std::string& klass);
 // A class some kernel instance is given (compute, memory-bound, dispatch, transfer): what a profile's
