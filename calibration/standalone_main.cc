@@ -62,8 +62,10 @@ void progress(double done, double total, const std::string& what) {
 }
 
 int run(int argc, char** argv) {
-  hilsim::calibration::KernelCalibrationOptions o;
+  hilsim::calibration::DriverOptions o;
+  hilsim::calibration::RunnerOptions runner;
   o.samples_path = "hilsim_samples.json";
+  o.checkpoint_every = 8;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     std::string a = args[i];
@@ -91,11 +93,11 @@ int run(int argc, char** argv) {
     } else if (a == "--threads-max") {
       o.max_threads = static_cast<int>(number(a, value()));
     } else if (a == "--cpus") {
-      for (const auto& c : hilsim::split_list(value())) o.runner.cpus.push_back(static_cast<int>(number(a, c)));
+      for (const auto& c : hilsim::split_list(value())) runner.cpus.push_back(static_cast<int>(number(a, c)));
     } else if (a == "--tiny") {
       o.tiny = true;
     } else if (a == "--no-reference-layers") {
-      o.reference_layers = false;
+      o.real_layers = false;
     } else {
       throw hilsim::Error(a, "unknown flag (see --help)");
     }
@@ -106,7 +108,7 @@ int run(int argc, char** argv) {
   o.stop = &g_stop;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  const auto r = hilsim::calibration::calibrate_kernels(o);
+  const auto r = hilsim::calibration::calibrate_kernels(o, runner);
   std::fprintf(stderr, "\n");
   std::map<std::string, std::vector<hilsim::calibration::Sample>> by_key;
   for (const auto& s : r.samples.samples)

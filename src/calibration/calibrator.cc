@@ -312,7 +312,7 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     return out;
   };
   auto is_kernel = [](const std::string& k) {
-    return k != "transfer" && k != "stream" && k != kEnergyClass && k != kSpeedReferenceClass;
+    return k != "transfer" && k != "stream" && k != "peak" && k != kEnergyClass && k != kSpeedReferenceClass;
   };
   // How strongly kernels follow the reference workload's slowdown: one exponent for the whole set, the
   // slope of log(measured / predicted) on log(host factor) over every kernel sample (refitted at the
@@ -377,8 +377,12 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
         peak_gflops = std::max(peak_gflops, 2.0 * s.features.at("macs") / (s.ms_median * 1e6));
     }
   }
-  for (const Sample& s : set.samples)
+  for (const Sample& s : set.samples) {
     if (s.klass == "stream" && s.ms_median > 0) mem_gbps = std::max(mem_gbps, s.features.at("bytes") / (s.ms_median * 1e6));
+    // The micro-kernel's own ceiling on one core, where the calibration measured it.
+    if (s.klass == "peak" && sample_threads(s) == 1 && s.ms_median > 0 && s.features.count("flops"))
+      peak_gflops = std::max(peak_gflops, s.features.at("flops") / (s.ms_median * 1e6));
+  }
   const int cores = std::max(1, p.device.cores);
   model::UnitSpec all;
   all.id = "cpu";
@@ -429,221 +433,66 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   return p;
 }
 
-CalibrateResult calibrate(const CalibrateOptions& o) {
-  const auto t0 = Clock::now();
-  CalibrateResult r;
-  if (o.out.empty()) throw Error("calibrate", "--out PROFILE is required");
-  const std::string samples_path = o.out + ".samples.json";
-  {
-    // Fail before minutes of measurement, not after: create --out's directory and check that it takes files.
-    namespace fs = std::filesystem;
-    const fs::path dir = fs::absolute(fs::path(o.out)).parent_path();
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec) throw Error(o.out, "cannot create its directory " + dir.string() + ": " + ec.message());
-    if (::access(dir.c_str(), W_OK) != 0) throw Error(o.out, "its directory " + dir.string() + " is not writable");
-  }
-  std::vector<std::string> classes = o.classes.empty() ? calibration_classes() : o.classes;
-  for (const auto& c : classes) check_kernel_class(c);
-  SampleSet& set = r.samples;
-  set.device = detect_device();
-  set.device.calibrated_at = [] {
-    char b[32];
-    std::time_t now = std::time(nullptr);
-    std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    return std::string(b);
-  }();
-  if (const char* note = std::getenv("HILSIM_CALIBRATION_NOTE")) set.note = note;
-  std::set<std::string> done;
-  if (o.resume && std::filesystem::exists(samples_path)) {
-    SampleSet old = load_samples(samples_path);
-    set.samples = old.samples;
-    for (const auto& s : set.samples) {
-      done.insert(s.instance);
-      if (s.instance.rfind("ctx/", 0) == 0) done.insert(s.instance.substr(0, s.instance.rfind('/')));
-    }
-  }
-  const int cores = std::max(1, kernels::ThreadPool::hardware_threads());
-  const int max_threads = o.max_threads > 0 ? std::min(o.max_threads, cores) : cores;
-  std::vector<std::pair<std::string, int>> cells;
-  for (const auto& c : classes)
-    for (int t = 1; t <= max_threads; ++t) cells.emplace_back(c, t);
+namespace {
 
-  // Initial design sized to the policy's design_share of the budget, the rest adaptive.
+// The executor measurement backend: each grid point as a one-layer model on the executor (what
+// `hilsim run` times per op), real layers from the zoo's graphs.
+class ExecutorBackend : public MeasureBackend {
+ public:
+  explicit ExecutorBackend(const CalibrationPolicy& policy) { mo_.policy = policy; }
+  Sample measure(const KernelPoint& p) override { return measure_point(p, mo_); }
+  std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) override {
+    return zoo_points(classes, threads);
+  }
+
+ private:
+  MeasureOptions mo_;
+};
+
+}  // namespace
+
+CalibrateResult calibrate(const CalibrateOptions& o) {
+  if (o.out.empty()) throw Error("calibrate", "--out PROFILE is required");
+  DriverOptions d;
+  d.samples_path = o.out + ".samples.json";
+  d.budget_s = o.budget_s;
+  d.resume = o.resume;
+  d.classes = o.classes;
+  d.max_threads = o.max_threads;
+  if (const char* note = std::getenv("HILSIM_CALIBRATION_NOTE")) d.note = note;
+  d.policy = o.policy;
+  d.progress = o.progress;
+  d.stop = o.stop;
   const CalibrationPolicy& pol = o.policy;
-  const int n0 = std::clamp(
-      static_cast<int>(pol.design_share * o.budget_s / (pol.design_sample_s * std::max<size_t>(1, cells.size()))),
-      pol.design_min_points, pol.design_max_points);
-  // Round-robin over the cells: a budget that ends early leaves every class with some grid points
-  // (class by class, the last classes got none and their fits saw only in-context layers).
-  std::vector<KernelPoint> todo;
-  {
-    std::vector<std::vector<KernelPoint>> per_cell;
-    for (const auto& [c, t] : cells) per_cell.push_back(design(c, t, n0, 1, pol));
-    for (size_t i = 0, added = 1; added; ++i) {
-      added = 0;
-      for (const auto& pc : per_cell)
-        if (i < pc.size()) todo.push_back(pc[i]), ++added;
-    }
-  }
-  // The host's speed now and at the end, on a fixed workload: later checks compare with it, and a
-  // large drift between the two says the samples were taken on a moving machine.
-  // In between, a shorter reading every pol.reading_every_s lets the fit correct for the drift.
-  // Each reading also times the workload on all calibrated threads: the samples at that count need
-  // the other core(s) free, and on a shared VM they come and go apart from the first.
-  SpeedReferenceRun reference;
-  std::unique_ptr<SpeedReferenceRun> parallel_reference;
-  if (max_threads > 1) parallel_reference = std::make_unique<SpeedReferenceRun>(max_threads);
-  int reading_seq = 0;  // a resumed set continues its readings
-  for (const Sample& s : set.samples) reading_seq += s.klass == kSpeedReferenceClass;
-  double last_reading = 0;
-  // p10 of every reading so far by thread count, for slow_phase()
-  std::map<int, std::vector<double>> reading_ms;
-  for (const Sample& s : set.samples)
-    if (s.klass == kSpeedReferenceClass) reading_ms[sample_threads(s)].push_back(fit_ms(s));
-  auto take_reading = [&](int runs) {
-    set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
-    reading_ms[1].push_back(fit_ms(set.samples.back()));
-    if (parallel_reference) {
-      set.samples.push_back(speed_reference_sample(parallel_reference->time(runs), unix_now(), reading_seq++, max_threads));
-      reading_ms[max_threads].push_back(fit_ms(set.samples.back()));
-    }
-    last_reading = secs(t0, Clock::now());
-    set.device.speed_reference = summarize_speed_reference(set.samples, pol);
-  };
-  auto in_slow_phase = [&] {
-    for (const auto& [t, ms] : reading_ms)
-      if (slow_phase(ms, pol)) return true;
-    return false;
-  };
-  // In a slow phase of the host, wait (re-reading) for the fast one before measuring on: samples of
-  // one class taken in both phases do not fit one model, and the mix differs from one calibration to
-  // the next. Waiting is capped, so a host slow throughout (a throttled phone) is still measured.
-  double waited_s = 0;
-  auto wait_for_fast_phase = [&] {
-    for (int tries = 0; tries < pol.slow_phase_max_tries && in_slow_phase() && !(o.stop && o.stop->load()) &&
-                        waited_s < pol.slow_phase_max_wait_share * o.budget_s;
-         ++tries) {
-      const auto w0 = Clock::now();
-      std::this_thread::sleep_for(std::chrono::duration<double>(pol.slow_phase_poll_s));
-      take_reading(pol.short_reference_runs);
-      waited_s += secs(w0, Clock::now());
-      if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, "waiting: host in a slow phase");
-    }
-  };
-  auto maybe_reading = [&] {
-    if (secs(t0, Clock::now()) - last_reading > pol.reading_every_s) {
-      take_reading(pol.short_reference_runs);
-      wait_for_fast_phase();
-    }
-  };
-  take_reading(pol.reference_runs);
-  MeasureOptions mo;
-  mo.policy = pol;
-  int since_save = 0;
-  auto checkpoint = [&] { save_samples(set, samples_path); };
-  auto budget_left = [&] { return o.budget_s - secs(t0, Clock::now()); };
-  auto stopped = [&] { return o.stop && o.stop->load(); };
-  auto run_point = [&](const KernelPoint& p) {
-    if (done.count(p.key())) return;
-    set.samples.push_back(measure_point(p, mo));
-    set.samples.back().features["t_unix"] = unix_now();
-    done.insert(p.key());
-    maybe_reading();
-    if (++since_save >= 10) {
-      checkpoint();
-      since_save = 0;
-    }
-    if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, p.klass + "/t" + std::to_string(p.threads));
-  };
-  // DRAM bandwidth: a copy of a buffer far larger than the last-level cache (the roofline's ceiling).
-  if (!done.count("stream/64MiB")) {
-    const size_t n = size_t{16} << 20;  // 64 MiB per buffer
-    std::vector<float> a(n, 1.0f), b(n, 0.0f);
-    double best = 1e300;
-    for (int i = 0; i < 3; ++i) {
-      const auto s0 = Clock::now();
-      std::copy(a.begin(), a.end(), b.begin());
-      best = std::min(best, secs(s0, Clock::now()) * 1e3);
-    }
-    Sample s;
-    s.klass = "stream";
-    s.instance = "stream/64MiB";
-    s.features = {{"bytes", 2.0 * n * sizeof(float)}, {"threads", 1.0}};
-    s.ms_median = s.ms_p10 = s.ms_p90 = best;
-    s.repeats = 3;
-    set.samples.push_back(s);
-    done.insert(s.instance);
-  }
-  // Energy, where a counter exists: a few seconds of known work, fitted with the rest in fit_profile.
-  if (auto counter = find_energy_counter(); counter && !done.count(energy_instance(counter->source(), "idle", 0))) {
-    if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, "energy (" + counter->source() + ")");
-    for (Sample& s : measure_energy(*counter, energy_seconds_for_budget(o.budget_s))) {
-      done.insert(s.instance);
-      set.samples.push_back(std::move(s));
-    }
-  }
-  // Transfers between two cores first: they are quick.
-  if (cores >= 2 && (o.classes.empty() || std::count(classes.begin(), classes.end(), "transfer"))) {
-    for (int64_t bytes : {int64_t{4096}, int64_t{65536}, int64_t{1} << 20, int64_t{4} << 20, int64_t{16} << 20}) {
-      Sample s = run_transfer(bytes, 0, 1);
-      if (!done.count(s.instance)) set.samples.push_back(s), done.insert(s.instance);
-    }
-  }
+  ExecutorBackend backend(pol);
+  CalibrationDriver driver(backend, d);
+  driver.measure_ceilings();
   // Layers in context first: they are what whole-model predictions are made of. They get at most
   // the policy's context_share of the budget so the one-op grid (the fit's range between them) still runs.
-  for (const ContextRun& cr : context_runs(max_threads)) {
-    if (stopped() || secs(t0, Clock::now()) > pol.context_share * o.budget_s) break;
-    if (done.count(cr.key())) continue;
+  for (const ContextRun& cr : context_runs(driver.max_threads())) {
+    if (driver.stopped() || driver.elapsed_s() > pol.context_share * o.budget_s) break;
+    if (driver.done(cr.key())) continue;
     // A context run lasts a second or two and gives many samples at once: it starts in a fast phase.
-    take_reading(pol.short_reference_runs);
-    wait_for_fast_phase();
+    driver.reading_then_wait();
     const double t_start = unix_now();
-    std::vector<Sample> got = measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : classes);
+    std::vector<Sample> got = measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : driver.classes());
     const double t_unix = 0.5 * (t_start + unix_now());  // the run's middle: its repeats span a second or two
     for (Sample& s : got) {
       s.features["t_unix"] = t_unix;
-      set.samples.push_back(std::move(s));
+      driver.add(std::move(s));
     }
-    done.insert(cr.key());
-    maybe_reading();
-    if (o.progress) o.progress(secs(t0, Clock::now()), o.budget_s, cr.model + " in context");
+    driver.mark_done(cr.key());
+    driver.progress(cr.model + " in context");
   }
-  checkpoint();
-  for (int t = 1; t <= max_threads; ++t)
-    for (const KernelPoint& p : zoo_points(classes, t)) todo.push_back(p);
-  for (const KernelPoint& p : todo) {
-    if (stopped() || budget_left() < 0) break;
-    run_point(p);
-  }
-  // Adaptive rounds: more points for the (class, threads) whose fit is worst, until the budget ends.
-  uint64_t round = 2;
-  while (!stopped() && budget_left() > 2.0) {
-    std::map<std::pair<std::string, int>, std::vector<Sample>> groups;
-    for (const Sample& s : set.samples) groups[{s.klass, sample_threads(s)}].push_back(s);
-    double worst = -1;
-    std::pair<std::string, int> worst_cell;
-    for (const auto& cell : cells) {
-      auto it = groups.find(cell);
-      if (it == groups.end() || it->second.size() < 4) continue;
-      const auto m = fit_kernel_class(it->second, model::feature_names(cell.first), pol);
-      // Sample density matters too: error per sample so far.
-      const double e = m.fit_rmspe / std::sqrt(static_cast<double>(it->second.size()));
-      if (e > worst) worst = e, worst_cell = cell;
-    }
-    if (worst < 0) break;
-    for (const KernelPoint& p : design(worst_cell.first, worst_cell.second, 6, round, pol)) {
-      if (stopped() || budget_left() < 0) break;
-      run_point(p);
-    }
-    ++round;
-  }
-  r.interrupted = stopped();
-  if (!r.interrupted) take_reading(pol.reference_runs);
-  checkpoint();
-  r.profile = fit_profile(set, {o.correct_drift, pol});
-  r.wall_s = secs(t0, Clock::now());
-  r.waited_s = waited_s;
+  driver.measure_grid();
+  driver.measure_adaptive();
+  CalibrationDriver::Result dr = driver.finish();
+  CalibrateResult r;
+  r.samples = std::move(dr.samples);
+  r.interrupted = dr.interrupted;
+  r.waited_s = dr.waited_s;
+  r.profile = fit_profile(r.samples, {o.correct_drift, pol});
+  r.wall_s = dr.wall_s;
   return r;
 }
 

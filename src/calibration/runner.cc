@@ -289,199 +289,20 @@ Sample run_transfer(int64_t bytes, int core_a, int core_b) {
   return s;
 }
 
-double held_out_rmspe(const std::vector<Sample>& samples, const std::vector<std::string>& features, int* worst) {
-  if (worst) *worst = -1;
-  if (samples.size() < 8) return -1;
-  std::vector<Sample> train;
-  std::vector<size_t> held;
-  for (size_t i = 0; i < samples.size(); ++i) (i % 4 == 3 ? held.push_back(i) : train.push_back(samples[i]));
-  const model::KernelModel m = fit_kernel_class(train, features);
-  double sq = 0, worst_e = -1;
-  for (size_t i : held) {
-    const double e = (model::evaluate_model(m, samples[i].features) - fit_ms(samples[i])) / fit_ms(samples[i]);
-    sq += e * e;
-    if (std::fabs(e) > worst_e) {
-      worst_e = std::fabs(e);
-      if (worst) *worst = static_cast<int>(i);
-    }
-  }
-  return 100.0 * std::sqrt(sq / static_cast<double>(held.size()));
-}
-
-KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o) {
-  const auto t0 = now();
-  if (o.samples_path.empty()) throw Error("calibrate", "an output samples path is required");
-  if (!(o.budget_s > 0)) throw Error("--budget-s", "must be positive");
-  const bool all = o.classes.empty();
-  std::vector<std::string> classes = all ? calibration_classes() : std::vector<std::string>{};
-  bool want_transfer = all;
-  for (const auto& c : o.classes) {
-    check_kernel_class(c);
-    if (c == "transfer") want_transfer = true;
-    else classes.push_back(c);
-  }
-  KernelCalibrationResult r;
-  SampleSet& set = r.samples;
-  std::set<std::string> done;
-  if (o.resume && std::filesystem::exists(o.samples_path)) {
-    set = load_samples(o.samples_path);  // refuses another kernel version, naming both
-    for (const auto& s : set.samples) done.insert(s.instance);
-  }
-  set.device = detect_device();
-  set.device.calibrated_at = [] {
-    char b[32];
-    std::time_t t = std::time(nullptr);
-    std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    return std::string(b);
-  }();
-  if (!o.note.empty()) set.note = o.note;
-
-  const int cores = std::max(1, kernels::ThreadPool::hardware_threads());
-  const int max_threads = o.max_threads > 0 ? std::min(o.max_threads, cores) : cores;
-  CalibrationPolicy pol = o.policy;
-  RunnerOptions ro = o.runner;
-  if (o.tiny) {  // emulators run ~100x slower: small instances, one copy, few repeats
-    pol.max_sample_macs = 200'000;
-    pol.max_sample_elements = 8'000;
+CalibrationDriver::Result calibrate_kernels(const DriverOptions& o, const RunnerOptions& runner) {
+  RunnerOptions ro = runner;
+  if (o.tiny) {  // one copy, few repeats
     ro.min_time_s = std::min(ro.min_time_s, 0.001);
     ro.max_time_s = std::min(ro.max_time_s, 0.01);
     ro.min_reps = std::min(ro.min_reps, 2);
     ro.cold_bytes = 0;
   }
-  auto stopped = [&] { return o.stop && o.stop->load(); };
-  // Under an emulator one reading of the speed reference takes about a second: there the budget counts
-  // the measurement without the readings, or a tiny calibration's readings leave no time for its grid.
-  double reading_s = 0;
-  auto elapsed = [&] { return secs(t0, now()) - (o.tiny ? reading_s : 0.0); };
-  auto left = [&] { return o.budget_s - elapsed(); };
-  int since_save = 0;
-  auto checkpoint = [&] { save_samples(set, o.samples_path); };
-  // The host's speed along the run, as `hilsim calibrate` records it (see speed_reference.h): a phone
-  // throttling as it heats up is the drift the host-side fit corrects for. Under an emulator a
-  // reading costs ~100x as much: one at the start and one at the end, few runs.
-  const auto prepared = now();
-  SpeedReferenceRun reference;
-  std::unique_ptr<SpeedReferenceRun> parallel_reference;  // all threads: see calibrator.cc
-  if (max_threads > 1) parallel_reference = std::make_unique<SpeedReferenceRun>(max_threads);
-  reading_s += secs(prepared, now());
-  int reading_seq = 0;  // a resumed set continues its readings
-  for (const Sample& s : set.samples) reading_seq += s.klass == kSpeedReferenceClass;
-  double last_reading = -1e300;
-  auto take_reading = [&](int runs) {
-    if (stopped()) return;
-    const auto r0 = now();
-    set.samples.push_back(speed_reference_sample(reference.time(runs), unix_now(), reading_seq++));
-    if (parallel_reference)
-      set.samples.push_back(speed_reference_sample(parallel_reference->time(runs), unix_now(), reading_seq++, max_threads));
-    reading_s += secs(r0, now());
-    last_reading = secs(t0, now());
-  };
-  const double reading_every_s = o.tiny ? 1e300 : o.policy.reading_every_s;
-  take_reading(o.tiny ? 1 : o.policy.reference_runs);
-  auto record = [&](const Sample& s0) {
-    Sample s = s0;
-    if (!s.features.count("t_unix")) s.features["t_unix"] = unix_now();
-    set.samples.push_back(s);
-    done.insert(s.instance);
-    if (secs(t0, now()) - last_reading > reading_every_s) take_reading(o.policy.short_reference_runs);
-    ++r.measured;
-    if (++since_save >= o.checkpoint_every) checkpoint(), since_save = 0;
-    if (o.progress) o.progress(std::min(o.budget_s, elapsed()), o.budget_s, s.instance);
-  };
-
-  // Roofline ceilings and core-to-core hand-offs first: quick, and every profile needs them.
-  for (int t : std::set<int>{1, max_threads}) {
-    if (stopped()) break;
-    const int64_t buf = o.tiny ? int64_t{1} << 20 : int64_t{64} << 20;
-    Sample s = measure_stream(t, buf, o.tiny ? 1 : 4);
-    if (!done.count(s.instance)) record(s);
-    s = measure_peak(t, o.tiny ? 0.0 : 0.05, o.tiny ? 50 : 2000);
-    if (!done.count(s.instance)) record(s);
-  }
-  // Energy, where the device has a counter (a phone's battery gauge, RAPL): known work, fitted on the host.
-  if (!o.tiny && !stopped())
-    if (auto counter = find_energy_counter())
-      if (!done.count(energy_instance(counter->source(), "idle", 0)))
-        for (const Sample& s : measure_energy(*counter, energy_seconds_for_budget(o.budget_s))) record(s);
-  if (want_transfer && cores >= 2) {
-    const std::vector<int64_t> sizes = o.tiny ? std::vector<int64_t>{4096, 65536}
-                                              : std::vector<int64_t>{4096, 65536, 1 << 20, 4 << 20, 16 << 20};
-    for (int64_t b : sizes) {
-      if (stopped()) break;
-      const std::string key = "transfer/" + std::to_string(b) + "B/0-1";
-      if (!done.count(key)) record(run_transfer(b, 0, 1));
-    }
-  }
-
-  // Initial design, interleaved over (class, threads) cells so that a budget cut leaves every cell
-  // some samples rather than the first classes all of them.
-  std::vector<std::pair<std::string, int>> cells;
-  for (const auto& c : classes)
-    for (int t = 1; t <= max_threads; ++t) cells.emplace_back(c, t);
-  const int n0 = o.tiny ? 3 : 12;  // a fit needs 3 samples per class and thread count
-  std::vector<std::deque<KernelPoint>> queues(cells.size());
-  std::map<std::string, KernelPoint> known;  // instance -> point, for neighbours of bad points
-  for (size_t i = 0; i < cells.size(); ++i) {
-    for (const KernelPoint& p : design(cells[i].first, cells[i].second, n0, 1, pol)) queues[i].push_back(p);
-    if (o.reference_layers && !o.tiny)
-      for (const KernelPoint& p : reference_layers({cells[i].first}, cells[i].second, pol)) queues[i].push_back(p);
-  }
-  auto measure = [&](const KernelPoint& p) {
-    known[p.key()] = p;
-    if (done.count(p.key())) return;
-    record(run_point(p, ro));
-  };
-  // The design gets at most 60% of the budget; the adaptive rounds need the rest to matter.
-  const double design_end = o.tiny ? o.budget_s : o.policy.design_share * o.budget_s;
-  auto design_left = [&] { return design_end - elapsed(); };
-  for (bool more = true; more && !stopped() && design_left() > 0;) {
-    more = false;
-    for (auto& q : queues) {
-      if (q.empty() || stopped() || design_left() <= 0) continue;
-      measure(q.front());
-      q.pop_front();
-      more = true;
-    }
-  }
-
-  // Adaptive rounds (nn-Meter): fit each cell on 3/4 of its samples, predict the rest; the cell whose
-  // held-out error (per sqrt(samples), so one noisy cell does not take everything) is worst gets new
-  // design points and neighbours of its worst-predicted instance.
-  uint64_t round = 2;
-  while (!o.tiny && !stopped() && left() > 1.0) {
-    std::map<std::pair<std::string, int>, std::vector<Sample>> groups;
-    for (const Sample& s : set.samples) groups[{s.klass, sample_threads(s)}].push_back(s);
-    double worst_score = -1;
-    size_t worst_cell = 0;
-    int worst_idx = -1;
-    for (size_t i = 0; i < cells.size(); ++i) {
-      const auto& g = groups[cells[i]];
-      int idx = -1;
-      const double e = g.size() < 8 ? 1e9 : held_out_rmspe(g, model::feature_names(cells[i].first), &idx);
-      const double score = e / std::sqrt(static_cast<double>(g.size() + 1));
-      if (score > worst_score) worst_score = score, worst_cell = i, worst_idx = idx;
-    }
-    if (worst_score < 0) break;
-    std::vector<KernelPoint> add = design(cells[worst_cell].first, cells[worst_cell].second, 3, round, pol);
-    if (worst_idx >= 0) {
-      const auto& g = groups[cells[worst_cell]];
-      auto it = known.find(g[static_cast<size_t>(worst_idx)].instance);
-      if (it != known.end())
-        for (const KernelPoint& q : neighbours(it->second, pol)) add.push_back(q);
-    }
-    int before = r.measured;
-    for (const KernelPoint& p : add) {
-      if (stopped() || left() <= 0) break;
-      measure(p);
-    }
-    r.adaptive += r.measured - before;
-    if (++round > 100000) break;
-  }
-  r.interrupted = stopped();
-  take_reading(o.tiny ? 1 : o.policy.reference_runs);
-  checkpoint();
-  r.wall_s = secs(t0, now());
-  return r;
+  KernelBackend backend(ro, o.policy);
+  CalibrationDriver driver(backend, o);
+  driver.measure_ceilings();
+  driver.measure_grid();
+  driver.measure_adaptive();
+  return driver.finish();
 }
 
 }  // namespace hilsim::calibration

@@ -73,20 +73,19 @@ std::string tmp_path(const std::string& name) { return std::string(HILSIM_BINARY
 TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
   const std::string path = tmp_path("test_kernel_calibration.samples.json");
   std::filesystem::remove(path);
-  KernelCalibrationOptions o;
+  DriverOptions o;
   o.samples_path = path;
   o.budget_s = 0.6;
   o.tiny = true;
   o.classes = {"elementwise", "copy"};
   o.max_threads = 1;
-  o.runner = quick();
   o.checkpoint_every = 1;
-  const auto a = calibrate_kernels(o);
+  const auto a = calibrate_kernels(o, quick());
   ASSERT_TRUE(std::filesystem::exists(path));
   ASSERT_GT(a.measured, 0);
   EXPECT_EQ(load_samples(path).samples.size(), a.samples.samples.size());
   o.resume = true;
-  const auto b = calibrate_kernels(o);
+  const auto b = calibrate_kernels(o, quick());
   // Nothing measured twice, everything from before kept.
   EXPECT_GE(b.samples.samples.size(), a.samples.samples.size());
   std::set<std::string> keys;
@@ -105,7 +104,7 @@ TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
   // A stop raised before the start checkpoints what there is and says so.
   std::atomic<bool> stop{true};
   o.stop = &stop;
-  const auto c = calibrate_kernels(o);
+  const auto c = calibrate_kernels(o, quick());
   EXPECT_TRUE(c.interrupted);
   EXPECT_EQ(c.measured, 0);
   EXPECT_EQ(load_samples(path).samples.size(), b.samples.samples.size());
@@ -113,7 +112,7 @@ TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
 }
 
 TEST(KernelRunner, BadInputIsAnErrorNamingIt) {
-  KernelCalibrationOptions o;
+  DriverOptions o;
   o.samples_path = tmp_path("unused.samples.json");
   o.classes = {"dense_conv9x9"};
   try {

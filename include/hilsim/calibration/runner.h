@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hilsim/calibration/calibration_policy.h"
+#include "hilsim/calibration/driver.h"
 #include "hilsim/calibration/grid.h"
 #include "hilsim/calibration/samples.h"
 
@@ -55,37 +56,23 @@ Sample run_transfer(int64_t bytes, int core_a, int core_b);
 // Linear-interpolated quantile q in [0, 1] of v (0 for an empty v).
 double quantile(std::vector<double> v, double q);
 
-struct KernelCalibrationOptions {
-  std::string samples_path;          // checkpoint and result (written atomically)
-  double budget_s = 120;
-  bool resume = false;               // continue from samples_path, skipping measured instances
-  std::vector<std::string> classes;  // empty = every grid class and transfer
-  int max_threads = 0;               // 0 = all cores
-  bool reference_layers = true;      // add the built-in real layer shapes to the design
-  bool tiny = false;                 // a few small points per class (emulators, smoke tests)
-  std::string note;                  // recorded in the samples file
-  RunnerOptions runner;
-  CalibrationPolicy policy;          // reading interval, design share (calibration_policy.h)
-  int checkpoint_every = 8;          // samples between checkpoints
-  std::function<void(double done, double total, const std::string& what)> progress;
-  const std::atomic<bool>* stop = nullptr;  // raised by a signal handler: checkpoint and return
+// The kernel-direct measurement backend: each grid point on its prepared kernel (run_point), real
+// layers from the built-in table (reference_layers).
+class KernelBackend : public MeasureBackend {
+ public:
+  KernelBackend(const RunnerOptions& runner, const CalibrationPolicy& policy) : runner_(runner), policy_(policy) {}
+  Sample measure(const KernelPoint& p) override { return run_point(p, runner_); }
+  std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) override {
+    return reference_layers(classes, threads, policy_);
+  }
+
+ private:
+  RunnerOptions runner_;
+  CalibrationPolicy policy_;
 };
 
-struct KernelCalibrationResult {
-  SampleSet samples;
-  double wall_s = 0;
-  bool interrupted = false;
-  int measured = 0;  // samples taken by this run (resumed ones excluded)
-  int adaptive = 0;  // of which added by the adaptive rounds
-};
-
-// The whole measurement: roofline (stream bandwidth, peak GEMM FLOP/s), transfers, the initial design
-// (space-filling points + reference layers per class and thread count), then adaptive rounds that
-// add points where held-out relative error is largest, until the budget is spent.
-KernelCalibrationResult calibrate_kernels(const KernelCalibrationOptions& o);
-
-// Held-out error of one class/thread group: every 4th sample is left out of the fit and predicted.
-// Returns the RMSPE (%) on those and the index (into `samples`) of the worst one, -1 when too few.
-double held_out_rmspe(const std::vector<Sample>& samples, const std::vector<std::string>& features, int* worst);
+// The standalone calibrator's whole measurement on the kernel backend: ceilings, grid, adaptive rounds.
+// A tiny run also shortens each sample's timing (emulators run ~100x slower).
+CalibrationDriver::Result calibrate_kernels(const DriverOptions& o, const RunnerOptions& runner = {});
 
 }  // namespace hilsim::calibration

@@ -1,0 +1,116 @@
+// The one calibration pipeline: what to measure and in which order (the roofline ceilings, transfers,
+// the designed grid, adaptive rounds where the fit is worst), with checkpoints, resume, speed-reference
+// readings and waiting out the host's slow phases. How a grid point is timed is the backend's:
+// `hilsim calibrate` times each point through the executor (calibrator.h), the standalone calibrator
+// for phones calls the prepared kernel directly (runner.h). Both write the same samples file, which
+// `fit_profile` turns into a profile.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hilsim/calibration/calibration_policy.h"
+#include "hilsim/calibration/grid.h"
+#include "hilsim/calibration/samples.h"
+
+namespace hilsim::calibration {
+
+// How one grid point is timed, and which real layer shapes this way of timing can add to the design.
+class MeasureBackend {
+ public:
+  virtual ~MeasureBackend() = default;
+  virtual Sample measure(const KernelPoint& p) = 0;
+  // Real layers of common networks as points of `classes` (the executor takes them from the zoo's
+  // graphs; a phone, which has no graphs, from a built-in table).
+  virtual std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) = 0;
+};
+
+struct DriverOptions {
+  std::string samples_path;          // checkpoint and result (written atomically)
+  double budget_s = 120;
+  bool resume = false;               // continue from samples_path, skipping measured instances
+  std::vector<std::string> classes;  // empty = every class and transfer
+  int max_threads = 0;               // 0 = all cores
+  bool real_layers = true;           // add the backend's real layer shapes to the design
+  bool tiny = false;                 // a few small points per class, no waiting (emulators, smoke tests)
+  std::string note;                  // recorded in the samples file
+  CalibrationPolicy policy;
+  int checkpoint_every = 10;         // samples between checkpoints
+  std::function<void(double done, double total, const std::string& what)> progress;
+  const std::atomic<bool>* stop = nullptr;  // raised by a signal handler: checkpoint and return
+};
+
+// One calibration run. Construction checks the options (classes named, the samples file's directory
+// writable), resumes and takes the first speed-reference reading; then the phases run in the order
+// the caller wants, and finish() takes the last reading and writes the samples.
+class CalibrationDriver {
+ public:
+  CalibrationDriver(MeasureBackend& backend, const DriverOptions& o);
+  ~CalibrationDriver();
+
+  // Roofline ceilings (stream bandwidth, peak FLOP/s per thread count), energy where a counter
+  // exists, and core-to-core transfers: quick, and every profile needs them.
+  void measure_ceilings();
+  // The space-filling design interleaved with real layers, round-robin over (class, threads) so a
+  // budget cut leaves every cell some samples; it gets the policy's design_share of the budget left.
+  void measure_grid();
+  // Adaptive rounds (nn-Meter) until the budget ends: the cell whose held-out error is worst gets new
+  // design points and neighbours of its worst-predicted instance.
+  void measure_adaptive();
+
+  // For phases of the caller's own (the executor's layers in context).
+  bool done(const std::string& instance) const { return done_.count(instance) > 0; }
+  void mark_done(const std::string& instance) { done_.insert(instance); }
+  void add(Sample s);                // stamps t_unix if missing, checkpoints, reports progress
+  void reading_if_due();             // a short reading every policy.reading_every_s (and a wait if slow)
+  void reading_then_wait();          // a short reading now, then wait out a slow phase
+  double elapsed_s() const;
+  double budget_s() const { return o_.budget_s; }
+  bool stopped() const { return o_.stop && o_.stop->load(); }
+  const std::vector<std::string>& classes() const { return classes_; }
+  int max_threads() const { return max_threads_; }
+  void progress(const std::string& what) const;
+
+  struct Result {
+    SampleSet samples;
+    double wall_s = 0, waited_s = 0;  // of which spent waiting out the host's slow phases
+    bool interrupted = false;
+    int measured = 0;  // samples taken by this run (resumed ones excluded)
+    int adaptive = 0;  // of which added by the adaptive rounds
+  };
+  Result finish();
+
+ private:
+  struct Readings;
+  void take_reading(int runs);
+  bool in_slow_phase() const;
+  void wait_for_fast_phase();
+  void measure_point(const KernelPoint& p);
+  void checkpoint();
+
+  MeasureBackend& backend_;
+  DriverOptions o_;
+  CalibrationPolicy pol_;  // the options' policy, with the caps of a tiny run
+  std::vector<std::string> classes_;
+  bool want_transfer_ = false;
+  int cores_ = 1, max_threads_ = 1;
+  std::vector<std::pair<std::string, int>> cells_;
+  std::set<std::string> done_;
+  std::map<std::string, KernelPoint> known_;  // instance -> point, for neighbours of bad points
+  std::unique_ptr<Readings> readings_;
+  Result r_;
+  int since_save_ = 0;
+};
+
+// Held-out error of one class/thread group: every 4th sample is left out of the fit and predicted.
+// Returns the RMSPE (%) on those and the index (into `samples`) of the worst one, -1 when too few.
+double held_out_rmspe(const std::vector<Sample>& samples, const std::vector<std::string>& features, int* worst,
+                      const CalibrationPolicy& policy = {});
+
+}  // namespace hilsim::calibration
