@@ -32,6 +32,10 @@ expect "version" -- "$HILSIM" run zoo:resnet18_like@64 --plan "$TMP/plan.json"
 expect "7x7" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --sparsity "$SRC/tests/cli/pattern_on_7x7.json"
 expect "not reachable" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$SRC/device_profiles/x86_avx512_2core.json" --target-speedup 100
 expect "cpu9" -- "$HILSIM" run zoo:resnet18_like@64 --units cpu0:0,cpu9:9
+# A gpu unit on a machine without an OpenCL device (the loader pointed at no driver): the unit and the
+# missing device are named, exit 2.
+expect "unit 'gpu': needs an OpenCL device" -- env OCL_ICD_VENDORS="$TMP/no_vendors" "$HILSIM" run zoo:resnet18_like@64 --units gpu
+expect "--unit" -- "$HILSIM" bench-kernels --unit tpu
 expect "no arguments" -- "$HILSIM" profiles extra
 P=$SRC/device_profiles/x86_avx2_l3_32m_2core.json
 expect "two profiles" -- "$HILSIM" compare-profiles "$P"
