@@ -35,7 +35,6 @@ expect "cpu9" -- "$HILSIM" run zoo:resnet18_like@64 --units cpu0:0,cpu9:9
 # A gpu unit on a machine without an OpenCL device (the loader pointed at no driver): the unit and the
 # missing device are named, exit 2.
 expect "unit 'gpu': needs an OpenCL device" -- env OCL_ICD_VENDORS="$TMP/no_vendors" "$HILSIM" run zoo:resnet18_like@64 --units gpu
-expect "--unit" -- "$HILSIM" bench-kernels --unit tpu
 expect "no arguments" -- "$HILSIM" profiles extra
 P=$SRC/device_profiles/x86_avx2_l3_32m_2core.json
 expect "two profiles" -- "$HILSIM" compare-profiles "$P"
