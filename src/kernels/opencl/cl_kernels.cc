@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -104,8 +105,110 @@ __kernel void conv_rows_fb##FB(__global const float* in, __global const float* v
   for (int i = 0; i < nf; ++i) o[(size_t)i * OH * OW] = act(acc[i] + bias[f0 + i], act_kind, p0, p1);        \
 }
 
+// Four output pixels of a row per work item (stride 1 along x), as explicit float4: one vector load per
+// weight column feeds FT x 4 accumulators, the CPU micro-kernel's shape. Lanes past the row's end or
+// outside the input are loaded one by one with the bounds check.
+inline float4 load4(__global const float* row, int ix, int W) {
+  if (ix >= 0 && ix + 3 < W) return vload4(0, row + ix);
+  float4 v;
+  v.s0 = (ix >= 0 && ix < W) ? row[ix] : 0.0f;
+  v.s1 = (ix + 1 >= 0 && ix + 1 < W) ? row[ix + 1] : 0.0f;
+  v.s2 = (ix + 2 >= 0 && ix + 2 < W) ? row[ix + 2] : 0.0f;
+  v.s3 = (ix + 3 >= 0 && ix + 3 < W) ? row[ix + 3] : 0.0f;
+  return v;
+}
+
+inline void store4(__global float* o, float4 v, int n, int act_kind, float p0, float p1) {
+  float r[4];
+  vstore4(v, 0, r);
+  for (int j = 0; j < n; ++j) o[j] = act(r[j], act_kind, p0, p1);
+}
+
+#define CONV_DENSE4(FT)                                                                                        \
+__kernel void conv_dense4_f##FT(__global const float* in, __global const float* wp, __global const float* bias, \
+    __global float* out, int C, int H, int W, int F, int OH, int OW, int KH, int KW, int SH, int SW, int PT,    \
+    int PL, int DH, int DW, int G, int act_kind, float p0, float p1) {                                         \
+  const int q = get_global_id(0), tile = get_global_id(1), b = get_global_id(2);                             \
+  const int Cg = C / G, Fg = F / G, tiles = (Fg + FT - 1) / FT, OWq = (OW + 3) / 4;                          \
+  if (q >= OH * OWq || tile >= tiles * G) return;                                                            \
+  const int g = tile / tiles, f0 = g * Fg + (tile % tiles) * FT, nf = min(FT, g * Fg + Fg - f0);              \
+  const int oy = q / OWq, ox0 = (q % OWq) * 4, iy0 = oy * SH - PT, ix0 = ox0 - PL;                           \
+  const int K = Cg * KH * KW;                                                                                \
+  __global const float* x = in + ((size_t)b * C + (size_t)g * Cg) * H * W;                                   \
+  __global const float* wt = wp + (size_t)tile * K * FT;                                                     \
+  float4 acc[FT];                                                                                            \
+  for (int i = 0; i < FT; ++i) acc[i] = (float4)(0.0f);                                                      \
+  for (int c = 0; c < Cg; ++c)                                                                               \
+    for (int ky = 0; ky < KH; ++ky) {                                                                        \
+      const int iy = iy0 + ky * DH;                                                                          \
+      if (iy < 0 || iy >= H) continue;                                                                       \
+      __global const float* row = x + (c * H + iy) * W;                                                      \
+      for (int kx = 0; kx < KW; ++kx) {                                                                      \
+        const float4 v = load4(row, ix0 + kx * DW, W);                                                       \
+        __global const float* wk = wt + ((c * KH + ky) * KW + kx) * FT;                                      \
+        for (int i = 0; i < FT; ++i) acc[i] += wk[i] * v;                                                    \
+      }                                                                                                      \
+    }                                                                                                        \
+  const int n = min(4, OW - ox0);                                                                            \
+  for (int i = 0; i < nf; ++i)                                                                               \
+    store4(out + (((size_t)b * F + f0 + i) * OH + oy) * OW + ox0, acc[i] + bias[f0 + i], n, act_kind, p0, p1); \
+}
+
+#define CONV_1X1_4(FT)                                                                                         \
+__kernel void conv1x1x4_f##FT(__global const float* in, __global const float* wp, __global const float* bias,  \
+    __global float* out, int C, int P, int F, int act_kind, float p0, float p1) {                              \
+  const int q = get_global_id(0), tile = get_global_id(1), b = get_global_id(2);                             \
+  const int p = q * 4;                                                                                       \
+  if (p >= P || tile * FT >= F) return;                                                                      \
+  const int f0 = tile * FT, nf = min(FT, F - f0);                                                            \
+  __global const float* x = in + (size_t)b * C * P;                                                          \
+  __global const float* wt = wp + (size_t)tile * C * FT;                                                     \
+  float4 acc[FT];                                                                                            \
+  for (int i = 0; i < FT; ++i) acc[i] = (float4)(0.0f);                                                      \
+  for (int c = 0; c < C; ++c) {                                                                              \
+    const float4 v = load4(x + (size_t)c * P, p, P);                                                         \
+    for (int i = 0; i < FT; ++i) acc[i] += wt[c * FT + i] * v;                                               \
+  }                                                                                                          \
+  const int n = min(4, P - p);                                                                               \
+  for (int i = 0; i < nf; ++i)                                                                               \
+    store4(out + ((size_t)b * F + f0 + i) * P + p, acc[i] + bias[f0 + i], n, act_kind, p0, p1);              \
+}
+
+#define CONV_ROWS4(FB)                                                                                         \
+__kernel void conv_rows4_fb##FB(__global const float* in, __global const float* vals,                         \
+    __global const int* row_begin, __global const int* coff, __global const int* cdy, __global const int* cdx, \
+    __global const float* bias, __global float* out, int C, int H, int W, int F, int OH, int OW, int SH,       \
+    int SW, int PT, int PL, int act_kind, float p0, float p1) {                                               \
+  const int q = get_global_id(0), r = get_global_id(1), b = get_global_id(2), OWq = (OW + 3) / 4;            \
+  if (q >= OH * OWq || r * FB >= F) return;                                                                  \
+  const int oy = q / OWq, ox0 = (q % OWq) * 4, iy0 = oy * SH - PT, ix0 = ox0 - PL;                           \
+  __global const float* x = in + (size_t)b * C * H * W;                                                      \
+  float4 acc[FB];                                                                                            \
+  for (int i = 0; i < FB; ++i) acc[i] = (float4)(0.0f);                                                      \
+  const int j1 = row_begin[r + 1];                                                                           \
+  for (int j = row_begin[r]; j < j1; ++j) {                                                                  \
+    const int iy = iy0 + cdy[j];                                                                             \
+    if (iy < 0 || iy >= H) continue;                                                                         \
+    /* coff = c*H*W + dy*W + dx: the row start of (c, iy) is coff - dx + iy0*W. */                           \
+    const float4 v = load4(x + coff[j] - cdx[j] + iy0 * W, ix0 + cdx[j], W);                                 \
+    for (int i = 0; i < FB; ++i) acc[i] += vals[j * FB + i] * v;                                             \
+  }                                                                                                          \
+  const int f0 = r * FB, nf = min(FB, F - f0), n = min(4, OW - ox0);                                         \
+  for (int i = 0; i < nf; ++i)                                                                               \
+    store4(out + (((size_t)b * F + f0 + i) * OH + oy) * OW + ox0, acc[i] + bias[f0 + i], n, act_kind, p0, p1); \
+}
+
 CONV_DENSE(4)
 CONV_DENSE(8)
+CONV_DENSE4(4)
+CONV_DENSE4(8)
+CONV_1X1_4(4)
+CONV_1X1_4(8)
+CONV_ROWS4(1)
+CONV_ROWS4(2)
+CONV_ROWS4(4)
+CONV_ROWS4(8)
+CONV_ROWS4(16)
 CONV_1X1(4)
 CONV_1X1(8)
 CONV_ROWS(1)
@@ -270,10 +373,13 @@ class ClDenseConv final : public ClConv {
       : ClConv(s), ep_(ep), tile_(tile) {
     s.validate();
     if (tile_.ft != 4 && tile_.ft != 8) throw Error("OpenCL conv " + s.str(), "tile height must be 4 or 8");
+    if (tile_.px != 1 && tile_.px != 4) throw Error("OpenCL conv " + s.str(), "pixels per work item must be 1 or 4");
     Program& p = Program::get();
     ctx_ = p.ctx;
     gemm_ = is_1x1_gemm(s);
-    kernel_ = p.kernel((gemm_ ? "conv1x1_f" : "conv_dense_f") + std::to_string(tile_.ft));
+    if (tile_.px == 4 && !gemm_ && s.stride_w != 1) tile_.px = 1;  // float4 rows need stride 1 along x
+    kernel_ = p.kernel((gemm_ ? (tile_.px == 4 ? "conv1x1x4_f" : "conv1x1_f")
+                              : (tile_.px == 4 ? "conv_dense4_f" : "conv_dense_f")) + std::to_string(tile_.ft));
     const int64_t G = s.groups, Fg = s.f / G, K = s.c / G * s.kh * s.kw, FT = tile_.ft;
     tiles_ = (Fg + FT - 1) / FT;
     std::vector<float> wp(static_cast<size_t>(G * tiles_ * K * FT), 0.0f);
@@ -298,18 +404,20 @@ class ClDenseConv final : public ClConv {
   double run_device(const ClBuffer& in, const ClBuffer& out) const override {
     const ConvShape& s = shape_;
     const int64_t P = s.out_h() * s.out_w();
+    // Work items along dim 0: pixels, or groups of 4 (a row's in the direct kernel, P's in the GEMM).
+    const int64_t items = tile_.px == 1 ? P : gemm_ ? (P + 3) / 4 : s.out_h() * ((s.out_w() + 3) / 4);
     std::vector<size_t> local;
     if (tile_.local) local = {static_cast<size_t>(tile_.local), 1, 1};
     if (gemm_)
       return ctx_->launch(*kernel_, {in, w_, b_, out, i32(s.c, "C"), i32(P, "P"), i32(s.f, "F"), act_code(ep_.act),
                                      act_p0(ep_), act_p1(ep_)},
-                          {static_cast<size_t>(P), static_cast<size_t>(tiles_), static_cast<size_t>(s.n)}, local);
+                          {static_cast<size_t>(items), static_cast<size_t>(tiles_), static_cast<size_t>(s.n)}, local);
     return ctx_->launch(*kernel_, {in, w_, b_, out, i32(s.c, "C"), i32(s.h, "H"), i32(s.w, "W"), i32(s.f, "F"),
                                    i32(s.out_h(), "OH"), i32(s.out_w(), "OW"), i32(s.kh, "KH"), i32(s.kw, "KW"),
                                    i32(s.stride_h, "SH"), i32(s.stride_w, "SW"), i32(s.pad_top, "PT"),
                                    i32(s.pad_left, "PL"), i32(s.dil_h, "DH"), i32(s.dil_w, "DW"), i32(s.groups, "G"),
                                    act_code(ep_.act), act_p0(ep_), act_p1(ep_)},
-                        {static_cast<size_t>(P), static_cast<size_t>(tiles_ * s.groups), static_cast<size_t>(s.n)},
+                        {static_cast<size_t>(items), static_cast<size_t>(tiles_ * s.groups), static_cast<size_t>(s.n)},
                         local);
   }
 
@@ -369,7 +477,8 @@ class ClRowsConv final : public ClConv {
       throw Error("OpenCL sparse conv " + s.str(), "rows of " + std::to_string(r.fb) + " filters for format " + label_);
     Program& p = Program::get();
     ctx_ = p.ctx;
-    kernel_ = p.kernel("conv_rows_fb" + std::to_string(r.fb));
+    wide_ = s.stride_w == 1;
+    kernel_ = p.kernel((wide_ ? "conv_rows4_fb" : "conv_rows_fb") + std::to_string(r.fb));
     std::vector<int32_t> coff(r.cols.size()), cdy(r.cols.size()), cdx(r.cols.size());
     for (size_t j = 0; j < r.cols.size(); ++j) {
       const int64_t col = r.cols[j];
@@ -403,13 +512,15 @@ class ClRowsConv final : public ClConv {
                                    i32(s.w, "W"), i32(s.f, "F"), i32(s.out_h(), "OH"), i32(s.out_w(), "OW"),
                                    i32(s.stride_h, "SH"), i32(s.stride_w, "SW"), i32(s.pad_top, "PT"),
                                    i32(s.pad_left, "PL"), act_code(ep_.act), act_p0(ep_), act_p1(ep_)},
-                        {static_cast<size_t>(s.out_h() * s.out_w()), static_cast<size_t>(rows_), static_cast<size_t>(s.n)});
+                        {static_cast<size_t>(wide_ ? s.out_h() * ((s.out_w() + 3) / 4) : s.out_h() * s.out_w()),
+                         static_cast<size_t>(rows_), static_cast<size_t>(s.n)});
   }
 
  private:
   Epilogue ep_;
   std::string label_;
   int fb_;
+  bool wide_ = false;
   std::shared_ptr<ClContext> ctx_;
   std::shared_ptr<ClKernel> kernel_;
   ClBufferPtr vals_, row_begin_, coff_, cdy_, cdx_, b_;
@@ -424,14 +535,15 @@ std::mutex tuning_mu;
 std::map<std::string, ClTile> read_tuning(const std::string& path) {
   std::map<std::string, ClTile> m;
   std::ifstream f(path);
-  static const std::regex entry("\"([a-z0-9]+)\": \"f([0-9]+)_l([0-9]+)\"");
+  static const std::regex entry("\"([a-z0-9]+)\": \"f([0-9]+)_l([0-9]+)(_p([0-9]+))?\"");
   for (std::string line; std::getline(f, line);) {
     std::smatch sm;
     if (!std::regex_search(line, sm, entry)) continue;
     ClTile t;
     t.ft = std::stoi(sm[2]);
     t.local = std::stoi(sm[3]);
-    if ((t.ft == 4 || t.ft == 8) && t.local >= 0 && t.local <= 1024) m[sm[1]] = t;
+    t.px = sm[5].matched ? std::stoi(sm[5]) : 1;
+    if ((t.ft == 4 || t.ft == 8) && (t.px == 1 || t.px == 4) && t.local >= 0 && t.local <= 1024) m[sm[1]] = t;
   }
   return m;
 }
@@ -487,7 +599,10 @@ std::unique_ptr<ClConv> prepare_cl_sparse_conv(const ConvDesc& d, const SparseRo
 
 std::string tuning_file() {
   Program& p = Program::get();
-  return ClContext::cache_dir() + "/tuning_" + p.ctx->device_key() + ".json";
+  // Keyed by the kernels' source too: a changed kernel (or a new candidate tile) is tuned afresh.
+  char src[9];
+  std::snprintf(src, sizeof src, "%08llx", static_cast<unsigned long long>(fnv1a(kernel_source()) & 0xffffffffull));
+  return ClContext::cache_dir() + "/tuning_" + p.ctx->device_key() + "_" + src + ".json";
 }
 
 ClTile tune_conv(const ConvShape& s, bool* from_cache) {
@@ -512,16 +627,19 @@ ClTile tune_conv(const ConvShape& s, bool* from_cache) {
   ctx->write(*in, zeros.data(), zeros.size() * 4);
   ClTile best;
   double best_ms = 1e30;
-  for (int ft : {8, 4})
-    for (int local : {0, 16, 64}) {
-      ClTile t{ft, local};
-      ClDenseConv conv(s, w.data(), nullptr, Epilogue{}, t);
-      conv.run_device(*in, *out);  // warm-up
-      std::vector<double> ms;
-      for (int r = 0; r < 3; ++r) ms.push_back(conv.run_device(*in, *out));
-      std::sort(ms.begin(), ms.end());
-      if (ms[1] < best_ms) best_ms = ms[1], best = t;
-    }
+  const bool wide_ok = is_1x1_gemm(s) || s.stride_w == 1;
+  for (int px : {4, 1})
+    for (int ft : {8, 4})
+      for (int local : {0, 16}) {
+        if (px == 4 && !wide_ok) continue;
+        ClTile t{ft, local, px};
+        ClDenseConv conv(s, w.data(), nullptr, Epilogue{}, t);
+        conv.run_device(*in, *out);  // warm-up
+        std::vector<double> ms;
+        for (int r = 0; r < 3; ++r) ms.push_back(conv.run_device(*in, *out));
+        std::sort(ms.begin(), ms.end());
+        if (ms[1] < best_ms) best_ms = ms[1], best = t;
+      }
   std::lock_guard<std::mutex> lk(tuning_mu);
   auto m = read_tuning(path);
   m[key] = best;

@@ -55,8 +55,10 @@ TEST(ClConvTester, DenseMatchesReferenceOnOddShapes) {
   };
   uint32_t seed = 1;
   for (const ConvShape& s : shapes)
-    for (ClTile t : {ClTile{8, 0}, ClTile{4, 16}})
-      for (const Epilogue& ep : all_epilogues()) {
+    for (ClTile t : {ClTile{8, 0, 1}, ClTile{4, 16, 4}})  // both heights, widths and group sizes
+      // Every activation on one tile; the other with two (the epilogue code is shared).
+      for (const Epilogue& ep : t.ft == 8 ? all_epilogues()
+                                          : std::vector<Epilogue>{Epilogue{Act::kRelu}, Epilogue{Act::kClip, 0.0f, 6.0f}}) {
         auto in = random_floats(static_cast<size_t>(s.n * s.c * s.h * s.w), ++seed);
         auto w = random_floats(static_cast<size_t>(s.weight_count()), ++seed, -0.5f, 0.5f);
         auto b = random_floats(static_cast<size_t>(s.f), ++seed);

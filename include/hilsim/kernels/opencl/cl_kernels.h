@@ -9,10 +9,12 @@
 //   dense:     conv1x1_f{4,8}   1x1 stride-1 unpadded convs as a GEMM tiled FT filters x one pixel per
 //                               work item (a work group spans pixels, so the weights are uniform and the
 //                               pixels vectorise), conv_dense_f{4,8} the same tile over kxk windows
-//                               (direct, any stride/dilation/groups);
+//                               (direct, any stride/dilation/groups); the *4 variants (conv1x1x4,
+//                               conv_dense4) compute 4 pixels per item as explicit float4;
 //   depthwise: conv_depthwise;
 //   sparse:    conv_rows_fb{1,2,4,8,16} on the CPU engine's packed kept-column rows (block-punched
-//              rows of fb filters, pattern and CSR as one-filter rows);
+//              rows of fb filters, pattern and CSR as one-filter rows), conv_rows4_* with 4 pixels per
+//              item when the stride along x is 1;
 //   memory:    binary (same shape, per-channel, scalar), pool2d (max/avg), copy_block (concat),
 //              resize_gather (nearest), resize_linear (bilinear), plane_mean (global average pool).
 #pragma once
@@ -43,7 +45,10 @@ struct ClTimes {
 struct ClTile {
   int ft = 8;
   int local = 0;
-  std::string str() const { return "f" + std::to_string(ft) + "_l" + std::to_string(local); }
+  int px = 1;  // output pixels per work item: 1, or 4 as one float4 (stride 1 along x, or 1x1 GEMMs)
+  std::string str() const {
+    return "f" + std::to_string(ft) + "_l" + std::to_string(local) + (px == 1 ? "" : "_p" + std::to_string(px));
+  }
 };
 
 class ClConv : public PreparedConv {
