@@ -507,7 +507,10 @@ class ClRowsConv final : public ClConv {
   int64_t weight_bytes() const override { return storage_ + (has_bias_ ? shape_.f * 4 : 0); }
   int64_t executed_macs() const override { return kept_ * shape_.n * shape_.out_h() * shape_.out_w(); }
   double run_device(const ClBuffer& in, const ClBuffer& out) const override {
-    const ConvShape& s = shape_;
+    ConvShape s = shape_;
+    // A 1x1 stride-1 unpadded conv reads each channel plane as one row (every column has dy = dx = 0),
+    // so its float4 groups run over the whole plane rather than row by row.
+    if (is_1x1_gemm(s)) s.w = s.h * s.w, s.h = 1;
     return ctx_->launch(*kernel_, {in, vals_, row_begin_, coff_, cdy_, cdx_, b_, out, i32(s.c, "C"), i32(s.h, "H"),
                                    i32(s.w, "W"), i32(s.f, "F"), i32(s.out_h(), "OH"), i32(s.out_w(), "OW"),
                                    i32(s.stride_h, "SH"), i32(s.stride_w, "SW"), i32(s.pad_top, "PT"),
