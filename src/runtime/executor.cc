@@ -376,34 +376,38 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
 
 void Executor::Impl::open_gpu() {
   const UnitDef& u = units[static_cast<size_t>(gpu_unit)];
-  const std::string where = "unit '" + u.id + "'";
-  if (std::string why = cl::ClContext::unavailable_reason(); !why.empty())
-    throw Error(where, "needs an OpenCL device and this machine has none: " + why);
+  // Asking for the platforms already starts PoCL, so the question is asked where the device is opened.
+  std::string why;
+  auto open = [&] {
+    why = cl::ClContext::unavailable_reason();
+    if (why.empty()) cl_ctx = cl::ClContext::get();
+  };
   if (u.cpus.empty()) {
-    cl_ctx = cl::ClContext::get();
-    return;
-  }
-  // PoCL runs kernels on threads of its own, created when the device is first opened and inheriting
-  // that thread's affinity: opened from a thread pinned to the unit's cores (and, unless the user set
-  // it, with one PoCL thread per core), the device stays apart from the CPU units. A device already
-  // opened in this process keeps its threads.
-  ::setenv("POCL_MAX_PTHREAD_COUNT", std::to_string(u.cpus.size()).c_str(), 0);
-  std::exception_ptr err;
-  std::thread t([&] {
-    try {
+    open();
+  } else {
+    // PoCL runs kernels on threads of its own, created when the driver starts and inheriting that
+    // thread's affinity: started from a thread pinned to the unit's cores (and, unless the user set
+    // it, with one PoCL thread per core), the device stays apart from the CPU units. A driver already
+    // started in this process keeps its threads.
+    ::setenv("POCL_MAX_PTHREAD_COUNT", std::to_string(u.cpus.size()).c_str(), 0);
+    std::exception_ptr err;
+    std::thread t([&] {
+      try {
 #if defined(__linux__)
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      for (int c : u.cpus) CPU_SET(c, &set);
-      pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int c : u.cpus) CPU_SET(c, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
 #endif
-      cl_ctx = cl::ClContext::get();
-    } catch (...) {
-      err = std::current_exception();
-    }
-  });
-  t.join();
-  if (err) std::rethrow_exception(err);
+        open();
+      } catch (...) {
+        err = std::current_exception();
+      }
+    });
+    t.join();
+    if (err) std::rethrow_exception(err);
+  }
+  if (!why.empty()) throw Error("unit '" + u.id + "'", "needs an OpenCL device and this machine has none: " + why);
 }
 
 void Executor::Impl::plan_transfers() {
