@@ -97,7 +97,7 @@ double cl_resize_gather(int64_t planes, int64_t h, int64_t w, int64_t out_h, int
 double cl_resize_linear(int64_t planes, int64_t h, int64_t w, int64_t out_h, int64_t out_w, const LinearTaps& ty,
                         const LinearTaps& tx, const ClBuffer& in, const ClBuffer& out);
 
-// Host-side helpers: a device buffer holding `v`, and its contents read back.
+// On the host: a device buffer holding `v`, and a device buffer's contents read back.
 ClBufferPtr to_device(const std::vector<float>& v);
 std::vector<float> from_device(const ClBuffer& b, size_t n);
 
