@@ -11,6 +11,9 @@ PACKAGES=(
   libdnnl-dev libxnnpack-dev libpthreadpool-dev
   pybind11-dev python3-dev python3-numpy python3-torchvision python3-onnx
   clang libclang-rt-14-dev
+  # OpenCL: the loader and headers, PoCL (an OpenCL device on the CPU cores), clinfo, and CLBlast as the
+  # GPU baseline. All optional at run time: the binaries open libOpenCL.so.1 when they need it.
+  ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo libclblast-dev
 )
 # Optional extras for CI (cross build of the kernels, run under qemu-user).
 if [[ "${HILSIM_CROSS:-0}" == "1" ]]; then

@@ -19,12 +19,14 @@
 #include "common_flags.h"
 #include "hilsim/kernels/cpu_features.h"
 #include "hilsim/kernels/dense_conv.h"
+#include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/util/error.h"
 
 #if defined(HILSIM_HAVE_BASELINES)
+#include "baselines/clblast_conv.h"
 #include "baselines/layer_shapes.h"
 #include "baselines/onednn_conv.h"
 #include "baselines/xnnpack_conv.h"
@@ -34,6 +36,7 @@ DEFINE_bool(quick, false, "a few shapes and few repetitions (well under 30 s)");
 DEFINE_string(filter, "", "only rows whose 'net/shape/kernel' matches this regular expression");
 DEFINE_double(min_time_s, 0.2, "time each measurement for at least this long (after warm-up)");
 DEFINE_int32(max_reps, 200, "at most this many timed repetitions per measurement");
+DECLARE_string(unit);  // one gflags flag shared with predict (defined there); here "" or "cpu" vs "gpu"
 
 namespace hilsim::cli {
 namespace {
@@ -150,8 +153,122 @@ const bool registered_sparse = [] {
   return true;
 }();
 
+// --unit gpu: our OpenCL dense conv against CLBlast's im2col + SGEMM on the same device and queue, and
+// our OpenCL block-punched 8x4 at 0.8 against our OpenCL dense; every figure a wall-clock median of a
+// blocking run on device-resident buffers (what the runtime's gpu unit pays per kernel).
+int run_bench_gpu(const std::vector<const bench::LayerShape*>& todo, double min_time, int max_reps) {
+  namespace cl = kernels::opencl;
+  if (std::string why = cl::ClContext::unavailable_reason(); !why.empty())
+    throw Error("--unit gpu", "no OpenCL device: " + why);
+  const std::string no_clblast = bench::clblast_unavailable_reason();
+  auto ctx = cl::ClContext::get();
+  std::cerr << "bench-kernels: OpenCL device '" << ctx->device().name << "' (" << ctx->device().platform << ", "
+            << ctx->device().compute_units << " compute units)\n";
+  if (!no_clblast.empty()) std::cerr << "  CLBlast baseline skipped: " << no_clblast << "\n";
+  std::vector<Row> rows;
+  std::mt19937 rng(42);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  bool cols_transposed = false, layout_known = false;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    const auto& l = *todo[i];
+    const ConvShape& s = l.shape;
+    if (s.groups != 1) continue;
+    std::cerr << "\r  [" << i + 1 << "/" << todo.size() << "] " << l.net << " " << s.str() << "            " << std::flush;
+    std::vector<float> in(static_cast<size_t>(s.n * s.c * s.h * s.w)), w(static_cast<size_t>(s.weight_count())),
+        bias(static_cast<size_t>(s.f));
+    for (auto& x : in) x = dist(rng);
+    const float wscale = 1.0f / std::sqrt(static_cast<float>(s.weight_count() / s.f));
+    for (auto& x : w) x = dist(rng) * wscale;
+    for (auto& x : bias) x = dist(rng) * 0.1f;
+    Epilogue ep;
+    ep.act = l.act;
+    const size_t out_n = static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w());
+    auto din = cl::to_device(in);
+    auto dout = ctx->alloc(out_n * 4);
+    auto dense = cl::prepare_cl_conv(s, w.data(), bias.data(), ep);
+    const double dense_ms = median_ms([&] { dense->run_device(*din, *dout); }, min_time, max_reps);
+    const double flops = 2.0 * static_cast<double>(s.macs());
+    if (no_clblast.empty()) {
+      bench::ClblastConv blas(s, w.data());
+      // Both sides without bias and activation for the check (CLBlast has no epilogue).
+      auto plain = cl::prepare_cl_conv(s, w.data(), nullptr, Epilogue{});
+      auto dref = ctx->alloc(out_n * 4);
+      plain->run_device(*din, *dref);
+      const std::vector<float> want = cl::from_device(*dref, out_n);
+      auto check = [&] {
+        blas.set_columns_transposed(cols_transposed);
+        blas.run(*din, *dout);
+        return rel_err(cl::from_device(*dout, out_n), want);
+      };
+      double err = check();
+      if (!layout_known && err > 1e-3) {
+        cols_transposed = !cols_transposed;
+        err = check();
+      }
+      layout_known = layout_known || err <= 1e-3;
+      Row r;
+      r.net = l.net, r.kernel = dense->kernel_name(), r.shape = s.str(), r.baseline = "clblast_im2col_gemm";
+      r.baseline_ms = median_ms([&] { blas.run(*din, *dout); }, min_time, max_reps);
+      r.ms = dense_ms;
+      r.dense_flops = r.actual_flops = flops;
+      r.max_rel_err = err;
+      rows.push_back(r);
+    }
+    kernels::SparseFormat block;
+    block.kind = kernels::SparseKind::kBlock, block.bf = 8, block.bc = 4, block.ratio = 0.8;
+    const kernels::PruneMask m = kernels::format_mask(s, w.data(), block);
+    auto sparse = cl::prepare_cl_sparse_conv(kernels::ConvDesc{s, ep, block},
+                                             kernels::pack_sparse_rows(s, w.data(), m.keep, block.row_height()),
+                                             bias.data());
+    Row r;
+    r.net = l.net, r.kernel = sparse->kernel_name(), r.shape = s.str(), r.baseline = "ours_ocl_dense";
+    r.ms = median_ms([&] { sparse->run_device(*din, *dout); }, min_time, max_reps);
+    r.baseline_ms = dense_ms;
+    r.sparsity = 0.8, r.block = "8x4";
+    r.dense_flops = flops;
+    r.actual_flops = 2.0 * static_cast<double>(sparse->executed_macs());
+    r.max_rel_err = NAN;
+    const std::vector<float> got = cl::from_device(*dout, out_n);
+    const std::vector<float> masked = kernels::apply_mask(m, w.data(), s.weight_count());
+    cl::prepare_cl_conv(s, masked.data(), bias.data(), ep)->run_device(*din, *dout);
+    r.max_rel_err_masked = rel_err(got, cl::from_device(*dout, out_n));
+    rows.push_back(r);
+  }
+  std::cerr << "\r  done: " << todo.size() << " shapes" << std::string(40, ' ') << "\n";
+  if (FLAGS_json) {
+    nlohmann::json j;
+    j["unit"] = "gpu";
+    j["device"] = ctx->device().name;
+    j["platform"] = ctx->device().platform;
+    j["results"] = nlohmann::json::array();
+    for (const auto& r : rows) {
+      nlohmann::json o = {{"net", r.net},           {"kernel", r.kernel},     {"shape", r.shape},
+                          {"sparsity", r.sparsity}, {"block", r.block},       {"ms", r.ms},
+                          {"baseline", r.baseline}, {"baseline_ms", r.baseline_ms}, {"speedup", r.baseline_ms / r.ms},
+                          {"gflops_dense_equiv", r.dense_flops / (r.ms * 1e6)},
+                          {"gflops_actual", r.actual_flops / (r.ms * 1e6)}};
+      if (!std::isnan(r.max_rel_err)) o["max_rel_err_vs_baseline"] = r.max_rel_err;
+      if (!std::isnan(r.max_rel_err_masked)) o["max_rel_err_vs_masked_dense"] = r.max_rel_err_masked;
+      j["results"].push_back(o);
+    }
+    print_json(j);
+    return kExitOk;
+  }
+  std::printf("%-18s %-26s %-30s %-20s %5s %9s %11s %7s %8s %11s\n", "net", "shape", "kernel", "baseline", "spars",
+              "ms", "baseline_ms", "speedup", "GFLOP/s", "max_rel_err");
+  for (const auto& r : rows) {
+    const double err = std::isnan(r.max_rel_err_masked) ? r.max_rel_err : r.max_rel_err_masked;
+    std::printf("%-18s %-26s %-30s %-20s %5.2f %9.4f %11.4f %6.2fx %8.1f %11.2e\n", r.net.c_str(), r.shape.c_str(),
+                r.kernel.c_str(), r.baseline.c_str(), r.sparsity, r.ms, r.baseline_ms, r.baseline_ms / r.ms,
+                r.dense_flops / (r.ms * 1e6), err);
+  }
+  return kExitOk;
+}
+
 int run_bench(const std::vector<std::string>& positional) {
   if (!positional.empty()) throw Error("bench-kernels", "takes no positional arguments");
+  if (!FLAGS_unit.empty() && FLAGS_unit != "cpu" && FLAGS_unit != "gpu")
+    throw Error("--unit", "'" + FLAGS_unit + "' is not cpu or gpu");
   const int threads = threads_from_flags();
   const double min_time = FLAGS_quick ? std::min(FLAGS_min_time_s, 0.05) : FLAGS_min_time_s;
   const int max_reps = FLAGS_quick ? std::min(FLAGS_max_reps, 20) : FLAGS_max_reps;
@@ -163,6 +280,14 @@ int run_bench(const std::vector<std::string>& positional) {
       throw Error("--filter", std::string("bad regular expression: ") + e.what());
     }
   }
+  std::vector<const bench::LayerShape*> todo;
+  for (const auto& l : bench::layer_shapes()) {
+    if (FLAGS_quick && !l.quick) continue;
+    const std::string key = l.net + "/" + l.shape.str() + "/dense";
+    if (filter && !std::regex_search(key, *filter)) continue;
+    todo.push_back(&l);
+  }
+  if (FLAGS_unit == "gpu") return run_bench_gpu(todo, min_time, max_reps);
   kernels::ThreadPool pool(threads);
   bench::set_onednn_threads(threads);
 
@@ -176,13 +301,6 @@ int run_bench(const std::vector<std::string>& positional) {
     std::cerr << "  peak (oneDNN 1024^3 matmul): " << peak_gflops << " GFLOP/s\n";
   }
 
-  std::vector<const bench::LayerShape*> todo;
-  for (const auto& l : bench::layer_shapes()) {
-    if (FLAGS_quick && !l.quick) continue;
-    const std::string key = l.net + "/" + l.shape.str() + "/dense";
-    if (filter && !std::regex_search(key, *filter)) continue;
-    todo.push_back(&l);
-  }
   std::vector<Row> rows;
   std::mt19937 rng(42);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -286,12 +404,15 @@ int run_bench(const std::vector<std::string>&) {
 
 const Register reg({"bench-kernels",
                     "kernel speed vs oneDNN/XNNPACK on the zoo nets' conv layers, same run",
-                    "hilsim bench-kernels [--quick] [--threads N] [--json] [--filter REGEX]\n\n"
+                    "hilsim bench-kernels [--quick] [--threads N] [--json] [--filter REGEX] [--unit cpu|gpu]\n\n"
                     "Times our dense and sparse conv kernels on every distinct conv shape of yolov5s_like@320 and\n"
                     "resnet18_like@224 against oneDNN (its preferred blocked layout, same fused activation)\n"
                     "and XNNPACK (NHWC; only clamp activations fuse), all in this process. Each figure is a\n"
-                    "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr.",
-                    {"quick", "threads", "json", "filter", "min_time_s", "max_reps"},
+                    "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr.\n"
+                    "--unit gpu times our OpenCL kernels on the OpenCL device instead: dense conv vs CLBlast\n"
+                    "im2col+SGEMM (when libclblast.so.1 is there; CLBlast fuses no bias or activation) and\n"
+                    "block-punched 8x4 at 0.8 vs our OpenCL dense, on device-resident buffers.",
+                    {"quick", "threads", "json", "filter", "min_time_s", "max_reps", "unit"},
                     run_bench});
 
 }  // namespace

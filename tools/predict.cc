@@ -16,7 +16,9 @@
 #include "hilsim/util/trace.h"
 
 DEFINE_string(profile, "", "device profile JSON (device_profiles/*.json)");
-DEFINE_string(unit, "", "default unit of the profile for ops the config does not place (default: its first unit)");
+DEFINE_string(unit, "",
+              "predict: default unit of the profile for ops the config does not place (default: its first unit); "
+              "bench-kernels: cpu (default) or gpu (our OpenCL kernels vs CLBlast)");
 DEFINE_bool(allow_extrapolation, false, "answer kernel classes the profile lacks with its roofline instead of failing");
 DEFINE_bool(compare, false, "also run the model on this machine and print predicted vs measured per op");
 DECLARE_string(sparsity);

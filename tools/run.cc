@@ -20,7 +20,8 @@ DEFINE_int32(repeat, 20, "timed runs (median, p10, p90 reported)");
 DEFINE_int32(warmup, 3, "untimed runs first (caches, page faults, thread start-up)");
 DEFINE_string(sparsity, "", "prune on the fly: block:8x4@0.8, block_col:8x4@0.8, pattern:2, csr@0.9, or a JSON file");
 DEFINE_string(plan, "", "a plan file from `hilsim plan`: per-op format, block, ratio and unit");
-DEFINE_string(units, "", "execution units as pinned core groups, e.g. cpu0:0,cpu1:1");
+DEFINE_string(units, "", "execution units as pinned core groups, e.g. cpu0:0,cpu1:1; gpu or gpu:CORES is the OpenCL "
+                         "device, e.g. cpu0:0,gpu:1");
 DEFINE_string(split, "", "with --units: 'branches' places ops on the units as the planner would, by the predictions of "
                          "--profile (default: the bundled profile that matches this machine best)");
 DECLARE_string(profile);
@@ -87,7 +88,8 @@ int run_run(const std::vector<std::string>& args) {
     std::vector<TraceEvent> ev;
     for (size_t i = 0; i < ops.size(); ++i)
       ev.push_back({ops[i].name, "kernel", ops[i].unit, t.op_start_ms[i] * 1e3, t.op_ms[i] * 1e3,
-                    {{"kernel", ops[i].kernel}, {"format", ops[i].format}}});
+                    {{"kernel", ops[i].kernel}, {"format", ops[i].format},
+                     {"transfer_ms", std::to_string(t.op_transfer_ms[i])}}});
     write_trace(FLAGS_trace, ev, "hilsim run " + args[0], {{"kind", "measured"}, {"model", args[0]}});
   }
 
@@ -100,7 +102,7 @@ int run_run(const std::vector<std::string>& args) {
       jo.push_back({{"name", ops[i].name}, {"type", ops[i].type}, {"kernel", ops[i].kernel}, {"unit", ops[i].unit},
                     {"format", ops[i].format}, {"measured_ms_median", m.op_ms_median[i]}, {"macs", ops[i].macs},
                     {"executed_macs", ops[i].executed_macs}, {"weight_bytes", ops[i].weight_bytes},
-                    {"kept_saliency", ops[i].kept_saliency}});
+                    {"kept_saliency", ops[i].kept_saliency}, {"transfer_bytes", ops[i].transfer_bytes}});
     j["ops"] = jo;
     j["reference_ops"] = reference_ops.size();
     nlohmann::json jr = nlohmann::json::array();
@@ -108,11 +110,11 @@ int run_run(const std::vector<std::string>& args) {
     j["reference_op_names"] = jr;
     j["total"] = {{"measured_ms_median", m.ms_median}, {"measured_ms_p10", m.ms_p10}, {"measured_ms_p90", m.ms_p90},
                   {"repeat", m.repeat}, {"warmup", m.warmup}, {"crossings", m.crossings},
-                  {"wait_ms_median", m.wait_ms_median},
+                  {"wait_ms_median", m.wait_ms_median}, {"transfer_ms_median", m.transfer_ms_median},
                   {"arena_bytes", ex.arena_bytes()}, {"peak_live_bytes", ex.peak_live_bytes()}};
     if (FLAGS_check_overhead) j["total"]["timing_overhead_pct"] = m.timing_overhead_pct;
     nlohmann::json ju = nlohmann::json::array();
-    for (const auto& u : ex.units()) ju.push_back({{"id", u.id}, {"cpus", u.cpus}});
+    for (const auto& u : ex.units()) ju.push_back({{"id", u.id}, {"kind", u.kind}, {"cpus", u.cpus}});
     j["units"] = ju;
     print_json(j);
     return kExitOk;
@@ -126,6 +128,8 @@ int run_run(const std::vector<std::string>& args) {
                 m.op_ms_median[i], sum > 0 ? 100.0 * m.op_ms_median[i] / sum : 0.0);
   std::printf("\ntotal: median %.3f ms (p10 %.3f, p90 %.3f) over %d runs, %d thread(s), %zu unit(s)\n", m.ms_median,
               m.ms_p10, m.ms_p90, m.repeat, threads, ex.units().size());
+  if (m.transfer_ms_median > 0)
+    std::printf("gpu unit copies to and from the device: %.3f ms per run (median)\n", m.transfer_ms_median);
   if (m.crossings) std::printf("crossings between units: %d per run, waiting %.3f ms (median)\n", m.crossings, m.wait_ms_median);
   std::printf("activation arena %s (peak live %s)\n", human_bytes(static_cast<double>(ex.arena_bytes())).c_str(),
               human_bytes(static_cast<double>(ex.peak_live_bytes())).c_str());
@@ -141,6 +145,9 @@ const Register reg({"run", "run a model on hilsim's kernels on this machine and 
                     "--sparsity prunes the convs on the fly with the mask generators and runs the sparse kernels.\n"
                     "--units runs ops on groups of pinned cores with real hand-offs for tensors that cross units;\n"
                     "--split branches places the ops on them as `hilsim plan` would, by the profile's predictions.\n"
+                    "a unit named gpu (gpu:CORES pins its host thread, and PoCL's threads, to CORES) runs its ops\n"
+                    "on the OpenCL device with timed copies in and out (ops with no OpenCL kernel run on its host\n"
+                    "thread, kernel named host_*). Without --split or a plan every op runs on the first unit.\n"
                     "Random inputs in [-1, 1] with a fixed seed. Without --threads it runs on 1 thread, or the plan's\n"
                     "count with --plan.",
                     {"threads", "repeat", "warmup", "sparsity", "plan", "units", "split", "profile", "trace", "json",

@@ -11,15 +11,22 @@
 #include <set>
 #include <thread>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/gemm.h"
+#include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/runtime/memory_plan.h"
 #include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/gpu_lowering.h"
 #include "hilsim/runtime/op_lowering.h"
 #include "hilsim/runtime/sparse_select.h"
 #include "hilsim/util/error.h"
@@ -31,6 +38,7 @@ using graph::Op;
 using graph::OpId;
 using graph::Shape;
 using Clock = std::chrono::steady_clock;
+namespace cl = kernels::opencl;
 
 namespace {
 
@@ -55,6 +63,12 @@ struct Executor::Impl {
     std::vector<int> out;  // buffer per output
     std::vector<int> wait; // buffers produced on another unit
     std::function<void(kernels::ThreadPool&)> fn;
+    // A step of the gpu unit that runs an OpenCL kernel: dev_fn on device buffers, with the inputs
+    // that live on the host copied in before it and the outputs the host needs copied out after it.
+    bool on_device = false;
+    std::function<double()> dev_fn;
+    std::vector<int> upload, download;
+    double transfer_ms = 0;  // of the last run, from the copies' profiling events
   };
   struct UnitWorker {
     std::thread thread;
@@ -84,6 +98,13 @@ struct Executor::Impl {
   Clock::time_point run_start;
   std::atomic<int> crossings{0};
   std::atomic<int64_t> wait_ns{0};
+
+  // The OpenCL device of the gpu unit (if any) and the device copy of each buffer its kernels touch.
+  int gpu_unit = -1;
+  std::shared_ptr<cl::ClContext> cl_ctx;
+  std::vector<cl::ClBufferPtr> dev;
+  void open_gpu();
+  void plan_transfers();
 
   float* ptr(int b) { return arena.get() + buffers[b]->offset / 4; }
 
@@ -122,6 +143,9 @@ void Executor::Impl::compile() {
   }
   std::map<std::string, int> unit_index;
   for (size_t i = 0; i < units.size(); ++i) unit_index[units[i].id] = static_cast<int>(i);
+  for (size_t i = 0; i < units.size(); ++i)
+    if (units[i].kind == "gpu") gpu_unit = static_cast<int>(i);
+  if (gpu_unit >= 0) open_gpu();
   for (const auto& [op, u] : opts.op_unit) {
     if (folded_away.count(op)) continue;
     if (!g.find_op(op)) throw Error("unit assignment for op '" + op + "'", "the model has no such op");
@@ -205,6 +229,7 @@ void Executor::Impl::compile() {
     peak_live += plan.peak_live_bytes;
   }
   arena = kernels::alloc_aligned_floats(static_cast<size_t>(std::max<int64_t>(arena_bytes / 4, 16)));
+  if (gpu_unit >= 0) plan_transfers();
 
   // Crossings: inputs produced on another unit must be waited for.
   for (auto& s : steps)
@@ -258,6 +283,35 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
     } else {
       choice = choose_sparse_kernel(g, op, cs, ls, explicit_layer, opts.detect_structure, epilogue_of(op));
     }
+    const bool on_gpu = units[unit].kind == "gpu";
+    if (on_gpu && (!choice.kernel || choice.rows || opts.prepacked.count(op.name))) {
+      // The OpenCL engine runs the same weights: dense, depthwise or the same packed kept-column rows.
+      std::shared_ptr<cl::ClConv> gc;
+      if (auto pp = opts.prepacked.find(op.name); pp != opts.prepacked.end()) {
+        kernels::ConvDesc d{cs, epilogue_of(op), kernels::SparseFormat::from_name(pp->second->label, where)};
+        gc = cl::prepare_cl_sparse_conv(d, pp->second->rows, pp->second->bias.data());
+      } else if (choice.rows) {
+        gc = cl::prepare_cl_sparse_conv(choice.desc, *choice.rows, bias ? bias->f32.data() : nullptr);
+      } else {
+        const cl::ClTile untuned;
+        gc = cl::prepare_cl_conv(cs, g.constant(op.inputs[1])->f32.data(), bias ? bias->f32.data() : nullptr,
+                                 epilogue_of(op), opts.gpu_tune ? nullptr : &untuned);
+      }
+      if (choice.kernel) {
+        rec.format = choice.format;
+        rec.kept_saliency = choice.kept_saliency;
+        if (choice.pruned_weights) g.mutable_constant(op.inputs[1])->f32 = std::move(*choice.pruned_weights);
+      }
+      rec.kernel = gc->kernel_name();
+      rec.macs = cs.macs();
+      rec.executed_macs = gc->executed_macs();
+      rec.weight_bytes = gc->weight_bytes();
+      const int in = s.in[0], out = s.out[0];
+      s.on_device = true;
+      s.dev_fn = [this, gc, in, out] { return gc->run_device(*dev[in], *dev[out]); };
+      ops.push_back(rec);
+      return;
+    }
     std::shared_ptr<kernels::PreparedConv> conv;
     if (choice.kernel) {
       conv = std::move(choice.kernel);
@@ -306,8 +360,103 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
     LoweredOp lo = lower_memory_op(g, op, s.in, s.out, [this](int b) { return ptr(b); });
     rec.kernel = lo.kernel;
     s.fn = std::move(lo.fn);
+    if (units[unit].kind == "gpu") {
+      if (auto gl = lower_gpu_memory_op(g, op, lo.kernel, s.in, s.out,
+                                        [this](int b) -> const cl::ClBuffer& { return *dev[b]; })) {
+        rec.kernel = gl->kernel;
+        s.on_device = true;
+        s.dev_fn = std::move(gl->fn);
+      }
+    }
   }
+  // An op of the gpu unit with no OpenCL kernel runs on the unit's host thread, and says so.
+  if (units[unit].kind == "gpu" && !s.on_device) rec.kernel = "host_" + rec.kernel;
   ops.push_back(rec);
+}
+
+void Executor::Impl::open_gpu() {
+  const UnitDef& u = units[static_cast<size_t>(gpu_unit)];
+  // Asking for the platforms already starts PoCL, so the question is asked where the device is opened.
+  std::string why;
+  auto open = [&] {
+    why = cl::ClContext::unavailable_reason();
+    if (why.empty()) cl_ctx = cl::ClContext::get();
+  };
+  if (u.cpus.empty()) {
+    open();
+  } else {
+    // PoCL runs kernels on threads of its own, created when the driver starts and inheriting that
+    // thread's affinity: started from a thread pinned to the unit's cores (and, unless the user set
+    // it, with one PoCL thread per core), the device stays apart from the CPU units. A driver already
+    // started in this process keeps its threads.
+    ::setenv("POCL_MAX_PTHREAD_COUNT", std::to_string(u.cpus.size()).c_str(), 0);
+    std::exception_ptr err;
+    std::thread t([&] {
+      try {
+#if defined(__linux__)
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int c : u.cpus) CPU_SET(c, &set);
+        pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+#endif
+        open();
+      } catch (...) {
+        err = std::current_exception();
+      }
+    });
+    t.join();
+    if (err) std::rethrow_exception(err);
+  }
+  if (!why.empty()) throw Error("unit '" + u.id + "'", "needs an OpenCL device and this machine has none: " + why);
+}
+
+void Executor::Impl::plan_transfers() {
+  // Which buffers the host needs: inputs, outputs of host steps, inputs of host steps, graph outputs.
+  const size_t nb = buffers.size();
+  std::vector<char> host_reads(nb, 0), is_output(nb, 0), on_dev(nb, 0);
+  for (const auto& o : g.outputs())
+    if (buffer_of.count(o)) is_output[static_cast<size_t>(buffer_of[o])] = 1;
+  for (const auto& s : steps)
+    if (!s.on_device)
+      for (int b : s.in)
+        if (b >= 0) host_reads[static_cast<size_t>(b)] = 1;
+  dev.assign(nb, nullptr);
+  std::vector<char> uploaded(nb, 0);
+  for (auto& s : steps) {
+    if (!s.on_device) continue;
+    for (int b : s.in) {
+      if (b < 0) continue;
+      on_dev[static_cast<size_t>(b)] = 1;
+      const int p = buffers[static_cast<size_t>(b)]->producer;
+      // Made on the host (a graph input, a CPU unit, a host step): copied in before its first device reader.
+      if ((p < 0 || !steps[static_cast<size_t>(p)].on_device) && !uploaded[static_cast<size_t>(b)]) {
+        uploaded[static_cast<size_t>(b)] = 1;
+        s.upload.push_back(b);
+      }
+    }
+    for (int b : s.out) {
+      if (b < 0) continue;
+      on_dev[static_cast<size_t>(b)] = 1;
+      if (host_reads[static_cast<size_t>(b)] || is_output[static_cast<size_t>(b)]) s.download.push_back(b);
+    }
+  }
+  for (size_t b = 0; b < nb; ++b)
+    if (on_dev[b]) dev[b] = cl_ctx->alloc(static_cast<size_t>(buffers[b]->elems) * 4);
+  for (auto& s : steps) {
+    if (!s.on_device) continue;
+    int64_t bytes = 0;
+    for (int b : s.upload) bytes += buffers[static_cast<size_t>(b)]->elems * 4;
+    for (int b : s.download) bytes += buffers[static_cast<size_t>(b)]->elems * 4;
+    ops[static_cast<size_t>(s.op)].transfer_bytes = bytes;
+    Step* sp = &s;
+    s.fn = [this, sp](kernels::ThreadPool&) {
+      double ms = 0;
+      for (int b : sp->upload) ms += cl_ctx->write(*dev[static_cast<size_t>(b)], ptr(b), static_cast<size_t>(buffers[static_cast<size_t>(b)]->elems) * 4);
+      sp->dev_fn();
+      for (int b : sp->download) ms += cl_ctx->read(*dev[static_cast<size_t>(b)], ptr(b), static_cast<size_t>(buffers[static_cast<size_t>(b)]->elems) * 4);
+      sp->transfer_ms = ms;
+    };
+  }
 }
 
 void Executor::Impl::run_steps(const std::vector<int>& list, kernels::ThreadPool& pool, uint64_t gen) {
@@ -328,6 +477,7 @@ void Executor::Impl::run_steps(const std::vector<int>& list, kernels::ThreadPool
       auto t1 = Clock::now();
       timing->op_start_ms[s.op] = ms_since(run_start, t0);
       timing->op_ms[s.op] = ms_since(t0, t1);
+      if (s.on_device) timing->op_transfer_ms[s.op] = s.transfer_ms;
     } else {
       s.fn(pool);
     }
@@ -384,6 +534,7 @@ TensorMap Executor::run(const TensorMap& inputs, RunTiming* timing) {
   if (timing) {
     timing->op_ms.assign(im.ops.size(), 0);
     timing->op_start_ms.assign(im.ops.size(), 0);
+    timing->op_transfer_ms.assign(im.ops.size(), 0);
   }
   im.timing = timing;
   im.crossings = 0;
@@ -405,6 +556,8 @@ TensorMap Executor::run(const TensorMap& inputs, RunTiming* timing) {
     timing->total_ms = ms_since(im.run_start, t_end);
     timing->crossings = im.crossings.load();
     timing->wait_ms = static_cast<double>(im.wait_ns.load()) * 1e-6;
+    timing->transfer_ms = 0;
+    for (double t : timing->op_transfer_ms) timing->transfer_ms += t;
   }
   TensorMap out;
   for (const auto& name : im.g.outputs()) {
@@ -446,13 +599,14 @@ Measurement measure(Executor& ex, const TensorMap& inputs, int warmup, int repea
   m.repeat = std::max(1, repeat);
   for (int i = 0; i < warmup; ++i) ex.run(inputs);
   std::vector<std::vector<double>> per_op(ex.ops().size());
-  std::vector<double> totals, waits;
+  std::vector<double> totals, waits, transfers;
   for (int r = 0; r < m.repeat; ++r) {
     RunTiming t;
     ex.run(inputs, &t);
     for (size_t i = 0; i < per_op.size(); ++i) per_op[i].push_back(t.op_ms[i]);
     totals.push_back(t.total_ms);
     waits.push_back(t.wait_ms);
+    transfers.push_back(t.transfer_ms);
     m.crossings = t.crossings;
   }
   for (auto& v : per_op) m.op_ms_median.push_back(quantile(v, 0.5));
@@ -460,6 +614,7 @@ Measurement measure(Executor& ex, const TensorMap& inputs, int warmup, int repea
   m.ms_p10 = quantile(totals, 0.1);
   m.ms_p90 = quantile(totals, 0.9);
   m.wait_ms_median = quantile(waits, 0.5);
+  m.transfer_ms_median = quantile(transfers, 0.5);
   m.run_ms = std::move(totals);
   m.op_run_ms = std::move(per_op);
   if (check_overhead) {

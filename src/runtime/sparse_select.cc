@@ -69,7 +69,9 @@ SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, co
     }
     const FormatMask fm = make_format_mask(cs, w, *ls);
     kernels::ConvDesc d{cs, ep, sparse_format_of(*ls)};
-    r.kernel = kernels::prepare_sparse_conv(d, kernels::pack_sparse_rows(cs, w, fm.keep, fm.fb), bias);
+    r.rows = std::make_shared<const kernels::SparseRows>(kernels::pack_sparse_rows(cs, w, fm.keep, fm.fb));
+    r.desc = d;
+    r.kernel = kernels::prepare_sparse_conv(d, *r.rows, bias);
     kernels::PruneMask m;
     m.keep = fm.keep;
     m.kept_saliency = fm.kept_saliency;
@@ -86,7 +88,9 @@ SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, co
       kernels::ConvDesc d{cs, ep, {}};
       d.sparse.kind = kernels::SparseKind::kDetected;
       d.sparse.bf = fb;
-      r.kernel = kernels::prepare_sparse_conv(d, kernels::pack_sparse_rows(cs, w, keep, fb), bias);
+      r.rows = std::make_shared<const kernels::SparseRows>(kernels::pack_sparse_rows(cs, w, keep, fb));
+      r.desc = d;
+      r.kernel = kernels::prepare_sparse_conv(d, *r.rows, bias);
       r.format = "detected";
     }
   }

@@ -32,9 +32,20 @@ std::vector<UnitDef> parse_units(const std::string& spec, int available) {
   for (std::string part; std::getline(ss, part, ',');) {
     if (part.empty()) continue;
     auto colon = part.find(':');
-    if (colon == std::string::npos || colon == 0) throw Error(where, "'" + part + "' must look like NAME:CORES, e.g. cpu0:0");
+    const bool gpu = part.rfind("gpu", 0) == 0;
+    if (gpu && colon == std::string::npos) {
+      // A gpu unit without cores: its host thread is not pinned.
+      UnitDef u;
+      u.id = part;
+      u.kind = "gpu";
+      if (!ids.insert(u.id).second) throw Error(where, "unit '" + u.id + "' is listed twice");
+      units.push_back(u);
+      continue;
+    }
+    if (colon == std::string::npos || colon == 0) throw Error(where, "'" + part + "' must look like NAME:CORES, e.g. cpu0:0 (or gpu, gpu:CORES for the OpenCL device)");
     UnitDef u;
     u.id = part.substr(0, colon);
+    if (gpu) u.kind = "gpu";
     if (!ids.insert(u.id).second) throw Error(where, "unit '" + u.id + "' is listed twice");
     std::string cores = part.substr(colon + 1);
     auto dash = cores.find('-');
@@ -51,6 +62,9 @@ std::vector<UnitDef> parse_units(const std::string& spec, int available) {
     units.push_back(u);
   }
   if (units.empty()) throw Error(where, "names no unit");
+  int gpus = 0;
+  for (const auto& u : units) gpus += u.kind == "gpu";
+  if (gpus > 1) throw Error(where, "names " + std::to_string(gpus) + " gpu units; one OpenCL device is driven at a time");
   return units;
 }
 

@@ -36,6 +36,9 @@ expect "cpu9" -- "$HILSIM" run zoo:resnet18_like@64 --units cpu0:0,cpu9:9
 expect "unit 'gpu'" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --units cpu0:0,gpu:1 --split branches \
   --profile "$SRC/device_profiles/x86_avx512_2core.json"
 expect "unknown mode 'rows'" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --units cpu0:0,cpu1:1 --split rows
+# A gpu unit on a machine without an OpenCL device (the loader pointed at no driver): the unit and the
+# missing device are named, exit 2.
+expect "unit 'gpu': needs an OpenCL device" -- env OCL_ICD_VENDORS="$TMP/no_vendors" "$HILSIM" run zoo:resnet18_like@64 --units gpu
 expect "no arguments" -- "$HILSIM" profiles extra
 P=$SRC/device_profiles/x86_avx2_l3_32m_2core.json
 expect "two profiles" -- "$HILSIM" compare-profiles "$P"

@@ -25,6 +25,18 @@ check "$HILSIM" profiles --best
 check "$HILSIM" inspect "$M"
 check "$HILSIM" inspect --ops
 check "$HILSIM" run "$M" --repeat 1 --warmup 0
+# The gpu unit, where an OpenCL device exists (clinfo lists one): its copies are part of the contract.
+if command -v clinfo >/dev/null && clinfo -l 2>/dev/null | grep -q Device; then
+  check "$HILSIM" run "$M" --repeat 1 --warmup 0 --units gpu
+  if ! "$HILSIM" run "$M" --repeat 1 --warmup 0 --units gpu --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["units"][0]["kind"] == "gpu" and j["total"]["transfer_ms_median"] > 0
+assert any(o["kernel"].startswith("ocl_") for o in j["ops"]) and all("transfer_bytes" in o for o in j["ops"])'; then
+    echo "FAIL: run --units gpu --json lacks the gpu unit, its kernels or its copies"
+    fail=1
+  fi
+fi
 check "$HILSIM" predict "$M" --profile "$X"
 check "$HILSIM" plan "$M" --profile "$X" --target-speedup 1.2 --out "$TMP/plan.json"
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted"

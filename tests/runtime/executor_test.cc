@@ -4,10 +4,10 @@
 
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/graph/builder.h"
-#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
+#include "runtime/two_units.h"
 
 namespace hilsim::runtime {
 namespace {
@@ -19,17 +19,6 @@ graph::Graph small(const std::string& name) {
   return graph::make_zoo_model(name, o);
 }
 
-// Two units, the first half of the canonical ops on cpu0 and the rest on cpu1: tensors cross (the
-// skip connections reach across the halves) and both units work. Which split is fastest is the
-// partitioner's business; here only exactness and the hand-offs matter.
-std::map<std::string, std::string> halves(const graph::Graph& g0) {
-  graph::Graph g = g0;
-  graph::passes::canonicalize(g);
-  const auto order = g.topological_order();
-  std::map<std::string, std::string> assign;
-  for (size_t i = 0; i < order.size(); ++i) assign[g.op(order[i]).name] = i < order.size() / 2 ? "cpu0" : "cpu1";
-  return assign;
-}
 
 // The executor's outputs equal the reference executor on the graph it actually ran.
 void expect_matches_reference(const graph::Graph& g, const ExecOptions& opts, const std::string& label) {
@@ -109,7 +98,7 @@ TEST(Executor, TwoUnitBranchSplitMatchesTheReference) {
   graph::Graph g = small("yolov5s_like");
   ExecOptions o;
   o.units = parse_units("cpu0:0,cpu1:1");
-  o.op_unit = halves(g);
+  o.op_unit = halves(g, "cpu0", "cpu1");
   std::set<std::string> used;
   for (const auto& [op, u] : o.op_unit) used.insert(u);
   EXPECT_EQ(used.size(), 2u);  // both units get work
@@ -125,7 +114,7 @@ TEST(Executor, TwoUnitArenaReusesBytesWithinAUnitAndStaysExact) {
     graph::Graph g = small(name);
     ExecOptions o;
     o.units = parse_units("cpu0:0,cpu1:1");
-    o.op_unit = halves(g);
+    o.op_unit = halves(g, "cpu0", "cpu1");
     Executor ex(g, o);
     int64_t all_bytes = 0;
     const graph::Graph& cg = ex.compiled_graph();

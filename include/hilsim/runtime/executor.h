@@ -33,6 +33,8 @@ struct ExecOptions {
   bool canonicalize = true;                    // BN fold, re-parameterisation, activation fusion
   bool detect_structure = true;                // run weights that already carry block/pattern zeros sparse
   bool pin = false;                            // pin the single default unit's threads to cores 0..n-1
+  // gpu unit: time a few tiles per dense conv shape (cached per device) rather than take the default.
+  bool gpu_tune = true;
   std::map<std::string, std::shared_ptr<const PrepackedConv>> prepacked;  // op name -> packed weights
 };
 
@@ -47,6 +49,7 @@ struct CompiledOp {
   int64_t executed_macs = 0; // what the kernel really does
   int64_t weight_bytes = 0;  // packed storage
   double kept_saliency = 1;  // of the mask applied on the fly (1 = nothing pruned)
+  int64_t transfer_bytes = 0;  // gpu unit: bytes copied to and from the device around this op, per run
 };
 
 struct RunTiming {
@@ -55,6 +58,8 @@ struct RunTiming {
   double total_ms = 0;
   int crossings = 0;          // tensors handed from one unit to another
   double wait_ms = 0;         // time units spent waiting for a crossing tensor
+  std::vector<double> op_transfer_ms;  // gpu unit: copies to and from the device around each op
+  double transfer_ms = 0;              // their sum (profiling events of the copies)
 };
 
 struct Measurement {
@@ -63,6 +68,7 @@ struct Measurement {
   int repeat = 0, warmup = 0;
   int crossings = 0;
   double wait_ms_median = 0;
+  double transfer_ms_median = 0;  // gpu unit's copies to and from the device, per run
   double timing_overhead_pct = -1;  // filled by measure(..., check_overhead=true)
   // Every timed run: totals and, per op, its times (callers that pool several measurements).
   std::vector<double> run_ms;

@@ -10,6 +10,7 @@
 
 #include "hilsim/graph/graph.h"
 #include "hilsim/kernels/conv_desc.h"
+#include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/runtime/sparsity_spec.h"
 
 namespace hilsim::runtime {
@@ -19,6 +20,9 @@ struct SparseChoice {
   std::string format = "dense";                   // block | block_col | pattern | csr | detected
   double kept_saliency = 1.0;
   std::optional<std::vector<float>> pruned_weights;  // the weights with zeros in place, when pruned here
+  // What the kernel was prepared from, so another unit (the OpenCL engine) runs the same packed rows.
+  std::shared_ptr<const kernels::SparseRows> rows;
+  kernels::ConvDesc desc;
 };
 
 // Throws Error naming the op when an explicit per-layer setting cannot run on this conv (e.g. pattern

@@ -11,10 +11,15 @@ namespace hilsim::runtime {
 struct UnitDef {
   std::string id;
   std::vector<int> cpus;  // cores the unit's threads are pinned to; its thread count = cpus.size()
+  // "cpu": hilsim's CPU kernels on `cpus`. "gpu": the OpenCL device; `cpus` then holds the host thread
+  // that drives it and, when the device is PoCL on this machine's cores, PoCL's own threads.
+  std::string kind = "cpu";
 };
 
-// "cpu0:0,cpu1:1" or "big:0-1;little:2" → units. Throws hilsim::Error naming the bad part, or a
-// core the machine lacks (checked against `available_cores`, 0 = this machine's count).
+// "cpu0:0,cpu1:1" or "big:0-1;little:2" → units. A unit whose name starts with "gpu" is the OpenCL
+// device: "cpu0:0,gpu:1" (driven from core 1) or plain "gpu" (not pinned); at most one. Throws
+// hilsim::Error naming the bad part, or a core the machine lacks (checked against `available_cores`,
+// 0 = this machine's count). Whether an OpenCL device exists is checked when the executor is built.
 std::vector<UnitDef> parse_units(const std::string& spec, int available_cores = 0);
 
 }  // namespace hilsim::runtime

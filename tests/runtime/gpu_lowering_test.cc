@@ -1,0 +1,158 @@
+// The gpu unit: whole zoo models on the OpenCL device (alone, and split with a CPU unit) give the
+// reference executor's outputs; ops take OpenCL kernels where one exists; copies to and from the device
+// are planned only where a tensor crosses; no device is a clear error naming the unit. The device
+// tests skip, saying why, where no OpenCL device exists.
+#include "hilsim/runtime/gpu_lowering.h"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "hilsim/graph/zoo.h"
+#include "hilsim/kernels/opencl/cl_runtime.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/run_config.h"
+#include "hilsim/runtime/units.h"
+#include "hilsim/util/error.h"
+#include "runtime/two_units.h"
+
+namespace hilsim::runtime {
+namespace {
+
+#define SKIP_WITHOUT_OPENCL()                                                                       \
+  if (std::string why = kernels::opencl::ClContext::unavailable_reason(); !why.empty())              \
+  GTEST_SKIP() << "no OpenCL device: " << why
+
+graph::Graph small(const std::string& name) {
+  graph::ZooOptions o;
+  o.resolution = 64;
+  o.width = 0.25;
+  return graph::make_zoo_model(name, o);
+}
+
+void expect_matches_reference(const graph::Graph& g, const ExecOptions& opts, const std::string& label) {
+  Executor ex(g, opts);
+  TensorMap in = random_inputs(ex.compiled_graph(), 5);
+  TensorMap want = run_reference(ex.compiled_graph(), in);
+  for (int rep = 0; rep < 2; ++rep) {  // twice: device buffers and uploads are reused between runs
+    RunTiming t;
+    TensorMap got = ex.run(in, &t);
+    ASSERT_EQ(got.size(), want.size()) << label;
+    for (const auto& [name, w] : want) EXPECT_LT(max_rel_error(got.at(name), w), 1e-4) << label << " " << name;
+    EXPECT_GT(t.transfer_ms, 0.0) << label << ": the input is copied to the device every run";
+  }
+}
+
+TEST(GpuUnit, ParseUnitsKnowsTheGpuKind) {
+  auto u = parse_units("cpu0:0,gpu", 2);
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(u[0].kind, "cpu");
+  EXPECT_EQ(u[1].kind, "gpu");
+  EXPECT_TRUE(u[1].cpus.empty());
+  auto p = parse_units("cpu0:0,gpu:1", 2);
+  EXPECT_EQ(p[1].kind, "gpu");
+  EXPECT_EQ(p[1].cpus, std::vector<int>{1});
+  EXPECT_THROW(parse_units("gpu,gpu2", 2), Error);  // one device at a time
+  EXPECT_THROW(parse_units("gpu:0,cpu0:0", 2), Error);  // core given twice
+}
+
+TEST(GpuUnit, ZooModelsOnTheGpuUnitMatchTheReference) {
+  SKIP_WITHOUT_OPENCL();
+  for (const char* name : {"resnet18_like", "mobilenetv2_like", "yolov5s_like"}) {
+    graph::Graph g = small(name);
+    ExecOptions o;
+    o.units = parse_units("gpu");
+    o.gpu_tune = false;  // tuning every shape costs seconds on PoCL; ClTuning tests it
+    expect_matches_reference(g, o, std::string(name) + "/gpu");
+    Executor ex(g, o);
+    int on_device = 0, convs = 0;
+    for (const auto& op : ex.ops()) {
+      on_device += op.kernel.rfind("ocl_", 0) == 0;
+      if (op.type == "Conv") {
+        ++convs;
+        EXPECT_EQ(op.kernel.rfind("ocl_", 0), 0u) << name << " " << op.name << " runs " << op.kernel;
+      }
+      EXPECT_EQ(op.unit, "gpu");
+    }
+    EXPECT_GT(convs, 0);
+    EXPECT_GE(on_device, convs);
+  }
+}
+
+TEST(GpuUnit, SparseConvsRunTheSamePackedRowsOnTheDevice) {
+  SKIP_WITHOUT_OPENCL();
+  graph::Graph g = small("resnet18_like");
+  ExecOptions o;
+  o.units = parse_units("gpu");
+  o.gpu_tune = false;
+  o.sparsity = parse_sparsity_spec("block:8x4@0.8");
+  expect_matches_reference(g, o, "resnet18_like/gpu/block");
+  Executor ex(g, o);
+  bool block = false;
+  for (const auto& op : ex.ops()) block = block || op.kernel == "ocl_block_8x4";
+  EXPECT_TRUE(block);
+}
+
+TEST(GpuUnit, BranchSplitWithACpuUnitMatchesTheReference) {
+  SKIP_WITHOUT_OPENCL();
+  graph::Graph g = small("yolov5s_like");
+  ExecOptions o;
+  o.units = parse_units("cpu0:0,gpu");
+  o.gpu_tune = false;
+  o.op_unit = halves(g, "cpu0", "gpu");
+  std::set<std::string> used;
+  for (const auto& [op, u] : o.op_unit) used.insert(u);
+  ASSERT_EQ(used.size(), 2u);
+  expect_matches_reference(g, o, "yolov5s_like/cpu+gpu");
+  Executor ex(g, o);
+  int device_ops = 0;
+  for (const auto& op : ex.ops()) device_ops += op.unit == "gpu" && op.kernel.rfind("ocl_", 0) == 0;
+  EXPECT_GT(device_ops, 0);
+}
+
+TEST(GpuUnit, CopiesOnlyWhereATensorCrossesToTheHost) {
+  SKIP_WITHOUT_OPENCL();
+  // resnet18_like on the gpu unit: its Gemm has no OpenCL kernel and runs on the host, so the copies
+  // are the input (into the first conv) and the flattened features (out to the Gemm); the output is the
+  // Gemm's, made on the host.
+  graph::Graph g = small("resnet18_like");
+  ExecOptions o;
+  o.units = parse_units("gpu");
+  o.gpu_tune = false;
+  Executor ex(g, o);
+  int copying = 0, device_ops = 0, host_ops = 0;
+  int64_t bytes = 0;
+  for (const auto& op : ex.ops()) {
+    device_ops += op.kernel.rfind("ocl_", 0) == 0;
+    host_ops += op.kernel.rfind("host_", 0) == 0;
+    copying += op.transfer_bytes > 0;
+    bytes += op.transfer_bytes;
+  }
+  EXPECT_EQ(host_ops, 1);
+  EXPECT_EQ(copying, 2);
+  const graph::Graph& cg = ex.compiled_graph();
+  int64_t want = 0;
+  for (const auto& in : cg.inputs())
+    if (!cg.is_constant(in)) want += graph::numel(cg.shape(in)) * 4;
+  for (graph::OpId id : cg.topological_order())
+    if (cg.op(id).type == "Gemm") want += graph::numel(cg.shape(cg.op(id).inputs[0])) * 4;
+  EXPECT_EQ(bytes, want);
+  EXPECT_GT(device_ops, 10);
+}
+
+TEST(GpuUnit, NoDeviceIsAClearErrorNamingTheUnit) {
+  if (kernels::opencl::ClContext::unavailable_reason().empty())
+    GTEST_SKIP() << "this machine has an OpenCL device (tests/cli/bad_input.sh checks the error with none)";
+  ExecOptions o;
+  o.units = parse_units("gpu");
+  try {
+    Executor ex(small("resnet18_like"), o);
+    FAIL() << "a gpu unit without a device compiled";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unit 'gpu'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("OpenCL device"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hilsim::runtime
