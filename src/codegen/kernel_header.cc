@@ -1,0 +1,282 @@
+#include "hilsim/codegen/kernel_header.h"
+
+namespace hilsim::codegen {
+
+namespace {
+
+// The conv engine is the runtime's idea (src/kernels/sparse_conv.h) in template form: every conv —
+// dense, grouped, depthwise, block-punched, pattern, CSR — is rows of FB filters, each row a list of
+// kept input columns with a dense FB-wide value panel. The input is zero-padded once into stride
+// phases, so a column is one constant offset and reads a contiguous run of output pixels; an output
+// tile is FB x (8 * NV) accumulators fed by one vector load per kept column. What the runtime decides
+// at run time (row height, tile width, loop order, activation) is a template argument here.
+const char* const kText = R"HSK(// Kernels of an emitted hilsim library: self-contained C++17 (GCC or Clang vector extensions), no
+// dependencies beyond the C and C++ standard headers. Generated; do not edit.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+namespace hsk {
+
+// One vector: 16 lanes where AVX-512 is enabled (32 registers hold the widest tiles), 8 elsewhere (AVX2,
+// NEON as two q registers).
+#if defined(__AVX512F__)
+constexpr int VL = 16;
+#else
+constexpr int VL = 8;
+#endif
+typedef float v8 __attribute__((vector_size(VL * 4)));
+
+static inline v8 ld(const float* p) { v8 v; std::memcpy(&v, p, sizeof v); return v; }
+static inline void st(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+static inline v8 splat(float x) { return v8{} + x; }
+
+enum { kNone = 0, kRelu, kClip, kSigmoid, kSiLU, kHardSwish, kHardSigmoid };
+struct ActParams { float a, b; };  // kClip: min, max; kHardSigmoid: alpha, beta
+
+template <int ACT>
+static inline float act1(float x, const ActParams& p) {
+  if constexpr (ACT == kRelu) return x > 0.0f ? x : 0.0f;
+  else if constexpr (ACT == kClip) return x < p.a ? p.a : (x > p.b ? p.b : x);
+  else if constexpr (ACT == kSigmoid) return 1.0f / (1.0f + std::exp(-x));
+  else if constexpr (ACT == kSiLU) return x / (1.0f + std::exp(-x));
+  else if constexpr (ACT == kHardSwish) {
+    float t = x + 3.0f;
+    t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+    return x * t / 6.0f;
+  } else if constexpr (ACT == kHardSigmoid) {
+    float t = p.a * x + p.b;
+    return t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
+  } else return x;
+}
+
+// Writes n (<= VL) lanes of v with the activation applied.
+template <int ACT>
+static inline void store_act(float* y, v8 v, int n, const ActParams& p) {
+  if constexpr (ACT == kNone || ACT == kRelu || ACT == kClip) {
+    if constexpr (ACT == kRelu) { const v8 z = splat(0.0f); v = v > z ? v : z; }
+    if constexpr (ACT == kClip) { const v8 lo = splat(p.a), hi = splat(p.b); v = v < lo ? lo : v; v = v > hi ? hi : v; }
+    if (n >= VL) { st(y, v); return; }
+    for (int i = 0; i < n; ++i) y[i] = v[i];
+  } else {
+    for (int i = 0; i < VL && i < n; ++i) y[i] = act1<ACT>(v[i], p);
+  }
+}
+
+// One output tile: FB filters x VL*NV pixels. acc[f][t] = bias[f] + sum_j w[j * FB + f] * x[off[j] + t]; a whole
+// tile is stored to y[f * ys + t] with the activation for f < nf, a ragged one (RAW) into raw[f * VL * NV + t]
+// without it, for the caller to scatter. Every lane is loaded: the buffers carry slack past their end.
+template <int FB, int NV, int ACT, bool RAW>
+static inline void conv_tile(const float* __restrict x, const int32_t* __restrict off, const float* __restrict w,
+                             int ncols, const float* __restrict bias, float* __restrict y, int64_t ys, int nf,
+                             const ActParams& p) {
+  v8 acc[FB][NV];
+#pragma GCC unroll 16
+  for (int f = 0; f < FB; ++f)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[f][v] = splat(bias[f]);
+  for (int j = 0; j < ncols; ++j) {
+    const float* xp = x + off[j];
+    v8 xv[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) xv[v] = ld(xp + VL * v);
+    const float* wj = w + static_cast<int64_t>(j) * FB;
+#pragma GCC unroll 16
+    for (int f = 0; f < FB; ++f) {
+      const v8 b = splat(wj[f]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[f][v] += b * xv[v];
+    }
+  }
+#pragma GCC unroll 16
+  for (int f = 0; f < FB; ++f) {
+    if (f >= nf) break;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      if constexpr (RAW) st(y + f * VL * NV + VL * v, acc[f][v]);
+      else store_act<ACT>(y + f * ys + VL * v, acc[f][v], VL, p);
+    }
+  }
+}
+
+// rows: per row {first filter, filters, first column, columns}, in the order they run (longest first).
+// Row r's columns are off[c0 .. c0 + n), its values w[(c0 + j) * FB + f], its bias bias[r * FB + f].
+// Output pixels run over the phased rows, p = oy * wq + ox (wq >= ow: the columns ox >= ow are computed
+// and dropped, which keeps every tile full); x is the phased input, or the input itself for a 1x1
+// stride-1 conv (oh = 1, ow = wq = h * w). y: [filters][oh][ow].
+template <int FB, int NV, int ACT, bool ROWS_OUTER>
+static void conv_rows(const float* __restrict x, float* __restrict y, const int32_t* rows, int nrows,
+                      const int32_t* off, const float* w, const float* bias, int oh, int ow, int wq,
+                      const ActParams& p) {
+  constexpr int T = VL * NV;
+  const int64_t plane = static_cast<int64_t>(oh) * ow, np = static_cast<int64_t>(oh) * wq;
+  auto tile = [&](int r, int64_t p0) {
+    const int32_t* R = rows + 4 * r;
+    const int oy = static_cast<int>(p0 / wq), ox = static_cast<int>(p0 % wq);
+    const float* wp = w + static_cast<int64_t>(R[2]) * FB;
+    float* yf = y + R[0] * plane;
+    if (ox + T <= ow) {
+      conv_tile<FB, NV, ACT, false>(x + p0, off + R[2], wp, R[3], bias + r * FB, yf + static_cast<int64_t>(oy) * ow + ox,
+                                    plane, R[1], p);
+      return;
+    }
+    float raw[FB * T];
+    conv_tile<FB, NV, ACT, true>(x + p0, off + R[2], wp, R[3], bias + r * FB, raw, 0, R[1], p);
+    for (int t = 0; t < T; ++t) {
+      const int64_t q = p0 + t;
+      const int qy = static_cast<int>(q / wq), qx = static_cast<int>(q % wq);
+      if (qx >= ow || qy >= oh) continue;
+      for (int f = 0; f < R[1]; ++f) yf[f * plane + static_cast<int64_t>(qy) * ow + qx] = act1<ACT>(raw[f * T + t], p);
+    }
+  };
+  if constexpr (ROWS_OUTER) {
+    for (int r = 0; r < nrows; ++r)
+      for (int64_t p0 = 0; p0 < np; p0 += T) tile(r, p0);
+  } else {
+    for (int64_t p0 = 0; p0 < np; p0 += T)
+      for (int r = 0; r < nrows; ++r) tile(r, p0);
+  }
+}
+
+// d[c][py][px][i][j] = padded x[c][i * sh + py][j * sw + px] (zero outside x): stride phases, so that
+// a conv column reads a contiguous run of output pixels for any stride.
+static void phase_pack(const float* __restrict x, float* __restrict d, int c, int h, int w, int sh, int sw,
+                       int pt, int pl, int hq, int wq) {
+  for (int ch = 0; ch < c; ++ch)
+    for (int py = 0; py < sh; ++py)
+      for (int px = 0; px < sw; ++px) {
+        float* dp = d + ((static_cast<int64_t>(ch) * sh + py) * sw + px) * hq * wq;
+        const float* xc = x + static_cast<int64_t>(ch) * h * w;
+        for (int i = 0; i < hq; ++i) {
+          const int yy = i * sh + py - pt;
+          float* row = dp + static_cast<int64_t>(i) * wq;
+          if (yy < 0 || yy >= h) { std::memset(row, 0, sizeof(float) * wq); continue; }
+          const float* xr = xc + static_cast<int64_t>(yy) * w;
+          if (sw == 1) {
+            int j = 0;
+            for (; j < wq && j - pl < 0; ++j) row[j] = 0.0f;
+            const int n = (w + pl < wq ? w + pl : wq) - j;
+            if (n > 0) { std::memcpy(row + j, xr + (j - pl), sizeof(float) * n); j += n; }
+            for (; j < wq; ++j) row[j] = 0.0f;
+          } else {
+            for (int j = 0; j < wq; ++j) {
+              const int xx = j * sw + px - pl;
+              row[j] = xx >= 0 && xx < w ? xr[xx] : 0.0f;
+            }
+          }
+        }
+      }
+}
+
+// Fully connected: y[m][n] = act(b[n] + sum_k x[m][k] * wt[n][k]).
+template <int ACT>
+static void dense_rows(const float* __restrict x, const float* __restrict wt, const float* __restrict b,
+                       float* __restrict y, int m, int n, int k, const ActParams& p) {
+  for (int i = 0; i < m; ++i) {
+    const float* xi = x + static_cast<int64_t>(i) * k;
+    for (int o = 0; o < n; ++o) {
+      const float* wo = wt + static_cast<int64_t>(o) * k;
+      v8 a0 = splat(0.0f), a1 = splat(0.0f);
+      int j = 0;
+      for (; j + 2 * VL <= k; j += 2 * VL) { a0 += ld(xi + j) * ld(wo + j); a1 += ld(xi + j + VL) * ld(wo + j + VL); }
+      for (; j + VL <= k; j += VL) a0 += ld(xi + j) * ld(wo + j);
+      a0 += a1;
+      float s = 0.0f;
+      for (int l = 0; l < VL; ++l) s += a0[l];
+      for (; j < k; ++j) s += xi[j] * wo[j];
+      y[static_cast<int64_t>(i) * n + o] = act1<ACT>(s + b[o], p);
+    }
+  }
+}
+
+template <int ACT>
+static void act_inplace(float* y, int64_t n, const ActParams& p) {
+  if constexpr (ACT != kNone) {
+    int64_t i = 0;
+    for (; i + VL <= n; i += VL) store_act<ACT>(y + i, ld(y + i), VL, p);
+    for (; i < n; ++i) y[i] = act1<ACT>(y[i], p);
+  }
+}
+
+template <int ACT>
+static void unary(const float* __restrict x, float* __restrict y, int64_t n, const ActParams& p) {
+  int64_t i = 0;
+  for (; i + VL <= n; i += VL) store_act<ACT>(y + i, ld(x + i), VL, p);
+  for (; i < n; ++i) y[i] = act1<ACT>(x[i], p);
+}
+
+// OP 0: add, 1: mul. b_mode 0: b has a's shape; 1: b holds one value per channel (c channels of hw);
+// 2: b is one scalar.
+template <int OP, int ACT>
+static void binary(const float* a, const float* b, float* y, int64_t c, int64_t hw, int b_mode, const ActParams& p) {
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const float* ap = a + ch * hw;
+    float* yp = y + ch * hw;
+    const float* bp = b_mode == 0 ? b + ch * hw : nullptr;
+    const float bs = b_mode == 1 ? b[ch] : (b_mode == 2 ? b[0] : 0.0f);
+    int64_t i = 0;
+    for (; i + VL <= hw; i += VL) {
+      const v8 bv = bp ? ld(bp + i) : splat(bs);
+      store_act<ACT>(yp + i, OP == 0 ? ld(ap + i) + bv : ld(ap + i) * bv, VL, p);
+    }
+    for (; i < hw; ++i) {
+      const float bv = bp ? bp[i] : bs;
+      yp[i] = act1<ACT>(OP == 0 ? ap[i] + bv : ap[i] * bv, p);
+    }
+  }
+}
+
+static void max_pool(const float* __restrict x, float* __restrict y, int c, int h, int w, int oh, int ow, int kh,
+                     int kw, int sh, int sw, int pt, int pl) {
+  for (int ch = 0; ch < c; ++ch) {
+    const float* xc = x + static_cast<int64_t>(ch) * h * w;
+    float* yc = y + static_cast<int64_t>(ch) * oh * ow;
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox) {
+        float m = -INFINITY;
+        for (int ky = 0; ky < kh; ++ky) {
+          const int yy = oy * sh + ky - pt;
+          if (yy < 0 || yy >= h) continue;
+          for (int kx = 0; kx < kw; ++kx) {
+            const int xx = ox * sw + kx - pl;
+            if (xx >= 0 && xx < w && xc[yy * w + xx] > m) m = xc[yy * w + xx];
+          }
+        }
+        yc[oy * ow + ox] = m;
+      }
+  }
+}
+
+static void global_avg_pool(const float* __restrict x, float* __restrict y, int64_t c, int64_t hw) {
+  for (int64_t ch = 0; ch < c; ++ch) {
+    const float* xc = x + ch * hw;
+    float s = 0.0f;
+    for (int64_t i = 0; i < hw; ++i) s += xc[i];
+    y[ch] = s / static_cast<float>(hw);
+  }
+}
+
+// Nearest upsampling by integer factors: y[c][oy][ox] = x[c][oy / fy][ox / fx].
+static void resize_nearest(const float* __restrict x, float* __restrict y, int c, int h, int w, int fy, int fx) {
+  const int ow = w * fx;
+  for (int ch = 0; ch < c; ++ch)
+    for (int oy = 0; oy < h * fy; ++oy) {
+      const float* xr = x + (static_cast<int64_t>(ch) * h + oy / fy) * w;
+      float* yr = y + (static_cast<int64_t>(ch) * h * fy + oy) * ow;
+      for (int ox = 0; ox < ow; ++ox) yr[ox] = xr[ox / fx];
+    }
+}
+
+}  // namespace hsk
+)HSK";
+
+}  // namespace
+
+const std::string& kernel_header_text() {
+  static const std::string text(kText);
+  return text;
+}
+
+}  // namespace hilsim::codegen
