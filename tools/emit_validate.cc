@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "command.h"
@@ -33,6 +34,14 @@ int run_emit(const std::vector<std::string>& args) {
   std::error_code ec;
   if (std::filesystem::exists(FLAGS_out, ec) && !std::filesystem::is_directory(FLAGS_out, ec))
     throw Error("--out " + FLAGS_out, "is an existing file; emit writes a directory (model.onnx, weights.hpk, plan.json)");
+  // An output directory that cannot be written is said before any work, naming it.
+  std::filesystem::create_directories(FLAGS_out, ec);
+  if (ec) throw Error("--out " + FLAGS_out, "cannot create the directory: " + ec.message());
+  {
+    const std::string probe = FLAGS_out + "/.write_probe";
+    if (!std::ofstream(probe)) throw Error("--out " + FLAGS_out, "the directory is not writable");
+    std::filesystem::remove(probe, ec);
+  }
   if (!FLAGS_lib && (FLAGS_target != "host" || FLAGS_tune_budget_s != 0 || !FLAGS_tuning_log.empty()))
     throw Error("emit", "--target, --tune-budget-s and --tuning-log apply to --lib only");
   if (FLAGS_tune_budget_s < 0 || !std::isfinite(FLAGS_tune_budget_s))

@@ -106,7 +106,9 @@ static inline void conv_tile(const float* __restrict x, const int32_t* __restric
 // Output pixels run over the phased rows, p = oy * wq + ox (wq >= ow: the columns ox >= ow are computed
 // and dropped, which keeps every tile full); x is the phased input, or the input itself for a 1x1
 // stride-1 conv (oh = 1, ow = wq = h * w). y: [filters][oh][ow].
-template <int FB, int NV, int ACT, bool ROWS_OUTER>
+// BT: tiles per pixel block; all rows run over one block before the next (the block's input stays in
+// cache across the rows); BT = 0 runs each row over the whole image (its weights stay in L1).
+template <int FB, int NV, int ACT, int BT>
 static void conv_rows(const float* __restrict x, float* __restrict y, const int32_t* rows, int nrows,
                       const int32_t* off, const float* w, const float* bias, int oh, int ow, int wq,
                       const ActParams& p) {
@@ -131,12 +133,15 @@ static void conv_rows(const float* __restrict x, float* __restrict y, const int3
       for (int f = 0; f < R[1]; ++f) yf[f * plane + static_cast<int64_t>(qy) * ow + qx] = act1<ACT>(raw[f * T + t], p);
     }
   };
-  if constexpr (ROWS_OUTER) {
+  if constexpr (BT == 0) {
     for (int r = 0; r < nrows; ++r)
       for (int64_t p0 = 0; p0 < np; p0 += T) tile(r, p0);
   } else {
-    for (int64_t p0 = 0; p0 < np; p0 += T)
-      for (int r = 0; r < nrows; ++r) tile(r, p0);
+    for (int64_t b0 = 0; b0 < np; b0 += static_cast<int64_t>(BT) * T) {
+      const int64_t b1 = b0 + static_cast<int64_t>(BT) * T < np ? b0 + static_cast<int64_t>(BT) * T : np;
+      for (int r = 0; r < nrows; ++r)
+        for (int64_t p0 = b0; p0 < b1; p0 += T) tile(r, p0);
+    }
   }
 }
 

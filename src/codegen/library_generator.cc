@@ -21,7 +21,7 @@ using graph::Op;
 using graph::Shape;
 
 std::string ConvVariant::str() const {
-  return "fb" + std::to_string(fb) + "_nv" + std::to_string(nv) + (rows_outer ? "_rows" : "_pixels");
+  return "fb" + std::to_string(fb) + "_nv" + std::to_string(nv) + "_b" + std::to_string(block_tiles);
 }
 
 namespace {
@@ -37,8 +37,8 @@ std::vector<ConvVariant> conv_variants(bool row_height_free, int packed_fb) {
   const std::vector<int> fbs = row_height_free ? std::vector<int>{8, 4} : std::vector<int>{packed_fb};
   for (int fb : fbs)
     for (int nv = 1; nv <= 4; ++nv) {
-      if (fb * nv > 24 || (fb >= 16 && nv > 1)) continue;
-      for (bool ro : {true, false}) v.push_back({fb, nv, ro});
+      if (fb * nv > 24 || (fb >= 16 && nv > 1) || (fb >= 4 && nv > 3)) continue;
+      for (int bt : {0, 4, 16}) v.push_back({fb, nv, bt});
     }
   return v;
 }
@@ -295,13 +295,13 @@ std::string Generator::conv_body(const Op& op, const kernels::ConvShape& s, cons
     src = "scratch";
   }
   const std::string kernel = "hsk::conv_rows<" + std::to_string(pa.fb) + ", " + std::to_string(nv) + ", " +
-                             act_enum(ep.act) + ", " + (v.rows_outer ? "true" : "false") + ">";
+                             act_enum(ep.act) + ", " + std::to_string(v.block_tiles) + ">";
   o << "  " << kernel << "(" << src << ", " << y << ", I(" << t_at << "), " << pa.rows << ", I(" << o_at
     << "), F(" << w_at << "), F(" << b_at << "), " << geo.oh << ", " << geo.ow << ", " << geo.x_row << ", "
     << act_params(ep) << ");\n";
   if (info) {
     info->kernel = kernel;
-    info->variant = {pa.fb, nv, v.rows_outer};
+    info->variant = {pa.fb, nv, v.block_tiles};
     info->macs_executed = pa.kept * s.out_h() * s.out_w();
   }
   return o.str();
@@ -325,7 +325,7 @@ void Generator::gen_conv(const Op& op, std::ostringstream& fn) {
   ConvVariant v;
   auto vit = variants_.find(op.name);
   if (vit != variants_.end()) v = vit->second;
-  else v = {8, default_nv(info.row_height_free ? 8 : info.packed_fb), true};
+  else v = {8, default_nv(info.row_height_free ? 8 : info.packed_fb), 8};
   if (!info.row_height_free) v.fb = info.packed_fb;
   if (!info.row_height_free && vit == variants_.end()) v.nv = default_nv(v.fb);
   fn << conv_body(op, s, geo, v, &info);

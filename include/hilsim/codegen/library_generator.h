@@ -15,15 +15,15 @@
 
 namespace hilsim::codegen {
 
-// How one conv's kernel is instantiated: filters per row, vector tiles of 8 pixels per output tile,
-// and the loop order (rows outer: a row's weights stay in L1 over the whole image; pixels outer: an
-// input tile stays in L1 over all rows).
+// How one conv's kernel is instantiated: filters per row, vectors per output tile, and the loop order
+// (block_tiles 0: each row over the whole image, its weights stay in L1; k: k tiles of pixels at a time,
+// all rows over them, their input stays in cache).
 struct ConvVariant {
   int fb = 8;  // dense and grouped convs only; packed sparse convs keep their row height
   int nv = 2;
-  bool rows_outer = true;
-  bool operator==(const ConvVariant& o) const { return fb == o.fb && nv == o.nv && rows_outer == o.rows_outer; }
-  std::string str() const;  // e.g. "fb8_nv2_rows"
+  int block_tiles = 8;
+  bool operator==(const ConvVariant& o) const { return fb == o.fb && nv == o.nv && block_tiles == o.block_tiles; }
+  std::string str() const;  // e.g. "fb8_nv2_b8"
 };
 
 // The variants the tuner times for a conv whose row height is fixed (sparse) or free (dense).
