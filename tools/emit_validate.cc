@@ -109,9 +109,9 @@ int run_validate_library(const std::string& dir) {
                      {"numerics_ok", v.numerics_ok},
                      {"timed", v.timed},
                      {"predicted_ms", v.predicted_ms},
-                     {"target_ms", v.target_ms},
-                     {"compared", "measured_ms_p10"}};
+                     {"target_ms", v.target_ms}};
     if (v.timed) {
+      j["compared"] = "measured_ms_p10";
       j["measured_ms_p10"] = v.measured_p10;
       j["measured_ms_median"] = v.measured_ms;
       j["measured_ms_p90"] = v.measured_p90;
