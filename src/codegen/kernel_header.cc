@@ -114,33 +114,52 @@ static void conv_rows(const float* __restrict x, float* __restrict y, const int3
                       const ActParams& p) {
   constexpr int T = VL * NV;
   const int64_t plane = static_cast<int64_t>(oh) * ow, np = static_cast<int64_t>(oh) * wq;
-  auto tile = [&](int r, int64_t p0) {
+  // (oy, ox) of pixel p0 are carried along by the loops: no division per tile.
+  auto tile = [&](int r, int64_t p0, int oy, int ox) {
     const int32_t* R = rows + 4 * r;
-    const int oy = static_cast<int>(p0 / wq), ox = static_cast<int>(p0 % wq);
+    const float* xt = x + p0;
     const float* wp = w + static_cast<int64_t>(R[2]) * FB;
     float* yf = y + R[0] * plane;
     if (ox + T <= ow) {
-      conv_tile<FB, NV, ACT, false>(x + p0, off + R[2], wp, R[3], bias + r * FB, yf + static_cast<int64_t>(oy) * ow + ox,
+      conv_tile<FB, NV, ACT, false>(xt, off + R[2], wp, R[3], bias + r * FB, yf + static_cast<int64_t>(oy) * ow + ox,
                                     plane, R[1], p);
       return;
     }
     float raw[FB * T];
-    conv_tile<FB, NV, ACT, true>(x + p0, off + R[2], wp, R[3], bias + r * FB, raw, 0, R[1], p);
-    for (int t = 0; t < T; ++t) {
-      const int64_t q = p0 + t;
-      const int qy = static_cast<int>(q / wq), qx = static_cast<int>(q % wq);
-      if (qx >= ow || qy >= oh) continue;
-      for (int f = 0; f < R[1]; ++f) yf[f * plane + static_cast<int64_t>(qy) * ow + qx] = act1<ACT>(raw[f * T + t], p);
+    conv_tile<FB, NV, ACT, true>(xt, off + R[2], wp, R[3], bias + r * FB, raw, 0, R[1], p);
+    // Scatter the tile's runs of valid pixels, one phased row at a time.
+    int qy = oy, qx = ox;
+    for (int t = 0; t < T && qy < oh;) {
+      const int run = T - t < wq - qx ? T - t : wq - qx;
+      const int valid = qx < ow ? (run < ow - qx ? run : ow - qx) : 0;
+      for (int f = 0; f < R[1]; ++f) {
+        float* yp = yf + f * plane + static_cast<int64_t>(qy) * ow + qx;
+        const float* rp = raw + f * T + t;
+        for (int i = 0; i < valid; ++i) yp[i] = act1<ACT>(rp[i], p);
+      }
+      t += run, qx = 0, ++qy;
     }
   };
+  auto advance = [&](int* oy, int* ox) {
+    *ox += T;
+    while (*ox >= wq) *ox -= wq, ++*oy;
+  };
   if constexpr (BT == 0) {
-    for (int r = 0; r < nrows; ++r)
-      for (int64_t p0 = 0; p0 < np; p0 += T) tile(r, p0);
+    for (int r = 0; r < nrows; ++r) {
+      int oy = 0, ox = 0;
+      for (int64_t p0 = 0; p0 < np; p0 += T, advance(&oy, &ox)) tile(r, p0, oy, ox);
+    }
   } else {
+    int by = 0, bx = 0;
     for (int64_t b0 = 0; b0 < np; b0 += static_cast<int64_t>(BT) * T) {
       const int64_t b1 = b0 + static_cast<int64_t>(BT) * T < np ? b0 + static_cast<int64_t>(BT) * T : np;
-      for (int r = 0; r < nrows; ++r)
-        for (int64_t p0 = b0; p0 < b1; p0 += T) tile(r, p0);
+      int ny = by, nx = bx;
+      for (int r = 0; r < nrows; ++r) {
+        int oy = by, ox = bx;
+        for (int64_t p0 = b0; p0 < b1; p0 += T, advance(&oy, &ox)) tile(r, p0, oy, ox);
+        ny = oy, nx = ox;
+      }
+      by = ny, bx = nx;
     }
   }
 }
