@@ -18,6 +18,10 @@ const char* const kText = R"HSK(// Kernels of an emitted hilsim library: self-co
 #include <cstdint>
 #include <cstring>
 
+// Every function here is internal to the library: the note that a vector argument's ABI depends on
+// the ISA flags (x86-64 without AVX) concerns no caller.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace hsk {
 
 // One vector: 16 lanes where AVX-512 is enabled (32 registers hold the widest tiles), 8 elsewhere (AVX2,
