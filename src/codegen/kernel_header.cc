@@ -189,10 +189,16 @@ static void phase_pack(const float* __restrict x, float* __restrict d, int c, in
             if (n > 0) { std::memcpy(row + j, xr + (j - pl), sizeof(float) * n); j += n; }
             for (; j < wq; ++j) row[j] = 0.0f;
           } else {
-            for (int j = 0; j < wq; ++j) {
-              const int xx = j * sw + px - pl;
-              row[j] = xx >= 0 && xx < w ? xr[xx] : 0.0f;
-            }
+            // Zeros outside [j0, j1), a plain strided copy inside (which the compiler vectorises).
+            const int j0 = pl - px > 0 ? (pl - px + sw - 1) / sw : 0;
+            int j1 = (w - 1 + pl - px) / sw + 1;
+            if (w - 1 + pl - px < 0) j1 = 0;
+            if (j1 > wq) j1 = wq;
+            int j = 0;
+            for (; j < j0 && j < wq; ++j) row[j] = 0.0f;
+            const float* xs = xr + (j * sw + px - pl);
+            for (; j < j1; ++j, xs += sw) row[j] = *xs;
+            for (; j < wq; ++j) row[j] = 0.0f;
           }
         }
       }
