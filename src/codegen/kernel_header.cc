@@ -36,6 +36,30 @@ typedef float v8 __attribute__((vector_size(VL * 4)));
 static inline v8 ld(const float* p) { v8 v; std::memcpy(&v, p, sizeof v); return v; }
 static inline void st(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
 static inline v8 splat(float x) { return v8{} + x; }
+typedef int32_t vi __attribute__((vector_size(VL * 4)));
+
+// exp on a vector (Cephes' expf: range reduction by ln 2 in two parts, degree-6 polynomial, the
+// exponent built in the float's bits); relative error about 1e-7, inputs clamped to +-88.
+static inline v8 vexp(v8 x) {
+  const v8 hi = splat(88.0f), lo = splat(-88.0f);
+  x = x < hi ? x : hi;
+  x = x > lo ? x : lo;
+  const v8 fx = x * 1.44269504088896341f;
+  const vi n = __builtin_convertvector(fx + (fx >= splat(0.0f) ? splat(0.5f) : splat(-0.5f)), vi);
+  const v8 nf = __builtin_convertvector(n, v8);
+  const v8 r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
+  v8 y = splat(1.9875691500e-4f);
+  y = y * r + 1.3981999507e-3f;
+  y = y * r + 8.3334519073e-3f;
+  y = y * r + 4.1665795894e-2f;
+  y = y * r + 1.6666665459e-1f;
+  y = y * r + 5.0000001201e-1f;
+  y = y * r * r + r + 1.0f;
+  const vi e = (n + 127) << 23;
+  v8 scale;
+  std::memcpy(&scale, &e, sizeof scale);
+  return y * scale;
+}
 
 enum { kNone = 0, kRelu, kClip, kSigmoid, kSiLU, kHardSwish, kHardSigmoid };
 struct ActParams { float a, b; };  // kClip: min, max; kHardSigmoid: alpha, beta
@@ -58,15 +82,32 @@ static inline float act1(float x, const ActParams& p) {
 
 // Writes n (<= VL) lanes of v with the activation applied.
 template <int ACT>
+static inline v8 act_vec(v8 v, const ActParams& p) {
+  const v8 z = splat(0.0f);
+  if constexpr (ACT == kRelu) return v > z ? v : z;
+  else if constexpr (ACT == kClip) {
+    const v8 lo = splat(p.a), hi = splat(p.b);
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+  } else if constexpr (ACT == kSigmoid) return 1.0f / (1.0f + vexp(-v));
+  else if constexpr (ACT == kSiLU) return v / (1.0f + vexp(-v));
+  else if constexpr (ACT == kHardSwish) {
+    v8 t = v + 3.0f;
+    t = t < z ? z : t;
+    t = t > splat(6.0f) ? splat(6.0f) : t;
+    return v * t / 6.0f;
+  } else if constexpr (ACT == kHardSigmoid) {
+    v8 t = v * p.a + p.b;
+    t = t < z ? z : t;
+    return t > splat(1.0f) ? splat(1.0f) : t;
+  } else return v;
+}
+
+template <int ACT>
 static inline void store_act(float* y, v8 v, int n, const ActParams& p) {
-  if constexpr (ACT == kNone || ACT == kRelu || ACT == kClip) {
-    if constexpr (ACT == kRelu) { const v8 z = splat(0.0f); v = v > z ? v : z; }
-    if constexpr (ACT == kClip) { const v8 lo = splat(p.a), hi = splat(p.b); v = v < lo ? lo : v; v = v > hi ? hi : v; }
-    if (n >= VL) { st(y, v); return; }
-    for (int i = 0; i < n; ++i) y[i] = v[i];
-  } else {
-    for (int i = 0; i < VL && i < n; ++i) y[i] = act1<ACT>(v[i], p);
-  }
+  v = act_vec<ACT>(v, p);
+  if (n >= VL) { st(y, v); return; }
+  for (int i = 0; i < n; ++i) y[i] = v[i];
 }
 
 // One output tile: FB filters x VL*NV pixels. acc[f][t] = bias[f] + sum_j w[j * FB + f] * x[off[j] + t]; a whole
