@@ -8,7 +8,7 @@ namespace {
 // dense, grouped, depthwise, block-punched, pattern, CSR — is rows of FB filters, each row a list of
 // kept input columns with a dense FB-wide value panel. The input is zero-padded once into stride
 // phases, so a column is one constant offset and reads a contiguous run of output pixels; an output
-// tile is FB x (8 * NV) accumulators fed by one vector load per kept column. What the runtime decides
+// tile is FB x (VL * NV) accumulators fed by one vector load per kept column. What the runtime decides
 // at run time (row height, tile width, loop order, activation) is a template argument here.
 const char* const kText = R"HSK(// Kernels of an emitted hilsim library: self-contained C++17 (GCC or Clang vector extensions), no
 // dependencies beyond the C and C++ standard headers. Generated; do not edit.

@@ -109,7 +109,7 @@ struct ConvRows {
 struct Geometry {
   bool direct = false;  // 1x1, stride 1, no padding: the input is read in place, all pixels as one row
   int64_t hq = 0, wq = 0;
-  int64_t oh = 0, ow = 0, x_row = 0;
+  int64_t oh = 0, ow = 0, x_row = 0;  // x_row: floats between output rows in x (the phased width)
   int64_t scratch_floats = 0;
   const kernels::ConvShape* s = nullptr;
   int64_t offset(int64_t ch, int64_t ky, int64_t kx) const {

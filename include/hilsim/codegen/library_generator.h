@@ -57,7 +57,7 @@ struct GeneratedLibrary {
 
 // `variants`: op name -> the conv variant to instantiate (from tuning); others take the default.
 // `tuning_harness`: also compile every candidate variant of every conv into the library, behind
-// hilsim_model_tune_layer(), which the tuner times. Throws Error naming the op for anything the
+// hilsim_model_tune_run(), which the tuner times. Throws Error naming the op for anything the
 // generator does not support yet.
 GeneratedLibrary generate_library(const graph::Graph& canonical, const partition::PackedModel& packed,
                                   const std::map<std::string, ConvVariant>& variants, bool tuning_harness = false);
