@@ -188,9 +188,10 @@ const Register reg_emit({"emit", "write the planned, pruned model: ONNX with zer
                          "protobuf is needed to link or run it. The library runs on one thread. The host build is\n"
                          "tuned for this machine's CPU (-march=native); --target aarch64 builds with\n"
                          "aarch64-linux-gnu-g++. --tune-budget-s times conv variants (row height, tile width, loop\n"
-                         "order) here, largest convs first, and keeps the choices in the tuning log, which later\n"
-                         "emits reuse for convs of the same shape and storage. Ops the generator does not support\n"
-                         "yet are refused, naming the op (exit 2).",
+                         "order) here, largest convs first, in a harness compiled once with all of them (its build\n"
+                         "comes on top of the budget), and keeps the choices in the tuning log, which later emits\n"
+                         "reuse for convs of the same shape and storage. Ops the generator does not support yet are\n"
+                         "refused, naming the op (exit 2).",
                          {"plan", "out", "json", "input_shape", "allow_unknown", "lib", "target", "tune_budget_s",
                           "tuning_log"},
                          run_emit});
