@@ -110,9 +110,9 @@ static inline void store_act(float* y, v8 v, int n, const ActParams& p) {
   for (int i = 0; i < n; ++i) y[i] = v[i];
 }
 
-// One output tile: FB filters x VL*NV pixels. acc[f][t] = bias[f] + sum_j w[j * FB + f] * x[off[j] + t]; a whole
-// tile is stored to y[f * ys + t] with the activation for f < nf, a ragged one (RAW) into raw[f * VL * NV + t]
-// without it, for the caller to scatter. Every lane is loaded: the buffers carry slack past their end.
+// One output tile: FB filters x VL*NV pixels. acc[f][t] = bias[f] + sum_j w[j * FB + f] * x[off[j] + t],
+// activated and stored to y[f * ys + t] for f < nf, or for a ragged tile (RAW) into raw[f * VL * NV + t]
+// for the caller to scatter. Every lane is loaded: the buffers carry slack past their end.
 template <int FB, int NV, int ACT, bool RAW>
 static inline void conv_tile(const float* __restrict x, const int32_t* __restrict off, const float* __restrict w,
                              int ncols, const float* __restrict bias, float* __restrict y, int64_t ys, int nf,
@@ -140,7 +140,7 @@ static inline void conv_tile(const float* __restrict x, const int32_t* __restric
     if (f >= nf) break;
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      if constexpr (RAW) st(y + f * VL * NV + VL * v, acc[f][v]);
+      if constexpr (RAW) st(y + f * VL * NV + VL * v, act_vec<ACT>(acc[f][v], p));
       else store_act<ACT>(y + f * ys + VL * v, acc[f][v], VL, p);
     }
   }
@@ -180,7 +180,7 @@ static void conv_rows(const float* __restrict x, float* __restrict y, const int3
       for (int f = 0; f < R[1]; ++f) {
         float* yp = yf + f * plane + static_cast<int64_t>(qy) * ow + qx;
         const float* rp = raw + f * T + t;
-        for (int i = 0; i < valid; ++i) yp[i] = act1<ACT>(rp[i], p);
+        for (int i = 0; i < valid; ++i) yp[i] = rp[i];
       }
       t += run, qx = 0, ++qy;
     }
