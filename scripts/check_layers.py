@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks that includes run one way through the areas, as shared design draws them:
 
-  util < graph < analysis < kernels < runtime < model < calibration < costmodel < partition < tools
+  util < graph < analysis < kernels < runtime < model < calibration < costmodel < partition < codegen < tools
 
 A source or test of an area may include headers of its own area and of the areas below it, never above.
 tests/<area>/ is held to its area's rank; tools/, bench/, python/ and calibration/ (the standalone
@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-ORDER = ["util", "graph", "analysis", "kernels", "runtime", "model", "calibration", "costmodel", "partition", "tools"]
+ORDER = ["util", "graph", "analysis", "kernels", "runtime", "model", "calibration", "costmodel", "partition", "codegen", "tools"]
 RANK = {a: i for i, a in enumerate(ORDER)}
 TOP = RANK["tools"]
 

@@ -2,12 +2,15 @@
 #include <gflags/gflags.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "command.h"
 #include "common_flags.h"
+#include "hilsim/codegen/library_emitter.h"
 #include "hilsim/model/profile.h"
 #include "hilsim/partition/emitter.h"
 #include "hilsim/util/error.h"
@@ -16,6 +19,11 @@ DECLARE_string(plan);
 DECLARE_string(out);
 DECLARE_string(profile);
 DECLARE_int32(repeat);
+
+DEFINE_bool(lib, false, "emit: also generate per-layer C++ and build a self-contained library (libmodel.a/.so, model.h)");
+DEFINE_string(target, "host", "emit --lib: the library's target, host or aarch64 (built with aarch64-linux-gnu-g++)");
+DEFINE_double(tune_budget_s, 0, "emit --lib: seconds to spend timing conv kernel variants on this machine (0: none)");
+DEFINE_string(tuning_log, "", "emit --lib: tuning log JSON to reuse and extend (default DIR/tuning_log.json)");
 
 namespace hilsim::cli {
 namespace {
@@ -26,25 +34,107 @@ int run_emit(const std::vector<std::string>& args) {
   std::error_code ec;
   if (std::filesystem::exists(FLAGS_out, ec) && !std::filesystem::is_directory(FLAGS_out, ec))
     throw Error("--out " + FLAGS_out, "is an existing file; emit writes a directory (model.onnx, weights.hpk, plan.json)");
+  // An output directory that cannot be written is said before any work, naming it.
+  std::filesystem::create_directories(FLAGS_out, ec);
+  if (ec) throw Error("--out " + FLAGS_out, "cannot create the directory: " + ec.message());
+  {
+    const std::string probe = FLAGS_out + "/.write_probe";
+    if (!std::ofstream(probe)) throw Error("--out " + FLAGS_out, "the directory is not writable");
+    std::filesystem::remove(probe, ec);
+  }
+  if (!FLAGS_lib && (FLAGS_target != "host" || FLAGS_tune_budget_s != 0 || !FLAGS_tuning_log.empty()))
+    throw Error("emit", "--target, --tune-budget-s and --tuning-log apply to --lib only");
+  if (FLAGS_tune_budget_s < 0 || !std::isfinite(FLAGS_tune_budget_s))
+    throw Error("--tune-budget-s", "must be a number of seconds >= 0");
   const graph::Graph model = load_model_from_flags(args[0]);
   const partition::Plan plan = load_plan_for(FLAGS_plan, model);
   const partition::EmitResult r = partition::emit_model(model, plan);
+  codegen::LibraryOptions lo;
+  lo.target = FLAGS_target;
+  lo.tune_budget_s = FLAGS_tune_budget_s;
+  lo.tuning_log = FLAGS_tuning_log;
+  // The toolchain is checked before anything is written: a missing cross compiler leaves no half output.
+  if (FLAGS_lib) codegen::find_toolchain(lo.target);
   partition::write_emitted(r, plan, FLAGS_out);
+  std::vector<std::string> files = {FLAGS_out + "/model.onnx", FLAGS_out + "/weights.hpk", FLAGS_out + "/plan.json"};
+  codegen::LibraryEmit le;
+  if (FLAGS_lib) {
+    if (!FLAGS_json) std::fprintf(stderr, "generating and compiling the library (%s)...\n", lo.target.c_str());
+    le = codegen::emit_library(r, FLAGS_out, lo);
+    for (const auto& f : le.build.files) files.push_back(FLAGS_out + "/" + f);
+  }
   int64_t bytes = 0;
   for (const auto& c : r.packed.convs) bytes += c.rows.storage_bytes() + static_cast<int64_t>(c.bias.size()) * 4;
   if (FLAGS_json) {
-    print_json({{"dir", FLAGS_out}, {"packed_convs", r.packed.convs.size()}, {"packed_bytes", bytes},
-                {"fingerprint", r.packed.fingerprint},
-                {"files", {FLAGS_out + "/model.onnx", FLAGS_out + "/weights.hpk", FLAGS_out + "/plan.json"}}});
+    nlohmann::json j = {{"dir", FLAGS_out}, {"packed_convs", r.packed.convs.size()}, {"packed_bytes", bytes},
+                        {"fingerprint", r.packed.fingerprint}, {"files", files}};
+    if (FLAGS_lib)
+      j["library"] = {{"target", lo.target},
+                      {"generate_s", le.build.generate_s},
+                      {"compile_s", le.build.compile_s},
+                      {"tune_s", le.tune_s},
+                      {"tuned_layers", le.tuned_layers},
+                      {"reused_layers", le.reused_layers},
+                      {"workspace_bytes", le.lib.workspace_bytes},
+                      {"weights_bytes", le.lib.weights.size()}};
+    print_json(j);
     return kExitOk;
   }
   std::printf("emitted %s: model.onnx (pruned, zeros in place), weights.hpk (%zu packed convs, %s), plan.json\n",
               FLAGS_out.c_str(), r.packed.convs.size(), human_bytes(static_cast<double>(bytes)).c_str());
+  if (FLAGS_lib)
+    std::printf("library (%s): model.h, libmodel.a, libmodel.so, model_bench; %zu ops, workspace %s, weights %s; "
+                "generated in %.2f s, compiled in %.2f s, tuned %d layer(s) in %.1f s, %d reused from the tuning log\n",
+                lo.target.c_str(), le.lib.ops.size(), human_bytes(static_cast<double>(le.lib.workspace_bytes)).c_str(),
+                human_bytes(static_cast<double>(le.lib.weights.size())).c_str(), le.build.generate_s,
+                le.build.compile_s, le.tuned_layers, le.tune_s, le.reused_layers);
   return kExitOk;
+}
+
+// The library of `emit --lib`: the same contract as the packed model's validation, plus the artefact.
+int run_validate_library(const std::string& dir) {
+  const codegen::LibraryValidation v = codegen::validate_library(dir, FLAGS_repeat);
+  const int threads = 1;  // the generated code runs on the calling thread
+  const int plan_threads = partition::load_plan(dir + "/plan.json").threads;
+  const double vs_pred = v.timed ? 100.0 * (v.measured_p10 - v.predicted_ms) / v.predicted_ms : 0.0;
+  const double vs_target = v.timed ? 100.0 * (v.measured_p10 - v.target_ms) / v.target_ms : 0.0;
+  if (FLAGS_json) {
+    nlohmann::json j{{"dir", dir},
+                     {"artefact", v.artefact},
+                     {"target", v.target},
+                     {"threads", threads},
+                     {"plan_threads", plan_threads},
+                     {"max_abs_err", v.max_abs_err},
+                     {"max_rel_err", v.max_rel_err},
+                     {"numerics_ok", v.numerics_ok},
+                     {"timed", v.timed},
+                     {"predicted_ms", v.predicted_ms},
+                     {"target_ms", v.target_ms}};
+    if (v.timed) {
+      j["compared"] = "measured_ms_p10";
+      j["measured_ms_p10"] = v.measured_p10;
+      j["measured_ms_median"] = v.measured_ms;
+      j["measured_ms_p90"] = v.measured_p90;
+      j["error_pct"] = vs_pred;
+      j["vs_target_pct"] = vs_target;
+    }
+    print_json(j);
+  } else {
+    std::printf("artefact: %s\n", v.artefact.c_str());
+    std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
+                v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");
+    if (v.timed)
+      std::printf("latency on 1 thread (the plan's: %d): measured p10 %.3f ms (median %.3f, p90 %.3f), predicted %.3f ms "
+                  "(measured %+.1f%%), target %.3f ms (measured %+.1f%%)\n",
+                  plan_threads, v.measured_p10, v.measured_ms, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms,
+                  vs_target);
+  }
+  return v.numerics_ok ? kExitOk : kExitFailed;
 }
 
 int run_validate(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("validate", "expects one DIR written by `hilsim emit`");
+  if (codegen::has_library(args[0])) return run_validate_library(args[0]);
   model::Profile profile;
   if (!FLAGS_profile.empty()) {
     profile = model::load_profile(FLAGS_profile);
@@ -87,13 +177,32 @@ const Register reg_emit({"emit", "write the planned, pruned model: ONNX with zer
                          "hilsim emit MODEL --plan plan.json --out DIR [--json]\n\n"
                          "Applies the plan's masks to the model's weights (after the canonical passes) and writes\n"
                          "DIR/model.onnx (loadable by any ONNX tool), DIR/weights.hpk (the kernels' compact format,\n"
-                         "versioned, checksummed) and DIR/plan.json. A plan made for another model is refused.",
-                         {"plan", "out", "json", "input_shape", "allow_unknown"}, run_emit});
+                         "versioned, checksummed) and DIR/plan.json. A plan made for another model is refused.\n\n"
+                         "hilsim emit MODEL --plan plan.json --out DIR --lib [--target host|aarch64]\n"
+                         "            [--tune-budget-s S] [--tuning-log FILE] [--json]\n\n"
+                         "--lib also generates C++ specialised per layer (shape, storage, row height, tile, epilogue\n"
+                         "as template arguments; the memory plan as constant offsets into one workspace) and builds\n"
+                         "it into DIR/libmodel.a, DIR/libmodel.so and DIR/model_bench with DIR/model.h:\n"
+                         "  int hilsim_model_run(const float* input, float* output, void* workspace);\n"
+                         "The weights are embedded from DIR/model_weights.bin; nothing of hilsim, Boost, ONNX or\n"
+                         "protobuf is needed to link or run it. The library runs on one thread. The host build is\n"
+                         "tuned for this machine's CPU (-march=native); --target aarch64 builds with\n"
+                         "aarch64-linux-gnu-g++. --tune-budget-s times conv variants (row height, tile width, loop\n"
+                         "order) here, largest convs first, in a harness compiled once with all of them (its build\n"
+                         "comes on top of the budget), and keeps the choices in the tuning log, which later emits\n"
+                         "reuse for convs of the same shape and storage. Ops the generator does not support yet are\n"
+                         "refused, naming the op (exit 2).",
+                         {"plan", "out", "json", "input_shape", "allow_unknown", "lib", "target", "tune_budget_s",
+                          "tuning_log"},
+                         run_emit});
 const Register reg_validate({"validate", "check an emitted model: numerics vs the reference, latency vs the plan",
                              "hilsim validate DIR [--profile P] [--repeat N] [--json]\n\n"
                              "Runs DIR's packed weights on the executor and compares its outputs with the reference\n"
                              "executor on DIR/model.onnx (exit 1 when the max relative error exceeds 1e-4), then\n"
-                             "measures its latency against the plan's prediction and target, on the plan's thread count.",
+                             "measures its latency against the plan's prediction and target, on the plan's thread count.\n"
+                             "A DIR emitted with --lib is checked through its library instead: libmodel.so loaded with\n"
+                             "dlopen and timed on one thread, or, for an aarch64 build, model_bench run under\n"
+                             "qemu-aarch64 for numerics only; the JSON says which artefact was validated.",
                              {"profile", "repeat", "json"}, run_validate});
 
 }  // namespace

@@ -150,6 +150,14 @@ err=$("$HILSIM" run 2>&1 >/dev/null)
 [[ "$err" != *"run: run:"* ]] || { echo "FAIL: doubled prefix: $err"; fail=1; }
 touch "$TMP/afile"
 expect "--out" -- "$HILSIM" emit zoo:resnet18_like@64 --plan "$TMP/p64.json" --out "$TMP/afile"
+# emit --lib: a plan of another model, a cross compiler that is not there, an output directory that
+# cannot be made, library flags without --lib.
+expect "p64.json" -- "$HILSIM" emit zoo:mobilenetv2_like@64 --plan "$TMP/p64.json" --out "$TMP/elib" --lib
+expect "no-such-g++" -- env HILSIM_AARCH64_CXX=no-such-g++ "$HILSIM" emit zoo:resnet18_like@64 --plan "$TMP/p64.json" --out "$TMP/elib" --lib --target aarch64
+expect "--out $TMP/afile/sub" -- "$HILSIM" emit zoo:resnet18_like@64 --plan "$TMP/p64.json" --out "$TMP/afile/sub" --lib
+expect "--target" -- "$HILSIM" emit zoo:resnet18_like@64 --plan "$TMP/p64.json" --out "$TMP/elib" --target aarch64
+expect "--target riscv" -- "$HILSIM" emit zoo:resnet18_like@64 --plan "$TMP/p64.json" --out "$TMP/elib" --lib --target riscv
+expect "--tune-budget-s" -- "$HILSIM" emit zoo:resnet18_like@64 --plan "$TMP/p64.json" --out "$TMP/elib" --lib --tune-budget-s -1
 err=$("$HILSIM" run zoo:resnet18_like@64 --trace "$TMP/no/such/dir/t.json" 2>&1 >/dev/null)
 rc=$?
 if [[ $rc -ne 2 || "$err" != *"--trace"* || "$err" == *measuring* ]]; then

@@ -41,6 +41,8 @@ check "$HILSIM" predict "$M" --profile "$X"
 check "$HILSIM" plan "$M" --profile "$X" --target-speedup 1.2 --out "$TMP/plan.json"
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted"
 check "$HILSIM" validate "$TMP/emitted" --repeat 2
+check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted_lib" --lib
+check "$HILSIM" validate "$TMP/emitted_lib" --repeat 2
 check "$HILSIM" compare-profiles "$X" "$X" --models "$M"
 check "$HILSIM" fit "$X.samples.json" --out "$TMP/refit.json"
 # Builds without the baselines (the sanitizer build) refuse bench-kernels and bench-run with exit 2.
@@ -67,5 +69,7 @@ fields 't=j["total"]; assert "peak_activation_bytes" in t and "activation_peak_b
   "$HILSIM" predict "$M" --profile "$X" --compare --repeat 2
 fields 'assert "latency" not in j and "numerics" not in j, j; assert {"max_abs_err","numerics_ok","measured_ms_p10","measured_ms_median","predicted_ms","error_pct"} <= set(j), j' -- \
   "$HILSIM" validate "$TMP/emitted" --repeat 2
+fields 'assert {"max_abs_err","numerics_ok","measured_ms_p10","measured_ms_median","predicted_ms","error_pct","artefact"} <= set(j), j' -- \
+  "$HILSIM" validate "$TMP/emitted_lib" --repeat 2
 fields 'assert "peak_activation_bytes" in j["total"], j["total"]' -- "$HILSIM" inspect "$M"
 exit $fail

@@ -1,0 +1,665 @@
+#include "hilsim/codegen/library_generator.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <sstream>
+
+#include "hilsim/codegen/kernel_header.h"
+#include "hilsim/kernels/conv_desc.h"
+#include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/memory_plan.h"
+#include "hilsim/runtime/op_lowering.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::codegen {
+
+using graph::Graph;
+using graph::Op;
+using graph::Shape;
+
+std::string ConvVariant::str() const {
+  return "fb" + std::to_string(fb) + "_nv" + std::to_string(nv) + "_b" + std::to_string(block_tiles);
+}
+
+namespace {
+
+// Register budget of a tile: FB x NV accumulators plus the NV input vectors and a broadcast must fit
+// the 16 vector registers of AVX2 and NEON (AVX-512 has 32): FB x NV <= 16.
+int default_nv(int fb) { return fb >= 16 ? 1 : fb >= 8 ? 2 : fb >= 4 ? 3 : 4; }
+
+}  // namespace
+
+std::vector<ConvVariant> conv_variants(bool row_height_free, int packed_fb) {
+  std::vector<ConvVariant> v;
+  const std::vector<int> fbs = row_height_free ? std::vector<int>{8, 4} : std::vector<int>{packed_fb};
+  for (int fb : fbs)
+    for (int nv = 1; nv <= 4; ++nv) {
+      if (fb * nv > 24 || (fb >= 16 && nv > 1) || (fb >= 4 && nv > 3)) continue;
+      for (int bt : {0, 4, 16}) v.push_back({fb, nv, bt});
+    }
+  return v;
+}
+
+namespace {
+
+constexpr int64_t kAlign = 64;
+int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
+
+struct Blob {
+  std::string bytes;
+  int64_t put(const void* p, size_t n) {
+    bytes.resize(static_cast<size_t>(align_up(static_cast<int64_t>(bytes.size()))), '\0');
+    const int64_t at = static_cast<int64_t>(bytes.size());
+    bytes.append(static_cast<const char*>(p), n);
+    return at;
+  }
+  template <class T>
+  int64_t put(const std::vector<T>& v) { return put(v.data(), v.size() * sizeof(T)); }
+};
+
+std::string where_of(const Op& op) { return "op '" + op.name + "' (" + op.type + ")"; }
+
+[[noreturn]] void unsupported(const Op& op, const std::string& why) {
+  throw Error(where_of(op), "not supported by the library generator yet: " + why + " (`hilsim run` executes it)");
+}
+
+const char* act_enum(kernels::Act a) {
+  switch (a) {
+    case kernels::Act::kNone: return "hsk::kNone";
+    case kernels::Act::kRelu: return "hsk::kRelu";
+    case kernels::Act::kClip: return "hsk::kClip";
+    case kernels::Act::kSigmoid: return "hsk::kSigmoid";
+    case kernels::Act::kSiLU: return "hsk::kSiLU";
+    case kernels::Act::kHardSwish: return "hsk::kHardSwish";
+    case kernels::Act::kHardSigmoid: return "hsk::kHardSigmoid";
+  }
+  return "hsk::kNone";
+}
+
+std::string flt(float v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.9gf", static_cast<double>(v));
+  std::string s = b;
+  if (s.find_first_of(".en") == std::string::npos) s.insert(s.size() - 1, ".0");
+  if (s == "inff") return "INFINITY";
+  if (s == "-inff") return "-INFINITY";
+  return s;
+}
+
+std::string act_params(const kernels::Epilogue& e) {
+  if (e.act == kernels::Act::kClip) return "hsk::ActParams{" + flt(e.min) + ", " + flt(e.max) + "}";
+  if (e.act == kernels::Act::kHardSigmoid) return "hsk::ActParams{" + flt(e.alpha) + ", " + flt(e.beta) + "}";
+  return "hsk::ActParams{0.0f, 0.0f}";
+}
+
+// A conv as rows, in run order, ready for the blob.
+struct ConvRows {
+  int fb = 1;
+  std::vector<int32_t> table;  // per row: first filter, filters, first column, columns
+  std::vector<int32_t> off;    // per column: input offset
+  std::vector<float> values;   // per column: fb values
+  std::vector<float> bias;     // per row: fb values
+  int64_t kept = 0;            // multiplies per output pixel (real filters only)
+};
+
+// Where input column (channel ch, ky, kx) starts, in the phased input or in the input itself.
+struct Geometry {
+  bool direct = false;  // 1x1, stride 1, no padding: the input is read in place, all pixels as one row
+  int64_t hq = 0, wq = 0;
+  int64_t oh = 0, ow = 0, x_row = 0;  // x_row: floats between output rows in x (the phased width)
+  int64_t scratch_floats = 0;
+  const kernels::ConvShape* s = nullptr;
+  int64_t offset(int64_t ch, int64_t ky, int64_t kx) const {
+    if (direct) return ch * s->h * s->w;
+    const int64_t dy = ky * s->dil_h, dx = kx * s->dil_w;
+    return ((ch * s->stride_h + dy % s->stride_h) * s->stride_w + dx % s->stride_w) * hq * wq + (dy / s->stride_h) * wq +
+           dx / s->stride_w;
+  }
+};
+
+// `in_place_ok`: the input lies in the workspace, whose slack a tile's dropped lanes may read; the
+// caller's input buffer has none, so a conv on it always reads a phased copy.
+Geometry geometry_of(const kernels::ConvShape& s, bool in_place_ok) {
+  Geometry g;
+  g.s = &s;
+  g.direct = in_place_ok && s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_top == 0 && s.pad_left == 0 &&
+             s.pad_bottom == 0 && s.pad_right == 0;
+  if (g.direct) {
+    g.oh = 1, g.ow = s.h * s.w, g.x_row = g.ow;
+    return g;
+  }
+  g.hq = (s.h + s.pad_top + s.pad_bottom + s.stride_h - 1) / s.stride_h;
+  g.wq = (s.w + s.pad_left + s.pad_right + s.stride_w - 1) / s.stride_w;
+  g.oh = s.out_h(), g.ow = s.out_w(), g.x_row = g.wq;
+  // Tiles past the last phased row read up to a row and a tile beyond it (dropped lanes).
+  g.scratch_floats = s.c * s.stride_h * s.stride_w * g.hq * g.wq + g.wq + 128;
+  return g;
+}
+
+// A dense, grouped or depthwise conv packed here: rows of fb filters of one group, all its columns.
+ConvRows pack_dense(const kernels::ConvShape& s, const Geometry& geo, const std::vector<float>& w,
+                    const std::vector<float>& bias, int want_fb) {
+  ConvRows r;
+  const int64_t fpg = s.f / s.groups, cpg = s.c / s.groups, taps = s.kh * s.kw;
+  r.fb = 1;
+  for (int fb : {16, 8, 4, 2, 1})
+    if (fb <= want_fb && fpg % fb == 0) { r.fb = fb; break; }
+  if (s.groups == 1) r.fb = want_fb;  // rows past f are padded with zero filters and not stored
+  for (int64_t f0 = 0; f0 < s.f; f0 += r.fb) {
+    const int64_t nf = std::min<int64_t>(r.fb, s.f - f0), g = f0 / fpg;
+    r.table.insert(r.table.end(), {static_cast<int32_t>(f0), static_cast<int32_t>(nf),
+                                   static_cast<int32_t>(r.off.size()), static_cast<int32_t>(cpg * taps)});
+    for (int64_t cl = 0; cl < cpg; ++cl)
+      for (int64_t ky = 0; ky < s.kh; ++ky)
+        for (int64_t kx = 0; kx < s.kw; ++kx) {
+          r.off.push_back(static_cast<int32_t>(geo.offset(g * cpg + cl, ky, kx)));
+          for (int fi = 0; fi < r.fb; ++fi)
+            r.values.push_back(fi < nf ? w[static_cast<size_t>((((f0 + fi) * cpg + cl) * s.kh + ky) * s.kw + kx)] : 0.0f);
+        }
+    for (int fi = 0; fi < r.fb; ++fi) r.bias.push_back(fi < nf ? bias[static_cast<size_t>(f0 + fi)] : 0.0f);
+    r.kept += nf * cpg * taps;
+  }
+  return r;
+}
+
+// A sparse conv as the plan packed it: its rows in their balanced order, columns turned into offsets.
+ConvRows from_packed(const kernels::ConvShape& s, const Geometry& geo, const partition::PackedConv& pc) {
+  ConvRows r;
+  const kernels::SparseRows& sr = pc.rows;
+  r.fb = sr.fb;
+  for (int32_t row : sr.order) {
+    const int64_t f0 = static_cast<int64_t>(row) * sr.fb, nf = std::min<int64_t>(sr.fb, s.f - f0);
+    const int32_t b = sr.row_begin[static_cast<size_t>(row)], e = sr.row_begin[static_cast<size_t>(row) + 1];
+    r.table.insert(r.table.end(), {static_cast<int32_t>(f0), static_cast<int32_t>(nf), static_cast<int32_t>(r.off.size()), e - b});
+    for (int32_t j = b; j < e; ++j) {
+      const int64_t col = sr.cols[static_cast<size_t>(j)];
+      const int64_t ch = col / (s.kh * s.kw), ky = col / s.kw % s.kh, kx = col % s.kw;
+      r.off.push_back(static_cast<int32_t>(geo.offset(ch, ky, kx)));
+      for (int fi = 0; fi < sr.fb; ++fi) r.values.push_back(sr.values[static_cast<size_t>(j) * sr.fb + fi]);
+    }
+    for (int fi = 0; fi < sr.fb; ++fi) r.bias.push_back(fi < nf ? pc.bias[static_cast<size_t>(f0 + fi)] : 0.0f);
+    r.kept += nf * (e - b);
+  }
+  return r;
+}
+
+// Nearest resize that maps output x to input floor(x / s) for an integer upscale s (the runtime's rule).
+bool integer_nearest(const Op& op, const Shape& x, const Shape& y) {
+  if (x.size() != 4 || y.size() != 4 || x[0] != y[0] || x[1] != y[1] || x[2] <= 0 || x[3] <= 0) return false;
+  if (y[2] % x[2] != 0 || y[3] % x[3] != 0) return false;
+  if (op.attr_string("mode", "nearest") != "nearest") return false;
+  if (op.type == "Upsample") return true;
+  const std::string ct = op.attr_string("coordinate_transformation_mode", "half_pixel");
+  const std::string nm = op.attr_string("nearest_mode", "round_prefer_floor");
+  if (ct == "asymmetric") return nm == "floor";
+  if (ct == "half_pixel" || ct == "pytorch_half_pixel") return nm == "round_prefer_floor" || nm == "round_prefer_ceil";
+  return false;
+}
+
+class Generator {
+ public:
+  Generator(const Graph& g, const partition::PackedModel& packed, const std::map<std::string, ConvVariant>& variants,
+            bool harness)
+      : g_(g), variants_(variants), harness_(harness) {
+    for (const auto& pc : packed.convs) packed_[pc.op] = &pc;
+  }
+
+  GeneratedLibrary run();
+
+ private:
+  std::string buf(const std::string& tensor);          // expression for a tensor's floats
+  std::string cbuf(const Op& op, size_t i);            // an input: buffer or blob constant
+  void gen_op(const Op& op, std::ostringstream& fn);
+  void gen_conv(const Op& op, std::ostringstream& fn);
+  void gen_binary(const Op& op, std::ostringstream& fn);
+  void gen_gemm(const Op& op, std::ostringstream& fn);
+  std::string conv_body(const Op& op, const kernels::ConvShape& s, const Geometry& geo, const ConvVariant& v,
+                        GeneratedOp* info);
+
+  const Graph& g_;
+  const std::map<std::string, ConvVariant>& variants_;
+  bool harness_;
+  std::map<std::string, const partition::PackedConv*> packed_;
+  Blob blob_;
+  std::map<std::string, int64_t> const_at_;     // constant tensor -> blob offset
+  struct PackedAt {
+    int fb;
+    int64_t rows, kept, table, off, values, bias;  // blob offsets of the conv's arrays
+  };
+  std::map<std::pair<std::string, int>, PackedAt> packed_at_;
+  std::map<std::string, std::string> where_;    // tensor -> expression
+  int64_t scratch_floats_ = 0;
+  std::vector<GeneratedOp> ops_;
+  std::ostringstream tune_;                     // the tuning harness's per-variant functions
+  std::vector<std::vector<std::string>> tune_fns_;
+};
+
+std::string Generator::buf(const std::string& t) {
+  auto it = where_.find(t);
+  if (it == where_.end()) throw Error("tensor '" + t + "'", "has no buffer in the generated library");
+  return it->second;
+}
+
+std::string Generator::cbuf(const Op& op, size_t i) {
+  const std::string& t = op.inputs.at(i);
+  if (g_.is_constant(t)) {
+    const graph::Tensor* c = g_.constant(t);
+    if (c->dtype != graph::DType::kFloat32) unsupported(op, "a non-float constant input '" + t + "'");
+    auto it = const_at_.find(t);
+    if (it == const_at_.end()) it = const_at_.emplace(t, blob_.put(c->f32)).first;
+    return "F(" + std::to_string(it->second) + ")";
+  }
+  return buf(t);
+}
+
+std::string Generator::conv_body(const Op& op, const kernels::ConvShape& s, const Geometry& geo, const ConvVariant& v,
+                                 GeneratedOp* info) {
+  // The blob holds each (op, row height) once: the tuning harness's variants share their weights.
+  const std::pair<std::string, int> key{op.name, packed_.count(op.name) ? 0 : v.fb};
+  auto cached = packed_at_.find(key);
+  ConvRows r;
+  auto pit = packed_.find(op.name);
+  if (cached != packed_at_.end()) {
+    r.fb = cached->second.fb;
+  } else if (pit != packed_.end()) {
+    r = from_packed(s, geo, *pit->second);
+  } else {
+    const graph::Tensor* w = g_.constant(op.inputs[1]);
+    if (!w) unsupported(op, "weights that are not a constant");
+    std::vector<float> bias(static_cast<size_t>(s.f), 0.0f);
+    if (auto b = op.input(2)) {
+      const graph::Tensor* bt = g_.constant(*b);
+      if (!bt || bt->f32.size() != bias.size()) unsupported(op, "a bias that is not a constant of F values");
+      bias = bt->f32;
+    }
+    r = pack_dense(s, geo, w->f32, bias, v.fb);
+  }
+  const int nv = std::clamp(v.nv, 1, 4);
+  const kernels::Epilogue ep = runtime::epilogue_of(op);
+  if (cached == packed_at_.end()) {
+    PackedAt at{r.fb, static_cast<int64_t>(r.table.size() / 4), r.kept, blob_.put(r.table), blob_.put(r.off),
+                blob_.put(r.values), blob_.put(r.bias)};
+    cached = packed_at_.emplace(key, at).first;
+  }
+  const PackedAt& pa = cached->second;
+  const int64_t t_at = pa.table, o_at = pa.off, w_at = pa.values, b_at = pa.bias;
+  std::ostringstream o;
+  const std::string x = cbuf(op, 0), y = buf(op.outputs[0]);
+  std::string src = x;
+  if (!geo.direct) {
+    o << "  hsk::phase_pack(" << x << ", scratch, " << s.c << ", " << s.h << ", " << s.w << ", " << s.stride_h << ", "
+      << s.stride_w << ", " << s.pad_top << ", " << s.pad_left << ", " << geo.hq << ", " << geo.wq << ");\n";
+    src = "scratch";
+  }
+  const std::string kernel = "hsk::conv_rows<" + std::to_string(pa.fb) + ", " + std::to_string(nv) + ", " +
+                             act_enum(ep.act) + ", " + std::to_string(v.block_tiles) + ">";
+  o << "  " << kernel << "(" << src << ", " << y << ", I(" << t_at << "), " << pa.rows << ", I(" << o_at
+    << "), F(" << w_at << "), F(" << b_at << "), " << geo.oh << ", " << geo.ow << ", " << geo.x_row << ", "
+    << act_params(ep) << ");\n";
+  if (info) {
+    info->kernel = kernel;
+    info->variant = {pa.fb, nv, v.block_tiles};
+    info->macs_executed = pa.kept * s.out_h() * s.out_w();
+  }
+  return o.str();
+}
+
+void Generator::gen_conv(const Op& op, std::ostringstream& fn) {
+  const kernels::ConvShape s = runtime::conv_shape_of(g_, op);
+  if (s.n != 1) unsupported(op, "batch " + std::to_string(s.n) + " (the library runs batch 1)");
+  if (s.out_h() <= 0 || s.out_w() <= 0) unsupported(op, "an empty output");
+  const Geometry geo = geometry_of(s, !g_.is_constant(op.inputs[0]) && buf(op.inputs[0]).rfind("(ws", 0) == 0);
+  scratch_floats_ = std::max(scratch_floats_, geo.scratch_floats);
+  auto pit = packed_.find(op.name);
+  GeneratedOp info;
+  info.op = op.name, info.type = op.type, info.conv = true;
+  info.row_height_free = pit == packed_.end();
+  info.packed_fb = info.row_height_free ? 0 : pit->second->rows.fb;
+  if (!info.row_height_free) {
+    pit->second->rows.validate(s, where_of(op));
+    if (s.groups != 1) unsupported(op, "packed sparse weights on a grouped conv");
+  }
+  ConvVariant v;
+  auto vit = variants_.find(op.name);
+  if (vit != variants_.end()) v = vit->second;
+  else v = {8, default_nv(info.row_height_free ? 8 : info.packed_fb), 8};
+  if (!info.row_height_free) v.fb = info.packed_fb;
+  if (!info.row_height_free && vit == variants_.end()) v.nv = default_nv(v.fb);
+  fn << conv_body(op, s, geo, v, &info);
+  if (harness_) {
+    std::vector<std::string> names;
+    const auto cands = conv_variants(info.row_height_free, info.packed_fb);
+    for (size_t k = 0; k < cands.size(); ++k) {
+      const std::string name = "tune" + std::to_string(tune_fns_.size()) + "_" + std::to_string(k);
+      tune_ << "void " << name << "(const float* __restrict in, float* __restrict out, float* __restrict ws, float* "
+            << "__restrict scratch) {\n"
+            << conv_body(op, s, geo, cands[k], nullptr) << "}\n";
+      names.push_back(name);
+    }
+    tune_fns_.push_back(names);
+  }
+  ops_.push_back(info);
+}
+
+void Generator::gen_binary(const Op& op, std::ostringstream& fn) {
+  if (op.inputs.size() != 2) unsupported(op, "a binary op without two inputs");
+  const Shape ys = g_.shape(op.outputs[0]);
+  Shape as = g_.shape(op.inputs[0]), bs = g_.shape(op.inputs[1]);
+  size_t ai = 0, bi = 1;
+  const int64_t yn = graph::numel(ys);
+  if (graph::numel(as) != yn) std::swap(as, bs), std::swap(ai, bi);
+  if (graph::numel(as) != yn || as != ys) unsupported(op, "broadcasting of " + graph::shape_str(g_.shape(op.inputs[0])) + " with " + graph::shape_str(g_.shape(op.inputs[1])));
+  const int64_t bn = graph::numel(bs);
+  int mode = 0;
+  int64_t c = 1, hw = yn;
+  const size_t br = bs.size();
+  if (bs == ys) {
+    mode = 0;
+  } else if (bn == 1) {
+    mode = 2;
+  } else if (ys.size() == 4 && ys[0] == 1 && (br == 3 || br == 4) && bs[br - 3] == ys[1] && bs[br - 2] == 1 &&
+             bs[br - 1] == 1 && bn == ys[1]) {
+    mode = 1, c = ys[1], hw = ys[2] * ys[3];  // [C,1,1] or [1,C,1,1]: one value per channel (squeeze-excite)
+  } else {
+    unsupported(op, "broadcasting of shape " + graph::shape_str(bs) + " onto " + graph::shape_str(ys));
+  }
+  const kernels::Epilogue ep = runtime::epilogue_of(op);
+  const int kind = op.type == "Add" ? 0 : 1;
+  fn << "  hsk::binary<" << kind << ", " << act_enum(ep.act) << ">(" << cbuf(op, ai) << ", " << cbuf(op, bi) << ", "
+     << buf(op.outputs[0]) << ", " << c << ", " << hw << ", " << mode << ", " << act_params(ep) << ");\n";
+  ops_.push_back({op.name, op.type, "binary", false, false, 0, {}, 0});
+}
+
+void Generator::gen_gemm(const Op& op, std::ostringstream& fn) {
+  const Shape as = g_.shape(op.inputs.at(0));
+  if (as.size() != 2) unsupported(op, "an input of rank " + std::to_string(as.size()));
+  if (op.type == "Gemm" && (op.attr_int("transA", 0) != 0 || op.attr_float("alpha", 1.0f) != 1.0f ||
+                            op.attr_float("beta", 1.0f) != 1.0f))
+    unsupported(op, "transA, alpha or beta other than the defaults");
+  const graph::Tensor* b = op.inputs.size() > 1 ? g_.constant(op.inputs[1]) : nullptr;
+  if (!b || b->shape.size() != 2) unsupported(op, "a weight that is not a 2-D constant");
+  const bool trans_b = op.type == "Gemm" && op.attr_int("transB", 0) != 0;
+  const int64_t m = as[0], k = as[1], n = trans_b ? b->shape[0] : b->shape[1];
+  if ((trans_b ? b->shape[1] : b->shape[0]) != k) unsupported(op, "mismatched inner dimensions");
+  std::vector<float> wt(static_cast<size_t>(n * k));
+  for (int64_t o = 0; o < n; ++o)
+    for (int64_t j = 0; j < k; ++j)
+      wt[static_cast<size_t>(o * k + j)] = trans_b ? b->f32[static_cast<size_t>(o * k + j)] : b->f32[static_cast<size_t>(j * n + o)];
+  std::vector<float> bias(static_cast<size_t>(n), 0.0f);
+  if (op.type == "Gemm" && op.input(2)) {
+    const graph::Tensor* c = g_.constant(*op.input(2));
+    if (!c) unsupported(op, "a bias that is not a constant");
+    if (c->f32.size() == static_cast<size_t>(n)) bias = c->f32;
+    else if (c->f32.size() == 1) std::fill(bias.begin(), bias.end(), c->f32[0]);
+    else unsupported(op, "a bias of shape " + graph::shape_str(c->shape));
+  }
+  const kernels::Epilogue ep = runtime::epilogue_of(op);
+  const int64_t w_at = blob_.put(wt), b_at = blob_.put(bias);
+  fn << "  hsk::dense_rows<" << act_enum(ep.act) << ">(" << cbuf(op, 0) << ", F(" << w_at << "), F(" << b_at << "), "
+     << buf(op.outputs[0]) << ", " << m << ", " << n << ", " << k << ", " << act_params(ep) << ");\n";
+  GeneratedOp info{op.name, op.type, "dense_rows", false, false, 0, {}, m * n * k};
+  ops_.push_back(info);
+}
+
+void Generator::gen_op(const Op& op, std::ostringstream& fn) {
+  const std::string& t = op.type;
+  if (op.unknown) unsupported(op, "an op imported with --allow-unknown");
+  if (op.outputs.size() != 1 || op.inputs.empty()) unsupported(op, "an op with " + std::to_string(op.outputs.size()) + " outputs");
+  const std::string y = buf(op.outputs[0]);
+  const Shape ys = g_.shape(op.outputs[0]);
+  const int64_t yn = graph::numel(ys);
+  if (t == "Conv") return gen_conv(op, fn);
+  if (t == "Add" || t == "Mul") return gen_binary(op, fn);
+  if (t == "Gemm" || t == "MatMul") return gen_gemm(op, fn);
+  GeneratedOp info{op.name, t, "", false, false, 0, {}, 0};
+  if (t == "Concat") {
+    const int64_t rank = static_cast<int64_t>(ys.size());
+    int64_t axis = op.attr_int("axis", 1);
+    if (axis < 0) axis += rank;
+    if (axis < 0 || axis >= rank) throw Error(where_of(op), "axis out of range");
+    int64_t outer = 1;
+    for (int64_t d = 0; d < axis; ++d) outer *= ys[static_cast<size_t>(d)];
+    const int64_t total = outer ? yn / outer : 0;
+    int64_t at = 0;
+    for (size_t i = 0; i < op.inputs.size(); ++i) {
+      const int64_t inner = outer ? graph::numel(g_.shape(op.inputs[i])) / outer : 0;
+      fn << "  for (int64_t o = 0; o < " << outer << "; ++o) std::memcpy(" << y << " + o * " << total << " + " << at
+         << ", " << cbuf(op, i) << " + o * " << inner << ", " << inner * 4 << ");\n";
+      at += inner;
+    }
+    info.kernel = "concat_copy";
+  } else if (t == "MaxPool") {
+    auto ps = runtime::pool2d_shape_of(g_, op);
+    if (!ps) unsupported(op, "a pool that is not 2-D or is dilated");
+    const kernels::Pool2dShape s = *ps;
+    fn << "  hsk::max_pool(" << cbuf(op, 0) << ", " << y << ", " << s.n * s.c << ", " << s.h << ", " << s.w << ", "
+       << s.out_h << ", " << s.out_w << ", " << s.kh << ", " << s.kw << ", " << s.stride_h << ", " << s.stride_w << ", "
+       << s.pad_top << ", " << s.pad_left << ");\n";
+    info.kernel = "max_pool";
+  } else if (t == "GlobalAveragePool") {
+    const Shape xs = g_.shape(op.inputs[0]);
+    if (xs.size() < 3) unsupported(op, "an input of rank " + std::to_string(xs.size()));
+    const int64_t nc = xs[0] * xs[1];
+    fn << "  hsk::global_avg_pool(" << cbuf(op, 0) << ", " << y << ", " << nc << ", " << graph::numel(xs) / nc << ");\n";
+    info.kernel = "global_avg_pool";
+  } else if (t == "Resize" || t == "Upsample") {
+    const Shape xs = g_.shape(op.inputs[0]);
+    if (!integer_nearest(op, xs, ys)) unsupported(op, "a resize other than nearest by integer factors");
+    fn << "  hsk::resize_nearest(" << cbuf(op, 0) << ", " << y << ", " << xs[0] * xs[1] << ", " << xs[2] << ", " << xs[3]
+       << ", " << ys[2] / xs[2] << ", " << ys[3] / xs[3] << ");\n";
+    info.kernel = "resize_nearest";
+  } else if (t == "Reshape" || t == "Flatten" || t == "Identity" || t == "Dropout" || t == "Squeeze" || t == "Unsqueeze") {
+    if (graph::numel(g_.shape(op.inputs[0])) != yn) throw Error(where_of(op), "changes the element count");
+    fn << "  std::memcpy(" << y << ", " << cbuf(op, 0) << ", " << yn * 4 << ");\n";
+    info.kernel = "copy";
+  } else if (t == "Relu" || t == "Sigmoid" || t == "Clip" || t == "HardSwish" || t == "HardSigmoid") {
+    kernels::Epilogue e;
+    if (t == "Relu") e.act = kernels::Act::kRelu;
+    if (t == "Sigmoid") e.act = kernels::Act::kSigmoid;
+    if (t == "HardSwish") e.act = kernels::Act::kHardSwish;
+    if (t == "HardSigmoid") e.act = kernels::Act::kHardSigmoid, e.alpha = op.attr_float("alpha", 0.2f), e.beta = op.attr_float("beta", 0.5f);
+    if (t == "Clip") {
+      e.act = kernels::Act::kClip;
+      e.min = -INFINITY, e.max = INFINITY;
+      auto bound = [&](size_t i, const char* attr, float* v) {
+        if (auto in = op.input(i)) {
+          const graph::Tensor* c = g_.constant(*in);
+          if (!c || c->f32.size() != 1) unsupported(op, "a Clip bound that is not a constant scalar");
+          *v = c->f32[0];
+        } else if (op.has_attr(attr)) {
+          *v = op.attr_float(attr, *v);
+        }
+      };
+      bound(1, "min", &e.min);
+      bound(2, "max", &e.max);
+    }
+    if (op.fused.kind != graph::Activation::kNone) unsupported(op, "an activation fused into an activation");
+    fn << "  hsk::unary<" << act_enum(e.act) << ">(" << cbuf(op, 0) << ", " << y << ", " << yn << ", " << act_params(e) << ");\n";
+    info.kernel = "unary";
+  } else {
+    unsupported(op, "no generated kernel for this op type");
+  }
+  if (op.fused.kind != graph::Activation::kNone) unsupported(op, "a fused activation on this op type");
+  ops_.push_back(info);
+}
+
+GeneratedLibrary Generator::run() {
+  GeneratedLibrary lib;
+  std::vector<std::string> inputs;
+  for (const auto& in : g_.inputs())
+    if (!g_.is_constant(in)) inputs.push_back(in);
+  if (inputs.size() != 1)
+    throw Error("model", "has " + std::to_string(inputs.size()) + " inputs; the generated library takes exactly one");
+  lib.input_name = inputs[0];
+  lib.input_shape = g_.shape(inputs[0]);
+  lib.input_elems = graph::numel(lib.input_shape);
+  where_[inputs[0]] = "in";
+  std::set<std::string> outs;
+  for (const auto& o : g_.outputs()) {
+    if (outs.count(o)) continue;
+    if (g_.is_constant(o) || o == inputs[0]) throw Error("graph output '" + o + "'", "is a constant or the input itself");
+    outs.insert(o);
+    lib.outputs.push_back({o, g_.shape(o), lib.output_elems});
+    where_[o] = "(out + " + std::to_string(lib.output_elems) + ")";
+    lib.output_elems += graph::numel(g_.shape(o));
+  }
+
+  // The memory plan: the runtime's planner over the op order, graph input and outputs outside it.
+  const std::vector<graph::OpId> order = g_.topological_order();
+  std::vector<runtime::BufferRequest> req;
+  std::map<std::string, size_t> req_of;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const Op& op = g_.op(order[k]);
+    for (const auto& i : op.inputs) {
+      auto it = req_of.find(i);
+      if (it != req_of.end()) req[it->second].last = static_cast<int>(k);
+    }
+    for (const auto& o : op.outputs) {
+      if (o.empty() || outs.count(o)) continue;
+      const graph::TensorInfo* ti = g_.tensor_info(o);
+      if (!ti || !ti->known) throw Error("tensor '" + o + "'", "has no known shape");
+      if (ti->dtype != graph::DType::kFloat32) throw Error("tensor '" + o + "'", "is not fp32; the library runs fp32 only");
+      req_of[o] = req.size();
+      req.push_back({o, graph::numel(ti->shape) * 4, static_cast<int>(k), static_cast<int>(k)});
+    }
+  }
+  const runtime::MemoryPlan mp = runtime::plan_memory(req);
+  for (const auto& [name, i] : req_of) where_[name] = "(ws + " + std::to_string(mp.offsets[i] / 4) + ")";
+  lib.arena_bytes = mp.arena_bytes;
+
+  std::ostringstream body, run;
+  for (size_t k = 0; k < order.size(); ++k) {
+    const Op& op = g_.op(order[k]);
+    std::ostringstream fn;
+    gen_op(op, fn);
+    body << "// " << op.type << " '" << op.name << "'" << (ops_.back().kernel.empty() ? "" : ": " + ops_.back().kernel)
+         << "\nvoid op" << k << "(const float* __restrict in, float* __restrict out, float* __restrict ws, "
+         << "float* __restrict scratch) {\n"
+         << "  (void)in; (void)out; (void)ws; (void)scratch;\n"
+         << fn.str() << "}\n\n";
+    run << "  op" << k << "(in, out, ws, scratch);\n";
+  }
+  const int64_t scratch_at = align_up(mp.arena_bytes);
+  // Slack after the scratch: the dropped lanes of a 1x1 conv's last tile read past its input.
+  lib.workspace_bytes = scratch_at + align_up(scratch_floats_ * 4) + 8 * kAlign;
+  lib.weights = std::move(blob_.bytes);
+  lib.ops = ops_;
+
+  std::ostringstream h;
+  h << "// The C interface of an emitted hilsim library. Generated; do not edit.\n"
+    << "// Model input '" << lib.input_name << "' " << graph::shape_str(lib.input_shape) << " (NCHW fp32); outputs, "
+    << "one after another in the output buffer:\n";
+  for (const auto& o : lib.outputs)
+    h << "//   '" << o.name << "' " << graph::shape_str(o.shape) << " at float offset " << o.offset << "\n";
+  h << "#ifndef HILSIM_MODEL_H\n#define HILSIM_MODEL_H\n\n"
+    << "#define HILSIM_MODEL_INPUT_ELEMS " << lib.input_elems << "\n"
+    << "#define HILSIM_MODEL_OUTPUT_ELEMS " << lib.output_elems << "\n"
+    << "#define HILSIM_MODEL_WORKSPACE_BYTES " << lib.workspace_bytes << "\n\n"
+    << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
+    << "// Runs the model once on one thread: input holds HILSIM_MODEL_INPUT_ELEMS floats, output receives\n"
+    << "// HILSIM_MODEL_OUTPUT_ELEMS, workspace is HILSIM_MODEL_WORKSPACE_BYTES of scratch memory (64-byte\n"
+    << "// alignment is fastest). Returns 0, or 1 when a pointer is null. Calls with distinct workspaces may\n"
+    << "// run concurrently.\n"
+    << "int hilsim_model_run(const float* input, float* output, void* workspace);\n"
+    << "// The three sizes above, for callers that load the library with dlopen.\n"
+    << "long long hilsim_model_input_elems(void);\nlong long hilsim_model_output_elems(void);\n"
+    << "long long hilsim_model_workspace_bytes(void);\n\n"
+    << "#ifdef __cplusplus\n}\n#endif\n\n#endif\n";
+
+  std::ostringstream c;
+  c << "// An emitted hilsim model: one function per op, the workspace layout as constant offsets, the\n"
+    << "// weights embedded from model_weights.bin. Generated; do not edit.\n"
+    << "#include \"model.h\"\n#include \"model_kernels.h\"\n\n"
+    << "extern \"C\" const unsigned char hilsim_model_blob[];\n"
+    << "__asm__(\".section .rodata\\n.balign 64\\n.hidden hilsim_model_blob\\n.globl hilsim_model_blob\\n\"\n"
+    << "        \"hilsim_model_blob:\\n.incbin \\\"model_weights.bin\\\"\\n.byte 0\\n.previous\\n\");\n\n"
+    << "#define HILSIM_API extern \"C\" __attribute__((visibility(\"default\")))\n\n"
+    << "namespace {\n\n"
+    << "inline const float* F(int64_t at) { return reinterpret_cast<const float*>(hilsim_model_blob + at); }\n"
+    << "inline const int32_t* I(int64_t at) { return reinterpret_cast<const int32_t*>(hilsim_model_blob + at); }\n\n"
+    << "constexpr int64_t kScratchFloats = " << scratch_at / 4 << ";\n\n"
+    << body.str();
+  if (harness_) c << tune_.str();
+  c << "}  // namespace\n\n"
+    << "HILSIM_API long long hilsim_model_input_elems(void) { return " << lib.input_elems << "; }\n"
+    << "HILSIM_API long long hilsim_model_output_elems(void) { return " << lib.output_elems << "; }\n"
+    << "HILSIM_API long long hilsim_model_workspace_bytes(void) { return " << lib.workspace_bytes << "; }\n\n"
+    << "HILSIM_API int hilsim_model_run(const float* in, float* out, void* workspace) {\n"
+    << "  if (!in || !out || !workspace) return 1;\n"
+    << "  float* ws = static_cast<float*>(workspace);\n"
+    << "  float* scratch = ws + kScratchFloats;\n"
+    << run.str() << "  return 0;\n}\n";
+  if (harness_) {
+    // The tuner runs the whole model once for realistic buffers, then one conv variant at a time.
+    c << "\nnamespace {\nusing TuneFn = void (*)(const float*, float*, float*, float*);\n";
+    c << "const int kTuneCounts[] = {";
+    for (const auto& v : tune_fns_) c << v.size() << ", ";
+    c << "0};\nconst TuneFn kTuneFns[] = {";
+    for (const auto& v : tune_fns_)
+      for (const auto& n : v) c << n << ", ";
+    c << "nullptr};\n}  // namespace\n"
+      << "HILSIM_API int hilsim_model_tune_layers(void) { return " << tune_fns_.size() << "; }\n"
+      << "HILSIM_API int hilsim_model_tune_variants(int layer) { return layer >= 0 && layer < " << tune_fns_.size()
+      << " ? kTuneCounts[layer] : 0; }\n"
+      << "HILSIM_API int hilsim_model_tune_run(int layer, int variant, const float* in, float* out, void* workspace) {\n"
+      << "  if (hilsim_model_tune_variants(layer) <= variant || variant < 0) return 1;\n"
+      << "  int at = 0;\n  for (int l = 0; l < layer; ++l) at += kTuneCounts[l];\n"
+      << "  float* ws = static_cast<float*>(workspace);\n"
+      << "  kTuneFns[at + variant](in, out, ws, ws + kScratchFloats);\n  return 0;\n}\n";
+  }
+
+  std::ostringstream bench;
+  bench << "// model_bench: times hilsim_model_run, or runs it once on a raw float file (numerics checks).\n"
+        << "// usage: model_bench [--repeat N] [--input FILE --output FILE]. Generated; do not edit.\n"
+        << "#include <algorithm>\n#include <chrono>\n#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n"
+        << "#include <vector>\n\n#include \"model.h\"\n\n"
+        << "int main(int argc, char** argv) {\n"
+        << "  int repeat = 20;\n  const char* in_path = nullptr;\n  const char* out_path = nullptr;\n"
+        << "  for (int i = 1; i + 1 < argc; i += 2) {\n"
+        << "    if (!std::strcmp(argv[i], \"--repeat\")) repeat = std::atoi(argv[i + 1]);\n"
+        << "    else if (!std::strcmp(argv[i], \"--input\")) in_path = argv[i + 1];\n"
+        << "    else if (!std::strcmp(argv[i], \"--output\")) out_path = argv[i + 1];\n"
+        << "    else { std::fprintf(stderr, \"model_bench: unknown flag %s\\n\", argv[i]); return 2; }\n  }\n"
+        << "  std::vector<float> in(HILSIM_MODEL_INPUT_ELEMS), out(HILSIM_MODEL_OUTPUT_ELEMS);\n"
+        << "  void* ws = std::aligned_alloc(64, (HILSIM_MODEL_WORKSPACE_BYTES + 63) / 64 * 64);\n"
+        << "  if (!ws) return 1;\n"
+        << "  if (in_path) {\n"
+        << "    FILE* f = std::fopen(in_path, \"rb\");\n"
+        << "    if (!f || std::fread(in.data(), 4, in.size(), f) != in.size()) { std::fprintf(stderr, \"model_bench: "
+        << "cannot read %s\\n\", in_path); return 2; }\n    std::fclose(f);\n"
+        << "  } else {\n    for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 7919) % 1000) / 500.0f - 1.0f;\n  }\n"
+        << "  if (out_path) {\n"
+        << "    if (hilsim_model_run(in.data(), out.data(), ws) != 0) return 1;\n"
+        << "    FILE* f = std::fopen(out_path, \"wb\");\n"
+        << "    if (!f || std::fwrite(out.data(), 4, out.size(), f) != out.size()) return 1;\n"
+        << "    std::fclose(f);\n    std::free(ws);\n    return 0;\n  }\n"
+        << "  std::vector<double> ms;\n"
+        << "  for (int r = 0; r < repeat + 3; ++r) {\n"
+        << "    const auto t0 = std::chrono::steady_clock::now();\n"
+        << "    hilsim_model_run(in.data(), out.data(), ws);\n"
+        << "    const auto t1 = std::chrono::steady_clock::now();\n"
+        << "    if (r >= 3) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());\n  }\n"
+        << "  std::sort(ms.begin(), ms.end());\n"
+        << "  if (ms.empty()) return 2;\n"
+        << "  std::printf(\"{\\\"ms_p10\\\": %.4f, \\\"ms_median\\\": %.4f, \\\"ms_p90\\\": %.4f, \\\"repeat\\\": %d}\\n\",\n"
+        << "              ms[ms.size() / 10], ms[ms.size() / 2], ms[ms.size() * 9 / 10], repeat);\n"
+        << "  std::free(ws);\n  return 0;\n}\n";
+
+  lib.files["model.h"] = h.str();
+  lib.files["model.cc"] = c.str();
+  lib.files[kKernelHeaderName] = kernel_header_text();
+  lib.files["model_bench.cc"] = bench.str();
+  return lib;
+}
+
+}  // namespace
+
+GeneratedLibrary generate_library(const graph::Graph& canonical, const partition::PackedModel& packed,
+                                  const std::map<std::string, ConvVariant>& variants, bool tuning_harness) {
+  return Generator(canonical, packed, variants, tuning_harness).run();
+}
+
+}  // namespace hilsim::codegen

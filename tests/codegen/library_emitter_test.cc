@@ -1,0 +1,209 @@
+#include "hilsim/codegen/library_emitter.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "hilsim/codegen/library_builder.h"
+#include "hilsim/graph/passes/canonicalize.h"
+#include "hilsim/graph/zoo.h"
+#include "hilsim/partition/planner.h"
+#include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/format_rules.h"
+#include "hilsim/runtime/sparsity_spec.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::codegen {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& tag) {
+    path = fs::temp_directory_path() / ("hilsim_codegen_" + tag + "_" + std::to_string(::getpid()));
+    fs::remove_all(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  std::string str() const { return path.string(); }
+};
+
+graph::Graph small(const std::string& name, int64_t res = 64, double width = 0.25) {
+  graph::ZooOptions o;
+  o.resolution = res;
+  o.width = width;
+  return graph::make_zoo_model(name, o);
+}
+
+// A plan with one setting on every conv that can take it (the others dense), as a planner would write it.
+partition::Plan uniform_plan(const graph::Graph& model, const std::optional<runtime::LayerSparsity>& ls) {
+  graph::Graph g = model;
+  graph::passes::canonicalize(g);
+  partition::Plan p;
+  p.model = "test";
+  p.fingerprint = partition::model_fingerprint(g);
+  p.threads = 1;
+  p.predicted.ms = p.target_ms = 1.0;
+  for (graph::OpId i = 0; i < g.num_ops(); ++i) {
+    const graph::Op& op = g.op(i);
+    if (op.type != "Conv") continue;
+    partition::LayerChoice l;
+    l.op = op.name;
+    if (ls) {
+      const kernels::ConvShape cs = runtime::conv_shape_of(g, op);
+      if (cs.groups == 1 && runtime::format_problem(cs, *ls).empty()) l.setting = *ls;
+    }
+    p.layers.push_back(l);
+  }
+  return p;
+}
+
+LibraryEmit emit_into(const graph::Graph& model, const partition::Plan& plan, const std::string& dir,
+                      const LibraryOptions& o = {}) {
+  const partition::EmitResult r = partition::emit_model(model, plan);
+  partition::write_emitted(r, plan, dir);
+  return emit_library(r, dir, o);
+}
+
+std::string command_output(const std::string& cmd) {
+  std::string out;
+  EXPECT_EQ(run_command(cmd, &out), 0) << cmd << ": " << out;
+  return out;
+}
+
+template <class F>
+void expect_error(F f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+// Dense, block-punched and pattern plans of a model with every kind of op YOLOv5 has (convs with SiLU,
+// concat, max pool, nearest resize, residual adds) match the reference executor; the library links
+// against nothing but the C and C++ runtimes.
+TEST(LibraryEmitter, DenseBlockAndPatternMatchTheReferenceAndAreSelfContained) {
+  const graph::Graph model = small("yolov5s_like");
+  const std::vector<std::pair<std::string, std::optional<runtime::LayerSparsity>>> plans = {
+      {"dense", std::nullopt},
+      {"block", runtime::parse_layer_spec("block:8x4@0.7")},
+      {"pattern", runtime::parse_layer_spec("pattern:2")}};
+  for (const auto& [tag, ls] : plans) {
+    SCOPED_TRACE(tag);
+    TempDir dir(tag);
+    const LibraryEmit e = emit_into(model, uniform_plan(model, ls), dir.str());
+    int sparse = 0;
+    for (const auto& op : e.lib.ops) sparse += op.conv && !op.row_height_free;
+    EXPECT_EQ(sparse > 0, ls.has_value());
+    for (const char* f : {"model.h", "model.cc", "model_kernels.h", "model_weights.bin", "libmodel.a", "libmodel.so",
+                          "model_bench", "library.json", "build.sh"})
+      EXPECT_TRUE(fs::exists(dir.path / f)) << f;
+    const LibraryValidation v = validate_library(dir.str(), 2);
+    EXPECT_TRUE(v.numerics_ok) << v.max_rel_err;
+    EXPECT_LE(v.max_rel_err, 1e-4);
+    EXPECT_TRUE(v.timed);
+    EXPECT_GT(v.measured_ms, 0.0);
+    EXPECT_NE(v.artefact.find("libmodel.so"), std::string::npos);
+
+    std::string probe;
+    if (run_command("command -v readelf && command -v nm", &probe) != 0) {
+      std::cout << "[  SKIPPED ] dependency check: readelf/nm (binutils) not on PATH\n";
+      continue;
+    }
+    const std::string so = shell_quote((dir.path / "libmodel.so").string());
+    std::istringstream needed(command_output("readelf -d " + so + " | grep NEEDED"));
+    for (std::string line; std::getline(needed, line);) {
+      const bool ok = line.find("[libc.so") != std::string::npos || line.find("[libm.so") != std::string::npos ||
+                      line.find("[libstdc++.so") != std::string::npos || line.find("[libgcc_s.so") != std::string::npos ||
+                      line.find("[libpthread.so") != std::string::npos;
+      EXPECT_TRUE(ok) << line;
+    }
+    std::istringstream undef(command_output("nm -D --undefined-only " + so));
+    for (std::string line; std::getline(undef, line);) {
+      // Undefined symbols are versioned from glibc (and the C++ runtime's when used); weak hooks of crt.
+      const bool ok = line.find("@GLIBC") != std::string::npos || line.find("@GLIBCXX") != std::string::npos ||
+                      line.find("@CXXABI") != std::string::npos || line.find("@GCC") != std::string::npos ||
+                      line.find(" w ") != std::string::npos;
+      EXPECT_TRUE(ok) << line;
+    }
+    const std::string defined = command_output("nm -D --defined-only " + so);
+    std::istringstream defs(defined);
+    for (std::string line; std::getline(defs, line);)
+      EXPECT_NE(line.find("hilsim_model_"), std::string::npos) << "exports more than its C interface: " << line;
+  }
+}
+
+// Squeeze-excite (global pool, per-channel Mul), grouped convs and the fully connected layers.
+TEST(LibraryEmitter, RegNetOpsMatchTheReference) {
+  const graph::Graph model = small("regnety_like", 32);
+  TempDir dir("regnet");
+  emit_into(model, uniform_plan(model, std::nullopt), dir.str());
+  const LibraryValidation v = validate_library(dir.str(), 1);
+  EXPECT_TRUE(v.numerics_ok) << v.max_rel_err;
+}
+
+TEST(LibraryEmitter, TuningChoosesVariantsAndTheLogIsReused) {
+  const graph::Graph model = small("resnet18_like", 32);
+  const partition::Plan plan = uniform_plan(model, runtime::parse_layer_spec("block:8x4@0.7"));
+  TempDir dir("tune");
+  LibraryOptions o;
+  o.tune_budget_s = 2.0;
+  const LibraryEmit first = emit_into(model, plan, dir.str(), o);
+  EXPECT_GT(first.tuned_layers, 0);
+  ASSERT_TRUE(fs::exists(dir.path / "tuning_log.json"));
+  EXPECT_FALSE(fs::exists(dir.path / "tuning_harness"));
+  EXPECT_TRUE(validate_library(dir.str(), 1).numerics_ok);
+  // Without a budget the next emit takes the logged choices for every conv the log holds.
+  const LibraryEmit again = emit_into(model, plan, dir.str());
+  EXPECT_EQ(again.tuned_layers, 0);
+  EXPECT_EQ(again.reused_layers, first.tuned_layers);
+  for (const auto& a : again.lib.ops)
+    for (const auto& f : first.lib.ops)
+      if (a.conv && a.op == f.op) {
+        EXPECT_EQ(a.variant.str(), f.variant.str()) << a.op;
+      }
+  // A log that is not one is refused, naming it.
+  { std::ofstream(dir.path / "tuning_log.json") << "{\"version\": 7}"; }
+  expect_error([&] { emit_into(model, plan, dir.str()); }, "tuning_log.json");
+}
+
+TEST(LibraryEmitter, AnUnwritableDirectoryIsAnErrorNamingIt) {
+  const graph::Graph model = small("resnet18_like", 32);
+  const partition::EmitResult r = partition::emit_model(model, uniform_plan(model, std::nullopt));
+  TempDir dir("file");
+  { std::ofstream(dir.path) << "a file"; }
+  expect_error([&] { emit_library(r, (dir.path / "sub").string(), {}); }, (dir.path / "sub").string());
+  fs::remove(dir.path);
+}
+
+// The aarch64 build runs under qemu-user and matches the reference.
+TEST(LibraryEmitter, Aarch64BuildMatchesTheReferenceUnderQemu) {
+  std::string out;
+  if (run_command("command -v aarch64-linux-gnu-g++", &out) != 0 || run_command("command -v qemu-aarch64", &out) != 0)
+    GTEST_SKIP() << "aarch64-linux-gnu-g++ or qemu-aarch64 not on PATH (Debian: g++-aarch64-linux-gnu, qemu-user)";
+  const graph::Graph model = small("mobilenetv2_like", 32);
+  TempDir dir("aarch64");
+  LibraryOptions o;
+  o.target = "aarch64";
+  emit_into(model, uniform_plan(model, runtime::parse_layer_spec("block:8x4@0.7")), dir.str(), o);
+  const LibraryValidation v = validate_library(dir.str(), 1);
+  EXPECT_TRUE(v.numerics_ok) << v.max_rel_err;
+  EXPECT_FALSE(v.timed);
+  EXPECT_NE(v.artefact.find("qemu-aarch64"), std::string::npos);
+  LibraryOptions tuned = o;
+  tuned.tune_budget_s = 1;
+  const partition::EmitResult r = partition::emit_model(model, uniform_plan(model, std::nullopt));
+  expect_error([&] { emit_library(r, dir.str(), tuned); }, "--tune-budget-s");
+}
+
+}  // namespace
+}  // namespace hilsim::codegen

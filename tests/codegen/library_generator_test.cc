@@ -1,0 +1,94 @@
+#include "hilsim/codegen/library_generator.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "hilsim/graph/builder.h"
+#include "hilsim/graph/passes/canonicalize.h"
+#include "hilsim/graph/zoo.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::codegen {
+namespace {
+
+template <class F>
+void expect_error(F f, const std::string& needle) {
+  try {
+    f();
+    ADD_FAILURE() << "expected an error containing '" << needle << "'";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+graph::Graph canonical_zoo(const std::string& name) {
+  graph::ZooOptions o;
+  o.resolution = 32;
+  o.width = 0.25;
+  graph::Graph g = graph::make_zoo_model(name, o);
+  graph::passes::canonicalize(g);
+  return g;
+}
+
+TEST(LibraryGenerator, UnsupportedOpsAreNamed) {
+  graph::GraphBuilder b("softmax_net");
+  std::string x = b.input("x", {1, 8, 4, 4});
+  x = b.conv(x, 8, 3);
+  x = b.global_avgpool(x);
+  x = b.flatten(x);
+  x = b.softmax(x);
+  b.output(x);
+  graph::Graph g = b.finish();
+  graph::passes::canonicalize(g);
+  expect_error([&] { generate_library(g, {}, {}); }, "Softmax");
+}
+
+// One function per op, the sizes in model.h, the conv shapes as constants in the calls.
+TEST(LibraryGenerator, EveryOpGetsAFunctionAndTheSizesAreConstants) {
+  const graph::Graph g = canonical_zoo("mobilenetv2_like");
+  const GeneratedLibrary lib = generate_library(g, {}, {});
+  EXPECT_EQ(lib.ops.size(), g.num_ops());
+  EXPECT_EQ(lib.input_elems, 3 * 32 * 32);
+  const std::string& h = lib.files.at("model.h");
+  EXPECT_NE(h.find("#define HILSIM_MODEL_WORKSPACE_BYTES " + std::to_string(lib.workspace_bytes)), std::string::npos);
+  EXPECT_NE(h.find("int hilsim_model_run(const float* input, float* output, void* workspace);"), std::string::npos);
+  const std::string& c = lib.files.at("model.cc");
+  EXPECT_NE(c.find("hsk::conv_rows<1, "), std::string::npos) << "depthwise convs run as one-filter rows";
+  EXPECT_NE(c.find("hsk::kClip"), std::string::npos) << "ReLU6 stays fused";
+  EXPECT_EQ(c.find("hilsim/"), std::string::npos) << "no hilsim header in the generated code";
+  EXPECT_GT(lib.arena_bytes, 0);
+  EXPECT_GE(lib.workspace_bytes, lib.arena_bytes);
+}
+
+// A chosen variant is what the call instantiates; the tuning harness shares one copy of each weight
+// layout among a conv's variants.
+TEST(LibraryGenerator, VariantsAreTemplateArgumentsAndShareTheirWeights) {
+  const graph::Graph g = canonical_zoo("resnet18_like");
+  const GeneratedLibrary plain = generate_library(g, {}, {});
+  std::string conv;
+  for (const auto& op : plain.ops)
+    if (op.conv) { conv = op.op; break; }
+  ASSERT_FALSE(conv.empty());
+  const GeneratedLibrary chosen = generate_library(g, {}, {{conv, ConvVariant{4, 3, 16}}});
+  bool found = false;
+  for (const auto& op : chosen.ops)
+    if (op.op == conv) {
+      found = true;
+      EXPECT_EQ(op.variant.str(), "fb4_nv3_b16");
+    }
+  EXPECT_TRUE(found);
+  const GeneratedLibrary harness = generate_library(g, {}, {}, true);
+  EXPECT_NE(harness.files.at("model.cc").find("hilsim_model_tune_run"), std::string::npos);
+  // Two row heights per dense conv, not one copy per variant.
+  EXPECT_LT(harness.weights.size(), 3 * plain.weights.size());
+  const auto dense = conv_variants(true, 0);
+  const auto sparse = conv_variants(false, 8);
+  std::set<std::string> names;
+  for (const auto& v : dense) names.insert(v.str());
+  EXPECT_EQ(names.size(), dense.size());
+  for (const auto& v : sparse) EXPECT_EQ(v.fb, 8);
+}
+
+}  // namespace
+}  // namespace hilsim::codegen
