@@ -175,27 +175,9 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
       ++rounds;
     }
   };
-  std::vector<double> t;
-  run_series(t);
-  double p10 = quantile(t, 0.1), p90 = quantile(t, 0.9);
-  if (p10 > 0 && p90 / p10 > pol.stable_spread) {  // noisy: measure again, keep the steadier series
-    std::vector<double> t2;
-    run_series(t2);
-    const double q10 = quantile(t2, 0.1), q90 = quantile(t2, 0.9);
-    if (q10 > 0 && q90 / q10 < p90 / p10) t.swap(t2);
-  }
+  const std::vector<double> t = steadier_series(run_series, pol.stable_spread);
   const auto id = cg.find_op(ops[targets[0]].name);
-  const model::OpInstance oi = model::op_instance(cg, *id, ls, p.threads, true);
-  Sample s;
-  s.klass = oi.k.klass;
-  s.instance = p.key();
-  s.features = model::features_of(oi.k);
-  s.features["threads"] = p.threads;
-  s.ms_median = quantile(t, 0.5);
-  s.ms_p10 = quantile(t, 0.1);
-  s.ms_p90 = quantile(t, 0.9);
-  s.repeats = static_cast<int>(t.size());
-  return s;
+  return timed_sample(model::op_instance(cg, *id, ls, p.threads, true).k, p.key(), p.threads, t);
 }
 
 std::string ContextRun::key() const {

@@ -167,6 +167,32 @@ double quantile(std::vector<double> v, double q) {
   return i + 1 < v.size() ? v[i] + (pos - static_cast<double>(i)) * (v[i + 1] - v[i]) : v.back();
 }
 
+std::vector<double> steadier_series(const std::function<void(std::vector<double>&)>& series, double stable_spread) {
+  std::vector<double> t;
+  series(t);
+  const double p10 = quantile(t, 0.1), p90 = quantile(t, 0.9);
+  if (p10 > 0 && p90 / p10 > stable_spread) {  // outlying series: measure once more, keep the steadier
+    std::vector<double> t2;
+    series(t2);
+    const double q10 = quantile(t2, 0.1), q90 = quantile(t2, 0.9);
+    if (q10 > 0 && q90 / q10 < p90 / p10) t.swap(t2);
+  }
+  return t;
+}
+
+Sample timed_sample(const model::KernelInstance& k, const std::string& instance, int threads, const std::vector<double>& t) {
+  Sample s;
+  s.klass = k.klass;
+  s.instance = instance;
+  s.features = model::features_of(k);
+  s.features["threads"] = threads;
+  s.ms_median = quantile(t, 0.5);
+  s.ms_p10 = quantile(t, 0.1);
+  s.ms_p90 = quantile(t, 0.9);
+  s.repeats = static_cast<int>(t.size());
+  return s;
+}
+
 Sample run_point(const KernelPoint& p, const RunnerOptions& o) {
   const int copies =
       static_cast<int>(std::clamp<int64_t>(o.cold_bytes / std::max<int64_t>(1, p.working_set_bytes()), 1, 16));
@@ -195,26 +221,8 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o) {
       }
     }
   };
-  std::vector<double> t;
-  series(t);
-  const double p10 = quantile(t, 0.1), p90 = quantile(t, 0.9);
-  if (p10 > 0 && p90 / p10 > o.stable_spread) {  // outlying series: measure once more, keep the steadier
-    std::vector<double> t2;
-    series(t2);
-    const double q10 = quantile(t2, 0.1), q90 = quantile(t2, 0.9);
-    if (q10 > 0 && q90 / q10 < p90 / p10) t.swap(t2);
-  }
-  const model::KernelInstance k = instance_of(p, ins[0]->executed_macs, ins[0]->weight_bytes);
-  Sample s;
-  s.klass = k.klass;
-  s.instance = p.key();
-  s.features = model::features_of(k);
-  s.features["threads"] = p.threads;
-  s.ms_median = quantile(t, 0.5);
-  s.ms_p10 = quantile(t, 0.1);
-  s.ms_p90 = quantile(t, 0.9);
-  s.repeats = static_cast<int>(t.size());
-  return s;
+  const std::vector<double> t = steadier_series(series, o.stable_spread);
+  return timed_sample(instance_of(p, ins[0]->executed_macs, ins[0]->weight_bytes), p.key(), p.threads, t);
 }
 
 struct KernelSequence::State {

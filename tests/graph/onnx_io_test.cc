@@ -8,20 +8,10 @@
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/util/error.h"
+#include "util/expect_error.h"
 
 namespace hilsim::graph {
 namespace {
-
-// Expects an Error whose message contains `needle`.
-template <class F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 onnx::ModelProto tiny_model(int64_t opset, const std::string& op_type = "Relu") {
   onnx::ModelProto m;

@@ -11,6 +11,7 @@
 #include "hilsim/partition/emitter.h"
 #include "hilsim/partition/packed_model.h"
 #include "hilsim/util/error.h"
+#include "util/expect_error.h"
 
 namespace hilsim::partition {
 namespace {
@@ -22,16 +23,6 @@ graph::Graph small(const std::string& name) {
   o.resolution = 64;
   o.width = 0.5;
   return graph::make_zoo_model(name, o);
-}
-
-template <class F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {

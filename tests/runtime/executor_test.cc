@@ -7,35 +7,10 @@
 #include "hilsim/graph/zoo.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
-#include "runtime/two_units.h"
+#include "runtime/executor_testing.h"
 
 namespace hilsim::runtime {
 namespace {
-
-graph::Graph small(const std::string& name) {
-  graph::ZooOptions o;
-  o.resolution = 64;
-  o.width = 0.25;
-  return graph::make_zoo_model(name, o);
-}
-
-
-// The executor's outputs equal the reference executor on the graph it actually ran.
-void expect_matches_reference(const graph::Graph& g, const ExecOptions& opts, const std::string& label) {
-  Executor ex(g, opts);
-  TensorMap in = random_inputs(ex.compiled_graph(), 5);
-  TensorMap want = run_reference(ex.compiled_graph(), in);
-  for (int rep = 0; rep < 2; ++rep) {  // twice: the arena is reused between runs
-    RunTiming t;
-    TensorMap got = ex.run(in, &t);
-    ASSERT_EQ(got.size(), want.size()) << label;
-    for (const auto& [name, w] : want) EXPECT_LT(max_rel_error(got.at(name), w), 1e-4) << label << " " << name;
-    EXPECT_EQ(t.op_ms.size(), ex.ops().size());
-  }
-  // The compiled graph computes what the original model computes (passes are exact).
-  TensorMap orig = run_reference(g, in);
-  for (const auto& [name, w] : orig) EXPECT_LT(max_rel_error(want.at(name), w), 1e-4) << label << " " << name;
-}
 
 TEST(Executor, ZooModelsDenseMatchTheReference) {
   for (const auto& name : graph::zoo_names()) {

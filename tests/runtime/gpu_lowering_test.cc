@@ -14,7 +14,7 @@
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/runtime/units.h"
 #include "hilsim/util/error.h"
-#include "runtime/two_units.h"
+#include "runtime/executor_testing.h"
 
 namespace hilsim::runtime {
 namespace {
@@ -23,24 +23,11 @@ namespace {
   if (std::string why = kernels::opencl::ClContext::unavailable_reason(); !why.empty())              \
   GTEST_SKIP() << "no OpenCL device: " << why
 
-graph::Graph small(const std::string& name) {
-  graph::ZooOptions o;
-  o.resolution = 64;
-  o.width = 0.25;
-  return graph::make_zoo_model(name, o);
-}
-
-void expect_matches_reference(const graph::Graph& g, const ExecOptions& opts, const std::string& label) {
-  Executor ex(g, opts);
-  TensorMap in = random_inputs(ex.compiled_graph(), 5);
-  TensorMap want = run_reference(ex.compiled_graph(), in);
-  for (int rep = 0; rep < 2; ++rep) {  // twice: device buffers and uploads are reused between runs
-    RunTiming t;
-    TensorMap got = ex.run(in, &t);
-    ASSERT_EQ(got.size(), want.size()) << label;
-    for (const auto& [name, w] : want) EXPECT_LT(max_rel_error(got.at(name), w), 1e-4) << label << " " << name;
+// Every run also copies the input to the device.
+void expect_matches_reference_on_gpu(const graph::Graph& g, const ExecOptions& opts, const std::string& label) {
+  expect_matches_reference(g, opts, label, [&](const Executor&, const RunTiming& t) {
     EXPECT_GT(t.transfer_ms, 0.0) << label << ": the input is copied to the device every run";
-  }
+  });
 }
 
 TEST(GpuUnit, ParseUnitsKnowsTheGpuKind) {
@@ -63,7 +50,7 @@ TEST(GpuUnit, ZooModelsOnTheGpuUnitMatchTheReference) {
     ExecOptions o;
     o.units = parse_units("gpu");
     o.gpu_tune = false;  // tuning every shape costs seconds on PoCL; ClTuning tests it
-    expect_matches_reference(g, o, std::string(name) + "/gpu");
+    expect_matches_reference_on_gpu(g, o, std::string(name) + "/gpu");
     Executor ex(g, o);
     int on_device = 0, convs = 0;
     for (const auto& op : ex.ops()) {
@@ -86,7 +73,7 @@ TEST(GpuUnit, SparseConvsRunTheSamePackedRowsOnTheDevice) {
   o.units = parse_units("gpu");
   o.gpu_tune = false;
   o.sparsity = parse_sparsity_spec("block:8x4@0.8");
-  expect_matches_reference(g, o, "resnet18_like/gpu/block");
+  expect_matches_reference_on_gpu(g, o, "resnet18_like/gpu/block");
   Executor ex(g, o);
   bool block = false;
   for (const auto& op : ex.ops()) block = block || op.kernel == "ocl_block_8x4";
@@ -103,7 +90,7 @@ TEST(GpuUnit, BranchSplitWithACpuUnitMatchesTheReference) {
   std::set<std::string> used;
   for (const auto& [op, u] : o.op_unit) used.insert(u);
   ASSERT_EQ(used.size(), 2u);
-  expect_matches_reference(g, o, "yolov5s_like/cpu+gpu");
+  expect_matches_reference_on_gpu(g, o, "yolov5s_like/cpu+gpu");
   Executor ex(g, o);
   int device_ops = 0;
   for (const auto& op : ex.ops()) device_ops += op.unit == "gpu" && op.kernel.rfind("ocl_", 0) == 0;

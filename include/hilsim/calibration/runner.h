@@ -25,6 +25,12 @@ struct RunnerOptions {
   std::vector<int> cpus;      // pin the pool's threads (empty: let the OS place them)
 };
 
+// One timed series (`series` fills per-call ms); a series whose p90/p10 is above `stable_spread` is
+// measured once more and the steadier one kept.
+std::vector<double> steadier_series(const std::function<void(std::vector<double>&)>& series, double stable_spread);
+// A sample of kernel instance `k` (its features, its thread count) timed as `t` (median, p10, p90).
+Sample timed_sample(const model::KernelInstance& k, const std::string& instance, int threads, const std::vector<double>& t);
+
 // Prepares the point's kernel once (as many independent copies as it takes for their working sets to
 // exceed `cold_bytes`, up to 16: a layer inside a model does not find its weights in a warm cache),
 // warms up, then times calls round-robin until the series is stable or a limit is reached; a series
