@@ -233,6 +233,12 @@ void Graph::remove_constant(const std::string& n) {
   infos_.erase(n);
 }
 
+void Graph::remove_dead_ops(const std::vector<OpId>& dead) {
+  if (dead.empty()) return;
+  remove_ops(dead);
+  prune_unused_constants();
+}
+
 void Graph::prune_unused_constants() {
   std::set<std::string> used(outputs_.begin(), outputs_.end());
   for (OpId v = 0; v < num_ops(); ++v)

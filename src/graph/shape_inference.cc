@@ -820,11 +820,8 @@ int fold_constants(Graph& g) {
     dead.push_back(id);
     ++folded;
   }
-  if (!dead.empty()) {
-    // A folded tensor that is a graph output must stay visible: keep it as an Identity-free constant.
-    g.remove_ops(dead);
-    g.prune_unused_constants();
-  }
+  // A folded tensor that is a graph output stays visible: it is a constant now, not an op's output.
+  g.remove_dead_ops(dead);
   return folded;
 }
 

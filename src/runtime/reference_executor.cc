@@ -207,6 +207,20 @@ Window window(const Ctx& c, const Shape& spatial, std::vector<int64_t> kernel) {
   return w;
 }
 
+// A 1-D or 2-D window's strides, dilations and pads into a conv or pool shape (1-D: H is 1).
+template <class Shape2d>
+void set_window_2d(Shape2d& s, const Window& win, bool one_d) {
+  const size_t d0 = one_d ? 0 : 1;  // index of the W axis in the window vectors
+  s.stride_h = one_d ? 1 : win.strides[0];
+  s.stride_w = win.strides[d0];
+  s.dil_h = one_d ? 1 : win.dilations[0];
+  s.dil_w = win.dilations[d0];
+  s.pad_top = one_d ? 0 : win.pad_lo[0];
+  s.pad_bottom = one_d ? 0 : win.pad_hi[0];
+  s.pad_left = win.pad_lo[d0];
+  s.pad_right = win.pad_hi[d0];
+}
+
 Tensor conv(const Ctx& c) {
   const Tensor &x = c.f(0), &w = c.f(1);
   const size_t rank = x.shape.size();
@@ -224,19 +238,11 @@ Tensor conv(const Ctx& c) {
   if (s.groups <= 0 || s.c != w.shape[1] * s.groups || s.f % s.groups)
     throw Error(c.where, "input " + dims(x.shape) + " does not match weight " + dims(w.shape) + " with group " +
                              std::to_string(s.groups));
-  const size_t d0 = one_d ? 0 : 1;  // index of the W axis in the window vectors
   s.h = one_d ? 1 : x.shape[2];
   s.w = x.shape.back();
   s.kh = one_d ? 1 : w.shape[2];
   s.kw = w.shape.back();
-  s.stride_h = one_d ? 1 : win.strides[0];
-  s.stride_w = win.strides[d0];
-  s.dil_h = one_d ? 1 : win.dilations[0];
-  s.dil_w = win.dilations[d0];
-  s.pad_top = one_d ? 0 : win.pad_lo[0];
-  s.pad_bottom = one_d ? 0 : win.pad_hi[0];
-  s.pad_left = win.pad_lo[d0];
-  s.pad_right = win.pad_hi[d0];
+  set_window_2d(s, win, one_d);
   if (s.out_h() <= 0 || s.out_w() <= 0) throw Error(c.where, "the kernel does not fit the input " + dims(x.shape));
   const float* bias = nullptr;
   if (c.has(2)) {
@@ -579,14 +585,7 @@ Tensor pool(const Ctx& c) {
   s.w = x.shape.back();
   s.kh = one_d ? 1 : win.kernel[0];
   s.kw = win.kernel[d0];
-  s.stride_h = one_d ? 1 : win.strides[0];
-  s.stride_w = win.strides[d0];
-  s.dil_h = one_d ? 1 : win.dilations[0];
-  s.dil_w = win.dilations[d0];
-  s.pad_top = one_d ? 0 : win.pad_lo[0];
-  s.pad_bottom = one_d ? 0 : win.pad_hi[0];
-  s.pad_left = win.pad_lo[d0];
-  s.pad_right = win.pad_hi[d0];
+  set_window_2d(s, win, one_d);
   s.ceil_mode = c.op.attr_int("ceil_mode", 0) != 0;
   s.count_include_pad = c.op.attr_int("count_include_pad", 0) != 0;
   if (s.out_h() <= 0 || s.out_w() <= 0) throw Error(c.where, "the window does not fit the input " + dims(x.shape));

@@ -12,36 +12,29 @@ namespace {
 
 using testing::all_epilogues;
 using testing::conv_ref;
+using testing::conv_shape;
 using testing::random_floats;
 using testing::rel_error;
-
-ConvShape make(int64_t c, int64_t f, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pt, int64_t pl, int64_t pb,
-               int64_t pr, int64_t d = 1, int64_t g = 1, int64_t n = 1) {
-  ConvShape x;
-  x.n = n, x.c = c, x.f = f, x.h = h, x.w = w, x.kh = x.kw = k, x.stride_h = x.stride_w = s;
-  x.pad_top = pt, x.pad_left = pl, x.pad_bottom = pb, x.pad_right = pr, x.dil_h = x.dil_w = d, x.groups = g;
-  return x;
-}
 
 // C and F off the 8-row tile, H/W in {1, 7, 13, 40}, strides, asymmetric pads, dilation, groups, batch.
 std::vector<ConvShape> cases() {
   std::vector<ConvShape> v = {
-      make(3, 5, 1, 1, 1, 1, 0, 0, 0, 0),
-      make(13, 19, 7, 7, 1, 1, 0, 0, 0, 0),
-      make(17, 33, 13, 13, 1, 2, 0, 0, 0, 0),         // 1x1 stride 2 (ResNet downsample)
-      make(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),          // several strips and a short tail strip
-      make(300, 20, 7, 7, 1, 1, 0, 0, 0, 0),          // K above one cache block
-      make(5, 7, 13, 13, 3, 1, 1, 1, 1, 1),
-      make(6, 10, 13, 7, 3, 2, 0, 1, 1, 0),           // asymmetric pads, stride 2, non-square
-      make(4, 9, 7, 13, 3, 1, 2, 0, 1, 2, 2),         // dilation 2
-      make(8, 16, 13, 13, 3, 1, 1, 1, 1, 1, 1, 4),    // groups
-      make(6, 6, 7, 7, 3, 1, 1, 1, 1, 1, 1, 3),       // 2 channels per group
-      make(3, 11, 40, 40, 6, 2, 2, 2, 2, 2),          // YOLOv5 stem
-      make(40, 17, 13, 13, 5, 1, 2, 2, 2, 2),         // K = 1000: four K blocks
-      make(7, 9, 1, 1, 3, 1, 1, 1, 1, 1),             // 1x1 image, 3x3 kernel: only the centre tap
-      make(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 1, 2),    // batch 2
+      conv_shape(3, 5, 1, 1, 1, 1, 0, 0, 0, 0),
+      conv_shape(13, 19, 7, 7, 1, 1, 0, 0, 0, 0),
+      conv_shape(17, 33, 13, 13, 1, 2, 0, 0, 0, 0),         // 1x1 stride 2 (ResNet downsample)
+      conv_shape(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),          // several strips and a short tail strip
+      conv_shape(300, 20, 7, 7, 1, 1, 0, 0, 0, 0),          // K above one cache block
+      conv_shape(5, 7, 13, 13, 3, 1, 1, 1, 1, 1),
+      conv_shape(6, 10, 13, 7, 3, 2, 0, 1, 1, 0),           // asymmetric pads, stride 2, non-square
+      conv_shape(4, 9, 7, 13, 3, 1, 2, 0, 1, 2, 2),         // dilation 2
+      conv_shape(8, 16, 13, 13, 3, 1, 1, 1, 1, 1, 1, 4),    // groups
+      conv_shape(6, 6, 7, 7, 3, 1, 1, 1, 1, 1, 1, 3),       // 2 channels per group
+      conv_shape(3, 11, 40, 40, 6, 2, 2, 2, 2, 2),          // YOLOv5 stem
+      conv_shape(40, 17, 13, 13, 5, 1, 2, 2, 2, 2),         // K = 1000: four K blocks
+      conv_shape(7, 9, 1, 1, 3, 1, 1, 1, 1, 1),             // 1x1 image, 3x3 kernel: only the centre tap
+      conv_shape(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 1, 2),    // batch 2
   };
-  ConvShape ns = make(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides per axis
+  ConvShape ns = conv_shape(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides per axis
   ns.stride_w = 2;
   ns.kw = 2;
   v.push_back(ns);
@@ -88,7 +81,7 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DenseConvTest, ::testing::ValuesIn(params()), [
 });
 
 TEST(DenseConv, KernelNameSaysWhatRuns) {
-  const ConvShape s = make(8, 8, 7, 7, 3, 1, 1, 1, 1, 1);
+  const ConvShape s = conv_shape(8, 8, 7, 7, 3, 1, 1, 1, 1, 1);
   const auto w = random_floats(static_cast<size_t>(s.weight_count()), 3);
   for (Isa isa : supported_isas()) {
     auto conv = prepare_dense_conv(s, w.data(), nullptr, {}, isa);
@@ -99,14 +92,14 @@ TEST(DenseConv, KernelNameSaysWhatRuns) {
 }
 
 TEST(DenseConv, DepthwiseShapesGoToTheDepthwiseKernel) {
-  const ConvShape s = make(16, 16, 13, 13, 3, 1, 1, 1, 1, 1, 1, 16);
+  const ConvShape s = conv_shape(16, 16, 13, 13, 3, 1, 1, 1, 1, 1, 1, 16);
   const auto w = random_floats(static_cast<size_t>(s.weight_count()), 4);
   auto conv = prepare_dense_conv(s, w.data(), nullptr, {});
   EXPECT_NE(conv->kernel_name().find("depthwise"), std::string::npos);
 }
 
 TEST(DenseConv, BadShapeNamesTheField) {
-  ConvShape s = make(6, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 4);  // groups does not divide c
+  ConvShape s = conv_shape(6, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 4);  // groups does not divide c
   const std::vector<float> w(64 * 9);
   try {
     prepare_dense_conv(s, w.data(), nullptr, {});

@@ -15,6 +15,16 @@
 
 namespace hilsim::kernels::testing {
 
+// A conv shape: C -> F channels, H x W input, square kernel k, stride s, pads (top, left, bottom, right),
+// dilation d, groups g, batch n.
+inline ConvShape conv_shape(int64_t c, int64_t f, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pt, int64_t pl,
+                            int64_t pb, int64_t pr, int64_t d = 1, int64_t g = 1, int64_t n = 1) {
+  ConvShape x;
+  x.n = n, x.c = c, x.f = f, x.h = h, x.w = w, x.kh = x.kw = k, x.stride_h = x.stride_w = s;
+  x.pad_top = pt, x.pad_left = pl, x.pad_bottom = pb, x.pad_right = pr, x.dil_h = x.dil_w = d, x.groups = g;
+  return x;
+}
+
 inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> d(lo, hi);

@@ -16,16 +16,9 @@ namespace {
 
 using testing::all_epilogues;
 using testing::conv_ref;
+using testing::conv_shape;
 using testing::random_floats;
 using testing::rel_error;
-
-ConvShape make(int64_t c, int64_t f, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pt, int64_t pl, int64_t pb,
-               int64_t pr, int64_t d = 1, int64_t n = 1) {
-  ConvShape x;
-  x.n = n, x.c = c, x.f = f, x.h = h, x.w = w, x.kh = x.kw = k, x.stride_h = x.stride_w = s;
-  x.pad_top = pt, x.pad_left = pl, x.pad_bottom = pb, x.pad_right = pr, x.dil_h = x.dil_w = d;
-  return x;
-}
 
 SparseFormat block(int bf, int bc, double ratio, bool col = false) {
   SparseFormat f;
@@ -86,22 +79,22 @@ class SparseConvTester {
 };
 
 std::vector<ConvShape> odd_shapes() {
-  ConvShape ns = make(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides and kernel sizes per axis
+  ConvShape ns = conv_shape(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides and kernel sizes per axis
   ns.stride_w = 2;
   ns.kw = 2;
   return {
-      make(5, 7, 7, 7, 3, 1, 1, 1, 1, 1),
-      make(13, 19, 13, 13, 3, 2, 0, 1, 1, 0),    // stride 2, asymmetric pads
-      make(6, 9, 1, 1, 3, 1, 1, 1, 1, 1),        // 1x1 image: only the centre tap
-      make(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),     // 1x1 read in place, partial last tile
-      make(10, 11, 13, 13, 1, 2, 0, 0, 0, 0),    // strided 1x1
-      make(4, 33, 7, 13, 3, 1, 2, 2, 2, 2, 2),   // dilation 2, F past a 32-filter block
-      make(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 2),  // batch 2
-      make(3, 5, 13, 13, 5, 2, 2, 2, 2, 2),      // 5x5 stride 2
-      make(17, 20, 40, 40, 3, 1, 1, 1, 1, 1),    // many tiles
-      make(70, 37, 13, 13, 3, 1, 1, 1, 1, 1),    // input tile past L1: channel chunks
-      make(200, 9, 7, 7, 1, 1, 0, 0, 0, 0),      // chunked 1x1 read in place
-      make(150, 10, 13, 13, 3, 2, 1, 0, 0, 1),   // chunked, stride 2
+      conv_shape(5, 7, 7, 7, 3, 1, 1, 1, 1, 1),
+      conv_shape(13, 19, 13, 13, 3, 2, 0, 1, 1, 0),    // stride 2, asymmetric pads
+      conv_shape(6, 9, 1, 1, 3, 1, 1, 1, 1, 1),        // 1x1 image: only the centre tap
+      conv_shape(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),     // 1x1 read in place, partial last tile
+      conv_shape(10, 11, 13, 13, 1, 2, 0, 0, 0, 0),    // strided 1x1
+      conv_shape(4, 33, 7, 13, 3, 1, 2, 2, 2, 2, 2),   // dilation 2, F past a 32-filter block
+      conv_shape(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 1, 2),  // batch 2
+      conv_shape(3, 5, 13, 13, 5, 2, 2, 2, 2, 2),      // 5x5 stride 2
+      conv_shape(17, 20, 40, 40, 3, 1, 1, 1, 1, 1),    // many tiles
+      conv_shape(70, 37, 13, 13, 3, 1, 1, 1, 1, 1),    // input tile past L1: channel chunks
+      conv_shape(200, 9, 7, 7, 1, 1, 0, 0, 0, 0),      // chunked 1x1 read in place
+      conv_shape(150, 10, 13, 13, 3, 2, 1, 0, 0, 1),   // chunked, stride 2
       ns,
   };
 }
@@ -120,7 +113,7 @@ TEST(SparseConv, BlockFormatsOverShapesRatiosAndEpilogues) {
 
 TEST(SparseConv, EveryBlockSizeBothUnits) {
   uint32_t seed = 500;
-  for (const ConvShape& s : {make(7, 37, 7, 7, 3, 1, 1, 1, 1, 1), make(19, 9, 7, 13, 1, 1, 0, 0, 0, 0)})
+  for (const ConvShape& s : {conv_shape(7, 37, 7, 7, 3, 1, 1, 1, 1, 1), conv_shape(19, 9, 7, 13, 1, 1, 0, 0, 0, 0)})
     for (int bf : {1, 2, 4, 8, 16, 32})
       for (int bc : {1, 2, 4, 8, 16})
         for (bool col : {false, true}) SparseConvTester().shape(s).format(block(bf, bc, 0.6, col)).seed(++seed).run();
@@ -129,11 +122,11 @@ TEST(SparseConv, EveryBlockSizeBothUnits) {
 TEST(SparseConv, PatternTwoAndThreeEntries3x3And1x1) {
   const auto eps = all_epilogues();
   uint32_t seed = 20;
-  for (const ConvShape& s : {make(5, 7, 7, 7, 3, 1, 1, 1, 1, 1), make(13, 9, 13, 13, 3, 2, 0, 1, 1, 0),
-                             make(6, 4, 1, 1, 3, 1, 1, 1, 1, 1), make(4, 6, 40, 40, 3, 1, 1, 1, 1, 1),
-                             make(3, 5, 7, 13, 3, 1, 2, 2, 2, 2, 2), make(5, 3, 7, 7, 3, 1, 1, 1, 1, 1, 1, 2),
-                             make(20, 7, 13, 13, 1, 1, 0, 0, 0, 0),   // two groups of 9 + a pruned tail of 2
-                             make(27, 6, 13, 7, 1, 2, 0, 0, 0, 0)})  // strided 1x1
+  for (const ConvShape& s : {conv_shape(5, 7, 7, 7, 3, 1, 1, 1, 1, 1), conv_shape(13, 9, 13, 13, 3, 2, 0, 1, 1, 0),
+                             conv_shape(6, 4, 1, 1, 3, 1, 1, 1, 1, 1), conv_shape(4, 6, 40, 40, 3, 1, 1, 1, 1, 1),
+                             conv_shape(3, 5, 7, 13, 3, 1, 2, 2, 2, 2, 2), conv_shape(5, 3, 7, 7, 3, 1, 1, 1, 1, 1, 1, 1, 2),
+                             conv_shape(20, 7, 13, 13, 1, 1, 0, 0, 0, 0),   // two groups of 9 + a pruned tail of 2
+                             conv_shape(27, 6, 13, 7, 1, 2, 0, 0, 0, 0)})  // strided 1x1
     for (int e : {2, 3}) {
       ++seed;
       SparseConvTester().shape(s).format(pattern(e)).epilogue(eps[seed % eps.size()]).bias(seed % 2).seed(seed).run();
@@ -142,13 +135,13 @@ TEST(SparseConv, PatternTwoAndThreeEntries3x3And1x1) {
 
 TEST(SparseConv, CsrOneByOne) {
   uint32_t seed = 40;
-  for (const ConvShape& s : {make(37, 29, 13, 13, 1, 1, 0, 0, 0, 0), make(16, 8, 40, 40, 1, 2, 0, 0, 0, 0),
-                             make(200, 9, 7, 7, 1, 1, 0, 0, 0, 0)})
+  for (const ConvShape& s : {conv_shape(37, 29, 13, 13, 1, 1, 0, 0, 0, 0), conv_shape(16, 8, 40, 40, 1, 2, 0, 0, 0, 0),
+                             conv_shape(200, 9, 7, 7, 1, 1, 0, 0, 0, 0)})
     for (double ratio : {0.0, 0.5, 0.9, 1.0}) SparseConvTester().shape(s).format(csr(ratio)).seed(++seed).run();
 }
 
 TEST(SparseConv, DetectedRowsRunWhatTheZerosAllow) {
-  const ConvShape s = make(9, 21, 9, 9, 3, 1, 1, 1, 1, 1);
+  const ConvShape s = conv_shape(9, 21, 9, 9, 3, 1, 1, 1, 1, 1);
   const auto in = random_floats(static_cast<size_t>(s.c * s.h * s.w), 3);
   auto w = random_floats(static_cast<size_t>(s.weight_count()), 4);
   const PruneMask m = block_mask(s, w.data(), 8, 4, 0.7, false);
@@ -166,7 +159,7 @@ TEST(SparseConv, DetectedRowsRunWhatTheZerosAllow) {
 }
 
 TEST(SparseConv, AllPrunedOutputsActOfBias) {
-  const ConvShape s = make(6, 10, 7, 7, 3, 1, 1, 1, 1, 1);
+  const ConvShape s = conv_shape(6, 10, 7, 7, 3, 1, 1, 1, 1, 1);
   const auto w = random_floats(static_cast<size_t>(s.weight_count()), 7);
   const auto bias = random_floats(static_cast<size_t>(s.f), 8);
   const auto in = random_floats(static_cast<size_t>(s.c * s.h * s.w), 9);
@@ -194,7 +187,7 @@ TEST(SparseRowsFormat, RowHeightsOrderAndBytes) {
   EXPECT_EQ(pattern(3).row_height(), 1);
   EXPECT_EQ(csr(0.9).row_height(), 1);
 
-  const ConvShape s = make(11, 21, 5, 5, 3, 1, 1, 1, 1, 1);
+  const ConvShape s = conv_shape(11, 21, 5, 5, 3, 1, 1, 1, 1, 1);
   const auto w = random_floats(static_cast<size_t>(s.weight_count()), 5);
   const PruneMask m = block_mask(s, w.data(), 4, 2, 0.6, false);
   const SparseRows r = pack_sparse_rows(s, w.data(), m.keep, 4);
@@ -227,7 +220,7 @@ TEST(SparseRowsFormat, NamesRoundTrip) {
 }
 
 TEST(SparseRowsFormat, BadRowsAndDescriptorsAreErrors) {
-  const ConvShape s = make(8, 16, 7, 7, 3, 1, 1, 1, 1, 1);
+  const ConvShape s = conv_shape(8, 16, 7, 7, 3, 1, 1, 1, 1, 1);
   const auto w = random_floats(static_cast<size_t>(s.weight_count()), 3);
   const SparseFormat f = block(8, 4, 0.5);
   const PruneMask m = format_mask(s, w.data(), f);

@@ -54,6 +54,8 @@ class Graph {
   std::optional<OpId> find_op(const std::string& name) const;
   // Removes the ops and renumbers the rest (ids change; order of the rest is kept).
   void remove_ops(const std::vector<OpId>& ids);
+  // A pass's clean-up: the ops it made dead (none: nothing happens) and the constants only they read.
+  void remove_dead_ops(const std::vector<OpId>& dead);
   // Rewrites every use of tensor `from` (op inputs, graph outputs) to `to`.
   void replace_uses(const std::string& from, const std::string& to);
   // Unique name for a new op or tensor, derived from `base`.

@@ -80,10 +80,7 @@ int fold_batchnorm(Graph& g) {
     dead.push_back(bn_id);
     ++folded;
   }
-  if (!dead.empty()) {
-    g.remove_ops(dead);
-    g.prune_unused_constants();
-  }
+  g.remove_dead_ops(dead);
   return folded;
 }
 
@@ -150,10 +147,7 @@ std::vector<std::string> fold_batchnorm_into_next_conv(Graph& g) {
     dead.push_back(bn_id);
     removed.push_back(name);
   }
-  if (!dead.empty()) {
-    g.remove_ops(dead);
-    g.prune_unused_constants();
-  }
+  g.remove_dead_ops(dead);
   return removed;
 }
 

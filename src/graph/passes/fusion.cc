@@ -98,10 +98,7 @@ int fuse_activations(Graph& g) {
     }
     ++fused;
   }
-  if (!dead.empty()) {
-    g.remove_ops(dead);
-    g.prune_unused_constants();
-  }
+  g.remove_dead_ops(dead);
   return fused;
 }
 

@@ -74,10 +74,7 @@ std::vector<std::string> fuse_gelu(Graph& g) {
     gelu.attrs.clear();
     gelu.attrs["approximate"] = std::string("none");
   }
-  if (!dead.empty()) {
-    g.remove_ops(dead);
-    g.prune_unused_constants();
-  }
+  g.remove_dead_ops(dead);
   return removed;
 }
 

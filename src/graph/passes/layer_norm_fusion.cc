@@ -140,10 +140,7 @@ int fuse_layer_norm(Graph& g, std::vector<std::string>* removed) {
     ln.outputs = {out};
     ++fused;
   }
-  if (!dead.empty()) {
-    g.remove_ops(dead);
-    g.prune_unused_constants();
-  }
+  g.remove_dead_ops(dead);
   return fused;
 }
 

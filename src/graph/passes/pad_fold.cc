@@ -79,10 +79,7 @@ std::vector<std::string> fold_pads_into_convs(Graph& g) {
     p.outputs.clear();
     dead.push_back(id);
   }
-  if (!dead.empty()) {
-    g.remove_ops(dead);
-    g.prune_unused_constants();
-  }
+  g.remove_dead_ops(dead);
   return removed;
 }
 

@@ -159,8 +159,7 @@ int reparameterize(Graph& g) {
       g.set_constant(std::move(w));
       g.set_constant(std::move(b));
       g.add_op(std::move(conv));
-      g.remove_ops(dead);
-      g.prune_unused_constants();
+      g.remove_dead_ops(dead);
       merged += static_cast<int>(adds.size());
       changed = true;
       break;  // ids changed: start over
