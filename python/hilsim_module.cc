@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <stdexcept>
 
@@ -210,16 +211,22 @@ PYBIND11_MODULE(_hilsim, m) {
               py::gil_scoped_release release;
               e = self.estimate(spec);
             }
+            // Keys made once (interned, never freed: they outlive the module's other objects), so a
+            // query builds no strings; this dict is most of what Python adds to a one-layer step.
+            static PyObject* const keys[] = {
+                PyUnicode_InternFromString("ms"),           PyUnicode_InternFromString("sum_ms"),
+                PyUnicode_InternFromString("bytes"),        PyUnicode_InternFromString("dram_bytes"),
+                PyUnicode_InternFromString("cache_bytes"),  PyUnicode_InternFromString("energy_mj"),
+                PyUnicode_InternFromString("weight_bytes"), PyUnicode_InternFromString("peak_memory_bytes"),
+                PyUnicode_InternFromString("extrapolated_ops")};
+            const py::object values[] = {py::float_(e.ms),          py::float_(e.sum_ms),
+                                         py::int_(e.bytes),         py::int_(e.dram_bytes),
+                                         py::int_(e.cache_bytes),   py::float_(e.energy_mj),
+                                         py::int_(e.weight_bytes),  py::int_(e.peak_memory_bytes),
+                                         py::int_(e.extrapolated_ops)};
             py::dict t;
-            t["ms"] = e.ms;
-            t["sum_ms"] = e.sum_ms;
-            t["bytes"] = e.bytes;
-            t["dram_bytes"] = e.dram_bytes;
-            t["cache_bytes"] = e.cache_bytes;
-            t["energy_mj"] = e.energy_mj;
-            t["weight_bytes"] = e.weight_bytes;
-            t["peak_memory_bytes"] = e.peak_memory_bytes;
-            t["extrapolated_ops"] = e.extrapolated_ops;
+            for (size_t i = 0; i < std::size(keys); ++i)
+              if (PyDict_SetItem(t.ptr(), keys[i], values[i].ptr()) != 0) throw py::error_already_set();
             return t;
           },
           py::arg("config") = py::none(),
