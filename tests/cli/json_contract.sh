@@ -28,6 +28,7 @@ check "$HILSIM" run "$M" --repeat 1 --warmup 0
 check "$HILSIM" predict "$M" --profile "$X"
 check "$HILSIM" plan "$M" --profile "$X" --target-speedup 1.2 --out "$TMP/plan.json"
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted"
+check "$HILSIM" report "$M" --profile "$X" --out "$TMP/report.html"
 check "$HILSIM" validate "$TMP/emitted" --repeat 2
 check "$HILSIM" compare-profiles "$X" "$X" --models "$M"
 check "$HILSIM" fit "$X.samples.json" --out "$TMP/refit.json"
