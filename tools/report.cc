@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "command.h"
@@ -16,7 +17,9 @@
 #include "hilsim/calibration/runner.h"
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/partition/planner.h"
+#include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
@@ -60,7 +63,11 @@ double mean_saliency(const graph::Graph& canonical, const std::vector<std::pair<
   for (const auto& [op, macs] : prunable) {
     (void)macs;
     const auto ls = cfg.for_op(op);
-    s += ls && ls->format != runtime::Format::kDense ? partition::layer_saliency(canonical, op, *ls) : 1.0;
+    // A uniform SPEC leaves the convs its format cannot take dense, as run and predict do.
+    const graph::Op& gop = canonical.op(*canonical.find_op(op));
+    const bool applies = ls && ls->format != runtime::Format::kDense && gop.type == "Conv" &&
+                         runtime::format_problem(runtime::conv_shape_of(canonical, gop), *ls).empty();
+    s += applies ? partition::layer_saliency(canonical, op, *ls) : 1.0;
   }
   return s / static_cast<double>(prunable.size());
 }
