@@ -95,6 +95,18 @@ inline hilsim::runtime::SparsitySpec spec_arg(const py::object& config) {
   return hilsim::runtime::parse_sparsity_json(to_json(config).dump(), "config");
 }
 
+// One layer's setting as the dict a config takes ({format, block | entries | ratio, unit}).
+inline py::dict layer_dict(const hilsim::runtime::LayerSparsity& l) {
+  py::dict d;
+  d["format"] = hilsim::runtime::format_name(l.format);
+  if (l.format == hilsim::runtime::Format::kBlock || l.format == hilsim::runtime::Format::kBlockCol)
+    d["block"] = py::make_tuple(l.bf, l.bc);
+  if (l.format == hilsim::runtime::Format::kPattern) d["entries"] = l.entries;
+  else if (l.format != hilsim::runtime::Format::kDense) d["ratio"] = l.ratio;
+  if (!l.unit.empty()) d["unit"] = l.unit;
+  return d;
+}
+
 // The parts of the module defined in their own files.
 void bind_plan(py::module_& m);
 void bind_run(py::module_& m);

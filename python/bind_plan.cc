@@ -19,14 +19,7 @@ namespace {
 using hilsim::partition::Plan;
 
 py::dict setting_dict(const hilsim::partition::LayerChoice& l) {
-  const auto& s = l.setting;
-  py::dict d;
-  d["format"] = hilsim::runtime::format_name(s.format);
-  if (s.format == hilsim::runtime::Format::kBlock || s.format == hilsim::runtime::Format::kBlockCol)
-    d["block"] = py::make_tuple(s.bf, s.bc);
-  if (s.format == hilsim::runtime::Format::kPattern) d["entries"] = s.entries;
-  else if (s.format != hilsim::runtime::Format::kDense) d["ratio"] = s.ratio;
-  if (!s.unit.empty()) d["unit"] = s.unit;
+  py::dict d = layer_dict(l.setting);
   d["dense_ms"] = l.dense_ms;
   d["ms"] = l.ms;
   d["kept_saliency"] = l.kept_saliency;

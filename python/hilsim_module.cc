@@ -27,6 +27,7 @@ namespace py = pybind11;
 using hilsim_py::plain;
 using hilsim_py::to_json;
 using hilsim_py::spec_arg;
+using hilsim_py::layer_dict;
 using hilsim::costmodel::Prediction;
 using hilsim::costmodel::Predictor;
 
@@ -34,17 +35,6 @@ namespace {
 
 using hilsim::runtime::LayerSparsity;
 using hilsim::runtime::SparsitySpec;
-
-py::dict layer_dict(const LayerSparsity& l) {
-  py::dict d;
-  d["format"] = hilsim::runtime::format_name(l.format);
-  if (l.format == hilsim::runtime::Format::kBlock || l.format == hilsim::runtime::Format::kBlockCol)
-    d["block"] = py::make_tuple(l.bf, l.bc);
-  if (l.format == hilsim::runtime::Format::kPattern) d["entries"] = l.entries;
-  else if (l.format != hilsim::runtime::Format::kDense) d["ratio"] = l.ratio;
-  if (!l.unit.empty()) d["unit"] = l.unit;
-  return d;
-}
 
 py::dict to_dict(const Prediction& p) {
   py::list ops;
