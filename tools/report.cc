@@ -36,6 +36,9 @@ DECLARE_bool(compare);
 DECLARE_int32(repeat);
 DECLARE_double(target_speedup);
 
+DEFINE_string(predictor_json, "",
+              "report: a `hilsim bench-predictor --json` result, whose configurations it plots predicted vs measured");
+
 namespace hilsim::cli {
 namespace {
 
@@ -193,6 +196,43 @@ int run_report(const std::vector<std::string>& args) {
             svg::scatter("chart-scatter", "predicted vs measured", pts, so));
   }
 
+  // Predicted vs measured over whole configurations, from a bench-predictor run.
+  {
+    std::vector<svg::Point> pts;
+    std::string note = "Give --predictor-json FILE (the output of `hilsim bench-predictor --json`) to plot its "
+                       "configurations here.";
+    if (!FLAGS_predictor_json.empty()) {
+      std::ifstream in(FLAGS_predictor_json);
+      if (!in) throw Error("--predictor-json " + FLAGS_predictor_json, "cannot be read");
+      nlohmann::json j;
+      try {
+        in >> j;
+      } catch (const nlohmann::json::exception& e) {
+        throw Error("--predictor-json " + FLAGS_predictor_json, std::string("is not JSON: ") + e.what());
+      }
+      if (!j.is_object() || !j.contains("configs") || !j["configs"].is_array())
+        throw Error(FLAGS_predictor_json + ": field 'configs'", "missing: not a `hilsim bench-predictor --json` result");
+      for (size_t i = 0; i < j["configs"].size(); ++i) {
+        const auto& c = j["configs"][i];
+        const std::string where = FLAGS_predictor_json + ": field 'configs[" + std::to_string(i) + "]";
+        for (const char* k : {"ours_ms", "measured_ms_p10"})
+          if (!c.is_object() || !c.contains(k) || !c[k].is_number()) throw Error(where + "." + k + "'", "missing or not a number");
+        const double ours = c["ours_ms"].get<double>(), meas = c["measured_ms_p10"].get<double>();
+        const std::string name = c.value("model", std::string("?")) + " " + c.value("config", std::string()) + " t" +
+                                 std::to_string(c.value("threads", 1));
+        pts.push_back({ours, meas, name + ": predicted " + fixed(ours) + " ms, measured " + fixed(meas) + " ms"});
+      }
+      note = std::to_string(pts.size()) + " configurations of " + FLAGS_predictor_json + " (profile " +
+             j.value("profile", std::string("?")) + "); the dashed line is a perfect prediction.";
+    }
+    svg::ScatterOptions so;
+    so.x_label = "predicted ms";
+    so.y_label = "measured ms (p10)";
+    so.log_axes = so.diagonal = true;
+    section("chart-configs", "Predicted vs measured, per configuration", note,
+            svg::scatter("chart-configs", "predicted vs measured per configuration", pts, so));
+  }
+
   // The planner's front.
   {
     std::vector<svg::Point> pts;
@@ -303,16 +343,18 @@ int run_report(const std::vector<std::string>& args) {
 
 const Register reg({"report", "one self-contained HTML page of charts: layers, predicted vs measured, front, timeline",
                     "hilsim report MODEL --profile P --out report.html [--sparsity SPEC | --plan P] [--compare]\n"
-                    "                    [--target-speedup X] [--formats block,pattern] [--repeat N] [--threads N]\n\n"
+                    "                    [--target-speedup X] [--formats block,pattern] [--repeat N] [--threads N]\n"
+                    "                    [--predictor-json FILE]\n\n"
                     "Writes one HTML file with inline SVG charts (no scripts, opens with no network): per-layer latency\n"
                     "(dense and the config, predicted; measured on this machine with --compare), predicted vs measured\n"
-                    "per op (with --compare), the planner's latency vs kept-saliency front with the chosen plan marked\n"
+                    "per op (with --compare) and per configuration of a `bench-predictor --json` result\n"
+                    "(--predictor-json), the planner's latency vs kept-saliency front with the chosen plan marked\n"
                     "(and the given --plan or --sparsity), the simulated timeline per unit with the memory-access and\n"
                     "energy split, and the profile's summary with the fit error per kernel class. The front is planned\n"
                     "at the --plan's target, else at --target-speedup (1.5 when not given); without --plan or\n"
                     "--sparsity the charts show that plan.",
                     {"profile", "out", "sparsity", "plan", "compare", "target_speedup", "formats", "repeat", "threads",
-                     "unit", "json", "input_shape", "allow_unknown"},
+                     "unit", "json", "input_shape", "allow_unknown", "predictor_json"},
                     run_report});
 
 }  // namespace

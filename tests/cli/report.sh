@@ -8,8 +8,15 @@ HILSIM=$1 PY=$2 SRC=$3
 X=$SRC/device_profiles/x86_avx512_2core.json
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Configurations in the shape `hilsim bench-predictor --json` writes them.
+cat > "$tmp/bench.json" <<'JSON'
+{"profile": "x.json", "configs": [
+ {"model": "resnet18_like", "config": "dense", "threads": 1, "measured_ms_p10": 10.2, "ours_ms": 9.6},
+ {"model": "resnet18_like", "config": "block:8x4@0.7", "threads": 1, "measured_ms_p10": 5.1, "ours_ms": 4.4},
+ {"model": "yolov5s_like", "config": "dense", "threads": 2, "measured_ms_p10": 31.0, "ours_ms": 35.5}]}
+JSON
 "$HILSIM" report zoo:resnet18_like@64 --profile "$X" --compare --repeat 3 --formats block,pattern \
-  --out "$tmp/r.html" --json > "$tmp/r.json" 2>/dev/null
+  --predictor-json "$tmp/bench.json" --out "$tmp/r.html" --json > "$tmp/r.json" 2>/dev/null
 "$HILSIM" report zoo:yolov5s_like@320 --profile "$X" --target-speedup 1.3 --out "$tmp/y.html" > /dev/null 2>&1
 size=$(stat -c %s "$tmp/y.html")
 [[ $size -lt 2000000 ]] || { echo "FAIL: yolov5s_like report is $size bytes (limit 2 MB)"; exit 1; }
@@ -19,6 +26,11 @@ set +e
 "$HILSIM" report zoo:resnet18_like@64 --profile "$X" > /dev/null 2> "$tmp/err"; rc=$?
 set -e
 [[ $rc -eq 2 ]] && grep -q -- "--out" "$tmp/err" || { echo "FAIL: report without --out: rc $rc, $(cat "$tmp/err")"; exit 1; }
+echo '{"configs": [{"ours_ms": 1}]}' > "$tmp/bad.json"
+set +e
+"$HILSIM" report zoo:resnet18_like@64 --profile "$X" --predictor-json "$tmp/bad.json" --out "$tmp/b.html" > /dev/null 2> "$tmp/err"; rc=$?
+set -e
+[[ $rc -eq 2 ]] && grep -q "configs\[0\].measured_ms_p10" "$tmp/err" || { echo "FAIL: bad --predictor-json: rc $rc, $(cat "$tmp/err")"; exit 1; }
 browser=$(command -v chromium || command -v chromium-browser || command -v google-chrome || true)
 if [[ -z $browser ]]; then
   echo "skipped the browser check: no chromium installed (Debian: chromium; scripts/setup.sh lists it as optional)"
@@ -31,8 +43,9 @@ done
 import json, re, sys
 d = sys.argv[1]
 charts = json.load(open(f"{d}/r.json"))["charts"]
-assert charts == ["chart-layers", "chart-scatter", "chart-pareto", "chart-timeline", "chart-split", "chart-fit"], charts
-for page, need in (("r", {c: 3 for c in charts}), ("y", {c: 3 for c in charts if c != "chart-scatter"})):
+assert charts == ["chart-layers", "chart-scatter", "chart-configs", "chart-pareto", "chart-timeline", "chart-split",
+                  "chart-fit"], charts
+for page, need in (("r", {c: 3 for c in charts}), ("y", {c: 3 for c in charts if c not in ("chart-scatter", "chart-configs")})):
     src = open(f"{d}/{page}.html").read()
     dom = open(f"{d}/{page}.dom").read()
     assert "<script" not in src and "src=" not in src and "href=" not in src, "the page loads something"
