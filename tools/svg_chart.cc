@@ -106,7 +106,7 @@ std::string hbar_chart(const std::string& id, const std::string& title, const st
 
 std::string scatter(const std::string& id, const std::string& title, const std::vector<Point>& points,
                     const ScatterOptions& so) {
-  const double w = 560, h = 420, left = 70, right = 20, top = 20, bottom = 50;
+  const double w = 560, h = points.empty() ? 80 : 420, left = 70, right = 20, top = 20, bottom = 50;
   std::string o = open(id, title, w, h);
   std::vector<Point> all = points;
   all.insert(all.end(), so.marked.begin(), so.marked.end());
