@@ -1,4 +1,4 @@
-// Helpers every part of the Python module shares: Python values to the library's inputs.
+// What every part of the Python module shares: Python values turned into the library's inputs.
 #pragma once
 
 #include <pybind11/pybind11.h>
