@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <stdexcept>
 
@@ -20,49 +21,20 @@
 #include "hilsim/version.h"
 #include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/util/error.h"
+#include "bind_common.h"
 
 namespace py = pybind11;
+using hilsim_py::plain;
+using hilsim_py::to_json;
+using hilsim_py::spec_arg;
+using hilsim_py::layer_dict;
 using hilsim::costmodel::Prediction;
 using hilsim::costmodel::Predictor;
 
 namespace {
 
-// A numpy scalar (or 0-d array) as the Python number it holds; anything else unchanged. Pruning tools
-// compute ratios with numpy and pass them on as they are.
-py::object plain(const py::handle& h) {
-  if (py::hasattr(h, "dtype") && py::hasattr(h, "item") && py::hasattr(h, "ndim") && h.attr("ndim").cast<int>() == 0)
-    return h.attr("item")();
-  return py::reinterpret_borrow<py::object>(h);
-}
-
-// A path given as str or os.PathLike (pathlib.Path), as Python's own file functions take it.
-std::string path_arg(const py::handle& h, const char* what) {
-  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
-  if (py::hasattr(h, "__fspath__")) return py::str(h.attr("__fspath__")()).cast<std::string>();
-  throw hilsim::Error(what, "must be a str or os.PathLike, not " + py::str(h.get_type().attr("__name__")).cast<std::string>());
-}
-
-// Python dict/list/number/str -> JSON, so the config goes through the same validating parser as files.
-nlohmann::json to_json(const py::handle& h0) {
-  const py::object h = plain(h0);
-  if (h.is_none()) return nullptr;
-  if (py::isinstance<py::bool_>(h)) return h.cast<bool>();
-  if (py::isinstance<py::int_>(h)) return h.cast<int64_t>();
-  if (py::isinstance<py::float_>(h)) return h.cast<double>();
-  if (py::isinstance<py::str>(h)) return h.cast<std::string>();
-  if (py::hasattr(h, "tolist") && py::hasattr(h, "ndim")) return to_json(h.attr("tolist")());  // numpy arrays
-  if (py::isinstance<py::dict>(h)) {
-    nlohmann::json j = nlohmann::json::object();
-    for (auto item : h.cast<py::dict>()) j[py::str(item.first).cast<std::string>()] = to_json(item.second);
-    return j;
-  }
-  if (py::isinstance<py::list>(h) || py::isinstance<py::tuple>(h)) {
-    nlohmann::json j = nlohmann::json::array();
-    for (auto item : h) j.push_back(to_json(item));
-    return j;
-  }
-  throw hilsim::Error("config", "unsupported Python value of type " + py::str(h.get_type()).cast<std::string>());
-}
+using hilsim::runtime::LayerSparsity;
+using hilsim::runtime::SparsitySpec;
 
 py::dict to_dict(const Prediction& p) {
   py::list ops;
@@ -137,38 +109,59 @@ PYBIND11_MODULE(_hilsim, m) {
       PyErr_SetString(error.ptr(), "too large: the request needs more memory than there is");
     }
   });
+  py::class_<SparsitySpec>(m, "Config",
+                           "A per-layer sparsity config held on the C++ side, for search loops that change one\n"
+                           "layer per query: Config({op: {format, block, ratio, entries, unit}}) or Config('block:8x4@0.8').")
+      .def(py::init([](const py::object& config) { return spec_arg(config); }), py::arg("config") = py::none())
+      .def(
+          "set",
+          [](SparsitySpec& self, const std::string& op, const py::object& setting) {
+            if (setting.is_none()) {
+              self.layers.erase(op);
+              return;
+            }
+            nlohmann::json j;
+            j[op] = to_json(setting);
+            // The file parser's checks (ratio in [0, 1], known format and block), naming the op.
+            SparsitySpec one = hilsim::runtime::parse_sparsity_json(j.dump(), "config");
+            self.layers[op] = one.layers.at(op);
+          },
+          py::arg("op"), py::arg("setting"), "Set one layer ({format, block, ratio, entries, unit}); None makes it dense.")
+      .def(
+          "set_ratio",
+          [](SparsitySpec& self, const std::string& op, const py::object& ratio) {
+            auto it = self.layers.find(op);
+            if (it == self.layers.end())
+              throw hilsim::Error("config: op '" + op + "'", "has no setting yet: set() its format first");
+            const double r = plain(ratio).cast<double>();
+            if (!(r >= 0 && r <= 1)) throw hilsim::Error("config: op '" + op + "' ratio", "must lie in [0, 1]");
+            it->second.ratio = r;
+          },
+          py::arg("op"), py::arg("ratio"), "Change one layer's ratio in place (the cheapest search step).")
+      .def("__len__", [](const SparsitySpec& self) { return self.layers.size(); })
+      .def("__contains__", [](const SparsitySpec& self, const std::string& op) { return self.layers.count(op) > 0; })
+      .def("__getitem__",
+           [](const SparsitySpec& self, const std::string& op) {
+             auto it = self.layers.find(op);
+             if (it == self.layers.end()) throw py::key_error(op);
+             return layer_dict(it->second);
+           })
+      .def("to_dict", [](const SparsitySpec& self) {
+        py::dict d;
+        for (const auto& [op, l] : self.layers) d[py::str(op)] = layer_dict(l);
+        return d;
+      }, "{op: setting} of the per-layer part (a uniform SPEC's part is not listed)");
   py::class_<Predictor>(m, "Predictor")
       .def(py::init([](const py::object& model, const py::object& profile, const py::object& threads,
                        const std::string& unit, const py::object& input_shape, bool allow_unknown,
                        bool allow_extrapolation) {
              hilsim::costmodel::PredictorOptions o;
              // The CLI's rule: 1 thread unless told; 0 or a negative count is refused, not read as "default".
-             if (!threads.is_none()) {
-               const py::object t = plain(threads);
-               if (!py::isinstance<py::int_>(t) || py::isinstance<py::bool_>(t))
-                 throw hilsim::Error("threads=" + py::repr(threads).cast<std::string>(), "must be a whole number");
-               o.threads = t.cast<int>();
-               if (o.threads < 1)
-                 throw hilsim::Error("threads=" + std::to_string(o.threads), "must be >= 1 (leave it out for 1 thread)");
-             } else {
-               o.threads = 1;
-             }
+             o.threads = hilsim_py::threads_arg(threads, 1);
              o.default_unit = unit;
              o.allow_extrapolation = allow_extrapolation;
-             hilsim::graph::ImportOptions io;
-             io.allow_unknown = allow_unknown;
-             if (!input_shape.is_none()) {
-               if (py::isinstance<py::str>(input_shape)) {
-                 io.input_shapes = hilsim::graph::parse_input_shapes(input_shape.cast<std::string>());
-               } else {
-                 hilsim::graph::Shape s;
-                 for (auto d : input_shape) s.push_back(plain(d).cast<int64_t>());
-                 io.input_shapes[""] = s;
-               }
-             }
-             const std::string model_path = path_arg(model, "model");
-             const std::string profile_path = path_arg(profile, "profile");
-             hilsim::graph::Graph g = hilsim::graph::load_model(model_path, io);
+             const std::string profile_path = hilsim_py::path_arg(profile, "profile");
+             hilsim::graph::Graph g = hilsim_py::load_graph(model, input_shape, allow_unknown);
              return std::make_unique<Predictor>(g, hilsim::model::load_profile(profile_path), o);
            }),
            py::arg("model"), py::arg("profile"), py::arg("threads") = py::none(), py::arg("unit") = "",
@@ -181,14 +174,7 @@ PYBIND11_MODULE(_hilsim, m) {
       .def(
           "predict",
           [](Predictor& self, py::object config) {
-            hilsim::runtime::SparsitySpec spec;
-            if (!config.is_none()) {
-              if (py::isinstance<py::str>(config)) {
-                spec = hilsim::runtime::parse_sparsity_spec(config.cast<std::string>());
-              } else {
-                spec = hilsim::runtime::parse_sparsity_json(to_json(config).dump(), "config");
-              }
-            }
+            const SparsitySpec spec = spec_arg(config);
             Prediction p;
             {
               py::gil_scoped_release release;
@@ -199,7 +185,45 @@ PYBIND11_MODULE(_hilsim, m) {
             return r;
           },
           py::arg("config") = py::none(),
-          "Predict for a per-layer config {op: {format, block, ratio, entries, unit}} or a uniform SPEC string.")
+          "Predict for a per-layer config {op: {format, block, ratio, entries, unit}}, a Config or a uniform SPEC\n"
+          "string; per-op table and totals.")
+      .def(
+          "estimate",
+          [](Predictor& self, py::object config) {
+            // A search loop's query: totals only, and a Config skips the parsing a dict needs each time.
+            hilsim::costmodel::Estimate e;
+            if (py::isinstance<SparsitySpec>(config)) {
+              const SparsitySpec& spec = config.cast<const SparsitySpec&>();
+              py::gil_scoped_release release;
+              e = self.estimate(spec);
+            } else {
+              const SparsitySpec spec = spec_arg(config);
+              py::gil_scoped_release release;
+              e = self.estimate(spec);
+            }
+            // Keys made once (interned, never freed: they outlive the module's other objects), so a
+            // query builds no strings; this dict is most of what Python adds to a one-layer step.
+            static PyObject* const keys[] = {
+                PyUnicode_InternFromString("ms"),           PyUnicode_InternFromString("sum_ms"),
+                PyUnicode_InternFromString("bytes"),        PyUnicode_InternFromString("dram_bytes"),
+                PyUnicode_InternFromString("cache_bytes"),  PyUnicode_InternFromString("energy_mj"),
+                PyUnicode_InternFromString("weight_bytes"), PyUnicode_InternFromString("peak_memory_bytes"),
+                PyUnicode_InternFromString("extrapolated_ops")};
+            const py::object values[] = {py::float_(e.ms),          py::float_(e.sum_ms),
+                                         py::int_(e.bytes),         py::int_(e.dram_bytes),
+                                         py::int_(e.cache_bytes),   py::float_(e.energy_mj),
+                                         py::int_(e.weight_bytes),  py::int_(e.peak_memory_bytes),
+                                         py::int_(e.extrapolated_ops)};
+            py::dict t;
+            for (size_t i = 0; i < std::size(keys); ++i)
+              if (PyDict_SetItem(t.ptr(), keys[i], values[i].ptr()) != 0) throw py::error_already_set();
+            return t;
+          },
+          py::arg("config") = py::none(),
+          "The totals of predict() (ms, bytes, energy_mj, ...) without the per-op table: the cheap query for a\n"
+          "search loop; give a Config and change one layer per step.")
       .def("prunable_ops", &Predictor::prunable_ops, "(name, dense MACs) of the layers a config may name");
   m.def("zoo_names", &hilsim::graph::zoo_names);
+  hilsim_py::bind_plan(m);
+  hilsim_py::bind_run(m);
 }

@@ -8,6 +8,7 @@
 
 #include "command.h"
 #include "common_flags.h"
+#include "csv_table.h"
 #include "hilsim/calibration/runner.h"
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/runtime/executor.h"
@@ -25,6 +26,7 @@ DECLARE_string(sparsity);
 DECLARE_string(plan);
 DECLARE_string(trace);
 DECLARE_int32(repeat);
+DECLARE_string(csv);
 
 namespace hilsim::cli {
 namespace {
@@ -34,6 +36,7 @@ int run_predict(const std::vector<std::string>& args) {
   if (FLAGS_profile.empty()) throw Error("predict", "--profile is required (see device_profiles/)");
   if (!FLAGS_sparsity.empty() && !FLAGS_plan.empty()) throw Error("--sparsity/--plan", "give one of them, not both");
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
+  if (!FLAGS_csv.empty()) check_writable(FLAGS_csv, "--csv");
   graph::Graph g = load_model_from_flags(args[0]);
   const int plan_threads = FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads;
   const model::Profile profile = model::load_profile(FLAGS_profile);
@@ -79,6 +82,24 @@ int run_predict(const std::vector<std::string>& args) {
     measured_median = m.ms_median;
     measured_threads = req.threads;
     host = measure_host_speed(profile, nullptr, measured_threads);
+  }
+
+  if (!FLAGS_csv.empty()) {
+    std::vector<std::string> cols = {"name", "type", "kernel", "unit", "format", "ms", "bytes", "dram_bytes",
+                                     "cache_bytes", "energy_mj", "macs", "executed_macs", "weight_bytes",
+                                     "start_ms", "end_ms", "model", "extrapolated"};
+    if (FLAGS_compare) cols.push_back("measured_ms_p10");
+    CsvTable t(cols);
+    for (size_t i = 0; i < p.ops.size(); ++i) {
+      const auto& o = p.ops[i];
+      t.row().cell(o.name).cell(o.type).cell(o.klass).cell(o.unit).cell(o.format).cell(o.ms)
+          .cell(static_cast<long long>(o.bytes)).cell(static_cast<long long>(o.dram_bytes))
+          .cell(static_cast<long long>(o.cache_bytes)).cell(o.energy_mj).cell(static_cast<long long>(o.macs))
+          .cell(static_cast<long long>(o.executed_macs)).cell(static_cast<long long>(o.weight_bytes))
+          .cell(o.start_ms).cell(o.end_ms).cell(o.model).cell(o.extrapolated);
+      if (FLAGS_compare) t.cell(measured[i]);
+    }
+    t.write(FLAGS_csv, "--csv");
   }
 
   if (FLAGS_json) {
@@ -149,7 +170,7 @@ int run_predict(const std::vector<std::string>& args) {
 
 const Register reg({"predict", "predicted latency, bytes, energy and peak memory of a model on a device",
                     "hilsim predict MODEL --profile P [--sparsity SPEC | --plan P] [--threads N] [--unit U]\n"
-                    "                     [--json] [--trace FILE] [--compare]\n\n"
+                    "                     [--json] [--trace FILE] [--compare] [--csv FILE]\n\n"
                     "Per kernel instance (after re-parameterisation, BN folding and activation fusion; sparse\n"
                     "formats from SPEC or the plan) the profile's fitted model for its class gives the time;\n"
                     "classes the profile lacks fall back to its roofline (marked *). Bytes are the memory access\n"
@@ -159,9 +180,11 @@ const Register reg({"predict", "predicted latency, bytes, energy and peak memory
                     "Without --threads the prediction (and --compare's run) is for 1 thread, or the plan's count with\n"
                     "--plan; --threads must lie in 1..4x the unit's cores.\n"
                     "--compare also times the profile's speed reference, where it has one, and says how much\n"
-                    "slower or faster this host is than when the profile was calibrated.",
+                    "slower or faster this host is than when the profile was calibrated.\n"
+                    "--csv writes the per-op table (name, type, kernel, unit, format, ms, bytes by level, energy,\n"
+                    "MACs, schedule; measured ms with --compare) to a file.",
                     {"profile", "sparsity", "plan", "threads", "unit", "json", "trace", "compare", "repeat", "allow_extrapolation",
-                     "input_shape", "allow_unknown"},
+                     "input_shape", "allow_unknown", "csv"},
                     run_predict});
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "common_flags.h"
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/partition/planner.h"
+#include "csv_table.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
@@ -27,6 +28,7 @@ DEFINE_string(split, "", "with --units: 'branches' places ops on the units as th
 DECLARE_string(profile);
 DEFINE_string(trace, "", "write a Chrome/Perfetto trace (trace-event JSON): run writes one measured run, predict the "
                          "predicted schedule");
+DEFINE_string(csv, "", "also write the per-op table to FILE as CSV (one row per op, header first)");
 DEFINE_bool(check_overhead, false, "also measure the cost of per-op timing (runs the model twice as often)");
 
 namespace hilsim::cli {
@@ -57,6 +59,7 @@ int run_run(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("run", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
   if (FLAGS_repeat < 1 || FLAGS_warmup < 0) throw Error("--repeat/--warmup", "repeat must be >= 1 and warmup >= 0");
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
+  if (!FLAGS_csv.empty()) check_writable(FLAGS_csv, "--csv");
   graph::Graph g = load_model_from_flags(args[0]);
   const int threads = threads_from_flags(FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads);
   runtime::RunConfigRequest req;
@@ -91,6 +94,17 @@ int run_run(const std::vector<std::string>& args) {
                     {{"kernel", ops[i].kernel}, {"format", ops[i].format},
                      {"transfer_ms", std::to_string(t.op_transfer_ms[i])}}});
     write_trace(FLAGS_trace, ev, "hilsim run " + args[0], {{"kind", "measured"}, {"model", args[0]}});
+  }
+
+  if (!FLAGS_csv.empty()) {
+    CsvTable t({"name", "type", "kernel", "unit", "format", "measured_ms_median", "macs", "executed_macs",
+                "weight_bytes", "kept_saliency"});
+    for (size_t i = 0; i < ops.size(); ++i)
+      t.row().cell(ops[i].name).cell(ops[i].type).cell(ops[i].kernel).cell(ops[i].unit).cell(ops[i].format)
+          .cell(m.op_ms_median[i]).cell(static_cast<long long>(ops[i].macs))
+          .cell(static_cast<long long>(ops[i].executed_macs)).cell(static_cast<long long>(ops[i].weight_bytes))
+          .cell(ops[i].kept_saliency);
+    t.write(FLAGS_csv, "--csv");
   }
 
   if (FLAGS_json) {
@@ -139,7 +153,7 @@ int run_run(const std::vector<std::string>& args) {
 
 const Register reg({"run", "run a model on hilsim's kernels on this machine and time every op",
                     "hilsim run MODEL [--threads N] [--repeat N] [--warmup N] [--sparsity SPEC | --plan P]\n"
-                    "                 [--units SPEC [--split branches [--profile P]]] [--json] [--trace FILE]\n\n"
+                    "                 [--units SPEC [--split branches [--profile P]]] [--json] [--trace FILE] [--csv FILE]\n\n"
                     "Compiles MODEL (canonical passes: re-parameterise, fold BN, fuse activations; weights packed\n"
                     "once; one activation arena) and measures it: warm-up runs, then timed runs with per-op clocks.\n"
                     "--sparsity prunes the convs on the fly with the mask generators and runs the sparse kernels.\n"
@@ -149,9 +163,10 @@ const Register reg({"run", "run a model on hilsim's kernels on this machine and 
                     "on the OpenCL device with timed copies in and out (ops with no OpenCL kernel run on its host\n"
                     "thread, kernel named host_*). Without --split or a plan every op runs on the first unit.\n"
                     "Random inputs in [-1, 1] with a fixed seed. Without --threads it runs on 1 thread, or the plan's\n"
-                    "count with --plan.",
+                    "count with --plan. --csv writes the per-op table (name, type, kernel, unit, format, measured ms,\n"
+                    "MACs, bytes) to a file.",
                     {"threads", "repeat", "warmup", "sparsity", "plan", "units", "split", "profile", "trace", "json",
-                     "check_overhead", "input_shape"},
+                     "check_overhead", "input_shape", "csv"},
                     run_run});
 
 }  // namespace

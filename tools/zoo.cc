@@ -14,7 +14,7 @@
 #include "hilsim/graph/zoo.h"
 #include "hilsim/util/error.h"
 
-DEFINE_string(out, "", "output: a directory for `zoo`, a profile for `calibrate`/`fit`, a plan or directory for `plan`/`emit`");
+DEFINE_string(out, "", "output: a directory for `zoo`, a profile for `calibrate`/`fit`, a plan or directory for `plan`/`emit`, the HTML page for `report`");
 DEFINE_bool(list, false, "list the models with their size");
 
 namespace hilsim::cli {

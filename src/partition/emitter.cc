@@ -27,27 +27,54 @@ graph::Graph canonical(const graph::Graph& model) {
   return g;
 }
 
-}  // namespace
-
-EmitResult emit_model(const graph::Graph& model, const Plan& plan) {
-  EmitResult r;
-  r.pruned = canonical(model);
-  graph::Graph& g = r.pruned;
+// Both callers hold the canonical graph already: the fingerprint check and one layer's mask.
+void check_fingerprint(const graph::Graph& g, const Plan& plan) {
   const std::string fp = model_fingerprint(g);
   if (fp != plan.fingerprint)
     throw Error("plan for '" + plan.model + "'",
                 "was made for another model (fingerprint " + plan.fingerprint + ", this model " + fp +
                     "): op names, weight shapes or the input shape differ");
-  r.packed.fingerprint = fp;
+}
+
+const graph::Op& sparse_conv(const graph::Graph& g, const LayerChoice& l, kernels::ConvShape* cs) {
+  auto id = g.find_op(l.op);
+  if (!id) throw Error("plan: op '" + l.op + "'", "the model has no such op");
+  const graph::Op& op = g.op(*id);
+  if (op.type != "Conv") throw Error("plan: op '" + l.op + "'", "only convs take a sparse format");
+  *cs = runtime::conv_shape_of(g, op);
+  const std::string problem = runtime::format_problem(*cs, l.setting);
+  if (!problem.empty()) throw Error("plan: op '" + l.op + "'", problem);
+  return op;
+}
+
+}  // namespace
+
+std::vector<LayerMask> plan_masks(const graph::Graph& model, const Plan& plan) {
+  const graph::Graph g = canonical(model);
+  check_fingerprint(g, plan);
+  std::vector<LayerMask> out;
   for (const LayerChoice& l : plan.layers) {
-    auto id = g.find_op(l.op);
-    if (!id) throw Error("plan: op '" + l.op + "'", "the model has no such op");
     if (l.setting.format == runtime::Format::kDense) continue;
-    const graph::Op& op = g.op(*id);
-    if (op.type != "Conv") throw Error("plan: op '" + l.op + "'", "only convs take a sparse format");
-    const kernels::ConvShape cs = runtime::conv_shape_of(g, op);
-    const std::string problem = runtime::format_problem(cs, l.setting);
-    if (!problem.empty()) throw Error("plan: op '" + l.op + "'", problem);
+    kernels::ConvShape cs;
+    const graph::Op& op = sparse_conv(g, l, &cs);
+    const graph::Tensor* w = g.constant(op.inputs[1]);
+    runtime::FormatMask fm = runtime::make_format_mask(cs, w->f32.data(), l.setting);
+    out.push_back({l.op, fm.label, w->shape, std::move(fm.keep), fm.kept_saliency});
+  }
+  return out;
+}
+
+EmitResult emit_model(const graph::Graph& model, const Plan& plan) {
+  EmitResult r;
+  r.pruned = canonical(model);
+  graph::Graph& g = r.pruned;
+  check_fingerprint(g, plan);
+  r.packed.fingerprint = plan.fingerprint;
+  for (const LayerChoice& l : plan.layers) {
+    if (!g.find_op(l.op)) throw Error("plan: op '" + l.op + "'", "the model has no such op");
+    if (l.setting.format == runtime::Format::kDense) continue;
+    kernels::ConvShape cs;
+    const graph::Op& op = sparse_conv(g, l, &cs);
     graph::Tensor* w = g.mutable_constant(op.inputs[1]);
     const runtime::FormatMask fm = runtime::make_format_mask(cs, w->f32.data(), l.setting);
     PackedConv pc;

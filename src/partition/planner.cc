@@ -255,6 +255,34 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const m
   }
   plan.solver_gap = kr.gap;
   plan.solver_upper_bound = kr.upper_bound;
+  size_t n_layers_total = keep_dense.size();
+  for (const auto& it : items) n_layers_total += it.size();
+  const auto mean_saliency = [&](double item_saliency) {
+    return n_layers_total ? (item_saliency + static_cast<double>(keep_dense.size())) / n_layers_total : 1.0;
+  };
+  plan.chosen = {fixed_ms + kr.latency_ms, mean_saliency(kr.saliency)};
+  if (o.front_points > 1) {
+    // The same options solved at budgets from the fastest reachable to all-dense: the trade-off the
+    // chosen plan was picked from.
+    double lo = 0, hi = 0;
+    for (const auto& opts : options) {
+      double mn = 1e300, mx = 0;
+      for (const auto& op : opts) mn = std::min(mn, op.latency_ms), mx = std::max(mx, op.latency_ms);
+      if (!opts.empty()) lo += mn, hi += mx;
+    }
+    std::vector<FrontPoint> pts;
+    for (int k = 0; k < o.front_points; ++k) {
+      const double b = lo + (hi - lo) * k / (o.front_points - 1);
+      const KnapsackResult r = solve_mckp(options, std::max(b, 1e-6));
+      if (r.feasible) pts.push_back({fixed_ms + r.latency_ms, mean_saliency(r.saliency)});
+    }
+    pts.push_back(plan.chosen);
+    std::sort(pts.begin(), pts.end(), [](const FrontPoint& a, const FrontPoint& b) {
+      return a.sum_ms < b.sum_ms || (a.sum_ms == b.sum_ms && a.saliency > b.saliency);
+    });
+    for (const auto& q : pts)  // keep a point only if it keeps more than every faster one
+      if (plan.front.empty() || q.saliency > plan.front.back().saliency + 1e-12) plan.front.push_back(q);
+  }
   double sal_sum = 0;
   int nlayers = 0;
   for (size_t i = 0; i < items.size(); ++i) {

@@ -40,6 +40,7 @@ fi
 check "$HILSIM" predict "$M" --profile "$X"
 check "$HILSIM" plan "$M" --profile "$X" --target-speedup 1.2 --out "$TMP/plan.json"
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted"
+check "$HILSIM" report "$M" --profile "$X" --out "$TMP/report.html"
 check "$HILSIM" validate "$TMP/emitted" --repeat 2
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted_lib" --lib
 check "$HILSIM" validate "$TMP/emitted_lib" --repeat 2

@@ -45,6 +45,29 @@ TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
   EXPECT_EQ(q.layers.size(), p.layers.size());
 }
 
+// The trade-off the report draws: solved at many budgets, monotone, ending at dense, with the chosen
+// plan on it (nothing on the front is faster and keeps more, beyond the solver's stated gap).
+TEST(Planner, FrontIsMonotoneAndHoldsTheChosenPlan) {
+  const model::Profile prof = model::load_profile(kProfile);
+  PlanOptions o;
+  o.target_speedup = 1.4;
+  o.threads = 1;
+  o.front_points = 10;
+  Plan p = make_plan(small("resnet18_like"), "m", prof, kProfile, o);
+  ASSERT_GE(p.front.size(), 3u);
+  for (size_t i = 1; i < p.front.size(); ++i) {
+    EXPECT_GT(p.front[i].sum_ms, p.front[i - 1].sum_ms);
+    EXPECT_GT(p.front[i].saliency, p.front[i - 1].saliency);
+  }
+  EXPECT_NEAR(p.front.back().saliency, 1.0, 1e-9);
+  EXPECT_NEAR(p.chosen.saliency, p.saliency, 1e-9);
+  EXPECT_NEAR(p.chosen.sum_ms, p.predicted.sum_ms, 1e-6 * p.predicted.sum_ms);
+  for (const auto& q : p.front)
+    if (q.sum_ms <= p.chosen.sum_ms) EXPECT_LE(q.saliency, p.chosen.saliency + p.solver_gap + 1e-9);
+  o.front_points = 0;
+  EXPECT_TRUE(make_plan(small("resnet18_like"), "m", prof, kProfile, o).front.empty());
+}
+
 TEST(Planner, UnreachableTargetNamesTheBestLatency) {
   const model::Profile prof = model::load_profile(kProfile);
   PlanOptions o;

@@ -12,6 +12,19 @@
 
 namespace hilsim::partition {
 
+// One sparse layer's mask as emit applies it: per weight of the canonical conv (OIHW, BN folded in),
+// 1 = kept. The weights BN folding scales keep their positions, so the mask also fits the unfolded conv.
+struct LayerMask {
+  std::string op, label;               // canonical op name; the format's name, e.g. "block8x4"
+  std::vector<int64_t> shape;          // OIHW
+  std::vector<uint8_t> keep;
+  double kept_saliency = 1;
+};
+
+// The masks of a plan's sparse layers, from the model's real weights by the kernels' mask library:
+// exactly what emit_model zeros. Throws Error when the plan was made for another model.
+std::vector<LayerMask> plan_masks(const graph::Graph& model, const Plan& plan);
+
 struct EmitResult {
   graph::Graph pruned;  // canonical graph, pruned weights in place
   PackedModel packed;

@@ -28,6 +28,7 @@ struct PlanOptions {
   int threads = 0;              // as in PredictorOptions
   std::string unit;             // default unit
   std::vector<std::string> split_units;  // two or more units: also try a branch split across them
+  int front_points = 0;         // > 1: also solve at this many budgets from fastest to dense (Plan::front)
 };
 
 struct LayerChoice {
@@ -38,6 +39,12 @@ struct LayerChoice {
   int group = -1;                  // coupled group sharing this decision, -1 none
   // Per block size at the chosen ratio: (block, ms, saliency), the trade-off the choice came from.
   std::vector<std::tuple<std::string, double, double>> block_tradeoff;
+};
+
+// One point of the planner's latency / kept-saliency trade-off: the knapsack's best at one budget.
+// ms is the sum of the layers' predicted times (what the knapsack budgets), not the simulated makespan.
+struct FrontPoint {
+  double sum_ms = 0, saliency = 0;  // saliency: mean kept saliency over the prunable layers
 };
 
 struct Plan {
@@ -51,6 +58,10 @@ struct Plan {
   double solver_gap = 0, solver_upper_bound = 0;
   std::string split = "none";  // none | branches
   double split_ms = 0, no_split_ms = 0;
+  // With PlanOptions::front_points: the Pareto front the knapsack reaches (dominated points dropped),
+  // fastest first, and where this plan lies on it. Not part of the plan file.
+  std::vector<FrontPoint> front;
+  FrontPoint chosen;
   runtime::SparsitySpec spec() const;
 };
 

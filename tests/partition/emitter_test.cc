@@ -1,0 +1,71 @@
+#include "hilsim/partition/emitter.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "hilsim/graph/zoo.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::partition {
+namespace {
+
+const std::string kProfile = std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json";
+
+graph::Graph small(const std::string& name) {
+  graph::ZooOptions o;
+  o.resolution = 64;
+  o.width = 0.5;
+  return graph::make_zoo_model(name, o);
+}
+
+// The masks a Python caller gets are the zeros emit writes: same ops, same positions, and a mask
+// that prunes something in every sparse layer.
+TEST(PlanMasks, EqualTheZerosEmitWrites) {
+  const model::Profile prof = model::load_profile(kProfile);
+  PlanOptions o;
+  o.target_speedup = 1.5;
+  o.threads = 1;
+  o.formats = {"block", "pattern", "csr"};
+  const graph::Graph model = small("resnet18_like");
+  const Plan p = make_plan(model, "m", prof, kProfile, o);
+  const std::vector<LayerMask> masks = plan_masks(model, p);
+  const EmitResult r = emit_model(model, p);
+  ASSERT_EQ(masks.size(), r.packed.convs.size());
+  ASSERT_GT(masks.size(), 0u);
+  std::map<std::string, std::string> labels;
+  for (const auto& pc : r.packed.convs) labels[pc.op] = pc.label;
+  for (const LayerMask& m : masks) {
+    EXPECT_EQ(labels[m.op], m.label) << m.op;
+    const graph::Op& op = r.pruned.op(*r.pruned.find_op(m.op));
+    const graph::Tensor* w = r.pruned.constant(op.inputs[1]);
+    ASSERT_EQ(w->shape, m.shape) << m.op;
+    ASSERT_EQ(static_cast<int64_t>(m.keep.size()), w->numel()) << m.op;
+    int64_t pruned = 0, mismatched = 0;
+    for (size_t i = 0; i < m.keep.size(); ++i) {
+      pruned += m.keep[i] == 0;
+      mismatched += (m.keep[i] == 0) != (w->f32[i] == 0.0f);
+    }
+    EXPECT_GT(pruned, 0) << m.op;
+    EXPECT_EQ(mismatched, 0) << m.op;
+    EXPECT_GT(m.kept_saliency, 0) << m.op;
+    EXPECT_LE(m.kept_saliency, 1) << m.op;
+  }
+}
+
+TEST(PlanMasks, RefuseAnotherModel) {
+  const model::Profile prof = model::load_profile(kProfile);
+  PlanOptions o;
+  o.target_speedup = 1.3;
+  o.threads = 1;
+  const Plan p = make_plan(small("resnet18_like"), "m", prof, kProfile, o);
+  try {
+    plan_masks(small("yolov5s_like"), p);
+    ADD_FAILURE() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hilsim::partition
