@@ -68,6 +68,7 @@ struct CalibrateOptions {
   // (out + ".gpu.samples.json"); its samples are merged into the CPU's before the fit.
   std::optional<runtime::UnitDef> gpu;
   double gpu_budget_s = 90;
+  bool tiny = false;  // a few small points per class and no waiting out slow phases (smoke tests)
 };
 
 // The classes a gpu unit is calibrated for: the kernels the OpenCL lowering has.
