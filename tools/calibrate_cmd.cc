@@ -17,7 +17,9 @@
 #include "hilsim/calibration/samples.h"
 #include "hilsim/calibration/speed_reference.h"
 #include "hilsim/model/profile.h"
+#include "hilsim/kernels/opencl/cl_runtime.h"
 #include "hilsim/kernels/thread_pool.h"
+#include "hilsim/runtime/units.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
 
@@ -31,7 +33,9 @@ DEFINE_bool(drift_correction, true,
             "divide each sample by how much slower than its undisturbed level (the 10th percentile of the smoothed "
             "speed-reference readings, taken every 2 s) the host ran when it was taken, at the exponent the fit finds, "
             "where that explains the scatter (--nodrift-correction fits the raw timings)");
+DEFINE_double(gpu_budget_s, 90, "with --units gpu: wall-clock budget of the gpu unit's part, seconds (after the CPU's)");
 DECLARE_string(out);
+DECLARE_string(units);  // one gflags flag shared with run (defined there)
 
 namespace hilsim::cli {
 namespace {
@@ -167,6 +171,19 @@ int run_calibrate(const std::vector<std::string>& args) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   o.correct_drift = FLAGS_drift_correction;
+  if (!FLAGS_units.empty()) {
+    // Only the gpu unit is calibrated apart: the CPU's cells are per thread count, not per unit.
+    for (const runtime::UnitDef& u : runtime::parse_units(FLAGS_units)) {
+      if (u.kind != "gpu")
+        throw Error("--units: unit '" + u.id + "'", "calibrate takes only a gpu unit here (gpu or gpu:CORE); CPU "
+                                                    "units come from the thread counts of --threads-max");
+      o.gpu = u;
+    }
+    const std::string why = kernels::opencl::ClContext::unavailable_reason();
+    if (!why.empty()) throw Error("--units gpu", "no OpenCL device: " + why);
+    if (FLAGS_gpu_budget_s <= 0) throw Error("--gpu-budget-s", "must be positive");
+    o.gpu_budget_s = FLAGS_gpu_budget_s;
+  }
   calibration::CalibrateResult r = calibration::calibrate(o);
   std::fprintf(stderr, "\n");
   if (r.interrupted) {
@@ -180,6 +197,12 @@ int run_calibrate(const std::vector<std::string>& args) {
               "beside it)\n", r.wall_s, r.waited_s, r.samples.samples.size(), FLAGS_out.c_str());
   print_profile_summary(r.profile);
   print_drift_correction(r.samples, r.profile);
+  if (o.gpu) {
+    int fitted = 0;
+    for (const auto& c : calibration::gpu_calibration_classes()) fitted += r.profile.kernels.count(model::gpu_profile_key(c)) > 0;
+    std::fprintf(stderr, "gpu unit (%s): %d of %zu classes fitted, %zu grid points it cannot run skipped\n",
+                 r.gpu_device.c_str(), fitted, calibration::gpu_calibration_classes().size(), r.gpu_skipped.size());
+  }
   // Classes the budget ended before (too few samples to fit at some thread count): a prediction that
   // needs one is refused (or answered by roofline with --allow-extrapolation), so say which now.
   const std::vector<std::string> asked = o.classes.empty() ? calibration::calibration_classes() : o.classes;
@@ -223,9 +246,15 @@ std::string classes_text() {
   return t;
 }
 
+std::string gpu_classes_text() {
+  std::string t;
+  for (const auto& c : calibration::gpu_calibration_classes()) t += (t.empty() ? "" : ", ") + c;
+  return t;
+}
+
 const Register reg_cal({"calibrate", "measure this machine's kernels over a designed grid into a device profile",
                         "hilsim calibrate --out device_profiles/NAME.json [--budget-s S] [--resume] [--classes LIST]\n"
-                        "                 [--threads-max N]\n"
+                        "                 [--threads-max N] [--units gpu[:CORE] [--gpu-budget-s S]]\n"
                         "hilsim calibrate --evaluate PROFILE [--count N] [--json]\n\n"
                         "Times every kernel class through the executor over a space-filling design of layer shapes\n"
                         "(channels 8-1024, spatial 4-160, strides 1/2, sparsity 0-0.95), threads 1..cores, then adds\n"
@@ -236,9 +265,15 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
                         "--evaluate measures instances the calibration never ran, two ways: N fresh grid points per\n"
                         "class timed alone, and the layers of zoo variants and sparse settings outside the\n"
                         "calibration's list timed inside their model; per class and thread count it prints RMSPE,\n"
-                        "median |error| and the share within +-10% of the profile's prediction.\n"
+                        "median |error| and the share within +-10% of the profile's prediction.\n\n"
+                        "--units gpu[:CORE] then calibrates the OpenCL device (PoCL on CORE here) for its classes\n"
+                        "(" + gpu_classes_text() + ") over the same driver and grid,\n"
+                        "every op on the device, with --gpu-budget-s of its own: models keyed CLASS/gpu, a units[]\n"
+                        "entry {id gpu, kind gpu} naming the device, and its host<->device copy figures fitted on the\n"
+                        "timed copies (host_transfer). Without an OpenCL device it is an error (exit 2).\n"
                         "Classes: " + classes_text(),
-                        {"out", "budget_s", "resume", "classes", "threads_max", "evaluate", "count", "json", "drift_correction"},
+                        {"out", "budget_s", "resume", "classes", "threads_max", "evaluate", "count", "json", "drift_correction",
+                         "units", "gpu_budget_s"},
                         run_calibrate});
 const Register reg_fit({"fit", "re-fit a device profile from calibration samples without measuring",
                         "hilsim fit SAMPLES --out PROFILE\n\n"

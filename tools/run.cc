@@ -36,7 +36,11 @@ namespace {
 
 // --split branches: which op runs on which unit is the partitioner's choice, from the calibrated
 // predictor (the units must be the profile's), so that run measures what plan would choose.
-std::map<std::string, std::string> split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) {
+struct Split {
+  std::map<std::string, std::string> op_unit;
+  double predicted_ms = 0;  // the split's simulated makespan, to set beside the measured one
+};
+Split split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) {
   if (FLAGS_split != "branches") throw Error("--split", "unknown mode '" + FLAGS_split + "' (known: branches)");
   if (opts.units.size() < 2) throw Error("--split", "needs --units with at least two units");
   const std::string path = FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
@@ -52,7 +56,10 @@ std::map<std::string, std::string> split_from_flags(const graph::Graph& g, const
   po.threads = 1;
   po.default_unit = ids[0];
   costmodel::Predictor pred(g, std::move(profile), po);
-  return partition::split_branches(pred, opts.sparsity, ids);
+  Split s;
+  s.op_unit = partition::split_branches(pred, opts.sparsity, ids);
+  s.predicted_ms = pred.predict_placed(opts.sparsity, ids).ms;  // the schedule the placement came from
+  return s;
 }
 
 int run_run(const std::vector<std::string>& args) {
@@ -68,7 +75,12 @@ int run_run(const std::vector<std::string>& args) {
   req.plan_path = FLAGS_plan;
   req.units = FLAGS_units;
   runtime::ExecOptions opts = runtime::make_exec_options(req);
-  if (!FLAGS_split.empty()) opts.op_unit = split_from_flags(g, opts);
+  Split split;
+  if (!FLAGS_split.empty()) {
+    split = split_from_flags(g, opts);
+    opts.op_unit = split.op_unit;
+    std::fprintf(stderr, "branch split: predicted makespan %.3f ms\n", split.predicted_ms);
+  }
   runtime::Executor ex(g, opts);
   runtime::TensorMap inputs = runtime::random_inputs(ex.compiled_graph());
   std::fprintf(stderr, "measuring %s: %d warm-up + %d timed runs...\n", args[0].c_str(), FLAGS_warmup, FLAGS_repeat);
@@ -127,6 +139,7 @@ int run_run(const std::vector<std::string>& args) {
                   {"wait_ms_median", m.wait_ms_median}, {"transfer_ms_median", m.transfer_ms_median},
                   {"arena_bytes", ex.arena_bytes()}, {"peak_live_bytes", ex.peak_live_bytes()}};
     if (FLAGS_check_overhead) j["total"]["timing_overhead_pct"] = m.timing_overhead_pct;
+    if (!FLAGS_split.empty()) j["total"]["split_predicted_ms"] = split.predicted_ms;
     nlohmann::json ju = nlohmann::json::array();
     for (const auto& u : ex.units()) ju.push_back({{"id", u.id}, {"kind", u.kind}, {"cpus", u.cpus}});
     j["units"] = ju;
@@ -158,7 +171,9 @@ const Register reg({"run", "run a model on hilsim's kernels on this machine and 
                     "once; one activation arena) and measures it: warm-up runs, then timed runs with per-op clocks.\n"
                     "--sparsity prunes the convs on the fly with the mask generators and runs the sparse kernels.\n"
                     "--units runs ops on groups of pinned cores with real hand-offs for tensors that cross units;\n"
-                    "--split branches places the ops on them as `hilsim plan` would, by the profile's predictions.\n"
+                    "--split branches places the ops on them as `hilsim plan` would, by the profile's predictions,\n"
+                    "and prints that placement's predicted makespan (total.split_predicted_ms with --json); a gpu\n"
+                    "unit needs a profile calibrated with `calibrate --units gpu`.\n"
                     "a unit named gpu (gpu:CORES pins its host thread, and PoCL's threads, to CORES) runs its ops\n"
                     "on the OpenCL device with timed copies in and out (ops with no OpenCL kernel run on its host\n"
                     "thread, kernel named host_*). Without --split or a plan every op runs on the first unit.\n"

@@ -27,6 +27,7 @@
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/kernels/opencl/cl_runtime.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/reference_executor.h"
@@ -136,13 +137,16 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   // inside a model a layer's weights come from memory, not from a cache warmed by the previous run.
   const int64_t ws = std::max<int64_t>(1, p.working_set_bytes());
   const CalibrationPolicy& pol = mo.policy;
-  const int copies =
+  // The device keeps its weights in its own buffers, and PoCL runs a large point 20x slower than the
+  // CPU kernels: one copy, so a 90 s budget covers every class (copies made a point take seconds).
+  const int copies = mo.gpu ? 1 :
       ws >= pol.far_working_set_bytes
           ? static_cast<int>(std::clamp<int64_t>((pol.far_round_bytes + ws - 1) / ws, 1, pol.max_far_copies))
           : static_cast<int>(std::clamp<int64_t>(pol.cold_round_bytes / ws, 1, pol.max_copies));
   const graph::Graph g = layer_graph(p, 17, copies);
   runtime::ExecOptions eo;
   eo.threads = p.threads;
+  if (mo.gpu) eo.units = {*mo.gpu};  // every op on the device: the target's input is already there
   runtime::LayerSparsity ls;
   if (p.format != "dense") {
     ls = runtime::parse_layer_spec(p.format == "pattern" ? "pattern:" + std::to_string(p.entries)
@@ -162,6 +166,12 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
     if (id && cg.op(*id).type != "Relu") targets.push_back(j);
   }
   if (targets.empty()) throw Error("calibration point '" + p.key() + "'", "its graph compiled to producers only");
+  // A point the OpenCL lowering leaves on the host (kernel host_*) would time the CPU under a gpu key.
+  if (mo.gpu && ops[targets[0]].kernel.rfind("host_", 0) == 0)
+    throw Error("calibration point '" + p.key() + "'", "not supported on the gpu unit yet (runs on the host: " +
+                                                        ops[targets[0]].kernel + ")");
+  // gpu: per op with copies, the bytes and each run's copy time (profiling events, not the kernel's).
+  std::vector<std::vector<double>> copy_ms(ops.size());
   auto run_series = [&](std::vector<double>& t) {
     for (int i = 0; i < 2; ++i) ex.run(in);
     t.clear();
@@ -172,12 +182,30 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
       ex.run(in, &rt);
       for (size_t j : targets)
         if (j < rt.op_ms.size()) t.push_back(rt.op_ms[j]);
+      if (mo.gpu)
+        for (size_t j = 0; j < ops.size() && j < rt.op_transfer_ms.size(); ++j)
+          if (ops[j].transfer_bytes > 0) copy_ms[j].push_back(rt.op_transfer_ms[j]);
       ++rounds;
     }
   };
   const std::vector<double> t = steadier_series(run_series, pol.stable_spread);
   const auto id = cg.find_op(ops[targets[0]].name);
-  return timed_sample(model::op_instance(cg, *id, ls, p.threads, true).k, p.key(), p.threads, t);
+  Sample s = timed_sample(model::op_instance(cg, *id, ls, p.threads, true).k, p.key(), mo.gpu ? 1 : p.threads, t);
+  if (mo.gpu) {
+    s.unit = "gpu";
+    s.instance = "gpu/" + s.instance;
+    if (mo.copies)
+      for (size_t j = 0; j < ops.size(); ++j) {
+        if (copy_ms[j].empty()) continue;
+        model::KernelInstance copy;
+        copy.klass = "transfer";
+        Sample c = timed_sample(copy, "gpu/transfer/" + p.key() + "/" + ops[j].name, 1, copy_ms[j]);
+        c.unit = "gpu";
+        c.features = {{"bytes", static_cast<double>(ops[j].transfer_bytes)}, {"call", 1.0}, {"threads", 1.0}};
+        if (c.ms_median > 0) mo.copies->push_back(std::move(c));
+      }
+  }
+  return s;
 }
 
 std::string ContextRun::key() const {
@@ -286,7 +314,8 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   std::map<std::pair<std::string, int>, std::vector<size_t>> groups;
   for (size_t i = 0; i < set.samples.size(); ++i) {
     const Sample& s = set.samples[i];
-    groups[{s.klass, sample_threads(s)}].push_back(i);
+    // The gpu unit's samples group at "0 threads": apart from every CPU cell, keyed CLASS/gpu.
+    groups[{s.klass, s.unit == "gpu" ? 0 : sample_threads(s)}].push_back(i);
   }
   auto samples_of = [&](const std::vector<size_t>& idx, double exponent) {
     std::vector<Sample> out;
@@ -352,7 +381,8 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     if (!models.count(key)) continue;
     model::KernelModel m = models.at(key);
     m.drift_exponent = moving ? exponent : -1;
-    p.kernels[model::profile_key(key.first, key.second)] = m;
+    if (key.second == 0) m.unit = "gpu";
+    p.kernels[key.second == 0 ? model::gpu_profile_key(key.first) : model::profile_key(key.first, key.second)] = m;
     for (size_t i : idx) {
       const Sample& s = set.samples[i];
       if (key.first.rfind("dense_conv", 0) == 0 && key.second == 1 && s.ms_median > 0)
@@ -383,6 +413,39 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     u.mem_gbps = mem_gbps;
     u.cpus = {c};
     p.units.push_back(u);
+  }
+  // The gpu unit, where it was calibrated: its roofline from its own samples, its copies to and from
+  // host memory fitted on the executor's timed copies (bytes + a per-copy latency).
+  double gpu_gflops = 0, gpu_gbps = 0;
+  bool gpu_fitted = false;
+  for (const auto& [key, m] : p.kernels) gpu_fitted = gpu_fitted || m.unit == "gpu";
+  for (const Sample& s : set.samples) {
+    if (s.unit != "gpu" || !(s.ms_median > 0)) continue;
+    if (model::is_compute_class(s.klass) && s.features.count("macs")) gpu_gflops = std::max(gpu_gflops, 2.0 * s.features.at("macs") / (s.ms_median * 1e6));
+    if (s.klass == "elementwise" && s.features.count("bytes"))
+      gpu_gbps = std::max(gpu_gbps, s.features.at("bytes") / (s.ms_median * 1e6));
+  }
+  if (gpu_fitted) {
+    model::UnitSpec g;
+    g.id = "gpu";
+    g.kind = "gpu";
+    g.threads = 1;
+    // A ceiling: without compute samples the whole CPU's bounds a device running on its cores.
+    g.peak_gflops = gpu_gflops > 0 ? gpu_gflops : std::max(all.peak_gflops, 1.0);
+    g.mem_gbps = gpu_gbps > 0 ? gpu_gbps : std::max(mem_gbps, 1.0);
+    if (set.gpu_core >= 0 && set.gpu_core < cores) g.cpus = {set.gpu_core};
+    g.device = "OpenCL device '" + (set.gpu_device.empty() ? std::string("unrecorded") : set.gpu_device) + "'" +
+               (set.gpu_core >= 0 ? ", PoCL on CPU core " + std::to_string(set.gpu_core) + " when the device is the CPU"
+                                  : "");
+    auto gt = groups.find({"transfer", 0});
+    if (gt != groups.end() && gt->second.size() >= 2) {
+      model::KernelModel m = fit_kernel_class(samples_of(gt->second, 1.0), {"bytes", "call"});
+      g.host_transfer.latency_us = m.params[1] * 1e3;
+      g.host_transfer.gbps = m.params[0] > 0 ? 1e-6 / m.params[0] : 100.0;
+      g.host_transfer.source = "measured";
+      g.host_transfer.basis = std::to_string(gt->second.size()) + " timed copies of graph inputs and outputs";
+    }
+    p.units.push_back(g);
   }
   auto tr = groups.find({"transfer", 1});
   if (tr != groups.end() && tr->second.size() >= 2) {
@@ -419,6 +482,42 @@ namespace {
 
 // The executor measurement backend: each grid point as a one-layer model on the executor (what
 // `hilsim run` times per op), real layers from the zoo's graphs.
+// The gpu unit through the executor: each point's ops all on the device, the copies of its inputs and
+// outputs kept apart as transfer samples. A point the device cannot run is skipped, not timed on the host.
+class GpuBackend : public MeasureBackend {
+ public:
+  GpuBackend(const CalibrationPolicy& policy, const runtime::UnitDef& unit) {
+    mo_.policy = policy;
+    mo_.gpu = unit;
+    mo_.copies = &copies;
+    // Fewer repeats: a device op is timed from profiling events, steadier than the host's clock.
+    mo_.min_reps = 3;
+    mo_.max_reps = 30;
+    mo_.min_time_s = 0.01;
+  }
+  Sample measure(const KernelPoint& p) override {
+    try {
+      return measure_point(p, mo_);
+    } catch (const Error& e) {
+      skipped.push_back(e.what());
+      Sample s;  // the driver records it done; fit_profile ignores a sample without a time
+      s.klass = p.klass;
+      s.unit = "gpu";
+      s.instance = "gpu/" + p.key();
+      s.features["threads"] = 1;
+      return s;
+    }
+  }
+  std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) override {
+    return zoo_points(classes, threads);
+  }
+  std::vector<Sample> copies;
+  std::vector<std::string> skipped;
+
+ private:
+  MeasureOptions mo_;
+};
+
 class ExecutorBackend : public MeasureBackend {
  public:
   explicit ExecutorBackend(const CalibrationPolicy& policy) { mo_.policy = policy; }
@@ -445,6 +544,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   d.policy = o.policy;
   d.progress = o.progress;
   d.stop = o.stop;
+  d.tiny = o.tiny;
   const CalibrationPolicy& pol = o.policy;
   ExecutorBackend backend(pol);
   CalibrationDriver driver(backend, d);
@@ -473,9 +573,48 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   r.samples = std::move(dr.samples);
   r.interrupted = dr.interrupted;
   r.waited_s = dr.waited_s;
-  r.profile = fit_profile(r.samples, {o.correct_drift, pol});
   r.wall_s = dr.wall_s;
+  if (o.gpu && !r.interrupted) {
+    // The same driver and grid over the device, one "thread" (the device's own parallelism is its
+    // business), its own samples file so that either part resumes alone.
+    GpuBackend gb(pol, *o.gpu);
+    DriverOptions gd = d;
+    gd.samples_path = o.out + ".gpu.samples.json";
+    gd.budget_s = o.gpu_budget_s;
+    gd.max_threads = 1;
+    gd.classes.clear();
+    for (const auto& c : gpu_calibration_classes())
+      if (o.classes.empty() || std::find(o.classes.begin(), o.classes.end(), c) != o.classes.end()) gd.classes.push_back(c);
+    if (gd.classes.empty()) throw Error("--classes", "names none of the gpu unit's classes");
+    CalibrationDriver gdriver(gb, gd);
+    gdriver.measure_grid();
+    gdriver.measure_adaptive();
+    for (Sample& c : gb.copies) gdriver.add(std::move(c));
+    CalibrationDriver::Result gr = gdriver.finish();
+    r.interrupted = gr.interrupted;
+    r.waited_s += gr.waited_s;
+    r.wall_s += gr.wall_s;
+    r.gpu_skipped = gb.skipped;
+    r.gpu_device = kernels::opencl::ClContext::get()->device().name;
+    // Replace any gpu samples a resumed CPU file held by this run's (the gpu file has them all).
+    r.samples.samples.erase(std::remove_if(r.samples.samples.begin(), r.samples.samples.end(),
+                                           [](const Sample& s) { return !s.unit.empty(); }),
+                            r.samples.samples.end());
+    for (Sample& s : gr.samples.samples)
+      if (s.unit == "gpu" && s.ms_median > 0) r.samples.samples.push_back(std::move(s));
+    r.samples.gpu_device = r.gpu_device;
+    r.samples.gpu_core = o.gpu->cpus.empty() ? -1 : o.gpu->cpus[0];
+    save_samples(r.samples, d.samples_path);
+  }
+  r.profile = fit_profile(r.samples, {o.correct_drift, pol});
   return r;
+}
+
+const std::vector<std::string>& gpu_calibration_classes() {
+  static const std::vector<std::string> c = {"dense_conv1x1", "dense_conv3x3", "depthwise_conv3x3", "sparse_fb4",
+                                             "sparse_fb8",    "pool",          "elementwise",       "concat",
+                                             "resize"};
+  return c;
 }
 
 namespace {

@@ -61,6 +61,15 @@ SampleSet parse_samples(const std::string& text, const std::string& where) {
               {"energy", {{"source", "estimate"}, {"pj_per_flop", 0}, {"pj_per_byte", 0}, {"static_w", 0}, {"basis", "-"}}}};
     s.device = model::parse_profile(p.dump(), where).device;
   }
+  if (j.contains("gpu")) {
+    const json& gj = j["gpu"];
+    if (!gj.is_object() || !gj.contains("device") || !gj["device"].is_string()) bad(where, "gpu.device", "is missing or not a string");
+    s.gpu_device = gj["device"].get<std::string>();
+    if (gj.contains("core")) {
+      if (!gj["core"].is_number_integer()) bad(where, "gpu.core", "must be an integer");
+      s.gpu_core = gj["core"].get<int>();
+    }
+  }
   if (!j.contains("samples") || !j["samples"].is_array()) bad(where, "samples", "is missing or not an array");
   const json& arr = j["samples"];
   for (size_t i = 0; i < arr.size(); ++i) {
@@ -79,6 +88,10 @@ SampleSet parse_samples(const std::string& text, const std::string& where) {
     x.ms_p10 = e.contains("ms_p10") ? number(e["ms_p10"], where, f + ".ms_p10") : x.ms_median;
     x.ms_p90 = e.contains("ms_p90") ? number(e["ms_p90"], where, f + ".ms_p90") : x.ms_median;
     x.repeats = e.contains("repeats") && e["repeats"].is_number_integer() ? e["repeats"].get<int>() : 0;
+    if (e.contains("unit")) {
+      if (!e["unit"].is_string() || (e["unit"] != "gpu" && e["unit"] != "")) bad(where, f + ".unit", "must be \"gpu\" or absent");
+      x.unit = e["unit"].get<std::string>();
+    }
     s.samples.push_back(std::move(x));
   }
   return s;
@@ -97,6 +110,7 @@ std::string dump_samples(const SampleSet& s) {
   j["schema_version"] = s.schema_version;
   j["kernel_version"] = s.kernel_version;
   if (!s.note.empty()) j["note"] = s.note;
+  if (!s.gpu_device.empty()) j["gpu"] = {{"device", s.gpu_device}, {"core", s.gpu_core}};
   model::Profile p;
   p.device = s.device;
   j["device"] = json::parse(model::dump_profile(p))["device"];
@@ -105,6 +119,7 @@ std::string dump_samples(const SampleSet& s) {
     j["samples"].push_back({{"class", x.klass}, {"instance", x.instance}, {"features", x.features},
                             {"ms_median", x.ms_median}, {"ms_p10", x.ms_p10}, {"ms_p90", x.ms_p90},
                             {"repeats", x.repeats}});
+    if (!x.unit.empty()) j["samples"].back()["unit"] = x.unit;
   }
   return j.dump(1) + "\n";
 }

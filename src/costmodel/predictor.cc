@@ -48,6 +48,8 @@ struct Predictor::Impl {
     int64_t gemm_m = 0, gemm_n = 0, gemm_k = 0;
     int64_t in_bytes = 0, out_bytes = 0, weight_bytes = 0;
     int64_t macs = 0;
+    // Graph inputs read and graph outputs written: on a gpu unit they are copied to and from the device.
+    int64_t graph_io_bytes = 0;
     std::vector<size_t> deps;
     std::vector<int64_t> dep_bytes;
   };
@@ -121,6 +123,8 @@ struct Predictor::Impl {
   // The same models by class, indexed by thread count (nullptr where none): the hot path looks a
   // class up without building its "class/tN" key.
   std::unordered_map<std::string, std::vector<const model::CompiledModel*>> by_class;
+  // Models of the gpu unit ("CLASS/gpu"), by class.
+  std::unordered_map<std::string, const model::CompiledModel*> by_gpu_class;
   // Per node, the config's own setting for it (nullptr: the uniform one or none); reused per query.
   std::vector<const runtime::LayerSparsity*> layer_of;
   std::vector<std::pair<std::string, size_t>> last_names;
@@ -160,6 +164,10 @@ struct Predictor::Impl {
     for (const auto& [key, m] : compiled) {
       std::string klass;
       int t = 0;
+      if (model::split_gpu_profile_key(key, &klass)) {
+        by_gpu_class[klass] = &m;
+        continue;
+      }
       if (!model::split_profile_key(key, &klass, &t)) continue;
       auto& v = by_class[klass];
       if (v.size() <= static_cast<size_t>(t)) v.resize(static_cast<size_t>(t) + 1, nullptr);
@@ -187,6 +195,8 @@ struct Predictor::Impl {
           if (p != producer.end()) {
             n.deps.push_back(p->second);
             n.dep_bytes.push_back(b);
+          } else {
+            n.graph_io_bytes += b;
           }
         }
       }
@@ -207,6 +217,11 @@ struct Predictor::Impl {
           n.bias = op.type == "Gemm" && op.input(2).has_value();
         }
       }
+      for (const auto& o : op.outputs)
+        if (std::find(g.outputs().begin(), g.outputs().end(), o) != g.outputs().end()) {
+          const graph::TensorInfo* t = g.tensor_info(o);
+          if (t && t->known) n.graph_io_bytes += std::max<int64_t>(0, graph::numel(t->shape)) * graph::dtype_size(t->dtype);
+        }
       model_weight_bytes += n.weight_bytes;
       for (const auto& o : op.outputs) producer[o] = nodes.size();
       index[n.name] = nodes.size();
@@ -217,10 +232,16 @@ struct Predictor::Impl {
 
   // ms of an instance on a unit: the fitted model for the class at this thread count, else the
   // nearest thread count scaled, else the unit's roofline.
-  double latency(const model::KernelInstance& k, const model::UnitSpec& u, OpPrediction& p) const {
+  // On a gpu unit: the class's CLASS/gpu model, never a CPU one (the device's speed has nothing to do
+  // with the cores'), else the roofline where the profile allows it.
+  double latency(const model::KernelInstance& k, const model::UnitSpec& u, OpPrediction& p, bool gpu) const {
     const model::CompiledModel* model = nullptr;
     double scale = 1.0;
-    auto bc = by_class.find(k.klass);
+    auto bc = gpu ? by_class.end() : by_class.find(k.klass);
+    if (gpu) {
+      auto m = by_gpu_class.find(k.klass);
+      if (m != by_gpu_class.end()) model = m->second;
+    }
     if (bc != by_class.end()) {
       const auto& v = bc->second;
       if (k.threads > 0 && static_cast<size_t>(k.threads) < v.size()) model = v[static_cast<size_t>(k.threads)];
@@ -244,14 +265,14 @@ struct Predictor::Impl {
       p.model = "fitted";
       // No kernel beats the unit's compute ceiling: a linear fit driven outside its samples (a feature
       // it never saw vary) can fall towards zero, and a planner would pick exactly those options.
-      const double per_thread = u.peak_gflops > 0 ? u.peak_gflops / std::max(1, u.threads) : 0;
+      const double per_thread = u.peak_gflops > 0 ? u.peak_gflops / std::max(1, gpu ? 1 : u.threads) : 0;
       const double ceiling_ms =
           per_thread > 0 ? 2e-6 * static_cast<double>(k.executed_macs) / (per_thread * std::max(1, k.threads)) : 0;
       return std::max(std::max(0.0, ms) * scale, ceiling_ms);
     }
     if (profile.provenance == "measured" && !profile.kernels.empty() && !opts.allow_extrapolation)
-      throw Error("profile: kernel class '" + k.klass + "'",
-                  "has no fitted model (recalibrate with --classes " + k.klass +
+      throw Error("profile: kernel class '" + (gpu ? model::gpu_profile_key(k.klass) : k.klass) + "'",
+                  "has no fitted model (recalibrate with --classes " + k.klass + (gpu ? " --units gpu" : "") +
                       ", or pass --allow-extrapolation to use the roofline for it)");
     // Roofline: the slower of compute at peak and traffic at bandwidth, plus a small per-call cost.
     p.model = "roofline";
@@ -277,7 +298,9 @@ struct Predictor::Impl {
       last_unit_threads = threads_of(unit_id);
     }
     const model::UnitSpec* u = last_unit;
-    const int threads = last_unit_threads;
+    const bool gpu = u->kind == "gpu";
+    // A gpu unit's kernels are the device's: their instance carries no thread count of ours.
+    const int threads = gpu ? 1 : last_unit_threads;
     static const runtime::LayerSparsity kDense{};
     const runtime::LayerSparsity& setting = ls ? *ls : kDense;
     const model::OpInstance oi =
@@ -288,9 +311,21 @@ struct Predictor::Impl {
     p.klass = k.klass;
     p.executed_macs = k.executed_macs;
     p.weight_bytes = k.weight_bytes;
-    p.ms = latency(k, *u, p);
-    // The executor's own cost per op (dispatch, timing, hand-off), calibrated in whole-model runs.
-    p.ms += dispatch_ms(threads);
+    const model::TransferSpec& copy = u->host_transfer.gbps > 0 ? u->host_transfer : profile.transfer;
+    if (gpu && !by_gpu_class.empty() && !by_gpu_class.count(k.klass) && by_class.count(k.klass)) {
+      // A calibrated gpu without a model for the class: an op the OpenCL lowering leaves to the host (the
+      // executor's host_* kernels). It runs on the unit's driving core at one thread, its input copied
+      // back from the device and its output up.
+      p.ms = latency(k, *u, p, false) + dispatch_ms(1) + transfer_ms(copy, k.in_bytes) + transfer_ms(copy, k.out_bytes);
+      p.model = "host fallback";
+    } else {
+      p.ms = latency(k, *u, p, gpu);
+      // The executor's own cost per op (dispatch, timing, hand-off), calibrated in whole-model runs; on a
+      // gpu unit the fitted "call" term is the launch and sync.
+      if (!gpu) p.ms += dispatch_ms(threads);
+    }
+    // On a gpu unit graph inputs and outputs are copied to and from the device.
+    if (gpu && n.graph_io_bytes > 0) p.ms += transfer_ms(copy, n.graph_io_bytes);
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
     // in half the last level; weights come from DRAM when the whole model's weights do not fit.
     p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;
@@ -455,7 +490,16 @@ struct Predictor::Impl {
       t.name = n.name;
       const bool pinned = memo[i].has_ls && !memo[i].ls.unit.empty();
       if (free_units && !pinned) {
-        for (const auto& u : *free_units) t.ms_on_unit[u] = on_unit(i, u).ms;
+        for (const auto& u : *free_units) {
+          // A gpu unit without a model for the op's class is no candidate for it (the op stays on the
+          // others); only when no unit can take it is that an error.
+          try {
+            t.ms_on_unit[u] = on_unit(i, u).ms;
+          } catch (const Error&) {
+            if (profile.unit(u)->kind != "gpu") throw;
+          }
+        }
+        if (t.ms_on_unit.empty()) t.ms_on_unit[free_units->front()] = on_unit(i, free_units->front()).ms;
       } else {
         t.unit = r.ops[i].unit;
         t.ms_on_unit[t.unit] = r.ops[i].ms;

@@ -20,6 +20,19 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
   for (const auto& u : units) free_at[u.id] = 0;
   if (free_at.empty()) throw Error("simulator", "no units to schedule on");
 
+  // A crossing into or out of a gpu unit is a copy to or from the device at its own figures; between
+  // CPU cores it is a hand-off through the caches at the profile's.
+  std::map<std::string, const model::TransferSpec*> host_copy;
+  for (const auto& u : units)
+    if (u.host_transfer.gbps > 0) host_copy[u.id] = &u.host_transfer;
+  auto crossing_ms = [&](const std::string& from, const std::string& to, int64_t b) {
+    auto f = host_copy.find(from), t = host_copy.find(to);
+    double ms = 0;
+    if (f != host_copy.end()) ms += transfer_ms(*f->second, b);
+    if (t != host_copy.end()) ms += transfer_ms(*t->second, b);
+    return f == host_copy.end() && t == host_copy.end() ? transfer_ms(transfer, b) : ms;
+  };
+
   auto duration = [&](size_t i, const std::string& u) {
     auto it = tasks[i].ms_on_unit.find(u);
     if (it == tasks[i].ms_on_unit.end())
@@ -65,7 +78,7 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
       double at = r.end_ms[d];
       if (r.unit[d] != u) {
         int64_t b = tasks[i].dep_bytes.empty() ? 0 : tasks[i].dep_bytes[k];
-        at += transfer_ms(transfer, b);
+        at += crossing_ms(r.unit[d], u, b);
         if (crossings) ++*crossings, *bytes += b;
       }
       t = std::max(t, at);
@@ -111,7 +124,7 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
       size_t d = tasks[i].deps[k];
       if (r.unit[d] == best_u) continue;
       int64_t b = tasks[i].dep_bytes.empty() ? 0 : tasks[i].dep_bytes[k];
-      double t = transfer_ms(transfer, b);
+      double t = crossing_ms(r.unit[d], best_u, b);
       r.transfer_ms += t;
       if (with_trace)
         r.trace.push_back({"xfer " + tasks[d].name + " -> " + tasks[i].name, "transfer", r.unit[d] + "->" + best_u,

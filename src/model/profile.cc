@@ -203,6 +203,16 @@ Profile parse_profile(const std::string& text, const std::string& where) {
         r.fail(path + ".threads", "is " + std::to_string(u.threads) + ", more than the unit's " +
                                       std::to_string(u.cpus.size()) + " cores (cpus)");
     }
+    u.device = r.str_or(units[i], path, "device", "");
+    if (const json* h = r.optional(units[i], "host_transfer")) {
+      const std::string hp = path + ".host_transfer";
+      if (u.kind != "gpu") r.fail(hp, "only a gpu unit has copies to and from host memory");
+      u.host_transfer.latency_us = r.nonneg(*h, hp, "latency_us");
+      u.host_transfer.gbps = r.positive(*h, hp, "gbps");
+      u.host_transfer.source = r.str_or(*h, hp, "source", "unrecorded");
+      one_of(r, hp + ".source", u.host_transfer.source, {"measured", "assumed", "spec", "unrecorded"});
+      u.host_transfer.basis = r.str_or(*h, hp, "basis", "");
+    }
     p.units.push_back(u);
   }
 
@@ -222,8 +232,9 @@ Profile parse_profile(const std::string& text, const std::string& where) {
     // another thread count or the roofline, and the profile's author never learns the key was wrong.
     std::string klass = it.key();
     int key_threads = 0;
-    if (klass.find('/') != std::string::npos && !model::split_profile_key(klass, &klass, &key_threads))
-      r.fail(path, "is not CLASS or CLASS/tTHREADS");
+    const bool gpu_key = split_gpu_profile_key(it.key(), &klass);
+    if (!gpu_key && klass.find('/') != std::string::npos && !model::split_profile_key(klass, &klass, &key_threads))
+      r.fail(path, "is not CLASS, CLASS/tTHREADS or CLASS/gpu");
     if (!model::is_known_class(klass)) r.fail(path, "names kernel class '" + klass + "', which hilsim does not have");
     KernelModel m;
     m.model = r.str(k, path, "model");
@@ -232,6 +243,8 @@ Profile parse_profile(const std::string& text, const std::string& where) {
     bool unit_known = false;
     for (const UnitSpec& u : p.units) unit_known = unit_known || u.id == m.unit || u.kind == m.unit;
     if (!unit_known) r.fail(path + ".unit", "is '" + m.unit + "', which is no unit (id or kind) of this profile");
+    // A CLASS/gpu model was fitted on the gpu unit: it must say so, and the profile must have one.
+    if (gpu_key && m.unit != "gpu") r.fail(path + ".unit", "is '" + m.unit + "', but a CLASS/gpu model is of the gpu unit");
     m.features = r.strings(k, path, "features");
     const json& ps = r.array(k, path, "params");
     if (ps.size() != m.features.size())
@@ -300,6 +313,15 @@ double drift_exponent(const Profile& p) {
   return e;
 }
 
+std::string gpu_profile_key(const std::string& klass) { return klass + "/gpu"; }
+
+bool split_gpu_profile_key(const std::string& key, std::string* klass) {
+  static const std::string kSuffix = "/gpu";
+  if (key.size() <= kSuffix.size() || key.compare(key.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) return false;
+  *klass = key.substr(0, key.size() - kSuffix.size());
+  return true;
+}
+
 Profile load_profile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path, "cannot open the profile (missing file or no permission)");
@@ -338,6 +360,12 @@ std::string dump_profile(const Profile& p) {
   for (const auto& u : p.units) {
     json ju{{"id", u.id}, {"kind", u.kind}, {"threads", u.threads}, {"peak_gflops", u.peak_gflops}, {"mem_gbps", u.mem_gbps}};
     if (!u.cpus.empty()) ju["cpus"] = u.cpus;
+    if (!u.device.empty()) ju["device"] = u.device;
+    if (u.host_transfer.gbps > 0) {
+      ju["host_transfer"] = {{"latency_us", u.host_transfer.latency_us}, {"gbps", u.host_transfer.gbps},
+                             {"source", u.host_transfer.source}};
+      if (!u.host_transfer.basis.empty()) ju["host_transfer"]["basis"] = u.host_transfer.basis;
+    }
     j["units"].push_back(ju);
   }
   j["transfer"] = {{"latency_us", p.transfer.latency_us}, {"gbps", p.transfer.gbps}, {"source", p.transfer.source}};

@@ -10,7 +10,9 @@
 #include "hilsim/calibration/fit.h"
 #include "hilsim/model/kernel_features.h"
 #include "hilsim/calibration/speed_reference.h"
+#include "hilsim/kernels/opencl/cl_runtime.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/units.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -249,6 +251,49 @@ TEST(Calibrator, CreatesTheOutputDirectoryAndRefusesOneItCannotMakeBeforeMeasuri
     EXPECT_NE(std::string(e.what()).find(o.out), std::string::npos) << e.what();
   }
   fs::remove_all(root);
+}
+
+TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
+  const std::string why = kernels::opencl::ClContext::unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;
+  const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_calibration_gpu.json";
+  std::filesystem::remove(out + ".samples.json");
+  std::filesystem::remove(out + ".gpu.samples.json");
+  CalibrateOptions o;
+  o.out = out;
+  o.budget_s = 0.3;
+  o.classes = {"elementwise"};
+  o.max_threads = 1;
+  o.gpu = runtime::parse_units("gpu").at(0);
+  o.gpu_budget_s = 4;
+  o.tiny = true;
+  const CalibrateResult r = calibrate(o);
+  int gpu_samples = 0, copies = 0;
+  for (const auto& s : r.samples.samples) {
+    if (s.unit != "gpu") continue;
+    EXPECT_GT(s.ms_median, 0) << s.instance;
+    EXPECT_EQ(s.instance.rfind("gpu/", 0), 0u) << s.instance;
+    gpu_samples += s.klass == "elementwise";
+    copies += s.klass == "transfer";
+  }
+  EXPECT_GE(gpu_samples, 3);
+  EXPECT_GE(copies, 2);
+  // Kept apart from the CPU's cells, fitted under CLASS/gpu, on a unit that names its device.
+  ASSERT_TRUE(r.profile.kernels.count("elementwise/gpu"));
+  EXPECT_EQ(r.profile.kernels.at("elementwise/gpu").unit, "gpu");
+  const model::UnitSpec* u = r.profile.unit("gpu");
+  ASSERT_NE(u, nullptr);
+  EXPECT_EQ(u->kind, "gpu");
+  EXPECT_NE(u->device.find(kernels::opencl::ClContext::get()->device().name), std::string::npos) << u->device;
+  EXPECT_GT(u->host_transfer.gbps, 0);
+  EXPECT_EQ(u->host_transfer.source, "measured");
+  // The merged samples refit to the same keys (what `hilsim fit` does).
+  const model::Profile again = fit_profile(load_samples(out + ".samples.json"));
+  EXPECT_TRUE(again.kernels.count("elementwise/gpu"));
+  EXPECT_NE(again.unit("gpu"), nullptr);
+  model::parse_profile(model::dump_profile(r.profile), "round trip");
+  std::filesystem::remove(out + ".samples.json");
+  std::filesystem::remove(out + ".gpu.samples.json");
 }
 
 }  // namespace

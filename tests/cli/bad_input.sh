@@ -39,6 +39,9 @@ expect "unknown mode 'rows'" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --
 # A gpu unit on a machine without an OpenCL device (the loader pointed at no driver): the unit and the
 # missing device are named, exit 2.
 expect "unit 'gpu': needs an OpenCL device" -- env OCL_ICD_VENDORS="$TMP/no_vendors" "$HILSIM" run zoo:resnet18_like@64 --units gpu
+# calibrate --units takes the gpu unit only, and names a missing device before measuring anything.
+expect "unit 'cpu0'" -- "$HILSIM" calibrate --out "$TMP/c.json" --units cpu0:0
+expect "no OpenCL device" -- env OCL_ICD_VENDORS="$TMP/no_vendors" "$HILSIM" calibrate --out "$TMP/c.json" --units gpu
 expect "no arguments" -- "$HILSIM" profiles extra
 P=$SRC/device_profiles/x86_avx2_l3_32m_2core.json
 expect "two profiles" -- "$HILSIM" compare-profiles "$P"

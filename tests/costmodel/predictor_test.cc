@@ -25,6 +25,22 @@ model::Profile test_profile() {
   return p;
 }
 
+// A calibrated-looking gpu unit on the S20 profile: 3x3 convs at 0.1 ns per MAC + 50 us per launch
+// (not the CPU's 1 ns), host copies at 20 us + 2 GB/s.
+model::Profile gpu_profile() {
+  model::Profile p = test_profile();
+  model::KernelModel m;
+  m.unit = "gpu";
+  m.features = {"macs", "call"};
+  m.params = {1e-7, 0.05};
+  m.samples = 10;
+  m.valid_range["macs"] = {1e3, 1e12};
+  p.kernels[model::gpu_profile_key("dense_conv3x3")] = m;
+  for (auto& u : p.units)
+    if (u.kind == "gpu") u.host_transfer = {20, 2, "measured", ""};
+  return p;
+}
+
 graph::Graph small_model() {
   graph::ZooOptions o;
   o.resolution = 64;
@@ -261,6 +277,65 @@ TEST(Predictor, ConcurrentQueriesMatchTheSerialAnswers) {
     });
   for (auto& th : pool) th.join();
   EXPECT_EQ(wrong.load(), 0) << "of " << kQueries << " concurrent queries differ from the serial answer";
+}
+
+TEST(Predictor, GpuUnitUsesItsOwnClassesNeverTheCpus) {
+  Predictor pred(small_model(), gpu_profile(), {0, "gpu"});
+  const Prediction p = pred.predict();
+  int on_gpu_model = 0, fallback = 0;
+  for (const auto& o : p.ops) {
+    SCOPED_TRACE(o.name);
+    EXPECT_EQ(o.unit, "gpu");
+    if (o.klass == "dense_conv3x3") {
+      // The CLASS/gpu model (0.1 ns per MAC), not dense_conv3x3/t4 (1 ns per MAC).
+      EXPECT_EQ(o.model, "fitted");
+      EXPECT_NEAR(o.ms, 1e-7 * static_cast<double>(o.macs) + 0.05, 1e-9);
+      ++on_gpu_model;
+    } else {
+      // No gpu model for the class and no CPU model either: the spec profile's roofline.
+      EXPECT_EQ(o.model, "roofline");
+    }
+    fallback += o.model == "host fallback";
+  }
+  EXPECT_GT(on_gpu_model, 0);
+  EXPECT_EQ(fallback, 0);
+}
+
+TEST(Predictor, GpuUnitWithoutAModelForAClassRunsItOnTheHostWithCopies) {
+  model::Profile prof = gpu_profile();
+  // A CPU model for the stem's class and none on the gpu: the executor runs that op as host_*.
+  model::KernelModel m;
+  m.features = {"macs", "call"};
+  m.params = {1e-6, 0.01};
+  m.samples = 10;
+  prof.kernels["dense_convkxk/t1"] = m;
+  Predictor pred(small_model(), prof, {0, "gpu"});
+  const std::string stem = pred.prunable_ops()[0].first;
+  runtime::LayerSparsity on_gpu;
+  on_gpu.unit = "gpu";
+  const OpPrediction o = pred.predict_op(stem, on_gpu, false);
+  ASSERT_EQ(o.klass, "dense_convkxk");
+  EXPECT_EQ(o.model, "host fallback");
+  // One-thread CPU time, plus the copies of its input and output at the unit's figures, plus the graph
+  // input's copy (the stem reads the model input).
+  const double cpu_ms = 1e-6 * static_cast<double>(o.executed_macs) + 0.01;
+  EXPECT_GT(o.ms, cpu_ms + 3 * 0.020);
+}
+
+TEST(Predictor, CrossingsIntoTheGpuPayItsHostCopiesNotTheCoreHandOff) {
+  model::Profile a = gpu_profile(), b = gpu_profile();
+  for (auto& u : b.units)
+    if (u.kind == "gpu") u.host_transfer.latency_us += 1000;  // +1 ms per copy
+  runtime::SparsitySpec cfg;
+  runtime::LayerSparsity cpu;
+  cpu.unit = "cpu_big";
+  Predictor pa(small_model(), a, {0, "gpu"}), pb(small_model(), b, {0, "gpu"});
+  cfg.layers[pa.prunable_ops()[2].first] = cpu;
+  const Prediction ra = pa.predict(cfg), rb = pb.predict(cfg);
+  ASSERT_GT(ra.transfers, 0);
+  EXPECT_EQ(ra.transfers, rb.transfers);
+  // Each crossing is one copy to or from the device: 1 ms more each.
+  EXPECT_NEAR(rb.transfer_ms - ra.transfer_ms, 1.0 * ra.transfers, 1e-6);
 }
 
 }  // namespace

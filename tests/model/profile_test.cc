@@ -289,3 +289,40 @@ TEST(Profile, TransferSourceSaysWhetherTheFiguresWereMeasured) {
   j["transfer"]["source"] = "guessed";
   EXPECT_NE(error_of(j).find("transfer.source"), std::string::npos);
 }
+
+TEST(Profile, GpuUnitModelsAndCopiesRoundTripAndAreChecked) {
+  json j = valid();
+  j["units"].push_back({{"id", "gpu"}, {"kind", "gpu"}, {"threads", 1}, {"peak_gflops", 20}, {"mem_gbps", 8},
+                        {"cpus", {1}}, {"device", "OpenCL device 'x', PoCL on CPU core 1"},
+                        {"host_transfer", {{"latency_us", 30}, {"gbps", 4}, {"source", "measured"}}}});
+  j["kernels"]["dense_conv3x3/gpu"] = j["kernels"]["dense_conv3x3"];
+  j["kernels"]["dense_conv3x3/gpu"]["unit"] = "gpu";
+  auto p = parse_profile(j.dump(), "p.json");
+  ASSERT_NE(p.unit("gpu"), nullptr);
+  EXPECT_EQ(p.unit("gpu")->host_transfer.gbps, 4);
+  EXPECT_EQ(p.unit("gpu")->device, "OpenCL device 'x', PoCL on CPU core 1");
+  EXPECT_EQ(p.kernels.at("dense_conv3x3/gpu").unit, "gpu");
+  auto q = parse_profile(hilsim::model::dump_profile(p), "again");
+  EXPECT_EQ(hilsim::model::dump_profile(p), hilsim::model::dump_profile(q));
+  std::string klass;
+  EXPECT_TRUE(hilsim::model::split_gpu_profile_key("dense_conv3x3/gpu", &klass));
+  EXPECT_EQ(klass, "dense_conv3x3");
+  EXPECT_FALSE(hilsim::model::split_gpu_profile_key("dense_conv3x3/t1", &klass));
+  // A CLASS/gpu model must be the gpu's; copies to the host belong to a gpu unit; a class is a class.
+  json cpu_model = j;
+  cpu_model["kernels"]["dense_conv3x3/gpu"]["unit"] = "cpu";
+  EXPECT_NE(error_of(cpu_model).find("kernels.dense_conv3x3/gpu.unit"), std::string::npos) << error_of(cpu_model);
+  json cpu_copies = j;
+  cpu_copies["units"][0]["host_transfer"] = {{"latency_us", 1}, {"gbps", 1}};
+  EXPECT_NE(error_of(cpu_copies).find("units[0].host_transfer"), std::string::npos) << error_of(cpu_copies);
+  json bad_gbps = j;
+  bad_gbps["units"][1]["host_transfer"]["gbps"] = 0;
+  EXPECT_NE(error_of(bad_gbps).find("host_transfer.gbps"), std::string::npos) << error_of(bad_gbps);
+  json bad_class = j;
+  bad_class["kernels"]["conv9x9/gpu"] = j["kernels"]["dense_conv3x3/gpu"];
+  EXPECT_NE(error_of(bad_class).find("conv9x9"), std::string::npos) << error_of(bad_class);
+  // Without a gpu unit a gpu model has nothing to describe.
+  json no_gpu = valid();
+  no_gpu["kernels"]["dense_conv3x3/gpu"] = j["kernels"]["dense_conv3x3/gpu"];
+  EXPECT_NE(error_of(no_gpu).find("unit"), std::string::npos) << error_of(no_gpu);
+}

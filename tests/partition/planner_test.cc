@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "hilsim/graph/zoo.h"
+#include "hilsim/model/kernel_features.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/partition/emitter.h"
 #include "hilsim/partition/packed_model.h"
 #include "hilsim/util/error.h"
@@ -123,6 +125,56 @@ TEST(Emitter, EmittedModelMatchesTheReferenceAndRefusesAnotherModel) {
   std::ofstream(dir + "/plan.json") << plan_to_json(other) << "\n";
   expect_error([&] { validate_emitted(dir, &prof, 1); }, "does not belong to weights.hpk");
   std::filesystem::remove_all(dir);
+}
+
+// The measured x86 profile with a gpu unit whose every class runs `factor` times the one-core time.
+model::Profile with_gpu(double factor) {
+  model::Profile p = model::load_profile(kProfile);
+  std::map<std::string, model::KernelModel> gpu;
+  for (const auto& [key, m] : p.kernels) {
+    std::string klass;
+    int threads = 0;
+    if (!model::split_profile_key(key, &klass, &threads) || threads != 1 || klass == "dispatch") continue;
+    model::KernelModel g = m;
+    g.unit = "gpu";
+    for (double& v : g.params) v *= factor;
+    gpu[model::gpu_profile_key(klass)] = g;
+  }
+  p.kernels.insert(gpu.begin(), gpu.end());
+  model::UnitSpec u;
+  u.id = "gpu";
+  u.kind = "gpu";
+  u.peak_gflops = 1000;
+  u.mem_gbps = 100;
+  u.host_transfer = {20, 5, "measured", ""};
+  p.units.push_back(u);
+  // The profile still loads after a round trip (CLASS/gpu keys, host_transfer).
+  return model::parse_profile(model::dump_profile(p), "with_gpu");
+}
+
+TEST(Planner, BranchSplitTakesTheGpuOnlyWhereItWinsThePredictedMakespan) {
+  const graph::Graph g = small("yolov5s_like");
+  for (double factor : {0.1, 100.0}) {
+    SCOPED_TRACE(factor);
+    costmodel::Predictor pred(g, with_gpu(factor), {1, "cpu0"});
+    const auto assign = split_branches(pred, {}, {"cpu0", "gpu"});
+    int on_gpu = 0;
+    runtime::SparsitySpec split;
+    for (const auto& [op, unit] : assign) {
+      on_gpu += unit == "gpu";
+      split.layers[op].unit = unit;
+    }
+    const double cpu_only = pred.predict().ms, chosen = pred.predict(split).ms;
+    if (factor < 1) {
+      // Ten times faster than a core, copies included: most ops move, and the split beats the core.
+      EXPECT_GT(on_gpu, static_cast<int>(assign.size()) / 2);
+      EXPECT_LT(chosen, cpu_only);
+    } else {
+      // A hundred times slower: moving an op never pays, so none does.
+      EXPECT_EQ(on_gpu, 0);
+      EXPECT_NEAR(chosen, cpu_only, 1e-9);
+    }
+  }
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "hilsim/calibration/samples.h"
 #include "hilsim/model/profile.h"
 #include "hilsim/graph/graph.h"
+#include "hilsim/runtime/units.h"
 
 namespace hilsim::calibration {
 
@@ -27,6 +29,11 @@ struct MeasureOptions {
   double min_time_s = 0.02;  // per sample, after warm-up
   int min_reps = 5, max_reps = 200;
   CalibrationPolicy policy;  // copies per round, stable spread
+  // Time the point on the gpu unit (every op of its graph on the device; copies are timed apart) rather
+  // than on `threads` CPU cores.
+  std::optional<runtime::UnitDef> gpu;
+  // gpu: the host<->device copies of the graph's inputs and outputs, as "transfer" samples of the gpu.
+  std::vector<Sample>* copies = nullptr;
 };
 // Times a point on this machine (warm-up, repeats until min_time; a sample whose p90/p10 spread is
 // above the policy's stable_spread is measured again and the steadier run kept). Features come from
@@ -57,7 +64,15 @@ struct CalibrateOptions {
   CalibrationPolicy policy;          // every tuned value (calibration_policy.h)
   std::function<void(double done, double total, const std::string& what)> progress;
   const std::atomic<bool>* stop = nullptr;  // set by a signal handler: checkpoint and return
+  // Also calibrate this gpu unit (after the CPU), with its own share of time and samples file
+  // (out + ".gpu.samples.json"); its samples are merged into the CPU's before the fit.
+  std::optional<runtime::UnitDef> gpu;
+  double gpu_budget_s = 90;
+  bool tiny = false;  // a few small points per class and no waiting out slow phases (smoke tests)
 };
+
+// The classes a gpu unit is calibrated for: the kernels the OpenCL lowering has.
+const std::vector<std::string>& gpu_calibration_classes();
 
 struct CalibrateResult {
   model::Profile profile;
@@ -65,6 +80,8 @@ struct CalibrateResult {
   double wall_s = 0;
   double waited_s = 0;  // of which spent waiting out the host's slow phases
   bool interrupted = false;
+  std::vector<std::string> gpu_skipped;  // gpu grid points the device could not run, and why
+  std::string gpu_device;                // the OpenCL device's name
 };
 CalibrateResult calibrate(const CalibrateOptions& o);
 

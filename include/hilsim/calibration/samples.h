@@ -25,6 +25,7 @@ struct Sample {
   double ms_p10 = 0;
   double ms_p90 = 0;
   int repeats = 0;
+  std::string unit;  // "" for the CPU (threads in features), "gpu" for the OpenCL device
 };
 
 // The time a fit aims at: the sample's 10th percentile. On a shared machine a neighbour's burst only
@@ -44,6 +45,9 @@ struct SampleSet {
   std::string kernel_version = kKernelVersion;
   model::DeviceInfo device;
   std::string note;  // e.g. "measured under qemu-user: timings are meaningless"
+  // The OpenCL device the gpu samples were taken on, and the CPU core driving it (-1: not pinned).
+  std::string gpu_device;
+  int gpu_core = -1;
   std::vector<Sample> samples;
 };
 

@@ -32,7 +32,9 @@ struct OpPrediction {
   std::string klass;            // kernel class, e.g. "dense_conv3x3", "block_8x4"
   std::string unit;
   std::string format = "dense";
-  std::string model = "fitted"; // fitted | roofline (no fitted model for the class in the profile)
+  // fitted | roofline (no fitted model for the class in the profile) | host fallback (on a gpu unit,
+  // an op its OpenCL lowering leaves to the host: the CPU's one-thread model plus copies)
+  std::string model = "fitted";
   bool extrapolated = false;    // a feature lies outside the model's calibrated range
   double ms = 0;
   int64_t macs = 0, executed_macs = 0;

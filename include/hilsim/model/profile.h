@@ -48,15 +48,6 @@ struct DeviceInfo {
   SpeedReference speed_reference;
 };
 
-struct UnitSpec {
-  std::string id;          // "cpu0", "gpu"
-  std::string kind;        // "cpu" | "gpu"
-  int threads = 1;
-  double peak_gflops = 0;  // roofline ceilings
-  double mem_gbps = 0;
-  std::vector<int> cpus;   // cores the unit is pinned to (cpu units)
-};
-
 struct TransferSpec {
   double latency_us = 0;  // per crossing tensor: hand-off + synchronisation
   double gbps = 0;
@@ -66,6 +57,27 @@ struct TransferSpec {
   std::string source = "measured";
   std::string basis;  // why, where not measured
 };
+
+struct UnitSpec {
+  std::string id;          // "cpu0", "gpu"
+  std::string kind;        // "cpu" | "gpu"
+  int threads = 1;
+  double peak_gflops = 0;  // roofline ceilings
+  double mem_gbps = 0;
+  std::vector<int> cpus;   // cores the unit is pinned to (cpu units)
+  // gpu units: copies between host memory and the device (gbps 0: none recorded, the profile's
+  // `transfer` applies). A crossing into or out of a gpu unit pays these, not the core-to-core figure.
+  TransferSpec host_transfer{0, 0, "", ""};
+  // gpu units: what the device is ("PoCL on CPU core 1 (pthread-...)", "spec: Adreno 650 roofline").
+  std::string device;
+};
+
+// Kernel models fitted on a gpu unit are keyed "CLASS/gpu" (one model per class: the device has no
+// thread count of ours), apart from the CPU's "CLASS/tN", so the two never mix.
+std::string gpu_profile_key(const std::string& klass);
+// "CLASS/gpu" -> CLASS; false for any other key.
+bool split_gpu_profile_key(const std::string& key, std::string* klass);
+
 
 // The fitted latency model of one kernel class: ms = sum_i params[i] * feature_i(instance).
 struct KernelModel {
