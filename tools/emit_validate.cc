@@ -72,6 +72,7 @@ int run_emit(const std::vector<std::string>& args) {
       j["library"] = {{"target", lo.target},
                       {"generate_s", le.build.generate_s},
                       {"compile_s", le.build.compile_s},
+                      {"kernels_cached", le.build.kernels_cached},
                       {"tune_s", le.tune_s},
                       {"tuned_layers", le.tuned_layers},
                       {"reused_layers", le.reused_layers},

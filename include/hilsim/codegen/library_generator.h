@@ -18,12 +18,16 @@ namespace hilsim::codegen {
 // How one conv's kernel is instantiated: filters per row, vectors per output tile, and the loop order
 // (block_tiles 0: each row over the whole image, its weights stay in L1; k: k tiles of pixels at a time,
 // all rows over them, their input stays in cache).
+// fb = 0 is the runtime's own prepared kernel (kernels/dense_conv, depthwise_conv, sparse_conv, compiled
+// into the library): the default, and the one the device profile's predictions are for.
 struct ConvVariant {
   int fb = 8;  // dense and grouped convs only; packed sparse convs keep their row height
   int nv = 2;
   int block_tiles = 8;
   bool operator==(const ConvVariant& o) const { return fb == o.fb && nv == o.nv && block_tiles == o.block_tiles; }
-  std::string str() const;  // e.g. "fb8_nv2_b8"
+  std::string str() const;  // e.g. "fb8_nv2_b8", or "runtime"
+  bool runtime() const { return fb == 0; }
+  static ConvVariant runtime_kernel() { return {0, 0, 0}; }
 };
 
 // The variants the tuner times for a conv whose row height is fixed (sparse) or free (dense).
