@@ -1,8 +1,9 @@
 // From an emitted plan (the canonical graph with the plan's masks applied, and the sparse convs packed
-// as the runtime packs them) to the sources of a self-contained library: one function per op with its
-// shape, row height, tile, loop order and epilogue as compile-time constants, the memory plan baked in
-// as constant offsets into one workspace, and the weights (values, kept-column offsets, row tables)
-// as one binary blob that the library embeds with .incbin. No hilsim header is needed to build it.
+// as the runtime packs them) to the sources of a self-contained library: one function per op, the
+// memory plan baked in as constant offsets into one workspace, and the weights as one binary blob that
+// the library embeds with .incbin. Convs call the runtime's prepared kernels (shipped_kernels.h: their
+// sources are compiled into the library) by default, or a generated variant (shape, row height, tile,
+// loop order and epilogue as compile-time constants) where tuning chose one.
 #pragma once
 
 #include <cstdint>
