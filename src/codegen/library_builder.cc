@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -10,7 +11,6 @@
 #include <fstream>
 #include <thread>
 #include <vector>
-#include <algorithm>
 
 #include "hilsim/codegen/shipped_kernels.h"
 #include "hilsim/util/error.h"
@@ -187,7 +187,10 @@ BuildResult build_library(const GeneratedLibrary& lib, const Toolchain& tc, cons
   for (const auto& f : shipped_kernel_files()) key += f.path + "\n" + f.text;
   const fs::path cached = kernel_cache_dir(key);
   bool hit = !cached.empty();
-  for (const auto& o : objs) hit = hit && fs::exists(cached / o);
+  for (const auto& o : objs) {
+    std::error_code cec;
+    hit = hit && fs::exists(cached / o, cec);
+  }
   if (hit) {
     for (const auto& o : objs) {
       std::error_code cec;
@@ -204,11 +207,13 @@ BuildResult build_library(const GeneratedLibrary& lib, const Toolchain& tc, cons
     for (size_t k = at; k < std::min(kernel_cmds.size(), at + jobs); ++k) {
       const std::string c = "cd " + shell_quote(dir) + " && " + kernel_cmds[k] + " 2>&1";
       FILE* p = popen(c.c_str(), "r");
-      if (!p) throw Error("command `" + kernel_cmds[k] + "`", "cannot start");
       running.push_back({kernel_cmds[k], p});
     }
     std::string failed;
+    for (auto& [c, p] : running)
+      if (!p && failed.empty()) failed = "`" + c + "` cannot start";
     for (auto& [c, p] : running) {
+      if (!p) continue;
       std::string out;
       char b[4096];
       size_t n;
@@ -226,6 +231,7 @@ BuildResult build_library(const GeneratedLibrary& lib, const Toolchain& tc, cons
     for (const auto& o : objs) {
       fs::create_directories((tmp / o).parent_path(), cec);
       if (!cec) fs::copy_file(fs::path(dir) / o, tmp / o, fs::copy_options::overwrite_existing, cec);
+      if (cec) break;
     }
     if (!cec) fs::rename(tmp, cached, cec);
     if (cec) fs::remove_all(tmp, cec);

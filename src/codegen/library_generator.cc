@@ -260,6 +260,8 @@ std::string Generator::cbuf(const Op& op, size_t i) {
 std::string Generator::conv_body(const Op& op, const kernels::ConvShape& s, const Geometry& geo, const ConvVariant& v,
                                  GeneratedOp* info) {
   if (v.runtime()) return runtime_conv_body(op, s, info);
+  // Generated variants read a phased copy of the input from the scratch after the arena.
+  scratch_floats_ = std::max(scratch_floats_, geo.scratch_floats);
   // The blob holds each (op, row height) once: the tuning harness's variants share their weights.
   const std::pair<std::string, int> key{op.name, packed_.count(op.name) ? 0 : v.fb};
   auto cached = packed_at_.find(key);
@@ -399,7 +401,6 @@ void Generator::gen_conv(const Op& op, std::ostringstream& fn) {
   if (s.n != 1) unsupported(op, "batch " + std::to_string(s.n) + " (the library runs batch 1)");
   if (s.out_h() <= 0 || s.out_w() <= 0) unsupported(op, "an empty output");
   const Geometry geo = geometry_of(s, !g_.is_constant(op.inputs[0]) && buf(op.inputs[0]).rfind("(ws", 0) == 0);
-  scratch_floats_ = std::max(scratch_floats_, geo.scratch_floats);
   auto pit = packed_.find(op.name);
   GeneratedOp info;
   info.op = op.name, info.type = op.type, info.conv = true;
