@@ -206,7 +206,9 @@ const Register reg_validate({"validate", "check an emitted model: numerics vs th
                              "measures its latency against the plan's prediction and target, on the plan's thread count.\n"
                              "A DIR emitted with --lib is checked through its library instead: libmodel.so loaded with\n"
                              "dlopen and timed on one thread, or, for an aarch64 build, model_bench run under\n"
-                             "qemu-aarch64 for numerics only; the JSON says which artefact was validated.",
+                             "qemu-aarch64 for numerics only; the JSON says which artefact was validated. The library\n"
+                             "runs the executor's conv kernels, so it is compared with the plan's own prediction\n"
+                             "(--profile is not used for a library DIR).",
                              {"profile", "repeat", "json"}, run_validate});
 
 }  // namespace
