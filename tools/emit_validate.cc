@@ -72,6 +72,7 @@ int run_emit(const std::vector<std::string>& args) {
       j["library"] = {{"target", lo.target},
                       {"generate_s", le.build.generate_s},
                       {"compile_s", le.build.compile_s},
+                      {"kernels_cached", le.build.kernels_cached},
                       {"tune_s", le.tune_s},
                       {"tuned_layers", le.tuned_layers},
                       {"reused_layers", le.reused_layers},
@@ -180,18 +181,21 @@ const Register reg_emit({"emit", "write the planned, pruned model: ONNX with zer
                          "versioned, checksummed) and DIR/plan.json. A plan made for another model is refused.\n\n"
                          "hilsim emit MODEL --plan plan.json --out DIR --lib [--target host|aarch64]\n"
                          "            [--tune-budget-s S] [--tuning-log FILE] [--json]\n\n"
-                         "--lib also generates C++ specialised per layer (shape, storage, row height, tile, epilogue\n"
-                         "as template arguments; the memory plan as constant offsets into one workspace) and builds\n"
-                         "it into DIR/libmodel.a, DIR/libmodel.so and DIR/model_bench with DIR/model.h:\n"
+                         "--lib also generates C++ for the plan (one function per op; the memory plan as constant\n"
+                         "offsets into one workspace) and builds it into DIR/libmodel.a, DIR/libmodel.so and\n"
+                         "DIR/model_bench with DIR/model.h:\n"
                          "  int hilsim_model_run(const float* input, float* output, void* workspace);\n"
-                         "The weights are embedded from DIR/model_weights.bin; nothing of hilsim, Boost, ONNX or\n"
-                         "protobuf is needed to link or run it. The library runs on one thread. The host build is\n"
-                         "tuned for this machine's CPU (-march=native); --target aarch64 builds with\n"
-                         "aarch64-linux-gnu-g++. --tune-budget-s times conv variants (row height, tile width, loop\n"
-                         "order) here, largest convs first, in a harness compiled once with all of them (its build\n"
-                         "comes on top of the budget), and keeps the choices in the tuning log, which later emits\n"
-                         "reuse for convs of the same shape and storage. Ops the generator does not support yet are\n"
-                         "refused, naming the op (exit 2).",
+                         "Convs run hilsim's own prepared kernels (dense, depthwise, packed sparse), whose sources\n"
+                         "are copied into DIR/kernels/ and compiled in (their objects are cached across emits), so\n"
+                         "the profile's prediction applies to the library. The weights are embedded from\n"
+                         "DIR/model_weights.bin; nothing of hilsim, Boost, ONNX or protobuf is needed to link or\n"
+                         "run it. The library runs on one thread. The host build is tuned for this machine's CPU\n"
+                         "(-march=native); --target aarch64 builds with aarch64-linux-gnu-g++. --tune-budget-s\n"
+                         "times, per conv, the runtime kernel against generated variants (row height, tile width,\n"
+                         "loop order) here, largest convs first, in a harness compiled once with all of them (its\n"
+                         "build comes on top of the budget), and keeps the choices in the tuning log, which later\n"
+                         "emits reuse for convs of the same shape and storage. Ops the generator does not support\n"
+                         "yet are refused, naming the op (exit 2).",
                          {"plan", "out", "json", "input_shape", "allow_unknown", "lib", "target", "tune_budget_s",
                           "tuning_log"},
                          run_emit});
@@ -202,7 +206,9 @@ const Register reg_validate({"validate", "check an emitted model: numerics vs th
                              "measures its latency against the plan's prediction and target, on the plan's thread count.\n"
                              "A DIR emitted with --lib is checked through its library instead: libmodel.so loaded with\n"
                              "dlopen and timed on one thread, or, for an aarch64 build, model_bench run under\n"
-                             "qemu-aarch64 for numerics only; the JSON says which artefact was validated.",
+                             "qemu-aarch64 for numerics only; the JSON says which artefact was validated. The library\n"
+                             "runs the executor's conv kernels, so it is compared with the plan's own prediction\n"
+                             "(--profile is not used for a library DIR).",
                              {"profile", "repeat", "json"}, run_validate});
 
 }  // namespace

@@ -1,13 +1,18 @@
 #include "hilsim/codegen/library_builder.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
+#include "hilsim/codegen/shipped_kernels.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::codegen {
@@ -55,6 +60,39 @@ void write_file(const fs::path& p, const std::string& text) {
   if (!f) throw Error(p.string(), "write failed");
 }
 
+void write_file_mkdir(const fs::path& p, const std::string& text) {
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  if (ec) throw Error(p.parent_path().string(), "cannot create the directory: " + ec.message());
+  write_file(p, text);
+}
+
+// x86 micro-kernel files are compiled for a host build on an x86-64 host only.
+bool host_is_x86() {
+#if defined(__x86_64__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+// HILSIM_CACHE_DIR, else $XDG_CACHE_HOME/hilsim, else ~/.cache/hilsim; empty when none is set.
+fs::path kernel_cache_dir(const std::string& key) {
+  fs::path root;
+  if (const char* c = std::getenv("HILSIM_CACHE_DIR"); c && *c) root = c;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) root = fs::path(x) / "hilsim";
+  else if (const char* h = std::getenv("HOME"); h && *h) root = fs::path(h) / ".cache" / "hilsim";
+  else return {};
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char ch : key) hash = (hash ^ ch) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  if (ec) return {};
+  return root / (std::string("kernels-") + hex);
+}
+
 }  // namespace
 
 Toolchain find_toolchain(const std::string& target) {
@@ -92,21 +130,47 @@ BuildResult build_library(const GeneratedLibrary& lib, const Toolchain& tc, cons
   }
   write_file(fs::path(dir) / "model_weights.bin", lib.weights);
   r.files.push_back("model_weights.bin");
+  // Hidden visibility leaves the C++ runtime's unique inline statics (std::to_chars tables) exported;
+  // the version script makes everything but the C interface local.
+  write_file(fs::path(dir) / "model.map", "{\n  global: hilsim_model_*;\n  local: *;\n};\n");
+  r.files.push_back("model.map");
 
+  // The runtime's kernels, compiled in as they are in hilsim itself (same files, -O3, the same per-file
+  // ISA flags; the CPU is picked at run time), so the profile's figures describe the library.
+  // -Dhilsim=hilsim_emitted renames their namespace: a program that links both this library and hilsim
+  // gets two distinct sets of symbols, and the shared library exports none of them (hidden visibility).
+  const std::string ns = " -Dhilsim=hilsim_emitted";
+  std::vector<std::string> objs;
+  std::vector<std::string> kernel_cmds;
+  const std::string cxx = shell_quote(tc.cxx);
+  for (const auto& f : shipped_kernel_files()) {
+    write_file_mkdir(fs::path(dir) / "kernels" / f.path, f.text);
+    std::string isa;
+    const bool x86 = shipped_x86_only(f.path, &isa);
+    if (f.path.size() < 3 || f.path.compare(f.path.size() - 3, 3, ".cc") != 0) continue;
+    if (x86 && tc.target != "host") continue;
+    if (x86 && !host_is_x86()) continue;
+    const std::string obj = "kernels/" + f.path.substr(0, f.path.size() - 3) + ".o";
+    kernel_cmds.push_back(cxx + " -std=c++20 -O3 -DNDEBUG -fPIC -fvisibility=hidden -fvisibility-inlines-hidden" + ns +
+                          (isa.empty() ? "" : " " + isa) + " -Ikernels/include -c kernels/" + f.path + " -o " + obj);
+    objs.push_back(obj);
+  }
+  r.files.push_back("kernels/");
   std::string flags;
   for (const auto& f : tc.flags) flags += " " + f;
-  const std::string cxx = shell_quote(tc.cxx);
-  // Hidden by default: the library exports hilsim_model_* only. Static libstdc++/libgcc are not
-  // needed: the generated code calls memcpy/memset/expf and nothing of the C++ runtime.
+  std::string all_objs = " model.o";
+  for (const auto& o : objs) all_objs += " " + o;
+  // Hidden by default: the library exports hilsim_model_* only.
   std::vector<std::string> cmds = {
-      cxx + " -std=c++17" + flags + " -fPIC -fvisibility=hidden -fno-exceptions -fno-rtti -Wa,-I. -c model.cc -o model.o",
+      cxx + " -std=c++20" + flags + ns + " -fPIC -fvisibility=hidden -fvisibility-inlines-hidden -Ikernels/include -Wa,-I. -c model.cc -o model.o",
       "rm -f libmodel.a && " + (tc.target == "aarch64" ? std::string("aarch64-linux-gnu-ar") : std::string("ar")) +
-          " rcs libmodel.a model.o",
-      cxx + " -shared -o libmodel.so model.o -lm",
+          " rcs libmodel.a" + all_objs,
+      cxx + " -shared -Wl,--version-script=model.map -o libmodel.so" + all_objs + " -pthread -lm",
   };
-  if (bench) cmds.push_back(cxx + " -std=c++17 -O2 -o model_bench model_bench.cc libmodel.a -lm" +
+  if (bench) cmds.push_back(cxx + " -std=c++20 -O2 -o model_bench model_bench.cc libmodel.a -pthread -lm" +
                             std::string(tc.target == "aarch64" ? " -static" : ""));
   std::string script = "#!/bin/sh\n# Rebuilds the library from the generated sources (what `hilsim emit --lib` ran).\nset -e\ncd \"$(dirname \"$0\")\"\n";
+  for (const auto& c : kernel_cmds) script += c + "\n";
   for (const auto& c : cmds) script += c + "\n";
   write_file(fs::path(dir) / "build.sh", script);
   r.files.push_back("build.sh");
@@ -114,6 +178,64 @@ BuildResult build_library(const GeneratedLibrary& lib, const Toolchain& tc, cons
   r.generate_s = std::chrono::duration<double>(t1 - t0).count();
   if (tc.target == "aarch64" && !on_path("aarch64-linux-gnu-ar"))
     throw Error("--target aarch64", "the archiver 'aarch64-linux-gnu-ar' is not on PATH (Debian: binutils-aarch64-linux-gnu)");
+  // The kernel objects depend only on the compiler, the commands and the shipped sources, not on the
+  // model: they are kept in a cache and reused by later emits (a missing or unwritable cache only costs
+  // the compile).
+  std::string key = tc.cxx + "\n" + tc.target + "\n";
+  run_command(cxx + " -dumpfullversion -dumpmachine", &key);
+  for (const auto& c : kernel_cmds) key += c + "\n";
+  for (const auto& f : shipped_kernel_files()) key += f.path + "\n" + f.text;
+  const fs::path cached = kernel_cache_dir(key);
+  bool hit = !cached.empty();
+  for (const auto& o : objs) {
+    std::error_code cec;
+    hit = hit && fs::exists(cached / o, cec);
+  }
+  if (hit) {
+    for (const auto& o : objs) {
+      std::error_code cec;
+      fs::copy_file(cached / o, fs::path(dir) / o, fs::copy_options::overwrite_existing, cec);
+      if (cec) hit = false;
+    }
+  }
+  if (hit) kernel_cmds.clear();
+  r.kernels_cached = hit;
+  // The kernel objects are independent: as many compilers at a time as there are cores.
+  const size_t jobs = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t at = 0; at < kernel_cmds.size(); at += jobs) {
+    std::vector<std::pair<std::string, FILE*>> running;
+    for (size_t k = at; k < std::min(kernel_cmds.size(), at + jobs); ++k) {
+      const std::string c = "cd " + shell_quote(dir) + " && " + kernel_cmds[k] + " 2>&1";
+      FILE* p = popen(c.c_str(), "r");
+      running.push_back({kernel_cmds[k], p});
+    }
+    std::string failed;
+    for (auto& [c, p] : running)
+      if (!p && failed.empty()) failed = "`" + c + "` cannot start";
+    for (auto& [c, p] : running) {
+      if (!p) continue;
+      std::string out;
+      char b[4096];
+      size_t n;
+      while ((n = fread(b, 1, sizeof b, p)) > 0) out.append(b, n);
+      const int st = pclose(p);
+      if ((!WIFEXITED(st) || WEXITSTATUS(st) != 0) && failed.empty())
+        failed = "`" + c + "` failed: " + tail_lines(out, 4);
+    }
+    if (!failed.empty()) throw Error("compiling " + dir, failed);
+  }
+  if (!hit && !cached.empty() && !kernel_cmds.empty()) {
+    // Filled in a private directory, then renamed: a concurrent emit sees all objects or none.
+    std::error_code cec;
+    const fs::path tmp = cached.string() + ".tmp" + std::to_string(::getpid());
+    for (const auto& o : objs) {
+      fs::create_directories((tmp / o).parent_path(), cec);
+      if (!cec) fs::copy_file(fs::path(dir) / o, tmp / o, fs::copy_options::overwrite_existing, cec);
+      if (cec) break;
+    }
+    if (!cec) fs::rename(tmp, cached, cec);
+    if (cec) fs::remove_all(tmp, cec);
+  }
   for (const auto& c : cmds) {
     std::string out;
     if (run_command("cd " + shell_quote(dir) + " && " + c, &out) != 0)

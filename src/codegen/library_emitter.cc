@@ -93,6 +93,7 @@ std::string tuning_key(const graph::Graph& g, const GeneratedOp& o) {
 }
 
 std::optional<ConvVariant> variant_from(const std::string& s) {
+  if (s == ConvVariant::runtime_kernel().str()) return ConvVariant::runtime_kernel();
   ConvVariant v;
   if (std::sscanf(s.c_str(), "fb%d_nv%d_b%d", &v.fb, &v.nv, &v.block_tiles) != 3 || v.str() != s) return std::nullopt;
   return v;
@@ -238,6 +239,7 @@ LibraryEmit emit_library(const partition::EmitResult& e, const std::string& dir,
             {"weights_bytes", r.lib.weights.size()},
             {"generate_s", r.build.generate_s},
             {"compile_s", r.build.compile_s},
+            {"kernels_cached", r.build.kernels_cached},
             {"tune_s", r.tune_s},
             {"tuned_layers", r.tuned_layers},
             {"reused_layers", r.reused_layers}};

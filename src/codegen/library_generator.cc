@@ -21,19 +21,13 @@ using graph::Op;
 using graph::Shape;
 
 std::string ConvVariant::str() const {
+  if (runtime()) return "runtime";
   return "fb" + std::to_string(fb) + "_nv" + std::to_string(nv) + "_b" + std::to_string(block_tiles);
 }
 
-namespace {
-
-// Register budget of a tile: FB x NV accumulators plus the NV input vectors and a broadcast must fit
-// the 16 vector registers of AVX2 and NEON (AVX-512 has 32): FB x NV <= 16.
-int default_nv(int fb) { return fb >= 16 ? 1 : fb >= 8 ? 2 : fb >= 4 ? 3 : 4; }
-
-}  // namespace
-
 std::vector<ConvVariant> conv_variants(bool row_height_free, int packed_fb) {
-  std::vector<ConvVariant> v;
+  // The runtime's prepared kernel first: the default, and what the profile was calibrated on.
+  std::vector<ConvVariant> v = {ConvVariant::runtime_kernel()};
   const std::vector<int> fbs = row_height_free ? std::vector<int>{8, 4} : std::vector<int>{packed_fb};
   for (int fb : fbs)
     for (int nv = 1; nv <= 4; ++nv) {
@@ -218,6 +212,7 @@ class Generator {
   void gen_gemm(const Op& op, std::ostringstream& fn);
   std::string conv_body(const Op& op, const kernels::ConvShape& s, const Geometry& geo, const ConvVariant& v,
                         GeneratedOp* info);
+  std::string runtime_conv_body(const Op& op, const kernels::ConvShape& s, GeneratedOp* info);
 
   const Graph& g_;
   const std::map<std::string, ConvVariant>& variants_;
@@ -235,6 +230,13 @@ class Generator {
   std::vector<GeneratedOp> ops_;
   std::ostringstream tune_;                     // the tuning harness's per-variant functions
   std::vector<std::vector<std::string>> tune_fns_;
+  struct RuntimeConv {
+    int index;
+    std::string kernel;
+    int64_t macs_executed;
+  };
+  std::map<std::string, RuntimeConv> runtime_convs_;  // op -> its prepared kernel in the library
+  std::ostringstream prepare_;                        // the code that prepares them, once per process
 };
 
 std::string Generator::buf(const std::string& t) {
@@ -257,6 +259,9 @@ std::string Generator::cbuf(const Op& op, size_t i) {
 
 std::string Generator::conv_body(const Op& op, const kernels::ConvShape& s, const Geometry& geo, const ConvVariant& v,
                                  GeneratedOp* info) {
+  if (v.runtime()) return runtime_conv_body(op, s, info);
+  // Generated variants read a phased copy of the input from the scratch after the arena.
+  scratch_floats_ = std::max(scratch_floats_, geo.scratch_floats);
   // The blob holds each (op, row height) once: the tuning harness's variants share their weights.
   const std::pair<std::string, int> key{op.name, packed_.count(op.name) ? 0 : v.fb};
   auto cached = packed_at_.find(key);
@@ -307,12 +312,95 @@ std::string Generator::conv_body(const Op& op, const kernels::ConvShape& s, cons
   return o.str();
 }
 
+std::string ep_code(const kernels::Epilogue& e) {
+  return std::string("{") + "hsk_rt::Act::" + std::string(act_enum(e.act)).substr(5) + ", " + flt(e.min) + ", " +
+         flt(e.max) + ", " + flt(e.alpha) + ", " + flt(e.beta) + "}";
+}
+
+std::string c_escape(const std::string& t) {
+  std::string r;
+  for (char ch : t) {
+    if (ch == '"' || ch == '\\') r += '\\';
+    if (static_cast<unsigned char>(ch) < 32) continue;
+    r += ch;
+  }
+  return r;
+}
+
+std::string shape_code(const kernels::ConvShape& s) {
+  std::ostringstream o;
+  o << "    hsk_rt::ConvShape s;\n"
+    << "    s.n = " << s.n << ", s.c = " << s.c << ", s.h = " << s.h << ", s.w = " << s.w << ", s.f = " << s.f
+    << ", s.kh = " << s.kh << ", s.kw = " << s.kw << ";\n"
+    << "    s.stride_h = " << s.stride_h << ", s.stride_w = " << s.stride_w << ", s.pad_top = " << s.pad_top
+    << ", s.pad_left = " << s.pad_left << ", s.pad_bottom = " << s.pad_bottom << ", s.pad_right = " << s.pad_right
+    << ";\n    s.dil_h = " << s.dil_h << ", s.dil_w = " << s.dil_w << ", s.groups = " << s.groups << ";\n";
+  return o.str();
+}
+
+// The runtime's own kernel for a conv: prepared once per process from the blob (the same
+// prepare_* call, with the same weights, as the executor makes), then run like the executor runs it.
+std::string Generator::runtime_conv_body(const Op& op, const kernels::ConvShape& s, GeneratedOp* info) {
+  auto it = runtime_convs_.find(op.name);
+  if (it == runtime_convs_.end()) {
+    RuntimeConv rc{static_cast<int>(runtime_convs_.size()), "", 0};
+    const kernels::Epilogue ep = runtime::epilogue_of(op);
+    std::ostringstream o;
+    o << "  {  // " << op.type << " '" << op.name << "'\n" << shape_code(s) << "    const hsk_rt::Epilogue ep"
+      << ep_code(ep) << ";\n";
+    auto pit = packed_.find(op.name);
+    if (pit != packed_.end()) {
+      const partition::PackedConv& pc = *pit->second;
+      const kernels::SparseRows& r = pc.rows;
+      o << "    hsk_rt::SparseRows r;\n    r.fb = " << r.fb << ", r.f = " << r.f << ", r.c = " << r.c << ", r.kh = " << r.kh
+        << ", r.kw = " << r.kw << ";\n"
+        << "    r.row_begin.assign(I(" << blob_.put(r.row_begin) << "), I(" << blob_.bytes.size() << "));\n";
+      const int64_t cols_at = blob_.put(r.cols);
+      o << "    r.cols.assign(I(" << cols_at << "), I(" << blob_.bytes.size() << "));\n";
+      const int64_t vals_at = blob_.put(r.values);
+      o << "    r.values.assign(F(" << vals_at << "), F(" << blob_.bytes.size() << "));\n";
+      const int64_t order_at = blob_.put(r.order);
+      o << "    r.order.assign(I(" << order_at << "), I(" << blob_.bytes.size() << "));\n";
+      const int64_t b_at = blob_.put(pc.bias);
+      o << "    const hsk_rt::ConvDesc d{s, ep, hsk_rt::SparseFormat::from_name(\"" << pc.label << "\", \"" << c_escape(where_of(op))
+        << "\")};\n    k.conv[" << rc.index << "] = hsk_rt::prepare_sparse_conv(d, std::move(r), F(" << b_at << "));\n";
+      rc.kernel = "runtime " + pc.label;
+      rc.macs_executed = r.kept_weights() * s.out_h() * s.out_w();
+    } else {
+      const graph::Tensor* w = g_.constant(op.inputs[1]);
+      if (!w || static_cast<int64_t>(w->f32.size()) != s.weight_count()) unsupported(op, "weights that are not a constant of the conv's shape");
+      const int64_t w_at = blob_.put(w->f32);
+      std::string bias = "nullptr";
+      if (auto b = op.input(2)) {
+        const graph::Tensor* bt = g_.constant(*b);
+        if (!bt || static_cast<int64_t>(bt->f32.size()) != s.f) unsupported(op, "a bias that is not a constant of F values");
+        bias = "F(" + std::to_string(blob_.put(bt->f32)) + ")";
+      }
+      // The executor's rule: its depthwise kernel takes square 3x3 and 5x5 windows, the GEMM the rest.
+      const bool dw = s.is_depthwise() && (s.kh == 3 || s.kh == 5) && s.kh == s.kw;
+      o << "    k.conv[" << rc.index << "] = hsk_rt::prepare_" << (dw ? "depthwise" : "dense") << "_conv(s, F(" << w_at
+        << "), " << bias << ", ep);\n";
+      rc.kernel = dw ? "runtime depthwise_conv" : "runtime dense_conv";
+      rc.macs_executed = s.macs();
+    }
+    o << "  }\n";
+    prepare_ << o.str();
+    it = runtime_convs_.emplace(op.name, rc).first;
+  }
+  if (info) {
+    info->kernel = it->second.kernel;
+    info->variant = ConvVariant::runtime_kernel();
+    info->macs_executed = it->second.macs_executed;
+  }
+  return "  kernels().conv[" + std::to_string(it->second.index) + "]->run(" + cbuf(op, 0) + ", " + buf(op.outputs[0]) +
+         ", pool());\n";
+}
+
 void Generator::gen_conv(const Op& op, std::ostringstream& fn) {
   const kernels::ConvShape s = runtime::conv_shape_of(g_, op);
   if (s.n != 1) unsupported(op, "batch " + std::to_string(s.n) + " (the library runs batch 1)");
   if (s.out_h() <= 0 || s.out_w() <= 0) unsupported(op, "an empty output");
   const Geometry geo = geometry_of(s, !g_.is_constant(op.inputs[0]) && buf(op.inputs[0]).rfind("(ws", 0) == 0);
-  scratch_floats_ = std::max(scratch_floats_, geo.scratch_floats);
   auto pit = packed_.find(op.name);
   GeneratedOp info;
   info.op = op.name, info.type = op.type, info.conv = true;
@@ -325,9 +413,8 @@ void Generator::gen_conv(const Op& op, std::ostringstream& fn) {
   ConvVariant v;
   auto vit = variants_.find(op.name);
   if (vit != variants_.end()) v = vit->second;
-  else v = {8, default_nv(info.row_height_free ? 8 : info.packed_fb), 8};
-  if (!info.row_height_free) v.fb = info.packed_fb;
-  if (!info.row_height_free && vit == variants_.end()) v.nv = default_nv(v.fb);
+  else v = ConvVariant::runtime_kernel();
+  if (!info.row_height_free && !v.runtime()) v.fb = info.packed_fb;
   fn << conv_body(op, s, geo, v, &info);
   if (harness_) {
     std::vector<std::string> names;
@@ -561,9 +648,11 @@ GeneratedLibrary Generator::run() {
     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
     << "// Runs the model once on one thread: input holds HILSIM_MODEL_INPUT_ELEMS floats, output receives\n"
     << "// HILSIM_MODEL_OUTPUT_ELEMS, workspace is HILSIM_MODEL_WORKSPACE_BYTES of scratch memory (64-byte\n"
-    << "// alignment is fastest). Returns 0, or 1 when a pointer is null. Calls with distinct workspaces may\n"
-    << "// run concurrently.\n"
+    << "// alignment is fastest). Returns 0, 1 when a pointer is null, 2 when memory for the prepared\n"
+    << "// kernels ran out. Calls with distinct workspaces may run concurrently.\n"
     << "int hilsim_model_run(const float* input, float* output, void* workspace);\n"
+    << "// Packs the weights for the kernels (the first run does it otherwise): 0, or 2 when out of memory.\n"
+    << "int hilsim_model_prepare(void);\n"
     << "// The three sizes above, for callers that load the library with dlopen.\n"
     << "long long hilsim_model_input_elems(void);\nlong long hilsim_model_output_elems(void);\n"
     << "long long hilsim_model_workspace_bytes(void);\n\n"
@@ -573,6 +662,9 @@ GeneratedLibrary Generator::run() {
   c << "// An emitted hilsim model: one function per op, the workspace layout as constant offsets, the\n"
     << "// weights embedded from model_weights.bin. Generated; do not edit.\n"
     << "#include \"model.h\"\n#include \"model_kernels.h\"\n\n"
+    << "#include <exception>\n#include <memory>\n#include <utility>\n\n"
+    << "#include \"hilsim/kernels/dense_conv.h\"\n#include \"hilsim/kernels/depthwise_conv.h\"\n"
+    << "#include \"hilsim/kernels/sparse_conv.h\"\n\n"
     << "extern \"C\" const unsigned char hilsim_model_blob[];\n"
     << "__asm__(\".section .rodata\\n.balign 64\\n.hidden hilsim_model_blob\\n.globl hilsim_model_blob\\n\"\n"
     << "        \"hilsim_model_blob:\\n.incbin \\\"model_weights.bin\\\"\\n.byte 0\\n.previous\\n\");\n\n"
@@ -581,17 +673,31 @@ GeneratedLibrary Generator::run() {
     << "inline const float* F(int64_t at) { return reinterpret_cast<const float*>(hilsim_model_blob + at); }\n"
     << "inline const int32_t* I(int64_t at) { return reinterpret_cast<const int32_t*>(hilsim_model_blob + at); }\n\n"
     << "constexpr int64_t kScratchFloats = " << scratch_at / 4 << ";\n\n"
+    << "namespace hsk_rt = hilsim::kernels;\n\n"
+    << "// The runtime's kernels (kernels/), prepared from the blob on first use, shared by all callers.\n"
+    << "struct Kernels {\n  std::unique_ptr<hsk_rt::PreparedConv> conv[" << std::max<size_t>(runtime_convs_.size(), 1)
+    << "];\n};\n\n"
+    << "Kernels* prepare_kernels() {\n  auto owned = std::make_unique<Kernels>();\n  Kernels& k = *owned;\n  (void)k;\n"
+    << prepare_.str() << "  return owned.release();\n}\n\n"
+    << "// A throw while preparing (out of memory) leaves the static unset, so a later call retries.\n"
+    << "const Kernels& kernels() {\n  static const Kernels* k = prepare_kernels();\n  return *k;\n}\n\n"
+    << "// One thread per caller: the pool of one runs the kernel's work inline, so calls on distinct threads\n"
+    << "// (with distinct workspaces) stay independent.\n"
+    << "hsk_rt::ThreadPool& pool() {\n  static thread_local hsk_rt::ThreadPool p(1);\n  return p;\n}\n\n"
     << body.str();
   if (harness_) c << tune_.str();
   c << "}  // namespace\n\n"
     << "HILSIM_API long long hilsim_model_input_elems(void) { return " << lib.input_elems << "; }\n"
     << "HILSIM_API long long hilsim_model_output_elems(void) { return " << lib.output_elems << "; }\n"
     << "HILSIM_API long long hilsim_model_workspace_bytes(void) { return " << lib.workspace_bytes << "; }\n\n"
+    << "HILSIM_API int hilsim_model_prepare(void) {\n"
+    << "  try {\n    kernels();\n    return 0;\n  } catch (const std::exception&) {\n    return 2;\n  }\n}\n\n"
     << "HILSIM_API int hilsim_model_run(const float* in, float* out, void* workspace) {\n"
     << "  if (!in || !out || !workspace) return 1;\n"
-    << "  float* ws = static_cast<float*>(workspace);\n"
-    << "  float* scratch = ws + kScratchFloats;\n"
-    << run.str() << "  return 0;\n}\n";
+    << "  try {\n"
+    << "    float* ws = static_cast<float*>(workspace);\n"
+    << "    float* scratch = ws + kScratchFloats;\n"
+    << run.str() << "  } catch (const std::exception&) {\n    return 2;\n  }\n  return 0;\n}\n";
   if (harness_) {
     // The tuner runs the whole model once for realistic buffers, then one conv variant at a time.
     c << "\nnamespace {\nusing TuneFn = void (*)(const float*, float*, float*, float*);\n";
@@ -608,7 +714,8 @@ GeneratedLibrary Generator::run() {
       << "  if (hilsim_model_tune_variants(layer) <= variant || variant < 0) return 1;\n"
       << "  int at = 0;\n  for (int l = 0; l < layer; ++l) at += kTuneCounts[l];\n"
       << "  float* ws = static_cast<float*>(workspace);\n"
-      << "  kTuneFns[at + variant](in, out, ws, ws + kScratchFloats);\n  return 0;\n}\n";
+      << "  try {\n    kTuneFns[at + variant](in, out, ws, ws + kScratchFloats);\n  } catch (const std::exception&) {\n"
+      << "    return 2;\n  }\n  return 0;\n}\n";
   }
 
   std::ostringstream bench;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -104,6 +105,20 @@ TEST(LibraryEmitter, DenseBlockAndPatternMatchTheReferenceAndAreSelfContained) {
     int sparse = 0;
     for (const auto& op : e.lib.ops) sparse += op.conv && !op.row_height_free;
     EXPECT_EQ(sparse > 0, ls.has_value());
+    // Untuned, every conv runs the runtime's own prepared kernel, the plan's packed format for sparse ones.
+    for (const auto& op : e.lib.ops) {
+      if (!op.conv) continue;
+      EXPECT_TRUE(op.variant.runtime()) << op.op;
+      if (!op.row_height_free) {
+        EXPECT_EQ(op.kernel.rfind("runtime " + tag, 0), 0u) << op.kernel;
+      }
+    }
+    EXPECT_TRUE(fs::exists(dir.path / "kernels/src/kernels/sparse_conv.cc"));
+    // The kernel objects of the first emit serve the later ones (when a cache directory is known).
+    const bool cache_known = std::getenv("HILSIM_CACHE_DIR") || std::getenv("XDG_CACHE_HOME") || std::getenv("HOME");
+    if (tag != "dense" && cache_known) {
+      EXPECT_TRUE(e.build.kernels_cached);
+    }
     for (const char* f : {"model.h", "model.cc", "model_kernels.h", "model_weights.bin", "libmodel.a", "libmodel.so",
                           "model_bench", "library.json", "build.sh"})
       EXPECT_TRUE(fs::exists(dir.path / f)) << f;
@@ -124,7 +139,9 @@ TEST(LibraryEmitter, DenseBlockAndPatternMatchTheReferenceAndAreSelfContained) {
     for (std::string line; std::getline(needed, line);) {
       const bool ok = line.find("[libc.so") != std::string::npos || line.find("[libm.so") != std::string::npos ||
                       line.find("[libstdc++.so") != std::string::npos || line.find("[libgcc_s.so") != std::string::npos ||
-                      line.find("[libpthread.so") != std::string::npos;
+                      line.find("[libpthread.so") != std::string::npos ||
+                      // glibc's dynamic loader: the kernels' thread-local scratch resolves through it.
+                      line.find("[ld-linux") != std::string::npos;
       EXPECT_TRUE(ok) << line;
     }
     std::istringstream undef(command_output("nm -D --undefined-only " + so));
@@ -161,6 +178,13 @@ TEST(LibraryEmitter, TuningChoosesVariantsAndTheLogIsReused) {
   EXPECT_GT(first.tuned_layers, 0);
   ASSERT_TRUE(fs::exists(dir.path / "tuning_log.json"));
   EXPECT_FALSE(fs::exists(dir.path / "tuning_harness"));
+  {
+    // The runtime kernel is one of the timed candidates of every tuned conv.
+    std::ifstream f(dir.path / "tuning_log.json");
+    std::stringstream text;
+    text << f.rdbuf();
+    EXPECT_NE(text.str().find("\"runtime\""), std::string::npos);
+  }
   EXPECT_TRUE(validate_library(dir.str(), 1).numerics_ok);
   // Without a budget the next emit takes the logged choices for every conv the log holds.
   const LibraryEmit again = emit_into(model, plan, dir.str());

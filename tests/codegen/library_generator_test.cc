@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
 
+#include "hilsim/codegen/shipped_kernels.h"
 #include "hilsim/graph/builder.h"
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/zoo.h"
@@ -54,9 +56,30 @@ TEST(LibraryGenerator, EveryOpGetsAFunctionAndTheSizesAreConstants) {
   EXPECT_NE(h.find("#define HILSIM_MODEL_WORKSPACE_BYTES " + std::to_string(lib.workspace_bytes)), std::string::npos);
   EXPECT_NE(h.find("int hilsim_model_run(const float* input, float* output, void* workspace);"), std::string::npos);
   const std::string& c = lib.files.at("model.cc");
-  EXPECT_NE(c.find("hsk::conv_rows<1, "), std::string::npos) << "depthwise convs run as one-filter rows";
-  EXPECT_NE(c.find("hsk::kClip"), std::string::npos) << "ReLU6 stays fused";
-  EXPECT_EQ(c.find("hilsim/"), std::string::npos) << "no hilsim header in the generated code";
+  // By default every conv runs the runtime's prepared kernel, the depthwise ones its depthwise kernel.
+  EXPECT_NE(c.find("hsk_rt::prepare_depthwise_conv("), std::string::npos);
+  EXPECT_NE(c.find("hsk_rt::prepare_dense_conv("), std::string::npos);
+  EXPECT_NE(c.find("hsk_rt::Act::kClip"), std::string::npos) << "ReLU6 stays fused";
+  for (const auto& op : lib.ops) {
+    if (op.conv) {
+      EXPECT_TRUE(op.variant.runtime()) << op.op;
+    }
+  }
+  // The only hilsim headers it includes are the kernel headers shipped beside it.
+  std::set<std::string> shipped;
+  for (const auto& f : shipped_kernel_files()) shipped.insert(f.path);
+  for (size_t at = c.find("#include \"hilsim/"); at != std::string::npos; at = c.find("#include \"hilsim/", at + 1)) {
+    const size_t b = at + 10, e = c.find('"', b);
+    EXPECT_EQ(shipped.count("include/" + c.substr(b, e - b)), 1u) << c.substr(b, e - b);
+  }
+  EXPECT_TRUE(shipped.count("src/kernels/depthwise_conv.cc"));
+  // A generated variant on a depthwise conv runs as one-filter rows.
+  std::string dw;
+  for (const auto& op : lib.ops)
+    if (op.kernel == "runtime depthwise_conv") { dw = op.op; break; }
+  ASSERT_FALSE(dw.empty());
+  const GeneratedLibrary gen = generate_library(g, {}, {{dw, ConvVariant{8, 2, 8}}});
+  EXPECT_NE(gen.files.at("model.cc").find("hsk::conv_rows<1, "), std::string::npos);
   EXPECT_GT(lib.arena_bytes, 0);
   EXPECT_GE(lib.workspace_bytes, lib.arena_bytes);
 }
@@ -80,14 +103,20 @@ TEST(LibraryGenerator, VariantsAreTemplateArgumentsAndShareTheirWeights) {
   EXPECT_TRUE(found);
   const GeneratedLibrary harness = generate_library(g, {}, {}, true);
   EXPECT_NE(harness.files.at("model.cc").find("hilsim_model_tune_run"), std::string::npos);
-  // Two row heights per dense conv, not one copy per variant.
-  EXPECT_LT(harness.weights.size(), 3 * plain.weights.size());
+  // The runtime kernel's weights and two row heights per dense conv, not one copy per variant.
+  std::map<std::string, ConvVariant> fb8, fb4;
+  for (const auto& op : plain.ops)
+    if (op.conv) fb8[op.op] = ConvVariant{8, 2, 8}, fb4[op.op] = ConvVariant{4, 3, 16};
+  EXPECT_LE(harness.weights.size(), plain.weights.size() + generate_library(g, {}, fb8).weights.size() +
+                                        generate_library(g, {}, fb4).weights.size());
+  EXPECT_TRUE(conv_variants(true, 0).front().runtime());
+  EXPECT_TRUE(conv_variants(false, 8).front().runtime());
   const auto dense = conv_variants(true, 0);
   const auto sparse = conv_variants(false, 8);
   std::set<std::string> names;
   for (const auto& v : dense) names.insert(v.str());
   EXPECT_EQ(names.size(), dense.size());
-  for (const auto& v : sparse) EXPECT_EQ(v.fb, 8);
+  for (const auto& v : sparse) EXPECT_TRUE(v.fb == 8 || v.runtime()) << v.str();
 }
 
 }  // namespace

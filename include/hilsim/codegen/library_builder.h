@@ -22,11 +22,13 @@ Toolchain find_toolchain(const std::string& target);
 
 struct BuildResult {
   double generate_s = 0, compile_s = 0;
+  bool kernels_cached = false;  // the runtime kernels' objects came from the cache (only model.cc compiled)
   std::vector<std::string> files;  // written and built, under the directory
 };
 
 // Writes the sources and the weights blob into `dir` (created; an unwritable one is an Error naming
-// it), then compiles. `bench`: also link model_bench. Throws Error with the compiler's last lines.
+// it), then compiles: model.cc and the runtime kernels shipped under DIR/kernels/ (their objects are
+// cached across emits under HILSIM_CACHE_DIR, $XDG_CACHE_HOME/hilsim or ~/.cache/hilsim). `bench`: also link model_bench. Throws Error with the compiler's last lines.
 BuildResult build_library(const GeneratedLibrary& lib, const Toolchain& tc, const std::string& dir, bool bench = true);
 
 // Runs a shell command, returns its exit status and its merged stdout/stderr.

@@ -1,8 +1,9 @@
 // From an emitted plan (the canonical graph with the plan's masks applied, and the sparse convs packed
-// as the runtime packs them) to the sources of a self-contained library: one function per op with its
-// shape, row height, tile, loop order and epilogue as compile-time constants, the memory plan baked in
-// as constant offsets into one workspace, and the weights (values, kept-column offsets, row tables)
-// as one binary blob that the library embeds with .incbin. No hilsim header is needed to build it.
+// as the runtime packs them) to the sources of a self-contained library: one function per op, the
+// memory plan baked in as constant offsets into one workspace, and the weights as one binary blob that
+// the library embeds with .incbin. Convs call the runtime's prepared kernels (shipped_kernels.h: their
+// sources are compiled into the library) by default, or a generated variant (shape, row height, tile,
+// loop order and epilogue as compile-time constants) where tuning chose one.
 #pragma once
 
 #include <cstdint>
@@ -18,12 +19,16 @@ namespace hilsim::codegen {
 // How one conv's kernel is instantiated: filters per row, vectors per output tile, and the loop order
 // (block_tiles 0: each row over the whole image, its weights stay in L1; k: k tiles of pixels at a time,
 // all rows over them, their input stays in cache).
+// fb = 0 is the runtime's own prepared kernel (kernels/dense_conv, depthwise_conv, sparse_conv, compiled
+// into the library): the default, and the one the device profile's predictions are for.
 struct ConvVariant {
   int fb = 8;  // dense and grouped convs only; packed sparse convs keep their row height
   int nv = 2;
   int block_tiles = 8;
   bool operator==(const ConvVariant& o) const { return fb == o.fb && nv == o.nv && block_tiles == o.block_tiles; }
-  std::string str() const;  // e.g. "fb8_nv2_b8"
+  std::string str() const;  // e.g. "fb8_nv2_b8", or "runtime"
+  bool runtime() const { return fb == 0; }
+  static ConvVariant runtime_kernel() { return {0, 0, 0}; }
 };
 
 // The variants the tuner times for a conv whose row height is fixed (sparse) or free (dense).
