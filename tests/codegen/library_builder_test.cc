@@ -5,19 +5,10 @@
 #include <cstdlib>
 
 #include "hilsim/util/error.h"
+#include "util/expect_error.h"
 
 namespace hilsim::codegen {
 namespace {
-
-template <class F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 TEST(LibraryBuilder, UnknownTargetsAndMissingCompilersAreNamed) {
   expect_error([] { find_toolchain("riscv"); }, "--target riscv");

@@ -17,6 +17,7 @@
 #include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/util/error.h"
+#include "util/expect_error.h"
 
 namespace hilsim::codegen {
 namespace {
@@ -77,16 +78,6 @@ std::string command_output(const std::string& cmd) {
   std::string out;
   EXPECT_EQ(run_command(cmd, &out), 0) << cmd << ": " << out;
   return out;
-}
-
-template <class F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
 }
 
 // Dense, block-punched and pattern plans of a model with every kind of op YOLOv5 has (convs with SiLU,

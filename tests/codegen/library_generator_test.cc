@@ -10,19 +10,10 @@
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/util/error.h"
+#include "util/expect_error.h"
 
 namespace hilsim::codegen {
 namespace {
-
-template <class F>
-void expect_error(F f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "expected an error containing '" << needle << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
 
 graph::Graph canonical_zoo(const std::string& name) {
   graph::ZooOptions o;

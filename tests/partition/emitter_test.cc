@@ -6,18 +6,10 @@
 
 #include "hilsim/graph/zoo.h"
 #include "hilsim/util/error.h"
+#include "partition/partition_testing.h"
 
 namespace hilsim::partition {
 namespace {
-
-const std::string kProfile = std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json";
-
-graph::Graph small(const std::string& name) {
-  graph::ZooOptions o;
-  o.resolution = 64;
-  o.width = 0.5;
-  return graph::make_zoo_model(name, o);
-}
 
 // The masks a Python caller gets are the zeros emit writes: same ops, same positions, and a mask
 // that prunes something in every sparse layer.

@@ -13,19 +13,11 @@
 #include "hilsim/partition/emitter.h"
 #include "hilsim/partition/packed_model.h"
 #include "hilsim/util/error.h"
+#include "partition/partition_testing.h"
 #include "util/expect_error.h"
 
 namespace hilsim::partition {
 namespace {
-
-const std::string kProfile = std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json";
-
-graph::Graph small(const std::string& name) {
-  graph::ZooOptions o;
-  o.resolution = 64;
-  o.width = 0.5;
-  return graph::make_zoo_model(name, o);
-}
 
 TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
   const model::Profile prof = model::load_profile(kProfile);
