@@ -435,7 +435,9 @@ Plan plan_from_json(const std::string& text, const std::string& where) {
     lc.setting = ls;
     const json& v = j["ops"][name];
     lc.ms = v.value("predicted_ms", 0.0);
+    lc.dense_ms = v.value("dense_predicted_ms", 0.0);
     lc.kept_saliency = v.value("kept_saliency", 1.0);
+    lc.group = v.value("coupled_group", -1);
     p.layers.push_back(lc);
   }
   return p;

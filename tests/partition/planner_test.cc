@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "hilsim/graph/zoo.h"
 #include "hilsim/model/kernel_features.h"
@@ -36,7 +37,17 @@ TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
   // Round trip through the versioned file.
   Plan q = plan_from_json(plan_to_json(p), "plan.json");
   EXPECT_EQ(q.fingerprint, p.fingerprint);
-  EXPECT_EQ(q.layers.size(), p.layers.size());
+  ASSERT_EQ(q.layers.size(), p.layers.size());
+  std::map<std::string, const LayerChoice*> back;
+  for (const auto& l : q.layers) back[l.op] = &l;
+  for (const auto& l : p.layers) {
+    // Every layer's figures come back, dense ones included (their dense time used to read back as 0).
+    ASSERT_TRUE(back.count(l.op)) << l.op;
+    EXPECT_NEAR(back[l.op]->ms, l.ms, 1e-9) << l.op;
+    EXPECT_NEAR(back[l.op]->dense_ms, l.dense_ms, 1e-9) << l.op;
+    EXPECT_GT(back[l.op]->dense_ms, 0.0) << l.op;
+    EXPECT_EQ(back[l.op]->group, l.group) << l.op;
+  }
 }
 
 // The trade-off the report draws: solved at many budgets, monotone, ending at dense, with the chosen
