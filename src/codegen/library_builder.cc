@@ -14,6 +14,7 @@
 
 #include "hilsim/codegen/shipped_kernels.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/hash.h"
 
 namespace hilsim::codegen {
 
@@ -76,15 +77,12 @@ bool host_is_x86() {
 #endif
 }
 
-// HILSIM_CACHE_DIR, else $XDG_CACHE_HOME/hilsim, else ~/.cache/hilsim; empty when none is set.
+// Under the user's cache folder (hilsim::cache_root); empty when there is none.
 fs::path kernel_cache_dir(const std::string& key) {
-  fs::path root;
-  if (const char* c = std::getenv("HILSIM_CACHE_DIR"); c && *c) root = c;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) root = fs::path(x) / "hilsim";
-  else if (const char* h = std::getenv("HOME"); h && *h) root = fs::path(h) / ".cache" / "hilsim";
-  else return {};
-  uint64_t hash = 1469598103934665603ull;  // FNV-1a
-  for (unsigned char ch : key) hash = (hash ^ ch) * 1099511628211ull;
+  const std::string base = cache_root();
+  if (base.empty()) return {};
+  const fs::path root = base;
+  const uint64_t hash = fnv1a(key);
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(hash));
   std::error_code ec;

@@ -5,18 +5,13 @@
 #include <sstream>
 
 #include "hilsim/util/error.h"
+#include "hilsim/util/hash.h"
 
 namespace hilsim::partition {
 
 namespace {
 
 constexpr char kMagic[8] = {'H', 'I', 'L', 'S', 'I', 'M', 'P', 'K'};
-
-uint64_t fnv1a(const char* p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 1099511628211ull;
-  return h;
-}
 
 struct Writer {
   std::string out;

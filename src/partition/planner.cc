@@ -18,6 +18,7 @@
 #include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/hash.h"
 
 namespace hilsim::partition {
 
@@ -79,10 +80,8 @@ double layer_saliency(const graph::Graph& g, const std::string& op, const runtim
 }
 
 std::string model_fingerprint(const graph::Graph& g) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](const std::string& s) {
-    for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  };
+  uint64_t h = kFnvOffset;
+  auto mix = [&](const std::string& s) { h = fnv1a(s, h); };
   // The input shape is part of it: every op's time depends on it, so a plan made at 224 is no plan
   // for the same weights at 160.
   for (const auto& in : g.inputs()) {

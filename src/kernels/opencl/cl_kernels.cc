@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hilsim/util/error.h"
+#include "hilsim/util/hash.h"
 
 namespace hilsim::kernels::opencl {
 

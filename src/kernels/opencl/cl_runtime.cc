@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hilsim/util/error.h"
+#include "hilsim/util/hash.h"
 
 // HILSIM_NO_OPENCL (cmake -DHILSIM_OPENCL=OFF) compiles the backend out as missing headers would.
 #if defined(__has_include) && !defined(HILSIM_NO_OPENCL)
@@ -25,13 +26,6 @@
 
 namespace hilsim::kernels::opencl {
 
-uint64_t fnv1a(const std::string& s, uint64_t h) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 namespace {
 
@@ -49,10 +43,8 @@ std::string hex(uint64_t v) {
 }  // namespace
 
 std::string ClContext::cache_dir() {
-  if (const char* d = std::getenv("HILSIM_CACHE_DIR"); d && *d) return std::string(d) + "/opencl";
-  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) return std::string(x) + "/hilsim/opencl";
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/hilsim/opencl";
-  return "/tmp/hilsim-cache/opencl";
+  const std::string root = cache_root();
+  return root.empty() ? "/tmp/hilsim-cache/opencl" : root + "/opencl";
 }
 
 std::string ClContext::device_key() const {

@@ -133,7 +133,5 @@ class ClKernel {
   std::string name_;
 };
 
-// 64-bit FNV-1a, the cache key of programs and tuning entries.
-uint64_t fnv1a(const std::string& s, uint64_t h = 1469598103934665603ull);
 
 }  // namespace hilsim::kernels::opencl
