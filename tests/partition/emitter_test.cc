@@ -4,7 +4,9 @@
 
 #include <map>
 
+#include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/zoo.h"
+#include "hilsim/runtime/executor.h"
 #include "hilsim/util/error.h"
 #include "partition/partition_testing.h"
 
@@ -15,9 +17,7 @@ namespace {
 // that prunes something in every sparse layer.
 TEST(PlanMasks, EqualTheZerosEmitWrites) {
   const model::Profile prof = model::load_profile(kProfile);
-  PlanOptions o;
-  o.target_speedup = 1.5;
-  o.threads = 1;
+  PlanOptions o = speedup_options(1.5);
   o.formats = {"block", "pattern", "csr"};
   const graph::Graph model = small("resnet18_like");
   const Plan p = make_plan(model, "m", prof, kProfile, o);
@@ -47,15 +47,39 @@ TEST(PlanMasks, EqualTheZerosEmitWrites) {
 
 TEST(PlanMasks, RefuseAnotherModel) {
   const model::Profile prof = model::load_profile(kProfile);
-  PlanOptions o;
-  o.target_speedup = 1.3;
-  o.threads = 1;
+  PlanOptions o = speedup_options(1.3);
   const Plan p = make_plan(small("resnet18_like"), "m", prof, kProfile, o);
   try {
     plan_masks(small("yolov5s_like"), p);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
+  }
+}
+
+// The weight bytes `predict` reports for a sparse layer are what the prepared kernel holds when the
+// emitted model runs and what the packed file stores for it, in every sparse format.
+TEST(Emit, PredictedWeightBytesAreWhatTheKernelAndTheFileHold) {
+  const model::Profile prof = model::load_profile(kProfile);
+  const graph::Graph model = small("resnet18_like");
+  for (const char* fmt : {"block", "block_col", "pattern", "csr"}) {
+    SCOPED_TRACE(fmt);
+    PlanOptions o = speedup_options(1.05);
+    o.formats = {fmt};
+    const Plan plan = make_plan(model, "m", prof, kProfile, o);
+    const EmitResult em = emit_model(model, plan);
+    ASSERT_GT(em.packed.convs.size(), 0u) << "the plan keeps every layer dense";
+    costmodel::Predictor pred(model, prof, {1, ""});
+    std::map<std::string, int64_t> predicted, prepared;
+    for (const auto& op : pred.predict(plan.spec()).ops) predicted[op.name] = op.weight_bytes;
+    const runtime::Executor ex(em.pruned, packed_exec_options(em.packed, 1));
+    for (const auto& op : ex.ops()) prepared[op.name] = op.weight_bytes;
+    for (const PackedConv& pc : em.packed.convs) {
+      SCOPED_TRACE(pc.op + " " + pc.label);
+      ASSERT_TRUE(predicted.count(pc.op) && prepared.count(pc.op));
+      EXPECT_EQ(predicted.at(pc.op), file_weight_bytes(pc));
+      EXPECT_EQ(prepared.at(pc.op), file_weight_bytes(pc));
+    }
   }
 }
 
