@@ -34,8 +34,6 @@ DEFINE_bool(drift_correction, true,
             "speed-reference readings, taken every 2 s) the host ran when it was taken, at the exponent the fit finds, "
             "where that explains the scatter (--nodrift-correction fits the raw timings)");
 DEFINE_double(gpu_budget_s, 90, "with --units gpu: wall-clock budget of the gpu unit's part, seconds (after the CPU's)");
-DECLARE_string(out);
-DECLARE_string(units);  // one gflags flag shared with run (defined there)
 
 namespace hilsim::cli {
 namespace {
