@@ -71,12 +71,12 @@ inline py::object to_py(const nlohmann::json& j) {
     case T::array: {
       py::list l;
       for (const auto& x : j) l.append(to_py(x));
-      return std::move(l);
+      return l;
     }
     case T::object: {
       py::dict d;
       for (const auto& [k, v] : j.items()) d[py::str(k)] = to_py(v);
-      return std::move(d);
+      return d;
     }
     default: return py::none();  // null (the library writes no binary values)
   }

@@ -6,7 +6,10 @@
 
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/zoo.h"
+#include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/format_rules.h"
+#include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/util/error.h"
 #include "partition/partition_testing.h"
 
@@ -58,18 +61,26 @@ TEST(PlanMasks, RefuseAnotherModel) {
 }
 
 // The weight bytes `predict` reports for a sparse layer are what the prepared kernel holds when the
-// emitted model runs and what the packed file stores for it, in every sparse format.
+// emitted model runs and what the packed file stores for it, in every sparse format. The plan keeps
+// the planner's facts (fingerprint, op names) with every conv a format can run set to it.
 TEST(Emit, PredictedWeightBytesAreWhatTheKernelAndTheFileHold) {
   const model::Profile prof = model::load_profile(kProfile);
   const graph::Graph model = small("resnet18_like");
-  for (const char* fmt : {"block", "block_col", "pattern", "csr"}) {
-    SCOPED_TRACE(fmt);
-    PlanOptions o = speedup_options(1.05);
-    o.formats = {fmt};
-    const Plan plan = make_plan(model, "m", prof, kProfile, o);
+  const Plan base = make_plan(model, "m", prof, kProfile, speedup_options(1.3));
+  costmodel::Predictor pred(model, prof, {1, ""});
+  const graph::Graph& g = pred.canonical_graph();
+  for (const char* spec : {"block:8x4@0.7", "block_col:8x4@0.7", "pattern:2", "pattern:3", "csr@0.9"}) {
+    SCOPED_TRACE(spec);
+    const runtime::LayerSparsity ls = *runtime::parse_sparsity_spec(spec).all;
+    Plan plan = base;
+    for (LayerChoice& l : plan.layers) {
+      const auto id = g.find_op(l.op);
+      ASSERT_TRUE(id.has_value()) << l.op;
+      const bool fits = g.op(*id).type == "Conv" && runtime::format_problem(runtime::conv_shape_of(g, g.op(*id)), ls).empty();
+      l.setting = fits ? ls : runtime::LayerSparsity{};
+    }
     const EmitResult em = emit_model(model, plan);
-    ASSERT_GT(em.packed.convs.size(), 0u) << "the plan keeps every layer dense";
-    costmodel::Predictor pred(model, prof, {1, ""});
+    ASSERT_GT(em.packed.convs.size(), 0u) << "no conv takes the format";
     std::map<std::string, int64_t> predicted, prepared;
     for (const auto& op : pred.predict(plan.spec()).ops) predicted[op.name] = op.weight_bytes;
     const runtime::Executor ex(em.pruned, packed_exec_options(em.packed, 1));
