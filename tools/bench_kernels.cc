@@ -265,7 +265,7 @@ int run_bench_gpu(const std::vector<const bench::LayerShape*>& todo, double min_
 }
 
 int run_bench(const std::vector<std::string>& positional) {
-  if (!positional.empty()) throw Error("bench-kernels", "takes no positional arguments");
+  no_positional_args(positional, "bench-kernels");
   if (!FLAGS_unit.empty() && FLAGS_unit != "cpu" && FLAGS_unit != "gpu")
     throw Error("--unit", "'" + FLAGS_unit + "' is not cpu or gpu");
   const int threads = threads_from_flags();

@@ -39,9 +39,8 @@ double measure_ms(const graph::Graph& g, runtime::ExecOptions eo, int repeat) {
 }
 
 int run_bench(const std::vector<std::string>& args) {
-  if (!args.empty()) throw Error("bench-planner", "takes no positional arguments");
+  no_positional_args(args, "bench-planner");
   const ProfileFile pf = profile_or_bundled();
-  const std::string& profile_path = pf.path;
   const model::Profile& profile = pf.profile;
   std::vector<std::string> models = {"yolov5s_like", "resnet18_like", "mobilenetv2_like"};
   std::vector<double> fractions = {0.5, 0.35, 0.25};
@@ -66,7 +65,7 @@ int run_bench(const std::vector<std::string>& args) {
       o.target_ms = target;
       nlohmann::json row = {{"model", m}, {"fraction", frac}, {"target_ms", target}};
       try {
-        const partition::Plan plan = partition::make_plan(g, "zoo:" + m, profile, profile_path, o);
+        const partition::Plan plan = partition::make_plan(g, "zoo:" + m, profile, pf.path, o);
         const partition::EmitResult em = partition::emit_model(g, plan);
         const double meas = measure_ms(em.pruned, partition::packed_exec_options(em.packed, 1), repeat);
         // Uniform block 8x4 ratio predicted to take the plan's predicted time (bisection), then measured.
@@ -140,7 +139,7 @@ int run_bench(const std::vector<std::string>& args) {
               pred_best == meas_best ? " (agree)" : " (DISAGREE)");
   if (FLAGS_json) {
     nlohmann::json j;
-    j["profile"] = profile_path;
+    j["profile"] = pf.path;
     j["plans"] = rows;
     j["two_units"] = {{"predicted_intra_ms", pred_intra}, {"predicted_split_ms", pred_split},
                       {"measured_intra_ms", meas_intra}, {"measured_split_ms", meas_split},

@@ -114,7 +114,7 @@ std::vector<int> parse_thread_counts(const std::string& s) {
 }
 
 int run_bench(const std::vector<std::string>& args) {
-  if (!args.empty()) throw Error("bench-predictor", "takes no positional arguments");
+  no_positional_args(args, "bench-predictor");
   const ProfileFile pf = profile_or_bundled();
   const std::string& profile_path = pf.path;
   const model::Profile& profile = pf.profile;

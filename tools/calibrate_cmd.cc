@@ -100,7 +100,7 @@ void print_drift_correction(const calibration::SampleSet& s, const model::Profil
 }
 
 int run_calibrate(const std::vector<std::string>& args) {
-  if (!args.empty()) throw Error("calibrate", "takes no positional arguments (see --help)");
+  no_positional_args(args, "calibrate");
   if (!FLAGS_evaluate.empty()) {
     model::Profile p = model::load_profile(FLAGS_evaluate);
     std::vector<double> ref_before;

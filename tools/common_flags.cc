@@ -257,6 +257,10 @@ std::string human_count(double v) { return scaled(v, 1000.0, {"", "K", "M", "G",
 
 std::string human_bytes(double v) { return scaled(v, 1024.0, {"B", "KiB", "MiB", "GiB", "TiB"}, " "); }
 
+void no_positional_args(const std::vector<std::string>& args, const std::string& command) {
+  if (!args.empty()) throw Error(command, "takes no positional arguments (see --help)");
+}
+
 const std::string& model_arg(const std::vector<std::string>& args, const std::string& command) {
   if (args.size() != 1) throw Error(command, "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
   return args[0];

@@ -84,6 +84,8 @@ void route_stdout_for_json();
 void print_json(nlohmann::json j);
 // The built-in models' names, comma-separated (help texts list them from the zoo itself).
 std::string zoo_name_list();
+// Error naming `command` when it was given positional arguments, which it does not take.
+void no_positional_args(const std::vector<std::string>& args, const std::string& command);
 // The one MODEL argument of `command`; Error naming the command unless exactly one is given.
 const std::string& model_arg(const std::vector<std::string>& args, const std::string& command);
 // --profile, which `command` cannot do without; Error naming the command when it is not given.

@@ -34,12 +34,9 @@ int run_inspect(const std::vector<std::string>& args) {
   nlohmann::json passes = nlohmann::json::object();
   if (FLAGS_passes) {
     const graph::passes::CanonicalStats st = graph::passes::canonicalize(g);
-    passes["reparameterized_adds"] = st.reparameterized_adds;
-    passes["folded_batchnorms"] = st.folded_batchnorms;
-    passes["fused_activations"] = st.fused_activations;
-    passes["folded_pads"] = st.folded_pads;
-    passes["fused_gelus"] = st.fused_gelus;
-    passes["fused_layer_norms"] = st.fused_layer_norms;
+    passes = {{"reparameterized_adds", st.reparameterized_adds}, {"folded_batchnorms", st.folded_batchnorms},
+              {"fused_activations", st.fused_activations},       {"folded_pads", st.folded_pads},
+              {"fused_gelus", st.fused_gelus},                   {"fused_layer_norms", st.fused_layer_norms}};
   }
   const analysis::ModelFacts m = analysis::analyze(g);
   std::vector<graph::passes::CoupledGroup> groups;

@@ -359,15 +359,8 @@ std::map<std::string, std::string> split_branches(costmodel::Predictor& pred, co
 }
 
 std::string plan_to_json(const Plan& p) {
-  json j;
-  j["version"] = kPlanVersion;
-  j["model"] = p.model;
-  j["profile"] = p.profile;
-  j["fingerprint"] = p.fingerprint;
-  j["threads"] = p.threads;
-  j["unit"] = p.unit;
-  j["target_ms"] = p.target_ms;
-  j["dense_predicted_ms"] = p.dense_ms;
+  json j = {{"version", kPlanVersion}, {"model", p.model}, {"profile", p.profile}, {"fingerprint", p.fingerprint},
+            {"threads", p.threads}, {"unit", p.unit}, {"target_ms", p.target_ms}, {"dense_predicted_ms", p.dense_ms}};
   j["predicted"] = {{"ms", p.predicted.ms}, {"bytes", p.predicted.bytes}, {"energy_mj", p.predicted.energy_mj},
                     {"peak_memory_bytes", p.predicted.peak_memory_bytes}};
   j["mean_kept_saliency"] = p.saliency;
