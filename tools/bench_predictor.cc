@@ -27,6 +27,7 @@
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/zoo.h"
+#include "hilsim/model/instances.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
@@ -153,6 +154,7 @@ int run_bench(const std::vector<std::string>& args) {
   };
   std::vector<Row> rows;
   std::map<std::string, std::vector<double>> class_errs;  // kernel class -> signed relative errors
+  std::map<std::string, std::vector<double>> group_errs;  // layer kind (model::op_group) -> the same
   std::mt19937 rng(7);
   // The ground truth against itself: each round's p10 against the other rounds', end to end and per op.
   // On a shared host this is the floor under any model's error against one measurement.
@@ -253,8 +255,16 @@ int run_bench(const std::vector<std::string>& args) {
         if (c.units.empty()) {
           std::map<std::string, double> by;
           for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
-          for (const auto& o : p.ops)
-            if (by.count(o.name) && by[o.name] > 0.05) class_errs[o.klass].push_back((o.ms - by[o.name]) / by[o.name]);
+          const graph::Graph& cg = ex.compiled_graph();
+          for (const auto& o : p.ops) {
+            if (!by.count(o.name) || by[o.name] <= 0.05) continue;
+            const double e = (o.ms - by[o.name]) / by[o.name];
+            class_errs[o.klass].push_back(e);
+            if (const auto id = cg.find_op(o.name)) {
+              const std::string grp = model::op_group(cg, *id, model::op_instance(cg, *id, {}, run.threads, false).k);
+              if (!grp.empty()) group_errs[grp].push_back(e);
+            }
+          }
           for (size_t i = 0; i < ex.ops().size(); ++i)
             if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
         }
@@ -300,14 +310,16 @@ int run_bench(const std::vector<std::string>& args) {
     size_t n;
     double abs_med, bias;
   };
-  std::map<std::string, ClassErr> by_class;
+  std::map<std::string, ClassErr> by_class, by_group;
   std::vector<double> op_errs;  // |error| of every op, all classes
-  for (const auto& [k, es] : class_errs) {
+  auto class_err = [](const std::vector<double>& es, std::vector<double>* abs_out) {
     std::vector<double> a;
     for (double e : es) a.push_back(std::fabs(e));
-    by_class[k] = {es.size(), 100.0 * calibration::quantile(a, 0.5), 100.0 * calibration::quantile(es, 0.5)};
-    op_errs.insert(op_errs.end(), a.begin(), a.end());
-  }
+    if (abs_out) abs_out->insert(abs_out->end(), a.begin(), a.end());
+    return ClassErr{es.size(), 100.0 * calibration::quantile(a, 0.5), 100.0 * calibration::quantile(es, 0.5)};
+  };
+  for (const auto& [k, es] : class_errs) by_class[k] = class_err(es, &op_errs);
+  for (const auto& [k, es] : group_errs) by_group[k] = class_err(es, nullptr);
   std::sort(op_errs.begin(), op_errs.end());
   const double op_med = op_errs.empty() ? 0 : 100.0 * op_errs[op_errs.size() / 2];
   std::map<std::string, std::pair<double, double>> rho;  // model -> (ours, flops)
@@ -391,6 +403,8 @@ int run_bench(const std::vector<std::string>& args) {
     j["per_kernel_median_abs_err_pct"] = op_med;
     for (const auto& [k, c] : by_class)
       j["per_kernel_by_class"][k] = {{"ops", c.n}, {"median_abs_err_pct", c.abs_med}, {"median_signed_err_pct", c.bias}};
+    for (const auto& [k, c] : by_group)
+      j["per_kernel_by_layer_kind"][k] = {{"ops", c.n}, {"median_abs_err_pct", c.abs_med}, {"median_signed_err_pct", c.bias}};
     for (const auto& [m, r] : rho) j["spearman"][m] = {{"ours", r.first}, {"flops", r.second}};
     for (const auto& [m, e] : worst) j["worst_abs_err_pct"][m] = e;
     j["models_worse_than_20_pct"] = models_over_20;
@@ -428,6 +442,9 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("per kernel instance (ops > 50 us): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
   for (const auto& [k, c] : by_class)
     std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);
+  if (!by_group.empty()) std::printf("per layer kind that a class's median can hide (the same ops):\n");
+  for (const auto& [k, c] : by_group)
+    std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);
   for (const auto& [m, r] : rho) std::printf("Spearman %-24s ours %.3f   FLOPs %.3f\n", m.c_str(), r.first, r.second);
   std::printf("models with a configuration worse than +-20%%: %zu of %zu", models_over_20, worst.size());
   for (size_t i = 0; i < std::min<size_t>(5, worst_models.size()); ++i)
@@ -447,7 +464,8 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "`tests/models/real_models.py DIR --suite bench` exports from PyTorch (torchvision families and\n"
                     "YOLO-style detectors at two input sizes each), dense, block 8x4 at 0.5/0.7, pattern 2EP and three\n"
                     "random per-layer mixes. Each model is measured at every count of --thread-counts (default 1).\n"
-                    "Reports within-10% shares, RMSPE, the models worse than 20%, per-kernel error by class, the\n"
+                    "Reports within-10% shares, RMSPE, the models worse than 20%, per-kernel error by class and by\n"
+                    "layer kind (grouped conv, far gemm, global pool, far elementwise, 1x1 on 1x1 map), the\n"
                     "measurement's own round-to-round spread, Spearman rank correlation and query speed.",
                     {"profile", "quick", "json", "suite", "thread_counts"}, run_bench});
 

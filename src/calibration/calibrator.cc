@@ -225,6 +225,10 @@ std::vector<ContextRun> context_runs(int max_threads) {
       {"zoo:vgg_like@160x0.75", {"", "block:16x8@0.5", "pattern:3"}},
       // Grouped convs, squeeze-excite and a classifier far beyond the cache, as RegNet/ResNeXt have.
       {"zoo:regnety_like@160x1", {"", "block:8x4@0.7", "pattern:2"}},
+      // A full-resolution ImageNet network: residual Adds of 2.4-9.6 MiB (beyond L2; every other run's
+      // stay under 1.7 MiB and Adds of real 224x224 networks ran 28% over the near rate), 1x1 convs of
+      // 256-2048 channels in a deep model, a 2048-channel global pool and an 8 MiB classifier.
+      {"zoo:resnet50_like@224x1", {""}},
       // What a latency-bound planner reaches for: fine blocks at high ratios, where fixed per-tile
       // costs (stride phases, epilogue) outweigh the few kept columns.
       {"zoo:yolov5s_like@256x0.75", {"block:4x1@0.95", "block:8x1@0.85"}},
@@ -376,10 +380,22 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
       models = uncorrected;
     }
   }
+  // The stream measurement's time per byte at each thread count (its fastest run): the far rate of
+  // memory-bound classes that sampled no tensor beyond the caches.
+  std::map<int, double> stream_ms_per_byte;
+  for (const Sample& s : set.samples)
+    if (s.klass == "stream" && fit_ms(s) > 0 && s.features.count("bytes") && s.features.at("bytes") > 0) {
+      const double r = fit_ms(s) / s.features.at("bytes");
+      auto [it, fresh] = stream_ms_per_byte.emplace(sample_threads(s), r);
+      if (!fresh) it->second = std::min(it->second, r);
+    }
   double peak_gflops = 0, mem_gbps = 0;
   for (const auto& [key, idx] : groups) {
     if (!models.count(key)) continue;
     model::KernelModel m = models.at(key);
+    // Pools price their reads per window element, not per byte: a stream rate on top would count them twice.
+    if (key.second > 0 && !model::is_compute_class(key.first) && key.first != "pool" && stream_ms_per_byte.count(key.second))
+      anchor_far_rate(m, samples_of(idx, 0), stream_ms_per_byte.at(key.second));
     m.drift_exponent = moving ? exponent : -1;
     if (key.second == 0) m.unit = "gpu";
     p.kernels[key.second == 0 ? model::gpu_profile_key(key.first) : model::profile_key(key.first, key.second)] = m;
@@ -678,6 +694,7 @@ std::vector<ContextRun> held_out_context_runs(int max_threads) {
       {"zoo:mobileone_s0@224x1", {"", "pattern:2", "block:16x8@0.8"}},
       {"zoo:vgg_like@192x0.5", {"", "block:16x4@0.7", "block:4x1@0.9"}},
       {"zoo:regnety_like@192x0.75", {"", "block:4x4@0.6"}},
+      {"zoo:resnet50_like@192x0.75", {"", "block:8x4@0.7"}},
   };
   std::vector<ContextRun> runs;
   for (const auto& [model, specs] : plan)

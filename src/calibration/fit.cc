@@ -60,6 +60,19 @@ std::vector<double> nnls(const std::vector<double>& a_data, size_t rows, size_t 
   return std::vector<double>(x.data(), x.data() + cols);
 }
 
+bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, double stream_ms_per_byte) {
+  if (!(stream_ms_per_byte > 0)) return false;
+  const auto at = [&](const char* name) {
+    return static_cast<size_t>(std::find(m.features.begin(), m.features.end(), name) - m.features.begin());
+  };
+  const size_t far = at("far_bytes"), near = at("bytes");
+  if (far >= m.params.size() || near >= m.params.size()) return false;
+  for (const auto& s : samples)
+    if (model::feature_value(s.features, "far_bytes") > 0) return false;
+  m.params[far] = std::max(0.0, stream_ms_per_byte - m.params[near]);
+  return true;
+}
+
 double rmspe(const model::KernelModel& m, const std::vector<Sample>& samples) {
   if (samples.empty()) return 0;
   double s = 0;

@@ -144,4 +144,18 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
   return r;
 }
 
+std::string op_group(const graph::Graph& g, graph::OpId id, const KernelInstance& k) {
+  const graph::Op& op = g.op(id);
+  if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) {
+    const kernels::ConvShape s = runtime::conv_shape_of(g, op);
+    if (s.groups > 1 && !s.is_depthwise()) return "grouped conv";
+    if (s.kh == 1 && s.kw == 1 && s.h == 1 && s.w == 1) return "1x1 on 1x1 map";
+    return "";
+  }
+  if (k.klass == "gemm") return k.weight_bytes > kNearWeightBytes ? "far gemm" : "";
+  if (k.klass == "pool" && op.type != "MaxPool" && op.type != "AveragePool") return "global pool";
+  if (k.klass == "elementwise" && k.in_bytes + k.out_bytes > kNearActBytes) return "far elementwise";
+  return "";
+}
+
 }  // namespace hilsim::model

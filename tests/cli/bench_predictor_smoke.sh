@@ -20,6 +20,11 @@ rr = j["ground_truth"]["round_to_round"]
 assert rr["pairs"] == 3 * len(cfgs), rr  # three rounds: three pairs per configuration
 assert 0 <= rr["within10_pct"] <= 100 and rr["rms_pct"] >= 0 and rr["op_pairs"] > 0, rr
 assert 0 <= j["per_kernel_median_abs_err_pct"] < 1000
+# resnet18_like at 224: its 2 MiB classifier and its first stage's 2.4 MiB Adds lie beyond L2.
+kinds = j["per_kernel_by_layer_kind"]
+assert {"far gemm", "far elementwise"} <= set(kinds), kinds
+for k, v in kinds.items():
+    assert v["ops"] > 0 and v["median_abs_err_pct"] >= 0 and -100 <= v["median_signed_err_pct"], (k, v)
 assert set(j["spearman"]) == {"resnet18_like", "mobilenetv2_like"}, j["spearman"]
 for m, s in j["spearman"].items():
     assert -1 <= s["ours"] <= 1 and -1 <= s["flops"] <= 1, (m, s)

@@ -23,6 +23,13 @@ std::vector<double> nnls(const std::vector<double>& a, size_t rows, size_t cols,
 model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const std::vector<std::string>& features,
                                         const CalibrationPolicy& policy = {});
 
+// A memory-bound class whose samples all fit in the caches (none carries far_bytes) knows nothing of
+// the rate beyond them: its far_bytes term fits to zero and a 40 MiB Add is priced at the L2 rate (such
+// Adds ran 28% over). Its far term is then anchored where the calibration's own stream measurement puts
+// it (stream_ms_per_byte at the class's thread count, <= 0 when none was taken): the extra of DRAM over
+// the fitted near rate. A class that sampled far tensors keeps its fitted term. Returns whether it set it.
+bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, double stream_ms_per_byte);
+
 // Root-mean-square percentage error of a model over samples.
 double rmspe(const model::KernelModel& m, const std::vector<Sample>& samples);
 

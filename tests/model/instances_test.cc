@@ -1,0 +1,42 @@
+#include "hilsim/model/instances.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "hilsim/graph/passes/canonicalize.h"
+#include "hilsim/graph/zoo.h"
+
+namespace hilsim::model {
+namespace {
+
+std::map<std::string, int> group_counts(const std::string& name, int64_t resolution) {
+  graph::ZooOptions o;
+  o.resolution = resolution;
+  graph::Graph g = graph::make_zoo_model(name, o);
+  graph::passes::canonicalize(g);
+  std::map<std::string, int> n;
+  for (graph::OpId id : g.topological_order()) ++n[op_group(g, id, op_instance(g, id, {}, 1, false).k)];
+  return n;
+}
+
+TEST(OpGroup, NamesTheLayerKindsRealNetworksHave) {
+  // RegNetY: grouped 3x3 convs, squeeze-excite 1x1 convs on pooled 1x1 maps, a global pool and
+  // 4096-wide classifier layers whose weights (64 MiB) lie far beyond L2.
+  auto n = group_counts("regnety_like", 64);
+  EXPECT_EQ(n["grouped conv"], 14);  // one per block
+  EXPECT_EQ(n["1x1 on 1x1 map"], 28);  // two SE convs per block
+  EXPECT_EQ(n["far gemm"], 3);
+  EXPECT_EQ(n["global pool"], 15);  // one per SE block and the classifier's
+  EXPECT_EQ(n["far elementwise"], 0);  // 64x64 input: every tensor fits L2
+  // ResNet-18 at 224: the first stage's residual Adds read and write 2.4 MiB, beyond L2; its convs
+  // are dense, its 512x1000 classifier (2 MiB of weights) beyond a core's L2 share.
+  auto r = group_counts("resnet18_like", 224);
+  EXPECT_EQ(r["grouped conv"], 0);
+  EXPECT_GE(r["far elementwise"], 2);
+  EXPECT_EQ(r["far gemm"], 1);
+  EXPECT_GT(r[""], 20);
+}
+
+}  // namespace
+}  // namespace hilsim::model
