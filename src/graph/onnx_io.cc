@@ -11,6 +11,7 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include "hilsim/graph/op_registry.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/util/error.h"
 #include "hilsim/version.h"
@@ -223,14 +224,9 @@ std::map<std::string, Shape> parse_input_shapes(const std::string& spec) {
 
 const std::vector<std::string>& supported_op_types() {
   static const std::vector<std::string> ops = [] {
-    std::vector<std::string> v = {
-        "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape",
-        "Conv", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
-        "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
-        "MaxPool", "Mul", "Neg", "Pad", "Pow", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape",
-        "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose",
-        "Unsqueeze", "Upsample", "Where"};
-    std::sort(v.begin(), v.end());
+    std::vector<std::string> v;
+    for (const auto& s : op_registry())
+      if (s.importable) v.push_back(s.type);
     return v;
   }();
   return ops;
@@ -331,7 +327,6 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
     Shape s = shape_of(in, &has);
     g.add_input(TensorInfo{in.name(), from_onnx_type(in.type().tensor_type().elem_type()), s, true});
   }
-  const auto& known = supported_op_types();
   std::set<std::string> names, produced;
   for (const auto& c : g.constants()) produced.insert(c.first);
   for (const auto& i : g.inputs()) produced.insert(i);
@@ -345,13 +340,15 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
     names.insert(op.name);
     const std::string nw = where + " node '" + op.name + "' (" + op.type + ")";
     const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
-    if (!default_domain || !std::binary_search(known.begin(), known.end(), op.type)) {
+    const OpSpec* spec = default_domain ? find_op_spec(op.type) : nullptr;
+    if (!spec || !spec->importable) {
       if (!opts.allow_unknown)
         throw Error(nw, "op type '" + (default_domain ? op.type : n.domain() + "::" + op.type) +
                             "' is not supported (hilsim inspect --ops lists them; --allow-unknown treats it as memory-bound)");
       op.unknown = true;
     }
     for (const auto& a : n.attribute()) op.attrs[a.name()] = from_attr(a, nw);
+    if (!op.unknown) validate_op(*spec, op, opset, nw);
     op.inputs.assign(n.input().begin(), n.input().end());
     op.outputs.assign(n.output().begin(), n.output().end());
     for (const auto& o : op.outputs) {
