@@ -117,6 +117,12 @@ HILSIM_CLONES void unary_span(UnaryOp op, const float* x, float* o, int64_t n, f
     case UnaryOp::kGelu:
       for (int64_t i = 0; i < n; ++i) o[i] = x[i] * 0.5f * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
       break;
+    case UnaryOp::kGeluTanh:
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        o[i] = v * 0.5f * (1.0f + fast_tanh(0.7978845608f * (v + 0.044715f * v * v * v)));
+      }
+      break;
     case UnaryOp::kSquare:
       for (int64_t i = 0; i < n; ++i) o[i] = x[i] * x[i];
       break;

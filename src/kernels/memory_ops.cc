@@ -1,6 +1,7 @@
 #include "hilsim/kernels/memory_ops.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -142,7 +143,10 @@ inline void binary_run(const float* a, int64_t sa, const float* b, int64_t sb, f
     if constexpr (kOp == BinaryOp::kAdd) return x + y;
     else if constexpr (kOp == BinaryOp::kMul) return x * y;
     else if constexpr (kOp == BinaryOp::kSub) return x - y;
-    else return x / y;
+    else if constexpr (kOp == BinaryOp::kDiv) return x / y;
+    else if constexpr (kOp == BinaryOp::kMax) return std::max(x, y);
+    else if constexpr (kOp == BinaryOp::kMin) return std::min(x, y);
+    else return std::fmod(x, y);
   };
   if (sa == 1 && sb == 1) {
     for (int64_t i = 0; i < n; ++i) o[i] = f(a[i], b[i]);
@@ -233,7 +237,58 @@ void binary_op(BinaryOp op, const std::vector<int64_t>& a_shape, const float* a,
     case BinaryOp::kMul: return binary_impl<BinaryOp::kMul>(a_shape, a, b_shape, b, out, pool, ep);
     case BinaryOp::kSub: return binary_impl<BinaryOp::kSub>(a_shape, a, b_shape, b, out, pool, ep);
     case BinaryOp::kDiv: return binary_impl<BinaryOp::kDiv>(a_shape, a, b_shape, b, out, pool, ep);
+    case BinaryOp::kMax: return binary_impl<BinaryOp::kMax>(a_shape, a, b_shape, b, out, pool, ep);
+    case BinaryOp::kMin: return binary_impl<BinaryOp::kMin>(a_shape, a, b_shape, b, out, pool, ep);
+    case BinaryOp::kFmod: return binary_impl<BinaryOp::kFmod>(a_shape, a, b_shape, b, out, pool, ep);
   }
+}
+
+namespace {
+// Element strides of `shape` right-aligned to `os`, 0 where it broadcasts.
+std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& shape, const std::vector<int64_t>& os) {
+  std::vector<int64_t> st(os.size(), 0);
+  int64_t step = 1;
+  for (size_t d = shape.size(); d-- > 0;) {
+    const size_t od = d + os.size() - shape.size();
+    st[od] = shape[d] == 1 ? 0 : step;
+    step *= shape[d];
+  }
+  return st;
+}
+}  // namespace
+
+void where_select(const std::vector<int64_t>& cond_shape, const uint8_t* cond, const std::vector<int64_t>& a_shape,
+                  const float* a, const std::vector<int64_t>& b_shape, const float* b, float* out, ThreadPool& pool) {
+  std::vector<int64_t> os = broadcast_shape(broadcast_shape(cond_shape, a_shape), b_shape);
+  if (os.empty()) os = {1};  // all scalars
+  if (os.size() > 8) throw Error("where_select: shape", "rank above 8");
+  const std::vector<int64_t> sc = broadcast_strides(cond_shape, os), sa = broadcast_strides(a_shape, os),
+                             sb = broadcast_strides(b_shape, os);
+  int64_t total = 1;
+  for (int64_t v : os) total *= v;
+  if (total == 0) return;
+  const size_t r = os.size();
+  const int64_t inner = os[r - 1], ic = sc[r - 1], ia = sa[r - 1], ib = sb[r - 1];
+  const int64_t rows = total / inner;
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(1, static_cast<int64_t>(kFlatGrain) / inner));
+  pool.parallel_for(static_cast<size_t>(rows), [&](size_t r0, size_t r1) {
+    for (size_t row = r0; row < r1; ++row) {
+      int64_t rem = static_cast<int64_t>(row), oc = 0, oa = 0, ob = 0;
+      for (size_t d = r - 1; d-- > 0;) {
+        const int64_t i = rem % os[d];
+        rem /= os[d];
+        oc += i * sc[d], oa += i * sa[d], ob += i * sb[d];
+      }
+      const uint8_t* pc = cond + oc;
+      const float *pa = a + oa, *pb = b + ob;
+      float* o = out + static_cast<int64_t>(row) * inner;
+      if (ic == 1 && ia == 1 && ib == 1) {
+        for (int64_t i = 0; i < inner; ++i) o[i] = pc[i] ? pa[i] : pb[i];  // the vectorisable case
+      } else {
+        for (int64_t i = 0; i < inner; ++i) o[i] = pc[i * ic] ? pa[i * ia] : pb[i * ib];
+      }
+    }
+  }, grain);
 }
 
 void concat(const std::vector<const float*>& inputs, const std::vector<std::vector<int64_t>>& shapes, int64_t axis,
