@@ -127,6 +127,33 @@ TEST(Passes, ExportedGeluBecomesOneNode) {
   expect_same_outputs(g, h);
 }
 
+TEST(Passes, ExportedTanhGeluBecomesOneNode) {
+  GraphBuilder b("gelu_tanh", 22);
+  std::string x = b.conv(b.input("x", {1, 3, 7, 5}), 4, 3);
+  auto scalar = [&](float v) { return b.constant(Tensor{b.graph().fresh_name("c"), DType::kFloat32, {}, {v}, {}}); };
+  // 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) in torch's node order; `kappa` varies.
+  auto gelu = [&](float kappa) {
+    std::string cube = b.op("Mul", {x, b.op("Mul", {x, x})[0]})[0];
+    std::string s = b.op("Add", {x, b.op("Mul", {scalar(kappa), cube})[0]})[0];
+    std::string t = b.op("Tanh", {b.op("Mul", {scalar(0.7978845834732056f), s})[0]})[0];
+    return b.op("Mul", {scalar(0.5f), b.op("Mul", {x, b.op("Add", {scalar(1.0f), t})[0]})[0]})[0];
+  };
+  b.output(gelu(0.044715f));
+  b.output(gelu(0.05f));  // not GELU
+  Graph g = b.finish();
+  Graph h = g;
+  EXPECT_EQ(passes::fuse_gelu_tanh(h).size(), 8u);
+  EXPECT_EQ(count_type(h, "Gelu"), 1);
+  EXPECT_EQ(count_type(h, "Tanh"), 1);
+  for (OpId id = 0; id < h.num_ops(); ++id) {
+    if (h.op(id).type == "Gelu") {
+      EXPECT_EQ(h.op(id).attr_string("approximate", ""), "tanh");
+    }
+  }
+  infer_shapes(h);
+  expect_same_outputs(g, h);
+}
+
 TEST(Passes, ExportedLayerNormChainBecomesOneNode) {
   // LayerNorm over the last axis as torch exports it below opset 17, on an NHWC view of a conv output.
   GraphBuilder b("layernorm", 23);

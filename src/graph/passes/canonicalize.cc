@@ -21,6 +21,7 @@ CanonicalStats canonicalize(Graph& g) {
   s.folded_batchnorms += folded(fold_batchnorm_into_next_conv(g));
   s.folded_pads = folded(fold_pads_into_convs(g));
   s.fused_gelus = folded(fuse_gelu(g)) / 4;  // four of its five nodes go, the last becomes the Gelu
+  s.fused_gelus += folded(fuse_gelu_tanh(g)) / 8;  // eight of nine
   std::vector<std::string> ln_parts;
   s.fused_layer_norms = fuse_layer_norm(g, &ln_parts);
   folded(ln_parts);
