@@ -29,6 +29,7 @@ std::vector<AttrSpec> reduce_attrs() {
 
 // Reasons for the ops that stay on the reference path.
 const char* kShapeMath = "shape arithmetic on small integer tensors: folded to a constant at import";
+const char* kMaskBuild = "builds masks from constants (shifted-window attention): folded at import";
 const char* kBoolOut = "bool output, which the float32 kernels do not produce; in exports it feeds shape arithmetic or masks that fold at import";
 
 OpSpec op(std::string type, int64_t lo, std::vector<AttrSpec> attrs, std::string cost_class, bool foldable = false,
@@ -90,9 +91,10 @@ std::vector<OpSpec> build() {
       op("MaxPool", 8,
          window_attrs({opt("ceil_mode", A::kInt, "0"), opt("storage_order", A::kInt, "0")}), pool),
       op("Min", 8, {}, ew, true),
-      op("Mod", 10, {opt("fmod", A::kInt, "0")}, ew),
+      op("Mod", 10, {opt("fmod", A::kInt, "0")}, ew, true),
       op("Mul", 7, {}, ew, true),
       op("Neg", 6, {}, ew),
+      op("Not", 1, {}, ew, true, kBoolOut),
       op("Pad", 11, {opt("mode", A::kString, "constant")}, copy),
       op("Pow", 7, {}, ew, true),
       op("Range", 11, {}, ew, true, kShapeMath),
@@ -106,6 +108,7 @@ std::vector<OpSpec> build() {
           opt("nearest_mode", A::kString, "round_prefer_floor"), opt("cubic_coeff_a", A::kFloat, "-0.75"),
           opt("exclude_outside", A::kInt, "0"), opt("extrapolation_value", A::kFloat, "0")},
          "resize"),
+      op("ScatterND", 11, {opt("reduction", A::kString, "none")}, ew, true, kMaskBuild),
       op("Shape", 1, {opt("start", A::kInt, "0"), opt("end", A::kInt)}, ew, true, kShapeMath),
       op("Sigmoid", 6, {}, ew),
       op("Slice", 10, {}, copy, true),

@@ -599,6 +599,15 @@ std::vector<TensorInfo> shape_range(const Graph& g, const Op& op) {
   return {out(op, 0, in_info(g, op, 0).dtype, {n})};
 }
 
+std::vector<TensorInfo> shape_not(const Graph& g, const Op& op) {
+  return {out(op, 0, DType::kBool, in_shape(g, op, 0))};
+}
+
+std::vector<TensorInfo> shape_scatter_nd(const Graph& g, const Op& op) {
+  const TensorInfo& data = in_info(g, op, 0);
+  return {out(op, 0, data.dtype, data.shape)};
+}
+
 // Keyed by the op registry's names; a test checks that the two hold the same ops.
 const std::map<std::string, ShapeFunction>& shape_table() {
   static const std::map<std::string, ShapeFunction> table = {
@@ -636,6 +645,8 @@ const std::map<std::string, ShapeFunction>& shape_table() {
       {"MaxPool", shape_pool},
       {"Min", shape_binary},
       {"Mod", shape_binary},
+      {"Not", shape_not},
+      {"ScatterND", shape_scatter_nd},
       {"Mul", shape_binary},
       {"Neg", shape_like_input},
       {"Pad", shape_pad},
@@ -796,8 +807,41 @@ bool eval_const(const Graph& g, const Op& op, std::vector<Tensor>& outs) {
     outs.push_back(std::move(o));
     return true;
   }
+  if (t == "Not") {
+    Tensor o = make(0);
+    auto v = vals(cin(0));
+    for (size_t i = 0; i < v.size(); ++i) store(o, i, v[i] == 0);
+    outs.push_back(std::move(o));
+    return true;
+  }
+  if (t == "ScatterND") {
+    // Exported shifted-window masks: zeros with slices written in; `reduction` other than none stays.
+    if (op.attr_string("reduction", "none") != "none") return false;
+    const Tensor &data = cin(0), &idx = cin(1), &upd = cin(2);
+    if (data.numel() > (1 << 20) || idx.shape.empty()) return false;
+    Tensor o = make(0);
+    auto v = vals(data), u = vals(upd);
+    for (size_t i = 0; i < v.size(); ++i) store(o, i, v[i]);
+    const size_t k = static_cast<size_t>(idx.shape.back());
+    if (k == 0 || k > data.shape.size()) throw Error(node(op), "index depth " + std::to_string(k) + " does not fit the data");
+    const auto st = strides_of(data.shape);
+    const int64_t slice = st[k - 1], n = idx.numel() / static_cast<int64_t>(k);
+    if (static_cast<int64_t>(u.size()) != n * slice) throw Error(node(op), "updates do not match the indices");
+    for (int64_t j = 0; j < n; ++j) {
+      int64_t off = 0;
+      for (size_t d = 0; d < k; ++d) {
+        int64_t i = idx.i64[static_cast<size_t>(j) * k + d];
+        if (i < 0) i += data.shape[d];
+        if (i < 0 || i >= data.shape[d]) throw Error(node(op), "index " + std::to_string(i) + " out of range");
+        off += i * st[d];
+      }
+      for (int64_t e = 0; e < slice; ++e) store(o, static_cast<size_t>(off + e), u[static_cast<size_t>(j * slice + e)]);
+    }
+    outs.push_back(std::move(o));
+    return true;
+  }
   if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Equal" || t == "Where" || t == "Expand" ||
-      t == "Max" || t == "Min" || t == "Pow" || t == "Less" || t == "Greater") {
+      t == "Max" || t == "Min" || t == "Pow" || t == "Less" || t == "Greater" || t == "Mod") {
     Tensor o = make(0);
     if (numel(o.shape) > (1 << 20)) return false;  // big float maths stays in the graph
     const size_t nin = t == "Where" ? 3 : t == "Expand" ? 1 : 2;
@@ -822,7 +866,12 @@ bool eval_const(const Graph& g, const Op& op, std::vector<Tensor>& outs) {
         else if (t == "Greater") r = a > b;
         else if (t == "Max") r = std::max(a, b);
         else if (t == "Min") r = std::min(a, b);
-        else r = std::pow(a, b);
+        else if (t == "Mod") {
+          if (b == 0) return false;
+          // fmod = 0 on integers takes the divisor's sign (Python's %); fmod = 1 and floats are C's fmod.
+          r = std::fmod(a, b);
+          if (o.dtype != DType::kFloat32 && op.attr_int("fmod", 0) == 0 && r != 0 && ((r < 0) != (b < 0))) r += b;
+        } else r = std::pow(a, b);
       }
       store(o, static_cast<size_t>(f), r);
     }

@@ -282,8 +282,15 @@ void where_select(const std::vector<int64_t>& cond_shape, const uint8_t* cond, c
       const uint8_t* pc = cond + oc;
       const float *pa = a + oa, *pb = b + ob;
       float* o = out + static_cast<int64_t>(row) * inner;
+      // The vectorisable cases: every operand runs along the row, or one branch is constant on it.
       if (ic == 1 && ia == 1 && ib == 1) {
-        for (int64_t i = 0; i < inner; ++i) o[i] = pc[i] ? pa[i] : pb[i];  // the vectorisable case
+        for (int64_t i = 0; i < inner; ++i) o[i] = pc[i] ? pa[i] : pb[i];
+      } else if (ic == 1 && ia == 1 && ib == 0) {
+        const float vb = pb[0];
+        for (int64_t i = 0; i < inner; ++i) o[i] = pc[i] ? pa[i] : vb;
+      } else if (ic == 1 && ia == 0 && ib == 1) {
+        const float va = pa[0];
+        for (int64_t i = 0; i < inner; ++i) o[i] = pc[i] ? va : pb[i];
       } else {
         for (int64_t i = 0; i < inner; ++i) o[i] = pc[i * ic] ? pa[i * ia] : pb[i * ib];
       }

@@ -441,6 +441,44 @@ Tensor binary(const Ctx& c) {
   return o;
 }
 
+Tensor not_op(const Ctx& c) {
+  const Tensor& x = c.x(0);
+  Tensor o = make(c.out(), DType::kBool, x.shape);
+  for (int64_t i = 0; i < o.numel(); ++i) o.i64[i] = get(x, i) == 0;
+  return o;
+}
+
+// ScatterND without reduction: a copy of the data with the indexed slices replaced by the updates.
+Tensor scatter_nd(const Ctx& c) {
+  if (c.op.attr_string("reduction", "none") != "none") throw Error(c.where, "not supported yet: ScatterND reduction");
+  const Tensor &data = c.x(0), &upd = c.x(2);
+  const std::vector<int64_t> idx = ints_of(c.x(1));
+  const Shape& is = c.x(1).shape;
+  Tensor o = data;
+  o.name = c.out();
+  const size_t k = is.empty() ? 0 : static_cast<size_t>(is.back());
+  if (k == 0 || k > data.shape.size()) throw Error(c.where, "index depth does not fit the data");
+  int64_t slice = 1;
+  for (size_t d = k; d < data.shape.size(); ++d) slice *= data.shape[d];
+  const int64_t n = static_cast<int64_t>(idx.size() / k);
+  if (upd.numel() != n * slice || upd.dtype != data.dtype) throw Error(c.where, "updates do not match the indices");
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t off = 0;
+    for (size_t d = 0; d < k; ++d) {
+      int64_t i = idx[static_cast<size_t>(j) * k + d];
+      if (i < 0) i += data.shape[d];
+      if (i < 0 || i >= data.shape[d]) throw Error(c.where, "index " + std::to_string(i) + " out of range");
+      off = off * data.shape[d] + i;
+    }
+    off *= slice;
+    for (int64_t e = 0; e < slice; ++e) {
+      if (is_float(o)) o.f32[off + e] = upd.f32[j * slice + e];
+      else o.i64[off + e] = upd.i64[j * slice + e];
+    }
+  }
+  return o;
+}
+
 Tensor where_op(const Ctx& c) {
   const Tensor &cond = c.x(0), &a = c.x(1), &b = c.x(2);
   if (is_float(a) != is_float(b)) throw Error(c.where, "Where branches have different types");
@@ -1080,7 +1118,8 @@ const std::map<std::string, RefFn>& reference_table() {
         {"Unsqueeze", one<unsqueeze>}, {"Transpose", one<transpose>}, {"Pad", one<pad>},
         {"Softmax", one<softmax>},   {"Gather", one<gather>},   {"Constant", one<constant>},
         {"Shape", one<shape_op>},    {"Cast", one<cast>},       {"ConstantOfShape", one<constant_of_shape>},
-        {"Expand", one<expand>},     {"Range", one<range>}};
+        {"Expand", one<expand>},     {"Range", one<range>},     {"Not", one<not_op>},
+        {"ScatterND", one<scatter_nd>}};
     for (const char* t : {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Sqrt",
                           "Neg", "Identity", "Erf", "Abs", "Gelu"})
       m[t] = one<unary>;
