@@ -140,25 +140,32 @@ namespace {
 // (the product fits 53 bits, and a float quotient is never within double rounding of an integer
 // unless it is one). A run where some lane falls outside that (or y == 0, inf, nan) redoes itself with
 // std::fmod, so the common case vectorises.
-template <int64_t kA, int64_t kB>
-void fmod_fixed(const float* __restrict a, const float* __restrict b, float* __restrict o, int64_t n) {
-  bool slow = false;
-  for (int64_t i = 0; i < n; ++i) {
-    const double x = a[i * kA], y = b[i * kB];
-    const double q = std::trunc(x / y);
-    slow |= !(std::fabs(q) < 536870912.0);
-    o[i] = static_cast<float>(x - q * y);
-  }
-  if (slow)
-    for (int64_t i = 0; i < n; ++i) o[i] = std::fmod(a[i * kA], b[i * kB]);
-}
+// One vector-width pass per case, compiled for AVX-512 and AVX2 too (SSE2 has no truncating round).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HILSIM_MEMORY_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HILSIM_MEMORY_CLONES
+#endif
 
-inline void fmod_run(const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n) {
-  if (sa == 1 && sb == 1) fmod_fixed<1, 1>(a, b, o, n);
-  else if (sa == 1) fmod_fixed<1, 0>(a, b, o, n);
-  else if (sb == 1) fmod_fixed<0, 1>(a, b, o, n);
-  else fmod_fixed<0, 0>(a, b, o, n);
+#define HILSIM_FMOD_LOOP(IA, IB)                                    \
+  for (int64_t i = 0; i < n; ++i) {                                 \
+    const double x = a[IA], y = b[IB];                              \
+    const double q = std::trunc(x / y);                             \
+    slow |= !(std::fabs(q) < 536870912.0);                          \
+    o[i] = static_cast<float>(x - q * y);                           \
+  }
+
+HILSIM_MEMORY_CLONES void fmod_run(const float* __restrict a, int64_t sa, const float* __restrict b, int64_t sb,
+                                   float* __restrict o, int64_t n) {
+  bool slow = false;
+  if (sa == 1 && sb == 1) HILSIM_FMOD_LOOP(i, i)
+  else if (sa == 1) HILSIM_FMOD_LOOP(i, 0)
+  else if (sb == 1) HILSIM_FMOD_LOOP(0, i)
+  else HILSIM_FMOD_LOOP(0, 0)
+  if (slow)
+    for (int64_t i = 0; i < n; ++i) o[i] = std::fmod(a[i * sa], b[i * sb]);
 }
+#undef HILSIM_FMOD_LOOP
 
 template <BinaryOp kOp>
 inline void binary_run(const float* a, int64_t sa, const float* b, int64_t sb, float* o, int64_t n) {
@@ -287,28 +294,20 @@ std::vector<int64_t> broadcast_strides(const std::vector<int64_t>& shape, const 
 namespace {
 // Both branches are loaded unconditionally and blended: a branch on a mask that changes every few
 // elements mispredicts (measured 0.03x memcpy before); strides are 0 or 1, each case a plain loop.
-template <int64_t kC, int64_t kA, int64_t kB>
-void select_fixed(const uint8_t* __restrict c, const float* __restrict a, const float* __restrict b,
-                  float* __restrict o, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float x = a[i * kA], y = b[i * kB];
-    o[i] = c[i * kC] ? x : y;
+#define HILSIM_SELECT_LOOP(IC, IA, IB)   \
+  for (int64_t i = 0; i < n; ++i) {      \
+    const float x = a[IA], y = b[IB];    \
+    o[i] = c[IC] ? x : y;                \
   }
-}
 
-void select_run(const uint8_t* c, int64_t sc, const float* a, int64_t sa, const float* b, int64_t sb, float* o,
-                int64_t n) {
-  switch (sc * 4 + sa * 2 + sb) {
-    case 7: return select_fixed<1, 1, 1>(c, a, b, o, n);
-    case 6: return select_fixed<1, 1, 0>(c, a, b, o, n);
-    case 5: return select_fixed<1, 0, 1>(c, a, b, o, n);
-    case 4: return select_fixed<1, 0, 0>(c, a, b, o, n);
-    case 3: return select_fixed<0, 1, 1>(c, a, b, o, n);
-    case 2: return select_fixed<0, 1, 0>(c, a, b, o, n);
-    case 1: return select_fixed<0, 0, 1>(c, a, b, o, n);
-    default: return select_fixed<0, 0, 0>(c, a, b, o, n);
-  }
+HILSIM_MEMORY_CLONES void select_run(const uint8_t* __restrict c, int64_t sc, const float* __restrict a, int64_t sa,
+                                     const float* __restrict b, int64_t sb, float* __restrict o, int64_t n) {
+  if (sc == 1 && sa == 1 && sb == 1) HILSIM_SELECT_LOOP(i, i, i)
+  else if (sc == 1 && sa == 1) HILSIM_SELECT_LOOP(i, i, 0)
+  else if (sc == 1 && sb == 1) HILSIM_SELECT_LOOP(i, 0, i)
+  else HILSIM_SELECT_LOOP(i * sc, i * sa, i * sb)
 }
+#undef HILSIM_SELECT_LOOP
 }  // namespace
 
 void where_select(const std::vector<int64_t>& cond_shape, const uint8_t* cond, const std::vector<int64_t>& a_shape,
