@@ -67,30 +67,27 @@ std::optional<Tensor> static_value(const Graph& g, const std::string& name, int 
   return std::nullopt;
 }
 
+// The static value of input i, if it has one.
+std::optional<Tensor> input_value(const Graph& g, const Op& op, size_t i) {
+  auto name = op.input(i);
+  return name ? static_value(g, *name) : std::nullopt;
+}
+
 // Integer values of a constant input (int tensors, or floats rounded for scales-like inputs).
 std::optional<std::vector<int64_t>> const_ints(const Graph& g, const Op& op, size_t i) {
-  auto name = op.input(i);
-  if (!name) return std::nullopt;
-  std::optional<Tensor> v = static_value(g, *name);
-  const Tensor* t = v ? &*v : nullptr;
+  std::optional<Tensor> t = input_value(g, op, i);
   if (!t) return std::nullopt;
-  if (t->dtype == DType::kFloat32) {
-    std::vector<int64_t> v;
-    for (float f : t->f32) v.push_back(static_cast<int64_t>(f));
-    return v;
-  }
-  return t->i64;
+  if (t->dtype != DType::kFloat32) return t->i64;
+  std::vector<int64_t> v;
+  for (float f : t->f32) v.push_back(static_cast<int64_t>(f));
+  return v;
 }
 
 std::optional<std::vector<float>> const_floats(const Graph& g, const Op& op, size_t i) {
-  auto name = op.input(i);
-  if (!name) return std::nullopt;
-  std::optional<Tensor> sv = static_value(g, *name);
-  const Tensor* t = sv ? &*sv : nullptr;
+  std::optional<Tensor> t = input_value(g, op, i);
   if (!t) return std::nullopt;
   if (t->dtype == DType::kFloat32) return t->f32;
-  std::vector<float> v(t->i64.begin(), t->i64.end());
-  return v;
+  return std::vector<float>(t->i64.begin(), t->i64.end());
 }
 
 std::vector<int64_t> need_ints(const Graph& g, const Op& op, size_t i, const char* what) {
@@ -172,16 +169,14 @@ std::vector<TensorInfo> same_as_input(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_dropout(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
   std::vector<TensorInfo> r = same_as_input(g, op);
   if (op.outputs.size() > 1 && !op.outputs[1].empty()) r.push_back(out(op, 1, DType::kBool, r[0].shape));
   return r;
 }
 
 std::vector<TensorInfo> shape_like_input(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string& t = op.type;
+  const std::string where = node(op);
   if (t == "BatchNormalization") {
     const Shape& x = in_shape(g, op, 0);
     if (x.size() < 2) throw Error(where, "input must have a channel dim, got " + shape_str(x));
@@ -196,8 +191,8 @@ std::vector<TensorInfo> shape_like_input(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_binary(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string& t = op.type;
+  const std::string where = node(op);
   const TensorInfo& a = in_info(g, op, 0);
   const TensorInfo& b = in_info(g, op, 1);
   const bool cmp = t == "Equal" || t == "Less" || t == "Greater";
@@ -205,16 +200,14 @@ std::vector<TensorInfo> shape_binary(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_where(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   Shape s = broadcast_shapes(in_shape(g, op, 0), in_shape(g, op, 1), where);
   s = broadcast_shapes(s, in_shape(g, op, 2), where);
   return {out(op, 0, in_info(g, op, 1).dtype, s)};
 }
 
 std::vector<TensorInfo> shape_conv(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const Shape& x = in_shape(g, op, 0);
   const Shape& w = in_shape(g, op, 1);
   if (x.size() < 3 || w.size() != x.size())
@@ -238,8 +231,7 @@ std::vector<TensorInfo> shape_conv(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_pool(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const Shape& x = in_shape(g, op, 0);
   auto k = op.attr_ints("kernel_shape");
   if (k.size() + 2 != x.size()) throw Error(where, "kernel_shape does not match input " + shape_str(x));
@@ -251,16 +243,12 @@ std::vector<TensorInfo> shape_pool(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_global_pool(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
   Shape s = in_shape(g, op, 0);
   for (size_t i = 2; i < s.size(); ++i) s[i] = 1;
   return {out(op, 0, DType::kFloat32, s)};
 }
 
 std::vector<TensorInfo> shape_reduce(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
   const Shape& x = in_shape(g, op, 0);
   std::vector<int64_t> axes = op.attr_ints("axes");
   if (!op.has_attr("axes") && op.input(1)) axes = need_ints(g, op, 1, "axes");
@@ -282,8 +270,7 @@ std::vector<TensorInfo> shape_reduce(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_layer_norm(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   // Y like X; the optional Mean and InvStdDev keep X's dims before `axis` and 1 from it on.
   const Shape& x = in_shape(g, op, 0);
   const int64_t axis = norm_axis(op.attr_int("axis", -1), static_cast<int64_t>(x.size()), op);
@@ -299,8 +286,7 @@ std::vector<TensorInfo> shape_layer_norm(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_gemm(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const Shape& a = in_shape(g, op, 0);
   const Shape& b = in_shape(g, op, 1);
   if (a.size() != 2 || b.size() != 2) throw Error(where, "Gemm needs 2-D inputs, got " + shape_str(a) + " and " + shape_str(b));
@@ -313,8 +299,7 @@ std::vector<TensorInfo> shape_gemm(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_matmul(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   Shape a = in_shape(g, op, 0), b = in_shape(g, op, 1);
   if (a.empty() || b.empty()) throw Error(where, "MatMul of a scalar");
   const bool va = a.size() == 1, vb = b.size() == 1;
@@ -329,8 +314,7 @@ std::vector<TensorInfo> shape_matmul(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_concat(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x0 = in_info(g, op, 0);
   const int64_t axis = norm_axis(op.attr_int("axis", 0), static_cast<int64_t>(x0.shape.size()), op);
   Shape s = x0.shape;
@@ -346,8 +330,7 @@ std::vector<TensorInfo> shape_concat(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_split(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   const int64_t axis = norm_axis(op.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), op);
   const int64_t dim = x.shape[static_cast<size_t>(axis)];
@@ -372,8 +355,7 @@ std::vector<TensorInfo> shape_split(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_slice(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   std::vector<int64_t> starts, ends, axes, steps;
@@ -404,8 +386,8 @@ std::vector<TensorInfo> shape_slice(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_resize(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string& t = op.type;
+  const std::string where = node(op);
   const Shape& x = in_shape(g, op, 0);
   std::optional<std::vector<float>> scales;
   std::optional<std::vector<int64_t>> sizes;
@@ -433,8 +415,7 @@ std::vector<TensorInfo> shape_resize(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_flatten(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   int64_t axis = op.attr_int("axis", 1);
@@ -446,8 +427,7 @@ std::vector<TensorInfo> shape_flatten(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_reshape(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   std::vector<int64_t> target = op.has_attr("shape") ? op.attr_ints("shape") : need_ints(g, op, 1, "shape");
   Shape s;
@@ -479,8 +459,7 @@ std::vector<TensorInfo> shape_reshape(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_transpose(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   std::vector<int64_t> perm = op.attr_ints("perm");
   if (perm.empty())
@@ -492,8 +471,7 @@ std::vector<TensorInfo> shape_transpose(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_pad(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   std::vector<int64_t> pads = op.has_attr("pads") ? op.attr_ints("pads") : need_ints(g, op, 1, "pads");
   const size_t r = x.shape.size();
@@ -504,8 +482,7 @@ std::vector<TensorInfo> shape_pad(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_constant(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   if (const Tensor* v = op.attr_tensor("value")) return {out(op, 0, v->dtype, v->shape)};
   if (op.has_attr("value_float")) return {out(op, 0, DType::kFloat32, {})};
   if (op.has_attr("value_int")) return {out(op, 0, DType::kInt64, {})};
@@ -515,8 +492,6 @@ std::vector<TensorInfo> shape_constant(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_shape(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
   const int64_t r = static_cast<int64_t>(in_shape(g, op, 0).size());
   int64_t st = op.attr_int("start", 0), en = op.attr_int("end", r);
   if (st < 0) st += r;
@@ -527,8 +502,6 @@ std::vector<TensorInfo> shape_shape(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_gather(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   const Shape& idx = in_shape(g, op, 1);
   const int64_t axis = norm_axis(op.attr_int("axis", 0), static_cast<int64_t>(x.shape.size()), op);
@@ -539,8 +512,8 @@ std::vector<TensorInfo> shape_gather(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_squeeze(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string& t = op.type;
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   std::vector<int64_t> axes = op.attr_ints("axes");
   if (!op.has_attr("axes") && op.input(1)) axes = need_ints(g, op, 1, "axes");
@@ -565,8 +538,7 @@ std::vector<TensorInfo> shape_squeeze(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_cast(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const int64_t to = op.attr_int("to", 1);
   DType d = to == 1 ? DType::kFloat32 : to == 6 ? DType::kInt32 : to == 7 ? DType::kInt64 : to == 9 ? DType::kBool : DType::kUnknown;
   if (d == DType::kUnknown) throw Error(where, "Cast to ONNX type " + std::to_string(to) + " is not supported");
@@ -574,8 +546,6 @@ std::vector<TensorInfo> shape_cast(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_constant_of_shape(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
   auto s = need_ints(g, op, 0, "shape");
   DType d = DType::kFloat32;
   if (const Tensor* v = op.attr_tensor("value")) d = v->dtype;
@@ -583,15 +553,13 @@ std::vector<TensorInfo> shape_constant_of_shape(const Graph& g, const Op& op) {
 }
 
 std::vector<TensorInfo> shape_expand(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   const TensorInfo& x = in_info(g, op, 0);
   return {out(op, 0, x.dtype, broadcast_shapes(x.shape, need_ints(g, op, 1, "shape"), where))};
 }
 
 std::vector<TensorInfo> shape_range(const Graph& g, const Op& op) {
-  [[maybe_unused]] const std::string& t = op.type;
-  [[maybe_unused]] const std::string where = node(op);
+  const std::string where = node(op);
   auto st = const_floats(g, op, 0), li = const_floats(g, op, 1), de = const_floats(g, op, 2);
   if (!st || !li || !de || st->empty() || li->empty() || de->empty() || (*de)[0] == 0.0f)
     throw Error(where, "Range needs constant start/limit/delta");

@@ -139,6 +139,14 @@ std::optional<std::vector<int64_t>> const_ints(const Graph& g, const Op& op, siz
   return t->i64;
 }
 
+// An ints attribute, else input i's constant values (later opsets moved pads and axes from
+// attributes to inputs); empty when neither is given, nullopt when the input is computed at run time.
+std::optional<std::vector<int64_t>> attr_or_input_ints(const Graph& g, const Op& op, const char* attr, size_t i) {
+  if (op.has_attr(attr)) return op.attr_ints(attr);
+  if (!op.input(i)) return std::vector<int64_t>{};
+  return const_ints(g, op, i);
+}
+
 const graph::Tensor* const_floats(const Graph& g, const Op& op, size_t i) {
   auto n = op.input(i);
   if (!n) return nullptr;
@@ -212,18 +220,9 @@ std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::ve
     axes = op.attr_ints("axes");
   } else {
     auto s = const_ints(g, op, 1), e = const_ints(g, op, 2);
-    if (!s || !e) return std::nullopt;
-    starts = *s, ends = *e;
-    if (op.input(3)) {
-      auto a = const_ints(g, op, 3);
-      if (!a) return std::nullopt;
-      axes = *a;
-    }
-    if (op.input(4)) {
-      auto st = const_ints(g, op, 4);
-      if (!st) return std::nullopt;
-      steps = *st;
-    }
+    auto a = attr_or_input_ints(g, op, "axes", 3), st = attr_or_input_ints(g, op, "steps", 4);
+    if (!s || !e || !a || !st) return std::nullopt;
+    starts = *s, ends = *e, axes = *a, steps = *st;
   }
   if (axes.empty())
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
@@ -275,14 +274,9 @@ std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vect
   Operand x = operand(g, op, 0, in);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::string where = "node '" + op.name + "'";
-  std::vector<int64_t> pads;
-  if (op.has_attr("pads")) {
-    pads = op.attr_ints("pads");
-  } else {
-    auto p = const_ints(g, op, 1);
-    if (!p) return std::nullopt;
-    pads = *p;
-  }
+  auto given = attr_or_input_ints(g, op, "pads", 1);
+  if (!given) return std::nullopt;
+  std::vector<int64_t> pads = *given;
   if (op.input(3)) {  // opset 18 axes: pads cover only these
     auto axes = const_ints(g, op, 3);
     if (!axes) return std::nullopt;
@@ -324,14 +318,9 @@ std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::v
   Operand x = operand(g, op, 0, in);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::string where = "node '" + op.name + "'";
-  std::vector<int64_t> axes;
-  if (op.has_attr("axes")) {
-    axes = op.attr_ints("axes");
-  } else if (op.input(1)) {
-    auto a = const_ints(g, op, 1);
-    if (!a) return std::nullopt;
-    axes = *a;
-  }
+  auto given = attr_or_input_ints(g, op, "axes", 1);
+  if (!given) return std::nullopt;
+  const std::vector<int64_t> axes = *given;
   if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) {
     check_shape(g, op, op.outputs[0], x.shape);
     const int64_t n = graph::numel(x.shape);

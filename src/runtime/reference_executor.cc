@@ -56,6 +56,16 @@ void copy_el(Tensor& dst, int64_t di, const Tensor& src, int64_t si) {
   else dst.i64[di] = src.i64[si];
 }
 
+// Fills o (shape os) element by element from x, at the offset `src` gives for each output index.
+template <typename F>
+void copy_by_index(Tensor& o, const Tensor& x, const Shape& os, F src) {
+  std::vector<int64_t> oi;
+  for (int64_t i = 0; i < o.numel(); ++i) {
+    unravel(i, os, oi);
+    copy_el(o, i, x, src(oi));
+  }
+}
+
 Tensor make(const std::string& name, DType d, Shape s) {
   Tensor t;
   t.name = name;
@@ -592,13 +602,11 @@ Tensor slice(const Ctx& c) {
   }
   Tensor o = make(c.out(), x.dtype, os);
   const auto xs = strides_of(x.shape);
-  std::vector<int64_t> oi;
-  for (int64_t i = 0; i < o.numel(); ++i) {
-    unravel(i, os, oi);
+  copy_by_index(o, x, os, [&](const std::vector<int64_t>& oi) {
     int64_t src = 0;
     for (int64_t d = 0; d < rank; ++d) src += (st[d] + oi[d] * sp[d]) * xs[d];
-    copy_el(o, i, x, src);
-  }
+    return src;
+  });
   return o;
 }
 
@@ -880,13 +888,11 @@ Tensor transpose(const Ctx& c) {
   for (int64_t p : perm) os.push_back(x.shape[p]);
   Tensor o = make(c.out(), x.dtype, os);
   const auto xs = strides_of(x.shape);
-  std::vector<int64_t> oi;
-  for (int64_t i = 0; i < o.numel(); ++i) {
-    unravel(i, os, oi);
+  copy_by_index(o, x, os, [&](const std::vector<int64_t>& oi) {
     int64_t src = 0;
     for (int64_t d = 0; d < rank; ++d) src += oi[d] * xs[perm[d]];
-    copy_el(o, i, x, src);
-  }
+    return src;
+  });
   return o;
 }
 

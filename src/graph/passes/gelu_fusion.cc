@@ -75,31 +75,25 @@ std::vector<std::string> fuse_gelu_tanh(Graph& g) {
     const std::string x = sq.inputs[0];
     // x * x * x, then 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) as torch writes it.
     std::vector<OpId> chain{id};
-    OpId k = 0;
-    const Op* cube = next_op(g, sq.outputs[0], "Mul", &k);
-    if (!cube || other_input(*cube, sq.outputs[0]) != x) continue;
-    chain.push_back(k);
-    const Op* kappa = next_op(g, cube->outputs[0], "Mul", &k);
-    if (!kappa || !with_scalar(g, *kappa, cube->outputs[0], 0.044715, false)) continue;
-    chain.push_back(k);
-    const Op* sum = next_op(g, kappa->outputs[0], "Add", &k);
-    if (!sum || other_input(*sum, kappa->outputs[0]) != x) continue;
-    chain.push_back(k);
-    const Op* beta = next_op(g, sum->outputs[0], "Mul", &k);
-    if (!beta || !with_scalar(g, *beta, sum->outputs[0], 0.7978845608028654 /* sqrt(2 / pi) */, false)) continue;
-    chain.push_back(k);
-    const Op* th = next_op(g, beta->outputs[0], "Tanh", &k);
-    if (!th) continue;
-    chain.push_back(k);
-    const Op* one = next_op(g, th->outputs[0], "Add", &k);
-    if (!one || !with_scalar(g, *one, th->outputs[0], 1.0, false)) continue;
-    chain.push_back(k);
-    const Op* by_x = next_op(g, one->outputs[0], "Mul", &k);
-    if (!by_x || other_input(*by_x, one->outputs[0]) != x) continue;
-    chain.push_back(k);
-    const Op* half = next_op(g, by_x->outputs[0], "Mul", &k);
-    if (!half || !with_scalar(g, *half, by_x->outputs[0], 0.5, false)) continue;
-    chain.push_back(k);
+    // Each later node: its type and what its other input must be (x, a scalar, or none for Tanh).
+    enum class Other { kX, kScalar, kNone };
+    struct Step { const char* type; Other other; double value; };
+    static const Step steps[] = {{"Mul", Other::kX, 0},       {"Mul", Other::kScalar, 0.044715},
+                                 {"Add", Other::kX, 0},       {"Mul", Other::kScalar, 0.7978845608028654},  // sqrt(2 / pi)
+                                 {"Tanh", Other::kNone, 0},   {"Add", Other::kScalar, 1.0},
+                                 {"Mul", Other::kX, 0},       {"Mul", Other::kScalar, 0.5}};
+    std::string cur = sq.outputs[0];
+    bool match = true;
+    for (const Step& st : steps) {
+      OpId k = 0;
+      const Op* op = next_op(g, cur, st.type, &k);
+      match = op && (st.other == Other::kNone ||
+                     (st.other == Other::kX ? other_input(*op, cur) == x : with_scalar(g, *op, cur, st.value, false)));
+      if (!match) break;
+      chain.push_back(k);
+      cur = op->outputs[0];
+    }
+    if (!match) continue;
     make_gelu(g, chain, x, "tanh", removed, dead);
   }
   g.remove_dead_ops(dead);
