@@ -74,41 +74,26 @@ Tensor from_tensor_proto(const onnx::TensorProto& p, const std::string& where) {
   const int64_t n = numel(t.shape);
   if (n > (int64_t{1} << 34)) throw Error(w, "tensor too large");
   const size_t un = static_cast<size_t>(n);
-  const bool raw = p.has_raw_data();
+  // Values from raw_data when present, else from the typed field; then widened to the IR's storage.
+  auto values = [&](auto tag, const auto& field) {
+    using T = decltype(tag);
+    return p.has_raw_data() ? raw_as<T>(p.raw_data(), un, w) : std::vector<T>(field.begin(), field.end());
+  };
+  auto widen = [](const auto& v) { return std::vector<int64_t>(v.begin(), v.end()); };
   switch (p.data_type()) {
-    case onnx::TensorProto::FLOAT:
-      t.f32 = raw ? raw_as<float>(p.raw_data(), un, w) : std::vector<float>(p.float_data().begin(), p.float_data().end());
-      break;
+    case onnx::TensorProto::FLOAT: t.f32 = values(float{}, p.float_data()); break;
     case onnx::TensorProto::DOUBLE: {
-      std::vector<double> d = raw ? raw_as<double>(p.raw_data(), un, w) : std::vector<double>(p.double_data().begin(), p.double_data().end());
+      const std::vector<double> d = values(double{}, p.double_data());
       t.f32.assign(d.begin(), d.end());
       break;
     }
-    case onnx::TensorProto::FLOAT16:
-      throw Error(w, "float16 weights are not supported (hilsim models fp32)");
-    case onnx::TensorProto::INT64:
-      t.i64 = raw ? raw_as<int64_t>(p.raw_data(), un, w) : std::vector<int64_t>(p.int64_data().begin(), p.int64_data().end());
-      break;
-    case onnx::TensorProto::INT32: {
-      std::vector<int32_t> d = raw ? raw_as<int32_t>(p.raw_data(), un, w) : std::vector<int32_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-      break;
-    }
-    case onnx::TensorProto::INT8: {
-      std::vector<int8_t> d = raw ? raw_as<int8_t>(p.raw_data(), un, w) : std::vector<int8_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-      break;
-    }
+    case onnx::TensorProto::FLOAT16: throw Error(w, "float16 weights are not supported (hilsim models fp32)");
+    case onnx::TensorProto::INT64: t.i64 = values(int64_t{}, p.int64_data()); break;
+    case onnx::TensorProto::INT32: t.i64 = widen(values(int32_t{}, p.int32_data())); break;
+    case onnx::TensorProto::INT8: t.i64 = widen(values(int8_t{}, p.int32_data())); break;
     case onnx::TensorProto::UINT8:
-    case onnx::TensorProto::BOOL: {
-      std::vector<uint8_t> d = raw ? raw_as<uint8_t>(p.raw_data(), un, w) : std::vector<uint8_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-      break;
-    }
-    default: {
-      std::vector<int16_t> d = raw ? raw_as<int16_t>(p.raw_data(), un, w) : std::vector<int16_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-    }
+    case onnx::TensorProto::BOOL: t.i64 = widen(values(uint8_t{}, p.int32_data())); break;
+    default: t.i64 = widen(values(int16_t{}, p.int32_data()));
   }
   const size_t have = t.dtype == DType::kFloat32 ? t.f32.size() : t.i64.size();
   if (have != un) throw Error(w, "holds " + std::to_string(have) + " values for shape " + shape_str(t.shape));
