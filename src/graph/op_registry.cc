@@ -12,7 +12,9 @@ constexpr int64_t kLast = 17;  // the importer's newest opset
 
 using A = AttrType;
 
-AttrSpec opt(std::string name, AttrType t, std::string dflt = "") { return {std::move(name), t, std::move(dflt), false}; }
+AttrSpec opt(std::string name, AttrType t, std::string dflt = "") {
+  return {std::move(name), t, std::move(dflt), false};
+}
 AttrSpec req(std::string name, AttrType t) { return {std::move(name), t, "", true}; }
 
 // Window attributes shared by Conv and the pools (ONNX spells them alike).
@@ -30,7 +32,9 @@ std::vector<AttrSpec> reduce_attrs() {
 // Reasons for the ops that stay on the reference path.
 const char* kShapeMath = "shape arithmetic on small integer tensors: folded to a constant at import";
 const char* kMaskBuild = "builds masks from constants (shifted-window attention): folded at import";
-const char* kBoolOut = "bool output, which the float32 kernels do not produce; in exports it feeds shape arithmetic or masks that fold at import";
+const char* kBoolOut =
+    "bool output, which the float32 kernels do not produce; in exports it feeds shape arithmetic or masks that "
+    "fold at import";
 
 OpSpec op(std::string type, int64_t lo, std::vector<AttrSpec> attrs, std::string cost_class, bool foldable = false,
           std::string reference_only = "") {
@@ -160,7 +164,8 @@ const std::vector<OpSpec>& op_registry() {
 
 const OpSpec* find_op_spec(const std::string& type) {
   const auto& t = op_registry();
-  auto it = std::lower_bound(t.begin(), t.end(), type, [](const OpSpec& s, const std::string& k) { return s.type < k; });
+  auto it = std::lower_bound(t.begin(), t.end(), type,
+                             [](const OpSpec& s, const std::string& k) { return s.type < k; });
   return it != t.end() && it->type == type ? &*it : nullptr;
 }
 

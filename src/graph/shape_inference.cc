@@ -196,7 +196,9 @@ std::vector<TensorInfo> shape_binary(const Graph& g, const Op& op) {
   const TensorInfo& a = in_info(g, op, 0);
   const TensorInfo& b = in_info(g, op, 1);
   const bool cmp = t == "Equal" || t == "Less" || t == "Greater";
-  return {out(op, 0, cmp ? DType::kBool : a.dtype, broadcast_shapes(a.shape, b.shape, where))};
+  Shape s = broadcast_shapes(a.shape, b.shape, where);
+  for (size_t i = 2; i < op.inputs.size(); ++i) s = broadcast_shapes(s, in_shape(g, op, i), where);  // Max, Min
+  return {out(op, 0, cmp ? DType::kBool : a.dtype, s)};
 }
 
 std::vector<TensorInfo> shape_where(const Graph& g, const Op& op) {
@@ -813,6 +815,7 @@ bool eval_const(const Graph& g, const Op& op, std::vector<Tensor>& outs) {
     Tensor o = make(0);
     if (numel(o.shape) > (1 << 20)) return false;  // big float maths stays in the graph
     const size_t nin = t == "Where" ? 3 : t == "Expand" ? 1 : 2;
+    if (op.inputs.size() > nin && t != "Expand") return false;  // a Max / Min of three or more stays
     std::vector<std::vector<double>> v;
     for (size_t i = 0; i < nin; ++i) v.push_back(vals(cin(i)));
     for (int64_t f = 0; f < numel(o.shape); ++f) {

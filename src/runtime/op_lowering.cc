@@ -740,7 +740,9 @@ std::optional<LoweredOp> lower_pow(const LowerCtx& c) {
   const char* name = kind == kernels::UnaryOp::kSquare ? "unary_square"
                      : kind == kernels::UnaryOp::kSqrt ? "unary_sqrt"
                                                        : "unary_pow";
-  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) { kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, e); });
+  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, e);
+  });
 }
 
 std::optional<LoweredOp> lower_unary(const LowerCtx& c) {
@@ -752,12 +754,15 @@ std::optional<LoweredOp> lower_unary(const LowerCtx& c) {
   const kernels::UnaryOp kind = *u;
   std::string name = kind == kernels::UnaryOp::kGeluTanh ? "unary_gelu_tanh" : "unary_" + c.op.type;
   for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) { kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, alpha); });
+  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, alpha);
+  });
 }
 
 std::optional<LoweredOp> lower_transpose(const LowerCtx& c) {
   Operand x = c.x();
-  return copy_op("transpose_copy", x, kernels::make_transpose(x.shape, c.op.attr_ints("perm")), c.arena.y, c.arena.address);
+  const kernels::StridedCopy t = kernels::make_transpose(x.shape, c.op.attr_ints("perm"));
+  return copy_op("transpose_copy", x, t, c.arena.y, c.arena.address);
 }
 
 // Where with a constant condition (the exported masks: attention windows, padding): the bool mask is
@@ -811,7 +816,9 @@ std::optional<LoweredOp> on_y(const LowerCtx& c) {
   return F(c.g, c.op, c.in, c.arena.y, c.arena.address);
 }
 
-std::optional<LoweredOp> lower_split_op(const LowerCtx& c) { return lower_split(c.g, c.op, c.in, c.out, c.arena.address); }
+std::optional<LoweredOp> lower_split_op(const LowerCtx& c) {
+  return lower_split(c.g, c.op, c.in, c.out, c.arena.address);
+}
 
 // Keyed by the op registry's names: an op here has a native kernel for (at least) its common forms;
 // the registry marks every other op reference-only with its reason, and a test checks both agree.

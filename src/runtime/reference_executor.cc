@@ -451,6 +451,17 @@ Tensor binary(const Ctx& c) {
   return o;
 }
 
+// Max and Min take any number of inputs (ONNX): folded pairwise, left to right.
+Tensor min_max(const Ctx& c) {
+  if (c.in.size() < 2) return binary(c);
+  Tensor acc = c.x(0);
+  for (size_t i = 1; i < c.in.size(); ++i) {
+    Ctx pair{c.g, c.op, {&acc, &c.x(i)}, c.where};
+    acc = binary(pair);
+  }
+  return acc;
+}
+
 Tensor not_op(const Ctx& c) {
   const Tensor& x = c.x(0);
   Tensor o = make(c.out(), DType::kBool, x.shape);
@@ -1125,11 +1136,12 @@ const std::map<std::string, RefFn>& reference_table() {
         {"Softmax", one<softmax>},   {"Gather", one<gather>},   {"Constant", one<constant>},
         {"Shape", one<shape_op>},    {"Cast", one<cast>},       {"ConstantOfShape", one<constant_of_shape>},
         {"Expand", one<expand>},     {"Range", one<range>},     {"Not", one<not_op>},
+        {"Max", one<min_max>},       {"Min", one<min_max>},
         {"ScatterND", one<scatter_nd>}};
     for (const char* t : {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Sqrt",
                           "Neg", "Identity", "Erf", "Abs", "Gelu"})
       m[t] = one<unary>;
-    for (const char* t : {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Max", "Min", "Mod"})
+    for (const char* t : {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Mod"})
       m[t] = one<binary>;
     for (const char* t : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) m[t] = one<pool>;
     for (const char* t : {"ReduceMean", "ReduceSum", "ReduceMax"}) m[t] = one<reduce>;
