@@ -1,3 +1,4 @@
+// memory_class (model/instances) checked against the op registry, op by op.
 #include "hilsim/model/instances.h"
 
 #include <gtest/gtest.h>
