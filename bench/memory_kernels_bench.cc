@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -12,6 +13,7 @@
 
 #include "hilsim/kernels/layout_ops.h"
 #include "hilsim/kernels/math_ops.h"
+#include "hilsim/kernels/memory_ops.h"
 #include "hilsim/kernels/thread_pool.h"
 
 namespace {
@@ -118,6 +120,43 @@ void BM_SliceHalfChannels(benchmark::State& state) {
   run_against_memcpy(state, out, [&](ThreadPool& pool) { strided_copy(c, x.data(), y.data(), pool); });
 }
 
+void BM_WhereMaskedFill(benchmark::State& state) {
+  // masked_fill as exported: one [H, W] mask over every channel, a scalar for the masked places.
+  const auto x = random_tensor(kElems);
+  std::vector<uint8_t> mask(static_cast<size_t>(kH * kW));
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = i % 3 != 0;
+  const float fill = -100.0f;
+  std::vector<float> y(static_cast<size_t>(kElems));
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) {
+    where_select({1, 1, kH, kW}, mask.data(), {kN, kC, kH, kW}, x.data(), {}, &fill, y.data(), pool);
+  });
+}
+
+void BM_ExpandRows(benchmark::State& state) {
+  // [1, C, 1, W] -> [1, C, H, W]: a strided copy whose H stride is 0.
+  const auto x = random_tensor(kN * kC * kW);
+  std::vector<float> y(static_cast<size_t>(kElems));
+  const StridedCopy c = make_strided_copy({kN, kC, kH, kW}, {kC * kW, kW, 0, 1}, 0);
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) { strided_copy(c, x.data(), y.data(), pool); });
+}
+
+void BM_FmodPerChannel(benchmark::State& state) {
+  const auto x = random_tensor(kElems);
+  std::vector<float> d(static_cast<size_t>(kC), 0.37f);
+  std::vector<float> y(static_cast<size_t>(kElems));
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) {
+    binary_op(BinaryOp::kFmod, {kN, kC, kH, kW}, x.data(), {kC, 1, 1}, d.data(), y.data(), pool);
+  });
+}
+
+void BM_GeluTanh(benchmark::State& state) {
+  const auto x = random_tensor(kElems);
+  std::vector<float> y(static_cast<size_t>(kElems));
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) {
+    unary_op(UnaryOp::kGeluTanh, x.data(), y.data(), kElems, pool);
+  });
+}
+
 }  // namespace
 
 // Argument: threads.
@@ -127,4 +166,8 @@ BENCHMARK(BM_BatchNormAffine)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_PadConstant)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_PadReflect)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_SliceHalfChannels)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_WhereMaskedFill)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_ExpandRows)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_FmodPerChannel)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_GeluTanh)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK_MAIN();

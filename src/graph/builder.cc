@@ -57,7 +57,8 @@ std::vector<std::string> GraphBuilder::op(const std::string& type, const std::ve
 }
 
 std::string GraphBuilder::conv2(const std::string& x, int64_t out_ch, int64_t kh, int64_t kw, int64_t stride,
-                                int64_t groups, bool bias, int64_t pad_h, int64_t pad_w, const std::string& name) {
+                                int64_t groups, bool bias, int64_t pad_h, int64_t pad_w, const std::string& name,
+                                int64_t dilation) {
   const int64_t cin = shape(x).at(1);
   if (cin % groups != 0 || out_ch % groups != 0) throw Error("builder", "groups do not divide channels");
   const std::string base = name.empty() ? fresh("conv") : name;
@@ -68,7 +69,7 @@ std::string GraphBuilder::conv2(const std::string& x, int64_t out_ch, int64_t kh
             {{"kernel_shape", std::vector<int64_t>{kh, kw}},
              {"strides", std::vector<int64_t>{stride, stride}},
              {"pads", std::vector<int64_t>{pad_h, pad_w, pad_h, pad_w}},
-             {"dilations", std::vector<int64_t>{1, 1}},
+             {"dilations", std::vector<int64_t>{dilation, dilation}},
              {"group", groups}},
             1, base)[0];
 }
@@ -76,19 +77,7 @@ std::string GraphBuilder::conv2(const std::string& x, int64_t out_ch, int64_t kh
 std::string GraphBuilder::conv(const std::string& x, int64_t out_ch, int64_t k, int64_t stride, int64_t groups,
                                bool bias, std::optional<int64_t> pad, int64_t dilation, const std::string& name) {
   const int64_t p = pad.value_or(dilation * (k - 1) / 2);
-  if (dilation == 1) return conv2(x, out_ch, k, k, stride, groups, bias, p, p, name);
-  const int64_t cin = shape(x).at(1);
-  const std::string base = name.empty() ? fresh("conv") : name;
-  const float he = std::sqrt(2.0f / static_cast<float>((cin / groups) * k * k));
-  std::vector<std::string> ins{x, random_constant(base + ".weight", {out_ch, cin / groups, k, k}, he)};
-  if (bias) ins.push_back(random_constant(base + ".bias", {out_ch}, 0.1f));
-  return op("Conv", ins,
-            {{"kernel_shape", std::vector<int64_t>{k, k}},
-             {"strides", std::vector<int64_t>{stride, stride}},
-             {"pads", std::vector<int64_t>{p, p, p, p}},
-             {"dilations", std::vector<int64_t>{dilation, dilation}},
-             {"group", groups}},
-            1, base)[0];
+  return conv2(x, out_ch, k, k, stride, groups, bias, p, p, name, dilation);
 }
 
 std::string GraphBuilder::batchnorm(const std::string& x, const std::string& name) {

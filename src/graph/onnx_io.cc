@@ -11,6 +11,7 @@
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
 
+#include "hilsim/graph/op_registry.h"
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/util/error.h"
 #include "hilsim/version.h"
@@ -73,41 +74,26 @@ Tensor from_tensor_proto(const onnx::TensorProto& p, const std::string& where) {
   const int64_t n = numel(t.shape);
   if (n > (int64_t{1} << 34)) throw Error(w, "tensor too large");
   const size_t un = static_cast<size_t>(n);
-  const bool raw = p.has_raw_data();
+  // Values from raw_data when present, else from the typed field; then widened to the IR's storage.
+  auto values = [&](auto tag, const auto& field) {
+    using T = decltype(tag);
+    return p.has_raw_data() ? raw_as<T>(p.raw_data(), un, w) : std::vector<T>(field.begin(), field.end());
+  };
+  auto widen = [](const auto& v) { return std::vector<int64_t>(v.begin(), v.end()); };
   switch (p.data_type()) {
-    case onnx::TensorProto::FLOAT:
-      t.f32 = raw ? raw_as<float>(p.raw_data(), un, w) : std::vector<float>(p.float_data().begin(), p.float_data().end());
-      break;
+    case onnx::TensorProto::FLOAT: t.f32 = values(float{}, p.float_data()); break;
     case onnx::TensorProto::DOUBLE: {
-      std::vector<double> d = raw ? raw_as<double>(p.raw_data(), un, w) : std::vector<double>(p.double_data().begin(), p.double_data().end());
+      const std::vector<double> d = values(double{}, p.double_data());
       t.f32.assign(d.begin(), d.end());
       break;
     }
-    case onnx::TensorProto::FLOAT16:
-      throw Error(w, "float16 weights are not supported (hilsim models fp32)");
-    case onnx::TensorProto::INT64:
-      t.i64 = raw ? raw_as<int64_t>(p.raw_data(), un, w) : std::vector<int64_t>(p.int64_data().begin(), p.int64_data().end());
-      break;
-    case onnx::TensorProto::INT32: {
-      std::vector<int32_t> d = raw ? raw_as<int32_t>(p.raw_data(), un, w) : std::vector<int32_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-      break;
-    }
-    case onnx::TensorProto::INT8: {
-      std::vector<int8_t> d = raw ? raw_as<int8_t>(p.raw_data(), un, w) : std::vector<int8_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-      break;
-    }
+    case onnx::TensorProto::FLOAT16: throw Error(w, "float16 weights are not supported (hilsim models fp32)");
+    case onnx::TensorProto::INT64: t.i64 = values(int64_t{}, p.int64_data()); break;
+    case onnx::TensorProto::INT32: t.i64 = widen(values(int32_t{}, p.int32_data())); break;
+    case onnx::TensorProto::INT8: t.i64 = widen(values(int8_t{}, p.int32_data())); break;
     case onnx::TensorProto::UINT8:
-    case onnx::TensorProto::BOOL: {
-      std::vector<uint8_t> d = raw ? raw_as<uint8_t>(p.raw_data(), un, w) : std::vector<uint8_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-      break;
-    }
-    default: {
-      std::vector<int16_t> d = raw ? raw_as<int16_t>(p.raw_data(), un, w) : std::vector<int16_t>(p.int32_data().begin(), p.int32_data().end());
-      t.i64.assign(d.begin(), d.end());
-    }
+    case onnx::TensorProto::BOOL: t.i64 = widen(values(uint8_t{}, p.int32_data())); break;
+    default: t.i64 = widen(values(int16_t{}, p.int32_data()));
   }
   const size_t have = t.dtype == DType::kFloat32 ? t.f32.size() : t.i64.size();
   if (have != un) throw Error(w, "holds " + std::to_string(have) + " values for shape " + shape_str(t.shape));
@@ -223,14 +209,9 @@ std::map<std::string, Shape> parse_input_shapes(const std::string& spec) {
 
 const std::vector<std::string>& supported_op_types() {
   static const std::vector<std::string> ops = [] {
-    std::vector<std::string> v = {
-        "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape",
-        "Conv", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gemm", "GlobalAveragePool",
-        "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
-        "MaxPool", "Mul", "Neg", "Pad", "Pow", "Range", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape",
-        "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Transpose",
-        "Unsqueeze", "Upsample", "Where"};
-    std::sort(v.begin(), v.end());
+    std::vector<std::string> v;
+    for (const auto& s : op_registry())
+      if (s.importable) v.push_back(s.type);
     return v;
   }();
   return ops;
@@ -331,7 +312,6 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
     Shape s = shape_of(in, &has);
     g.add_input(TensorInfo{in.name(), from_onnx_type(in.type().tensor_type().elem_type()), s, true});
   }
-  const auto& known = supported_op_types();
   std::set<std::string> names, produced;
   for (const auto& c : g.constants()) produced.insert(c.first);
   for (const auto& i : g.inputs()) produced.insert(i);
@@ -345,13 +325,15 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& where, cons
     names.insert(op.name);
     const std::string nw = where + " node '" + op.name + "' (" + op.type + ")";
     const bool default_domain = n.domain().empty() || n.domain() == "ai.onnx";
-    if (!default_domain || !std::binary_search(known.begin(), known.end(), op.type)) {
+    const OpSpec* spec = default_domain ? find_op_spec(op.type) : nullptr;
+    if (!spec || !spec->importable) {
       if (!opts.allow_unknown)
         throw Error(nw, "op type '" + (default_domain ? op.type : n.domain() + "::" + op.type) +
                             "' is not supported (hilsim inspect --ops lists them; --allow-unknown treats it as memory-bound)");
       op.unknown = true;
     }
     for (const auto& a : n.attribute()) op.attrs[a.name()] = from_attr(a, nw);
+    if (!op.unknown) validate_op(*spec, op, opset, nw);
     op.inputs.assign(n.input().begin(), n.input().end());
     op.outputs.assign(n.output().begin(), n.output().end());
     for (const auto& o : op.outputs) {

@@ -19,42 +19,35 @@ size_t chunks_of(int64_t n) { return static_cast<size_t>((n + kGrain - 1) / kGra
 
 // Rational minimax approximations (the ones Eigen and XLA use): branch-free, so the loops vectorise,
 // where std::erf / std::tanh are scalar library calls ~10x slower. Max abs error ~1e-7.
+// c[0] * y^(N-1) + ... + c[N-1] by Horner's rule (unrolled by the compiler: N is a constant).
+template <size_t N>
+inline float horner(float y, const float (&c)[N]) {
+  float p = c[0];
+  for (size_t i = 1; i < N; ++i) p = p * y + c[i];
+  return p;
+}
+
 inline float fast_erf(float v) {
+  static constexpr float kP[] = {-2.72614225801306e-10f, 2.77068142495902e-08f, -2.10102402082508e-06f,
+                                 -5.69250639462346e-05f, -7.34990630326855e-04f, -2.95459980854025e-03f,
+                                 -1.60960333262415e-02f};
+  static constexpr float kQ[] = {-1.45660718464996e-05f, -2.13374055278905e-04f, -1.68282697438203e-03f,
+                                 -7.37332916720468e-03f, -1.42647390514189e-02f};
   const float x = std::min(4.0f, std::max(-4.0f, v));
   const float x2 = x * x;
-  float p = -2.72614225801306e-10f;
-  p = p * x2 + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  p = p * x;
-  float q = -1.45660718464996e-05f;
-  q = q * x2 + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  return p / q;
+  return horner(x2, kP) * x / horner(x2, kQ);
 }
 
 inline float fast_tanh(float v) {
+  static constexpr float kP[] = {-2.76076847742355e-16f, 2.00018790482477e-13f, -8.60467152213735e-11f,
+                                 5.12229709037114e-08f,  1.48572235717979e-05f, 6.37261928875436e-04f,
+                                 4.89352455891786e-03f};
+  static constexpr float kQ[] = {1.19825839466702e-06f, 1.18534705686654e-04f, 2.26843463243900e-03f,
+                                 4.89352518554385e-03f};
   const float x = std::min(7.90531110763549805f, std::max(-7.90531110763549805f, v));
   const float x2 = x * x;
-  float p = -2.76076847742355e-16f;
-  p = p * x2 + 2.00018790482477e-13f;
-  p = p * x2 + -8.60467152213735e-11f;
-  p = p * x2 + 5.12229709037114e-08f;
-  p = p * x2 + 1.48572235717979e-05f;
-  p = p * x2 + 6.37261928875436e-04f;
-  p = p * x2 + 4.89352455891786e-03f;
-  p = p * x;
-  float q = 1.19825839466702e-06f;
-  q = q * x2 + 1.18534705686654e-04f;
-  q = q * x2 + 2.26843463243900e-03f;
-  q = q * x2 + 4.89352518554385e-03f;
   // Tiny inputs: tanh(x) = x to float precision, and the ratio would lose the last bits.
-  return std::fabs(v) < 0.0004f ? v : p / q;
+  return std::fabs(v) < 0.0004f ? v : horner(x2, kP) * x / horner(x2, kQ);
 }
 
 // exp as Cephes computes it (2^n times a degree-6 polynomial on the reduced argument), branch-free so
@@ -116,6 +109,12 @@ HILSIM_CLONES void unary_span(UnaryOp op, const float* x, float* o, int64_t n, f
       break;
     case UnaryOp::kGelu:
       for (int64_t i = 0; i < n; ++i) o[i] = x[i] * 0.5f * (1.0f + fast_erf(x[i] * 0.70710678118654752f));
+      break;
+    case UnaryOp::kGeluTanh:
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[i];
+        o[i] = v * 0.5f * (1.0f + fast_tanh(0.7978845608f * (v + 0.044715f * v * v * v)));
+      }
       break;
     case UnaryOp::kSquare:
       for (int64_t i = 0; i < n; ++i) o[i] = x[i] * x[i];

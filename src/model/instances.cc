@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "hilsim/analysis/analysis.h"
+#include "hilsim/graph/op_registry.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
@@ -73,15 +74,8 @@ SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& f
 
 
 std::string memory_class(const std::string& type) {
-  if (type == "MaxPool" || type == "AveragePool" || type == "GlobalAveragePool" || type == "GlobalMaxPool" ||
-      type == "ReduceMean" || type == "ReduceSum" || type == "ReduceMax")
-    return "pool";
-  if (type == "Concat") return "concat";
-  if (type == "Resize" || type == "Upsample") return "resize";
-  if (type == "Reshape" || type == "Flatten" || type == "Identity" || type == "Dropout" || type == "Squeeze" ||
-      type == "Unsqueeze" || type == "Transpose" || type == "Split" || type == "Slice" || type == "Pad")
-    return "copy";
-  return "elementwise";
+  const graph::OpSpec* spec = graph::find_op_spec(type);
+  return spec ? spec->cost_class : "elementwise";
 }
 
 OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Activation act,

@@ -1,9 +1,11 @@
 #include "hilsim/runtime/op_lowering.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <map>
 #include <set>
 
 #include "hilsim/graph/slice_range.h"
@@ -137,6 +139,14 @@ std::optional<std::vector<int64_t>> const_ints(const Graph& g, const Op& op, siz
   return t->i64;
 }
 
+// An ints attribute, else input i's constant values (later opsets moved pads and axes from
+// attributes to inputs); empty when neither is given, nullopt when the input is computed at run time.
+std::optional<std::vector<int64_t>> attr_or_input_ints(const Graph& g, const Op& op, const char* attr, size_t i) {
+  if (op.has_attr(attr)) return op.attr_ints(attr);
+  if (!op.input(i)) return std::vector<int64_t>{};
+  return const_ints(g, op, i);
+}
+
 const graph::Tensor* const_floats(const Graph& g, const Op& op, size_t i) {
   auto n = op.input(i);
   if (!n) return nullptr;
@@ -210,18 +220,9 @@ std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::ve
     axes = op.attr_ints("axes");
   } else {
     auto s = const_ints(g, op, 1), e = const_ints(g, op, 2);
-    if (!s || !e) return std::nullopt;
-    starts = *s, ends = *e;
-    if (op.input(3)) {
-      auto a = const_ints(g, op, 3);
-      if (!a) return std::nullopt;
-      axes = *a;
-    }
-    if (op.input(4)) {
-      auto st = const_ints(g, op, 4);
-      if (!st) return std::nullopt;
-      steps = *st;
-    }
+    auto a = attr_or_input_ints(g, op, "axes", 3), st = attr_or_input_ints(g, op, "steps", 4);
+    if (!s || !e || !a || !st) return std::nullopt;
+    starts = *s, ends = *e, axes = *a, steps = *st;
   }
   if (axes.empty())
     for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
@@ -273,14 +274,9 @@ std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vect
   Operand x = operand(g, op, 0, in);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::string where = "node '" + op.name + "'";
-  std::vector<int64_t> pads;
-  if (op.has_attr("pads")) {
-    pads = op.attr_ints("pads");
-  } else {
-    auto p = const_ints(g, op, 1);
-    if (!p) return std::nullopt;
-    pads = *p;
-  }
+  auto given = attr_or_input_ints(g, op, "pads", 1);
+  if (!given) return std::nullopt;
+  std::vector<int64_t> pads = *given;
   if (op.input(3)) {  // opset 18 axes: pads cover only these
     auto axes = const_ints(g, op, 3);
     if (!axes) return std::nullopt;
@@ -322,14 +318,9 @@ std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::v
   Operand x = operand(g, op, 0, in);
   const int64_t rank = static_cast<int64_t>(x.shape.size());
   const std::string where = "node '" + op.name + "'";
-  std::vector<int64_t> axes;
-  if (op.has_attr("axes")) {
-    axes = op.attr_ints("axes");
-  } else if (op.input(1)) {
-    auto a = const_ints(g, op, 1);
-    if (!a) return std::nullopt;
-    axes = *a;
-  }
+  auto given = attr_or_input_ints(g, op, "axes", 1);
+  if (!given) return std::nullopt;
+  const std::vector<int64_t> axes = *given;
   if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) {
     check_shape(g, op, op.outputs[0], x.shape);
     const int64_t n = graph::numel(x.shape);
@@ -551,6 +542,7 @@ std::optional<kernels::UnaryOp> unary_kind(const Op& op) {
   if (t == "Neg") return kernels::UnaryOp::kNeg;
   if (t == "Abs") return kernels::UnaryOp::kAbs;
   if (t == "Gelu" && op.attr_string("approximate", "none") == "none") return kernels::UnaryOp::kGelu;
+  if (t == "Gelu" && op.attr_string("approximate", "none") == "tanh") return kernels::UnaryOp::kGeluTanh;
   return std::nullopt;
 }
 
@@ -602,162 +594,288 @@ std::optional<kernels::Pool2dShape> pool2d_shape_of(const Graph& g, const Op& op
   return s;
 }
 
+namespace {
+
+// The run-time side of a lowering: what its closure may keep (the node's vectors may not outlive it).
+struct Arena {
+  BufferAddress address;
+  int y;  // the first output's buffer
+
+  const float* in(const Operand& o) const { return o.constant ? o.constant : address(o.buffer); }
+  float* out() const { return address(y); }
+};
+
+// What every lowering reads: the node, its buffers and the arena.
+struct LowerCtx {
+  const Graph& g;
+  const Op& op;
+  const std::vector<int>& in;
+  const std::vector<int>& out;
+  Arena arena;
+  std::string where;
+
+  Operand x(size_t i = 0) const { return operand(g, op, i, in); }
+};
+
+using LowerFn = std::optional<LoweredOp> (*)(const LowerCtx&);
+
+LoweredOp kernel_op(std::string name, std::function<void(kernels::ThreadPool&)> fn) {
+  LoweredOp l;
+  l.kernel = std::move(name);
+  l.fn = std::move(fn);
+  return l;
+}
+
+std::optional<LoweredOp> lower_binary(const LowerCtx& c) {
+  static const std::map<std::string, std::pair<kernels::BinaryOp, const char*>> kinds = {
+      {"Add", {kernels::BinaryOp::kAdd, "add_broadcast"}}, {"Mul", {kernels::BinaryOp::kMul, "mul_broadcast"}},
+      {"Sub", {kernels::BinaryOp::kSub, "sub_broadcast"}}, {"Div", {kernels::BinaryOp::kDiv, "div_broadcast"}},
+      {"Max", {kernels::BinaryOp::kMax, "max_broadcast"}}, {"Min", {kernels::BinaryOp::kMin, "min_broadcast"}},
+      {"Mod", {kernels::BinaryOp::kFmod, "fmod_broadcast"}}};
+  // Max and Min are variadic in ONNX; two inputs is the exported case. Float Mod must be fmod = 1.
+  if (c.op.inputs.size() != 2 || (c.op.type == "Mod" && c.op.attr_int("fmod", 0) != 1)) return std::nullopt;
+  const kernels::BinaryOp kind = kinds.at(c.op.type).first;
+  const char* name = kinds.at(c.op.type).second;
+  Operand a = c.x(0), b = c.x(1);
+  kernels::Epilogue ep = epilogue_of(c.op);
+  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::binary_op(kind, a.shape, ar.in(a), b.shape, ar.in(b), ar.out(), pool, ep);
+  });
+}
+
+std::optional<LoweredOp> lower_activation(const LowerCtx& c) {
+  bool is_act = false;
+  kernels::Epilogue act = standalone_activation(c.g, c.op, &is_act);
+  if (!is_act) return std::nullopt;
+  Operand x = c.x();
+  int64_t n = graph::numel(x.shape);
+  return kernel_op(std::string("act_") + kernels::act_name(act.act), [=, ar = c.arena](kernels::ThreadPool& pool) {
+    const float* px = ar.in(x);
+    float* py = ar.out();
+    if (px != py) std::memcpy(py, px, static_cast<size_t>(n) * 4);
+    kernels::activation_inplace(act, py, n, pool);
+  });
+}
+
+std::optional<LoweredOp> lower_concat(const LowerCtx& c) {
+  std::vector<Operand> xs;
+  for (size_t i = 0; i < c.op.inputs.size(); ++i) xs.push_back(c.x(i));
+  int64_t axis = c.op.attr_int("axis", 1);
+  return kernel_op("concat", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    std::vector<const float*> ptrs;
+    std::vector<std::vector<int64_t>> shapes;
+    for (const auto& x : xs) {
+      ptrs.push_back(ar.in(x));
+      shapes.push_back(x.shape);
+    }
+    kernels::concat(ptrs, shapes, axis, ar.out(), pool);
+  });
+}
+
+std::optional<LoweredOp> lower_pool(const LowerCtx& c) {
+  auto ps = pool2d_shape_of(c.g, c.op);
+  if (!ps) return std::nullopt;
+  Operand x = c.x();
+  const kernels::Pool2dShape s = *ps;
+  bool is_max = c.op.type == "MaxPool";
+  return kernel_op(is_max ? "max_pool2d" : "avg_pool2d", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    if (is_max) kernels::max_pool2d(s, ar.in(x), ar.out(), pool);
+    else kernels::avg_pool2d(s, ar.in(x), ar.out(), pool);
+  });
+}
+
+std::optional<LoweredOp> lower_global_avg_pool(const LowerCtx& c) {
+  if (c.g.shape(c.op.inputs[0]).size() < 3) return std::nullopt;
+  Operand x = c.x();
+  int64_t hw = graph::numel(x.shape) / (x.shape[0] * x.shape[1]);
+  return kernel_op("global_avg_pool", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::global_avg_pool(x.shape[0], x.shape[1], hw, ar.in(x), ar.out(), pool);
+  });
+}
+
+// The global-pool case of the reduction kernel: each (n, c) plane is one contiguous run.
+std::optional<LoweredOp> lower_global_max_pool(const LowerCtx& c) {
+  if (c.g.shape(c.op.inputs[0]).size() < 3) return std::nullopt;
+  Operand x = c.x();
+  const int64_t planes = x.shape[0] * x.shape[1];
+  const int64_t hw = planes > 0 ? graph::numel(x.shape) / planes : 0;
+  if (planes <= 0 || hw <= 0) return std::nullopt;
+  return kernel_op("global_max_pool", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::reduce(kernels::ReduceOp::kMax, planes, hw, 1, ar.in(x), ar.out(), pool);
+  });
+}
+
+std::optional<LoweredOp> lower_resize(const LowerCtx& c) {
+  if (!integer_nearest(c.g, c.op, c.g.shape(c.op.inputs[0]), c.g.shape(c.op.outputs[0])))
+    return lower_resize_linear(c.g, c.op, c.in, c.arena.y, c.arena.address);
+  Operand x = c.x();
+  Shape ys = c.g.shape(c.op.outputs[0]);
+  return kernel_op("resize_nearest", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::resize_nearest(x.shape[0], x.shape[1], x.shape[2], x.shape[3], ys[2], ys[3], ar.in(x), ar.out(), pool);
+  });
+}
+
+std::optional<LoweredOp> lower_view(const LowerCtx& c) {
+  Operand x = c.x();
+  int64_t n = graph::numel(x.shape);
+  if (n != graph::numel(c.g.shape(c.op.outputs[0]))) throw Error(c.where, "changes the element count");
+  // A copy, not an alias: the arena plan treats every tensor as its own buffer, which keeps the
+  // lifetime analysis simple; these copies are visible (and small) in the per-op table.
+  return kernel_op("copy", [=, ar = c.arena](kernels::ThreadPool&) {
+    std::memcpy(ar.out(), ar.in(x), static_cast<size_t>(n) * 4);
+  });
+}
+
+// Pow by a constant scalar (x^2 in exported layer norms) is a unary op on x.
+std::optional<LoweredOp> lower_pow(const LowerCtx& c) {
+  const graph::Tensor* exponent = c.op.inputs.size() == 2 ? const_floats(c.g, c.op, 1) : nullptr;
+  if (!exponent || exponent->numel() != 1 ||
+      graph::numel(c.g.shape(c.op.outputs[0])) != graph::numel(c.g.shape(c.op.inputs[0])))
+    return std::nullopt;
+  Operand x = c.x();
+  const int64_t n = graph::numel(x.shape);
+  const float e = exponent->f32[0];
+  const kernels::UnaryOp kind = e == 2.0f ? kernels::UnaryOp::kSquare : e == 0.5f ? kernels::UnaryOp::kSqrt
+                                                                                    : kernels::UnaryOp::kPow;
+  const char* name = kind == kernels::UnaryOp::kSquare ? "unary_square"
+                     : kind == kernels::UnaryOp::kSqrt ? "unary_sqrt"
+                                                       : "unary_pow";
+  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, e);
+  });
+}
+
+std::optional<LoweredOp> lower_unary(const LowerCtx& c) {
+  auto u = unary_kind(c.op);
+  if (!u) return std::nullopt;
+  Operand x = c.x();
+  const int64_t n = graph::numel(x.shape);
+  const float alpha = c.op.attr_float("alpha", 0.01f);
+  const kernels::UnaryOp kind = *u;
+  std::string name = kind == kernels::UnaryOp::kGeluTanh ? "unary_gelu_tanh" : "unary_" + c.op.type;
+  for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, alpha);
+  });
+}
+
+std::optional<LoweredOp> lower_transpose(const LowerCtx& c) {
+  Operand x = c.x();
+  const kernels::StridedCopy t = kernels::make_transpose(x.shape, c.op.attr_ints("perm"));
+  return copy_op("transpose_copy", x, t, c.arena.y, c.arena.address);
+}
+
+// Where with a constant condition (the exported masks: attention windows, padding): the bool mask is
+// packed to bytes once here. A condition computed at run time stays on the reference path.
+std::optional<LoweredOp> lower_where(const LowerCtx& c) {
+  const graph::Tensor* cond = c.op.inputs.size() == 3 ? c.g.constant(c.op.inputs[0]) : nullptr;
+  if (!cond || cond->dtype == graph::DType::kFloat32) return std::nullopt;
+  auto mask = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(cond->numel()));
+  for (size_t i = 0; i < mask->size(); ++i) (*mask)[i] = cond->i64[i] != 0;
+  const Shape cs = cond->shape;
+  Operand a = c.x(1), b = c.x(2);
+  return kernel_op("where_select", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::where_select(cs, mask->data(), a.shape, ar.in(a), b.shape, ar.in(b), ar.out(), pool);
+  });
+}
+
+// Expand is a strided copy whose stretched dims have input stride 0.
+std::optional<LoweredOp> lower_expand(const LowerCtx& c) {
+  Operand x = c.x();
+  const Shape ys = c.g.shape(c.op.outputs[0]);
+  if (ys.size() < x.shape.size()) return std::nullopt;
+  const size_t off = ys.size() - x.shape.size();
+  std::vector<int64_t> strides(ys.size(), 0);
+  int64_t step = 1;
+  for (size_t d = x.shape.size(); d-- > 0;) {
+    if (x.shape[d] != 1 && x.shape[d] != ys[d + off]) return std::nullopt;
+    strides[d + off] = x.shape[d] == 1 ? 0 : step;
+    step *= x.shape[d];
+  }
+  return copy_op("expand_copy", x, kernels::make_strided_copy(ys, strides, 0), c.arena.y, c.arena.address);
+}
+
+std::optional<LoweredOp> lower_softmax(const LowerCtx& c) {
+  const Graph& g = c.g;
+  Operand x = c.x();
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const int64_t axis = norm_axis(c.op.attr_int("axis", g.opset >= 13 ? -1 : 1), rank, c.where);
+  const int64_t outer = graph::numel(Shape(x.shape.begin(), x.shape.begin() + axis));
+  // Before opset 13 the input is coerced to 2-D [outer, rest] at the axis.
+  const int64_t mid = g.opset >= 13 ? x.shape[axis] : graph::numel(Shape(x.shape.begin() + axis, x.shape.end()));
+  const int64_t inner = g.opset >= 13 ? graph::numel(Shape(x.shape.begin() + axis + 1, x.shape.end())) : 1;
+  if (outer <= 0 || mid <= 0 || inner <= 0) return std::nullopt;
+  return kernel_op(inner == 1 ? "softmax_last_axis" : "softmax_axis", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::softmax(outer, mid, inner, ar.in(x), ar.out(), pool);
+  });
+}
+
+// The helpers above that predate LowerCtx, adapted.
+template <std::optional<LoweredOp> (*F)(const Graph&, const Op&, const std::vector<int>&, int, BufferAddress)>
+std::optional<LoweredOp> on_y(const LowerCtx& c) {
+  return F(c.g, c.op, c.in, c.arena.y, c.arena.address);
+}
+
+std::optional<LoweredOp> lower_split_op(const LowerCtx& c) {
+  return lower_split(c.g, c.op, c.in, c.out, c.arena.address);
+}
+
+// Keyed by the op registry's names: an op here has a native kernel for (at least) its common forms;
+// the registry marks every other op reference-only with its reason, and a test checks both agree.
+const std::map<std::string, LowerFn>& lowering_table() {
+  static const std::map<std::string, LowerFn> table = [] {
+    std::map<std::string, LowerFn> m = {
+        {"Concat", lower_concat},
+        {"MaxPool", lower_pool},
+        {"AveragePool", lower_pool},
+        {"GlobalAveragePool", lower_global_avg_pool},
+        {"GlobalMaxPool", lower_global_max_pool},
+        {"Resize", lower_resize},
+        {"Upsample", lower_resize},
+        {"Pow", lower_pow},
+        {"Transpose", lower_transpose},
+        {"Softmax", lower_softmax},
+        {"Expand", lower_expand},
+        {"Where", lower_where},
+        {"BatchNormalization", on_y<lower_batchnorm>},
+        {"Slice", on_y<lower_slice>},
+        {"Split", lower_split_op},
+        {"Pad", on_y<lower_pad>},
+        {"LayerNormalization", on_y<lower_layer_norm>},
+        {"MatMul", on_y<lower_batched_matmul>},
+        {"Gather", on_y<lower_gather>},
+    };
+    for (const char* t : {"Add", "Sub", "Mul", "Div", "Max", "Min", "Mod"}) m[t] = lower_binary;
+    for (const char* t : {"Relu", "Sigmoid", "HardSwish", "HardSigmoid", "Clip"}) m[t] = lower_activation;
+    for (const char* t : {"Erf", "Tanh", "LeakyRelu", "Exp", "Sqrt", "Neg", "Abs", "Gelu"}) m[t] = lower_unary;
+    for (const char* t : {"ReduceMean", "ReduceSum", "ReduceMax"}) m[t] = on_y<lower_reduce>;
+    for (const char* t : {"Reshape", "Flatten", "Identity", "Dropout", "Squeeze", "Unsqueeze"}) m[t] = lower_view;
+    return m;
+  }();
+  return table;
+}
+
+}  // namespace
+
+std::vector<std::string> native_op_types() {
+  // Conv and Gemm are lowered by the executor itself (conv_lowering, the GEMM path).
+  std::vector<std::string> v = {"Conv", "Gemm"};
+  for (const auto& [type, fn] : lowering_table()) v.push_back(type);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
 LoweredOp lower_memory_op(const Graph& g, const Op& op, const std::vector<int>& in, const std::vector<int>& out,
                           BufferAddress address) {
-  const std::string& t = op.type;
-  std::string where = "node '" + op.name + "'";
   for (const auto& o : op.outputs)
     if (!o.empty() && g.tensor_info(o) && g.tensor_info(o)->dtype != graph::DType::kFloat32)
       return reference_fallback(g, op, in, out, address);
-  int y = out.empty() ? -1 : out[0];
-  LoweredOp l;
-
-  if ((t == "Add" || t == "Mul" || t == "Sub" || t == "Div") && op.inputs.size() == 2) {
-    Operand a = operand(g, op, 0, in), b = operand(g, op, 1, in);
-    auto kind = t == "Add" ? kernels::BinaryOp::kAdd
-                : t == "Mul" ? kernels::BinaryOp::kMul
-                : t == "Sub" ? kernels::BinaryOp::kSub : kernels::BinaryOp::kDiv;
-    kernels::Epilogue ep = epilogue_of(op);
-    l.kernel = (t == "Add" ? "add" : t == "Mul" ? "mul" : t == "Sub" ? "sub" : "div") + std::string("_broadcast");
-    l.fn = [=](kernels::ThreadPool& pool) {
-      const float* pa = a.constant ? a.constant : address(a.buffer);
-      const float* pb = b.constant ? b.constant : address(b.buffer);
-      kernels::binary_op(kind, a.shape, pa, b.shape, pb, address(y), pool, ep);
-    };
-    return l;
+  const auto& table = lowering_table();
+  auto it = op.unknown ? table.end() : table.find(op.type);
+  if (it != table.end()) {
+    const LowerCtx c{g, op, in, out, Arena{address, out.empty() ? -1 : out[0]}, "node '" + op.name + "'"};
+    if (auto l = it->second(c)) return std::move(*l);
   }
-  bool is_act = false;
-  kernels::Epilogue act = standalone_activation(g, op, &is_act);
-  if (is_act) {
-    Operand x = operand(g, op, 0, in);
-    int64_t n = graph::numel(x.shape);
-    l.kernel = std::string("act_") + kernels::act_name(act.act);
-    l.fn = [=](kernels::ThreadPool& pool) {
-      const float* px = x.constant ? x.constant : address(x.buffer);
-      float* py = address(y);
-      if (px != py) std::memcpy(py, px, static_cast<size_t>(n) * 4);
-      kernels::activation_inplace(act, py, n, pool);
-    };
-    return l;
-  }
-  if (t == "Concat") {
-    std::vector<Operand> xs;
-    for (size_t i = 0; i < op.inputs.size(); ++i) xs.push_back(operand(g, op, i, in));
-    int64_t axis = op.attr_int("axis", 1);
-    l.kernel = "concat";
-    l.fn = [=](kernels::ThreadPool& pool) {
-      std::vector<const float*> ptrs;
-      std::vector<std::vector<int64_t>> shapes;
-      for (const auto& x : xs) {
-        ptrs.push_back(x.constant ? x.constant : address(x.buffer));
-        shapes.push_back(x.shape);
-      }
-      kernels::concat(ptrs, shapes, axis, address(y), pool);
-    };
-    return l;
-  }
-  if (auto ps = (t == "MaxPool" || t == "AveragePool") ? pool2d_shape_of(g, op) : std::nullopt) {
-    Operand x = operand(g, op, 0, in);
-    const kernels::Pool2dShape s = *ps;
-    bool is_max = t == "MaxPool";
-    l.kernel = is_max ? "max_pool2d" : "avg_pool2d";
-    l.fn = [=](kernels::ThreadPool& pool) {
-      const float* px = x.constant ? x.constant : address(x.buffer);
-      if (is_max) kernels::max_pool2d(s, px, address(y), pool); else kernels::avg_pool2d(s, px, address(y), pool);
-    };
-    return l;
-  }
-  if (t == "GlobalAveragePool" && g.shape(op.inputs[0]).size() >= 3) {
-    Operand x = operand(g, op, 0, in);
-    int64_t hw = graph::numel(x.shape) / (x.shape[0] * x.shape[1]);
-    l.kernel = "global_avg_pool";
-    l.fn = [=](kernels::ThreadPool& pool) {
-      kernels::global_avg_pool(x.shape[0], x.shape[1], hw, x.constant ? x.constant : address(x.buffer), address(y), pool);
-    };
-    return l;
-  }
-  if ((t == "Resize" || t == "Upsample") && integer_nearest(g, op, g.shape(op.inputs[0]), g.shape(op.outputs[0]))) {
-    Operand x = operand(g, op, 0, in);
-    Shape ys = g.shape(op.outputs[0]);
-    l.kernel = "resize_nearest";
-    l.fn = [=](kernels::ThreadPool& pool) {
-      kernels::resize_nearest(x.shape[0], x.shape[1], x.shape[2], x.shape[3], ys[2], ys[3],
-                              x.constant ? x.constant : address(x.buffer), address(y), pool);
-    };
-    return l;
-  }
-  if (t == "Reshape" || t == "Flatten" || t == "Identity" || t == "Dropout" || t == "Squeeze" || t == "Unsqueeze") {
-    Operand x = operand(g, op, 0, in);
-    int64_t n = graph::numel(x.shape);
-    if (n != graph::numel(g.shape(op.outputs[0]))) throw Error(where, "changes the element count");
-    // A copy, not an alias: the arena plan treats every tensor as its own buffer, which keeps the
-    // lifetime analysis simple; these copies are visible (and small) in the per-op table.
-    l.kernel = "copy";
-    l.fn = [=](kernels::ThreadPool&) {
-      std::memcpy(address(y), x.constant ? x.constant : address(x.buffer), static_cast<size_t>(n) * 4);
-    };
-    return l;
-  }
-  // Pow by a constant scalar (x^2 in exported layer norms) is a unary op on x.
-  const graph::Tensor* exponent = t == "Pow" && op.inputs.size() == 2 ? const_floats(g, op, 1) : nullptr;
-  if (exponent && exponent->numel() == 1 &&
-      graph::numel(g.shape(op.outputs[0])) == graph::numel(g.shape(op.inputs[0]))) {
-    Operand x = operand(g, op, 0, in);
-    const int64_t n = graph::numel(x.shape);
-    const float e = exponent->f32[0];
-    const kernels::UnaryOp kind = e == 2.0f ? kernels::UnaryOp::kSquare : e == 0.5f ? kernels::UnaryOp::kSqrt
-                                                                                      : kernels::UnaryOp::kPow;
-    l.kernel = kind == kernels::UnaryOp::kSquare ? "unary_square"
-               : kind == kernels::UnaryOp::kSqrt ? "unary_sqrt"
-                                                 : "unary_pow";
-    l.fn = [=](kernels::ThreadPool& pool) {
-      kernels::unary_op(kind, x.constant ? x.constant : address(x.buffer), address(y), n, pool, e);
-    };
-    return l;
-  }
-  if (auto u = unary_kind(op)) {
-    Operand x = operand(g, op, 0, in);
-    const int64_t n = graph::numel(x.shape);
-    const float alpha = op.attr_float("alpha", 0.01f);
-    const kernels::UnaryOp kind = *u;
-    l.kernel = "unary_" + t;
-    for (auto& ch : l.kernel) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    l.fn = [=](kernels::ThreadPool& pool) {
-      kernels::unary_op(kind, x.constant ? x.constant : address(x.buffer), address(y), n, pool, alpha);
-    };
-    return l;
-  }
-  std::optional<LoweredOp> native;
-  if (t == "BatchNormalization") native = lower_batchnorm(g, op, in, y, address);
-  else if (t == "Slice") native = lower_slice(g, op, in, y, address);
-  else if (t == "Split") native = lower_split(g, op, in, out, address);
-  else if (t == "Pad") native = lower_pad(g, op, in, y, address);
-  else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") native = lower_reduce(g, op, in, y, address);
-  else if (t == "Resize" || t == "Upsample") native = lower_resize_linear(g, op, in, y, address);
-  else if (t == "LayerNormalization") native = lower_layer_norm(g, op, in, y, address);
-  else if (t == "MatMul") native = lower_batched_matmul(g, op, in, y, address);
-  else if (t == "Gather") native = lower_gather(g, op, in, y, address);
-  else if (t == "Transpose") {
-    Operand x = operand(g, op, 0, in);
-    native = copy_op("transpose_copy", x, kernels::make_transpose(x.shape, op.attr_ints("perm")), y, address);
-  } else if (t == "Softmax") {
-    Operand x = operand(g, op, 0, in);
-    const int64_t rank = static_cast<int64_t>(x.shape.size());
-    const int64_t axis = norm_axis(op.attr_int("axis", g.opset >= 13 ? -1 : 1), rank, where);
-    const int64_t outer = graph::numel(Shape(x.shape.begin(), x.shape.begin() + axis));
-    // Before opset 13 the input is coerced to 2-D [outer, rest] at the axis.
-    const int64_t mid = g.opset >= 13 ? x.shape[axis] : graph::numel(Shape(x.shape.begin() + axis, x.shape.end()));
-    const int64_t inner = g.opset >= 13 ? graph::numel(Shape(x.shape.begin() + axis + 1, x.shape.end())) : 1;
-    if (outer > 0 && mid > 0 && inner > 0) {
-      LoweredOp s;
-      s.kernel = inner == 1 ? "softmax_last_axis" : "softmax_axis";
-      s.fn = [=](kernels::ThreadPool& pool) {
-        kernels::softmax(outer, mid, inner, x.constant ? x.constant : address(x.buffer), address(y), pool);
-      };
-      native = std::move(s);
-    }
-  }
-  if (native) return std::move(*native);
   return reference_fallback(g, op, in, out, address);
 }
 

@@ -56,6 +56,16 @@ void copy_el(Tensor& dst, int64_t di, const Tensor& src, int64_t si) {
   else dst.i64[di] = src.i64[si];
 }
 
+// Fills o (shape os) element by element from x, at the offset `src` gives for each output index.
+template <typename F>
+void copy_by_index(Tensor& o, const Tensor& x, const Shape& os, F src) {
+  std::vector<int64_t> oi;
+  for (int64_t i = 0; i < o.numel(); ++i) {
+    unravel(i, os, oi);
+    copy_el(o, i, x, src(oi));
+  }
+}
+
 Tensor make(const std::string& name, DType d, Shape s) {
   Tensor t;
   t.name = name;
@@ -393,6 +403,8 @@ Tensor binary(const Ctx& c) {
   Tensor o = make(c.out(), cmp ? DType::kBool : (fl ? DType::kFloat32 : a.dtype), os);
   const auto sa = strides_of(a.shape), sb = strides_of(b.shape);
   const bool int_math = !is_float(a) && !is_float(b);
+  const bool fmod = c.op.attr_int("fmod", 0) != 0;
+  if (t == "Mod" && !int_math && !fmod) throw Error(c.where, "Mod of floats needs fmod = 1 (ONNX)");
   std::vector<int64_t> oi;
   for (int64_t i = 0; i < o.numel(); ++i) {
     unravel(i, os, oi);
@@ -412,6 +424,11 @@ Tensor binary(const Ctx& c) {
       else if (t == "Greater") r = x > y;
       else if (t == "Max") r = std::max(x, y);
       else if (t == "Min") r = std::min(x, y);
+      else if (t == "Mod") {
+        if (y == 0) throw Error(c.where, "integer modulo by zero");
+        r = x % y;  // fmod = 0 takes the divisor's sign, as Python's %
+        if (!fmod && r != 0 && ((r < 0) != (y < 0))) r += y;
+      }
       o.i64[i] = r;
       continue;
     }
@@ -427,8 +444,58 @@ Tensor binary(const Ctx& c) {
     else if (t == "Greater") r = x > y;
     else if (t == "Max") r = std::max(x, y);
     else if (t == "Min") r = std::min(x, y);
+    else if (t == "Mod") r = std::fmod(x, y);
     if (is_float(o)) o.f32[i] = static_cast<float>(r);
     else o.i64[i] = static_cast<int64_t>(r);
+  }
+  return o;
+}
+
+// Max and Min take any number of inputs (ONNX): folded pairwise, left to right.
+Tensor min_max(const Ctx& c) {
+  if (c.in.size() < 2) return binary(c);
+  Tensor acc = c.x(0);
+  for (size_t i = 1; i < c.in.size(); ++i) {
+    Ctx pair{c.g, c.op, {&acc, &c.x(i)}, c.where};
+    acc = binary(pair);
+  }
+  return acc;
+}
+
+Tensor not_op(const Ctx& c) {
+  const Tensor& x = c.x(0);
+  Tensor o = make(c.out(), DType::kBool, x.shape);
+  for (int64_t i = 0; i < o.numel(); ++i) o.i64[i] = get(x, i) == 0;
+  return o;
+}
+
+// ScatterND without reduction: a copy of the data with the indexed slices replaced by the updates.
+Tensor scatter_nd(const Ctx& c) {
+  if (c.op.attr_string("reduction", "none") != "none") throw Error(c.where, "not supported yet: ScatterND reduction");
+  const Tensor &data = c.x(0), &upd = c.x(2);
+  const std::vector<int64_t> idx = ints_of(c.x(1));
+  const Shape& is = c.x(1).shape;
+  Tensor o = data;
+  o.name = c.out();
+  const size_t k = is.empty() ? 0 : static_cast<size_t>(is.back());
+  if (k == 0 || k > data.shape.size()) throw Error(c.where, "index depth does not fit the data");
+  int64_t slice = 1;
+  for (size_t d = k; d < data.shape.size(); ++d) slice *= data.shape[d];
+  const int64_t n = static_cast<int64_t>(idx.size() / k);
+  if (upd.numel() != n * slice || upd.dtype != data.dtype) throw Error(c.where, "updates do not match the indices");
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t off = 0;
+    for (size_t d = 0; d < k; ++d) {
+      int64_t i = idx[static_cast<size_t>(j) * k + d];
+      if (i < 0) i += data.shape[d];
+      if (i < 0 || i >= data.shape[d]) throw Error(c.where, "index " + std::to_string(i) + " out of range");
+      off = off * data.shape[d] + i;
+    }
+    off *= slice;
+    for (int64_t e = 0; e < slice; ++e) {
+      if (is_float(o)) o.f32[off + e] = upd.f32[j * slice + e];
+      else o.i64[off + e] = upd.i64[j * slice + e];
+    }
   }
   return o;
 }
@@ -546,13 +613,11 @@ Tensor slice(const Ctx& c) {
   }
   Tensor o = make(c.out(), x.dtype, os);
   const auto xs = strides_of(x.shape);
-  std::vector<int64_t> oi;
-  for (int64_t i = 0; i < o.numel(); ++i) {
-    unravel(i, os, oi);
+  copy_by_index(o, x, os, [&](const std::vector<int64_t>& oi) {
     int64_t src = 0;
     for (int64_t d = 0; d < rank; ++d) src += (st[d] + oi[d] * sp[d]) * xs[d];
-    copy_el(o, i, x, src);
-  }
+    return src;
+  });
   return o;
 }
 
@@ -834,13 +899,11 @@ Tensor transpose(const Ctx& c) {
   for (int64_t p : perm) os.push_back(x.shape[p]);
   Tensor o = make(c.out(), x.dtype, os);
   const auto xs = strides_of(x.shape);
-  std::vector<int64_t> oi;
-  for (int64_t i = 0; i < o.numel(); ++i) {
-    unravel(i, os, oi);
+  copy_by_index(o, x, os, [&](const std::vector<int64_t>& oi) {
     int64_t src = 0;
     for (int64_t d = 0; d < rank; ++d) src += oi[d] * xs[perm[d]];
-    copy_el(o, i, x, src);
-  }
+    return src;
+  });
   return o;
 }
 
@@ -1043,55 +1106,67 @@ Tensor range(const Ctx& c) {
   return o;
 }
 
+std::vector<Tensor> dropout(const Ctx& c) {
+  std::vector<Tensor> r{unary(c)};
+  if (c.op.outputs.size() > 1 && !c.op.outputs[1].empty()) {
+    Tensor m = make(c.out(1), DType::kBool, r[0].shape);
+    std::fill(m.i64.begin(), m.i64.end(), 1);
+    r.push_back(std::move(m));
+  }
+  return r;
+}
+
+using RefFn = std::vector<Tensor> (*)(const Ctx&);
+
+template <Tensor (*F)(const Ctx&)>
+std::vector<Tensor> one(const Ctx& c) {
+  return {F(c)};
+}
+
+// Keyed by the op registry's names; a test checks that the two hold the same ops.
+const std::map<std::string, RefFn>& reference_table() {
+  static const std::map<std::string, RefFn> table = [] {
+    std::map<std::string, RefFn> m = {
+        {"Conv", one<conv>},         {"Gemm", one<gemm>},       {"MatMul", one<matmul>},
+        {"BatchNormalization", one<batchnorm>},                 {"Dropout", dropout},
+        {"Where", one<where_op>},    {"Concat", one<concat>},   {"Split", split},
+        {"Slice", one<slice>},       {"LayerNormalization", layer_norm},
+        {"Flatten", one<flatten>},   {"Reshape", one<reshape>}, {"Squeeze", one<squeeze>},
+        {"Unsqueeze", one<unsqueeze>}, {"Transpose", one<transpose>}, {"Pad", one<pad>},
+        {"Softmax", one<softmax>},   {"Gather", one<gather>},   {"Constant", one<constant>},
+        {"Shape", one<shape_op>},    {"Cast", one<cast>},       {"ConstantOfShape", one<constant_of_shape>},
+        {"Expand", one<expand>},     {"Range", one<range>},     {"Not", one<not_op>},
+        {"Max", one<min_max>},       {"Min", one<min_max>},
+        {"ScatterND", one<scatter_nd>}};
+    for (const char* t : {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Exp", "Sqrt",
+                          "Neg", "Identity", "Erf", "Abs", "Gelu"})
+      m[t] = one<unary>;
+    for (const char* t : {"Add", "Sub", "Mul", "Div", "Pow", "Equal", "Less", "Greater", "Mod"})
+      m[t] = one<binary>;
+    for (const char* t : {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}) m[t] = one<pool>;
+    for (const char* t : {"ReduceMean", "ReduceSum", "ReduceMax"}) m[t] = one<reduce>;
+    for (const char* t : {"Resize", "Upsample"}) m[t] = one<resize>;
+    return m;
+  }();
+  return table;
+}
+
 std::vector<Tensor> run_op(const Ctx& c) {
   const std::string& t = c.op.type;
   if (c.op.unknown) throw Error(c.where, "op type '" + t + "' has no reference implementation (imported as unknown)");
-  if (t == "Conv") return {conv(c)};
-  if (t == "Gemm") return {gemm(c)};
-  if (t == "MatMul") return {matmul(c)};
-  if (t == "BatchNormalization") return {batchnorm(c)};
-  if (t == "Relu" || t == "LeakyRelu" || t == "Clip" || t == "Sigmoid" || t == "Tanh" || t == "HardSigmoid" ||
-      t == "HardSwish" || t == "Exp" || t == "Sqrt" || t == "Neg" || t == "Identity" || t == "Erf" || t == "Abs" ||
-      t == "Gelu")
-    return {unary(c)};
-  if (t == "Dropout") {
-    std::vector<Tensor> r{unary(c)};
-    if (c.op.outputs.size() > 1 && !c.op.outputs[1].empty()) {
-      Tensor m = make(c.out(1), DType::kBool, r[0].shape);
-      std::fill(m.i64.begin(), m.i64.end(), 1);
-      r.push_back(std::move(m));
-    }
-    return r;
-  }
-  if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Pow" || t == "Equal" || t == "Less" ||
-      t == "Greater" || t == "Max" || t == "Min")
-    return {binary(c)};
-  if (t == "Where") return {where_op(c)};
-  if (t == "Concat") return {concat(c)};
-  if (t == "Split") return split(c);
-  if (t == "Slice") return {slice(c)};
-  if (t == "MaxPool" || t == "AveragePool" || t == "GlobalAveragePool" || t == "GlobalMaxPool") return {pool(c)};
-  if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") return {reduce(c)};
-  if (t == "LayerNormalization") return layer_norm(c);
-  if (t == "Resize" || t == "Upsample") return {resize(c)};
-  if (t == "Flatten") return {flatten(c)};
-  if (t == "Reshape") return {reshape(c)};
-  if (t == "Squeeze") return {squeeze(c)};
-  if (t == "Unsqueeze") return {unsqueeze(c)};
-  if (t == "Transpose") return {transpose(c)};
-  if (t == "Pad") return {pad(c)};
-  if (t == "Softmax") return {softmax(c)};
-  if (t == "Gather") return {gather(c)};
-  if (t == "Constant") return {constant(c)};
-  if (t == "Shape") return {shape_op(c)};
-  if (t == "Cast") return {cast(c)};
-  if (t == "ConstantOfShape") return {constant_of_shape(c)};
-  if (t == "Expand") return {expand(c)};
-  if (t == "Range") return {range(c)};
-  throw Error(c.where, "op type '" + t + "' has no reference implementation");
+  const auto& table = reference_table();
+  auto it = table.find(t);
+  if (it == table.end()) throw Error(c.where, "op type '" + t + "' has no reference implementation");
+  return it->second(c);
 }
 
 }  // namespace
+
+std::vector<std::string> reference_op_types() {
+  std::vector<std::string> v;
+  for (const auto& [type, fn] : reference_table()) v.push_back(type);
+  return v;
+}
 
 TensorMap run_reference(const graph::Graph& g, const TensorMap& inputs) {
   std::map<std::string, Tensor> live;

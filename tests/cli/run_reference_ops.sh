@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `hilsim run` names every op left on the naive reference path: on stderr, and in --json as
-# reference_ops (count) and reference_op_names. A zoo model has none; a GlobalMaxPool (no native
-# kernel) is named.
+# reference_ops (count) and reference_op_names. A zoo model has none; a three-input Max (the native
+# kernel takes two) is named.
 set -u
 HILSIM=$1
 PY=${2:-python3}
@@ -20,18 +20,18 @@ if "$PY" -c "import onnx" 2>/dev/null; then
 import sys
 from onnx import TensorProto, helper
 x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 5, 7])
-y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 1, 1])
-g = helper.make_graph([helper.make_node("GlobalMaxPool", ["x"], ["y"], name="the_pool")], "gmp", [x], [y])
+y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 5, 7])
+g = helper.make_graph([helper.make_node("Max", ["x", "x", "x"], ["y"], name="the_max")], "max3", [x], [y])
 m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
 open(sys.argv[1], "wb").write(m.SerializeToString())
 PYEOF
   "$HILSIM" run "$TMP/gmp.onnx" --repeat 1 --warmup 0 --json >"$TMP/gmp.json" 2>"$TMP/gmp.err" || fail=1
-  grep -q "the_pool (GlobalMaxPool)" "$TMP/gmp.err" || { echo "FAIL: no warning naming the op"; cat "$TMP/gmp.err"; fail=1; }
+  grep -q "the_max (Max)" "$TMP/gmp.err" || { echo "FAIL: no warning naming the op"; cat "$TMP/gmp.err"; fail=1; }
   "$PY" - "$TMP/gmp.json" <<'PYEOF' || fail=1
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["reference_ops"] == 1, j["reference_ops"]
-assert j["reference_op_names"] == [{"name": "the_pool", "type": "GlobalMaxPool"}], j["reference_op_names"]
+assert j["reference_op_names"] == [{"name": "the_max", "type": "Max"}], j["reference_op_names"]
 PYEOF
 fi
 exit $fail

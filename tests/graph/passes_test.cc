@@ -28,6 +28,30 @@ void expect_same_outputs(const Graph& before, const Graph& after) {
   }
 }
 
+// The built graph and a copy for a pass to rewrite; check() infers the copy's shapes and compares its
+// outputs with the original's.
+struct Rewrite {
+  Graph before, after;
+  explicit Rewrite(GraphBuilder& b) : before(b.finish()), after(before) {}
+  void check() {
+    infer_shapes(after);
+    expect_same_outputs(before, after);
+  }
+};
+
+int count_type(const Graph& g, const std::string& type);
+
+// Runs `pass` on a copy of the built graph: it removes `removed` nodes and leaves `left` ops of `type`,
+// and the copy computes what the original did. Returns the copy.
+template <typename Pass>
+Graph expect_rewrite(GraphBuilder& b, Pass pass, size_t removed, const std::string& type, int left) {
+  Rewrite rw(b);
+  EXPECT_EQ(pass(rw.after).size(), removed);
+  EXPECT_EQ(count_type(rw.after, type), left);
+  rw.check();
+  return rw.after;
+}
+
 int count_type(const Graph& g, const std::string& type) {
   int n = 0;
   for (OpId i = 0; i < g.num_ops(); ++i) n += g.op(i).type == type;
@@ -41,12 +65,11 @@ TEST(Passes, BatchNormFoldsIntoConvAndGemm) {
   std::string d = b.batchnorm(b.conv(c, 6, 3, 1, 3, true));   // grouped conv with bias
   std::string f = b.batchnorm(b.gemm(b.flatten(b.global_avgpool(d)), 4));
   b.output(f);
-  Graph g = b.finish();
-  Graph h = g;
+  Rewrite rw(b);
+  Graph& h = rw.after;
   EXPECT_EQ(passes::fold_batchnorm(h), 3);
   EXPECT_EQ(count_type(h, "BatchNormalization"), 0);
-  infer_shapes(h);
-  expect_same_outputs(g, h);
+  rw.check();
 }
 
 TEST(Passes, BatchNormStaysWhenTheConvOutputIsShared) {
@@ -54,8 +77,8 @@ TEST(Passes, BatchNormStaysWhenTheConvOutputIsShared) {
   std::string x = b.input("x", {1, 3, 6, 6});
   std::string c = b.conv(x, 4, 3);
   b.output(b.add(b.batchnorm(c), c));
-  Graph g = b.finish();
-  Graph h = g;
+  Rewrite rw(b);
+  Graph& h = rw.after;
   EXPECT_EQ(passes::fold_batchnorm(h), 0);
 }
 
@@ -71,12 +94,7 @@ TEST(Passes, StandaloneBatchNormFoldsIntoAnUnpaddedConvAfterIt) {
   std::string shared = b.batchnorm(cat);
   b.output(b.conv(shared, 2, 1, 1, 1, true, int64_t{0}));
   b.output(b.relu(shared));
-  Graph g = b.finish();
-  Graph h = g;
-  EXPECT_EQ(passes::fold_batchnorm_into_next_conv(h).size(), 2u);
-  EXPECT_EQ(count_type(h, "BatchNormalization"), 2);
-  infer_shapes(h);
-  expect_same_outputs(g, h);
+  expect_rewrite(b, passes::fold_batchnorm_into_next_conv, 2u, "BatchNormalization", 2);
 }
 
 TEST(Passes, ZeroPadFoldsIntoTheConvThatAloneReadsIt) {
@@ -100,12 +118,7 @@ TEST(Passes, ZeroPadFoldsIntoTheConvThatAloneReadsIt) {
                  {"ceil_mode", int64_t{1}}})[0]);
   b.output(b.op("AveragePool", {b.op("Pad", {x, pads({0, 0, 1, 0, 0, 0, 0, 1})})[0]},
                 {{"kernel_shape", std::vector<int64_t>{3, 3}}, {"pads", std::vector<int64_t>{1, 1, 1, 1}}})[0]);
-  Graph g = b.finish();
-  Graph h = g;
-  EXPECT_EQ(passes::fold_pads_into_convs(h).size(), 2u);
-  EXPECT_EQ(count_type(h, "Pad"), 4);
-  infer_shapes(h);
-  expect_same_outputs(g, h);
+  expect_rewrite(b, passes::fold_pads_into_convs, 2u, "Pad", 4);
 }
 
 TEST(Passes, ExportedGeluBecomesOneNode) {
@@ -118,13 +131,30 @@ TEST(Passes, ExportedGeluBecomesOneNode) {
   // Not GELU: the constant is not 1/2.
   std::string e2 = b.op("Erf", {b.op("Div", {x, scalar(1.4142135f)})[0]})[0];
   b.output(b.op("Mul", {b.op("Mul", {b.op("Add", {e2, scalar(1.0f)})[0], x})[0], scalar(0.25f)})[0]);
-  Graph g = b.finish();
-  Graph h = g;
-  EXPECT_EQ(passes::fuse_gelu(h).size(), 4u);
-  EXPECT_EQ(count_type(h, "Gelu"), 1);
+  const Graph h = expect_rewrite(b, passes::fuse_gelu, 4u, "Gelu", 1);
   EXPECT_EQ(count_type(h, "Erf"), 1);
-  infer_shapes(h);
-  expect_same_outputs(g, h);
+}
+
+TEST(Passes, ExportedTanhGeluBecomesOneNode) {
+  GraphBuilder b("gelu_tanh", 22);
+  std::string x = b.conv(b.input("x", {1, 3, 7, 5}), 4, 3);
+  auto scalar = [&](float v) { return b.constant(Tensor{b.graph().fresh_name("c"), DType::kFloat32, {}, {v}, {}}); };
+  // 0.5 * x * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))) in torch's node order; `kappa` varies.
+  auto gelu = [&](float kappa) {
+    std::string cube = b.op("Mul", {x, b.op("Mul", {x, x})[0]})[0];
+    std::string s = b.op("Add", {x, b.op("Mul", {scalar(kappa), cube})[0]})[0];
+    std::string t = b.op("Tanh", {b.op("Mul", {scalar(0.7978845834732056f), s})[0]})[0];
+    return b.op("Mul", {scalar(0.5f), b.op("Mul", {x, b.op("Add", {scalar(1.0f), t})[0]})[0]})[0];
+  };
+  b.output(gelu(0.044715f));
+  b.output(gelu(0.05f));  // not GELU
+  const Graph h = expect_rewrite(b, passes::fuse_gelu_tanh, 8u, "Gelu", 1);
+  EXPECT_EQ(count_type(h, "Tanh"), 1);
+  for (OpId id = 0; id < h.num_ops(); ++id) {
+    if (h.op(id).type == "Gelu") {
+      EXPECT_EQ(h.op(id).attr_string("approximate", ""), "tanh");
+    }
+  }
 }
 
 TEST(Passes, ExportedLayerNormChainBecomesOneNode) {
@@ -148,15 +178,14 @@ TEST(Passes, ExportedLayerNormChainBecomesOneNode) {
   std::string d = b.op("Sub", {x, mean})[0];
   std::string var = b.op("ReduceMean", {b.op("Pow", {d, scalar(3.0f)})[0]}, {{"axes", std::vector<int64_t>{-1}}})[0];
   b.output(b.op("Div", {d, b.op("Sqrt", {b.op("Add", {var, scalar(1e-6f)})[0]})[0]})[0]);
-  Graph g = b.finish();
-  Graph h = g;
+  Rewrite rw(b);
+  Graph& h = rw.after;
   std::vector<std::string> removed;
   EXPECT_EQ(passes::fuse_layer_norm(h, &removed), 2);
   EXPECT_EQ(removed.size(), 8u + 6u);  // nine ops less the one kept, seven less the one kept
   EXPECT_EQ(count_type(h, "LayerNormalization"), 2);
   EXPECT_EQ(count_type(h, "Pow"), 1);
-  infer_shapes(h);
-  expect_same_outputs(g, h);
+  rw.check();
 }
 
 TEST(Passes, MobileOneBranchesBecomeOneConv) {
@@ -190,11 +219,11 @@ TEST(Passes, ResidualAddOfDifferentInputsIsNotMerged) {
   std::string x = b.input("x", {1, 4, 6, 6});
   std::string y = b.relu(b.conv_bn(x, 4, 3));
   b.output(b.add(b.conv_bn(y, 4, 3), x));
-  Graph g = b.finish();
-  Graph h = g;
+  Rewrite rw(b);
+  Graph& h = rw.after;
   passes::reparameterize(h);
   EXPECT_EQ(count_type(h, "Add"), 1);
-  expect_same_outputs(g, h);
+  rw.check();
 }
 
 TEST(Passes, ActivationsFuseIntoTheirConv) {
@@ -207,12 +236,12 @@ TEST(Passes, ActivationsFuseIntoTheirConv) {
   std::string f = b.sigmoid(b.conv(e, 4, 3));
   std::string h2 = b.hardsigmoid(b.conv(f, 4, 3), 0.25f, 0.4f);
   b.output(h2);
-  Graph g = b.finish();
-  Graph h = g;
+  Rewrite rw(b);
+  Graph& h = rw.after;
   EXPECT_EQ(passes::fuse_activations(h), 6);
   EXPECT_EQ(h.num_ops(), 6u);
   EXPECT_EQ(h.op(*h.find_op(h.op(h.topological_order()[2]).name)).fused.kind, Activation::kSiLU);
-  expect_same_outputs(g, h);
+  rw.check();
 }
 
 TEST(Passes, ActivationsFuseIntoResidualAddsAndMuls) {
@@ -223,12 +252,12 @@ TEST(Passes, ActivationsFuseIntoResidualAddsAndMuls) {
   std::string s = b.silu(b.add(r, a));         // SiLU after an add: Sigmoid + Mul on its output
   std::string m = b.clip(b.mul(s, r), 0.0f, 6.0f);
   b.output(m);
-  Graph g = b.finish();
-  Graph h = g;
+  Rewrite rw(b);
+  Graph& h = rw.after;
   EXPECT_EQ(passes::fuse_activations(h), 3);
   EXPECT_EQ(count_type(h, "Relu") + count_type(h, "Sigmoid") + count_type(h, "Clip"), 0);
   EXPECT_EQ(count_type(h, "Mul"), 1);  // the SiLU's Mul went, the product stayed
-  expect_same_outputs(g, h);
+  rw.check();
 }
 
 TEST(Passes, CanonicalPassesKeepEveryZooModelsOutputs) {

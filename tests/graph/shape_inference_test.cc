@@ -67,5 +67,29 @@ TEST(ShapeInference, FoldConstantsEvaluatesIntChains) {
   EXPECT_EQ(shape->i64, (std::vector<int64_t>{2, 6}));
 }
 
+// The shifted-window mask chain of torchvision's Swin export: ScatterND writes slices into zeros,
+// Mod and Not on index tensors; all of it folds, so none of it reaches the executor.
+TEST(ShapeInference, FoldsScatterNdModAndNot) {
+  GraphBuilder b("mask");
+  std::string x = b.input("x", {2, 3});
+  std::string zeros = b.constant(Tensor::ints("zeros", {0, 0, 0, 0, 0, 0}, {2, 3}));
+  std::string idx = b.constant(Tensor::ints("idx", {1, 0, 0, -1}, {2, 2}));  // (1, 0) and (0, -1) = (0, 2)
+  std::string upd = b.constant(Tensor::ints("upd", {7, 9}, {2}));
+  std::string scattered = b.op("ScatterND", {zeros, idx, upd})[0];
+  std::string m = b.op("Mod", {b.constant(Tensor::ints("num", {-7, 7, 5}, {3})), b.constant(Tensor::ints("div", {3}, {1}))})[0];
+  std::string n = b.op("Not", {b.op("Equal", {scattered, b.constant(Tensor::ints("z", {0}, {1}))})[0]})[0];
+  b.output(b.op("Add", {x, b.op("Cast", {n}, {{"to", int64_t{1}}})[0]})[0]);
+  b.output(b.op("Add", {x, b.op("Cast", {m}, {{"to", int64_t{1}}})[0]})[0]);
+  Graph g = b.finish();
+  fold_constants(g);
+  ASSERT_EQ(g.num_ops(), 2u);  // the two Adds of the run-time input
+  const Tensor* mask = g.constant(g.op(0).inputs[1]);
+  const Tensor* mod = g.constant(g.op(1).inputs[1]);
+  ASSERT_NE(mask, nullptr);
+  ASSERT_NE(mod, nullptr);
+  EXPECT_EQ(mask->f32, (std::vector<float>{0, 0, 1, 1, 0, 0}));  // 9 written at (0, 2), 7 at (1, 0)
+  EXPECT_EQ(mod->f32, (std::vector<float>{2, 1, 2}));  // fmod = 0: the divisor's sign, as Python's %
+}
+
 }  // namespace
 }  // namespace hilsim::graph

@@ -49,6 +49,9 @@ TEST(MathOps, UnaryEqualsLibm) {
       {UnaryOp::kNeg, [](double v) { return -v; }, 0},
       {UnaryOp::kAbs, [](double v) { return std::fabs(v); }, 0},
       {UnaryOp::kGelu, [](double v) { return v * 0.5 * (1.0 + std::erf(v / std::sqrt(2.0))); }, 1e-6},
+      {UnaryOp::kGeluTanh,
+       [](double v) { return v * 0.5 * (1.0 + std::tanh(std::sqrt(2.0 / 3.14159265358979) * (v + 0.044715 * v * v * v))); },
+       1e-6},
       {UnaryOp::kSquare, [](double v) { return v * v; }, 1e-7}};
   for (const auto& c : cases) {
     for (size_t i = 0; i < x.size(); ++i) want[i] = static_cast<float>(c.f(x[i]));

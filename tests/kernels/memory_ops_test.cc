@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -81,6 +82,21 @@ TEST(MemoryOps, GlobalAvgPool) {
   }
 }
 
+// The element of `shape` that flat index `flat` of the broadcast shape `os` reads.
+int64_t bcast_offset(const std::vector<int64_t>& os, const std::vector<int64_t>& shape, int64_t flat) {
+  int64_t off = 0, mul = 1;
+  for (size_t i = os.size(); i-- > 0;) {
+    const int64_t idx = flat % os[i];
+    flat /= os[i];
+    const int64_t r = static_cast<int64_t>(i) - static_cast<int64_t>(os.size() - shape.size());
+    if (r >= 0) {
+      off += (shape[r] == 1 ? 0 : idx) * mul;
+      mul *= shape[r];
+    }
+  }
+  return off;
+}
+
 // Reference broadcasting by explicit index arithmetic on the broadcast shape.
 std::vector<float> binary_ref(BinaryOp op, const std::vector<int64_t>& as, const std::vector<float>& a,
                               const std::vector<int64_t>& bs, const std::vector<float>& b, const Epilogue& ep) {
@@ -88,22 +104,18 @@ std::vector<float> binary_ref(BinaryOp op, const std::vector<int64_t>& as, const
   int64_t total = 1;
   for (auto d : os) total *= d;
   std::vector<float> out(static_cast<size_t>(total));
-  auto offset = [&](const std::vector<int64_t>& shape, int64_t flat) {
-    int64_t off = 0, mul = 1;
-    for (size_t i = os.size(); i-- > 0;) {
-      const int64_t idx = flat % os[i];
-      flat /= os[i];
-      const int64_t r = static_cast<int64_t>(i) - static_cast<int64_t>(os.size() - shape.size());
-      if (r >= 0) {
-        off += (shape[r] == 1 ? 0 : idx) * mul;
-        mul *= shape[r];
-      }
-    }
-    return off;
-  };
   for (int64_t i = 0; i < total; ++i) {
-    const float x = a[offset(as, i)], y = b[offset(bs, i)];
-    const float v = op == BinaryOp::kAdd ? x + y : op == BinaryOp::kMul ? x * y : op == BinaryOp::kSub ? x - y : x / y;
+    const float x = a[bcast_offset(os, as, i)], y = b[bcast_offset(os, bs, i)];
+    float v = 0.0f;
+    switch (op) {
+      case BinaryOp::kAdd: v = x + y; break;
+      case BinaryOp::kMul: v = x * y; break;
+      case BinaryOp::kSub: v = x - y; break;
+      case BinaryOp::kDiv: v = x / y; break;
+      case BinaryOp::kMax: v = std::max(x, y); break;
+      case BinaryOp::kMin: v = std::min(x, y); break;
+      case BinaryOp::kFmod: v = std::fmod(x, y); break;
+    }
     out[i] = apply_act(ep, v);
   }
   return out;
@@ -126,7 +138,8 @@ TEST(MemoryOps, BroadcastBinary) {
     for (auto d : broadcast_shape(as, bs)) no *= d;
     const auto a = random_floats(static_cast<size_t>(na), 80 + i), b = random_floats(static_cast<size_t>(nb), 90 + i);
     std::vector<float> out(static_cast<size_t>(no));
-    for (BinaryOp op : {BinaryOp::kAdd, BinaryOp::kMul, BinaryOp::kSub, BinaryOp::kDiv}) {
+    for (BinaryOp op : {BinaryOp::kAdd, BinaryOp::kMul, BinaryOp::kSub, BinaryOp::kDiv, BinaryOp::kMax,
+                        BinaryOp::kMin, BinaryOp::kFmod}) {
       const Epilogue ep = i % 2 ? silu : Epilogue{};
       binary_op(op, as, a.data(), bs, b.data(), out.data(), pool, ep);
       EXPECT_LT(rel_error(out, binary_ref(op, as, a, bs, b, ep)), 1e-5) << "case " << i;
@@ -134,6 +147,35 @@ TEST(MemoryOps, BroadcastBinary) {
     ++i;
   }
   EXPECT_THROW(broadcast_shape({1, 3, 4}, {1, 2, 4}), Error);
+}
+
+// Where on odd shapes with every operand broadcasting in turn, against index arithmetic.
+TEST(MemoryOps, WhereSelect) {
+  ThreadPool pool(2);
+  using S = std::vector<int64_t>;
+  const std::vector<std::array<S, 3>> cases = {{{{1, 7, 13, 5}, {1, 7, 13, 5}, {1, 7, 13, 5}}},
+                                               {{{13, 5}, {1, 7, 13, 5}, {1}}},
+                                               {{{1, 7, 1, 1}, {7, 13, 1}, {1, 1, 5}}},
+                                               {{{}, {3, 5}, {3, 1}}},
+                                               {{{1, 1, 49, 49}, {3, 4, 49, 49}, {}}}};
+  int i = 0;
+  for (const auto& [cs, as, bs] : cases) {
+    auto numel = [](const S& s) { int64_t n = 1; for (auto d : s) n *= d; return n; };
+    const S os = broadcast_shape(broadcast_shape(cs, as), bs);
+    std::vector<uint8_t> cond(static_cast<size_t>(numel(cs)));
+    for (size_t k = 0; k < cond.size(); ++k) cond[k] = (k * 7 + static_cast<size_t>(i)) % 3 == 0;
+    const auto a = random_floats(static_cast<size_t>(numel(as)), 30 + i), b = random_floats(static_cast<size_t>(numel(bs)), 40 + i);
+    std::vector<float> out(static_cast<size_t>(numel(os))), want(out.size());
+    for (int64_t k = 0; k < numel(os); ++k)
+      want[k] = cond[bcast_offset(os, cs, k)] ? a[bcast_offset(os, as, k)] : b[bcast_offset(os, bs, k)];
+    where_select(cs, cond.data(), as, a.data(), bs, b.data(), out.data(), pool);
+    EXPECT_EQ(out, want) << "case " << i;
+    ++i;
+  }
+  const uint8_t c1 = 1;
+  const float x = 1.0f;
+  std::vector<float> o(2);
+  EXPECT_THROW(where_select({2}, &c1, {3}, &x, {1}, &x, o.data(), pool), Error);
 }
 
 TEST(MemoryOps, Concat) {

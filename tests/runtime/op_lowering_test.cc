@@ -7,8 +7,10 @@
 #include <set>
 
 #include "hilsim/graph/builder.h"
+#include "hilsim/graph/op_registry.h"
 #include "hilsim/graph/passes/pad_fold.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/reference_executor.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::runtime {
@@ -176,6 +178,48 @@ TEST(OpLowering, LayerNormalizationOpset17) {
   std::string s2 = b.random_constant("s2", {13, 5}, 1.0f);
   b.output(b.op("LayerNormalization", {x, s2}, {{"axis", int64_t{2}}})[0]);
   expect_kernels(expect_native_and_exact(b.finish(), "layer_norm"), {"layer_norm"}, "layer_norm");
+}
+
+// The ops that ran on the reference path before: GlobalMaxPool, Where (constant mask), Expand, Mod,
+// Max, Min, and GELU's tanh form (fused from the nine nodes torch exports), on odd shapes.
+TEST(OpLowering, GlobalMaxPoolWhereExpandModMaxMinAndTanhGelu) {
+  GraphBuilder b("rest", 7);
+  std::string x = b.input("x", {1, 7, 13, 5});
+  b.output(b.op("GlobalMaxPool", {x})[0]);
+  Tensor mask{"mask", graph::DType::kBool, {13, 5}, {}, {}};
+  for (int64_t i = 0; i < 65; ++i) mask.i64.push_back(i % 3 == 0);
+  std::string m = b.constant(mask);
+  std::string c = b.random_constant("c", {7, 1, 1}, 1.0f);
+  b.output(b.op("Where", {m, x, c})[0]);
+  b.output(b.op("Expand", {c, ints(b, "shape", {2, 7, 3, 5})})[0]);
+  std::string d = b.random_constant("d", {5}, 1.0f);
+  b.output(b.op("Mod", {x, d}, {{"fmod", int64_t{1}}})[0]);
+  b.output(b.op("Max", {x, c})[0]);
+  b.output(b.op("Min", {c, x})[0]);
+  auto scalar = [&](const std::string& n, float v) {
+    return b.constant(Tensor{n, graph::DType::kFloat32, {}, {v}, {}});
+  };
+  std::string cube = b.op("Mul", {x, b.op("Mul", {x, x})[0]})[0];
+  std::string inner = b.op("Mul", {scalar("beta", 0.7978845834732056f),
+                                   b.op("Add", {x, b.op("Mul", {scalar("kappa", 0.044715f), cube})[0]})[0]})[0];
+  std::string t = b.op("Add", {scalar("one", 1.0f), b.op("Tanh", {inner})[0]})[0];
+  b.output(b.op("Mul", {scalar("half", 0.5f), b.op("Mul", {x, t})[0]})[0]);
+  expect_kernels(expect_native_and_exact(b.finish(), "rest"),
+                 {"global_max_pool", "where_select", "expand_copy", "fmod_broadcast", "max_broadcast", "min_broadcast",
+                  "unary_gelu_tanh"},
+                 "rest");
+}
+
+// The registry, the reference executor and lowering name the same ops: every registry op has a
+// reference implementation, and a native lowering unless the registry says why not.
+TEST(OpLowering, RegistryReferenceAndLoweringAgree) {
+  std::vector<std::string> all, native;
+  for (const auto& s : graph::op_registry()) {
+    all.push_back(s.type);
+    if (s.reference_only.empty()) native.push_back(s.type);
+  }
+  EXPECT_EQ(reference_op_types(), all);
+  EXPECT_EQ(native_op_types(), native);
 }
 
 }  // namespace

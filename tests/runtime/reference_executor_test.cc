@@ -539,3 +539,34 @@ TEST(ReferenceOps, PoolShapeOutputDims) {
   s.ceil_mode = false;
   EXPECT_EQ(s.out_h(), 55);
 }
+
+// ScatterND, Mod, Not and a three-input Max on run-time tensors (at import they fold; the reference must agree).
+TEST(ReferenceExecutor, ScatterNdModAndNot) {
+  Graph g;
+  g.opset = 13;
+  g.add_input(TensorInfo{"x", DType::kFloat32, {2, 3}, true});
+  g.set_constant(Tensor::ints("idx", {1, 0, 0, -1}, {2, 2}));
+  g.set_constant(Tensor{"upd", DType::kFloat32, {2}, {7.0f, 9.0f}, {}});
+  g.set_constant(Tensor{"d", DType::kFloat32, {1}, {0.75f}, {}});
+  auto add = [&](const std::string& type, std::vector<std::string> in, const std::string& out) {
+    Op op;
+    op.type = type;
+    op.name = out;
+    op.inputs = std::move(in);
+    op.outputs = {out};
+    if (type == "Mod") op.attrs["fmod"] = int64_t{1};
+    g.add_op(op);
+  };
+  add("ScatterND", {"x", "idx", "upd"}, "s");
+  add("Mod", {"x", "d"}, "m");
+  add("Not", {"x"}, "n");
+  g.set_constant(Tensor{"e", DType::kFloat32, {3}, {4.0f, -1.0f, -3.0f}, {}});
+  add("Max", {"x", "d", "e"}, "mx");  // variadic: all three inputs count
+  for (const char* o : {"s", "m", "n", "mx"}) g.add_output(o);
+  Tensor x{"x", DType::kFloat32, {2, 3}, {0.0f, 1.0f, -2.5f, 3.0f, 0.0f, 5.0f}, {}};
+  TensorMap out = run_reference(g, {{"x", x}});
+  EXPECT_EQ(out.at("s").f32, (std::vector<float>{0.0f, 1.0f, 9.0f, 7.0f, 0.0f, 5.0f}));
+  EXPECT_EQ(out.at("m").f32, (std::vector<float>{0.0f, 0.25f, -0.25f, 0.0f, 0.0f, 0.5f}));
+  EXPECT_EQ(out.at("n").i64, (std::vector<int64_t>{1, 0, 0, 0, 1, 0}));
+  EXPECT_EQ(out.at("mx").f32, (std::vector<float>{4.0f, 1.0f, 0.75f, 4.0f, 0.75f, 5.0f}));
+}

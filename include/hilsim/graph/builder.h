@@ -27,7 +27,7 @@ class GraphBuilder {
                    const std::string& name = "");
   // Rectangular kernel variant.
   std::string conv2(const std::string& x, int64_t out_ch, int64_t kh, int64_t kw, int64_t stride, int64_t groups,
-                    bool bias, int64_t pad_h, int64_t pad_w, const std::string& name = "");
+                    bool bias, int64_t pad_h, int64_t pad_w, const std::string& name = "", int64_t dilation = 1);
   // BatchNormalization with non-trivial random scale/bias/mean/var so folding is really exercised.
   std::string batchnorm(const std::string& x, const std::string& name = "");
   std::string conv_bn(const std::string& x, int64_t out_ch, int64_t k, int64_t stride = 1, int64_t groups = 1,

@@ -3,6 +3,7 @@
 // (the Shape/Gather/Unsqueeze/Cast/Concat chains) into constants.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "hilsim/graph/graph.h"
@@ -13,6 +14,10 @@ namespace hilsim::graph {
 // Reshape's shape, Slice's starts, Resize's scales). Throws Error naming the node when shapes
 // contradict (e.g. Conv weight channels != input channels).
 std::vector<TensorInfo> infer_op(const Graph& g, const Op& op);
+
+// The shape function of an op type, keyed by the op registry's names; nullptr for a type it lacks.
+using ShapeFunction = std::vector<TensorInfo> (*)(const Graph& g, const Op& op);
+ShapeFunction shape_function(const std::string& type);
 
 // Fills TensorInfo for every tensor in topological order; throws Error naming the node when shapes
 // contradict or a tensor would exceed 2^40 bytes.

@@ -18,9 +18,10 @@ namespace hilsim::kernels {
 void channel_affine(int64_t n, int64_t c, int64_t inner, const float* x, const float* scale, const float* shift,
                     float* out, ThreadPool& pool, const Epilogue& ep = {});
 
-enum class UnaryOp { kErf, kTanh, kLeakyRelu, kExp, kSqrt, kNeg, kAbs, kGelu, kSquare, kPow };
+enum class UnaryOp { kErf, kTanh, kLeakyRelu, kExp, kSqrt, kNeg, kAbs, kGelu, kGeluTanh, kSquare, kPow };
 // out[i] = f(x[i]); `alpha` is LeakyRelu's slope and kPow's exponent. kGelu is
-// x * 0.5 * (1 + erf(x / sqrt(2))); kSquare is x * x (Pow by 2, as decomposed layer norms export it).
+// x * 0.5 * (1 + erf(x / sqrt(2))), kGeluTanh its tanh form
+// x * 0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))); kSquare is x * x (Pow by 2, as decomposed layer norms export it).
 void unary_op(UnaryOp op, const float* x, float* out, int64_t n, ThreadPool& pool, float alpha = 0.01f);
 
 enum class ReduceOp { kMean, kSum, kMax };

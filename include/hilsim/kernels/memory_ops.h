@@ -41,13 +41,17 @@ void avg_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& p
 // [n, c, hw] -> [n, c]
 void global_avg_pool(int64_t n, int64_t c, int64_t hw, const float* in, float* out, ThreadPool& pool);
 
-enum class BinaryOp { kAdd, kMul, kSub, kDiv };
-// out = act(a op b), a - b and a / b for kSub and kDiv, with numpy broadcasting (shapes right-aligned;
+enum class BinaryOp { kAdd, kMul, kSub, kDiv, kMax, kMin, kFmod };
+// out = act(a op b), a - b and a / b for kSub and kDiv, C's fmod(a, b) for kFmod (ONNX Mod on floats), with numpy broadcasting (shapes right-aligned;
 // a size-1 dim stretches). Shapes of rank <= 8; out has the broadcast shape. Per-channel ([c,1,1] /
 // [1,c,1,1]) and scalar b are fast.
 std::vector<int64_t> broadcast_shape(const std::vector<int64_t>& a, const std::vector<int64_t>& b);
 void binary_op(BinaryOp op, const std::vector<int64_t>& a_shape, const float* a, const std::vector<int64_t>& b_shape,
                const float* b, float* out, ThreadPool& pool, const Epilogue& ep = {});
+
+// out = cond ? a : b (ONNX Where) with numpy broadcasting of all three (rank <= 8); cond holds 0/1 bytes.
+void where_select(const std::vector<int64_t>& cond_shape, const uint8_t* cond, const std::vector<int64_t>& a_shape,
+                  const float* a, const std::vector<int64_t>& b_shape, const float* b, float* out, ThreadPool& pool);
 
 // Concatenates tensors along `axis` (negative counts from the end); all other dims must agree.
 void concat(const std::vector<const float*>& inputs, const std::vector<std::vector<int64_t>>& shapes, int64_t axis,

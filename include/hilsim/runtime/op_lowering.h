@@ -35,4 +35,8 @@ std::optional<kernels::Pool2dShape> pool2d_shape_of(const graph::Graph& g, const
 LoweredOp lower_memory_op(const graph::Graph& g, const graph::Op& op, const std::vector<int>& in,
                           const std::vector<int>& out, BufferAddress address);
 
+// The op types with a native kernel (for their common forms; other forms, e.g. a Pad whose pads are
+// computed at run time, still take the reference path), sorted; keyed by the op registry's names.
+std::vector<std::string> native_op_types();
+
 }  // namespace hilsim::runtime

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "hilsim/graph/graph.h"
 
@@ -13,6 +14,9 @@ using TensorMap = std::map<std::string, graph::Tensor>;
 
 // Runs g on `inputs` (by graph input name) and returns the graph outputs. Honours Op::fused.
 TensorMap run_reference(const graph::Graph& g, const TensorMap& inputs);
+
+// The op types the reference executor implements, sorted; keyed by the op registry's names.
+std::vector<std::string> reference_op_types();
 // Deterministic random inputs for every graph input (uniform in [-1, 1]).
 TensorMap random_inputs(const graph::Graph& g, uint64_t seed = 7);
 // The acceptance measure of every numerical test: max |a - b| / max(floor, max |b|), i.e. the largest

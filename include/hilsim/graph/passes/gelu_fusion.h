@@ -8,4 +8,8 @@ namespace hilsim::graph::passes {
 // nodes (Div, Erf, Add, Mul, Mul), by one "Gelu" node (the opset-20 op, approximate = "none") named
 // after the last Mul: one pass over the tensor instead of five. Returns the names of the nodes removed.
 std::vector<std::string> fuse_gelu(Graph& g);
+// The same for the tanh form (torch's GELU(approximate="tanh")), nine nodes: Mul(x, x), Mul(x, .),
+// Mul(0.044715, .), Add(x, .), Mul(sqrt(2 / pi), .), Tanh, Add(1, .), Mul(x, .), Mul(0.5, .), by one
+// Gelu with approximate = "tanh". Returns the names of the eight nodes removed per match.
+std::vector<std::string> fuse_gelu_tanh(Graph& g);
 }  // namespace hilsim::graph::passes
