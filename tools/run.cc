@@ -81,13 +81,23 @@ int run_run(const std::vector<std::string>& args) {
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   if (!FLAGS_csv.empty()) check_writable(FLAGS_csv, "--csv");
   graph::Graph g = load_model_from_flags(args[0]);
-  const int threads = threads_from_flags(FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads);
+  std::optional<partition::Plan> plan;
+  if (!FLAGS_plan.empty()) plan = load_plan_for(FLAGS_plan, g);
+  const int threads = threads_from_flags(plan ? plan->threads : 0);
   runtime::RunConfigRequest req;
   req.threads = threads;
   req.sparsity = FLAGS_sparsity;
   req.plan_path = FLAGS_plan;
   req.units = FLAGS_units;
   runtime::ExecOptions opts = runtime::make_exec_options(req);
+  if (plan && plan->channel_split) {
+    // Unpinned ops run on the first unit: the split's home must be it.
+    const partition::ChannelSplitChoice& c = *plan->channel_split;
+    if (opts.units.empty() || opts.units[0].id != c.home)
+      throw Error("--units", "the plan splits op '" + c.op + "' between '" + c.home + "' and '" + c.unit + "' and keeps every "
+                             "other op on '" + c.home + "': give --units with '" + c.home + "' first");
+    opts.channel_splits[c.op] = {c.unit, c.channels};
+  }
   Split split;
   if (!FLAGS_split.empty()) {
     split = split_from_flags(g, opts);
