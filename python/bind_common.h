@@ -59,6 +59,29 @@ inline nlohmann::json to_json(const py::handle& h0) {
   throw hilsim::Error("config", "unsupported Python value of type " + py::str(h.get_type()).cast<std::string>());
 }
 
+// JSON -> the Python value it spells, so a result reaches Python in the same fields the CLI's --json prints.
+inline py::object to_py(const nlohmann::json& j) {
+  using T = nlohmann::json::value_t;
+  switch (j.type()) {
+    case T::boolean: return py::bool_(j.get<bool>());
+    case T::number_integer: return py::int_(j.get<int64_t>());
+    case T::number_unsigned: return py::int_(j.get<uint64_t>());
+    case T::number_float: return py::float_(j.get<double>());
+    case T::string: return py::str(j.get_ref<const std::string&>());
+    case T::array: {
+      py::list l;
+      for (const auto& x : j) l.append(to_py(x));
+      return l;
+    }
+    case T::object: {
+      py::dict d;
+      for (const auto& [k, v] : j.items()) d[py::str(k)] = to_py(v);
+      return d;
+    }
+    default: return py::none();  // null (the library writes no binary values)
+  }
+}
+
 // MODEL as a Predictor takes it: a path (str or os.PathLike) or zoo:NAME[@RES], with the CLI's
 // --input-shape and --allow-unknown as keywords.
 inline hilsim::graph::Graph load_graph(const py::object& model, const py::object& input_shape, bool allow_unknown) {

@@ -10,6 +10,7 @@
 #include "hilsim/model/profile.h"
 #include "hilsim/partition/emitter.h"
 #include "hilsim/partition/planner.h"
+#include "hilsim/partition/validation_json.h"
 #include "hilsim/runtime/sparsity_spec.h"
 
 namespace hilsim_py {
@@ -181,17 +182,10 @@ void bind_plan(py::module_& m) {
           py::gil_scoped_release release;
           v = hilsim::partition::validate_emitted(d, with_profile ? &prof : nullptr, repeat);
         }
-        py::dict r;
-        r["max_abs_err"] = v.max_abs_err;
-        r["max_rel_err"] = v.max_rel_err;
-        r["numerics_ok"] = v.numerics_ok;
-        r["measured_ms_p10"] = v.measured_p10;
-        r["measured_ms_median"] = v.measured_ms;
-        r["measured_ms_p90"] = v.measured_p90;
-        r["predicted_ms"] = v.predicted_ms;
-        r["target_ms"] = v.target_ms;
-        r["packed_convs"] = v.packed_convs;
-        return r;
+        const int threads = hilsim::partition::load_plan(d + "/plan.json").threads;  // what the run used
+        nlohmann::json j = hilsim::partition::validation_json(d, threads, v, true);
+        j["packed_convs"] = v.packed_convs;
+        return to_py(j);
       },
       py::arg("dir"), py::arg("profile") = py::none(), py::arg("repeat") = 20,
       "As `hilsim validate --json`: numerics of DIR's packed weights vs the reference, measured vs predicted ms.");

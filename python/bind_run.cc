@@ -13,6 +13,7 @@
 #include "hilsim/model/profile.h"
 #include "hilsim/partition/planner.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/measurement_json.h"
 #include "hilsim/runtime/run_config.h"
 
 namespace hilsim_py {
@@ -92,29 +93,9 @@ void bind_run(py::module_& m) {
             ms = hilsim::runtime::measure(*ex, inputs, warmup, repeat);
           }
           const auto& cops = ex->ops();
-          for (size_t i = 0; i < cops.size(); ++i) {
-            py::dict o;
-            o["name"] = cops[i].name;
-            o["type"] = cops[i].type;
-            o["kernel"] = cops[i].kernel;
-            o["unit"] = cops[i].unit;
-            o["format"] = cops[i].format;
-            o["measured_ms_median"] = ms.op_ms_median[i];
-            o["macs"] = cops[i].macs;
-            o["executed_macs"] = cops[i].executed_macs;
-            o["weight_bytes"] = cops[i].weight_bytes;
-            o["kept_saliency"] = cops[i].kept_saliency;
-            ops.append(o);
-          }
-          py::dict t;
-          t["measured_ms_median"] = ms.ms_median;
-          t["measured_ms_p10"] = ms.ms_p10;
-          t["measured_ms_p90"] = ms.ms_p90;
-          t["repeat"] = ms.repeat;
-          t["warmup"] = ms.warmup;
-          t["crossings"] = ms.crossings;
-          t["arena_bytes"] = ex->arena_bytes();
-          r["total"] = t;
+          for (size_t i = 0; i < cops.size(); ++i)
+            ops.append(to_py(hilsim::runtime::measured_op_json(cops[i], ms.op_ms_median[i])));
+          r["total"] = to_py(hilsim::runtime::measured_total_json(*ex, ms));
         }
         r["ops"] = ops;
         r["threads"] = req.threads;

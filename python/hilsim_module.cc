@@ -14,6 +14,7 @@
 
 #include <optional>
 
+#include "hilsim/costmodel/prediction_json.h"
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/model/profile.h"
 #include "hilsim/graph/model_source.h"
@@ -36,48 +37,13 @@ namespace {
 using hilsim::runtime::LayerSparsity;
 using hilsim::runtime::SparsitySpec;
 
+// The same ops and totals as `hilsim predict --json`.
 py::dict to_dict(const Prediction& p) {
   py::list ops;
-  for (const auto& o : p.ops) {
-    py::dict d;
-    d["name"] = o.name;
-    d["type"] = o.type;
-    d["kernel"] = o.klass;
-    d["unit"] = o.unit;
-    d["format"] = o.format;
-    d["ms"] = o.ms;
-    d["bytes"] = o.bytes;
-    d["energy_mj"] = o.energy_mj;
-    d["macs"] = o.macs;
-    d["executed_macs"] = o.executed_macs;
-    d["weight_bytes"] = o.weight_bytes;
-    d["extrapolated"] = o.extrapolated;
-    ops.append(d);
-  }
-  // The same totals as `hilsim predict --json`.
-  py::dict total;
-  total["ms"] = p.ms;
-  total["sum_ms"] = p.sum_ms;
-  total["bytes"] = p.bytes;
-  total["dram_bytes"] = p.dram_bytes;
-  total["cache_bytes"] = p.cache_bytes;
-  total["energy_mj"] = p.energy_mj;
-  total["dynamic_mj"] = p.dynamic_mj;
-  total["static_mj"] = p.static_mj;
-  total["energy_source"] = p.energy_source;
-  total["peak_activation_bytes"] = p.activation_peak_bytes;
-  total["weight_bytes"] = p.weight_bytes;
-  total["peak_memory_bytes"] = p.peak_memory_bytes;
-  total["transfers"] = p.transfers;
-  total["transfer_ms"] = p.transfer_ms;
-  total["extrapolated_ops"] = p.extrapolated_ops;
-  total["roofline_ops"] = p.roofline_ops;
-  py::dict busy;
-  for (const auto& [u, ms] : p.unit_busy_ms) busy[py::str(u)] = ms;
-  total["unit_busy_ms"] = busy;
+  for (const auto& o : p.ops) ops.append(hilsim_py::to_py(hilsim::costmodel::op_prediction_json(o)));
   py::dict r;
   r["ops"] = ops;
-  r["total"] = total;
+  r["total"] = hilsim_py::to_py(hilsim::costmodel::prediction_total_json(p));
   return r;
 }
 

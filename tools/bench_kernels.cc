@@ -36,7 +36,6 @@ DEFINE_bool(quick, false, "a few shapes and few repetitions (well under 30 s)");
 DEFINE_string(filter, "", "only rows whose 'net/shape/kernel' matches this regular expression");
 DEFINE_double(min_time_s, 0.2, "time each measurement for at least this long (after warm-up)");
 DEFINE_int32(max_reps, 200, "at most this many timed repetitions per measurement");
-DECLARE_string(unit);  // one gflags flag shared with predict (defined there); here "" or "cpu" vs "gpu"
 
 namespace hilsim::cli {
 namespace {
@@ -266,7 +265,7 @@ int run_bench_gpu(const std::vector<const bench::LayerShape*>& todo, double min_
 }
 
 int run_bench(const std::vector<std::string>& positional) {
-  if (!positional.empty()) throw Error("bench-kernels", "takes no positional arguments");
+  no_positional_args(positional, "bench-kernels");
   if (!FLAGS_unit.empty() && FLAGS_unit != "cpu" && FLAGS_unit != "gpu")
     throw Error("--unit", "'" + FLAGS_unit + "' is not cpu or gpu");
   const int threads = threads_from_flags();

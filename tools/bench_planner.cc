@@ -22,9 +22,6 @@
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
 
-DECLARE_string(profile);
-DECLARE_bool(quick);
-
 namespace hilsim::cli {
 namespace {
 
@@ -41,26 +38,10 @@ double measure_ms(const graph::Graph& g, runtime::ExecOptions eo, int repeat) {
   return best;
 }
 
-runtime::ExecOptions packed_options(const partition::EmitResult& r, int threads) {
-  runtime::ExecOptions eo;
-  eo.threads = threads;
-  eo.detect_structure = false;
-  for (const auto& pc : r.packed.convs) {
-    auto p = std::make_shared<runtime::PrepackedConv>();
-    p->rows = pc.rows;
-    p->bias = pc.bias;
-    p->label = pc.label;
-    eo.prepacked[pc.op] = p;
-  }
-  return eo;
-}
-
 int run_bench(const std::vector<std::string>& args) {
-  if (!args.empty()) throw Error("bench-planner", "takes no positional arguments");
-  const std::string profile_path =
-      FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
-  const model::Profile profile = model::load_profile(profile_path);
-  note_if_profile_is_of_another_machine(profile, profile_path);
+  no_positional_args(args, "bench-planner");
+  const ProfileFile pf = profile_or_bundled();
+  const model::Profile& profile = pf.profile;
   std::vector<std::string> models = {"yolov5s_like", "resnet18_like", "mobilenetv2_like"};
   std::vector<double> fractions = {0.5, 0.35, 0.25};
   if (FLAGS_quick) models = {"resnet18_like"}, fractions = {0.5};
@@ -84,9 +65,9 @@ int run_bench(const std::vector<std::string>& args) {
       o.target_ms = target;
       nlohmann::json row = {{"model", m}, {"fraction", frac}, {"target_ms", target}};
       try {
-        const partition::Plan plan = partition::make_plan(g, "zoo:" + m, profile, profile_path, o);
+        const partition::Plan plan = partition::make_plan(g, "zoo:" + m, profile, pf.path, o);
         const partition::EmitResult em = partition::emit_model(g, plan);
-        const double meas = measure_ms(em.pruned, packed_options(em, 1), repeat);
+        const double meas = measure_ms(em.pruned, partition::packed_exec_options(em.packed, 1), repeat);
         // Uniform block 8x4 ratio predicted to take the plan's predicted time (bisection), then measured.
         costmodel::Predictor pred(g, profile, {1, "cpu0"});
         double lo = 0.0, hi = 0.95;
@@ -158,7 +139,7 @@ int run_bench(const std::vector<std::string>& args) {
               pred_best == meas_best ? " (agree)" : " (DISAGREE)");
   if (FLAGS_json) {
     nlohmann::json j;
-    j["profile"] = profile_path;
+    j["profile"] = pf.path;
     j["plans"] = rows;
     j["two_units"] = {{"predicted_intra_ms", pred_intra}, {"predicted_split_ms", pred_split},
                       {"measured_intra_ms", meas_intra}, {"measured_split_ms", meas_split},

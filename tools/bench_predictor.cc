@@ -32,8 +32,6 @@
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
 
-DECLARE_string(profile);
-DECLARE_bool(quick);
 DEFINE_string(suite, "zoo",
               "bench-predictor: 'zoo' (the built-in models), or a directory of a real-model suite (ONNX files and "
               "the index.txt that tests/models/real_models.py DIR --suite bench writes)");
@@ -116,11 +114,10 @@ std::vector<int> parse_thread_counts(const std::string& s) {
 }
 
 int run_bench(const std::vector<std::string>& args) {
-  if (!args.empty()) throw Error("bench-predictor", "takes no positional arguments");
-  const std::string profile_path =
-      FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
-  const model::Profile profile = model::load_profile(profile_path);
-  note_if_profile_is_of_another_machine(profile, profile_path);
+  no_positional_args(args, "bench-predictor");
+  const ProfileFile pf = profile_or_bundled();
+  const std::string& profile_path = pf.path;
+  const model::Profile& profile = pf.profile;
   const calibration::SampleSet samples = calibration::load_samples(profile_path + ".samples.json");
   // FLOPs baseline: ms = a x executed MACs + b x calls, fitted on the same samples (1 thread).
   double sxx = 0, sxy = 0, n1 = 0, sy = 0, sx = 0;

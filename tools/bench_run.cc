@@ -20,8 +20,6 @@
 #include "baselines/onednn_conv.h"
 #endif
 
-DECLARE_bool(quick);
-
 namespace hilsim::cli {
 namespace {
 

@@ -34,8 +34,6 @@ DEFINE_bool(drift_correction, true,
             "speed-reference readings, taken every 2 s) the host ran when it was taken, at the exponent the fit finds, "
             "where that explains the scatter (--nodrift-correction fits the raw timings)");
 DEFINE_double(gpu_budget_s, 90, "with --units gpu: wall-clock budget of the gpu unit's part, seconds (after the CPU's)");
-DECLARE_string(out);
-DECLARE_string(units);  // one gflags flag shared with run (defined there)
 
 namespace hilsim::cli {
 namespace {
@@ -102,7 +100,7 @@ void print_drift_correction(const calibration::SampleSet& s, const model::Profil
 }
 
 int run_calibrate(const std::vector<std::string>& args) {
-  if (!args.empty()) throw Error("calibrate", "takes no positional arguments (see --help)");
+  no_positional_args(args, "calibrate");
   if (!FLAGS_evaluate.empty()) {
     model::Profile p = model::load_profile(FLAGS_evaluate);
     std::vector<double> ref_before;

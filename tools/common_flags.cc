@@ -233,28 +233,50 @@ std::vector<std::string>& model_notes() {
   return n;
 }
 
-std::string human_count(double v) {
-  const char* unit[] = {"", "K", "M", "G", "T"};
+namespace {
+
+// `v` divided by `step` while it reaches it (at most four times), with the unit it got to; an unscaled
+// value prints whole, `unscaled_sep` between it and units[0].
+std::string scaled(double v, double step, const char* const (&units)[5], const char* unscaled_sep) {
   int i = 0;
-  while (v >= 1000.0 && i < 4) {
-    v /= 1000.0;
+  while (v >= step && i < 4) {
+    v /= step;
     ++i;
   }
   char b[32];
-  std::snprintf(b, sizeof b, i ? "%.2f %s" : "%.0f%s", v, unit[i]);
+  if (i)
+    std::snprintf(b, sizeof b, "%.2f %s", v, units[i]);
+  else
+    std::snprintf(b, sizeof b, "%.0f%s%s", v, unscaled_sep, units[0]);
   return b;
 }
 
-std::string human_bytes(double v) {
-  const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int i = 0;
-  while (v >= 1024.0 && i < 4) {
-    v /= 1024.0;
-    ++i;
-  }
-  char b[32];
-  std::snprintf(b, sizeof b, i ? "%.2f %s" : "%.0f %s", v, unit[i]);
-  return b;
+}  // namespace
+
+std::string human_count(double v) { return scaled(v, 1000.0, {"", "K", "M", "G", "T"}, ""); }
+
+std::string human_bytes(double v) { return scaled(v, 1024.0, {"B", "KiB", "MiB", "GiB", "TiB"}, " "); }
+
+void no_positional_args(const std::vector<std::string>& args, const std::string& command) {
+  if (!args.empty()) throw Error(command, "takes no positional arguments (see --help)");
+}
+
+const std::string& model_arg(const std::vector<std::string>& args, const std::string& command) {
+  if (args.size() != 1) throw Error(command, "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
+  return args[0];
+}
+
+const std::string& required_profile(const std::string& command) {
+  if (FLAGS_profile.empty()) throw Error(command, "--profile is required (see device_profiles/)");
+  return FLAGS_profile;
+}
+
+ProfileFile profile_or_bundled() {
+  ProfileFile r;
+  r.path = FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
+  r.profile = model::load_profile(r.path);
+  note_if_profile_is_of_another_machine(r.profile, r.path);
+  return r;
 }
 
 }  // namespace hilsim::cli

@@ -8,6 +8,21 @@ DECLARE_bool(json);
 DECLARE_string(input_shape);
 DECLARE_bool(allow_unknown);
 DECLARE_int32(threads);
+// Flags several commands read, each defined beside the command that owns it (file in brackets), declared
+// here once so every reader sees the same one.
+DECLARE_string(profile);         // (predict.cc)
+DECLARE_string(unit);            // (predict.cc); bench-kernels: "" or "cpu" vs "gpu"
+DECLARE_bool(compare);           // (predict.cc)
+DECLARE_string(sparsity);        // (run.cc)
+DECLARE_string(plan);            // (run.cc)
+DECLARE_string(units);           // (run.cc)
+DECLARE_int32(repeat);           // (run.cc)
+DECLARE_string(trace);           // (run.cc)
+DECLARE_string(csv);             // (run.cc)
+DECLARE_string(out);             // (zoo.cc)
+DECLARE_bool(quick);             // (bench_kernels.cc)
+DECLARE_string(formats);         // (plan.cc)
+DECLARE_double(target_speedup);  // (plan.cc)
 
 #include <string>
 #include <vector>
@@ -69,6 +84,19 @@ void route_stdout_for_json();
 void print_json(nlohmann::json j);
 // The built-in models' names, comma-separated (help texts list them from the zoo itself).
 std::string zoo_name_list();
+// Error naming `command` when it was given positional arguments, which it does not take.
+void no_positional_args(const std::vector<std::string>& args, const std::string& command);
+// The one MODEL argument of `command`; Error naming the command unless exactly one is given.
+const std::string& model_arg(const std::vector<std::string>& args, const std::string& command);
+// --profile, which `command` cannot do without; Error naming the command when it is not given.
+const std::string& required_profile(const std::string& command);
+// --profile, or when none is given the bundled profile closest to this machine, loaded; for the commands
+// that compare predictions with runs here, so a profile of another machine is noted on stderr.
+struct ProfileFile {
+  std::string path;
+  model::Profile profile;
+};
+ProfileFile profile_or_bundled();
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

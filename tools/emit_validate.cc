@@ -13,12 +13,8 @@
 #include "hilsim/codegen/library_emitter.h"
 #include "hilsim/model/profile.h"
 #include "hilsim/partition/emitter.h"
+#include "hilsim/partition/validation_json.h"
 #include "hilsim/util/error.h"
-
-DECLARE_string(plan);
-DECLARE_string(out);
-DECLARE_string(profile);
-DECLARE_int32(repeat);
 
 DEFINE_bool(lib, false, "emit: also generate per-layer C++ and build a self-contained library (libmodel.a/.so, model.h)");
 DEFINE_string(target, "host", "emit --lib: the library's target, host or aarch64 (built with aarch64-linux-gnu-g++)");
@@ -29,7 +25,7 @@ namespace hilsim::cli {
 namespace {
 
 int run_emit(const std::vector<std::string>& args) {
-  if (args.size() != 1) throw Error("emit", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
+  const std::string& model_spec = model_arg(args, "emit");
   if (FLAGS_plan.empty() || FLAGS_out.empty()) throw Error("emit", "--plan plan.json and --out DIR are required");
   std::error_code ec;
   if (std::filesystem::exists(FLAGS_out, ec) && !std::filesystem::is_directory(FLAGS_out, ec))
@@ -46,7 +42,7 @@ int run_emit(const std::vector<std::string>& args) {
     throw Error("emit", "--target, --tune-budget-s and --tuning-log apply to --lib only");
   if (FLAGS_tune_budget_s < 0 || !std::isfinite(FLAGS_tune_budget_s))
     throw Error("--tune-budget-s", "must be a number of seconds >= 0");
-  const graph::Graph model = load_model_from_flags(args[0]);
+  const graph::Graph model = load_model_from_flags(model_spec);
   const partition::Plan plan = load_plan_for(FLAGS_plan, model);
   const partition::EmitResult r = partition::emit_model(model, plan);
   codegen::LibraryOptions lo;
@@ -92,43 +88,53 @@ int run_emit(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+template <class V>
+void print_numerics(const V& v) {
+  std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
+              v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");
+}
+
 // The library of `emit --lib`: the same contract as the packed model's validation, plus the artefact.
 int run_validate_library(const std::string& dir) {
-  const codegen::LibraryValidation v = codegen::validate_library(dir, FLAGS_repeat);
-  const int threads = 1;  // the generated code runs on the calling thread
-  const int plan_threads = partition::load_plan(dir + "/plan.json").threads;
+  model::Profile profile;
+  if (!FLAGS_profile.empty()) {
+    profile = model::load_profile(FLAGS_profile);
+    note_if_profile_is_of_another_machine(profile, FLAGS_profile);
+  }
+  // The library's own default is one thread; --threads sets hilsim_model_set_threads.
+  const int threads = threads_from_flags(0, FLAGS_profile.empty() ? nullptr : &profile);
+  const codegen::LibraryValidation v =
+      codegen::validate_library(dir, FLAGS_repeat, threads, FLAGS_profile.empty() ? nullptr : &profile);
+  const int plan_threads = v.plan_threads;
   const double vs_pred = v.timed ? 100.0 * (v.measured_p10 - v.predicted_ms) / v.predicted_ms : 0.0;
   const double vs_target = v.timed ? 100.0 * (v.measured_p10 - v.target_ms) / v.target_ms : 0.0;
   if (FLAGS_json) {
-    nlohmann::json j{{"dir", dir},
-                     {"artefact", v.artefact},
-                     {"target", v.target},
-                     {"threads", threads},
-                     {"plan_threads", plan_threads},
-                     {"max_abs_err", v.max_abs_err},
-                     {"max_rel_err", v.max_rel_err},
-                     {"numerics_ok", v.numerics_ok},
-                     {"timed", v.timed},
-                     {"predicted_ms", v.predicted_ms},
-                     {"target_ms", v.target_ms}};
-    if (v.timed) {
-      j["compared"] = "measured_ms_p10";
-      j["measured_ms_p10"] = v.measured_p10;
-      j["measured_ms_median"] = v.measured_ms;
-      j["measured_ms_p90"] = v.measured_p90;
-      j["error_pct"] = vs_pred;
-      j["vs_target_pct"] = vs_target;
-    }
+    nlohmann::json j = partition::validation_json(dir, threads, v, v.timed);
+    j["artefact"] = v.artefact;
+    j["target"] = v.target;
+    j["plan_threads"] = plan_threads;
+    j["timed"] = v.timed;
+    j["predicted_from"] = v.predicted_from;
+    j["tuned_ops"] = v.tuned_ops;
+    j["tuned_ms"] = v.tuned_ms;
+    j["undescribed_ops"] = v.undescribed_ops;
     print_json(j);
   } else {
     std::printf("artefact: %s\n", v.artefact.c_str());
-    std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
-                v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");
+    print_numerics(v);
     if (v.timed)
-      std::printf("latency on 1 thread (the plan's: %d): measured p10 %.3f ms (median %.3f, p90 %.3f), predicted %.3f ms "
-                  "(measured %+.1f%%), target %.3f ms (measured %+.1f%%)\n",
-                  plan_threads, v.measured_p10, v.measured_ms, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms,
-                  vs_target);
+      std::printf("latency on %d thread(s) (the plan's: %d): measured p10 %.3f ms (median %.3f, p90 %.3f), predicted %.3f ms "
+                  "(%s; measured %+.1f%%), target %.3f ms (measured %+.1f%%)\n",
+                  threads, plan_threads, v.measured_p10, v.measured_ms, v.measured_p90, v.predicted_ms,
+                  v.predicted_from == "profile" ? "re-predicted with --profile" : "the plan's prediction", vs_pred,
+                  v.target_ms, vs_target);
+    if (!v.tuned_ops.empty())
+      std::printf("%zu conv(s) on tuned generated variants predicted by the tuner's 1-thread measurement (%.3f ms)\n",
+                  v.tuned_ops.size(), v.tuned_ms);
+    if (!v.undescribed_ops.empty())
+      std::printf("%zu conv(s) on tuned generated variants are not described by the prediction (it is the runtime "
+                  "kernel's): %s%s\n",
+                  v.undescribed_ops.size(), v.undescribed_ops.front().c_str(), v.undescribed_ops.size() > 1 ? ", ..." : "");
   }
   return v.numerics_ok ? kExitOk : kExitFailed;
 }
@@ -136,6 +142,8 @@ int run_validate_library(const std::string& dir) {
 int run_validate(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("validate", "expects one DIR written by `hilsim emit`");
   if (codegen::has_library(args[0])) return run_validate_library(args[0]);
+  if (!gflags::GetCommandLineFlagInfoOrDie("threads").is_default)
+    throw Error("--threads", "applies to a library DIR (emit --lib); a packed DIR runs on its plan's thread count");
   model::Profile profile;
   if (!FLAGS_profile.empty()) {
     profile = model::load_profile(FLAGS_profile);
@@ -143,30 +151,16 @@ int run_validate(const std::vector<std::string>& args) {
   }
   const partition::Validation v =
       partition::validate_emitted(args[0], FLAGS_profile.empty() ? nullptr : &profile, FLAGS_repeat);
-  // Compared at the runs' 10th percentile, the statistic the profile was fitted to: on a shared
-  // machine a neighbour's burst only ever adds time, and the median carries it.
+  // Compared at the runs' 10th percentile (see partition::validation_json).
   const double vs_pred = 100.0 * (v.measured_p10 - v.predicted_ms) / v.predicted_ms;
   const double vs_target = 100.0 * (v.measured_p10 - v.target_ms) / v.target_ms;
   const int threads = partition::load_plan(args[0] + "/plan.json").threads;  // what the run used
   if (FLAGS_json) {
-    // Flat, in the scheme every command uses: predicted_ms, measured_ms_p10/_median/_p90.
-    print_json(nlohmann::json{{"dir", args[0]},
-                              {"threads", threads},
-                              {"max_abs_err", v.max_abs_err},
-                              {"max_rel_err", v.max_rel_err},
-                              {"numerics_ok", v.numerics_ok},
-                              {"measured_ms_p10", v.measured_p10},
-                              {"measured_ms_median", v.measured_ms},
-                              {"measured_ms_p90", v.measured_p90},
-                              {"predicted_ms", v.predicted_ms},
-                              {"target_ms", v.target_ms},
-                              {"error_pct", vs_pred},
-                              {"vs_target_pct", vs_target},
-                              {"compared", "measured_ms_p10"},
-                              {"packed_convs", v.packed_convs}});
+    nlohmann::json j = partition::validation_json(args[0], threads, v, true);
+    j["packed_convs"] = v.packed_convs;
+    print_json(j);
   } else {
-    std::printf("numerics: max abs err %.3g, max rel err %.3g vs the reference on the pruned ONNX -> %s\n",
-                v.max_abs_err, v.max_rel_err, v.numerics_ok ? "ok" : "FAILED");
+    print_numerics(v);
     std::printf("latency on %d thread(s) (the plan's): measured p10 %.3f ms (median %.3f, p90 %.3f), predicted %.3f ms "
                 "(measured %+.1f%%), target %.3f ms (measured %+.1f%%)\n",
                 threads, v.measured_p10, v.measured_ms, v.measured_p90, v.predicted_ms, vs_pred, v.target_ms, vs_target);
@@ -189,7 +183,8 @@ const Register reg_emit({"emit", "write the planned, pruned model: ONNX with zer
                          "are copied into DIR/kernels/ and compiled in (their objects are cached across emits), so\n"
                          "the profile's prediction applies to the library. The weights are embedded from\n"
                          "DIR/model_weights.bin; nothing of hilsim, Boost, ONNX or protobuf is needed to link or\n"
-                         "run it. The library runs on one thread. The host build is tuned for this machine's CPU\n"
+                         "run it. A run takes hilsim_model_set_threads(N) threads (default 1; the convs split\n"
+                         "their work, model_bench --threads N). The host build is tuned for this machine's CPU\n"
                          "(-march=native); --target aarch64 builds with aarch64-linux-gnu-g++. --tune-budget-s\n"
                          "times, per conv, the runtime kernel against generated variants (row height, tile width,\n"
                          "loop order) here, largest convs first, in a harness compiled once with all of them (its\n"
@@ -200,16 +195,20 @@ const Register reg_emit({"emit", "write the planned, pruned model: ONNX with zer
                           "tuning_log"},
                          run_emit});
 const Register reg_validate({"validate", "check an emitted model: numerics vs the reference, latency vs the plan",
-                             "hilsim validate DIR [--profile P] [--repeat N] [--json]\n\n"
+                             "hilsim validate DIR [--profile P] [--repeat N] [--threads N] [--json]\n\n"
                              "Runs DIR's packed weights on the executor and compares its outputs with the reference\n"
                              "executor on DIR/model.onnx (exit 1 when the max relative error exceeds 1e-4), then\n"
                              "measures its latency against the plan's prediction and target, on the plan's thread count.\n"
                              "A DIR emitted with --lib is checked through its library instead: libmodel.so loaded with\n"
-                             "dlopen and timed on one thread, or, for an aarch64 build, model_bench run under\n"
-                             "qemu-aarch64 for numerics only; the JSON says which artefact was validated. The library\n"
-                             "runs the executor's conv kernels, so it is compared with the plan's own prediction\n"
-                             "(--profile is not used for a library DIR).",
-                             {"profile", "repeat", "json"}, run_validate});
+                             "dlopen and timed on --threads (default 1; hilsim_model_set_threads), or, for an aarch64\n"
+                             "build, model_bench run under qemu-aarch64 for numerics only; the JSON says which artefact\n"
+                             "was validated. The library runs the executor's conv kernels: without --profile it is\n"
+                             "compared with the plan's stored prediction (made for the plan's threads); with --profile\n"
+                             "the plan is re-predicted with that profile at --threads, all ops on one unit as the\n"
+                             "library runs them (predicted_from). Convs on a tuned generated variant are not described\n"
+                             "by the profile: at 1 thread their predicted time is the tuner's measurement (tuned_ops),\n"
+                             "otherwise they are listed (undescribed_ops). --threads applies to a library DIR only.",
+                             {"profile", "repeat", "threads", "json"}, run_validate});
 
 }  // namespace
 }  // namespace hilsim::cli

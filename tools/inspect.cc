@@ -29,17 +29,14 @@ int run_inspect(const std::vector<std::string>& args) {
       for (const auto& t : graph::supported_op_types()) std::cout << t << "\n";
     return kExitOk;
   }
-  if (args.size() != 1) throw Error("inspect", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
-  graph::Graph g = load_model_from_flags(args[0]);
+  const std::string& model_spec = model_arg(args, "inspect");
+  graph::Graph g = load_model_from_flags(model_spec);
   nlohmann::json passes = nlohmann::json::object();
   if (FLAGS_passes) {
     const graph::passes::CanonicalStats st = graph::passes::canonicalize(g);
-    passes["reparameterized_adds"] = st.reparameterized_adds;
-    passes["folded_batchnorms"] = st.folded_batchnorms;
-    passes["fused_activations"] = st.fused_activations;
-    passes["folded_pads"] = st.folded_pads;
-    passes["fused_gelus"] = st.fused_gelus;
-    passes["fused_layer_norms"] = st.fused_layer_norms;
+    passes = {{"reparameterized_adds", st.reparameterized_adds}, {"folded_batchnorms", st.folded_batchnorms},
+              {"fused_activations", st.fused_activations},       {"folded_pads", st.folded_pads},
+              {"fused_gelus", st.fused_gelus},                   {"fused_layer_norms", st.fused_layer_norms}};
   }
   const analysis::ModelFacts m = analysis::analyze(g);
   std::vector<graph::passes::CoupledGroup> groups;
@@ -48,7 +45,7 @@ int run_inspect(const std::vector<std::string>& args) {
 
   if (FLAGS_json) {
     nlohmann::json j;
-    j["model"] = args[0];
+    j["model"] = model_spec;
     j["name"] = g.name;
     j["opset"] = g.opset;
     nlohmann::json ops = nlohmann::json::array();

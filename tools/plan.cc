@@ -23,19 +23,16 @@ DEFINE_string(split_units, "",
               "also try a branch split over these profile units, e.g. cpu0,cpu1 or cpu0,gpu, and a channel split of "
               "one conv between the first two");
 DEFINE_bool(verbose, false, "print each layer's block-size trade-off");
-DECLARE_string(profile);
-DECLARE_string(out);
-DECLARE_string(unit);
 
 namespace hilsim::cli {
 namespace {
 
 int run_plan(const std::vector<std::string>& args) {
-  if (args.size() != 1) throw Error("plan", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
-  if (FLAGS_profile.empty()) throw Error("plan", "--profile is required");
+  const std::string& model_spec = model_arg(args, "plan");
+  required_profile("plan");
   if ((FLAGS_target_ms > 0) == (FLAGS_target_speedup > 0))
     throw Error("plan", "give exactly one of --target-ms and --target-speedup (positive)");
-  graph::Graph g = load_model_from_flags(args[0]);
+  graph::Graph g = load_model_from_flags(model_spec);
   partition::PlanOptions o;
   o.target_ms = FLAGS_target_ms;
   o.target_speedup = FLAGS_target_speedup;
@@ -46,8 +43,8 @@ int run_plan(const std::vector<std::string>& args) {
   o.threads = threads_from_flags(0, &profile, FLAGS_unit);
   o.unit = FLAGS_unit;
   o.split_units = split_list(FLAGS_split_units);
-  std::fprintf(stderr, "planning %s for %s on %d thread(s)...\n", args[0].c_str(), FLAGS_profile.c_str(), o.threads);
-  partition::Plan p = partition::make_plan(g, args[0], profile, FLAGS_profile, o);
+  std::fprintf(stderr, "planning %s for %s on %d thread(s)...\n", model_spec.c_str(), FLAGS_profile.c_str(), o.threads);
+  partition::Plan p = partition::make_plan(g, model_spec, profile, FLAGS_profile, o);
   const std::string text = partition::plan_to_json(p);
   if (!FLAGS_out.empty()) {
     std::ofstream f(FLAGS_out);

@@ -10,6 +10,7 @@
 #include "common_flags.h"
 #include "csv_table.h"
 #include "hilsim/calibration/runner.h"
+#include "hilsim/costmodel/prediction_json.h"
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/run_config.h"
@@ -22,22 +23,17 @@ DEFINE_string(unit, "",
               "bench-kernels: cpu (default) or gpu (our OpenCL kernels vs CLBlast)");
 DEFINE_bool(allow_extrapolation, false, "answer kernel classes the profile lacks with its roofline instead of failing");
 DEFINE_bool(compare, false, "also run the model on this machine and print predicted vs measured per op");
-DECLARE_string(sparsity);
-DECLARE_string(plan);
-DECLARE_string(trace);
-DECLARE_int32(repeat);
-DECLARE_string(csv);
 
 namespace hilsim::cli {
 namespace {
 
 int run_predict(const std::vector<std::string>& args) {
-  if (args.size() != 1) throw Error("predict", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
-  if (FLAGS_profile.empty()) throw Error("predict", "--profile is required (see device_profiles/)");
+  const std::string& model_spec = model_arg(args, "predict");
+  required_profile("predict");
   if (!FLAGS_sparsity.empty() && !FLAGS_plan.empty()) throw Error("--sparsity/--plan", "give one of them, not both");
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   if (!FLAGS_csv.empty()) check_writable(FLAGS_csv, "--csv");
-  graph::Graph g = load_model_from_flags(args[0]);
+  graph::Graph g = load_model_from_flags(model_spec);
   int plan_threads = 0;
   if (!FLAGS_plan.empty()) {
     const partition::Plan plan = load_plan_for(FLAGS_plan, g);
@@ -60,8 +56,8 @@ int run_predict(const std::vector<std::string>& args) {
   if (!FLAGS_plan.empty()) cfg = runtime::load_plan_layers(FLAGS_plan);
   costmodel::Prediction p = pred.predict(cfg, !FLAGS_trace.empty());
   if (!FLAGS_trace.empty())
-    write_trace(FLAGS_trace, p.trace, "hilsim predict " + args[0],
-                {{"kind", "predicted"}, {"model", args[0]}, {"profile", FLAGS_profile}});
+    write_trace(FLAGS_trace, p.trace, "hilsim predict " + model_spec,
+                {{"kind", "predicted"}, {"model", model_spec}, {"profile", FLAGS_profile}});
 
   // --compare: the executor on this machine, same canonical graph and config.
   std::vector<double> measured;
@@ -111,28 +107,17 @@ int run_predict(const std::vector<std::string>& args) {
 
   if (FLAGS_json) {
     nlohmann::json j;
-    j["model"] = args[0];
+    j["model"] = model_spec;
     j["profile"] = FLAGS_profile;
     j["threads"] = pred.default_threads();
     nlohmann::json ops = nlohmann::json::array();
     for (size_t i = 0; i < p.ops.size(); ++i) {
-      const auto& o = p.ops[i];
-      nlohmann::json jo = {{"name", o.name}, {"type", o.type}, {"kernel", o.klass}, {"unit", o.unit},
-                           {"format", o.format}, {"ms", o.ms}, {"bytes", o.bytes}, {"dram_bytes", o.dram_bytes},
-                           {"cache_bytes", o.cache_bytes}, {"energy_mj", o.energy_mj}, {"macs", o.macs},
-                           {"executed_macs", o.executed_macs}, {"weight_bytes", o.weight_bytes},
-                           {"model", o.model}, {"extrapolated", o.extrapolated},
-                           {"start_ms", o.start_ms}, {"end_ms", o.end_ms}};
+      nlohmann::json jo = costmodel::op_prediction_json(p.ops[i]);
       if (FLAGS_compare) jo["measured_ms_p10"] = measured[i];
       ops.push_back(jo);
     }
     j["ops"] = ops;
-    j["total"] = {{"ms", p.ms}, {"sum_ms", p.sum_ms}, {"bytes", p.bytes}, {"dram_bytes", p.dram_bytes},
-                  {"energy_mj", p.energy_mj}, {"dynamic_mj", p.dynamic_mj}, {"static_mj", p.static_mj},
-                  {"energy_source", p.energy_source}, {"peak_memory_bytes", p.peak_memory_bytes},
-                  {"peak_activation_bytes", p.activation_peak_bytes}, {"weight_bytes", p.weight_bytes},
-                  {"transfers", p.transfers}, {"transfer_ms", p.transfer_ms},
-                  {"extrapolated_ops", p.extrapolated_ops}, {"roofline_ops", p.roofline_ops}};
+    j["total"] = costmodel::prediction_total_json(p);
     if (FLAGS_compare) {
       j["total"]["measured_ms_p10"] = measured_total;
       j["total"]["measured_ms_median"] = measured_median;

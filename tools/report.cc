@@ -26,16 +26,6 @@
 #include "hilsim/version.h"
 #include "svg_chart.h"
 
-DECLARE_string(profile);
-DECLARE_string(sparsity);
-DECLARE_string(plan);
-DECLARE_string(out);
-DECLARE_string(unit);
-DECLARE_string(formats);
-DECLARE_bool(compare);
-DECLARE_int32(repeat);
-DECLARE_double(target_speedup);
-
 DEFINE_string(predictor_json, "",
               "report: a `hilsim bench-predictor --json` result, whose configurations it plots predicted vs measured");
 
@@ -76,12 +66,12 @@ double mean_saliency(const graph::Graph& canonical, const std::vector<std::pair<
 }
 
 int run_report(const std::vector<std::string>& args) {
-  if (args.size() != 1) throw Error("report", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
-  if (FLAGS_profile.empty()) throw Error("report", "--profile is required (see device_profiles/)");
+  const std::string& model_spec = model_arg(args, "report");
+  required_profile("report");
   if (FLAGS_out.empty()) throw Error("report", "--out report.html is required");
   if (!FLAGS_sparsity.empty() && !FLAGS_plan.empty()) throw Error("--sparsity/--plan", "give one of them, not both");
   check_writable(FLAGS_out, "--out");
-  const graph::Graph g = load_model_from_flags(args[0]);
+  const graph::Graph g = load_model_from_flags(model_spec);
   std::optional<partition::Plan> given_plan;
   if (!FLAGS_plan.empty()) given_plan = load_plan_for(FLAGS_plan, g);
   const model::Profile profile = model::load_profile(FLAGS_profile);
@@ -103,7 +93,7 @@ int run_report(const std::vector<std::string>& args) {
   std::optional<partition::Plan> planned;
   std::string plan_note;
   try {
-    planned = partition::make_plan(g, args[0], profile, FLAGS_profile, plo);
+    planned = partition::make_plan(g, model_spec, profile, FLAGS_profile, plo);
   } catch (const Error& e) {
     plan_note = e.what();  // an unreachable target leaves the front empty, and says why
   }
@@ -318,11 +308,11 @@ int run_report(const std::vector<std::string>& args) {
   }
 
   std::string html =
-      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>hilsim report: " + svg::escape(args[0]) +
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>hilsim report: " + svg::escape(model_spec) +
       "</title>\n<style>body{font-family:sans-serif;margin:20px;max-width:900px}h1{font-size:20px}"
       "h2{font-size:16px;margin-top:28px}figure{margin:0}figcaption{display:none}table{border-collapse:collapse}"
       "th,td{text-align:left;padding:2px 10px;font-size:13px}th{color:#555}p{font-size:13px}</style></head><body>\n"
-      "<h1>hilsim report: " + svg::escape(args[0]) + "</h1>\n<p>Profile " + svg::escape(FLAGS_profile) + "; " +
+      "<h1>hilsim report: " + svg::escape(model_spec) + "</h1>\n<p>Profile " + svg::escape(FLAGS_profile) + "; " +
       svg::escape(cfg_name) + ": predicted " + fixed(p.ms) + " ms (dense " + fixed(dense.ms) + " ms)" +
       (FLAGS_compare ? ", measured here " + fixed(measured_p10) + " ms (p10 of " + std::to_string(FLAGS_repeat) + " runs)" : "") +
       ". hilsim " + HILSIM_VERSION + ".</p>\n" + body + "</body></html>\n";

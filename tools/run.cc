@@ -15,6 +15,7 @@
 #include "hilsim/partition/planner.h"
 #include "csv_table.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/measurement_json.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/trace.h"
@@ -28,7 +29,6 @@ DEFINE_string(units, "", "execution units as pinned core groups, e.g. cpu0:0,cpu
 DEFINE_string(split, "", "with --units: 'branches' places ops on the units as the planner would, 'channels' splits the "
                          "output channels of one conv between the first two units (CoDL), both by the predictions of "
                          "--profile (default: the bundled profile that matches this machine best)");
-DECLARE_string(profile);
 DEFINE_string(trace, "", "write a Chrome/Perfetto trace (trace-event JSON): run writes one measured run, predict the "
                          "predicted schedule");
 DEFINE_string(csv, "", "also write the per-op table to FILE as CSV (one row per op, header first)");
@@ -48,9 +48,9 @@ Split split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) 
   if (FLAGS_split != "branches" && FLAGS_split != "channels")
     throw Error("--split", "unknown mode '" + FLAGS_split + "' (known: branches, channels)");
   if (opts.units.size() < 2) throw Error("--split", "needs --units with at least two units");
-  const std::string path = FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
-  model::Profile profile = model::load_profile(path);
-  note_if_profile_is_of_another_machine(profile, path);
+  ProfileFile pf = profile_or_bundled();
+  const std::string& path = pf.path;
+  model::Profile& profile = pf.profile;
   std::vector<std::string> ids;
   for (const auto& u : opts.units) {
     if (!profile.unit(u.id))
@@ -76,11 +76,11 @@ Split split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) 
 }
 
 int run_run(const std::vector<std::string>& args) {
-  if (args.size() != 1) throw Error("run", "expects one MODEL (an .onnx path or zoo:NAME[@RES]); see --help");
+  const std::string& model_spec = model_arg(args, "run");
   if (FLAGS_repeat < 1 || FLAGS_warmup < 0) throw Error("--repeat/--warmup", "repeat must be >= 1 and warmup >= 0");
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   if (!FLAGS_csv.empty()) check_writable(FLAGS_csv, "--csv");
-  graph::Graph g = load_model_from_flags(args[0]);
+  graph::Graph g = load_model_from_flags(model_spec);
   std::optional<partition::Plan> plan;
   if (!FLAGS_plan.empty()) plan = load_plan_for(FLAGS_plan, g);
   const int threads = threads_from_flags(plan ? plan->threads : 0);
@@ -113,7 +113,7 @@ int run_run(const std::vector<std::string>& args) {
   }
   runtime::Executor ex(g, opts);
   runtime::TensorMap inputs = runtime::random_inputs(ex.compiled_graph());
-  std::fprintf(stderr, "measuring %s: %d warm-up + %d timed runs...\n", args[0].c_str(), FLAGS_warmup, FLAGS_repeat);
+  std::fprintf(stderr, "measuring %s: %d warm-up + %d timed runs...\n", model_spec.c_str(), FLAGS_warmup, FLAGS_repeat);
   runtime::Measurement m = runtime::measure(ex, inputs, FLAGS_warmup, FLAGS_repeat, FLAGS_check_overhead);
   const auto& ops = ex.ops();
   // Ops on the naive reference path run 10-20x slower than a kernel: say so, so nobody reads their
@@ -135,7 +135,7 @@ int run_run(const std::vector<std::string>& args) {
       ev.push_back({ops[i].name, "kernel", ops[i].unit, t.op_start_ms[i] * 1e3, t.op_ms[i] * 1e3,
                     {{"kernel", ops[i].kernel}, {"format", ops[i].format},
                      {"transfer_ms", std::to_string(t.op_transfer_ms[i])}}});
-    write_trace(FLAGS_trace, ev, "hilsim run " + args[0], {{"kind", "measured"}, {"model", args[0]}});
+    write_trace(FLAGS_trace, ev, "hilsim run " + model_spec, {{"kind", "measured"}, {"model", model_spec}});
   }
 
   if (!FLAGS_csv.empty()) {
@@ -151,23 +151,16 @@ int run_run(const std::vector<std::string>& args) {
 
   if (FLAGS_json) {
     nlohmann::json j;
-    j["model"] = args[0];
+    j["model"] = model_spec;
     j["threads"] = threads;
     nlohmann::json jo = nlohmann::json::array();
-    for (size_t i = 0; i < ops.size(); ++i)
-      jo.push_back({{"name", ops[i].name}, {"type", ops[i].type}, {"kernel", ops[i].kernel}, {"unit", ops[i].unit},
-                    {"format", ops[i].format}, {"measured_ms_median", m.op_ms_median[i]}, {"macs", ops[i].macs},
-                    {"executed_macs", ops[i].executed_macs}, {"weight_bytes", ops[i].weight_bytes},
-                    {"kept_saliency", ops[i].kept_saliency}, {"transfer_bytes", ops[i].transfer_bytes}});
+    for (size_t i = 0; i < ops.size(); ++i) jo.push_back(runtime::measured_op_json(ops[i], m.op_ms_median[i]));
     j["ops"] = jo;
     j["reference_ops"] = reference_ops.size();
     nlohmann::json jr = nlohmann::json::array();
     for (size_t i : reference_ops) jr.push_back({{"name", ops[i].name}, {"type", ops[i].type}});
     j["reference_op_names"] = jr;
-    j["total"] = {{"measured_ms_median", m.ms_median}, {"measured_ms_p10", m.ms_p10}, {"measured_ms_p90", m.ms_p90},
-                  {"repeat", m.repeat}, {"warmup", m.warmup}, {"crossings", m.crossings},
-                  {"wait_ms_median", m.wait_ms_median}, {"transfer_ms_median", m.transfer_ms_median},
-                  {"arena_bytes", ex.arena_bytes()}, {"peak_live_bytes", ex.peak_live_bytes()}};
+    j["total"] = runtime::measured_total_json(ex, m);
     if (FLAGS_check_overhead) j["total"]["timing_overhead_pct"] = m.timing_overhead_pct;
     if (!FLAGS_split.empty()) j["total"]["split_predicted_ms"] = split.predicted_ms;
     nlohmann::json ju = nlohmann::json::array();

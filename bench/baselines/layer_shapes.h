@@ -25,59 +25,64 @@ inline kernels::ConvShape conv_shape(int64_t c, int64_t f, int64_t hw, int64_t k
   return x;
 }
 
+// One row per distinct conv: which net it is from, C, F, H=W, k, stride, in the --quick subset.
+struct NetConv {
+  bool yolo;  // yolov5s_like@320 (SiLU after the conv), else resnet18_like@224 (ReLU)
+  int64_t c, f, hw, k, s;
+  bool quick;
+};
+inline constexpr NetConv kNetConvs[] = {
+    // YOLOv5s backbone + neck, 3x3 convs.
+    {true, 3, 32, 320, 6, 2, false},
+    {true, 32, 64, 160, 3, 2, false},
+    {true, 32, 32, 80, 3, 1, true},
+    {true, 64, 128, 80, 3, 2, false},
+    {true, 64, 64, 40, 3, 1, false},
+    {true, 128, 256, 40, 3, 2, false},
+    {true, 128, 128, 20, 3, 1, true},
+    {true, 256, 512, 20, 3, 2, false},
+    {true, 256, 256, 10, 3, 1, false},
+    {true, 128, 128, 40, 3, 2, false},
+    {true, 256, 256, 20, 3, 2, false},
+    // 1x1 convs (C3 cv1/cv2/cv3, bottleneck cv1, SPPF, neck, detect).
+    {true, 64, 32, 80, 1, 1, true},
+    {true, 32, 32, 80, 1, 1, false},
+    {true, 64, 64, 80, 1, 1, false},
+    {true, 128, 64, 40, 1, 1, false},
+    {true, 64, 64, 40, 1, 1, false},
+    {true, 128, 128, 40, 1, 1, false},
+    {true, 256, 128, 20, 1, 1, false},
+    {true, 128, 128, 20, 1, 1, false},
+    {true, 256, 256, 20, 1, 1, false},
+    {true, 512, 256, 10, 1, 1, true},
+    {true, 256, 256, 10, 1, 1, false},
+    {true, 512, 512, 10, 1, 1, false},
+    {true, 1024, 512, 10, 1, 1, false},
+    {true, 512, 128, 20, 1, 1, false},
+    {true, 256, 64, 40, 1, 1, false},
+    {true, 128, 255, 40, 1, 1, false},
+    {true, 256, 255, 20, 1, 1, false},
+    {true, 512, 255, 10, 1, 1, false},
+    // ResNet-18.
+    {false, 3, 64, 224, 7, 2, false},
+    {false, 64, 64, 56, 3, 1, true},
+    {false, 64, 128, 56, 3, 2, false},
+    {false, 64, 128, 56, 1, 2, false},
+    {false, 128, 128, 28, 3, 1, false},
+    {false, 128, 256, 28, 3, 2, false},
+    {false, 128, 256, 28, 1, 2, false},
+    {false, 256, 256, 14, 3, 1, false},
+    {false, 256, 512, 14, 3, 2, false},
+    {false, 256, 512, 14, 1, 2, false},
+    {false, 512, 512, 7, 3, 1, true},
+};
+
 inline const std::vector<LayerShape>& layer_shapes() {
-  using kernels::Act;
   static const std::vector<LayerShape> v = [] {
     std::vector<LayerShape> out;
-    auto y = [&](int64_t c, int64_t f, int64_t hw, int64_t k, int64_t s, bool quick = false) {
-      out.push_back({"yolov5s_like@320", conv_shape(c, f, hw, k, s), Act::kSiLU, quick});
-    };
-    auto r = [&](int64_t c, int64_t f, int64_t hw, int64_t k, int64_t s, bool quick = false) {
-      out.push_back({"resnet18_like@224", conv_shape(c, f, hw, k, s), Act::kRelu, quick});
-    };
-    // YOLOv5s backbone + neck, 3x3 convs.
-    y(3, 32, 320, 6, 2);
-    y(32, 64, 160, 3, 2);
-    y(32, 32, 80, 3, 1, true);
-    y(64, 128, 80, 3, 2);
-    y(64, 64, 40, 3, 1);
-    y(128, 256, 40, 3, 2);
-    y(128, 128, 20, 3, 1, true);
-    y(256, 512, 20, 3, 2);
-    y(256, 256, 10, 3, 1);
-    y(128, 128, 40, 3, 2);
-    y(256, 256, 20, 3, 2);
-    // 1x1 convs (C3 cv1/cv2/cv3, bottleneck cv1, SPPF, neck, detect).
-    y(64, 32, 80, 1, 1, true);
-    y(32, 32, 80, 1, 1);
-    y(64, 64, 80, 1, 1);
-    y(128, 64, 40, 1, 1);
-    y(64, 64, 40, 1, 1);
-    y(128, 128, 40, 1, 1);
-    y(256, 128, 20, 1, 1);
-    y(128, 128, 20, 1, 1);
-    y(256, 256, 20, 1, 1);
-    y(512, 256, 10, 1, 1, true);
-    y(256, 256, 10, 1, 1);
-    y(512, 512, 10, 1, 1);
-    y(1024, 512, 10, 1, 1);
-    y(512, 128, 20, 1, 1);
-    y(256, 64, 40, 1, 1);
-    y(128, 255, 40, 1, 1);
-    y(256, 255, 20, 1, 1);
-    y(512, 255, 10, 1, 1);
-    // ResNet-18.
-    r(3, 64, 224, 7, 2);
-    r(64, 64, 56, 3, 1, true);
-    r(64, 128, 56, 3, 2);
-    r(64, 128, 56, 1, 2);
-    r(128, 128, 28, 3, 1);
-    r(128, 256, 28, 3, 2);
-    r(128, 256, 28, 1, 2);
-    r(256, 256, 14, 3, 1);
-    r(256, 512, 14, 3, 2);
-    r(256, 512, 14, 1, 2);
-    r(512, 512, 7, 3, 1, true);
+    for (const NetConv& n : kNetConvs)
+      out.push_back({n.yolo ? "yolov5s_like@320" : "resnet18_like@224", conv_shape(n.c, n.f, n.hw, n.k, n.s),
+                     n.yolo ? kernels::Act::kSiLU : kernels::Act::kRelu, n.quick});
     return out;
   }();
   return v;

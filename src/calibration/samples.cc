@@ -2,11 +2,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "hilsim/util/error.h"
+#include "hilsim/util/file_text.h"
+#include "hilsim/util/json_parse.h"
 
 namespace hilsim::calibration {
 
@@ -28,12 +28,7 @@ double number(const json& j, const std::string& where, const std::string& field)
 }  // namespace
 
 SampleSet parse_samples(const std::string& text, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for overflowing numbers
-    throw Error(where, std::string("not valid JSON: ") + e.what());
-  }
+  json j = parse_json(text, where);
   if (!j.is_object()) throw Error(where, "a samples file must be a JSON object");
   SampleSet s;
   if (!j.contains("schema_version") || !j["schema_version"].is_number_integer())
@@ -98,11 +93,7 @@ SampleSet parse_samples(const std::string& text, const std::string& where) {
 }
 
 SampleSet load_samples(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open the samples file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_samples(ss.str(), path);
+  return parse_samples(read_file(path, "cannot open the samples file"), path);
 }
 
 std::string dump_samples(const SampleSet& s) {
@@ -125,14 +116,7 @@ std::string dump_samples(const SampleSet& s) {
 }
 
 void save_samples(const SampleSet& s, const std::string& path) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(path, "cannot write the samples file");
-    out << dump_samples(s);
-    if (!out) throw Error(path, "write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot replace the samples file");
+  write_file_replacing(path, dump_samples(s), "the samples file");
 }
 
 }  // namespace hilsim::calibration

@@ -8,12 +8,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/onnx_io.h"
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/partition/planner.h"
@@ -157,6 +159,44 @@ std::map<std::string, ConvVariant> tune(const partition::EmitResult& e, const Ge
   return chosen;
 }
 
+// The library's predicted time: the plan's own prediction, or the plan re-predicted with `profile` at
+// the run's threads; convs on a tuned generated variant take the tuner's time where it applies.
+void predict_library(const graph::Graph& g, const partition::Plan& plan, const json& manifest,
+                     const model::Profile* profile, LibraryValidation* v) {
+  std::map<std::string, double> tuned;  // op -> tuner's ms; NaN when the log gave none
+  for (const auto& op : manifest.value("ops", json::array())) {
+    if (!op.is_object() || op.value("variant", "runtime") == "runtime") continue;
+    const json t = op.value("tuned_ms", json());
+    tuned[op.value("op", "")] = t.is_number() ? t.get<double>() : std::nan("");
+  }
+  if (!profile) {
+    v->predicted_from = "plan";
+    v->predicted_ms = plan.predicted.ms;
+    for (const auto& [op, ms] : tuned) v->undescribed_ops.push_back(op);
+    return;
+  }
+  costmodel::PredictorOptions po;
+  po.threads = v->threads;
+  costmodel::Predictor pred(g, *profile, po);
+  // The library runs every op in order on its own threads: a split plan's units do not apply to it.
+  runtime::SparsitySpec spec = plan.spec();
+  if (spec.all) spec.all->unit.clear();
+  for (auto& [op, ls] : spec.layers) ls.unit.clear();
+  const costmodel::Prediction p = pred.predict(spec);
+  v->predicted_from = "profile";
+  v->predicted_ms = p.sum_ms;
+  for (const auto& [op, ms] : tuned) {
+    auto it = std::find_if(p.ops.begin(), p.ops.end(), [&](const costmodel::OpPrediction& o) { return o.name == op; });
+    if (v->threads == 1 && std::isfinite(ms) && it != p.ops.end()) {
+      v->predicted_ms += ms - it->ms;
+      v->tuned_ms += ms;
+      v->tuned_ops.push_back(op);
+    } else {
+      v->undescribed_ops.push_back(op);
+    }
+  }
+}
+
 }  // namespace
 
 LibraryEmit emit_library(const partition::EmitResult& e, const std::string& dir, const LibraryOptions& o) {
@@ -250,6 +290,9 @@ LibraryEmit emit_library(const partition::EmitResult& e, const std::string& dir,
   for (const auto& op : r.lib.ops) {
     json j = {{"op", op.op}, {"type", op.type}, {"kernel", op.kernel}};
     if (op.conv) j["variant"] = op.variant.str(), j["executed_macs"] = op.macs_executed;
+    // A generated variant's time is the tuner's measurement (1 thread): the profile has none for it.
+    if (op.conv && !op.variant.runtime() && log["layers"].contains(op.op) && log["layers"][op.op].contains("ms"))
+      j["tuned_ms"] = log["layers"][op.op]["ms"];
     ops.push_back(j);
   }
   m["ops"] = ops;
@@ -262,8 +305,9 @@ LibraryEmit emit_library(const partition::EmitResult& e, const std::string& dir,
 
 bool has_library(const std::string& dir) { return fs::exists(fs::path(dir) / "library.json"); }
 
-LibraryValidation validate_library(const std::string& dir, int repeat) {
+LibraryValidation validate_library(const std::string& dir, int repeat, int threads, const model::Profile* profile) {
   LibraryValidation v;
+  v.threads = threads;
   const std::string mpath = (fs::path(dir) / "library.json").string();
   json m;
   try {
@@ -303,12 +347,23 @@ LibraryValidation validate_library(const std::string& dir, int repeat) {
         lib.sym<SizeFn>("hilsim_model_output_elems")() != out_elems)
       throw Error(lib.path, "its sizes disagree with library.json");
     auto ws = workspace(lib.sym<SizeFn>("hilsim_model_workspace_bytes")());
-    if (run(x.data(), y.data(), ws.get()) != 0) throw Error(lib.path, "hilsim_model_run failed");
+    if (void* st = dlsym(lib.handle, "hilsim_model_set_threads")) {
+      if (reinterpret_cast<int (*)(int)>(st)(threads) != 0) throw Error(lib.path, "refuses " + std::to_string(threads) + " threads");
+    } else if (threads != 1) {
+      throw Error(lib.path, "runs on one thread only (emitted before hilsim_model_set_threads): emit it again");
+    }
+    // 64-byte aligned copies, as model.h advises and as the executor's tensors are: a misaligned output
+    // splits every vector store of the last convs across two cache lines.
+    auto in_buf = workspace(in_elems * 4), out_buf = workspace(static_cast<int64_t>(y.size()) * 4);
+    float* xa = static_cast<float*>(in_buf.get());
+    float* ya = static_cast<float*>(out_buf.get());
+    std::copy(x.begin(), x.end(), xa);
+    if (run(xa, ya, ws.get()) != 0) throw Error(lib.path, "hilsim_model_run failed");
     v.artefact = "libmodel.so (dlopen)";
     std::vector<double> ms;
     for (int r = 0; r < 3 + std::max(1, repeat); ++r) {
       const auto a = Clock::now();
-      run(x.data(), y.data(), ws.get());
+      run(xa, ya, ws.get());
       if (r >= 3) ms.push_back(secs(a) * 1e3);
     }
     std::sort(ms.begin(), ms.end());
@@ -316,8 +371,9 @@ LibraryValidation validate_library(const std::string& dir, int repeat) {
     v.measured_p10 = ms[ms.size() / 10];
     v.measured_ms = ms[ms.size() / 2];
     v.measured_p90 = ms[ms.size() * 9 / 10];
-    // The timing runs overwrote y with the same input's outputs; run once more to be sure of them.
-    run(x.data(), y.data(), ws.get());
+    // The timing runs overwrote the output with the same input's outputs; run once more to be sure of them.
+    run(xa, ya, ws.get());
+    std::copy(ya, ya + y.size(), y.begin());
   } else if (arch == "aarch64") {
     const char* qenv = std::getenv("HILSIM_QEMU_AARCH64");
     const std::string qemu = qenv && *qenv ? qenv : "qemu-aarch64";
@@ -331,7 +387,8 @@ LibraryValidation validate_library(const std::string& dir, int repeat) {
       f.write(reinterpret_cast<const char*>(x.data()), static_cast<std::streamsize>(x.size() * 4));
     }
     const std::string cmd = shell_quote(qemu) + " -L /usr/aarch64-linux-gnu " + shell_quote((fs::path(dir) / "model_bench").string()) +
-                            " --input " + shell_quote(inp) + " --output " + shell_quote(outp);
+                            " --threads " + std::to_string(threads) + " --input " + shell_quote(inp) + " --output " +
+                            shell_quote(outp);
     out.clear();
     if (run_command(cmd, &out) != 0) throw Error(dir, "model_bench under " + qemu + " failed: " + out);
     std::ifstream f(outp, std::ios::binary);
@@ -358,8 +415,9 @@ LibraryValidation validate_library(const std::string& dir, int repeat) {
     v.max_rel_err = std::max(v.max_rel_err, runtime::max_rel_error(got, w->second));
   }
   v.numerics_ok = v.max_rel_err <= 1e-4;
-  v.predicted_ms = plan.predicted.ms;
   v.target_ms = plan.target_ms;
+  v.plan_threads = plan.threads;
+  predict_library(g, plan, m, profile, &v);
   return v;
 }
 

@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -40,6 +41,8 @@ std::vector<ConvVariant> conv_variants(bool row_height_free, int packed_fb) {
 namespace {
 
 constexpr int64_t kAlign = 64;
+// hilsim_model_set_threads' bound: past it a count is surely a mistake, not a machine.
+constexpr int kMaxThreads = 256;
 int64_t align_up(int64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
 
 struct Blob {
@@ -226,6 +229,7 @@ class Generator {
   };
   std::map<std::pair<std::string, int>, PackedAt> packed_at_;
   std::map<std::string, std::string> where_;    // tensor -> expression
+  std::map<std::string, std::pair<std::string, int64_t>> in_place_;  // concat input -> (its output, offset)
   int64_t scratch_floats_ = 0;
   std::vector<GeneratedOp> ops_;
   std::ostringstream tune_;                     // the tuning harness's per-variant functions
@@ -301,9 +305,12 @@ std::string Generator::conv_body(const Op& op, const kernels::ConvShape& s, cons
   }
   const std::string kernel = "hsk::conv_rows<" + std::to_string(pa.fb) + ", " + std::to_string(nv) + ", " +
                              act_enum(ep.act) + ", " + std::to_string(v.block_tiles) + ">";
-  o << "  " << kernel << "(" << src << ", " << y << ", I(" << t_at << "), " << pa.rows << ", I(" << o_at
-    << "), F(" << w_at << "), F(" << b_at << "), " << geo.oh << ", " << geo.ow << ", " << geo.x_row << ", "
-    << act_params(ep) << ");\n";
+  // Rows are independent (each writes its own filters): the library's threads split them, longest
+  // first as packed, handed out dynamically so uneven rows balance.
+  o << "  pool().parallel_for(" << pa.rows << ", [&](size_t r0, size_t r1) {\n"
+    << "    " << kernel << "(" << src << ", " << y << ", I(" << t_at << ") + 4 * r0, static_cast<int>(r1 - r0), I("
+    << o_at << "), F(" << w_at << "), F(" << b_at << ") + r0 * " << pa.fb << ", " << geo.oh << ", " << geo.ow << ", "
+    << geo.x_row << ", " << act_params(ep) << ");\n  });\n";
   if (info) {
     info->kernel = kernel;
     info->variant = {pa.fb, nv, v.block_tiles};
@@ -511,13 +518,20 @@ void Generator::gen_op(const Op& op, std::ostringstream& fn) {
     for (int64_t d = 0; d < axis; ++d) outer *= ys[static_cast<size_t>(d)];
     const int64_t total = outer ? yn / outer : 0;
     int64_t at = 0;
+    int copied = 0;
     for (size_t i = 0; i < op.inputs.size(); ++i) {
       const int64_t inner = outer ? graph::numel(g_.shape(op.inputs[i])) / outer : 0;
+      auto a = in_place_.find(op.inputs[i]);
+      if (a != in_place_.end() && a->second.first == op.outputs[0]) {  // its producer wrote it in place
+        at += inner;
+        continue;
+      }
+      ++copied;
       fn << "  for (int64_t o = 0; o < " << outer << "; ++o) std::memcpy(" << y << " + o * " << total << " + " << at
          << ", " << cbuf(op, i) << " + o * " << inner << ", " << inner * 4 << ");\n";
       at += inner;
     }
-    info.kernel = "concat_copy";
+    info.kernel = copied ? "concat_copy" : "concat_in_place";
   } else if (t == "MaxPool") {
     auto ps = runtime::pool2d_shape_of(g_, op);
     if (!ps) unsupported(op, "a pool that is not 2-D or is dilated");
@@ -613,11 +627,47 @@ GeneratedLibrary Generator::run() {
       req.push_back({o, graph::numel(ti->shape) * 4, static_cast<int>(k), static_cast<int>(k)});
     }
   }
-  const runtime::MemoryPlan mp = runtime::plan_memory(req);
-  for (const auto& [name, i] : req_of) where_[name] = "(ws + " + std::to_string(mp.offsets[i] / 4) + ")";
+  // Concat inputs written in place: a channel concat at batch 1 is its inputs one after another, so
+  // their producers write straight into the output's slices and the concat copies nothing (the
+  // runtime's executor copies them). The output's buffer then lives from its first producer on.
+  std::map<std::string, std::pair<std::string, int64_t>> alias;  // tensor -> (concat output, float offset)
+  for (size_t k = 0; k < order.size(); ++k) {
+    const Op& op = g_.op(order[k]);
+    if (op.type != "Concat" || op.outputs.size() != 1 || !req_of.count(op.outputs[0])) continue;
+    const Shape ys = g_.shape(op.outputs[0]);
+    int64_t axis = op.attr_int("axis", 1);
+    if (axis < 0) axis += static_cast<int64_t>(ys.size());
+    int64_t outer = 1;
+    for (int64_t d = 0; d < axis && d < static_cast<int64_t>(ys.size()); ++d) outer *= ys[static_cast<size_t>(d)];
+    if (outer != 1) continue;
+    int64_t at = 0;
+    for (const auto& i : op.inputs) {
+      const std::optional<graph::OpId> prod = g_.producer(i);
+      const bool once = std::count(op.inputs.begin(), op.inputs.end(), i) == 1;
+      if (once && prod && req_of.count(i) && !alias.count(i) && g_.op(*prod).type != "Concat")
+        alias[i] = {op.outputs[0], at};
+      at += graph::numel(g_.shape(i));
+    }
+  }
+  std::vector<runtime::BufferRequest> kept;
+  std::map<std::string, size_t> kept_of;
+  for (const auto& r : req) {
+    auto a = alias.find(r.name);
+    if (a != alias.end()) {
+      runtime::BufferRequest& c = req[req_of.at(a->second.first)];
+      c.first = std::min(c.first, r.first), c.last = std::max(c.last, r.last);
+    }
+  }
+  for (const auto& r : req)
+    if (!alias.count(r.name)) kept_of[r.name] = kept.size(), kept.push_back(r);
+  const runtime::MemoryPlan mp = runtime::plan_memory(kept);
+  for (const auto& [name, i] : kept_of) where_[name] = "(ws + " + std::to_string(mp.offsets[i] / 4) + ")";
+  for (const auto& [name, a] : alias)
+    where_[name] = "(ws + " + std::to_string(mp.offsets[kept_of.at(a.first)] / 4 + a.second) + ")";
+  in_place_ = alias;
   lib.arena_bytes = mp.arena_bytes;
 
-  std::ostringstream body, run;
+  std::ostringstream body, run, op_table;
   for (size_t k = 0; k < order.size(); ++k) {
     const Op& op = g_.op(order[k]);
     std::ostringstream fn;
@@ -628,6 +678,7 @@ GeneratedLibrary Generator::run() {
          << "  (void)in; (void)out; (void)ws; (void)scratch;\n"
          << fn.str() << "}\n\n";
     run << "  op" << k << "(in, out, ws, scratch);\n";
+    op_table << "    {op" << k << ", \"" << c_escape(op.name) << "\"},\n";
   }
   const int64_t scratch_at = align_up(mp.arena_bytes);
   // Slack after the scratch: the dropped lanes of a 1x1 conv's last tile read past its input.
@@ -646,13 +697,20 @@ GeneratedLibrary Generator::run() {
     << "#define HILSIM_MODEL_OUTPUT_ELEMS " << lib.output_elems << "\n"
     << "#define HILSIM_MODEL_WORKSPACE_BYTES " << lib.workspace_bytes << "\n\n"
     << "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
-    << "// Runs the model once on one thread: input holds HILSIM_MODEL_INPUT_ELEMS floats, output receives\n"
+    << "// Runs the model once (on hilsim_model_set_threads' count, 1 unless set; the calling thread takes\n"
+    << "// part): input holds HILSIM_MODEL_INPUT_ELEMS floats, output receives\n"
     << "// HILSIM_MODEL_OUTPUT_ELEMS, workspace is HILSIM_MODEL_WORKSPACE_BYTES of scratch memory (64-byte\n"
-    << "// alignment is fastest). Returns 0, 1 when a pointer is null, 2 when memory for the prepared\n"
-    << "// kernels ran out. Calls with distinct workspaces may run concurrently.\n"
+    << "// alignment of all three is fastest). Returns 0, 1 when a pointer is null, 2 when memory for the\n"
+    << "// prepared kernels ran out. Calls with distinct workspaces may run concurrently.\n"
     << "int hilsim_model_run(const float* input, float* output, void* workspace);\n"
+    << "// Threads for later runs, on every calling thread: 0, or 1 when threads is outside 1.." << kMaxThreads << ".\n"
+    << "// The convs split their work over them; the other ops run on the calling thread.\n"
+    << "int hilsim_model_set_threads(int threads);\nint hilsim_model_threads(void);\n"
     << "// Packs the weights for the kernels (the first run does it otherwise): 0, or 2 when out of memory.\n"
     << "int hilsim_model_prepare(void);\n"
+    << "// The ops one at a time, in run order (running 0..ops-1 is one run): for per-layer timing.\n"
+    << "int hilsim_model_ops(void);\nconst char* hilsim_model_op_name(int i);\n"
+    << "int hilsim_model_run_op(int i, const float* input, float* output, void* workspace);\n"
     << "// The three sizes above, for callers that load the library with dlopen.\n"
     << "long long hilsim_model_input_elems(void);\nlong long hilsim_model_output_elems(void);\n"
     << "long long hilsim_model_workspace_bytes(void);\n\n"
@@ -662,7 +720,7 @@ GeneratedLibrary Generator::run() {
   c << "// An emitted hilsim model: one function per op, the workspace layout as constant offsets, the\n"
     << "// weights embedded from model_weights.bin. Generated; do not edit.\n"
     << "#include \"model.h\"\n#include \"model_kernels.h\"\n\n"
-    << "#include <exception>\n#include <memory>\n#include <utility>\n\n"
+    << "#include <atomic>\n#include <exception>\n#include <memory>\n#include <utility>\n\n"
     << "#include \"hilsim/kernels/dense_conv.h\"\n#include \"hilsim/kernels/depthwise_conv.h\"\n"
     << "#include \"hilsim/kernels/sparse_conv.h\"\n\n"
     << "extern \"C\" const unsigned char hilsim_model_blob[];\n"
@@ -681,15 +739,23 @@ GeneratedLibrary Generator::run() {
     << prepare_.str() << "  return owned.release();\n}\n\n"
     << "// A throw while preparing (out of memory) leaves the static unset, so a later call retries.\n"
     << "const Kernels& kernels() {\n  static const Kernels* k = prepare_kernels();\n  return *k;\n}\n\n"
-    << "// One thread per caller: the pool of one runs the kernel's work inline, so calls on distinct threads\n"
-    << "// (with distinct workspaces) stay independent.\n"
-    << "hsk_rt::ThreadPool& pool() {\n  static thread_local hsk_rt::ThreadPool p(1);\n  return p;\n}\n\n"
+    << "// Threads per run (hilsim_model_set_threads). Each calling thread owns its pool, so calls on distinct\n"
+    << "// threads (with distinct workspaces) stay independent; a pool of one runs the work inline.\n"
+    << "std::atomic<int> g_threads{1};\n\n"
+    << "hsk_rt::ThreadPool& pool() {\n  static thread_local std::unique_ptr<hsk_rt::ThreadPool> p;\n"
+    << "  const int n = g_threads.load(std::memory_order_relaxed);\n"
+    << "  if (!p || p->threads() != n) {\n    p.reset();\n    p = std::make_unique<hsk_rt::ThreadPool>(n);\n  }\n"
+    << "  return *p;\n}\n\n"
     << body.str();
   if (harness_) c << tune_.str();
   c << "}  // namespace\n\n"
     << "HILSIM_API long long hilsim_model_input_elems(void) { return " << lib.input_elems << "; }\n"
     << "HILSIM_API long long hilsim_model_output_elems(void) { return " << lib.output_elems << "; }\n"
     << "HILSIM_API long long hilsim_model_workspace_bytes(void) { return " << lib.workspace_bytes << "; }\n\n"
+    << "HILSIM_API int hilsim_model_set_threads(int threads) {\n"
+    << "  if (threads < 1 || threads > " << kMaxThreads << ") return 1;\n"
+    << "  g_threads.store(threads, std::memory_order_relaxed);\n  return 0;\n}\n\n"
+    << "HILSIM_API int hilsim_model_threads(void) { return g_threads.load(std::memory_order_relaxed); }\n\n"
     << "HILSIM_API int hilsim_model_prepare(void) {\n"
     << "  try {\n    kernels();\n    return 0;\n  } catch (const std::exception&) {\n    return 2;\n  }\n}\n\n"
     << "HILSIM_API int hilsim_model_run(const float* in, float* out, void* workspace) {\n"
@@ -697,7 +763,17 @@ GeneratedLibrary Generator::run() {
     << "  try {\n"
     << "    float* ws = static_cast<float*>(workspace);\n"
     << "    float* scratch = ws + kScratchFloats;\n"
-    << run.str() << "  } catch (const std::exception&) {\n    return 2;\n  }\n  return 0;\n}\n";
+    << run.str() << "  } catch (const std::exception&) {\n    return 2;\n  }\n  return 0;\n}\n\n"
+    << "// The ops one at a time, in run order (hilsim_model_run is all of them): per-layer timing.\n"
+    << "namespace {\nstruct OpEntry {\n  void (*fn)(const float*, float*, float*, float*);\n  const char* name;\n};\n"
+    << "const OpEntry kOps[] = {\n" << op_table.str() << "};\n}  // namespace\n\n"
+    << "HILSIM_API int hilsim_model_ops(void) { return " << order.size() << "; }\n"
+    << "HILSIM_API const char* hilsim_model_op_name(int i) { return i >= 0 && i < " << order.size()
+    << " ? kOps[i].name : nullptr; }\n"
+    << "HILSIM_API int hilsim_model_run_op(int i, const float* in, float* out, void* workspace) {\n"
+    << "  if (!in || !out || !workspace || i < 0 || i >= " << order.size() << ") return 1;\n"
+    << "  try {\n    float* ws = static_cast<float*>(workspace);\n    kOps[i].fn(in, out, ws, ws + kScratchFloats);\n"
+    << "  } catch (const std::exception&) {\n    return 2;\n  }\n  return 0;\n}\n";
   if (harness_) {
     // The tuner runs the whole model once for realistic buffers, then one conv variant at a time.
     c << "\nnamespace {\nusing TuneFn = void (*)(const float*, float*, float*, float*);\n";
@@ -720,19 +796,37 @@ GeneratedLibrary Generator::run() {
 
   std::ostringstream bench;
   bench << "// model_bench: times hilsim_model_run, or runs it once on a raw float file (numerics checks).\n"
-        << "// usage: model_bench [--repeat N] [--input FILE --output FILE]. Generated; do not edit.\n"
+        << "// usage: model_bench [--repeat N] [--threads N] [--per-op 1] [--input FILE --output FILE].\n"
+        << "// --per-op 1 times each op on its own (JSON ops[{op, ms_p10, ms_median}]). Generated; do not edit.\n"
         << "#include <algorithm>\n#include <chrono>\n#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n"
         << "#include <vector>\n\n#include \"model.h\"\n\n"
+        << "namespace {\nstruct Buffer {\n  float* p;\n  size_t n;\n"
+        << "  explicit Buffer(size_t bytes) : p(static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64 + 64))), n(bytes / 4) {}\n"
+        << "  ~Buffer() { std::free(p); }\n  float* data() { return p; }\n  float& operator[](size_t i) { return p[i]; }\n  size_t size() const { return n; }\n"
+        << "};\n\n"
+        << "// Op names come from the ONNX file and may hold quotes or control characters.\n"
+        << "void put_json_string(const char* s) {\n  std::putchar('\"');\n"
+        << "  for (; *s; ++s) {\n    const unsigned char c = static_cast<unsigned char>(*s);\n"
+        << "    if (c == '\"' || c == '\\\\') { std::putchar('\\\\'); std::putchar(c); }\n"
+        << "    else if (c < 0x20) std::printf(\"\\\\u%04x\", c);\n    else std::putchar(c);\n  }\n"
+        << "  std::putchar('\"');\n}\n}  // namespace\n\n"
         << "int main(int argc, char** argv) {\n"
-        << "  int repeat = 20;\n  const char* in_path = nullptr;\n  const char* out_path = nullptr;\n"
+        << "  int repeat = 20, threads = 1, per_op = 0;\n  const char* in_path = nullptr;\n  const char* out_path = nullptr;\n"
         << "  for (int i = 1; i + 1 < argc; i += 2) {\n"
         << "    if (!std::strcmp(argv[i], \"--repeat\")) repeat = std::atoi(argv[i + 1]);\n"
+        << "    else if (!std::strcmp(argv[i], \"--threads\")) threads = std::atoi(argv[i + 1]);\n"
+        << "    else if (!std::strcmp(argv[i], \"--per-op\")) per_op = std::atoi(argv[i + 1]);\n"
         << "    else if (!std::strcmp(argv[i], \"--input\")) in_path = argv[i + 1];\n"
         << "    else if (!std::strcmp(argv[i], \"--output\")) out_path = argv[i + 1];\n"
         << "    else { std::fprintf(stderr, \"model_bench: unknown flag %s\\n\", argv[i]); return 2; }\n  }\n"
-        << "  std::vector<float> in(HILSIM_MODEL_INPUT_ELEMS), out(HILSIM_MODEL_OUTPUT_ELEMS);\n"
-        << "  void* ws = std::aligned_alloc(64, (HILSIM_MODEL_WORKSPACE_BYTES + 63) / 64 * 64);\n"
-        << "  if (!ws) return 1;\n"
+        << "  if (repeat < 1) { std::fprintf(stderr, \"model_bench: --repeat %d: expected >= 1\\n\", repeat); return 2; }\n"
+        << "  if (hilsim_model_set_threads(threads) != 0) { std::fprintf(stderr, \"model_bench: --threads %d: "
+        << "expected 1.." << kMaxThreads << "\\n\", threads); return 2; }\n"
+        << "  // All three buffers 64-byte aligned, as model.h advises (a misaligned output splits every\n"
+        << "  // vector store of the last convs across two cache lines).\n"
+        << "  Buffer in(HILSIM_MODEL_INPUT_ELEMS * 4), out(HILSIM_MODEL_OUTPUT_ELEMS * 4), work(HILSIM_MODEL_WORKSPACE_BYTES);\n"
+        << "  void* ws = work.p;\n"
+        << "  if (!in.p || !out.p || !ws) return 1;\n"
         << "  if (in_path) {\n"
         << "    FILE* f = std::fopen(in_path, \"rb\");\n"
         << "    if (!f || std::fread(in.data(), 4, in.size(), f) != in.size()) { std::fprintf(stderr, \"model_bench: "
@@ -742,7 +836,27 @@ GeneratedLibrary Generator::run() {
         << "    if (hilsim_model_run(in.data(), out.data(), ws) != 0) return 1;\n"
         << "    FILE* f = std::fopen(out_path, \"wb\");\n"
         << "    if (!f || std::fwrite(out.data(), 4, out.size(), f) != out.size()) return 1;\n"
-        << "    std::fclose(f);\n    std::free(ws);\n    return 0;\n  }\n"
+        << "    std::fclose(f);\n    return 0;\n  }\n"
+        << "  if (per_op) {\n"
+        << "    // Each op timed on its own, the model run op by op: p10 and median per op over the repeats.\n"
+        << "    const int n = hilsim_model_ops();\n"
+        << "    std::vector<std::vector<double>> t(static_cast<size_t>(n));\n"
+        << "    for (int r = 0; r < repeat + 3; ++r)\n"
+        << "      for (int i = 0; i < n; ++i) {\n"
+        << "        const auto t0 = std::chrono::steady_clock::now();\n"
+        << "        if (hilsim_model_run_op(i, in.data(), out.data(), ws) != 0) return 1;\n"
+        << "        const auto t1 = std::chrono::steady_clock::now();\n"
+        << "        if (r >= 3) t[static_cast<size_t>(i)].push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());\n"
+        << "      }\n"
+        << "    std::printf(\"{\\\"threads\\\": %d, \\\"repeat\\\": %d, \\\"ops\\\": [\", threads, repeat);\n"
+        << "    for (int i = 0; i < n; ++i) {\n"
+        << "      std::vector<double>& v = t[static_cast<size_t>(i)];\n"
+        << "      std::sort(v.begin(), v.end());\n"
+        << "      std::printf(\"%s{\\\"op\\\": \", i ? \", \" : \"\");\n"
+        << "      put_json_string(hilsim_model_op_name(i));\n"
+        << "      std::printf(\", \\\"ms_p10\\\": %.5f, \\\"ms_median\\\": %.5f}\", v[v.size() / 10], v[v.size() / 2]);\n"
+        << "    }\n"
+        << "    std::printf(\"]}\\n\");\n    return 0;\n  }\n"
         << "  std::vector<double> ms;\n"
         << "  for (int r = 0; r < repeat + 3; ++r) {\n"
         << "    const auto t0 = std::chrono::steady_clock::now();\n"
@@ -751,9 +865,9 @@ GeneratedLibrary Generator::run() {
         << "    if (r >= 3) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());\n  }\n"
         << "  std::sort(ms.begin(), ms.end());\n"
         << "  if (ms.empty()) return 2;\n"
-        << "  std::printf(\"{\\\"ms_p10\\\": %.4f, \\\"ms_median\\\": %.4f, \\\"ms_p90\\\": %.4f, \\\"repeat\\\": %d}\\n\",\n"
-        << "              ms[ms.size() / 10], ms[ms.size() / 2], ms[ms.size() * 9 / 10], repeat);\n"
-        << "  std::free(ws);\n  return 0;\n}\n";
+        << "  std::printf(\"{\\\"ms_p10\\\": %.4f, \\\"ms_median\\\": %.4f, \\\"ms_p90\\\": %.4f, \\\"repeat\\\": %d, \\\"threads\\\": %d}\\n\",\n"
+        << "              ms[ms.size() / 10], ms[ms.size() / 2], ms[ms.size() * 9 / 10], repeat, threads);\n"
+        << "  return 0;\n}\n";
 
   lib.files["model.h"] = h.str();
   lib.files["model.cc"] = c.str();

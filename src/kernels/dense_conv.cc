@@ -119,9 +119,4 @@ std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const f
   return std::make_unique<GemmConv>(shape, w, bias, ep, isa);
 }
 
-std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w, const float* bias,
-                                                 const Epilogue& ep) {
-  return prepare_dense_conv(shape, w, bias, ep, active_isa());
-}
-
 }  // namespace hilsim::kernels

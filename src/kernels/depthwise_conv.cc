@@ -109,9 +109,4 @@ std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, con
   return std::make_unique<DepthwiseConv>(shape, w, bias, ep, isa);
 }
 
-std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w, const float* bias,
-                                                     const Epilogue& ep) {
-  return prepare_depthwise_conv(shape, w, bias, ep, active_isa());
-}
-
 }  // namespace hilsim::kernels

@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 #include <tuple>
 
 #include "hilsim/model/kernel_features.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/file_text.h"
+#include "hilsim/util/json_parse.h"
 
 namespace hilsim::model {
 
@@ -119,12 +119,7 @@ void one_of(const Reader& r, const std::string& path, const std::string& v, std:
 }  // namespace
 
 Profile parse_profile(const std::string& text, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for overflowing numbers
-    throw Error(where, std::string("not valid JSON: ") + e.what());
-  }
+  json j = parse_json(text, where);
   Reader r(where);
   if (!j.is_object()) r.fail("", "the profile must be a JSON object");
   Profile p;
@@ -328,11 +323,7 @@ bool split_gpu_profile_key(const std::string& key, std::string* klass) {
 }
 
 Profile load_profile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path, "cannot open the profile (missing file or no permission)");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return parse_profile(ss.str(), path);
+  return parse_profile(read_file(path, "cannot open the profile (missing file or no permission)"), path);
 }
 
 std::string dump_profile(const Profile& p) {
@@ -393,15 +384,7 @@ std::string dump_profile(const Profile& p) {
 }
 
 void save_profile(const Profile& p, const std::string& path) {
-  // Write then rename, so an interrupted save never leaves a half profile behind.
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(path, "cannot write the profile");
-    out << dump_profile(p);
-    if (!out) throw Error(path, "write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot replace the profile");
+  write_file_replacing(path, dump_profile(p), "the profile");
 }
 
 namespace {

@@ -99,6 +99,20 @@ void write_emitted(const EmitResult& r, const Plan& plan, const std::string& dir
   f << plan_to_json(plan) << "\n";
 }
 
+runtime::ExecOptions packed_exec_options(const PackedModel& packed, int threads) {
+  runtime::ExecOptions eo;
+  eo.threads = threads;
+  eo.detect_structure = false;
+  for (const PackedConv& pc : packed.convs) {
+    auto p = std::make_shared<runtime::PrepackedConv>();
+    p->rows = pc.rows;
+    p->bias = pc.bias;
+    p->label = pc.label;
+    eo.prepacked[pc.op] = p;
+  }
+  return eo;
+}
+
 Validation validate_emitted(const std::string& dir, const model::Profile* profile, int repeat) {
   Validation v;
   const Plan plan = load_plan(dir + "/plan.json");
@@ -125,16 +139,7 @@ Validation validate_emitted(const std::string& dir, const model::Profile* profil
         throw Error(dir + "/plan.json", "does not belong to weights.hpk: the packed weights hold op '" + op + "' as " +
                                             label + ", the plan keeps it dense");
   }
-  runtime::ExecOptions eo;
-  eo.threads = plan.threads;
-  eo.detect_structure = false;  // the packed file, not a guess, says what runs sparse
-  for (const PackedConv& pc : packed.convs) {
-    auto p = std::make_shared<runtime::PrepackedConv>();
-    p->rows = pc.rows;
-    p->bias = pc.bias;
-    p->label = pc.label;
-    eo.prepacked[pc.op] = p;
-  }
+  runtime::ExecOptions eo = packed_exec_options(packed, plan.threads);
   // Units a split plan placed ops on.
   std::set<std::string> used;
   for (const LayerChoice& l : plan.layers)

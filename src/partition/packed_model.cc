@@ -1,10 +1,9 @@
 #include "hilsim/partition/packed_model.h"
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "hilsim/util/error.h"
+#include "hilsim/util/file_text.h"
 #include "hilsim/util/hash.h"
 
 namespace hilsim::partition {
@@ -138,23 +137,11 @@ PackedModel parse_packed(const std::string& bytes, const std::string& where) {
 }
 
 void save_packed(const PackedModel& m, const std::string& path) {
-  const std::string bytes = serialize_packed(m);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(path, "cannot write");
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!f) throw Error(path, "write failed");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(path, "cannot move the written file in place");
+  write_file_replacing(path, serialize_packed(m), "the packed weights");
 }
 
 PackedModel load_packed(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path, "cannot open the packed weights");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return parse_packed(ss.str(), path);
+  return parse_packed(read_file(path, "cannot open the packed weights"), path);
 }
 
 }  // namespace hilsim::partition

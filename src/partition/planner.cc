@@ -18,7 +18,9 @@
 #include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
+#include "hilsim/util/file_text.h"
 #include "hilsim/util/hash.h"
+#include "hilsim/util/json_parse.h"
 
 namespace hilsim::partition {
 
@@ -369,15 +371,8 @@ std::map<std::string, std::string> split_branches(costmodel::Predictor& pred, co
 }
 
 std::string plan_to_json(const Plan& p) {
-  json j;
-  j["version"] = kPlanVersion;
-  j["model"] = p.model;
-  j["profile"] = p.profile;
-  j["fingerprint"] = p.fingerprint;
-  j["threads"] = p.threads;
-  j["unit"] = p.unit;
-  j["target_ms"] = p.target_ms;
-  j["dense_predicted_ms"] = p.dense_ms;
+  json j = {{"version", kPlanVersion}, {"model", p.model}, {"profile", p.profile}, {"fingerprint", p.fingerprint},
+            {"threads", p.threads}, {"unit", p.unit}, {"target_ms", p.target_ms}, {"dense_predicted_ms", p.dense_ms}};
   j["predicted"] = {{"ms", p.predicted.ms}, {"bytes", p.predicted.bytes}, {"energy_mj", p.predicted.energy_mj},
                     {"peak_memory_bytes", p.predicted.peak_memory_bytes}};
   j["mean_kept_saliency"] = p.saliency;
@@ -411,12 +406,7 @@ std::string plan_to_json(const Plan& p) {
 }
 
 Plan plan_from_json(const std::string& text, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(where, std::string("not valid JSON: ") + e.what());
-  }
+  json j = parse_json(text, where);
   auto need = [&](const char* k) -> const json& {
     if (!j.is_object() || !j.contains(k)) throw Error(where + ": field '" + k + "'", "missing");
     return j[k];
@@ -475,11 +465,7 @@ Plan plan_from_json(const std::string& text, const std::string& where) {
 }
 
 Plan load_plan(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(path, "cannot open the plan file");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return plan_from_json(ss.str(), path);
+  return plan_from_json(read_file(path, "cannot open the plan file"), path);
 }
 
 }  // namespace hilsim::partition

@@ -1,25 +1,16 @@
 #include "hilsim/runtime/run_config.h"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "hilsim/util/error.h"
+#include "hilsim/util/file_text.h"
+#include "hilsim/util/json_parse.h"
 
 namespace hilsim::runtime {
 
 SparsitySpec load_plan_layers(const std::string& path) {
-  std::ifstream f(path);
-  if (!f) throw Error(path, "cannot open the plan file");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const std::exception& e) {
-    throw Error(path, std::string("not valid JSON: ") + e.what());
-  }
+  nlohmann::json j = parse_json(read_file(path, "cannot open the plan file"), path);
   if (!j.is_object() || !j.contains("version")) throw Error(path + ": field 'version'", "missing (not a hilsim plan)");
   if (!j["version"].is_number_integer() || j["version"].get<int>() != 1)
     throw Error(path + ": field 'version'", "unsupported plan version (this hilsim reads version 1)");

@@ -7,6 +7,9 @@
 #include <sstream>
 
 #include "hilsim/util/error.h"
+#include "hilsim/util/file_text.h"
+#include "hilsim/util/json_parse.h"
+#include "hilsim/util/strings.h"
 
 namespace hilsim::runtime {
 
@@ -48,14 +51,8 @@ Format parse_format(const std::string& f, const std::string& where) {
 }
 
 double parse_ratio(const std::string& t, const std::string& where) {
-  size_t used = 0;
   double r = 0;
-  try {
-    r = std::stod(t, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != t.size() || t.empty()) throw Error(where, "ratio '" + t + "' is not a number");
+  if (!parse_number(t, &r)) throw Error(where, "ratio '" + t + "' is not a number");
   return r;
 }
 
@@ -122,12 +119,7 @@ std::string layer_spec_str(const LayerSparsity& s) {
 }
 
 SparsitySpec parse_sparsity_json(const std::string& text, const std::string& where) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for overflowing numbers
-    throw Error(where, std::string("not valid JSON: ") + e.what());
-  }
+  json j = parse_json(text, where);
   if (!j.is_object()) throw Error(where, "must map op names to their sparsity");
   SparsitySpec spec;
   for (auto it = j.begin(); it != j.end(); ++it) {
@@ -175,11 +167,7 @@ SparsitySpec parse_sparsity_spec(const std::string& text) {
   std::error_code ec;
   bool looks_like_file = text.size() > 5 && text.substr(text.size() - 5) == ".json";
   if (looks_like_file || std::filesystem::is_regular_file(text, ec)) {
-    std::ifstream in(text, std::ios::binary);
-    if (!in) throw Error(text, "cannot open the sparsity file");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse_sparsity_json(ss.str(), text);
+    return parse_sparsity_json(read_file(text, "cannot open the sparsity file"), text);
   }
   SparsitySpec spec;
   spec.all = parse_layer_spec(text);

@@ -8,6 +8,7 @@
 #include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/calibration/calibrator.h"
 #include "hilsim/calibration/speed_reference.h"
+#include "calibration/calibration_testing.h"
 
 namespace hilsim::calibration {
 namespace {
@@ -52,12 +53,7 @@ TEST(CalibrationPolicy, DesignSharesPutRealLayerKindsIntoTheGrid) {
 
 TEST(CalibrationPolicy, ContextShareZeroLeavesOutTheInContextRuns) {
   const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_policy_profile.json";
-  std::filesystem::remove(out + ".samples.json");
-  CalibrateOptions o;
-  o.out = out;
-  o.budget_s = 0.5;
-  o.classes = {"elementwise"};
-  o.max_threads = 1;
+  CalibrateOptions o = elementwise_calibration(out, 0.5);
   o.policy.context_share = 0;
   o.policy.reference_runs = 3;
   o.policy.slow_phase_max_tries = 0;  // no waiting for a fast phase either

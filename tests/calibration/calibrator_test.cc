@@ -14,6 +14,7 @@
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/units.h"
 #include "hilsim/util/error.h"
+#include "calibration/calibration_testing.h"
 
 namespace hilsim::calibration {
 namespace {
@@ -197,12 +198,7 @@ TEST(Calibrator, FitFindsHowStronglyKernelsFollowTheReferenceSlowdown) {
 
 TEST(Calibrator, CheckpointsAndResumesWithoutRemeasuring) {
   const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_calibration_profile.json";
-  std::filesystem::remove(out + ".samples.json");
-  CalibrateOptions o;
-  o.out = out;
-  o.budget_s = 0.5;
-  o.classes = {"elementwise"};
-  o.max_threads = 1;
+  CalibrateOptions o = elementwise_calibration(out, 0.5);
   CalibrateResult a = calibrate(o);
   ASSERT_TRUE(std::filesystem::exists(out + ".samples.json"));
   const size_t first = a.samples.samples.size();
@@ -234,11 +230,7 @@ TEST(Calibrator, CreatesTheOutputDirectoryAndRefusesOneItCannotMakeBeforeMeasuri
   namespace fs = std::filesystem;
   const fs::path root = fs::path(HILSIM_BINARY_DIR) / "test_calibration_outdir";
   fs::remove_all(root);
-  CalibrateOptions o;
-  o.out = (root / "a" / "b" / "p.json").string();
-  o.budget_s = 0.2;
-  o.classes = {"elementwise"};
-  o.max_threads = 1;
+  CalibrateOptions o = elementwise_calibration((root / "a" / "b" / "p.json").string(), 0.2);
   calibrate(o);
   EXPECT_TRUE(fs::exists(o.out + ".samples.json"));
   // A directory below a regular file cannot exist: the error names --out.
@@ -257,13 +249,8 @@ TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
   const std::string why = kernels::opencl::ClContext::unavailable_reason();
   if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;
   const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_calibration_gpu.json";
-  std::filesystem::remove(out + ".samples.json");
   std::filesystem::remove(out + ".gpu.samples.json");
-  CalibrateOptions o;
-  o.out = out;
-  o.budget_s = 0.3;
-  o.classes = {"elementwise"};
-  o.max_threads = 1;
+  CalibrateOptions o = elementwise_calibration(out, 0.3);
   o.gpu = runtime::parse_units("gpu").at(0);
   o.gpu_budget_s = 4;
   o.tiny = true;

@@ -8,6 +8,19 @@
 
 using namespace hilsim::calibration;
 
+namespace {
+
+// Sample `i` of a dense 3x3 conv with these features; the caller sets its time.
+Sample conv_sample(int i, decltype(Sample::features) features) {
+  Sample x;
+  x.klass = "dense_conv3x3";
+  x.instance = "i" + std::to_string(i);
+  x.features = std::move(features);
+  return x;
+}
+
+}  // namespace
+
 TEST(Nnls, MatchesUnconstrainedWhenPositiveAndClampsOtherwise) {
   // y = 2 a + 3 b exactly: NNLS must return (2, 3).
   std::vector<double> a = {1, 0, 0, 1, 1, 1, 2, 1};
@@ -27,10 +40,7 @@ TEST(Fit, RecoversAKnownCostModel) {
   std::uniform_real_distribution<double> macs(1e6, 1e9), bytes(1e4, 1e7);
   std::vector<Sample> s;
   for (int i = 0; i < 60; ++i) {
-    Sample x;
-    x.klass = "dense_conv3x3";
-    x.instance = "i" + std::to_string(i);
-    x.features = {{"macs", macs(rng)}, {"bytes", bytes(rng)}};
+    Sample x = conv_sample(i, {{"macs", macs(rng)}, {"bytes", bytes(rng)}});
     x.ms_median = 2e-8 * x.features["macs"] + 1e-7 * x.features["bytes"] + 0.01;
     s.push_back(x);
   }
@@ -54,10 +64,7 @@ TEST(Fit, AHostsSlowPhaseIsSetAsideAndTheFitDescribesTheFastOne) {
   std::uniform_real_distribution<double> macs(1e6, 1e9), noise(0.97, 1.03);
   std::vector<Sample> s;
   for (int i = 0; i < 90; ++i) {
-    Sample x;
-    x.klass = "dense_conv3x3";
-    x.instance = "i" + std::to_string(i);
-    x.features = {{"macs", macs(rng)}};
+    Sample x = conv_sample(i, {{"macs", macs(rng)}});
     x.ms_median = (2e-8 * x.features["macs"] + 0.01) * noise(rng) * (i % 3 == 0 ? 1.8 : 1.0);
     s.push_back(x);
   }

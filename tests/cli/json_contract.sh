@@ -84,5 +84,14 @@ fields 'assert "latency" not in j and "numerics" not in j, j; assert {"max_abs_e
   "$HILSIM" validate "$TMP/emitted" --repeat 2
 fields 'assert {"max_abs_err","numerics_ok","measured_ms_p10","measured_ms_median","predicted_ms","error_pct","artefact"} <= set(j), j' -- \
   "$HILSIM" validate "$TMP/emitted_lib" --repeat 2
+# The library on 2 threads, re-predicted with the profile at 2 threads; --threads is for a library DIR only.
+fields 'assert j["threads"] == 2 and j["predicted_from"] == "profile" and j["numerics_ok"] and isinstance(j["undescribed_ops"], list), j' -- \
+  "$HILSIM" validate "$TMP/emitted_lib" --repeat 2 --threads 2 --profile "$X"
+"$HILSIM" validate "$TMP/emitted" --repeat 2 --threads 2 >/dev/null 2>"$TMP/threads.err"
+rc=$?
+if [[ $rc -ne 2 ]] || ! grep -q -- "--threads" "$TMP/threads.err"; then
+  echo "FAIL (rc=$rc): validate --threads on a packed DIR: $(cat "$TMP/threads.err")"
+  fail=1
+fi
 fields 'assert "peak_activation_bytes" in j["total"], j["total"]' -- "$HILSIM" inspect "$M"
 exit $fail

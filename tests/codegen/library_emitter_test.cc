@@ -1,6 +1,7 @@
 #include "hilsim/codegen/library_emitter.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,6 +13,7 @@
 #include "hilsim/codegen/library_builder.h"
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/zoo.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/partition/planner.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
@@ -157,6 +159,73 @@ TEST(LibraryEmitter, RegNetOpsMatchTheReference) {
   emit_into(model, uniform_plan(model, std::nullopt), dir.str());
   const LibraryValidation v = validate_library(dir.str(), 1);
   EXPECT_TRUE(v.numerics_ok) << v.max_rel_err;
+}
+
+// Two threads split the convs' work (the runtime's kernels, and generated variants forced through a
+// tuning log) and give the reference's outputs; with a profile, validate re-predicts the plan at the
+// run's thread count, taking the tuner's time for generated variants at 1 thread and listing them at 2.
+TEST(LibraryEmitter, TwoThreadsMatchTheReferenceAndValidateRepredictsWithAProfile) {
+  const graph::Graph model = small("mobilenetv2_like", 32);
+  const partition::Plan plan = uniform_plan(model, runtime::parse_layer_spec("block:8x4@0.7"));
+  const model::Profile prof = model::load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json");
+  for (const bool generated : {false, true}) {
+    SCOPED_TRACE(generated ? "generated variants" : "runtime kernels");
+    TempDir dir(generated ? "threads_gen" : "threads_rt");
+    LibraryOptions o;
+    int convs = 0;
+    if (generated) {
+      // A tuning log that picks a generated variant for every conv (keyed as the emitter keys it).
+      const partition::EmitResult r = partition::emit_model(model, plan);
+      nlohmann::json layers = nlohmann::json::object();
+      for (const auto& op : generate_library(r.pruned, r.packed, {}).ops) {
+        if (!op.conv) continue;
+        const graph::Op& g_op = r.pruned.op(*r.pruned.find_op(op.op));
+        const int fb = op.row_height_free ? 8 : op.packed_fb;
+        layers[op.op] = {{"key", runtime::conv_shape_of(r.pruned, g_op).str() +
+                                     (op.row_height_free ? "_dense" : "_fb" + std::to_string(op.packed_fb))},
+                         {"variant", "fb" + std::to_string(fb) + "_nv2_b4"},
+                         {"ms", 0.01}};
+        ++convs;
+      }
+      fs::create_directories(dir.path);
+      o.tuning_log = (dir.path / "forced_log.json").string();
+      std::ofstream(o.tuning_log) << nlohmann::json{{"version", 1}, {"target", "host"}, {"layers", layers}}.dump();
+    }
+    const LibraryEmit e = emit_into(model, plan, dir.str(), o);
+    EXPECT_EQ(e.reused_layers, convs);
+    for (const auto& op : e.lib.ops) {
+      if (op.conv) {
+        EXPECT_EQ(op.variant.runtime(), !generated) << op.op;
+      }
+    }
+    const LibraryValidation one = validate_library(dir.str(), 1, 1, &prof);
+    const LibraryValidation two = validate_library(dir.str(), 1, 2, &prof);
+    EXPECT_TRUE(one.numerics_ok) << one.max_rel_err;
+    EXPECT_TRUE(two.numerics_ok) << two.max_rel_err;
+    EXPECT_LE(two.max_rel_err, 1e-4);
+    EXPECT_EQ(two.threads, 2);
+    EXPECT_EQ(one.predicted_from, "profile");
+    EXPECT_GT(one.predicted_ms, 0.0);
+    EXPECT_NE(one.predicted_ms, plan.predicted.ms);  // the plan's stored 1 ms is not what comes back
+    EXPECT_EQ(static_cast<int>(one.tuned_ops.size()), convs);
+    EXPECT_EQ(static_cast<int>(two.undescribed_ops.size()), convs);
+    EXPECT_TRUE(two.tuned_ops.empty());
+    EXPECT_NEAR(one.tuned_ms, 0.01 * convs, 1e-9);
+    const LibraryValidation stored = validate_library(dir.str(), 1);
+    EXPECT_EQ(stored.predicted_from, "plan");
+    EXPECT_DOUBLE_EQ(stored.predicted_ms, plan.predicted.ms);
+    std::string out;
+    const std::string bench = shell_quote((dir.path / "model_bench").string());
+    EXPECT_EQ(run_command(bench + " --threads 2 --repeat 2", &out), 0) << out;
+    EXPECT_NE(out.find("\"threads\": 2"), std::string::npos) << out;
+    EXPECT_EQ(run_command(bench + " --threads 0", &out), 2) << out;
+    EXPECT_EQ(run_command(bench + " --per-op 1 --repeat 2", &out), 0) << out;
+    EXPECT_NE(out.find("\"ms_p10\""), std::string::npos) << out;
+    // The runtime kernels' 2-thread prediction is below the 1-thread one.
+    if (!generated) {
+      EXPECT_LT(two.predicted_ms, one.predicted_ms);
+    }
+  }
 }
 
 TEST(LibraryEmitter, TuningChoosesVariantsAndTheLogIsReused) {

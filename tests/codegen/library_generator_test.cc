@@ -37,6 +37,22 @@ TEST(LibraryGenerator, UnsupportedOpsAreNamed) {
   expect_error([&] { generate_library(g, {}, {}); }, "Softmax");
 }
 
+// YOLOv5's channel concats copy nothing: their producers write into the output's slices (the
+// numerics of it are checked by the emitter's tests). The per-op entry points list every op in order.
+TEST(LibraryGenerator, ConcatInputsAreWrittenInPlace) {
+  const graph::Graph g = canonical_zoo("yolov5s_like");
+  const GeneratedLibrary lib = generate_library(g, {}, {});
+  int concats = 0, in_place = 0;
+  for (const auto& op : lib.ops)
+    if (op.type == "Concat") ++concats, in_place += op.kernel == "concat_in_place";
+  EXPECT_GT(concats, 0);
+  EXPECT_EQ(in_place, concats);
+  const std::string& c = lib.files.at("model.cc");
+  EXPECT_NE(c.find("HILSIM_API int hilsim_model_ops(void) { return " + std::to_string(g.num_ops()) + "; }"),
+            std::string::npos);
+  EXPECT_NE(c.find("{op0, \"" + g.op(g.topological_order().front()).name + "\"}"), std::string::npos);
+}
+
 // One function per op, the sizes in model.h, the conv shapes as constants in the calls.
 TEST(LibraryGenerator, EveryOpGetsAFunctionAndTheSizesAreConstants) {
   const graph::Graph g = canonical_zoo("mobilenetv2_like");

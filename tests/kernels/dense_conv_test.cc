@@ -10,11 +10,7 @@
 namespace hilsim::kernels {
 namespace {
 
-using testing::all_epilogues;
-using testing::conv_ref;
-using testing::conv_shape;
-using testing::random_floats;
-using testing::rel_error;
+using namespace testing;  // the shared shapes, data and reference conv (kernel_test_util.h)
 
 // C and F off the 8-row tile, H/W in {1, 7, 13, 40}, strides, asymmetric pads, dilation, groups, batch.
 std::vector<ConvShape> cases() {

@@ -14,11 +14,7 @@
 namespace hilsim::kernels {
 namespace {
 
-using testing::all_epilogues;
-using testing::conv_ref;
-using testing::conv_shape;
-using testing::random_floats;
-using testing::rel_error;
+using namespace testing;  // the shared shapes, data and reference conv (kernel_test_util.h)
 
 SparseFormat block(int bf, int bc, double ratio, bool col = false) {
   SparseFormat f;

@@ -337,3 +337,20 @@ TEST(Profile, GpuUnitModelsAndCopiesRoundTripAndAreChecked) {
   no_gpu["kernels"]["dense_conv3x3/gpu"] = j["kernels"]["dense_conv3x3/gpu"];
   EXPECT_NE(error_of(no_gpu).find("unit"), std::string::npos) << error_of(no_gpu);
 }
+
+TEST(Profile, FileThatIsNotJsonOrIsMissingIsNamed) {
+  try {
+    parse_profile("{\"schema_version\": 1,", "p.json");
+    ADD_FAILURE() << "expected an error";
+  } catch (const hilsim::Error& e) {
+    EXPECT_EQ(e.where(), "p.json");
+    EXPECT_NE(std::string(e.what()).find("not valid JSON"), std::string::npos) << e.what();
+  }
+  try {
+    hilsim::model::load_profile("no/such/profile.json");
+    ADD_FAILURE() << "expected an error";
+  } catch (const hilsim::Error& e) {
+    EXPECT_EQ(e.where(), "no/such/profile.json");
+    EXPECT_NE(std::string(e.what()).find("cannot open the profile"), std::string::npos) << e.what();
+  }
+}

@@ -39,12 +39,21 @@ std::vector<Case> cases() {
   return r;
 }
 
-TEST(RealModels, ImportedModelsComputeWhatPyTorchComputes) {
-  auto all = cases();
-  if (all.empty()) GTEST_SKIP() << "no exported models in " << kDir << " (needs python3-torchvision)";
+// Each test runs over every exported model, and skips, saying why, where none was exported.
+class RealModels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    all = cases();
+    if (all.empty()) GTEST_SKIP() << "no exported models in " << kDir << " (needs python3-torchvision)";
+  }
+  static graph::Graph import(const Case& c) { return graph::import_onnx(kDir + "/" + c.name + ".onnx"); }
+  std::vector<Case> all;
+};
+
+TEST_F(RealModels, ImportedModelsComputeWhatPyTorchComputes) {
   for (const Case& c : all) {
     SCOPED_TRACE(c.name);
-    graph::Graph g = graph::import_onnx(kDir + "/" + c.name + ".onnx");
+    graph::Graph g = import(c);
     graph::Tensor x = graph::Tensor::zeros("input", {1, 3, c.h, c.w});
     x.f32 = read_floats(kDir + "/" + c.name + ".input.bin");
     ASSERT_EQ(static_cast<int64_t>(x.f32.size()), x.numel());
@@ -71,12 +80,10 @@ TEST(RealModels, ImportedModelsComputeWhatPyTorchComputes) {
 // `hilsim run` on a real export must never time the naive reference path: it is 10-20x slower than a
 // native kernel and the cost model predicts every op as native. Dense and pruned (the sparse formats
 // change which conv kernels run, and nothing else may fall back when they do).
-TEST(RealModels, EveryOpRunsOnANativeKernel) {
-  auto all = cases();
-  if (all.empty()) GTEST_SKIP() << "no exported models in " << kDir << " (needs python3-torchvision)";
+TEST_F(RealModels, EveryOpRunsOnANativeKernel) {
   for (const Case& c : all) {
     SCOPED_TRACE(c.name);
-    graph::Graph g = graph::import_onnx(kDir + "/" + c.name + ".onnx");
+    graph::Graph g = import(c);
     for (const char* spec : {"", "block:8x4@0.7", "pattern:2"}) {
       runtime::ExecOptions o;
       if (*spec) o.sparsity = runtime::parse_sparsity_spec(spec);

@@ -4,7 +4,12 @@
 
 #include <map>
 
+#include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/zoo.h"
+#include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/format_rules.h"
+#include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/util/error.h"
 #include "partition/partition_testing.h"
 
@@ -15,9 +20,7 @@ namespace {
 // that prunes something in every sparse layer.
 TEST(PlanMasks, EqualTheZerosEmitWrites) {
   const model::Profile prof = model::load_profile(kProfile);
-  PlanOptions o;
-  o.target_speedup = 1.5;
-  o.threads = 1;
+  PlanOptions o = speedup_options(1.5);
   o.formats = {"block", "pattern", "csr"};
   const graph::Graph model = small("resnet18_like");
   const Plan p = make_plan(model, "m", prof, kProfile, o);
@@ -47,15 +50,47 @@ TEST(PlanMasks, EqualTheZerosEmitWrites) {
 
 TEST(PlanMasks, RefuseAnotherModel) {
   const model::Profile prof = model::load_profile(kProfile);
-  PlanOptions o;
-  o.target_speedup = 1.3;
-  o.threads = 1;
+  PlanOptions o = speedup_options(1.3);
   const Plan p = make_plan(small("resnet18_like"), "m", prof, kProfile, o);
   try {
     plan_masks(small("yolov5s_like"), p);
     ADD_FAILURE() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
+  }
+}
+
+// The weight bytes `predict` reports for a sparse layer are what the prepared kernel holds when the
+// emitted model runs and what the packed file stores for it, in every sparse format. The plan keeps
+// the planner's facts (fingerprint, op names) with every conv a format can run set to it.
+TEST(Emit, PredictedWeightBytesAreWhatTheKernelAndTheFileHold) {
+  const model::Profile prof = model::load_profile(kProfile);
+  const graph::Graph model = small("resnet18_like");
+  const Plan base = make_plan(model, "m", prof, kProfile, speedup_options(1.3));
+  costmodel::Predictor pred(model, prof, {1, ""});
+  const graph::Graph& g = pred.canonical_graph();
+  for (const char* spec : {"block:8x4@0.7", "block_col:8x4@0.7", "pattern:2", "pattern:3", "csr@0.9"}) {
+    SCOPED_TRACE(spec);
+    const runtime::LayerSparsity ls = *runtime::parse_sparsity_spec(spec).all;
+    Plan plan = base;
+    for (LayerChoice& l : plan.layers) {
+      const auto id = g.find_op(l.op);
+      ASSERT_TRUE(id.has_value()) << l.op;
+      const bool fits = g.op(*id).type == "Conv" && runtime::format_problem(runtime::conv_shape_of(g, g.op(*id)), ls).empty();
+      l.setting = fits ? ls : runtime::LayerSparsity{};
+    }
+    const EmitResult em = emit_model(model, plan);
+    ASSERT_GT(em.packed.convs.size(), 0u) << "no conv takes the format";
+    std::map<std::string, int64_t> predicted, prepared;
+    for (const auto& op : pred.predict(plan.spec()).ops) predicted[op.name] = op.weight_bytes;
+    const runtime::Executor ex(em.pruned, packed_exec_options(em.packed, 1));
+    for (const auto& op : ex.ops()) prepared[op.name] = op.weight_bytes;
+    for (const PackedConv& pc : em.packed.convs) {
+      SCOPED_TRACE(pc.op + " " + pc.label);
+      ASSERT_TRUE(predicted.count(pc.op) && prepared.count(pc.op));
+      EXPECT_EQ(predicted.at(pc.op), file_weight_bytes(pc));
+      EXPECT_EQ(prepared.at(pc.op), file_weight_bytes(pc));
+    }
   }
 }
 

@@ -24,9 +24,7 @@ namespace {
 
 TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
   const model::Profile prof = model::load_profile(kProfile);
-  PlanOptions o;
-  o.target_speedup = 1.6;
-  o.threads = 1;
+  PlanOptions o = speedup_options(1.6);
   Plan p = make_plan(small("resnet18_like"), "zoo:resnet18_like@64x0.5", prof, kProfile, o);
   EXPECT_LE(p.predicted.ms, p.target_ms * 1.0001);
   EXPECT_GT(p.saliency, 0.0);
@@ -56,9 +54,7 @@ TEST(Planner, MeetsThePredictedTargetAndKeepsFirstLayerDense) {
 // plan on it (nothing on the front is faster and keeps more, beyond the solver's stated gap).
 TEST(Planner, FrontIsMonotoneAndHoldsTheChosenPlan) {
   const model::Profile prof = model::load_profile(kProfile);
-  PlanOptions o;
-  o.target_speedup = 1.4;
-  o.threads = 1;
+  PlanOptions o = speedup_options(1.4);
   o.front_points = 10;
   Plan p = make_plan(small("resnet18_like"), "m", prof, kProfile, o);
   ASSERT_GE(p.front.size(), 3u);
@@ -90,9 +86,7 @@ TEST(Planner, BadPlanFilesNameTheField) {
 
 TEST(Emitter, EmittedModelMatchesTheReferenceAndRefusesAnotherModel) {
   const model::Profile prof = model::load_profile(kProfile);
-  PlanOptions o;
-  o.target_speedup = 1.5;
-  o.threads = 1;
+  PlanOptions o = speedup_options(1.5);
   o.formats = {"block", "pattern"};
   const graph::Graph model = small("yolov5s_like");
   Plan p = make_plan(model, "m", prof, kProfile, o);

@@ -7,17 +7,9 @@ import tempfile
 
 sys.path.insert(0, os.path.join(sys.argv[1], "python"))
 import hilsim  # noqa: E402
+from expect import expect_error  # noqa: E402
 
 M = "zoo:resnet18_like@64"
-
-
-def expect_error(f, needle):
-    try:
-        f()
-    except hilsim.Error as e:
-        assert needle in str(e), (needle, str(e))
-        return
-    raise SystemExit(f"expected hilsim.Error naming {needle!r}")
 
 
 names = [os.path.basename(p["path"]) for p in hilsim.profiles()]

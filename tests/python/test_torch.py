@@ -20,20 +20,12 @@ except ImportError as e:
     sys.exit(0)
 import hilsim  # noqa: E402
 import hilsim.torch as ht  # noqa: E402
+from expect import expect_error  # noqa: E402
 
 torch.manual_seed(0)
 profile = hilsim.profile_path("x86_avx512_2core")
 model = torchvision.models.resnet18(num_classes=10)
 x = torch.rand(1, 3, 64, 64)
-
-
-def expect_error(f, needle):
-    try:
-        f()
-    except hilsim.Error as e:
-        assert needle in str(e), (needle, str(e))
-        return
-    raise SystemExit(f"expected hilsim.Error naming {needle!r}")
 
 
 # Predictions keyed by module name, cached per structure.

@@ -15,6 +15,7 @@
 #include "hilsim/runtime/units.h"
 #include "hilsim/util/error.h"
 #include "runtime/executor_testing.h"
+#include "util/expect_error.h"
 
 namespace hilsim::runtime {
 namespace {
@@ -22,6 +23,15 @@ namespace {
 #define SKIP_WITHOUT_OPENCL()                                                                       \
   if (std::string why = kernels::opencl::ClContext::unavailable_reason(); !why.empty())              \
   GTEST_SKIP() << "no OpenCL device: " << why
+
+// Options for a run on `units` with the OpenCL kernels untuned: tuning every shape costs seconds on
+// PoCL, and ClTuning tests it.
+ExecOptions gpu_options(const std::string& units) {
+  ExecOptions o;
+  o.units = parse_units(units);
+  o.gpu_tune = false;
+  return o;
+}
 
 // Every run also copies the input to the device.
 void expect_matches_reference_on_gpu(const graph::Graph& g, const ExecOptions& opts, const std::string& label) {
@@ -47,9 +57,7 @@ TEST(GpuUnit, ZooModelsOnTheGpuUnitMatchTheReference) {
   SKIP_WITHOUT_OPENCL();
   for (const char* name : {"resnet18_like", "mobilenetv2_like", "yolov5s_like"}) {
     graph::Graph g = small(name);
-    ExecOptions o;
-    o.units = parse_units("gpu");
-    o.gpu_tune = false;  // tuning every shape costs seconds on PoCL; ClTuning tests it
+    ExecOptions o = gpu_options("gpu");
     expect_matches_reference_on_gpu(g, o, std::string(name) + "/gpu");
     Executor ex(g, o);
     int on_device = 0, convs = 0;
@@ -69,9 +77,7 @@ TEST(GpuUnit, ZooModelsOnTheGpuUnitMatchTheReference) {
 TEST(GpuUnit, SparseConvsRunTheSamePackedRowsOnTheDevice) {
   SKIP_WITHOUT_OPENCL();
   graph::Graph g = small("resnet18_like");
-  ExecOptions o;
-  o.units = parse_units("gpu");
-  o.gpu_tune = false;
+  ExecOptions o = gpu_options("gpu");
   o.sparsity = parse_sparsity_spec("block:8x4@0.8");
   expect_matches_reference_on_gpu(g, o, "resnet18_like/gpu/block");
   Executor ex(g, o);
@@ -83,9 +89,7 @@ TEST(GpuUnit, SparseConvsRunTheSamePackedRowsOnTheDevice) {
 TEST(GpuUnit, BranchSplitWithACpuUnitMatchesTheReference) {
   SKIP_WITHOUT_OPENCL();
   graph::Graph g = small("yolov5s_like");
-  ExecOptions o;
-  o.units = parse_units("cpu0:0,gpu");
-  o.gpu_tune = false;
+  ExecOptions o = gpu_options("cpu0:0,gpu");
   o.op_unit = halves(g, "cpu0", "gpu");
   std::set<std::string> used;
   for (const auto& [op, u] : o.op_unit) used.insert(u);
@@ -103,9 +107,7 @@ TEST(GpuUnit, CopiesOnlyWhereATensorCrossesToTheHost) {
   // are the input (into the first conv) and the flattened features (out to the Gemm); the output is the
   // Gemm's, made on the host.
   graph::Graph g = small("resnet18_like");
-  ExecOptions o;
-  o.units = parse_units("gpu");
-  o.gpu_tune = false;
+  ExecOptions o = gpu_options("gpu");
   Executor ex(g, o);
   int copying = 0, device_ops = 0, host_ops = 0;
   int64_t bytes = 0;
@@ -132,13 +134,7 @@ TEST(GpuUnit, NoDeviceIsAClearErrorNamingTheUnit) {
     GTEST_SKIP() << "this machine has an OpenCL device (tests/cli/bad_input.sh checks the error with none)";
   ExecOptions o;
   o.units = parse_units("gpu");
-  try {
-    Executor ex(small("resnet18_like"), o);
-    FAIL() << "a gpu unit without a device compiled";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("unit 'gpu'"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("OpenCL device"), std::string::npos) << e.what();
-  }
+  expect_error([&] { Executor ex(small("resnet18_like"), o); }, {"unit 'gpu'", "OpenCL device"});
 }
 
 TEST(GpuUnit, ChannelSplitWithACpuUnitMatchesTheReference) {

@@ -9,6 +9,7 @@
 
 #include "hilsim/codegen/library_builder.h"
 #include "hilsim/codegen/library_generator.h"
+#include "hilsim/model/profile.h"
 #include "hilsim/partition/emitter.h"
 
 namespace hilsim::codegen {
@@ -38,10 +39,23 @@ struct LibraryValidation {
   bool timed = false;  // false under emulation
   double measured_ms = 0, measured_p10 = 0, measured_p90 = 0;
   double predicted_ms = 0, target_ms = 0;
+  int threads = 1;  // what the library ran on (hilsim_model_set_threads)
+  // "plan": the plan's stored prediction (made for the plan's threads); "profile": the library's plan
+  // re-predicted with the given profile at `threads`, every op on the one unit the library runs on.
+  std::string predicted_from = "plan";
+  int plan_threads = 1;
+  // Convs that run a generated variant tuning chose: the profile describes the runtime's kernels only.
+  // With a profile at 1 thread their predicted time is the tuner's measurement (tuned_ops); otherwise
+  // they are listed as not described (their figure is the profile's for the runtime kernel).
+  std::vector<std::string> tuned_ops, undescribed_ops;
+  double tuned_ms = 0;  // the tuner's measurements summed into predicted_ms
 };
 
 // True when DIR holds an emitted library (DIR/library.json).
 bool has_library(const std::string& dir);
-LibraryValidation validate_library(const std::string& dir, int repeat);
+// `profile`: re-predict the library's plan with it at `threads` (nullptr: the plan's own prediction).
+// Throws Error naming the library when `threads` > 1 and it predates hilsim_model_set_threads.
+LibraryValidation validate_library(const std::string& dir, int repeat, int threads = 1,
+                                   const model::Profile* profile = nullptr);
 
 }  // namespace hilsim::codegen

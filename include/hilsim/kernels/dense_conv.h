@@ -14,8 +14,7 @@ namespace hilsim::kernels {
 // w_oihw: [f, c / groups, kh, kw]; bias: f values or null. Packs the weights once; throws hilsim::Error
 // naming the bad field of `shape`. The ISA defaults to active_isa() (HILSIM_ISA lowers it).
 std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w_oihw,
-                                                 const float* bias_or_null, const Epilogue& ep);
-std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w_oihw,
-                                                 const float* bias_or_null, const Epilogue& ep, Isa isa);
+                                                 const float* bias_or_null, const Epilogue& ep,
+                                                 Isa isa = active_isa());
 
 }  // namespace hilsim::kernels

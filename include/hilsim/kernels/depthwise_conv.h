@@ -13,10 +13,10 @@
 namespace hilsim::kernels {
 
 // w_oihw: [c, 1, kh, kw]; bias: c values or null. Throws hilsim::Error if the shape is not depthwise.
+// The ISA defaults to active_isa(), as for dense convs.
 std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w_oihw,
-                                                     const float* bias_or_null, const Epilogue& ep);
-std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w_oihw,
-                                                     const float* bias_or_null, const Epilogue& ep, Isa isa);
+                                                     const float* bias_or_null, const Epilogue& ep,
+                                                     Isa isa = active_isa());
 
 // One output row of a depthwise conv from a zero-padded plane. `in` points at the padded input row of
 // ky = 0 for this output row, `pw` is the padded row stride; out[ow] for ow in [0, ow_count). The

@@ -10,16 +10,20 @@
 
 namespace hilsim::kernels {
 
-// 2-D pooling window. out_h/out_w come from the caller (ceil_mode and auto_pad are resolved there);
-// windows may run past the padded input (ceil_mode): those positions are ignored.
-struct Pool2dShape {
+// A 2-D pooling window over [n, c, h, w]: what the kernels' shape and the reference's share.
+struct PoolWindow {
   int64_t n = 1, c = 0, h = 0, w = 0;
   int64_t kh = 1, kw = 1;
   int64_t stride_h = 1, stride_w = 1;
   int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-  int64_t out_h = 0, out_w = 0;
   bool count_include_pad = false;  // average pooling only (ONNX attribute)
-  void validate() const;           // throws hilsim::Error naming the bad field
+};
+
+// The kernels' pooling shape. out_h/out_w come from the caller (ceil_mode and auto_pad are resolved
+// there); windows may run past the padded input (ceil_mode): those positions are ignored.
+struct Pool2dShape : PoolWindow {
+  int64_t out_h = 0, out_w = 0;
+  void validate() const;  // throws hilsim::Error naming the bad field
 };
 
 // What the separable pooling passes do beyond moving bytes: the horizontal pass over every padded row

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "hilsim/kernels/conv_desc.h"
+#include "hilsim/kernels/memory_ops.h"
 
 namespace hilsim::kernels {
 
@@ -29,15 +30,12 @@ void ref_gemm(int64_t m, int64_t n, int64_t k, const float* a, bool trans_a, con
 void ref_batchnorm(int64_t n, int64_t c, int64_t inner, const float* x, const float* scale, const float* bias,
                    const float* mean, const float* var, float epsilon, float* out);
 
-struct PoolShape {
-  int64_t n = 1, c = 0, h = 0, w = 0;
-  int64_t kh = 1, kw = 1;
-  int64_t stride_h = 1, stride_w = 1;
-  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+// The reference's pooling shape: the window plus what ONNX lets vary that the kernels take resolved.
+// With count_include_pad, AveragePool divides by the window cells inside the padded input (not the
+// ceil_mode overhang).
+struct PoolShape : PoolWindow {
   int64_t dil_h = 1, dil_w = 1;
   bool ceil_mode = false;
-  // AveragePool divides by the window cells inside the padded input (not the ceil_mode overhang).
-  bool count_include_pad = false;
 
   int64_t out_h() const;
   int64_t out_w() const;

@@ -9,6 +9,7 @@
 #include "hilsim/graph/graph.h"
 #include "hilsim/partition/packed_model.h"
 #include "hilsim/partition/planner.h"
+#include "hilsim/runtime/executor.h"
 
 namespace hilsim::partition {
 
@@ -42,6 +43,10 @@ struct Validation {
   double predicted_ms = 0, target_ms = 0;
   int packed_convs = 0;
 };
+// Executor options that run `packed`'s convs from their packed rows on `threads` threads: the packed
+// file, not a guess from the weights, says what runs sparse.
+runtime::ExecOptions packed_exec_options(const PackedModel& packed, int threads);
+
 Validation validate_emitted(const std::string& dir, const model::Profile* profile, int repeat);
 
 }  // namespace hilsim::partition
