@@ -266,9 +266,11 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
                         "median |error| and the share within +-10% of the profile's prediction.\n\n"
                         "--units gpu[:CORE] then calibrates the OpenCL device (PoCL on CORE here) for its classes\n"
                         "(" + gpu_classes_text() + ") over the same driver and grid,\n"
-                        "every op on the device, with --gpu-budget-s of its own: models keyed CLASS/gpu, a units[]\n"
-                        "entry {id gpu, kind gpu} naming the device, and its host<->device copy figures fitted on the\n"
-                        "timed copies (host_transfer). Without an OpenCL device it is an error (exit 2).\n"
+                        "every op on the device (its own copies taken out), with --gpu-budget-s of its own: models\n"
+                        "keyed CLASS/gpu, a units[] entry {id gpu, kind gpu} naming the device, and its crossing\n"
+                        "terms (host_transfer): a copy's fixed part and bandwidth from blocking copies of 64 B to\n"
+                        "4 MiB, and sync_us, the hand-off per crossing between a CPU unit on another core and the\n"
+                        "device. Without an OpenCL device it is an error (exit 2).\n"
                         "Classes: " + classes_text(),
                         {"out", "budget_s", "resume", "classes", "threads_max", "evaluate", "count", "json", "drift_correction",
                          "units", "gpu_budget_s"},

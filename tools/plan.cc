@@ -19,7 +19,9 @@ DEFINE_double(target_speedup, 0, "latency target as a speed-up over the dense pr
 DEFINE_string(formats, "block", "formats the planner may use: block, block_col, pattern, csr (comma-separated)");
 DEFINE_double(max_ratio, 0.95, "no layer pruned beyond this ratio");
 DEFINE_bool(keep_first_last, true, "keep the first conv and the output convs dense");
-DEFINE_string(split_units, "", "also try a branch split over these profile units, e.g. cpu0,cpu1");
+DEFINE_string(split_units, "",
+              "also try a branch split over these profile units, e.g. cpu0,cpu1 or cpu0,gpu, and a channel split of "
+              "one conv between the first two");
 DEFINE_bool(verbose, false, "print each layer's block-size trade-off");
 
 namespace hilsim::cli {
@@ -69,7 +71,13 @@ int run_plan(const std::vector<std::string>& args) {
   std::printf("\ntarget %.3f ms on %d thread(s); predicted %.3f ms (dense %.3f ms, %.2fx), mean kept saliency %.3f, solver gap %.2f%%\n",
               p.target_ms, p.threads, p.predicted.ms, p.dense_ms, p.dense_ms / p.predicted.ms, p.saliency, 100 * p.solver_gap);
   if (!FLAGS_split_units.empty())
-    std::printf("unit split: branches %.3f ms vs one unit %.3f ms -> %s\n", p.split_ms, p.no_split_ms, p.split.c_str());
+    std::printf("unit split: branches %.3f ms, channel split %s vs one unit %.3f ms -> %s\n", p.split_ms,
+                p.channel_split_best ? (std::to_string(p.channel_split_best->predicted_ms) + " ms").c_str() : "none possible",
+                p.no_split_ms, p.split.c_str());
+  if (p.channel_split)
+    std::printf("channel split: op %s, output channels 0..%lld of %lld on %s, the rest on %s\n", p.channel_split->op.c_str(),
+                static_cast<long long>(p.channel_split->channels - 1), static_cast<long long>(p.channel_split->of_channels),
+                p.channel_split->unit.c_str(), p.channel_split->home.c_str());
   if (!FLAGS_out.empty()) std::printf("plan written to %s\n", FLAGS_out.c_str());
   return kExitOk;
 }
@@ -83,7 +91,13 @@ const Register reg({"plan", "per-layer formats, block sizes, ratios and unit spl
                     "the most saliency within the target (the gap to its upper bound is printed). Coupled-channel\n"
                     "groups share one decision; the first conv and the output convs stay dense. An unreachable\n"
                     "target is an error that names the fastest reachable latency. Without --threads the plan is for 1\n"
-                    "thread (the count is stored in the plan; run, predict and validate use it).",
+                    "thread (the count is stored in the plan; run, predict and validate use it).\n\n"
+                    "--split-units U1,U2[,...] also places branches over the units by simulated makespan (an op\n"
+                    "moves only where its time plus its transfers wins), and tries CoDL's channel split: the output\n"
+                    "channels of one of the four heaviest dense convs shared between U2 (the first 1/8..7/8) and U1\n"
+                    "(the rest, the join and every other op), both at once. The fastest of one unit, the branch split\n"
+                    "and the channel split is kept (split.mode none | branches | channels; the channel split is in\n"
+                    "the plan's channel_split field, and `validate` runs it). Only dense convs are split for now.",
                     {"profile", "target_ms", "target_speedup", "formats", "max_ratio", "keep_first_last", "split_units",
                      "out", "json", "verbose", "threads", "unit", "input_shape", "allow_unknown"},
                     run_plan});

@@ -34,7 +34,14 @@ int run_predict(const std::vector<std::string>& args) {
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   if (!FLAGS_csv.empty()) check_writable(FLAGS_csv, "--csv");
   graph::Graph g = load_model_from_flags(model_spec);
-  const int plan_threads = FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads;
+  int plan_threads = 0;
+  if (!FLAGS_plan.empty()) {
+    const partition::Plan plan = load_plan_for(FLAGS_plan, g);
+    if (plan.channel_split)
+      throw Error(FLAGS_plan, "not supported yet: predicting a channel-split plan here (its makespan is the plan's "
+                              "predicted.ms; `hilsim run --plan` and `validate` measure it)");
+    plan_threads = plan.threads;
+  }
   const model::Profile profile = model::load_profile(FLAGS_profile);
   costmodel::PredictorOptions po;
   po.threads = threads_from_flags(plan_threads, &profile, FLAGS_unit);

@@ -6,10 +6,12 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "command.h"
 #include "common_flags.h"
 #include "hilsim/costmodel/predictor.h"
+#include "hilsim/partition/channel_split.h"
 #include "hilsim/partition/planner.h"
 #include "csv_table.h"
 #include "hilsim/runtime/executor.h"
@@ -24,7 +26,8 @@ DEFINE_string(sparsity, "", "prune on the fly: block:8x4@0.8, block_col:8x4@0.8,
 DEFINE_string(plan, "", "a plan file from `hilsim plan`: per-op format, block, ratio and unit");
 DEFINE_string(units, "", "execution units as pinned core groups, e.g. cpu0:0,cpu1:1; gpu or gpu:CORES is the OpenCL "
                          "device, e.g. cpu0:0,gpu:1");
-DEFINE_string(split, "", "with --units: 'branches' places ops on the units as the planner would, by the predictions of "
+DEFINE_string(split, "", "with --units: 'branches' places ops on the units as the planner would, 'channels' splits the "
+                         "output channels of one conv between the first two units (CoDL), both by the predictions of "
                          "--profile (default: the bundled profile that matches this machine best)");
 DEFINE_string(trace, "", "write a Chrome/Perfetto trace (trace-event JSON): run writes one measured run, predict the "
                          "predicted schedule");
@@ -38,10 +41,12 @@ namespace {
 // predictor (the units must be the profile's), so that run measures what plan would choose.
 struct Split {
   std::map<std::string, std::string> op_unit;
+  std::optional<partition::ChannelSplitChoice> channels;
   double predicted_ms = 0;  // the split's simulated makespan, to set beside the measured one
 };
 Split split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) {
-  if (FLAGS_split != "branches") throw Error("--split", "unknown mode '" + FLAGS_split + "' (known: branches)");
+  if (FLAGS_split != "branches" && FLAGS_split != "channels")
+    throw Error("--split", "unknown mode '" + FLAGS_split + "' (known: branches, channels)");
   if (opts.units.size() < 2) throw Error("--split", "needs --units with at least two units");
   ProfileFile pf = profile_or_bundled();
   const std::string& path = pf.path;
@@ -52,11 +57,19 @@ Split split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) 
       throw Error("--units: unit '" + u.id + "'", "is not in the profile " + path + " (--split branches places ops by its predictions)");
     ids.push_back(u.id);
   }
+  Split s;
+  if (FLAGS_split == "channels") {
+    // The heaviest dense convs and shares, as `plan --split-units` tries them: the best is run even
+    // when one unit alone is predicted faster, so that the prediction can be checked.
+    s.channels = partition::best_channel_split(g, profile, opts.sparsity, ids[0], ids[1]);
+    if (!s.channels) throw Error("--split channels", "the model has no dense ungrouped conv to split");
+    s.predicted_ms = s.channels->predicted_ms;
+    return s;
+  }
   costmodel::PredictorOptions po;
   po.threads = 1;
   po.default_unit = ids[0];
   costmodel::Predictor pred(g, std::move(profile), po);
-  Split s;
   s.op_unit = partition::split_branches(pred, opts.sparsity, ids);
   s.predicted_ms = pred.predict_placed(opts.sparsity, ids).ms;  // the schedule the placement came from
   return s;
@@ -68,18 +81,35 @@ int run_run(const std::vector<std::string>& args) {
   if (!FLAGS_trace.empty()) check_writable(FLAGS_trace, "--trace");
   if (!FLAGS_csv.empty()) check_writable(FLAGS_csv, "--csv");
   graph::Graph g = load_model_from_flags(model_spec);
-  const int threads = threads_from_flags(FLAGS_plan.empty() ? 0 : load_plan_for(FLAGS_plan, g).threads);
+  std::optional<partition::Plan> plan;
+  if (!FLAGS_plan.empty()) plan = load_plan_for(FLAGS_plan, g);
+  const int threads = threads_from_flags(plan ? plan->threads : 0);
   runtime::RunConfigRequest req;
   req.threads = threads;
   req.sparsity = FLAGS_sparsity;
   req.plan_path = FLAGS_plan;
   req.units = FLAGS_units;
   runtime::ExecOptions opts = runtime::make_exec_options(req);
+  if (plan && plan->channel_split) {
+    // Unpinned ops run on the first unit: the split's home must be it.
+    const partition::ChannelSplitChoice& c = *plan->channel_split;
+    if (opts.units.empty() || opts.units[0].id != c.home)
+      throw Error("--units", "the plan splits op '" + c.op + "' between '" + c.home + "' and '" + c.unit + "' and keeps every "
+                             "other op on '" + c.home + "': give --units with '" + c.home + "' first");
+    opts.channel_splits[c.op] = {c.unit, c.channels};
+  }
   Split split;
   if (!FLAGS_split.empty()) {
     split = split_from_flags(g, opts);
     opts.op_unit = split.op_unit;
-    std::fprintf(stderr, "branch split: predicted makespan %.3f ms\n", split.predicted_ms);
+    if (const auto& c = split.channels) {
+      opts.channel_splits[c->op] = {c->unit, c->channels};
+      std::fprintf(stderr, "channel split: op %s, %lld of %lld output channels on %s; predicted makespan %.3f ms\n",
+                   c->op.c_str(), static_cast<long long>(c->channels), static_cast<long long>(c->of_channels),
+                   c->unit.c_str(), split.predicted_ms);
+    } else {
+      std::fprintf(stderr, "branch split: predicted makespan %.3f ms\n", split.predicted_ms);
+    }
   }
   runtime::Executor ex(g, opts);
   runtime::TensorMap inputs = runtime::random_inputs(ex.compiled_graph());
@@ -159,14 +189,18 @@ int run_run(const std::vector<std::string>& args) {
 
 const Register reg({"run", "run a model on hilsim's kernels on this machine and time every op",
                     "hilsim run MODEL [--threads N] [--repeat N] [--warmup N] [--sparsity SPEC | --plan P]\n"
-                    "                 [--units SPEC [--split branches [--profile P]]] [--json] [--trace FILE] [--csv FILE]\n\n"
+                    "                 [--units SPEC [--split branches|channels [--profile P]]] [--json] [--trace FILE]\n"
+                    "                 [--csv FILE]\n\n"
                     "Compiles MODEL (canonical passes: re-parameterise, fold BN, fuse activations; weights packed\n"
                     "once; one activation arena) and measures it: warm-up runs, then timed runs with per-op clocks.\n"
                     "--sparsity prunes the convs on the fly with the mask generators and runs the sparse kernels.\n"
                     "--units runs ops on groups of pinned cores with real hand-offs for tensors that cross units;\n"
                     "--split branches places the ops on them as `hilsim plan` would, by the profile's predictions,\n"
                     "and prints that placement's predicted makespan (total.split_predicted_ms with --json); a gpu\n"
-                    "unit needs a profile calibrated with `calibrate --units gpu`.\n"
+                    "unit needs a profile calibrated with `calibrate --units gpu`. --split channels runs the\n"
+                    "predicted best CoDL channel split of one dense conv (its first output channels on the second\n"
+                    "unit, the rest and every other op on the first; ops NAME/ch0, NAME/ch1, NAME/join), even\n"
+                    "when one unit alone is predicted faster, so that its prediction can be checked.\n"
                     "a unit named gpu (gpu:CORES pins its host thread, and PoCL's threads, to CORES) runs its ops\n"
                     "on the OpenCL device with timed copies in and out (ops with no OpenCL kernel run on its host\n"
                     "thread, kernel named host_*). Without --split or a plan every op runs on the first unit.\n"

@@ -13,6 +13,7 @@
 
 #include <unistd.h>
 
+#include "hilsim/calibration/crossing.h"
 #include "hilsim/calibration/device_facts.h"
 #include "hilsim/calibration/energy_calibration.h"
 #include "hilsim/calibration/energy_counter.h"
@@ -170,8 +171,8 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   if (mo.gpu && ops[targets[0]].kernel.rfind("host_", 0) == 0)
     throw Error("calibration point '" + p.key() + "'", "not supported on the gpu unit yet (runs on the host: " +
                                                         ops[targets[0]].kernel + ")");
-  // gpu: per op with copies, the bytes and each run's copy time (profiling events, not the kernel's).
-  std::vector<std::vector<double>> copy_ms(ops.size());
+  // gpu: a target's own copies (its input from the host Relu, its output to the graph) are left out of
+  // its time: inside a model on the device they are not paid, and a crossing's copy is priced apart.
   auto run_series = [&](std::vector<double>& t) {
     for (int i = 0; i < 2; ++i) ex.run(in);
     t.clear();
@@ -181,10 +182,8 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
       runtime::RunTiming rt;
       ex.run(in, &rt);
       for (size_t j : targets)
-        if (j < rt.op_ms.size()) t.push_back(rt.op_ms[j]);
-      if (mo.gpu)
-        for (size_t j = 0; j < ops.size() && j < rt.op_transfer_ms.size(); ++j)
-          if (ops[j].transfer_bytes > 0) copy_ms[j].push_back(rt.op_transfer_ms[j]);
+        if (j < rt.op_ms.size())
+          t.push_back(mo.gpu && j < rt.op_transfer_ms.size() ? std::max(0.0, rt.op_ms[j] - rt.op_transfer_ms[j]) : rt.op_ms[j]);
       ++rounds;
     }
   };
@@ -194,16 +193,6 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   if (mo.gpu) {
     s.unit = "gpu";
     s.instance = "gpu/" + s.instance;
-    if (mo.copies)
-      for (size_t j = 0; j < ops.size(); ++j) {
-        if (copy_ms[j].empty()) continue;
-        model::KernelInstance copy;
-        copy.klass = "transfer";
-        Sample c = timed_sample(copy, "gpu/transfer/" + p.key() + "/" + ops[j].name, 1, copy_ms[j]);
-        c.unit = "gpu";
-        c.features = {{"bytes", static_cast<double>(ops[j].transfer_bytes)}, {"call", 1.0}, {"threads", 1.0}};
-        if (c.ms_median > 0) mo.copies->push_back(std::move(c));
-      }
   }
   return s;
 }
@@ -327,7 +316,7 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     return out;
   };
   auto is_kernel = [](const std::string& k) {
-    return k != "transfer" && k != "stream" && k != "peak" && k != kEnergyClass && k != kSpeedReferenceClass;
+    return k != "transfer" && k != "sync" && k != "stream" && k != "peak" && k != kEnergyClass && k != kSpeedReferenceClass;
   };
   // How strongly kernels follow the reference workload's slowdown: one exponent for the whole set, the
   // slope of log(measured / predicted) on log(host factor) over every kernel sample (refitted at the
@@ -453,22 +442,18 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     g.device = "OpenCL device '" + (set.gpu_device.empty() ? std::string("unrecorded") : set.gpu_device) + "'" +
                (set.gpu_core >= 0 ? ", PoCL on CPU core " + std::to_string(set.gpu_core) + " when the device is the CPU"
                                   : "");
-    auto gt = groups.find({"transfer", 0});
-    if (gt != groups.end() && gt->second.size() >= 2) {
-      model::KernelModel m = fit_kernel_class(samples_of(gt->second, 1.0), {"bytes", "call"});
-      g.host_transfer.latency_us = m.params[1] * 1e3;
-      g.host_transfer.gbps = m.params[0] > 0 ? 1e-6 / m.params[0] : 100.0;
-      g.host_transfer.source = "measured";
-      g.host_transfer.basis = std::to_string(gt->second.size()) + " timed copies of graph inputs and outputs";
-    }
+    auto group = [&](const char* klass) {
+      auto it = groups.find({klass, 0});
+      return it == groups.end() ? std::vector<Sample>{} : samples_of(it->second, 1.0);
+    };
+    if (auto t = fit_crossing(group("transfer"), group("sync"), "blocking copies to and from the device, host clock"))
+      g.host_transfer = *t;
     p.units.push_back(g);
   }
   auto tr = groups.find({"transfer", 1});
-  if (tr != groups.end() && tr->second.size() >= 2) {
-    model::KernelModel m = fit_kernel_class(samples_of(tr->second, 1.0), {"bytes", "call"});
-    p.transfer.latency_us = m.params[1] * 1e3;
-    p.transfer.gbps = m.params[0] > 0 ? 1e-6 / m.params[0] : 100.0;
-    p.transfer.source = "measured";
+  if (auto t = fit_crossing(tr == groups.end() ? std::vector<Sample>{} : samples_of(tr->second, 1.0), {},
+                            "hand-offs of a tensor between two pinned cores")) {
+    p.transfer = *t;
   } else {
     p.transfer.latency_us = 10;
     p.transfer.gbps = 10;
@@ -505,7 +490,6 @@ class GpuBackend : public MeasureBackend {
   GpuBackend(const CalibrationPolicy& policy, const runtime::UnitDef& unit) {
     mo_.policy = policy;
     mo_.gpu = unit;
-    mo_.copies = &copies;
     // Fewer repeats: a device op is timed from profiling events, steadier than the host's clock.
     mo_.min_reps = 3;
     mo_.max_reps = 30;
@@ -527,7 +511,6 @@ class GpuBackend : public MeasureBackend {
   std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) override {
     return zoo_points(classes, threads);
   }
-  std::vector<Sample> copies;
   std::vector<std::string> skipped;
 
  private:
@@ -605,7 +588,14 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     CalibrationDriver gdriver(gb, gd);
     gdriver.measure_grid();
     gdriver.measure_adaptive();
-    for (Sample& c : gb.copies) gdriver.add(std::move(c));
+    // Crossings: the copies' fixed part and bandwidth, and the hand-off between a CPU unit (on another
+    // core than the device's, where there is one) and the device. A second or so of the budget.
+    if (!gdriver.stopped()) {
+      for (Sample& c : measure_gpu_copies(*o.gpu)) gdriver.add(std::move(c));
+      const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      const int gpu_core = o.gpu->cpus.empty() ? -1 : o.gpu->cpus[0];
+      gdriver.add(measure_gpu_sync(*o.gpu, gpu_core == 0 && cores > 1 ? 1 : 0));
+    }
     CalibrationDriver::Result gr = gdriver.finish();
     r.interrupted = gr.interrupted;
     r.waited_s += gr.waited_s;

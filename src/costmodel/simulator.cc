@@ -13,6 +13,8 @@ double transfer_ms(const model::TransferSpec& t, int64_t bytes) {
   return t.latency_us * 1e-3 + static_cast<double>(bytes) / (t.gbps * 1e9) * 1e3;
 }
 
+double crossing_ms(const model::TransferSpec& t, int64_t bytes) { return t.sync_us * 1e-3 + transfer_ms(t, bytes); }
+
 SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::UnitSpec>& units, const model::TransferSpec& transfer,
                    bool with_trace) {
   const size_t n = tasks.size();
@@ -25,12 +27,13 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
   std::map<std::string, const model::TransferSpec*> host_copy;
   for (const auto& u : units)
     if (u.host_transfer.gbps > 0) host_copy[u.id] = &u.host_transfer;
-  auto crossing_ms = [&](const std::string& from, const std::string& to, int64_t b) {
+  // Every crossing also pays the sync term once per gpu side: the waiting unit learns of the tensor.
+  auto crossing = [&](const std::string& from, const std::string& to, int64_t b) {
     auto f = host_copy.find(from), t = host_copy.find(to);
     double ms = 0;
-    if (f != host_copy.end()) ms += transfer_ms(*f->second, b);
-    if (t != host_copy.end()) ms += transfer_ms(*t->second, b);
-    return f == host_copy.end() && t == host_copy.end() ? transfer_ms(transfer, b) : ms;
+    if (f != host_copy.end()) ms += crossing_ms(*f->second, b);
+    if (t != host_copy.end()) ms += crossing_ms(*t->second, b);
+    return f == host_copy.end() && t == host_copy.end() ? crossing_ms(transfer, b) : ms;
   };
 
   auto duration = [&](size_t i, const std::string& u) {
@@ -78,7 +81,7 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
       double at = r.end_ms[d];
       if (r.unit[d] != u) {
         int64_t b = tasks[i].dep_bytes.empty() ? 0 : tasks[i].dep_bytes[k];
-        at += crossing_ms(r.unit[d], u, b);
+        at += crossing(r.unit[d], u, b);
         if (crossings) ++*crossings, *bytes += b;
       }
       t = std::max(t, at);
@@ -124,7 +127,7 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
       size_t d = tasks[i].deps[k];
       if (r.unit[d] == best_u) continue;
       int64_t b = tasks[i].dep_bytes.empty() ? 0 : tasks[i].dep_bytes[k];
-      double t = crossing_ms(r.unit[d], best_u, b);
+      double t = crossing(r.unit[d], best_u, b);
       r.transfer_ms += t;
       if (with_trace)
         r.trace.push_back({"xfer " + tasks[d].name + " -> " + tasks[i].name, "transfer", r.unit[d] + "->" + best_u,

@@ -68,6 +68,9 @@ class Reader {
     if (d < 0) fail(join(path, key), "must be >= 0 (got " + std::to_string(d) + ")");
     return d;
   }
+  double nonneg_or(const json& obj, const std::string& path, const char* key, double d) const {
+    return optional(obj, key) ? nonneg(obj, path, key) : d;
+  }
   double positive(const json& obj, const std::string& path, const char* key) const {
     double d = num(field(obj, path, key), join(path, key));
     if (d <= 0) fail(join(path, key), "must be > 0 (got " + std::to_string(d) + ")");
@@ -204,6 +207,7 @@ Profile parse_profile(const std::string& text, const std::string& where) {
       if (u.kind != "gpu") r.fail(hp, "only a gpu unit has copies to and from host memory");
       u.host_transfer.latency_us = r.nonneg(*h, hp, "latency_us");
       u.host_transfer.gbps = r.positive(*h, hp, "gbps");
+      u.host_transfer.sync_us = r.nonneg_or(*h, hp, "sync_us", 0);
       u.host_transfer.source = r.str_or(*h, hp, "source", "unrecorded");
       one_of(r, hp + ".source", u.host_transfer.source, {"measured", "assumed", "spec", "unrecorded"});
       u.host_transfer.basis = r.str_or(*h, hp, "basis", "");
@@ -214,6 +218,7 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   const json& t = r.field(j, "", "transfer");
   p.transfer.latency_us = r.nonneg(t, "transfer", "latency_us");
   p.transfer.gbps = r.positive(t, "transfer", "gbps");
+  p.transfer.sync_us = r.nonneg_or(t, "transfer", "sync_us", 0);
   p.transfer.source = r.str_or(t, "transfer", "source", "unrecorded");
   one_of(r, "transfer.source", p.transfer.source, {"measured", "assumed", "spec", "unrecorded"});
   p.transfer.basis = r.str_or(t, "transfer", "basis", "");
@@ -355,11 +360,13 @@ std::string dump_profile(const Profile& p) {
     if (u.host_transfer.gbps > 0) {
       ju["host_transfer"] = {{"latency_us", u.host_transfer.latency_us}, {"gbps", u.host_transfer.gbps},
                              {"source", u.host_transfer.source}};
+      if (u.host_transfer.sync_us > 0) ju["host_transfer"]["sync_us"] = u.host_transfer.sync_us;
       if (!u.host_transfer.basis.empty()) ju["host_transfer"]["basis"] = u.host_transfer.basis;
     }
     j["units"].push_back(ju);
   }
   j["transfer"] = {{"latency_us", p.transfer.latency_us}, {"gbps", p.transfer.gbps}, {"source", p.transfer.source}};
+  if (p.transfer.sync_us > 0) j["transfer"]["sync_us"] = p.transfer.sync_us;
   if (!p.transfer.basis.empty()) j["transfer"]["basis"] = p.transfer.basis;
   j["kernels"] = json::object();
   for (const auto& [k, m] : p.kernels) {

@@ -144,10 +144,22 @@ Validation validate_emitted(const std::string& dir, const model::Profile* profil
   std::set<std::string> used;
   for (const LayerChoice& l : plan.layers)
     if (!l.setting.unit.empty()) used.insert(l.setting.unit), eo.op_unit[l.op] = l.setting.unit;
+  std::string first_unit;  // ops nothing pins run on the executor's first unit
+  if (plan.channel_split) {
+    const ChannelSplitChoice& c = *plan.channel_split;
+    eo.channel_splits[c.op] = {c.unit, c.channels};
+    used.insert(c.unit);
+    used.insert(c.home);
+    first_unit = c.home;
+  }
   if (!used.empty()) {
     if (!profile) throw Error("validate", "the plan places ops on units: give --profile to define them");
     for (const auto& u : profile->units)
-      if (used.count(u.id)) eo.units.push_back({u.id, u.cpus});
+      if (used.count(u.id)) eo.units.push_back({u.id, u.cpus, u.kind});
+    std::stable_partition(eo.units.begin(), eo.units.end(), [&](const runtime::UnitDef& u) { return u.id == first_unit; });
+    for (const std::string& id : used)
+      if (std::none_of(eo.units.begin(), eo.units.end(), [&](const runtime::UnitDef& u) { return u.id == id; }))
+        throw Error("validate", "the plan places ops on unit '" + id + "', which the profile lacks");
   }
   runtime::Executor ex(g, eo);
   v.packed_convs = static_cast<int>(packed.convs.size());

@@ -324,6 +324,8 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const m
   if (o.split_units.size() >= 2) {
     for (const auto& id : o.split_units)
       if (!profile.unit(id)) throw Error("--split-units", "the profile has no unit '" + id + "'");
+    const runtime::SparsitySpec formats = plan.spec();
+    const size_t n_layers = plan.layers.size();
     const auto assign = split_branches(pred, plan.spec(), o.split_units);
     runtime::SparsitySpec split = plan.spec();
     for (const auto& [op, unit] : assign) split.layers[op].unit = unit;
@@ -347,6 +349,16 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const m
         }
       }
     }
+    // CoDL: one conv shared between the first two units, kept if faster than the best so far.
+    plan.channel_split_best = best_channel_split(model, profile, formats, o.split_units[0], o.split_units[1]);
+    if (const auto& c = plan.channel_split_best; c && c->predicted_ms < plan.predicted.ms) {
+      plan.split = "channels";
+      plan.channel_split = c;
+      plan.predicted = predict_channel_split(model, profile, formats, *c);
+      // The branch split's units no longer apply, nor the entries it added for ops without a setting.
+      plan.layers.resize(n_layers);
+      for (LayerChoice& l : plan.layers) l.setting.unit.clear();
+    }
   }
   return plan;
 }
@@ -366,6 +378,13 @@ std::string plan_to_json(const Plan& p) {
   j["mean_kept_saliency"] = p.saliency;
   j["solver"] = {{"method", "mckp-dp"}, {"gap", p.solver_gap}, {"upper_bound", p.solver_upper_bound}};
   j["split"] = {{"mode", p.split}, {"split_ms", p.split_ms}, {"no_split_ms", p.no_split_ms}};
+  auto split_json = [](const ChannelSplitChoice& c) {
+    return json{{"op", c.op},           {"unit", c.unit},       {"home", c.home},
+                {"channels", c.channels}, {"of_channels", c.of_channels}, {"predicted_ms", c.predicted_ms}};
+  };
+  if (p.channel_split) j["channel_split"] = split_json(*p.channel_split);
+  // Tried and not kept: what it would have been, for the record.
+  if (p.channel_split_best && !p.channel_split) j["split"]["best_channel_split"] = split_json(*p.channel_split_best);
   json ops = json::object();
   for (const auto& l : p.layers) {
     json o;
@@ -409,6 +428,19 @@ Plan plan_from_json(const std::string& text, const std::string& where) {
     throw Error(where, std::string("a plan field has the wrong type: ") + e.what());
   }
   if (p.threads < 1) throw Error(where + ": field 'threads'", "must be >= 1");
+  p.split = j.contains("split") && j["split"].is_object() ? j["split"].value("mode", "none") : "none";
+  if (j.contains("channel_split")) {
+    const json& c = j["channel_split"];
+    try {
+      p.channel_split = ChannelSplitChoice{c.at("op").get<std::string>(),   c.at("unit").get<std::string>(),
+                                           c.at("home").get<std::string>(), c.at("channels").get<int64_t>(),
+                                           c.at("of_channels").get<int64_t>(), c.value("predicted_ms", 0.0)};
+    } catch (const json::exception& e) {
+      throw Error(where + ": field 'channel_split'", std::string("missing or of the wrong type: ") + e.what());
+    }
+    if (p.channel_split->channels < 1 || p.channel_split->channels >= p.channel_split->of_channels)
+      throw Error(where + ": field 'channel_split.channels'", "must be in 1..of_channels-1");
+  }
   json ops = json::object();
   for (auto& [name, v] : need("ops").items()) {
     if (!v.is_object()) throw Error(where + ": field 'ops." + name + "'", "not an object");

@@ -26,6 +26,7 @@
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/runtime/memory_plan.h"
 #include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/graph/passes/channel_split.h"
 #include "hilsim/runtime/gpu_lowering.h"
 #include "hilsim/runtime/op_lowering.h"
 #include "hilsim/runtime/sparse_select.h"
@@ -109,6 +110,7 @@ struct Executor::Impl {
   float* ptr(int b) { return arena.get() + buffers[b]->offset / 4; }
 
   void compile();
+  void split_channels(const std::map<std::string, int>& unit_index);
   void build_step(OpId id, int step_index, int unit);
   void run_steps(const std::vector<int>& list, kernels::ThreadPool& pool, uint64_t gen);
   void worker_loop(int u);
@@ -143,6 +145,7 @@ void Executor::Impl::compile() {
   }
   std::map<std::string, int> unit_index;
   for (size_t i = 0; i < units.size(); ++i) unit_index[units[i].id] = static_cast<int>(i);
+  split_channels(unit_index);
   for (size_t i = 0; i < units.size(); ++i)
     if (units[i].kind == "gpu") gpu_unit = static_cast<int>(i);
   if (gpu_unit >= 0) open_gpu();
@@ -250,6 +253,27 @@ void Executor::Impl::compile() {
       workers.push_back(std::move(w));
     }
     for (size_t u = 0; u < units.size(); ++u) workers[u]->thread = std::thread([this, u] { worker_loop(static_cast<int>(u)); });
+  }
+}
+
+void Executor::Impl::split_channels(const std::map<std::string, int>& unit_index) {
+  for (const auto& [op, cs] : opts.channel_splits) {
+    const std::string where = "channel split of op '" + op + "'";
+    if (!unit_index.count(cs.unit)) throw Error(where, "unit '" + cs.unit + "' is not defined");
+    const std::optional<LayerSparsity> ls = opts.sparsity.for_op(op);
+    if ((ls && ls->format != Format::kDense) || opts.prepacked.count(op))
+      throw Error(where, "not supported yet: splitting a pruned or packed conv (dense convs only)");
+    const graph::passes::ChannelSplitParts parts = graph::passes::split_conv_channels(g, op, cs.channels);
+    opts.sparsity.layers.erase(op);  // a dense setting (a plan's) for the conv that is now two
+    auto own = opts.op_unit.find(op);
+    const std::string home = own == opts.op_unit.end() ? units[0].id : own->second;
+    if (own != opts.op_unit.end()) opts.op_unit.erase(own);
+    if (cs.unit == home) throw Error(where, "both parts on unit '" + home + "': a split needs two units");
+    opts.op_unit[parts.first] = cs.unit;
+    opts.op_unit[parts.second] = home;
+    opts.op_unit[parts.join] = home;
+    // The parts stay dense whatever a uniform spec says (pruning each half apart is another mask).
+    for (const std::string& part : {parts.first, parts.second}) opts.sparsity.layers[part] = LayerSparsity{};
   }
 }
 
@@ -449,12 +473,16 @@ void Executor::Impl::plan_transfers() {
     for (int b : s.download) bytes += buffers[static_cast<size_t>(b)]->elems * 4;
     ops[static_cast<size_t>(s.op)].transfer_bytes = bytes;
     Step* sp = &s;
+    // Copies timed by the host clock: what the unit's thread spends on them (enqueue and event wait
+    // included), so that op time minus copy time is the kernel's share.
     s.fn = [this, sp](kernels::ThreadPool&) {
-      double ms = 0;
-      for (int b : sp->upload) ms += cl_ctx->write(*dev[static_cast<size_t>(b)], ptr(b), static_cast<size_t>(buffers[static_cast<size_t>(b)]->elems) * 4);
+      const auto t0 = Clock::now();
+      for (int b : sp->upload) cl_ctx->write(*dev[static_cast<size_t>(b)], ptr(b), static_cast<size_t>(buffers[static_cast<size_t>(b)]->elems) * 4);
+      const auto t1 = Clock::now();
       sp->dev_fn();
-      for (int b : sp->download) ms += cl_ctx->read(*dev[static_cast<size_t>(b)], ptr(b), static_cast<size_t>(buffers[static_cast<size_t>(b)]->elems) * 4);
-      sp->transfer_ms = ms;
+      const auto t2 = Clock::now();
+      for (int b : sp->download) cl_ctx->read(*dev[static_cast<size_t>(b)], ptr(b), static_cast<size_t>(buffers[static_cast<size_t>(b)]->elems) * 4);
+      sp->transfer_ms = ms_since(t0, t1) + ms_since(t2, Clock::now());
     };
   }
 }

@@ -38,6 +38,18 @@ assert any(o["kernel"].startswith("ocl_") for o in j["ops"]) and all("transfer_b
   fi
 fi
 check "$HILSIM" predict "$M" --profile "$X"
+# The channel split (two cores here): the predicted best one runs, its prediction beside the measurement.
+check "$HILSIM" run "$M" --repeat 1 --warmup 0 --units cpu0:0,cpu1:1 --split channels --profile "$X"
+if ! "$HILSIM" run "$M" --repeat 1 --warmup 0 --units cpu0:0,cpu1:1 --split channels --profile "$X" --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["total"]["split_predicted_ms"] > 0 and j["total"]["crossings"] >= 1
+names = {o["name"]: o["unit"] for o in j["ops"]}
+assert any(n.endswith("/ch0") and u == "cpu1" for n, u in names.items()), names
+assert any(n.endswith("/join") and u == "cpu0" for n, u in names.items()), names'; then
+  echo "FAIL: run --split channels does not run a conv split between the two units"
+  fail=1
+fi
 check "$HILSIM" plan "$M" --profile "$X" --target-speedup 1.2 --out "$TMP/plan.json"
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted"
 check "$HILSIM" report "$M" --profile "$X" --out "$TMP/report.html"

@@ -37,7 +37,7 @@ model::Profile gpu_profile() {
   m.valid_range["macs"] = {1e3, 1e12};
   p.kernels[model::gpu_profile_key("dense_conv3x3")] = m;
   for (auto& u : p.units)
-    if (u.kind == "gpu") u.host_transfer = {20, 2, "measured", ""};
+    if (u.kind == "gpu") u.host_transfer = {20, 2, 0, "measured", ""};
   return p;
 }
 
@@ -334,6 +334,23 @@ TEST(Predictor, CrossingsIntoTheGpuPayItsHostCopiesNotTheCoreHandOff) {
   EXPECT_EQ(ra.transfers, rb.transfers);
   // Each crossing is one copy to or from the device: 1 ms more each.
   EXPECT_NEAR(rb.transfer_ms - ra.transfer_ms, 1.0 * ra.transfers, 1e-6);
+}
+
+TEST(Predictor, EveryGpuCrossingPaysTheSyncTermButAGpuOnlyRunDoesNot) {
+  model::Profile a = gpu_profile(), b = gpu_profile();
+  for (auto& u : b.units)
+    if (u.kind == "gpu") u.host_transfer.sync_us = 500;  // 0.5 ms per crossing
+  runtime::SparsitySpec cfg;
+  runtime::LayerSparsity cpu;
+  cpu.unit = "cpu_big";
+  Predictor pa(small_model(), a, {0, "gpu"}), pb(small_model(), b, {0, "gpu"});
+  // All on the device: no crossing, so the sync term changes nothing.
+  EXPECT_DOUBLE_EQ(pa.predict().ms, pb.predict().ms);
+  cfg.layers[pa.prunable_ops()[2].first] = cpu;
+  const Prediction ra = pa.predict(cfg), rb = pb.predict(cfg);
+  ASSERT_GT(ra.transfers, 0);
+  EXPECT_NEAR(rb.transfer_ms - ra.transfer_ms, 0.5 * ra.transfers, 1e-6);
+  EXPECT_GT(rb.ms, ra.ms);
 }
 
 }  // namespace

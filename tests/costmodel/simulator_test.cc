@@ -66,3 +66,25 @@ TEST(Trace, JsonHasOneTrackPerUnit) {
   EXPECT_NE(j.find("\"thread_name\",\"args\":{\"name\":\"cpu1\"}"), std::string::npos);
   EXPECT_NE(j.find("conv \\\"1\\\""), std::string::npos);  // escaped
 }
+
+TEST(Simulator, GpuCrossingPaysSyncOnceEachWayEvenWithoutBytes) {
+  // A synthetic profile's gpu unit: 5 us per copy, 1 GB/s, 40 us to learn of the tensor per crossing.
+  auto units = two_units();
+  units[0].host_transfer = {5, 1, 40, "measured", ""};
+  const hilsim::model::TransferSpec cores{10, 1};
+  std::vector<SimTask> t = {{"a", "cpu", {{"cpu", 1.0}}, {}, {}},
+                            {"b", "gpu", {{"gpu", 2.0}}, {0}, {1000000}},
+                            {"c", "cpu", {{"cpu", 1.0}}, {1}, {0}}};
+  auto r = simulate(t, units, cores);
+  const double in_ms = 0.040 + 0.005 + 1.0, out_ms = 0.040 + 0.005;
+  EXPECT_DOUBLE_EQ(crossing_ms(units[0].host_transfer, 1000000), in_ms);
+  EXPECT_DOUBLE_EQ(r.start_ms[1], 1.0 + in_ms);
+  EXPECT_DOUBLE_EQ(r.start_ms[2], 1.0 + in_ms + 2.0 + out_ms);
+  EXPECT_EQ(r.transfers, 2);
+  EXPECT_NEAR(r.transfer_ms, in_ms + out_ms, 1e-12);
+  // Between CPU cores only the profile's core-to-core figure applies, with its own sync term.
+  std::vector<SimTask> u = {{"a", "cpu", {{"cpu", 1.0}}, {}, {}}, {"b", "gpu", {{"gpu", 1.0}}, {0}, {0}}};
+  units[0].host_transfer = {};
+  auto plain = simulate(u, units, {10, 1, 3});
+  EXPECT_DOUBLE_EQ(plain.start_ms[1], 1.0 + 0.010 + 0.003);
+}

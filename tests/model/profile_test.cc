@@ -318,6 +318,17 @@ TEST(Profile, GpuUnitModelsAndCopiesRoundTripAndAreChecked) {
   json bad_gbps = j;
   bad_gbps["units"][1]["host_transfer"]["gbps"] = 0;
   EXPECT_NE(error_of(bad_gbps).find("host_transfer.gbps"), std::string::npos) << error_of(bad_gbps);
+  // The sync term per crossing: optional (0 in older files), kept through a round trip, never negative.
+  EXPECT_EQ(p.unit("gpu")->host_transfer.sync_us, 0);
+  json sync = j;
+  sync["units"][1]["host_transfer"]["sync_us"] = 42.5;
+  sync["transfer"]["sync_us"] = 3;
+  const auto ps = parse_profile(sync.dump(), "sync.json");
+  EXPECT_EQ(ps.unit("gpu")->host_transfer.sync_us, 42.5);
+  EXPECT_EQ(ps.transfer.sync_us, 3);
+  EXPECT_EQ(parse_profile(hilsim::model::dump_profile(ps), "again").unit("gpu")->host_transfer.sync_us, 42.5);
+  sync["units"][1]["host_transfer"]["sync_us"] = -1;
+  EXPECT_NE(error_of(sync).find("host_transfer.sync_us"), std::string::npos) << error_of(sync);
   json bad_class = j;
   bad_class["kernels"]["conv9x9/gpu"] = j["kernels"]["dense_conv3x3/gpu"];
   EXPECT_NE(error_of(bad_class).find("conv9x9"), std::string::npos) << error_of(bad_class);

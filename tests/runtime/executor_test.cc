@@ -139,5 +139,37 @@ TEST(Executor, BadAssignmentsAreClearErrors) {
   EXPECT_THROW(parse_units("cpu0:999"), Error);
 }
 
+TEST(Executor, ChannelSplitBetweenTwoCoresMatchesTheReference) {
+  // CoDL's split of one conv along output channels, here between two CPU units (the gpu unit's case is
+  // in gpu_lowering_test): both parts run at once and the join gives the original tensor.
+  graph::Graph g = small("resnet18_like");
+  int64_t f = 0;
+  const std::string conv = largest_dense_conv(g, &f);
+  ASSERT_FALSE(conv.empty());
+  for (int64_t first : {int64_t{1}, f / 4, f - 3}) {
+    ExecOptions o;
+    o.units = parse_units("cpu0:0,cpu1:1", 0);
+    o.channel_splits[conv] = {"cpu1", first};
+    expect_matches_reference(g, o, conv + " split at " + std::to_string(first));
+    Executor ex(g, o);
+    std::map<std::string, std::string> unit_of;
+    for (const auto& op : ex.ops()) unit_of[op.name] = op.unit;
+    EXPECT_EQ(unit_of.at(conv + "/ch0"), "cpu1");
+    EXPECT_EQ(unit_of.at(conv + "/ch1"), "cpu0");
+    EXPECT_EQ(unit_of.at(conv + "/join"), "cpu0");
+    EXPECT_FALSE(unit_of.count(conv));
+  }
+  ExecOptions bad;
+  bad.units = parse_units("cpu0:0,cpu1:1", 0);
+  bad.channel_splits[conv] = {"cpu1", f};  // nothing left for the second part
+  EXPECT_THROW(Executor(g, bad), Error);
+  bad.channel_splits[conv] = {"cpu0", 4};  // both parts on one unit
+  EXPECT_THROW(Executor(g, bad), Error);
+  bad.channel_splits.clear();
+  bad.channel_splits[conv] = {"cpu1", 4};
+  bad.sparsity = parse_sparsity_spec("block:8x4@0.5");
+  EXPECT_THROW(Executor(g, bad), Error);  // pruned: not supported yet, and said so
+}
+
 }  // namespace
 }  // namespace hilsim::runtime

@@ -57,4 +57,20 @@ inline std::map<std::string, std::string> halves(const graph::Graph& g0, const s
   return assign;
 }
 
+// The canonical graph's dense (ungrouped) conv with the most MACs-like weight count: the one a CoDL
+// channel split is tried on.
+inline std::string largest_dense_conv(const graph::Graph& g0, int64_t* out_channels) {
+  graph::Graph g = g0;
+  graph::passes::canonicalize(g);
+  std::string best;
+  int64_t best_w = 0;
+  for (graph::OpId id : g.topological_order()) {
+    const graph::Op& op = g.op(id);
+    if (op.type != "Conv" || op.attr_int("group", 1) != 1 || !g.constant(op.inputs[1])) continue;
+    const graph::Tensor* w = g.constant(op.inputs[1]);
+    if (w->numel() > best_w) best_w = w->numel(), best = op.name, *out_channels = w->shape[0];
+  }
+  return best;
+}
+
 }  // namespace hilsim::runtime

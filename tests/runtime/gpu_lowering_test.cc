@@ -137,5 +137,23 @@ TEST(GpuUnit, NoDeviceIsAClearErrorNamingTheUnit) {
   expect_error([&] { Executor ex(small("resnet18_like"), o); }, {"unit 'gpu'", "OpenCL device"});
 }
 
+TEST(GpuUnit, ChannelSplitWithACpuUnitMatchesTheReference) {
+  SKIP_WITHOUT_OPENCL();
+  for (const char* name : {"resnet18_like", "yolov5s_like"}) {
+    graph::Graph g = small(name);
+    int64_t f = 0;
+    const std::string conv = largest_dense_conv(g, &f);
+    ASSERT_FALSE(conv.empty()) << name;
+    ExecOptions o;
+    o.units = parse_units("cpu0:0,gpu:1", 0);
+    o.gpu_tune = false;
+    o.channel_splits[conv] = {"gpu", f / 2 + 1};  // an odd split: uneven halves
+    expect_matches_reference(g, o, std::string(name) + " " + conv + " split with the gpu");
+    Executor ex(g, o);
+    for (const auto& op : ex.ops())
+      if (op.name == conv + "/ch0") EXPECT_EQ(op.kernel.rfind("ocl_", 0), 0u) << op.kernel;
+  }
+}
+
 }  // namespace
 }  // namespace hilsim::runtime

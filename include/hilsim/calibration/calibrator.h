@@ -29,11 +29,9 @@ struct MeasureOptions {
   double min_time_s = 0.02;  // per sample, after warm-up
   int min_reps = 5, max_reps = 200;
   CalibrationPolicy policy;  // copies per round, stable spread
-  // Time the point on the gpu unit (every op of its graph on the device; copies are timed apart) rather
-  // than on `threads` CPU cores.
+  // Time the point on the gpu unit (every op of its graph on the device, the target's own copies left
+  // out: crossings are calibrated apart, calibration/crossing.h) rather than on `threads` CPU cores.
   std::optional<runtime::UnitDef> gpu;
-  // gpu: the host<->device copies of the graph's inputs and outputs, as "transfer" samples of the gpu.
-  std::vector<Sample>* copies = nullptr;
 };
 // Times a point on this machine (warm-up, repeats until min_time; a sample whose p90/p10 spread is
 // above the policy's stable_spread is measured again and the steadier run kept). Features come from

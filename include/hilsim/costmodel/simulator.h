@@ -32,8 +32,10 @@ struct SimResult {
   std::vector<TraceEvent> trace;              // kernels and transfers, one track per unit
 };
 
-// Transfer + sync time for `bytes` crossing between two different units.
+// The copy of `bytes` at a transfer figure (its fixed part + bytes at its bandwidth).
 double transfer_ms(const model::TransferSpec& t, int64_t bytes);
+// One crossing of `bytes` between units: the copy plus the sync term (TransferSpec::sync_us).
+double crossing_ms(const model::TransferSpec& t, int64_t bytes);
 
 // Tasks must be given in a topological order (deps point backwards). Throws Error naming the task
 // for an unknown unit or a unit it has no duration for.

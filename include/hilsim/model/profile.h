@@ -49,8 +49,12 @@ struct DeviceInfo {
 };
 
 struct TransferSpec {
-  double latency_us = 0;  // per crossing tensor: hand-off + synchronisation
+  double latency_us = 0;  // per crossing tensor: the copy's fixed part (enqueue, wait, a small copy)
   double gbps = 0;
+  // Per crossing, apart from the copy: the consuming unit learning that the producer is done (event
+  // wait, thread wake-up). A CPU+GPU split paid it on every crossing and the copies' profiling events
+  // never saw it. Absent in older files: 0.
+  double sync_us = 0;
   // "measured" (fitted on hand-offs between cores), "assumed" (a placeholder where none could be
   // measured: a one-core machine, a calibration cut short) or "spec"; a profile never passes an
   // invented figure off as a measurement. Absent in older files: "unrecorded".
@@ -67,7 +71,7 @@ struct UnitSpec {
   std::vector<int> cpus;   // cores the unit is pinned to (cpu units)
   // gpu units: copies between host memory and the device (gbps 0: none recorded, the profile's
   // `transfer` applies). A crossing into or out of a gpu unit pays these, not the core-to-core figure.
-  TransferSpec host_transfer{0, 0, "", ""};
+  TransferSpec host_transfer{0, 0, 0, "", ""};
   // gpu units: what the device is ("PoCL on CPU core 1 (pthread-...)", "spec: Adreno 650 roofline").
   std::string device;
 };

@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "hilsim/costmodel/predictor.h"
 #include "hilsim/graph/graph.h"
+#include "hilsim/partition/channel_split.h"
 #include "hilsim/runtime/sparsity_spec.h"
 
 namespace hilsim::partition {
@@ -27,7 +29,9 @@ struct PlanOptions {
   bool share_coupled = true;    // coupled-channel groups take one decision
   int threads = 0;              // as in PredictorOptions
   std::string unit;             // default unit
-  std::vector<std::string> split_units;  // two or more units: also try a branch split across them
+  // Two or more units: also try a branch split across them, and CoDL's channel split of one conv
+  // between the first (which keeps every other op) and the second.
+  std::vector<std::string> split_units;
   int front_points = 0;         // > 1: also solve at this many budgets from fastest to dense (Plan::front)
 };
 
@@ -56,8 +60,11 @@ struct Plan {
   std::vector<LayerChoice> layers;
   double saliency = 0;      // mean kept saliency over prunable layers
   double solver_gap = 0, solver_upper_bound = 0;
-  std::string split = "none";  // none | branches
+  std::string split = "none";  // none | branches | channels
   double split_ms = 0, no_split_ms = 0;
+  // The best channel split found (tried with split_units; kept or not), and the one the plan uses
+  // (split == "channels").
+  std::optional<ChannelSplitChoice> channel_split_best, channel_split;
   // With PlanOptions::front_points: the Pareto front the knapsack reaches (dominated points dropped),
   // fastest first, and where this plan lies on it. Not part of the plan file.
   std::vector<FrontPoint> front;

@@ -25,6 +25,13 @@ struct PrepackedConv {
   std::string label;  // the kernel name stem (kernels::SparseFormat::name())
 };
 
+// CoDL's split of one conv along its output channels: the first `channels` run on `unit`, the rest and
+// the join into the op's output tensor on the op's own unit, both parts at once.
+struct ChannelSplit {
+  std::string unit;
+  int64_t channels = 0;
+};
+
 struct ExecOptions {
   int threads = 1;                             // threads of the single default unit
   SparsitySpec sparsity;                       // prune convs on the fly with the mask generators
@@ -36,6 +43,9 @@ struct ExecOptions {
   // gpu unit: time a few tiles per dense conv shape (cached per device) rather than take the default.
   bool gpu_tune = true;
   std::map<std::string, std::shared_ptr<const PrepackedConv>> prepacked;  // op name -> packed weights
+  // op name (after BN folding and fusion) -> its channel split (graph/passes/channel_split.h: the parts
+  // are NAME/ch0, NAME/ch1 and NAME/join). Dense convs only for now.
+  std::map<std::string, ChannelSplit> channel_splits;
 };
 
 // What runs for one op after compilation.
@@ -59,7 +69,7 @@ struct RunTiming {
   int crossings = 0;          // tensors handed from one unit to another
   double wait_ms = 0;         // time units spent waiting for a crossing tensor
   std::vector<double> op_transfer_ms;  // gpu unit: copies to and from the device around each op
-  double transfer_ms = 0;              // their sum (profiling events of the copies)
+  double transfer_ms = 0;              // their sum (host clock around the blocking copies)
 };
 
 struct Measurement {

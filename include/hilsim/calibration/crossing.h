@@ -1,0 +1,33 @@
+// What a tensor pays to cross between the host and the gpu unit, measured as the executor pays it, and
+// the one fit that turns crossing samples (core-to-core hand-offs or host<->device copies) into a
+// profile's transfer figures. The copies' profiling events saw only the copy itself (a fit on them
+// gave 0 us fixed cost); the host clock around a blocking copy also sees the enqueue and the event
+// wait, and the hand-off between unit threads is a term of its own.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hilsim/calibration/samples.h"
+#include "hilsim/model/profile.h"
+#include "hilsim/runtime/units.h"
+
+namespace hilsim::calibration {
+
+// Blocking copies host->device and device->host at a few sizes (64 B .. 4 MiB), timed by the host
+// clock from a thread pinned to the unit's cores: "transfer" samples of the gpu (features bytes, call).
+std::vector<Sample> measure_gpu_copies(const runtime::UnitDef& gpu, int repeats = 25);
+
+// The hand-off: a chain of tiny 1x1 convs alternating between a CPU unit on `cpu_core` and the gpu
+// unit, run by the executor; per crossing, the run's time spent in no op (the waiting unit learning of
+// the tensor). One "sync" sample of the gpu (feature call). Throws Error without an OpenCL device.
+Sample measure_gpu_sync(const runtime::UnitDef& gpu, int cpu_core, int repeats = 40);
+
+// Fits `copies` (klass "transfer": bytes + a fixed part per copy) and, where given, `syncs` (klass
+// "sync": the median per crossing) into one TransferSpec marked measured; nullopt with fewer than two
+// copies. `basis` says what was timed.
+std::optional<model::TransferSpec> fit_crossing(const std::vector<Sample>& copies, const std::vector<Sample>& syncs,
+                                                const std::string& basis);
+
+}  // namespace hilsim::calibration

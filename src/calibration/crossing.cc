@@ -1,0 +1,126 @@
+#include "hilsim/calibration/crossing.h"
+
+#include <algorithm>
+#include <chrono>
+#include <exception>
+#include <thread>
+
+#include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/runner.h"
+#include "hilsim/graph/builder.h"
+#include "hilsim/kernels/opencl/cl_runtime.h"
+#include "hilsim/kernels/thread_pool.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/reference_executor.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Sample series_sample(const std::string& klass, const std::string& instance, std::map<std::string, double> features,
+                     const std::vector<double>& ms) {
+  Sample s;
+  s.klass = klass;
+  s.unit = "gpu";
+  s.instance = instance;
+  s.features = std::move(features);
+  s.features["threads"] = 1;
+  s.ms_median = quantile(ms, 0.5);
+  s.ms_p10 = quantile(ms, 0.1);
+  s.ms_p90 = quantile(ms, 0.9);
+  s.repeats = static_cast<int>(ms.size());
+  return s;
+}
+
+}  // namespace
+
+std::vector<Sample> measure_gpu_copies(const runtime::UnitDef& gpu, int repeats) {
+  const std::string why = kernels::opencl::ClContext::unavailable_reason();
+  if (!why.empty()) throw Error("unit '" + gpu.id + "'", "needs an OpenCL device and this machine has none: " + why);
+  std::vector<Sample> out;
+  std::exception_ptr err;
+  // From the unit's own core, as the executor's gpu thread copies.
+  std::thread t([&] {
+    try {
+      if (!gpu.cpus.empty()) kernels::ThreadPool::pin_current_thread(gpu.cpus[0]);
+      auto ctx = kernels::opencl::ClContext::get();
+      for (int64_t bytes : {int64_t{64}, int64_t{4} << 10, int64_t{64} << 10, int64_t{512} << 10, int64_t{4} << 20}) {
+        std::vector<float> host(static_cast<size_t>(bytes / 4), 1.0f);
+        auto dev = ctx->alloc(static_cast<size_t>(bytes));
+        for (const bool up : {true, false}) {
+          std::vector<double> ms;
+          for (int i = 0; i < repeats + 3; ++i) {
+            const auto t0 = Clock::now();
+            if (up)
+              ctx->write(*dev, host.data(), static_cast<size_t>(bytes));
+            else
+              ctx->read(*dev, host.data(), static_cast<size_t>(bytes));
+            const double m = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+            if (i >= 3) ms.push_back(m);  // the first copies of a buffer also allocate it on the device
+          }
+          out.push_back(series_sample("transfer", std::string("gpu/copy/") + (up ? "to_device/" : "to_host/") + std::to_string(bytes) + "B",
+                                      {{"bytes", static_cast<double>(bytes)}, {"call", 1.0}}, ms));
+        }
+      }
+    } catch (...) {
+      err = std::current_exception();
+    }
+  });
+  t.join();
+  if (err) std::rethrow_exception(err);
+  return out;
+}
+
+Sample measure_gpu_sync(const runtime::UnitDef& gpu, int cpu_core, int repeats) {
+  // Tensors of 64 bytes: their copies are the fixed part measured above, so what is left between the
+  // ops is the hand-off itself.
+  constexpr int kOps = 8;
+  graph::GraphBuilder b("crossing", 5);
+  std::string x = b.input("x", {1, 4, 2, 2});
+  runtime::ExecOptions eo;
+  runtime::UnitDef cpu;
+  cpu.id = "cpu_host";
+  cpu.cpus = {cpu_core};
+  eo.units = {cpu, gpu};
+  for (int i = 0; i < kOps; ++i) {
+    const std::string name = "c" + std::to_string(i);
+    x = b.conv(x, 4, 1, 1, 1, true, std::nullopt, 1, name);
+    eo.op_unit[name] = i % 2 ? cpu.id : gpu.id;
+  }
+  b.output(x);
+  runtime::Executor ex(b.finish(), eo);
+  const runtime::TensorMap in = runtime::random_inputs(ex.compiled_graph(), 3);
+  for (int i = 0; i < 3; ++i) ex.run(in);
+  std::vector<double> per_crossing;
+  for (int r = 0; r < repeats; ++r) {
+    runtime::RunTiming rt;
+    ex.run(in, &rt);
+    if (rt.crossings <= 0) throw Error("sync calibration", "the chain crossed no units (unit assignment lost)");
+    double in_ops = 0;
+    for (double ms : rt.op_ms) in_ops += ms;
+    per_crossing.push_back(std::max(0.0, rt.total_ms - in_ops) / rt.crossings);
+  }
+  return series_sample("sync", "gpu/sync/" + std::to_string(kOps) + "ops/core" + std::to_string(cpu_core), {{"call", 1.0}},
+                       per_crossing);
+}
+
+std::optional<model::TransferSpec> fit_crossing(const std::vector<Sample>& copies, const std::vector<Sample>& syncs,
+                                                const std::string& basis) {
+  if (copies.size() < 2) return std::nullopt;
+  const model::KernelModel m = fit_kernel_class(copies, {"bytes", "call"});
+  model::TransferSpec t;
+  t.latency_us = m.params[1] * 1e3;
+  t.gbps = m.params[0] > 0 ? 1e-6 / m.params[0] : 100.0;
+  std::vector<double> sync_ms;
+  for (const Sample& s : syncs)
+    if (fit_ms(s) > 0) sync_ms.push_back(fit_ms(s));
+  t.sync_us = sync_ms.empty() ? 0 : quantile(sync_ms, 0.5) * 1e3;
+  t.source = "measured";
+  t.basis = basis + (syncs.empty() ? "" : "; sync per crossing from " + std::to_string(sync_ms.size()) + " executor hand-off runs");
+  return t;
+}
+
+}  // namespace hilsim::calibration

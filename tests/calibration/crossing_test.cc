@@ -1,0 +1,63 @@
+#include "hilsim/calibration/crossing.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "hilsim/kernels/opencl/cl_runtime.h"
+#include "hilsim/runtime/units.h"
+
+namespace hilsim::calibration {
+namespace {
+
+Sample synthetic(const std::string& klass, double bytes, double ms) {
+  Sample s;
+  s.klass = klass;
+  s.unit = "gpu";
+  s.instance = klass + "/" + std::to_string(bytes);
+  s.features = {{"bytes", bytes}, {"call", 1.0}, {"threads", 1.0}};
+  s.ms_median = s.ms_p10 = s.ms_p90 = ms;
+  return s;
+}
+
+TEST(Crossing, FitRecoversTheFixedPartTheBandwidthAndTheSyncTerm) {
+  // 25 us per copy + 2 GB/s; the hand-off 30 us (median of three runs, one disturbed).
+  std::vector<Sample> copies;
+  for (double bytes : {64.0, 4096.0, 65536.0, 524288.0, 4194304.0}) copies.push_back(synthetic("transfer", bytes, 0.025 + bytes / 2e9 * 1e3));
+  const std::vector<Sample> syncs = {synthetic("sync", 0, 0.028), synthetic("sync", 0, 0.030), synthetic("sync", 0, 0.2)};
+  const auto t = fit_crossing(copies, syncs, "synthetic");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_NEAR(t->latency_us, 25.0, 0.5);
+  EXPECT_NEAR(t->gbps, 2.0, 0.05);
+  EXPECT_NEAR(t->sync_us, 30.0, 1e-9);
+  EXPECT_EQ(t->source, "measured");
+  EXPECT_NE(t->basis.find("synthetic"), std::string::npos);
+  // Without sync samples the term is 0, not invented; one copy is too few to fit.
+  EXPECT_EQ(fit_crossing(copies, {}, "x")->sync_us, 0.0);
+  EXPECT_FALSE(fit_crossing({copies[0]}, syncs, "x").has_value());
+}
+
+TEST(Crossing, MeasuredOnTheDeviceWhereThereIsOne) {
+  const std::string why = kernels::opencl::ClContext::unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;
+  const runtime::UnitDef gpu = runtime::parse_units("gpu").at(0);
+  const std::vector<Sample> copies = measure_gpu_copies(gpu, 3);
+  ASSERT_EQ(copies.size(), 10u);  // five sizes, both ways
+  for (const Sample& s : copies) {
+    EXPECT_EQ(s.klass, "transfer");
+    EXPECT_EQ(s.unit, "gpu");
+    EXPECT_GT(s.ms_median, 0) << s.instance;
+    EXPECT_EQ(s.repeats, 3);
+  }
+  const int other = std::thread::hardware_concurrency() > 1 ? 1 : 0;
+  const Sample sync = measure_gpu_sync(gpu, other, 5);
+  EXPECT_EQ(sync.klass, "sync");
+  EXPECT_EQ(sync.repeats, 5);
+  EXPECT_GE(sync.ms_p10, 0);
+  const auto t = fit_crossing(copies, {sync}, "device");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_GT(t->gbps, 0);
+}
+
+}  // namespace
+}  // namespace hilsim::calibration
