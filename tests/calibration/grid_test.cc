@@ -181,6 +181,15 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   std::set<std::string> ew;
   for (const auto& p : design("elementwise", 1, 24, 1)) ew.insert(p.op);
   EXPECT_EQ(ew, (std::set<std::string>{"add", "affine"}));
+  // Those kinds lead each design, alternating with plain points, so a budget cut after one or two
+  // points of a cell still samples what the in-context runs lack.
+  for (const char* klass : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise", "concat"}) {
+    const auto d = design(klass, 1, 24, 1);
+    ASSERT_EQ(d.size(), 24u) << klass;
+    EXPECT_TRUE(is_real_network_kind(d[0])) << klass << " " << d[0].key();
+    EXPECT_FALSE(is_real_network_kind(d[1])) << klass << " " << d[1].key();
+  }
+  for (const auto& p : design("dense_conv5x5", 1, 24, 1)) EXPECT_FALSE(is_real_network_kind(p)) << p.key();
   // A policy can turn each off.
   CalibrationPolicy none;
   none.se_conv_share = 1.0, none.many_input_concat_share = 1.0, none.affine_share = 1.0;

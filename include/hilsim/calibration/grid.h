@@ -45,10 +45,16 @@ void check_kernel_class(const std::string& klass);
 double halton(uint64_t i, int b, double shift);
 int64_t log_uniform(double u, int64_t lo, int64_t hi);
 
+// The layer kinds real networks have and a plain grid misses (the policy's design shares): grouped
+// convs, squeeze-excite 1x1s on 1x1 maps, GEMMs with weights beyond L2 or over token rows, concats of
+// more than two inputs, standalone batch norms, global pools.
+bool is_real_network_kind(const KernelPoint& p);
+
 // Space-filling design for one class: `n` points of a scrambled Halton sequence over log-channels,
 // log-spatial, stride, kernel variant and sparsity ratio (0..0.95), deterministic in `seed`, kept under
 // the policy's caps so one sample stays short; the policy's shares add grouped convs, 7x7 depthwise,
-// global pools, GEMMs far beyond the caches and over token rows. Throws naming an unknown class.
+// global pools, GEMMs far beyond the caches and over token rows; those kinds come first, alternating
+// with plain points (a budget cut keeps both). Throws naming an unknown class.
 std::vector<KernelPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
                                 const CalibrationPolicy& policy = {});
 
