@@ -603,6 +603,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     gd.samples_path = o.out + ".gpu.samples.json";
     gd.budget_s = o.gpu_budget_s;
     gd.max_threads = 1;
+    gd.policy.affine_share = 1.0;  // no OpenCL kernel for a standalone batch norm yet: it would time the host
     gd.classes.clear();
     for (const auto& c : gpu_calibration_classes())
       if (o.classes.empty() || std::find(o.classes.begin(), o.classes.end(), c) != o.classes.end()) gd.classes.push_back(c);
