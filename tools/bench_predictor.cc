@@ -465,7 +465,8 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "YOLO-style detectors at two input sizes each), dense, block 8x4 at 0.5/0.7, pattern 2EP and three\n"
                     "random per-layer mixes. Each model is measured at every count of --thread-counts (default 1).\n"
                     "Reports within-10% shares, RMSPE, the models worse than 20%, per-kernel error by class and by\n"
-                    "layer kind (grouped conv, far gemm, global pool, far elementwise, 1x1 on 1x1 map), the\n"
+                    "layer kind (grouped conv, far gemm, global pool, far elementwise, 1x1 on 1x1 map, many-input\n"
+                    "concat, standalone batchnorm), the\n"
                     "measurement's own round-to-round spread, Spearman rank correlation and query speed.",
                     {"profile", "quick", "json", "suite", "thread_counts"}, run_bench});
 

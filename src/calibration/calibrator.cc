@@ -72,8 +72,13 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
       y = b.maxpool(x, p.k, p.stride, p.k == 2 ? 0 : p.k / 2);
     } else if (p.op == "add") {
       y = b.add(x, produced(b.input("y" + n, {1, p.c, p.h, p.w})));
+    } else if (p.op == "affine") {
+      y = b.batchnorm(x, "L" + n);  // standalone: no conv before it to fold into
     } else if (p.op == "concat") {
-      y = b.concat({x, produced(b.input("y" + n, {1, p.f, p.h, p.w}))});
+      std::vector<std::string> xs = {x};
+      for (int j = 1; j < p.inputs; ++j)
+        xs.push_back(produced(b.input("y" + n + "_" + std::to_string(j), {1, p.f, p.h, p.w})));
+      y = b.concat(xs);
     } else if (p.op == "resize") {
       y = b.resize_nearest(x, 2.0f);
     } else if (p.op == "copy") {
@@ -581,6 +586,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     gd.samples_path = o.out + ".gpu.samples.json";
     gd.budget_s = o.gpu_budget_s;
     gd.max_threads = 1;
+    gd.policy.affine_share = 1.0;  // no OpenCL kernel for a standalone batch norm yet: it would time the host
     gd.classes.clear();
     for (const auto& c : gpu_calibration_classes())
       if (o.classes.empty() || std::find(o.classes.begin(), o.classes.end(), c) != o.classes.end()) gd.classes.push_back(c);

@@ -45,13 +45,21 @@ void cap(KernelPoint& p, const CalibrationPolicy& pol) {
       else p.c = std::max<int64_t>(64, p.c * 4 / 5), p.f = std::max<int64_t>(16, p.f * 4 / 5);
     }
   } else {
-    const int64_t per_pixel = p.op == "concat" ? p.c + p.f : p.op == "resize" ? 5 * p.c : p.c;
+    const int64_t per_pixel = p.op == "concat" ? p.concat_channels() : p.op == "resize" ? 5 * p.c : p.c;
     while (per_pixel * p.h * p.w > pol.max_sample_elements && p.h > 1) p.h = p.w = std::max<int64_t>(1, p.h * 4 / 5);
     if (p.op == "maxpool" && p.h < p.k) p.h = p.w = p.k;
   }
 }
 
 }  // namespace
+
+bool is_real_network_kind(const KernelPoint& p) {
+  // Grouped convs and 7x7 depthwise ones both run the dense kernel group by group.
+  if (p.op == "conv") return (p.groups > 1 && starts(p.klass, "dense_conv")) || (p.k == 1 && p.h == 1 && p.w == 1);
+  if (p.op == "gemm") return 4 * p.c * p.f >= (int64_t{8} << 20) || p.h > 1;  // far heads start at 2048 x 1024
+  if (p.op == "concat") return p.inputs > 2;
+  return p.op == "affine" || p.op == "global_avgpool";
+}
 
 // Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
 double halton(uint64_t i, int b, double shift) {
@@ -92,6 +100,7 @@ std::string KernelPoint::key() const {
   if (format != "dense")
     s += "/" + format + std::to_string(bf) + "x" + std::to_string(bc) + "e" + std::to_string(entries) + "r" +
          std::to_string(std::lround(ratio * 1000));
+  if (op == "concat" && inputs != 2) s += "/n" + std::to_string(inputs);  // two-input keys as before (--resume)
   return s + "/a" + std::to_string(act);
 }
 
@@ -114,7 +123,7 @@ int64_t KernelPoint::working_set_bytes() const {
     return 4 * (c * h * w + f * s.out_h() * s.out_w() + s.weight_count());
   }
   if (op == "gemm") return 4 * (h * c + h * f + c * f);
-  if (op == "concat") return 8 * (c + f) * h * w;
+  if (op == "concat") return 8 * concat_channels() * h * w;
   if (op == "resize") return 20 * c * h * w;
   return 12 * c * h * w;
 }
@@ -128,6 +137,7 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
   const int primes[6] = {2, 3, 5, 7, 11, 13};
   double sh[6];
   for (int d = 0; d < 6; ++d) sh[d] = std::fmod(static_cast<double>(seed) * golden[d], 1.0);
+  int grouped = 0;
   for (int i = 0; i < n; ++i) {
     const uint64_t idx = static_cast<uint64_t>(i) + seed * 7919;
     double u[6];
@@ -144,7 +154,9 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
       p.f = log_uniform(u[1], 8, 1024);
       if (klass == "dense_conv1x1") {
         p.k = 1;
-        p.h = p.w = log_uniform(u[2], 1, 160);  // 1x1 layers run down to pooled 1x1 maps (SE, heads)
+        p.h = p.w = log_uniform(u[2] / policy.se_conv_share, 1, 160);
+        // Squeeze-excite: 1x1 convs on a pooled 1x1 map, a GEMV of the weights, nothing to tile.
+        if (u[2] >= policy.se_conv_share) p.h = p.w = 1, p.stride = 1;
       }
       if (klass == "dense_conv3x3") p.k = 3;
       if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
@@ -160,10 +172,12 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
       // Grouped convs (ResNeXt, RegNet: 8-64 channels a group) run the dense kernel group by group, with
       // short K and few filters per register tile: without them in the design a 3x3 conv of 16-channel
       // groups ran 35-40% over the rate fitted on ungrouped layers.
-      if ((klass == "dense_conv3x3" || klass == "dense_conv1x1") && u[4] >= policy.grouped_conv_share) {
-        const int64_t widths[5] = {4, 8, 16, 32, 64};
-        const int64_t group_width =
-            widths[static_cast<int>((u[4] - policy.grouped_conv_share) / (1.0 - policy.grouped_conv_share) * 5) % 5];
+      // The widths take turns (those of the mispredicted layers first: ResNeXt's 8, RegNetY's 24, the
+      // last stage's 64), so a design of a few grouped points still spans them.
+      if ((klass == "dense_conv3x3" || klass == "dense_conv1x1") && u[4] >= policy.grouped_conv_share &&
+          p.h > 1) {
+        const int64_t widths[6] = {8, 24, 64, 16, 32, 4};
+        const int64_t group_width = widths[grouped++ % 6];
         p.c = p.f = std::max<int64_t>(2, (p.c + group_width - 1) / group_width) * group_width;
         p.groups = p.c / group_width;
       }
@@ -217,10 +231,16 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         p.k = u[4] < 0.33 ? 2 : u[4] < 0.66 ? 3 : 5;
         p.stride = (p.k == 2 || u[3] < 0.5) ? 2 : 1;
       } else if (klass == "elementwise") {
-        p.op = "add";
+        p.op = u[3] >= policy.affine_share ? "affine" : "add";
       } else if (klass == "concat") {
         p.op = "concat";
         p.f = log_uniform(u[1], 8, 512);
+        if (u[3] >= policy.many_input_concat_share) {
+          // A dense block's concat: the block input and up to 64 layers' outputs of 8-64 channels.
+          p.inputs = static_cast<int>(log_uniform(u[4], 8, 64));
+          p.f = log_uniform(u[1], 8, 64);
+          p.h = p.w = log_uniform(u[2], 4, 56);
+        }
       } else if (klass == "resize") {
         p.op = "resize";
       } else {
@@ -230,7 +250,16 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
     cap(p, policy);
     pts.push_back(p);
   }
-  return pts;
+  // The real-network kinds first, alternating with plain points: on a loaded host a 120 s calibration
+  // measured only the first 1-2 design points of a cell (the in-context runs and slow-phase waits took
+  // the rest), and the in-context runs already cover plain shapes.
+  std::vector<KernelPoint> kinds, plain, out;
+  for (KernelPoint& p : pts) (is_real_network_kind(p) ? kinds : plain).push_back(std::move(p));
+  for (size_t i = 0; i < std::max(kinds.size(), plain.size()); ++i) {
+    if (i < kinds.size()) out.push_back(std::move(kinds[i]));
+    if (i < plain.size()) out.push_back(std::move(plain[i]));
+  }
+  return out;
 }
 
 std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads, const CalibrationPolicy& pol) {
@@ -253,7 +282,11 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
       {128, 64, 80, 1, 1, 1, 2},    {64, 64, 80, 3, 1, 1, 2},     {128, 256, 80, 3, 2, 1, 2},  {256, 128, 40, 1, 1, 1, 2},
       {128, 128, 40, 3, 1, 1, 2},   {256, 512, 40, 3, 2, 1, 2},   {512, 256, 20, 1, 1, 1, 2},  {256, 256, 20, 3, 1, 1, 2},
       {1024, 512, 20, 1, 1, 1, 2},  {128, 255, 80, 1, 1, 1, 0},   {256, 255, 40, 1, 1, 1, 0},  {512, 255, 20, 1, 1, 1, 0},
-      {960, 240, 1, 1, 1, 1, 1},    {240, 960, 1, 1, 1, 1, 0},    {72, 72, 56, 5, 2, 72, 1},   {240, 240, 14, 5, 1, 240, 2}};
+      {960, 240, 1, 1, 1, 1, 1},    {240, 960, 1, 1, 1, 1, 0},    {72, 72, 56, 5, 2, 72, 1},   {240, 240, 14, 5, 1, 240, 2},
+      // Grouped 3x3 convs of ResNeXt-101 32x8d (8 and 64 channels a group) and RegNetY-1.6GF (24), and
+      // RegNetY's squeeze-excite 1x1s on 1x1 maps.
+      {256, 256, 56, 3, 1, 32, 1},  {2048, 2048, 7, 3, 1, 32, 1}, {120, 120, 28, 3, 1, 5, 1},  {336, 336, 14, 3, 1, 14, 1},
+      {336, 84, 1, 1, 1, 1, 1},     {84, 336, 1, 1, 1, 1, 0}};
   struct Mem {
     const char* op;
     int64_t c, f, h, k, s;
@@ -263,7 +296,11 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
                              {"add", 96, 0, 14, 0, 1},      {"add", 160, 0, 7, 0, 1},      {"add", 128, 0, 28, 0, 1},
                              {"concat", 128, 128, 40, 0, 1}, {"concat", 64, 64, 80, 0, 1}, {"concat", 256, 256, 20, 0, 1},
                              {"resize", 256, 0, 20, 0, 1},  {"resize", 128, 0, 40, 0, 1},  {"copy", 512, 0, 7, 0, 1},
-                             {"copy", 1280, 0, 1, 0, 1}};
+                             {"copy", 1280, 0, 1, 0, 1},
+                             // DenseNet-161's standalone batch norms (k unused) and its block concats
+                             // (k: inputs of f channels after a block input of c).
+                             {"affine", 384, 0, 28, 0, 1},  {"affine", 1056, 0, 14, 0, 1},
+                             {"concat", 96, 48, 56, 6, 1},  {"concat", 384, 48, 14, 36, 1}};
   auto wanted = [&](const std::string& k) { return std::find(classes.begin(), classes.end(), k) != classes.end(); };
   std::vector<KernelPoint> pts;
   std::set<std::string> seen;
@@ -277,7 +314,8 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     KernelPoint p;
     p.op = "conv";
     p.c = cv.c, p.f = cv.f, p.h = p.w = cv.h, p.k = cv.k, p.stride = cv.s, p.groups = cv.g, p.act = cv.act;
-    const bool dw = p.groups > 1 && (p.k == 3 || p.k == 5);
+    // Grouped convs run the dense kernel group by group; only depthwise 3x3/5x5 have their own.
+    const bool dw = p.conv_shape().is_depthwise() && (p.k == 3 || p.k == 5);
     p.klass = model::dense_conv_class(p.k, p.k, dw);
     add(p);
     if (p.groups != 1) continue;
@@ -298,10 +336,14 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     p.op = m.op;
     p.c = m.c, p.f = m.f, p.h = p.w = m.h, p.k = m.k, p.stride = m.s;
     const std::string op = m.op;
-    p.klass = op == "maxpool" ? "pool" : op == "add" ? "elementwise" : op;
+    if (op == "concat" && m.k > 0) p.inputs = static_cast<int>(m.k) + 1, p.k = 0;
+    p.klass = op == "maxpool" ? "pool" : op == "add" || op == "affine" ? "elementwise" : op;
     add(p);
   }
-  for (auto [c, f] : {std::pair<int64_t, int64_t>{1280, 1000}, {512, 1000}, {1024, 1000}}) {
+  // Classifier heads: L2-resident (512x1000 is 2 MiB) to far beyond the last-level cache (VGG's
+  // 4096x4096 and 25088x4096 under the MAC cap: 9216x4096, AlexNet's).
+  for (auto [c, f] : {std::pair<int64_t, int64_t>{1280, 1000}, {512, 1000}, {1024, 1000}, {256, 512}, {4096, 4096},
+                      {9216, 4096}}) {
     KernelPoint p;
     p.op = "gemm", p.klass = "gemm", p.c = c, p.f = f, p.h = p.w = 1;
     add(p);
@@ -370,7 +412,16 @@ model::KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, i
     return k;
   }
   if (p.op == "add") return model::memory_instance("elementwise", 2 * p.c * plane, p.c * plane, p.threads);
-  if (p.op == "concat") return model::memory_instance("concat", (p.c + p.f) * plane, (p.c + p.f) * plane, p.threads);
+  if (p.op == "affine") {  // a standalone BatchNormalization: its four statistics are the weights
+    k = model::memory_instance("elementwise", p.c * plane, p.c * plane, p.threads);
+    k.weight_bytes = 4 * p.c * 4;
+    return k;
+  }
+  if (p.op == "concat") {
+    k = model::memory_instance("concat", p.concat_channels() * plane, p.concat_channels() * plane, p.threads);
+    k.inputs = p.inputs;
+    return k;
+  }
   if (p.op == "resize") return model::memory_instance("resize", p.c * plane, 4 * p.c * plane, p.threads);
   if (p.op == "copy") return model::memory_instance("copy", p.c * plane, p.c * plane, p.threads);
   throw Error("calibration grid", "unknown op '" + p.op + "'");

@@ -20,6 +20,7 @@
 #include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/gemm.h"
+#include "hilsim/kernels/math_ops.h"
 #include "hilsim/kernels/memory_ops.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
@@ -133,12 +134,23 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     x.run = [shape, &x](kernels::ThreadPool& pool) {
       kernels::binary_op(kernels::BinaryOp::kAdd, shape, x.in.data(), shape, x.in2.data(), x.out.data(), pool);
     };
+  } else if (p.op == "affine") {
+    x.in2 = random_floats(static_cast<size_t>(2 * c), seed + 3);  // scale, then shift
+    x.out.assign(x.in.size(), 0.0f);
+    x.run = [c, h, w, &x](kernels::ThreadPool& pool) {
+      kernels::channel_affine(1, c, h * w, x.in.data(), x.in2.data(), x.in2.data() + c, x.out.data(), pool);
+    };
   } else if (p.op == "concat") {
-    x.in2 = random_floats(static_cast<size_t>(f * h * w), seed + 3);
-    x.out.assign(static_cast<size_t>((c + f) * h * w), 0.0f);
-    const std::vector<std::vector<int64_t>> shapes = {{1, c, h, w}, {1, f, h, w}};
-    x.run = [shapes, &x](kernels::ThreadPool& pool) {
-      kernels::concat({x.in.data(), x.in2.data()}, shapes, 1, x.out.data(), pool);
+    // The inputs after the first (f channels each) lie one after another in in2.
+    const int64_t others = std::max(1, p.inputs) - 1;
+    x.in2 = random_floats(static_cast<size_t>(others * f * h * w), seed + 3);
+    x.out.assign(static_cast<size_t>(p.concat_channels() * h * w), 0.0f);
+    std::vector<std::vector<int64_t>> shapes = {{1, c, h, w}};
+    for (int64_t i = 0; i < others; ++i) shapes.push_back({1, f, h, w});
+    x.run = [shapes, others, f, h, w, &x](kernels::ThreadPool& pool) {
+      std::vector<const float*> ins = {x.in.data()};
+      for (int64_t i = 0; i < others; ++i) ins.push_back(x.in2.data() + i * f * h * w);
+      kernels::concat(ins, shapes, 1, x.out.data(), pool);
     };
   } else if (p.op == "resize") {
     x.out.assign(static_cast<size_t>(4 * c * h * w), 0.0f);

@@ -121,13 +121,14 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
     r.dense_macs = m * n * k;
     return r;
   }
-  int64_t in = 0, out = 0, w = 0;
+  int64_t in = 0, out = 0, w = 0, n_in = 0;
   for (const auto& t : op.inputs)
-    if (!t.empty()) (g.is_constant(t) ? w : in) += tensor_bytes(t);
+    if (!t.empty()) (g.is_constant(t) ? w : in) += tensor_bytes(t), ++n_in;
   for (const auto& t : op.outputs)
     if (!t.empty()) out += tensor_bytes(t);
   r.k = memory_instance(memory_class(op.type), in, out, threads);
   r.k.weight_bytes = w;
+  if (r.k.klass == "concat") r.k.inputs = n_in;
   if (auto ps = runtime::pool2d_shape_of(g, op)) {
     const kernels::PoolWork pw = kernels::pool2d_work(*ps);
     r.k.window_ops = pw.ops, r.k.strided_window_ops = pw.strided_ops;
@@ -148,6 +149,8 @@ std::string op_group(const graph::Graph& g, graph::OpId id, const KernelInstance
   }
   if (k.klass == "gemm") return k.weight_bytes > kNearWeightBytes ? "far gemm" : "";
   if (k.klass == "pool" && op.type != "MaxPool" && op.type != "AveragePool") return "global pool";
+  if (k.klass == "concat" && k.inputs > 4) return "many-input concat";
+  if (op.type == "BatchNormalization") return "standalone batchnorm";  // one the passes could not fold
   if (k.klass == "elementwise" && k.in_bytes + k.out_bytes > kNearActBytes) return "far elementwise";
   return "";
 }

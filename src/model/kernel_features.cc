@@ -45,11 +45,14 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // Pooling also pays per window element: a 5x5 stride-1 max pool does ~10 compares per output where
   // a 2x2 stride-2 one does 3, at the same bytes per output.
   static const std::vector<std::string> pool = {"bytes", "far_bytes", "elements", "window", "strided_window", "call"};
+  // Concat also pays per input tensor (see KernelInstance::inputs).
+  static const std::vector<std::string> concat = {"bytes", "far_bytes", "elements", "inputs", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
   static const std::vector<std::string> dispatch = {"call"};
   if (klass == "transfer") return transfer;
   if (klass == "dispatch") return dispatch;
   if (klass == "pool") return pool;
+  if (klass == "concat") return concat;
   return is_compute_class(klass) ? compute : memory;
 }
 
@@ -57,7 +60,7 @@ const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
       "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "masked_lanes", "chunk_calls", "bytes", "far_bytes", "elements",  "window",
-      "strided_window", "call"};
+      "strided_window", "inputs", "call"};
   return n;
 }
 
@@ -95,6 +98,7 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFElements] = d(k.out_bytes / 4);
     f[kFWindow] = d(k.window_ops);
     f[kFStridedWindow] = d(k.strided_window_ops);
+    f[kFInputs] = d(k.inputs);
   }
   f[kFCall] = 1.0;
   return f;

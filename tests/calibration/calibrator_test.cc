@@ -149,7 +149,8 @@ TEST(Calibrator, GridGraphsRunEachProducerRightBeforeItsConsumer) {
     const int copies = 3;
     runtime::Executor ex(layer_graph(p, 17, copies), runtime::ExecOptions{});
     const graph::Graph& cg = ex.compiled_graph();
-    const size_t per_copy = klass == std::string("elementwise") || klass == std::string("concat") ? 3 : 2;
+    // Producers: one per input (an add's two, a concat's `inputs`), then the consumer.
+    const size_t per_copy = p.op == "add" ? 3 : p.op == "concat" ? static_cast<size_t>(p.inputs) + 1 : 2;
     ASSERT_EQ(ex.ops().size(), per_copy * copies) << klass;
     for (size_t j = 0; j < ex.ops().size(); ++j) {
       const std::string& type = cg.op(*cg.find_op(ex.ops()[j].name)).type;
@@ -157,6 +158,24 @@ TEST(Calibrator, GridGraphsRunEachProducerRightBeforeItsConsumer) {
     }
     EXPECT_EQ(measure_point(p, MeasureOptions{0.001, 3, 10}).klass, klass);
   }
+}
+
+// A dense block's concat of many inputs and a standalone batch norm run in context like any grid
+// point; their samples carry the concat's input count and the batch norm's class.
+TEST(Calibrator, ManyInputConcatsAndStandaloneBatchNormsAreMeasured) {
+  KernelPoint cat;
+  cat.klass = "concat", cat.op = "concat", cat.c = 16, cat.f = 8, cat.h = cat.w = 7, cat.inputs = 24, cat.k = 0;
+  Sample s = measure_point(cat, MeasureOptions{0.001, 3, 10});
+  EXPECT_EQ(s.klass, "concat");
+  EXPECT_EQ(s.features.at("inputs"), 24.0);
+  EXPECT_EQ(s.features.at("bytes"), 2.0 * 4 * (16 + 23 * 8) * 49);
+  EXPECT_GT(s.ms_median, 0);
+  KernelPoint bn;
+  bn.klass = "elementwise", bn.op = "affine", bn.c = 24, bn.h = bn.w = 10;
+  s = measure_point(bn, MeasureOptions{0.001, 3, 10});
+  EXPECT_EQ(s.klass, "elementwise");
+  EXPECT_EQ(s.features.at("bytes"), 2.0 * 4 * 24 * 100);  // one tensor in, one out
+  EXPECT_GT(s.ms_median, 0);
 }
 
 TEST(Calibrator, FitRecoversAKnownLinearModel) {

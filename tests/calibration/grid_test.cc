@@ -83,6 +83,20 @@ TEST(KernelGrid, ReferenceLayersAreRealShapesUnderTheCap) {
   EXPECT_TRUE(reference_layers({"gemm"}, 1).size() >= 2);
 }
 
+// The graph node a memory-bound point stands for, as the cost model sees it in a model.
+graph::Graph memory_graph(const KernelPoint& p) {
+  graph::GraphBuilder b("mem");
+  const std::string x = b.input("x", {1, p.c, p.h, p.w});
+  if (p.op == "add") b.output(b.add(x, b.input("y", {1, p.c, p.h, p.w})));
+  if (p.op == "affine") b.output(b.batchnorm(x));
+  if (p.op == "concat") {
+    std::vector<std::string> xs = {x};
+    for (int i = 1; i < p.inputs; ++i) xs.push_back(b.input("y" + std::to_string(i), {1, p.f, p.h, p.w}));
+    b.output(b.concat(xs));
+  }
+  return b.finish();
+}
+
 // The standalone grid describes instances exactly as the runtime's instance functions do, so its
 // samples fit the keys and features the predictor evaluates.
 TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
@@ -108,6 +122,9 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
       else b.global_avgpool(x);
       graph::Graph g = b.finish();
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
+    } else if (p.op == "add" || p.op == "affine" || p.op == "concat") {
+      const graph::Graph g = memory_graph(p);
+      theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
       theirs = model::memory_instance(mine.klass, mine.in_bytes, mine.out_bytes, p.threads);
     }
@@ -130,6 +147,74 @@ TEST(KernelGrid, NeighboursStayValidAndDiffer) {
         EXPECT_NE(q.key(), p.key());
         EXPECT_EQ(instance_of(q, q.macs(), 0).klass, instance_of(p, p.macs(), 0).klass) << q.key();
       }
+}
+
+
+// What real networks have and a plain grid missed, in the design calibrate runs (24 points a class,
+// seed 1, the default policy): grouped convs of 8, 24 and 64 channels a group, squeeze-excite 1x1s on
+// 1x1 maps, GEMMs from L2-resident weights to far beyond the last-level cache, concats of many inputs
+// and standalone batch norms.
+TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
+  std::set<int64_t> widths;
+  for (const auto& p : design("dense_conv3x3", 1, 24, 1))
+    if (p.groups > 1 && p.groups < p.c) widths.insert(p.c / p.groups);
+  for (int64_t w : {8, 24, 64}) EXPECT_TRUE(widths.count(w)) << "no grouped conv of width " << w;
+  int se = 0;
+  for (const auto& p : design("dense_conv1x1", 1, 24, 1)) se += p.h == 1 && p.w == 1 && p.groups == 1 ? 1 : 0;
+  EXPECT_GE(se, 4);
+  int64_t smallest = INT64_MAX, largest = 0;
+  for (const auto& p : design("gemm", 1, 24, 1)) {
+    const int64_t weights = instance_of(p, p.macs(), 0).weight_bytes;
+    smallest = std::min(smallest, weights), largest = std::max(largest, weights);
+  }
+  EXPECT_LE(smallest, model::kNearWeightBytes);  // L2-resident
+  EXPECT_GE(largest, int64_t{48} << 20);         // beyond any last-level cache of the hosts we run on
+  int many = 0, two = 0;
+  for (const auto& p : design("concat", 1, 24, 1)) {
+    EXPECT_LE(p.inputs, 64) << p.key();
+    EXPECT_EQ(instance_of(p, 0, 0).inputs, p.inputs);
+    (p.inputs >= 8 ? many : two) += 1;
+    if (p.inputs == 2) EXPECT_EQ(p.key().find("/n"), std::string::npos) << p.key();  // keys as before
+  }
+  EXPECT_GE(many, 4);
+  EXPECT_GE(two, 4);
+  std::set<std::string> ew;
+  for (const auto& p : design("elementwise", 1, 24, 1)) ew.insert(p.op);
+  EXPECT_EQ(ew, (std::set<std::string>{"add", "affine"}));
+  // Those kinds lead each design, alternating with plain points, so a budget cut after one or two
+  // points of a cell still samples what the in-context runs lack.
+  for (const char* klass : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise", "concat"}) {
+    const auto d = design(klass, 1, 24, 1);
+    ASSERT_EQ(d.size(), 24u) << klass;
+    EXPECT_TRUE(is_real_network_kind(d[0])) << klass << " " << d[0].key();
+    EXPECT_FALSE(is_real_network_kind(d[1])) << klass << " " << d[1].key();
+  }
+  for (const auto& p : design("dense_conv5x5", 1, 24, 1)) EXPECT_FALSE(is_real_network_kind(p)) << p.key();
+  // A policy can turn each off.
+  CalibrationPolicy none;
+  none.se_conv_share = 1.0, none.many_input_concat_share = 1.0, none.affine_share = 1.0;
+  int se_none = 0;  // the plain log-uniform map size still draws a few 1x1 maps
+  for (const auto& p : design("dense_conv1x1", 1, 24, 1, none)) se_none += p.h == 1 ? 1 : 0;
+  EXPECT_LT(se_none, se);
+  for (const auto& p : design("concat", 1, 24, 1, none)) EXPECT_EQ(p.inputs, 2) << p.key();
+  for (const auto& p : design("elementwise", 1, 24, 1, none)) EXPECT_EQ(p.op, "add") << p.key();
+}
+
+TEST(KernelGrid, ReferenceLayersHoldGroupedConvsFarHeadsAndDenseBlocks) {
+  std::set<int64_t> widths;
+  bool far_head = false, se = false, dense_concat = false, bn = false;
+  for (const auto& p : reference_layers(calibration_classes(), 1)) {
+    if (p.op == "conv" && p.groups > 1 && p.groups < p.c) {
+      EXPECT_EQ(p.klass, "dense_conv3x3") << p.key();  // the dense kernel, group by group
+      widths.insert(p.c / p.groups);
+    }
+    far_head = far_head || (p.op == "gemm" && p.c * p.f * 4 > int64_t{100} << 20);
+    se = se || (p.klass == "dense_conv1x1" && p.h == 1);
+    dense_concat = dense_concat || (p.op == "concat" && p.inputs >= 32);
+    bn = bn || (p.op == "affine" && p.klass == "elementwise");
+  }
+  EXPECT_EQ(widths, (std::set<int64_t>{8, 24, 64}));
+  EXPECT_TRUE(far_head && se && dense_concat && bn);
 }
 
 }  // namespace

@@ -59,6 +59,21 @@ TEST(KernelRunner, TimesRealKernelsWithOrderedQuantiles) {
   EXPECT_LT(s.features.at("macs"), 0.5 * static_cast<double>(sp.macs()));
 }
 
+// The standalone runner times the same many-input concats and batch norms as the in-context one.
+TEST(KernelRunner, TimesManyInputConcatsAndBatchNorms) {
+  KernelPoint cat;
+  cat.klass = "concat", cat.op = "concat", cat.c = 16, cat.f = 8, cat.h = cat.w = 7, cat.inputs = 24, cat.k = 0;
+  Sample s = run_point(cat, quick());
+  EXPECT_EQ(s.features.at("inputs"), 24.0);
+  EXPECT_GT(s.ms_median, 0);
+  KernelPoint bn;
+  bn.klass = "elementwise", bn.op = "affine", bn.c = 24, bn.h = bn.w = 10;
+  s = run_point(bn, quick());
+  EXPECT_EQ(s.klass, "elementwise");
+  EXPECT_EQ(s.features.at("bytes"), 2.0 * 4 * 24 * 100);
+  EXPECT_GT(s.ms_median, 0);
+}
+
 TEST(KernelRunner, TransferAndRooflineArePositive) {
   const Sample t = run_transfer(65536, 0, 1);
   EXPECT_EQ(t.klass, "transfer");

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "hilsim/graph/builder.h"
 #include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/graph/zoo.h"
 
@@ -36,6 +37,35 @@ TEST(OpGroup, NamesTheLayerKindsRealNetworksHave) {
   EXPECT_GE(r["far elementwise"], 2);
   EXPECT_EQ(r["far gemm"], 1);
   EXPECT_GT(r[""], 20);
+}
+
+
+// A graph's concat counts the tensors it joins (the per-input term of its class); the same bytes in
+// two tensors count two.
+TEST(OpInstance, ConcatCountsItsInputs) {
+  auto concat_of = [](int n, int64_t ch) {
+    graph::GraphBuilder b("concat");
+    std::vector<std::string> xs;
+    for (int i = 0; i < n; ++i) xs.push_back(b.relu(b.input("x" + std::to_string(i), {1, ch, 14, 14})));
+    b.output(b.concat(xs));
+    graph::Graph g = b.finish();
+    return op_instance(g, g.topological_order().back(), {}, 1, true).k;
+  };
+  const KernelInstance many = concat_of(48, 32), two = concat_of(2, 24 * 32);
+  EXPECT_EQ(many.klass, "concat");
+  EXPECT_EQ(many.inputs, 48);
+  EXPECT_EQ(two.inputs, 2);
+  EXPECT_EQ(many.in_bytes, two.in_bytes);
+  EXPECT_EQ(features_of(many).at("inputs"), 48.0);
+  graph::GraphBuilder b("groups");
+  std::vector<std::string> xs;
+  for (int i = 0; i < 6; ++i) xs.push_back(b.relu(b.input("x" + std::to_string(i), {1, 8, 7, 7})));
+  b.output(b.batchnorm(b.concat(xs)));
+  graph::Graph g = b.finish();
+  std::map<std::string, int> n;
+  for (graph::OpId id : g.topological_order()) ++n[op_group(g, id, op_instance(g, id, {}, 1, true).k)];
+  EXPECT_EQ(n["many-input concat"], 1);
+  EXPECT_EQ(n["standalone batchnorm"], 1);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "hilsim/model/kernel_model.h"
+
 using namespace hilsim::model;
 
 TEST(KernelFeatures, MemoryBoundOpsCountDramStreamedBytesApart) {
@@ -58,4 +60,30 @@ TEST(KernelFeatures, InPlaceSparseRowsCountMaskedTailsAndChunkCalls) {
   EXPECT_EQ(conv_instance("sparse_fb1", s, 1, kept * 64, kept * 8).masked_lane_macs, 0);
   s.h = s.w = 10, s.kh = s.kw = 3, s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
   EXPECT_EQ(conv_instance("sparse_fb1", s, 1, kept * 900, kept * 8).masked_lane_macs, 0);
+}
+
+// A concat pays per input tensor: DenseNet's block concats join up to 48 where the calibration's
+// first designs joined 2-4. Same bytes, more inputs, a higher price under a model with that term.
+TEST(KernelFeatures, ConcatOfManyInputsPaysPerInput) {
+  EXPECT_EQ(feature_names("concat"), (std::vector<std::string>{"bytes", "far_bytes", "elements", "inputs", "call"}));
+  EXPECT_EQ(feature_names("elementwise").size(), 4u);  // the other memory-bound classes keep theirs
+  const int64_t bytes = 48 * 32 * 14 * 14 * 4;
+  KernelInstance two = memory_instance("concat", bytes, bytes, 1), many = two;
+  two.inputs = 2, many.inputs = 48;
+  EXPECT_EQ(features_of(two).at("bytes"), features_of(many).at("bytes"));
+  EXPECT_EQ(features_of(many).at("inputs"), 48.0);
+  EXPECT_EQ(feature_vector(many)[kFInputs], 48.0);
+  EXPECT_EQ(std::string(all_feature_names()[kFInputs]), "inputs");
+  // 1e-6 ms per byte, 2 us per input, 3 us per call.
+  KernelModel m;
+  m.features = {"bytes", "inputs", "call"};
+  m.params = {1e-6, 2e-3, 3e-3};
+  const double t2 = evaluate_model(m, features_of(two)), t48 = evaluate_model(m, features_of(many));
+  EXPECT_NEAR(t48 - t2, 46 * 2e-3, 1e-9);
+  const CompiledModel cm = compile_model(m, "concat/t1");
+  EXPECT_NEAR(cm.evaluate(feature_vector(many)), t48, 1e-9);
+  // Other classes never carry the term.
+  KernelInstance add = memory_instance("elementwise", bytes, bytes, 1);
+  add.inputs = 5;
+  EXPECT_EQ(features_of(add).count("inputs"), 0u);
 }

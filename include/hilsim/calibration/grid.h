@@ -19,18 +19,20 @@ namespace hilsim::calibration {
 struct KernelPoint {
   std::string klass;
   int threads = 1;
-  std::string op;  // conv | gemm | maxpool | global_avgpool | add | concat | resize | copy
+  std::string op;  // conv | gemm | maxpool | global_avgpool | add | affine | concat | resize | copy
   // gemm: h rows (1 for a classifier, tokens else) of c inputs to f outputs.
   int64_t c = 8, f = 8, h = 8, w = 8, k = 1, stride = 1, groups = 1;
   std::string format = "dense";  // dense | block | block_col | pattern | csr
   int bf = 8, bc = 4, entries = 2;
   double ratio = 0;
   int act = 0;  // fused epilogue: 0 none, 1 ReLU, 2 SiLU (the exp-based one costs per output byte)
+  int inputs = 2;  // concat: tensors joined, the first of c channels, each other of f
 
   std::string key() const;  // unique text: the sample's `instance`
   kernels::ConvShape conv_shape() const;  // op == "conv": padding k / 2 on every side
   int64_t macs() const;                   // dense-equivalent
   int64_t working_set_bytes() const;      // activations + weights of one instance
+  int64_t concat_channels() const { return c + f * (inputs - 1); }  // op == "concat": of the output
 };
 
 // Every class calibration knows, in a stable order ("transfer" is measured apart).
@@ -43,10 +45,16 @@ void check_kernel_class(const std::string& klass);
 double halton(uint64_t i, int b, double shift);
 int64_t log_uniform(double u, int64_t lo, int64_t hi);
 
+// The layer kinds real networks have and a plain grid misses (the policy's design shares): grouped
+// convs, squeeze-excite 1x1s on 1x1 maps, GEMMs with weights beyond L2 or over token rows, concats of
+// more than two inputs, standalone batch norms, global pools.
+bool is_real_network_kind(const KernelPoint& p);
+
 // Space-filling design for one class: `n` points of a scrambled Halton sequence over log-channels,
 // log-spatial, stride, kernel variant and sparsity ratio (0..0.95), deterministic in `seed`, kept under
 // the policy's caps so one sample stays short; the policy's shares add grouped convs, 7x7 depthwise,
-// global pools, GEMMs far beyond the caches and over token rows. Throws naming an unknown class.
+// global pools, GEMMs far beyond the caches and over token rows; those kinds come first, alternating
+// with plain points (a budget cut keeps both). Throws naming an unknown class.
 std::vector<KernelPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
                                 const CalibrationPolicy& policy = {});
 

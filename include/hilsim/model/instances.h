@@ -49,7 +49,8 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
 
 // The layer kinds real networks have that one class's fit can get wrong together (each has run
 // 15-60% off its class before): "grouped conv", "1x1 on 1x1 map", "far gemm" (weights beyond a
-// core's L2 share), "global pool", "far elementwise" (tensors beyond L2); "" for any other op.
+// core's L2 share), "global pool", "far elementwise" (tensors beyond L2), "many-input concat" (more
+// than 4 inputs: DenseNet blocks), "standalone batchnorm" (none to fold into); "" for any other op.
 // Accuracy reports list them beside the classes, so a class's median cannot hide them.
 std::string op_group(const graph::Graph& g, graph::OpId id, const KernelInstance& k);
 

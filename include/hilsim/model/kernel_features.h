@@ -49,6 +49,9 @@ struct KernelInstance {
   // once), and those of strided windows, which gather.
   int64_t window_ops = 0;
   int64_t strided_window_ops = 0;
+  // Concat: the tensors it joins. Each input is a copy of its own (a call, a split over threads); a
+  // DenseNet block's concat of up to 48 inputs ran ~50% over a per-byte rate fitted on 2-4 inputs.
+  int64_t inputs = 0;
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
@@ -88,7 +91,7 @@ std::map<std::string, double> features_of(const KernelInstance& k);
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
   kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFMaskedLanes, kFChunkCalls, kFBytes,
-  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFCall, kNumFeatures
+  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFCall, kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
 const std::array<const char*, kNumFeatures>& all_feature_names();
