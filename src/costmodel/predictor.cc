@@ -10,6 +10,7 @@
 #include "hilsim/calibration/fit.h"
 #include "hilsim/model/instances.h"
 #include "hilsim/model/kernel_features.h"
+#include "hilsim/model/kernel_names.h"
 #include "hilsim/costmodel/simulator.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/passes/canonicalize.h"
@@ -56,6 +57,7 @@ struct Predictor::Impl {
   std::vector<Node> nodes;
   std::unordered_map<std::string, size_t> index;
   std::string default_unit;
+  std::optional<kernels::Isa> isa;  // the profile's dispatch path: names the kernels its machine runs
   int64_t activation_peak = 0;
   int64_t llc = 0;
   int64_t model_weight_bytes = 0;
@@ -160,6 +162,7 @@ struct Predictor::Impl {
       throw Error("threads " + std::to_string(opts.threads),
                   "must be in 1.." + std::to_string(limit) + " (4x the cores of unit '" + default_unit + "')");
     llc = largest_cache(profile);
+    isa = model::dispatch_isa(profile.device);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, model::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
       std::string klass;
@@ -309,6 +312,7 @@ struct Predictor::Impl {
     const model::KernelInstance& k = oi.k;
     p.format = oi.format;
     p.klass = k.klass;
+    p.kernel = n.conv && !gpu ? model::conv_kernel_name(n.shape, oi.setting, isa) : k.klass;
     p.executed_macs = k.executed_macs;
     p.weight_bytes = k.weight_bytes;
     const model::TransferSpec& copy = u->host_transfer.gbps > 0 ? u->host_transfer : profile.transfer;
