@@ -159,7 +159,7 @@ const Register reg({"predict", "predicted latency, bytes, energy and peak memory
                     "Per kernel instance (after re-parameterisation, BN folding and activation fusion; sparse\n"
                     "formats from SPEC or the plan) the profile's fitted model for its class gives the time;\n"
                     "a conv's kernel is named as `hilsim run` names it on the profile's machine (ISA from the\n"
-                    "profile's recorded extensions), beside the class that priced it (docs: kernel names).\n"
+                    "profile's recorded extensions), beside the class that priced it (README: Kernel names).\n"
                     "classes the profile lacks fall back to its roofline (marked *). Bytes are the memory access\n"
                     "cost in storage format, split by level; energy = pJ/FLOP x FLOPs + pJ/byte x bytes by level\n"
                     "+ static power x time, with the coefficients' source shown. A list-scheduling simulator\n"
