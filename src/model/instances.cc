@@ -5,7 +5,6 @@
 
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/kernels/sparse_conv.h"
-#include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/op_lowering.h"
@@ -18,11 +17,18 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 }  // namespace
 
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf, int bc, int entries) {
-  // The class of the kernel that runs the conv, by the one kernel-to-class table (kernel_names.h).
-  runtime::LayerSparsity ls;
-  ls.format = format.empty() ? runtime::Format::kDense : runtime::parse_format(format, "format '" + format + "'");
-  ls.bf = bf, ls.bc = bc, ls.entries = entries;
-  return kernel_class_of(conv_kernel_name(s, ls, std::nullopt));
+  (void)bc;
+  (void)entries;
+  // kernel_names.h's table applied to the kernel that runs, without building its name (this runs for
+  // every layer of every query); KernelNames.ConvClassIsTheKernelsClass holds the two together.
+  if (format == "dense" || format.empty()) {
+    // Depthwise kernels exist for 3x3 and 5x5; other depthwise convs run the grouped dense kernel.
+    const bool dw = s.is_depthwise() && s.kh == s.kw && (s.kh == 3 || s.kh == 5);
+    return dense_conv_class(s.kh, s.kw, dw);
+  }
+  if (format == "block" || format == "block_col") return "sparse_fb" + std::to_string(std::min(bf, 16));
+  if (format == "pattern" || format == "csr") return "sparse_fb1";
+  throw Error("format '" + format + "'", "unknown storage format (dense, block, block_col, pattern, csr)");
 }
 
 SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
@@ -90,7 +96,6 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
     ls = runtime::LayerSparsity{};
   }
   r.format = runtime::format_name(ls.format);
-  r.setting = ls;
   const auto fp = conv_footprint(cs, r.format, ls.ratio, ls.bf, ls.bc, ls.entries, bias);
   r.k = conv_instance(conv_class(cs, r.format, ls.bf, ls.bc, ls.entries), cs, threads, fp.executed_macs,
                       fp.weight_bytes);

@@ -26,15 +26,6 @@ const char* format_name(Format f) {
   return "dense";
 }
 
-Format parse_format(const std::string& f, const std::string& where) {
-  if (f == "dense") return Format::kDense;
-  if (f == "block") return Format::kBlock;
-  if (f == "block_col") return Format::kBlockCol;
-  if (f == "pattern") return Format::kPattern;
-  if (f == "csr") return Format::kCsr;
-  throw Error(where, "unknown format '" + f + "' (dense, block, block_col, pattern, csr)");
-}
-
 namespace {
 
 bool valid_bf(int v) { return v == 1 || v == 2 || v == 4 || v == 8 || v == 16 || v == 32; }
@@ -48,6 +39,15 @@ void check(const LayerSparsity& s, const std::string& where) {
   if (s.format == Format::kPattern && s.entries != 2 && s.entries != 3)
     throw Error(where, "pattern entries must be 2 or 3 (got " + std::to_string(s.entries) + ")");
   if (!(s.ratio >= 0 && s.ratio <= 1)) throw Error(where, "ratio must be within [0, 1]");
+}
+
+Format parse_format(const std::string& f, const std::string& where) {
+  if (f == "dense") return Format::kDense;
+  if (f == "block") return Format::kBlock;
+  if (f == "block_col") return Format::kBlockCol;
+  if (f == "pattern") return Format::kPattern;
+  if (f == "csr") return Format::kCsr;
+  throw Error(where, "unknown format '" + f + "' (dense, block, block_col, pattern, csr)");
 }
 
 double parse_ratio(const std::string& t, const std::string& where) {

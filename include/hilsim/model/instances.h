@@ -37,7 +37,6 @@ std::string memory_class(const std::string& op_type);
 struct OpInstance {
   KernelInstance k;
   std::string format = "dense";
-  runtime::LayerSparsity setting;  // a conv's setting as it runs (after any fall back to dense)
   int64_t dense_macs = 0;
 };
 // A conv op from its shape (what op_instance does for a Conv, without touching the graph): the cost

@@ -14,8 +14,6 @@ namespace hilsim::runtime {
 
 enum class Format { kDense, kBlock, kBlockCol, kPattern, kCsr };
 const char* format_name(Format f);
-// The inverse of format_name; throws hilsim::Error naming `where` for anything else.
-Format parse_format(const std::string& f, const std::string& where);
 
 struct LayerSparsity {
   Format format = Format::kDense;
