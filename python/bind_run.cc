@@ -13,6 +13,7 @@
 #include "hilsim/model/profile.h"
 #include "hilsim/partition/planner.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/measurement_json.h"
 #include "hilsim/runtime/run_config.h"
 
@@ -93,8 +94,11 @@ void bind_run(py::module_& m) {
             ms = hilsim::runtime::measure(*ex, inputs, warmup, repeat);
           }
           const auto& cops = ex->ops();
-          for (size_t i = 0; i < cops.size(); ++i)
-            ops.append(to_py(hilsim::runtime::measured_op_json(cops[i], ms.op_ms_median[i])));
+          for (size_t i = 0; i < cops.size(); ++i) {
+            nlohmann::json jo = hilsim::runtime::measured_op_json(cops[i], ms.op_ms_median[i]);
+            jo["class"] = hilsim::model::run_op_class(cops[i].type, cops[i].kernel);
+            ops.append(to_py(jo));
+          }
           r["total"] = to_py(hilsim::runtime::measured_total_json(*ex, ms));
         }
         r["ops"] = ops;

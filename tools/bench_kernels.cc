@@ -23,6 +23,7 @@
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/kernels/thread_pool.h"
+#include "hilsim/model/kernel_names.h"
 #include "hilsim/util/error.h"
 
 #if defined(HILSIM_HAVE_BASELINES)
@@ -362,6 +363,7 @@ int run_bench(const std::vector<std::string>& positional) {
     for (const auto& r : rows) {
       nlohmann::json o = {{"net", r.net},
                           {"kernel", r.kernel},
+                          {"class", model::kernel_class_of(r.kernel)},
                           {"shape", r.shape},
                           {"sparsity", r.sparsity},
                           {"block", r.block},

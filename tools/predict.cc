@@ -90,16 +90,16 @@ int run_predict(const std::vector<std::string>& args) {
   if (!FLAGS_csv.empty()) {
     std::vector<std::string> cols = {"name", "type", "kernel", "unit", "format", "ms", "bytes", "dram_bytes",
                                      "cache_bytes", "energy_mj", "macs", "executed_macs", "weight_bytes",
-                                     "start_ms", "end_ms", "model", "extrapolated"};
+                                     "start_ms", "end_ms", "model", "extrapolated", "class"};
     if (FLAGS_compare) cols.push_back("measured_ms_p10");
     CsvTable t(cols);
     for (size_t i = 0; i < p.ops.size(); ++i) {
       const auto& o = p.ops[i];
-      t.row().cell(o.name).cell(o.type).cell(o.klass).cell(o.unit).cell(o.format).cell(o.ms)
+      t.row().cell(o.name).cell(o.type).cell(o.kernel).cell(o.unit).cell(o.format).cell(o.ms)
           .cell(static_cast<long long>(o.bytes)).cell(static_cast<long long>(o.dram_bytes))
           .cell(static_cast<long long>(o.cache_bytes)).cell(o.energy_mj).cell(static_cast<long long>(o.macs))
           .cell(static_cast<long long>(o.executed_macs)).cell(static_cast<long long>(o.weight_bytes))
-          .cell(o.start_ms).cell(o.end_ms).cell(o.model).cell(o.extrapolated);
+          .cell(o.start_ms).cell(o.end_ms).cell(o.model).cell(o.extrapolated).cell(o.klass);
       if (FLAGS_compare) t.cell(measured[i]);
     }
     t.write(FLAGS_csv, "--csv");
@@ -131,13 +131,13 @@ int run_predict(const std::vector<std::string>& args) {
     print_json(j);
     return kExitOk;
   }
-  std::printf("%-32s %-18s %-8s %9s %10s %9s%s\n", "name", "kernel", "unit", "ms", "bytes", "mJ",
+  std::printf("%-32s %-36s %-18s %-8s %9s %10s %9s%s\n", "name", "kernel", "class", "unit", "ms", "bytes", "mJ",
               FLAGS_compare ? "  measured    err" : "");
   for (size_t i = 0; i < p.ops.size(); ++i) {
     const auto& o = p.ops[i];
     std::string k = o.klass + (o.model == "roofline" ? "*" : "") + (o.extrapolated ? "!" : "");
-    std::printf("%-32s %-18s %-8s %9.4f %10s %9.4f", o.name.substr(0, 32).c_str(), k.substr(0, 18).c_str(),
-                o.unit.c_str(), o.ms, human_bytes(static_cast<double>(o.bytes)).c_str(), o.energy_mj);
+    std::printf("%-32s %-36s %-18s %-8s %9.4f %10s %9.4f", o.name.substr(0, 32).c_str(), o.kernel.substr(0, 36).c_str(),
+                k.substr(0, 18).c_str(), o.unit.c_str(), o.ms, human_bytes(static_cast<double>(o.bytes)).c_str(), o.energy_mj);
     if (FLAGS_compare && measured[i] > 0)
       std::printf("  %8.4f %+6.1f%%", measured[i], 100.0 * (o.ms - measured[i]) / measured[i]);
     std::printf("\n");
@@ -165,6 +165,8 @@ const Register reg({"predict", "predicted latency, bytes, energy and peak memory
                     "                     [--json] [--trace FILE] [--compare] [--csv FILE]\n\n"
                     "Per kernel instance (after re-parameterisation, BN folding and activation fusion; sparse\n"
                     "formats from SPEC or the plan) the profile's fitted model for its class gives the time;\n"
+                    "a conv's kernel is named as `hilsim run` names it on the profile's machine (ISA from the\n"
+                    "profile's recorded extensions), beside the class that priced it (README: Kernel names).\n"
                     "classes the profile lacks fall back to its roofline (marked *). Bytes are the memory access\n"
                     "cost in storage format, split by level; energy = pJ/FLOP x FLOPs + pJ/byte x bytes by level\n"
                     "+ static power x time, with the coefficients' source shown. A list-scheduling simulator\n"
@@ -174,7 +176,7 @@ const Register reg({"predict", "predicted latency, bytes, energy and peak memory
                     "--compare also times the profile's speed reference, where it has one, and says how much\n"
                     "slower or faster this host is than when the profile was calibrated.\n"
                     "--csv writes the per-op table (name, type, kernel, unit, format, ms, bytes by level, energy,\n"
-                    "MACs, schedule; measured ms with --compare) to a file.",
+                    "MACs, schedule, model, class; measured ms with --compare) to a file.",
                     {"profile", "sparsity", "plan", "threads", "unit", "json", "trace", "compare", "repeat", "allow_extrapolation",
                      "input_shape", "allow_unknown", "csv"},
                     run_predict});

@@ -254,7 +254,7 @@ int run_report(const std::vector<std::string>& args) {
     std::vector<svg::Span> spans;
     for (const auto& o : p.ops) {
       if (std::find(lanes.begin(), lanes.end(), o.unit) == lanes.end()) lanes.push_back(o.unit);
-      spans.push_back({o.unit, o.name + " [" + o.klass + ", " + o.format + "]", format_color(o.format), o.start_ms, o.end_ms});
+      spans.push_back({o.unit, o.name + " [" + o.kernel + " (" + o.klass + "), " + o.format + "]", format_color(o.format), o.start_ms, o.end_ms});
     }
     section("chart-timeline", "Simulated timeline",
             "List scheduling of the kernels on the profile's units; colour by format (blue dense, orange block, green "

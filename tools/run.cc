@@ -15,6 +15,7 @@
 #include "hilsim/partition/planner.h"
 #include "csv_table.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/measurement_json.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
@@ -140,12 +141,12 @@ int run_run(const std::vector<std::string>& args) {
 
   if (!FLAGS_csv.empty()) {
     CsvTable t({"name", "type", "kernel", "unit", "format", "measured_ms_median", "macs", "executed_macs",
-                "weight_bytes", "kept_saliency"});
+                "weight_bytes", "kept_saliency", "class"});
     for (size_t i = 0; i < ops.size(); ++i)
       t.row().cell(ops[i].name).cell(ops[i].type).cell(ops[i].kernel).cell(ops[i].unit).cell(ops[i].format)
           .cell(m.op_ms_median[i]).cell(static_cast<long long>(ops[i].macs))
           .cell(static_cast<long long>(ops[i].executed_macs)).cell(static_cast<long long>(ops[i].weight_bytes))
-          .cell(ops[i].kept_saliency);
+          .cell(ops[i].kept_saliency).cell(model::run_op_class(ops[i].type, ops[i].kernel));
     t.write(FLAGS_csv, "--csv");
   }
 
@@ -154,7 +155,10 @@ int run_run(const std::vector<std::string>& args) {
     j["model"] = model_spec;
     j["threads"] = threads;
     nlohmann::json jo = nlohmann::json::array();
-    for (size_t i = 0; i < ops.size(); ++i) jo.push_back(runtime::measured_op_json(ops[i], m.op_ms_median[i]));
+    for (size_t i = 0; i < ops.size(); ++i) {
+      jo.push_back(runtime::measured_op_json(ops[i], m.op_ms_median[i]));
+      jo.back()["class"] = model::run_op_class(ops[i].type, ops[i].kernel);
+    }
     j["ops"] = jo;
     j["reference_ops"] = reference_ops.size();
     nlohmann::json jr = nlohmann::json::array();

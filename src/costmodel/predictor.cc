@@ -10,6 +10,7 @@
 #include "hilsim/calibration/fit.h"
 #include "hilsim/model/instances.h"
 #include "hilsim/model/kernel_features.h"
+#include "hilsim/model/kernel_names.h"
 #include "hilsim/costmodel/simulator.h"
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/passes/canonicalize.h"
@@ -56,6 +57,7 @@ struct Predictor::Impl {
   std::vector<Node> nodes;
   std::unordered_map<std::string, size_t> index;
   std::string default_unit;
+  std::optional<kernels::Isa> isa;  // the profile's dispatch path: names the kernels its machine runs
   int64_t activation_peak = 0;
   int64_t llc = 0;
   int64_t model_weight_bytes = 0;
@@ -160,6 +162,7 @@ struct Predictor::Impl {
       throw Error("threads " + std::to_string(opts.threads),
                   "must be in 1.." + std::to_string(limit) + " (4x the cores of unit '" + default_unit + "')");
     llc = largest_cache(profile);
+    isa = model::dispatch_isa(profile.device);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, model::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
       std::string klass;
@@ -451,6 +454,22 @@ struct Predictor::Impl {
     return it->second;
   }
 
+  // Name, type and kernel are filled where a prediction leaves the cache (as evaluate() says): a
+  // search loop's estimate() builds none of these strings. `ls` is the setting asked for; a conv that
+  // could not take it runs dense (its prediction's format says so).
+  void label(OpPrediction& o, size_t i, const runtime::LayerSparsity* ls) const {
+    const Node& n = nodes[i];
+    o.name = n.name;
+    o.type = n.type;
+    const model::UnitSpec* u = profile.unit(o.unit);
+    if (!n.conv || (u && u->kind == "gpu")) {
+      o.kernel = o.klass;
+      return;
+    }
+    static const runtime::LayerSparsity kDense{};
+    o.kernel = model::conv_kernel_name(n.shape, ls && o.format != "dense" ? *ls : kDense, isa);
+  }
+
   // `free_units`: ops the config leaves on the default unit may run on any of these instead; the
   // simulator places each where it finishes first.
   Prediction predict(const runtime::SparsitySpec& cfg, bool with_trace, const std::vector<std::string>* free_units = nullptr) {
@@ -467,8 +486,7 @@ struct Predictor::Impl {
     r.ops.reserve(nodes.size());
     for (size_t i = 0; i < memo.size(); ++i) {
       r.ops.push_back(*memo[i].pred);
-      r.ops.back().name = nodes[i].name;
-      r.ops.back().type = nodes[i].type;
+      label(r.ops.back(), i, memo[i].has_ls ? &memo[i].ls : nullptr);
     }
     if (one_unit && !with_trace) {
       // One unit, no trace: the schedule is the sequence, no simulation needed.
@@ -517,8 +535,7 @@ struct Predictor::Impl {
     for (size_t i = 0; i < r.ops.size(); ++i) {
       if (tasks[i].unit.empty()) {
         r.ops[i] = on_unit(i, sim.unit[i]);
-        r.ops[i].name = nodes[i].name;
-        r.ops[i].type = nodes[i].type;
+        label(r.ops[i], i, memo[i].has_ls ? &memo[i].ls : nullptr);
       }
       r.ops[i].start_ms = sim.start_ms[i];
       r.ops[i].end_ms = sim.end_ms[i];
@@ -567,8 +584,7 @@ OpPrediction Predictor::predict_op(const std::string& op, const runtime::LayerSp
   auto c = impl_->cache.find(key);
   if (c == impl_->cache.end()) c = impl_->cache.emplace(key, impl_->evaluate(impl_->nodes[it->second], &ls, unit, strict)).first;
   OpPrediction r = c->second;
-  r.name = impl_->nodes[it->second].name;
-  r.type = impl_->nodes[it->second].type;
+  impl_->label(r, it->second, &ls);
   return r;
 }
 

@@ -42,9 +42,7 @@ class GemmConv final : public PreparedConv {
     if (bias) bias_.assign(bias, bias + s.f);
   }
 
-  std::string kernel_name() const override {
-    return "dense_conv" + std::to_string(shape_.kh) + "x" + std::to_string(shape_.kw) + "_" + uk_->name;
-  }
+  std::string kernel_name() const override { return dense_conv_kernel_name(shape_, uk_->isa); }
   int64_t weight_bytes() const override {
     return static_cast<int64_t>(sizeof(float)) * (shape_.weight_count() + static_cast<int64_t>(bias_.size()));
   }
@@ -109,6 +107,13 @@ class GemmConv final : public PreparedConv {
 };
 
 }  // namespace
+
+std::string dense_conv_kernel_name(const ConvShape& s, Isa isa) {
+  // Every ISA's GEMM micro-kernel has the generic one's register tile; only the ISA differs.
+  const GemmUkernel& g = gemm_ukernel(Isa::kGeneric);
+  return "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + "_f32_gemm_" + std::to_string(g.mr) + "x" +
+         std::to_string(g.nr) + "_" + isa_name(isa);
+}
 
 std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w, const float* bias,
                                                  const Epilogue& ep, Isa isa) {

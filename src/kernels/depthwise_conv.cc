@@ -14,42 +14,38 @@ namespace {
 // Vector kernels may read up to one 32-float load past the last window of the last row.
 constexpr size_t kOverread = 64;
 
+// Which vector row kernel a shape runs (3s1, 3s2, 5s1, 5s2), -1 for the portable one: the one rule
+// behind both the prepared kernel and its name.
+int vector_row_index(const ConvShape& s) {
+  if (s.dil_h != 1 || s.dil_w != 1 || s.kh != s.kw || s.stride_h != s.stride_w) return -1;
+  if ((s.kh != 3 && s.kh != 5) || (s.stride_w != 1 && s.stride_w != 2)) return -1;
+  return (s.kh == 5 ? 2 : 0) + (s.stride_w == 2 ? 1 : 0);
+}
+
 class DepthwiseConv final : public PreparedConv {
  public:
   DepthwiseConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
       : PreparedConv(s), w_(w, w + s.weight_count()), bias_(static_cast<size_t>(s.c), 0.0f), ep_(ep) {
     if (bias) std::copy(bias, bias + s.c, bias_.begin());
     row_ = &f32_dwconv_row_generic;
-    name_ = "f32_dwconv_row_generic";
 #if defined(__x86_64__)
     // One row kernel per (kernel size, stride) the vector paths have, in the order 3s1, 3s2, 5s1, 5s2.
-    struct Rows {
-      DwRowFn fn[4];
-      const char* name[4];
-    };
-    static const Rows avx512{{&f32_dwconv_3x3s1_row_avx512, &f32_dwconv_3x3s2_row_avx512, &f32_dwconv_5x5s1_row_avx512,
-                              &f32_dwconv_5x5s2_row_avx512},
-                             {"f32_dwconv_3x3s1_avx512", "f32_dwconv_3x3s2_avx512", "f32_dwconv_5x5s1_avx512",
-                              "f32_dwconv_5x5s2_avx512"}};
-    static const Rows avx2{{&f32_dwconv_3x3s1_row_avx2, &f32_dwconv_3x3s2_row_avx2, &f32_dwconv_5x5s1_row_avx2,
-                            &f32_dwconv_5x5s2_row_avx2},
-                           {"f32_dwconv_3x3s1_avx2", "f32_dwconv_3x3s2_avx2", "f32_dwconv_5x5s1_avx2",
-                            "f32_dwconv_5x5s2_avx2"}};
-    const Rows* rows = isa == Isa::kAvx512 ? &avx512 : isa == Isa::kAvx2 ? &avx2 : nullptr;
-    if (rows && s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w &&
-        (s.kh == 3 || s.kh == 5) && (s.stride_w == 1 || s.stride_w == 2)) {
-      const int i = (s.kh == 5 ? 2 : 0) + (s.stride_w == 2 ? 1 : 0);
-      row_ = rows->fn[i];
-      name_ = rows->name[i];
+    static const DwRowFn avx512[4] = {&f32_dwconv_3x3s1_row_avx512, &f32_dwconv_3x3s2_row_avx512,
+                                      &f32_dwconv_5x5s1_row_avx512, &f32_dwconv_5x5s2_row_avx512};
+    static const DwRowFn avx2[4] = {&f32_dwconv_3x3s1_row_avx2, &f32_dwconv_3x3s2_row_avx2,
+                                    &f32_dwconv_5x5s1_row_avx2, &f32_dwconv_5x5s2_row_avx2};
+    const DwRowFn* rows = isa == Isa::kAvx512 ? avx512 : isa == Isa::kAvx2 ? avx2 : nullptr;
+    const int i = vector_row_index(s);
+    if (rows && i >= 0) {
+      row_ = rows[i];
+      isa_ = isa;
     }
 #else
     (void)isa;
 #endif
   }
 
-  std::string kernel_name() const override {
-    return "depthwise_conv" + std::to_string(shape_.kh) + "x" + std::to_string(shape_.kw) + "_" + name_;
-  }
+  std::string kernel_name() const override { return depthwise_conv_kernel_name(shape_, isa_); }
   int64_t weight_bytes() const override { return static_cast<int64_t>((w_.size() + bias_.size()) * sizeof(float)); }
   int64_t executed_macs() const override { return shape_.macs(); }
 
@@ -95,10 +91,18 @@ class DepthwiseConv final : public PreparedConv {
   std::vector<float> w_, bias_;
   Epilogue ep_;
   DwRowFn row_;
-  const char* name_;
+  Isa isa_ = Isa::kGeneric;  // the path the row kernel is of (generic where no vector row fits)
 };
 
 }  // namespace
+
+std::string depthwise_conv_kernel_name(const ConvShape& s, Isa isa) {
+  const std::string base = "depthwise_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + "_";
+  const int i = vector_row_index(s);
+  if (isa == Isa::kGeneric || i < 0) return base + "f32_dwconv_row_generic";
+  static const char* const rows[4] = {"3x3s1", "3x3s2", "5x5s1", "5x5s2"};
+  return base + "f32_dwconv_" + rows[i] + "_" + isa_name(isa);
+}
 
 std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w, const float* bias,
                                                      const Epilogue& ep, Isa isa) {

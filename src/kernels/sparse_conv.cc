@@ -204,6 +204,7 @@ class KeptColumnConv final : public PreparedConv {
     }
   }
 
+  // The ISA named is the tile's (a path this CPU lacks falls back to generic), as sparse_conv_kernel_name.
   std::string kernel_name() const override { return label_ + "_" + tile_isa_name(isa_); }
   int64_t weight_bytes() const override {
     return r_.storage_bytes() + (has_bias_ ? static_cast<int64_t>(sizeof(float) * bias_.size()) : 0);
@@ -366,6 +367,8 @@ class KeptColumnConv final : public PreparedConv {
 };
 
 }  // namespace
+
+std::string sparse_conv_kernel_name(const SparseFormat& f, Isa isa) { return f.name() + "_" + isa_name(isa); }
 
 std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvDesc& d, SparseRows rows, const float* bias, Isa isa) {
   d.shape.validate();

@@ -20,6 +20,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf, int bc, int entries) {
   (void)bc;
   (void)entries;
+  // kernel_names.h's table applied to the kernel that runs, without building its name (this runs for
+  // every layer of every query); KernelNames.ConvClassIsTheKernelsClass holds the two together.
   if (format == "dense" || format.empty()) {
     // Depthwise kernels exist for 3x3 and 5x5; other depthwise convs run the grouped dense kernel.
     const bool dw = s.is_depthwise() && s.kh == s.kw && (s.kh == 3 || s.kh == 5);

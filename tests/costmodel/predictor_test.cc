@@ -8,6 +8,10 @@
 #include <thread>
 
 #include "hilsim/graph/zoo.h"
+#include "hilsim/kernels/cpu_features.h"
+#include "hilsim/model/kernel_names.h"
+#include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::costmodel {
@@ -351,6 +355,51 @@ TEST(Predictor, EveryGpuCrossingPaysTheSyncTermButAGpuOnlyRunDoesNot) {
   ASSERT_GT(ra.transfers, 0);
   EXPECT_NEAR(rb.transfer_ms - ra.transfer_ms, 0.5 * ra.transfers, 1e-6);
   EXPECT_GT(rb.ms, ra.ms);
+}
+
+// One name per kernel: for every format, `run` and `predict` name the same kernel and the same class for
+// every conv (predict for a profile of this machine, whose recorded extensions give the path run takes).
+TEST(Predictor, RunAndPredictNameTheSameKernelAndClassForEveryConv) {
+  model::Profile profile = model::load_profile(std::string(HILSIM_SOURCE_DIR) + "/device_profiles/x86_avx512_2core.json");
+  switch (kernels::active_isa()) {
+    case kernels::Isa::kAvx512: profile.device.isa = {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}; break;
+    case kernels::Isa::kAvx2: profile.device.isa = {"avx2", "fma"}; break;
+    case kernels::Isa::kGeneric: profile.device.isa = {"neon"}; break;
+  }
+  PredictorOptions po;
+  po.threads = 1;
+  po.allow_extrapolation = true;  // names are the point here, not the classes this profile fitted
+  graph::ZooOptions zo;
+  zo.resolution = 32;
+  zo.width = 0.25;
+  for (const std::string model : {"mobilenetv2_like", "resnet18_like"}) {
+    const graph::Graph g = graph::make_zoo_model(model, zo);
+    Predictor pred(g, profile, po);
+    for (const std::string spec : {"", "block:8x4@0.7", "block_col:16x2@0.6", "pattern:2", "pattern:3", "csr@0.9"}) {
+      SCOPED_TRACE(model + " " + spec);
+      runtime::RunConfigRequest req;
+      req.sparsity = spec;
+      runtime::Executor ex(g, runtime::make_exec_options(req));
+      std::map<std::string, const runtime::CompiledOp*> run_ops;
+      for (const auto& op : ex.ops()) run_ops[op.name] = &op;
+      const Prediction p = pred.predict(spec.empty() ? runtime::SparsitySpec{} : runtime::parse_sparsity_spec(spec));
+      int convs = 0, sparse = 0;
+      for (const auto& o : p.ops) {
+        if (o.type != "Conv") continue;
+        SCOPED_TRACE(o.name);
+        ASSERT_TRUE(run_ops.count(o.name));
+        const runtime::CompiledOp& r = *run_ops[o.name];
+        EXPECT_EQ(o.kernel, r.kernel);
+        EXPECT_EQ(o.klass, model::run_op_class(r.type, r.kernel));
+        EXPECT_EQ(o.format, r.format);
+        ++convs;
+        sparse += o.format != "dense";
+      }
+      EXPECT_GT(convs, 5);
+      // Each format reaches some convs of each model (else the test would compare dense kernels only).
+      if (!spec.empty()) EXPECT_GT(sparse, 0);
+    }
+  }
 }
 
 }  // namespace

@@ -105,5 +105,20 @@ TEST(DenseConv, BadShapeNamesTheField) {
   }
 }
 
+// The cost model names another machine's kernel without preparing it: the pure name must be the
+// prepared kernel's on every path this CPU runs.
+TEST(DenseConv, KernelNameWithoutPreparing) {
+  for (int64_t k : {1, 3, 7}) {
+    const ConvShape s = conv_shape(8, 16, 9, 9, k, 1, k / 2, k / 2, k / 2, k / 2);
+    const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 3);
+    for (Isa isa : supported_isas()) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " k" + std::to_string(k));
+      EXPECT_EQ(dense_conv_kernel_name(s, isa), prepare_dense_conv(s, w.data(), nullptr, {}, isa)->kernel_name());
+    }
+  }
+  EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 9, 3, 1, 1, 1, 1, 1), Isa::kAvx512),
+            "dense_conv3x3_f32_gemm_8x32_avx512");
+}
+
 }  // namespace
 }  // namespace hilsim::kernels

@@ -79,5 +79,25 @@ TEST(DepthwiseConv, RejectsNonDepthwise) {
   EXPECT_THROW(prepare_depthwise_conv(s, w.data(), nullptr, {}), Error);
 }
 
+// The pure name (what the cost model reports for another machine) is the prepared kernel's, on every
+// path this CPU runs, for shapes with and without a vector row kernel.
+TEST(DepthwiseConv, KernelNameWithoutPreparing) {
+  const std::vector<ConvShape> shapes = {conv_shape(8, 8, 12, 12, 3, 1, 1, 1, 1, 1, 1, 8),
+                                         conv_shape(8, 8, 12, 12, 3, 2, 1, 1, 1, 1, 1, 8),
+                                         conv_shape(8, 8, 12, 12, 5, 1, 2, 2, 2, 2, 1, 8),
+                                         conv_shape(8, 8, 12, 12, 5, 2, 2, 2, 2, 2, 1, 8),
+                                         conv_shape(8, 8, 12, 12, 3, 1, 2, 2, 2, 2, 2, 8),
+                                         conv_shape(8, 8, 12, 12, 3, 3, 1, 1, 1, 1, 1, 8)};
+  for (const ConvShape& s : shapes) {
+    const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 5);
+    for (Isa isa : supported_isas()) {
+      SCOPED_TRACE(std::string(isa_name(isa)) + " " + s.str());
+      EXPECT_EQ(depthwise_conv_kernel_name(s, isa), prepare_depthwise_conv(s, w.data(), nullptr, {}, isa)->kernel_name());
+    }
+  }
+  EXPECT_EQ(depthwise_conv_kernel_name(shapes[1], Isa::kAvx2), "depthwise_conv3x3_f32_dwconv_3x3s2_avx2");
+  EXPECT_EQ(depthwise_conv_kernel_name(shapes[4], Isa::kAvx512), "depthwise_conv3x3_f32_dwconv_row_generic");
+}
+
 }  // namespace
 }  // namespace hilsim::kernels

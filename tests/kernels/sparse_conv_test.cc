@@ -254,5 +254,22 @@ TEST(SparseRowsFormat, BadRowsAndDescriptorsAreErrors) {
   EXPECT_THROW(prepare_sparse_conv(s, w.data(), nullptr, {}, m.keep, 8, "block_punched_8x4"), Error);
 }
 
+// The pure name of every format (what the cost model reports for another machine) is the prepared
+// kernel's on every path this CPU runs.
+TEST(SparseConv, KernelNameWithoutPreparing) {
+  const ConvShape s = conv_shape(18, 32, 10, 10, 3, 1, 1, 1, 1, 1);
+  const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 7);
+  for (const std::string name : {"block_8x4", "block_col_16x2", "block_32x4", "pattern_2ep", "pattern_3ep", "csr_1x1"}) {
+    SparseFormat f = SparseFormat::from_name(name, "test");
+    f.ratio = 0.5;
+    const PruneMask m = format_mask(s, w.data(), f);
+    for (Isa isa : supported_isas()) {
+      SCOPED_TRACE(name + " " + isa_name(isa));
+      auto k = prepare_sparse_conv(ConvDesc{s, {}, f}, pack_sparse_rows(s, w.data(), m.keep, f.row_height()), nullptr, isa);
+      EXPECT_EQ(sparse_conv_kernel_name(f, isa), k->kernel_name());
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hilsim::kernels

@@ -29,7 +29,11 @@ struct PredictorOptions {
 
 struct OpPrediction {
   std::string name, type;
-  std::string klass;            // kernel class, e.g. "dense_conv3x3", "block_8x4"
+  // The kernel `hilsim run` reports for the op on the profile's machine, e.g. "block_8x4_avx512" (its
+  // ISA from the profile's recorded extensions; without them the name lacks the ISA part). Convs on a
+  // cpu unit only: other ops, and any op on a gpu unit, carry their class here.
+  std::string kernel;
+  std::string klass;            // the cost-model class that priced it, e.g. "dense_conv3x3", "sparse_fb8"
   std::string unit;
   std::string format = "dense";
   // fitted | roofline (no fitted model for the class in the profile) | host fallback (on a gpu unit,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/kernels/cpu_features.h"
@@ -16,5 +17,9 @@ namespace hilsim::kernels {
 std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w_oihw,
                                                  const float* bias_or_null, const Epilogue& ep,
                                                  Isa isa = active_isa());
+
+// The name prepare_dense_conv's kernel reports on a CPU running `isa`, without preparing one:
+// e.g. "dense_conv3x3_f32_gemm_8x32_avx512".
+std::string dense_conv_kernel_name(const ConvShape& shape, Isa isa);
 
 }  // namespace hilsim::kernels

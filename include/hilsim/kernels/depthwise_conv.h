@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
 
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/kernels/cpu_features.h"
@@ -17,6 +18,10 @@ namespace hilsim::kernels {
 std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w_oihw,
                                                      const float* bias_or_null, const Epilogue& ep,
                                                      Isa isa = active_isa());
+
+// The name prepare_depthwise_conv's kernel reports on a CPU running `isa`, without preparing one (the
+// cost model names the kernel of another machine's profile): e.g. "depthwise_conv3x3_f32_dwconv_3x3s1_avx512".
+std::string depthwise_conv_kernel_name(const ConvShape& shape, Isa isa);
 
 // One output row of a depthwise conv from a zero-padded plane. `in` points at the padded input row of
 // ky = 0 for this output row, `pw` is the padded row stride; out[ow] for ow in [0, ow_count). The

@@ -62,6 +62,8 @@ int64_t stored_columns(const ConvShape& s, const std::vector<uint8_t>& keep, int
 // d.sparse.name() + "_" + the ISA; weight_bytes() = rows.storage_bytes() + 4 x f when a bias is given.
 std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvDesc& d, SparseRows rows, const float* bias_or_null,
                                                   Isa isa = active_isa());
+// The name that kernel reports on a CPU running `isa`, without preparing one: e.g. "block_8x4_avx512".
+std::string sparse_conv_kernel_name(const SparseFormat& f, Isa isa);
 
 // Packs and prepares in one call, for callers that hold a mask and a kernel name (the calibration
 // runner): `label` must be a SparseFormat name whose row height is fb.

@@ -13,7 +13,7 @@
 
 namespace hilsim::model {
 
-// The class of a conv in a storage format. Dense: dense_conv1x1/3x3/5x5/kxk, depthwise_conv3x3/5x5.
+// The class of a conv in a storage format (kernel_class_of the kernel that runs it). Dense: dense_conv1x1/3x3/5x5/kxk, depthwise_conv3x3/5x5.
 // Sparse formats all run one engine whose speed depends on its row height (filters per packed row):
 // sparse_fb1 (pattern, CSR, 1-filter blocks) ... sparse_fb16 (blocks of 16 or 32 filters); what the
 // format changes is captured by the features (kept MACs, storage bytes).

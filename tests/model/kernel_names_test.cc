@@ -1,0 +1,100 @@
+#include "hilsim/model/kernel_names.h"
+
+#include <gtest/gtest.h>
+
+#include "hilsim/model/instances.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::model {
+namespace {
+
+kernels::ConvShape shape(int64_t c, int64_t f, int64_t k, int64_t stride, int64_t groups) {
+  kernels::ConvShape s;
+  s.c = c, s.f = f, s.h = s.w = 16, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.groups = groups;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = k / 2;
+  return s;
+}
+
+runtime::LayerSparsity setting(runtime::Format f, int bf = 8, int bc = 4, int entries = 2) {
+  runtime::LayerSparsity ls;
+  ls.format = f, ls.bf = bf, ls.bc = bc, ls.entries = entries, ls.ratio = 0.7;
+  return ls;
+}
+
+TEST(KernelNames, ClassTable) {
+  EXPECT_EQ(kernel_class_of("dense_conv3x3_f32_gemm_8x32_avx512"), "dense_conv3x3");
+  EXPECT_EQ(kernel_class_of("dense_conv1x1_f32_gemm_8x32_generic"), "dense_conv1x1");
+  EXPECT_EQ(kernel_class_of("dense_conv7x7_f32_gemm_8x32_avx2"), "dense_convkxk");
+  EXPECT_EQ(kernel_class_of("dense_conv1x3"), "dense_convkxk");
+  EXPECT_EQ(kernel_class_of("depthwise_conv5x5_f32_dwconv_5x5s2_avx2"), "depthwise_conv5x5");
+  EXPECT_EQ(kernel_class_of("depthwise_conv3x3"), "depthwise_conv3x3");
+  EXPECT_EQ(kernel_class_of("block_8x4_avx512"), "sparse_fb8");
+  EXPECT_EQ(kernel_class_of("block_8x4"), "sparse_fb8");
+  EXPECT_EQ(kernel_class_of("block_col_16x2_avx2"), "sparse_fb16");
+  EXPECT_EQ(kernel_class_of("block_32x4_generic"), "sparse_fb16");
+  EXPECT_EQ(kernel_class_of("block_1x4_avx512"), "sparse_fb1");
+  EXPECT_EQ(kernel_class_of("pattern_2ep_avx512"), "sparse_fb1");
+  EXPECT_EQ(kernel_class_of("pattern_3ep_generic"), "sparse_fb1");
+  EXPECT_EQ(kernel_class_of("csr_1x1_avx2"), "sparse_fb1");
+  EXPECT_EQ(kernel_class_of("detected_rows4_avx512"), "sparse_fb4");
+  EXPECT_EQ(kernel_class_of("gemm_f32_gemm_8x32_avx512"), "gemm");
+  // Not conv or gemm kernels, or malformed names: no class from the name.
+  for (const char* k : {"max_pool2d", "reference", "block_8_avx512", "pattern_ep", "dense_conv", "dense_convx3_a",
+                        "ocl_add_broadcast", "block_8x4_avx512_avx2", "matmul_gemm_f32_gemm_8x32_avx2"})
+    EXPECT_EQ(kernel_class_of(k), "") << k;
+}
+
+TEST(KernelNames, RunOpClass) {
+  EXPECT_EQ(run_op_class("Conv", "block_8x4_avx2"), "sparse_fb8");
+  EXPECT_EQ(run_op_class("Conv", "reference"), "");
+  EXPECT_EQ(run_op_class("Gemm", "gemm_f32_gemm_8x32_avx2"), "gemm");
+  EXPECT_EQ(run_op_class("MaxPool", "max_pool2d"), "pool");
+  EXPECT_EQ(run_op_class("Concat", "concat"), "concat");
+  EXPECT_EQ(run_op_class("MatMul", "matmul_gemm_f32_gemm_8x32_avx2"), memory_class("MatMul"));
+}
+
+TEST(KernelNames, DispatchIsaFromTheProfilesExtensions) {
+  DeviceInfo d;
+  EXPECT_FALSE(dispatch_isa(d).has_value());
+  d.isa = {"sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni"};
+  EXPECT_EQ(dispatch_isa(d), kernels::Isa::kAvx512);
+  d.isa = {"avx2", "fma", "avx512f"};  // AVX-512F alone is not the kernels' AVX-512 path
+  EXPECT_EQ(dispatch_isa(d), kernels::Isa::kAvx2);
+  d.isa = {"avx2"};
+  EXPECT_EQ(dispatch_isa(d), kernels::Isa::kGeneric);
+  d.isa = {"neon", "fp16"};
+  EXPECT_EQ(dispatch_isa(d), kernels::Isa::kGeneric);
+}
+
+TEST(KernelNames, ConvKernelNameWithAndWithoutIsa) {
+  const auto dense = setting(runtime::Format::kDense);
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), dense, kernels::Isa::kAvx2), "dense_conv3x3_f32_gemm_8x32_avx2");
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), dense, std::nullopt), "dense_conv3x3");
+  EXPECT_EQ(conv_kernel_name(shape(16, 16, 3, 2, 16), dense, kernels::Isa::kAvx512),
+            "depthwise_conv3x3_f32_dwconv_3x3s2_avx512");
+  EXPECT_EQ(conv_kernel_name(shape(16, 16, 3, 2, 16), dense, std::nullopt), "depthwise_conv3x3");
+  // A 7x7 depthwise conv runs the grouped dense kernel.
+  EXPECT_EQ(conv_kernel_name(shape(16, 16, 7, 1, 16), dense, kernels::Isa::kGeneric), "dense_conv7x7_f32_gemm_8x32_generic");
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), setting(runtime::Format::kBlock), kernels::Isa::kAvx512),
+            "block_8x4_avx512");
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), setting(runtime::Format::kBlockCol, 16, 2), std::nullopt),
+            "block_col_16x2");
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), setting(runtime::Format::kPattern, 8, 4, 3), kernels::Isa::kGeneric),
+            "pattern_3ep_generic");
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 1, 1, 1), setting(runtime::Format::kCsr), kernels::Isa::kAvx2), "csr_1x1_avx2");
+}
+
+// conv_class is the table applied to the kernel that runs: the classes the profiles are keyed by.
+TEST(KernelNames, ConvClassIsTheKernelsClass) {
+  EXPECT_EQ(conv_class(shape(8, 16, 3, 1, 1), "block", 8, 4, 2), "sparse_fb8");
+  EXPECT_EQ(conv_class(shape(8, 16, 3, 1, 1), "block_col", 32, 4, 2), "sparse_fb16");
+  EXPECT_EQ(conv_class(shape(8, 16, 3, 1, 1), "pattern", 8, 4, 2), "sparse_fb1");
+  EXPECT_EQ(conv_class(shape(8, 16, 1, 1, 1), "csr", 8, 4, 2), "sparse_fb1");
+  EXPECT_EQ(conv_class(shape(8, 16, 5, 1, 1), "dense", 8, 4, 2), "dense_conv5x5");
+  EXPECT_EQ(conv_class(shape(16, 16, 5, 1, 16), "", 8, 4, 2), "depthwise_conv5x5");
+  EXPECT_EQ(conv_class(shape(16, 16, 7, 1, 16), "dense", 8, 4, 2), "dense_convkxk");
+  EXPECT_THROW(conv_class(shape(8, 16, 3, 1, 1), "blocky", 8, 4, 2), Error);
+}
+
+}  // namespace
+}  // namespace hilsim::model
