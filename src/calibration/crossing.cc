@@ -20,18 +20,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-Sample series_sample(const std::string& klass, const std::string& instance, std::map<std::string, double> features,
-                     const std::vector<double>& ms) {
-  Sample s;
-  s.klass = klass;
+// Crossings are timed from the device unit's one host thread.
+Sample crossing_sample(const std::string& klass, const std::string& instance, std::map<std::string, double> features,
+                       const std::vector<double>& ms) {
+  Sample s = series_sample(klass, instance, std::move(features), 1, ms);
   s.unit = "gpu";
-  s.instance = instance;
-  s.features = std::move(features);
-  s.features["threads"] = 1;
-  s.ms_median = quantile(ms, 0.5);
-  s.ms_p10 = quantile(ms, 0.1);
-  s.ms_p90 = quantile(ms, 0.9);
-  s.repeats = static_cast<int>(ms.size());
   return s;
 }
 
@@ -61,8 +54,8 @@ std::vector<Sample> measure_gpu_copies(const runtime::UnitDef& gpu, int repeats)
             const double m = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
             if (i >= 3) ms.push_back(m);  // the first copies of a buffer also allocate it on the device
           }
-          out.push_back(series_sample("transfer", std::string("gpu/copy/") + (up ? "to_device/" : "to_host/") + std::to_string(bytes) + "B",
-                                      {{"bytes", static_cast<double>(bytes)}, {"call", 1.0}}, ms));
+          out.push_back(crossing_sample("transfer", std::string("gpu/copy/") + (up ? "to_device/" : "to_host/") + std::to_string(bytes) + "B",
+                                        {{"bytes", static_cast<double>(bytes)}, {"call", 1.0}}, ms));
         }
       }
     } catch (...) {
@@ -103,8 +96,8 @@ Sample measure_gpu_sync(const runtime::UnitDef& gpu, int cpu_core, int repeats) 
     for (double ms : rt.op_ms) in_ops += ms;
     per_crossing.push_back(std::max(0.0, rt.total_ms - in_ops) / rt.crossings);
   }
-  return series_sample("sync", "gpu/sync/" + std::to_string(kOps) + "ops/core" + std::to_string(cpu_core), {{"call", 1.0}},
-                       per_crossing);
+  return crossing_sample("sync", "gpu/sync/" + std::to_string(kOps) + "ops/core" + std::to_string(cpu_core), {{"call", 1.0}},
+                         per_crossing);
 }
 
 std::optional<model::TransferSpec> fit_crossing(const std::vector<Sample>& copies, const std::vector<Sample>& syncs,

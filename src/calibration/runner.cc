@@ -192,17 +192,22 @@ std::vector<double> steadier_series(const std::function<void(std::vector<double>
   return t;
 }
 
-Sample timed_sample(const model::KernelInstance& k, const std::string& instance, int threads, const std::vector<double>& t) {
+Sample series_sample(const std::string& klass, const std::string& instance, std::map<std::string, double> features,
+                     int threads, const std::vector<double>& t) {
   Sample s;
-  s.klass = k.klass;
+  s.klass = klass;
   s.instance = instance;
-  s.features = model::features_of(k);
+  s.features = std::move(features);
   s.features["threads"] = threads;
   s.ms_median = quantile(t, 0.5);
   s.ms_p10 = quantile(t, 0.1);
   s.ms_p90 = quantile(t, 0.9);
   s.repeats = static_cast<int>(t.size());
   return s;
+}
+
+Sample timed_sample(const model::KernelInstance& k, const std::string& instance, int threads, const std::vector<double>& t) {
+  return series_sample(k.klass, instance, model::features_of(k), threads, t);
 }
 
 Sample run_point(const KernelPoint& p, const RunnerOptions& o) {

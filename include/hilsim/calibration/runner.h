@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,7 +29,10 @@ struct RunnerOptions {
 // One timed series (`series` fills per-call ms); a series whose p90/p10 is above `stable_spread` is
 // measured once more and the steadier one kept.
 std::vector<double> steadier_series(const std::function<void(std::vector<double>&)>& series, double stable_spread);
-// A sample of kernel instance `k` (its features, its thread count) timed as `t` (median, p10, p90).
+// A sample of class `klass` with `features` (plus its thread count) timed as `t` (median, p10, p90).
+Sample series_sample(const std::string& klass, const std::string& instance, std::map<std::string, double> features,
+                     int threads, const std::vector<double>& t);
+// The same for kernel instance `k`: its class and features.
 Sample timed_sample(const model::KernelInstance& k, const std::string& instance, int threads, const std::vector<double>& t);
 
 // Prepares the point's kernel once (as many independent copies as it takes for their working sets to
