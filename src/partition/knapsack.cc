@@ -12,6 +12,10 @@ namespace {
 
 constexpr double kNeg = -std::numeric_limits<double>::infinity();
 
+// A budget equal to the fastest choice (a dense plan asked for at speed-up 1) must stay feasible: the
+// same latencies summed in another order differ in the last bits.
+bool over_budget(double latency_ms, double budget_ms) { return latency_ms > budget_ms * (1 + 1e-9); }
+
 // Best saliency per latency bucket with per-option bucket costs given by `cost`; fills the choice
 // table when `keep` is true. Returns dp over buckets [0, grid].
 std::vector<double> run_dp(const std::vector<std::vector<Option>>& layers, size_t grid,
@@ -72,7 +76,7 @@ KnapsackResult solve_mckp(const std::vector<std::vector<Option>>& layers, double
     r.feasible = true;
     return r;
   }
-  if (!(budget_ms > 0) || r.min_latency_ms > budget_ms) return r;
+  if (!(budget_ms > 0) || over_budget(r.min_latency_ms, budget_ms)) return r;
   grid = std::max<size_t>(grid, 16);
   double step = budget_ms / static_cast<double>(grid);
   std::vector<std::vector<size_t>> up(layers.size()), down(layers.size());
@@ -111,7 +115,7 @@ KnapsackResult solve_mckp(const std::vector<std::vector<Option>>& layers, double
 KnapsackResult solve_lagrangian(const std::vector<std::vector<Option>>& layers, double budget_ms) {
   KnapsackResult r;
   r.min_latency_ms = fastest(layers);
-  if (r.min_latency_ms > budget_ms) return r;
+  if (over_budget(r.min_latency_ms, budget_ms)) return r;
   auto choose = [&](double lambda, std::vector<size_t>* c) {
     double lat = 0;
     c->assign(layers.size(), 0);

@@ -4,10 +4,12 @@ project was tuned on. torchvision classifiers from the families real pruning wor
 YOLO-style detectors written here in PyTorch (a YOLOv5-style net with C3 blocks and an anchor decode,
 and a YOLOv8-style net with C2f blocks and a decoupled, DFL head).
 
-Usage: real_models.py OUT_DIR [--suite test|bench|NAME[,NAME...]] [--opset N]
+Usage: real_models.py OUT_DIR [--suite test|bench|baseline|NAME[,NAME...]] [--opset N]
   test   small inputs, every op family the suite has; writes NAME.input.bin / NAME.output.bin
          (PyTorch's own output, raw little-endian float32) beside each model for numerics checks
   bench  the benchmark set (bench-predictor --models-dir): each model at two input sizes
+  baseline  ResNet-18/50, MobileNetV2, EfficientNet-B0 at 224 and a YOLOv5s-style net at 320, the models
+         scripts/compare_ort.py times on ONNX Runtime and on hilsim
 Writes OUT_DIR/NAME.onnx and OUT_DIR/index.txt, one line per model: NAME H W OUTPUT_ELEMENTS.
 Models already exported (same name, file present) are kept, so a second call costs nothing.
 """
@@ -274,6 +276,16 @@ BENCH = [
     ("yolov8s", lambda img: YoloV8(0.33, 0.50), (224, 320)),
 ]
 
+# What users would run instead: the models and sizes that scripts/compare_ort.py times on ONNX Runtime and
+# on hilsim (a YOLOv5s-sized detector at 320).
+BASELINE = [
+    ("resnet18", tv("resnet18"), (224,)),
+    ("resnet50", tv("resnet50"), (224,)),
+    ("mobilenet_v2", tv("mobilenet_v2"), (224,)),
+    ("yolov5s", lambda img: YoloV5(0.33, 0.50, img=img), (320,)),
+    ("efficientnet_b0", tv("efficientnet_b0"), (224,)),
+]
+
 # Small inputs so that the naive reference executor stays quick; together they hold every op family
 # of the benchmark set (standalone BN, explicit Pad, channel shuffle, SE blocks, LayerNorm and GELU,
 # Split/Pow/Transpose/Softmax in the detector heads).
@@ -370,6 +382,8 @@ def main(argv):
         export(out_dir, TEST, opset, True)
     elif which == "bench":
         export(out_dir, BENCH, opset, False)
+    elif which == "baseline":
+        export(out_dir, BASELINE, opset, False)
     else:
         names = which.split(",")
         known = {e[0]: e for e in BENCH + TEST}

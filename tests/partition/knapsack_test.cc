@@ -65,6 +65,16 @@ TEST(Knapsack, InfeasibleReportsTheFastestReachable) {
   EXPECT_DOUBLE_EQ(r.min_latency_ms, 3.0);
 }
 
+TEST(Knapsack, ABudgetEqualToTheFastestChoiceIsFeasible) {
+  // 0.1 + 0.2 + 0.3 is 0.6000000000000001 summed in this order and 0.6 in the reverse one: a planner that
+  // asks for the dense latency (speed-up 1) from another sum must still get a plan.
+  std::vector<std::vector<Option>> L = {{{0.1, 1}}, {{0.2, 1}}, {{0.3, 1}}};
+  const double budget = 0.3 + 0.2 + 0.1;
+  ASSERT_LT(budget, 0.1 + 0.2 + 0.3);
+  EXPECT_TRUE(solve_mckp(L, budget).feasible);
+  EXPECT_TRUE(solve_lagrangian(L, budget).feasible);
+}
+
 TEST(Knapsack, LagrangianIsFeasibleAndBounded) {
   std::mt19937 rng(5);
   for (int t = 0; t < 20; ++t) {
