@@ -3,7 +3,7 @@
 # default — the built-in yolov5s_like model (320x320) and the bundled measured profile that matches
 # this machine (`hilsim profiles` shows how each differs: dispatch ISA, cores, caches, CPU). Where none
 # does, this machine is calibrated first (the default 120 s, kept under build/profiles/ and reused by
-# later runs on the same machine), so a newcomer's first comparison is like with like:
+# later runs on the same machine while the kernels are the ones it timed), so a newcomer's first comparison is like with like:
 # predict the dense model and check it against a run here,
 # plan block-punched pruning for a 2x faster model, emit it, and validate it (numerics and latency).
 set -euo pipefail
@@ -21,7 +21,11 @@ sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" fo
     # One profile per machine kind: CPU model, ISA flags and core count name it.
     key=$( (grep -m1 "model name" /proc/cpuinfo; grep -m1 -o -w -E "avx512f|avx2|asimd" /proc/cpuinfo; nproc) | cksum | cut -d" " -f1)
     PROFILE=build/profiles/this_machine_$key.json
-    if [[ -f "$PROFILE" ]] && ./build/hilsim predict zoo:resnet18_like@64 --profile "$PROFILE" --json >/dev/null 2>&1; then
+    # A kept calibration is reused only while the kernels it timed are the ones this build runs.
+    kernels=$(./build/hilsim --version | sed -n 's/.*kernels \([0-9a-f]*\)).*/\1/p')
+    if [[ -f "$PROFILE" ]] && ./build/hilsim predict zoo:resnet18_like@64 --profile "$PROFILE" --json >/dev/null 2>&1 &&
+       /usr/bin/python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["device"].get("kernels") != sys.argv[2])' \
+         "$PROFILE" "$kernels"; then
       echo "== 0. no bundled profile describes this machine: using its calibration from an earlier run, $PROFILE"
     else
       echo "== 0. no bundled profile describes this machine (hilsim profiles): calibrating it first (${CALIBRATE_S:-120} s)"

@@ -19,6 +19,7 @@
 #include "common_flags.h"
 #include "hilsim/kernels/cpu_features.h"
 #include "hilsim/kernels/dense_conv.h"
+#include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
@@ -71,6 +72,19 @@ struct Row {
   // Sparse rows: ours vs our dense kernel on the mask-zeroed weights (what the sparse kernel must equal).
   double max_rel_err_masked = NAN;
 };
+
+// Random inputs in [-1, 1], weights scaled by 1/sqrt(fan-in) so outputs stay O(1), small biases.
+void random_layer(const ConvShape& s, std::mt19937& rng, std::vector<float>* in, std::vector<float>* w,
+                  std::vector<float>* bias) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  in->resize(static_cast<size_t>(s.n * s.c * s.h * s.w));
+  w->resize(static_cast<size_t>(s.weight_count()));
+  bias->resize(static_cast<size_t>(s.f));
+  for (auto& x : *in) x = dist(rng);
+  const float wscale = 1.0f / std::sqrt(static_cast<float>(s.weight_count() / s.f));
+  for (auto& x : *w) x = dist(rng) * wscale;
+  for (auto& x : *bias) x = dist(rng) * 0.1f;
+}
 
 double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   double d = 0.0, m = 1.0;
@@ -303,20 +317,13 @@ int run_bench(const std::vector<std::string>& positional) {
 
   std::vector<Row> rows;
   std::mt19937 rng(42);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   for (size_t i = 0; i < todo.size(); ++i) {
     const auto& l = *todo[i];
     const ConvShape& s = l.shape;
     std::cerr << "\r  [" << i + 1 << "/" << todo.size() << "] " << l.net << " " << s.str() << "            " << std::flush;
     ShapeContext ctx;
     ctx.layer = &l;
-    ctx.in.resize(static_cast<size_t>(s.n * s.c * s.h * s.w));
-    ctx.w.resize(static_cast<size_t>(s.weight_count()));
-    ctx.bias.resize(static_cast<size_t>(s.f));
-    for (auto& x : ctx.in) x = dist(rng);
-    const float wscale = 1.0f / std::sqrt(static_cast<float>(s.weight_count() / s.f));
-    for (auto& x : ctx.w) x = dist(rng) * wscale;
-    for (auto& x : ctx.bias) x = dist(rng) * 0.1f;
+    random_layer(s, rng, &ctx.in, &ctx.w, &ctx.bias);
     ctx.ep.act = l.act;
 
     auto ours = kernels::prepare_dense_conv(s, ctx.w.data(), ctx.bias.data(), ctx.ep);
@@ -352,7 +359,41 @@ int run_bench(const std::vector<std::string>& positional) {
       }
     }
   }
-  std::cerr << "\r  done: " << todo.size() << " shapes" << std::string(40, ' ') << "\n";
+  // Depthwise convs (MobileNetV2, EfficientNet-B0): ours against oneDNN and XNNPACK on the same layer.
+  std::vector<const bench::LayerShape*> dw_todo;
+  for (const auto& l : bench::depthwise_shapes())
+    if ((!FLAGS_quick || l.quick) && (!filter || std::regex_search(l.net + "/" + l.shape.str() + "/depthwise", *filter)))
+      dw_todo.push_back(&l);
+  for (size_t i = 0; i < dw_todo.size(); ++i) {
+    const auto& l = *dw_todo[i];
+    const ConvShape& s = l.shape;
+    std::cerr << "\r  [depthwise " << i + 1 << "/" << dw_todo.size() << "] " << l.net << " " << s.str() << "      " << std::flush;
+    std::vector<float> in, w, bias;
+    random_layer(s, rng, &in, &w, &bias);
+    Epilogue ep;
+    ep.act = l.act;
+    auto ours = kernels::prepare_depthwise_conv(s, w.data(), bias.data(), ep, kernels::active_isa());
+    std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()));
+    const double ms = median_ms([&] { ours->run(in.data(), out.data(), pool); }, min_time, max_reps);
+    auto row = [&](const std::string& baseline, double bms, double err, const std::string& impl) {
+      Row r;
+      r.net = l.net, r.kernel = ours->kernel_name(), r.shape = s.str(), r.baseline = baseline, r.impl = impl;
+      r.ms = ms, r.baseline_ms = bms;
+      r.dense_flops = r.actual_flops = 2.0 * static_cast<double>(s.macs());
+      r.max_rel_err = err;
+      return r;
+    };
+    bench::OnednnConv dnnl(s, w.data(), bias.data(), ep);
+    dnnl.set_input_nchw(in.data());
+    const double dnnl_ms = median_ms([&] { dnnl.run(); }, min_time, max_reps);
+    rows.push_back(row("onednn", dnnl_ms, rel_err(out, dnnl.output_nchw()), dnnl.impl_name()));
+    bench::XnnpackConv xnn(s, w.data(), bias.data(), ep, threads);
+    xnn.set_input_nchw(in.data());
+    const double xnn_ms = median_ms([&] { xnn.run(); }, min_time, max_reps);
+    rows.push_back(row(xnn.act_fused() ? "xnnpack" : "xnnpack_no_act", xnn_ms,
+                       xnn.act_fused() ? rel_err(out, xnn.output_nchw()) : NAN, ""));
+  }
+  std::cerr << "\r  done: " << todo.size() + dw_todo.size() << " shapes" << std::string(40, ' ') << "\n";
 
   if (FLAGS_json) {
     nlohmann::json j;
@@ -410,6 +451,9 @@ const Register reg({"bench-kernels",
                     "resnet18_like@224 against oneDNN (its preferred blocked layout, same fused activation)\n"
                     "and XNNPACK (NHWC; only clamp activations fuse), all in this process. Each figure is a\n"
                     "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr.\n"
+                    "Then the depthwise convs of MobileNetV2 and EfficientNet-B0 at 224 (3x3 and 5x5, stride 1\n"
+                    "and 2): our depthwise kernel against oneDNN's and XNNPACK's (--filter on\n"
+                    "'net/shape/depthwise').\n"
                     "--unit gpu times our OpenCL kernels on the OpenCL device instead: dense conv vs CLBlast\n"
                     "im2col+SGEMM (when libclblast.so.1 is there; CLBlast fuses no bias or activation) and\n"
                     "block-punched 8x4 at 0.8 vs our OpenCL dense, on device-resident buffers.",

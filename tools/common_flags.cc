@@ -93,6 +93,17 @@ std::string best_bundled_profile(const std::vector<BundledProfile>& all) {
 
 std::string bundled_profile() { return best_bundled_profile(bundled_profiles()); }
 
+void note_if_profile_kernels_differ(const model::Profile& p, const std::string& path) {
+  static bool said = false;
+  if (said) return;
+  for (const auto& x : model::device_mismatches(p.device, this_machine()))
+    if (x.kind == model::DeviceMismatch::Kind::kKernels) {
+      said = true;
+      std::fprintf(stderr, "note: %s was %s: its figures describe those kernels, not this build's "
+                   "(`hilsim calibrate` measures these)\n", path.c_str(), x.text.c_str());
+    }
+}
+
 void note_if_profile_is_of_another_machine(const model::Profile& p, const std::string& path) {
   static bool said = false;
   if (said) return;
@@ -101,6 +112,12 @@ void note_if_profile_is_of_another_machine(const model::Profile& p, const std::s
   said = true;
   std::string why;
   for (const auto& x : m) why += (why.empty() ? "" : "; ") + x.text;
+  if (p.provenance == "measured" &&
+      std::all_of(m.begin(), m.end(), [](const auto& x) { return x.kind == model::DeviceMismatch::Kind::kKernels; })) {
+    said = false;
+    note_if_profile_kernels_differ(p, path);
+    return;
+  }
   std::fprintf(stderr, "note: %s %s another machine%s%s%s: runs here need not match its predictions "
                "(`hilsim profiles` lists the bundled ones, `hilsim calibrate` measures this machine)\n",
                path.c_str(), p.provenance == "measured" ? "was measured on" : "is built from spec figures of",

@@ -53,6 +53,9 @@ std::string best_bundled_profile(const std::vector<BundledProfile>& all);
 // Says on stderr, once, that `p` was measured on (or specified for) another machine, when a command is
 // about to compare its predictions with runs here: the gap is then the machine, not the model.
 void note_if_profile_is_of_another_machine(const model::Profile& p, const std::string& path);
+// A note on stderr when the profile was calibrated with other kernel sources than this build's (any
+// machine: a phone profile from an older hilsim describes the older kernels too).
+void note_if_profile_kernels_differ(const model::Profile& p, const std::string& path);
 // The host's speed now against the profile's calibration, on its speed reference (timed here when
 // the profile has one of the same workload): slowdown = now / then, 0 when there is nothing to compare.
 // For a run on `threads` > 1 it also times the workload on that many threads when the profile holds

@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitBadInput : kExitOk;
   }
   if (!std::strcmp(argv[1], "--version")) {
-    std::cout << "hilsim " << HILSIM_VERSION << " (" << HILSIM_GIT_SHA << ")\n";
+    std::cout << "hilsim " << HILSIM_VERSION << " (" << HILSIM_GIT_SHA << ", kernels " << HILSIM_KERNELS_FINGERPRINT << ")\n";
     return kExitOk;
   }
   std::string name = argv[1];

@@ -77,6 +77,36 @@ inline constexpr NetConv kNetConvs[] = {
     {false, 512, 512, 7, 3, 1, true},
 };
 
+// The depthwise convs of MobileNetV2 (3x3; ReLU here, a clamp as its ReLU6) and EfficientNet-B0 (3x3 and
+// 5x5, SiLU) at 224x224:
+// C, H=W, k, stride, in the --quick subset.
+struct DepthwiseConv {
+  bool mobilenet;
+  int64_t c, hw, k, s;
+  bool quick;
+};
+inline constexpr DepthwiseConv kDepthwiseConvs[] = {
+    {true, 32, 112, 3, 1, false},  {true, 96, 112, 3, 2, true},   {true, 144, 56, 3, 1, false},
+    {true, 144, 56, 3, 2, false},  {true, 192, 28, 3, 1, true},   {true, 192, 28, 3, 2, false},
+    {true, 384, 14, 3, 1, false},  {true, 576, 14, 3, 1, false},  {true, 576, 14, 3, 2, false},
+    {true, 960, 7, 3, 1, true},    {false, 240, 56, 5, 2, false}, {false, 240, 28, 5, 1, true},
+    {false, 480, 14, 5, 1, false}, {false, 672, 14, 5, 1, false}, {false, 672, 14, 5, 2, true},
+    {false, 1152, 7, 5, 1, false}, {false, 1152, 7, 3, 1, false},
+};
+
+inline const std::vector<LayerShape>& depthwise_shapes() {
+  static const std::vector<LayerShape> v = [] {
+    std::vector<LayerShape> out;
+    for (const DepthwiseConv& d : kDepthwiseConvs) {
+      kernels::ConvShape s = conv_shape(d.c, d.c, d.hw, d.k, d.s, d.c);
+      out.push_back({d.mobilenet ? "mobilenetv2@224" : "efficientnet_b0@224", s,
+                     d.mobilenet ? kernels::Act::kRelu : kernels::Act::kSiLU, d.quick});
+    }
+    return out;
+  }();
+  return v;
+}
+
 inline const std::vector<LayerShape>& layer_shapes() {
   static const std::vector<LayerShape> v = [] {
     std::vector<LayerShape> out;

@@ -79,6 +79,7 @@ model::DeviceInfo detect_device(const std::string& root) {
   // Provenance: the build that measures (a profile from other kernels is not comparable).
   d.hilsim_version = HILSIM_VERSION;
   d.git_sha = HILSIM_GIT_SHA;
+  d.kernels = HILSIM_KERNELS_FINGERPRINT;
   fs::path r(root);
 
   // CPU model and ISA flags: x86 says "model name"/"flags", arm64 says "CPU part"/"Features".

@@ -77,12 +77,13 @@ class DepthwiseConv final : public PreparedConv {
         a.dil_h = static_cast<int>(s.dil_h);
         a.dil_w = static_cast<int>(s.dil_w);
         a.ep = &ep_;
-        float* dst = out + plane * static_cast<size_t>(OH * OW);
-        for (int64_t oy = 0; oy < OH; ++oy) {
-          a.in = pad.data() + static_cast<size_t>(oy * s.stride_h) * pw;
-          a.out = dst + oy * OW;
-          row_(a);
-        }
+        a.in_step = static_cast<size_t>(s.stride_h) * pw;
+        a.out_step = static_cast<size_t>(OW);
+        // Whole plane in one call: a kernel blocks its rows as its registers allow.
+        a.in = pad.data();
+        a.out = out + plane * static_cast<size_t>(OH * OW);
+        a.rows = static_cast<size_t>(OH);
+        row_(a);
       }
     });
   }

@@ -136,6 +136,7 @@ Profile parse_profile(const std::string& text, const std::string& where) {
   p.device.calibrated_at = r.str_or(d, "device", "calibrated_at", "");
   p.device.hilsim_version = r.str_or(d, "device", "hilsim_version", "");
   p.device.git_sha = r.str_or(d, "device", "git_sha", "");
+  p.device.kernels = r.str_or(d, "device", "kernels", "");
   p.device.governor = r.str_or(d, "device", "governor", "unknown");
   p.device.isa = r.strings(d, "device", "isa");
   if (const json* sr = r.optional(d, "speed_reference")) {
@@ -337,6 +338,7 @@ std::string dump_profile(const Profile& p) {
   d["calibrated_at"] = p.device.calibrated_at;
   d["hilsim_version"] = p.device.hilsim_version;
   d["git_sha"] = p.device.git_sha;
+  if (!p.device.kernels.empty()) d["kernels"] = p.device.kernels;
   d["governor"] = p.device.governor;
   d["isa"] = p.device.isa;
   if (!p.device.speed_reference.workload.empty())
@@ -428,6 +430,10 @@ std::vector<DeviceMismatch> device_mismatches(const DeviceInfo& profiled, const 
   }
   if (!profiled.cpu_model.empty() && !here.cpu_model.empty() && profiled.cpu_model != here.cpu_model)
     out.push_back({Kind::kCpuModel, "CPU '" + profiled.cpu_model + "' in the profile, '" + here.cpu_model + "' here"});
+  // Same machine, other kernels: the figures describe the kernels that were timed, not these.
+  if (!profiled.kernels.empty() && !here.kernels.empty() && profiled.kernels != here.kernels)
+    out.push_back({Kind::kKernels, "calibrated with other kernels (" + profiled.kernels + ") than this build runs (" +
+                                       here.kernels + ")"});
   return out;
 }
 

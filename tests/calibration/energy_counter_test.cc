@@ -106,6 +106,9 @@ TEST(DeviceFacts, ReadsCpuinfoAndCachesFromATree) {
   EXPECT_TRUE(d.caches[1].shared);
   EXPECT_EQ(d.governor, "performance");
   EXPECT_NE(std::find(d.isa.begin(), d.isa.end(), "avx512f"), d.isa.end());
+  // The build's kernel digest goes into every calibrated profile (16 hex digits).
+  ASSERT_EQ(d.kernels.size(), 16u);
+  EXPECT_EQ(d.kernels.find_first_not_of("0123456789abcdef"), std::string::npos);
 }
 
 TEST(DeviceFacts, CachesFromLibcSizesWhenSysfsHasNone) {

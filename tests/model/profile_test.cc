@@ -273,6 +273,26 @@ TEST(Profile, DeviceMismatchesNameWhatMovesKernelSpeed) {
   EXPECT_NE(m[2].text.find("Kryo 585"), std::string::npos);
   EXPECT_EQ(m[0].kind, hilsim::model::DeviceMismatch::Kind::kCores);
   EXPECT_EQ(m[2].kind, hilsim::model::DeviceMismatch::Kind::kCpuModel);
+  // Kernels are compared only where both sides recorded them.
+  b = a;
+  b.kernels = "0123456789abcdef";
+  EXPECT_TRUE(hilsim::model::device_mismatches(a, b).empty());
+  a.kernels = "fedcba9876543210";
+  m = hilsim::model::device_mismatches(a, b);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].kind, hilsim::model::DeviceMismatch::Kind::kKernels);
+  EXPECT_NE(m[0].text.find("fedcba9876543210"), std::string::npos);
+  a.kernels = b.kernels;
+  EXPECT_TRUE(hilsim::model::device_mismatches(a, b).empty());
+}
+
+TEST(Profile, KernelsDigestRoundTrips) {
+  json j = valid();
+  j["device"]["kernels"] = "0123456789abcdef";
+  auto p = parse_profile(j.dump(), "p.json");
+  EXPECT_EQ(p.device.kernels, "0123456789abcdef");
+  EXPECT_EQ(parse_profile(hilsim::model::dump_profile(p), "q.json").device.kernels, "0123456789abcdef");
+  EXPECT_EQ(parse_profile(valid().dump(), "p.json").device.kernels, "");  // older files: unrecorded
 }
 
 TEST(Profile, TransferSourceSaysWhetherTheFiguresWereMeasured) {

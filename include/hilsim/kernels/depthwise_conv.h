@@ -26,6 +26,9 @@ std::string depthwise_conv_kernel_name(const ConvShape& shape, Isa isa);
 // One output row of a depthwise conv from a zero-padded plane. `in` points at the padded input row of
 // ky = 0 for this output row, `pw` is the padded row stride; out[ow] for ow in [0, ow_count). The
 // padded rows must be readable up to 64 floats past the last window (vector over-read).
+// One call computes `rows` output rows of one plane: row r reads the padded input from in + r * in_step
+// and writes out + r * out_step. Kernels that keep several rows in flight share the input rows their
+// windows overlap on.
 struct DwRowArgs {
   const float* in;
   size_t pw;
@@ -35,6 +38,9 @@ struct DwRowArgs {
   float* out;
   int kh, kw, stride_w, dil_h, dil_w;
   const Epilogue* ep;
+  size_t rows = 1;
+  size_t in_step = 0;   // floats: stride_h * pw
+  size_t out_step = 0;  // floats: the output row length
 };
 using DwRowFn = void (*)(const DwRowArgs& a);
 void f32_dwconv_row_generic(const DwRowArgs& a);

@@ -44,6 +44,7 @@ struct DeviceInfo {
   std::string calibrated_at;     // ISO 8601, empty for spec profiles
   std::string hilsim_version;
   std::string git_sha;
+  std::string kernels;           // digest of the kernel sources calibrated ("" where unrecorded)
   std::string governor;          // cpufreq governor at calibration time ("unknown" if unreadable)
   SpeedReference speed_reference;
 };
@@ -130,11 +131,12 @@ std::string dump_profile(const Profile& p);  // pretty JSON, stable key order
 void save_profile(const Profile& p, const std::string& path);
 
 // How the machine a profile was measured on differs from `here` in what moves kernel speed: the ISA
-// the kernels dispatch on (avx512f/avx2/neon), core count, cache sizes, CPU model. Empty when they
+// the kernels dispatch on (avx512f/avx2/neon), core count, cache sizes, CPU model, and the kernel sources
+// (where both sides recorded their digest: a kernel changed since calibration). Empty when they
 // agree. A profile only predicts the machine it was measured on, so a run checked against a profile
 // of another machine should say so rather than report the gap as model error.
 struct DeviceMismatch {
-  enum class Kind { kIsa, kCores, kCache, kCpuModel };
+  enum class Kind { kIsa, kCores, kCache, kCpuModel, kKernels };
   Kind kind;
   std::string text;  // e.g. "L3 cache 8 MiB in the profile, 32 MiB here"
 };

@@ -2,7 +2,9 @@
 
 namespace hilsim::kernels {
 
-void f32_dwconv_row_generic(const DwRowArgs& a) {
+namespace {
+
+void one_row(const DwRowArgs& a) {
   for (size_t o = 0; o < a.ow_count; ++o) a.out[o] = a.bias;
   // Tap-outer order: the inner loop is a unit- or fixed-stride axpy the compiler vectorises.
   for (int ky = 0; ky < a.kh; ++ky) {
@@ -19,6 +21,13 @@ void f32_dwconv_row_generic(const DwRowArgs& a) {
   }
   if (a.ep->act != Act::kNone)
     for (size_t o = 0; o < a.ow_count; ++o) a.out[o] = apply_act(*a.ep, a.out[o]);
+}
+
+}  // namespace
+
+void f32_dwconv_row_generic(const DwRowArgs& a) {
+  DwRowArgs r = a;
+  for (size_t i = 0; i < a.rows; ++i, r.in += a.in_step, r.out += a.out_step) one_row(r);
 }
 
 }  // namespace hilsim::kernels

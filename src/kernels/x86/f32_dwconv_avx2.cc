@@ -36,7 +36,7 @@ inline __m256 window(const DwRowArgs& a, const __m256 (&w)[K * K], __m256 acc, c
 }
 
 template <int K, int S>
-void dw_row(const DwRowArgs& a) {
+void one_row(const DwRowArgs& a) {
   __m256 w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = _mm256_set1_ps(a.w[i]);
   const __m256 bias = _mm256_set1_ps(a.bias);
@@ -60,6 +60,13 @@ void dw_row(const DwRowArgs& a) {
       _mm256_maskstore_ps(a.out + o, x86::tail_mask_avx2(n), acc);
     }
   }
+}
+
+// Sixteen ymm registers hold the 3x3 taps and two accumulators but not a second row's: rows one at a time.
+template <int K, int S>
+void dw_row(const DwRowArgs& a) {
+  DwRowArgs r = a;
+  for (size_t i = 0; i < a.rows; ++i, r.in += a.in_step, r.out += a.out_step) one_row<K, S>(r);
 }
 
 }  // namespace
