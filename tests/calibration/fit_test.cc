@@ -57,6 +57,26 @@ TEST(Fit, RecoversAKnownCostModel) {
   EXPECT_TRUE(extra);
 }
 
+TEST(Fit, RecoversAGpuLaunchAndPerWaveTerm) {
+  // A device op: 0.05 ms per launch (PoCL's enqueue and wait), 4 us per wave of work-groups, 0.02 ns per
+  // MAC; small ops are mostly launch, as PoCL's were.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> macs(1e4, 5e7);
+  std::uniform_int_distribution<int> waves(1, 4000), launches(1, 6);
+  std::vector<Sample> s;
+  for (int i = 0; i < 40; ++i) {
+    Sample x = conv_sample(i, {{"macs", macs(rng)}, {"waves", waves(rng)}, {"launches", launches(rng)}});
+    x.unit = "gpu";
+    x.ms_median = 2e-8 * x.features["macs"] + 4e-3 * x.features["waves"] + 0.05 * x.features["launches"];
+    s.push_back(x);
+  }
+  auto m = fit_kernel_class(s, {"macs", "waves", "launches"});
+  EXPECT_NEAR(m.params[0], 2e-8, 2e-10);
+  EXPECT_NEAR(m.params[1], 4e-3, 4e-5);
+  EXPECT_NEAR(m.params[2], 0.05, 5e-4);
+  EXPECT_LT(m.fit_rmspe, 0.1);
+}
+
 TEST(Fit, AHostsSlowPhaseIsSetAsideAndTheFitDescribesTheFastOne) {
   // Every third sample taken while the host ran 1.8x slower, the rest within +-3% of the truth: the
   // fit must follow the fast population, not land between the two.
