@@ -19,6 +19,15 @@ Sample conv_sample(int i, decltype(Sample::features) features) {
   return x;
 }
 
+// Fits `s` over `names` and expects each coefficient within 1% of `want`; returns the model.
+hilsim::model::KernelModel expect_recovered(const std::vector<Sample>& s, const std::vector<std::string>& names,
+                                            const std::vector<double>& want) {
+  auto m = fit_kernel_class(s, names);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(m.params[i], want[i], 0.01 * want[i]) << names[i];
+  EXPECT_LT(m.fit_rmspe, 0.1);
+  return m;
+}
+
 }  // namespace
 
 TEST(Nnls, MatchesUnconstrainedWhenPositiveAndClampsOtherwise) {
@@ -44,11 +53,7 @@ TEST(Fit, RecoversAKnownCostModel) {
     x.ms_median = 2e-8 * x.features["macs"] + 1e-7 * x.features["bytes"] + 0.01;
     s.push_back(x);
   }
-  auto m = fit_kernel_class(s, {"macs", "bytes", "call"});
-  EXPECT_NEAR(m.params[0], 2e-8, 2e-10);
-  EXPECT_NEAR(m.params[1], 1e-7, 1e-9);
-  EXPECT_NEAR(m.params[2], 0.01, 1e-4);
-  EXPECT_LT(m.fit_rmspe, 0.1);
+  auto m = expect_recovered(s, {"macs", "bytes", "call"}, {2e-8, 1e-7, 0.01});
   EXPECT_EQ(m.samples, 60);
   bool extra = true;
   hilsim::model::evaluate_model(m, {{"macs", 5e8}, {"bytes", 1e6}}, &extra);
@@ -70,11 +75,7 @@ TEST(Fit, RecoversAGpuLaunchAndPerWaveTerm) {
     x.ms_median = 2e-8 * x.features["macs"] + 4e-3 * x.features["waves"] + 0.05 * x.features["launches"];
     s.push_back(x);
   }
-  auto m = fit_kernel_class(s, {"macs", "waves", "launches"});
-  EXPECT_NEAR(m.params[0], 2e-8, 2e-10);
-  EXPECT_NEAR(m.params[1], 4e-3, 4e-5);
-  EXPECT_NEAR(m.params[2], 0.05, 5e-4);
-  EXPECT_LT(m.fit_rmspe, 0.1);
+  expect_recovered(s, {"macs", "waves", "launches"}, {2e-8, 4e-3, 0.05});
 }
 
 TEST(Fit, AHostsSlowPhaseIsSetAsideAndTheFitDescribesTheFastOne) {
