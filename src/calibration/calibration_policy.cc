@@ -5,6 +5,7 @@ namespace hilsim::calibration {
 std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolicy& p) {
   auto d = [](auto v) { return static_cast<double>(v); };
   return {{"context_share", d(p.context_share)},
+          {"gpu_context_share", d(p.gpu_context_share)},
           {"design_share", d(p.design_share)},
           {"design_sample_s", d(p.design_sample_s)},
           {"design_min_points", d(p.design_min_points)},

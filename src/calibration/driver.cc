@@ -251,7 +251,7 @@ void CalibrationDriver::measure_adaptive() {
     for (size_t i = 0; i < cells_.size(); ++i) {
       const auto& g = groups[cells_[i]];
       int idx = -1;
-      const double e = g.size() < 8 ? 1e9 : held_out_rmspe(g, model::feature_names(cells_[i].first), &idx, pol_);
+      const double e = g.size() < 8 ? 1e9 : held_out_rmspe(g, model::unit_feature_names(cells_[i].first, o_.gpu_unit), &idx, pol_);
       // Per sqrt(samples), so that one noisy cell does not take everything.
       const double score = e / std::sqrt(static_cast<double>(g.size() + 1));
       if (score > worst_score) worst_score = score, worst_cell = i, worst_idx = idx;

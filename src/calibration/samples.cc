@@ -64,6 +64,12 @@ SampleSet parse_samples(const std::string& text, const std::string& where) {
       if (!gj["core"].is_number_integer()) bad(where, "gpu.core", "must be an integer");
       s.gpu_core = gj["core"].get<int>();
     }
+    // Absent in files written before the gpu features priced waves of work-groups: one unit.
+    if (gj.contains("compute_units")) {
+      if (!gj["compute_units"].is_number_integer() || gj["compute_units"].get<int64_t>() < 1)
+        bad(where, "gpu.compute_units", "must be an integer >= 1");
+      s.gpu_compute_units = gj["compute_units"].get<int>();
+    }
   }
   if (!j.contains("samples") || !j["samples"].is_array()) bad(where, "samples", "is missing or not an array");
   const json& arr = j["samples"];
@@ -101,7 +107,7 @@ std::string dump_samples(const SampleSet& s) {
   j["schema_version"] = s.schema_version;
   j["kernel_version"] = s.kernel_version;
   if (!s.note.empty()) j["note"] = s.note;
-  if (!s.gpu_device.empty()) j["gpu"] = {{"device", s.gpu_device}, {"core", s.gpu_core}};
+  if (!s.gpu_device.empty()) j["gpu"] = {{"device", s.gpu_device}, {"core", s.gpu_core}, {"compute_units", s.gpu_compute_units}};
   model::Profile p;
   p.device = s.device;
   j["device"] = json::parse(model::dump_profile(p))["device"];

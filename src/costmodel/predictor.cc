@@ -306,9 +306,10 @@ struct Predictor::Impl {
     const int threads = gpu ? 1 : last_unit_threads;
     static const runtime::LayerSparsity kDense{};
     const runtime::LayerSparsity& setting = ls ? *ls : kDense;
-    const model::OpInstance oi =
+    model::OpInstance oi =
         n.conv ? model::conv_op_instance(n.shape, n.bias, n.act, setting, threads, explicit_layer, n.name)
                : model::op_instance(g, n.id, setting, threads, explicit_layer);
+    if (gpu) oi.k.compute_units = u->compute_units;  // its work-groups run in waves over these
     const model::KernelInstance& k = oi.k;
     p.format = oi.format;
     p.klass = k.klass;

@@ -130,7 +130,7 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
     if (!t.empty()) out += tensor_bytes(t);
   r.k = memory_instance(memory_class(op.type), in, out, threads);
   r.k.weight_bytes = w;
-  if (r.k.klass == "concat") r.k.inputs = n_in;
+  if (r.k.klass == "concat") r.k.inputs = r.k.launches = n_in;  // OpenCL copies each input with a launch of its own
   if (auto ps = runtime::pool2d_shape_of(g, op)) {
     const kernels::PoolWork pw = kernels::pool2d_work(*ps);
     r.k.window_ops = pw.ops, r.k.strided_window_ops = pw.strided_ops;

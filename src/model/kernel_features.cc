@@ -56,11 +56,30 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   return is_compute_class(klass) ? compute : memory;
 }
 
+const std::vector<std::string>& gpu_feature_names(const std::string& klass) {
+  // A launch (enqueue, PoCL's scheduling, the event wait) is a term of its own; a compute kernel also
+  // pays per wave of work-groups (small late layers pad their few pixels up to whole groups) and per
+  // byte of each stream; SiLU's exp is priced as on the CPU.
+  static const std::vector<std::string> compute = {"macs", "in_bytes", "out_bytes", "weight_bytes", "waves", "act_bytes", "launches"};
+  static const std::vector<std::string> memory = {"bytes", "far_bytes", "elements", "launches"};
+  static const std::vector<std::string> pool = {"bytes", "elements", "window", "strided_window", "launches"};
+  static const std::vector<std::string> concat = {"bytes", "launches"};
+  if (klass == "pool") return pool;
+  if (klass == "concat") return concat;
+  if (is_compute_class(klass)) return compute;
+  if (klass == "transfer" || klass == "dispatch") return feature_names(klass);
+  return memory;
+}
+
+const std::vector<std::string>& unit_feature_names(const std::string& klass, bool gpu) {
+  return gpu ? gpu_feature_names(klass) : feature_names(klass);
+}
+
 const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
       "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "masked_lanes", "chunk_calls", "bytes", "far_bytes", "elements",  "window",
-      "strided_window", "inputs", "call"};
+      "strided_window", "inputs", "waves", "launches", "call"};
   return n;
 }
 
@@ -100,14 +119,16 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFStridedWindow] = d(k.strided_window_ops);
     f[kFInputs] = d(k.inputs);
   }
+  f[kFWaves] = d(ceil_div(k.work_groups, std::max<int64_t>(1, k.compute_units)));
+  f[kFLaunches] = d(k.launches);
   f[kFCall] = 1.0;
   return f;
 }
 
-std::map<std::string, double> features_of(const KernelInstance& k) {
+std::map<std::string, double> features_of(const KernelInstance& k, bool gpu) {
   const FeatureVector v = feature_vector(k);
   std::map<std::string, double> f;
-  for (const auto& name : feature_names(k.klass)) f[name] = v[static_cast<size_t>(feature_index(name))];
+  for (const auto& name : unit_feature_names(k.klass, gpu)) f[name] = v[static_cast<size_t>(feature_index(name))];
   return f;
 }
 
@@ -122,6 +143,11 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   k.out_bytes = s.n * s.f * s.out_h() * s.out_w() * 4;
   k.weight_bytes = weight_bytes;
   const int64_t pixels = s.n * s.out_h() * s.out_w();
+  // OpenCL: one work item per output pixel of a filter tile (sparse: a row of fb filters; depthwise:
+  // one plane), work-groups of kClGroupItems.
+  const int64_t fb_parsed = klass.rfind("sparse_fb", 0) == 0 ? std::max<int64_t>(1, std::atoll(klass.c_str() + 9)) : 0;
+  const int64_t cl_filter_tiles = klass.rfind("depthwise_conv", 0) == 0 ? s.c : ceil_div(s.f, fb_parsed > 0 ? fb_parsed : kClTileFilters);
+  k.work_groups = s.n * cl_filter_tiles * ceil_div(s.out_h() * s.out_w(), kClGroupItems);
   if (klass.rfind("sparse_fb", 0) == 0) {
     // The sparse engine (kernels/block_sparse_conv): items are rows of fb filters x tiles of T
     // flattened stride-phase pixels; a non-direct conv first copies the padded input into stride

@@ -203,6 +203,11 @@ Profile parse_profile(const std::string& text, const std::string& where) {
                                       std::to_string(u.cpus.size()) + " cores (cpus)");
     }
     u.device = r.str_or(units[i], path, "device", "");
+    // Absent in profiles written before the gpu models priced waves of work-groups: one unit.
+    if (r.optional(units[i], "compute_units")) {
+      if (u.kind != "gpu") r.fail(path + ".compute_units", "only a gpu unit has compute units");
+      u.compute_units = static_cast<int>(r.integer(units[i], path, "compute_units", 1));
+    }
     if (const json* h = r.optional(units[i], "host_transfer")) {
       const std::string hp = path + ".host_transfer";
       if (u.kind != "gpu") r.fail(hp, "only a gpu unit has copies to and from host memory");
@@ -359,6 +364,7 @@ std::string dump_profile(const Profile& p) {
     json ju{{"id", u.id}, {"kind", u.kind}, {"threads", u.threads}, {"peak_gflops", u.peak_gflops}, {"mem_gbps", u.mem_gbps}};
     if (!u.cpus.empty()) ju["cpus"] = u.cpus;
     if (!u.device.empty()) ju["device"] = u.device;
+    if (u.kind == "gpu") ju["compute_units"] = u.compute_units;
     if (u.host_transfer.gbps > 0) {
       ju["host_transfer"] = {{"latency_us", u.host_transfer.latency_us}, {"gbps", u.host_transfer.gbps},
                              {"source", u.host_transfer.source}};

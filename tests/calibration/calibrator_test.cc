@@ -323,6 +323,25 @@ TEST(Calibrator, CreatesTheOutputDirectoryAndRefusesOneItCannotMakeBeforeMeasuri
   fs::remove_all(root);
 }
 
+TEST(Calibrator, GpuContextRunsTimeTheDevicesOpsWithItsTerms) {
+  const std::string why = kernels::opencl::ClContext::unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;
+  const ContextRun run{"zoo:resnet18_like@32x0.25", "", 1};
+  const std::vector<Sample> got = measure_context(run, {}, 2, runtime::parse_units("gpu").at(0));
+  std::set<std::string> classes;
+  for (const Sample& s : got) {
+    EXPECT_EQ(s.unit, "gpu") << s.instance;
+    EXPECT_EQ(s.instance.rfind("ctx/gpu/", 0), 0u) << s.instance;  // the fit's in-context rows
+    EXPECT_GT(s.ms_median, 0) << s.instance;
+    EXPECT_EQ(s.features.count("launches"), 1u) << s.instance;
+    classes.insert(s.klass);
+  }
+  EXPECT_TRUE(classes.count("dense_conv3x3"));
+  EXPECT_TRUE(classes.count("dense_convkxk"));  // the stem runs on the device: its own CLASS/gpu samples
+  EXPECT_FALSE(classes.count("gemm"));          // the classifier runs on the host: not a device sample
+  EXPECT_FALSE(classes.count("dispatch"));
+}
+
 TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
   const std::string why = kernels::opencl::ClContext::unavailable_reason();
   if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;
@@ -343,6 +362,8 @@ TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
   }
   EXPECT_GE(gpu_samples, 3);
   EXPECT_GE(copies, 2);
+  for (const auto& s : r.samples.samples)
+    if (s.unit == "gpu" && s.klass == "elementwise") EXPECT_EQ(s.features.count("launches"), 1u) << s.instance;
   // Kept apart from the CPU's cells, fitted under CLASS/gpu, on a unit that names its device.
   ASSERT_TRUE(r.profile.kernels.count("elementwise/gpu"));
   EXPECT_EQ(r.profile.kernels.at("elementwise/gpu").unit, "gpu");
@@ -352,6 +373,7 @@ TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
   EXPECT_NE(u->device.find(kernels::opencl::ClContext::get()->device().name), std::string::npos) << u->device;
   EXPECT_GT(u->host_transfer.gbps, 0);
   EXPECT_EQ(u->host_transfer.source, "measured");
+  EXPECT_EQ(u->compute_units, std::max(1, kernels::opencl::ClContext::get()->device().compute_units));
   // The merged samples refit to the same keys (what `hilsim fit` does).
   const model::Profile again = fit_profile(load_samples(out + ".samples.json"));
   EXPECT_TRUE(again.kernels.count("elementwise/gpu"));

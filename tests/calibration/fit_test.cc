@@ -19,6 +19,15 @@ Sample conv_sample(int i, decltype(Sample::features) features) {
   return x;
 }
 
+// Fits `s` over `names` and expects each coefficient within 1% of `want`; returns the model.
+hilsim::model::KernelModel expect_recovered(const std::vector<Sample>& s, const std::vector<std::string>& names,
+                                            const std::vector<double>& want) {
+  auto m = fit_kernel_class(s, names);
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(m.params[i], want[i], 0.01 * want[i]) << names[i];
+  EXPECT_LT(m.fit_rmspe, 0.1);
+  return m;
+}
+
 }  // namespace
 
 TEST(Nnls, MatchesUnconstrainedWhenPositiveAndClampsOtherwise) {
@@ -44,17 +53,29 @@ TEST(Fit, RecoversAKnownCostModel) {
     x.ms_median = 2e-8 * x.features["macs"] + 1e-7 * x.features["bytes"] + 0.01;
     s.push_back(x);
   }
-  auto m = fit_kernel_class(s, {"macs", "bytes", "call"});
-  EXPECT_NEAR(m.params[0], 2e-8, 2e-10);
-  EXPECT_NEAR(m.params[1], 1e-7, 1e-9);
-  EXPECT_NEAR(m.params[2], 0.01, 1e-4);
-  EXPECT_LT(m.fit_rmspe, 0.1);
+  auto m = expect_recovered(s, {"macs", "bytes", "call"}, {2e-8, 1e-7, 0.01});
   EXPECT_EQ(m.samples, 60);
   bool extra = true;
   hilsim::model::evaluate_model(m, {{"macs", 5e8}, {"bytes", 1e6}}, &extra);
   EXPECT_FALSE(extra);
   hilsim::model::evaluate_model(m, {{"macs", 5e10}, {"bytes", 1e5}}, &extra);
   EXPECT_TRUE(extra);
+}
+
+TEST(Fit, RecoversAGpuLaunchAndPerWaveTerm) {
+  // A device op: 0.05 ms per launch (PoCL's enqueue and wait), 4 us per wave of work-groups, 0.02 ns per
+  // MAC; small ops are mostly launch, as PoCL's were.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> macs(1e4, 5e7);
+  std::uniform_int_distribution<int> waves(1, 4000), launches(1, 6);
+  std::vector<Sample> s;
+  for (int i = 0; i < 40; ++i) {
+    Sample x = conv_sample(i, {{"macs", macs(rng)}, {"waves", waves(rng)}, {"launches", launches(rng)}});
+    x.unit = "gpu";
+    x.ms_median = 2e-8 * x.features["macs"] + 4e-3 * x.features["waves"] + 0.05 * x.features["launches"];
+    s.push_back(x);
+  }
+  expect_recovered(s, {"macs", "waves", "launches"}, {2e-8, 4e-3, 0.05});
 }
 
 TEST(Fit, AHostsSlowPhaseIsSetAsideAndTheFitDescribesTheFastOne) {

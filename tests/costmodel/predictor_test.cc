@@ -5,6 +5,7 @@
 #include <set>
 
 #include <atomic>
+#include <cmath>
 #include <thread>
 
 #include "hilsim/graph/zoo.h"
@@ -301,6 +302,32 @@ TEST(Predictor, GpuUnitUsesItsOwnClassesNeverTheCpus) {
   EXPECT_GT(expect_fitted_conv3x3_else_roofline(
                 p, "gpu", [](const auto& o) { return 1e-7 * static_cast<double>(o.macs) + 0.05; }),
             0);
+}
+
+TEST(Predictor, GpuModelsPriceWavesOverTheUnitsComputeUnitsAndLaunches) {
+  // 3x3 convs on the gpu at 0.2 ms per wave of work-groups + 0.07 ms per launch.
+  model::Profile one = gpu_profile();
+  model::KernelModel& m = one.kernels[model::gpu_profile_key("dense_conv3x3")];
+  m.features = {"waves", "launches"};
+  m.params = {0.2, 0.07};
+  m.valid_range.clear();
+  model::Profile four = one;
+  for (auto& u : four.units)
+    if (u.kind == "gpu") u.compute_units = 4;
+  const Prediction p1 = Predictor(small_model(), one, {0, "gpu"}).predict();
+  const Prediction p4 = Predictor(small_model(), four, {0, "gpu"}).predict();
+  int convs = 0;
+  for (size_t i = 0; i < p1.ops.size(); ++i) {
+    const OpPrediction& a = p1.ops[i];
+    if (a.klass != "dense_conv3x3" || a.model != "fitted") continue;
+    ++convs;
+    // ms = 0.2 x waves + 0.07 on one compute unit, the waves a whole number; on four, ceil(waves / 4).
+    const double waves = (a.ms - 0.07) / 0.2;
+    ASSERT_NEAR(waves, std::round(waves), 1e-6) << a.name;
+    EXPECT_GE(waves, 1.0) << a.name;
+    EXPECT_NEAR(p4.ops[i].ms, 0.2 * std::ceil(std::round(waves) / 4) + 0.07, 1e-9) << a.name;
+  }
+  EXPECT_GT(convs, 2);
 }
 
 TEST(Predictor, GpuUnitWithoutAModelForAClassRunsItOnTheHostWithCopies) {

@@ -87,3 +87,26 @@ TEST(KernelFeatures, ConcatOfManyInputsPaysPerInput) {
   add.inputs = 5;
   EXPECT_EQ(features_of(add).count("inputs"), 0u);
 }
+
+TEST(KernelFeatures, GpuTermsAreWavesOfWorkGroupsAndLaunches) {
+  hilsim::kernels::ConvShape s;
+  s.c = 32, s.f = 20, s.h = s.w = 5, s.kh = s.kw = 3;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  KernelInstance k = conv_instance("dense_conv3x3", s, 1, s.macs(), s.weight_count() * 4);
+  // 25 pixels in groups of 16 -> 2 groups per tile of 8 filters, 3 tiles for 20 filters.
+  EXPECT_EQ(k.work_groups, 2 * 3);
+  auto f = features_of(k, true);
+  EXPECT_EQ(f.at("waves"), 6.0);
+  EXPECT_EQ(f.at("launches"), 1.0);
+  EXPECT_EQ(f.count("lane_macs"), 0u);  // the CPU engine's terms are not the device's
+  EXPECT_EQ(features_of(k).count("waves"), 0u);
+  k.compute_units = 4;
+  EXPECT_EQ(features_of(k, true).at("waves"), 2.0);  // ceil(6 / 4)
+  // Sparse rows of fb filters and depthwise planes are the device's other work-group tilings.
+  EXPECT_EQ(conv_instance("sparse_fb4", s, 1, s.macs() / 2, 100).work_groups, 2 * 5);
+  hilsim::kernels::ConvShape dw = s;
+  dw.f = dw.groups = dw.c;
+  EXPECT_EQ(conv_instance("depthwise_conv3x3", dw, 1, dw.macs(), 4 * 9 * 32).work_groups, 2 * 32);
+  for (const char* c : {"dense_conv1x1", "sparse_fb8", "elementwise", "pool", "concat"})
+    EXPECT_EQ(gpu_feature_names(c).back(), "launches") << c;
+}

@@ -352,6 +352,16 @@ TEST(Profile, GpuUnitModelsAndCopiesRoundTripAndAreChecked) {
   json bad_class = j;
   bad_class["kernels"]["conv9x9/gpu"] = j["kernels"]["dense_conv3x3/gpu"];
   EXPECT_NE(error_of(bad_class).find("conv9x9"), std::string::npos) << error_of(bad_class);
+  // Compute units: 1 in older files, kept through a round trip, a positive integer, a gpu unit's only.
+  EXPECT_EQ(p.unit("gpu")->compute_units, 1);
+  json cu = j;
+  cu["units"][1]["compute_units"] = 6;
+  EXPECT_EQ(parse_profile(hilsim::model::dump_profile(parse_profile(cu.dump(), "cu.json")), "again").unit("gpu")->compute_units, 6);
+  cu["units"][1]["compute_units"] = 0;
+  EXPECT_NE(error_of(cu).find("units[1].compute_units"), std::string::npos) << error_of(cu);
+  json cpu_cu = j;
+  cpu_cu["units"][0]["compute_units"] = 2;
+  EXPECT_NE(error_of(cpu_cu).find("units[0].compute_units"), std::string::npos) << error_of(cpu_cu);
   // Without a gpu unit a gpu model has nothing to describe.
   json no_gpu = valid();
   no_gpu["kernels"]["dense_conv3x3/gpu"] = j["kernels"]["dense_conv3x3/gpu"];

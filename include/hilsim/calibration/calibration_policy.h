@@ -17,6 +17,8 @@ struct CalibrationPolicy {
   // Share of the budget the in-context model runs may take: they are what whole-model predictions are
   // made of, and the rest keeps the one-op grid (the fit's range between them) running.
   double context_share = 0.55;
+  // The gpu unit's share of its own budget for its context runs (the grid fills the gaps between them).
+  double gpu_context_share = 0.5;
   // Share of the budget the initial space-filling design is sized to, at design_sample_s a sample;
   // the rest goes to adaptive rounds where the fit is worst. Points per (class, threads) are clamped.
   double design_share = 0.6;

@@ -49,8 +49,13 @@ struct ContextRun {
   std::string key() const;
 };
 std::vector<ContextRun> context_runs(int max_threads);
+// The gpu unit's context runs: small zoo models, dense and block 8x4, every op on the device.
+std::vector<ContextRun> gpu_context_runs();
 // One sample per op whose class is in `classes` (empty = all), the per-op median over the repeats.
-std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes, int repeats = 7);
+// With `gpu`, every op runs on that unit: samples of the ops on the device (instance "ctx/gpu/..."),
+// their copies left out, keyed CLASS/gpu by the fit.
+std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes, int repeats = 7,
+                                    const std::optional<runtime::UnitDef>& gpu = std::nullopt);
 
 struct CalibrateOptions {
   std::string out;                   // profile path; samples go to out + ".samples.json"

@@ -39,6 +39,7 @@ struct DriverOptions {
   int max_threads = 0;               // 0 = all cores
   bool real_layers = true;           // add the backend's real layer shapes to the design
   bool tiny = false;                 // a few small points per class, no waiting (emulators, smoke tests)
+  bool gpu_unit = false;             // the samples are the gpu unit's (CLASS/gpu terms, model::gpu_feature_names)
   std::string note;                  // recorded in the samples file
   CalibrationPolicy policy;
   int checkpoint_every = 10;         // samples between checkpoints

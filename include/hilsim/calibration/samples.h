@@ -48,6 +48,7 @@ struct SampleSet {
   // The OpenCL device the gpu samples were taken on, and the CPU core driving it (-1: not pinned).
   std::string gpu_device;
   int gpu_core = -1;
+  int gpu_compute_units = 1;  // the device's, over which the samples' "waves" were counted
   std::vector<Sample> samples;
 };
 

@@ -52,6 +52,13 @@ struct KernelInstance {
   // Concat: the tensors it joins. Each input is a copy of its own (a call, a split over threads); a
   // DenseNet block's concat of up to 48 inputs ran ~50% over a per-byte rate fitted on 2-4 inputs.
   int64_t inputs = 0;
+  // OpenCL (the gpu unit): the work-groups of the op's kernel launch at the default tile (see
+  // kClTileFilters), the device's compute units they are spread over (waves = ceil(work_groups /
+  // compute_units), CoDL's per-work-group time model), and the kernels it enqueues (a concat copies
+  // each input with a launch of its own). PoCL spent tens of us per launch, most of a small op.
+  int64_t work_groups = 0;
+  int64_t compute_units = 1;
+  int64_t launches = 1;
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
@@ -66,6 +73,11 @@ inline constexpr int64_t kTilePixels = 32;
 // Outputs per vector of the depthwise row kernels (AVX2's 8 floats; the fit's per-lane cost absorbs
 // other widths, the rounding of narrow rows is what this keeps).
 inline constexpr int64_t kDwLanes = 8;
+// The OpenCL conv kernels' default tile: a work item computes one output pixel of kClTileFilters
+// filters (sparse rows: of the row's fb filters), in work-groups of kClGroupItems items. The tuned tile
+// of a shape may differ; the fitted per-wave cost absorbs a factor common to the class.
+inline constexpr int64_t kClTileFilters = 8;
+inline constexpr int64_t kClGroupItems = 16;
 
 // A GEMM of [m x k] by [k x n] (a classifier: m = 1), weights [n x k] plus an optional bias.
 KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias);
@@ -84,14 +96,18 @@ bool is_known_class(const std::string& klass);
 
 // The model terms of a class, in order ("call" is the constant per-call cost).
 const std::vector<std::string>& feature_names(const std::string& klass);
-std::map<std::string, double> features_of(const KernelInstance& k);
+// The terms of a class on the gpu unit (CLASS/gpu models): the device's work is priced per MAC and
+// byte, per wave of work-groups and per kernel launch, not by the CPU engine's tiles and lanes.
+const std::vector<std::string>& gpu_feature_names(const std::string& klass);
+const std::vector<std::string>& unit_feature_names(const std::string& klass, bool gpu);
+std::map<std::string, double> features_of(const KernelInstance& k, bool gpu = false);
 
 // Every feature any class uses, in one fixed order: the cost model's hot path evaluates a fitted model
 // as a dot product over this array instead of looking names up.
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
   kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFMaskedLanes, kFChunkCalls, kFBytes,
-  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFCall, kNumFeatures
+  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFWaves, kFLaunches, kFCall, kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
 const std::array<const char*, kNumFeatures>& all_feature_names();

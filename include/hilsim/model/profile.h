@@ -75,6 +75,9 @@ struct UnitSpec {
   TransferSpec host_transfer{0, 0, 0, "", ""};
   // gpu units: what the device is ("PoCL on CPU core 1 (pthread-...)", "spec: Adreno 650 roofline").
   std::string device;
+  // gpu units: the device's compute units, over which work-groups run in waves (KernelInstance::
+  // compute_units); PoCL pinned to one core reports one.
+  int compute_units = 1;
 };
 
 // Kernel models fitted on a gpu unit are keyed "CLASS/gpu" (one model per class: the device has no
