@@ -28,8 +28,10 @@ extern "C" void on_signal(int) { g_stop = true; }
 const char* kUsage =
     "usage: hilsim-calibrate [--out SAMPLES.json] [--budget-s S] [--resume] [--classes LIST]\n"
     "                        [--threads-max N] [--cpus LIST] [--tiny] [--no-reference-layers]\n\n"
-    "Times this device's kernels over a designed grid (and adaptive points where the fit is worst)\n"
-    "and writes the raw samples; fit them on a host with `hilsim fit SAMPLES --out PROFILE`.\n"
+    "Times this device's kernels as `hilsim calibrate` does (one pipeline and policy): layers in context\n"
+    "(MobileNetV2, ResNet-18 and a YOLOv5s-like detector, layer after layer), a designed grid and\n"
+    "adaptive points where the fit is worst; writes the raw samples: fit them on a host with\n"
+    "`hilsim fit SAMPLES --out PROFILE`.\n"
     "Ctrl-C (or SIGTERM) leaves a checkpoint; --resume continues from it.\n"
     "  --out PATH          samples file (default hilsim_samples.json)\n"
     "  --budget-s S        wall-clock budget in seconds (default 120)\n"

@@ -21,6 +21,7 @@
 #include "zoo_configs.h"
 
 DEFINE_string(models, "", "comma-separated models (zoo:NAME[@RES] or .onnx paths); default: bench-predictor's zoo models");
+DECLARE_bool(allow_extrapolation);  // predict's flag
 DEFINE_double(max_diff_pct, 0, "exit 1 when any configuration's predictions differ by more than this (0: no check)");
 
 namespace hilsim::cli {
@@ -66,6 +67,7 @@ int run_compare(const std::vector<std::string>& args) {
   if (threads.empty()) threads = {1};  // spec profiles: roofline answers at the unit's threads
   costmodel::PredictorOptions po;
   po.default_unit = "cpu0";
+  po.allow_extrapolation = FLAGS_allow_extrapolation;
   std::mt19937 rng(7);  // bench-predictor's seed: the same random mixes
   const bool tty = isatty(2);
   std::vector<costmodel::ProfileComparison> parts;
@@ -73,7 +75,9 @@ int run_compare(const std::vector<std::string>& args) {
   for (const auto& m : models) {
     if (tty) std::fprintf(stderr, "\r  %-40s", m.c_str());
     graph::Graph g = load_model_from_flags(m);
-    costmodel::Predictor pred(g, a, {1, "cpu0"});
+    costmodel::PredictorOptions ao{1, "cpu0"};
+    ao.allow_extrapolation = FLAGS_allow_extrapolation;
+    costmodel::Predictor pred(g, a, ao);
     std::vector<costmodel::ComparedConfig> cfgs;
     for (auto& c : zoo_bench_configs(g, pred, rng)) cfgs.push_back({c.name, std::move(c.spec)});
     try {
@@ -167,8 +171,11 @@ const Register reg({"compare-profiles", "how far two profiles' predictions lie a
                     "difference (B - A) / A per model and per kernel class. Two calibrations of one machine should\n"
                     "agree within 3%. When both profiles hold a speed reference, the difference is also shown with\n"
                     "B scaled by the ratio of their references: what remains is the fit's, not the host's speed.\n"
-                    "With --max-diff-pct X it exits 1 when any configuration differs by more than X%.",
-                    {"models", "max_diff_pct", "json", "input_shape", "allow_unknown"}, run_compare});
+                    "With --max-diff-pct X it exits 1 when any configuration differs by more than X%.\n"
+                    "With --allow-extrapolation a class one profile lacks is answered by its roofline (the per\n"
+                    "class table then shows how far that is from the other's fit) instead of failing.",
+                    {"models", "max_diff_pct", "json", "input_shape", "allow_unknown", "allow_extrapolation"},
+                    run_compare});
 
 }  // namespace
 }  // namespace hilsim::cli

@@ -93,7 +93,18 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
     }
     b.output(y);
   }
-  return b.finish();
+  graph::Graph g = b.finish();
+  // The kernel-direct backend's weights (runner.h), so both backends prune and time the same ones.
+  if (p.op == "conv")
+    for (int i = 0; i < copies; ++i) {
+      const graph::Op& conv = g.op(*g.find_op("L" + std::to_string(i)));
+      const uint64_t s = seed + static_cast<uint64_t>(i);
+      graph::Tensor* w = g.mutable_constant(conv.inputs.at(1));
+      w->f32 = random_floats(w->f32.size(), s);
+      if (conv.inputs.size() > 2 && !conv.inputs[2].empty())
+        if (graph::Tensor* bias = g.mutable_constant(conv.inputs[2])) bias->f32 = random_floats(bias->f32.size(), s + 1);
+    }
+  return g;
 }
 
 // The conv layers of the built-in models as grid points: real layers are where accuracy matters, and
@@ -142,16 +153,10 @@ std::vector<KernelPoint> zoo_points(const std::vector<std::string>& classes, int
 }
 
 Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
-  // Enough copies that one round's working set (~24 MiB) overflows the caches a whole model overflows:
-  // inside a model a layer's weights come from memory, not from a cache warmed by the previous run.
-  const int64_t ws = std::max<int64_t>(1, p.working_set_bytes());
   const CalibrationPolicy& pol = mo.policy;
   // The device keeps its weights in its own buffers, and PoCL runs a large point 20x slower than the
   // CPU kernels: one copy, so a 90 s budget covers every class (copies made a point take seconds).
-  const int copies = mo.gpu ? 1 :
-      ws >= pol.far_working_set_bytes
-          ? static_cast<int>(std::clamp<int64_t>((pol.far_round_bytes + ws - 1) / ws, 1, pol.max_far_copies))
-          : static_cast<int>(std::clamp<int64_t>(pol.cold_round_bytes / ws, 1, pol.max_copies));
+  const int copies = mo.gpu ? 1 : round_copies(p, pol);
   const graph::Graph g = layer_graph(p, 17, copies);
   runtime::ExecOptions eo;
   eo.threads = p.threads;
@@ -181,20 +186,14 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
                                                         ops[targets[0]].kernel + ")");
   // gpu: a target's own copies (its input from the host Relu, its output to the graph) are left out of
   // its time: inside a model on the device they are not paid, and a crossing's copy is priced apart.
-  auto run_series = [&](std::vector<double>& t) {
-    for (int i = 0; i < 2; ++i) ex.run(in);
-    t.clear();
-    const auto t0 = Clock::now();
-    int rounds = 0;
-    while (rounds < mo.min_reps || (rounds < mo.max_reps && secs(t0, Clock::now()) < mo.min_time_s)) {
-      runtime::RunTiming rt;
-      ex.run(in, &rt);
-      for (size_t j : targets)
-        if (j < rt.op_ms.size())
-          t.push_back(mo.gpu && j < rt.op_transfer_ms.size() ? std::max(0.0, rt.op_ms[j] - rt.op_transfer_ms[j]) : rt.op_ms[j]);
-      ++rounds;
-    }
+  auto round = [&](std::vector<double>& t) {
+    runtime::RunTiming rt;
+    ex.run(in, &rt);
+    for (size_t j : targets)
+      if (j < rt.op_ms.size())
+        t.push_back(mo.gpu && j < rt.op_transfer_ms.size() ? std::max(0.0, rt.op_ms[j] - rt.op_transfer_ms[j]) : rt.op_ms[j]);
   };
+  auto run_series = [&](std::vector<double>& t) { timed_rounds(round, pol, t); };
   const std::vector<double> t = steadier_series(run_series, pol.stable_spread);
   const auto id = cg.find_op(ops[targets[0]].name);
   model::KernelInstance k = model::op_instance(cg, *id, ls, p.threads, true).k;
@@ -207,49 +206,6 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
     s.instance = "gpu/" + s.instance;
   }
   return s;
-}
-
-std::string ContextRun::key() const {
-  return "ctx/" + model + "/" + (sparsity.empty() ? "dense" : sparsity) + "/t" + std::to_string(threads);
-}
-
-std::vector<ContextRun> context_runs(int max_threads) {
-  // Variants of every zoo family, each with a dense and two sparse settings that together cover every
-  // sparse row height (fb 1, 2, 4, 8, 16) and both 1x1 and 3x3 layers.
-  const std::vector<std::pair<std::string, std::vector<std::string>>> plan = {
-      {"zoo:yolov5s_like@256x0.75", {"", "block:8x4@0.6", "pattern:2"}},
-      {"zoo:yolov5s_like@384x0.5", {"", "block:16x4@0.8", "block:4x4@0.5"}},
-      {"zoo:resnet18_like@160x0.75", {"", "block:2x4@0.7", "pattern:3"}},
-      {"zoo:resnet18_like@256x0.5", {"", "block:32x8@0.85", "csr@0.85"}},
-      {"zoo:mobilenetv2_like@192x1.5", {"", "block:8x8@0.75", "block:1x4@0.6"}},
-      {"zoo:mobileone_s0@256x0.75", {"", "block:4x8@0.9", "pattern:2"}},
-      {"zoo:vgg_like@160x0.75", {"", "block:16x8@0.5", "pattern:3"}},
-      // Grouped convs, squeeze-excite and a classifier far beyond the cache, as RegNet/ResNeXt have.
-      {"zoo:regnety_like@160x1", {"", "block:8x4@0.7", "pattern:2"}},
-      // A full-resolution ImageNet network: residual Adds of 2.4-9.6 MiB (beyond L2; every other run's
-      // stay under 1.7 MiB and Adds of real 224x224 networks ran 28% over the near rate), 1x1 convs of
-      // 256-2048 channels in a deep model, a 2048-channel global pool and an 8 MiB classifier.
-      {"zoo:resnet50_like@224x1", {""}},
-      // What a latency-bound planner reaches for: fine blocks at high ratios, where fixed per-tile
-      // costs (stride phases, epilogue) outweigh the few kept columns.
-      {"zoo:yolov5s_like@256x0.75", {"block:4x1@0.95", "block:8x1@0.85"}},
-      {"zoo:resnet18_like@160x0.75", {"block:4x1@0.9", "block:8x2@0.95"}},
-      {"zoo:yolov5s_like@384x0.5", {"block:4x1@0.6", "block:8x1@0.4"}},
-      // Unstructured pruning of pointwise layers, what CSR is for: without it the one-filter rows were
-      // fitted on 3x3 pattern layers and a handful of 1x1 downsamples, and a MobileNet at 0.9 ran 30%
-      // over the extrapolated per-row costs.
-      {"zoo:mobilenetv2_like@160x1.25", {"csr@0.8", "csr@0.95"}},
-  };
-  // Setting-major, threads innermost: a budget that ends early still leaves every calibrated thread
-  // count with in-context samples of the same layers.
-  size_t most = 0;
-  for (const auto& [model, specs] : plan) most = std::max(most, specs.size());
-  std::vector<ContextRun> runs;
-  for (size_t i = 0; i < most; ++i)
-    for (const auto& [model, specs] : plan)
-      for (int t = 1; t <= max_threads; ++t)
-        if (i < specs.size()) runs.push_back({model, specs[i], t});
-  return runs;
 }
 
 std::vector<ContextRun> gpu_context_runs() {
@@ -527,9 +483,9 @@ class GpuBackend : public MeasureBackend {
     mo_.policy = policy;
     mo_.gpu = unit;
     // Fewer repeats: a device op is timed from profiling events, steadier than the host's clock.
-    mo_.min_reps = 3;
-    mo_.max_reps = 30;
-    mo_.min_time_s = 0.01;
+    mo_.policy.sample_min_rounds = 3;
+    mo_.policy.sample_max_rounds = 30;
+    mo_.policy.sample_min_time_s = 0.01;
   }
   Sample measure(const KernelPoint& p) override {
     try {
@@ -557,8 +513,14 @@ class ExecutorBackend : public MeasureBackend {
  public:
   explicit ExecutorBackend(const CalibrationPolicy& policy) { mo_.policy = policy; }
   Sample measure(const KernelPoint& p) override { return measure_point(p, mo_); }
+  // The built-in table the phone's backend takes too (one design for both); the zoo's own layers are
+  // timed in context, at other sizes, so the models bench-predictor checks stay unseen.
   std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) override {
-    return zoo_points(classes, threads);
+    return reference_layers(classes, threads, mo_.policy);
+  }
+  bool runs_in_context(const ContextRun&) override { return true; }
+  std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes) override {
+    return calibration::measure_context(r, classes);
   }
 
  private:
@@ -584,23 +546,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   ExecutorBackend backend(pol);
   CalibrationDriver driver(backend, d);
   driver.measure_ceilings();
-  // Layers in context first: they are what whole-model predictions are made of. They get at most
-  // the policy's context_share of the budget so the one-op grid (the fit's range between them) still runs.
-  for (const ContextRun& cr : context_runs(driver.max_threads())) {
-    if (driver.stopped() || driver.elapsed_s() > pol.context_share * o.budget_s) break;
-    if (driver.done(cr.key())) continue;
-    // A context run lasts a second or two and gives many samples at once: it starts in a fast phase.
-    driver.reading_then_wait();
-    const double t_start = unix_now();
-    std::vector<Sample> got = measure_context(cr, o.classes.empty() ? std::vector<std::string>{} : driver.classes());
-    const double t_unix = 0.5 * (t_start + unix_now());  // the run's middle: its repeats span a second or two
-    for (Sample& s : got) {
-      s.features["t_unix"] = t_unix;
-      driver.add(std::move(s));
-    }
-    driver.mark_done(cr.key());
-    driver.progress(cr.model + " in context");
-  }
+  driver.measure_context();
   driver.measure_grid();
   driver.measure_adaptive();
   CalibrationDriver::Result dr = driver.finish();

@@ -205,6 +205,25 @@ void CalibrationDriver::measure_ceilings() {
   }
 }
 
+void CalibrationDriver::measure_context() {
+  if (o_.tiny) return;  // a whole model under an emulator takes minutes
+  for (const ContextRun& cr : context_runs(max_threads_)) {
+    if (stopped() || elapsed_s() > pol_.context_share * o_.budget_s) break;
+    if (done(cr.key()) || !backend_.runs_in_context(cr)) continue;
+    // A run lasts a second or two and gives many samples at once: it starts in a fast phase.
+    reading_then_wait();
+    const double t_start = unix_now();
+    std::vector<Sample> got = backend_.measure_context(cr, o_.classes.empty() ? std::vector<std::string>{} : classes_);
+    const double t_unix = 0.5 * (t_start + unix_now());  // the run's middle: its repeats span a second or two
+    for (Sample& s : got) {
+      s.features["t_unix"] = t_unix;
+      add(std::move(s));
+    }
+    done_.insert(cr.key());
+    progress(cr.model + " in context");
+  }
+}
+
 void CalibrationDriver::measure_grid() {
   // Design size from the budget: the policy's design_share of it over the cells, at design_sample_s a sample.
   const int n0 = o_.tiny ? 3

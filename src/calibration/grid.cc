@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <set>
+#include <stdexcept>
 
 #include "hilsim/kernels/memory_ops.h"
+#include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -262,13 +265,17 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
   return out;
 }
 
-std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads, const CalibrationPolicy& pol) {
-  struct Conv {
-    int64_t c, f, h, k, s, g;
-    int act;
-  };
+namespace {
+
+// Real layer shapes of common mobile CNNs, in each model's order (one block of each kind where the
+// model repeats it): the grid's real layers, and the phone's in-context runs.
+struct RefConv {
+  int64_t c, f, h, k, s, g;
+  int act;
+};
+const RefConv* ref_convs() {
   // MobileNetV2 @224 (ReLU6 ~ ReLU), ResNet-18 @224, YOLOv5s-like @640 (SiLU).
-  static const Conv convs[] = {
+  static const RefConv convs[] = {
       {3, 32, 224, 3, 2, 1, 1},     {32, 32, 112, 3, 1, 32, 1},   {32, 16, 112, 1, 1, 1, 0},   {16, 96, 112, 1, 1, 1, 1},
       {96, 96, 112, 3, 2, 96, 1},   {96, 24, 56, 1, 1, 1, 0},     {24, 144, 56, 1, 1, 1, 1},   {144, 144, 56, 3, 1, 144, 1},
       {144, 24, 56, 1, 1, 1, 0},    {144, 144, 56, 3, 2, 144, 1}, {144, 32, 28, 1, 1, 1, 0},   {32, 192, 28, 1, 1, 1, 1},
@@ -287,6 +294,39 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
       // RegNetY's squeeze-excite 1x1s on 1x1 maps.
       {256, 256, 56, 3, 1, 32, 1},  {2048, 2048, 7, 3, 1, 32, 1}, {120, 120, 28, 3, 1, 5, 1},  {336, 336, 14, 3, 1, 14, 1},
       {336, 84, 1, 1, 1, 1, 1},     {84, 336, 1, 1, 1, 1, 0}};
+  return convs;
+}
+
+struct RefModel {
+  const char* family;  // the zoo family whose in-context runs it stands for
+  int64_t res;         // the input resolution its rows are at
+  const RefConv* convs;
+  size_t n;
+  int64_t head_c, head_f;  // classifier GEMM after the convs (0: none)
+};
+// Rows of ref_convs(): MobileNetV2 0-25, ResNet-18 26-34, the detector 35-51, then single layers of
+// MobileNetV3, ResNeXt and RegNetY.
+const RefModel kRefModels[] = {
+    {"mobilenetv2_like", 224, ref_convs(), 26, 1280, 1000},
+    {"resnet18_like", 224, ref_convs() + 26, 9, 512, 1000},
+    {"yolov5s_like", 640, ref_convs() + 35, 17, 0, 0},
+    {"", 0, ref_convs() + 52, 10, 0, 0},
+};
+
+KernelPoint ref_conv_point(const RefConv& cv, int threads) {
+  KernelPoint p;
+  p.op = "conv";
+  p.threads = threads;
+  p.c = cv.c, p.f = cv.f, p.h = p.w = cv.h, p.k = cv.k, p.stride = cv.s, p.groups = cv.g, p.act = cv.act;
+  // Grouped convs run the dense kernel group by group; only depthwise 3x3/5x5 have their own.
+  const bool dw = p.conv_shape().is_depthwise() && (p.k == 3 || p.k == 5);
+  p.klass = model::dense_conv_class(p.k, p.k, dw);
+  return p;
+}
+
+}  // namespace
+
+std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads, const CalibrationPolicy& pol) {
   struct Mem {
     const char* op;
     int64_t c, f, h, k, s;
@@ -310,13 +350,10 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     if (wanted(p.klass) && seen.insert(p.key()).second) pts.push_back(p);
   };
   uint64_t i = 0;
-  for (const Conv& cv : convs) {
-    KernelPoint p;
-    p.op = "conv";
-    p.c = cv.c, p.f = cv.f, p.h = p.w = cv.h, p.k = cv.k, p.stride = cv.s, p.groups = cv.g, p.act = cv.act;
-    // Grouped convs run the dense kernel group by group; only depthwise 3x3/5x5 have their own.
-    const bool dw = p.conv_shape().is_depthwise() && (p.k == 3 || p.k == 5);
-    p.klass = model::dense_conv_class(p.k, p.k, dw);
+  std::vector<RefConv> convs;
+  for (const RefModel& m : kRefModels) convs.insert(convs.end(), m.convs, m.convs + m.n);
+  for (const RefConv& cv : convs) {
+    const KernelPoint p = ref_conv_point(cv, threads);
     add(p);
     if (p.groups != 1) continue;
     const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);
@@ -373,12 +410,143 @@ std::vector<KernelPoint> neighbours(const KernelPoint& p, const CalibrationPolic
   return out;
 }
 
-int sparse_row_height(const KernelPoint& p) {
-  if (p.format == "block" || p.format == "block_col") return std::min(p.bf, 16);
-  return 1;
+kernels::SparseFormat sparse_format(const KernelPoint& p) {
+  kernels::SparseFormat f;
+  f.bf = p.bf, f.bc = p.bc, f.entries = p.entries, f.ratio = p.ratio;
+  if (p.format == "block") f.kind = kernels::SparseKind::kBlock;
+  else if (p.format == "block_col") f.kind = kernels::SparseKind::kBlockCol;
+  else if (p.format == "pattern") f.kind = kernels::SparseKind::kPattern;
+  else if (p.format == "csr") f.kind = kernels::SparseKind::kCsr;
+  else throw Error("calibration point '" + p.key() + "'", "format '" + p.format + "' is not a sparse format");
+  return f;
 }
 
-model::KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes) {
+int sparse_row_height(const KernelPoint& p) { return p.format == "dense" ? 1 : sparse_format(p).row_height(); }
+
+int round_copies(const KernelPoint& p, const CalibrationPolicy& pol) {
+  const int64_t ws = std::max<int64_t>(1, p.working_set_bytes());
+  if (ws >= pol.far_working_set_bytes)
+    return static_cast<int>(std::clamp<int64_t>((pol.far_round_bytes + ws - 1) / ws, 1, std::max(1, pol.max_far_copies)));
+  return static_cast<int>(std::clamp<int64_t>(pol.cold_round_bytes / ws, 1, std::max(1, pol.max_copies)));
+}
+
+std::string ContextRun::key() const {
+  return "ctx/" + model + "/" + (sparsity.empty() ? "dense" : sparsity) + "/t" + std::to_string(threads);
+}
+
+std::vector<ContextRun> context_runs(int max_threads) {
+  // Variants of every zoo family, each with a dense and two sparse settings that together cover every
+  // sparse row height (fb 1, 2, 4, 8, 16) and both 1x1 and 3x3 layers.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> plan = {
+      {"zoo:yolov5s_like@256x0.75", {"", "block:8x4@0.6", "pattern:2"}},
+      {"zoo:yolov5s_like@384x0.5", {"", "block:16x4@0.8", "block:4x4@0.5"}},
+      {"zoo:resnet18_like@160x0.75", {"", "block:2x4@0.7", "pattern:3"}},
+      {"zoo:resnet18_like@256x0.5", {"", "block:32x8@0.85", "csr@0.85"}},
+      {"zoo:mobilenetv2_like@192x1.5", {"", "block:8x8@0.75", "block:1x4@0.6"}},
+      {"zoo:mobileone_s0@256x0.75", {"", "block:4x8@0.9", "pattern:2"}},
+      {"zoo:vgg_like@160x0.75", {"", "block:16x8@0.5", "pattern:3"}},
+      // Grouped convs, squeeze-excite and a classifier far beyond the cache, as RegNet/ResNeXt have.
+      {"zoo:regnety_like@160x1", {"", "block:8x4@0.7", "pattern:2"}},
+      // A full-resolution ImageNet network: residual Adds of 2.4-9.6 MiB (beyond L2; every other run's
+      // stay under 1.7 MiB and Adds of real 224x224 networks ran 28% over the near rate), 1x1 convs of
+      // 256-2048 channels in a deep model, a 2048-channel global pool and an 8 MiB classifier.
+      {"zoo:resnet50_like@224x1", {""}},
+      // What a latency-bound planner reaches for: fine blocks at high ratios, where fixed per-tile
+      // costs (stride phases, epilogue) outweigh the few kept columns.
+      {"zoo:yolov5s_like@256x0.75", {"block:4x1@0.95", "block:8x1@0.85"}},
+      {"zoo:resnet18_like@160x0.75", {"block:4x1@0.9", "block:8x2@0.95"}},
+      {"zoo:yolov5s_like@384x0.5", {"block:4x1@0.6", "block:8x1@0.4"}},
+      // Unstructured pruning of pointwise layers, what CSR is for: without it the one-filter rows were
+      // fitted on 3x3 pattern layers and a handful of 1x1 downsamples, and a MobileNet at 0.9 ran 30%
+      // over the extrapolated per-row costs.
+      {"zoo:mobilenetv2_like@160x1.25", {"csr@0.8", "csr@0.95"}},
+  };
+  // Setting-major, threads innermost: a budget that ends early still leaves every calibrated thread
+  // count with in-context samples of the same layers.
+  size_t most = 0;
+  for (const auto& [model, specs] : plan) most = std::max(most, specs.size());
+  std::vector<ContextRun> runs;
+  for (size_t i = 0; i < most; ++i)
+    for (const auto& [model, specs] : plan)
+      for (int t = 1; t <= max_threads; ++t)
+        if (i < specs.size()) runs.push_back({model, specs[i], t});
+  return runs;
+}
+
+namespace {
+
+// A uniform sparsity text (the executor's grammar: block:BFxBC@R, block_col:BFxBC@R, pattern:N,
+// csr@R) on a point; the phone binary links no runtime to parse it there.
+void apply_sparsity(const std::string& spec, KernelPoint& p) {
+  const std::string where = "in-context sparsity '" + spec + "'";
+  try {
+    const auto at = spec.find('@');
+    if (spec.rfind("csr", 0) == 0 && at == 3) {
+      p.format = "csr", p.ratio = std::stod(spec.substr(4));
+    } else if (spec.rfind("pattern:", 0) == 0) {
+      p.format = "pattern", p.entries = std::stoi(spec.substr(8));
+    } else {
+      const auto colon = spec.find(':'), x = spec.find('x');
+      if (colon == std::string::npos || x == std::string::npos || at == std::string::npos) throw Error(where, "unknown form");
+      p.format = spec.substr(0, colon);
+      if (p.format != "block" && p.format != "block_col") throw Error(where, "unknown format");
+      p.bf = std::stoi(spec.substr(colon + 1, x - colon - 1));
+      p.bc = std::stoi(spec.substr(x + 1, at - x - 1));
+      p.ratio = std::stod(spec.substr(at + 1));
+    }
+  } catch (const std::logic_error&) {
+    throw Error(where, "malformed");
+  }
+}
+
+}  // namespace
+
+std::vector<KernelPoint> context_layers(const ContextRun& r) {
+  // zoo:NAME@RESxWIDTH
+  const auto at = r.model.find('@'), x = r.model.find('x', at == std::string::npos ? 0 : at);
+  if (r.model.rfind("zoo:", 0) != 0 || at == std::string::npos || x == std::string::npos)
+    throw Error("in-context model '" + r.model + "'", "expected zoo:NAME@RESxWIDTH");
+  const std::string family = r.model.substr(4, at - 4);
+  double res = 0, width = 0;
+  try {
+    res = std::stod(r.model.substr(at + 1, x - at - 1));
+    width = std::stod(r.model.substr(x + 1));
+  } catch (const std::logic_error&) {
+    throw Error("in-context model '" + r.model + "'", "expected zoo:NAME@RESxWIDTH");
+  }
+  const RefModel* m = nullptr;
+  for (const RefModel& rm : kRefModels)
+    if (family == rm.family) m = &rm;
+  std::vector<KernelPoint> out;
+  if (!m) return out;
+  // Channels follow the width (a 3-channel image and a detector's 255 outputs stay), maps the resolution.
+  auto ch = [&](int64_t c) { return c == 3 || c == 255 ? c : std::max<int64_t>(8, std::llround(static_cast<double>(c) * width)); };
+  for (size_t i = 0; i < m->n; ++i) {
+    KernelPoint p = ref_conv_point(m->convs[i], r.threads);
+    const bool depthwise = p.groups > 1 && p.groups == p.c;
+    p.c = ch(p.c), p.f = ch(p.f);
+    if (depthwise) p.groups = p.f = p.c;
+    p.h = p.w = std::max<int64_t>(p.k, std::llround(static_cast<double>(p.h) * res / static_cast<double>(m->res)));
+    if (!r.sparsity.empty() && p.groups == 1) {
+      KernelPoint q = p;
+      apply_sparsity(r.sparsity, q);
+      // As the executor applies a uniform spec: to every conv its format can run, the rest stay dense.
+      if (kernels::sparse_format_problem(q.conv_shape(), sparse_format(q)).empty()) {
+        q.klass = "sparse_fb" + std::to_string(sparse_row_height(q));
+        p = q;
+      }
+    }
+    out.push_back(p);
+  }
+  if (m->head_c > 0) {
+    KernelPoint g;
+    g.op = "gemm", g.klass = "gemm", g.threads = r.threads, g.c = ch(m->head_c), g.f = m->head_f, g.h = g.w = 1;
+    out.push_back(g);
+  }
+  return out;
+}
+
+model::KernelInstance instance_of(const KernelPoint& p) {
   model::KernelInstance k;
   k.threads = p.threads;
   if (p.op == "conv") {
@@ -389,7 +557,10 @@ model::KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, i
     } else {
       k.klass = "sparse_fb" + std::to_string(sparse_row_height(p));
     }
-    k = model::conv_instance(k.klass, s, p.threads, executed_macs, weight_bytes);
+    // The footprint predictions use (conv_op_instance), not the figures this mask gave the kernel:
+    // a profile is fitted on the features it will be asked about, as the executor backend's samples are.
+    const model::SparseFootprint fp = model::conv_footprint(s, p.format, p.ratio, p.bf, p.bc, p.entries, true);
+    k = model::conv_instance(k.klass, s, p.threads, fp.executed_macs, fp.weight_bytes);
     if (p.act == 2) k.act_bytes = k.out_bytes;
     return k;
   }

@@ -35,17 +35,6 @@ using Clock = std::chrono::steady_clock;
 double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 
-// Deterministic weights and inputs (values matter only for the masks, which rank by magnitude).
-std::vector<float> random_floats(size_t n, uint64_t seed) {
-  std::vector<float> v(n);
-  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
-  for (float& f : v) {
-    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-    f = static_cast<float>(static_cast<double>(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-  }
-  return v;
-}
-
 kernels::Epilogue epilogue_of(int act) {
   kernels::Epilogue ep;
   ep.act = act == 1 ? kernels::Act::kRelu : act == 2 ? kernels::Act::kSiLU : kernels::Act::kNone;
@@ -58,7 +47,6 @@ struct Instance {
   std::unique_ptr<kernels::PreparedConv> conv;
   std::unique_ptr<kernels::PreparedGemm> gemm;
   std::function<void(kernels::ThreadPool&)> run;
-  int64_t executed_macs = 0, weight_bytes = 0;
 };
 
 std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
@@ -74,27 +62,17 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
       x.conv = s.is_depthwise() ? kernels::prepare_depthwise_conv(s, w.data(), bias.data(), ep)
                                 : kernels::prepare_dense_conv(s, w.data(), bias.data(), ep);
     } else {
-      if (s.groups != 1) throw Error("calibration point '" + p.key() + "'", "sparse formats need groups == 1");
-      kernels::PruneMask m;
-      std::string label;
-      if (p.format == "block" || p.format == "block_col") {
-        m = kernels::block_mask(s, w.data(), p.bf, p.bc, p.ratio, p.format == "block_col");
-        label = p.format + "_" + std::to_string(p.bf) + "x" + std::to_string(p.bc);
-      } else if (p.format == "pattern") {
-        m = kernels::pattern_mask(s, w.data(), p.entries);
-        label = "pattern_" + std::to_string(p.entries) + "ep";
-      } else if (p.format == "csr") {
-        m = kernels::magnitude_mask(s, w.data(), p.ratio);
-        label = "csr_1x1";
-      } else {
-        throw Error("calibration point '" + p.key() + "'", "unknown format '" + p.format + "'");
-      }
-      x.conv = kernels::prepare_sparse_conv(s, w.data(), bias.data(), ep, m.keep, sparse_row_height(p), label);
+      // The executor's own path (runtime/sparse_select.cc): one mask rule, one packer, one entry point,
+      // so the kernel, its weight bytes and its executed MACs are those `hilsim run` reports.
+      const kernels::ConvDesc d{s, ep, sparse_format(p)};
+      if (const std::string why = kernels::sparse_format_problem(s, d.sparse); !why.empty())
+        throw Error("calibration point '" + p.key() + "'", why);
+      const kernels::PruneMask m = kernels::format_mask(s, w.data(), d.sparse);
+      x.conv = kernels::prepare_sparse_conv(d, kernels::pack_sparse_rows(s, w.data(), m.keep, d.sparse.row_height()),
+                                            bias.data());
     }
     x.in = random_floats(static_cast<size_t>(s.c * s.h * s.w), seed + 2);
     x.out.assign(static_cast<size_t>(s.f * s.out_h() * s.out_w()), 0.0f);
-    x.executed_macs = x.conv->executed_macs();
-    x.weight_bytes = x.conv->weight_bytes();
     const kernels::PreparedConv* conv = x.conv.get();
     x.run = [conv, &x](kernels::ThreadPool& pool) { conv->run(x.in.data(), x.out.data(), pool); };
     return ins;
@@ -105,8 +83,6 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     x.gemm = std::make_unique<kernels::PreparedGemm>(p.f, p.c, w.data(), p.c, true, bias.data(), kernels::Epilogue{});
     x.in = random_floats(static_cast<size_t>(p.h * p.c), seed + 2);
     x.out.assign(static_cast<size_t>(p.h * p.f), 0.0f);
-    x.executed_macs = p.h * p.c * p.f;
-    x.weight_bytes = (p.c * p.f + p.f) * 4;
     const kernels::PreparedGemm* g = x.gemm.get();
     const int64_t rows = p.h, c = p.c, f = p.f;
     x.run = [g, rows, c, f, &x](kernels::ThreadPool& pool) { g->run(rows, x.in.data(), c, false, x.out.data(), f, pool); };
@@ -169,7 +145,25 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
 
 Clock::time_point now() { return Clock::now(); }
 
+// Writes an instance's inputs just before its kernel runs (untimed), as a layer's producer does inside
+// a model and as the executor backend's Relu in front of each copy does: the input is warm, in the
+// caches the producer left it in. An in-place ReLU: after the first pass the values stay put.
+void produce(Instance& x) {
+  for (std::vector<float>* v : {&x.in, &x.in2})
+    for (float& f : *v) f = f > 0.0f ? f : 0.0f;
+}
+
 }  // namespace
+
+std::vector<float> random_floats(size_t n, uint64_t seed) {
+  std::vector<float> v(n);
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (float& f : v) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    f = static_cast<float>(static_cast<double>(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
+  }
+  return v;
+}
 
 double quantile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -210,36 +204,57 @@ Sample timed_sample(const model::KernelInstance& k, const std::string& instance,
   return series_sample(k.klass, instance, model::features_of(k), threads, t);
 }
 
-Sample run_point(const KernelPoint& p, const RunnerOptions& o) {
-  const int copies =
-      static_cast<int>(std::clamp<int64_t>(o.cold_bytes / std::max<int64_t>(1, p.working_set_bytes()), 1, 16));
+void timed_rounds(const std::function<void(std::vector<double>&)>& round, const CalibrationPolicy& pol,
+                  std::vector<double>& t) {
+  std::vector<double> warm;
+  for (int r = 0; r < 2; ++r) round(warm);  // page faults, lazy buffers, clocks
+  t.clear();
+  const auto t0 = now();
+  for (int rounds = 0; rounds < pol.sample_min_rounds ||
+                       (rounds < pol.sample_max_rounds && secs(t0, now()) < pol.sample_min_time_s);
+       ++rounds)
+    round(t);
+}
+
+Sample run_point(const KernelPoint& p, const RunnerOptions& o, const CalibrationPolicy& pol) {
+  const int copies = round_copies(p, pol);
   std::vector<std::unique_ptr<Instance>> ins;
   for (int i = 0; i < copies; ++i) ins.push_back(prepare(p, 17 + static_cast<uint64_t>(i)));
   kernels::ThreadPool pool(std::max(1, p.threads), o.cpus);
-  auto series = [&](std::vector<double>& t) {
-    for (int r = 0; r < 2; ++r)
-      for (auto& x : ins) x->run(pool);  // warm-up: page faults, lazy buffers, clocks
-    t.clear();
-    const auto t0 = now();
-    int rounds = 0;
-    for (;;) {
-      for (auto& x : ins) {
-        const auto a = now();
-        x->run(pool);
-        t.push_back(secs(a, now()) * 1e3);
-      }
-      ++rounds;
-      const double el = secs(t0, now());
-      if (static_cast<int>(t.size()) >= o.max_reps || el >= o.max_time_s) break;
-      if (rounds >= o.min_reps && el >= o.min_time_s) {
-        const double lo = quantile(t, 0.1), hi = quantile(t, 0.9);
-        if (lo > 0 && hi / lo <= o.stable_spread) break;
-        if (el >= 4 * o.min_time_s) break;  // not settling: the re-measure below decides
-      }
+  auto round = [&](std::vector<double>& t) {
+    for (auto& x : ins) {
+      produce(*x);
+      const auto a = now();
+      x->run(pool);
+      t.push_back(secs(a, now()) * 1e3);
     }
   };
-  const std::vector<double> t = steadier_series(series, o.stable_spread);
-  return timed_sample(instance_of(p, ins[0]->executed_macs, ins[0]->weight_bytes), p.key(), p.threads, t);
+  const std::vector<double> t =
+      steadier_series([&](std::vector<double>& t) { timed_rounds(round, pol, t); }, pol.stable_spread);
+  return timed_sample(instance_of(p), p.key(), p.threads, t);
+}
+
+std::vector<Sample> run_context(const ContextRun& r, const RunnerOptions& o, int repeats) {
+  const std::vector<KernelPoint> layers = context_layers(r);
+  std::vector<std::unique_ptr<Instance>> ins;
+  uint64_t seed = 17;
+  for (const KernelPoint& p : layers) ins.push_back(prepare(p, seed++));
+  kernels::ThreadPool pool(std::max(1, r.threads), o.cpus);
+  std::vector<std::vector<double>> t(ins.size());
+  for (int pass = -2; pass < std::max(1, repeats); ++pass)  // two warm-up passes, as the executor's
+    for (size_t i = 0; i < ins.size(); ++i) {
+      produce(*ins[i]);
+      const auto a = now();
+      ins[i]->run(pool);
+      if (pass >= 0) t[i].push_back(secs(a, now()) * 1e3);
+    }
+  std::vector<Sample> out;
+  for (size_t i = 0; i < ins.size(); ++i) {
+    const KernelPoint& p = layers[i];
+    Sample s = timed_sample(instance_of(p), r.key() + "/L" + std::to_string(i), r.threads, t[i]);
+    if (s.ms_median > 0) out.push_back(std::move(s));
+  }
+  return out;
 }
 
 struct KernelSequence::State {
@@ -314,17 +329,24 @@ Sample run_transfer(int64_t bytes, int core_a, int core_b) {
   return s;
 }
 
+std::vector<Sample> KernelBackend::measure_context(const ContextRun& r, const std::vector<std::string>& classes) {
+  std::vector<Sample> out;
+  for (Sample& s : run_context(r, runner_))
+    if (classes.empty() || std::find(classes.begin(), classes.end(), s.klass) != classes.end()) out.push_back(std::move(s));
+  return out;
+}
+
 CalibrationDriver::Result calibrate_kernels(const DriverOptions& o, const RunnerOptions& runner) {
-  RunnerOptions ro = runner;
-  if (o.tiny) {  // one copy, few repeats
-    ro.min_time_s = std::min(ro.min_time_s, 0.001);
-    ro.max_time_s = std::min(ro.max_time_s, 0.01);
-    ro.min_reps = std::min(ro.min_reps, 2);
-    ro.cold_bytes = 0;
+  DriverOptions d = o;
+  if (o.tiny) {  // one copy, few short rounds: emulators run ~100x slower
+    d.policy.sample_min_time_s = std::min(d.policy.sample_min_time_s, 0.001);
+    d.policy.sample_min_rounds = std::min(d.policy.sample_min_rounds, 2);
+    d.policy.cold_round_bytes = d.policy.far_round_bytes = 0;
   }
-  KernelBackend backend(ro, o.policy);
-  CalibrationDriver driver(backend, o);
+  KernelBackend backend(runner, d.policy);
+  CalibrationDriver driver(backend, d);
   driver.measure_ceilings();
+  driver.measure_context();
   driver.measure_grid();
   driver.measure_adaptive();
   return driver.finish();

@@ -186,4 +186,28 @@ std::vector<float> apply_mask(const PruneMask& m, const float* w, int64_t n) {
   return r;
 }
 
+std::string sparse_format_problem(const ConvShape& s, const SparseFormat& f) {
+  auto k = [&] { return std::to_string(s.kh) + "x" + std::to_string(s.kw); };
+  switch (f.kind) {
+    case SparseKind::kBlock:
+    case SparseKind::kBlockCol:
+    case SparseKind::kDetected:
+      if (s.groups != 1) return "block-punched pruning needs a non-grouped conv (this one has groups=" + std::to_string(s.groups) + ")";
+      return "";
+    case SparseKind::kPattern:
+      if (s.groups != 1) return "pattern pruning needs a non-grouped conv (this one has groups=" + std::to_string(s.groups) + ")";
+      if (!((s.kh == 3 && s.kw == 3) || (s.kh == 1 && s.kw == 1)))
+        return "pattern pruning needs a 3x3 or 1x1 conv, this one is " + k();
+      if (f.entries != 2 && f.entries != 3) return "pattern entries must be 2 or 3";
+      return "";
+    case SparseKind::kCsr:
+      if (s.groups != 1 || s.kh != 1 || s.kw != 1 || s.pad_top || s.pad_left || s.pad_bottom || s.pad_right ||
+          s.dil_h != 1 || s.dil_w != 1)
+        return "CSR sparse kernels run unpadded, non-grouped 1x1 convs, this one is " + k() +
+               (s.groups != 1 ? " grouped" : "");
+      return "";
+  }
+  return "unknown format";
+}
+
 }  // namespace hilsim::kernels

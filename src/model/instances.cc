@@ -13,10 +13,6 @@
 
 namespace hilsim::model {
 
-namespace {
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-}  // namespace
-
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf, int bc, int entries) {
   (void)bc;
   (void)entries;
@@ -31,49 +27,6 @@ std::string conv_class(const kernels::ConvShape& s, const std::string& format, i
   if (format == "pattern" || format == "csr") return "sparse_fb1";
   throw Error("format '" + format + "'", "unknown storage format (dense, block, block_col, pattern, csr)");
 }
-
-SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
-                               int entries, bool bias) {
-  SparseFootprint fp;
-  const int64_t w = s.weight_count();
-  const int64_t bias_bytes = bias ? s.f * 4 : 0;
-  ratio = std::clamp(ratio, 0.0, 1.0);
-  if (format == "dense" || format.empty()) {
-    fp.executed_macs = s.macs();
-    fp.weight_bytes = w * 4 + bias_bytes;
-  } else if (format == "block" || format == "block_col") {
-    // Kept units are whole kernel positions of a bf x bc block (or columns of bf filters): the kept
-    // fraction is 1 - ratio to the unit granularity. Storage: values + one int32 input-column index per
-    // kept column of each block row.
-    const int64_t cg = s.c / s.groups;
-    const int64_t units = format == "block" ? ceil_div(s.f, bf) * ceil_div(cg, bc) * s.kh * s.kw
-                                            : ceil_div(s.f, bf) * cg * s.kh * s.kw;
-    const int64_t kept_units = units - std::llround(ratio * static_cast<double>(units));
-    const double kept = units ? static_cast<double>(kept_units) / static_cast<double>(units) : 0.0;
-    fp.executed_macs = std::llround(static_cast<double>(s.macs()) * kept);
-    // Packed rows of min(bf, 16) filters store each kept column of their block (exact when c is a
-    // multiple of bc and f of bf for 32-filter blocks; else off by edge blocks only).
-    const int fb = std::min(bf, 16);
-    const int64_t rows = ceil_div(s.f, fb);
-    const int64_t kept_cols = std::llround(static_cast<double>(rows * cg * s.kh * s.kw) * kept);
-    fp.weight_bytes = kernels::sparse_weight_bytes(rows, kept_cols, fb) + bias_bytes;
-  } else if (format == "pattern") {
-    const double kept = static_cast<double>(entries) / 9.0;
-    fp.executed_macs = std::llround(static_cast<double>(s.macs()) * kept);
-    const int64_t kernels = s.kh * s.kw == 9 ? s.f * (s.c / s.groups) : s.f * ceil_div(s.c / s.groups, 9);
-    // One-filter rows keep `entries` columns per kernel; a 1x1's trailing group of < 9 is pruned.
-    const int64_t kept_kernels = s.kh * s.kw == 9 ? kernels : s.f * ((s.c / s.groups) / 9);
-    fp.weight_bytes = kernels::sparse_weight_bytes(s.f, kept_kernels * entries, 1) + bias_bytes;
-  } else if (format == "csr") {
-    const int64_t nnz = w - std::llround(ratio * static_cast<double>(w));
-    fp.executed_macs = std::llround(static_cast<double>(s.macs()) * (1.0 - ratio));
-    fp.weight_bytes = kernels::sparse_weight_bytes(s.f, nnz, 1) + bias_bytes;
-  } else {
-    throw Error("format '" + format + "'", "unknown storage format");
-  }
-  return fp;
-}
-
 
 std::string memory_class(const std::string& type) {
   const graph::OpSpec* spec = graph::find_op_spec(type);

@@ -32,7 +32,7 @@ TEST(KernelGrid, DesignIsDeterministicAndCoversTheDeclaredRanges) {
       EXPECT_GE(p.ratio, 0.0);
       EXPECT_LE(p.ratio, 0.95);
       EXPECT_LE(p.macs(), CalibrationPolicy{}.max_sample_macs) << p.key();
-      EXPECT_EQ(instance_of(p, p.macs(), 0).klass, klass) << p.key();  // each point lands in its class
+      EXPECT_EQ(instance_of(p).klass, klass) << p.key();  // each point lands in its class
     }
   }
   // Conv designs span small and large layers, both strides, and the sparse ones a range of ratios.
@@ -104,12 +104,13 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
   for (const auto& klass : calibration_classes())
     for (const auto& p : design(klass, 2, 6, 3)) pts.push_back(p);
   for (const auto& p : pts) {
-    const int64_t em = p.macs() / 3 + 1, wb = 4096;
-    const model::KernelInstance mine = instance_of(p, em, wb);
+    const model::KernelInstance mine = instance_of(p);
     model::KernelInstance theirs;
     if (p.op == "conv") {
       const auto cs = p.conv_shape();
-      theirs = model::conv_instance(model::conv_class(cs, p.format, p.bf, p.bc, p.entries), cs, p.threads, em, wb);
+      const auto fp = model::conv_footprint(cs, p.format, p.ratio, p.bf, p.bc, p.entries, true);
+      theirs = model::conv_instance(model::conv_class(cs, p.format, p.bf, p.bc, p.entries), cs, p.threads,
+                                    fp.executed_macs, fp.weight_bytes);
       if (p.act == 2) theirs.act_bytes = theirs.out_bytes;
     } else if (p.op == "gemm") {
       theirs = model::gemm_instance(1, p.f, p.c, p.threads, true);
@@ -133,10 +134,10 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
   }
   KernelPoint g;
   g.op = "gemm", g.klass = "gemm", g.c = 512, g.f = 1000, g.h = 1, g.threads = 1;
-  EXPECT_EQ(model::features_of(instance_of(g, 512 * 1000, (512 * 1000 + 1000) * 4)),
+  EXPECT_EQ(model::features_of(instance_of(g)),
             model::features_of(model::gemm_instance(1, 1000, 512, 1, true)));
   g.h = 196;  // token rows
-  EXPECT_EQ(model::features_of(instance_of(g, 196 * 512 * 1000, (512 * 1000 + 1000) * 4)),
+  EXPECT_EQ(model::features_of(instance_of(g)),
             model::features_of(model::gemm_instance(196, 1000, 512, 1, true)));
 }
 
@@ -145,7 +146,7 @@ TEST(KernelGrid, NeighboursStayValidAndDiffer) {
     for (const auto& p : design(klass, 1, 3, 5))
       for (const auto& q : neighbours(p)) {
         EXPECT_NE(q.key(), p.key());
-        EXPECT_EQ(instance_of(q, q.macs(), 0).klass, instance_of(p, p.macs(), 0).klass) << q.key();
+        EXPECT_EQ(instance_of(q).klass, instance_of(p).klass) << q.key();
       }
 }
 
@@ -164,7 +165,7 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   EXPECT_GE(se, 4);
   int64_t smallest = INT64_MAX, largest = 0;
   for (const auto& p : design("gemm", 1, 24, 1)) {
-    const int64_t weights = instance_of(p, p.macs(), 0).weight_bytes;
+    const int64_t weights = instance_of(p).weight_bytes;
     smallest = std::min(smallest, weights), largest = std::max(largest, weights);
   }
   EXPECT_LE(smallest, model::kNearWeightBytes);  // L2-resident
@@ -172,7 +173,7 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   int many = 0, two = 0;
   for (const auto& p : design("concat", 1, 24, 1)) {
     EXPECT_LE(p.inputs, 64) << p.key();
-    EXPECT_EQ(instance_of(p, 0, 0).inputs, p.inputs);
+    EXPECT_EQ(instance_of(p).inputs, p.inputs);
     (p.inputs >= 8 ? many : two) += 1;
     if (p.inputs == 2) EXPECT_EQ(p.key().find("/n"), std::string::npos) << p.key();  // keys as before
   }

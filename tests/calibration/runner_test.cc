@@ -16,13 +16,12 @@
 namespace hilsim::calibration {
 namespace {
 
-RunnerOptions quick() {
-  RunnerOptions o;
-  o.min_time_s = 0.001;
-  o.max_time_s = 0.02;
-  o.min_reps = 3;
-  o.max_reps = 20;
-  o.cold_bytes = 1 << 18;
+CalibrationPolicy quick() {
+  CalibrationPolicy o;
+  o.sample_min_time_s = 0.001;
+  o.sample_min_rounds = 3;
+  o.sample_max_rounds = 20;
+  o.cold_round_bytes = 1 << 18;
   return o;
 }
 
@@ -41,7 +40,7 @@ TEST(KernelRunner, TimesRealKernelsWithOrderedQuantiles) {
   for (const char* klass : {"dense_conv3x3", "depthwise_conv3x3", "sparse_fb1", "sparse_fb8", "gemm", "pool",
                             "elementwise", "concat", "resize", "copy"}) {
     const KernelPoint p = small(klass);
-    const Sample s = run_point(p, quick());
+    const Sample s = run_point(p, {}, quick());
     EXPECT_EQ(s.klass, klass) << p.key();
     EXPECT_EQ(s.instance, p.key());
     EXPECT_GT(s.ms_median, 0) << p.key();
@@ -55,7 +54,7 @@ TEST(KernelRunner, TimesRealKernelsWithOrderedQuantiles) {
   // A sparse kernel executes fewer MACs than its dense shape.
   KernelPoint sp = small("sparse_fb8");
   sp.format = "block", sp.bf = 8, sp.bc = 4, sp.ratio = 0.75, sp.k = 3, sp.c = 32, sp.f = 32;
-  const Sample s = run_point(sp, quick());
+  const Sample s = run_point(sp, {}, quick());
   EXPECT_LT(s.features.at("macs"), 0.5 * static_cast<double>(sp.macs()));
 }
 
@@ -63,12 +62,12 @@ TEST(KernelRunner, TimesRealKernelsWithOrderedQuantiles) {
 TEST(KernelRunner, TimesManyInputConcatsAndBatchNorms) {
   KernelPoint cat;
   cat.klass = "concat", cat.op = "concat", cat.c = 16, cat.f = 8, cat.h = cat.w = 7, cat.inputs = 24, cat.k = 0;
-  Sample s = run_point(cat, quick());
+  Sample s = run_point(cat, {}, quick());
   EXPECT_EQ(s.features.at("inputs"), 24.0);
   EXPECT_GT(s.ms_median, 0);
   KernelPoint bn;
   bn.klass = "elementwise", bn.op = "affine", bn.c = 24, bn.h = bn.w = 10;
-  s = run_point(bn, quick());
+  s = run_point(bn, {}, quick());
   EXPECT_EQ(s.klass, "elementwise");
   EXPECT_EQ(s.features.at("bytes"), 2.0 * 4 * 24 * 100);
   EXPECT_GT(s.ms_median, 0);
@@ -95,12 +94,13 @@ TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
   o.classes = {"elementwise", "copy"};
   o.max_threads = 1;
   o.checkpoint_every = 1;
-  const auto a = calibrate_kernels(o, quick());
+  o.policy = quick();
+  const auto a = calibrate_kernels(o);
   ASSERT_TRUE(std::filesystem::exists(path));
   ASSERT_GT(a.measured, 0);
   EXPECT_EQ(load_samples(path).samples.size(), a.samples.samples.size());
   o.resume = true;
-  const auto b = calibrate_kernels(o, quick());
+  const auto b = calibrate_kernels(o);
   // Nothing measured twice, everything from before kept.
   EXPECT_GE(b.samples.samples.size(), a.samples.samples.size());
   std::set<std::string> keys;
@@ -119,7 +119,7 @@ TEST(KernelRunner, CheckpointThenResumeSkipsMeasuredInstances) {
   // A stop raised before the start checkpoints what there is and says so.
   std::atomic<bool> stop{true};
   o.stop = &stop;
-  const auto c = calibrate_kernels(o, quick());
+  const auto c = calibrate_kernels(o);
   EXPECT_TRUE(c.interrupted);
   EXPECT_EQ(c.measured, 0);
   EXPECT_EQ(load_samples(path).samples.size(), b.samples.samples.size());
@@ -165,7 +165,7 @@ TEST(KernelRunner, FitRecoversAKnownModelFromGridFeatures) {
     Sample s;
     s.klass = p.klass;
     s.instance = p.key();
-    s.features = model::features_of(instance_of(p, p.macs(), p.c * p.f * 4));
+    s.features = model::features_of(instance_of(p));
     s.features["threads"] = 1;
     s.ms_median = s.ms_p10 = s.ms_p90 =
         1.5e-8 * s.features["macs"] + 2e-7 * s.features["in_bytes"] + 1e-5 * s.features["tiles"] + 0.003;
@@ -187,14 +187,14 @@ TEST(KernelRunner, EvaluateOnATinyBudgetGivesFiniteErrors) {
   for (const auto& p : design("elementwise", 1, 10, 11)) {
     KernelPoint q = p;
     q.h = q.w = std::min<int64_t>(q.h, 24);
-    set.samples.push_back(run_point(q, quick()));
+    set.samples.push_back(run_point(q, {}, quick()));
   }
   const model::Profile prof = fit_profile(set);
   const auto& m = prof.kernels.at("elementwise/t1");
   for (const auto& p : design("elementwise", 1, 3, 999)) {
     KernelPoint q = p;
     q.h = q.w = std::min<int64_t>(q.h, 24);
-    const Sample s = run_point(q, quick());
+    const Sample s = run_point(q, {}, quick());
     const double err = (model::evaluate_model(m, s.features) - s.ms_median) / s.ms_median;
     EXPECT_TRUE(std::isfinite(err)) << q.key();
   }

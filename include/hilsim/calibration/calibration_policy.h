@@ -64,6 +64,11 @@ struct CalibrationPolicy {
   int max_far_copies = 8;
   // A series whose p90/p10 is above this is measured once more and the steadier one kept.
   double stable_spread = 1.3;
+  // One sample's timed rounds (after two warm-up rounds): at least sample_min_rounds, then on until
+  // sample_min_time_s, at most sample_max_rounds. Both backends time a point alike: the phone's own
+  // loop ran on to 0.5 s while a series stayed unsteady, so it took fewer samples per class.
+  double sample_min_time_s = 0.02;
+  int sample_min_rounds = 5, sample_max_rounds = 200;
 
   // ---- the host's speed
   // Runs of the speed-reference workload at the start and the end (about 0.1 s of a small ResNet),

@@ -26,29 +26,16 @@ namespace hilsim::calibration {
 graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies = 1);
 
 struct MeasureOptions {
-  double min_time_s = 0.02;  // per sample, after warm-up
-  int min_reps = 5, max_reps = 200;
-  CalibrationPolicy policy;  // copies per round, stable spread
+  CalibrationPolicy policy;  // copies per round, timed rounds, stable spread (as the kernel backend's)
   // Time the point on the gpu unit (every op of its graph on the device, the target's own copies left
   // out: crossings are calibrated apart, calibration/crossing.h) rather than on `threads` CPU cores.
   std::optional<runtime::UnitDef> gpu;
 };
-// Times a point on this machine (warm-up, repeats until min_time; a sample whose p90/p10 spread is
+// Times a point on this machine (timed_rounds of runner.h; a sample whose p90/p10 spread is
 // above the policy's stable_spread is measured again and the steadier run kept). Features come from
 // op_instance().
 Sample measure_point(const KernelPoint& p, const MeasureOptions& mo);
 
-// Layers in context: a whole model run through the executor, every op timed where it sits. Inside a
-// model an op's input arrives warm from its producer and its weights come from wherever the rest of
-// the model left them, which a one-op grid cannot reproduce. The runs use other resolutions and
-// widths than the zoo's defaults, so the models that `bench-predictor` checks stay unseen.
-struct ContextRun {
-  std::string model;     // zoo:NAME@RESxWIDTH
-  std::string sparsity;  // "" (dense) or a uniform spec (block:8x4@0.6, pattern:2, csr@0.8)
-  int threads = 1;
-  std::string key() const;
-};
-std::vector<ContextRun> context_runs(int max_threads);
 // The gpu unit's context runs: small zoo models, dense and block 8x4, every op on the device.
 std::vector<ContextRun> gpu_context_runs();
 // One sample per op whose class is in `classes` (empty = all), the per-op median over the repeats.

@@ -29,6 +29,10 @@ class MeasureBackend {
   // Real layers of common networks as points of `classes` (the executor takes them from the zoo's
   // graphs; a phone, which has no graphs, from a built-in table).
   virtual std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) = 0;
+  // Layers in context (grid.h): one sample per layer of the run whose class is in `classes` (empty:
+  // all), instances "ctx/...". A backend says which runs it can time (none by default).
+  virtual bool runs_in_context(const ContextRun&) { return false; }
+  virtual std::vector<Sample> measure_context(const ContextRun&, const std::vector<std::string>&) { return {}; }
 };
 
 struct DriverOptions {
@@ -58,6 +62,9 @@ class CalibrationDriver {
   // Roofline ceilings (stream bandwidth, peak FLOP/s per thread count), energy where a counter
   // exists, and core-to-core transfers: quick, and every profile needs them.
   void measure_ceilings();
+  // Layers in context (context_runs(), what whole-model predictions are made of), each started in a
+  // fast phase of the host, until the policy's context_share of the budget is spent. None in a tiny run.
+  void measure_context();
   // The space-filling design interleaved with real layers, round-robin over (class, threads) so a
   // budget cut leaves every cell some samples; it gets the policy's design_share of the budget left.
   void measure_grid();
@@ -65,9 +72,8 @@ class CalibrationDriver {
   // design points and neighbours of its worst-predicted instance.
   void measure_adaptive();
 
-  // For phases of the caller's own (the executor's layers in context).
+  // For phases of the caller's own.
   bool done(const std::string& instance) const { return done_.count(instance) > 0; }
-  void mark_done(const std::string& instance) { done_.insert(instance); }
   void add(Sample s);                // stamps t_unix if missing, checkpoints, reports progress
   void reading_if_due();             // a short reading every policy.reading_every_s (and a wait if slow)
   void reading_then_wait();          // a short reading now, then wait out a slow phase

@@ -67,11 +67,38 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
 // whose error is high.
 std::vector<KernelPoint> neighbours(const KernelPoint& p, const CalibrationPolicy& policy = {});
 
-// The kernel instance (features) of a point, with what the prepared kernel reports it executes and
-// stores. Same figures as conv_instance / gemm_instance / memory_instance of the runtime.
-model::KernelInstance instance_of(const KernelPoint& p, int64_t executed_macs, int64_t weight_bytes);
+// The kernel instance (features) of a point, as the cost model forms it for the same layer (a pruned
+// conv's executed MACs and storage bytes from conv_footprint, as predictions take them).
+model::KernelInstance instance_of(const KernelPoint& p);
 
-// The sparse engine's row height for a point's format (filters per packed row).
+// The sparse engine's format of a point (format != "dense"), and its row height (filters per packed
+// row; 1 for a dense point).
+kernels::SparseFormat sparse_format(const KernelPoint& p);
 int sparse_row_height(const KernelPoint& p);
+
+// Independent copies of a point one timed round cycles through, alike in both backends: enough that
+// a round's working set overflows the private caches (policy.cold_round_bytes), as inside a model;
+// working sets beyond policy.far_working_set_bytes repeat until the round holds far_round_bytes.
+int round_copies(const KernelPoint& p, const CalibrationPolicy& policy);
+
+// Layers in context: a whole model run layer after layer, every layer timed where it sits. Inside a
+// model a layer's input arrives warm from its producer and its weights come from wherever the rest of
+// the model left them, which a one-op grid cannot reproduce. The runs use other resolutions and
+// widths than the zoo's defaults, so the models that `bench-predictor` checks stay unseen. Both
+// backends take this one list: the executor runs the zoo's graphs, the kernel-direct backend the
+// layer tables of context_layers().
+struct ContextRun {
+  std::string model;     // zoo:NAME@RESxWIDTH
+  std::string sparsity;  // "" (dense) or a uniform spec (block:8x4@0.6, pattern:2, csr@0.8)
+  int threads = 1;
+  std::string key() const;
+};
+std::vector<ContextRun> context_runs(int max_threads);
+
+// A run's layers as kernel points, in the model's order, for a backend without graphs (a phone): the
+// built-in table's layers of the model's family (MobileNetV2, ResNet-18, the YOLOv5s-like detector)
+// scaled to the run's resolution and width, each eligible conv in the run's sparse format. Empty for
+// a family the table does not hold; throws naming a malformed model or sparsity text.
+std::vector<KernelPoint> context_layers(const ContextRun& r);
 
 }  // namespace hilsim::calibration

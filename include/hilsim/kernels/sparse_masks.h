@@ -46,6 +46,10 @@ PruneMask pattern_mask(const ConvShape& s, const float* w, int entries);
 // The order is the tie-break order, so it is part of what runs.
 const std::vector<std::vector<int>>& pattern_set(int entries);
 
+// Why the sparse engine cannot run `shape` in format `f` ("" when it can): the one rule the executor,
+// the planner and the phone calibrator (which links no runtime) all ask.
+std::string sparse_format_problem(const ConvShape& shape, const SparseFormat& f);
+
 // The mask of a format (block, block_col: bf, bc, ratio; pattern: entries; csr: ratio; detected has
 // no generator and throws).
 PruneMask format_mask(const ConvShape& s, const float* w, const SparseFormat& f);

@@ -19,15 +19,6 @@ namespace hilsim::model {
 // format changes is captured by the features (kept MACs, storage bytes).
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf = 8, int bc = 4, int entries = 2);
 
-// Predicted executed MACs and storage bytes of a conv in a format at a ratio, without building masks
-// (the cost model's fast path); the kernels report the exact figures once masks exist.
-struct SparseFootprint {
-  int64_t executed_macs = 0;
-  int64_t weight_bytes = 0;  // values + indices + bias
-};
-SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
-                               int entries, bool bias);
-
 // The class of a memory-bound op: pool|elementwise|concat|resize|copy.
 std::string memory_class(const std::string& op_type);
 

@@ -121,4 +121,14 @@ bool split_profile_key(const std::string& key, std::string* klass, int* threads)
 // Class of a conv by kernel size: dense_conv1x1, dense_conv3x3, dense_convkxk, depthwise_conv3x3 ...
 std::string dense_conv_class(int64_t kh, int64_t kw, bool depthwise);
 
+// Predicted executed MACs and storage bytes of a conv in a format at a ratio, without building masks
+// (the cost model's fast path); the kernels report the exact figures once masks exist. Calibration's
+// samples carry these too, from both backends: the fit sees the features predictions are made of.
+struct SparseFootprint {
+  int64_t executed_macs = 0;
+  int64_t weight_bytes = 0;  // values + indices + bias
+};
+SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,
+                               int entries, bool bias);
+
 }  // namespace hilsim::model

@@ -1,0 +1,102 @@
+#include "hilsim/calibration/driver.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "hilsim/calibration/calibrator.h"
+#include "hilsim/calibration/runner.h"
+#include "hilsim/util/error.h"
+
+namespace hilsim::calibration {
+namespace {
+
+// Small points and a single round: what is compared is what each backend samples, not how fast.
+CalibrationPolicy plan_policy() {
+  CalibrationPolicy p;
+  p.max_sample_macs = 4'000'000;
+  p.max_sample_elements = 200'000;
+  p.sample_min_time_s = 0;
+  p.sample_min_rounds = 1;
+  p.sample_max_rounds = 1;
+  p.stable_spread = 1e9;  // never time a series twice
+  p.cold_round_bytes = p.far_round_bytes = 0;  // one copy a round
+  return p;
+}
+
+// The CLI (executor) and the phone calibrator (prepared kernels) time one plan: for every point the
+// driver can ask of either (design points of every class, the shared real-layer table) both give the
+// same class, the same features (the fit's inputs: executed MACs, weight bytes in the storage format,
+// tiles, ...) and the same instance key. A backend whose kernel choice, packing or feature source
+// drifts from the other fails here.
+TEST(CalibrationDriver, BothBackendsSampleOnePlanAlike) {
+  const CalibrationPolicy pol = plan_policy();
+  MeasureOptions mo;
+  mo.policy = pol;
+  std::vector<KernelPoint> points;
+  for (const auto& klass : calibration_classes())
+    for (const KernelPoint& p : design(klass, 1, 4, 1, pol)) points.push_back(p);
+  // One real layer of each class from the table both backends design from (the first has the most
+  // kinds: sparse variants follow each conv).
+  std::set<std::string> seen;
+  for (const KernelPoint& p : reference_layers(calibration_classes(), 1, pol))
+    if (seen.insert(p.klass).second) points.push_back(p);
+  ASSERT_GT(points.size(), 4 * calibration_classes().size());
+  for (const KernelPoint& p : points) {
+    const Sample cli = measure_point(p, mo);
+    const Sample phone = run_point(p, {}, pol);
+    EXPECT_EQ(cli.klass, p.klass) << p.key();
+    EXPECT_EQ(phone.klass, p.klass) << p.key();
+    EXPECT_EQ(cli.instance, phone.instance);
+    // The same features, bar the time stamp the driver adds: both prune the same weights.
+    std::map<std::string, double> a = cli.features, b = phone.features;
+    a.erase("t_unix"), b.erase("t_unix");
+    EXPECT_EQ(a, b) << p.key();
+    EXPECT_GT(cli.ms_median, 0) << p.key();
+    EXPECT_GT(phone.ms_median, 0) << p.key();
+  }
+}
+
+// The in-context runs: the phone's run of a model is the executor's run of the same zoo model where
+// the table holds its family: the same key, and each layer in the class the executor gives the same
+// kind of layer under the same sparsity (eligibility and row height from one rule).
+TEST(CalibrationDriver, PhoneInContextRunsMatchTheExecutorsClasses) {
+  int compared = 0;
+  std::set<std::string> families;
+  for (const ContextRun& r : context_runs(1)) {
+    const std::vector<KernelPoint> layers = context_layers(r);
+    if (layers.empty()) continue;
+    families.insert(r.model.substr(0, r.model.find('@')));
+    if (r.model.find("resnet18") == std::string::npos) continue;  // one family run through both: a few seconds
+    ContextRun small = r;
+    small.model = "zoo:resnet18_like@32x0.25";
+    std::set<std::string> executor_classes;
+    for (const Sample& s : measure_context(small, {}, 1)) executor_classes.insert(s.klass);
+    for (const Sample& s : run_context(small, {}, 1)) {
+      EXPECT_EQ(s.instance.rfind(small.key() + "/L", 0), 0u) << s.instance;
+      EXPECT_TRUE(executor_classes.count(s.klass)) << small.key() << ": " << s.klass << " is not among the executor's";
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 20);
+  EXPECT_EQ(families, (std::set<std::string>{"zoo:mobilenetv2_like", "zoo:resnet18_like", "zoo:yolov5s_like"}));
+  // Each family's rows start at its 3-channel stem (the table's row ranges are right).
+  for (const char* m : {"zoo:mobilenetv2_like@224x1", "zoo:resnet18_like@224x1", "zoo:yolov5s_like@640x1"})
+    EXPECT_EQ(context_layers({m, "", 1}).front().c, 3) << m;
+  // Widths and resolutions scale the table; a uniform spec leaves grouped convs dense.
+  const auto base = context_layers({"zoo:mobilenetv2_like@224x1", "", 1});
+  const auto wide = context_layers({"zoo:mobilenetv2_like@112x2", "block:8x4@0.5", 2});
+  ASSERT_EQ(base.size(), wide.size());
+  for (size_t i = 0; i < base.size(); ++i) {
+    EXPECT_EQ(wide[i].threads, 2);
+    if (base[i].op != "conv") continue;
+    if (base[i].c > 3) EXPECT_EQ(wide[i].c, 2 * base[i].c) << base[i].key();
+    EXPECT_EQ(wide[i].klass, base[i].groups == 1 ? "sparse_fb8" : base[i].klass) << base[i].key();
+  }
+  EXPECT_THROW(context_layers({"zoo:resnet18_like", "", 1}), Error);
+  EXPECT_THROW(context_layers({"zoo:resnet18_like@64x1", "block:8@0.5", 1}), Error);
+}
+
+}  // namespace
+}  // namespace hilsim::calibration
