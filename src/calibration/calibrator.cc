@@ -333,8 +333,17 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   // the correction is for.
   auto fit_all = [&](double e) {
     std::map<std::pair<std::string, int>, model::KernelModel> out;
-    for (const auto& [key, idx] : groups)
-      if (is_kernel(key.first) && idx.size() >= 3) out[key] = fit_kernel_class(samples_of(idx, e), model::feature_names(key.first), fo.policy);
+    for (const auto& [key, idx] : groups) {
+      if (!is_kernel(key.first) || idx.size() < 3) continue;
+      std::vector<Sample> own = samples_of(idx, e);
+      // A thin class borrows its sibling's samples (same unit and thread count), its own listed first.
+      const auto sib = groups.find({sibling_class(key.first), key.second});
+      if (static_cast<int>(idx.size()) < fo.policy.thin_class_samples && sib != groups.end() && sib->first != key) {
+        std::vector<Sample> more = samples_of(sib->second, e);
+        own.insert(own.end(), more.begin(), more.end());
+      }
+      out[key] = fit_kernel_class(own, model::feature_names(key.first), fo.policy);
+    }
     return out;
   };
   auto rms_log_error = [&](const std::map<std::pair<std::string, int>, model::KernelModel>& ms, double e) {
@@ -389,7 +398,7 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     model::KernelModel m = models.at(key);
     // Pools price their reads per window element, not per byte: a stream rate on top would count them twice.
     if (key.second > 0 && !model::is_compute_class(key.first) && key.first != "pool" && stream_ms_per_byte.count(key.second))
-      anchor_far_rate(m, samples_of(idx, 0), stream_ms_per_byte.at(key.second));
+      anchor_far_rate(m, samples_of(idx, 0), stream_ms_per_byte.at(key.second), fo.policy.min_feature_samples);
     m.drift_exponent = moving ? exponent : -1;
     if (key.second == 0) m.unit = "gpu";
     p.kernels[key.second == 0 ? model::gpu_profile_key(key.first) : model::profile_key(key.first, key.second)] = m;
