@@ -75,6 +75,22 @@ bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, 
   return true;
 }
 
+int carriers_of(const std::vector<Sample>& samples, const std::string& feature) {
+  return static_cast<int>(std::count_if(samples.begin(), samples.end(), [&](const Sample& s) {
+    return model::feature_value(s.features, feature) != 0;
+  }));
+}
+
+bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, double act_ms_per_byte, int min_carriers) {
+  if (!(act_ms_per_byte > 0)) return false;
+  const auto at = std::find(m.features.begin(), m.features.end(), "act_bytes");
+  if (at == m.features.end()) return false;
+  const size_t i = static_cast<size_t>(at - m.features.begin());
+  if (i >= m.params.size() || carriers_of(samples, "act_bytes") >= std::max(1, min_carriers)) return false;
+  m.params[i] = act_ms_per_byte;
+  return true;
+}
+
 std::string sibling_class(const std::string& klass) {
   if (klass == "depthwise_conv5x5") return "depthwise_conv3x3";
   if (klass == "dense_conv5x5") return "dense_conv3x3";
@@ -106,9 +122,7 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
   for (const auto& f : all_features) {
     if (f != "call" && std::none_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.features.count(f) != 0; }))
       continue;
-    const auto carriers = std::count_if(samples.begin(), samples.end(),
-                                        [&](const Sample& s) { return model::feature_value(s.features, f) != 0; });
-    if (f == "call" || carriers >= policy.min_feature_samples) fitted.push_back(features.size());
+    if (f == "call" || carriers_of(samples, f) >= policy.min_feature_samples) fitted.push_back(features.size());
     features.push_back(f);
   }
   const std::string& klass = samples.front().klass;

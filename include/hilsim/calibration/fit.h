@@ -32,6 +32,18 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
 bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, double stream_ms_per_byte,
                      int min_carriers = 1);
 
+// Samples whose value of `feature` is non-zero.
+int carriers_of(const std::vector<Sample>& samples, const std::string& feature);
+
+// The activation epilogue (SiLU, sigmoid, hard-swish over the output; one shared routine after every
+// conv kernel) costs about the same per output byte whichever kernel ran: 7-9e-8 ms a byte at 1 thread
+// in each class that sampled it. A compute class whose act_bytes term was left out of its fit (fewer
+// than min_carriers samples carry it: no network in context gives depthwise 3x3 a SiLU) takes
+// act_ms_per_byte, the rate of the classes that fitted it, instead of nothing (EfficientNet's SiLU
+// depthwise layers then ran 30-40% over their prediction). Returns whether it set it.
+bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, double act_ms_per_byte,
+                     int min_carriers);
+
 // The class whose samples a thin class (fewer than CalibrationPolicy::thin_class_samples) is fitted
 // with besides its own, "" for none: the same kernel at another size, whose features already tell the
 // sizes apart (depthwise 5x5 -> 3x3: one row kernel, taps counted in lane_macs).
