@@ -11,9 +11,9 @@ using namespace hilsim::calibration;
 namespace {
 
 // Sample `i` of a dense 3x3 conv with these features; the caller sets its time.
-Sample conv_sample(int i, decltype(Sample::features) features) {
+Sample conv_sample(int i, decltype(Sample::features) features, const std::string& klass = "dense_conv3x3") {
   Sample x;
-  x.klass = "dense_conv3x3";
+  x.klass = klass;
   x.instance = "i" + std::to_string(i);
   x.features = std::move(features);
   return x;
@@ -181,11 +181,8 @@ TEST(Fit, AFarTermLeftOutOfTheFitIsStillAnchored) {
   // does where none was sampled; with enough carriers the fitted rate stands.
   std::vector<Sample> s;
   for (int i = 1; i <= 20; ++i) {
-    Sample x;
-    x.klass = "copy";
-    x.instance = "i" + std::to_string(i);
     const double bytes = i <= 2 ? 1e7 * i : 1e5 * i;
-    x.features = {{"bytes", bytes}, {"far_bytes", i <= 2 ? bytes : 0.0}};
+    Sample x = conv_sample(i, {{"bytes", bytes}, {"far_bytes", i <= 2 ? bytes : 0.0}}, "copy");
     x.ms_median = 1e-7 * bytes + 0.001;
     s.push_back(x);
   }
