@@ -42,7 +42,9 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"drift_max_iterations", d(p.drift_max_iterations)},
           {"envelope_quantile", d(p.envelope_quantile)},
           {"envelope", d(p.envelope)},
-          {"grid_weight", d(p.grid_weight)}};
+          {"grid_weight", d(p.grid_weight)},
+          {"min_feature_samples", d(p.min_feature_samples)},
+          {"thin_class_samples", d(p.thin_class_samples)}};
 }
 
 }  // namespace hilsim::calibration

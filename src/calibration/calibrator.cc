@@ -319,8 +319,17 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   // the correction is for.
   auto fit_all = [&](double e) {
     std::map<std::pair<std::string, int>, model::KernelModel> out;
-    for (const auto& [key, idx] : groups)
-      if (is_kernel(key.first) && idx.size() >= 3) out[key] = fit_kernel_class(samples_of(idx, e), model::unit_feature_names(key.first, key.second == 0), fo.policy);
+    for (const auto& [key, idx] : groups) {
+      if (!is_kernel(key.first) || idx.size() < 3) continue;
+      std::vector<Sample> own = samples_of(idx, e);
+      // A thin class borrows its sibling's samples (same unit and thread count), its own listed first.
+      const auto sib = groups.find({sibling_class(key.first), key.second});
+      if (static_cast<int>(idx.size()) < fo.policy.thin_class_samples && sib != groups.end() && sib->first != key) {
+        std::vector<Sample> more = samples_of(sib->second, e);
+        own.insert(own.end(), more.begin(), more.end());
+      }
+      out[key] = fit_kernel_class(own, model::unit_feature_names(key.first, key.second == 0), fo.policy);
+    }
     return out;
   };
   auto rms_log_error = [&](const std::map<std::pair<std::string, int>, model::KernelModel>& ms, double e) {
@@ -369,13 +378,23 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
       auto [it, fresh] = stream_ms_per_byte.emplace(sample_threads(s), r);
       if (!fresh) it->second = std::min(it->second, r);
     }
+  // The activation epilogue's rate per thread count: the median over the compute classes that fitted it.
+  std::map<int, std::vector<double>> act_rates;
+  for (const auto& [key, m] : models) {
+    const auto at = std::find(m.features.begin(), m.features.end(), "act_bytes");
+    if (key.second > 0 && model::is_compute_class(key.first) && at != m.features.end() &&
+        carriers_of(samples_of(groups.at(key), 0), "act_bytes") >= fo.policy.min_feature_samples)
+      if (const double r = m.params[static_cast<size_t>(at - m.features.begin())]; r > 0) act_rates[key.second].push_back(r);
+  }
   double peak_gflops = 0, mem_gbps = 0;
   for (const auto& [key, idx] : groups) {
     if (!models.count(key)) continue;
     model::KernelModel m = models.at(key);
+    if (key.second > 0 && model::is_compute_class(key.first) && act_rates.count(key.second))
+      borrow_act_rate(m, samples_of(idx, 0), quantile(act_rates.at(key.second), 0.5), fo.policy.min_feature_samples);
     // Pools price their reads per window element, not per byte: a stream rate on top would count them twice.
     if (key.second > 0 && !model::is_compute_class(key.first) && key.first != "pool" && stream_ms_per_byte.count(key.second))
-      anchor_far_rate(m, samples_of(idx, 0), stream_ms_per_byte.at(key.second));
+      anchor_far_rate(m, samples_of(idx, 0), stream_ms_per_byte.at(key.second), fo.policy.min_feature_samples);
     m.drift_exponent = moving ? exponent : -1;
     if (key.second == 0) m.unit = "gpu";
     p.kernels[key.second == 0 ? model::gpu_profile_key(key.first) : model::profile_key(key.first, key.second)] = m;

@@ -60,17 +60,41 @@ std::vector<double> nnls(const std::vector<double>& a_data, size_t rows, size_t 
   return std::vector<double>(x.data(), x.data() + cols);
 }
 
-bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, double stream_ms_per_byte) {
+bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, double stream_ms_per_byte,
+                     int min_carriers) {
   if (!(stream_ms_per_byte > 0)) return false;
   const auto at = [&](const char* name) {
     return static_cast<size_t>(std::find(m.features.begin(), m.features.end(), name) - m.features.begin());
   };
   const size_t far = at("far_bytes"), near = at("bytes");
   if (far >= m.params.size() || near >= m.params.size()) return false;
-  for (const auto& s : samples)
-    if (model::feature_value(s.features, "far_bytes") > 0) return false;
+  int carriers = 0;
+  for (const auto& s : samples) carriers += model::feature_value(s.features, "far_bytes") > 0;
+  if (carriers >= std::max(1, min_carriers)) return false;
   m.params[far] = std::max(0.0, stream_ms_per_byte - m.params[near]);
   return true;
+}
+
+int carriers_of(const std::vector<Sample>& samples, const std::string& feature) {
+  return static_cast<int>(std::count_if(samples.begin(), samples.end(), [&](const Sample& s) {
+    return model::feature_value(s.features, feature) != 0;
+  }));
+}
+
+bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, double act_ms_per_byte, int min_carriers) {
+  if (!(act_ms_per_byte > 0)) return false;
+  const auto at = std::find(m.features.begin(), m.features.end(), "act_bytes");
+  if (at == m.features.end()) return false;
+  const size_t i = static_cast<size_t>(at - m.features.begin());
+  if (i >= m.params.size() || carriers_of(samples, "act_bytes") >= std::max(1, min_carriers)) return false;
+  m.params[i] = act_ms_per_byte;
+  return true;
+}
+
+std::string sibling_class(const std::string& klass) {
+  if (klass == "depthwise_conv5x5") return "depthwise_conv3x3";
+  if (klass == "dense_conv5x5") return "dense_conv3x3";
+  return "";
 }
 
 double rmspe(const model::KernelModel& m, const std::vector<Sample>& samples) {
@@ -89,12 +113,20 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
   if (all_features.empty()) throw Error("fit", "no features to fit");
   // A term no sample carries was added after these samples were measured: the model is fitted without
   // it (as the samples' own build would have), rather than with a column of zeros.
+  // A term carried (non-zero) by fewer than policy.min_feature_samples samples cannot be told apart from
+  // those samples' noise: fitted, it absorbs their whole residual (depthwise 3x3's SiLU term, carried by
+  // one 6x6 grid layer, charged EfficientNet's 40x40 SiLU layers 3x their time). It stays in the model
+  // at zero, where anchor_far_rate may still set it.
   std::vector<std::string> features;
-  for (const auto& f : all_features)
-    if (f == "call" || std::any_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.features.count(f) != 0; }))
-      features.push_back(f);
+  std::vector<size_t> fitted;  // indices into features of the terms the fit solves for
+  for (const auto& f : all_features) {
+    if (f != "call" && std::none_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.features.count(f) != 0; }))
+      continue;
+    if (f == "call" || carriers_of(samples, f) >= policy.min_feature_samples) fitted.push_back(features.size());
+    features.push_back(f);
+  }
   const std::string& klass = samples.front().klass;
-  size_t rows = samples.size(), cols = features.size();
+  size_t rows = samples.size(), cols = fitted.size();
   // Rows divided by the measured time: least squares on relative error. Columns scaled to unit norm
   // so that MACs (1e9) and calls (1) are equally well conditioned.
   // Layers timed in context (inside whole models, instance "ctx/...") are what predictions are made
@@ -147,7 +179,7 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
       const double t = fit_ms(samples[r]);
       b[i] = weight[r];
       for (size_t c = 0; c < cols; ++c) {
-        a[i * cols + c] = weight[r] * model::feature_value(samples[r].features, features[c]) / t;
+        a[i * cols + c] = weight[r] * model::feature_value(samples[r].features, features[fitted[c]]) / t;
         scale[c] += a[i * cols + c] * a[i * cols + c];
       }
     }
@@ -159,7 +191,8 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
     model::KernelModel mm;
     mm.model = "linear";
     mm.features = features;
-    for (size_t c = 0; c < cols; ++c) mm.params.push_back(x[c] / scale[c]);
+    mm.params.assign(features.size(), 0.0);
+    for (size_t c = 0; c < cols; ++c) mm.params[fitted[c]] = x[c] / scale[c];
     // Least squares on relative error favours under-prediction (an over-prediction by x costs more than
     // an under-prediction by x once divided by the smaller time); rescale so the weighted median of
     // measured/predicted is 1.

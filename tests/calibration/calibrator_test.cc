@@ -383,5 +383,62 @@ TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
   std::filesystem::remove(out + ".gpu.samples.json");
 }
 
+TEST(Calibrator, AThinClassIsFittedWithItsSiblingsSamples) {
+  // Depthwise 3x3 timed in context (40 layers, 1e-8 ms a lane-MAC + 2 us); depthwise 5x5 only by five
+  // isolated grid layers that ran 1.6x slower (cold inputs) and carry a stride term. Fitted alone, the 5x5
+  // model follows its five; with its sibling's samples it prices the row kernel's lanes as in context.
+  SampleSet set;
+  set.device.cores = 2;
+  auto dw = [](const std::string& klass, const std::string& instance, double lanes, double strided, double slow) {
+    Sample s;
+    s.klass = klass;
+    s.instance = instance;
+    s.features = {{"lane_macs", lanes}, {"strided_lanes", strided}, {"call", 1}, {"threads", 1}};
+    s.ms_median = slow * (1e-8 * lanes + 2e-3);
+    return s;
+  };
+  for (int i = 0; i < 40; ++i)
+    set.samples.push_back(dw("depthwise_conv3x3", "ctx/m/dense/t1/dw" + std::to_string(i), 2e5 * (i + 1), 0, 1.0));
+  for (int i = 0; i < 5; ++i)
+    set.samples.push_back(dw("depthwise_conv5x5", "grid" + std::to_string(i), 5e5 * (i + 1), i == 0 ? 5e5 : 0, 1.6));
+  const std::map<std::string, double> layer = {{"lane_macs", 3e6}, {"strided_lanes", 0}};
+  const double want = 1e-8 * 3e6 + 2e-3;
+  FitOptions alone;
+  alone.policy.thin_class_samples = 0;
+  EXPECT_GT(model::evaluate_model(fit_profile(set, alone).kernels.at("depthwise_conv5x5/t1"), layer), 1.4 * want);
+  const model::Profile p = fit_profile(set);
+  const auto& m = p.kernels.at("depthwise_conv5x5/t1");
+  EXPECT_GE(m.samples, 40);  // the five slow ones may fall outside the lower envelope
+  EXPECT_NEAR(model::evaluate_model(m, layer), want, 0.1 * want);
+  // The sibling keeps its own samples only.
+  EXPECT_EQ(p.kernels.at("depthwise_conv3x3/t1").samples, 40);
+}
+
+TEST(Calibrator, AClassThatCouldNotFitItsActivationTakesTheOthersRate) {
+  // Dense 3x3 layers with a SiLU on a third of them pay 1e-7 ms per output byte for it; depthwise 3x3
+  // has one SiLU layer, too few to fit the term: it takes dense 3x3's rate rather than nothing.
+  SampleSet set;
+  set.device.cores = 2;
+  auto conv = [](const std::string& klass, int i, double act) {
+    Sample s;
+    s.klass = klass;
+    s.instance = "ctx/m/dense/t1/" + klass + std::to_string(i);
+    const double lanes = 1e5 * (i + 1) * (1 + i % 3), out = 1e4 * (i + 1);
+    s.features = {{"macs", 0.0}, {"lane_macs", lanes}, {"act_bytes", act * out}, {"call", 1}, {"threads", 1}};
+    s.ms_median = 1e-8 * lanes + 1e-7 * act * out + 2e-3;
+    return s;
+  };
+  for (int i = 0; i < 30; ++i) set.samples.push_back(conv("dense_conv3x3", i, i % 3 == 0 ? 1.0 : 0.0));
+  for (int i = 0; i < 30; ++i) set.samples.push_back(conv("depthwise_conv3x3", i, i == 0 ? 1.0 : 0.0));
+  const model::Profile p = fit_profile(set);
+  const std::map<std::string, double> silu = {{"lane_macs", 1e6}, {"act_bytes", 1e6}};
+  const double want = 1e-8 * 1e6 + 1e-7 * 1e6 + 2e-3;
+  EXPECT_NEAR(model::evaluate_model(p.kernels.at("dense_conv3x3/t1"), silu), want, 0.05 * want);
+  EXPECT_NEAR(model::evaluate_model(p.kernels.at("depthwise_conv3x3/t1"), silu), want, 0.05 * want);
+  FitOptions off;
+  off.policy.min_feature_samples = 40;  // no class fits the term: nothing to borrow, it stays at zero
+  EXPECT_LT(model::evaluate_model(fit_profile(set, off).kernels.at("depthwise_conv3x3/t1"), silu), 0.2 * want);
+}
+
 }  // namespace
 }  // namespace hilsim::calibration

@@ -11,9 +11,9 @@ using namespace hilsim::calibration;
 namespace {
 
 // Sample `i` of a dense 3x3 conv with these features; the caller sets its time.
-Sample conv_sample(int i, decltype(Sample::features) features) {
+Sample conv_sample(int i, decltype(Sample::features) features, const std::string& klass = "dense_conv3x3") {
   Sample x;
-  x.klass = "dense_conv3x3";
+  x.klass = klass;
   x.instance = "i" + std::to_string(i);
   x.features = std::move(features);
   return x;
@@ -166,4 +166,50 @@ TEST(Samples, RoundTripAndVersionCheck) {
   } catch (const hilsim::Error& e) {
     EXPECT_NE(std::string(e.what()).find("kernel_version"), std::string::npos);
   }
+}
+
+TEST(Fit, ATermTooFewSamplesCarryIsNotFittedToTheirNoise) {
+  // 30 samples of a per-MAC law; two of them also carry an activation term and ran 3x slow (a burst, or a
+  // cost the term does not describe). With two carriers the term would absorb their whole residual and
+  // charge every large activation for it; below min_feature_samples it stays at zero.
+  std::vector<Sample> s;
+  for (int i = 0; i < 30; ++i) {
+    Sample x = conv_sample(i, {{"macs", 1e6 * (i + 1)}, {"act_bytes", i < 2 ? 1e4 : 0.0}});
+    x.ms_median = (2e-8 * x.features["macs"] + 0.01) * (i < 2 ? 3.0 : 1.0);
+    s.push_back(x);
+  }
+  const std::map<std::string, double> big = {{"macs", 1e8}, {"act_bytes", 1e7}};
+  const double want = 2e-8 * 1e8 + 0.01;
+  CalibrationPolicy loose;
+  loose.min_feature_samples = 1;
+  const auto overfit = fit_kernel_class(s, {"macs", "act_bytes", "call"}, loose);
+  EXPECT_GT(hilsim::model::evaluate_model(overfit, big), 1.5 * want);  // what the guard is for
+  const auto m = fit_kernel_class(s, {"macs", "act_bytes", "call"});
+  EXPECT_EQ(m.features, (std::vector<std::string>{"macs", "act_bytes", "call"}));
+  EXPECT_EQ(m.params[1], 0.0);
+  EXPECT_NEAR(hilsim::model::evaluate_model(m, big), want, 0.05 * want);
+  // Carried by enough samples that follow it, the same term is fitted.
+  for (int i = 0; i < 6; ++i) {
+    s[static_cast<size_t>(i)].features["act_bytes"] = 1e5 * (i + 1);
+    s[static_cast<size_t>(i)].ms_median = 2e-8 * s[static_cast<size_t>(i)].features["macs"] + 1e-7 * 1e5 * (i + 1) + 0.01;
+  }
+  const auto fitted = fit_kernel_class(s, {"macs", "act_bytes", "call"});
+  EXPECT_NEAR(fitted.params[1], 1e-7, 1e-8);
+}
+
+TEST(Fit, AFarTermLeftOutOfTheFitIsStillAnchored) {
+  // Two samples beyond the caches are too few to fit a far rate: the stream measurement sets it, as it
+  // does where none was sampled; with enough carriers the fitted rate stands.
+  std::vector<Sample> s;
+  for (int i = 1; i <= 20; ++i) {
+    const double bytes = i <= 2 ? 1e7 * i : 1e5 * i;
+    Sample x = conv_sample(i, {{"bytes", bytes}, {"far_bytes", i <= 2 ? bytes : 0.0}}, "copy");
+    x.ms_median = 1e-7 * bytes + 0.001;
+    s.push_back(x);
+  }
+  auto m = fit_kernel_class(s, {"bytes", "far_bytes", "call"});
+  EXPECT_EQ(m.params[1], 0.0);
+  EXPECT_FALSE(anchor_far_rate(m, s, 3e-7));  // the old rule: any carrier keeps the fitted (zero) term
+  EXPECT_TRUE(anchor_far_rate(m, s, 3e-7, CalibrationPolicy{}.min_feature_samples));
+  EXPECT_NEAR(m.params[1], 3e-7 - m.params[0], 1e-12);
 }

@@ -105,6 +105,14 @@ struct CalibrationPolicy {
   // Weight of a one-op grid sample against an in-context one of the same class: the grid spans the
   // range, the context samples are the layers predictions are made of.
   double grid_weight = 0.3;
+  // A term carried by fewer samples than this is left out of its class's fit (kept at zero): one or two
+  // samples cannot separate it from their noise (depthwise 3x3's SiLU term, carried by one 6x6 layer,
+  // put EfficientNet's SiLU depthwise layers at 2-3x their time).
+  int min_feature_samples = 4;
+  // A class with fewer samples than this (per thread count) is fitted with its sibling's samples too
+  // (fit.h sibling_class): depthwise 5x5, sampled by 9 grid points and no network in context, fitted
+  // 16 terms to them and ran 20-120% over on MnasNet and EfficientNet.
+  int thin_class_samples = 30;
 };
 
 // The policy's values as (name, value) rows, for the calibration's provenance and `--help`.

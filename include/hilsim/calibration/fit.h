@@ -27,8 +27,27 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
 // the rate beyond them: its far_bytes term fits to zero and a 40 MiB Add is priced at the L2 rate (such
 // Adds ran 28% over). Its far term is then anchored where the calibration's own stream measurement puts
 // it (stream_ms_per_byte at the class's thread count, <= 0 when none was taken): the extra of DRAM over
-// the fitted near rate. A class that sampled far tensors keeps its fitted term. Returns whether it set it.
-bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, double stream_ms_per_byte);
+// the fitted near rate. A class that sampled far tensors (at least min_carriers of them: fewer were left
+// out of the fit, see CalibrationPolicy::min_feature_samples) keeps its fitted term. Returns whether it set it.
+bool anchor_far_rate(model::KernelModel& m, const std::vector<Sample>& samples, double stream_ms_per_byte,
+                     int min_carriers = 1);
+
+// Samples whose value of `feature` is non-zero.
+int carriers_of(const std::vector<Sample>& samples, const std::string& feature);
+
+// The activation epilogue (SiLU, sigmoid, hard-swish over the output; one shared routine after every
+// conv kernel) costs about the same per output byte whichever kernel ran: 7-9e-8 ms a byte at 1 thread
+// in each class that sampled it. A compute class whose act_bytes term was left out of its fit (fewer
+// than min_carriers samples carry it: no network in context gives depthwise 3x3 a SiLU) takes
+// act_ms_per_byte, the rate of the classes that fitted it, instead of nothing (EfficientNet's SiLU
+// depthwise layers then ran 30-40% over their prediction). Returns whether it set it.
+bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, double act_ms_per_byte,
+                     int min_carriers);
+
+// The class whose samples a thin class (fewer than CalibrationPolicy::thin_class_samples) is fitted
+// with besides its own, "" for none: the same kernel at another size, whose features already tell the
+// sizes apart (depthwise 5x5 -> 3x3: one row kernel, taps counted in lane_macs).
+std::string sibling_class(const std::string& klass);
 
 // Root-mean-square percentage error of a model over samples.
 double rmspe(const model::KernelModel& m, const std::vector<Sample>& samples);
