@@ -35,7 +35,9 @@
 #endif
 
 DEFINE_bool(quick, false, "a few shapes and few repetitions (well under 30 s)");
-DEFINE_string(filter, "", "only rows whose 'net/shape/kernel' matches this regular expression");
+DEFINE_string(filter, "",
+              "only shapes with a row whose 'net/shape/kernel' matches this regular expression ('dense' for the "
+              "dense rows, e.g. block_8x4 for the block-punched rows), and of their sparse rows the matching ones");
 DEFINE_double(min_time_s, 0.2, "time each measurement for at least this long (after warm-up)");
 DEFINE_int32(max_reps, 200, "at most this many timed repetitions per measurement");
 
@@ -113,14 +115,54 @@ std::vector<RowProvider>& row_providers() {
   static std::vector<RowProvider> v;
   return v;
 }
-// Sparse rows, one per format configuration: block-punched 8x4 at 0.8 / 0.9 and CSR 1x1 at 0.9 against
-// oneDNN dense (the goal's baseline), pattern 2EP on 3x3 against our own dense 3x3. Every row runs the
-// production path (mask generator -> packer -> prepare_sparse_conv) and checks its output against our
-// dense kernel on the masked weights, so a fast but wrong kernel shows in the table.
+// The sparse configurations timed on a shape: block-punched 8x4 at 0.8 / 0.9 and CSR 1x1 at 0.9 against
+// oneDNN dense (the goal's baseline), pattern 2EP on 3x3 against our own dense 3x3.
+struct SparseCase {
+  kernels::SparseFormat fmt;
+  bool vs_our_dense = false;  // else vs oneDNN
+  double sparsity = 0.0;
+  std::string block;
+};
+std::vector<SparseCase> sparse_cases(const ConvShape& s) {
+  std::vector<SparseCase> v;
+  if (s.groups != 1) return v;
+  for (double ratio : {0.8, 0.9}) {
+    SparseCase c;
+    c.fmt.kind = kernels::SparseKind::kBlock, c.fmt.bf = 8, c.fmt.bc = 4, c.fmt.ratio = ratio;
+    c.sparsity = ratio, c.block = "8x4";
+    v.push_back(c);
+  }
+  if (s.kh == 3 && s.kw == 3) {
+    SparseCase c;
+    c.fmt.kind = kernels::SparseKind::kPattern, c.fmt.entries = 2;
+    c.vs_our_dense = true, c.sparsity = 7.0 / 9.0;
+    v.push_back(c);
+  }
+  if (s.kh == 1 && s.kw == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom && !s.pad_right) {
+    SparseCase c;
+    c.fmt.kind = kernels::SparseKind::kCsr, c.fmt.ratio = 0.9;
+    c.sparsity = 0.9;
+    v.push_back(c);
+  }
+  return v;
+}
+
+// Whether --filter can match any row of this shape: the dense rows ('net/shape/dense') or a sparse one
+// (by the name its kernel will report), so e.g. --filter block_8x4 keeps every shape that has such a row.
+bool shape_matches(const bench::LayerShape& l, const std::regex& filter) {
+  const std::string key = l.net + "/" + l.shape.str() + "/";
+  if (std::regex_search(key + "dense", filter)) return true;
+  for (const SparseCase& c : sparse_cases(l.shape))
+    if (std::regex_search(key + kernels::sparse_conv_kernel_name(c.fmt, kernels::active_isa()), filter)) return true;
+  return false;
+}
+
+// Sparse rows, one per case. Every row runs the production path (mask generator -> packer ->
+// prepare_sparse_conv) and checks its output against our dense kernel on the masked weights, so a fast
+// but wrong kernel shows in the table.
 std::vector<Row> sparse_rows(const ShapeContext& ctx, kernels::ThreadPool& pool, double min_time, int max_reps) {
   const ConvShape& s = ctx.layer->shape;
   std::vector<Row> rows;
-  if (s.groups != 1) return rows;
   std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w())), want(out.size());
   auto time_one = [&](const kernels::SparseFormat& fmt, const std::string& baseline, double baseline_ms,
                       double sparsity, const std::string& block) {
@@ -144,22 +186,9 @@ std::vector<Row> sparse_rows(const ShapeContext& ctx, kernels::ThreadPool& pool,
     r.max_rel_err_masked = rel_err(out, want);
     rows.push_back(r);
   };
-  kernels::SparseFormat block;
-  block.kind = kernels::SparseKind::kBlock, block.bf = 8, block.bc = 4;
-  for (double ratio : {0.8, 0.9}) {
-    block.ratio = ratio;
-    time_one(block, "onednn", ctx.onednn_ms, ratio, "8x4");
-  }
-  if (s.kh == 3 && s.kw == 3) {
-    kernels::SparseFormat pattern;
-    pattern.kind = kernels::SparseKind::kPattern, pattern.entries = 2;
-    time_one(pattern, "ours_dense", ctx.dense_ms, 7.0 / 9.0, "");
-  }
-  if (s.kh == 1 && s.kw == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom && !s.pad_right) {
-    kernels::SparseFormat csr;
-    csr.kind = kernels::SparseKind::kCsr, csr.ratio = 0.9;
-    time_one(csr, "onednn", ctx.onednn_ms, 0.9, "");
-  }
+  for (const SparseCase& c : sparse_cases(s))
+    time_one(c.fmt, c.vs_our_dense ? "ours_dense" : "onednn", c.vs_our_dense ? ctx.dense_ms : ctx.onednn_ms,
+             c.sparsity, c.block);
   return rows;
 }
 const bool registered_sparse = [] {
@@ -297,8 +326,7 @@ int run_bench(const std::vector<std::string>& positional) {
   std::vector<const bench::LayerShape*> todo;
   for (const auto& l : bench::layer_shapes()) {
     if (FLAGS_quick && !l.quick) continue;
-    const std::string key = l.net + "/" + l.shape.str() + "/dense";
-    if (filter && !std::regex_search(key, *filter)) continue;
+    if (filter && !shape_matches(l, *filter)) continue;
     todo.push_back(&l);
   }
   if (FLAGS_unit == "gpu") return run_bench_gpu(todo, min_time, max_reps);

@@ -134,6 +134,19 @@ ColTileFn tile_for(int fb, int width, Isa isa) {
   return col_tile_generic(fb, width);
 }
 
+}  // namespace
+
+bool col_tile_writes_output(Isa isa) {
+#if defined(__x86_64__)
+  return isa == Isa::kAvx512 && isa_supported(Isa::kAvx512);
+#else
+  (void)isa;
+  return false;
+#endif
+}
+
+namespace {
+
 const char* tile_isa_name(Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512 && isa_supported(Isa::kAvx512)) return "avx512";
@@ -142,6 +155,35 @@ const char* tile_isa_name(Isa isa) {
   (void)isa;
   return "generic";
 }
+
+}  // namespace
+
+SparseTiling sparse_tiling(const ConvShape& s, int fb, int64_t phases_used) {
+  SparseTiling t;
+  // 1x1 stride-1 unpadded convs read the input in place (a copy would cost as much as the layer).
+  t.direct = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
+             !s.pad_bottom && !s.pad_right;
+  t.hq = t.direct ? s.h : ceil_div(s.h + s.pad_top + s.pad_bottom, s.stride_h);
+  t.wq = t.direct ? s.w : ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
+  t.span = (s.out_h() - 1) * t.wq + s.out_w();
+  t.width = col_tile_width(fb);
+  // One-filter rows run 128-pixel tiles when the output plane fills them (fewer calls per column). Rows
+  // of 8 run 48 pixels unless that computes over 5% more lanes than 32 would (small planes): measured
+  // ~10% faster over the bench-kernels shapes at 8x4@0.8 on AVX-512.
+  if (fb == 1 && t.span >= 112) t.width = 128;
+  if (fb == 8 && ceil_div(t.span, 48) * 48 * 20 <= ceil_div(t.span, 32) * 32 * 21) t.width = 48;
+  t.tiles = ceil_div(t.span, t.width);
+  // Channel chunks: a tile's input over all channels can outgrow L1 (then every row streams it from
+  // L2); rows then run chunk by chunk, carrying their accumulators in a small buffer.
+  if (phases_used < 0) phases_used = std::min(s.kh, s.stride_h) * std::min(s.kw, s.stride_w);
+  const int64_t per_ch = t.direct ? t.width : std::max<int64_t>(phases_used, 1) *
+                                                 (t.width + ((s.kh - 1) * s.dil_h / s.stride_h + 1) * t.wq);
+  t.chunk_c = std::clamp<int64_t>(kL1Budget / (per_ch * 4), 1, std::max<int64_t>(1, s.c));
+  t.chunks = ceil_div(s.c, t.chunk_c);
+  return t;
+}
+
+namespace {
 
 // The engine: work items are (tile of T output pixels, row of fb filters), handed out in the packed
 // row order; one micro-kernel call per item (or per channel chunk when a tile's input outgrows L1).
@@ -152,23 +194,13 @@ class KeptColumnConv final : public PreparedConv {
       : PreparedConv(s), r_(std::move(rows)), ep_(ep), label_(std::move(label)), isa_(isa), has_bias_(bias) {
     sub_ = r_.fb;
     kept_weights_ = r_.kept_weights();
-    // One-filter rows run 128-pixel tiles when the output plane fills them (fewer calls per column).
-    const int64_t plane_w = ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
-    const int64_t plane_span = (s.out_h() - 1) * plane_w + s.out_w();
-    const int width = sub_ == 1 && plane_span >= 112 ? 128 : col_tile_width(sub_);
-    tile_ = tile_for(sub_, width, isa);
-    if (!tile_) throw Error(label_, "no micro-kernel for rows of " + std::to_string(sub_) + " filters");
-    T_ = width;
     bias_.assign(static_cast<size_t>(s.f), 0.0f);
     if (bias) std::copy(bias, bias + s.f, bias_.begin());
     bias_pad_.assign(static_cast<size_t>(r_.rows() * r_.fb), 0.0f);
     std::copy(bias_.begin(), bias_.end(), bias_pad_.begin());
-    // 1x1 stride-1 unpadded convs read the input in place (a copy would cost as much as the layer).
-    direct_ = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
-              !s.pad_bottom && !s.pad_right;
-    const int64_t hp = s.h + s.pad_top + s.pad_bottom, wp = s.w + s.pad_left + s.pad_right;
-    hq_ = direct_ ? s.h : ceil_div(hp, s.stride_h);
-    wq_ = direct_ ? s.w : ceil_div(wp, s.stride_w);
+    const SparseTiling geo = sparse_tiling(s, sub_);
+    direct_ = geo.direct;
+    hq_ = geo.hq, wq_ = geo.wq;
     plane_ = s.c * hq_ * wq_;
     phase_used_.assign(static_cast<size_t>(s.stride_h * s.stride_w), 0);
     off_.resize(r_.cols.size());
@@ -180,17 +212,32 @@ class KeptColumnConv final : public PreparedConv {
       phase_used_[static_cast<size_t>(phase)] = 1;
       off_[j] = phase * plane_ + (c * hq_ + dy / s.stride_h) * wq_ + dx / s.stride_w;
     }
-    // Output (oy, ox) is plane position oy * wq + ox; a tile spans T positions (ox >= OW dropped).
-    span_ = (s.out_h() - 1) * wq_ + s.out_w();
-    tiles_ = ceil_div(span_, T_);
-    // Channel chunks: a tile's input over all channels can outgrow L1 (then every row streams it from
-    // L2); rows then run chunk by chunk, carrying their accumulators in a small buffer.
+    // The tiling again with the phases the kept columns really read (a mask can empty one).
     int64_t phases_used = 0;
     for (uint8_t u : phase_used_) phases_used += u;
-    const int64_t per_ch = direct_ ? T_ : std::max<int64_t>(phases_used, 1) *
-                                              (T_ + ((s.kh - 1) * s.dil_h / s.stride_h + 1) * wq_);
-    const int64_t chunk_c = std::clamp<int64_t>(kL1Budget / (per_ch * 4), 1, s.c);
-    chunks_ = ceil_div(s.c, chunk_c);
+    const SparseTiling t = sparse_tiling(s, sub_, phases_used);
+    T_ = t.width, span_ = t.span, tiles_ = t.tiles, chunks_ = t.chunks;
+    const int64_t chunk_c = t.chunk_c;
+    tile_ = tile_for(sub_, t.width, isa);
+    if (!tile_) throw Error(label_, "no micro-kernel for rows of " + std::to_string(sub_) + " filters");
+    // Where each 16-lane vector of a tile lands in the output when the kernel stores it (fused epilogue):
+    // its lanes at plane columns < OW, which are consecutive output pixels (a row's padding columns
+    // sit exactly between the end of one output row and the start of the next).
+    fused_ = col_tile_writes_output(isa) && T_ % 16 == 0;
+    if (fused_) {
+      const int64_t OW = s.out_w(), vecs = tiles_ * T_ / 16;
+      lane_mask_.assign(static_cast<size_t>(vecs), 0);
+      out_at_.assign(static_cast<size_t>(vecs), 0);
+      for (int64_t v = 0; v < vecs; ++v) {
+        bool first = true;
+        for (int64_t l = 0; l < 16; ++l) {
+          const int64_t q = v * 16 + l, oy = q / wq_, ox = q - oy * wq_;
+          if (q >= span_ || ox >= OW) continue;
+          if (first) out_at_[static_cast<size_t>(v)] = oy * OW + ox, first = false;
+          lane_mask_[static_cast<size_t>(v)] = static_cast<uint16_t>(lane_mask_[static_cast<size_t>(v)] | (1u << l));
+        }
+      }
+    }
     rows_per_group_ = std::max<int64_t>(1, kGroupFilters / r_.fb);
     groups_ = ceil_div(r_.rows(), rows_per_group_);
     seg_.resize(static_cast<size_t>(r_.rows() * (chunks_ + 1)));
@@ -215,8 +262,12 @@ class KeptColumnConv final : public PreparedConv {
     const ConvShape& s = shape_;
     const int64_t OH = s.out_h(), OW = s.out_w(), P = OH * OW;
     const int64_t phases = s.stride_h * s.stride_w;
-    std::vector<float> scratch;
-    if (!direct_) scratch.resize(static_cast<size_t>(phases * plane_ + T_ + 64));
+    // The phase copy lives on between calls (per calling thread): a fresh zero-filled vector cost a
+    // page-faulting allocation and a memset of every phase per call, more than a strided 1x1 layer's
+    // kernel time. build_phases writes every element of the phases the columns read, and the slack.
+    thread_local std::vector<float> scratch;
+    if (!direct_ && scratch.size() < static_cast<size_t>(phases * plane_ + T_ + 64))
+      scratch.resize(static_cast<size_t>(phases * plane_ + T_ + 64));
     const int64_t nrows = r_.rows();
     for (int64_t b = 0; b < s.n; ++b) {
       const float* x = in + b * s.c * s.h * s.w;
@@ -234,6 +285,10 @@ class KeptColumnConv final : public PreparedConv {
             const int64_t tile = static_cast<int64_t>(item) / nrows;
             const int64_t row = r_.order[static_cast<size_t>(item) % static_cast<size_t>(nrows)];
             const int64_t q0 = tile * T_, valid = std::min(T_, span_ - q0);
+            if (fused_) {
+              call_tile(base, row, 0, q0, valid, nullptr, acc, ob, P);
+              continue;
+            }
             call_tile(base, row, 0, q0, valid, nullptr, acc);
             finish(acc, row * r_.fb, q0, valid, ob, OW, P);
           }
@@ -252,8 +307,11 @@ class KeptColumnConv final : public PreparedConv {
             for (int64_t ri = r0; ri < r1; ++ri) {
               const int64_t row = r_.order[static_cast<size_t>(ri)];
               float* slot = acc + (ri - r0) * r_.fb * T_;
-              call_tile(base, row, k, q0, valid, k ? slot : nullptr, slot);
+              // The last chunk stores to the output itself when the kernel fuses the epilogue.
+              const bool last = fused_ && k + 1 == chunks_;
+              call_tile(base, row, k, q0, valid, k ? slot : nullptr, slot, last ? ob : nullptr, P);
             }
+          if (fused_) continue;
           for (int64_t ri = r0; ri < r1; ++ri) {
             const int64_t row = r_.order[static_cast<size_t>(ri)];
             finish(acc + (ri - r0) * r_.fb * T_, row * r_.fb, q0, valid, ob, OW, P);
@@ -265,8 +323,9 @@ class KeptColumnConv final : public PreparedConv {
 
  private:
   // One micro-kernel call: the fb filters of `row` over the columns of channel chunk k.
-  void call_tile(const float* base, int64_t row, int64_t k, int64_t q0, int64_t valid,
-                 const float* init, float* acc) const {
+  // With `ob` (the batch's output), the kernel applies the epilogue and writes the output (fused_ only).
+  void call_tile(const float* base, int64_t row, int64_t k, int64_t q0, int64_t valid, const float* init,
+                 float* acc, float* ob = nullptr, int64_t P = 0) const {
     const int64_t j0 = seg_[static_cast<size_t>(row * (chunks_ + 1) + k)];
     const int64_t j1 = seg_[static_cast<size_t>(row * (chunks_ + 1) + k + 1)];
     ColTileArgs a;
@@ -279,6 +338,15 @@ class KeptColumnConv final : public PreparedConv {
     a.init = init;
     a.acc = acc;
     a.valid = direct_ ? valid : T_;  // the padded copy has zeroed slack past its end
+    if (ob) {
+      const int64_t f0 = row * r_.fb, v0 = q0 / 16;
+      a.out = ob + f0 * P;
+      a.ep = &ep_;
+      a.out_stride = P;
+      a.nf = std::min<int64_t>(r_.fb, shape_.f - f0);
+      a.lane_mask = lane_mask_.data() + v0;
+      a.out_at = out_at_.data() + v0;
+    }
     tile_(a);
   }
 
@@ -336,10 +404,19 @@ class KeptColumnConv final : public PreparedConv {
               std::memcpy(drow + lo, srow, static_cast<size_t>(n) * sizeof(float));
               std::memset(drow + lo + n, 0, static_cast<size_t>(wq_ - lo - n) * sizeof(float));
             } else {
-              for (int64_t xq = 0; xq < wq_; ++xq) {
-                const int64_t ix = xq * sw + bo - s.pad_left;
-                drow[xq] = (ix >= 0 && ix < s.w) ? srow[ix] : 0.0f;
-              }
+              // Columns xq in [lo, hi) read input pixel xq * sw + bo - pad_left; the rest are padding.
+              // A branch-free strided copy (stride 2 a constant) vectorises; this copy is the whole
+              // cost of a strided 1x1 layer at high sparsity.
+              const int64_t first = s.pad_left - bo;  // xq * sw >= first
+              const int64_t lo = std::min(wq_, first > 0 ? ceil_div(first, sw) : 0);
+              const int64_t hi = std::max(lo, std::min(wq_, s.w - 1 + first >= 0 ? (s.w - 1 + first) / sw + 1 : 0));
+              std::fill(drow, drow + lo, 0.0f);
+              const float* src = srow + lo * sw - first;
+              if (sw == 2)
+                for (int64_t xq = 0; xq < hi - lo; ++xq) drow[lo + xq] = src[2 * xq];
+              else
+                for (int64_t xq = 0; xq < hi - lo; ++xq) drow[lo + xq] = src[xq * sw];
+              std::fill(drow + hi, drow + wq_, 0.0f);
             }
           }
         }
@@ -363,6 +440,9 @@ class KeptColumnConv final : public PreparedConv {
   std::vector<int64_t> seg_;  // per row, chunks + 1 column offsets
   int64_t chunks_ = 1, rows_per_group_ = 1, groups_ = 1;
   bool direct_ = false;
+  bool fused_ = false;                // the kernel writes the output (lane_mask_, out_at_ per 16 lanes)
+  std::vector<uint16_t> lane_mask_;
+  std::vector<int64_t> out_at_;
   int64_t hq_ = 0, wq_ = 0, plane_ = 0, span_ = 0, tiles_ = 0;
 };
 

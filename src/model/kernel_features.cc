@@ -159,13 +159,12 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     int64_t fb = 0;  // "sparse_fbN"; parsed by hand, this runs once per layer of every query
     for (size_t i = 9; i < klass.size() && klass[i] >= '0' && klass[i] <= '9'; ++i) fb = fb * 10 + (klass[i] - '0');
     fb = std::max<int64_t>(1, fb);
-    const bool direct = s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
-                        !s.pad_bottom && !s.pad_right;
-    const int64_t hq = direct ? s.h : ceil_div(s.h + s.pad_top + s.pad_bottom, s.stride_h);
-    const int64_t wq = direct ? s.w : ceil_div(s.w + s.pad_left + s.pad_right, s.stride_w);
-    const int64_t span = (s.out_h() - 1) * wq + s.out_w();
-    const int64_t t = fb == 1 && span >= 112 ? 128 : fb <= 4 ? 64 : fb == 8 ? 32 : 16;
-    const int64_t tiles_per_row = ceil_div(span, t);
+    // The engine's own tiling rule (tile width, planes, channel chunks), not a copy of it.
+    const kernels::SparseTiling tiling = kernels::sparse_tiling(s, static_cast<int>(fb));
+    const bool direct = tiling.direct;
+    const int64_t hq = tiling.hq, wq = tiling.wq, span = tiling.span;
+    const int64_t t = tiling.width;
+    const int64_t tiles_per_row = tiling.tiles;
     const int64_t rows = ceil_div(s.f, fb);
     k.out_tiles = rows * tiles_per_row * s.n;
     const int64_t kept_per_pixel = pixels > 0 ? executed_macs / pixels : 0;
@@ -174,10 +173,7 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     k.wstream_bytes = weight_bytes * tiles_per_row * s.n;
     const int64_t phases = s.stride_h * s.stride_w;
     if (!direct) k.panel_bytes = 4 * phases * s.c * hq * wq * s.n;
-    const int64_t phases_used = std::min(s.kh, s.stride_h) * std::min(s.kw, s.stride_w);
-    const int64_t per_ch = direct ? t : phases_used * (t + ((s.kh - 1) * s.dil_h / s.stride_h + 1) * wq);
-    const int64_t chunk_c = std::clamp<int64_t>((24 * 1024) / (per_ch * 4), 1, std::max<int64_t>(1, s.c));
-    const int64_t chunks = ceil_div(s.c, chunk_c);
+    const int64_t chunks = tiling.chunks;
     if (chunks > 1) k.acc_bytes = k.out_tiles * chunks * fb * t * 4, k.chunk_calls = k.out_tiles * (chunks - 1);
     // In place, the last tile of each row ends at the plane's end (a padded copy has zeroed slack instead).
     if (direct && span % t != 0) k.masked_lane_macs = kept_per_pixel * t * s.n;

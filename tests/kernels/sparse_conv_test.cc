@@ -256,6 +256,56 @@ TEST(SparseRowsFormat, BadRowsAndDescriptorsAreErrors) {
 
 // The pure name of every format (what the cost model reports for another machine) is the prepared
 // kernel's on every path this CPU runs.
+// The tiling rule the engine and the cost model share: rows of 8 take 48-pixel tiles unless a small
+// plane would compute over 5% more lanes than with 32; one-filter rows 128 once the span fills them.
+TEST(SparseTiling, WidthPlanesAndChunks) {
+  const ConvShape big = conv_shape(64, 64, 56, 56, 3, 1, 1, 1, 1, 1);
+  SparseTiling t = sparse_tiling(big, 8);
+  EXPECT_FALSE(t.direct);
+  EXPECT_EQ(t.wq, 58);
+  EXPECT_EQ(t.span, 55 * 58 + 56);
+  EXPECT_EQ(t.width, 48);
+  EXPECT_EQ(t.tiles, (t.span + 47) / 48);
+  // 7x7 padded: span 61 is two tiles either way, 96 lanes at 48 against 64 at 32.
+  EXPECT_EQ(sparse_tiling(conv_shape(512, 512, 7, 7, 3, 1, 1, 1, 1, 1), 8).width, 32);
+  EXPECT_EQ(sparse_tiling(big, 1).width, 128);
+  EXPECT_EQ(sparse_tiling(big, 4).width, col_tile_width(4));
+  // 1x1 stride 1 unpadded reads in place: 48 floats per channel, 24 KiB -> 128 channels per chunk.
+  const SparseTiling d = sparse_tiling(conv_shape(300, 16, 12, 8, 1, 1, 0, 0, 0, 0), 8);
+  EXPECT_TRUE(d.direct);
+  EXPECT_EQ(d.width, 48);
+  EXPECT_EQ(d.chunk_c, 128);
+  EXPECT_EQ(d.chunks, 3);
+  // Every width the rule picks has a kernel on every ISA.
+  for (int fb : {1, 2, 4, 8, 16})
+    for (const ConvShape& s : {big, conv_shape(300, 16, 12, 8, 1, 1, 0, 0, 0, 0)}) {
+      const int w = sparse_tiling(s, fb).width;
+      EXPECT_NE(col_tile_generic(fb, w), nullptr) << fb << " " << w;
+#if defined(__x86_64__)
+      EXPECT_NE(col_tile_avx2(fb, w), nullptr) << fb << " " << w;
+      EXPECT_NE(col_tile_avx512(fb, w), nullptr) << fb << " " << w;
+#endif
+    }
+}
+
+// 48-pixel tiles of 8-filter rows where they meet channel chunks, row ends inside a vector (the fused
+// store's lane compress) and a masked in-place tail.
+TEST(SparseConv, WideTilesOfEightFilterRows) {
+  uint32_t seed = 900;
+  const auto eps = all_epilogues();
+  for (const ConvShape& s : {conv_shape(300, 16, 12, 8, 1, 1, 0, 0, 0, 0),      // in place, 3 chunks
+                             conv_shape(150, 19, 3, 14, 3, 1, 1, 1, 1, 1),      // padded, chunks, F % 8 != 0
+                             conv_shape(24, 16, 12, 11, 1, 1, 0, 0, 0, 0),      // in place, partial last tile
+                             conv_shape(16, 24, 29, 29, 3, 2, 1, 1, 1, 1),      // stride 2, odd width
+                             conv_shape(12, 8, 20, 5, 3, 1, 1, 1, 1, 1)}) {     // several rows per vector
+    ASSERT_EQ(sparse_tiling(s, 8).width, 48) << s.str();
+    for (double ratio : {0.0, 0.8}) {
+      ++seed;
+      SparseConvTester().shape(s).format(block(8, 4, ratio)).epilogue(eps[seed % eps.size()]).seed(seed).run();
+    }
+  }
+}
+
 TEST(SparseConv, KernelNameWithoutPreparing) {
   const ConvShape s = conv_shape(18, 32, 10, 10, 3, 1, 1, 1, 1, 1);
   const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 7);

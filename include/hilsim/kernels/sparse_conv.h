@@ -74,6 +74,10 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
 // Micro-kernel contract (generic/, x86/): acc[f * T + t] = start + sum_j vals[j * vstride + f] *
 // base[off[j] + t] for f < FB, t < T, where start = init[f * T + t] when init is set (a later channel
 // chunk; init may equal acc) and bias[f] otherwise; only lanes t < valid are read from base.
+// Fused epilogue (out set; only kernels for which col_tile_writes_output(isa) is true): instead of
+// acc, filter f < nf writes ep's activation of lane 16 * v + l, for each set bit l of lane_mask[v],
+// packed in lane order at out + f * out_stride + out_at[v]. Lanes that are padding columns of the
+// plane (or past its end) are left out, so the tile goes straight to the NCHW output: no second pass.
 struct ColTileArgs {
   const float* base;
   const int64_t* off;
@@ -84,10 +88,33 @@ struct ColTileArgs {
   const float* init;
   float* acc;
   int64_t valid;
+  float* out = nullptr;
+  const Epilogue* ep = nullptr;
+  int64_t out_stride = 0;
+  int64_t nf = 0;
+  const uint16_t* lane_mask = nullptr;
+  const int64_t* out_at = nullptr;
 };
 using ColTileFn = void (*)(const ColTileArgs&);
-// Output pixels per tile for a row height fb (one-filter rows also have a 128-pixel variant).
+// Whether the kernels of `isa` (as tile selection resolves it on this CPU) honour ColTileArgs::out.
+bool col_tile_writes_output(Isa isa);
+// Output pixels per tile for a row height fb (one-filter rows also have a 128-pixel variant, rows of 8 a
+// 48-pixel one; sparse_tiling picks).
 int col_tile_width(int fb);
+
+// How the engine tiles a conv for rows of fb filters; the one rule both the engine and the cost model's
+// features (model/kernel_features) follow. Output (oy, ox) is plane position oy * wq + ox of the
+// stride-phase planes (the input itself when direct); tiles of `width` positions cover the span;
+// when a tile's input over all channels outgrows the L1 budget, rows run `chunks` channel chunks of
+// chunk_c channels. phases_used: stride phases the kept columns read (-1: every phase the kernel window
+// can reach, which is what the engine sees unless the mask empties a phase).
+struct SparseTiling {
+  bool direct = false;
+  int64_t hq = 0, wq = 0, span = 0;
+  int width = 0;
+  int64_t tiles = 0, chunk_c = 1, chunks = 1;
+};
+SparseTiling sparse_tiling(const ConvShape& s, int fb, int64_t phases_used = -1);
 // Null when no kernel has that (fb, width).
 ColTileFn col_tile_generic(int fb, int width);
 #if defined(__x86_64__)

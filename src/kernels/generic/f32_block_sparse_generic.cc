@@ -40,6 +40,7 @@ int col_tile_width(int fb) { return fb <= 4 ? 64 : fb == 8 ? 32 : 16; }
 
 ColTileFn col_tile_generic(int fb, int width) {
   if (fb == 1 && width == 128) return &generic_tile<1, 128>;
+  if (fb == 8 && width == 48) return &generic_tile<8, 48>;
   if (width != col_tile_width(fb)) return nullptr;
   switch (fb) {
     case 1: return &generic_tile<1, 64>;

@@ -72,6 +72,7 @@ void tile_avx2(const ColTileArgs& a) {
 
 ColTileFn col_tile_avx2(int fb, int width) {
   if (fb == 1 && width == 128) return &tile_avx2<1, 128, 1, 8>;
+  if (fb == 8 && width == 48) return &tile_avx2<8, 48, 4, 2>;
   if (width != col_tile_width(fb)) return nullptr;
   switch (fb) {
     case 1: return &tile_avx2<1, 64, 1, 8>;

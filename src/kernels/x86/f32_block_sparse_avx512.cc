@@ -1,9 +1,11 @@
 // AVX-512 kept-column micro-kernels: FB filters x V vectors of 16 output pixels held in registers;
 // each kept column costs V input loads and FB broadcasts. Partial tiles use masked loads, which do not
-// fault past the end of the input.
+// fault past the end of the input. With ColTileArgs::out set, the epilogue (activation, dropping the
+// plane's padding columns by a lane compress) runs on the registers and stores to the output directly.
 #include <immintrin.h>
 
 #include "hilsim/kernels/sparse_conv.h"
+#include "vec_math_avx512.h"
 
 namespace hilsim::kernels {
 namespace {
@@ -47,6 +49,30 @@ inline void run_cols(const ColTileArgs& a, __m512 (&acc)[FB][V], const __mmask16
   }
 }
 
+// The fused epilogue: a full vector is one store; a vector holding a row end (or the plane's end)
+// keeps its output lanes by a compress, which packs them in order, and stores that many.
+template <int FB, int V>
+inline void store_out(const ColTileArgs& a, __m512 (&acc)[FB][V]) {
+  __mmask16 m[V], packed[V];
+  for (int v = 0; v < V; ++v) {
+    m[v] = a.lane_mask[v];
+    packed[v] = static_cast<__mmask16>((1u << __builtin_popcount(m[v])) - 1u);
+  }
+#pragma GCC unroll 16
+  for (int f = 0; f < FB; ++f) {
+    if (f >= a.nf) break;
+    float* o = a.out + f * a.out_stride;
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) {
+      const __m512 y = x86::act_avx512(*a.ep, acc[f][v]);
+      if (m[v] == 0xFFFF)
+        _mm512_storeu_ps(o + a.out_at[v], y);
+      else if (m[v])
+        _mm512_mask_storeu_ps(o + a.out_at[v], packed[v], _mm512_maskz_compress_ps(m[v], y));
+    }
+  }
+}
+
 template <int FB, int V>
 void tile_avx512(const ColTileArgs& a) {
   __m512 acc[FB][V];
@@ -67,6 +93,10 @@ void tile_avx512(const ColTileArgs& a) {
     }
     run_cols<FB, V, true>(a, acc, m);
   }
+  if (a.out) {
+    store_out<FB, V>(a, acc);
+    return;
+  }
 #pragma GCC unroll 16
   for (int f = 0; f < FB; ++f)
 #pragma GCC unroll 8
@@ -77,6 +107,8 @@ void tile_avx512(const ColTileArgs& a) {
 
 ColTileFn col_tile_avx512(int fb, int width) {
   if (fb == 1 && width == 128) return &tile_avx512<1, 8>;
+  // 8 x 48: 24 accumulators, 8 broadcasts per 24 FMAs (8 per 16 at 8 x 32) and fewer calls per row.
+  if (fb == 8 && width == 48) return &tile_avx512<8, 3>;
   if (width != col_tile_width(fb)) return nullptr;
   switch (fb) {
     case 1: return &tile_avx512<1, 4>;
