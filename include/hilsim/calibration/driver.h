@@ -74,6 +74,7 @@ class CalibrationDriver {
 
   // For phases of the caller's own.
   bool done(const std::string& instance) const { return done_.count(instance) > 0; }
+  void mark_done(const std::string& instance) { done_.insert(instance); }
   void add(Sample s);                // stamps t_unix if missing, checkpoints, reports progress
   void reading_if_due();             // a short reading every policy.reading_every_s (and a wait if slow)
   void reading_then_wait();          // a short reading now, then wait out a slow phase
