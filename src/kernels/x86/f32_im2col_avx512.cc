@@ -60,7 +60,7 @@ void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t 
     uint32_t mask;  // stride 1: load lanes; stride 2: input positions (bits 0..31) of the 32-float pair
   };
   Piece pieces[kMaxTaps][kMaxChunks][kMaxPieces];
-  int npieces[kMaxTaps][kMaxChunks] = {};
+  int npieces[kMaxTaps][kMaxChunks];  // zeroed for the khw taps in use below
   struct Seg {
     int64_t iy0, ix0, len, off;
   };
@@ -74,6 +74,7 @@ void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t 
     p += len;
   }
   const int64_t sw = s.stride_w;
+  std::fill(&npieces[0][0], &npieces[0][0] + khw * kMaxChunks, 0);
   for (int64_t r = 0, ky = 0, kx = 0; r < khw; ++r, kx = kx + 1 == s.kw ? 0 : kx + 1, ky += kx == 0) {
     for (int64_t ch = 0; ch < nchunks; ++ch) {
       for (int i = 0; i < nseg; ++i) {
@@ -127,6 +128,13 @@ void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t 
           for (int i = 1; i < n; ++i)
             v = _mm512_or_ps(v, _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[i].mask), plane + pc[i].off));
           _mm512_mask_storeu_ps(d, sm, v);
+        }
+      } else if (n == 1) {
+        const __mmask16 m0 = static_cast<__mmask16>(pc[0].mask), m1 = static_cast<__mmask16>(pc[0].mask >> 16);
+        const int64_t o0 = pc[0].off;
+        for (int64_t c = c_lo; c < c_hi; ++c, d += dstep, plane += plane_size) {
+          const __m512 lo = _mm512_maskz_loadu_ps(m0, plane + o0), hi = _mm512_maskz_loadu_ps(m1, plane + o0 + 16);
+          _mm512_mask_storeu_ps(d, sm, _mm512_permutex2var_ps(lo, even, hi));
         }
       } else {
         for (int64_t c = c_lo; c < c_hi; ++c, d += dstep, plane += plane_size) {
