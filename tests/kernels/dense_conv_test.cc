@@ -18,7 +18,9 @@ std::vector<ConvShape> cases() {
       conv_shape(3, 5, 1, 1, 1, 1, 0, 0, 0, 0),
       conv_shape(13, 19, 7, 7, 1, 1, 0, 0, 0, 0),
       conv_shape(17, 33, 13, 13, 1, 2, 0, 0, 0, 0),         // 1x1 stride 2 (ResNet downsample)
-      conv_shape(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),          // several strips and a short tail strip
+      conv_shape(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),          // several whole strips
+      conv_shape(11, 13, 10, 10, 3, 1, 1, 1, 1, 1),         // tail strip of 4 columns (the 16-wide tile)
+      conv_shape(6, 9, 4, 4, 3, 1, 1, 1, 1, 1),             // one strip of exactly 16 columns
       conv_shape(300, 20, 7, 7, 1, 1, 0, 0, 0, 0),          // K above one cache block
       conv_shape(5, 7, 13, 13, 3, 1, 1, 1, 1, 1),
       conv_shape(6, 10, 13, 7, 3, 2, 0, 1, 1, 0),           // asymmetric pads, stride 2, non-square
@@ -26,6 +28,8 @@ std::vector<ConvShape> cases() {
       conv_shape(8, 16, 13, 13, 3, 1, 1, 1, 1, 1, 1, 4),    // groups
       conv_shape(6, 6, 7, 7, 3, 1, 1, 1, 1, 1, 1, 3),       // 2 channels per group
       conv_shape(3, 11, 40, 40, 6, 2, 2, 2, 2, 2),          // YOLOv5 stem
+      conv_shape(3, 10, 37, 37, 7, 2, 3, 3, 3, 3),          // ResNet stem: strips cross rows, pads both sides
+      conv_shape(2, 9, 11, 19, 5, 2, 4, 1, 0, 3),           // stride 2, pads wider than half the kernel
       conv_shape(40, 17, 13, 13, 5, 1, 2, 2, 2, 2),         // K = 1000: four K blocks
       conv_shape(7, 9, 1, 1, 3, 1, 1, 1, 1, 1),             // 1x1 image, 3x3 kernel: only the centre tap
       conv_shape(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 1, 2),    // batch 2

@@ -21,7 +21,7 @@ TEST_P(GemmTest, MicroKernelPartialTiles) {
   const auto a = random_floats(MR * kc, 1), b = random_floats(kc * NR, 2), br = random_floats(MR, 3),
              bc = random_floats(NR, 4), c0 = random_floats(MR * 40, 5);
   for (size_t mr : {size_t(1), MR - 3, MR})
-    for (size_t nr : {size_t(1), size_t(15), size_t(17), NR})
+    for (size_t nr : {size_t(1), size_t(15), size_t(16), size_t(17), NR})
       for (int mode = 0; mode < 3; ++mode) {
         const bool accumulate = mode == 2;
         UkernelEpilogue ep;

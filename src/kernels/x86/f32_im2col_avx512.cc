@@ -18,6 +18,14 @@ inline __mmask16 range_mask(int64_t lo, int64_t hi) {  // lanes [lo, hi) of 16
   if (hi <= lo) return 0;
   return static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
 }
+// Bits [lo, hi) of 32, for 0 <= lo < hi <= 32.
+inline uint32_t bit_range(int64_t lo, int64_t hi) {
+  const uint32_t below_hi = hi >= 32 ? ~0u : ((1u << hi) - 1u);
+  return below_hi & ~((1u << lo) - 1u);
+}
+// ceil(a / stride) for stride 1 or 2, clamped below at 0 (a lane index is never negative). A shift, not
+// a division: a first layer builds ~150 of these per strip, and 64-bit divisions cost more than its copy.
+inline int64_t ceil_div_nonneg(int64_t a, int64_t stride) { return a <= 0 ? 0 : (a + stride - 1) >> (stride - 1); }
 }  // namespace
 
 void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t cols, int64_t k0, int64_t kc,
@@ -52,7 +60,7 @@ void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t 
     uint32_t mask;  // stride 1: load lanes; stride 2: input positions (bits 0..31) of the 32-float pair
   };
   Piece pieces[kMaxTaps][kMaxChunks][kMaxPieces];
-  int npieces[kMaxTaps][kMaxChunks] = {};
+  int npieces[kMaxTaps][kMaxChunks];  // zeroed for the khw taps in use below
   struct Seg {
     int64_t iy0, ix0, len, off;
   };
@@ -66,8 +74,8 @@ void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t 
     p += len;
   }
   const int64_t sw = s.stride_w;
-  for (int64_t r = 0; r < khw; ++r) {
-    const int64_t ky = r / s.kw, kx = r % s.kw;
+  std::fill(&npieces[0][0], &npieces[0][0] + khw * kMaxChunks, 0);
+  for (int64_t r = 0, ky = 0, kx = 0; r < khw; ++r, kx = kx + 1 == s.kw ? 0 : kx + 1, ky += kx == 0) {
     for (int64_t ch = 0; ch < nchunks; ++ch) {
       for (int i = 0; i < nseg; ++i) {
         const Seg& g = seg[i];
@@ -76,43 +84,71 @@ void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t 
         const int64_t iy = g.iy0 + ky * s.dil_h;
         if (lb <= la || iy < 0 || iy >= H) continue;  // no lanes here, or a padding row: stays zero
         const int64_t ix_l0 = g.ix0 + kx * s.dil_w + (16 * ch - g.off) * sw;
-        uint32_t m = 0;
-        for (int64_t l = la; l < lb; ++l) {
-          const int64_t ix = ix_l0 + l * sw;
-          if (ix >= 0 && ix < W) m |= sw == 1 ? (1u << l) : (1u << (2 * l));
-        }
-        if (!m) continue;
+        // Lanes l with 0 <= ix_l0 + l * sw < W, as one range (a per-lane loop here cost more than the
+        // copy itself on first layers, where a strip sees 36-49 taps but only 3 channels).
+        const int64_t lo = std::max(la, ceil_div_nonneg(-ix_l0, sw));
+        const int64_t hi = std::min(lb, ceil_div_nonneg(W - ix_l0, sw));
+        if (hi <= lo) continue;
+        const uint32_t m = sw == 1 ? bit_range(lo, hi) : (bit_range(2 * lo, 2 * hi) & 0x55555555u);
         int& n = npieces[r][ch];
         if (n == kMaxPieces) return f32_im2col_generic(s, in, p0, cols, k0, kc, dst, nr_tile);
         pieces[r][ch][n++] = {iy * W + ix_l0, m};
       }
     }
   }
+  // Taps outside, channels inside: a tap's pieces are the same for every channel, so the channel loop
+  // is its loads and one store with nothing looked up (the row-by-row loop that re-read the pieces of
+  // each row cost a third of a 3x3 layer's time at 64 filters). Lanes at or past `cols` load as zero,
+  // so each chunk's store also writes the panel's zero tail.
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-  int64_t c = k0 / khw, r = k0 % khw;
-  for (int64_t kk = 0; kk < kc; ++kk) {
-    const float* plane = in + c * H * W;
-    float* d = dst + kk * nr_tile;
-    for (int64_t ch = 0; ch < nchunks; ++ch) {
-      __m512 v = zero;
-      const Piece* pc = pieces[r][ch];
-      const int n = npieces[r][ch];
-      if (sw == 1) {
+  const int64_t kend = k0 + kc, plane_size = H * W, dstep = khw * nr_tile;
+  for (int64_t r = 0; r < khw && r < kend; ++r) {
+    const int64_t c_lo = k0 <= r ? 0 : (k0 - r + khw - 1) / khw;  // first channel with k0 <= c * khw + r
+    const int64_t c_hi = (kend - r + khw - 1) / khw;              // one past the last with k < kend
+    if (c_hi <= c_lo) continue;
+    float* d0 = dst + (c_lo * khw + r - k0) * nr_tile;
+    const float* plane0 = in + c_lo * plane_size;
+    for (int64_t ch = 0; 16 * ch < nr_tile; ++ch) {
+      const __mmask16 sm = range_mask(0, nr_tile - 16 * ch);
+      const int n = ch < nchunks ? npieces[r][ch] : 0;
+      const Piece* pc = pieces[r][std::min<int64_t>(ch, kMaxChunks - 1)];
+      float* d = d0 + 16 * ch;
+      const float* plane = plane0;
+      if (n == 0) {
+        for (int64_t c = c_lo; c < c_hi; ++c, d += dstep) _mm512_mask_storeu_ps(d, sm, zero);
+      } else if (sw == 1 && n == 1) {
+        const __mmask16 m0 = static_cast<__mmask16>(pc[0].mask);
+        const int64_t o0 = pc[0].off;
+        for (int64_t c = c_lo; c < c_hi; ++c, d += dstep, plane += plane_size)
+          _mm512_mask_storeu_ps(d, sm, _mm512_maskz_loadu_ps(m0, plane + o0));
+      } else if (sw == 1) {
         // Zero-masking loads combined by OR: merge-masking would chain every load on the previous one.
-        for (int i = 0; i < n; ++i)
-          v = _mm512_or_ps(v, _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[i].mask), plane + pc[i].off));
+        for (int64_t c = c_lo; c < c_hi; ++c, d += dstep, plane += plane_size) {
+          __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[0].mask), plane + pc[0].off);
+          for (int i = 1; i < n; ++i)
+            v = _mm512_or_ps(v, _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[i].mask), plane + pc[i].off));
+          _mm512_mask_storeu_ps(d, sm, v);
+        }
+      } else if (n == 1) {
+        const __mmask16 m0 = static_cast<__mmask16>(pc[0].mask), m1 = static_cast<__mmask16>(pc[0].mask >> 16);
+        const int64_t o0 = pc[0].off;
+        for (int64_t c = c_lo; c < c_hi; ++c, d += dstep, plane += plane_size) {
+          const __m512 lo = _mm512_maskz_loadu_ps(m0, plane + o0), hi = _mm512_maskz_loadu_ps(m1, plane + o0 + 16);
+          _mm512_mask_storeu_ps(d, sm, _mm512_permutex2var_ps(lo, even, hi));
+        }
       } else {
-        for (int i = 0; i < n; ++i) {
-          const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[i].mask), plane + pc[i].off);
-          const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[i].mask >> 16), plane + pc[i].off + 16);
-          // Masked-off positions load as zero, so pieces combine with OR.
-          v = _mm512_or_ps(v, _mm512_permutex2var_ps(lo, even, hi));
+        for (int64_t c = c_lo; c < c_hi; ++c, d += dstep, plane += plane_size) {
+          __m512 v = zero;
+          for (int i = 0; i < n; ++i) {
+            const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[i].mask), plane + pc[i].off);
+            const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(pc[i].mask >> 16), plane + pc[i].off + 16);
+            // Masked-off positions load as zero, so pieces combine with OR.
+            v = _mm512_or_ps(v, _mm512_permutex2var_ps(lo, even, hi));
+          }
+          _mm512_mask_storeu_ps(d, sm, v);
         }
       }
-      _mm512_mask_storeu_ps(d + 16 * ch, range_mask(0, cols - 16 * ch), v);
     }
-    zero_tail(d);
-    if (++r == khw) r = 0, ++c;
   }
 }
 
