@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <iterator>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -431,53 +432,23 @@ std::string ints_code(const std::vector<int64_t>& v) {
   return r + "}";
 }
 
-const char* binary_enum(kernels::BinaryOp k) {
-  switch (k) {
-    case kernels::BinaryOp::kAdd: return "hsk_rt::BinaryOp::kAdd";
-    case kernels::BinaryOp::kMul: return "hsk_rt::BinaryOp::kMul";
-    case kernels::BinaryOp::kSub: return "hsk_rt::BinaryOp::kSub";
-    case kernels::BinaryOp::kDiv: return "hsk_rt::BinaryOp::kDiv";
-    case kernels::BinaryOp::kMax: return "hsk_rt::BinaryOp::kMax";
-    case kernels::BinaryOp::kMin: return "hsk_rt::BinaryOp::kMin";
-    case kernels::BinaryOp::kFmod: return "hsk_rt::BinaryOp::kFmod";
-  }
-  return "hsk_rt::BinaryOp::kAdd";
+// An enumerator of the kernels' headers as generated code spells it; `names` follow the enum's order
+// there (kernels/memory_ops.h, math_ops.h, layout_ops.h).
+template <class E, size_t N>
+std::string enum_code(const char* type, E v, const char* const (&names)[N]) {
+  const size_t i = static_cast<size_t>(v);
+  if (i >= N) throw Error("library generator", std::string("no name for ") + type + " value " + std::to_string(i));
+  return std::string("hsk_rt::") + type + "::" + names[i];
 }
-
-const char* unary_enum(kernels::UnaryOp k) {
-  switch (k) {
-    case kernels::UnaryOp::kErf: return "hsk_rt::UnaryOp::kErf";
-    case kernels::UnaryOp::kTanh: return "hsk_rt::UnaryOp::kTanh";
-    case kernels::UnaryOp::kLeakyRelu: return "hsk_rt::UnaryOp::kLeakyRelu";
-    case kernels::UnaryOp::kExp: return "hsk_rt::UnaryOp::kExp";
-    case kernels::UnaryOp::kSqrt: return "hsk_rt::UnaryOp::kSqrt";
-    case kernels::UnaryOp::kNeg: return "hsk_rt::UnaryOp::kNeg";
-    case kernels::UnaryOp::kAbs: return "hsk_rt::UnaryOp::kAbs";
-    case kernels::UnaryOp::kGelu: return "hsk_rt::UnaryOp::kGelu";
-    case kernels::UnaryOp::kGeluTanh: return "hsk_rt::UnaryOp::kGeluTanh";
-    case kernels::UnaryOp::kSquare: return "hsk_rt::UnaryOp::kSquare";
-    case kernels::UnaryOp::kPow: return "hsk_rt::UnaryOp::kPow";
-  }
-  return "hsk_rt::UnaryOp::kErf";
-}
-
-const char* reduce_enum(kernels::ReduceOp k) {
-  switch (k) {
-    case kernels::ReduceOp::kMean: return "hsk_rt::ReduceOp::kMean";
-    case kernels::ReduceOp::kSum: return "hsk_rt::ReduceOp::kSum";
-    case kernels::ReduceOp::kMax: return "hsk_rt::ReduceOp::kMax";
-  }
-  return "hsk_rt::ReduceOp::kMean";
-}
-
-const char* pad_enum(kernels::PadMode m) {
-  switch (m) {
-    case kernels::PadMode::kConstant: return "hsk_rt::PadMode::kConstant";
-    case kernels::PadMode::kReflect: return "hsk_rt::PadMode::kReflect";
-    case kernels::PadMode::kEdge: return "hsk_rt::PadMode::kEdge";
-  }
-  return "hsk_rt::PadMode::kConstant";
-}
+constexpr const char* kBinaryNames[] = {"kAdd", "kMul", "kSub", "kDiv", "kMax", "kMin", "kFmod"};
+constexpr const char* kUnaryNames[] = {"kErf", "kTanh", "kLeakyRelu", "kExp", "kSqrt", "kNeg",
+                                       "kAbs", "kGelu", "kGeluTanh", "kSquare", "kPow"};
+constexpr const char* kReduceNames[] = {"kMean", "kSum", "kMax"};
+constexpr const char* kPadNames[] = {"kConstant", "kReflect", "kEdge"};
+static_assert(std::size(kBinaryNames) == static_cast<size_t>(kernels::BinaryOp::kFmod) + 1);
+static_assert(std::size(kUnaryNames) == static_cast<size_t>(kernels::UnaryOp::kPow) + 1);
+static_assert(std::size(kReduceNames) == static_cast<size_t>(kernels::ReduceOp::kMax) + 1);
+static_assert(std::size(kPadNames) == static_cast<size_t>(kernels::PadMode::kEdge) + 1);
 
 std::string pool_code(const kernels::Pool2dShape& s) {
   std::ostringstream o;
@@ -514,7 +485,7 @@ bool Generator::gen_native(const Op& op, std::ostringstream& fn, GeneratedOp* in
   } else if (auto b = runtime::binary_params(g_, op)) {
     ep_decl(b->ep);
     fn << "  static const std::vector<int64_t> as" << ints_code(b->a) << ", bs" << ints_code(b->b) << ";\n"
-       << "  hsk_rt::binary_op(" << binary_enum(b->kind) << ", as, " << cbuf(op, 0) << ", bs, " << cbuf(op, 1) << ", " << y
+       << "  hsk_rt::binary_op(" << enum_code("BinaryOp", b->kind, kBinaryNames) << ", as, " << cbuf(op, 0) << ", bs, " << cbuf(op, 1) << ", " << y
        << ", pool(), ep);\n";
     info->kernel = b->kernel;
     return true;  // the epilogue carries the fused activation
@@ -529,7 +500,7 @@ bool Generator::gen_native(const Op& op, std::ostringstream& fn, GeneratedOp* in
   } else if (t == "Relu" || t == "Sigmoid" || t == "HardSwish" || t == "HardSigmoid" || t == "Clip") {
     refuse();
   } else if (auto u = runtime::unary_params(g_, op)) {
-    fn << "  hsk_rt::unary_op(" << unary_enum(u->kind) << ", " << cbuf(op, 0) << ", " << y << ", " << u->n << ", pool(), "
+    fn << "  hsk_rt::unary_op(" << enum_code("UnaryOp", u->kind, kUnaryNames) << ", " << cbuf(op, 0) << ", " << y << ", " << u->n << ", pool(), "
        << flt(u->alpha) << ");\n";
     info->kernel = u->kernel;
   } else if (t == "Pow" || t == "Erf" || t == "Tanh" || t == "LeakyRelu" || t == "Exp" || t == "Sqrt" || t == "Neg" ||
@@ -561,14 +532,14 @@ bool Generator::gen_native(const Op& op, std::ostringstream& fn, GeneratedOp* in
         fn << "  hsk_rt::global_avg_pool(1, " << p->outer << ", " << p->mid << ", " << x << ", " << y << ", pool());\n";
         break;
       case runtime::ReduceParams::Form::kReduce:
-        fn << "  hsk_rt::reduce(" << reduce_enum(p->kind) << ", " << p->outer << ", " << p->mid << ", " << p->inner << ", "
+        fn << "  hsk_rt::reduce(" << enum_code("ReduceOp", p->kind, kReduceNames) << ", " << p->outer << ", " << p->mid << ", " << p->inner << ", "
            << x << ", " << y << ", pool());\n";
         break;
       case runtime::ReduceParams::Form::kGather: {
         const int64_t b_at = blob_.put(p->bases), o_at = blob_.put(p->offsets);
         fn << "  static const std::vector<int64_t> bases(L(" << b_at << "), L(" << b_at << ") + " << p->bases.size()
            << "), offsets(L(" << o_at << "), L(" << o_at << ") + " << p->offsets.size() << ");\n"
-           << "  hsk_rt::reduce_gather(" << reduce_enum(p->kind) << ", bases, offsets, " << x << ", " << y << ", pool());\n";
+           << "  hsk_rt::reduce_gather(" << enum_code("ReduceOp", p->kind, kReduceNames) << ", bases, offsets, " << x << ", " << y << ", pool());\n";
         break;
       }
     }
@@ -594,7 +565,7 @@ bool Generator::gen_native(const Op& op, std::ostringstream& fn, GeneratedOp* in
     auto p = runtime::pad_params(g_, op);
     if (!p) refuse();
     fn << "  static const hsk_rt::PadShape s = [] {\n    hsk_rt::PadShape s;\n    s.in_shape = " << ints_code(p->in_shape)
-       << ";\n    s.pads = " << ints_code(p->pads) << ";\n    s.mode = " << pad_enum(p->mode) << ", s.value = "
+       << ";\n    s.pads = " << ints_code(p->pads) << ";\n    s.mode = " << enum_code("PadMode", p->mode, kPadNames) << ", s.value = "
        << flt(p->value) << ";\n    return s;\n  }();\n  hsk_rt::pad(s, " << cbuf(op, 0) << ", " << y << ", pool());\n";
     info->kernel = "pad_" + op.attr_string("mode", "constant");
   } else if (t == "LayerNormalization") {
