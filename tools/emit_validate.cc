@@ -179,18 +179,19 @@ const Register reg_emit({"emit", "write the planned, pruned model: ONNX with zer
                          "offsets into one workspace) and builds it into DIR/libmodel.a, DIR/libmodel.so and\n"
                          "DIR/model_bench with DIR/model.h:\n"
                          "  int hilsim_model_run(const float* input, float* output, void* workspace);\n"
-                         "Convs run hilsim's own prepared kernels (dense, depthwise, packed sparse), whose sources\n"
+                         "Convs run hilsim's own prepared kernels (dense, depthwise, packed sparse) and the other\n"
+                         "ops its memory, layout and math kernels with the runtime's parameters; their sources\n"
                          "are copied into DIR/kernels/ and compiled in (their objects are cached across emits), so\n"
                          "the profile's prediction applies to the library. The weights are embedded from\n"
                          "DIR/model_weights.bin; nothing of hilsim, Boost, ONNX or protobuf is needed to link or\n"
-                         "run it. A run takes hilsim_model_set_threads(N) threads (default 1; the convs split\n"
+                         "run it. A run takes hilsim_model_set_threads(N) threads (default 1; the kernels split\n"
                          "their work, model_bench --threads N). The host build is tuned for this machine's CPU\n"
                          "(-march=native); --target aarch64 builds with aarch64-linux-gnu-g++. --tune-budget-s\n"
                          "times, per conv, the runtime kernel against generated variants (row height, tile width,\n"
                          "loop order) here, largest convs first, in a harness compiled once with all of them (its\n"
                          "build comes on top of the budget), and keeps the choices in the tuning log, which later\n"
-                         "emits reuse for convs of the same shape and storage. Ops the generator does not support\n"
-                         "yet are refused, naming the op (exit 2).",
+                         "emits reuse for convs of the same shape and storage. Ops (or forms) that `hilsim run`\n"
+                         "runs only on its reference implementation are refused, naming the op (exit 2).",
                          {"plan", "out", "json", "input_shape", "allow_unknown", "lib", "target", "tune_budget_s",
                           "tuning_log"},
                          run_emit});

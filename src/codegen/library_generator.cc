@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <iterator>
 #include <cmath>
 #include <cstring>
 #include <optional>
@@ -183,19 +184,6 @@ ConvRows from_packed(const kernels::ConvShape& s, const Geometry& geo, const par
   return r;
 }
 
-// Nearest resize that maps output x to input floor(x / s) for an integer upscale s (the runtime's rule).
-bool integer_nearest(const Op& op, const Shape& x, const Shape& y) {
-  if (x.size() != 4 || y.size() != 4 || x[0] != y[0] || x[1] != y[1] || x[2] <= 0 || x[3] <= 0) return false;
-  if (y[2] % x[2] != 0 || y[3] % x[3] != 0) return false;
-  if (op.attr_string("mode", "nearest") != "nearest") return false;
-  if (op.type == "Upsample") return true;
-  const std::string ct = op.attr_string("coordinate_transformation_mode", "half_pixel");
-  const std::string nm = op.attr_string("nearest_mode", "round_prefer_floor");
-  if (ct == "asymmetric") return nm == "floor";
-  if (ct == "half_pixel" || ct == "pytorch_half_pixel") return nm == "round_prefer_floor" || nm == "round_prefer_ceil";
-  return false;
-}
-
 class Generator {
  public:
   Generator(const Graph& g, const partition::PackedModel& packed, const std::map<std::string, ConvVariant>& variants,
@@ -211,7 +199,7 @@ class Generator {
   std::string cbuf(const Op& op, size_t i);            // an input: buffer or blob constant
   void gen_op(const Op& op, std::ostringstream& fn);
   void gen_conv(const Op& op, std::ostringstream& fn);
-  void gen_binary(const Op& op, std::ostringstream& fn);
+  bool gen_native(const Op& op, std::ostringstream& fn, GeneratedOp* info);
   void gen_gemm(const Op& op, std::ostringstream& fn);
   std::string conv_body(const Op& op, const kernels::ConvShape& s, const Geometry& geo, const ConvVariant& v,
                         GeneratedOp* info);
@@ -438,45 +426,212 @@ void Generator::gen_conv(const Op& op, std::ostringstream& fn) {
   ops_.push_back(info);
 }
 
-void Generator::gen_binary(const Op& op, std::ostringstream& fn) {
-  if (op.inputs.size() != 2) unsupported(op, "a binary op without two inputs");
-  const Shape ys = g_.shape(op.outputs[0]);
-  Shape as = g_.shape(op.inputs[0]), bs = g_.shape(op.inputs[1]);
-  size_t ai = 0, bi = 1;
-  const int64_t yn = graph::numel(ys);
-  if (graph::numel(as) != yn) std::swap(as, bs), std::swap(ai, bi);
-  if (graph::numel(as) != yn || as != ys) unsupported(op, "broadcasting of " + graph::shape_str(g_.shape(op.inputs[0])) + " with " + graph::shape_str(g_.shape(op.inputs[1])));
-  const int64_t bn = graph::numel(bs);
-  int mode = 0;
-  int64_t c = 1, hw = yn;
-  const size_t br = bs.size();
-  if (bs == ys) {
-    mode = 0;
-  } else if (bn == 1) {
-    mode = 2;
-  } else if (ys.size() == 4 && ys[0] == 1 && (br == 3 || br == 4) && bs[br - 3] == ys[1] && bs[br - 2] == 1 &&
-             bs[br - 1] == 1 && bn == ys[1]) {
-    mode = 1, c = ys[1], hw = ys[2] * ys[3];  // [C,1,1] or [1,C,1,1]: one value per channel (squeeze-excite)
+std::string ints_code(const std::vector<int64_t>& v) {
+  std::string r = "{";
+  for (size_t i = 0; i < v.size(); ++i) r += (i ? ", " : "") + std::to_string(v[i]);
+  return r + "}";
+}
+
+// An enumerator of the kernels' headers as generated code spells it; `names` follow the enum's order
+// there (kernels/memory_ops.h, math_ops.h, layout_ops.h).
+template <class E, size_t N>
+std::string enum_code(const char* type, E v, const char* const (&names)[N]) {
+  const size_t i = static_cast<size_t>(v);
+  if (i >= N) throw Error("library generator", std::string("no name for ") + type + " value " + std::to_string(i));
+  return std::string("hsk_rt::") + type + "::" + names[i];
+}
+constexpr const char* kBinaryNames[] = {"kAdd", "kMul", "kSub", "kDiv", "kMax", "kMin", "kFmod"};
+constexpr const char* kUnaryNames[] = {"kErf", "kTanh", "kLeakyRelu", "kExp", "kSqrt", "kNeg",
+                                       "kAbs", "kGelu", "kGeluTanh", "kSquare", "kPow"};
+constexpr const char* kReduceNames[] = {"kMean", "kSum", "kMax"};
+constexpr const char* kPadNames[] = {"kConstant", "kReflect", "kEdge"};
+static_assert(std::size(kBinaryNames) == static_cast<size_t>(kernels::BinaryOp::kFmod) + 1);
+static_assert(std::size(kUnaryNames) == static_cast<size_t>(kernels::UnaryOp::kPow) + 1);
+static_assert(std::size(kReduceNames) == static_cast<size_t>(kernels::ReduceOp::kMax) + 1);
+static_assert(std::size(kPadNames) == static_cast<size_t>(kernels::PadMode::kEdge) + 1);
+
+std::string pool_code(const kernels::Pool2dShape& s) {
+  std::ostringstream o;
+  o << "[] {\n    hsk_rt::Pool2dShape s;\n    s.n = " << s.n << ", s.c = " << s.c << ", s.h = " << s.h << ", s.w = " << s.w
+    << ", s.kh = " << s.kh << ", s.kw = " << s.kw << ";\n    s.stride_h = " << s.stride_h << ", s.stride_w = " << s.stride_w
+    << ", s.pad_top = " << s.pad_top << ", s.pad_left = " << s.pad_left << ", s.pad_bottom = " << s.pad_bottom
+    << ", s.pad_right = " << s.pad_right << ";\n    s.count_include_pad = " << (s.count_include_pad ? "true" : "false")
+    << ", s.out_h = " << s.out_h << ", s.out_w = " << s.out_w << ";\n    return s;\n  }()";
+  return o.str();
+}
+
+// The ops the runtime lowers onto its memory / layout / math kernels: the lowering's own parameter
+// functions give the geometry, printed here as constants (long tables go to the blob), and the
+// generated code calls the same kernel function the executor's closure calls. False when the op type
+// is not one of them; a form their kernels do not take is refused, naming the op.
+bool Generator::gen_native(const Op& op, std::ostringstream& fn, GeneratedOp* info) {
+  const std::string& t = op.type;
+  const auto refuse = [&]() { unsupported(op, "a form the runtime's native kernel does not take (it runs the reference)"); };
+  const std::string y = op.outputs.empty() || op.outputs[0].empty() ? "" : buf(op.outputs[0]);
+  const auto ep_decl = [&](const kernels::Epilogue& e) {
+    fn << "  static const hsk_rt::Epilogue ep" << ep_code(e) << ";\n";
+  };
+  if (t == "Transpose" || t == "Slice" || t == "Split" || t == "Expand" || t == "Gather") {
+    auto p = runtime::copy_params(g_, op);
+    if (!p) refuse();
+    const std::string x = cbuf(op, 0);
+    for (size_t i = 0; i < p->copies.size(); ++i) {
+      const kernels::StridedCopy& c = p->copies[i];
+      fn << "  static const hsk_rt::StridedCopy c" << i << "{" << ints_code(c.out_shape) << ", " << ints_code(c.in_strides)
+         << ", " << c.base << "};\n  hsk_rt::strided_copy(c" << i << ", " << x << ", " << buf(op.outputs[p->outputs[i]])
+         << ", pool());\n";
+    }
+    info->kernel = p->kernel;
+  } else if (auto b = runtime::binary_params(g_, op)) {
+    ep_decl(b->ep);
+    fn << "  static const std::vector<int64_t> as" << ints_code(b->a) << ", bs" << ints_code(b->b) << ";\n"
+       << "  hsk_rt::binary_op(" << enum_code("BinaryOp", b->kind, kBinaryNames) << ", as, " << cbuf(op, 0) << ", bs, " << cbuf(op, 1) << ", " << y
+       << ", pool(), ep);\n";
+    info->kernel = b->kernel;
+    return true;  // the epilogue carries the fused activation
+  } else if (t == "Add" || t == "Sub" || t == "Mul" || t == "Div" || t == "Max" || t == "Min" || t == "Mod") {
+    refuse();
+  } else if (auto a = runtime::activation_params(g_, op)) {
+    ep_decl(*a);
+    const int64_t n = graph::numel(g_.shape(op.inputs[0]));
+    fn << "  std::memcpy(" << y << ", " << cbuf(op, 0) << ", " << n * 4 << ");\n"
+       << "  hsk_rt::activation_inplace(ep, " << y << ", " << n << ", pool());\n";
+    info->kernel = std::string("act_") + kernels::act_name(a->act);
+  } else if (t == "Relu" || t == "Sigmoid" || t == "HardSwish" || t == "HardSigmoid" || t == "Clip") {
+    refuse();
+  } else if (auto u = runtime::unary_params(g_, op)) {
+    fn << "  hsk_rt::unary_op(" << enum_code("UnaryOp", u->kind, kUnaryNames) << ", " << cbuf(op, 0) << ", " << y << ", " << u->n << ", pool(), "
+       << flt(u->alpha) << ");\n";
+    info->kernel = u->kernel;
+  } else if (t == "Pow" || t == "Erf" || t == "Tanh" || t == "LeakyRelu" || t == "Exp" || t == "Sqrt" || t == "Neg" ||
+             t == "Abs" || t == "Gelu") {
+    refuse();
+  } else if (t == "Softmax") {
+    auto p = runtime::softmax_params(g_, op);
+    if (!p) refuse();
+    fn << "  hsk_rt::softmax(" << p->outer << ", " << p->mid << ", " << p->inner << ", " << cbuf(op, 0) << ", " << y
+       << ", pool());\n";
+    info->kernel = p->inner == 1 ? "softmax_last_axis" : "softmax_axis";
+  } else if (t == "BatchNormalization") {
+    auto p = runtime::batchnorm_params(g_, op);
+    if (!p) refuse();
+    ep_decl(p->ep);
+    fn << "  hsk_rt::channel_affine(" << p->n << ", " << p->c << ", " << p->inner << ", " << cbuf(op, 0) << ", F("
+       << blob_.put(p->scale) << "), F(" << blob_.put(p->shift) << "), " << y << ", pool(), ep);\n";
+    info->kernel = "batchnorm_affine";
+    return true;  // the epilogue carries the fused activation
+  } else if (t == "ReduceMean" || t == "ReduceSum" || t == "ReduceMax") {
+    auto p = runtime::reduce_params(g_, op);
+    if (!p) refuse();
+    const std::string x = cbuf(op, 0);
+    switch (p->form) {
+      case runtime::ReduceParams::Form::kCopy:
+        fn << "  std::memcpy(" << y << ", " << x << ", " << p->n * 4 << ");\n";
+        break;
+      case runtime::ReduceParams::Form::kGlobalAvgPool:
+        fn << "  hsk_rt::global_avg_pool(1, " << p->outer << ", " << p->mid << ", " << x << ", " << y << ", pool());\n";
+        break;
+      case runtime::ReduceParams::Form::kReduce:
+        fn << "  hsk_rt::reduce(" << enum_code("ReduceOp", p->kind, kReduceNames) << ", " << p->outer << ", " << p->mid << ", " << p->inner << ", "
+           << x << ", " << y << ", pool());\n";
+        break;
+      case runtime::ReduceParams::Form::kGather: {
+        const int64_t b_at = blob_.put(p->bases), o_at = blob_.put(p->offsets);
+        fn << "  static const std::vector<int64_t> bases(L(" << b_at << "), L(" << b_at << ") + " << p->bases.size()
+           << "), offsets(L(" << o_at << "), L(" << o_at << ") + " << p->offsets.size() << ");\n"
+           << "  hsk_rt::reduce_gather(" << enum_code("ReduceOp", p->kind, kReduceNames) << ", bases, offsets, " << x << ", " << y << ", pool());\n";
+        break;
+      }
+    }
+    info->kernel = p->kernel;
+  } else if (t == "GlobalAveragePool" || t == "GlobalMaxPool") {
+    auto p = runtime::global_pool_params(g_, op);
+    if (!p) refuse();
+    if (p->max)
+      fn << "  hsk_rt::reduce(hsk_rt::ReduceOp::kMax, " << p->n * p->c << ", " << p->hw << ", 1, " << cbuf(op, 0) << ", "
+         << y << ", pool());\n";
+    else
+      fn << "  hsk_rt::global_avg_pool(" << p->n << ", " << p->c << ", " << p->hw << ", " << cbuf(op, 0) << ", " << y
+         << ", pool());\n";
+    info->kernel = p->max ? "global_max_pool" : "global_avg_pool";
+  } else if (t == "MaxPool" || t == "AveragePool") {
+    auto s = runtime::pool2d_shape_of(g_, op);
+    if (!s) refuse();
+    const bool mx = t == "MaxPool";
+    fn << "  static const hsk_rt::Pool2dShape s = " << pool_code(*s) << ";\n  hsk_rt::" << (mx ? "max" : "avg")
+       << "_pool2d(s, " << cbuf(op, 0) << ", " << y << ", pool());\n";
+    info->kernel = mx ? "max_pool2d" : "avg_pool2d";
+  } else if (t == "Pad") {
+    auto p = runtime::pad_params(g_, op);
+    if (!p) refuse();
+    fn << "  static const hsk_rt::PadShape s = [] {\n    hsk_rt::PadShape s;\n    s.in_shape = " << ints_code(p->in_shape)
+       << ";\n    s.pads = " << ints_code(p->pads) << ";\n    s.mode = " << enum_code("PadMode", p->mode, kPadNames) << ", s.value = "
+       << flt(p->value) << ";\n    return s;\n  }();\n  hsk_rt::pad(s, " << cbuf(op, 0) << ", " << y << ", pool());\n";
+    info->kernel = "pad_" + op.attr_string("mode", "constant");
+  } else if (t == "LayerNormalization") {
+    auto p = runtime::layer_norm_params(g_, op);
+    if (!p) refuse();
+    const std::string bias = p->bias ? "F(" + std::to_string(blob_.put(p->bias->f32)) + ")" : "nullptr";
+    fn << "  hsk_rt::layer_norm(" << p->rows << ", " << p->width << ", " << cbuf(op, 0) << ", F("
+       << blob_.put(p->scale->f32) << "), " << bias << ", " << flt(p->epsilon) << ", " << y << ", pool());\n";
+    info->kernel = "layer_norm";
+  } else if (t == "MatMul") {
+    auto p = runtime::batched_matmul_params(g_, op);
+    if (!p) refuse();
+    const int64_t a_at = blob_.put(p->a_offsets), b_at = blob_.put(p->b_offsets);
+    fn << "  const float* a = " << cbuf(op, 0) << ";\n  const float* b = " << cbuf(op, 1) << ";\n"
+       << "  for (int64_t i = 0; i < " << p->a_offsets.size() << "; ++i)\n"
+       << "    hsk_rt::gemm(" << p->m << ", " << p->n << ", " << p->k << ", a + L(" << a_at << ")[i], " << p->k
+       << ", false, b + L(" << b_at << ")[i], " << p->n << ", false, " << y << " + i * " << p->m * p->n << ", " << p->n
+       << ", nullptr, hsk_rt::Epilogue{}, pool());\n";
+    info->kernel = "matmul_gemm";
+    info->macs_executed = static_cast<int64_t>(p->a_offsets.size()) * p->m * p->n * p->k;
+  } else if (t == "Resize" || t == "Upsample") {
+    auto p = runtime::resize_params(g_, op);
+    if (!p) refuse();
+    if (!p->linear) {
+      fn << "  hsk_rt::resize_nearest(" << p->n << ", " << p->c << ", " << p->h << ", " << p->w << ", " << p->out_h << ", "
+         << p->out_w << ", " << cbuf(op, 0) << ", " << y << ", pool());\n";
+      info->kernel = "resize_nearest";
+    } else {
+      const auto taps = [&](const char* name, const kernels::LinearTaps& tp) {
+        const int64_t lo = blob_.put(tp.lo), hi = blob_.put(tp.hi), fr = blob_.put(tp.frac);
+        const size_t n = tp.lo.size();
+        fn << "  static const hsk_rt::LinearTaps " << name << "{{L(" << lo << "), L(" << lo << ") + " << n << "}, {L(" << hi
+           << "), L(" << hi << ") + " << n << "}, {F(" << fr << "), F(" << fr << ") + " << n << "}};\n";
+      };
+      taps("ty", p->ty);
+      taps("tx", p->tx);
+      fn << "  hsk_rt::resize_linear(" << p->n * p->c << ", " << p->h << ", " << p->w << ", " << p->out_h << ", " << p->out_w
+         << ", ty, tx, " << cbuf(op, 0) << ", " << y << ", pool());\n";
+      info->kernel = "resize_bilinear";
+    }
+  } else if (t == "Where") {
+    auto p = runtime::where_params(g_, op);
+    if (!p) refuse();
+    fn << "  static const std::vector<int64_t> cs" << ints_code(p->cond_shape) << ", as" << ints_code(p->a) << ", bs"
+       << ints_code(p->b) << ";\n  hsk_rt::where_select(cs, U(" << blob_.put(p->mask) << "), as, " << cbuf(op, 1)
+       << ", bs, " << cbuf(op, 2) << ", " << y << ", pool());\n";
+    info->kernel = "where_select";
   } else {
-    unsupported(op, "broadcasting of shape " + graph::shape_str(bs) + " onto " + graph::shape_str(ys));
+    return false;
   }
-  const kernels::Epilogue ep = runtime::epilogue_of(op);
-  const int kind = op.type == "Add" ? 0 : 1;
-  fn << "  hsk::binary<" << kind << ", " << act_enum(ep.act) << ">(" << cbuf(op, ai) << ", " << cbuf(op, bi) << ", "
-     << buf(op.outputs[0]) << ", " << c << ", " << hw << ", " << mode << ", " << act_params(ep) << ");\n";
-  ops_.push_back({op.name, op.type, "binary", false, false, 0, {}, 0});
+  if (op.fused.kind != graph::Activation::kNone) unsupported(op, "a fused activation on this op type");
+  return true;
 }
 
 void Generator::gen_gemm(const Op& op, std::ostringstream& fn) {
   const Shape as = g_.shape(op.inputs.at(0));
-  if (as.size() != 2) unsupported(op, "an input of rank " + std::to_string(as.size()));
+  // MatMul's leading dims are rows of one GEMM (ConvNeXt's channel-last linear layers), as the executor runs it.
+  if (as.size() != 2 && (op.type != "MatMul" || as.size() < 2))
+    unsupported(op, "an input of rank " + std::to_string(as.size()));
   if (op.type == "Gemm" && (op.attr_int("transA", 0) != 0 || op.attr_float("alpha", 1.0f) != 1.0f ||
                             op.attr_float("beta", 1.0f) != 1.0f))
     unsupported(op, "transA, alpha or beta other than the defaults");
   const graph::Tensor* b = op.inputs.size() > 1 ? g_.constant(op.inputs[1]) : nullptr;
   if (!b || b->shape.size() != 2) unsupported(op, "a weight that is not a 2-D constant");
   const bool trans_b = op.type == "Gemm" && op.attr_int("transB", 0) != 0;
-  const int64_t m = as[0], k = as[1], n = trans_b ? b->shape[0] : b->shape[1];
+  const int64_t k = as.back(), m = k ? graph::numel(as) / k : 0, n = trans_b ? b->shape[0] : b->shape[1];
   if ((trans_b ? b->shape[1] : b->shape[0]) != k) unsupported(op, "mismatched inner dimensions");
   std::vector<float> wt(static_cast<size_t>(n * k));
   for (int64_t o = 0; o < n; ++o)
@@ -501,14 +656,23 @@ void Generator::gen_gemm(const Op& op, std::ostringstream& fn) {
 void Generator::gen_op(const Op& op, std::ostringstream& fn) {
   const std::string& t = op.type;
   if (op.unknown) unsupported(op, "an op imported with --allow-unknown");
-  if (op.outputs.size() != 1 || op.inputs.empty()) unsupported(op, "an op with " + std::to_string(op.outputs.size()) + " outputs");
+  if (op.outputs.empty() || op.outputs[0].empty() || op.inputs.empty()) unsupported(op, "an op without an input or a first output");
+  // Extra outputs: Split's parts; optional ones (BatchNormalization's statistics) must be absent.
+  for (size_t i = 1; i < op.outputs.size(); ++i)
+    if (!op.outputs[i].empty() && t != "Split") unsupported(op, "an op with " + std::to_string(op.outputs.size()) + " outputs");
   const std::string y = buf(op.outputs[0]);
   const Shape ys = g_.shape(op.outputs[0]);
   const int64_t yn = graph::numel(ys);
   if (t == "Conv") return gen_conv(op, fn);
-  if (t == "Add" || t == "Mul") return gen_binary(op, fn);
-  if (t == "Gemm" || t == "MatMul") return gen_gemm(op, fn);
+  // MatMul with a 2-D constant weight runs as the executor runs it (a packed GEMM); of run-time tensors, batched.
+  if (t == "Gemm" || (t == "MatMul" && op.inputs.size() == 2 && g_.is_constant(op.inputs[1]) &&
+                      g_.shape(op.inputs[1]).size() == 2))
+    return gen_gemm(op, fn);
   GeneratedOp info{op.name, t, "", false, false, 0, {}, 0};
+  if (gen_native(op, fn, &info)) {
+    ops_.push_back(info);
+    return;
+  }
   if (t == "Concat") {
     const int64_t rank = static_cast<int64_t>(ys.size());
     int64_t axis = op.attr_int("axis", 1);
@@ -532,54 +696,10 @@ void Generator::gen_op(const Op& op, std::ostringstream& fn) {
       at += inner;
     }
     info.kernel = copied ? "concat_copy" : "concat_in_place";
-  } else if (t == "MaxPool") {
-    auto ps = runtime::pool2d_shape_of(g_, op);
-    if (!ps) unsupported(op, "a pool that is not 2-D or is dilated");
-    const kernels::Pool2dShape s = *ps;
-    fn << "  hsk::max_pool(" << cbuf(op, 0) << ", " << y << ", " << s.n * s.c << ", " << s.h << ", " << s.w << ", "
-       << s.out_h << ", " << s.out_w << ", " << s.kh << ", " << s.kw << ", " << s.stride_h << ", " << s.stride_w << ", "
-       << s.pad_top << ", " << s.pad_left << ");\n";
-    info.kernel = "max_pool";
-  } else if (t == "GlobalAveragePool") {
-    const Shape xs = g_.shape(op.inputs[0]);
-    if (xs.size() < 3) unsupported(op, "an input of rank " + std::to_string(xs.size()));
-    const int64_t nc = xs[0] * xs[1];
-    fn << "  hsk::global_avg_pool(" << cbuf(op, 0) << ", " << y << ", " << nc << ", " << graph::numel(xs) / nc << ");\n";
-    info.kernel = "global_avg_pool";
-  } else if (t == "Resize" || t == "Upsample") {
-    const Shape xs = g_.shape(op.inputs[0]);
-    if (!integer_nearest(op, xs, ys)) unsupported(op, "a resize other than nearest by integer factors");
-    fn << "  hsk::resize_nearest(" << cbuf(op, 0) << ", " << y << ", " << xs[0] * xs[1] << ", " << xs[2] << ", " << xs[3]
-       << ", " << ys[2] / xs[2] << ", " << ys[3] / xs[3] << ");\n";
-    info.kernel = "resize_nearest";
   } else if (t == "Reshape" || t == "Flatten" || t == "Identity" || t == "Dropout" || t == "Squeeze" || t == "Unsqueeze") {
     if (graph::numel(g_.shape(op.inputs[0])) != yn) throw Error(where_of(op), "changes the element count");
     fn << "  std::memcpy(" << y << ", " << cbuf(op, 0) << ", " << yn * 4 << ");\n";
     info.kernel = "copy";
-  } else if (t == "Relu" || t == "Sigmoid" || t == "Clip" || t == "HardSwish" || t == "HardSigmoid") {
-    kernels::Epilogue e;
-    if (t == "Relu") e.act = kernels::Act::kRelu;
-    if (t == "Sigmoid") e.act = kernels::Act::kSigmoid;
-    if (t == "HardSwish") e.act = kernels::Act::kHardSwish;
-    if (t == "HardSigmoid") e.act = kernels::Act::kHardSigmoid, e.alpha = op.attr_float("alpha", 0.2f), e.beta = op.attr_float("beta", 0.5f);
-    if (t == "Clip") {
-      e.act = kernels::Act::kClip;
-      e.min = -INFINITY, e.max = INFINITY;
-      auto bound = [&](size_t i, const char* attr, float* v) {
-        if (auto in = op.input(i)) {
-          const graph::Tensor* c = g_.constant(*in);
-          if (!c || c->f32.size() != 1) unsupported(op, "a Clip bound that is not a constant scalar");
-          *v = c->f32[0];
-        } else if (op.has_attr(attr)) {
-          *v = op.attr_float(attr, *v);
-        }
-      };
-      bound(1, "min", &e.min);
-      bound(2, "max", &e.max);
-    }
-    if (op.fused.kind != graph::Activation::kNone) unsupported(op, "an activation fused into an activation");
-    fn << "  hsk::unary<" << act_enum(e.act) << ">(" << cbuf(op, 0) << ", " << y << ", " << yn << ", " << act_params(e) << ");\n";
-    info.kernel = "unary";
   } else {
     unsupported(op, "no generated kernel for this op type");
   }
@@ -704,7 +824,8 @@ GeneratedLibrary Generator::run() {
     << "// prepared kernels ran out. Calls with distinct workspaces may run concurrently.\n"
     << "int hilsim_model_run(const float* input, float* output, void* workspace);\n"
     << "// Threads for later runs, on every calling thread: 0, or 1 when threads is outside 1.." << kMaxThreads << ".\n"
-    << "// The convs split their work over them; the other ops run on the calling thread.\n"
+    << "// The runtime's kernels split their work over them (plain copies and fully connected layers run on\n"
+    << "// the calling thread).\n"
     << "int hilsim_model_set_threads(int threads);\nint hilsim_model_threads(void);\n"
     << "// Packs the weights for the kernels (the first run does it otherwise): 0, or 2 when out of memory.\n"
     << "int hilsim_model_prepare(void);\n"
@@ -720,16 +841,20 @@ GeneratedLibrary Generator::run() {
   c << "// An emitted hilsim model: one function per op, the workspace layout as constant offsets, the\n"
     << "// weights embedded from model_weights.bin. Generated; do not edit.\n"
     << "#include \"model.h\"\n#include \"model_kernels.h\"\n\n"
-    << "#include <atomic>\n#include <exception>\n#include <memory>\n#include <utility>\n\n"
+    << "#include <atomic>\n#include <cstring>\n#include <exception>\n#include <memory>\n#include <utility>\n#include <vector>\n\n"
     << "#include \"hilsim/kernels/dense_conv.h\"\n#include \"hilsim/kernels/depthwise_conv.h\"\n"
-    << "#include \"hilsim/kernels/sparse_conv.h\"\n\n"
+    << "#include \"hilsim/kernels/sparse_conv.h\"\n"
+    << "#include \"hilsim/kernels/gemm.h\"\n#include \"hilsim/kernels/layout_ops.h\"\n"
+    << "#include \"hilsim/kernels/math_ops.h\"\n#include \"hilsim/kernels/memory_ops.h\"\n\n"
     << "extern \"C\" const unsigned char hilsim_model_blob[];\n"
     << "__asm__(\".section .rodata\\n.balign 64\\n.hidden hilsim_model_blob\\n.globl hilsim_model_blob\\n\"\n"
     << "        \"hilsim_model_blob:\\n.incbin \\\"model_weights.bin\\\"\\n.byte 0\\n.previous\\n\");\n\n"
     << "#define HILSIM_API extern \"C\" __attribute__((visibility(\"default\")))\n\n"
     << "namespace {\n\n"
     << "inline const float* F(int64_t at) { return reinterpret_cast<const float*>(hilsim_model_blob + at); }\n"
-    << "inline const int32_t* I(int64_t at) { return reinterpret_cast<const int32_t*>(hilsim_model_blob + at); }\n\n"
+    << "inline const int32_t* I(int64_t at) { return reinterpret_cast<const int32_t*>(hilsim_model_blob + at); }\n"
+    << "inline const int64_t* L(int64_t at) { return reinterpret_cast<const int64_t*>(hilsim_model_blob + at); }\n"
+    << "inline const uint8_t* U(int64_t at) { return hilsim_model_blob + at; }\n\n"
     << "constexpr int64_t kScratchFloats = " << scratch_at / 4 << ";\n\n"
     << "namespace hsk_rt = hilsim::kernels;\n\n"
     << "// The runtime's kernels (kernels/), prepared from the blob on first use, shared by all callers.\n"

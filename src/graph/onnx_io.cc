@@ -441,6 +441,39 @@ void emit_activation(const Graph& g, const Op& op, const std::string& x, const s
   (void)g;
 }
 
+// Gelu entered the default domain at opset 20, past the opsets written here: the fused op is written
+// back as the chain PyTorch exports (and the Gelu fusion pass recognises on import).
+void emit_gelu(const Op& op, const std::string& y, onnx::GraphProto* gp, std::vector<onnx::TensorProto>* extra) {
+  const std::string x = op.inputs.at(0), base = op.name + "_gelu";
+  auto constant = [&](const std::string& suffix, float v) {
+    Tensor t = Tensor::zeros(base + suffix, {});
+    t.f32 = {v};
+    extra->emplace_back();
+    to_tensor_proto(t, &extra->back());
+    return t.name;
+  };
+  int k = 0;
+  auto add = [&](const std::string& type, std::vector<std::string> ins, const std::string& out) {
+    auto* n = gp->add_node();
+    n->set_op_type(type);
+    // The last node keeps the op's name: the fusion on import names the Gelu after it.
+    n->set_name(out == y ? op.name : base + "_" + std::to_string(k++));
+    for (auto& i : ins) n->add_input(i);
+    n->add_output(out);
+    return out;
+  };
+  std::string inner;
+  if (op.attr_string("approximate", "none") == "tanh") {
+    const std::string cube = add("Mul", {add("Mul", {x, x}, base + "_sq"), x}, base + "_cube");
+    const std::string sum = add("Add", {x, add("Mul", {cube, constant("_c", 0.044715f)}, base + "_cc")}, base + "_sum");
+    inner = add("Tanh", {add("Mul", {sum, constant("_k", 0.7978845608f)}, base + "_arg")}, base + "_tanh");
+  } else {
+    inner = add("Erf", {add("Div", {x, constant("_sqrt2", 1.41421356f)}, base + "_div")}, base + "_erf");
+  }
+  const std::string one_plus = add("Add", {inner, constant("_one", 1.0f)}, base + "_add");
+  add("Mul", {add("Mul", {x, one_plus}, base + "_mul"), constant("_half", 0.5f)}, y);
+}
+
 }  // namespace
 
 std::string export_onnx_bytes(const Graph& g) {
@@ -464,6 +497,12 @@ std::string export_onnx_bytes(const Graph& g) {
   std::vector<onnx::TensorProto> extra;
   for (OpId id : g.topological_order()) {
     const Op& op = g.op(id);
+    if (op.type == "Gelu" && kMaxOpset < 20 && op.outputs.size() == 1) {
+      const std::string y = op.fused.kind != Activation::kNone ? op.outputs[0] + "_prefused" : op.outputs[0];
+      emit_gelu(op, y, gp, &extra);
+      if (op.fused.kind != Activation::kNone) emit_activation(g, op, y, op.outputs[0], gp, &extra);
+      continue;
+    }
     auto* n = gp->add_node();
     n->set_name(op.name);
     n->set_op_type(op.type);

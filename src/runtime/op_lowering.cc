@@ -160,47 +160,6 @@ int64_t norm_axis(int64_t a, int64_t rank, const std::string& where) {
   return a < 0 ? a + rank : a;
 }
 
-// Inference batch norm as one affine pass: scale and shift folded from the four statistics once here.
-std::optional<LoweredOp> lower_batchnorm(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                         BufferAddress address) {
-  if (op.inputs.size() < 5 || op.attr_int("training_mode", 0) != 0) return std::nullopt;
-  for (size_t i = 1; i < op.outputs.size(); ++i)
-    if (!op.outputs[i].empty()) return std::nullopt;
-  const graph::Tensor *gamma = const_floats(g, op, 1), *beta = const_floats(g, op, 2), *mean = const_floats(g, op, 3),
-                      *var = const_floats(g, op, 4);
-  if (!gamma || !beta || !mean || !var) return std::nullopt;
-  Operand x = operand(g, op, 0, in);
-  if (x.shape.size() < 2) throw Error("node '" + op.name + "'", "BatchNormalization needs rank >= 2");
-  const int64_t n = x.shape[0], c = x.shape[1], inner = graph::numel(x.shape) / std::max<int64_t>(1, n * c);
-  if (gamma->numel() != c || beta->numel() != c || mean->numel() != c || var->numel() != c)
-    throw Error("node '" + op.name + "'", "statistics do not have one value per channel (" + std::to_string(c) + ")");
-  const double eps = op.attr_float("epsilon", 1e-5f);
-  auto scale = std::make_shared<std::vector<float>>(static_cast<size_t>(c));
-  auto shift = std::make_shared<std::vector<float>>(static_cast<size_t>(c));
-  for (int64_t i = 0; i < c; ++i) {
-    const double s = gamma->f32[i] / std::sqrt(static_cast<double>(var->f32[i]) + eps);
-    (*scale)[i] = static_cast<float>(s);
-    (*shift)[i] = static_cast<float>(beta->f32[i] - mean->f32[i] * s);
-  }
-  const kernels::Epilogue ep = epilogue_of(op);
-  LoweredOp l;
-  l.kernel = ep.act == kernels::Act::kNone ? "batchnorm_affine"
-                                           : std::string("batchnorm_affine_") + kernels::act_name(ep.act);
-  l.fn = [=](kernels::ThreadPool& pool) {
-    kernels::channel_affine(n, c, inner, x.constant ? x.constant : address(x.buffer), scale->data(), shift->data(),
-                            address(y), pool, ep);
-  };
-  return l;
-}
-
-LoweredOp copy_op(const std::string& kernel, Operand x, kernels::StridedCopy c, int y, BufferAddress address) {
-  LoweredOp l;
-  l.kernel = kernel;
-  l.fn = [=](kernels::ThreadPool& pool) {
-    kernels::strided_copy(c, x.constant ? x.constant : address(x.buffer), address(y), pool);
-  };
-  return l;
-}
 
 // The output shape the lowering computed must be the one shape inference gave the arena buffer.
 void check_shape(const Graph& g, const Op& op, const std::string& out, const Shape& got) {
@@ -208,10 +167,37 @@ void check_shape(const Graph& g, const Op& op, const std::string& out, const Sha
     throw Error("node '" + op.name + "'", "computed output '" + out + "' of a size different from shape inference");
 }
 
-std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                     BufferAddress address) {
-  Operand x = operand(g, op, 0, in);
-  const int64_t rank = static_cast<int64_t>(x.shape.size());
+std::optional<kernels::UnaryOp> unary_kind(const Op& op) {
+  const std::string& t = op.type;
+  if (t == "Erf") return kernels::UnaryOp::kErf;
+  if (t == "Tanh") return kernels::UnaryOp::kTanh;
+  if (t == "LeakyRelu") return kernels::UnaryOp::kLeakyRelu;
+  if (t == "Exp") return kernels::UnaryOp::kExp;
+  if (t == "Sqrt") return kernels::UnaryOp::kSqrt;
+  if (t == "Neg") return kernels::UnaryOp::kNeg;
+  if (t == "Abs") return kernels::UnaryOp::kAbs;
+  if (t == "Gelu" && op.attr_string("approximate", "none") == "none") return kernels::UnaryOp::kGelu;
+  if (t == "Gelu" && op.attr_string("approximate", "none") == "tanh") return kernels::UnaryOp::kGeluTanh;
+  return std::nullopt;
+}
+
+// Nearest resize that maps output x to input floor(x / s) for integer upscale s: true for Upsample,
+// for Resize asymmetric+floor, and for half_pixel with round_prefer_* (the torch default export).
+bool integer_nearest(const Op& op, const Shape& x, const Shape& y) {
+  if (x.size() != 4 || y.size() != 4 || x[0] != y[0] || x[1] != y[1] || x[2] <= 0 || x[3] <= 0) return false;
+  if (y[2] % x[2] != 0 || y[3] % x[3] != 0) return false;
+  if (op.attr_string("mode", "nearest") != "nearest") return false;
+  if (op.type == "Upsample") return true;
+  std::string ct = op.attr_string("coordinate_transformation_mode", "half_pixel");
+  std::string nm = op.attr_string("nearest_mode", "round_prefer_floor");
+  if (ct == "asymmetric") return nm == "floor";
+  if (ct == "half_pixel" || ct == "pytorch_half_pixel") return nm == "round_prefer_floor" || nm == "round_prefer_ceil";
+  return false;
+}
+
+std::optional<kernels::StridedCopy> slice_copy(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(xs.size());
   const std::string where = "node '" + op.name + "'";
   std::vector<int64_t> starts, ends, axes, steps;
   if (op.has_attr("starts")) {  // opset < 10
@@ -230,9 +216,9 @@ std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::ve
   if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
     throw Error(where, "starts/ends/axes/steps differ in length");
   std::vector<int64_t> st(rank, 0), sp(rank, 1);
-  Shape os = x.shape;
+  Shape os = xs;
   for (size_t i = 0; i < starts.size(); ++i) {
-    const int64_t a = norm_axis(axes[i], rank, where), dim = x.shape[a], step = steps[i];
+    const int64_t a = norm_axis(axes[i], rank, where), dim = xs[a], step = steps[i];
     if (step == 0) throw Error(where, "step 0");
     const graph::SliceRange r = graph::slice_range(dim, starts[i], ends[i], step);
     os[a] = r.count;
@@ -240,39 +226,259 @@ std::optional<LoweredOp> lower_slice(const Graph& g, const Op& op, const std::ve
     sp[a] = step;
   }
   check_shape(g, op, op.outputs[0], os);
-  return copy_op("slice_copy", x, kernels::make_slice(x.shape, st, sp, os), y, address);
+  return kernels::make_slice(xs, st, sp, os);
 }
 
 // Split as one strided copy per output; the sizes are the ones shape inference gave the outputs.
-LoweredOp lower_split(const Graph& g, const Op& op, const std::vector<int>& in, const std::vector<int>& out,
-                      BufferAddress address) {
-  Operand x = operand(g, op, 0, in);
-  const int64_t rank = static_cast<int64_t>(x.shape.size());
+CopyParams split_copies(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(xs.size());
   const int64_t axis = norm_axis(op.attr_int("axis", 0), rank, "node '" + op.name + "'");
-  std::vector<std::pair<kernels::StridedCopy, int>> parts;
+  CopyParams p;
+  p.kernel = "split_copy";
   int64_t off = 0;
   for (size_t k = 0; k < op.outputs.size(); ++k) {
     if (op.outputs[k].empty()) continue;
     const Shape& os = g.shape(op.outputs[k]);
     std::vector<int64_t> st(rank, 0), sp(rank, 1);
     st[axis] = os[axis] > 0 ? off : 0;
-    parts.emplace_back(kernels::make_slice(x.shape, st, sp, os), out.at(k));
+    p.copies.push_back(kernels::make_slice(xs, st, sp, os));
+    p.outputs.push_back(k);
     off += os[axis];
   }
-  if (off != x.shape[axis]) throw Error("node '" + op.name + "'", "outputs do not cover the split axis");
-  LoweredOp l;
-  l.kernel = "split_copy";
-  l.fn = [=](kernels::ThreadPool& pool) {
-    const float* px = x.constant ? x.constant : address(x.buffer);
-    for (const auto& [c, b] : parts) kernels::strided_copy(c, px, address(b), pool);
-  };
-  return l;
+  if (off != xs[axis]) throw Error("node '" + op.name + "'", "outputs do not cover the split axis");
+  return p;
 }
 
-std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                   BufferAddress address) {
-  Operand x = operand(g, op, 0, in);
-  const int64_t rank = static_cast<int64_t>(x.shape.size());
+// Expand is a strided copy whose stretched dims have input stride 0.
+std::optional<kernels::StridedCopy> expand_copy(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const Shape& ys = g.shape(op.outputs[0]);
+  if (ys.size() < xs.size()) return std::nullopt;
+  const size_t off = ys.size() - xs.size();
+  std::vector<int64_t> strides(ys.size(), 0);
+  int64_t step = 1;
+  for (size_t d = xs.size(); d-- > 0;) {
+    if (xs[d] != 1 && xs[d] != ys[d + off]) return std::nullopt;
+    strides[d + off] = xs[d] == 1 ? 0 : step;
+    step *= xs[d];
+  }
+  return kernels::make_strided_copy(ys, strides, 0);
+}
+
+// Gather of one constant index (a class token, the last time step): a slice of size one.
+std::optional<kernels::StridedCopy> gather_copy(const Graph& g, const Op& op) {
+  auto idx = const_ints(g, op, 1);
+  if (!idx || idx->size() != 1) return std::nullopt;
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  const std::string where = "node '" + op.name + "'";
+  const int64_t axis = norm_axis(op.attr_int("axis", 0), rank, where);
+  int64_t i = (*idx)[0];
+  if (i < -xs[axis] || i >= xs[axis])
+    throw Error(where, "index " + std::to_string(i) + " is out of range for dim " + std::to_string(xs[axis]));
+  if (i < 0) i += xs[axis];
+  std::vector<int64_t> starts(rank, 0), steps(rank, 1);
+  starts[axis] = i;
+  Shape os = xs;
+  os[axis] = 1;
+  check_shape(g, op, op.outputs[0], os);
+  return kernels::make_slice(xs, starts, steps, os);
+}
+
+}  // namespace
+
+std::optional<CopyParams> copy_params(const Graph& g, const Op& op) {
+  if (op.inputs.empty() || op.outputs.empty()) return std::nullopt;
+  if (op.type == "Split") return split_copies(g, op);
+  std::optional<kernels::StridedCopy> c;
+  std::string kernel;
+  if (op.type == "Transpose") {
+    c = kernels::make_transpose(g.shape(op.inputs[0]), op.attr_ints("perm", {}));
+    kernel = "transpose_copy";
+  } else if (op.type == "Slice") {
+    c = slice_copy(g, op), kernel = "slice_copy";
+  } else if (op.type == "Expand") {
+    c = expand_copy(g, op), kernel = "expand_copy";
+  } else if (op.type == "Gather") {
+    c = gather_copy(g, op), kernel = "gather_slice_copy";
+  }
+  if (!c) return std::nullopt;
+  CopyParams p;
+  p.kernel = kernel;
+  p.copies.push_back(std::move(*c));
+  p.outputs.push_back(0);
+  return p;
+}
+
+std::optional<BinaryParams> binary_params(const Graph& g, const Op& op) {
+  static const std::map<std::string, std::pair<kernels::BinaryOp, const char*>> kinds = {
+      {"Add", {kernels::BinaryOp::kAdd, "add_broadcast"}}, {"Mul", {kernels::BinaryOp::kMul, "mul_broadcast"}},
+      {"Sub", {kernels::BinaryOp::kSub, "sub_broadcast"}}, {"Div", {kernels::BinaryOp::kDiv, "div_broadcast"}},
+      {"Max", {kernels::BinaryOp::kMax, "max_broadcast"}}, {"Min", {kernels::BinaryOp::kMin, "min_broadcast"}},
+      {"Mod", {kernels::BinaryOp::kFmod, "fmod_broadcast"}}};
+  auto it = kinds.find(op.type);
+  // Max and Min are variadic in ONNX; two inputs is the exported case. Float Mod must be fmod = 1.
+  if (it == kinds.end() || op.inputs.size() != 2 || (op.type == "Mod" && op.attr_int("fmod", 0) != 1))
+    return std::nullopt;
+  BinaryParams p;
+  p.kind = it->second.first;
+  p.kernel = it->second.second;
+  p.a = g.shape(op.inputs[0]);
+  p.b = g.shape(op.inputs[1]);
+  p.ep = epilogue_of(op);
+  return p;
+}
+
+std::optional<kernels::Epilogue> activation_params(const Graph& g, const Op& op) {
+  bool ok = false;
+  kernels::Epilogue e = standalone_activation(g, op, &ok);
+  if (!ok) return std::nullopt;
+  return e;
+}
+
+std::optional<UnaryParams> unary_params(const Graph& g, const Op& op) {
+  if (op.inputs.empty() || op.outputs.empty()) return std::nullopt;
+  UnaryParams p;
+  p.n = graph::numel(g.shape(op.inputs[0]));
+  if (op.type == "Pow") {
+    // Pow by a constant scalar (x^2 in exported layer norms) is a unary op on x.
+    const graph::Tensor* exponent = op.inputs.size() == 2 ? const_floats(g, op, 1) : nullptr;
+    if (!exponent || exponent->numel() != 1 || graph::numel(g.shape(op.outputs[0])) != p.n) return std::nullopt;
+    p.alpha = exponent->f32[0];
+    p.kind = p.alpha == 2.0f ? kernels::UnaryOp::kSquare : p.alpha == 0.5f ? kernels::UnaryOp::kSqrt : kernels::UnaryOp::kPow;
+    p.kernel = p.kind == kernels::UnaryOp::kSquare ? "unary_square" : p.kind == kernels::UnaryOp::kSqrt ? "unary_sqrt" : "unary_pow";
+    return p;
+  }
+  auto u = unary_kind(op);
+  if (!u) return std::nullopt;
+  p.kind = *u;
+  p.alpha = op.attr_float("alpha", 0.01f);
+  p.kernel = p.kind == kernels::UnaryOp::kGeluTanh ? "unary_gelu_tanh" : "unary_" + op.type;
+  for (auto& ch : p.kernel) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return p;
+}
+
+std::optional<SoftmaxParams> softmax_params(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  const int64_t axis = norm_axis(op.attr_int("axis", g.opset >= 13 ? -1 : 1), rank, "node '" + op.name + "'");
+  SoftmaxParams p;
+  p.outer = graph::numel(Shape(xs.begin(), xs.begin() + axis));
+  // Before opset 13 the input is coerced to 2-D [outer, rest] at the axis.
+  p.mid = g.opset >= 13 ? xs[axis] : graph::numel(Shape(xs.begin() + axis, xs.end()));
+  p.inner = g.opset >= 13 ? graph::numel(Shape(xs.begin() + axis + 1, xs.end())) : 1;
+  if (p.outer <= 0 || p.mid <= 0 || p.inner <= 0) return std::nullopt;
+  return p;
+}
+
+std::optional<BatchNormParams> batchnorm_params(const Graph& g, const Op& op) {
+  if (op.inputs.size() < 5 || op.attr_int("training_mode", 0) != 0) return std::nullopt;
+  for (size_t i = 1; i < op.outputs.size(); ++i)
+    if (!op.outputs[i].empty()) return std::nullopt;
+  const graph::Tensor *gamma = const_floats(g, op, 1), *beta = const_floats(g, op, 2), *mean = const_floats(g, op, 3),
+                      *var = const_floats(g, op, 4);
+  if (!gamma || !beta || !mean || !var) return std::nullopt;
+  const Shape& xs = g.shape(op.inputs[0]);
+  if (xs.size() < 2) throw Error("node '" + op.name + "'", "BatchNormalization needs rank >= 2");
+  BatchNormParams p;
+  p.n = xs[0], p.c = xs[1], p.inner = graph::numel(xs) / std::max<int64_t>(1, p.n * p.c);
+  if (gamma->numel() != p.c || beta->numel() != p.c || mean->numel() != p.c || var->numel() != p.c)
+    throw Error("node '" + op.name + "'", "statistics do not have one value per channel (" + std::to_string(p.c) + ")");
+  const double eps = op.attr_float("epsilon", 1e-5f);
+  p.scale.resize(static_cast<size_t>(p.c));
+  p.shift.resize(static_cast<size_t>(p.c));
+  for (int64_t i = 0; i < p.c; ++i) {
+    const double s = gamma->f32[i] / std::sqrt(static_cast<double>(var->f32[i]) + eps);
+    p.scale[i] = static_cast<float>(s);
+    p.shift[i] = static_cast<float>(beta->f32[i] - mean->f32[i] * s);
+  }
+  p.ep = epilogue_of(op);
+  return p;
+}
+
+std::optional<ReduceParams> reduce_params(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  const std::string where = "node '" + op.name + "'";
+  auto given = attr_or_input_ints(g, op, "axes", 1);
+  if (!given) return std::nullopt;
+  const std::vector<int64_t> axes = *given;
+  ReduceParams p;
+  if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) {
+    check_shape(g, op, op.outputs[0], xs);
+    p.form = ReduceParams::Form::kCopy;
+    p.kernel = "copy";
+    p.n = graph::numel(xs);
+    return p;
+  }
+  std::set<int64_t> red;
+  for (int64_t a : axes) red.insert(norm_axis(a, rank, where));
+  if (axes.empty())
+    for (int64_t d = 0; d < rank; ++d) red.insert(d);
+  int64_t kept = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!red.count(d)) kept *= xs[d];
+  check_shape(g, op, op.outputs[0], {kept});
+  p.kind = op.type == "ReduceMean" ? kernels::ReduceOp::kMean
+           : op.type == "ReduceSum" ? kernels::ReduceOp::kSum : kernels::ReduceOp::kMax;
+  // Runs of kept / reduced dims (size-1 dims dropped): [K R K] and its sub-patterns are one reduce call.
+  std::vector<std::pair<bool, int64_t>> runs;
+  for (int64_t d = 0; d < rank; ++d) {
+    if (xs[d] == 1) continue;
+    const bool r = red.count(d) != 0;
+    if (!runs.empty() && runs.back().first == r) runs.back().second *= xs[d];
+    else runs.emplace_back(r, xs[d]);
+  }
+  if (graph::numel(xs) == 0) return std::nullopt;
+  size_t i = 0;
+  if (i < runs.size() && !runs[i].first) p.outer = runs[i++].second;
+  if (i < runs.size() && runs[i].first) p.mid = runs[i++].second;
+  if (i < runs.size() && !runs[i].first) p.inner = runs[i++].second;
+  if (i == runs.size()) {
+    if (p.kind == kernels::ReduceOp::kMean && p.inner == 1) {
+      // Global pooling as exported (ReduceMean over H, W): the pool kernel itself.
+      p.form = ReduceParams::Form::kGlobalAvgPool;
+      p.kernel = "global_avg_pool";
+    } else {
+      p.form = ReduceParams::Form::kReduce;
+      p.kernel = std::string("reduce_") +
+                 (p.kind == kernels::ReduceOp::kMean ? "mean" : p.kind == kernels::ReduceOp::kSum ? "sum" : "max");
+    }
+    return p;
+  }
+  // Any other set of axes: offsets of one output's reduced elements, and each output's first element.
+  std::vector<int64_t> xst(rank, 1);
+  for (int64_t d = rank - 1; d > 0; --d) xst[d - 1] = xst[d] * xs[d];
+  p.offsets = {0}, p.bases = {0};
+  for (int64_t d = 0; d < rank; ++d) {
+    std::vector<int64_t>& v = red.count(d) ? p.offsets : p.bases;
+    std::vector<int64_t> next;
+    next.reserve(v.size() * static_cast<size_t>(xs[d]));
+    for (int64_t o : v)
+      for (int64_t k = 0; k < xs[d]; ++k) next.push_back(o + k * xst[d]);
+    v = std::move(next);
+  }
+  p.form = ReduceParams::Form::kGather;
+  p.kernel = "reduce_gather";
+  return p;
+}
+
+std::optional<GlobalPoolParams> global_pool_params(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  if (xs.size() < 3) return std::nullopt;
+  GlobalPoolParams p;
+  p.max = op.type == "GlobalMaxPool";
+  p.n = xs[0], p.c = xs[1];
+  const int64_t planes = p.n * p.c;
+  p.hw = planes > 0 ? graph::numel(xs) / planes : 0;
+  if (p.max && (planes <= 0 || p.hw <= 0)) return std::nullopt;
+  return p;
+}
+
+std::optional<kernels::PadShape> pad_params(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(xs.size());
   const std::string where = "node '" + op.name + "'";
   auto given = attr_or_input_ints(g, op, "pads", 1);
   if (!given) return std::nullopt;
@@ -290,7 +496,7 @@ std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vect
     pads = full;
   }
   kernels::PadShape s;
-  s.in_shape = x.shape;
+  s.in_shape = xs;
   s.pads = pads;
   s.value = op.attr_float("value", 0.0f);
   if (op.input(2)) {
@@ -305,168 +511,39 @@ std::optional<LoweredOp> lower_pad(const Graph& g, const Op& op, const std::vect
     throw Error(where, e.detail());
   }
   check_shape(g, op, op.outputs[0], s.out_shape());
-  LoweredOp l;
-  l.kernel = "pad_" + op.attr_string("mode", "constant");
-  l.fn = [=](kernels::ThreadPool& pool) {
-    kernels::pad(s, x.constant ? x.constant : address(x.buffer), address(y), pool);
-  };
-  return l;
+  return s;
 }
 
-std::optional<LoweredOp> lower_reduce(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                      BufferAddress address) {
-  Operand x = operand(g, op, 0, in);
-  const int64_t rank = static_cast<int64_t>(x.shape.size());
-  const std::string where = "node '" + op.name + "'";
-  auto given = attr_or_input_ints(g, op, "axes", 1);
-  if (!given) return std::nullopt;
-  const std::vector<int64_t> axes = *given;
-  if (axes.empty() && op.attr_int("noop_with_empty_axes", 0) != 0) {
-    check_shape(g, op, op.outputs[0], x.shape);
-    const int64_t n = graph::numel(x.shape);
-    LoweredOp l;
-    l.kernel = "copy";
-    l.fn = [=](kernels::ThreadPool&) {
-      std::memcpy(address(y), x.constant ? x.constant : address(x.buffer), static_cast<size_t>(n) * 4);
-    };
-    return l;
-  }
-  std::set<int64_t> red;
-  for (int64_t a : axes) red.insert(norm_axis(a, rank, where));
-  if (axes.empty())
-    for (int64_t d = 0; d < rank; ++d) red.insert(d);
-  int64_t kept = 1;
-  for (int64_t d = 0; d < rank; ++d)
-    if (!red.count(d)) kept *= x.shape[d];
-  check_shape(g, op, op.outputs[0], {kept});
-  const auto kind = op.type == "ReduceMean" ? kernels::ReduceOp::kMean
-                    : op.type == "ReduceSum" ? kernels::ReduceOp::kSum : kernels::ReduceOp::kMax;
-  // Runs of kept / reduced dims (size-1 dims dropped): [K R K] and its sub-patterns are one reduce call.
-  std::vector<std::pair<bool, int64_t>> runs;
-  for (int64_t d = 0; d < rank; ++d) {
-    if (x.shape[d] == 1) continue;
-    const bool r = red.count(d) != 0;
-    if (!runs.empty() && runs.back().first == r) runs.back().second *= x.shape[d];
-    else runs.emplace_back(r, x.shape[d]);
-  }
-  if (graph::numel(x.shape) == 0) return std::nullopt;
-  int64_t outer = 1, mid = 1, inner = 1;
-  size_t i = 0;
-  if (i < runs.size() && !runs[i].first) outer = runs[i++].second;
-  if (i < runs.size() && runs[i].first) mid = runs[i++].second;
-  if (i < runs.size() && !runs[i].first) inner = runs[i++].second;
-  LoweredOp l;
-  if (i == runs.size()) {
-    if (kind == kernels::ReduceOp::kMean && inner == 1) {
-      // Global pooling as exported (ReduceMean over H, W): the pool kernel itself.
-      l.kernel = "global_avg_pool";
-      l.fn = [=](kernels::ThreadPool& pool) {
-        kernels::global_avg_pool(1, outer, mid, x.constant ? x.constant : address(x.buffer), address(y), pool);
-      };
-    } else {
-      l.kernel = std::string("reduce_") +
-                 (kind == kernels::ReduceOp::kMean ? "mean" : kind == kernels::ReduceOp::kSum ? "sum" : "max");
-      l.fn = [=](kernels::ThreadPool& pool) {
-        kernels::reduce(kind, outer, mid, inner, x.constant ? x.constant : address(x.buffer), address(y), pool);
-      };
-    }
-    return l;
-  }
-  // Any other set of axes: offsets of one output's reduced elements, and each output's first element.
-  std::vector<int64_t> xst(rank, 1);
-  for (int64_t d = rank - 1; d > 0; --d) xst[d - 1] = xst[d] * x.shape[d];
-  std::vector<int64_t> offsets{0}, bases{0};
-  for (int64_t d = 0; d < rank; ++d) {
-    std::vector<int64_t>& v = red.count(d) ? offsets : bases;
-    std::vector<int64_t> next;
-    next.reserve(v.size() * static_cast<size_t>(x.shape[d]));
-    for (int64_t o : v)
-      for (int64_t k = 0; k < x.shape[d]; ++k) next.push_back(o + k * xst[d]);
-    v = std::move(next);
-  }
-  auto pb = std::make_shared<std::vector<int64_t>>(std::move(bases));
-  auto po = std::make_shared<std::vector<int64_t>>(std::move(offsets));
-  l.kernel = "reduce_gather";
-  l.fn = [=](kernels::ThreadPool& pool) {
-    kernels::reduce_gather(kind, *pb, *po, x.constant ? x.constant : address(x.buffer), address(y), pool);
-  };
-  return l;
-}
-
-// Resize/Upsample linear on the two trailing dims of NCHW, with the op's own scales.
-std::optional<LoweredOp> lower_resize_linear(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                             BufferAddress address) {
-  std::string mode = op.attr_string("mode", "nearest");
-  if (mode != "linear" && mode != "bilinear") return std::nullopt;
-  Operand x = operand(g, op, 0, in);
-  const Shape& ys = g.shape(op.outputs[0]);
-  if (x.shape.size() != 4 || ys.size() != 4 || x.shape[0] != ys[0] || x.shape[1] != ys[1]) return std::nullopt;
-  const bool old = op.type == "Upsample" || g.opset < 11;
-  std::vector<double> scales;
-  if (old) {
-    if (op.has_attr("scales")) {
-      for (float v : op.attr_floats("scales")) scales.push_back(v);
-    } else if (const graph::Tensor* t = const_floats(g, op, 1)) {
-      for (float v : t->f32) scales.push_back(v);
-    }
-  } else if (op.input(3) && g.constant(*op.input(3)) && g.constant(*op.input(3))->numel() > 0) {
-    for (size_t d = 0; d < 4; ++d) scales.push_back(static_cast<double>(ys[d]) / x.shape[d]);
-  } else if (const graph::Tensor* t = const_floats(g, op, 2)) {
-    for (float v : t->f32) scales.push_back(v);
-  }
-  if (scales.size() != 4) return std::nullopt;
-  const std::string coord = old ? "asymmetric" : op.attr_string("coordinate_transformation_mode", "half_pixel");
-  if (coord != "half_pixel" && coord != "pytorch_half_pixel" && coord != "align_corners" && coord != "asymmetric")
-    return std::nullopt;
-  auto ty = std::make_shared<kernels::LinearTaps>(kernels::linear_taps(x.shape[2], ys[2], scales[2], coord));
-  auto tx = std::make_shared<kernels::LinearTaps>(kernels::linear_taps(x.shape[3], ys[3], scales[3], coord));
-  LoweredOp l;
-  l.kernel = "resize_bilinear";
-  l.fn = [=](kernels::ThreadPool& pool) {
-    kernels::resize_linear(x.shape[0] * x.shape[1], x.shape[2], x.shape[3], ys[2], ys[3], *ty, *tx,
-                           x.constant ? x.constant : address(x.buffer), address(y), pool);
-  };
-  return l;
-}
-
-std::optional<LoweredOp> lower_layer_norm(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                          BufferAddress address) {
+std::optional<LayerNormParams> layer_norm_params(const Graph& g, const Op& op) {
   for (size_t i = 1; i < op.outputs.size(); ++i)
     if (!op.outputs[i].empty()) return std::nullopt;  // Mean / InvStdDev outputs: the reference computes them
-  Operand x = operand(g, op, 0, in);
-  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const int64_t rank = static_cast<int64_t>(xs.size());
   const int64_t axis = norm_axis(op.attr_int("axis", -1), rank, "node '" + op.name + "'");
-  const int64_t width = graph::numel(Shape(x.shape.begin() + axis, x.shape.end()));
-  const int64_t rows = graph::numel(x.shape) / std::max<int64_t>(width, 1);
-  const graph::Tensor* scale = const_floats(g, op, 1);
-  const graph::Tensor* bias = op.input(2) ? const_floats(g, op, 2) : nullptr;
-  if (!scale || scale->numel() != width || (op.input(2) && (!bias || bias->numel() != width)) || width == 0)
+  LayerNormParams p;
+  p.width = graph::numel(Shape(xs.begin() + axis, xs.end()));
+  p.rows = graph::numel(xs) / std::max<int64_t>(p.width, 1);
+  p.scale = const_floats(g, op, 1);
+  p.bias = op.input(2) ? const_floats(g, op, 2) : nullptr;
+  if (!p.scale || p.scale->numel() != p.width || (op.input(2) && (!p.bias || p.bias->numel() != p.width)) || p.width == 0)
     return std::nullopt;  // broadcast scale / bias shapes: the reference handles them
-  const float eps = op.attr_float("epsilon", 1e-5f);
-  const float* ps = scale->f32.data();
-  const float* pbias = bias ? bias->f32.data() : nullptr;
-  LoweredOp l;
-  l.kernel = "layer_norm";
-  l.fn = [=](kernels::ThreadPool& pool) {
-    kernels::layer_norm(rows, width, x.constant ? x.constant : address(x.buffer), ps, pbias, eps, address(y), pool);
-  };
-  return l;
+  p.epsilon = op.attr_float("epsilon", 1e-5f);
+  return p;
 }
 
-// MatMul of two run-time tensors (attention's Q.K^T and weights.V) or with a batched constant: one GEMM
-// per batch item, batch dims broadcast as numpy does. B is packed on every call (it changes per run).
-std::optional<LoweredOp> lower_batched_matmul(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                              BufferAddress address) {
+std::optional<BatchedMatMulParams> batched_matmul_params(const Graph& g, const Op& op) {
   if (op.inputs.size() != 2) return std::nullopt;
-  Operand a = operand(g, op, 0, in), b = operand(g, op, 1, in);
-  const size_t ra = a.shape.size(), rb = b.shape.size();
+  const Shape& as = g.shape(op.inputs[0]);
+  const Shape& bs = g.shape(op.inputs[1]);
+  const size_t ra = as.size(), rb = bs.size();
   if (ra < 2 || rb < 2) return std::nullopt;  // a vector operand: the reference's promotion rules
   const std::string where = "node '" + op.name + "'";
-  const int64_t m = a.shape[ra - 2], k = a.shape[ra - 1], n = b.shape[rb - 1];
-  if (b.shape[rb - 2] != k)
-    throw Error(where, "inner dims differ: " + std::to_string(k) + " and " + std::to_string(b.shape[rb - 2]));
-  if (m < 1 || n < 1 || k < 1) return std::nullopt;
-  const Shape ab(a.shape.begin(), a.shape.end() - 2), bb(b.shape.begin(), b.shape.end() - 2);
+  BatchedMatMulParams p;
+  p.m = as[ra - 2], p.k = as[ra - 1], p.n = bs[rb - 1];
+  if (bs[rb - 2] != p.k)
+    throw Error(where, "inner dims differ: " + std::to_string(p.k) + " and " + std::to_string(bs[rb - 2]));
+  if (p.m < 1 || p.n < 1 || p.k < 1) return std::nullopt;
+  const Shape ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
   Shape batch;
   try {
     batch = kernels::broadcast_shape(ab, bb);
@@ -474,8 +551,8 @@ std::optional<LoweredOp> lower_batched_matmul(const Graph& g, const Op& op, cons
     throw Error(where, e.detail());
   }
   Shape os = batch;
-  os.push_back(m);
-  os.push_back(n);
+  os.push_back(p.m);
+  os.push_back(p.n);
   check_shape(g, op, op.outputs[0], os);
   // Offset of each batch item's matrix in A and B (a broadcast dim stays put).
   const int64_t items = graph::numel(batch);
@@ -496,71 +573,55 @@ std::optional<LoweredOp> lower_batched_matmul(const Graph& g, const Op& op, cons
     }
     return off;
   };
-  auto aoff = std::make_shared<std::vector<int64_t>>(offsets(ab, m * k));
-  auto boff = std::make_shared<std::vector<int64_t>>(offsets(bb, k * n));
-  LoweredOp l;
-  l.kernel = std::string("matmul_gemm_") + kernels::gemm_ukernel(kernels::active_isa()).name;
-  l.fn = [=](kernels::ThreadPool& pool) {
-    const float* pa = a.constant ? a.constant : address(a.buffer);
-    const float* pb = b.constant ? b.constant : address(b.buffer);
-    float* py = address(y);
-    for (int64_t i = 0; i < items; ++i)
-      kernels::gemm(m, n, k, pa + (*aoff)[i], k, false, pb + (*boff)[i], n, false, py + i * m * n, n, nullptr,
-                    kernels::Epilogue{}, pool);
-  };
-  return l;
+  p.a_offsets = offsets(ab, p.m * p.k);
+  p.b_offsets = offsets(bb, p.k * p.n);
+  return p;
 }
 
-// Gather of one constant index (a class token, the last time step): a slice of size one.
-std::optional<LoweredOp> lower_gather(const Graph& g, const Op& op, const std::vector<int>& in, int y,
-                                      BufferAddress address) {
-  auto idx = const_ints(g, op, 1);
-  if (!idx || idx->size() != 1) return std::nullopt;
-  Operand x = operand(g, op, 0, in);
-  const int64_t rank = static_cast<int64_t>(x.shape.size());
-  const std::string where = "node '" + op.name + "'";
-  const int64_t axis = norm_axis(op.attr_int("axis", 0), rank, where);
-  int64_t i = (*idx)[0];
-  if (i < -x.shape[axis] || i >= x.shape[axis])
-    throw Error(where, "index " + std::to_string(i) + " is out of range for dim " + std::to_string(x.shape[axis]));
-  if (i < 0) i += x.shape[axis];
-  std::vector<int64_t> starts(rank, 0), steps(rank, 1);
-  starts[axis] = i;
-  Shape os = x.shape;
-  os[axis] = 1;
-  check_shape(g, op, op.outputs[0], os);
-  return copy_op("gather_slice_copy", x, kernels::make_slice(x.shape, starts, steps, os), y, address);
+std::optional<ResizeParams> resize_params(const Graph& g, const Op& op) {
+  const Shape& xs = g.shape(op.inputs.at(0));
+  const Shape& ys = g.shape(op.outputs.at(0));
+  if (xs.size() != 4 || ys.size() != 4 || xs[0] != ys[0] || xs[1] != ys[1]) return std::nullopt;
+  ResizeParams p;
+  p.n = xs[0], p.c = xs[1], p.h = xs[2], p.w = xs[3], p.out_h = ys[2], p.out_w = ys[3];
+  if (integer_nearest(op, xs, ys)) return p;
+  // Linear on the two trailing dims of NCHW, with the op's own scales.
+  std::string mode = op.attr_string("mode", "nearest");
+  if (mode != "linear" && mode != "bilinear") return std::nullopt;
+  const bool old = op.type == "Upsample" || g.opset < 11;
+  std::vector<double> scales;
+  if (old) {
+    if (op.has_attr("scales")) {
+      for (float v : op.attr_floats("scales")) scales.push_back(v);
+    } else if (const graph::Tensor* t = const_floats(g, op, 1)) {
+      for (float v : t->f32) scales.push_back(v);
+    }
+  } else if (op.input(3) && g.constant(*op.input(3)) && g.constant(*op.input(3))->numel() > 0) {
+    for (size_t d = 0; d < 4; ++d) scales.push_back(static_cast<double>(ys[d]) / xs[d]);
+  } else if (const graph::Tensor* t = const_floats(g, op, 2)) {
+    for (float v : t->f32) scales.push_back(v);
+  }
+  if (scales.size() != 4) return std::nullopt;
+  const std::string coord = old ? "asymmetric" : op.attr_string("coordinate_transformation_mode", "half_pixel");
+  if (coord != "half_pixel" && coord != "pytorch_half_pixel" && coord != "align_corners" && coord != "asymmetric")
+    return std::nullopt;
+  p.linear = true;
+  p.ty = kernels::linear_taps(xs[2], ys[2], scales[2], coord);
+  p.tx = kernels::linear_taps(xs[3], ys[3], scales[3], coord);
+  return p;
 }
 
-std::optional<kernels::UnaryOp> unary_kind(const Op& op) {
-  const std::string& t = op.type;
-  if (t == "Erf") return kernels::UnaryOp::kErf;
-  if (t == "Tanh") return kernels::UnaryOp::kTanh;
-  if (t == "LeakyRelu") return kernels::UnaryOp::kLeakyRelu;
-  if (t == "Exp") return kernels::UnaryOp::kExp;
-  if (t == "Sqrt") return kernels::UnaryOp::kSqrt;
-  if (t == "Neg") return kernels::UnaryOp::kNeg;
-  if (t == "Abs") return kernels::UnaryOp::kAbs;
-  if (t == "Gelu" && op.attr_string("approximate", "none") == "none") return kernels::UnaryOp::kGelu;
-  if (t == "Gelu" && op.attr_string("approximate", "none") == "tanh") return kernels::UnaryOp::kGeluTanh;
-  return std::nullopt;
+std::optional<WhereParams> where_params(const Graph& g, const Op& op) {
+  const graph::Tensor* cond = op.inputs.size() == 3 ? g.constant(op.inputs[0]) : nullptr;
+  if (!cond || cond->dtype == graph::DType::kFloat32) return std::nullopt;
+  WhereParams p;
+  p.mask.resize(static_cast<size_t>(cond->numel()));
+  for (size_t i = 0; i < p.mask.size(); ++i) p.mask[i] = cond->i64[i] != 0;
+  p.cond_shape = cond->shape;
+  p.a = g.shape(op.inputs[1]);
+  p.b = g.shape(op.inputs[2]);
+  return p;
 }
-
-// Nearest resize that maps output x to input floor(x / s) for integer upscale s: true for Upsample,
-// for Resize asymmetric+floor, and for half_pixel with round_prefer_* (the torch default export).
-bool integer_nearest(const Graph& g, const Op& op, const Shape& x, const Shape& y) {
-  if (x.size() != 4 || y.size() != 4 || x[0] != y[0] || x[1] != y[1]) return false;
-  if (y[2] % x[2] != 0 || y[3] % x[3] != 0) return false;
-  if (op.attr_string("mode", "nearest") != "nearest") return false;
-  if (op.type == "Upsample") return true;
-  std::string ct = op.attr_string("coordinate_transformation_mode", "half_pixel");
-  std::string nm = op.attr_string("nearest_mode", "round_prefer_floor");
-  if (ct == "asymmetric") return nm == "floor";
-  if (ct == "half_pixel" || ct == "pytorch_half_pixel") return nm == "round_prefer_floor" || nm == "round_prefer_ceil";
-  return false;
-}
-
-}  // namespace
 
 std::optional<kernels::Pool2dShape> pool2d_shape_of(const Graph& g, const Op& op) {
   if ((op.type != "MaxPool" && op.type != "AveragePool") || op.inputs.empty() || op.outputs.size() != 1 ||
@@ -594,6 +655,7 @@ std::optional<kernels::Pool2dShape> pool2d_shape_of(const Graph& g, const Op& op
   return s;
 }
 
+
 namespace {
 
 // The run-time side of a lowering: what its closure may keep (the node's vectors may not outlive it).
@@ -626,34 +688,160 @@ LoweredOp kernel_op(std::string name, std::function<void(kernels::ThreadPool&)> 
   return l;
 }
 
+// Transpose, Slice, Split, Expand, Gather: strided copies into each output.
+std::optional<LoweredOp> lower_copy(const LowerCtx& c) {
+  auto p = copy_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  std::vector<std::pair<kernels::StridedCopy, int>> parts;
+  for (size_t i = 0; i < p->copies.size(); ++i) parts.emplace_back(p->copies[i], c.out.at(p->outputs[i]));
+  return kernel_op(p->kernel, [=, ar = c.arena](kernels::ThreadPool& pool) {
+    const float* px = ar.in(x);
+    for (const auto& [copy, b] : parts) kernels::strided_copy(copy, px, ar.address(b), pool);
+  });
+}
+
 std::optional<LoweredOp> lower_binary(const LowerCtx& c) {
-  static const std::map<std::string, std::pair<kernels::BinaryOp, const char*>> kinds = {
-      {"Add", {kernels::BinaryOp::kAdd, "add_broadcast"}}, {"Mul", {kernels::BinaryOp::kMul, "mul_broadcast"}},
-      {"Sub", {kernels::BinaryOp::kSub, "sub_broadcast"}}, {"Div", {kernels::BinaryOp::kDiv, "div_broadcast"}},
-      {"Max", {kernels::BinaryOp::kMax, "max_broadcast"}}, {"Min", {kernels::BinaryOp::kMin, "min_broadcast"}},
-      {"Mod", {kernels::BinaryOp::kFmod, "fmod_broadcast"}}};
-  // Max and Min are variadic in ONNX; two inputs is the exported case. Float Mod must be fmod = 1.
-  if (c.op.inputs.size() != 2 || (c.op.type == "Mod" && c.op.attr_int("fmod", 0) != 1)) return std::nullopt;
-  const kernels::BinaryOp kind = kinds.at(c.op.type).first;
-  const char* name = kinds.at(c.op.type).second;
+  auto p = binary_params(c.g, c.op);
+  if (!p) return std::nullopt;
   Operand a = c.x(0), b = c.x(1);
-  kernels::Epilogue ep = epilogue_of(c.op);
-  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::binary_op(kind, a.shape, ar.in(a), b.shape, ar.in(b), ar.out(), pool, ep);
+  return kernel_op(p->kernel, [=, p = *p, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::binary_op(p.kind, p.a, ar.in(a), p.b, ar.in(b), ar.out(), pool, p.ep);
   });
 }
 
 std::optional<LoweredOp> lower_activation(const LowerCtx& c) {
-  bool is_act = false;
-  kernels::Epilogue act = standalone_activation(c.g, c.op, &is_act);
-  if (!is_act) return std::nullopt;
+  auto act = activation_params(c.g, c.op);
+  if (!act) return std::nullopt;
   Operand x = c.x();
   int64_t n = graph::numel(x.shape);
-  return kernel_op(std::string("act_") + kernels::act_name(act.act), [=, ar = c.arena](kernels::ThreadPool& pool) {
+  return kernel_op(std::string("act_") + kernels::act_name(act->act), [=, act = *act, ar = c.arena](kernels::ThreadPool& pool) {
     const float* px = ar.in(x);
     float* py = ar.out();
     if (px != py) std::memcpy(py, px, static_cast<size_t>(n) * 4);
     kernels::activation_inplace(act, py, n, pool);
+  });
+}
+
+std::optional<LoweredOp> lower_unary(const LowerCtx& c) {
+  auto p = unary_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  return kernel_op(p->kernel, [=, p = *p, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::unary_op(p.kind, ar.in(x), ar.out(), p.n, pool, p.alpha);
+  });
+}
+
+std::optional<LoweredOp> lower_softmax(const LowerCtx& c) {
+  auto p = softmax_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  return kernel_op(p->inner == 1 ? "softmax_last_axis" : "softmax_axis", [=, p = *p, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::softmax(p.outer, p.mid, p.inner, ar.in(x), ar.out(), pool);
+  });
+}
+
+std::optional<LoweredOp> lower_batchnorm(const LowerCtx& c) {
+  auto p = batchnorm_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  auto s = std::make_shared<const BatchNormParams>(std::move(*p));
+  return kernel_op(s->ep.act == kernels::Act::kNone ? "batchnorm_affine"
+                                                    : std::string("batchnorm_affine_") + kernels::act_name(s->ep.act),
+                   [=, ar = c.arena](kernels::ThreadPool& pool) {
+                     kernels::channel_affine(s->n, s->c, s->inner, ar.in(x), s->scale.data(), s->shift.data(), ar.out(),
+                                             pool, s->ep);
+                   });
+}
+
+std::optional<LoweredOp> lower_reduce(const LowerCtx& c) {
+  auto p = reduce_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  auto s = std::make_shared<const ReduceParams>(std::move(*p));
+  // A copy, not an alias: see lower_view.
+  return kernel_op(s->kernel, [=, ar = c.arena](kernels::ThreadPool& pool) {
+    switch (s->form) {
+      case ReduceParams::Form::kCopy: std::memcpy(ar.out(), ar.in(x), static_cast<size_t>(s->n) * 4); break;
+      case ReduceParams::Form::kGlobalAvgPool: kernels::global_avg_pool(1, s->outer, s->mid, ar.in(x), ar.out(), pool); break;
+      case ReduceParams::Form::kReduce: kernels::reduce(s->kind, s->outer, s->mid, s->inner, ar.in(x), ar.out(), pool); break;
+      case ReduceParams::Form::kGather: kernels::reduce_gather(s->kind, s->bases, s->offsets, ar.in(x), ar.out(), pool); break;
+    }
+  });
+}
+
+std::optional<LoweredOp> lower_global_pool(const LowerCtx& c) {
+  auto p = global_pool_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  // GlobalMaxPool is the global-pool case of the reduction kernel: each (n, c) plane is one contiguous run.
+  return kernel_op(p->max ? "global_max_pool" : "global_avg_pool", [=, p = *p, ar = c.arena](kernels::ThreadPool& pool) {
+    if (p.max) kernels::reduce(kernels::ReduceOp::kMax, p.n * p.c, p.hw, 1, ar.in(x), ar.out(), pool);
+    else kernels::global_avg_pool(p.n, p.c, p.hw, ar.in(x), ar.out(), pool);
+  });
+}
+
+std::optional<LoweredOp> lower_pad(const LowerCtx& c) {
+  auto p = pad_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  return kernel_op("pad_" + c.op.attr_string("mode", "constant"), [=, s = *p, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::pad(s, ar.in(x), ar.out(), pool);
+  });
+}
+
+std::optional<LoweredOp> lower_layer_norm(const LowerCtx& c) {
+  auto p = layer_norm_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  const float* ps = p->scale->f32.data();
+  const float* pb = p->bias ? p->bias->f32.data() : nullptr;
+  return kernel_op("layer_norm", [=, p = *p, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::layer_norm(p.rows, p.width, ar.in(x), ps, pb, p.epsilon, ar.out(), pool);
+  });
+}
+
+// MatMul of two run-time tensors (attention's Q.K^T and weights.V) or with a batched constant: one GEMM
+// per batch item. B is packed on every call (it changes per run).
+std::optional<LoweredOp> lower_batched_matmul(const LowerCtx& c) {
+  auto p = batched_matmul_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand a = c.x(0), b = c.x(1);
+  auto s = std::make_shared<const BatchedMatMulParams>(std::move(*p));
+  return kernel_op(std::string("matmul_gemm_") + kernels::gemm_ukernel(kernels::active_isa()).name,
+                   [=, ar = c.arena](kernels::ThreadPool& pool) {
+                     const float* pa = ar.in(a);
+                     const float* pb = ar.in(b);
+                     float* py = ar.out();
+                     for (size_t i = 0; i < s->a_offsets.size(); ++i)
+                       kernels::gemm(s->m, s->n, s->k, pa + s->a_offsets[i], s->k, false, pb + s->b_offsets[i], s->n,
+                                     false, py + static_cast<int64_t>(i) * s->m * s->n, s->n, nullptr,
+                                     kernels::Epilogue{}, pool);
+                   });
+}
+
+std::optional<LoweredOp> lower_resize(const LowerCtx& c) {
+  auto p = resize_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand x = c.x();
+  auto s = std::make_shared<const ResizeParams>(std::move(*p));
+  return kernel_op(s->linear ? "resize_bilinear" : "resize_nearest", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    if (s->linear)
+      kernels::resize_linear(s->n * s->c, s->h, s->w, s->out_h, s->out_w, s->ty, s->tx, ar.in(x), ar.out(), pool);
+    else
+      kernels::resize_nearest(s->n, s->c, s->h, s->w, s->out_h, s->out_w, ar.in(x), ar.out(), pool);
+  });
+}
+
+// Where with a constant condition (the exported masks: attention windows, padding): the bool mask is
+// packed to bytes once. A condition computed at run time stays on the reference path.
+std::optional<LoweredOp> lower_where(const LowerCtx& c) {
+  auto p = where_params(c.g, c.op);
+  if (!p) return std::nullopt;
+  Operand a = c.x(1), b = c.x(2);
+  auto s = std::make_shared<const WhereParams>(std::move(*p));
+  return kernel_op("where_select", [=, ar = c.arena](kernels::ThreadPool& pool) {
+    kernels::where_select(s->cond_shape, s->mask.data(), s->a, ar.in(a), s->b, ar.in(b), ar.out(), pool);
   });
 }
 
@@ -684,36 +872,6 @@ std::optional<LoweredOp> lower_pool(const LowerCtx& c) {
   });
 }
 
-std::optional<LoweredOp> lower_global_avg_pool(const LowerCtx& c) {
-  if (c.g.shape(c.op.inputs[0]).size() < 3) return std::nullopt;
-  Operand x = c.x();
-  int64_t hw = graph::numel(x.shape) / (x.shape[0] * x.shape[1]);
-  return kernel_op("global_avg_pool", [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::global_avg_pool(x.shape[0], x.shape[1], hw, ar.in(x), ar.out(), pool);
-  });
-}
-
-// The global-pool case of the reduction kernel: each (n, c) plane is one contiguous run.
-std::optional<LoweredOp> lower_global_max_pool(const LowerCtx& c) {
-  if (c.g.shape(c.op.inputs[0]).size() < 3) return std::nullopt;
-  Operand x = c.x();
-  const int64_t planes = x.shape[0] * x.shape[1];
-  const int64_t hw = planes > 0 ? graph::numel(x.shape) / planes : 0;
-  if (planes <= 0 || hw <= 0) return std::nullopt;
-  return kernel_op("global_max_pool", [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::reduce(kernels::ReduceOp::kMax, planes, hw, 1, ar.in(x), ar.out(), pool);
-  });
-}
-
-std::optional<LoweredOp> lower_resize(const LowerCtx& c) {
-  if (!integer_nearest(c.g, c.op, c.g.shape(c.op.inputs[0]), c.g.shape(c.op.outputs[0])))
-    return lower_resize_linear(c.g, c.op, c.in, c.arena.y, c.arena.address);
-  Operand x = c.x();
-  Shape ys = c.g.shape(c.op.outputs[0]);
-  return kernel_op("resize_nearest", [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::resize_nearest(x.shape[0], x.shape[1], x.shape[2], x.shape[3], ys[2], ys[3], ar.in(x), ar.out(), pool);
-  });
-}
 
 std::optional<LoweredOp> lower_view(const LowerCtx& c) {
   Operand x = c.x();
@@ -726,99 +884,6 @@ std::optional<LoweredOp> lower_view(const LowerCtx& c) {
   });
 }
 
-// Pow by a constant scalar (x^2 in exported layer norms) is a unary op on x.
-std::optional<LoweredOp> lower_pow(const LowerCtx& c) {
-  const graph::Tensor* exponent = c.op.inputs.size() == 2 ? const_floats(c.g, c.op, 1) : nullptr;
-  if (!exponent || exponent->numel() != 1 ||
-      graph::numel(c.g.shape(c.op.outputs[0])) != graph::numel(c.g.shape(c.op.inputs[0])))
-    return std::nullopt;
-  Operand x = c.x();
-  const int64_t n = graph::numel(x.shape);
-  const float e = exponent->f32[0];
-  const kernels::UnaryOp kind = e == 2.0f ? kernels::UnaryOp::kSquare : e == 0.5f ? kernels::UnaryOp::kSqrt
-                                                                                    : kernels::UnaryOp::kPow;
-  const char* name = kind == kernels::UnaryOp::kSquare ? "unary_square"
-                     : kind == kernels::UnaryOp::kSqrt ? "unary_sqrt"
-                                                       : "unary_pow";
-  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, e);
-  });
-}
-
-std::optional<LoweredOp> lower_unary(const LowerCtx& c) {
-  auto u = unary_kind(c.op);
-  if (!u) return std::nullopt;
-  Operand x = c.x();
-  const int64_t n = graph::numel(x.shape);
-  const float alpha = c.op.attr_float("alpha", 0.01f);
-  const kernels::UnaryOp kind = *u;
-  std::string name = kind == kernels::UnaryOp::kGeluTanh ? "unary_gelu_tanh" : "unary_" + c.op.type;
-  for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-  return kernel_op(name, [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::unary_op(kind, ar.in(x), ar.out(), n, pool, alpha);
-  });
-}
-
-std::optional<LoweredOp> lower_transpose(const LowerCtx& c) {
-  Operand x = c.x();
-  const kernels::StridedCopy t = kernels::make_transpose(x.shape, c.op.attr_ints("perm"));
-  return copy_op("transpose_copy", x, t, c.arena.y, c.arena.address);
-}
-
-// Where with a constant condition (the exported masks: attention windows, padding): the bool mask is
-// packed to bytes once here. A condition computed at run time stays on the reference path.
-std::optional<LoweredOp> lower_where(const LowerCtx& c) {
-  const graph::Tensor* cond = c.op.inputs.size() == 3 ? c.g.constant(c.op.inputs[0]) : nullptr;
-  if (!cond || cond->dtype == graph::DType::kFloat32) return std::nullopt;
-  auto mask = std::make_shared<std::vector<uint8_t>>(static_cast<size_t>(cond->numel()));
-  for (size_t i = 0; i < mask->size(); ++i) (*mask)[i] = cond->i64[i] != 0;
-  const Shape cs = cond->shape;
-  Operand a = c.x(1), b = c.x(2);
-  return kernel_op("where_select", [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::where_select(cs, mask->data(), a.shape, ar.in(a), b.shape, ar.in(b), ar.out(), pool);
-  });
-}
-
-// Expand is a strided copy whose stretched dims have input stride 0.
-std::optional<LoweredOp> lower_expand(const LowerCtx& c) {
-  Operand x = c.x();
-  const Shape ys = c.g.shape(c.op.outputs[0]);
-  if (ys.size() < x.shape.size()) return std::nullopt;
-  const size_t off = ys.size() - x.shape.size();
-  std::vector<int64_t> strides(ys.size(), 0);
-  int64_t step = 1;
-  for (size_t d = x.shape.size(); d-- > 0;) {
-    if (x.shape[d] != 1 && x.shape[d] != ys[d + off]) return std::nullopt;
-    strides[d + off] = x.shape[d] == 1 ? 0 : step;
-    step *= x.shape[d];
-  }
-  return copy_op("expand_copy", x, kernels::make_strided_copy(ys, strides, 0), c.arena.y, c.arena.address);
-}
-
-std::optional<LoweredOp> lower_softmax(const LowerCtx& c) {
-  const Graph& g = c.g;
-  Operand x = c.x();
-  const int64_t rank = static_cast<int64_t>(x.shape.size());
-  const int64_t axis = norm_axis(c.op.attr_int("axis", g.opset >= 13 ? -1 : 1), rank, c.where);
-  const int64_t outer = graph::numel(Shape(x.shape.begin(), x.shape.begin() + axis));
-  // Before opset 13 the input is coerced to 2-D [outer, rest] at the axis.
-  const int64_t mid = g.opset >= 13 ? x.shape[axis] : graph::numel(Shape(x.shape.begin() + axis, x.shape.end()));
-  const int64_t inner = g.opset >= 13 ? graph::numel(Shape(x.shape.begin() + axis + 1, x.shape.end())) : 1;
-  if (outer <= 0 || mid <= 0 || inner <= 0) return std::nullopt;
-  return kernel_op(inner == 1 ? "softmax_last_axis" : "softmax_axis", [=, ar = c.arena](kernels::ThreadPool& pool) {
-    kernels::softmax(outer, mid, inner, ar.in(x), ar.out(), pool);
-  });
-}
-
-// The helpers above that predate LowerCtx, adapted.
-template <std::optional<LoweredOp> (*F)(const Graph&, const Op&, const std::vector<int>&, int, BufferAddress)>
-std::optional<LoweredOp> on_y(const LowerCtx& c) {
-  return F(c.g, c.op, c.in, c.arena.y, c.arena.address);
-}
-
-std::optional<LoweredOp> lower_split_op(const LowerCtx& c) {
-  return lower_split(c.g, c.op, c.in, c.out, c.arena.address);
-}
 
 // Keyed by the op registry's names: an op here has a native kernel for (at least) its common forms;
 // the registry marks every other op reference-only with its reason, and a test checks both agree.
@@ -828,27 +893,23 @@ const std::map<std::string, LowerFn>& lowering_table() {
         {"Concat", lower_concat},
         {"MaxPool", lower_pool},
         {"AveragePool", lower_pool},
-        {"GlobalAveragePool", lower_global_avg_pool},
-        {"GlobalMaxPool", lower_global_max_pool},
+        {"GlobalAveragePool", lower_global_pool},
+        {"GlobalMaxPool", lower_global_pool},
         {"Resize", lower_resize},
         {"Upsample", lower_resize},
-        {"Pow", lower_pow},
-        {"Transpose", lower_transpose},
+        {"Pow", lower_unary},
         {"Softmax", lower_softmax},
-        {"Expand", lower_expand},
         {"Where", lower_where},
-        {"BatchNormalization", on_y<lower_batchnorm>},
-        {"Slice", on_y<lower_slice>},
-        {"Split", lower_split_op},
-        {"Pad", on_y<lower_pad>},
-        {"LayerNormalization", on_y<lower_layer_norm>},
-        {"MatMul", on_y<lower_batched_matmul>},
-        {"Gather", on_y<lower_gather>},
+        {"BatchNormalization", lower_batchnorm},
+        {"Pad", lower_pad},
+        {"LayerNormalization", lower_layer_norm},
+        {"MatMul", lower_batched_matmul},
     };
+    for (const char* t : {"Transpose", "Slice", "Split", "Expand", "Gather"}) m[t] = lower_copy;
     for (const char* t : {"Add", "Sub", "Mul", "Div", "Max", "Min", "Mod"}) m[t] = lower_binary;
     for (const char* t : {"Relu", "Sigmoid", "HardSwish", "HardSigmoid", "Clip"}) m[t] = lower_activation;
     for (const char* t : {"Erf", "Tanh", "LeakyRelu", "Exp", "Sqrt", "Neg", "Abs", "Gelu"}) m[t] = lower_unary;
-    for (const char* t : {"ReduceMean", "ReduceSum", "ReduceMax"}) m[t] = on_y<lower_reduce>;
+    for (const char* t : {"ReduceMean", "ReduceSum", "ReduceMax"}) m[t] = lower_reduce;
     for (const char* t : {"Reshape", "Flatten", "Identity", "Dropout", "Squeeze", "Unsqueeze"}) m[t] = lower_view;
     return m;
   }();

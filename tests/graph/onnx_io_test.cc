@@ -182,5 +182,28 @@ TEST(OnnxExport, FusedActivationsAreWrittenAsNodes) {
   EXPECT_EQ(back.num_ops(), 3u);  // Conv, Sigmoid, Mul
 }
 
+// Gelu (ONNX opset 20, past the opsets written) goes out as the chain PyTorch exports, which the
+// checker accepts, and comes back as one Gelu of the same name after the canonical passes.
+TEST(OnnxExport, GeluIsWrittenAsItsChain) {
+  for (const std::string approximate : {"none", "tanh"}) {
+    SCOPED_TRACE(approximate);
+    GraphBuilder b("gelu");
+    b.graph().opset = 17;
+    std::string x = b.conv(b.input("x", {1, 3, 8, 8}), 4, 3);
+    b.output(b.op("Gelu", {x}, {{"approximate", approximate}}, 1, "act")[0]);
+    const Graph g = b.finish();
+    Graph back = import_onnx_bytes(export_onnx_bytes(g), "gelu.onnx");
+    int gelus = 0, erfs = 0, tanhs = 0;
+    for (OpId i = 0; i < back.num_ops(); ++i) {
+      gelus += back.op(i).type == "Gelu";
+      erfs += back.op(i).type == "Erf";
+      tanhs += back.op(i).type == "Tanh";
+    }
+    EXPECT_EQ(gelus, 0);
+    EXPECT_EQ(approximate == "none" ? erfs : tanhs, 1);
+    EXPECT_EQ(back.op(back.num_ops() - 1).name, "act");
+  }
+}
+
 }  // namespace
 }  // namespace hilsim::graph
