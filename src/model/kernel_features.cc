@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
-#include "hilsim/kernels/sparse_conv.h"
+#include "hilsim/kernels/sparse_tiling.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::model {

@@ -36,7 +36,6 @@ void generic_tile(const ColTileArgs& a) {
 
 }  // namespace
 
-int col_tile_width(int fb) { return fb <= 4 ? 64 : fb == 8 ? 32 : 16; }
 
 ColTileFn col_tile_generic(int fb, int width) {
   if (fb == 1 && width == 128) return &generic_tile<1, 128>;
