@@ -162,9 +162,8 @@ int run_bench(const std::vector<std::string>& args) {
   // The profile's speed reference, timed before every round: how much of the gap is the host.
   std::vector<double> ref_runs;
   std::unique_ptr<calibration::SpeedReferenceRun> ref;
-  // Only a reference of this build's workload can be compared (measure_host_speed ignores any other).
-  const std::string& ref_workload = profile.device.speed_reference.workload;
-  if (ref_workload == calibration::speed_reference_workload()) ref = std::make_unique<calibration::SpeedReferenceRun>();
+  // Only a reference of this build's workload and kernels can be compared (measure_host_speed ignores any other).
+  if (calibration::speed_reference_comparable(profile.device)) ref = std::make_unique<calibration::SpeedReferenceRun>();
   // Models are measured in groups: every configuration of a group is compiled first and measured in
   // rounds over all of them, so the rounds of one configuration lie a whole pass over the group apart
   // (about 20 s for the zoo) and a slow phase of the shared machine that lasts longer than one model's
@@ -437,8 +436,12 @@ int run_bench(const std::vector<std::string>& args) {
   else
     std::printf("host speed: unknown, %s (recalibrate to record one), so a gap shared by every class may be the "
                 "host rather than the model\n",
-                ref_workload.empty() ? "the profile holds no speed reference"
-                                     : ("the profile's speed reference times another workload (" + ref_workload + ")").c_str());
+                profile.device.speed_reference.workload.empty()
+                    ? "the profile holds no speed reference"
+                    : ("the profile's speed reference times another workload or other kernels (" +
+                       profile.device.speed_reference.workload + ", kernels " +
+                       (profile.device.kernels.empty() ? std::string("unrecorded") : profile.device.kernels) + ")")
+                          .c_str());
   std::printf("per kernel instance (ops > 50 us): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
   for (const auto& [k, c] : by_class)
     std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);

@@ -13,6 +13,7 @@
 #include "command.h"
 #include "common_flags.h"
 #include "hilsim/calibration/calibrator.h"
+#include "hilsim/calibration/device_facts.h"
 #include "hilsim/model/kernel_features.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/calibration/speed_reference.h"
@@ -229,6 +230,12 @@ int run_fit(const std::vector<std::string>& args) {
   if (args.size() != 1) throw Error("fit", "expects one SAMPLES file (see --help)");
   if (FLAGS_out.empty()) throw Error("fit", "--out PROFILE is required");
   calibration::SampleSet s = calibration::load_samples(args[0]);
+  // Samples of other kernels still fit (a phone's file from an older build is all there is), into a
+  // profile that carries their digest, so every command that uses it notes the difference in turn.
+  if (const std::string why = calibration::samples_kernels_mismatch(s, calibration::build_kernels_digest()); !why.empty())
+    std::fprintf(stderr, "note: %s: the samples were %s: the fitted profile describes those kernels%s (`hilsim calibrate` "
+                 "measures these)\n", args[0].c_str(), why.c_str(),
+                 s.device.kernels.empty() ? " and records no digest" : " and records their digest");
   model::Profile p = calibration::fit_profile(s, {FLAGS_drift_correction});
   model::save_profile(p, FLAGS_out);
   std::printf("fitted %zu samples -> %s\n", s.samples.size(), FLAGS_out.c_str());

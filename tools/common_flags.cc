@@ -127,7 +127,7 @@ void note_if_profile_is_of_another_machine(const model::Profile& p, const std::s
 HostSpeed measure_host_speed(const model::Profile& p, std::vector<double>* runs, int threads) {
   HostSpeed h;
   const model::SpeedReference& r = p.device.speed_reference;
-  if (r.workload != calibration::speed_reference_workload() || !(r.ms > 0)) return h;
+  if (!calibration::speed_reference_comparable(p.device) || !(r.ms > 0)) return h;
   std::vector<double> t;
   if (runs && !runs->empty()) {
     t = *runs;

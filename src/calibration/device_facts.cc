@@ -74,12 +74,14 @@ CacheSizes libc_cache_sizes() {
   return s;
 }
 
+std::string build_kernels_digest() { return HILSIM_KERNELS_FINGERPRINT; }
+
 model::DeviceInfo detect_device(const std::string& root) {
   model::DeviceInfo d;
   // Provenance: the build that measures (a profile from other kernels is not comparable).
   d.hilsim_version = HILSIM_VERSION;
   d.git_sha = HILSIM_GIT_SHA;
-  d.kernels = HILSIM_KERNELS_FINGERPRINT;
+  d.kernels = build_kernels_digest();
   fs::path r(root);
 
   // CPU model and ISA flags: x86 says "model name"/"flags", arm64 says "CPU part"/"Features".

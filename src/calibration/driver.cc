@@ -76,7 +76,11 @@ CalibrationDriver::CalibrationDriver(MeasureBackend& backend, const DriverOption
   }
   SampleSet& set = r_.samples;
   if (o_.resume && std::filesystem::exists(o_.samples_path)) {
-    set = load_samples(o_.samples_path);  // refuses another kernel version, naming both
+    set = load_samples(o_.samples_path);
+    // Samples of other kernels would be fitted into one profile with these: start afresh instead.
+    if (const std::string why = samples_kernels_mismatch(set, build_kernels_digest()); !why.empty())
+      throw Error(o_.samples_path, "cannot resume: its samples were " + why +
+                                       " (timings of other kernels would give a wrong profile); calibrate without --resume");
     for (const auto& s : set.samples) {
       done_.insert(s.instance);
       // An in-context run is done when any of its layers is.

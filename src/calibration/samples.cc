@@ -34,16 +34,11 @@ SampleSet parse_samples(const std::string& text, const std::string& where) {
   if (!j.contains("schema_version") || !j["schema_version"].is_number_integer())
     bad(where, "schema_version", "is missing or not an integer");
   s.schema_version = j["schema_version"].get<int>();
-  if (s.schema_version != kSamplesSchemaVersion)
-    bad(where, "schema_version", "is " + std::to_string(s.schema_version) + ", this hilsim reads " +
+  if (s.schema_version != 1 && s.schema_version != kSamplesSchemaVersion)
+    bad(where, "schema_version", "is " + std::to_string(s.schema_version) + ", this hilsim reads 1 and " +
                                      std::to_string(kSamplesSchemaVersion));
-  if (!j.contains("kernel_version") || !j["kernel_version"].is_string())
-    bad(where, "kernel_version", "is missing or not a string");
-  s.kernel_version = j["kernel_version"].get<std::string>();
-  if (s.kernel_version != kKernelVersion)
-    bad(where, "kernel_version",
-        "samples were measured with '" + s.kernel_version + "' but this build's kernels are '" + kKernelVersion +
-            "': re-run `hilsim calibrate` (timings of other kernel code would give a wrong profile)");
+  // Version 1's "kernel_version" named kernels by a hand-kept string, not their sources: it is not read,
+  // and such a file's kernels are unknown unless its device block names the digest.
   if (j.contains("note") && j["note"].is_string()) s.note = j["note"].get<std::string>();
   if (j.contains("device")) {
     // The device block has the profile's shape; reuse the profile's checks through a tiny wrapper.
@@ -104,8 +99,7 @@ SampleSet load_samples(const std::string& path) {
 
 std::string dump_samples(const SampleSet& s) {
   json j;
-  j["schema_version"] = s.schema_version;
-  j["kernel_version"] = s.kernel_version;
+  j["schema_version"] = kSamplesSchemaVersion;
   if (!s.note.empty()) j["note"] = s.note;
   if (!s.gpu_device.empty()) j["gpu"] = {{"device", s.gpu_device}, {"core", s.gpu_core}, {"compute_units", s.gpu_compute_units}};
   model::Profile p;
@@ -123,6 +117,13 @@ std::string dump_samples(const SampleSet& s) {
 
 void save_samples(const SampleSet& s, const std::string& path) {
   write_file_replacing(path, dump_samples(s), "the samples file");
+}
+
+std::string samples_kernels_mismatch(const SampleSet& s, const std::string& build_kernels) {
+  if (s.device.kernels == build_kernels) return "";
+  if (s.device.kernels.empty())
+    return "measured with unknown kernels (the file predates the kernels digest) and this build runs (" + build_kernels + ")";
+  return "measured with other kernels (" + s.device.kernels + ") than this build runs (" + build_kernels + ")";
 }
 
 }  // namespace hilsim::calibration

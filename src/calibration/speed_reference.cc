@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "hilsim/calibration/device_facts.h"
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/samples.h"
 #include "hilsim/util/error.h"
@@ -39,8 +40,18 @@ std::vector<KernelPoint> reference_points() {
 }  // namespace
 
 std::string speed_reference_workload() {
-  return std::string("kernel mix v1 (conv3x3 x3, conv1x1, depthwise3x3, block8x4@0.7, add, maxpool, gemm), 1 thread, ") +
-         kKernelVersion;
+  return "kernel mix v1 (conv3x3 x3, conv1x1, depthwise3x3, block8x4@0.7, add, maxpool, gemm), 1 thread";
+}
+
+bool speed_reference_comparable(const model::DeviceInfo& profiled) {
+  const std::string& w = profiled.speed_reference.workload;
+  const std::string mix = speed_reference_workload();
+  const std::string legacy = ", kernels-";
+  const bool same_workload =
+      w == mix || (w.compare(0, mix.size(), mix) == 0 && w.compare(mix.size(), legacy.size(), legacy) == 0 &&
+                   w.size() > mix.size() + legacy.size() &&
+                   w.find_first_not_of("0123456789", mix.size() + legacy.size()) == std::string::npos);
+  return same_workload && (profiled.kernels.empty() || profiled.kernels == build_kernels_digest());
 }
 
 struct SpeedReferenceRun::State {
@@ -191,7 +202,7 @@ Sample scale_by_host(const Sample& in, double factor, double exponent) {
 
 double host_parallel_slowdown(const model::DeviceInfo& profiled, int threads, double now_ms) {
   const model::SpeedReference& r = profiled.speed_reference;
-  if (r.workload != speed_reference_workload() || threads < 2 || r.parallel_threads != threads || !(r.parallel_ms > 0) ||
+  if (!speed_reference_comparable(profiled) || threads < 2 || r.parallel_threads != threads || !(r.parallel_ms > 0) ||
       !(now_ms > 0))
     return 0;
   return now_ms / r.parallel_ms;
@@ -204,7 +215,7 @@ bool slow_phase(const std::vector<double>& readings, const CalibrationPolicy& po
 
 double host_slowdown(const model::DeviceInfo& profiled, double now_ms) {
   const model::SpeedReference& r = profiled.speed_reference;
-  if (r.workload != speed_reference_workload() || !(r.ms > 0) || !(now_ms > 0)) return 0;
+  if (!speed_reference_comparable(profiled) || !(r.ms > 0) || !(now_ms > 0)) return 0;
   return now_ms / r.ms;
 }
 

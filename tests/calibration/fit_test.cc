@@ -145,26 +145,43 @@ TEST(Fit, RejectsNonPositiveTimes) {
   EXPECT_THROW(fit_kernel_class({x}, {"macs"}), hilsim::Error);
 }
 
-TEST(Samples, RoundTripAndVersionCheck) {
+TEST(Samples, RoundTripKeepsTheKernelsDigestAndOldFilesReadAsUnknownKernels) {
   SampleSet s;
   s.device.name = "d";
   s.device.cpu_model = "c";
   s.device.os = "Linux";
+  s.device.kernels = "0123456789abcdef";
   Sample x;
   x.klass = "gemm";
   x.features = {{"macs", 100}};
   x.ms_median = 0.5;
   s.samples.push_back(x);
-  auto t = parse_samples(dump_samples(s), "s.json");
+  const std::string text = dump_samples(s);
+  // One stamp: the digest in the device block, no second hand-kept version beside it.
+  EXPECT_EQ(text.find("kernel_version"), std::string::npos);
+  auto t = parse_samples(text, "s.json");
   ASSERT_EQ(t.samples.size(), 1u);
   EXPECT_EQ(t.samples[0].features["macs"], 100);
-  std::string other = dump_samples(s);
-  other.replace(other.find(kKernelVersion), std::string(kKernelVersion).size(), "kernels-0");
+  EXPECT_EQ(t.device.kernels, "0123456789abcdef");
+  EXPECT_EQ(samples_kernels_mismatch(t, "0123456789abcdef"), "");
+  const std::string other = samples_kernels_mismatch(t, "fedcba9876543210");
+  EXPECT_NE(other.find("0123456789abcdef"), std::string::npos) << other;
+  EXPECT_NE(other.find("fedcba9876543210"), std::string::npos) << other;
+  // A version-1 file (a hand-kept kernel_version, no digest) still loads; its kernels are unknown.
+  const std::string old = R"({"schema_version": 1, "kernel_version": "kernels-3",
+    "device": {"name": "d", "cpu_model": "c", "os": "Linux", "cores": 2, "caches": [], "isa": [],
+               "calibrated_at": "", "hilsim_version": "", "git_sha": ""},
+    "samples": [{"class": "gemm", "features": {"macs": 100}, "ms_median": 0.5}]})";
+  const SampleSet legacy = parse_samples(old, "old.json");
+  EXPECT_TRUE(legacy.device.kernels.empty());
+  EXPECT_NE(samples_kernels_mismatch(legacy, "fedcba9876543210").find("unknown kernels"), std::string::npos);
+  std::string future = text;
+  future.replace(future.find("\"schema_version\": 2"), 19, "\"schema_version\": 9");
   try {
-    parse_samples(other, "s.json");
+    parse_samples(future, "s.json");
     FAIL();
   } catch (const hilsim::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("kernel_version"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("schema_version"), std::string::npos);
   }
 }
 

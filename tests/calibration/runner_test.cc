@@ -8,6 +8,7 @@
 #include <set>
 
 #include "hilsim/calibration/calibrator.h"
+#include "hilsim/calibration/device_facts.h"
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/roofline.h"
 #include "hilsim/calibration/speed_reference.h"
@@ -136,13 +137,13 @@ TEST(KernelRunner, BadInputIsAnErrorNamingIt) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("dense_conv9x9"), std::string::npos);
   }
-  // Resuming from samples of other kernels is refused, naming the version.
+  // Resuming from samples of other kernels is refused, naming both digests; so is a file that
+  // predates the digest (its kernels are unknown).
   const std::string path = tmp_path("test_other_version.samples.json");
   SampleSet s;
-  std::string text = dump_samples(s);
-  const std::string v = std::string("\"") + kKernelVersion + "\"";
-  text.replace(text.find(v), v.size(), "\"kernels-0\"");
-  std::ofstream(path) << text;
+  s.device = detect_device();
+  s.device.kernels = "0000000000000000";
+  save_samples(s, path);
   o.classes = {"copy"};
   o.samples_path = path;
   o.resume = true;
@@ -150,9 +151,17 @@ TEST(KernelRunner, BadInputIsAnErrorNamingIt) {
     calibrate_kernels(o);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("kernels-0"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("0000000000000000"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(build_kernels_digest()), std::string::npos) << e.what();
   }
-  EXPECT_THROW(fit_profile(parse_samples(text, "x")), Error);
+  s.device.kernels.clear();
+  save_samples(s, path);
+  try {
+    calibrate_kernels(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown kernels"), std::string::npos) << e.what();
+  }
   std::filesystem::remove(path);
 }
 
@@ -174,6 +183,16 @@ TEST(KernelRunner, FitRecoversAKnownModelFromGridFeatures) {
   const model::Profile prof = fit_profile(set);
   const auto& m = prof.kernels.at("dense_conv1x1/t1");
   EXPECT_LT(m.fit_rmspe, 0.5);
+  // A refit from samples of other kernels writes their digest into the profile, which is then flagged
+  // against this build the way any profile of other kernels is.
+  set.device = detect_device();
+  set.device.kernels = "0000000000000000";
+  const model::Profile other = fit_profile(set);
+  EXPECT_EQ(other.device.kernels, "0000000000000000");
+  const auto mm = model::device_mismatches(other.device, detect_device());
+  ASSERT_EQ(mm.size(), 1u);
+  EXPECT_EQ(mm[0].kind, model::DeviceMismatch::Kind::kKernels);
+  EXPECT_NE(mm[0].text.find(build_kernels_digest()), std::string::npos) << mm[0].text;
   EXPECT_NEAR(m.params[0], 1.5e-8, 1.5e-9);
   int worst = -1;
   EXPECT_LT(held_out_rmspe(set.samples, model::feature_names("dense_conv1x1"), &worst), 0.5);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "hilsim/calibration/device_facts.h"
 #include "hilsim/util/error.h"
 
 using namespace hilsim::calibration;
@@ -67,7 +68,18 @@ TEST(SpeedReference, SlowdownOnlyAgainstTheSameWorkload) {
   d.speed_reference = summarize_speed_reference({speed_reference_sample({4.0}, 1, 0)});
   EXPECT_NEAR(host_slowdown(d, 5.0), 1.25, 1e-12);
   EXPECT_EQ(host_slowdown(d, 0.0), 0.0);
-  d.speed_reference.workload = "another workload, kernels-0";  // other kernels: not comparable
+  d.kernels = build_kernels_digest();
+  EXPECT_NEAR(host_slowdown(d, 5.0), 1.25, 1e-12);
+  // Timed by other kernels (the profile's digest differs from this build's): not comparable.
+  d.kernels = "0000000000000000";
+  EXPECT_EQ(host_slowdown(d, 5.0), 0.0);
+  d.kernels.clear();  // no digest recorded: taken at its word
+  // Readings from before the digest named the kernels by a ", kernels-N" tail: the same workload.
+  d.speed_reference.workload = speed_reference_workload() + ", kernels-3";
+  EXPECT_NEAR(host_slowdown(d, 5.0), 1.25, 1e-12);
+  d.speed_reference.workload = speed_reference_workload() + ", kernels-";
+  EXPECT_EQ(host_slowdown(d, 5.0), 0.0);
+  d.speed_reference.workload = "another workload";
   EXPECT_EQ(host_slowdown(d, 5.0), 0.0);
 }
 
@@ -128,5 +140,6 @@ TEST(SpeedReference, TheWorkloadRunsOnKernelsAloneAndTimesEachPass) {
   const std::vector<double> t = ref.time(3);
   ASSERT_EQ(t.size(), 3u);
   for (double ms : t) EXPECT_GT(ms, 0);
-  EXPECT_NE(speed_reference_workload().find(kKernelVersion), std::string::npos);
+  // The workload names what is timed; the kernels that timed it are the profile's digest alone.
+  EXPECT_EQ(speed_reference_workload().find("kernels-"), std::string::npos);
 }

@@ -23,6 +23,10 @@ std::vector<model::CacheLevel> caches_from_sizes(const CacheSizes& s);
 // `root` is the filesystem root to read from ("/" normally; a fake tree in tests).
 model::DeviceInfo detect_device(const std::string& root = "/");
 
+// This build's kernels digest (CMake hashes the kernel sources): the one stamp that profiles and
+// samples record in device.kernels and `hilsim --version` prints.
+std::string build_kernels_digest();
+
 // Parses sysfs cache sizes such as "48K", "2048K", "32M"; -1 when unreadable.
 int64_t parse_cache_size(const std::string& text);
 

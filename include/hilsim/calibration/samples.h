@@ -1,7 +1,8 @@
 // Raw calibration samples: one timed kernel instance each, kept beside the profile so a profile can
 // be re-fitted (`hilsim fit`) without re-measuring, and checkpointed so an interrupted calibration
-// resumes. A samples file records the kernel version that produced it: timings of other kernels
-// must not be fitted into this build's profile.
+// resumes. A samples file records the kernels that produced it in device.kernels, the build's digest
+// of the kernel sources (the profile's stamp, which fit_profile copies over): timings of other
+// kernels make a profile of those kernels, flagged as such wherever it is used.
 #pragma once
 
 #include <cmath>
@@ -13,9 +14,9 @@
 
 namespace hilsim::calibration {
 
-inline constexpr int kSamplesSchemaVersion = 1;
-// Bump when a kernel's code changes in a way that changes its timing.
-inline constexpr const char* kKernelVersion = "kernels-3";
+// 2: the kernels are device.kernels (the build's digest). 1 carried a hand-kept "kernel_version"
+// beside it, which fell behind the code; version-1 files still load, their kernels unknown.
+inline constexpr int kSamplesSchemaVersion = 2;
 
 struct Sample {
   std::string klass;                       // kernel class, e.g. "dense_conv3x3", "block_8x4"
@@ -42,8 +43,7 @@ inline int sample_threads(const Sample& s) {
 
 struct SampleSet {
   int schema_version = kSamplesSchemaVersion;
-  std::string kernel_version = kKernelVersion;
-  model::DeviceInfo device;
+  model::DeviceInfo device;  // device.kernels: the kernels digest the samples were measured with ("" unknown)
   std::string note;  // e.g. "measured under qemu-user: timings are meaningless"
   // The OpenCL device the gpu samples were taken on, and the CPU core driving it (-1: not pinned).
   std::string gpu_device;
@@ -56,5 +56,10 @@ SampleSet parse_samples(const std::string& json_text, const std::string& where);
 SampleSet load_samples(const std::string& path);
 std::string dump_samples(const SampleSet& s);
 void save_samples(const SampleSet& s, const std::string& path);  // atomic (write + rename)
+
+// "" when `s` was measured with the kernels whose digest is `build_kernels`; else how they differ, as
+// a phrase after "the samples were": "measured with other kernels (X) than this build runs (Y)", or
+// with unknown kernels for files that predate the digest.
+std::string samples_kernels_mismatch(const SampleSet& s, const std::string& build_kernels);
 
 }  // namespace hilsim::calibration

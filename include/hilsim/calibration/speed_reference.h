@@ -14,8 +14,12 @@
 
 namespace hilsim::calibration {
 
-// What is timed, with the kernel version: readings of other workloads or kernels are not compared.
+// What is timed. The kernels that timed it are the profile's device.kernels digest.
 std::string speed_reference_workload();
+// Whether a profile's reading can be compared with one taken now: the same workload (readings from
+// before the digest spelled it with a ", kernels-N" tail) run by kernels not known to differ from this
+// build's (a profile that records no digest is taken at its word, as before).
+bool speed_reference_comparable(const model::DeviceInfo& profiled);
 
 // Prepares the workload once; time() may then be called between other measurements. With threads > 1
 // each kernel is split over that many threads: the reading of the host's parallel capacity.
@@ -70,7 +74,7 @@ Sample scale_by_host(const Sample& s, double factor, double exponent);
 bool slow_phase(const std::vector<double>& readings, const CalibrationPolicy& policy = {});
 
 // How much slower this host runs the workload now than when the profile was calibrated (now / then:
-// 1.2 = 20% slower); 0 when the profile has no reading of the same workload.
+// 1.2 = 20% slower); 0 when the profile has no comparable reading (speed_reference_comparable).
 double host_slowdown(const model::DeviceInfo& profiled, double now_ms);
 // The same for the workload on `threads` threads, against the profile's parallel level; 0 when the
 // profile has none at that thread count.
