@@ -27,6 +27,7 @@ DEFINE_int32(threads, 1,
 #include "hilsim/graph/onnx_io.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/costmodel/predictor.h"
+#include "hilsim/model/profile_note.h"
 #include "hilsim/kernels/cpu_features.h"
 #include "hilsim/util/error.h"
 
@@ -93,35 +94,15 @@ std::string best_bundled_profile(const std::vector<BundledProfile>& all) {
 
 std::string bundled_profile() { return best_bundled_profile(bundled_profiles()); }
 
-void note_if_profile_kernels_differ(const model::Profile& p, const std::string& path) {
+void note_about_profile(const model::Profile& p, const std::string& path, model::ProfileNoteScope scope) {
+  // Once per process, whichever command part asks first: a command that loads its profile twice (validate
+  // re-predicts after running) says it once.
   static bool said = false;
   if (said) return;
-  for (const auto& x : model::device_mismatches(p.device, this_machine()))
-    if (x.kind == model::DeviceMismatch::Kind::kKernels) {
-      said = true;
-      std::fprintf(stderr, "note: %s was %s: its figures describe those kernels, not this build's "
-                   "(`hilsim calibrate` measures these)\n", path.c_str(), x.text.c_str());
-    }
-}
-
-void note_if_profile_is_of_another_machine(const model::Profile& p, const std::string& path) {
-  static bool said = false;
-  if (said) return;
-  const auto m = model::device_mismatches(p.device, this_machine());
-  if (m.empty() && p.provenance == "measured") return;
+  const std::string note = model::profile_note(p, this_machine(), path, scope);
+  if (note.empty()) return;
   said = true;
-  std::string why;
-  for (const auto& x : m) why += (why.empty() ? "" : "; ") + x.text;
-  if (p.provenance == "measured" &&
-      std::all_of(m.begin(), m.end(), [](const auto& x) { return x.kind == model::DeviceMismatch::Kind::kKernels; })) {
-    said = false;
-    note_if_profile_kernels_differ(p, path);
-    return;
-  }
-  std::fprintf(stderr, "note: %s %s another machine%s%s%s: runs here need not match its predictions "
-               "(`hilsim profiles` lists the bundled ones, `hilsim calibrate` measures this machine)\n",
-               path.c_str(), p.provenance == "measured" ? "was measured on" : "is built from spec figures of",
-               why.empty() ? "" : " (", why.c_str(), why.empty() ? "" : ")");
+  std::fprintf(stderr, "note: %s\n", note.c_str());
 }
 
 HostSpeed measure_host_speed(const model::Profile& p, std::vector<double>* runs, int threads) {
@@ -292,7 +273,7 @@ ProfileFile profile_or_bundled() {
   ProfileFile r;
   r.path = FLAGS_profile.empty() ? bundled_profile() : FLAGS_profile;
   r.profile = model::load_profile(r.path);
-  note_if_profile_is_of_another_machine(r.profile, r.path);
+  note_about_profile(r.profile, r.path, model::ProfileNoteScope::kMachine);
   return r;
 }
 

@@ -28,6 +28,7 @@ DECLARE_double(target_speedup);  // (plan.cc)
 #include <vector>
 
 #include "hilsim/model/profile.h"
+#include "hilsim/model/profile_note.h"
 #include "hilsim/graph/graph.h"
 #include "hilsim/partition/planner.h"
 
@@ -50,12 +51,12 @@ struct BundledProfile {
 std::vector<BundledProfile> bundled_profiles();
 // The bundled_profile() choice among an already loaded list.
 std::string best_bundled_profile(const std::vector<BundledProfile>& all);
-// Says on stderr, once, that `p` was measured on (or specified for) another machine, when a command is
-// about to compare its predictions with runs here: the gap is then the machine, not the model.
-void note_if_profile_is_of_another_machine(const model::Profile& p, const std::string& path);
-// A note on stderr when the profile was calibrated with other kernel sources than this build's (any
-// machine: a phone profile from an older hilsim describes the older kernels too).
-void note_if_profile_kernels_differ(const model::Profile& p, const std::string& path);
+// Says on stderr, once per process, what model::profile_note says about using `p` here: with kMachine
+// (commands about to compare its predictions with runs here) that it was measured on or specified for
+// another machine, the gap then being the machine, not the model; with kKernels only that it was
+// calibrated with other kernel sources than this build's (any machine: a phone profile from an older
+// hilsim describes the older kernels too).
+void note_about_profile(const model::Profile& p, const std::string& path, model::ProfileNoteScope scope);
 // The host's speed now against the profile's calibration, on its speed reference (timed here when
 // the profile has one of the same workload): slowdown = now / then, 0 when there is nothing to compare.
 // For a run on `threads` > 1 it also times the workload on that many threads when the profile holds

@@ -99,7 +99,7 @@ int run_validate_library(const std::string& dir) {
   model::Profile profile;
   if (!FLAGS_profile.empty()) {
     profile = model::load_profile(FLAGS_profile);
-    note_if_profile_is_of_another_machine(profile, FLAGS_profile);
+    note_about_profile(profile, FLAGS_profile, model::ProfileNoteScope::kMachine);
   }
   // The library's own default is one thread; --threads sets hilsim_model_set_threads.
   const int threads = threads_from_flags(0, FLAGS_profile.empty() ? nullptr : &profile);
@@ -147,7 +147,7 @@ int run_validate(const std::vector<std::string>& args) {
   model::Profile profile;
   if (!FLAGS_profile.empty()) {
     profile = model::load_profile(FLAGS_profile);
-    note_if_profile_is_of_another_machine(profile, FLAGS_profile);
+    note_about_profile(profile, FLAGS_profile, model::ProfileNoteScope::kMachine);
   }
   const partition::Validation v =
       partition::validate_emitted(args[0], FLAGS_profile.empty() ? nullptr : &profile, FLAGS_repeat);

@@ -40,7 +40,7 @@ int run_plan(const std::vector<std::string>& args) {
   o.max_ratio = FLAGS_max_ratio;
   o.keep_first_last_dense = FLAGS_keep_first_last;
   const model::Profile profile = model::load_profile(FLAGS_profile);
-  note_if_profile_kernels_differ(profile, FLAGS_profile);
+  note_about_profile(profile, FLAGS_profile, model::ProfileNoteScope::kKernels);
   o.threads = threads_from_flags(0, &profile, FLAGS_unit);
   o.unit = FLAGS_unit;
   o.split_units = split_list(FLAGS_split_units);

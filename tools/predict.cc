@@ -49,8 +49,7 @@ int run_predict(const std::vector<std::string>& args) {
   po.allow_extrapolation = FLAGS_allow_extrapolation;
   // --compare runs here: the count must suit this machine too.
   if (FLAGS_compare) threads_from_flags(plan_threads);
-  if (FLAGS_compare) note_if_profile_is_of_another_machine(profile, FLAGS_profile);
-  else note_if_profile_kernels_differ(profile, FLAGS_profile);
+  note_about_profile(profile, FLAGS_profile, FLAGS_compare ? model::ProfileNoteScope::kMachine : model::ProfileNoteScope::kKernels);
   costmodel::Predictor pred(g, profile, po);
   runtime::SparsitySpec cfg;
   if (!FLAGS_sparsity.empty()) cfg = runtime::parse_sparsity_spec(FLAGS_sparsity);

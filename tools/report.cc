@@ -111,7 +111,7 @@ int run_report(const std::vector<std::string>& args) {
   double measured_p10 = -1;
   if (FLAGS_compare) {
     std::fprintf(stderr, "report: measuring on this machine (%d runs)...\n", FLAGS_repeat);
-    note_if_profile_is_of_another_machine(profile, FLAGS_profile);
+    note_about_profile(profile, FLAGS_profile, model::ProfileNoteScope::kMachine);
     threads_from_flags(given_plan ? given_plan->threads : 0);  // the count must suit this machine too
     runtime::RunConfigRequest req;
     req.threads = pred.default_threads();
