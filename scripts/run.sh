@@ -21,11 +21,12 @@ sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" fo
     # One profile per machine kind: CPU model, ISA flags and core count name it.
     key=$( (grep -m1 "model name" /proc/cpuinfo; grep -m1 -o -w -E "avx512f|avx2|asimd" /proc/cpuinfo; nproc) | cksum | cut -d" " -f1)
     PROFILE=build/profiles/this_machine_$key.json
-    # A kept calibration is reused only while the kernels it timed are the ones this build runs.
-    kernels=$(./build/hilsim --version | sed -n 's/.*kernels \([0-9a-f]*\)).*/\1/p')
-    if [[ -f "$PROFILE" ]] && ./build/hilsim predict zoo:resnet18_like@64 --profile "$PROFILE" --json >/dev/null 2>&1 &&
-       /usr/bin/python3 -c 'import json, sys; sys.exit(json.load(open(sys.argv[1]))["device"].get("kernels") != sys.argv[2])' \
-         "$PROFILE" "$kernels"; then
+    # A kept calibration is reused only while the kernels it timed are the ones this build runs
+    # (`hilsim profiles --profile P --json` says so in "kernels_match") and it still predicts.
+    if [[ -f "$PROFILE" ]] && ./build/hilsim profiles --profile "$PROFILE" --json 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["profile"]["kernels_match"] else 1)' &&
+       ./build/hilsim predict zoo:resnet18_like@64 --profile "$PROFILE" --json >/dev/null 2>&1; then
       echo "== 0. no bundled profile describes this machine: using its calibration from an earlier run, $PROFILE"
     else
       echo "== 0. no bundled profile describes this machine (hilsim profiles): calibrating it first (${CALIBRATE_S:-120} s)"
