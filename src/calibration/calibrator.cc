@@ -128,8 +128,7 @@ std::vector<KernelPoint> zoo_points(const std::vector<std::string>& classes, int
       p.threads = threads;
       p.c = cs.c, p.f = cs.f, p.h = cs.h, p.w = cs.w, p.k = cs.kh, p.stride = cs.stride_h, p.groups = cs.groups;
       p.act = op.fused.kind == graph::Activation::kSiLU ? 2 : op.fused.kind == graph::Activation::kRelu ? 1 : 0;
-      const bool dw = cs.is_depthwise() && (cs.kh == 3 || cs.kh == 5);
-      p.klass = model::dense_conv_class(cs.kh, cs.kw, dw);
+      p.klass = model::conv_class(cs, "dense");
       std::vector<KernelPoint> variants{p};
       if (cs.groups == 1) {
         const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);

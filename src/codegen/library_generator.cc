@@ -12,6 +12,7 @@
 #include "hilsim/codegen/kernel_header.h"
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/runtime/conv_lowering.h"
+#include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/memory_plan.h"
 #include "hilsim/runtime/op_lowering.h"
 #include "hilsim/util/error.h"
@@ -371,8 +372,8 @@ std::string Generator::runtime_conv_body(const Op& op, const kernels::ConvShape&
         if (!bt || static_cast<int64_t>(bt->f32.size()) != s.f) unsupported(op, "a bias that is not a constant of F values");
         bias = "F(" + std::to_string(blob_.put(bt->f32)) + ")";
       }
-      // The executor's rule: its depthwise kernel takes square 3x3 and 5x5 windows, the GEMM the rest.
-      const bool dw = s.is_depthwise() && (s.kh == 3 || s.kh == 5) && s.kh == s.kw;
+      // The executor's rule (the depthwise kernels take every depthwise shape).
+      const bool dw = runtime::conv_family(s, runtime::LayerSparsity{}) == runtime::ConvFamily::kDepthwise;
       o << "    k.conv[" << rc.index << "] = hsk_rt::prepare_" << (dw ? "depthwise" : "dense") << "_conv(s, F(" << w_at
         << "), " << bias << ", ep);\n";
       rc.kernel = dw ? "runtime depthwise_conv" : "runtime dense_conv";

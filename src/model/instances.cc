@@ -6,26 +6,29 @@
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/graph/op_registry.h"
 #include "hilsim/kernels/sparse_conv.h"
+#include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/op_lowering.h"
+#include "hilsim/runtime/sparse_select.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::model {
 
 std::string conv_class(const kernels::ConvShape& s, const std::string& format, int bf, int bc, int entries) {
-  (void)bc;
-  (void)entries;
-  // kernel_names.h's table applied to the kernel that runs, without building its name (this runs for
-  // every layer of every query); KernelNames.ConvClassIsTheKernelsClass holds the two together.
-  if (format == "dense" || format.empty()) {
-    // Depthwise kernels exist for 3x3 and 5x5; other depthwise convs run the grouped dense kernel.
-    const bool dw = s.is_depthwise() && s.kh == s.kw && (s.kh == 3 || s.kh == 5);
-    return dense_conv_class(s.kh, s.kw, dw);
+  // The runtime's kernel choice (runtime::conv_family) through kernel_names.h's one table, without
+  // building the kernel's name (this runs for every layer of every query).
+  runtime::LayerSparsity ls;
+  if (!format.empty() && format != "dense") {
+    bool known = false;
+    for (auto f : {runtime::Format::kBlock, runtime::Format::kBlockCol, runtime::Format::kPattern, runtime::Format::kCsr})
+      if (format == runtime::format_name(f)) ls.format = f, known = true;
+    if (!known) throw Error("format '" + format + "'", "unknown storage format (dense, block, block_col, pattern, csr)");
+    ls.bf = bf, ls.bc = bc, ls.entries = entries;
   }
-  if (format == "block" || format == "block_col") return "sparse_fb" + std::to_string(std::min(bf, 16));
-  if (format == "pattern" || format == "csr") return "sparse_fb1";
-  throw Error("format '" + format + "'", "unknown storage format (dense, block, block_col, pattern, csr)");
+  const runtime::ConvFamily family = runtime::conv_family(s, ls);
+  return conv_kernel_class(family, s.kh, s.kw,
+                           family == runtime::ConvFamily::kSparse ? runtime::sparse_format_of(ls).row_height() : 1);
 }
 
 std::string memory_class(const std::string& type) {

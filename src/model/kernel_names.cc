@@ -52,30 +52,45 @@ std::optional<kernels::Isa> dispatch_isa(const DeviceInfo& d) {
   return kernels::Isa::kGeneric;
 }
 
+std::string conv_kernel_class(runtime::ConvFamily family, int64_t kh, int64_t kw, int row_height) {
+  switch (family) {
+    case runtime::ConvFamily::kSparse: return "sparse_fb" + std::to_string(row_height);
+    case runtime::ConvFamily::kDepthwise:
+      if (kh == kw && (kh == 3 || kh == 5)) return dense_conv_class(kh, kw, true);
+      return dense_conv_class(kh, kw, false);
+    case runtime::ConvFamily::kDense: return dense_conv_class(kh, kw, false);
+  }
+  return "";
+}
+
 std::string conv_kernel_name(const kernels::ConvShape& s, const runtime::LayerSparsity& ls,
                              std::optional<kernels::Isa> isa) {
-  if (ls.format != runtime::Format::kDense) {
-    const kernels::SparseFormat f = runtime::sparse_format_of(ls);
-    return isa ? kernels::sparse_conv_kernel_name(f, *isa) : f.name();
+  switch (runtime::conv_family(s, ls)) {
+    case runtime::ConvFamily::kSparse: {
+      const kernels::SparseFormat f = runtime::sparse_format_of(ls);
+      return isa ? kernels::sparse_conv_kernel_name(f, *isa) : f.name();
+    }
+    case runtime::ConvFamily::kDepthwise:
+      return isa ? kernels::depthwise_conv_kernel_name(s, *isa)
+                 : "depthwise_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
+    case runtime::ConvFamily::kDense: break;
   }
-  // The executor's choice: depthwise kernels exist for square 3x3 and 5x5; other depthwise convs run
-  // the grouped dense kernel.
-  const bool dw = s.is_depthwise() && s.kh == s.kw && (s.kh == 3 || s.kh == 5);
-  if (isa) return dw ? kernels::depthwise_conv_kernel_name(s, *isa) : kernels::dense_conv_kernel_name(s, *isa);
-  return std::string(dw ? "depthwise_conv" : "dense_conv") + std::to_string(s.kh) + "x" + std::to_string(s.kw);
+  return isa ? kernels::dense_conv_kernel_name(s, *isa) : "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
 }
 
 std::string kernel_class_of(const std::string& kernel) {
   int64_t kh = 0, kw = 0;
-  if (starts_with(kernel, "dense_conv") && parse_kernel_size(kernel, 10, &kh, &kw)) return dense_conv_class(kh, kw, false);
+  if (starts_with(kernel, "dense_conv") && parse_kernel_size(kernel, 10, &kh, &kw))
+    return conv_kernel_class(runtime::ConvFamily::kDense, kh, kw, 1);
   if (starts_with(kernel, "depthwise_conv") && parse_kernel_size(kernel, 14, &kh, &kw))
-    return dense_conv_class(kh, kw, true);
+    return conv_kernel_class(runtime::ConvFamily::kDepthwise, kh, kw, 1);
   if (starts_with(kernel, "gemm_")) return "gemm";
   const std::string base = without_isa(kernel);
   if (starts_with(base, "block_") || starts_with(base, "pattern_") || base == "csr_1x1" ||
       starts_with(base, "detected_rows")) {
     try {
-      return "sparse_fb" + std::to_string(kernels::SparseFormat::from_name(base, "kernel").row_height());
+      return conv_kernel_class(runtime::ConvFamily::kSparse, 0, 0,
+                               kernels::SparseFormat::from_name(base, "kernel").row_height());
     } catch (const Error&) {
       return "";
     }

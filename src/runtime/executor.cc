@@ -27,6 +27,7 @@
 #include "hilsim/runtime/memory_plan.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/graph/passes/channel_split.h"
+#include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/gpu_lowering.h"
 #include "hilsim/runtime/op_lowering.h"
 #include "hilsim/runtime/sparse_select.h"
@@ -345,7 +346,7 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
       if (choice.pruned_weights) g.mutable_constant(op.inputs[1])->f32 = std::move(*choice.pruned_weights);
     } else {
       const float* w = g.constant(op.inputs[1])->f32.data();
-      conv = cs.is_depthwise() && (cs.kh == 3 || cs.kh == 5) && cs.kh == cs.kw
+      conv = conv_family(cs, LayerSparsity{}) == ConvFamily::kDepthwise
                  ? std::shared_ptr<kernels::PreparedConv>(kernels::prepare_depthwise_conv(cs, w, bias ? bias->f32.data() : nullptr, epilogue_of(op)))
                  : std::shared_ptr<kernels::PreparedConv>(kernels::prepare_dense_conv(cs, w, bias ? bias->f32.data() : nullptr, epilogue_of(op)));
     }

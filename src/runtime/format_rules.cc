@@ -10,4 +10,9 @@ std::string format_problem(const kernels::ConvShape& s, const LayerSparsity& ls)
   return kernels::sparse_format_problem(s, sparse_format_of(ls));
 }
 
+ConvFamily conv_family(const kernels::ConvShape& s, const LayerSparsity& ls) {
+  if (ls.format != Format::kDense) return ConvFamily::kSparse;
+  return s.is_depthwise() ? ConvFamily::kDepthwise : ConvFamily::kDense;
+}
+
 }  // namespace hilsim::runtime

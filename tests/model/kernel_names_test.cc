@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "hilsim/graph/builder.h"
 #include "hilsim/model/instances.h"
+#include "hilsim/runtime/executor.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::model {
@@ -73,8 +77,9 @@ TEST(KernelNames, ConvKernelNameWithAndWithoutIsa) {
   EXPECT_EQ(conv_kernel_name(shape(16, 16, 3, 2, 16), dense, kernels::Isa::kAvx512),
             "depthwise_conv3x3_f32_dwconv_3x3s2_avx512");
   EXPECT_EQ(conv_kernel_name(shape(16, 16, 3, 2, 16), dense, std::nullopt), "depthwise_conv3x3");
-  // A 7x7 depthwise conv runs the grouped dense kernel.
-  EXPECT_EQ(conv_kernel_name(shape(16, 16, 7, 1, 16), dense, kernels::Isa::kGeneric), "dense_conv7x7_f32_gemm_8x32_generic");
+  // A 7x7 depthwise conv runs the depthwise row kernel (prepare_dense_conv hands depthwise shapes to it).
+  EXPECT_EQ(conv_kernel_name(shape(16, 16, 7, 1, 16), dense, kernels::Isa::kGeneric),
+            "depthwise_conv7x7_f32_dwconv_row_generic");
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), setting(runtime::Format::kBlock), kernels::Isa::kAvx512),
             "block_8x4_avx512");
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), setting(runtime::Format::kBlockCol, 16, 2), std::nullopt),
@@ -93,7 +98,58 @@ TEST(KernelNames, ConvClassIsTheKernelsClass) {
   EXPECT_EQ(conv_class(shape(8, 16, 5, 1, 1), "dense", 8, 4, 2), "dense_conv5x5");
   EXPECT_EQ(conv_class(shape(16, 16, 5, 1, 16), "", 8, 4, 2), "depthwise_conv5x5");
   EXPECT_EQ(conv_class(shape(16, 16, 7, 1, 16), "dense", 8, 4, 2), "dense_convkxk");
+  EXPECT_EQ(kernel_class_of("depthwise_conv7x7_f32_dwconv_row_generic"), "dense_convkxk");
+  EXPECT_EQ(kernel_class_of("depthwise_conv1x1_f32_dwconv_row_generic"), "dense_conv1x1");
   EXPECT_THROW(conv_class(shape(8, 16, 3, 1, 1), "blocky", 8, 4, 2), Error);
+}
+
+// One rule, asked by both sides: for each conv descriptor the class the cost model prices it by is the
+// class of the kernel the runtime prepares for it, and predict names that very kernel.
+TEST(KernelNames, TheCostModelsClassIsTheClassOfTheKernelTheRuntimePrepares) {
+  struct Case {
+    int64_t c, f, k, stride, groups;
+    runtime::LayerSparsity ls;
+  };
+  const auto dense = setting(runtime::Format::kDense);
+  const std::vector<Case> cases = {
+      {16, 32, 1, 1, 1, dense},   {16, 32, 3, 1, 1, dense},  {16, 32, 3, 2, 1, dense},
+      {16, 16, 5, 1, 1, dense},   {8, 16, 7, 1, 1, dense},   {16, 32, 3, 1, 4, dense},  // grouped
+      {16, 16, 3, 1, 16, dense},  {16, 16, 3, 2, 16, dense}, {16, 16, 5, 1, 16, dense},  // depthwise
+      {16, 16, 5, 2, 16, dense},  {16, 16, 7, 1, 16, dense}, {16, 16, 1, 1, 16, dense},
+      {16, 32, 3, 1, 1, setting(runtime::Format::kBlock, 8, 4)},
+      {16, 32, 3, 1, 1, setting(runtime::Format::kBlock, 4, 2)},
+      {16, 32, 1, 1, 1, setting(runtime::Format::kBlock, 16, 4)},
+      {16, 32, 3, 1, 1, setting(runtime::Format::kBlock, 1, 4)},
+      {16, 32, 3, 1, 1, setting(runtime::Format::kBlockCol, 8, 4)},
+      {16, 32, 3, 1, 1, setting(runtime::Format::kBlockCol, 2, 4)},
+      {16, 32, 3, 1, 1, setting(runtime::Format::kPattern, 8, 4, 2)},
+      {16, 32, 3, 1, 1, setting(runtime::Format::kPattern, 8, 4, 3)},
+      {16, 32, 1, 1, 1, setting(runtime::Format::kCsr)},
+  };
+  std::set<std::string> classes;
+  for (const Case& t : cases) {
+    graph::GraphBuilder b("one_conv");
+    const std::string x = b.input("x", {1, t.c, 16, 16});
+    b.output(b.conv(x, t.f, t.k, t.stride, t.groups, true, std::nullopt, 1, "conv"));
+    runtime::ExecOptions o;
+    o.detect_structure = false;
+    if (t.ls.format != runtime::Format::kDense) o.sparsity.layers["conv"] = t.ls;
+    runtime::Executor ex(b.finish(), o);
+    const runtime::CompiledOp* op = nullptr;
+    for (const auto& r : ex.ops())
+      if (r.type == "Conv") op = &r;
+    ASSERT_NE(op, nullptr);
+    const kernels::ConvShape cs = shape(t.c, t.f, t.k, t.stride, t.groups);
+    const std::string what = op->kernel + " for " + cs.str();
+    const OpInstance mine = conv_op_instance(cs, true, graph::Activation::kNone, t.ls, 1, true, "conv");
+    EXPECT_EQ(mine.k.klass, kernel_class_of(op->kernel)) << what;
+    EXPECT_EQ(conv_kernel_name(cs, t.ls, kernels::active_isa()), op->kernel) << what;
+    classes.insert(mine.k.klass);
+  }
+  // The set reaches every dense, depthwise and sparse class the cases can.
+  EXPECT_EQ(classes, (std::set<std::string>{"dense_conv1x1", "dense_conv3x3", "dense_conv5x5", "dense_convkxk",
+                                             "depthwise_conv3x3", "depthwise_conv5x5", "sparse_fb1", "sparse_fb2",
+                                             "sparse_fb4", "sparse_fb8", "sparse_fb16"}));
 }
 
 }  // namespace

@@ -13,4 +13,11 @@ namespace hilsim::runtime {
 // or 1x1 conv, this one is 5x5").
 std::string format_problem(const kernels::ConvShape& s, const LayerSparsity& ls);
 
+// Which kernel family runs a conv in setting `ls` (one that format_problem accepts): the sparse engine
+// for a sparse format, the depthwise kernels for every depthwise shape (prepare_dense_conv hands those
+// to them too, so a 7x7 depthwise conv runs the depthwise row kernel, not the GEMM), else the dense GEMM.
+// The executor prepares by it and the cost model prices by it (model::conv_class).
+enum class ConvFamily { kDense, kDepthwise, kSparse };
+ConvFamily conv_family(const kernels::ConvShape& s, const LayerSparsity& ls);
+
 }  // namespace hilsim::runtime
