@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 
+#include "hilsim/graph/shape_inference.h"
 #include "hilsim/graph/slice_range.h"
 #include "hilsim/kernels/reference_ops.h"
 #include "hilsim/util/error.h"
@@ -79,18 +80,8 @@ Tensor make(const std::string& name, DType d, Shape s) {
 
 std::string dims(const Shape& s) { return graph::shape_str(s); }
 
-// numpy broadcasting of two shapes.
-Shape broadcast(const Shape& a, const Shape& b, const std::string& where) {
-  const size_t r = std::max(a.size(), b.size());
-  Shape o(r);
-  for (size_t i = 0; i < r; ++i) {
-    const int64_t x = i < r - a.size() ? 1 : a[i - (r - a.size())];
-    const int64_t y = i < r - b.size() ? 1 : b[i - (r - b.size())];
-    if (x != y && x != 1 && y != 1) throw Error(where, "shapes " + dims(a) + " and " + dims(b) + " do not broadcast");
-    o[i] = x == 1 ? y : x;
-  }
-  return o;
-}
+// numpy broadcasting of two shapes: shape inference's rule, so the two never disagree on a graph.
+Shape broadcast(const Shape& a, const Shape& b, const std::string& where) { return graph::broadcast_shapes(a, b, where); }
 
 // Flat index into a broadcast operand of shape `in` for output multi-index `oi`.
 int64_t bcast_index(const Shape& in, const std::vector<int64_t>& in_strides, const Shape& out,
