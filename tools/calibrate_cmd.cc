@@ -266,7 +266,8 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
                         "samples where the fit is worst until the budget is spent. Each class and thread count gets a\n"
                         "linear model over physical features (MACs, bytes by stream, tiles, activation bytes, calls)\n"
                         "fitted by non-negative least squares on relative error. Ctrl-C leaves a checkpoint;\n"
-                        "--resume continues. Samples are kept in NAME.json.samples.json (refit with `hilsim fit`).\n\n"
+                        "--resume continues (not from samples of other kernels: their digest is not this build's).\n"
+                        "Samples are kept in NAME.json.samples.json (refit with `hilsim fit`).\n\n"
                         "--evaluate measures instances the calibration never ran, two ways: N fresh grid points per\n"
                         "class timed alone, and the layers of zoo variants and sparse settings outside the\n"
                         "calibration's list timed inside their model; per class and thread count it prints RMSPE,\n"
@@ -286,11 +287,13 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
                         run_calibrate});
 const Register reg_fit({"fit", "re-fit a device profile from calibration samples without measuring",
                         "hilsim fit SAMPLES --out PROFILE\n\n"
-                        "Fits the samples a calibration kept (NAME.json.samples.json) into a profile; refuses samples\n"
-                        "taken with another kernel version. Each sample is divided by how much slower than its\n"
-                        "undisturbed level (the 10th percentile of the smoothed speed-reference readings, taken every\n"
-                        "2 s) the host ran when it was taken, where that explains the scatter, unless\n"
-                        "--nodrift-correction. --json prints the profile's path and sample count.",
+                        "Fits the samples a calibration kept (NAME.json.samples.json) into a profile. Samples\n"
+                        "measured with other kernels than this build's (their device.kernels digest; `hilsim\n"
+                        "--version` prints this build's) still fit, with a note naming both digests, into a profile\n"
+                        "that records theirs, which predict and plan then note in turn. Each sample is divided by\n"
+                        "how much slower than its undisturbed level (the 10th percentile of the smoothed\n"
+                        "speed-reference readings, taken every 2 s) the host ran when it was taken, where that\n"
+                        "explains the scatter, unless --nodrift-correction. --json prints the profile's path and sample count.",
                         {"out", "drift_correction", "json"}, run_fit});
 
 }  // namespace
