@@ -266,6 +266,9 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
   // the rest), and the in-context runs already cover plain shapes.
   std::vector<KernelPoint> kinds, plain, out;
   for (KernelPoint& p : pts) (is_real_network_kind(p) ? kinds : plain).push_back(std::move(p));
+  // Per-pixel concats lead their kinds: their per-run term is fitted only once enough samples carry it,
+  // and the in-context runs have none (many-input concats have the dense-block real layers).
+  std::stable_partition(kinds.begin(), kinds.end(), [](const KernelPoint& p) { return p.op == "concat" && p.concat_axis != 1; });
   for (size_t i = 0; i < std::max(kinds.size(), plain.size()); ++i) {
     if (i < kinds.size()) out.push_back(std::move(kinds[i]));
     if (i < plain.size()) out.push_back(std::move(plain[i]));
@@ -339,7 +342,15 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     const char* op;
     int64_t c, f, h, k, s;
   };
-  static const Mem mems[] = {{"maxpool", 64, 0, 112, 3, 2}, {"maxpool", 256, 0, 20, 5, 1}, {"maxpool", 128, 0, 40, 2, 2},
+  // A class's real layers are measured in this order, alternating with its design points, and a 120 s
+  // calibration reaches only the first two or three of each: the kinds a term of their own depends on
+  // (a detector head's per-pixel concat, pools of small maps) lead.
+  static const Mem mems[] = {// YOLOv5n's detect head at 320 (s: the axis): xy, wh and 81 class scores
+                             // of 3 anchors a pixel joined along the last axis, at strides 8, 16, 32.
+                             {"concat", 81, 2, 69, 2, 2},   {"concat", 81, 2, 35, 2, 2},   {"concat", 81, 2, 17, 2, 2},
+                             // Pools on small maps (YOLOv8's SPPF at 224, DenseNet's transitions).
+                             {"maxpool", 256, 0, 7, 5, 1},  {"maxpool", 512, 0, 6, 2, 2},
+                             {"maxpool", 64, 0, 112, 3, 2}, {"maxpool", 256, 0, 20, 5, 1}, {"maxpool", 128, 0, 40, 2, 2},
                              {"add", 24, 0, 56, 0, 1},      {"add", 32, 0, 28, 0, 1},      {"add", 64, 0, 56, 0, 1},
                              {"add", 96, 0, 14, 0, 1},      {"add", 160, 0, 7, 0, 1},      {"add", 128, 0, 28, 0, 1},
                              {"concat", 128, 128, 40, 0, 1}, {"concat", 64, 64, 80, 0, 1}, {"concat", 256, 256, 20, 0, 1},
@@ -348,12 +359,7 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
                              // DenseNet-161's standalone batch norms (k unused) and its block concats
                              // (k: inputs of f channels after a block input of c).
                              {"affine", 384, 0, 28, 0, 1},  {"affine", 1056, 0, 14, 0, 1},
-                             {"concat", 96, 48, 56, 6, 1},  {"concat", 384, 48, 14, 36, 1},
-                             // YOLOv5's detect head at 320 (s: the axis): xy, wh and 81 class
-                             // scores of 3 anchors a pixel joined along the last axis.
-                             {"concat", 81, 2, 69, 2, 2},   {"concat", 81, 2, 35, 2, 2},
-                             // Pools on small maps (YOLOv8's SPPF at 224, DenseNet's transitions).
-                             {"maxpool", 256, 0, 7, 5, 1},  {"maxpool", 512, 0, 6, 2, 2}};
+                             {"concat", 96, 48, 56, 6, 1},  {"concat", 384, 48, 14, 36, 1}};
   auto wanted = [&](const std::string& k) { return std::find(classes.begin(), classes.end(), k) != classes.end(); };
   std::vector<KernelPoint> pts;
   std::set<std::string> seen;
