@@ -195,12 +195,21 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   EXPECT_EQ(ew, (std::set<std::string>{"add", "affine"}));
   // Those kinds lead each design, alternating with plain points, so a budget cut after one or two
   // points of a cell still samples what the in-context runs lack.
-  for (const char* klass : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise", "concat"}) {
+  for (const char* klass : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise"}) {
     const auto d = design(klass, 1, 24, 1);
     ASSERT_EQ(d.size(), 24u) << klass;
     EXPECT_TRUE(is_real_network_kind(d[0])) << klass << " " << d[0].key();
     EXPECT_FALSE(is_real_network_kind(d[1])) << klass << " " << d[1].key();
   }
+  // Concat's first two are per-pixel ones, and the grid's queue puts the detector-head real layers
+  // between them: the first four points a calibration measures all carry the per-run term.
+  const auto cd = design("concat", 1, 24, 1);
+  ASSERT_EQ(cd.size(), 24u);
+  EXPECT_TRUE(cd[0].concat_axis == 2 && cd[1].concat_axis == 2) << cd[0].key() << " " << cd[1].key();
+  EXPECT_FALSE(is_real_network_kind(cd[2])) << cd[2].key();
+  const auto real = reference_layers({"concat"}, 1);
+  ASSERT_GE(real.size(), 2u);
+  for (const KernelPoint& p : {cd[0], real[0], cd[1], real[1]}) EXPECT_GT(instance_of(p).extra_runs, 0) << p.key();
   for (const auto& p : design("dense_conv5x5", 1, 24, 1)) EXPECT_FALSE(is_real_network_kind(p)) << p.key();
   // A policy can turn each off.
   CalibrationPolicy none;
