@@ -28,7 +28,9 @@
 #include "hilsim/graph/model_source.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/model/instances.h"
+#include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/executor.h"
+#include "hilsim/runtime/op_lowering.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
@@ -37,6 +39,9 @@ DEFINE_string(suite, "zoo",
               "bench-predictor: 'zoo' (the built-in models), or a directory of a real-model suite (ONNX files and "
               "the index.txt that tests/models/real_models.py DIR --suite bench writes)");
 DEFINE_string(thread_counts, "1", "bench-predictor: comma-separated thread counts to measure and predict each model at");
+DEFINE_string(per_op_out, "",
+              "bench-predictor: also write every compared op (model, config, threads, op, type, class, layer kind, "
+              "measured_ms p10, predicted_ms, in/out/weight bytes, inputs, window ops) to this CSV file");
 
 namespace hilsim::cli {
 namespace {
@@ -75,6 +80,20 @@ void add_round_pairs(const std::vector<double>& p10s, std::vector<double>* diffs
   for (size_t i = 0; i < p10s.size(); ++i)
     for (size_t j = i + 1; j < p10s.size(); ++j)
       if (p10s[i] > 0) diffs->push_back((p10s[j] - p10s[i]) / p10s[i]);
+}
+
+// A conv's or a pool's shape for the per-op table: the facts its class's features are made of.
+std::string op_shape_text(const graph::Graph& g, const graph::Op& op) {
+  auto n = [](int64_t v) { return std::to_string(v); };
+  if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) {
+    const kernels::ConvShape s = runtime::conv_shape_of(g, op);
+    return "c" + n(s.c) + "f" + n(s.f) + "h" + n(s.h) + "w" + n(s.w) + "k" + n(s.kh) + "x" + n(s.kw) + "s" + n(s.stride_h) +
+           "g" + n(s.groups);
+  }
+  if (auto ps = runtime::pool2d_shape_of(g, op))
+    return "c" + n(ps->c) + "h" + n(ps->h) + "w" + n(ps->w) + "k" + n(ps->kh) + "x" + n(ps->kw) + "s" + n(ps->stride_h) +
+           "o" + n(ps->out_h) + "x" + n(ps->out_w);
+  return "";
 }
 
 struct SuiteModel {
@@ -155,6 +174,10 @@ int run_bench(const std::vector<std::string>& args) {
   std::vector<Row> rows;
   std::map<std::string, std::vector<double>> class_errs;  // kernel class -> signed relative errors
   std::map<std::string, std::vector<double>> group_errs;  // layer kind (model::op_group) -> the same
+  // Every compared op, for --per-op-out: a class's median names the bias, these rows show its shapes.
+  std::ostringstream per_op;
+  per_op << "model,config,threads,op,type,class,layer_kind,measured_ms,predicted_ms,in_bytes,out_bytes,weight_bytes,"
+            "inputs,window_ops,macs,shape\n";
   std::mt19937 rng(7);
   // The ground truth against itself: each round's p10 against the other rounds', end to end and per op.
   // On a shared host this is the floor under any model's error against one measurement.
@@ -259,10 +282,19 @@ int run_bench(const std::vector<std::string>& args) {
             if (!by.count(o.name) || by[o.name] <= 0.05) continue;
             const double e = (o.ms - by[o.name]) / by[o.name];
             class_errs[o.klass].push_back(e);
+            std::string grp, shape;
+            model::KernelInstance k;
             if (const auto id = cg.find_op(o.name)) {
-              const std::string grp = model::op_group(cg, *id, model::op_instance(cg, *id, {}, run.threads, false).k);
+              k = model::op_instance(cg, *id, {}, run.threads, false).k;
+              grp = model::op_group(cg, *id, k);
               if (!grp.empty()) group_errs[grp].push_back(e);
+              if (!FLAGS_per_op_out.empty()) shape = op_shape_text(cg, cg.op(*id));
             }
+            if (!FLAGS_per_op_out.empty())
+              per_op << run.name << ',' << c.name << ',' << run.threads << ',' << o.name << ',' << o.type << ','
+                     << o.klass << ',' << grp << ',' << by[o.name] << ',' << o.ms << ',' << k.in_bytes << ','
+                     << k.out_bytes << ',' << k.weight_bytes << ',' << k.inputs << ',' << k.window_ops << ','
+                     << o.executed_macs << ',' << shape << '\n';
           }
           for (size_t i = 0; i < ex.ops().size(); ++i)
             if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
@@ -270,6 +302,11 @@ int run_bench(const std::vector<std::string>& args) {
       }
     }
     done_models += group.size();
+  }
+  if (!FLAGS_per_op_out.empty()) {
+    std::ofstream f(FLAGS_per_op_out);
+    f << per_op.str();
+    if (!f) throw Error("--per-op-out '" + FLAGS_per_op_out + "'", "cannot write the file");
   }
   const HostSpeed host = ref_runs.empty() ? HostSpeed{} : measure_host_speed(profile, &ref_runs);
   std::fprintf(stderr, "\r%60s\r", "");
@@ -459,7 +496,8 @@ int run_bench(const std::vector<std::string>& args) {
 }
 
 const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, next to FLOPs and roofline baselines",
-                    "hilsim bench-predictor [--profile P] [--suite zoo|DIR] [--thread-counts 1,2] [--quick] [--json]\n\n"
+                    "hilsim bench-predictor [--profile P] [--suite zoo|DIR] [--thread-counts 1,2] [--quick] [--json]\n"
+                    "                       [--per-op-out FILE]\n\n"
                     "Runs models on this machine (executor) and compares with the predictions of the profile\n"
                     "(default: the bundled profile of this machine kind) and of two baselines fitted on the same\n"
                     "samples. --suite zoo (default): the built-in models dense and in sparse, random per-layer and\n"
@@ -470,8 +508,10 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "Reports within-10% shares, RMSPE, the models worse than 20%, per-kernel error by class and by\n"
                     "layer kind (grouped conv, far gemm, global pool, far elementwise, 1x1 on 1x1 map, many-input\n"
                     "concat, standalone batchnorm), the\n"
-                    "measurement's own round-to-round spread, Spearman rank correlation and query speed.",
-                    {"profile", "quick", "json", "suite", "thread_counts"}, run_bench});
+                    "measurement's own round-to-round spread, Spearman rank correlation and query speed.\n"
+                    "--per-op-out FILE writes each compared op (> 50 us, single-unit configurations) as a CSV row:\n"
+                    "measured p10 and predicted ms beside the op's class, layer kind and bytes.",
+                    {"profile", "quick", "json", "suite", "thread_counts", "per_op_out"}, run_bench});
 
 }  // namespace
 }  // namespace hilsim::cli

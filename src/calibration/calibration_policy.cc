@@ -18,6 +18,7 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"token_gemm_share", d(p.token_gemm_share)},
           {"se_conv_share", d(p.se_conv_share)},
           {"many_input_concat_share", d(p.many_input_concat_share)},
+          {"inner_axis_concat_share", d(p.inner_axis_concat_share)},
           {"affine_share", d(p.affine_share)},
           {"depthwise_kxk_share", d(p.depthwise_kxk_share)},
           {"cold_round_bytes", d(p.cold_round_bytes)},

@@ -64,7 +64,9 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
       b.output(b.gemm(x, p.f));
       continue;
     }
-    const std::string x = produced(b.input("x" + n, {1, p.c, p.h, p.w}));
+    const bool inner_concat = p.op == "concat" && p.concat_axis != 1;  // [1, h*w, c] pieces, joined per pixel
+    const std::string x =
+        produced(b.input("x" + n, inner_concat ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w}));
     std::string y;
     if (p.op == "conv") {
       y = b.conv(x, p.f, p.k, p.stride, p.groups, true, std::nullopt, 1, "L" + n);
@@ -80,8 +82,9 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
     } else if (p.op == "concat") {
       std::vector<std::string> xs = {x};
       for (int j = 1; j < p.inputs; ++j)
-        xs.push_back(produced(b.input("y" + n + "_" + std::to_string(j), {1, p.f, p.h, p.w})));
-      y = b.concat(xs);
+        xs.push_back(produced(b.input("y" + n + "_" + std::to_string(j),
+                                      inner_concat ? graph::Shape{1, p.h * p.w, p.f} : graph::Shape{1, p.f, p.h, p.w})));
+      y = b.concat(xs, inner_concat ? 2 : 1);
     } else if (p.op == "resize") {
       y = b.resize_nearest(x, 2.0f);
     } else if (p.op == "copy") {

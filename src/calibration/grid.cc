@@ -60,7 +60,7 @@ bool is_real_network_kind(const KernelPoint& p) {
   // Grouped convs and 7x7 depthwise ones both run the dense kernel group by group.
   if (p.op == "conv") return (p.groups > 1 && starts(p.klass, "dense_conv")) || (p.k == 1 && p.h == 1 && p.w == 1);
   if (p.op == "gemm") return 4 * p.c * p.f >= (int64_t{8} << 20) || p.h > 1;  // far heads start at 2048 x 1024
-  if (p.op == "concat") return p.inputs > 2;
+  if (p.op == "concat") return p.inputs > 2 || p.concat_axis != 1;
   return p.op == "affine" || p.op == "global_avgpool";
 }
 
@@ -104,6 +104,7 @@ std::string KernelPoint::key() const {
     s += "/" + format + std::to_string(bf) + "x" + std::to_string(bc) + "e" + std::to_string(entries) + "r" +
          std::to_string(std::lround(ratio * 1000));
   if (op == "concat" && inputs != 2) s += "/n" + std::to_string(inputs);  // two-input keys as before (--resume)
+  if (op == "concat" && concat_axis != 1) s += "/ax" + std::to_string(concat_axis);
   return s + "/a" + std::to_string(act);
 }
 
@@ -243,6 +244,13 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
           p.inputs = static_cast<int>(log_uniform(u[4], 8, 64));
           p.f = log_uniform(u[1], 8, 64);
           p.h = p.w = log_uniform(u[2], 4, 56);
+        } else if (u[3] >= policy.many_input_concat_share - policy.inner_axis_concat_share) {
+          // A detector head's concat along the last axis: 2-4 pieces of 1-128 floats per pixel.
+          p.concat_axis = 2;
+          p.inputs = static_cast<int>(log_uniform(u[4], 2, 4));
+          p.c = log_uniform(u[0], 1, 128);
+          p.f = log_uniform(u[1], 1, 128);
+          p.h = p.w = log_uniform(u[2], 8, 80);
         }
       } else if (klass == "resize") {
         p.op = "resize";
@@ -258,9 +266,17 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
   // the rest), and the in-context runs already cover plain shapes.
   std::vector<KernelPoint> kinds, plain, out;
   for (KernelPoint& p : pts) (is_real_network_kind(p) ? kinds : plain).push_back(std::move(p));
-  for (size_t i = 0; i < std::max(kinds.size(), plain.size()); ++i) {
-    if (i < kinds.size()) out.push_back(std::move(kinds[i]));
-    if (i < plain.size()) out.push_back(std::move(plain[i]));
+  // Per-pixel concats lead their kinds, the first two in a row: their per-run term is fitted only once
+  // four samples carry it, the in-context runs have none, and a quiet 120 s calibration measured four
+  // grid points of the class (these two and, between them in the grid's queue, two detector-head real
+  // layers). Many-input concats have the dense-block real layers.
+  const auto inner = std::stable_partition(kinds.begin(), kinds.end(),
+                                           [](const KernelPoint& p) { return p.op == "concat" && p.concat_axis != 1; });
+  size_t ki = 0, pi = 0;
+  if (inner - kinds.begin() >= 2) out.push_back(std::move(kinds[ki++]));
+  while (ki < kinds.size() || pi < plain.size()) {
+    if (ki < kinds.size()) out.push_back(std::move(kinds[ki++]));
+    if (pi < plain.size()) out.push_back(std::move(plain[pi++]));
   }
   return out;
 }
@@ -331,7 +347,15 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     const char* op;
     int64_t c, f, h, k, s;
   };
-  static const Mem mems[] = {{"maxpool", 64, 0, 112, 3, 2}, {"maxpool", 256, 0, 20, 5, 1}, {"maxpool", 128, 0, 40, 2, 2},
+  // A class's real layers are measured in this order, alternating with its design points, and a 120 s
+  // calibration reaches only the first two or three of each: the kinds a term of their own depends on
+  // (a detector head's per-pixel concat, pools of small maps) lead.
+  static const Mem mems[] = {// YOLOv5n's detect head at 320 (s: the axis): xy, wh and 81 class scores
+                             // of 3 anchors a pixel joined along the last axis, at strides 8, 16, 32.
+                             {"concat", 81, 2, 69, 2, 2},   {"concat", 81, 2, 35, 2, 2},   {"concat", 81, 2, 17, 2, 2},
+                             // Pools on small maps (YOLOv8's SPPF at 224, DenseNet's transitions).
+                             {"maxpool", 256, 0, 7, 5, 1},  {"maxpool", 512, 0, 6, 2, 2},
+                             {"maxpool", 64, 0, 112, 3, 2}, {"maxpool", 256, 0, 20, 5, 1}, {"maxpool", 128, 0, 40, 2, 2},
                              {"add", 24, 0, 56, 0, 1},      {"add", 32, 0, 28, 0, 1},      {"add", 64, 0, 56, 0, 1},
                              {"add", 96, 0, 14, 0, 1},      {"add", 160, 0, 7, 0, 1},      {"add", 128, 0, 28, 0, 1},
                              {"concat", 128, 128, 40, 0, 1}, {"concat", 64, 64, 80, 0, 1}, {"concat", 256, 256, 20, 0, 1},
@@ -374,6 +398,7 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     p.c = m.c, p.f = m.f, p.h = p.w = m.h, p.k = m.k, p.stride = m.s;
     const std::string op = m.op;
     if (op == "concat" && m.k > 0) p.inputs = static_cast<int>(m.k) + 1, p.k = 0;
+    if (op == "concat" && m.s > 1) p.concat_axis = static_cast<int>(m.s), p.stride = 1;
     p.klass = op == "maxpool" ? "pool" : op == "add" || op == "affine" ? "elementwise" : op;
     add(p);
   }
@@ -574,12 +599,13 @@ model::KernelInstance instance_of(const KernelPoint& p) {
     ps.out_h = ps.out_w = out_dim(p.h, p.k, p.stride, pool_pad(p));
     k = model::memory_instance("pool", p.c * plane, p.c * ps.out_h * ps.out_w * 4, p.threads);
     const kernels::PoolWork pw = kernels::pool2d_work(ps);
-    k.window_ops = pw.ops, k.strided_window_ops = pw.strided_ops;
+    k.window_ops = pw.ops, k.strided_window_ops = pw.strided_ops, k.rows = pw.rows;
     return k;
   }
   if (p.op == "global_avgpool") {
     k = model::memory_instance("pool", p.c * plane, p.c * 4, p.threads);
     k.window_ops = p.c * p.h * p.w;  // each input element read once
+    k.rows = p.c;
     return k;
   }
   if (p.op == "add") return model::memory_instance("elementwise", 2 * p.c * plane, p.c * plane, p.threads);
@@ -591,9 +617,14 @@ model::KernelInstance instance_of(const KernelPoint& p) {
   if (p.op == "concat") {
     k = model::memory_instance("concat", p.concat_channels() * plane, p.concat_channels() * plane, p.threads);
     k.inputs = p.inputs;
+    if (p.concat_axis != 1) k.extra_runs = p.inputs * (p.h * p.w - 1);
     return k;
   }
-  if (p.op == "resize") return model::memory_instance("resize", p.c * plane, 4 * p.c * plane, p.threads);
+  if (p.op == "resize") {
+    k = model::memory_instance("resize", p.c * plane, 4 * p.c * plane, p.threads);
+    k.rows = p.c * 2 * p.h;  // a 2x upsample: output rows of every plane
+    return k;
+  }
   if (p.op == "copy") return model::memory_instance("copy", p.c * plane, p.c * plane, p.threads);
   throw Error("calibration grid", "unknown op '" + p.op + "'");
 }

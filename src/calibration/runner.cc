@@ -121,12 +121,15 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     const int64_t others = std::max(1, p.inputs) - 1;
     x.in2 = random_floats(static_cast<size_t>(others * f * h * w), seed + 3);
     x.out.assign(static_cast<size_t>(p.concat_channels() * h * w), 0.0f);
-    std::vector<std::vector<int64_t>> shapes = {{1, c, h, w}};
-    for (int64_t i = 0; i < others; ++i) shapes.push_back({1, f, h, w});
-    x.run = [shapes, others, f, h, w, &x](kernels::ThreadPool& pool) {
+    // Axis 2: the same tensors as [1, h*w, c|f], joined per pixel.
+    const bool inner = p.concat_axis != 1;
+    std::vector<std::vector<int64_t>> shapes = {inner ? std::vector<int64_t>{1, h * w, c} : std::vector<int64_t>{1, c, h, w}};
+    for (int64_t i = 0; i < others; ++i) shapes.push_back(inner ? std::vector<int64_t>{1, h * w, f} : std::vector<int64_t>{1, f, h, w});
+    const int64_t axis = inner ? 2 : 1;
+    x.run = [shapes, others, f, h, w, axis, &x](kernels::ThreadPool& pool) {
       std::vector<const float*> ins = {x.in.data()};
       for (int64_t i = 0; i < others; ++i) ins.push_back(x.in2.data() + i * f * h * w);
-      kernels::concat(ins, shapes, 1, x.out.data(), pool);
+      kernels::concat(ins, shapes, axis, x.out.data(), pool);
     };
   } else if (p.op == "resize") {
     x.out.assign(static_cast<size_t>(4 * c * h * w), 0.0f);

@@ -98,6 +98,7 @@ PoolWork pool2d_work(const Pool2dShape& s) {
   const int64_t horizontal = planes * ph * s.out_w * s.kw;
   w.ops = horizontal + planes * s.out_h * s.out_w * s.kh;
   if (s.stride_w > 1) w.strided_ops = horizontal;
+  w.rows = planes * (s.h + ph * s.kw + s.out_h * s.kh);
   return w;
 }
 

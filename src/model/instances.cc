@@ -36,6 +36,18 @@ std::string memory_class(const std::string& type) {
   return spec ? spec->cost_class : "elementwise";
 }
 
+int64_t concat_outer(const graph::Graph& g, const graph::Op& op) {
+  if (op.outputs.empty()) return 1;
+  const graph::TensorInfo* t = g.tensor_info(op.outputs[0]);
+  if (!t || !t->known || t->shape.empty()) return 1;
+  const int64_t rank = static_cast<int64_t>(t->shape.size());
+  int64_t axis = op.attr_int("axis", 0);
+  if (axis < 0) axis += rank;
+  int64_t outer = 1;
+  for (int64_t d = 0; d < std::clamp<int64_t>(axis, 0, rank); ++d) outer *= std::max<int64_t>(1, t->shape[static_cast<size_t>(d)]);
+  return outer;
+}
+
 OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Activation act,
                             const runtime::LayerSparsity& ls0, int threads, bool strict, const std::string& op_name) {
   OpInstance r;
@@ -86,12 +98,20 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
     if (!t.empty()) out += tensor_bytes(t);
   r.k = memory_instance(memory_class(op.type), in, out, threads);
   r.k.weight_bytes = w;
-  if (r.k.klass == "concat") r.k.inputs = r.k.launches = n_in;  // OpenCL copies each input with a launch of its own
+  if (r.k.klass == "concat") {
+    r.k.inputs = r.k.launches = n_in;  // OpenCL copies each input with a launch of its own
+    r.k.extra_runs = n_in * (concat_outer(g, op) - 1);
+  }
   if (auto ps = runtime::pool2d_shape_of(g, op)) {
     const kernels::PoolWork pw = kernels::pool2d_work(*ps);
-    r.k.window_ops = pw.ops, r.k.strided_window_ops = pw.strided_ops;
+    r.k.window_ops = pw.ops, r.k.strided_window_ops = pw.strided_ops, r.k.rows = pw.rows;
   } else if (r.k.klass == "pool") {
     r.k.window_ops = in / 4;  // global pools and reductions read each input element once
+    r.k.rows = out / 4;       // one loop per output
+  } else if (r.k.klass == "resize" && !op.outputs.empty()) {
+    const graph::TensorInfo* t = g.tensor_info(op.outputs[0]);
+    // One loop (or one row copy) per output row of every plane.
+    if (t && t->known && t->shape.size() == 4) r.k.rows = t->shape[0] * t->shape[1] * t->shape[2];
   }
   r.dense_macs = analysis::analyze_op(g, id).macs;
   return r;

@@ -48,15 +48,18 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   static const std::vector<std::string> memory = {"bytes", "far_bytes", "elements", "call"};
   // Pooling also pays per window element: a 5x5 stride-1 max pool does ~10 compares per output where
   // a 2x2 stride-2 one does 3, at the same bytes per output.
-  static const std::vector<std::string> pool = {"bytes", "far_bytes", "elements", "window", "strided_window", "call"};
-  // Concat also pays per input tensor (see KernelInstance::inputs).
-  static const std::vector<std::string> concat = {"bytes", "far_bytes", "elements", "inputs", "call"};
+  // Both pay per inner loop too (KernelInstance::rows).
+  static const std::vector<std::string> pool = {"bytes", "far_bytes", "elements", "window", "strided_window", "rows", "call"};
+  static const std::vector<std::string> resize = {"bytes", "far_bytes", "elements", "rows", "call"};
+  // Concat also pays per input tensor and per contiguous run (KernelInstance::inputs, extra_runs).
+  static const std::vector<std::string> concat = {"bytes", "far_bytes", "elements", "inputs", "extra_runs", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
   static const std::vector<std::string> dispatch = {"call"};
   if (klass == "transfer") return transfer;
   if (klass == "dispatch") return dispatch;
   if (klass == "pool") return pool;
   if (klass == "concat") return concat;
+  if (klass == "resize") return resize;
   return is_compute_class(klass) ? compute : memory;
 }
 
@@ -83,7 +86,7 @@ const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
       "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "masked_lanes", "chunk_calls", "bytes", "far_bytes", "elements",  "window",
-      "strided_window", "inputs", "waves", "launches", "call"};
+      "strided_window", "inputs", "extra_runs", "rows", "waves", "launches", "call"};
   return n;
 }
 
@@ -122,6 +125,8 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFWindow] = d(k.window_ops);
     f[kFStridedWindow] = d(k.strided_window_ops);
     f[kFInputs] = d(k.inputs);
+    f[kFExtraRuns] = d(k.extra_runs);
+    f[kFRows] = d(k.rows);
   }
   f[kFWaves] = d(ceil_div(k.work_groups, std::max<int64_t>(1, k.compute_units)));
   f[kFLaunches] = d(k.launches);

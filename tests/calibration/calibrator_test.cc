@@ -170,6 +170,11 @@ TEST(Calibrator, ManyInputConcatsAndStandaloneBatchNormsAreMeasured) {
   EXPECT_EQ(s.features.at("inputs"), 24.0);
   EXPECT_EQ(s.features.at("bytes"), 2.0 * 4 * (16 + 23 * 8) * 49);
   EXPECT_GT(s.ms_median, 0);
+  // Along the last axis (a detector head): the executor's graph, the same bytes, a run per input per pixel.
+  cat.inputs = 3, cat.concat_axis = 2;
+  s = measure_point(cat, MeasureOptions{0.001, 3, 10});
+  EXPECT_EQ(s.features.at("extra_runs"), 3.0 * 48);
+  EXPECT_EQ(s.features.at("bytes"), 2.0 * 4 * (16 + 2 * 8) * 49);
   KernelPoint bn;
   bn.klass = "elementwise", bn.op = "affine", bn.c = 24, bn.h = bn.w = 10;
   s = measure_point(bn, MeasureOptions{0.001, 3, 10});

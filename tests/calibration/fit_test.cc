@@ -62,6 +62,22 @@ TEST(Fit, RecoversAKnownCostModel) {
   EXPECT_TRUE(extra);
 }
 
+// A pool's time per inner loop, apart from its bytes and compares: small maps (many loops of few
+// values) and large ones (few long loops) together pin the three rates down.
+TEST(Fit, RecoversAPoolsPerLoopTerm) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> side(4, 80), planes(16, 512), k(2, 5);
+  std::vector<Sample> s;
+  for (int i = 0; i < 40; ++i) {
+    const double h = side(rng), c = planes(rng), kk = k(rng);
+    const double bytes = 4 * c * h * h * 2, window = c * h * h * 2 * kk, rows = c * (h + (h + kk) * kk + h * kk);
+    Sample x = conv_sample(i, {{"bytes", bytes}, {"window", window}, {"rows", rows}}, "pool");
+    x.ms_median = 2e-8 * bytes + 5e-7 * window + 4e-6 * rows + 0.003;
+    s.push_back(x);
+  }
+  expect_recovered(s, {"bytes", "window", "rows", "call"}, {2e-8, 5e-7, 4e-6, 0.003});
+}
+
 TEST(Fit, RecoversAGpuLaunchAndPerWaveTerm) {
   // A device op: 0.05 ms per launch (PoCL's enqueue and wait), 4 us per wave of work-groups, 0.02 ns per
   // MAC; small ops are mostly launch, as PoCL's were.

@@ -86,13 +86,16 @@ TEST(KernelGrid, ReferenceLayersAreRealShapesUnderTheCap) {
 // The graph node a memory-bound point stands for, as the cost model sees it in a model.
 graph::Graph memory_graph(const KernelPoint& p) {
   graph::GraphBuilder b("mem");
-  const std::string x = b.input("x", {1, p.c, p.h, p.w});
+  const bool inner = p.op == "concat" && p.concat_axis != 1;  // [1, h*w, c|f] joined per pixel
+  const std::string x = b.input("x", inner ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w});
   if (p.op == "add") b.output(b.add(x, b.input("y", {1, p.c, p.h, p.w})));
   if (p.op == "affine") b.output(b.batchnorm(x));
+  if (p.op == "resize") b.output(b.resize_nearest(x, 2.0f));
   if (p.op == "concat") {
     std::vector<std::string> xs = {x};
-    for (int i = 1; i < p.inputs; ++i) xs.push_back(b.input("y" + std::to_string(i), {1, p.f, p.h, p.w}));
-    b.output(b.concat(xs));
+    for (int i = 1; i < p.inputs; ++i)
+      xs.push_back(b.input("y" + std::to_string(i), inner ? graph::Shape{1, p.h * p.w, p.f} : graph::Shape{1, p.f, p.h, p.w}));
+    b.output(b.concat(xs, inner ? 2 : 1));
   }
   return b.finish();
 }
@@ -123,7 +126,7 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
       else b.global_avgpool(x);
       graph::Graph g = b.finish();
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
-    } else if (p.op == "add" || p.op == "affine" || p.op == "concat") {
+    } else if (p.op == "add" || p.op == "affine" || p.op == "concat" || p.op == "resize") {
       const graph::Graph g = memory_graph(p);
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
@@ -170,40 +173,58 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   }
   EXPECT_LE(smallest, model::kNearWeightBytes);  // L2-resident
   EXPECT_GE(largest, int64_t{48} << 20);         // beyond any last-level cache of the hosts we run on
-  int many = 0, two = 0;
+  int many = 0, two = 0, inner = 0;
   for (const auto& p : design("concat", 1, 24, 1)) {
     EXPECT_LE(p.inputs, 64) << p.key();
     EXPECT_EQ(instance_of(p).inputs, p.inputs);
     (p.inputs >= 8 ? many : two) += 1;
-    if (p.inputs == 2) EXPECT_EQ(p.key().find("/n"), std::string::npos) << p.key();  // keys as before
+    if (p.inputs == 2 && p.concat_axis == 1) EXPECT_EQ(p.key().find("/n"), std::string::npos) << p.key();  // keys as before
+    // A detector head's per-pixel concat: every pixel a run of each input, enough of them for the fit
+    // to keep the term (policy.min_feature_samples).
+    if (p.concat_axis != 1) {
+      ++inner;
+      EXPECT_EQ(instance_of(p).extra_runs, p.inputs * (p.h * p.w - 1)) << p.key();
+      EXPECT_NE(p.key().find("/ax2"), std::string::npos) << p.key();
+    }
   }
   EXPECT_GE(many, 4);
   EXPECT_GE(two, 4);
+  EXPECT_GE(inner, CalibrationPolicy{}.min_feature_samples);
   std::set<std::string> ew;
   for (const auto& p : design("elementwise", 1, 24, 1)) ew.insert(p.op);
   EXPECT_EQ(ew, (std::set<std::string>{"add", "affine"}));
   // Those kinds lead each design, alternating with plain points, so a budget cut after one or two
   // points of a cell still samples what the in-context runs lack.
-  for (const char* klass : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise", "concat"}) {
+  for (const char* klass : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise"}) {
     const auto d = design(klass, 1, 24, 1);
     ASSERT_EQ(d.size(), 24u) << klass;
     EXPECT_TRUE(is_real_network_kind(d[0])) << klass << " " << d[0].key();
     EXPECT_FALSE(is_real_network_kind(d[1])) << klass << " " << d[1].key();
   }
+  // Concat's first two are per-pixel ones, and the grid's queue puts the detector-head real layers
+  // between them: the first four points a calibration measures all carry the per-run term.
+  const auto cd = design("concat", 1, 24, 1);
+  ASSERT_EQ(cd.size(), 24u);
+  EXPECT_TRUE(cd[0].concat_axis == 2 && cd[1].concat_axis == 2) << cd[0].key() << " " << cd[1].key();
+  EXPECT_FALSE(is_real_network_kind(cd[2])) << cd[2].key();
+  const auto real = reference_layers({"concat"}, 1);
+  ASSERT_GE(real.size(), 2u);
+  for (const KernelPoint& p : {cd[0], real[0], cd[1], real[1]}) EXPECT_GT(instance_of(p).extra_runs, 0) << p.key();
   for (const auto& p : design("dense_conv5x5", 1, 24, 1)) EXPECT_FALSE(is_real_network_kind(p)) << p.key();
   // A policy can turn each off.
   CalibrationPolicy none;
   none.se_conv_share = 1.0, none.many_input_concat_share = 1.0, none.affine_share = 1.0;
+  none.inner_axis_concat_share = 0.0;
   int se_none = 0;  // the plain log-uniform map size still draws a few 1x1 maps
   for (const auto& p : design("dense_conv1x1", 1, 24, 1, none)) se_none += p.h == 1 ? 1 : 0;
   EXPECT_LT(se_none, se);
-  for (const auto& p : design("concat", 1, 24, 1, none)) EXPECT_EQ(p.inputs, 2) << p.key();
+  for (const auto& p : design("concat", 1, 24, 1, none)) EXPECT_EQ(p.concat_axis * p.inputs, 2) << p.key();
   for (const auto& p : design("elementwise", 1, 24, 1, none)) EXPECT_EQ(p.op, "add") << p.key();
 }
 
 TEST(KernelGrid, ReferenceLayersHoldGroupedConvsFarHeadsAndDenseBlocks) {
   std::set<int64_t> widths;
-  bool far_head = false, se = false, dense_concat = false, bn = false;
+  bool far_head = false, se = false, dense_concat = false, bn = false, head_concat = false, small_pool = false;
   for (const auto& p : reference_layers(calibration_classes(), 1)) {
     if (p.op == "conv" && p.groups > 1 && p.groups < p.c) {
       EXPECT_EQ(p.klass, "dense_conv3x3") << p.key();  // the dense kernel, group by group
@@ -213,9 +234,11 @@ TEST(KernelGrid, ReferenceLayersHoldGroupedConvsFarHeadsAndDenseBlocks) {
     se = se || (p.klass == "dense_conv1x1" && p.h == 1);
     dense_concat = dense_concat || (p.op == "concat" && p.inputs >= 32);
     bn = bn || (p.op == "affine" && p.klass == "elementwise");
+    head_concat = head_concat || (p.op == "concat" && p.concat_axis == 2 && p.h * p.w >= 4096);
+    small_pool = small_pool || (p.op == "maxpool" && p.k == 5 && p.h <= 8);
   }
   EXPECT_EQ(widths, (std::set<int64_t>{8, 24, 64}));
-  EXPECT_TRUE(far_head && se && dense_concat && bn);
+  EXPECT_TRUE(far_head && se && dense_concat && bn && head_concat && small_pool);
 }
 
 }  // namespace

@@ -66,6 +66,11 @@ TEST(KernelRunner, TimesManyInputConcatsAndBatchNorms) {
   Sample s = run_point(cat, {}, quick());
   EXPECT_EQ(s.features.at("inputs"), 24.0);
   EXPECT_GT(s.ms_median, 0);
+  // A detector head's concat along the last axis: the same bytes, a run per input per pixel.
+  cat.inputs = 3, cat.concat_axis = 2;
+  s = run_point(cat, {}, quick());
+  EXPECT_EQ(s.features.at("extra_runs"), 3.0 * (49 - 1));
+  EXPECT_GT(s.ms_median, 0);
   KernelPoint bn;
   bn.klass = "elementwise", bn.op = "affine", bn.c = 24, bn.h = bn.w = 10;
   s = run_point(bn, {}, quick());

@@ -40,6 +40,40 @@ TEST(OpGroup, NamesTheLayerKindsRealNetworksHave) {
 }
 
 
+// A detector head's concat along the last axis: one run per input per anchor-pixel, where a channel
+// concat copies one run per input. Pools count the inner loops of their separable passes, a resize its
+// output rows, a global pool its planes.
+TEST(OpInstance, ConcatRunsAndPoolAndResizeLoopsFollowTheShape) {
+  graph::GraphBuilder b("head");
+  std::vector<std::string> xs;
+  for (int64_t w : {2, 2, 81}) xs.push_back(b.relu(b.input("p" + std::to_string(xs.size()), {1, 3, 40, 40, w})));
+  b.output(b.concat(xs, 4));
+  const std::string x = b.relu(b.input("x", {1, 256, 7, 7}));
+  b.output(b.maxpool(x, 5, 1, 2));
+  b.output(b.resize_nearest(x, 2.0f));
+  b.output(b.global_avgpool(x));
+  std::vector<std::string> ys = {x, b.relu(b.input("y", {1, 64, 7, 7}))};
+  b.output(b.concat(ys));
+  graph::Graph g = b.finish();
+  std::map<std::string, KernelInstance> by_type;
+  std::vector<KernelInstance> concats;
+  for (graph::OpId id : g.topological_order()) {
+    const KernelInstance k = op_instance(g, id, {}, 1, true).k;
+    if (g.op(id).type == "Concat") concats.push_back(k);
+    else by_type[g.op(id).type] = k;
+  }
+  ASSERT_EQ(concats.size(), 2u);
+  const KernelInstance& head = concats[0].inputs == 3 ? concats[0] : concats[1];
+  const KernelInstance& channel = concats[0].inputs == 3 ? concats[1] : concats[0];
+  EXPECT_EQ(head.extra_runs, 3 * (3 * 40 * 40 - 1));
+  EXPECT_EQ(channel.extra_runs, 0);
+  // 5x5 stride 1 pad 2 on 7x7: 7 rows copied, 11 padded rows x 5 taps, 7 output rows x 5 taps a plane.
+  EXPECT_EQ(by_type["MaxPool"].rows, 256 * (7 + 11 * 5 + 7 * 5));
+  EXPECT_EQ(by_type["Resize"].rows, 256 * 14);
+  EXPECT_EQ(by_type["GlobalAveragePool"].rows, 256);
+  EXPECT_EQ(features_of(by_type["MaxPool"]).at("rows"), 256.0 * 97);
+}
+
 // A graph's concat counts the tensors it joins (the per-input term of its class); the same bytes in
 // two tensors count two.
 TEST(OpInstance, ConcatCountsItsInputs) {

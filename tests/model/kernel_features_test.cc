@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "hilsim/model/kernel_model.h"
 
 using namespace hilsim::model;
@@ -65,7 +67,8 @@ TEST(KernelFeatures, InPlaceSparseRowsCountMaskedTailsAndChunkCalls) {
 // A concat pays per input tensor: DenseNet's block concats join up to 48 where the calibration's
 // first designs joined 2-4. Same bytes, more inputs, a higher price under a model with that term.
 TEST(KernelFeatures, ConcatOfManyInputsPaysPerInput) {
-  EXPECT_EQ(feature_names("concat"), (std::vector<std::string>{"bytes", "far_bytes", "elements", "inputs", "call"}));
+  EXPECT_EQ(feature_names("concat"),
+            (std::vector<std::string>{"bytes", "far_bytes", "elements", "inputs", "extra_runs", "call"}));
   EXPECT_EQ(feature_names("elementwise").size(), 4u);  // the other memory-bound classes keep theirs
   const int64_t bytes = 48 * 32 * 14 * 14 * 4;
   KernelInstance two = memory_instance("concat", bytes, bytes, 1), many = two;
@@ -86,6 +89,37 @@ TEST(KernelFeatures, ConcatOfManyInputsPaysPerInput) {
   KernelInstance add = memory_instance("elementwise", bytes, bytes, 1);
   add.inputs = 5;
   EXPECT_EQ(features_of(add).count("inputs"), 0u);
+}
+
+// A concat along an inner axis copies a run per input per outer index (YOLO's detect head: 3 pieces
+// of each of 4800 anchor-pixels); pools and resizes pay per inner loop. Same bytes, more runs or
+// loops: a higher price under a model with those terms, and only their classes carry them.
+TEST(KernelFeatures, ShortRunsAndInnerLoopsArePricedWhereTheyOccur) {
+  const int64_t bytes = 85 * 4800 * 4;
+  KernelInstance channel = memory_instance("concat", bytes, bytes, 1), head = channel;
+  channel.inputs = head.inputs = 3;
+  head.extra_runs = 3 * (4800 - 1);
+  EXPECT_EQ(features_of(channel).at("extra_runs"), 0.0);
+  EXPECT_EQ(features_of(head).at("extra_runs"), 3.0 * 4799);
+  EXPECT_EQ(feature_vector(head)[kFExtraRuns], 3.0 * 4799);
+  KernelModel m;
+  m.features = {"bytes", "inputs", "extra_runs", "call"};
+  m.params = {1e-7, 1e-3, 2e-5, 3e-3};  // 20 ns a run
+  const double t_channel = evaluate_model(m, features_of(channel)), t_head = evaluate_model(m, features_of(head));
+  EXPECT_NEAR(t_head - t_channel, 3 * 4799 * 2e-5, 1e-9);
+  EXPECT_NEAR(compile_model(m, "concat/t1").evaluate(feature_vector(head)), t_head, 1e-9);
+  for (const char* klass : {"pool", "resize"}) {
+    const auto& names = feature_names(klass);
+    EXPECT_NE(std::find(names.begin(), names.end(), "rows"), names.end()) << klass;
+    KernelInstance k = memory_instance(klass, bytes, bytes, 1);
+    k.rows = 1234;
+    EXPECT_EQ(features_of(k).at("rows"), 1234.0) << klass;
+  }
+  KernelInstance add = memory_instance("elementwise", bytes, bytes, 1);
+  add.rows = 7, add.extra_runs = 9;
+  EXPECT_EQ(features_of(add).count("rows"), 0u);
+  EXPECT_EQ(features_of(add).count("extra_runs"), 0u);
+  EXPECT_EQ(features_of(channel).count("rows"), 0u);
 }
 
 TEST(KernelFeatures, GpuTermsAreWavesOfWorkGroupsAndLaunches) {

@@ -48,6 +48,10 @@ struct CalibrationPolicy {
   // one tensor read where an add reads two) from this share of the elementwise design's (ran ~25% over).
   double se_conv_share = 0.85;
   double many_input_concat_share = 0.5;
+  // Concats along the last axis (a detector head's per-pixel pieces: thousands of short runs) from the
+  // inner_axis_concat_share below many_input_concat_share of the same coordinate: fitted on channel
+  // concats alone, YOLOv5's head concat ran at 5x its prediction.
+  double inner_axis_concat_share = 0.2;
   double affine_share = 0.6;
   // Depthwise convs of kernels without a row kernel of their own (ConvNeXt's 7x7) run the grouped dense
   // kernel and count as dense_convkxk: from this share of that class's design (its stride coordinate)

@@ -27,6 +27,9 @@ struct KernelPoint {
   double ratio = 0;
   int act = 0;  // fused epilogue: 0 none, 1 ReLU, 2 SiLU (the exp-based one costs per output byte)
   int inputs = 2;  // concat: tensors joined, the first of c channels, each other of f
+  // concat: 1 joins [1, c|f, h, w] tensors along the channels; 2 joins [1, h*w, c|f] ones along the
+  // last axis (a detector head's per-pixel pieces: h*w x inputs short runs).
+  int concat_axis = 1;
 
   std::string key() const;  // unique text: the sample's `instance`
   kernels::ConvShape conv_shape() const;  // op == "conv": padding k / 2 on every side

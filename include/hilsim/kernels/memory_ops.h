@@ -30,9 +30,13 @@ struct Pool2dShape : PoolWindow {
 // and the vertical pass over the output, one compare/add each; `strided_ops` are the horizontal ones
 // of a strided window, which gather every stride-th value instead of streaming. A cost model's
 // features, kept beside the kernel so they follow its algorithm.
+// `rows` counts the inner loops the passes start (each input row copied into the padded plane, each
+// tap of each horizontal row, each tap of each output row): a 5x5 pool on a 7x7 map runs 90 loops of
+// 7 values a plane, where the per-loop start, not the compares, is the time.
 struct PoolWork {
   int64_t ops = 0;
   int64_t strided_ops = 0;
+  int64_t rows = 0;
 };
 PoolWork pool2d_work(const Pool2dShape& s);
 

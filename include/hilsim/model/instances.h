@@ -22,6 +22,10 @@ std::string conv_class(const kernels::ConvShape& s, const std::string& format, i
 // The class of a memory-bound op: pool|elementwise|concat|resize|copy.
 std::string memory_class(const std::string& op_type);
 
+// A Concat's outer extent: the product of its output's dims before the axis (1 for a channel concat at
+// batch 1); the kernel copies outer x inputs contiguous runs.
+int64_t concat_outer(const graph::Graph& g, const graph::Op& op);
+
 // The kernel instance the runtime runs for op `id` of a canonical graph in setting `ls` (formats a conv
 // cannot take fall back to dense unless `strict`, which throws naming the op). Calibration and the
 // cost model both describe ops through this one function.

@@ -52,6 +52,14 @@ struct KernelInstance {
   // Concat: the tensors it joins. Each input is a copy of its own (a call, a split over threads); a
   // DenseNet block's concat of up to 48 inputs ran ~50% over a per-byte rate fitted on 2-4 inputs.
   int64_t inputs = 0;
+  // Concat along an inner axis copies outer x inputs contiguous runs, not one per input: YOLO's detect
+  // head joins (2, 2, 81)-float pieces of every anchor and pixel, 14400 memcpy calls for 1.6 MB, and ran
+  // at a fifth of the per-byte rate. The runs past one per input (0 for a channel concat at batch 1).
+  int64_t extra_runs = 0;
+  // Pool and resize: the inner loops the kernel starts (kernels::PoolWork::rows; a resize's output
+  // rows; a global pool's planes). On small maps the per-loop start outweighs the bytes: a 5x5 pool of
+  // a 7x7 map ran at 3x a per-byte-and-compare fit.
+  int64_t rows = 0;
   // OpenCL (the gpu unit): the work-groups of the op's kernel launch at the default tile (see
   // kClTileFilters), the device's compute units they are spread over (waves = ceil(work_groups /
   // compute_units), CoDL's per-work-group time model), and the kernels it enqueues (a concat copies
@@ -107,7 +115,7 @@ std::map<std::string, double> features_of(const KernelInstance& k, bool gpu = fa
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
   kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFMaskedLanes, kFChunkCalls, kFBytes,
-  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFWaves, kFLaunches, kFCall, kNumFeatures
+  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFExtraRuns, kFRows, kFWaves, kFLaunches, kFCall, kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
 const std::array<const char*, kNumFeatures>& all_feature_names();
