@@ -45,28 +45,17 @@ class GemmConv final : public PreparedConv {
     if (bias) bias_.assign(bias, bias + s.f);
     if (uk_->mr != kDenseTileRows || uk_->nr != kDenseTileCols)
       throw Error("isa", std::string(uk_->name) + ": register tile differs from kernels/dense_tiling's");
-    if (tiling_.pixel_rows) {
-      // The transposed product: the weights are its B, packed per 32-filter tile as [k][32].
-      kc_ = pick_kc(k_, kMaxKcPixelRows);
-      const int64_t nr = uk_->nr;
-      ftiles_ = tiling_.col_tiles;
-      a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ftiles_ * k_ * nr));
-      for (int64_t g = 0; g < s.groups; ++g)
-        for (int64_t t = 0; t < ftiles_; ++t) {
-          const int64_t f0 = t * nr, cols = std::min(nr, fg_ - f0);
-          pack_b_panel(nr, cols, k_, w + (g * fg_ + f0) * k_, 1, k_, a_.get() + (g * ftiles_ + t) * k_ * nr);
-        }
-      return;
-    }
-    kc_ = pick_kc(k_, kMaxKc);
-    const int64_t mr = uk_->mr;
-    ftiles_ = tiling_.row_tiles;
-    // OIHW per group is already row-major [fg][k]; pack each MR-row tile as [k][MR].
-    a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ftiles_ * k_ * mr));
+    // Filter rows: the weights are the GEMM's A, 8-filter tiles; pixel rows: the transposed product's B,
+    // 32-filter tiles. Either way each tile is packed [k][tile width] from OIHW, row-major [fg][k].
+    kc_ = pick_kc(k_, tiling_.pixel_rows ? kMaxKcPixelRows : kMaxKc);
+    ftiles_ = tiling_.pixel_rows ? tiling_.col_tiles : tiling_.row_tiles;
+    const int64_t width = tiling_.pixel_rows ? uk_->nr : uk_->mr;
+    a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ftiles_ * k_ * width));
     for (int64_t g = 0; g < s.groups; ++g)
       for (int64_t t = 0; t < ftiles_; ++t) {
-        const int64_t f0 = t * mr, rows = std::min(mr, fg_ - f0);
-        pack_a_panel(mr, rows, k_, w + (g * fg_ + f0) * k_, k_, 1, a_.get() + (g * ftiles_ + t) * k_ * mr);
+        const int64_t f0 = t * width, rows = std::min(width, fg_ - f0);
+        pack_a_panel(static_cast<size_t>(width), static_cast<size_t>(rows), static_cast<size_t>(k_),
+                     w + (g * fg_ + f0) * k_, static_cast<size_t>(k_), 1, a_.get() + (g * ftiles_ + t) * k_ * width);
       }
   }
 
