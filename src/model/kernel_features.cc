@@ -179,16 +179,16 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     // In place, the last tile of each row ends at the plane's end (a padded copy has zeroed slack instead).
     if (direct && span % t != 0) k.masked_lane_macs = kept_per_pixel * t * s.n;
   } else if (klass.rfind("dense_conv", 0) == 0) {
-    // The GEMM conv: 8 x 32 register tiles over filters x pixels (or, for small images, pixels x
-    // filters), K = C/groups x kh x kw; edge tiles compute padding lanes, every im2col panel re-reads the
-    // weights. The kernel's own tiling rule (kernels/dense_tiling), not a copy of it.
+    // The GEMM conv: 8 x 32 register tiles over filters x pixel strips, K = C/groups x kh x kw; edge
+    // tiles compute padding lanes (a strip tail of <= 16 pixels only the half tile's), every strip
+    // builds an im2col panel and re-reads the weights. The kernel's own rule (kernels/dense_tiling).
     const kernels::DenseTiling t = kernels::dense_tiling(s);
     const int64_t kdim = (s.c / s.groups) * s.kh * s.kw;
     const int64_t planes = s.n * s.groups;
     k.out_tiles = planes * t.row_tiles * t.col_tiles;
     k.lane_macs = planes * t.filter_lanes * t.pixel_lanes * kdim;
-    k.panel_bytes = planes * t.strips * t.panel_pixels * kdim * 4;
-    k.wstream_bytes = weight_bytes * t.strips * s.n;
+    k.panel_bytes = planes * t.col_tiles * kernels::kDenseTileCols * kdim * 4;
+    k.wstream_bytes = weight_bytes * t.col_tiles * s.n;
   } else if (klass.rfind("depthwise_conv", 0) == 0) {
     // The row kernel (kernels/depthwise_conv): each plane is first copied into a zeroed padded plane,
     // then every output row is one call (taps broadcast) sweeping vectors of kDwLanes outputs, the
