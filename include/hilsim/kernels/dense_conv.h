@@ -1,6 +1,5 @@
 // Dense convolution on NCHW fp32: im2col of a strip of output pixels into a packed panel (on the fly,
 // per cache block) + the GEMM micro-kernel of gemm.h, with bias and activation fused into the tile store.
-// Small maps run the transposed product instead (pixels as the tile's rows; kernels/dense_tiling picks).
 // Any kernel size, stride, asymmetric padding, dilation and groups; depthwise shapes go to
 // depthwise_conv.h.
 #pragma once
