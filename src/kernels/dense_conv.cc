@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/gemm.h"
 #include "hilsim/util/error.h"
@@ -30,8 +31,11 @@ class GemmConv final : public PreparedConv {
     fg_ = s.f / s.groups;
     k_ = cg_ * s.kh * s.kw;
     kc_ = pick_kc(k_);
+    // The cost model's features count lanes by kernels/dense_tiling; the tile must be the one it assumes.
+    if (uk_->mr != kDenseTileRows || uk_->nr != kDenseTileCols)
+      throw Error("isa", std::string(uk_->name) + ": register tile differs from kernels/dense_tiling's");
     const int64_t mr = uk_->mr;
-    ftiles_ = (fg_ + mr - 1) / mr;
+    ftiles_ = dense_tiling(s).row_tiles;
     // OIHW per group is already row-major [fg][k]; pack each MR-row tile as [k][MR].
     a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ftiles_ * k_ * mr));
     for (int64_t g = 0; g < s.groups; ++g)
@@ -51,7 +55,7 @@ class GemmConv final : public PreparedConv {
   void run(const float* in, float* out, ThreadPool& pool) const override {
     const ConvShape& s = shape_;
     const int64_t OH = s.out_h(), OW = s.out_w(), P = OH * OW, mr = uk_->mr, nr = uk_->nr;
-    const int64_t strips = (P + nr - 1) / nr;
+    const int64_t strips = dense_tiling(s).col_tiles;
     const int64_t threads = pool.threads();
     // Work items: blocks of strips (their outputs stay in L2 across K blocks) x chunks of F tiles. Small
     // images split F too so every thread gets work (at the price of packing the same strip twice).

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/sparse_tiling.h"
 #include "hilsim/util/error.h"
 
@@ -183,14 +184,16 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     // In place, the last tile of each row ends at the plane's end (a padded copy has zeroed slack instead).
     if (direct && span % t != 0) k.masked_lane_macs = kept_per_pixel * t * s.n;
   } else if (klass.rfind("dense_conv", 0) == 0) {
-    // The GEMM conv: MR x NR register tiles over [F per group] x [pixels], K = C/groups x kh x kw; edge
-    // tiles compute padding lanes, every NR-pixel strip builds an im2col panel and re-reads the weights.
-    const int64_t strips = ceil_div(s.out_h() * s.out_w(), kTilePixels);
+    // The GEMM conv: 8 x 32 register tiles over filters x pixel strips, K = C/groups x kh x kw; edge
+    // tiles compute padding lanes (a strip tail of <= 16 pixels only the half tile's), every strip
+    // builds an im2col panel and re-reads the weights. The kernel's own rule (kernels/dense_tiling).
+    const kernels::DenseTiling t = kernels::dense_tiling(s);
     const int64_t kdim = (s.c / s.groups) * s.kh * s.kw;
-    k.out_tiles = s.n * s.groups * ceil_div(s.f / s.groups, kTileFilters) * strips;
-    k.lane_macs = s.n * s.groups * ceil_div(s.f / s.groups, kTileFilters) * kTileFilters * strips * kTilePixels * kdim;
-    k.panel_bytes = s.n * s.groups * strips * kTilePixels * kdim * 4;
-    k.wstream_bytes = weight_bytes * strips * s.n;
+    const int64_t planes = s.n * s.groups;
+    k.out_tiles = planes * t.row_tiles * t.col_tiles;
+    k.lane_macs = planes * t.filter_lanes * t.pixel_lanes * kdim;
+    k.panel_bytes = planes * t.col_tiles * kernels::kDenseTileCols * kdim * 4;
+    k.wstream_bytes = weight_bytes * t.col_tiles * s.n;
   } else if (klass.rfind("depthwise_conv", 0) == 0) {
     // The row kernel (kernels/depthwise_conv): each plane is first copied into a zeroed padded plane,
     // then every output row is one call (taps broadcast) sweeping vectors of kDwLanes outputs, the

@@ -33,6 +33,10 @@ std::vector<ConvShape> cases() {
       conv_shape(40, 17, 13, 13, 5, 1, 2, 2, 2, 2),         // K = 1000: four K blocks
       conv_shape(7, 9, 1, 1, 3, 1, 1, 1, 1, 1),             // 1x1 image, 3x3 kernel: only the centre tap
       conv_shape(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 1, 2),    // batch 2
+      conv_shape(40, 30, 7, 7, 3, 1, 1, 1, 1, 1),           // a 17-pixel tail on the whole tile
+      conv_shape(12, 64, 13, 13, 3, 2, 1, 1, 1, 1),         // stride 2 onto 7x7
+      conv_shape(5, 32, 1, 17, 3, 1, 1, 1, 1, 1, 1, 1, 2),  // 17 pixels in one row, batch 2
+      conv_shape(600, 64, 7, 7, 1, 1, 0, 0, 0, 0),          // 1x1, two K blocks of 300
   };
   ConvShape ns = conv_shape(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides per axis
   ns.stride_w = 2;

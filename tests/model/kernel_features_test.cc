@@ -144,3 +144,21 @@ TEST(KernelFeatures, GpuTermsAreWavesOfWorkGroupsAndLaunches) {
   for (const char* c : {"dense_conv1x1", "sparse_fb8", "elementwise", "pool", "concat"})
     EXPECT_EQ(gpu_feature_names(c).back(), "launches") << c;
 }
+
+// The dense conv's features follow the kernel's tiling (kernels/dense_tiling): a strip tail of at most
+// 16 pixels sweeps the half tile, a longer one the whole.
+TEST(KernelFeatures, DenseConvCountsTheLanesItsTilesSweep) {
+  hilsim::kernels::ConvShape s;
+  s.c = 512, s.f = 256, s.h = s.w = 10;
+  const KernelInstance k = conv_instance("dense_conv1x1", s, 1, s.macs(), s.weight_count() * 4);
+  EXPECT_EQ(k.lane_macs, 256 * (96 + 16) * 512);  // 100 pixels: three strips and a 4-pixel tail
+  EXPECT_EQ(k.out_tiles, 32 * 4);
+  EXPECT_EQ(k.wstream_bytes, s.weight_count() * 4 * 4);
+  EXPECT_EQ(k.panel_bytes, 4 * 32 * 512 * 4);
+  hilsim::kernels::ConvShape s7;
+  s7.c = s7.f = 512, s7.h = s7.w = 7, s7.kh = s7.kw = 3;
+  s7.pad_top = s7.pad_left = s7.pad_bottom = s7.pad_right = 1;
+  const KernelInstance k7 = conv_instance("dense_conv3x3", s7, 1, s7.macs(), s7.weight_count() * 4);
+  EXPECT_EQ(k7.lane_macs, 512 * 64 * 4608);  // 49 pixels: a strip and a 17-pixel tail on the whole tile
+  EXPECT_EQ(k7.out_tiles, 64 * 2);
+}

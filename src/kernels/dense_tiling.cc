@@ -1,0 +1,20 @@
+#include "hilsim/kernels/dense_tiling.h"
+
+namespace hilsim::kernels {
+
+namespace {
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+}  // namespace
+
+DenseTiling dense_tiling(const ConvShape& s) {
+  const int64_t P = s.out_h() * s.out_w(), fg = s.f / s.groups;
+  const int64_t tail = P % kDenseTileCols;
+  DenseTiling t;
+  t.row_tiles = ceil_div(fg, kDenseTileRows);
+  t.col_tiles = ceil_div(P, kDenseTileCols);
+  t.filter_lanes = t.row_tiles * kDenseTileRows;
+  t.pixel_lanes = P - tail + (tail == 0 ? 0 : tail <= kDenseTileCols / 2 ? kDenseTileCols / 2 : kDenseTileCols);
+  return t;
+}
+
+}  // namespace hilsim::kernels
