@@ -17,8 +17,7 @@ constexpr size_t kOverread = 64;
 // Which vector row kernel a shape runs (3s1, 3s2, 5s1, 5s2), -1 for the portable one: the one rule
 // behind both the prepared kernel and its name.
 int vector_row_index(const ConvShape& s) {
-  if (s.dil_h != 1 || s.dil_w != 1 || s.kh != s.kw || s.stride_h != s.stride_w) return -1;
-  if ((s.kh != 3 && s.kh != 5) || (s.stride_w != 1 && s.stride_w != 2)) return -1;
+  if (!depthwise_has_vector_kernel(s)) return -1;
   return (s.kh == 5 ? 2 : 0) + (s.stride_w == 2 ? 1 : 0);
 }
 
@@ -182,13 +181,6 @@ class DepthwiseConv final : public PreparedConv {
 
 size_t dw_lanes_tile_floats(const DwLanesArgs& a) {
   return (a.ph * a.pw + a.oh * a.ow) * static_cast<size_t>(kDwChannelLanes) + kOverread;
-}
-
-bool depthwise_uses_channel_lanes(const ConvShape& s) {
-  // Measured on AVX-512 (both paths, every MobileNetV2 / EfficientNet-B0 depthwise shape): outputs 7
-  // wide ran 2-3.5x faster in lanes at either stride, 14 wide from even (3x3 s1) to 2.5x (5x5 s2), 28
-  // wide and more 1-1.9x slower: full rows need no transposes, which cost as much as 3x3 taps.
-  return vector_row_index(s) >= 0 && s.out_w() <= kDwLanesMaxWidth;
 }
 
 std::string depthwise_conv_kernel_name(const ConvShape& s, Isa isa) {
