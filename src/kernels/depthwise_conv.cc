@@ -46,11 +46,28 @@ DwLanesArgs lanes_geometry(const ConvShape& s) {
   return a;
 }
 
-// The channel-lanes path: weights regrouped [group][tap][lane], zero past the last channel.
-class DepthwiseLanesConv final : public PreparedConv {
+// What both paths keep: their packed weights and biases, the epilogue, and which kernel they name.
+class DepthwiseBase : public PreparedConv {
+ public:
+  std::string kernel_name() const override { return kernel_name_of(shape_, isa_, lanes_); }
+  int64_t weight_bytes() const override { return static_cast<int64_t>((w_.size() + bias_.size()) * sizeof(float)); }
+  int64_t executed_macs() const override { return shape_.macs(); }
+
+ protected:
+  DepthwiseBase(const ConvShape& s, const Epilogue& ep, Isa isa, bool lanes)
+      : PreparedConv(s), ep_(ep), isa_(isa), lanes_(lanes) {}
+  std::vector<float> w_, bias_;
+  Epilogue ep_;
+  Isa isa_;  // the ISA of the kernel that runs (the rows path: generic where no vector row fits)
+  bool lanes_;
+};
+
+// The channel-lanes path: weights regrouped [group][tap][lane], zero past the last channel (the
+// partial last group's zero lanes count in weight_bytes).
+class DepthwiseLanesConv final : public DepthwiseBase {
  public:
   DepthwiseLanesConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
-      : PreparedConv(s), ep_(ep), isa_(isa) {
+      : DepthwiseBase(s, ep, isa, true) {
     constexpr size_t L = kDwChannelLanes;
     const size_t groups = static_cast<size_t>((s.c + kDwChannelLanes - 1) / kDwChannelLanes);
     const size_t taps = static_cast<size_t>(s.kh * s.kw);
@@ -66,11 +83,6 @@ class DepthwiseLanesConv final : public PreparedConv {
     if (isa == Isa::kAvx2) fn_ = &f32_dwconv_lanes_avx2;
 #endif
   }
-
-  std::string kernel_name() const override { return kernel_name_of(shape_, isa_, true); }
-  // The packed weights (zero lanes of a partial last group included) and biases.
-  int64_t weight_bytes() const override { return static_cast<int64_t>((w_.size() + bias_.size()) * sizeof(float)); }
-  int64_t executed_macs() const override { return shape_.macs(); }
 
   void run(const float* in, float* out, ThreadPool& pool) const override {
     const ConvShape& s = shape_;
@@ -100,16 +112,15 @@ class DepthwiseLanesConv final : public PreparedConv {
   }
 
  private:
-  std::vector<float> w_, bias_;
-  Epilogue ep_;
   DwLanesFn fn_;
-  Isa isa_;
 };
 
-class DepthwiseConv final : public PreparedConv {
+class DepthwiseConv final : public DepthwiseBase {
  public:
   DepthwiseConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
-      : PreparedConv(s), w_(w, w + s.weight_count()), bias_(static_cast<size_t>(s.c), 0.0f), ep_(ep) {
+      : DepthwiseBase(s, ep, Isa::kGeneric, false) {
+    w_.assign(w, w + s.weight_count());
+    bias_.assign(static_cast<size_t>(s.c), 0.0f);
     if (bias) std::copy(bias, bias + s.c, bias_.begin());
     row_ = &f32_dwconv_row_generic;
 #if defined(__x86_64__)
@@ -128,10 +139,6 @@ class DepthwiseConv final : public PreparedConv {
     (void)isa;
 #endif
   }
-
-  std::string kernel_name() const override { return kernel_name_of(shape_, isa_, false); }
-  int64_t weight_bytes() const override { return static_cast<int64_t>((w_.size() + bias_.size()) * sizeof(float)); }
-  int64_t executed_macs() const override { return shape_.macs(); }
 
   void run(const float* in, float* out, ThreadPool& pool) const override {
     const ConvShape& s = shape_;
@@ -171,10 +178,7 @@ class DepthwiseConv final : public PreparedConv {
   }
 
  private:
-  std::vector<float> w_, bias_;
-  Epilogue ep_;
   DwRowFn row_;
-  Isa isa_ = Isa::kGeneric;  // the path the row kernel is of (generic where no vector row fits)
 };
 
 }  // namespace

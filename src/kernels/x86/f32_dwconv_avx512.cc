@@ -3,6 +3,7 @@
 // Channel-lanes work items: 16 channels per vector, 16x16 in-register transposes in and out.
 // GCC 12 flags its own _mm512_undefined_ps() inside the intrinsics headers (false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -97,6 +98,17 @@ inline void transpose16(__m512 (&r)[16]) {
   }
 }
 
+// r[i] = the 16 floats at src + i * stride under mask m for i < rows, zero for the others; all 16 rows
+// unmasked take plain loads.
+inline void load_rows(__m512 (&r)[16], const float* src, size_t stride, size_t rows, __mmask16 m) {
+  if (rows == 16 && m == 0xFFFF) {
+#pragma GCC unroll 16
+    for (size_t i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * stride);
+    return;
+  }
+  for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * stride) : _mm512_setzero_ps();
+}
+
 // N output pixels of one row, all accumulators in registers: each input pixel is loaded once and fed to
 // every output whose window holds it.
 template <int K, int S, int N>
@@ -132,7 +144,6 @@ void lanes(const DwLanesArgs& args) {
   // Eight pixels: 8 accumulators + K taps + a load stay within the 32 registers for 5x5.
   constexpr size_t kN = 8;
   const size_t hw = a.h * a.w_in, ohw = a.oh * a.ow;
-  const __m512 zero = _mm512_setzero_ps();
   const bool full = a.channels == 16;
   // Transpose in, 16 pixels of the flattened plane at a time (a 7x7 plane is 4 transposes, not 7).
   {
@@ -142,12 +153,7 @@ void lanes(const DwLanesArgs& args) {
       const size_t n = std::min<size_t>(16, hw - p);
       const __mmask16 m = x86::tail_mask(n);
       __m512 r[16];
-      if (full && n == 16) {
-#pragma GCC unroll 16
-        for (size_t c = 0; c < 16; ++c) r[c] = _mm512_loadu_ps(a.in + p + c * hw);
-      } else {
-        for (size_t c = 0; c < 16; ++c) r[c] = c < a.channels ? _mm512_maskz_loadu_ps(m, a.in + c * hw + p) : zero;
-      }
+      load_rows(r, a.in + p, hw, a.channels, m);
       transpose16(r);
       for (size_t j = 0; j < n; ++j) {
         _mm512_storeu_ps(dst, r[j]);
@@ -180,19 +186,16 @@ void lanes(const DwLanesArgs& args) {
     const size_t n = std::min<size_t>(16, ohw - q);
     const __mmask16 m = x86::tail_mask(n);
     __m512 r[16];
+    load_rows(r, otile + q * 16, 16, n, 0xFFFF);
+    transpose16(r);
     // Full chunks without masks: masked stores that split cache lines cost several times a plain one.
     if (full && n == 16) {
-#pragma GCC unroll 16
-      for (size_t j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(otile + (q + j) * 16);
-      transpose16(r);
       // A walking pointer: 16 precomputed plane offsets did not fit the registers and went through xmm.
       float* o = a.out + q;
 #pragma GCC unroll 16
       for (size_t c = 0; c < 16; ++c, o += ohw) _mm512_storeu_ps(o, r[c]);
       continue;
     }
-    for (size_t j = 0; j < 16; ++j) r[j] = j < n ? _mm512_loadu_ps(otile + (q + j) * 16) : zero;
-    transpose16(r);
     for (size_t c = 0; c < a.channels; ++c) _mm512_mask_storeu_ps(a.out + c * ohw + q, m, r[c]);
   }
 }
