@@ -71,25 +71,23 @@ void dw_row(const DwRowArgs& a) {
   for_each_dw_row(a, one_row<K, S>);
 }
 
-// r[i] lane j <- r[j] lane i (24 shuffles).
+// r[i] lane j <- r[j] lane i (24 shuffles): swap the 128-bit halves first, then each half is a 4x4
+// transpose of its own.
 inline void transpose8(__m256 (&r)[8]) {
-  __m256 t[8], u[8];
+  __m256 t[8];
 #pragma GCC unroll 4
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
   }
 #pragma GCC unroll 2
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
-    u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
-    u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
-  }
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    r[j] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x20);
-    r[j + 4] = _mm256_permute2f128_ps(u[j], u[j + 4], 0x31);
+  for (int g = 0; g < 8; g += 4) {
+    const __m256 lo01 = _mm256_unpacklo_ps(t[g], t[g + 1]), hi01 = _mm256_unpackhi_ps(t[g], t[g + 1]);
+    const __m256 lo23 = _mm256_unpacklo_ps(t[g + 2], t[g + 3]), hi23 = _mm256_unpackhi_ps(t[g + 2], t[g + 3]);
+    r[g] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));
+    r[g + 1] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));
+    r[g + 2] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
+    r[g + 3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
   }
 }
 
