@@ -125,12 +125,16 @@ TEST(DepthwiseConv, KernelNameWithoutPreparing) {
             "depthwise_conv3x3_f32_dwconv_row_generic");
 }
 
-// The rule: output width decides (at either stride); other windows and dilation never take lanes.
+// The rule: output width by window (3x3 up to 7 wide, 5x5 up to 14) at either stride; other windows
+// and dilation never take lanes.
 TEST(DepthwiseConv, ChannelLanesRule) {
   EXPECT_TRUE(depthwise_uses_channel_lanes(dw(960, 7, 7, 3, 1, 1, 1, 1, 1)));
-  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(672, 14, 14, 5, 2, 2, 2, 2, 2)));
-  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 2, 1, 1, 1, 1)));  // 14 wide out
-  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 1, 1, 1, 1, 1)));
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(576, 14, 14, 3, 2, 1, 1, 1, 1)));  // 7 wide out
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(672, 14, 14, 5, 1, 2, 2, 2, 2)));
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(672, 28, 28, 5, 2, 2, 2, 2, 2)));  // 14 wide out
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(384, 14, 14, 3, 1, 1, 1, 1, 1)));
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 2, 1, 1, 1, 1)));  // 14 wide out
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(240, 28, 28, 5, 1, 2, 2, 2, 2)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(96, 112, 112, 3, 2, 1, 1, 1, 1)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 7, 1, 3, 3, 3, 3)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 3, 1, 2, 2, 2, 2, 2)));

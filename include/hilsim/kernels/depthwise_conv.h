@@ -29,22 +29,24 @@ std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, con
 inline constexpr int kDwChannelLanes = 16;
 
 // Which path a depthwise conv runs: channel lanes for square 3x3/5x5 windows at stride 1 or 2 without
-// dilation whose output is at most kDwLanesMaxWidth wide; rows otherwise (wide maps fill the rows
-// path's vectors and need no transposes). ISA-independent, so the cost model's features need only the
-// shape.
-// Inline: the cost model's features call it, and builds of the features without the kernels link.
-// Measured on AVX-512 (both paths, every MobileNetV2 / EfficientNet-B0 depthwise shape): outputs 7
-// wide ran 2-3.5x faster in lanes at either stride, 14 wide from even (3x3 s1) to 2.5x faster (5x5
-// s2), 28 wide and more 1-1.9x slower: full rows need no transposes, which cost about as much as 3x3
-// taps. On AVX2 the 7- and 14-wide shapes ran 1.3-3.8x faster in lanes.
-inline constexpr int64_t kDwLanesMaxWidth = 14;
+// dilation whose output is narrow, rows otherwise (wide maps fill the rows path's vectors and need no
+// transposes). The transposes cost about the same per output whatever the window, so the more taps the
+// wider the outputs that gain: up to 7 wide for 3x3, 14 for 5x5. ISA-independent, so the cost model's
+// features need only the shape; inline, because the features call it and builds of the features
+// without the kernels must link.
+// Measured on AVX-512 (both paths, every MobileNetV2 / EfficientNet-B0 depthwise shape, 1 thread):
+// 7-wide outputs ran 2.1-3.6x faster in lanes (3x3 and 5x5, either stride), 14-wide 5x5 ones 1.5x;
+// 14-wide 3x3 ones ran even (stride 2) or up to 1.25x slower (stride 1), and 28 wide and more even to
+// 2x slower. On AVX2 the 7-wide and 14-wide 5x5 shapes ran 1.9-3.8x faster in lanes.
+inline constexpr int64_t kDwLanesMaxWidth3x3 = 7;
+inline constexpr int64_t kDwLanesMaxWidth5x5 = 14;
 // Square 3x3 / 5x5 windows at stride 1 or 2 without dilation: the shapes with vector kernels.
 inline bool depthwise_has_vector_kernel(const ConvShape& s) {
   return s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w && (s.kh == 3 || s.kh == 5) &&
          (s.stride_w == 1 || s.stride_w == 2);
 }
 inline bool depthwise_uses_channel_lanes(const ConvShape& s) {
-  return depthwise_has_vector_kernel(s) && s.out_w() <= kDwLanesMaxWidth;
+  return depthwise_has_vector_kernel(s) && s.out_w() <= (s.kh == 5 ? kDwLanesMaxWidth5x5 : kDwLanesMaxWidth3x3);
 }
 
 // Tests and benchmarks force a path; kAuto follows depthwise_uses_channel_lanes(). Forcing channel
