@@ -17,15 +17,110 @@ constexpr size_t kOverread = 64;
 // Which vector row kernel a shape runs (3s1, 3s2, 5s1, 5s2), -1 for the portable one: the one rule
 // behind both the prepared kernel and its name.
 int vector_row_index(const ConvShape& s) {
-  if (s.dil_h != 1 || s.dil_w != 1 || s.kh != s.kw || s.stride_h != s.stride_w) return -1;
-  if ((s.kh != 3 && s.kh != 5) || (s.stride_w != 1 && s.stride_w != 2)) return -1;
+  if (!depthwise_has_vector_kernel(s)) return -1;
   return (s.kh == 5 ? 2 : 0) + (s.stride_w == 2 ? 1 : 0);
 }
 
-class DepthwiseConv final : public PreparedConv {
+std::string kernel_name_of(const ConvShape& s, Isa isa, bool lanes) {
+  const std::string base = "depthwise_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + "_";
+  const int i = vector_row_index(s);
+  static const char* const rows[4] = {"3x3s1", "3x3s2", "5x5s1", "5x5s2"};
+  if (lanes) return base + "f32_dwconv_" + rows[i] + "_c16_" + isa_name(isa);
+  if (isa == Isa::kGeneric || i < 0) return base + "f32_dwconv_row_generic";
+  return base + "f32_dwconv_" + rows[i] + "_" + isa_name(isa);
+}
+
+size_t padded_width(const ConvShape& s) {
+  // Rows wide enough that every window of every output column lies inside the padded row.
+  return static_cast<size_t>(std::max<int64_t>(s.w + s.pad_left + s.pad_right,
+                                               (s.out_w() - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1));
+}
+
+DwLanesArgs lanes_geometry(const ConvShape& s) {
+  DwLanesArgs a{};
+  a.h = static_cast<size_t>(s.h), a.w_in = static_cast<size_t>(s.w);
+  a.pad_top = static_cast<size_t>(s.pad_top), a.pad_left = static_cast<size_t>(s.pad_left);
+  a.ph = static_cast<size_t>(s.h + s.pad_top + s.pad_bottom), a.pw = padded_width(s);
+  a.oh = static_cast<size_t>(s.out_h()), a.ow = static_cast<size_t>(s.out_w());
+  a.k = static_cast<int>(s.kh), a.stride = static_cast<int>(s.stride_h);
+  return a;
+}
+
+// What both paths keep: their packed weights and biases, the epilogue, and which kernel they name.
+class DepthwiseBase : public PreparedConv {
+ public:
+  std::string kernel_name() const override { return kernel_name_of(shape_, isa_, lanes_); }
+  int64_t weight_bytes() const override { return static_cast<int64_t>((w_.size() + bias_.size()) * sizeof(float)); }
+  int64_t executed_macs() const override { return shape_.macs(); }
+
+ protected:
+  DepthwiseBase(const ConvShape& s, const Epilogue& ep, Isa isa, bool lanes)
+      : PreparedConv(s), ep_(ep), isa_(isa), lanes_(lanes) {}
+  std::vector<float> w_, bias_;
+  Epilogue ep_;
+  Isa isa_;  // the ISA of the kernel that runs (the rows path: generic where no vector row fits)
+  bool lanes_;
+};
+
+// The channel-lanes path: weights regrouped [group][tap][lane], zero past the last channel (the
+// partial last group's zero lanes count in weight_bytes).
+class DepthwiseLanesConv final : public DepthwiseBase {
+ public:
+  DepthwiseLanesConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
+      : DepthwiseBase(s, ep, isa, true) {
+    constexpr size_t L = kDwChannelLanes;
+    const size_t groups = static_cast<size_t>((s.c + kDwChannelLanes - 1) / kDwChannelLanes);
+    const size_t taps = static_cast<size_t>(s.kh * s.kw);
+    w_.assign(groups * taps * L, 0.0f);
+    bias_.assign(groups * L, 0.0f);
+    for (size_t ch = 0; ch < static_cast<size_t>(s.c); ++ch) {
+      for (size_t t = 0; t < taps; ++t) w_[((ch / L) * taps + t) * L + ch % L] = w[ch * taps + t];
+      if (bias) bias_[ch] = bias[ch];
+    }
+    fn_ = &f32_dwconv_lanes_generic;
+#if defined(__x86_64__)
+    if (isa == Isa::kAvx512) fn_ = &f32_dwconv_lanes_avx512;
+    if (isa == Isa::kAvx2) fn_ = &f32_dwconv_lanes_avx2;
+#endif
+  }
+
+  void run(const float* in, float* out, ThreadPool& pool) const override {
+    const ConvShape& s = shape_;
+    const size_t L = kDwChannelLanes;
+    const size_t groups = static_cast<size_t>((s.c + kDwChannelLanes - 1) / kDwChannelLanes);
+    const size_t taps = static_cast<size_t>(s.kh * s.kw);
+    const DwLanesArgs geo = lanes_geometry(s);
+    const size_t hw = geo.h * geo.w_in, ohw = geo.oh * geo.ow;
+    pool.parallel_for(static_cast<size_t>(s.n) * groups, [&](size_t b0, size_t b1) {
+      static thread_local std::vector<float> tile;
+      // Border zeros stay from assign(); every group rewrites only the interior and the output tile.
+      tile.assign(dw_lanes_tile_floats(geo), 0.0f);
+      for (size_t item = b0; item < b1; ++item) {
+        const size_t n = item / groups, g = item % groups;
+        const size_t c0 = g * L;
+        DwLanesArgs a = geo;
+        a.channels = std::min(L, static_cast<size_t>(s.c) - c0);
+        a.in = in + (n * static_cast<size_t>(s.c) + c0) * hw;
+        a.out = out + (n * static_cast<size_t>(s.c) + c0) * ohw;
+        a.w = w_.data() + g * taps * L;
+        a.bias = bias_.data() + g * L;
+        a.tile = tile.data();
+        a.ep = &ep_;
+        fn_(a);
+      }
+    });
+  }
+
+ private:
+  DwLanesFn fn_;
+};
+
+class DepthwiseConv final : public DepthwiseBase {
  public:
   DepthwiseConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
-      : PreparedConv(s), w_(w, w + s.weight_count()), bias_(static_cast<size_t>(s.c), 0.0f), ep_(ep) {
+      : DepthwiseBase(s, ep, Isa::kGeneric, false) {
+    w_.assign(w, w + s.weight_count());
+    bias_.assign(static_cast<size_t>(s.c), 0.0f);
     if (bias) std::copy(bias, bias + s.c, bias_.begin());
     row_ = &f32_dwconv_row_generic;
 #if defined(__x86_64__)
@@ -45,17 +140,11 @@ class DepthwiseConv final : public PreparedConv {
 #endif
   }
 
-  std::string kernel_name() const override { return depthwise_conv_kernel_name(shape_, isa_); }
-  int64_t weight_bytes() const override { return static_cast<int64_t>((w_.size() + bias_.size()) * sizeof(float)); }
-  int64_t executed_macs() const override { return shape_.macs(); }
-
   void run(const float* in, float* out, ThreadPool& pool) const override {
     const ConvShape& s = shape_;
     const int64_t OH = s.out_h(), OW = s.out_w();
     const size_t ph = static_cast<size_t>(s.h + s.pad_top + s.pad_bottom);
-    // Rows wide enough that every window of every output column lies inside the padded row.
-    const size_t pw = static_cast<size_t>(std::max<int64_t>(s.w + s.pad_left + s.pad_right,
-                                                            (OW - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1));
+    const size_t pw = padded_width(s);
     const size_t khw = static_cast<size_t>(s.kh * s.kw);
     pool.parallel_for(static_cast<size_t>(s.n * s.c), [&](size_t b0, size_t b1) {
       static thread_local std::vector<float> pad;
@@ -89,28 +178,35 @@ class DepthwiseConv final : public PreparedConv {
   }
 
  private:
-  std::vector<float> w_, bias_;
-  Epilogue ep_;
   DwRowFn row_;
-  Isa isa_ = Isa::kGeneric;  // the path the row kernel is of (generic where no vector row fits)
 };
 
 }  // namespace
 
+size_t dw_lanes_tile_floats(const DwLanesArgs& a) {
+  return (a.ph * a.pw + a.oh * a.ow) * static_cast<size_t>(kDwChannelLanes) + kOverread;
+}
+
 std::string depthwise_conv_kernel_name(const ConvShape& s, Isa isa) {
-  const std::string base = "depthwise_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + "_";
-  const int i = vector_row_index(s);
-  if (isa == Isa::kGeneric || i < 0) return base + "f32_dwconv_row_generic";
-  static const char* const rows[4] = {"3x3s1", "3x3s2", "5x5s1", "5x5s2"};
-  return base + "f32_dwconv_" + rows[i] + "_" + isa_name(isa);
+  return kernel_name_of(s, isa, depthwise_uses_channel_lanes(s));
 }
 
 std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w, const float* bias,
                                                      const Epilogue& ep, Isa isa) {
+  return prepare_depthwise_conv(shape, w, bias, ep, isa, DwPath::kAuto);
+}
+
+std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, const float* w, const float* bias,
+                                                     const Epilogue& ep, Isa isa, DwPath path) {
   shape.validate();
   if (!shape.is_depthwise()) throw Error("conv " + shape.str() + ": field 'groups'", "depthwise needs groups == c == f");
   if (!w) throw Error("conv " + shape.str() + ": field 'weights'", "null pointer");
   if (!isa_supported(isa)) throw Error("isa", std::string("this CPU cannot run the ") + isa_name(isa) + " path");
+  if (path == DwPath::kChannelLanes && vector_row_index(shape) < 0)
+    throw Error("conv " + shape.str() + ": field 'kernel_shape'",
+                "not supported yet: the channel-lanes depthwise path takes square 3x3/5x5 windows at stride 1 or 2 without dilation");
+  const bool lanes = path == DwPath::kChannelLanes || (path == DwPath::kAuto && depthwise_uses_channel_lanes(shape));
+  if (lanes) return std::make_unique<DepthwiseLanesConv>(shape, w, bias, ep, isa);
   return std::make_unique<DepthwiseConv>(shape, w, bias, ep, isa);
 }
 

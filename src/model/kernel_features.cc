@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "hilsim/kernels/dense_tiling.h"
+#include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/sparse_tiling.h"
 #include "hilsim/util/error.h"
 
@@ -194,6 +195,20 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     k.lane_macs = planes * t.filter_lanes * t.pixel_lanes * kdim;
     k.panel_bytes = planes * t.col_tiles * kernels::kDenseTileCols * kdim * 4;
     k.wstream_bytes = weight_bytes * t.col_tiles * s.n;
+  } else if (klass.rfind("depthwise_conv", 0) == 0 && kernels::depthwise_uses_channel_lanes(s)) {
+    // The channel-lanes kernel (kernels/depthwise_conv, the same rule): groups of kDwChannelLanes
+    // channels, each transposed into a padded tile and its output back (the bytes of both count as
+    // panel bytes), every output pixel K x K full-width FMAs with no gather at stride 2; a partial last
+    // group computes idle lanes.
+    const int64_t OH = s.out_h(), OW = s.out_w();
+    const int64_t ph = s.h + s.pad_top + s.pad_bottom;
+    const int64_t pw = std::max<int64_t>(s.w + s.pad_left + s.pad_right, (OW - 1) * s.stride_w + s.kw);
+    const int64_t lanes = s.n * ceil_div(s.c, kernels::kDwChannelLanes) * kernels::kDwChannelLanes;
+    k.out_tiles = s.n * ceil_div(s.c, kernels::kDwChannelLanes) * OH;
+    k.lane_macs = lanes * OH * OW * s.kh * s.kw;
+    k.panel_bytes = 4 * lanes * (ph * pw + OH * OW);
+    k.work_items = s.n * ceil_div(s.c, kernels::kDwChannelLanes);
+    return k;
   } else if (klass.rfind("depthwise_conv", 0) == 0) {
     // The row kernel (kernels/depthwise_conv): each plane is first copied into a zeroed padded plane,
     // then every output row is one call (taps broadcast) sweeping vectors of kDwLanes outputs, the

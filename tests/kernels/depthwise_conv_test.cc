@@ -1,5 +1,6 @@
 // Depthwise tester: 3x3 / 5x5, stride 1 / 2, odd pads, widths around the 16-lane vector, every epilogue,
-// every ISA path; other depthwise shapes (7x7, dilation) through the portable row kernel.
+// every ISA path, each shape through both the rows and the channel-lanes path; other depthwise shapes
+// (7x7, dilation) through the portable row kernel.
 #include "hilsim/kernels/depthwise_conv.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +17,7 @@ struct Param {
   Isa isa;
   ConvShape shape;
   int idx;
+  DwPath path;
 };
 
 ConvShape dw(int64_t c, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pt, int64_t pl, int64_t pb, int64_t pr,
@@ -39,12 +41,26 @@ std::vector<Param> params() {
       }
   shapes.push_back(dw(5, 13, 17, 3, 2, 0, 1, 1, 0));   // asymmetric (TF "same" with stride 2)
   shapes.push_back(dw(4, 12, 33, 5, 1, 2, 0, 1, 2));
+  // Channel lanes: channel counts around the 16-lane group (2, 15, 17, 33), 1x1 and 7x7 maps, flattened
+  // planes that end mid-vector, asymmetric pads, non-square maps.
+  shapes.push_back(dw(17, 7, 7, 3, 1, 1, 1, 1, 1));
+  shapes.push_back(dw(33, 7, 7, 5, 1, 2, 2, 2, 2));
+  shapes.push_back(dw(15, 14, 14, 3, 2, 0, 0, 1, 1));
+  shapes.push_back(dw(2, 14, 14, 5, 2, 2, 2, 2, 2));
+  shapes.push_back(dw(16, 1, 1, 3, 1, 1, 1, 1, 1));
+  shapes.push_back(dw(19, 1, 1, 5, 2, 2, 2, 2, 2));
+  shapes.push_back(dw(21, 9, 5, 5, 1, 2, 1, 0, 3));
+  shapes.push_back(dw(20, 11, 23, 3, 2, 1, 0, 0, 1));
+  const size_t n_lanes_able = shapes.size();
   shapes.push_back(dw(2, 13, 13, 3, 1, 2, 2, 2, 2, 2));  // dilation 2: portable path
   shapes.push_back(dw(2, 13, 13, 7, 1, 3, 3, 3, 3));     // 7x7: portable path
   std::vector<Param> v;
   int i = 0;
   for (Isa isa : supported_isas())
-    for (const auto& s : shapes) v.push_back({isa, s, i++});
+    for (size_t k = 0; k < shapes.size(); ++k) {
+      v.push_back({isa, shapes[k], i++, DwPath::kRows});
+      if (k < n_lanes_able) v.push_back({isa, shapes[k], i++, DwPath::kChannelLanes});
+    }
   return v;
 }
 
@@ -61,7 +77,7 @@ TEST_P(DepthwiseConvTest, MatchesReference) {
   const auto eps = all_epilogues();
   for (size_t e = 0; e < eps.size(); ++e) {
     const float* b = (e % 2) ? nullptr : bias.data();
-    auto conv = prepare_depthwise_conv(s, w.data(), b, eps[e], p.isa);
+    auto conv = prepare_depthwise_conv(s, w.data(), b, eps[e], p.isa, p.path);
     std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()), NAN);
     conv->run(in.data(), out.data(), (e % 2) ? pool1 : pool2);
     EXPECT_LT(rel_error(out, conv_ref(s, in, w, b, eps[e])), 1e-4)
@@ -70,7 +86,8 @@ TEST_P(DepthwiseConvTest, MatchesReference) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseConvTest, ::testing::ValuesIn(params()), [](const auto& info) {
-  return std::string(isa_name(info.param.isa)) + "_" + std::to_string(info.param.idx);
+  return std::string(isa_name(info.param.isa)) + (info.param.path == DwPath::kChannelLanes ? "_lanes_" : "_rows_") +
+         std::to_string(info.param.idx);
 });
 
 TEST(DepthwiseConv, RejectsNonDepthwise) {
@@ -96,8 +113,34 @@ TEST(DepthwiseConv, KernelNameWithoutPreparing) {
       EXPECT_EQ(depthwise_conv_kernel_name(s, isa), prepare_depthwise_conv(s, w.data(), nullptr, {}, isa)->kernel_name());
     }
   }
-  EXPECT_EQ(depthwise_conv_kernel_name(shapes[1], Isa::kAvx2), "depthwise_conv3x3_f32_dwconv_3x3s2_avx2");
+  EXPECT_EQ(depthwise_conv_kernel_name(shapes[1], Isa::kAvx2), "depthwise_conv3x3_f32_dwconv_3x3s2_c16_avx2");
   EXPECT_EQ(depthwise_conv_kernel_name(shapes[4], Isa::kAvx512), "depthwise_conv3x3_f32_dwconv_row_generic");
+  const ConvShape wide = conv_shape(8, 8, 56, 56, 3, 2, 1, 1, 1, 1, 1, 8);
+  EXPECT_EQ(depthwise_conv_kernel_name(wide, Isa::kAvx2), "depthwise_conv3x3_f32_dwconv_3x3s2_avx2");
+  // A forced path names itself, not the rule's choice.
+  const std::vector<float> w = random_floats(static_cast<size_t>(wide.weight_count()), 5);
+  EXPECT_EQ(prepare_depthwise_conv(wide, w.data(), nullptr, {}, Isa::kGeneric, DwPath::kChannelLanes)->kernel_name(),
+            "depthwise_conv3x3_f32_dwconv_3x3s2_c16_generic");
+  EXPECT_EQ(prepare_depthwise_conv(shapes[0], w.data(), nullptr, {}, Isa::kGeneric, DwPath::kRows)->kernel_name(),
+            "depthwise_conv3x3_f32_dwconv_row_generic");
+}
+
+// The rule: output width by window (3x3 up to 7 wide, 5x5 up to 14) at either stride; other windows
+// and dilation never take lanes.
+TEST(DepthwiseConv, ChannelLanesRule) {
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(960, 7, 7, 3, 1, 1, 1, 1, 1)));
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(576, 14, 14, 3, 2, 1, 1, 1, 1)));  // 7 wide out
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(672, 14, 14, 5, 1, 2, 2, 2, 2)));
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(672, 28, 28, 5, 2, 2, 2, 2, 2)));  // 14 wide out
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(384, 14, 14, 3, 1, 1, 1, 1, 1)));
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 2, 1, 1, 1, 1)));  // 14 wide out
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(240, 28, 28, 5, 1, 2, 2, 2, 2)));
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(96, 112, 112, 3, 2, 1, 1, 1, 1)));
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 7, 1, 3, 3, 3, 3)));
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 3, 1, 2, 2, 2, 2, 2)));
+  const ConvShape k7 = dw(8, 7, 7, 7, 1, 3, 3, 3, 3);
+  const std::vector<float> w(static_cast<size_t>(k7.weight_count()));
+  EXPECT_THROW(prepare_depthwise_conv(k7, w.data(), nullptr, {}, Isa::kGeneric, DwPath::kChannelLanes), Error);
 }
 
 }  // namespace

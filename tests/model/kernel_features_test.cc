@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/model/kernel_model.h"
 
 using namespace hilsim::model;
@@ -28,21 +29,37 @@ TEST(KernelFeatures, MemoryBoundOpsCountDramStreamedBytesApart) {
 
 TEST(KernelFeatures, DepthwiseCountsRowCallsPaddedPlanesAndIdleLanes) {
   hilsim::kernels::ConvShape s;
-  s.c = s.f = s.groups = 576, s.h = s.w = 14, s.kh = s.kw = 3, s.stride_h = s.stride_w = 2;
+  s.c = s.f = s.groups = 144, s.h = s.w = 59, s.kh = s.kw = 3, s.stride_h = s.stride_w = 2;
   s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
   const KernelInstance k = conv_instance("depthwise_conv3x3", s, 1, s.macs(), s.weight_count() * 4);
-  ASSERT_EQ(s.out_w(), 7);
-  EXPECT_EQ(k.out_tiles, 576 * 7);                 // one row call per plane and output row
-  EXPECT_EQ(k.lane_macs, 576 * 7 * 8 * 9);         // a 7-wide row still sweeps one 8-lane vector
+  ASSERT_EQ(s.out_w(), 30);
+  ASSERT_FALSE(hilsim::kernels::depthwise_uses_channel_lanes(s));
+  EXPECT_EQ(k.out_tiles, 144 * 30);                // one row call per plane and output row
+  EXPECT_EQ(k.lane_macs, 144 * 30 * 32 * 9);       // a 30-wide row sweeps four 8-lane vectors
   EXPECT_GT(k.lane_macs, k.executed_macs);
   EXPECT_EQ(k.strided_lane_macs, k.lane_macs);     // stride 2 gathers every load
-  EXPECT_EQ(k.panel_bytes, 4 * 576 * 16 * 16);     // each plane copied into its zero-padded 16x16
-  EXPECT_EQ(k.work_items, 576);                    // threads split planes
+  EXPECT_EQ(k.panel_bytes, 4 * 144 * 61 * 61);     // each plane copied into its zero-padded 61x61
+  EXPECT_EQ(k.work_items, 144);                    // threads split planes
   hilsim::kernels::ConvShape s1 = s;
   s1.stride_h = s1.stride_w = 1;
   const KernelInstance k1 = conv_instance("depthwise_conv3x3", s1, 1, s1.macs(), s1.weight_count() * 4);
   EXPECT_EQ(k1.strided_lane_macs, 0);
-  EXPECT_EQ(k1.lane_macs, 576 * 14 * 16 * 9);
+  EXPECT_EQ(k1.lane_macs, 144 * 59 * 64 * 9);
+}
+
+TEST(KernelFeatures, NarrowDepthwiseCountsChannelGroupsAndTransposes) {
+  // MobileNetV2's 14x14 stride-2 layer (7 wide out) runs the channel-lanes kernel, 16 channels a group.
+  hilsim::kernels::ConvShape s;
+  s.c = s.f = s.groups = 577, s.h = s.w = 14, s.kh = s.kw = 3, s.stride_h = s.stride_w = 2;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  ASSERT_TRUE(hilsim::kernels::depthwise_uses_channel_lanes(s));
+  const KernelInstance k = conv_instance("depthwise_conv3x3", s, 1, s.macs(), s.weight_count() * 4);
+  const int64_t lanes = 37 * 16;                   // 577 channels: 36 full groups and one of a single lane
+  EXPECT_EQ(k.work_items, 37);
+  EXPECT_EQ(k.out_tiles, 37 * 7);                  // one sweep per group and output row
+  EXPECT_EQ(k.lane_macs, lanes * 7 * 7 * 9);       // every lane busy but the last group's
+  EXPECT_EQ(k.strided_lane_macs, 0);               // no gathers: a stride is an address step
+  EXPECT_EQ(k.panel_bytes, 4 * lanes * (16 * 16 + 7 * 7));  // padded input tile in, output tile out
 }
 
 TEST(KernelFeatures, InPlaceSparseRowsCountMaskedTailsAndChunkCalls) {

@@ -7,6 +7,7 @@
 //   dense_conv{1,3,5}x{same}_f32_gemm_8x32_{isa}      dense_conv1x1 / dense_conv3x3 / dense_conv5x5
 //   dense_conv{other kh}x{kw}_f32_gemm_8x32_{isa}     dense_convkxk
 //   depthwise_conv{3,5}x{same}_f32_dwconv_..._{isa}   depthwise_conv3x3 / depthwise_conv5x5
+//     (..._c16_{isa}: the channel-lanes path, same class; its features follow the kernels' shape rule)
 //   depthwise_conv{other}_f32_dwconv_row_generic      dense_conv1x1 / dense_convkxk (no class of their own:
 //                                                     calibration has always timed them under these)
 //   block_{bf}x{bc}_{isa}, block_col_{bf}x{bc}_{isa}  sparse_fb{min(bf, 16)}

@@ -23,11 +23,48 @@ void one_row(const DwRowArgs& a) {
     for (size_t o = 0; o < a.ow_count; ++o) a.out[o] = apply_act(*a.ep, a.out[o]);
 }
 
+// Channel lanes in plain loops: the lane loops vectorise; the transposes stay scalar.
+template <int K, int S>
+void lanes(const DwLanesArgs& a) {
+  constexpr int L = kDwChannelLanes;
+  const size_t hw = a.h * a.w_in, ohw = a.oh * a.ow;
+  // Transpose in: lane c of tile pixel (y, x) is plane c's pixel; lanes past `channels` keep whatever
+  // an earlier group left (finite), and their outputs are never written back.
+  for (size_t c = 0; c < a.channels; ++c) {
+    const float* src = a.in + c * hw;
+    for (size_t y = 0; y < a.h; ++y) {
+      float* dst = a.tile + ((y + a.pad_top) * a.pw + a.pad_left) * L + c;
+      for (size_t x = 0; x < a.w_in; ++x) dst[x * L] = src[y * a.w_in + x];
+    }
+  }
+  for (size_t oy = 0; oy < a.oh; ++oy) {
+    for (size_t ox = 0; ox < a.ow; ++ox) {
+      float acc[L];
+      for (int l = 0; l < L; ++l) acc[l] = a.bias[l];
+      for (int ky = 0; ky < K; ++ky) {
+        const float* row = a.tile + ((oy * S + ky) * a.pw + ox * S) * L;
+        for (int kx = 0; kx < K; ++kx) {
+          const float* wv = a.w + (ky * K + kx) * L;
+          for (int l = 0; l < L; ++l) acc[l] += wv[l] * row[kx * L + l];
+        }
+      }
+      const size_t q = oy * a.ow + ox;
+      for (size_t c = 0; c < a.channels; ++c) a.out[c * ohw + q] = acc[c];
+    }
+  }
+  if (a.ep->act != Act::kNone)
+    for (size_t c = 0; c < a.channels; ++c) apply_act_inplace(*a.ep, a.out + c * ohw, static_cast<int64_t>(ohw));
+}
+
+void lanes_any(const DwLanesArgs& a) {
+  if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
+}
+
 }  // namespace
 
-void f32_dwconv_row_generic(const DwRowArgs& a) {
-  DwRowArgs r = a;
-  for (size_t i = 0; i < a.rows; ++i, r.in += a.in_step, r.out += a.out_step) one_row(r);
-}
+void f32_dwconv_row_generic(const DwRowArgs& a) { for_each_dw_row(a, one_row); }
+
+void f32_dwconv_lanes_generic(const DwLanesArgs& a) { lanes_any(a); }
 
 }  // namespace hilsim::kernels

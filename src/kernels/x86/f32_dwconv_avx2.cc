@@ -3,9 +3,12 @@
 // taps are broadcast once per row; 5x5 keeps them in memory (25 taps exceed the 16 registers) and the
 // FMAs take them as memory operands. Stride 2 loads 16 consecutive inputs and gathers the even lanes
 // with one in-lane shuffle plus one cross-lane permute.
+// Channel-lanes work items: a pixel's 16 channels are two ymm; 8x8 in-register transposes in and out.
 #include <immintrin.h>
 
 #include "hilsim/kernels/depthwise_conv.h"
+#include <algorithm>
+
 #include "vec_math_avx2.h"
 
 namespace hilsim::kernels {
@@ -65,11 +68,129 @@ void one_row(const DwRowArgs& a) {
 // Sixteen ymm registers hold the 3x3 taps and two accumulators but not a second row's: rows one at a time.
 template <int K, int S>
 void dw_row(const DwRowArgs& a) {
-  DwRowArgs r = a;
-  for (size_t i = 0; i < a.rows; ++i, r.in += a.in_step, r.out += a.out_step) one_row<K, S>(r);
+  for_each_dw_row(a, one_row<K, S>);
+}
+
+// r[i] lane j <- r[j] lane i (24 shuffles): swap the 128-bit halves first, then each half is a 4x4
+// transpose of its own.
+inline void transpose8(__m256 (&r)[8]) {
+  __m256 t[8];
+#pragma GCC unroll 4
+  for (int i = 0; i < 4; ++i) {
+    t[i] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x20);
+    t[i + 4] = _mm256_permute2f128_ps(r[i], r[i + 4], 0x31);
+  }
+#pragma GCC unroll 2
+  for (int g = 0; g < 8; g += 4) {
+    const __m256 lo01 = _mm256_unpacklo_ps(t[g], t[g + 1]), hi01 = _mm256_unpackhi_ps(t[g], t[g + 1]);
+    const __m256 lo23 = _mm256_unpacklo_ps(t[g + 2], t[g + 3]), hi23 = _mm256_unpackhi_ps(t[g + 2], t[g + 3]);
+    r[g] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(1, 0, 1, 0));
+    r[g + 1] = _mm256_shuffle_ps(lo01, lo23, _MM_SHUFFLE(3, 2, 3, 2));
+    r[g + 2] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(1, 0, 1, 0));
+    r[g + 3] = _mm256_shuffle_ps(hi01, hi23, _MM_SHUFFLE(3, 2, 3, 2));
+  }
+}
+
+// N output pixels of one row (two ymm each); the taps come from memory as FMA operands, since 5x5's 50
+// tap vectors exceed the 16 registers.
+template <int K, int S, int N>
+inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m256 b0, __m256 b1, bool act) {
+  __m256 acc[N][2];
+#pragma GCC unroll 8
+  for (int n = 0; n < N; ++n) acc[n][0] = b0, acc[n][1] = b1;
+#pragma GCC unroll 5
+  for (int ky = 0; ky < K; ++ky) {
+    const float* row = in + ky * a.pw * 16;
+    const float* w = a.w + ky * K * 16;
+#pragma GCC unroll 16
+    for (int ix = 0; ix < (N - 1) * S + K; ++ix) {
+      const __m256 v0 = _mm256_loadu_ps(row + ix * 16), v1 = _mm256_loadu_ps(row + ix * 16 + 8);
+#pragma GCC unroll 8
+      for (int n = 0; n < N; ++n) {
+        const int kx = ix - n * S;
+        if (kx >= 0 && kx < K) {
+          acc[n][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + kx * 16), v0, acc[n][0]);
+          acc[n][1] = _mm256_fmadd_ps(_mm256_loadu_ps(w + kx * 16 + 8), v1, acc[n][1]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int n = 0; n < N; ++n) {
+    _mm256_storeu_ps(out + n * 16, act ? x86::act_avx2(*a.ep, acc[n][0]) : acc[n][0]);
+    _mm256_storeu_ps(out + n * 16 + 8, act ? x86::act_avx2(*a.ep, acc[n][1]) : acc[n][1]);
+  }
+}
+
+template <int K, int S>
+void lanes(const DwLanesArgs& args) {
+  const DwLanesArgs a = args;  // a local copy, so stores to the planes need no reload of its pointers
+  constexpr size_t kN = 4;     // 8 accumulators + 2 inputs + tap operands within 16 registers
+  const size_t hw = a.h * a.w_in, ohw = a.oh * a.ow;
+  const __m256 zero = _mm256_setzero_ps();
+  // Transpose in, 8 pixels of the flattened plane by 8 channels at a time.
+  {
+    size_t x = 0;
+    float* dst = a.tile + (a.pad_top * a.pw + a.pad_left) * 16;
+    for (size_t p = 0; p < hw; p += 8) {
+      const size_t n = std::min<size_t>(8, hw - p);
+      const __m256i m = x86::tail_mask_avx2(static_cast<ptrdiff_t>(n));
+      __m256 r[2][8];
+      for (size_t h = 0; h < 2; ++h) {
+        const float* src = a.in + p + h * 8 * hw;
+        for (size_t c = 0; c < 8; ++c, src += hw) r[h][c] = h * 8 + c < a.channels ? _mm256_maskload_ps(src, m) : zero;
+        transpose8(r[h]);
+      }
+      for (size_t j = 0; j < n; ++j) {
+        _mm256_storeu_ps(dst, r[0][j]);
+        _mm256_storeu_ps(dst + 8, r[1][j]);
+        dst += 16;
+        if (++x == a.w_in) x = 0, dst += (a.pw - a.w_in) * 16;
+      }
+    }
+  }
+  float* otile = a.tile + a.ph * a.pw * 16;
+  const __m256 b0 = _mm256_loadu_ps(a.bias), b1 = _mm256_loadu_ps(a.bias + 8);
+  const bool act = a.ep->act != Act::kNone;
+  for (size_t oy = 0; oy < a.oh; ++oy) {
+    const float* in = a.tile + oy * S * a.pw * 16;
+    float* out = otile + oy * a.ow * 16;
+    size_t ox = 0;
+    for (; ox + kN <= a.ow; ox += kN) lanes_block<K, S, kN>(a, in + ox * S * 16, out + ox * 16, b0, b1, act);
+    switch (a.ow - ox) {
+      case 3: lanes_block<K, S, 3>(a, in + ox * S * 16, out + ox * 16, b0, b1, act); break;
+      case 2: lanes_block<K, S, 2>(a, in + ox * S * 16, out + ox * 16, b0, b1, act); break;
+      case 1: lanes_block<K, S, 1>(a, in + ox * S * 16, out + ox * 16, b0, b1, act); break;
+      default: break;
+    }
+  }
+  // Transpose out, 8 output pixels at a time; only the group's channels are stored.
+  for (size_t q = 0; q < ohw; q += 8) {
+    const size_t n = std::min<size_t>(8, ohw - q);
+    const __m256i m = x86::tail_mask_avx2(static_cast<ptrdiff_t>(n));
+    for (size_t h = 0; h < 2 && h * 8 < a.channels; ++h) {
+      __m256 r[8];
+      for (size_t j = 0; j < 8; ++j) r[j] = j < n ? _mm256_loadu_ps(otile + (q + j) * 16 + h * 8) : zero;
+      transpose8(r);
+      float* o = a.out + q + h * 8 * ohw;
+      const size_t cn = std::min<size_t>(8, a.channels - h * 8);
+      for (size_t c = 0; c < cn; ++c, o += ohw) {
+        if (n == 8) {
+          _mm256_storeu_ps(o, r[c]);
+        } else {
+          _mm256_maskstore_ps(o, m, r[c]);
+        }
+      }
+    }
+  }
 }
 
 }  // namespace
+
+void f32_dwconv_lanes_avx2(const DwLanesArgs& a) {
+  if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
+}
 
 void f32_dwconv_3x3s1_row_avx2(const DwRowArgs& a) { dw_row<3, 1>(a); }
 void f32_dwconv_3x3s2_row_avx2(const DwRowArgs& a) { dw_row<3, 2>(a); }

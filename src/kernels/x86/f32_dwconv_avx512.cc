@@ -1,8 +1,12 @@
 // Depthwise row kernels: 16 outputs per vector, all K x K taps held in registers (broadcast once per call).
 // Stride 2 loads 32 consecutive inputs and keeps the even lanes with one permute.
+// Channel-lanes work items: 16 channels per vector, 16x16 in-register transposes in and out.
 // GCC 12 flags its own _mm512_undefined_ps() inside the intrinsics headers (false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #include <immintrin.h>
+
+#include <algorithm>
 
 #include "hilsim/kernels/depthwise_conv.h"
 #include "vec_math_avx512.h"
@@ -64,7 +68,144 @@ void dw_row(const DwRowArgs& a) {
   if (left == 1) row_block<K, S, 1>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
 }
 
+// r[i] lane j <- r[j] lane i: unpack pairs, then 2x2 blocks, then 128-bit lanes twice (64 shuffles).
+inline void transpose16(__m512 (&r)[16]) {
+  __m512 t[16], u[16];
+#pragma GCC unroll 8
+  for (int i = 0; i < 16; i += 2) {
+    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+  }
+#pragma GCC unroll 4
+  for (int i = 0; i < 16; i += 4) {
+    u[i] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
+    u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
+    u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
+  }
+#pragma GCC unroll 2
+  for (int i = 0; i < 16; i += 8) {
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      t[i + j] = _mm512_shuffle_f32x4(u[i + j], u[i + j + 4], 0x88);
+      t[i + j + 4] = _mm512_shuffle_f32x4(u[i + j], u[i + j + 4], 0xdd);
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+  }
+}
+
+// r[i] = the 16 floats at src + i * stride under mask m for i < rows, zero for the others; all 16 rows
+// unmasked take plain loads.
+inline void load_rows(__m512 (&r)[16], const float* src, size_t stride, size_t rows, __mmask16 m) {
+  if (rows == 16 && m == 0xFFFF) {
+#pragma GCC unroll 16
+    for (size_t i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * stride);
+    return;
+  }
+  for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * stride) : _mm512_setzero_ps();
+}
+
+// N output pixels of one row, all accumulators in registers: each input pixel is loaded once and fed to
+// every output whose window holds it.
+template <int K, int S, int N>
+inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m512 bias, bool act) {
+  __m512 acc[N];
+#pragma GCC unroll 16
+  for (int n = 0; n < N; ++n) acc[n] = bias;
+#pragma GCC unroll 5
+  for (int ky = 0; ky < K; ++ky) {
+    __m512 w[K];
+#pragma GCC unroll 5
+    for (int kx = 0; kx < K; ++kx) w[kx] = _mm512_loadu_ps(a.w + (ky * K + kx) * 16);
+    const float* row = in + ky * a.pw * 16;
+#pragma GCC unroll 32
+    for (int ix = 0; ix < (N - 1) * S + K; ++ix) {
+      const __m512 v = _mm512_loadu_ps(row + ix * 16);
+#pragma GCC unroll 16
+      for (int n = 0; n < N; ++n) {
+        const int kx = ix - n * S;
+        if (kx >= 0 && kx < K) acc[n] = _mm512_fmadd_ps(w[kx], v, acc[n]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int n = 0; n < N; ++n) _mm512_storeu_ps(out + n * 16, act ? x86::act_avx512(*a.ep, acc[n]) : acc[n]);
+}
+
+template <int K, int S>
+void lanes(const DwLanesArgs& args) {
+  // A local copy: through the caller's reference, every store to the output planes made the compiler
+  // reload the struct's pointers (a quarter of the instructions).
+  const DwLanesArgs a = args;
+  // Eight pixels: 8 accumulators + K taps + a load stay within the 32 registers for 5x5.
+  constexpr size_t kN = 8;
+  const size_t hw = a.h * a.w_in, ohw = a.oh * a.ow;
+  const bool full = a.channels == 16;
+  // Transpose in, 16 pixels of the flattened plane at a time (a 7x7 plane is 4 transposes, not 7).
+  {
+    size_t x = 0;
+    float* dst = a.tile + (a.pad_top * a.pw + a.pad_left) * 16;
+    for (size_t p = 0; p < hw; p += 16) {
+      const size_t n = std::min<size_t>(16, hw - p);
+      const __mmask16 m = x86::tail_mask(n);
+      __m512 r[16];
+      load_rows(r, a.in + p, hw, a.channels, m);
+      transpose16(r);
+      for (size_t j = 0; j < n; ++j) {
+        _mm512_storeu_ps(dst, r[j]);
+        dst += 16;
+        if (++x == a.w_in) x = 0, dst += (a.pw - a.w_in) * 16;
+      }
+    }
+  }
+  float* otile = a.tile + a.ph * a.pw * 16;
+  const __m512 bias = _mm512_loadu_ps(a.bias);
+  const bool act = a.ep->act != Act::kNone;
+  for (size_t oy = 0; oy < a.oh; ++oy) {
+    const float* in = a.tile + oy * S * a.pw * 16;
+    float* out = otile + oy * a.ow * 16;
+    size_t ox = 0;
+    for (; ox + kN <= a.ow; ox += kN) lanes_block<K, S, kN>(a, in + ox * S * 16, out + ox * 16, bias, act);
+    switch (a.ow - ox) {
+      case 7: lanes_block<K, S, 7>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      case 6: lanes_block<K, S, 6>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      case 5: lanes_block<K, S, 5>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      case 4: lanes_block<K, S, 4>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      case 3: lanes_block<K, S, 3>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      case 2: lanes_block<K, S, 2>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      case 1: lanes_block<K, S, 1>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      default: break;
+    }
+  }
+  // Transpose out, 16 output pixels at a time; only the group's channels are stored.
+  for (size_t q = 0; q < ohw; q += 16) {
+    const size_t n = std::min<size_t>(16, ohw - q);
+    const __mmask16 m = x86::tail_mask(n);
+    __m512 r[16];
+    load_rows(r, otile + q * 16, 16, n, 0xFFFF);
+    transpose16(r);
+    // Full chunks without masks: masked stores that split cache lines cost several times a plain one.
+    if (full && n == 16) {
+      // A walking pointer: 16 precomputed plane offsets did not fit the registers and went through xmm.
+      float* o = a.out + q;
+#pragma GCC unroll 16
+      for (size_t c = 0; c < 16; ++c, o += ohw) _mm512_storeu_ps(o, r[c]);
+      continue;
+    }
+    for (size_t c = 0; c < a.channels; ++c) _mm512_mask_storeu_ps(a.out + c * ohw + q, m, r[c]);
+  }
+}
+
 }  // namespace
+
+void f32_dwconv_lanes_avx512(const DwLanesArgs& a) {
+  if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
+}
 
 void f32_dwconv_3x3s1_row_avx512(const DwRowArgs& a) { dw_row<3, 1>(a); }
 void f32_dwconv_3x3s2_row_avx512(const DwRowArgs& a) { dw_row<3, 2>(a); }
