@@ -399,13 +399,13 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
   ops.push_back(rec);
 }
 
-void Executor::Impl::open_gpu() {
-  const UnitDef& u = units[static_cast<size_t>(gpu_unit)];
+std::shared_ptr<cl::ClContext> open_gpu_device(const UnitDef& u) {
   // Asking for the platforms already starts PoCL, so the question is asked where the device is opened.
   std::string why;
+  std::shared_ptr<cl::ClContext> ctx;
   auto open = [&] {
     why = cl::ClContext::unavailable_reason();
-    if (why.empty()) cl_ctx = cl::ClContext::get();
+    if (why.empty()) ctx = cl::ClContext::get();
   };
   if (u.cpus.empty()) {
     open();
@@ -433,7 +433,10 @@ void Executor::Impl::open_gpu() {
     if (err) std::rethrow_exception(err);
   }
   if (!why.empty()) throw Error("unit '" + u.id + "'", "needs an OpenCL device and this machine has none: " + why);
+  return ctx;
 }
+
+void Executor::Impl::open_gpu() { cl_ctx = open_gpu_device(units[static_cast<size_t>(gpu_unit)]); }
 
 void Executor::Impl::plan_transfers() {
   // Which buffers the host needs: inputs, outputs of host steps, inputs of host steps, graph outputs.

@@ -16,6 +16,10 @@
 #include "hilsim/runtime/sparsity_spec.h"
 #include "hilsim/runtime/units.h"
 
+namespace hilsim::kernels::opencl {
+class ClContext;
+}  // namespace hilsim::kernels::opencl
+
 namespace hilsim::runtime {
 
 // Weights packed ahead of time (an emitted model): the executor builds the kernel from them as they are.
@@ -107,6 +111,13 @@ class Executor {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Opens the OpenCL device of a gpu unit as the executor does: from a thread pinned to the unit's cores
+// and, unless the user set it, with one PoCL thread per core. Anything that times the device (the
+// calibrator too) must open it this way first: asking for the platforms from another thread starts
+// PoCL there, on every core, and the driver keeps those threads for the rest of the process. Throws
+// hilsim::Error naming the unit when there is no device.
+std::shared_ptr<kernels::opencl::ClContext> open_gpu_device(const UnitDef& u);
 
 Measurement measure(Executor& ex, const TensorMap& inputs, int warmup, int repeat, bool check_overhead = false);
 
