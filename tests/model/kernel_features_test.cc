@@ -189,6 +189,29 @@ TEST(KernelFeatures, GpuDirectMacsAreThe1x1sTheOpenClLoweringDoesNotRunAsAGemm) 
   EXPECT_EQ(features_of(conv_instance("dense_conv1x1", strided, 1, strided.macs(), 4)).count("direct_macs"), 0u);
 }
 
+TEST(KernelFeatures, GpuIdleLaneMacsAreTheSparseRowsFloat4Padding) {
+  hilsim::kernels::ConvShape s;
+  s.c = 64, s.f = 64, s.h = s.w = 5, s.kh = s.kw = 3;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  const int64_t kept = s.macs() / 4;  // an even share per pixel
+  auto idle = [](const hilsim::kernels::ConvShape& x, const char* klass, int64_t macs) {
+    return features_of(conv_instance(klass, x, 1, macs, 1000), true).at("idle_lane_macs");
+  };
+  // 5 pixels a row in two float4s: 3 idle lanes a row, 15 of 40 over the plane.
+  EXPECT_EQ(idle(s, "sparse_fb8", kept), static_cast<double>(kept / 25 * 15));
+  hilsim::kernels::ConvShape wide = s;
+  wide.h = wide.w = 8;  // whole float4s: none idle
+  EXPECT_EQ(idle(wide, "sparse_fb8", wide.macs() / 4), 0.0);
+  hilsim::kernels::ConvShape strided = s;
+  strided.stride_h = strided.stride_w = 2;  // the scalar kernel: one pixel per item
+  EXPECT_EQ(idle(strided, "sparse_fb8", strided.macs() / 4), 0.0);
+  hilsim::kernels::ConvShape gemm = s;
+  gemm.kh = gemm.kw = 1;
+  gemm.pad_top = gemm.pad_left = gemm.pad_bottom = gemm.pad_right = 0;  // the plane is one row: 25 in 28
+  EXPECT_EQ(idle(gemm, "sparse_fb4", gemm.macs() / 2), static_cast<double>(gemm.macs() / 2 / 25 * 3));
+  EXPECT_EQ(idle(s, "dense_conv3x3", s.macs()), 0.0);  // the dense conv's tile is tuned: not counted
+}
+
 // The cost model's copy of the lowering's rule agrees with the kernel the OpenCL conv really picks.
 TEST(KernelFeatures, ClConvIsGemmAgreesWithTheOpenClConvsKernel) {
   if (const std::string why = hilsim::kernels::opencl::ClContext::unavailable_reason(); !why.empty())

@@ -71,6 +71,11 @@ struct KernelInstance {
   // GEMM (strided, padded or grouped; cl_conv_is_gemm). On PoCL a strided 1x1 took ~2.5x the GEMM's
   // time per MAC (0.5-0.7 against 0.2-0.3 ns), and ResNet's downsample convs came out at half their run.
   int64_t cl_direct_macs = 0;
+  // OpenCL sparse rows (stride 1 along x): a work item computes four pixels of an output row as one
+  // float4, so a row of OW pixels runs ceil(OW / 4) * 4 lanes (a 1x1 GEMM-shaped conv: the whole plane
+  // as one row). The MACs of the idle lanes: ResNet's 5x5 block-sparse layers (8 lanes for 5 pixels)
+  // ran at twice a per-MAC fit, the 10x10 ones (12 for 10) at 1.25x.
+  int64_t cl_idle_lane_macs = 0;
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
@@ -124,7 +129,7 @@ std::map<std::string, double> features_of(const KernelInstance& k, bool gpu = fa
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
   kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFMaskedLanes, kFChunkCalls, kFBytes,
-  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFExtraRuns, kFRows, kFWaves, kFLaunches, kFDirectMacs, kFCall,
+  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFExtraRuns, kFRows, kFWaves, kFLaunches, kFDirectMacs, kFIdleLaneMacs, kFCall,
   kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
