@@ -181,11 +181,8 @@ int run_calibrate(const std::vector<std::string>& args) {
     }
     // Opened here as the runtime opens it (pinned, one PoCL thread per core): a device first started
     // from this unpinned thread ran on every core, and was timed about 2x faster than `run` runs it.
-    try {
-      if (o.gpu) runtime::open_gpu_device(*o.gpu);
-    } catch (const Error& e) {
-      throw Error("--units gpu", std::string("no OpenCL device: ") + e.what());
-    }
+    std::string why;
+    if (o.gpu && !runtime::try_open_gpu_device(*o.gpu, &why)) throw Error("--units gpu", "no OpenCL device: " + why);
     if (FLAGS_gpu_budget_s <= 0) throw Error("--gpu-budget-s", "must be positive");
     o.gpu_budget_s = FLAGS_gpu_budget_s;
   }
@@ -282,7 +279,8 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
                         "in context first (about half of --gpu-budget-s), then its classes\n"
                         "(" + gpu_classes_text() + ") over the same driver and grid,\n"
                         "every op on the device (its own copies taken out), with --gpu-budget-s of its own: models\n"
-                        "keyed CLASS/gpu (terms per MAC, byte, wave of work-groups and kernel launch), a units[]\n"
+                        "keyed CLASS/gpu (terms per MAC, byte, wave of work-groups and kernel launch, and the MACs of\n"
+                        "1x1s run by the direct kernel and of idle float4 lanes of sparse rows), a units[]\n"
                         "entry {id gpu, kind gpu, compute_units} naming the device, and its crossing\n"
                         "terms (host_transfer): a copy's fixed part and bandwidth from blocking copies of 64 B to\n"
                         "4 MiB, and sync_us, the hand-off per crossing between a CPU unit on another core and the\n"

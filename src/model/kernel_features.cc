@@ -69,7 +69,9 @@ const std::vector<std::string>& gpu_feature_names(const std::string& klass) {
   // A launch (enqueue, PoCL's scheduling, the event wait) is a term of its own; a compute kernel also
   // pays per wave of work-groups (small late layers pad their few pixels up to whole groups) and per
   // byte of each stream; SiLU's exp is priced as on the CPU.
-  static const std::vector<std::string> compute = {"macs", "in_bytes", "out_bytes", "weight_bytes", "waves", "act_bytes", "launches"};
+  static const std::vector<std::string> compute = {"macs",      "in_bytes", "out_bytes",   "weight_bytes",
+                                                     "waves",     "act_bytes", "direct_macs", "idle_lane_macs",
+                                                     "launches"};
   static const std::vector<std::string> memory = {"bytes", "far_bytes", "elements", "launches"};
   static const std::vector<std::string> pool = {"bytes", "elements", "window", "strided_window", "launches"};
   static const std::vector<std::string> concat = {"bytes", "launches"};
@@ -88,7 +90,7 @@ const std::array<const char*, kNumFeatures>& all_feature_names() {
   static const std::array<const char*, kNumFeatures> n = {
       "macs",          "in_bytes",    "out_bytes",  "weight_bytes",  "tiles", "act_bytes", "lane_macs", "panel_bytes",
       "wstream_bytes", "wstream_far", "acc_bytes",  "strided_lanes", "strided_tiles", "masked_lanes", "chunk_calls", "bytes", "far_bytes", "elements",  "window",
-      "strided_window", "inputs", "extra_runs", "rows", "waves", "launches", "call"};
+      "strided_window", "inputs", "extra_runs", "rows", "waves", "launches", "direct_macs", "idle_lane_macs", "call"};
   return n;
 }
 
@@ -132,6 +134,8 @@ FeatureVector feature_vector(const KernelInstance& k) {
   }
   f[kFWaves] = d(ceil_div(k.work_groups, std::max<int64_t>(1, k.compute_units)));
   f[kFLaunches] = d(k.launches);
+  f[kFDirectMacs] = d(k.cl_direct_macs);
+  f[kFIdleLaneMacs] = d(k.cl_idle_lane_macs);
   f[kFCall] = 1.0;
   return f;
 }
@@ -141,6 +145,11 @@ std::map<std::string, double> features_of(const KernelInstance& k, bool gpu) {
   std::map<std::string, double> f;
   for (const auto& name : unit_feature_names(k.klass, gpu)) f[name] = v[static_cast<size_t>(feature_index(name))];
   return f;
+}
+
+bool cl_conv_is_gemm(const kernels::ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom &&
+         !s.pad_right && s.groups == 1;
 }
 
 KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
@@ -159,6 +168,12 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   const int64_t fb_parsed = klass.rfind("sparse_fb", 0) == 0 ? std::max<int64_t>(1, std::atoll(klass.c_str() + 9)) : 0;
   const int64_t cl_filter_tiles = klass.rfind("depthwise_conv", 0) == 0 ? s.c : ceil_div(s.f, fb_parsed > 0 ? fb_parsed : kClTileFilters);
   k.work_groups = s.n * cl_filter_tiles * ceil_div(s.out_h() * s.out_w(), kClGroupItems);
+  if (klass == "dense_conv1x1" && !cl_conv_is_gemm(s)) k.cl_direct_macs = executed_macs;
+  if (fb_parsed > 0 && s.stride_w == 1 && pixels > 0) {
+    const int64_t plane = s.out_h() * s.out_w();
+    const int64_t lanes = cl_conv_is_gemm(s) ? ceil_div(plane, 4) * 4 : s.out_h() * ceil_div(s.out_w(), 4) * 4;
+    k.cl_idle_lane_macs = executed_macs / pixels * (lanes - plane) * s.n;
+  }
   if (klass.rfind("sparse_fb", 0) == 0) {
     // The sparse engine (kernels/block_sparse_conv): items are rows of fb filters x tiles of T
     // flattened stride-phase pixels; a non-direct conv first copies the padded input into stride

@@ -399,7 +399,7 @@ void Executor::Impl::build_step(OpId id, int k, int unit) {
   ops.push_back(rec);
 }
 
-std::shared_ptr<cl::ClContext> open_gpu_device(const UnitDef& u) {
+std::shared_ptr<cl::ClContext> try_open_gpu_device(const UnitDef& u, std::string* why_not) {
   // Asking for the platforms already starts PoCL, so the question is asked where the device is opened.
   std::string why;
   std::shared_ptr<cl::ClContext> ctx;
@@ -432,7 +432,14 @@ std::shared_ptr<cl::ClContext> open_gpu_device(const UnitDef& u) {
     t.join();
     if (err) std::rethrow_exception(err);
   }
-  if (!why.empty()) throw Error("unit '" + u.id + "'", "needs an OpenCL device and this machine has none: " + why);
+  if (why_not) *why_not = why;
+  return why.empty() ? ctx : nullptr;
+}
+
+std::shared_ptr<cl::ClContext> open_gpu_device(const UnitDef& u) {
+  std::string why;
+  auto ctx = try_open_gpu_device(u, &why);
+  if (!ctx) throw Error("unit '" + u.id + "'", "needs an OpenCL device and this machine has none: " + why);
   return ctx;
 }
 

@@ -42,6 +42,12 @@ expect "unit 'gpu': needs an OpenCL device" -- env OCL_ICD_VENDORS="$TMP/no_vend
 # calibrate --units takes the gpu unit only, and names a missing device before measuring anything.
 expect "unit 'cpu0'" -- "$HILSIM" calibrate --out "$TMP/c.json" --units cpu0:0
 expect "no OpenCL device" -- env OCL_ICD_VENDORS="$TMP/no_vendors" "$HILSIM" calibrate --out "$TMP/c.json" --units gpu
+# ... and gives the driver's reason once, not the runtime's sentence about the unit inside its own.
+err=$(env OCL_ICD_VENDORS="$TMP/no_vendors" "$HILSIM" calibrate --out "$TMP/c.json" --units gpu 2>&1 >/dev/null)
+if [[ "$err" == *"needs an OpenCL device"* || $(grep -o "OpenCL" <<<"$err" | wc -l) -gt 2 ]]; then
+  echo "FAIL: calibrate --units gpu without a device repeats its reason: $err"
+  fail=1
+fi
 expect "no arguments" -- "$HILSIM" profiles extra
 P=$SRC/device_profiles/x86_avx2_l3_32m_2core.json
 expect "two profiles" -- "$HILSIM" compare-profiles "$P"

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "hilsim/kernels/depthwise_conv.h"
+#include "hilsim/kernels/opencl/cl_kernels.h"
+#include "hilsim/kernels/opencl/cl_runtime.h"
 #include "hilsim/model/kernel_model.h"
 
 using namespace hilsim::model;
@@ -160,6 +164,70 @@ TEST(KernelFeatures, GpuTermsAreWavesOfWorkGroupsAndLaunches) {
   EXPECT_EQ(conv_instance("depthwise_conv3x3", dw, 1, dw.macs(), 4 * 9 * 32).work_groups, 2 * 32);
   for (const char* c : {"dense_conv1x1", "sparse_fb8", "elementwise", "pool", "concat"})
     EXPECT_EQ(gpu_feature_names(c).back(), "launches") << c;
+}
+
+TEST(KernelFeatures, GpuDirectMacsAreThe1x1sTheOpenClLoweringDoesNotRunAsAGemm) {
+  hilsim::kernels::ConvShape s;
+  s.c = 64, s.f = 32, s.h = s.w = 20, s.kh = s.kw = 1;
+  auto direct = [](const hilsim::kernels::ConvShape& x, const char* klass) {
+    return features_of(conv_instance(klass, x, 1, x.macs(), x.weight_count() * 4), true).at("direct_macs");
+  };
+  EXPECT_TRUE(cl_conv_is_gemm(s));
+  EXPECT_EQ(direct(s, "dense_conv1x1"), 0.0);
+  hilsim::kernels::ConvShape strided = s, padded = s, grouped = s;
+  strided.stride_h = strided.stride_w = 2;
+  padded.pad_top = padded.pad_left = padded.pad_bottom = padded.pad_right = 1;
+  grouped.groups = 4;
+  for (const auto& x : {strided, padded, grouped}) {
+    EXPECT_FALSE(cl_conv_is_gemm(x)) << x.str();
+    EXPECT_EQ(direct(x, "dense_conv1x1"), static_cast<double>(x.macs())) << x.str();
+  }
+  // Other classes have one OpenCL kernel each, and the CPU's terms have no such feature.
+  hilsim::kernels::ConvShape k3 = strided;
+  k3.kh = k3.kw = 3;
+  EXPECT_EQ(direct(k3, "dense_conv3x3"), 0.0);
+  EXPECT_EQ(features_of(conv_instance("dense_conv1x1", strided, 1, strided.macs(), 4)).count("direct_macs"), 0u);
+}
+
+TEST(KernelFeatures, GpuIdleLaneMacsAreTheSparseRowsFloat4Padding) {
+  hilsim::kernels::ConvShape s;
+  s.c = 64, s.f = 64, s.h = s.w = 5, s.kh = s.kw = 3;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  const int64_t kept = s.macs() / 4;  // an even share per pixel
+  auto idle = [](const hilsim::kernels::ConvShape& x, const char* klass, int64_t macs) {
+    return features_of(conv_instance(klass, x, 1, macs, 1000), true).at("idle_lane_macs");
+  };
+  // 5 pixels a row in two float4s: 3 idle lanes a row, 15 of 40 over the plane.
+  EXPECT_EQ(idle(s, "sparse_fb8", kept), static_cast<double>(kept / 25 * 15));
+  hilsim::kernels::ConvShape wide = s;
+  wide.h = wide.w = 8;  // whole float4s: none idle
+  EXPECT_EQ(idle(wide, "sparse_fb8", wide.macs() / 4), 0.0);
+  hilsim::kernels::ConvShape strided = s;
+  strided.stride_h = strided.stride_w = 2;  // the scalar kernel: one pixel per item
+  EXPECT_EQ(idle(strided, "sparse_fb8", strided.macs() / 4), 0.0);
+  hilsim::kernels::ConvShape gemm = s;
+  gemm.kh = gemm.kw = 1;
+  gemm.pad_top = gemm.pad_left = gemm.pad_bottom = gemm.pad_right = 0;  // the plane is one row: 25 in 28
+  EXPECT_EQ(idle(gemm, "sparse_fb4", gemm.macs() / 2), static_cast<double>(gemm.macs() / 2 / 25 * 3));
+  EXPECT_EQ(idle(s, "dense_conv3x3", s.macs()), 0.0);  // the dense conv's tile is tuned: not counted
+}
+
+// The cost model's copy of the lowering's rule agrees with the kernel the OpenCL conv really picks.
+TEST(KernelFeatures, ClConvIsGemmAgreesWithTheOpenClConvsKernel) {
+  if (const std::string why = hilsim::kernels::opencl::ClContext::unavailable_reason(); !why.empty())
+    GTEST_SKIP() << "no OpenCL device: " << why;
+  hilsim::kernels::ConvShape s;
+  s.c = 8, s.f = 8, s.h = s.w = 6, s.kh = s.kw = 1;
+  std::vector<hilsim::kernels::ConvShape> shapes(4, s);
+  shapes[1].stride_h = shapes[1].stride_w = 2;
+  shapes[2].pad_top = shapes[2].pad_left = shapes[2].pad_bottom = shapes[2].pad_right = 1;
+  shapes[3].groups = 2;
+  const hilsim::kernels::opencl::ClTile tile{8, 0, 1};
+  for (const auto& x : shapes) {
+    std::vector<float> w(static_cast<size_t>(x.weight_count()), 0.5f);
+    const auto conv = hilsim::kernels::opencl::prepare_cl_conv(x, w.data(), nullptr, {}, &tile);
+    EXPECT_EQ(conv->kernel_name().find("conv1x1_gemm") != std::string::npos, cl_conv_is_gemm(x)) << x.str();
+  }
 }
 
 // The dense conv's features follow the kernel's tiling (kernels/dense_tiling): a strip tail of at most

@@ -67,6 +67,15 @@ struct KernelInstance {
   int64_t work_groups = 0;
   int64_t compute_units = 1;
   int64_t launches = 1;
+  // OpenCL: the MACs of a 1x1 conv that the lowering runs in the direct conv kernel rather than as a
+  // GEMM (strided, padded or grouped; cl_conv_is_gemm). On PoCL a strided 1x1 took ~2.5x the GEMM's
+  // time per MAC (0.5-0.7 against 0.2-0.3 ns), and ResNet's downsample convs came out at half their run.
+  int64_t cl_direct_macs = 0;
+  // OpenCL sparse rows (stride 1 along x): a work item computes four pixels of an output row as one
+  // float4, so a row of OW pixels runs ceil(OW / 4) * 4 lanes (a 1x1 GEMM-shaped conv: the whole plane
+  // as one row). The MACs of the idle lanes: ResNet's 5x5 block-sparse layers (8 lanes for 5 pixels)
+  // ran at twice a per-MAC fit, the 10x10 ones (12 for 10) at 1.25x.
+  int64_t cl_idle_lane_macs = 0;
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
@@ -87,6 +96,10 @@ inline constexpr int64_t kDwLanes = 8;
 // of a shape may differ; the fitted per-wave cost absorbs a factor common to the class.
 inline constexpr int64_t kClTileFilters = 8;
 inline constexpr int64_t kClGroupItems = 16;
+// The OpenCL lowering's rule for a dense conv (kernels/opencl ClDenseConv): 1x1, stride 1, unpadded and
+// one group runs as a GEMM, any other in the direct kernel. Kept here as well so that the kernels'
+// fingerprint (which profiles record) does not move; a test checks that both agree.
+bool cl_conv_is_gemm(const kernels::ConvShape& s);
 
 // A GEMM of [m x k] by [k x n] (a classifier: m = 1), weights [n x k] plus an optional bias.
 KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias);
@@ -116,7 +129,8 @@ std::map<std::string, double> features_of(const KernelInstance& k, bool gpu = fa
 enum FeatureId : int {
   kFMacs, kFInBytes, kFOutBytes, kFWeightBytes, kFTiles, kFActBytes, kFLaneMacs, kFPanelBytes,
   kFWstreamBytes, kFWstreamFar, kFAccBytes, kFStridedLanes, kFStridedTiles, kFMaskedLanes, kFChunkCalls, kFBytes,
-  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFExtraRuns, kFRows, kFWaves, kFLaunches, kFCall, kNumFeatures
+  kFFarBytes, kFElements, kFWindow, kFStridedWindow, kFInputs, kFExtraRuns, kFRows, kFWaves, kFLaunches, kFDirectMacs, kFIdleLaneMacs, kFCall,
+  kNumFeatures
 };
 using FeatureVector = std::array<double, kNumFeatures>;
 const std::array<const char*, kNumFeatures>& all_feature_names();

@@ -118,6 +118,9 @@ class Executor {
 // PoCL there, on every core, and the driver keeps those threads for the rest of the process. Throws
 // hilsim::Error naming the unit when there is no device.
 std::shared_ptr<kernels::opencl::ClContext> open_gpu_device(const UnitDef& u);
+// The same without throwing for a missing device: nullptr, and the reason (only the driver's words, for
+// the caller to put in its own message) in *why_not.
+std::shared_ptr<kernels::opencl::ClContext> try_open_gpu_device(const UnitDef& u, std::string* why_not);
 
 Measurement measure(Executor& ex, const TensorMap& inputs, int warmup, int repeat, bool check_overhead = false);
 
