@@ -37,6 +37,16 @@ std::vector<ConvShape> cases() {
       conv_shape(12, 64, 13, 13, 3, 2, 1, 1, 1, 1),         // stride 2 onto 7x7
       conv_shape(5, 32, 1, 17, 3, 1, 1, 1, 1, 1, 1, 1, 2),  // 17 pixels in one row, batch 2
       conv_shape(600, 64, 7, 7, 1, 1, 0, 0, 0, 0),          // 1x1, two K blocks of 300
+      // Row strips (3x3 stride 1, out_w a multiple of 16; implicit GEMM on AVX-512): half-tile rows,
+      // 32 + 16, pads on one side only, no pads, a single row, K = 576 in one pass, groups, batch 2.
+      conv_shape(5, 13, 9, 16, 3, 1, 1, 1, 1, 1),
+      conv_shape(7, 9, 6, 48, 3, 1, 1, 1, 1, 1, 1, 1, 2),
+      conv_shape(6, 11, 7, 16, 3, 1, 0, 2, 2, 0),
+      conv_shape(3, 8, 10, 34, 3, 1, 0, 0, 0, 0),
+      conv_shape(4, 8, 1, 32, 3, 1, 1, 1, 1, 1),
+      conv_shape(64, 10, 4, 16, 3, 1, 1, 1, 1, 1),
+      conv_shape(65, 10, 4, 16, 3, 1, 1, 1, 1, 1),  // one channel over: flattened strips again
+      conv_shape(8, 16, 5, 32, 3, 1, 1, 1, 1, 1, 1, 2, 2),
   };
   ConvShape ns = conv_shape(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides per axis
   ns.stride_w = 2;
