@@ -193,10 +193,12 @@ class GemmConv final : public PreparedConv {
 }  // namespace
 
 std::string dense_conv_kernel_name(const ConvShape& s, Isa isa) {
-  // Every ISA's GEMM micro-kernel has the generic one's register tile; only the ISA differs.
+  // Every ISA's GEMM micro-kernel has the generic one's register tile; only the ISA differs. Row strips
+  // on AVX-512 run the implicit-GEMM tile (same register tile, same class: dense_conv3x3).
   const GemmUkernel& g = gemm_ukernel(Isa::kGeneric);
-  return "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + "_f32_gemm_" + std::to_string(g.mr) + "x" +
-         std::to_string(g.nr) + "_" + isa_name(isa);
+  const bool implicit = isa == Isa::kAvx512 && dense_tiling(s).row_strips;
+  return "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + (implicit ? "_f32_igemm_" : "_f32_gemm_") +
+         std::to_string(g.mr) + "x" + std::to_string(g.nr) + "_" + isa_name(isa);
 }
 
 std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w, const float* bias,

@@ -126,8 +126,8 @@ TEST(DenseConv, BadShapeNamesTheField) {
 // The cost model names another machine's kernel without preparing it: the pure name must be the
 // prepared kernel's on every path this CPU runs.
 TEST(DenseConv, KernelNameWithoutPreparing) {
-  for (int64_t k : {1, 3, 7}) {
-    const ConvShape s = conv_shape(8, 16, 9, 9, k, 1, k / 2, k / 2, k / 2, k / 2);
+  for (int64_t k : {1, 3, 7, 30}) {  // 30: 3x3 on row strips (out_w 16)
+    const ConvShape s = k == 30 ? conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1) : conv_shape(8, 16, 9, 9, k, 1, k / 2, k / 2, k / 2, k / 2);
     const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 3);
     for (Isa isa : supported_isas()) {
       SCOPED_TRACE(std::string(isa_name(isa)) + " k" + std::to_string(k));
@@ -136,6 +136,10 @@ TEST(DenseConv, KernelNameWithoutPreparing) {
   }
   EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 9, 3, 1, 1, 1, 1, 1), Isa::kAvx512),
             "dense_conv3x3_f32_gemm_8x32_avx512");
+  EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1), Isa::kAvx512),
+            "dense_conv3x3_f32_igemm_8x32_avx512");
+  EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1), Isa::kAvx2),
+            "dense_conv3x3_f32_gemm_8x32_avx2");  // the same row strips, packed
 }
 
 }  // namespace
