@@ -33,23 +33,12 @@ void conv3x3_rows(const Conv3x3RowTile& t, const UkernelEpilogue& ep) {
         __m512 bv[NV];
 #pragma GCC unroll 2
         for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(row + kx + 16 * v);
-#pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) {
-          const __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 2
-          for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-        }
+        x86::fma_8xnv_avx512<NV>(acc, a, bv);
         a += 8;
       }
     }
   }
-  if (ep.act.act != Act::kNone) {
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = x86::act_avx512(ep.act, acc[i][v]);
-    }
-  }
+  x86::act_8xnv_avx512<NV>(ep.act, acc);
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {
     if (static_cast<size_t>(i) < t.mr) {

@@ -63,6 +63,27 @@ inline __m512 act_avx512(const Epilogue& e, __m512 x) {
   return x;
 }
 
+// The 8-row x NV-vector broadcast-FMA tile shared by the GEMM and implicit-GEMM micro-kernels: one k
+// step (8 broadcasts of a[0..7] against the NV vectors of B), and the activation over the whole tile.
+template <int NV>
+inline void fma_8xnv_avx512(__m512 (&acc)[8][NV], const float* a, const __m512 (&bv)[NV]) {
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    const __m512 ai = _mm512_set1_ps(a[i]);
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+  }
+}
+template <int NV>
+inline void act_8xnv_avx512(const Epilogue& e, __m512 (&acc)[8][NV]) {
+  if (e.act == Act::kNone) return;
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+#pragma GCC unroll 2
+    for (int v = 0; v < NV; ++v) acc[i][v] = act_avx512(e, acc[i][v]);
+  }
+}
+
 inline __mmask16 tail_mask(size_t n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1u); }
 
 }  // namespace hilsim::kernels::x86
