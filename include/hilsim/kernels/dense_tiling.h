@@ -18,9 +18,9 @@ constexpr int64_t kDenseTileRows = 8, kDenseTileCols = 32;
 // of 16-pixel half tiles runs its strips along each output row (32, 32, ..., then 16 or 32: no lane
 // lost), and on AVX-512 reads them straight from a zero-padded copy of the input (implicit GEMM, no
 // panel); other ISAs pack the same strips.
-// Measured at 1 thread against the flattened im2col path: 1.03-1.29x up to 64 channels, 0.92-0.93x at
-// 128 and 256 (c128 80x80, c256 16x16), where the strip's input rows no longer stay in L1 across the
-// filter tiles.
+// Measured at 1 thread against the flattened im2col path (same micro-kernel, same process): 1.07-1.32x
+// at 16-56 channels (c32 80x80: 1.14-1.16x), 1.0-1.03x at 64, 0.92-0.93x at 128 and 256 (c128 80x80,
+// c256 16x16), where a strip's input rows no longer stay in L1 across the filter tiles.
 constexpr int64_t kRowStripsMaxChannels = 64;
 struct DenseTiling {
   int64_t row_tiles = 0, col_tiles = 0;  // register tiles per image and group (col_tiles: the strips)
