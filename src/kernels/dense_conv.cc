@@ -35,7 +35,13 @@ class GemmConv final : public PreparedConv {
     if (uk_->mr != kDenseTileRows || uk_->nr != kDenseTileCols)
       throw Error("isa", std::string(uk_->name) + ": register tile differs from kernels/dense_tiling's");
     const int64_t mr = uk_->mr;
-    ftiles_ = dense_tiling(s).row_tiles;
+    const DenseTiling tiling = dense_tiling(s);
+    ftiles_ = tiling.row_tiles;
+    row_strips_ = tiling.row_strips;
+    strips_per_row_ = (s.out_w() + uk_->nr - 1) / uk_->nr;
+#if defined(__x86_64__)
+    implicit_ = row_strips_ && uk_->isa == Isa::kAvx512;  // the resolved kernel: the CPU has AVX-512
+#endif
     // OIHW per group is already row-major [fg][k]; pack each MR-row tile as [k][MR].
     a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ftiles_ * k_ * mr));
     for (int64_t g = 0; g < s.groups; ++g)
@@ -66,6 +72,8 @@ class GemmConv final : public PreparedConv {
     while (threads > 1 && base * fchunks < 4 * threads && ftiles_ / (fchunks * 2) >= 2) fchunks *= 2;
     const int64_t tiles_per_chunk = (ftiles_ + fchunks - 1) / fchunks;
     const int64_t items = base * fchunks;
+    const float* src = implicit_ ? pad_input(in, pool) : in;
+    const int64_t plane = implicit_ ? (s.h + s.pad_top + s.pad_bottom) * (s.w + s.pad_left + s.pad_right) : s.h * s.w;
 
     pool.parallel_for(static_cast<size_t>(items), [&](size_t b0, size_t b1) {
       alignas(64) static thread_local float panel[kMaxKc * kMaxNr];
@@ -76,15 +84,20 @@ class GemmConv final : public PreparedConv {
         const int64_t blk = rest % nblocks;
         rest /= nblocks;
         const int64_t g = rest % s.groups, b = rest / s.groups;
-        const float* in_g = in + (b * s.c + g * cg_) * s.h * s.w;
+        const float* in_g = src + (b * s.c + g * cg_) * plane;
         float* out_g = out + (b * s.f + g * fg_) * P;
         const int64_t t0 = fc * tiles_per_chunk, t1 = std::min(ftiles_, t0 + tiles_per_chunk);
         const int64_t st0 = blk * ncb, st1 = std::min(strips, st0 + ncb);
+        if (implicit_) {
+          run_implicit(in_g, out_g, g, st0, st1, t0, t1);
+          continue;
+        }
         for (int64_t k0 = 0; k0 < k_; k0 += kc_) {
           const int64_t kc = std::min(kc_, k_ - k0);
           const bool first = k0 == 0, last = k0 + kc >= k_;
           for (int64_t st = st0; st < st1; ++st) {
-            const int64_t p0 = st * nr, cols = std::min(nr, P - p0);
+            int64_t p0 = 0, cols = 0;
+            strip(st, &p0, &cols);
             im2col_(s, in_g, p0, cols, k0, kc, panel, nr);
             for (int64_t t = t0; t < t1; ++t) {
               const int64_t f0 = t * mr, rows = std::min(mr, fg_ - f0);
@@ -102,9 +115,76 @@ class GemmConv final : public PreparedConv {
   }
 
  private:
+  // Output pixels [p0, p0 + cols) of strip st (kernels/dense_tiling: flattened, or along output rows).
+  void strip(int64_t st, int64_t* p0, int64_t* cols) const {
+    const int64_t OW = shape_.out_w(), P = shape_.out_h() * OW, nr = uk_->nr;
+    if (!row_strips_) {
+      *p0 = st * nr, *cols = std::min(nr, P - *p0);
+      return;
+    }
+    const int64_t oy = st / strips_per_row_, ox0 = (st % strips_per_row_) * nr;
+    *p0 = oy * OW + ox0, *cols = std::min(nr, OW - ox0);
+  }
+
+  // The input with the conv's zero padding in place, for the implicit path (one copy per run; the caller's
+  // thread owns the buffer and the pool's items only read it).
+  const float* pad_input(const float* in, ThreadPool& pool) const {
+    const ConvShape& s = shape_;
+    const int64_t Hp = s.h + s.pad_top + s.pad_bottom, Wp = s.w + s.pad_left + s.pad_right;
+    static thread_local std::vector<float> padded;
+    padded.resize(static_cast<size_t>(s.n * s.c * Hp * Wp));
+    float* dst = padded.data();
+    pool.parallel_for(static_cast<size_t>(s.n * s.c), [&](size_t p0, size_t p1) {
+      for (size_t p = p0; p < p1; ++p) {
+        const float* from = in + static_cast<int64_t>(p) * s.h * s.w;
+        float* to = dst + static_cast<int64_t>(p) * Hp * Wp;
+        std::fill(to, to + s.pad_top * Wp, 0.0f);
+        for (int64_t y = 0; y < s.h; ++y) {
+          float* r = to + (s.pad_top + y) * Wp;
+          std::fill(r, r + s.pad_left, 0.0f);
+          std::memcpy(r + s.pad_left, from + y * s.w, static_cast<size_t>(s.w) * sizeof(float));
+          std::fill(r + s.pad_left + s.w, r + Wp, 0.0f);
+        }
+        std::fill(to + (s.pad_top + s.h) * Wp, to + Hp * Wp, 0.0f);
+      }
+    });
+    return dst;
+  }
+
+  // Row strips [st0, st1) x filter tiles [t0, t1) of one image and group (in_g: its padded planes).
+  void run_implicit(const float* in_g, float* out_g, int64_t g, int64_t st0, int64_t st1, int64_t t0,
+                    int64_t t1) const {
+#if defined(__x86_64__)
+    const ConvShape& s = shape_;
+    const int64_t P = s.out_h() * s.out_w(), mr = uk_->mr;
+    Conv3x3RowTile tile;
+    tile.in = in_g, tile.c = cg_, tile.h = s.h + s.pad_top + s.pad_bottom, tile.w = s.w + s.pad_left + s.pad_right;
+    tile.ldc = static_cast<size_t>(P);
+    for (int64_t st = st0; st < st1; ++st) {
+      int64_t p0 = 0, cols = 0;
+      strip(st, &p0, &cols);
+      tile.oy = st / strips_per_row_, tile.ox0 = p0 - tile.oy * s.out_w(), tile.nr = static_cast<size_t>(cols);
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t f0 = t * mr;
+        tile.mr = static_cast<size_t>(std::min(mr, fg_ - f0));
+        tile.a = a_.get() + (g * ftiles_ + t) * k_ * mr;
+        tile.out = out_g + f0 * P + p0;
+        UkernelEpilogue ep;
+        ep.bias_row = bias_.empty() ? nullptr : bias_.data() + g * fg_ + f0;
+        ep.act = ep_;
+        f32_conv3x3_rows_8x32_avx512(tile, ep);
+      }
+    }
+#else
+    (void)in_g, (void)out_g, (void)g, (void)st0, (void)st1, (void)t0, (void)t1;
+#endif
+  }
+
   const GemmUkernel* uk_;
   Im2colFn im2col_;
   Epilogue ep_;
+  bool row_strips_ = false, implicit_ = false;
+  int64_t strips_per_row_ = 1;
   int64_t cg_ = 0, fg_ = 0, k_ = 0, kc_ = 0, ftiles_ = 0;
   AlignedFloats a_;
   std::vector<float> bias_;
@@ -113,10 +193,12 @@ class GemmConv final : public PreparedConv {
 }  // namespace
 
 std::string dense_conv_kernel_name(const ConvShape& s, Isa isa) {
-  // Every ISA's GEMM micro-kernel has the generic one's register tile; only the ISA differs.
+  // Every ISA's GEMM micro-kernel has the generic one's register tile; only the ISA differs. Row strips
+  // on AVX-512 run the implicit-GEMM tile (same register tile, same class: dense_conv3x3).
   const GemmUkernel& g = gemm_ukernel(Isa::kGeneric);
-  return "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + "_f32_gemm_" + std::to_string(g.mr) + "x" +
-         std::to_string(g.nr) + "_" + isa_name(isa);
+  const bool implicit = isa == Isa::kAvx512 && dense_tiling(s).row_strips;
+  return "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + (implicit ? "_f32_igemm_" : "_f32_gemm_") +
+         std::to_string(g.mr) + "x" + std::to_string(g.nr) + "_" + isa_name(isa);
 }
 
 std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const float* w, const float* bias,

@@ -202,7 +202,9 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   } else if (klass.rfind("dense_conv", 0) == 0) {
     // The GEMM conv: 8 x 32 register tiles over filters x pixel strips, K = C/groups x kh x kw; edge
     // tiles compute padding lanes (a strip tail of <= 16 pixels only the half tile's), every strip
-    // builds an im2col panel and re-reads the weights. The kernel's own rule (kernels/dense_tiling).
+    // builds an im2col panel and re-reads the weights. The kernel's own rule (kernels/dense_tiling). Row
+    // strips on AVX-512 (implicit GEMM) copy the padded input once instead of building panels; the
+    // features stay ISA-free, so panel_bytes overstates their bytes.
     const kernels::DenseTiling t = kernels::dense_tiling(s);
     const int64_t kdim = (s.c / s.groups) * s.kh * s.kw;
     const int64_t planes = s.n * s.groups;

@@ -37,6 +37,16 @@ std::vector<ConvShape> cases() {
       conv_shape(12, 64, 13, 13, 3, 2, 1, 1, 1, 1),         // stride 2 onto 7x7
       conv_shape(5, 32, 1, 17, 3, 1, 1, 1, 1, 1, 1, 1, 2),  // 17 pixels in one row, batch 2
       conv_shape(600, 64, 7, 7, 1, 1, 0, 0, 0, 0),          // 1x1, two K blocks of 300
+      // Row strips (3x3 stride 1, out_w a multiple of 16; implicit GEMM on AVX-512): half-tile rows,
+      // 32 + 16, pads on one side only, no pads, a single row, K = 576 in one pass, groups, batch 2.
+      conv_shape(5, 13, 9, 16, 3, 1, 1, 1, 1, 1),
+      conv_shape(7, 9, 6, 48, 3, 1, 1, 1, 1, 1, 1, 1, 2),
+      conv_shape(6, 11, 7, 16, 3, 1, 0, 2, 2, 0),
+      conv_shape(3, 8, 10, 34, 3, 1, 0, 0, 0, 0),
+      conv_shape(4, 8, 1, 32, 3, 1, 1, 1, 1, 1),
+      conv_shape(64, 10, 4, 16, 3, 1, 1, 1, 1, 1),
+      conv_shape(65, 10, 4, 16, 3, 1, 1, 1, 1, 1),  // one channel over: flattened strips again
+      conv_shape(8, 16, 5, 32, 3, 1, 1, 1, 1, 1, 1, 2, 2),
   };
   ConvShape ns = conv_shape(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides per axis
   ns.stride_w = 2;
@@ -116,8 +126,8 @@ TEST(DenseConv, BadShapeNamesTheField) {
 // The cost model names another machine's kernel without preparing it: the pure name must be the
 // prepared kernel's on every path this CPU runs.
 TEST(DenseConv, KernelNameWithoutPreparing) {
-  for (int64_t k : {1, 3, 7}) {
-    const ConvShape s = conv_shape(8, 16, 9, 9, k, 1, k / 2, k / 2, k / 2, k / 2);
+  for (int64_t k : {1, 3, 7, 30}) {  // 30: 3x3 on row strips (out_w 16)
+    const ConvShape s = k == 30 ? conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1) : conv_shape(8, 16, 9, 9, k, 1, k / 2, k / 2, k / 2, k / 2);
     const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 3);
     for (Isa isa : supported_isas()) {
       SCOPED_TRACE(std::string(isa_name(isa)) + " k" + std::to_string(k));
@@ -126,6 +136,10 @@ TEST(DenseConv, KernelNameWithoutPreparing) {
   }
   EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 9, 3, 1, 1, 1, 1, 1), Isa::kAvx512),
             "dense_conv3x3_f32_gemm_8x32_avx512");
+  EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1), Isa::kAvx512),
+            "dense_conv3x3_f32_igemm_8x32_avx512");
+  EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1), Isa::kAvx2),
+            "dense_conv3x3_f32_gemm_8x32_avx2");  // the same row strips, packed
 }
 
 }  // namespace

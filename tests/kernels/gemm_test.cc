@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
 #include "kernels/kernel_test_util.h"
 
 namespace hilsim::kernels {
@@ -80,6 +84,35 @@ TEST_P(GemmTest, ActivationSpanMatchesScalar) {
     apply_act_inplace(GetParam(), ep, x.data(), 997);  // odd length: vector tail
     want[997] = x0[997], want[998] = x0[998], want[999] = x0[999];
     EXPECT_LT(rel_error(x, want), 1e-5) << act_name(ep.act);
+  }
+}
+
+// The fused sigmoid family against double-precision math, value by value, over the whole range where
+// the result is not a denormal and at the extremes (no NaN or inf, SiLU of a huge negative is ~0).
+TEST_P(GemmTest, SigmoidFamilyAccurateOverFullRange) {
+  std::vector<float> x0;
+  for (int i = -88 * 4096; i <= 88 * 4096; ++i) x0.push_back(static_cast<float>(i) / 4096.0f);
+  const float big = std::numeric_limits<float>::max();
+  for (float v : {88.3f, 88.7f, 89.0f, 100.0f, 1e4f, 3e6f, 1e10f, 1e30f, big, 1e-30f, 1e-42f})
+    x0.push_back(v), x0.push_back(-v);
+  for (Act act : {Act::kSigmoid, Act::kSiLU, Act::kHardSwish}) {
+    Epilogue ep;
+    ep.act = act;
+    std::vector<float> x(x0);
+    apply_act_inplace(GetParam(), ep, x.data(), static_cast<int64_t>(x.size()));
+    double worst = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double v = x0[i];
+      const double want = act == Act::kHardSwish ? v * std::clamp(v + 3.0, 0.0, 6.0) / 6.0
+                          : act == Act::kSiLU    ? v / (1.0 + std::exp(-v))
+                                                 : 1.0 / (1.0 + std::exp(-v));
+      ASSERT_TRUE(std::isfinite(x[i])) << act_name(act) << "(" << x0[i] << ") = " << x[i];
+      // 1e-30 absolute: below it the float results are denormals or flushed, as the clamp intends.
+      const double err = std::fabs(x[i] - want) / (std::fabs(want) + 1e-30 / 1e-4);
+      if (err > worst) worst = err, at = i;
+    }
+    EXPECT_LT(worst, 1e-4) << act_name(act) << " worst at x = " << x0[at] << ": " << x[at];
   }
 }
 

@@ -27,6 +27,7 @@ runtime::LayerSparsity setting(runtime::Format f, int bf = 8, int bc = 4, int en
 
 TEST(KernelNames, ClassTable) {
   EXPECT_EQ(kernel_class_of("dense_conv3x3_f32_gemm_8x32_avx512"), "dense_conv3x3");
+  EXPECT_EQ(kernel_class_of("dense_conv3x3_f32_igemm_8x32_avx512"), "dense_conv3x3");  // implicit GEMM
   EXPECT_EQ(kernel_class_of("dense_conv1x1_f32_gemm_8x32_generic"), "dense_conv1x1");
   EXPECT_EQ(kernel_class_of("dense_conv7x7_f32_gemm_8x32_avx2"), "dense_convkxk");
   EXPECT_EQ(kernel_class_of("dense_conv1x3"), "dense_convkxk");

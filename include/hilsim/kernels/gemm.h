@@ -72,6 +72,24 @@ void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t 
 #endif
 Im2colFn im2col_fn(Isa isa);
 
+// Implicit GEMM for kernels/dense_tiling's row strips (3x3, stride 1, dilation 1): the tile of mr <= 8
+// filters x nr = 16 or 32 pixels of output row oy from column ox0, with B read straight from the input
+// rows instead of an im2col panel. in: one group's zero-padded planes [c][h][w] (the conv's padding
+// already in place, so output (oy, ox) reads rows oy..oy+2, columns ox..ox+2); a: packed [c * 9][8]
+// (k = (c, ky, kx)); C tile at out[i * ldc + j], bias and activation as UkernelEpilogue (one pass).
+struct Conv3x3RowTile {
+  const float* in = nullptr;
+  int64_t c = 0, h = 0, w = 0;
+  int64_t oy = 0, ox0 = 0;
+  size_t mr = 0, nr = 0;
+  const float* a = nullptr;
+  float* out = nullptr;
+  size_t ldc = 0;
+};
+#if defined(__x86_64__)
+void f32_conv3x3_rows_8x32_avx512(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
+#endif
+
 // Activation over n contiguous floats with the ISA's vector code (the epilogue of memory-bound ops).
 void apply_act_inplace(Isa isa, const Epilogue& e, float* x, int64_t n);
 void f32_act_generic(const Epilogue& e, float* x, int64_t n);

@@ -33,15 +33,13 @@ void f32_gemm_8x32_generic(size_t mr, size_t nr, size_t kc, const float* a, cons
     b += NR;
   }
   for (size_t i = 0; i < mr; ++i) {
-    if (last && ep.act.act != Act::kNone)
-      for (size_t j = 0; j < nr; ++j) acc[i][j] = apply_act(ep.act, acc[i][j]);
+    if (last && ep.act.act != Act::kNone) apply_act_inplace(ep.act, acc[i], static_cast<int64_t>(nr));
     std::memcpy(c + i * ldc, acc[i], nr * sizeof(float));
   }
 }
 
 void f32_act_generic(const Epilogue& e, float* x, int64_t n) {
-  if (e.act == Act::kNone) return;
-  for (int64_t i = 0; i < n; ++i) x[i] = apply_act(e, x[i]);
+  apply_act_inplace(e, x, n);
 }
 
 }  // namespace hilsim::kernels

@@ -47,22 +47,11 @@ inline void gemm_8xnv(size_t mr, size_t nr, size_t kc, const float* a, const flo
     __m512 bv[NV];
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(b + 16 * v);
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
-    }
+    x86::fma_8xnv_avx512<NV>(acc, a, bv);
     a += 8;
     b += 32;  // the panel keeps its 32-column stride whatever nr is
   }
-  if (last && ep.act.act != Act::kNone) {
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) {
-#pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[i][v] = act_avx512(ep.act, acc[i][v]);
-    }
-  }
+  if (last) x86::act_8xnv_avx512<NV>(ep.act, acc);
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) {
     if (static_cast<size_t>(i) < mr) {
