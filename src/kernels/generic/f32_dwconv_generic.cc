@@ -58,6 +58,7 @@ void lanes(const DwLanesArgs& a) {
 
 void lanes_any(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
   return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
 }
 

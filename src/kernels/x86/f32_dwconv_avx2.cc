@@ -1,7 +1,7 @@
 // AVX2 depthwise row kernels: 8 outputs per vector, 16 per step in two independent chains (one chain
 // of K * K dependent FMAs would leave the FMA units idle for most of its 5-cycle latency). The K x K
-// taps are broadcast once per row; 5x5 keeps them in memory (25 taps exceed the 16 registers) and the
-// FMAs take them as memory operands. Stride 2 loads 16 consecutive inputs and gathers the even lanes
+// taps are broadcast once per row; 5x5 and 7x7 keep them in memory (25 taps exceed the 16 registers)
+// and the FMAs take them as memory operands. Stride 2 loads 16 consecutive inputs and gathers the even lanes
 // with one in-lane shuffle plus one cross-lane permute.
 // Channel-lanes work items: a pixel's 16 channels are two ymm; 8x8 in-register transposes in and out.
 #include <immintrin.h>
@@ -29,10 +29,10 @@ inline __m256 load_taps(const float* p) {
 
 template <int K, int S>
 inline __m256 window(const DwRowArgs& a, const __m256 (&w)[K * K], __m256 acc, const float* in) {
-#pragma GCC unroll 5
+#pragma GCC unroll 7
   for (int ky = 0; ky < K; ++ky) {
     const float* src = in + ky * a.pw;
-#pragma GCC unroll 5
+#pragma GCC unroll 7
     for (int kx = 0; kx < K; ++kx) acc = _mm256_fmadd_ps(w[ky * K + kx], load_taps<S>(src + kx), acc);
   }
   return acc;
@@ -98,7 +98,7 @@ inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m25
   __m256 acc[N][2];
 #pragma GCC unroll 8
   for (int n = 0; n < N; ++n) acc[n][0] = b0, acc[n][1] = b1;
-#pragma GCC unroll 5
+#pragma GCC unroll 7
   for (int ky = 0; ky < K; ++ky) {
     const float* row = in + ky * a.pw * 16;
     const float* w = a.w + ky * K * 16;
@@ -189,6 +189,7 @@ void lanes(const DwLanesArgs& args) {
 
 void f32_dwconv_lanes_avx2(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
   return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
 }
 
@@ -196,5 +197,7 @@ void f32_dwconv_3x3s1_row_avx2(const DwRowArgs& a) { dw_row<3, 1>(a); }
 void f32_dwconv_3x3s2_row_avx2(const DwRowArgs& a) { dw_row<3, 2>(a); }
 void f32_dwconv_5x5s1_row_avx2(const DwRowArgs& a) { dw_row<5, 1>(a); }
 void f32_dwconv_5x5s2_row_avx2(const DwRowArgs& a) { dw_row<5, 2>(a); }
+void f32_dwconv_7x7s1_row_avx2(const DwRowArgs& a) { dw_row<7, 1>(a); }
+void f32_dwconv_7x7s2_row_avx2(const DwRowArgs& a) { dw_row<7, 2>(a); }
 
 }  // namespace hilsim::kernels

@@ -1,4 +1,5 @@
-// Depthwise row kernels: 16 outputs per vector, all K x K taps held in registers (broadcast once per call).
+// Depthwise row kernels: 16 outputs per vector, the K x K taps broadcast once per call (in registers up
+// to 5x5).
 // Stride 2 loads 32 consecutive inputs and keeps the even lanes with one permute.
 // Channel-lanes work items: 16 channels per vector, 16x16 in-register transposes in and out.
 // GCC 12 flags its own _mm512_undefined_ps() inside the intrinsics headers (false positive).
@@ -27,10 +28,10 @@ void row_block(const DwRowArgs& a, const __m512* w, __m512 bias, const float* in
     __m512 acc[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) acc[r] = bias;
-#pragma GCC unroll 11
+#pragma GCC unroll 13
     for (int iy = 0; iy < kInRows; ++iy) {
       const float* src = in + iy * a.pw + o * S;
-#pragma GCC unroll 5
+#pragma GCC unroll 7
       for (int kx = 0; kx < K; ++kx) {
         __m512 v;
         if constexpr (S == 1) {
@@ -59,7 +60,9 @@ void dw_row(const DwRowArgs& a) {
   __m512 w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = _mm512_set1_ps(a.w[i]);
   const __m512 bias = _mm512_set1_ps(a.bias);
-  // Four rows keep 25 taps + 4 accumulators + a load within the 32 zmm registers for 5x5.
+  // Four rows keep 25 taps + 4 accumulators + a load within the 32 zmm registers for 5x5; 7x7's 49
+  // taps stay on the stack and the FMAs take them as memory operands (one load per FMA, as the loads
+  // ports allow).
   size_t r = 0;
   for (; r + 4 <= a.rows; r += 4) row_block<K, S, 4>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
   const size_t left = a.rows - r;
@@ -116,10 +119,10 @@ inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m51
   __m512 acc[N];
 #pragma GCC unroll 16
   for (int n = 0; n < N; ++n) acc[n] = bias;
-#pragma GCC unroll 5
+#pragma GCC unroll 7
   for (int ky = 0; ky < K; ++ky) {
     __m512 w[K];
-#pragma GCC unroll 5
+#pragma GCC unroll 7
     for (int kx = 0; kx < K; ++kx) w[kx] = _mm512_loadu_ps(a.w + (ky * K + kx) * 16);
     const float* row = in + ky * a.pw * 16;
 #pragma GCC unroll 32
@@ -204,6 +207,7 @@ void lanes(const DwLanesArgs& args) {
 
 void f32_dwconv_lanes_avx512(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
   return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
 }
 
@@ -211,5 +215,7 @@ void f32_dwconv_3x3s1_row_avx512(const DwRowArgs& a) { dw_row<3, 1>(a); }
 void f32_dwconv_3x3s2_row_avx512(const DwRowArgs& a) { dw_row<3, 2>(a); }
 void f32_dwconv_5x5s1_row_avx512(const DwRowArgs& a) { dw_row<5, 1>(a); }
 void f32_dwconv_5x5s2_row_avx512(const DwRowArgs& a) { dw_row<5, 2>(a); }
+void f32_dwconv_7x7s1_row_avx512(const DwRowArgs& a) { dw_row<7, 1>(a); }
+void f32_dwconv_7x7s2_row_avx512(const DwRowArgs& a) { dw_row<7, 2>(a); }
 
 }  // namespace hilsim::kernels
