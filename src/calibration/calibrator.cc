@@ -322,11 +322,14 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   auto fit_all = [&](double e) {
     std::map<std::pair<std::string, int>, model::KernelModel> out;
     for (const auto& [key, idx] : groups) {
-      if (!is_kernel(key.first) || idx.size() < 3) continue;
-      std::vector<Sample> own = samples_of(idx, e);
-      // A thin class borrows its sibling's samples (same unit and thread count), its own listed first.
+      // A thin class borrows its sibling's samples (same unit and thread count), its own listed first;
+      // with a sibling one sample of its own is enough (a loaded host's 120 s measured two grid points of
+      // depthwise 7x7 a thread count, and ConvNeXt was then priced by the older class).
       const auto sib = groups.find({sibling_class(key.first), key.second});
-      if (static_cast<int>(idx.size()) < fo.policy.thin_class_samples && sib != groups.end() && sib->first != key) {
+      const bool has_sibling = sib != groups.end() && sib->first != key && sib->second.size() >= 3;
+      if (!is_kernel(key.first) || idx.empty() || (idx.size() < 3 && !has_sibling)) continue;
+      std::vector<Sample> own = samples_of(idx, e);
+      if (static_cast<int>(idx.size()) < fo.policy.thin_class_samples && has_sibling) {
         std::vector<Sample> more = samples_of(sib->second, e);
         own.insert(own.end(), more.begin(), more.end());
       }
