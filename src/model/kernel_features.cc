@@ -198,12 +198,12 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   } else if (klass.rfind("depthwise_conv", 0) == 0 && kernels::depthwise_uses_channel_lanes(s)) {
     // The channel-lanes kernel (kernels/depthwise_conv, the same rule): groups of kDwChannelLanes
     // channels, each transposed into a padded tile and its output back (the bytes of both count as
-    // panel bytes), every output pixel K x K full-width FMAs with no gather at stride 2; a partial last
-    // group computes idle lanes.
+    // panel bytes), every output pixel one full-width FMA per tap on the map (border taps skipped) with
+    // no gather at stride 2; a partial last group computes idle lanes.
     const auto [OH, OW, ph, pw] = kernels::depthwise_padded_plane(s);
     const int64_t lanes = s.n * ceil_div(s.c, kernels::kDwChannelLanes) * kernels::kDwChannelLanes;
     k.out_tiles = s.n * ceil_div(s.c, kernels::kDwChannelLanes) * OH;
-    k.lane_macs = lanes * OH * OW * s.kh * s.kw;
+    k.lane_macs = lanes * kernels::depthwise_lanes_taps(s);
     k.panel_bytes = 4 * lanes * (ph * pw + OH * OW);
     k.work_items = s.n * ceil_div(s.c, kernels::kDwChannelLanes);
     return k;

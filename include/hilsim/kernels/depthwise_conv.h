@@ -125,6 +125,30 @@ struct DwLanesArgs {
 };
 // The padded input tile plus the output tile (plus vector over-read slack).
 size_t dw_lanes_tile_floats(const DwLanesArgs& a);
+
+// The taps of output row oy that read the map rather than its zero border: window rows [0, K) in
+// padded-tile row oy * S + ky must lie in [pad, pad + n). The same for columns. The lanes kernels skip
+// the others (a 3x3 map under a 7x7 window has 9 real taps of 49 per output: ConvNeXt at 96x96).
+struct DwTapRange {
+  int lo, hi;
+};
+inline DwTapRange dw_tap_range(int64_t o, int stride, int k, int64_t pad, int64_t n) {
+  const int64_t first = pad - o * stride;  // the first window position on the map
+  return {static_cast<int>(std::clamp<int64_t>(first, 0, k)), static_cast<int>(std::clamp<int64_t>(first + n, 0, k))};
+}
+// Taps the lanes path computes per channel: those on the map (the cost model's lane count).
+inline int64_t depthwise_lanes_taps(const ConvShape& s) {
+  int64_t rows = 0, cols = 0;
+  for (int64_t oy = 0; oy < s.out_h(); ++oy) {
+    const DwTapRange r = dw_tap_range(oy, static_cast<int>(s.stride_h), static_cast<int>(s.kh), s.pad_top, s.h);
+    rows += r.hi - r.lo;
+  }
+  for (int64_t ox = 0; ox < s.out_w(); ++ox) {
+    const DwTapRange r = dw_tap_range(ox, static_cast<int>(s.stride_w), static_cast<int>(s.kw), s.pad_left, s.w);
+    cols += r.hi - r.lo;
+  }
+  return rows * cols;
+}
 using DwLanesFn = void (*)(const DwLanesArgs& a);
 void f32_dwconv_lanes_generic(const DwLanesArgs& a);
 void f32_dwconv_row_generic(const DwRowArgs& a);
