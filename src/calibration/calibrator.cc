@@ -69,7 +69,8 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
         produced(b.input("x" + n, inner_concat ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w}));
     std::string y;
     if (p.op == "conv") {
-      y = b.conv(x, p.f, p.k, p.stride, p.groups, true, std::nullopt, 1, "L" + n);
+      // The point's own padding (none for non-overlapping windows), as the phone's prepared kernel has it.
+      y = b.conv(x, p.f, p.k, p.stride, p.groups, true, p.conv_shape().pad_top, 1, "L" + n);
       // The epilogue is part of the kernel instance: none, ReLU or SiLU (the exp-based one costs).
       if (p.act == 1) y = b.relu(y);
       if (p.act == 2) y = b.silu(y);
