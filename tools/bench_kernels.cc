@@ -387,7 +387,7 @@ int run_bench(const std::vector<std::string>& positional) {
       }
     }
   }
-  // Depthwise convs (MobileNetV2, EfficientNet-B0): ours against oneDNN and XNNPACK on the same layer.
+  // Depthwise convs (MobileNetV2, EfficientNet-B0, ConvNeXt): ours against oneDNN and XNNPACK on the same layer.
   std::vector<const bench::LayerShape*> dw_todo;
   for (const auto& l : bench::depthwise_shapes())
     if ((!FLAGS_quick || l.quick) && (!filter || std::regex_search(l.net + "/" + l.shape.str() + "/depthwise", *filter)))
@@ -480,8 +480,8 @@ const Register reg({"bench-kernels",
                     "and XNNPACK (NHWC; only clamp activations fuse), all in this process. Each figure is a\n"
                     "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr.\n"
                     "Then the depthwise convs of MobileNetV2 and EfficientNet-B0 at 224 (3x3 and 5x5, stride 1\n"
-                    "and 2): our depthwise kernel against oneDNN's and XNNPACK's (--filter on\n"
-                    "'net/shape/depthwise').\n"
+                    "and 2) and ConvNeXt-base at 224 and 96 (7x7): our depthwise kernel against oneDNN's and\n"
+                    "XNNPACK's (--filter on 'net/shape/depthwise').\n"
                     "--unit gpu times our OpenCL kernels on the OpenCL device instead: dense conv vs CLBlast\n"
                     "im2col+SGEMM (when libclblast.so.1 is there; CLBlast fuses no bias or activation) and\n"
                     "block-punched 8x4 at 0.8 vs our OpenCL dense, on device-resident buffers.",

@@ -152,6 +152,9 @@ int run_predict(const std::vector<std::string>& args) {
   if (p.transfers) std::printf("unit crossings: %d, %.3f ms of transfer + sync\n", p.transfers, p.transfer_ms);
   if (p.roofline_ops) std::printf("* %d ops have no fitted model in this profile: roofline estimate\n", p.roofline_ops);
   if (p.extrapolated_ops) std::printf("! %d ops lie outside the calibrated range (extrapolated)\n", p.extrapolated_ops);
+  if (p.older_class_ops)
+    std::printf("%d ops have a class this profile predates: priced by the class that priced them then "
+                "(recalibrate for their own)\n", p.older_class_ops);
   if (FLAGS_compare)
     std::printf("measured on this machine (%d thread(s), p10 of %d runs; per-op columns too): %.3f ms (prediction "
                 "%+.1f%%); median %.3f ms\n", measured_threads, FLAGS_repeat, measured_total,

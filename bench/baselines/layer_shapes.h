@@ -78,20 +78,27 @@ inline constexpr NetConv kNetConvs[] = {
 };
 
 // The depthwise convs of MobileNetV2 (3x3; ReLU here, a clamp as its ReLU6) and EfficientNet-B0 (3x3 and
-// 5x5, SiLU) at 224x224:
-// C, H=W, k, stride, in the --quick subset.
+// 5x5, SiLU) at 224x224, and ConvNeXt-base's 7x7 ones (pad 3, no activation: a LayerNorm follows) at
+// 224x224 and at 96x96:
+// net, C, H=W, k, stride, in the --quick subset.
+enum class DwNet { kMobileNetV2, kEfficientNetB0, kConvNeXt224, kConvNeXt96 };
 struct DepthwiseConv {
-  bool mobilenet;
+  DwNet net;
   int64_t c, hw, k, s;
   bool quick;
 };
+inline constexpr DwNet kMbv2 = DwNet::kMobileNetV2, kEffB0 = DwNet::kEfficientNetB0;
 inline constexpr DepthwiseConv kDepthwiseConvs[] = {
-    {true, 32, 112, 3, 1, false},  {true, 96, 112, 3, 2, true},   {true, 144, 56, 3, 1, false},
-    {true, 144, 56, 3, 2, false},  {true, 192, 28, 3, 1, true},   {true, 192, 28, 3, 2, false},
-    {true, 384, 14, 3, 1, false},  {true, 576, 14, 3, 1, false},  {true, 576, 14, 3, 2, false},
-    {true, 960, 7, 3, 1, true},    {false, 240, 56, 5, 2, false}, {false, 240, 28, 5, 1, true},
-    {false, 480, 14, 5, 1, false}, {false, 672, 14, 5, 1, false}, {false, 672, 14, 5, 2, true},
-    {false, 1152, 7, 5, 1, false}, {false, 1152, 7, 3, 1, false},
+    {kMbv2, 32, 112, 3, 1, false},   {kMbv2, 96, 112, 3, 2, true},    {kMbv2, 144, 56, 3, 1, false},
+    {kMbv2, 144, 56, 3, 2, false},   {kMbv2, 192, 28, 3, 1, true},    {kMbv2, 192, 28, 3, 2, false},
+    {kMbv2, 384, 14, 3, 1, false},   {kMbv2, 576, 14, 3, 1, false},   {kMbv2, 576, 14, 3, 2, false},
+    {kMbv2, 960, 7, 3, 1, true},     {kEffB0, 240, 56, 5, 2, false},  {kEffB0, 240, 28, 5, 1, true},
+    {kEffB0, 480, 14, 5, 1, false},  {kEffB0, 672, 14, 5, 1, false},  {kEffB0, 672, 14, 5, 2, true},
+    {kEffB0, 1152, 7, 5, 1, false},  {kEffB0, 1152, 7, 3, 1, false},
+    {DwNet::kConvNeXt224, 128, 56, 7, 1, false}, {DwNet::kConvNeXt224, 256, 28, 7, 1, true},
+    {DwNet::kConvNeXt224, 512, 14, 7, 1, true},  {DwNet::kConvNeXt224, 1024, 7, 7, 1, false},
+    {DwNet::kConvNeXt96, 128, 24, 7, 1, false},  {DwNet::kConvNeXt96, 256, 12, 7, 1, false},
+    {DwNet::kConvNeXt96, 512, 6, 7, 1, false},   {DwNet::kConvNeXt96, 1024, 3, 7, 1, false},
 };
 
 inline const std::vector<LayerShape>& depthwise_shapes() {
@@ -99,8 +106,12 @@ inline const std::vector<LayerShape>& depthwise_shapes() {
     std::vector<LayerShape> out;
     for (const DepthwiseConv& d : kDepthwiseConvs) {
       kernels::ConvShape s = conv_shape(d.c, d.c, d.hw, d.k, d.s, d.c);
-      out.push_back({d.mobilenet ? "mobilenetv2@224" : "efficientnet_b0@224", s,
-                     d.mobilenet ? kernels::Act::kRelu : kernels::Act::kSiLU, d.quick});
+      switch (d.net) {
+        case DwNet::kMobileNetV2: out.push_back({"mobilenetv2@224", s, kernels::Act::kRelu, d.quick}); break;
+        case DwNet::kEfficientNetB0: out.push_back({"efficientnet_b0@224", s, kernels::Act::kSiLU, d.quick}); break;
+        case DwNet::kConvNeXt224: out.push_back({"convnext_base@224", s, kernels::Act::kNone, d.quick}); break;
+        case DwNet::kConvNeXt96: out.push_back({"convnext_base@96", s, kernels::Act::kNone, d.quick}); break;
+      }
     }
     return out;
   }();

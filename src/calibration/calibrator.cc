@@ -69,7 +69,8 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
         produced(b.input("x" + n, inner_concat ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w}));
     std::string y;
     if (p.op == "conv") {
-      y = b.conv(x, p.f, p.k, p.stride, p.groups, true, std::nullopt, 1, "L" + n);
+      // The point's own padding (none for non-overlapping windows), as the phone's prepared kernel has it.
+      y = b.conv(x, p.f, p.k, p.stride, p.groups, true, p.conv_shape().pad_top, 1, "L" + n);
       // The epilogue is part of the kernel instance: none, ReLU or SiLU (the exp-based one costs).
       if (p.act == 1) y = b.relu(y);
       if (p.act == 2) y = b.silu(y);
@@ -322,11 +323,14 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   auto fit_all = [&](double e) {
     std::map<std::pair<std::string, int>, model::KernelModel> out;
     for (const auto& [key, idx] : groups) {
-      if (!is_kernel(key.first) || idx.size() < 3) continue;
-      std::vector<Sample> own = samples_of(idx, e);
-      // A thin class borrows its sibling's samples (same unit and thread count), its own listed first.
+      // A thin class borrows its sibling's samples (same unit and thread count), its own listed first;
+      // with a sibling one sample of its own is enough (a loaded host's 120 s measured two grid points of
+      // depthwise 7x7 a thread count, and ConvNeXt was then priced by the older class).
       const auto sib = groups.find({sibling_class(key.first), key.second});
-      if (static_cast<int>(idx.size()) < fo.policy.thin_class_samples && sib != groups.end() && sib->first != key) {
+      const bool has_sibling = sib != groups.end() && sib->first != key && sib->second.size() >= 3;
+      if (!is_kernel(key.first) || idx.empty() || (idx.size() < 3 && !has_sibling)) continue;
+      std::vector<Sample> own = samples_of(idx, e);
+      if (static_cast<int>(idx.size()) < fo.policy.thin_class_samples && has_sibling) {
         std::vector<Sample> more = samples_of(sib->second, e);
         own.insert(own.end(), more.begin(), more.end());
       }

@@ -92,7 +92,7 @@ bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, 
 }
 
 std::string sibling_class(const std::string& klass) {
-  if (klass == "depthwise_conv5x5") return "depthwise_conv3x3";
+  if (klass == "depthwise_conv5x5" || klass == "depthwise_conv7x7") return "depthwise_conv3x3";
   if (klass == "dense_conv5x5") return "dense_conv3x3";
   return "";
 }

@@ -8,6 +8,7 @@
 
 #include "hilsim/kernels/memory_ops.h"
 #include "hilsim/kernels/sparse_masks.h"
+#include "hilsim/model/conv_kernel_class.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -21,6 +22,13 @@ bool is_conv_class(const std::string& k) {
 
 int64_t out_dim(int64_t h, int64_t k, int64_t stride, int64_t pad) { return (h + 2 * pad - k) / stride + 1; }
 int64_t pool_pad(const KernelPoint& p) { return p.k == 2 ? 0 : p.k / 2; }
+
+// The class a dense-setting conv of shape `s` runs under: the runtime's rule (depthwise shapes go to the
+// depthwise kernels, every other one to the dense GEMM) through the cost model's one class table.
+std::string dense_setting_class(const kernels::ConvShape& s) {
+  return model::conv_kernel_class(s.is_depthwise() ? runtime::ConvFamily::kDepthwise : runtime::ConvFamily::kDense,
+                                  s.kh, s.kw, 1);
+}
 
 // Keeps a point under the policy's caps: the image shrinks first (the per-pixel cost is what is
 // measured), then the channels (grouped convs by whole groups, keeping their width). Real layers above
@@ -41,7 +49,9 @@ void cap(KernelPoint& p, const CalibrationPolicy& pol) {
         p.c = p.f = p.groups = std::max<int64_t>(8, p.c * 4 / 5);
       }
     }
-    if (p.h < p.k) p.h = p.w = p.k;
+    // Padded depthwise windows run on any map (ConvNeXt's 7x7 on 3x3 maps at 96x96); other convs keep a
+    // map at least as wide as their window.
+    if (p.h < p.k && !(p.groups > 1 && p.groups == p.c && p.k / 2 > 0)) p.h = p.w = p.k;
   } else if (p.op == "gemm") {
     for (int guard = 0; p.macs() > pol.max_sample_macs && guard < 200; ++guard) {
       if (p.h > 4) p.h = std::max<int64_t>(4, p.h * 4 / 5);
@@ -57,8 +67,11 @@ void cap(KernelPoint& p, const CalibrationPolicy& pol) {
 }  // namespace
 
 bool is_real_network_kind(const KernelPoint& p) {
-  // Grouped convs and 7x7 depthwise ones both run the dense kernel group by group.
-  if (p.op == "conv") return (p.groups > 1 && starts(p.klass, "dense_conv")) || (p.k == 1 && p.h == 1 && p.w == 1);
+  // Grouped convs run the dense kernel group by group; non-overlapping windows (ConvNeXt's downsample
+  // convs and stem) are in no zoo model the in-context runs time.
+  if (p.op == "conv")
+    return (p.groups > 1 && starts(p.klass, "dense_conv")) || (p.k == 1 && p.h == 1 && p.w == 1) ||
+           (p.k > 1 && p.k == p.stride);
   if (p.op == "gemm") return 4 * p.c * p.f >= (int64_t{8} << 20) || p.h > 1;  // far heads start at 2048 x 1024
   if (p.op == "concat") return p.inputs > 2 || p.concat_axis != 1;
   return p.op == "affine" || p.op == "global_avgpool";
@@ -83,8 +96,8 @@ int64_t log_uniform(double u, int64_t lo, int64_t hi) {
 const std::vector<std::string>& calibration_classes() {
   static const std::vector<std::string> c = {
       "dense_conv1x1", "dense_conv3x3", "dense_conv5x5", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
-      "sparse_fb1",    "sparse_fb2",    "sparse_fb4",    "sparse_fb8",    "sparse_fb16",       "gemm",
-      "pool",          "elementwise",   "concat",        "resize",        "copy"};
+      "depthwise_conv7x7", "sparse_fb1", "sparse_fb2",   "sparse_fb4",    "sparse_fb8",        "sparse_fb16",
+      "gemm",          "pool",          "elementwise",   "concat",        "resize",            "copy"};
   return c;
 }
 
@@ -111,7 +124,9 @@ std::string KernelPoint::key() const {
 kernels::ConvShape KernelPoint::conv_shape() const {
   kernels::ConvShape s;
   s.c = c, s.f = f, s.h = h, s.w = w, s.kh = s.kw = k, s.stride_h = s.stride_w = stride, s.groups = groups;
-  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = k / 2;
+  // "Same" padding, except for non-overlapping windows (kernel == stride: ConvNeXt's 2x2 s2 downsample
+  // and 4x4 s4 stem, ViT's patch embedding), which have none.
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = k > 1 && k == stride ? 0 : k / 2;
   return s;
 }
 
@@ -167,10 +182,14 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         p.k = klass == "dense_conv5x5" ? 5 : 6 + static_cast<int64_t>(u[4] * 2);  // 6, 7 (YOLO's stem, ResNet's)
         p.c = log_uniform(u[0], 3, 128);
         p.h = p.w = log_uniform(u[2], 16, 160);
-        if (klass == "dense_convkxk" && u[3] >= policy.depthwise_kxk_share) {
-          p.k = 7, p.stride = 1;
-          p.c = p.f = p.groups = log_uniform(u[0], 32, 1024);
-          p.h = p.w = log_uniform(u[2], 7, 56);
+        if (klass == "dense_convkxk" && u[3] >= policy.patchify_kxk_share) {
+          // Non-overlapping windows: its im2col is a pure reshuffle and the GEMM's K is 4C (2x2 s2, a
+          // ConvNeXt downsample of 128-1024 channels) or 48 (a 4x4 s4 stem on the image).
+          const bool stem = u[4] >= 0.75;
+          p.k = p.stride = stem ? 4 : 2;
+          p.c = stem ? 3 : log_uniform(u[0], 32, 1024);
+          p.f = stem ? log_uniform(u[1], 32, 256) : std::min<int64_t>(2048, 2 * p.c);
+          p.h = p.w = stem ? log_uniform(u[2], 32, 160) : log_uniform(u[2], 6, 112);
         }
       }
       // Grouped convs (ResNeXt, RegNet: 8-64 channels a group) run the dense kernel group by group, with
@@ -186,9 +205,11 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         p.groups = p.c / group_width;
       }
       if (starts(klass, "depthwise_conv")) {
-        p.k = klass == "depthwise_conv3x3" ? 3 : 5;
+        p.k = klass == "depthwise_conv3x3" ? 3 : klass == "depthwise_conv5x5" ? 5 : 7;
         p.f = p.groups = p.c;
         p.h = p.w = log_uniform(u[2], 4, 112);
+        // ConvNeXt: 7x7 at stride 1 on maps of 56..7 at 224 and 24..3 at 96, 128-1024 channels.
+        if (p.k == 7) p.h = p.w = log_uniform(u[2], 3, 64), p.c = p.f = p.groups = log_uniform(u[0], 32, 1024);
       }
       if (starts(klass, "sparse_fb")) {
         const int fb = std::stoi(klass.substr(9));
@@ -309,7 +330,12 @@ const RefConv* ref_convs() {
       // Grouped 3x3 convs of ResNeXt-101 32x8d (8 and 64 channels a group) and RegNetY-1.6GF (24), and
       // RegNetY's squeeze-excite 1x1s on 1x1 maps.
       {256, 256, 56, 3, 1, 32, 1},  {2048, 2048, 7, 3, 1, 32, 1}, {120, 120, 28, 3, 1, 5, 1},  {336, 336, 14, 3, 1, 14, 1},
-      {336, 84, 1, 1, 1, 1, 1},     {84, 336, 1, 1, 1, 1, 0}};
+      {336, 84, 1, 1, 1, 1, 1},     {84, 336, 1, 1, 1, 1, 0},
+      // ConvNeXt-base: its 7x7 depthwise convs at 224 (56..7) and 96 (24, 3), its 2x2 s2 downsample
+      // convs and its 4x4 s4 stem (no activation: a LayerNorm follows each).
+      {256, 256, 28, 7, 1, 256, 0}, {1024, 1024, 3, 7, 1, 1024, 0}, {128, 128, 56, 7, 1, 128, 0}, {512, 512, 14, 7, 1, 512, 0},
+      {1024, 1024, 7, 7, 1, 1024, 0}, {128, 128, 24, 7, 1, 128, 0}, {128, 256, 56, 2, 2, 1, 0}, {256, 512, 12, 2, 2, 1, 0},
+      {3, 128, 224, 4, 4, 1, 0},    {512, 1024, 14, 2, 2, 1, 0}};
   return convs;
 }
 
@@ -321,12 +347,12 @@ struct RefModel {
   int64_t head_c, head_f;  // classifier GEMM after the convs (0: none)
 };
 // Rows of ref_convs(): MobileNetV2 0-25, ResNet-18 26-34, the detector 35-51, then single layers of
-// MobileNetV3, ResNeXt and RegNetY.
+// MobileNetV3, ResNeXt, RegNetY and ConvNeXt.
 const RefModel kRefModels[] = {
     {"mobilenetv2_like", 224, ref_convs(), 26, 1280, 1000},
     {"resnet18_like", 224, ref_convs() + 26, 9, 512, 1000},
     {"yolov5s_like", 640, ref_convs() + 35, 17, 0, 0},
-    {"", 0, ref_convs() + 52, 10, 0, 0},
+    {"", 0, ref_convs() + 52, 20, 0, 0},
 };
 
 KernelPoint ref_conv_point(const RefConv& cv, int threads) {
@@ -334,9 +360,7 @@ KernelPoint ref_conv_point(const RefConv& cv, int threads) {
   p.op = "conv";
   p.threads = threads;
   p.c = cv.c, p.f = cv.f, p.h = p.w = cv.h, p.k = cv.k, p.stride = cv.s, p.groups = cv.g, p.act = cv.act;
-  // Grouped convs run the dense kernel group by group; only depthwise 3x3/5x5 have their own.
-  const bool dw = p.conv_shape().is_depthwise() && (p.k == 3 || p.k == 5);
-  p.klass = model::dense_conv_class(p.k, p.k, dw);
+  p.klass = dense_setting_class(p.conv_shape());
   return p;
 }
 
@@ -379,7 +403,9 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
   for (const RefConv& cv : convs) {
     const KernelPoint p = ref_conv_point(cv, threads);
     add(p);
-    if (p.groups != 1) continue;
+    // Sparse variants of the ungrouped layers; not of non-overlapping windows (what prunes a patchify
+    // stem or a downsample is not what these formats are for).
+    if (p.groups != 1 || (p.k > 1 && p.k == p.stride)) continue;
     const double u = std::fmod(static_cast<double>(++i) * 0.618034, 1.0);
     for (int fb : {1, 2, 4, 8, 16}) {
       KernelPoint q = p;
@@ -577,8 +603,7 @@ model::KernelInstance instance_of(const KernelPoint& p) {
   if (p.op == "conv") {
     const kernels::ConvShape s = p.conv_shape();
     if (p.format == "dense") {
-      const bool dw = s.is_depthwise() && (s.kh == 3 || s.kh == 5);
-      k.klass = model::dense_conv_class(s.kh, s.kw, dw);
+      k.klass = dense_setting_class(s);
     } else {
       k.klass = "sparse_fb" + std::to_string(sparse_row_height(p));
     }

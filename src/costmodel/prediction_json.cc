@@ -18,6 +18,7 @@ nlohmann::json prediction_total_json(const Prediction& p) {
           {"peak_memory_bytes", p.peak_memory_bytes}, {"peak_activation_bytes", p.activation_peak_bytes},
           {"weight_bytes", p.weight_bytes}, {"transfers", p.transfers}, {"transfer_ms", p.transfer_ms},
           {"extrapolated_ops", p.extrapolated_ops}, {"roofline_ops", p.roofline_ops},
+          {"older_class_ops", p.older_class_ops},
           {"unit_busy_ms", p.unit_busy_ms}};
 }
 

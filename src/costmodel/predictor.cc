@@ -318,6 +318,18 @@ struct Predictor::Impl {
         n.conv ? model::conv_op_instance(n.shape, n.bias, n.act, setting, threads, explicit_layer, n.name)
                : model::op_instance(g, n.id, setting, threads, explicit_layer);
     if (gpu) oi.k.compute_units = u->compute_units;  // its work-groups run in waves over these
+    // A profile calibrated before the op's class had a fit of its own prices it as it did then: by the
+    // older class, on that class's features (model/conv_kernel_class.h).
+    bool older = false;
+    if (n.conv && !gpu) {
+      const std::string was = model::older_conv_class(oi.k.klass);
+      if (!was.empty() && !by_class.count(oi.k.klass) && by_class.count(was)) {
+        const int64_t act_bytes = oi.k.act_bytes;
+        oi.k = model::conv_instance(was, n.shape, threads, oi.k.executed_macs, oi.k.weight_bytes);
+        oi.k.act_bytes = act_bytes;
+        older = true;
+      }
+    }
     const model::KernelInstance& k = oi.k;
     p.format = oi.format;
     p.klass = k.klass;
@@ -336,6 +348,7 @@ struct Predictor::Impl {
       // gpu unit the fitted "call" term is the launch and sync.
       if (!gpu) p.ms += dispatch_ms(threads);
     }
+    if (older && p.model == "fitted") p.model = "older class";
     // On a gpu unit graph inputs and outputs are copied to and from the device.
     if (gpu && n.graph_io_bytes > 0) p.ms += transfer_ms(copy, n.graph_io_bytes);
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
@@ -365,6 +378,7 @@ struct Predictor::Impl {
       r.dynamic_mj += p.energy_mj - profile.energy.static_w * p.ms;
       if (p.extrapolated) ++r.extrapolated_ops;
       if (p.model == "roofline") ++r.roofline_ops;
+      if (p.model == "older class") ++r.older_class_ops;
     }
     // Static power burns for the whole makespan, not per op.
     r.static_mj = profile.energy.static_w * r.ms;

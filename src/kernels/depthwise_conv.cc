@@ -14,34 +14,29 @@ namespace {
 // Vector kernels may read up to one 32-float load past the last window of the last row.
 constexpr size_t kOverread = 64;
 
-// Which vector row kernel a shape runs (3s1, 3s2, 5s1, 5s2), -1 for the portable one: the one rule
-// behind both the prepared kernel and its name.
+// Which vector row kernel a shape runs (3s1, 3s2, 5s1, 5s2, 7s1, 7s2), -1 for the portable one: the
+// one rule behind both the prepared kernel and its name.
 int vector_row_index(const ConvShape& s) {
   if (!depthwise_has_vector_kernel(s)) return -1;
-  return (s.kh == 5 ? 2 : 0) + (s.stride_w == 2 ? 1 : 0);
+  return static_cast<int>(s.kh / 2 - 1) * 2 + (s.stride_w == 2 ? 1 : 0);
 }
 
 std::string kernel_name_of(const ConvShape& s, Isa isa, bool lanes) {
   const std::string base = "depthwise_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + "_";
   const int i = vector_row_index(s);
-  static const char* const rows[4] = {"3x3s1", "3x3s2", "5x5s1", "5x5s2"};
+  static const char* const rows[6] = {"3x3s1", "3x3s2", "5x5s1", "5x5s2", "7x7s1", "7x7s2"};
   if (lanes) return base + "f32_dwconv_" + rows[i] + "_c16_" + isa_name(isa);
   if (isa == Isa::kGeneric || i < 0) return base + "f32_dwconv_row_generic";
   return base + "f32_dwconv_" + rows[i] + "_" + isa_name(isa);
 }
 
-size_t padded_width(const ConvShape& s) {
-  // Rows wide enough that every window of every output column lies inside the padded row.
-  return static_cast<size_t>(std::max<int64_t>(s.w + s.pad_left + s.pad_right,
-                                               (s.out_w() - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1));
-}
-
 DwLanesArgs lanes_geometry(const ConvShape& s) {
+  const DwPaddedPlane pp = depthwise_padded_plane(s);
   DwLanesArgs a{};
   a.h = static_cast<size_t>(s.h), a.w_in = static_cast<size_t>(s.w);
   a.pad_top = static_cast<size_t>(s.pad_top), a.pad_left = static_cast<size_t>(s.pad_left);
-  a.ph = static_cast<size_t>(s.h + s.pad_top + s.pad_bottom), a.pw = padded_width(s);
-  a.oh = static_cast<size_t>(s.out_h()), a.ow = static_cast<size_t>(s.out_w());
+  a.ph = static_cast<size_t>(pp.ph), a.pw = static_cast<size_t>(pp.pw);
+  a.oh = static_cast<size_t>(pp.oh), a.ow = static_cast<size_t>(pp.ow);
   a.k = static_cast<int>(s.kh), a.stride = static_cast<int>(s.stride_h);
   return a;
 }
@@ -124,11 +119,13 @@ class DepthwiseConv final : public DepthwiseBase {
     if (bias) std::copy(bias, bias + s.c, bias_.begin());
     row_ = &f32_dwconv_row_generic;
 #if defined(__x86_64__)
-    // One row kernel per (kernel size, stride) the vector paths have, in the order 3s1, 3s2, 5s1, 5s2.
-    static const DwRowFn avx512[4] = {&f32_dwconv_3x3s1_row_avx512, &f32_dwconv_3x3s2_row_avx512,
-                                      &f32_dwconv_5x5s1_row_avx512, &f32_dwconv_5x5s2_row_avx512};
-    static const DwRowFn avx2[4] = {&f32_dwconv_3x3s1_row_avx2, &f32_dwconv_3x3s2_row_avx2,
-                                    &f32_dwconv_5x5s1_row_avx2, &f32_dwconv_5x5s2_row_avx2};
+    // One row kernel per (kernel size, stride) the vector paths have, in vector_row_index's order.
+    static const DwRowFn avx512[6] = {&f32_dwconv_3x3s1_row_avx512, &f32_dwconv_3x3s2_row_avx512,
+                                      &f32_dwconv_5x5s1_row_avx512, &f32_dwconv_5x5s2_row_avx512,
+                                      &f32_dwconv_7x7s1_row_avx512, &f32_dwconv_7x7s2_row_avx512};
+    static const DwRowFn avx2[6] = {&f32_dwconv_3x3s1_row_avx2, &f32_dwconv_3x3s2_row_avx2,
+                                    &f32_dwconv_5x5s1_row_avx2, &f32_dwconv_5x5s2_row_avx2,
+                                    &f32_dwconv_7x7s1_row_avx2, &f32_dwconv_7x7s2_row_avx2};
     const DwRowFn* rows = isa == Isa::kAvx512 ? avx512 : isa == Isa::kAvx2 ? avx2 : nullptr;
     const int i = vector_row_index(s);
     if (rows && i >= 0) {
@@ -142,9 +139,9 @@ class DepthwiseConv final : public DepthwiseBase {
 
   void run(const float* in, float* out, ThreadPool& pool) const override {
     const ConvShape& s = shape_;
-    const int64_t OH = s.out_h(), OW = s.out_w();
-    const size_t ph = static_cast<size_t>(s.h + s.pad_top + s.pad_bottom);
-    const size_t pw = padded_width(s);
+    const DwPaddedPlane pp = depthwise_padded_plane(s);
+    const int64_t OH = pp.oh, OW = pp.ow;
+    const size_t ph = static_cast<size_t>(pp.ph), pw = static_cast<size_t>(pp.pw);
     const size_t khw = static_cast<size_t>(s.kh * s.kw);
     pool.parallel_for(static_cast<size_t>(s.n * s.c), [&](size_t b0, size_t b1) {
       static thread_local std::vector<float> pad;
@@ -204,7 +201,7 @@ std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, con
   if (!isa_supported(isa)) throw Error("isa", std::string("this CPU cannot run the ") + isa_name(isa) + " path");
   if (path == DwPath::kChannelLanes && vector_row_index(shape) < 0)
     throw Error("conv " + shape.str() + ": field 'kernel_shape'",
-                "not supported yet: the channel-lanes depthwise path takes square 3x3/5x5 windows at stride 1 or 2 without dilation");
+                "not supported yet: the channel-lanes depthwise path takes square 3x3/5x5/7x7 windows at stride 1 or 2 without dilation");
   const bool lanes = path == DwPath::kChannelLanes || (path == DwPath::kAuto && depthwise_uses_channel_lanes(shape));
   if (lanes) return std::make_unique<DepthwiseLanesConv>(shape, w, bias, ep, isa);
   return std::make_unique<DepthwiseConv>(shape, w, bias, ep, isa);

@@ -215,14 +215,12 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   } else if (klass.rfind("depthwise_conv", 0) == 0 && kernels::depthwise_uses_channel_lanes(s)) {
     // The channel-lanes kernel (kernels/depthwise_conv, the same rule): groups of kDwChannelLanes
     // channels, each transposed into a padded tile and its output back (the bytes of both count as
-    // panel bytes), every output pixel K x K full-width FMAs with no gather at stride 2; a partial last
-    // group computes idle lanes.
-    const int64_t OH = s.out_h(), OW = s.out_w();
-    const int64_t ph = s.h + s.pad_top + s.pad_bottom;
-    const int64_t pw = std::max<int64_t>(s.w + s.pad_left + s.pad_right, (OW - 1) * s.stride_w + s.kw);
+    // panel bytes), every output pixel one full-width FMA per tap on the map (border taps skipped) with
+    // no gather at stride 2; a partial last group computes idle lanes.
+    const auto [OH, OW, ph, pw] = kernels::depthwise_padded_plane(s);
     const int64_t lanes = s.n * ceil_div(s.c, kernels::kDwChannelLanes) * kernels::kDwChannelLanes;
     k.out_tiles = s.n * ceil_div(s.c, kernels::kDwChannelLanes) * OH;
-    k.lane_macs = lanes * OH * OW * s.kh * s.kw;
+    k.lane_macs = lanes * kernels::depthwise_lanes_taps(s);
     k.panel_bytes = 4 * lanes * (ph * pw + OH * OW);
     k.work_items = s.n * ceil_div(s.c, kernels::kDwChannelLanes);
     return k;
@@ -231,9 +229,7 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     // then every output row is one call (taps broadcast) sweeping vectors of kDwLanes outputs, the
     // last one partly idle. A MAC count alone charged a 7x7 plane like a seventh of a 49-wide row,
     // and stride 2 the same per lane as stride 1 though each of its loads gathers two vectors.
-    const int64_t OH = s.out_h(), OW = s.out_w();
-    const int64_t ph = s.h + s.pad_top + s.pad_bottom;
-    const int64_t pw = std::max<int64_t>(s.w + s.pad_left + s.pad_right, (OW - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1);
+    const auto [OH, OW, ph, pw] = kernels::depthwise_padded_plane(s);
     const int64_t planes = s.n * s.c;
     k.out_tiles = planes * OH;
     k.lane_macs = planes * OH * ceil_div(OW, kDwLanes) * kDwLanes * s.kh * s.kw;
@@ -281,12 +277,6 @@ bool split_profile_key(const std::string& key, std::string* klass, int* threads)
   *klass = key.substr(0, slash);
   *threads = t;
   return true;
-}
-
-std::string dense_conv_class(int64_t kh, int64_t kw, bool depthwise) {
-  std::string base = depthwise ? "depthwise_conv" : "dense_conv";
-  if (kh == kw && (kh == 1 || kh == 3 || kh == 5)) return base + std::to_string(kh) + "x" + std::to_string(kw);
-  return base + "kxk";
 }
 
 SparseFootprint conv_footprint(const kernels::ConvShape& s, const std::string& format, double ratio, int bf, int bc,

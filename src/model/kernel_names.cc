@@ -52,17 +52,6 @@ std::optional<kernels::Isa> dispatch_isa(const DeviceInfo& d) {
   return kernels::Isa::kGeneric;
 }
 
-std::string conv_kernel_class(runtime::ConvFamily family, int64_t kh, int64_t kw, int row_height) {
-  switch (family) {
-    case runtime::ConvFamily::kSparse: return "sparse_fb" + std::to_string(row_height);
-    case runtime::ConvFamily::kDepthwise:
-      if (kh == kw && (kh == 3 || kh == 5)) return dense_conv_class(kh, kw, true);
-      return dense_conv_class(kh, kw, false);
-    case runtime::ConvFamily::kDense: return dense_conv_class(kh, kw, false);
-  }
-  return "";
-}
-
 std::string conv_kernel_name(const kernels::ConvShape& s, const runtime::LayerSparsity& ls,
                              std::optional<kernels::Isa> isa) {
   switch (runtime::conv_family(s, ls)) {

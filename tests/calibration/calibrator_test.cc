@@ -419,6 +419,32 @@ TEST(Calibrator, AThinClassIsFittedWithItsSiblingsSamples) {
   EXPECT_EQ(p.kernels.at("depthwise_conv3x3/t1").samples, 40);
 }
 
+// Depthwise 7x7 with two grid samples a thread count (what a loaded host's 120 s measured): too few to
+// fit alone, fitted with its sibling's; without a sibling such a class stays unfitted.
+TEST(Calibrator, AClassOfTwoSamplesIsFittedWithItsSiblingsOnly) {
+  SampleSet set;
+  set.device.cores = 2;
+  auto dw = [](const std::string& klass, const std::string& instance, double lanes) {
+    Sample s;
+    s.klass = klass;
+    s.instance = instance;
+    s.features = {{"lane_macs", lanes}, {"call", 1}, {"threads", 1}};
+    s.ms_median = 1e-8 * lanes + 2e-3;
+    return s;
+  };
+  for (int i = 0; i < 40; ++i)
+    set.samples.push_back(dw("depthwise_conv3x3", "ctx/m/dense/t1/dw" + std::to_string(i), 2e5 * (i + 1)));
+  for (int i = 0; i < 2; ++i) {
+    set.samples.push_back(dw("depthwise_conv7x7", "grid" + std::to_string(i), 1e6 * (i + 1)));
+    set.samples.push_back(dw("dense_convkxk", "grid" + std::to_string(i), 1e6 * (i + 1)));
+  }
+  const model::Profile p = fit_profile(set);
+  ASSERT_TRUE(p.kernels.count("depthwise_conv7x7/t1"));
+  EXPECT_NEAR(model::evaluate_model(p.kernels.at("depthwise_conv7x7/t1"), {{"lane_macs", 3e6}}), 1e-8 * 3e6 + 2e-3,
+              0.1 * (1e-8 * 3e6 + 2e-3));
+  EXPECT_FALSE(p.kernels.count("dense_convkxk/t1"));
+}
+
 TEST(Calibrator, AClassThatCouldNotFitItsActivationTakesTheOthersRate) {
   // Dense 3x3 layers with a SiLU on a third of them pay 1e-7 ms per output byte for it; depthwise 3x3
   // has one SiLU layer, too few to fit the term: it takes dense 3x3's rate rather than nothing.

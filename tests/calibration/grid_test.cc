@@ -60,6 +60,42 @@ TEST(KernelGrid, DesignIsDeterministicAndCoversTheDeclaredRanges) {
   EXPECT_GE(formats.size(), 4u);  // block, block_col, pattern, csr
 }
 
+// ConvNeXt's layers: its 7x7 depthwise convs in their own class, down to its 3x3 maps at 96x96, and its
+// non-overlapping 2x2 s2 downsample convs and 4x4 s4 stem among the dense_convkxk points, unpadded.
+TEST(KernelGrid, ConvNeXtLayersAreSampled) {
+  const auto dw7 = design("depthwise_conv7x7", 1, 32, 1);
+  int64_t hmin = 1 << 20, hmax = 0, cmax = 0;
+  for (const auto& p : dw7) {
+    EXPECT_EQ(p.k, 7) << p.key();
+    EXPECT_TRUE(p.conv_shape().is_depthwise()) << p.key();
+    EXPECT_EQ(p.conv_shape().pad_top, 3) << p.key();
+    hmin = std::min(hmin, p.h), hmax = std::max(hmax, p.h), cmax = std::max(cmax, p.c);
+  }
+  EXPECT_LT(hmin, 7);
+  EXPECT_GT(hmax, 28);
+  EXPECT_GT(cmax, 256);
+  int patchify = 0, stems = 0;
+  for (const auto& p : design("dense_convkxk", 1, 32, 1)) {
+    EXPECT_FALSE(p.conv_shape().is_depthwise()) << p.key();  // no depthwise share any more
+    if (p.k != p.stride) continue;
+    ++patchify, stems += p.c == 3;
+    EXPECT_EQ(p.conv_shape().pad_top, 0) << p.key();
+    EXPECT_EQ(p.conv_shape().out_h() * p.stride, p.h - p.h % p.stride) << p.key();
+  }
+  EXPECT_GE(patchify, 8);
+  EXPECT_GE(stems, 1);
+  EXPECT_LT(stems, patchify);
+  // The real layers: ConvNeXt-base's depthwise 7x7 and its downsample convs.
+  const auto real = reference_layers({"depthwise_conv7x7", "dense_convkxk"}, 1);
+  bool dw_3x3_map = false, downsample = false;
+  for (const auto& p : real) {
+    dw_3x3_map = dw_3x3_map || (p.klass == "depthwise_conv7x7" && p.h == 3);
+    downsample = downsample || (p.klass == "dense_convkxk" && p.k == 2 && p.stride == 2 && p.c >= 128);
+  }
+  EXPECT_TRUE(dw_3x3_map);
+  EXPECT_TRUE(downsample);
+}
+
 TEST(KernelGrid, UnknownClassIsAnErrorNamingIt) {
   try {
     design("dense_conv4x4", 1, 3, 1);
@@ -78,7 +114,8 @@ TEST(KernelGrid, ReferenceLayersAreRealShapesUnderTheCap) {
     EXPECT_LE(p.macs(), CalibrationPolicy{}.max_sample_macs) << p.key();
   }
   for (const char* k : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "depthwise_conv3x3", "depthwise_conv5x5",
-                        "sparse_fb1", "sparse_fb8", "gemm", "pool", "elementwise", "concat", "resize", "copy"})
+                        "depthwise_conv7x7", "sparse_fb1", "sparse_fb8", "gemm", "pool", "elementwise", "concat",
+                        "resize", "copy"})
     EXPECT_TRUE(classes.count(k)) << k;
   EXPECT_TRUE(reference_layers({"gemm"}, 1).size() >= 2);
 }

@@ -11,6 +11,7 @@
 #include "hilsim/graph/builder.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/kernels/cpu_features.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/run_config.h"
@@ -183,6 +184,54 @@ TEST(Predictor, MeasuredProfileLackingAClassNamesIt) {
   o.allow_extrapolation = true;
   Predictor pred(small_model(), p, o);
   EXPECT_GT(pred.predict().roofline_ops, 0);
+}
+
+// ConvNeXt's block: a 7x7 depthwise conv. A profile from before depthwise 7x7 had a class (a fit for
+// dense_convkxk only) prices it by dense_convkxk on that class's features, as it was fitted, and says
+// so; once the profile has the class, the class prices it.
+TEST(Predictor, DepthwiseSevenBySevenFallsBackToTheClassThatPricedItBefore) {
+  graph::GraphBuilder b("dw7");
+  const std::string x = b.input("x", {1, 32, 14, 14});
+  b.output(b.conv(x, 32, 7, 1, 32, true, 3, 1, "dw"));
+  const graph::Graph g = b.finish();
+  model::Profile p = test_profile();
+  model::KernelModel kxk;
+  kxk.features = {"macs", "lane_macs", "call"};
+  kxk.params = {1e-6, 1e-7, 0.01};
+  kxk.samples = 10;
+  kxk.valid_range["macs"] = {1e3, 1e12};
+  p.kernels["dense_convkxk/t4"] = kxk;
+  const auto dw_op = [](const Prediction& r) {
+    for (const auto& o : r.ops)
+      if (o.name == "dw") return o;
+    ADD_FAILURE() << "no op 'dw'";
+    return OpPrediction{};
+  };
+  const kernels::ConvShape s = [] {
+    kernels::ConvShape c;
+    c.c = c.f = c.groups = 32, c.h = c.w = 14, c.kh = c.kw = 7, c.pad_top = c.pad_left = c.pad_bottom = c.pad_right = 3;
+    return c;
+  }();
+  const Prediction before = Predictor(g, p, {0, "cpu_big"}).predict();
+  EXPECT_EQ(dw_op(before).klass, "dense_convkxk");
+  EXPECT_EQ(dw_op(before).model, "older class");
+  EXPECT_EQ(before.older_class_ops, 1);
+
+  model::KernelModel own = kxk;
+  own.params = {2e-6, 0, 0.02};
+  p.kernels["depthwise_conv7x7/t4"] = own;
+  const Prediction after = Predictor(g, p, {0, "cpu_big"}).predict();
+  EXPECT_EQ(dw_op(after).klass, "depthwise_conv7x7");
+  EXPECT_EQ(dw_op(after).model, "fitted");
+  EXPECT_EQ(after.older_class_ops, 0);
+  // Both add the same per-op dispatch; the older class is evaluated on its own features (the GEMM's
+  // lanes), not the depthwise kernel's.
+  const double macs = static_cast<double>(s.macs());
+  const double dispatch = dw_op(after).ms - (2e-6 * macs + 0.02);
+  const int64_t wbytes = 4 * (s.weight_count() + 32);
+  const model::KernelInstance dense = model::conv_instance("dense_convkxk", s, 4, s.macs(), wbytes);
+  ASSERT_NE(dense.lane_macs, model::conv_instance("depthwise_conv7x7", s, 4, s.macs(), wbytes).lane_macs);
+  EXPECT_NEAR(dw_op(before).ms, 1e-6 * macs + 1e-7 * static_cast<double>(dense.lane_macs) + 0.01 + dispatch, 1e-9);
 }
 
 TEST(Predictor, BadConfigNamesTheOp) {

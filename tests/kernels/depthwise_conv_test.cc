@@ -1,6 +1,6 @@
-// Depthwise tester: 3x3 / 5x5, stride 1 / 2, odd pads, widths around the 16-lane vector, every epilogue,
-// every ISA path, each shape through both the rows and the channel-lanes path; other depthwise shapes
-// (7x7, dilation) through the portable row kernel.
+// Depthwise tester: 3x3 / 5x5 / 7x7, stride 1 / 2, odd pads, widths around the 16-lane vector, every
+// epilogue, every ISA path, each shape through both the rows and the channel-lanes path; other depthwise
+// shapes (9x9, dilation) through the portable row kernel.
 #include "hilsim/kernels/depthwise_conv.h"
 
 #include <gtest/gtest.h>
@@ -31,7 +31,7 @@ ConvShape dw(int64_t c, int64_t h, int64_t w, int64_t k, int64_t s, int64_t pt, 
 
 std::vector<Param> params() {
   std::vector<ConvShape> shapes;
-  for (int64_t k : {3, 5})
+  for (int64_t k : {3, 5, 7})
     for (int64_t s : {1, 2})
       // Output heights cover every remainder of the AVX-512 kernel's blocks of four rows.
       for (int64_t hw : {1, 6, 7, 13, 40}) {
@@ -51,9 +51,15 @@ std::vector<Param> params() {
   shapes.push_back(dw(19, 1, 1, 5, 2, 2, 2, 2, 2));
   shapes.push_back(dw(21, 9, 5, 5, 1, 2, 1, 0, 3));
   shapes.push_back(dw(20, 11, 23, 3, 2, 1, 0, 0, 1));
+  // ConvNeXt's 7x7 (pad 3) on its last stages' maps at 96 and 224, and odd 7x7 cases.
+  shapes.push_back(dw(18, 3, 3, 7, 1, 3, 3, 3, 3));
+  shapes.push_back(dw(33, 6, 6, 7, 1, 3, 3, 3, 3));
+  shapes.push_back(dw(17, 14, 14, 7, 1, 3, 3, 3, 3));
+  shapes.push_back(dw(5, 12, 29, 7, 2, 3, 2, 1, 3));
+  shapes.push_back(dw(3, 9, 17, 7, 1, 0, 2, 3, 1));
   const size_t n_lanes_able = shapes.size();
   shapes.push_back(dw(2, 13, 13, 3, 1, 2, 2, 2, 2, 2));  // dilation 2: portable path
-  shapes.push_back(dw(2, 13, 13, 7, 1, 3, 3, 3, 3));     // 7x7: portable path
+  shapes.push_back(dw(2, 13, 13, 9, 1, 4, 4, 4, 4));     // 9x9: portable path
   std::vector<Param> v;
   int i = 0;
   for (Isa isa : supported_isas())
@@ -105,7 +111,10 @@ TEST(DepthwiseConv, KernelNameWithoutPreparing) {
                                          conv_shape(8, 8, 12, 12, 5, 1, 2, 2, 2, 2, 1, 8),
                                          conv_shape(8, 8, 12, 12, 5, 2, 2, 2, 2, 2, 1, 8),
                                          conv_shape(8, 8, 12, 12, 3, 1, 2, 2, 2, 2, 2, 8),
-                                         conv_shape(8, 8, 12, 12, 3, 3, 1, 1, 1, 1, 1, 8)};
+                                         conv_shape(8, 8, 12, 12, 3, 3, 1, 1, 1, 1, 1, 8),
+                                         conv_shape(8, 8, 12, 12, 7, 1, 3, 3, 3, 3, 1, 8),
+                                         conv_shape(8, 8, 70, 70, 7, 1, 3, 3, 3, 3, 1, 8),
+                                         conv_shape(8, 8, 130, 130, 7, 2, 3, 3, 3, 3, 1, 8)};
   for (const ConvShape& s : shapes) {
     const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 5);
     for (Isa isa : supported_isas()) {
@@ -115,6 +124,9 @@ TEST(DepthwiseConv, KernelNameWithoutPreparing) {
   }
   EXPECT_EQ(depthwise_conv_kernel_name(shapes[1], Isa::kAvx2), "depthwise_conv3x3_f32_dwconv_3x3s2_c16_avx2");
   EXPECT_EQ(depthwise_conv_kernel_name(shapes[4], Isa::kAvx512), "depthwise_conv3x3_f32_dwconv_row_generic");
+  EXPECT_EQ(depthwise_conv_kernel_name(shapes[6], Isa::kAvx512), "depthwise_conv7x7_f32_dwconv_7x7s1_c16_avx512");
+  EXPECT_EQ(depthwise_conv_kernel_name(shapes[7], Isa::kAvx2), "depthwise_conv7x7_f32_dwconv_7x7s1_avx2");
+  EXPECT_EQ(depthwise_conv_kernel_name(shapes[8], Isa::kAvx512), "depthwise_conv7x7_f32_dwconv_7x7s2_avx512");
   const ConvShape wide = conv_shape(8, 8, 56, 56, 3, 2, 1, 1, 1, 1, 1, 8);
   EXPECT_EQ(depthwise_conv_kernel_name(wide, Isa::kAvx2), "depthwise_conv3x3_f32_dwconv_3x3s2_avx2");
   // A forced path names itself, not the rule's choice.
@@ -125,7 +137,7 @@ TEST(DepthwiseConv, KernelNameWithoutPreparing) {
             "depthwise_conv3x3_f32_dwconv_row_generic");
 }
 
-// The rule: output width by window (3x3 up to 7 wide, 5x5 up to 14) at either stride; other windows
+// The rule: output width by window (3x3 up to 7 wide, 5x5 up to 14, 7x7 up to 56) at either stride; other windows
 // and dilation never take lanes.
 TEST(DepthwiseConv, ChannelLanesRule) {
   EXPECT_TRUE(depthwise_uses_channel_lanes(dw(960, 7, 7, 3, 1, 1, 1, 1, 1)));
@@ -136,11 +148,15 @@ TEST(DepthwiseConv, ChannelLanesRule) {
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 2, 1, 1, 1, 1)));  // 14 wide out
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(240, 28, 28, 5, 1, 2, 2, 2, 2)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(96, 112, 112, 3, 2, 1, 1, 1, 1)));
-  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 7, 1, 3, 3, 3, 3)));
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(1024, 7, 7, 7, 1, 3, 3, 3, 3)));  // ConvNeXt's last stage
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(512, 14, 14, 7, 1, 3, 3, 3, 3)));
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(128, 56, 56, 7, 1, 3, 3, 3, 3)));
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(64, 112, 112, 7, 1, 3, 3, 3, 3)));
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 9, 1, 4, 4, 4, 4)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 3, 1, 2, 2, 2, 2, 2)));
-  const ConvShape k7 = dw(8, 7, 7, 7, 1, 3, 3, 3, 3);
-  const std::vector<float> w(static_cast<size_t>(k7.weight_count()));
-  EXPECT_THROW(prepare_depthwise_conv(k7, w.data(), nullptr, {}, Isa::kGeneric, DwPath::kChannelLanes), Error);
+  const ConvShape k9 = dw(8, 7, 7, 9, 1, 4, 4, 4, 4);
+  const std::vector<float> w(static_cast<size_t>(k9.weight_count()));
+  EXPECT_THROW(prepare_depthwise_conv(k9, w.data(), nullptr, {}, Isa::kGeneric, DwPath::kChannelLanes), Error);
 }
 
 }  // namespace

@@ -61,9 +61,23 @@ TEST(KernelFeatures, NarrowDepthwiseCountsChannelGroupsAndTransposes) {
   const int64_t lanes = 37 * 16;                   // 577 channels: 36 full groups and one of a single lane
   EXPECT_EQ(k.work_items, 37);
   EXPECT_EQ(k.out_tiles, 37 * 7);                  // one sweep per group and output row
-  EXPECT_EQ(k.lane_macs, lanes * 7 * 7 * 9);       // every lane busy but the last group's
+  // Every lane busy but the last group's; the first output row's and column's windows start on the
+  // zero border, whose taps the kernel skips: 2 + 6 x 3 window rows (and columns) on the map.
+  EXPECT_EQ(k.lane_macs, lanes * (2 + 6 * 3) * (2 + 6 * 3));
   EXPECT_EQ(k.strided_lane_macs, 0);               // no gathers: a stride is an address step
   EXPECT_EQ(k.panel_bytes, 4 * lanes * (16 * 16 + 7 * 7));  // padded input tile in, output tile out
+}
+
+TEST(KernelFeatures, DepthwiseSevenBySevenOnATinyMapCountsOnlyTheTapsOnTheMap) {
+  // ConvNeXt-base at 96x96: a 7x7 window (pad 3) over a 3x3 map, 9 of its 49 taps on the map per output.
+  hilsim::kernels::ConvShape s;
+  s.c = s.f = s.groups = 1024, s.h = s.w = 3, s.kh = s.kw = 7;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 3;
+  ASSERT_TRUE(hilsim::kernels::depthwise_uses_channel_lanes(s));
+  const KernelInstance k = conv_instance("depthwise_conv7x7", s, 1, s.macs(), s.weight_count() * 4);
+  EXPECT_EQ(hilsim::kernels::depthwise_lanes_taps(s), 9 * 9);
+  EXPECT_EQ(k.lane_macs, 1024 * 9 * 9);
+  EXPECT_EQ(k.panel_bytes, 4 * 1024 * (9 * 9 + 3 * 3));
 }
 
 TEST(KernelFeatures, InPlaceSparseRowsCountMaskedTailsAndChunkCalls) {

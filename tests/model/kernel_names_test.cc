@@ -82,9 +82,12 @@ TEST(KernelNames, ConvKernelNameWithAndWithoutIsa) {
             "depthwise_conv5x5_f32_dwconv_5x5s2_c16_avx512");
   EXPECT_EQ(kernel_class_of("depthwise_conv3x3_f32_dwconv_3x3s2_c16_avx512"), "depthwise_conv3x3");
   EXPECT_EQ(conv_kernel_name(shape(16, 16, 3, 2, 16), dense, std::nullopt), "depthwise_conv3x3");
-  // A 7x7 depthwise conv runs the depthwise row kernel (prepare_dense_conv hands depthwise shapes to it).
+  // A 7x7 depthwise conv runs the depthwise kernels (prepare_dense_conv hands depthwise shapes to them):
+  // on a narrow map the channel lanes; a 9x9 one the portable row kernel.
   EXPECT_EQ(conv_kernel_name(shape(16, 16, 7, 1, 16), dense, kernels::Isa::kGeneric),
-            "depthwise_conv7x7_f32_dwconv_row_generic");
+            "depthwise_conv7x7_f32_dwconv_7x7s1_c16_generic");
+  EXPECT_EQ(conv_kernel_name(shape(16, 16, 9, 1, 16), dense, kernels::Isa::kAvx512),
+            "depthwise_conv9x9_f32_dwconv_row_generic");
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), setting(runtime::Format::kBlock), kernels::Isa::kAvx512),
             "block_8x4_avx512");
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), setting(runtime::Format::kBlockCol, 16, 2), std::nullopt),
@@ -102,8 +105,12 @@ TEST(KernelNames, ConvClassIsTheKernelsClass) {
   EXPECT_EQ(conv_class(shape(8, 16, 1, 1, 1), "csr", 8, 4, 2), "sparse_fb1");
   EXPECT_EQ(conv_class(shape(8, 16, 5, 1, 1), "dense", 8, 4, 2), "dense_conv5x5");
   EXPECT_EQ(conv_class(shape(16, 16, 5, 1, 16), "", 8, 4, 2), "depthwise_conv5x5");
-  EXPECT_EQ(conv_class(shape(16, 16, 7, 1, 16), "dense", 8, 4, 2), "dense_convkxk");
-  EXPECT_EQ(kernel_class_of("depthwise_conv7x7_f32_dwconv_row_generic"), "dense_convkxk");
+  EXPECT_EQ(conv_class(shape(16, 16, 7, 1, 16), "dense", 8, 4, 2), "depthwise_conv7x7");
+  EXPECT_EQ(conv_class(shape(16, 32, 7, 1, 1), "dense", 8, 4, 2), "dense_convkxk");
+  EXPECT_EQ(conv_class(shape(16, 32, 2, 2, 1), "dense", 8, 4, 2), "dense_convkxk");  // a patchify downsample
+  EXPECT_EQ(kernel_class_of("depthwise_conv7x7_f32_dwconv_7x7s1_c16_avx512"), "depthwise_conv7x7");
+  EXPECT_EQ(kernel_class_of("depthwise_conv7x7_f32_dwconv_row_generic"), "depthwise_conv7x7");
+  EXPECT_EQ(kernel_class_of("depthwise_conv9x9_f32_dwconv_row_generic"), "dense_convkxk");
   EXPECT_EQ(kernel_class_of("depthwise_conv1x1_f32_dwconv_row_generic"), "dense_conv1x1");
   EXPECT_THROW(conv_class(shape(8, 16, 3, 1, 1), "blocky", 8, 4, 2), Error);
 }
@@ -121,6 +128,7 @@ TEST(KernelNames, TheCostModelsClassIsTheClassOfTheKernelTheRuntimePrepares) {
       {16, 16, 5, 1, 1, dense},   {8, 16, 7, 1, 1, dense},   {16, 32, 3, 1, 4, dense},  // grouped
       {16, 16, 3, 1, 16, dense},  {16, 16, 3, 2, 16, dense}, {16, 16, 5, 1, 16, dense},  // depthwise
       {16, 16, 5, 2, 16, dense},  {16, 16, 7, 1, 16, dense}, {16, 16, 1, 1, 16, dense},
+      {16, 16, 7, 2, 16, dense},  {16, 32, 2, 2, 1, dense},
       {16, 32, 3, 1, 1, setting(runtime::Format::kBlock, 8, 4)},
       {16, 32, 3, 1, 1, setting(runtime::Format::kBlock, 4, 2)},
       {16, 32, 1, 1, 1, setting(runtime::Format::kBlock, 16, 4)},
@@ -153,7 +161,8 @@ TEST(KernelNames, TheCostModelsClassIsTheClassOfTheKernelTheRuntimePrepares) {
   }
   // The set reaches every dense, depthwise and sparse class the cases can.
   EXPECT_EQ(classes, (std::set<std::string>{"dense_conv1x1", "dense_conv3x3", "dense_conv5x5", "dense_convkxk",
-                                             "depthwise_conv3x3", "depthwise_conv5x5", "sparse_fb1", "sparse_fb2",
+                                             "depthwise_conv3x3", "depthwise_conv5x5", "depthwise_conv7x7",
+                                             "sparse_fb1", "sparse_fb2",
                                              "sparse_fb4", "sparse_fb8", "sparse_fb16"}));
 }
 

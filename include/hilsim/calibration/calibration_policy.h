@@ -53,10 +53,11 @@ struct CalibrationPolicy {
   // concats alone, YOLOv5's head concat ran at 5x its prediction.
   double inner_axis_concat_share = 0.2;
   double affine_share = 0.6;
-  // Depthwise convs of kernels without a row kernel of their own (ConvNeXt's 7x7) run the grouped dense
-  // kernel and count as dense_convkxk: from this share of that class's design (its stride coordinate)
-  // its points are depthwise 7x7. Fitted on dense 6x6/7x7 stems alone they ran 40-45% over.
-  double depthwise_kxk_share = 0.5;
+  // Non-overlapping dense convs (kernel == stride, no padding: ConvNeXt's 2x2 s2 downsample convs of
+  // 128-1024 channels, its 4x4 s4 stem) count as dense_convkxk: from this share of that class's design
+  // (its stride coordinate) its points are those. Fitted on 6x6/7x7 stems of 3-128 channels alone they
+  // ran 140-645% over.
+  double patchify_kxk_share = 0.5;
   // Copies of a layer per timed round: enough that a round's working set overflows the private caches
   // (cold_round_bytes), as inside a model, at most max_copies. Working sets of far_working_set_bytes
   // or more repeat until the round holds far_round_bytes: one large matrix timed again and again is

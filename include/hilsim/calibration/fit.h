@@ -46,7 +46,7 @@ bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, 
 
 // The class whose samples a thin class (fewer than CalibrationPolicy::thin_class_samples) is fitted
 // with besides its own, "" for none: the same kernel at another size, whose features already tell the
-// sizes apart (depthwise 5x5 -> 3x3: one row kernel, taps counted in lane_macs).
+// sizes apart (depthwise 5x5 and 7x7 -> 3x3: the same row and lanes kernels, taps counted in lane_macs).
 std::string sibling_class(const std::string& klass);
 
 // Root-mean-square percentage error of a model over samples.

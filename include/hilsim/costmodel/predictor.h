@@ -37,7 +37,9 @@ struct OpPrediction {
   std::string unit;
   std::string format = "dense";
   // fitted | roofline (no fitted model for the class in the profile) | host fallback (on a gpu unit,
-  // an op its OpenCL lowering leaves to the host: the CPU's one-thread model plus copies)
+  // an op its OpenCL lowering leaves to the host: the CPU's one-thread model plus copies) | older class
+  // (a profile calibrated before the op's class had a fit of its own, e.g. depthwise 7x7: fitted by the
+  // class that priced it then, which `klass` names)
   std::string model = "fitted";
   bool extrapolated = false;    // a feature lies outside the model's calibrated range
   double ms = 0;
@@ -61,6 +63,7 @@ struct Prediction {
   int transfers = 0;
   double transfer_ms = 0;
   int extrapolated_ops = 0, roofline_ops = 0;
+  int older_class_ops = 0;  // ops the profile prices by an older class (OpPrediction::model)
   std::vector<TraceEvent> trace;
 };
 

@@ -1,7 +1,8 @@
 // Depthwise convolution (groups == c == f) on NCHW fp32, two paths:
 // - rows: one channel plane per work item, copied into a zero-padded scratch (so the inner loops have
-//   no bounds checks), each output row a row micro-kernel. AVX-512 and AVX2 row kernels for 3x3 and
-//   5x5, stride 1 and 2; any other kernel size, stride or dilation runs the portable row kernel.
+//   no bounds checks), each output row a row micro-kernel. AVX-512 and AVX2 row kernels for 3x3, 5x5
+//   and 7x7 (ConvNeXt), stride 1 and 2; any other kernel size, stride or dilation runs the portable
+//   row kernel.
 // - channel lanes: kDwChannelLanes channels per work item, transposed into one zero-padded tile
 //   [ph][pw][lanes] so that one vector holds one pixel of every channel; each output pixel is then
 //   K x K full-width FMAs whatever the map's width or the stride, and the result is transposed back.
@@ -10,7 +11,9 @@
 // depthwise_uses_channel_lanes() is the one rule that picks the path, on every ISA.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -28,10 +31,10 @@ std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, con
 // Channels per work item of the channel-lanes path (the weights are packed in groups of as many).
 inline constexpr int kDwChannelLanes = 16;
 
-// Which path a depthwise conv runs: channel lanes for square 3x3/5x5 windows at stride 1 or 2 without
+// Which path a depthwise conv runs: channel lanes for square 3x3/5x5/7x7 windows at stride 1 or 2 without
 // dilation whose output is narrow, rows otherwise (wide maps fill the rows path's vectors and need no
 // transposes). The transposes cost about the same per output whatever the window, so the more taps the
-// wider the outputs that gain: up to 7 wide for 3x3, 14 for 5x5. ISA-independent, so the cost model's
+// wider the outputs that gain: up to 7 wide for 3x3, 14 for 5x5, 56 for 7x7. ISA-independent, so the cost model's
 // features need only the shape; inline, because the features call it and builds of the features
 // without the kernels must link.
 // Measured on AVX-512 (both paths, every MobileNetV2 / EfficientNet-B0 depthwise shape, 1 thread):
@@ -40,13 +43,30 @@ inline constexpr int kDwChannelLanes = 16;
 // 2x slower. On AVX2 the 7-wide and 14-wide 5x5 shapes ran 1.9-3.8x faster in lanes.
 inline constexpr int64_t kDwLanesMaxWidth3x3 = 7;
 inline constexpr int64_t kDwLanesMaxWidth5x5 = 14;
-// Square 3x3 / 5x5 windows at stride 1 or 2 without dilation: the shapes with vector kernels.
+// 7x7 (ConvNeXt, 1 thread, both ISAs, in one run on a shared host): lanes ran 1.1-4x faster than rows
+// on AVX-512 at every width from 3 to 56 (stride 1 and 2) and 1.4-11x on AVX2; at 112 wide the AVX-512
+// paths ran even and the lanes tile outgrows L2, so the rows keep the widest maps.
+inline constexpr int64_t kDwLanesMaxWidth7x7 = 56;
+// Square 3x3 / 5x5 / 7x7 windows at stride 1 or 2 without dilation: the shapes with vector kernels.
 inline bool depthwise_has_vector_kernel(const ConvShape& s) {
-  return s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w && (s.kh == 3 || s.kh == 5) &&
-         (s.stride_w == 1 || s.stride_w == 2);
+  return s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w &&
+         (s.kh == 3 || s.kh == 5 || s.kh == 7) && (s.stride_w == 1 || s.stride_w == 2);
 }
 inline bool depthwise_uses_channel_lanes(const ConvShape& s) {
-  return depthwise_has_vector_kernel(s) && s.out_w() <= (s.kh == 5 ? kDwLanesMaxWidth5x5 : kDwLanesMaxWidth3x3);
+  const int64_t max_w = s.kh == 7 ? kDwLanesMaxWidth7x7 : s.kh == 5 ? kDwLanesMaxWidth5x5 : kDwLanesMaxWidth3x3;
+  return depthwise_has_vector_kernel(s) && s.out_w() <= max_w;
+}
+
+// The zero-padded plane both paths compute from (the channel-lanes tile has the same extent): ph rows
+// of pw floats, wide enough that every window of every output column lies inside the padded row. The
+// cost model's features count the same bytes; inline for the same reason as the rule above.
+struct DwPaddedPlane {
+  int64_t oh, ow, ph, pw;
+};
+inline DwPaddedPlane depthwise_padded_plane(const ConvShape& s) {
+  const int64_t ow = s.out_w();
+  return {s.out_h(), ow, s.h + s.pad_top + s.pad_bottom,
+          std::max<int64_t>(s.w + s.pad_left + s.pad_right, (ow - 1) * s.stride_w + (s.kw - 1) * s.dil_w + 1)};
 }
 
 // Tests and benchmarks force a path; kAuto follows depthwise_uses_channel_lanes(). Forcing channel
@@ -105,6 +125,30 @@ struct DwLanesArgs {
 };
 // The padded input tile plus the output tile (plus vector over-read slack).
 size_t dw_lanes_tile_floats(const DwLanesArgs& a);
+
+// The taps of output row oy that read the map rather than its zero border: window rows [0, K) in
+// padded-tile row oy * S + ky must lie in [pad, pad + n). The same for columns. The lanes kernels skip
+// the others (a 3x3 map under a 7x7 window has 9 real taps of 49 per output: ConvNeXt at 96x96).
+struct DwTapRange {
+  int lo, hi;
+};
+inline DwTapRange dw_tap_range(int64_t o, int stride, int k, int64_t pad, int64_t n) {
+  const int64_t first = pad - o * stride;  // the first window position on the map
+  return {static_cast<int>(std::clamp<int64_t>(first, 0, k)), static_cast<int>(std::clamp<int64_t>(first + n, 0, k))};
+}
+// Taps the lanes path computes per channel: those on the map (the cost model's lane count).
+inline int64_t depthwise_lanes_taps(const ConvShape& s) {
+  int64_t rows = 0, cols = 0;
+  for (int64_t oy = 0; oy < s.out_h(); ++oy) {
+    const DwTapRange r = dw_tap_range(oy, static_cast<int>(s.stride_h), static_cast<int>(s.kh), s.pad_top, s.h);
+    rows += r.hi - r.lo;
+  }
+  for (int64_t ox = 0; ox < s.out_w(); ++ox) {
+    const DwTapRange r = dw_tap_range(ox, static_cast<int>(s.stride_w), static_cast<int>(s.kw), s.pad_left, s.w);
+    cols += r.hi - r.lo;
+  }
+  return rows * cols;
+}
 using DwLanesFn = void (*)(const DwLanesArgs& a);
 void f32_dwconv_lanes_generic(const DwLanesArgs& a);
 void f32_dwconv_row_generic(const DwRowArgs& a);
@@ -113,10 +157,14 @@ void f32_dwconv_3x3s1_row_avx2(const DwRowArgs& a);
 void f32_dwconv_3x3s2_row_avx2(const DwRowArgs& a);
 void f32_dwconv_5x5s1_row_avx2(const DwRowArgs& a);
 void f32_dwconv_5x5s2_row_avx2(const DwRowArgs& a);
+void f32_dwconv_7x7s1_row_avx2(const DwRowArgs& a);
+void f32_dwconv_7x7s2_row_avx2(const DwRowArgs& a);
 void f32_dwconv_3x3s1_row_avx512(const DwRowArgs& a);
 void f32_dwconv_3x3s2_row_avx512(const DwRowArgs& a);
 void f32_dwconv_5x5s1_row_avx512(const DwRowArgs& a);
 void f32_dwconv_5x5s2_row_avx512(const DwRowArgs& a);
+void f32_dwconv_7x7s1_row_avx512(const DwRowArgs& a);
+void f32_dwconv_7x7s2_row_avx512(const DwRowArgs& a);
 void f32_dwconv_lanes_avx2(const DwLanesArgs& a);
 void f32_dwconv_lanes_avx512(const DwLanesArgs& a);
 #endif

@@ -141,9 +141,6 @@ std::string profile_key(const std::string& klass, int threads);  // "dense_conv3
 // The inverse: false for a key not of the form CLASS/tN with 1 <= N <= 4096.
 bool split_profile_key(const std::string& key, std::string* klass, int* threads);
 
-// Class of a conv by kernel size: dense_conv1x1, dense_conv3x3, dense_convkxk, depthwise_conv3x3 ...
-std::string dense_conv_class(int64_t kh, int64_t kw, bool depthwise);
-
 // Predicted executed MACs and storage bytes of a conv in a format at a ratio, without building masks
 // (the cost model's fast path); the kernels report the exact figures once masks exist. Calibration's
 // samples carry these too, from both backends: the fit sees the features predictions are made of.

@@ -6,8 +6,10 @@
 //   kernel (what `run` reports)                       class (profile key, predict's `class`)
 //   dense_conv{1,3,5}x{same}_f32_gemm_8x32_{isa}      dense_conv1x1 / dense_conv3x3 / dense_conv5x5
 //   dense_conv{other kh}x{kw}_f32_gemm_8x32_{isa}     dense_convkxk
-//   depthwise_conv{3,5}x{same}_f32_dwconv_..._{isa}   depthwise_conv3x3 / depthwise_conv5x5
-//     (..._c16_{isa}: the channel-lanes path, same class; its features follow the kernels' shape rule)
+//   depthwise_conv{3,5,7}x{same}_f32_dwconv_..._{isa} depthwise_conv3x3 / depthwise_conv5x5 / depthwise_conv7x7
+//     (..._c16_{isa}: the channel-lanes path, same class; its features follow the kernels' shape rule;
+//     a profile without depthwise_conv7x7, calibrated before it had a class, prices those convs as
+//     dense_convkxk, as it was fitted: model::older_conv_class)
 //   depthwise_conv{other}_f32_dwconv_row_generic      dense_conv1x1 / dense_convkxk (no class of their own:
 //                                                     calibration has always timed them under these)
 //   block_{bf}x{bc}_{isa}, block_col_{bf}x{bc}_{isa}  sparse_fb{min(bf, 16)}
@@ -22,6 +24,7 @@
 
 #include "hilsim/kernels/conv_desc.h"
 #include "hilsim/kernels/cpu_features.h"
+#include "hilsim/model/conv_kernel_class.h"
 #include "hilsim/model/profile.h"
 #include "hilsim/runtime/format_rules.h"
 #include "hilsim/runtime/sparsity_spec.h"
@@ -37,10 +40,6 @@ std::optional<kernels::Isa> dispatch_isa(const DeviceInfo& d);
 // "depthwise_conv3x3". `ls` must be a setting the conv can take (conv_op_instance falls back first).
 std::string conv_kernel_name(const kernels::ConvShape& s, const runtime::LayerSparsity& ls,
                              std::optional<kernels::Isa> isa);
-
-// The table above, for a conv kernel of `family` over a kh x kw window (row_height: the sparse
-// engine's rows, kernels::SparseFormat::row_height()). kernel_class_of and conv_class both ask it.
-std::string conv_kernel_class(runtime::ConvFamily family, int64_t kh, int64_t kw, int row_height);
 
 // The class that prices a conv or gemm kernel, from its name with or without the ISA part (the table
 // above); "" for any other name.

@@ -41,9 +41,14 @@ void lanes(const DwLanesArgs& a) {
     for (size_t ox = 0; ox < a.ow; ++ox) {
       float acc[L];
       for (int l = 0; l < L; ++l) acc[l] = a.bias[l];
-      for (int ky = 0; ky < K; ++ky) {
+      // Only the taps on the map, as the vector kernels (dw_tap_range): the border is zero.
+      const DwTapRange rows = dw_tap_range(static_cast<int64_t>(oy), S, K, static_cast<int64_t>(a.pad_top),
+                                           static_cast<int64_t>(a.h));
+      const DwTapRange cols = dw_tap_range(static_cast<int64_t>(ox), S, K, static_cast<int64_t>(a.pad_left),
+                                           static_cast<int64_t>(a.w_in));
+      for (int ky = rows.lo; ky < rows.hi; ++ky) {
         const float* row = a.tile + ((oy * S + ky) * a.pw + ox * S) * L;
-        for (int kx = 0; kx < K; ++kx) {
+        for (int kx = cols.lo; kx < cols.hi; ++kx) {
           const float* wv = a.w + (ky * K + kx) * L;
           for (int l = 0; l < L; ++l) acc[l] += wv[l] * row[kx * L + l];
         }
@@ -58,6 +63,7 @@ void lanes(const DwLanesArgs& a) {
 
 void lanes_any(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
   return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
 }
 

@@ -1,7 +1,7 @@
 // AVX2 depthwise row kernels: 8 outputs per vector, 16 per step in two independent chains (one chain
 // of K * K dependent FMAs would leave the FMA units idle for most of its 5-cycle latency). The K x K
-// taps are broadcast once per row; 5x5 keeps them in memory (25 taps exceed the 16 registers) and the
-// FMAs take them as memory operands. Stride 2 loads 16 consecutive inputs and gathers the even lanes
+// taps are broadcast once per row; 5x5 and 7x7 keep them in memory (25 taps exceed the 16 registers)
+// and the FMAs take them as memory operands. Stride 2 loads 16 consecutive inputs and gathers the even lanes
 // with one in-lane shuffle plus one cross-lane permute.
 // Channel-lanes work items: a pixel's 16 channels are two ymm; 8x8 in-register transposes in and out.
 #include <immintrin.h>
@@ -29,10 +29,10 @@ inline __m256 load_taps(const float* p) {
 
 template <int K, int S>
 inline __m256 window(const DwRowArgs& a, const __m256 (&w)[K * K], __m256 acc, const float* in) {
-#pragma GCC unroll 5
+#pragma GCC unroll 7
   for (int ky = 0; ky < K; ++ky) {
     const float* src = in + ky * a.pw;
-#pragma GCC unroll 5
+#pragma GCC unroll 7
     for (int kx = 0; kx < K; ++kx) acc = _mm256_fmadd_ps(w[ky * K + kx], load_taps<S>(src + kx), acc);
   }
   return acc;
@@ -91,19 +91,26 @@ inline void transpose8(__m256 (&r)[8]) {
   }
 }
 
+// Window rows [ky0, ky1) and block-relative tile columns [ix0, ix1) that lie on the map (dw_tap_range).
+struct Clip {
+  int ky0, ky1, ix0, ix1;
+};
+
 // N output pixels of one row (two ymm each); the taps come from memory as FMA operands, since 5x5's 50
-// tap vectors exceed the 16 registers.
-template <int K, int S, int N>
-inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m256 b0, __m256 b1, bool act) {
+// tap vectors exceed the 16 registers. kClip: a border block, which skips the taps on the zero border.
+template <int K, int S, int N, bool kClip>
+inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m256 b0, __m256 b1, bool act, Clip c) {
   __m256 acc[N][2];
 #pragma GCC unroll 8
   for (int n = 0; n < N; ++n) acc[n][0] = b0, acc[n][1] = b1;
-#pragma GCC unroll 5
-  for (int ky = 0; ky < K; ++ky) {
+  const int ky0 = kClip ? c.ky0 : 0, ky1 = kClip ? c.ky1 : K;
+#pragma GCC unroll 7
+  for (int ky = ky0; ky < ky1; ++ky) {
     const float* row = in + ky * a.pw * 16;
     const float* w = a.w + ky * K * 16;
 #pragma GCC unroll 16
     for (int ix = 0; ix < (N - 1) * S + K; ++ix) {
+      if (kClip && (ix < c.ix0 || ix >= c.ix1)) continue;
       const __m256 v0 = _mm256_loadu_ps(row + ix * 16), v1 = _mm256_loadu_ps(row + ix * 16 + 8);
 #pragma GCC unroll 8
       for (int n = 0; n < N; ++n) {
@@ -120,6 +127,20 @@ inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m25
     _mm256_storeu_ps(out + n * 16, act ? x86::act_avx2(*a.ep, acc[n][0]) : acc[n][0]);
     _mm256_storeu_ps(out + n * 16 + 8, act ? x86::act_avx2(*a.ep, acc[n][1]) : acc[n][1]);
   }
+}
+
+// The block of N outputs from column ox of a row whose window rows on the map are `rows`.
+template <int K, int S, int N>
+inline void lanes_run(const DwLanesArgs& a, const float* in, float* out, __m256 b0, __m256 b1, bool act,
+                      DwTapRange rows, size_t ox) {
+  const int64_t ix0 = static_cast<int64_t>(a.pad_left) - static_cast<int64_t>(ox) * S;
+  const int64_t ix1 = ix0 + static_cast<int64_t>(a.w_in);
+  in += ox * S * 16, out += ox * 16;
+  if (rows.lo == 0 && rows.hi == K && ix0 <= 0 && ix1 >= (N - 1) * S + K)
+    return lanes_block<K, S, N, false>(a, in, out, b0, b1, act, {});
+  const Clip c{rows.lo, rows.hi, static_cast<int>(std::clamp<int64_t>(ix0, 0, 64)),
+               static_cast<int>(std::clamp<int64_t>(ix1, 0, 64))};
+  lanes_block<K, S, N, true>(a, in, out, b0, b1, act, c);
 }
 
 template <int K, int S>
@@ -155,12 +176,14 @@ void lanes(const DwLanesArgs& args) {
   for (size_t oy = 0; oy < a.oh; ++oy) {
     const float* in = a.tile + oy * S * a.pw * 16;
     float* out = otile + oy * a.ow * 16;
+    const DwTapRange rows = dw_tap_range(static_cast<int64_t>(oy), S, K, static_cast<int64_t>(a.pad_top),
+                                         static_cast<int64_t>(a.h));
     size_t ox = 0;
-    for (; ox + kN <= a.ow; ox += kN) lanes_block<K, S, kN>(a, in + ox * S * 16, out + ox * 16, b0, b1, act);
+    for (; ox + kN <= a.ow; ox += kN) lanes_run<K, S, kN>(a, in, out, b0, b1, act, rows, ox);
     switch (a.ow - ox) {
-      case 3: lanes_block<K, S, 3>(a, in + ox * S * 16, out + ox * 16, b0, b1, act); break;
-      case 2: lanes_block<K, S, 2>(a, in + ox * S * 16, out + ox * 16, b0, b1, act); break;
-      case 1: lanes_block<K, S, 1>(a, in + ox * S * 16, out + ox * 16, b0, b1, act); break;
+      case 3: lanes_run<K, S, 3>(a, in, out, b0, b1, act, rows, ox); break;
+      case 2: lanes_run<K, S, 2>(a, in, out, b0, b1, act, rows, ox); break;
+      case 1: lanes_run<K, S, 1>(a, in, out, b0, b1, act, rows, ox); break;
       default: break;
     }
   }
@@ -189,6 +212,7 @@ void lanes(const DwLanesArgs& args) {
 
 void f32_dwconv_lanes_avx2(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
   return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
 }
 
@@ -196,5 +220,7 @@ void f32_dwconv_3x3s1_row_avx2(const DwRowArgs& a) { dw_row<3, 1>(a); }
 void f32_dwconv_3x3s2_row_avx2(const DwRowArgs& a) { dw_row<3, 2>(a); }
 void f32_dwconv_5x5s1_row_avx2(const DwRowArgs& a) { dw_row<5, 1>(a); }
 void f32_dwconv_5x5s2_row_avx2(const DwRowArgs& a) { dw_row<5, 2>(a); }
+void f32_dwconv_7x7s1_row_avx2(const DwRowArgs& a) { dw_row<7, 1>(a); }
+void f32_dwconv_7x7s2_row_avx2(const DwRowArgs& a) { dw_row<7, 2>(a); }
 
 }  // namespace hilsim::kernels

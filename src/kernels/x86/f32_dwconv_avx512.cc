@@ -1,4 +1,5 @@
-// Depthwise row kernels: 16 outputs per vector, all K x K taps held in registers (broadcast once per call).
+// Depthwise row kernels: 16 outputs per vector, the K x K taps broadcast once per call (in registers up
+// to 5x5).
 // Stride 2 loads 32 consecutive inputs and keeps the even lanes with one permute.
 // Channel-lanes work items: 16 channels per vector, 16x16 in-register transposes in and out.
 // GCC 12 flags its own _mm512_undefined_ps() inside the intrinsics headers (false positive).
@@ -27,10 +28,10 @@ void row_block(const DwRowArgs& a, const __m512* w, __m512 bias, const float* in
     __m512 acc[R];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) acc[r] = bias;
-#pragma GCC unroll 11
+#pragma GCC unroll 13
     for (int iy = 0; iy < kInRows; ++iy) {
       const float* src = in + iy * a.pw + o * S;
-#pragma GCC unroll 5
+#pragma GCC unroll 7
       for (int kx = 0; kx < K; ++kx) {
         __m512 v;
         if constexpr (S == 1) {
@@ -59,7 +60,9 @@ void dw_row(const DwRowArgs& a) {
   __m512 w[K * K];
   for (int i = 0; i < K * K; ++i) w[i] = _mm512_set1_ps(a.w[i]);
   const __m512 bias = _mm512_set1_ps(a.bias);
-  // Four rows keep 25 taps + 4 accumulators + a load within the 32 zmm registers for 5x5.
+  // Four rows keep 25 taps + 4 accumulators + a load within the 32 zmm registers for 5x5; 7x7's 49
+  // taps stay on the stack and the FMAs take them as memory operands (one load per FMA, as the loads
+  // ports allow).
   size_t r = 0;
   for (; r + 4 <= a.rows; r += 4) row_block<K, S, 4>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
   const size_t left = a.rows - r;
@@ -109,21 +112,28 @@ inline void load_rows(__m512 (&r)[16], const float* src, size_t stride, size_t r
   for (size_t i = 0; i < 16; ++i) r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * stride) : _mm512_setzero_ps();
 }
 
+// Window rows [ky0, ky1) and block-relative tile columns [ix0, ix1) that lie on the map (dw_tap_range).
+struct Clip {
+  int ky0, ky1, ix0, ix1;
+};
+
 // N output pixels of one row, all accumulators in registers: each input pixel is loaded once and fed to
-// every output whose window holds it.
-template <int K, int S, int N>
-inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m512 bias, bool act) {
+// every output whose window holds it. kClip: a border block, which skips the taps on the zero border.
+template <int K, int S, int N, bool kClip>
+inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m512 bias, bool act, Clip c) {
   __m512 acc[N];
 #pragma GCC unroll 16
   for (int n = 0; n < N; ++n) acc[n] = bias;
-#pragma GCC unroll 5
-  for (int ky = 0; ky < K; ++ky) {
+  const int ky0 = kClip ? c.ky0 : 0, ky1 = kClip ? c.ky1 : K;
+#pragma GCC unroll 7
+  for (int ky = ky0; ky < ky1; ++ky) {
     __m512 w[K];
-#pragma GCC unroll 5
+#pragma GCC unroll 7
     for (int kx = 0; kx < K; ++kx) w[kx] = _mm512_loadu_ps(a.w + (ky * K + kx) * 16);
     const float* row = in + ky * a.pw * 16;
 #pragma GCC unroll 32
     for (int ix = 0; ix < (N - 1) * S + K; ++ix) {
+      if (kClip && (ix < c.ix0 || ix >= c.ix1)) continue;
       const __m512 v = _mm512_loadu_ps(row + ix * 16);
 #pragma GCC unroll 16
       for (int n = 0; n < N; ++n) {
@@ -134,6 +144,20 @@ inline void lanes_block(const DwLanesArgs& a, const float* in, float* out, __m51
   }
 #pragma GCC unroll 16
   for (int n = 0; n < N; ++n) _mm512_storeu_ps(out + n * 16, act ? x86::act_avx512(*a.ep, acc[n]) : acc[n]);
+}
+
+// The block of N outputs from column ox of a row whose window rows on the map are `rows`.
+template <int K, int S, int N>
+inline void lanes_run(const DwLanesArgs& a, const float* in, float* out, __m512 bias, bool act, DwTapRange rows,
+                      size_t ox) {
+  const int64_t ix0 = static_cast<int64_t>(a.pad_left) - static_cast<int64_t>(ox) * S;
+  const int64_t ix1 = ix0 + static_cast<int64_t>(a.w_in);
+  in += ox * S * 16, out += ox * 16;
+  if (rows.lo == 0 && rows.hi == K && ix0 <= 0 && ix1 >= (N - 1) * S + K)
+    return lanes_block<K, S, N, false>(a, in, out, bias, act, {});
+  const Clip c{rows.lo, rows.hi, static_cast<int>(std::clamp<int64_t>(ix0, 0, 64)),
+               static_cast<int>(std::clamp<int64_t>(ix1, 0, 64))};
+  lanes_block<K, S, N, true>(a, in, out, bias, act, c);
 }
 
 template <int K, int S>
@@ -168,16 +192,18 @@ void lanes(const DwLanesArgs& args) {
   for (size_t oy = 0; oy < a.oh; ++oy) {
     const float* in = a.tile + oy * S * a.pw * 16;
     float* out = otile + oy * a.ow * 16;
+    const DwTapRange rows = dw_tap_range(static_cast<int64_t>(oy), S, K, static_cast<int64_t>(a.pad_top),
+                                         static_cast<int64_t>(a.h));
     size_t ox = 0;
-    for (; ox + kN <= a.ow; ox += kN) lanes_block<K, S, kN>(a, in + ox * S * 16, out + ox * 16, bias, act);
+    for (; ox + kN <= a.ow; ox += kN) lanes_run<K, S, kN>(a, in, out, bias, act, rows, ox);
     switch (a.ow - ox) {
-      case 7: lanes_block<K, S, 7>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
-      case 6: lanes_block<K, S, 6>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
-      case 5: lanes_block<K, S, 5>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
-      case 4: lanes_block<K, S, 4>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
-      case 3: lanes_block<K, S, 3>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
-      case 2: lanes_block<K, S, 2>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
-      case 1: lanes_block<K, S, 1>(a, in + ox * S * 16, out + ox * 16, bias, act); break;
+      case 7: lanes_run<K, S, 7>(a, in, out, bias, act, rows, ox); break;
+      case 6: lanes_run<K, S, 6>(a, in, out, bias, act, rows, ox); break;
+      case 5: lanes_run<K, S, 5>(a, in, out, bias, act, rows, ox); break;
+      case 4: lanes_run<K, S, 4>(a, in, out, bias, act, rows, ox); break;
+      case 3: lanes_run<K, S, 3>(a, in, out, bias, act, rows, ox); break;
+      case 2: lanes_run<K, S, 2>(a, in, out, bias, act, rows, ox); break;
+      case 1: lanes_run<K, S, 1>(a, in, out, bias, act, rows, ox); break;
       default: break;
     }
   }
@@ -204,6 +230,7 @@ void lanes(const DwLanesArgs& args) {
 
 void f32_dwconv_lanes_avx512(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
+  if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
   return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
 }
 
@@ -211,5 +238,7 @@ void f32_dwconv_3x3s1_row_avx512(const DwRowArgs& a) { dw_row<3, 1>(a); }
 void f32_dwconv_3x3s2_row_avx512(const DwRowArgs& a) { dw_row<3, 2>(a); }
 void f32_dwconv_5x5s1_row_avx512(const DwRowArgs& a) { dw_row<5, 1>(a); }
 void f32_dwconv_5x5s2_row_avx512(const DwRowArgs& a) { dw_row<5, 2>(a); }
+void f32_dwconv_7x7s1_row_avx512(const DwRowArgs& a) { dw_row<7, 1>(a); }
+void f32_dwconv_7x7s2_row_avx512(const DwRowArgs& a) { dw_row<7, 2>(a); }
 
 }  // namespace hilsim::kernels
