@@ -176,11 +176,11 @@ struct Predictor::Impl {
       if (v.size() <= static_cast<size_t>(t)) v.resize(static_cast<size_t>(t) + 1, nullptr);
       v[static_cast<size_t>(t)] = &m;
     }
-    // The OpenCL lowering runs a 5x5 conv in the same kernel as a 3x3 (one depthwise kernel and one
-    // direct kernel for every size; MACs carry the taps), so a gpu unit calibrated without a 5x5 class
-    // prices it with the 3x3's model. Without this, EfficientNet's and MnasNet's 5x5 depthwise layers
-    // were priced as the host's CPU kernel plus copies though they ran on the device.
-    for (const char* c : {"depthwise_conv5x5", "dense_conv5x5"}) {
+    // The OpenCL lowering runs a 5x5 or 7x7 conv in the same kernel as a 3x3 (one depthwise kernel and
+    // one direct kernel for every size; MACs carry the taps), so a gpu unit calibrated without such a
+    // class prices it with the 3x3's model. Without this, EfficientNet's and MnasNet's 5x5 and ConvNeXt's
+    // 7x7 depthwise layers were priced as the host's CPU kernel plus copies though they ran on the device.
+    for (const char* c : {"depthwise_conv5x5", "depthwise_conv7x7", "dense_conv5x5"}) {
       auto sib = by_gpu_class.find(calibration::sibling_class(c));
       if (!by_gpu_class.count(c) && sib != by_gpu_class.end()) by_gpu_class[c] = sib->second;
     }

@@ -380,36 +380,39 @@ TEST(Predictor, GpuModelsPriceWavesOverTheUnitsComputeUnitsAndLaunches) {
   EXPECT_GT(convs, 2);
 }
 
-TEST(Predictor, GpuUnitPricesA5x5DepthwiseWithThe3x3sModelNotTheHosts) {
+TEST(Predictor, GpuUnitPricesA5x5Or7x7DepthwiseWithThe3x3sModelNotTheHosts) {
   // One OpenCL depthwise kernel runs every kernel size: a gpu unit calibrated for 3x3 only prices a
-  // 5x5 with that model, though the profile has a CPU model for the 5x5 (which made it "host fallback").
-  graph::GraphBuilder b("dw5", 3);
-  const std::string x = b.input("x", {1, 16, 20, 20});
-  b.output(b.relu(b.conv(x, 16, 5, 1, 16, true, std::nullopt, 1, "dw5")));
-  const graph::Graph g = b.finish();
-  auto profile_at = [](double ms_per_mac, double launch_ms) {
-    model::Profile p = gpu_profile();
-    model::KernelModel m;
-    m.unit = "gpu";
-    m.features = {"macs", "launches"};
-    m.params = {ms_per_mac, launch_ms};
-    m.samples = 10;
-    p.kernels[model::gpu_profile_key("depthwise_conv3x3")] = m;
-    model::KernelModel cpu;
-    cpu.features = {"macs", "call"};
-    cpu.params = {1e-5, 0.5};
-    cpu.samples = 10;
-    p.kernels["depthwise_conv5x5/t1"] = cpu;
-    return p;
-  };
-  runtime::LayerSparsity on_gpu;
-  on_gpu.unit = "gpu";
-  const OpPrediction a = Predictor(g, profile_at(1e-7, 0.05), {0, "gpu"}).predict_op("dw5", on_gpu, false);
-  const OpPrediction c = Predictor(g, profile_at(2e-7, 0.10), {0, "gpu"}).predict_op("dw5", on_gpu, false);
-  ASSERT_EQ(a.klass, "depthwise_conv5x5");
-  EXPECT_EQ(a.model, "fitted");
-  // Doubling the 3x3 gpu model's terms adds exactly that model's time (the copies stay the same).
-  EXPECT_NEAR(c.ms - a.ms, 1e-7 * static_cast<double>(16 * 20 * 20 * 25) + 0.05, 1e-9);
+  // 5x5 or 7x7 with that model, though the profile has a CPU model for it (which made it "host fallback").
+  for (const int k : {5, 7}) {
+    const std::string klass = "depthwise_conv" + std::to_string(k) + "x" + std::to_string(k);
+    graph::GraphBuilder b("dw", 3);
+    const std::string x = b.input("x", {1, 16, 20, 20});
+    b.output(b.relu(b.conv(x, 16, k, 1, 16, true, std::nullopt, 1, "dw")));
+    const graph::Graph g = b.finish();
+    auto profile_at = [&](double ms_per_mac, double launch_ms) {
+      model::Profile p = gpu_profile();
+      model::KernelModel m;
+      m.unit = "gpu";
+      m.features = {"macs", "launches"};
+      m.params = {ms_per_mac, launch_ms};
+      m.samples = 10;
+      p.kernels[model::gpu_profile_key("depthwise_conv3x3")] = m;
+      model::KernelModel cpu;
+      cpu.features = {"macs", "call"};
+      cpu.params = {1e-5, 0.5};
+      cpu.samples = 10;
+      p.kernels[klass + "/t1"] = cpu;
+      return p;
+    };
+    runtime::LayerSparsity on_gpu;
+    on_gpu.unit = "gpu";
+    const OpPrediction a = Predictor(g, profile_at(1e-7, 0.05), {0, "gpu"}).predict_op("dw", on_gpu, false);
+    const OpPrediction c = Predictor(g, profile_at(2e-7, 0.10), {0, "gpu"}).predict_op("dw", on_gpu, false);
+    ASSERT_EQ(a.klass, klass);
+    EXPECT_EQ(a.model, "fitted") << klass;
+    // Doubling the 3x3 gpu model's terms adds exactly that model's time (the copies stay the same).
+    EXPECT_NEAR(c.ms - a.ms, 1e-7 * static_cast<double>(16 * 20 * 20 * k * k) + 0.05, 1e-9) << klass;
+  }
 }
 
 TEST(Predictor, GpuUnitWithoutAModelForAClassRunsItOnTheHostWithCopies) {
