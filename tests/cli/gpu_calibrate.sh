@@ -30,10 +30,13 @@ prof = json.load(open(sys.argv[1]))
 gpu = [u for u in prof["units"] if u["kind"] == "gpu"]
 samples = json.load(open(sys.argv[2]))
 ok = True
-if len(gpu) != 1 or gpu[0].get("compute_units") != 1 or gpu[0].get("cpus") != [1]:
+# The samples record the device as it was opened, whatever the budget reached. The profile holds a gpu
+# unit only when some gpu class got samples enough to fit, which a slow build (sanitizers) may not reach
+# in this budget: then only the samples are checked.
+if len(gpu) > 1 or (gpu and (gpu[0].get("compute_units") != 1 or gpu[0].get("cpus") != [1])):
     print("FAIL: the profile's gpu unit is not one compute unit on core 1:", gpu)
     ok = False
-if samples.get("gpu", {}).get("compute_units") != 1:
+if samples.get("gpu", {}).get("compute_units") != 1 or samples.get("gpu", {}).get("core") != 1:
     print("FAIL: the samples were taken on", samples.get("gpu"), "not on one compute unit")
     ok = False
 sys.exit(0 if ok else 1)
