@@ -8,6 +8,7 @@
 
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/calibration/fit.h"
+#include "hilsim/calibration/grid.h"
 #include "hilsim/model/instances.h"
 #include "hilsim/model/kernel_features.h"
 #include "hilsim/model/kernel_names.h"
@@ -180,7 +181,7 @@ struct Predictor::Impl {
     // one direct kernel for every size; MACs carry the taps), so a gpu unit calibrated without such a
     // class prices it with the 3x3's model. Without this, EfficientNet's and MnasNet's 5x5 and ConvNeXt's
     // 7x7 depthwise layers were priced as the host's CPU kernel plus copies though they ran on the device.
-    for (const char* c : {"depthwise_conv5x5", "depthwise_conv7x7", "dense_conv5x5"}) {
+    for (const std::string& c : calibration::calibration_classes()) {
       auto sib = by_gpu_class.find(calibration::sibling_class(c));
       if (!by_gpu_class.count(c) && sib != by_gpu_class.end()) by_gpu_class[c] = sib->second;
     }

@@ -1,5 +1,7 @@
 #include "hilsim/model/conv_kernel_class.h"
 
+#include "hilsim/kernels/depthwise_conv.h"
+
 namespace hilsim::model {
 
 namespace {
@@ -11,8 +13,7 @@ std::string conv_kernel_class(runtime::ConvFamily family, int64_t kh, int64_t kw
   switch (family) {
     case runtime::ConvFamily::kSparse: return "sparse_fb" + std::to_string(row_height);
     case runtime::ConvFamily::kDepthwise:
-      // The windows with vector kernels of their own (kernels::depthwise_has_vector_kernel).
-      if (square && (kh == 3 || kh == 5 || kh == 7)) return "depthwise_conv" + window(kh, kw);
+      if (kernels::depthwise_window_has_vector_kernel(kh, kw)) return "depthwise_conv" + window(kh, kw);
       break;
     case runtime::ConvFamily::kDense: break;
   }

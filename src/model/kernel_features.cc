@@ -8,6 +8,7 @@
 
 #include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
+#include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/sparse_tiling.h"
 #include "hilsim/util/error.h"
 
@@ -147,11 +148,6 @@ std::map<std::string, double> features_of(const KernelInstance& k, bool gpu) {
   return f;
 }
 
-bool cl_conv_is_gemm(const kernels::ConvShape& s) {
-  return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom &&
-         !s.pad_right && s.groups == 1;
-}
-
 KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
                              int64_t weight_bytes) {
   KernelInstance k;
@@ -168,10 +164,10 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   const int64_t fb_parsed = klass.rfind("sparse_fb", 0) == 0 ? std::max<int64_t>(1, std::atoll(klass.c_str() + 9)) : 0;
   const int64_t cl_filter_tiles = klass.rfind("depthwise_conv", 0) == 0 ? s.c : ceil_div(s.f, fb_parsed > 0 ? fb_parsed : kClTileFilters);
   k.work_groups = s.n * cl_filter_tiles * ceil_div(s.out_h() * s.out_w(), kClGroupItems);
-  if (klass == "dense_conv1x1" && !cl_conv_is_gemm(s)) k.cl_direct_macs = executed_macs;
+  if (klass == "dense_conv1x1" && !kernels::opencl::conv_runs_as_gemm(s)) k.cl_direct_macs = executed_macs;
   if (fb_parsed > 0 && s.stride_w == 1 && pixels > 0) {
     const int64_t plane = s.out_h() * s.out_w();
-    const int64_t lanes = cl_conv_is_gemm(s) ? ceil_div(plane, 4) * 4 : s.out_h() * ceil_div(s.out_w(), 4) * 4;
+    const int64_t lanes = kernels::opencl::conv_runs_as_gemm(s) ? ceil_div(plane, 4) * 4 : s.out_h() * ceil_div(s.out_w(), 4) * 4;
     k.cl_idle_lane_macs = executed_macs / pixels * (lanes - plane) * s.n;
   }
   if (klass.rfind("sparse_fb", 0) == 0) {

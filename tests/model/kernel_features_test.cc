@@ -186,14 +186,14 @@ TEST(KernelFeatures, GpuDirectMacsAreThe1x1sTheOpenClLoweringDoesNotRunAsAGemm) 
   auto direct = [](const hilsim::kernels::ConvShape& x, const char* klass) {
     return features_of(conv_instance(klass, x, 1, x.macs(), x.weight_count() * 4), true).at("direct_macs");
   };
-  EXPECT_TRUE(cl_conv_is_gemm(s));
+  EXPECT_TRUE(hilsim::kernels::opencl::conv_runs_as_gemm(s));
   EXPECT_EQ(direct(s, "dense_conv1x1"), 0.0);
   hilsim::kernels::ConvShape strided = s, padded = s, grouped = s;
   strided.stride_h = strided.stride_w = 2;
   padded.pad_top = padded.pad_left = padded.pad_bottom = padded.pad_right = 1;
   grouped.groups = 4;
   for (const auto& x : {strided, padded, grouped}) {
-    EXPECT_FALSE(cl_conv_is_gemm(x)) << x.str();
+    EXPECT_FALSE(hilsim::kernels::opencl::conv_runs_as_gemm(x)) << x.str();
     EXPECT_EQ(direct(x, "dense_conv1x1"), static_cast<double>(x.macs())) << x.str();
   }
   // Other classes have one OpenCL kernel each, and the CPU's terms have no such feature.
@@ -226,8 +226,8 @@ TEST(KernelFeatures, GpuIdleLaneMacsAreTheSparseRowsFloat4Padding) {
   EXPECT_EQ(idle(s, "dense_conv3x3", s.macs()), 0.0);  // the dense conv's tile is tuned: not counted
 }
 
-// The cost model's copy of the lowering's rule agrees with the kernel the OpenCL conv really picks.
-TEST(KernelFeatures, ClConvIsGemmAgreesWithTheOpenClConvsKernel) {
+// The rule the features ask is the one the OpenCL conv follows when it picks its kernel.
+TEST(KernelFeatures, ConvRunsAsGemmIsTheKernelTheOpenClConvPicks) {
   if (const std::string why = hilsim::kernels::opencl::ClContext::unavailable_reason(); !why.empty())
     GTEST_SKIP() << "no OpenCL device: " << why;
   hilsim::kernels::ConvShape s;
@@ -240,7 +240,7 @@ TEST(KernelFeatures, ClConvIsGemmAgreesWithTheOpenClConvsKernel) {
   for (const auto& x : shapes) {
     std::vector<float> w(static_cast<size_t>(x.weight_count()), 0.5f);
     const auto conv = hilsim::kernels::opencl::prepare_cl_conv(x, w.data(), nullptr, {}, &tile);
-    EXPECT_EQ(conv->kernel_name().find("conv1x1_gemm") != std::string::npos, cl_conv_is_gemm(x)) << x.str();
+    EXPECT_EQ(conv->kernel_name().find("conv1x1_gemm") != std::string::npos, hilsim::kernels::opencl::conv_runs_as_gemm(x)) << x.str();
   }
 }
 

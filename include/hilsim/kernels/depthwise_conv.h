@@ -47,10 +47,15 @@ inline constexpr int64_t kDwLanesMaxWidth5x5 = 14;
 // on AVX-512 at every width from 3 to 56 (stride 1 and 2) and 1.4-11x on AVX2; at 112 wide the AVX-512
 // paths ran even and the lanes tile outgrows L2, so the rows keep the widest maps.
 inline constexpr int64_t kDwLanesMaxWidth7x7 = 56;
-// Square 3x3 / 5x5 / 7x7 windows at stride 1 or 2 without dilation: the shapes with vector kernels.
+// The windows with vector kernels of their own: square 3x3 / 5x5 / 7x7 (the cost model gives each a
+// class of its own, model/conv_kernel_class).
+inline bool depthwise_window_has_vector_kernel(int64_t kh, int64_t kw) {
+  return kh == kw && (kh == 3 || kh == 5 || kh == 7);
+}
+// Those windows at stride 1 or 2 without dilation: the shapes with vector kernels.
 inline bool depthwise_has_vector_kernel(const ConvShape& s) {
-  return s.dil_h == 1 && s.dil_w == 1 && s.kh == s.kw && s.stride_h == s.stride_w &&
-         (s.kh == 3 || s.kh == 5 || s.kh == 7) && (s.stride_w == 1 || s.stride_w == 2);
+  return s.dil_h == 1 && s.dil_w == 1 && depthwise_window_has_vector_kernel(s.kh, s.kw) && s.stride_h == s.stride_w &&
+         (s.stride_w == 1 || s.stride_w == 2);
 }
 inline bool depthwise_uses_channel_lanes(const ConvShape& s) {
   const int64_t max_w = s.kh == 7 ? kDwLanesMaxWidth7x7 : s.kh == 5 ? kDwLanesMaxWidth5x5 : kDwLanesMaxWidth3x3;

@@ -68,7 +68,7 @@ struct KernelInstance {
   int64_t compute_units = 1;
   int64_t launches = 1;
   // OpenCL: the MACs of a 1x1 conv that the lowering runs in the direct conv kernel rather than as a
-  // GEMM (strided, padded or grouped; cl_conv_is_gemm). On PoCL a strided 1x1 took ~2.5x the GEMM's
+  // GEMM (strided, padded or grouped; kernels::opencl::conv_runs_as_gemm). On PoCL a strided 1x1 took ~2.5x the GEMM's
   // time per MAC (0.5-0.7 against 0.2-0.3 ns), and ResNet's downsample convs came out at half their run.
   int64_t cl_direct_macs = 0;
   // OpenCL sparse rows (stride 1 along x): a work item computes four pixels of an output row as one
@@ -96,11 +96,6 @@ inline constexpr int64_t kDwLanes = 8;
 // of a shape may differ; the fitted per-wave cost absorbs a factor common to the class.
 inline constexpr int64_t kClTileFilters = 8;
 inline constexpr int64_t kClGroupItems = 16;
-// The OpenCL lowering's rule for a dense conv (kernels/opencl ClDenseConv): 1x1, stride 1, unpadded and
-// one group runs as a GEMM, any other in the direct kernel. Kept here as well so that the kernels'
-// fingerprint (which profiles record) does not move; a test checks that both agree.
-bool cl_conv_is_gemm(const kernels::ConvShape& s);
-
 // A GEMM of [m x k] by [k x n] (a classifier: m = 1), weights [n x k] plus an optional bias.
 KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias);
 // A conv instance from its shape and what its kernel executes / stores (graph-free: the phone

@@ -363,11 +363,6 @@ ClBufferPtr upload(ClContext& ctx, const std::vector<T>& v) {
   return b;
 }
 
-bool is_1x1_gemm(const ConvShape& s) {
-  return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
-         !s.pad_bottom && !s.pad_right && s.groups == 1;
-}
-
 class ClDenseConv final : public ClConv {
  public:
   ClDenseConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, ClTile tile)
@@ -377,7 +372,7 @@ class ClDenseConv final : public ClConv {
     if (tile_.px != 1 && tile_.px != 4) throw Error("OpenCL conv " + s.str(), "pixels per work item must be 1 or 4");
     Program& p = Program::get();
     ctx_ = p.ctx;
-    gemm_ = is_1x1_gemm(s);
+    gemm_ = conv_runs_as_gemm(s);
     if (tile_.px == 4 && !gemm_ && s.stride_w != 1) tile_.px = 1;  // float4 rows need stride 1 along x
     kernel_ = p.kernel((gemm_ ? (tile_.px == 4 ? "conv1x1x4_f" : "conv1x1_f")
                               : (tile_.px == 4 ? "conv_dense4_f" : "conv_dense_f")) + std::to_string(tile_.ft));
@@ -511,7 +506,7 @@ class ClRowsConv final : public ClConv {
     ConvShape s = shape_;
     // A 1x1 stride-1 unpadded conv reads each channel plane as one row (every column has dy = dx = 0),
     // so its float4 groups run over the whole plane rather than row by row.
-    if (is_1x1_gemm(s)) s.w = s.h * s.w, s.h = 1;
+    if (conv_runs_as_gemm(s)) s.w = s.h * s.w, s.h = 1;
     return ctx_->launch(*kernel_, {in, vals_, row_begin_, coff_, cdy_, cdx_, b_, out, i32(s.c, "C"), i32(s.h, "H"),
                                    i32(s.w, "W"), i32(s.f, "F"), i32(s.out_h(), "OH"), i32(s.out_w(), "OW"),
                                    i32(s.stride_h, "SH"), i32(s.stride_w, "SW"), i32(s.pad_top, "PT"),
@@ -631,7 +626,7 @@ ClTile tune_conv(const ConvShape& s, bool* from_cache) {
   ctx->write(*in, zeros.data(), zeros.size() * 4);
   ClTile best;
   double best_ms = 1e30;
-  const bool wide_ok = is_1x1_gemm(s) || s.stride_w == 1;
+  const bool wide_ok = conv_runs_as_gemm(s) || s.stride_w == 1;
   for (int px : {4, 1})
     for (int ft : {8, 4})
       for (int local : {0, 16}) {

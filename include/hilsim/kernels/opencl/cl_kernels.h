@@ -65,6 +65,13 @@ class ClConv : public PreparedConv {
   mutable ClBufferPtr in_buf_, out_buf_;
 };
 
+// Whether a dense conv runs as conv1x1's GEMM (1x1, stride 1, unpadded, ungrouped) rather than the
+// direct kernel: the lowering's own rule, which the cost model's gpu features ask too.
+inline bool conv_runs_as_gemm(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top && !s.pad_left &&
+         !s.pad_bottom && !s.pad_right && s.groups == 1;
+}
+
 // Dense (any groups) and depthwise convs. `tile` null: the tuned tile (tune_conv) for this device and
 // shape. Throws hilsim::Error when OpenCL is unavailable.
 std::unique_ptr<ClConv> prepare_cl_conv(const ConvShape& s, const float* w_oihw, const float* bias_or_null,
