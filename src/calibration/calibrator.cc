@@ -544,8 +544,9 @@ class ExecutorBackend : public MeasureBackend {
     return reference_layers(classes, threads, mo_.policy);
   }
   bool runs_in_context(const ContextRun&) override { return true; }
-  std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes) override {
-    return calibration::measure_context(r, classes);
+  std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes,
+                                     int repeats) override {
+    return calibration::measure_context(r, classes, repeats);
   }
 
  private:
@@ -573,6 +574,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   driver.measure_ceilings();
   driver.measure_context();
   driver.measure_grid();
+  driver.revisit_context();
   driver.measure_adaptive();
   CalibrationDriver::Result dr = driver.finish();
   CalibrateResult r;

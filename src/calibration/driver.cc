@@ -81,7 +81,9 @@ CalibrationDriver::CalibrationDriver(MeasureBackend& backend, const DriverOption
     if (const std::string why = samples_kernels_mismatch(set, build_kernels_digest()); !why.empty())
       throw Error(o_.samples_path, "cannot resume: its samples were " + why +
                                        " (timings of other kernels would give a wrong profile); calibrate without --resume");
-    for (const auto& s : set.samples) {
+    for (size_t i = 0; i < set.samples.size(); ++i) {
+      const Sample& s = set.samples[i];
+      index_[s.instance] = i;
       done_.insert(s.instance);
       // An in-context run is done when any of its layers is.
       if (s.instance.rfind("ctx/", 0) == 0) done_.insert(s.instance.substr(0, s.instance.rfind('/')));
@@ -172,8 +174,14 @@ void CalibrationDriver::add(Sample s) {
   if (!s.features.count("t_unix")) s.features["t_unix"] = unix_now();
   done_.insert(s.instance);
   const std::string what = s.instance;
-  r_.samples.samples.push_back(std::move(s));
-  ++r_.measured;
+  auto& all = r_.samples.samples;
+  if (auto it = index_.find(s.instance); it != index_.end() && s.klass != kSpeedReferenceClass) {
+    all[it->second] = merge_sample(all[it->second], s);  // a later visit of the same instance
+  } else {
+    index_[s.instance] = all.size();
+    all.push_back(std::move(s));
+    ++r_.measured;
+  }
   reading_if_due();
   if (++since_save_ >= o_.checkpoint_every) checkpoint(), since_save_ = 0;
   progress(what);
@@ -209,23 +217,46 @@ void CalibrationDriver::measure_ceilings() {
   }
 }
 
+int CalibrationDriver::context_repeats_per_visit() const {
+  const int visits = std::max(1, pol_.context_visits);
+  return std::max(1, (pol_.context_repeats + visits - 1) / visits);
+}
+
+void CalibrationDriver::add_context_run(const ContextRun& cr, int repeats) {
+  // A run lasts a second or two and gives many samples at once: it starts in a fast phase.
+  reading_then_wait();
+  const double t_start = unix_now();
+  std::vector<Sample> got =
+      backend_.measure_context(cr, o_.classes.empty() ? std::vector<std::string>{} : classes_, repeats);
+  const double t_unix = 0.5 * (t_start + unix_now());  // the run's middle: its repeats span a second or two
+  for (Sample& s : got) {
+    s.features["t_unix"] = t_unix;
+    add(std::move(s));
+  }
+}
+
 void CalibrationDriver::measure_context() {
   if (o_.tiny) return;  // a whole model under an emulator takes minutes
+  const double t0 = elapsed_s();
+  const double share = pol_.context_share / std::max(1, pol_.context_visits);
   for (const ContextRun& cr : context_runs(max_threads_)) {
-    if (stopped() || elapsed_s() > pol_.context_share * o_.budget_s) break;
+    if (stopped() || elapsed_s() > share * o_.budget_s) break;
     if (done(cr.key()) || !backend_.runs_in_context(cr)) continue;
-    // A run lasts a second or two and gives many samples at once: it starts in a fast phase.
-    reading_then_wait();
-    const double t_start = unix_now();
-    std::vector<Sample> got = backend_.measure_context(cr, o_.classes.empty() ? std::vector<std::string>{} : classes_);
-    const double t_unix = 0.5 * (t_start + unix_now());  // the run's middle: its repeats span a second or two
-    for (Sample& s : got) {
-      s.features["t_unix"] = t_unix;
-      add(std::move(s));
-    }
+    add_context_run(cr, context_repeats_per_visit());
     done_.insert(cr.key());
+    visited_.push_back(cr);
     progress(cr.model + " in context");
   }
+  context_visit_s_ = elapsed_s() - t0;
+}
+
+void CalibrationDriver::revisit_context() {
+  for (int visit = 2; visit <= pol_.context_visits; ++visit)
+    for (const ContextRun& cr : visited_) {
+      if (stopped() || elapsed_s() >= o_.budget_s) return;
+      add_context_run(cr, context_repeats_per_visit());
+      progress(cr.model + " in context, visit " + std::to_string(visit));
+    }
 }
 
 void CalibrationDriver::measure_grid() {
@@ -249,8 +280,11 @@ void CalibrationDriver::measure_grid() {
       if (k < real.size()) queues[i].push_back(real[k]);
     }
   }
-  // The grid gets design_share of what is left; the adaptive rounds need the rest to matter.
-  const double end = o_.tiny ? o_.budget_s : elapsed_s() + pol_.design_share * (o_.budget_s - elapsed_s());
+  // The grid gets design_share of what is left after the later context visits (each about as long as
+  // the first); the adaptive rounds need the rest to matter.
+  const double revisits_s = context_visit_s_ * std::max(0, pol_.context_visits - 1);
+  const double end = o_.tiny ? o_.budget_s
+                             : elapsed_s() + pol_.design_share * std::max(0.0, o_.budget_s - elapsed_s() - revisits_s);
   for (bool more = true; more && !stopped() && elapsed_s() < end;) {
     more = false;
     for (auto& q : queues) {
@@ -303,6 +337,12 @@ CalibrationDriver::Result CalibrationDriver::finish() {
   checkpoint();
   r_.wall_s = secs(readings_->t0, Clock::now());
   return r_;
+}
+
+Sample merge_sample(const Sample& a, const Sample& b) {
+  Sample m = fit_ms(b) > 0 && (fit_ms(a) <= 0 || fit_ms(b) < fit_ms(a)) ? b : a;
+  m.repeats = a.repeats + b.repeats;
+  return m;
 }
 
 double held_out_rmspe(const std::vector<Sample>& samples, const std::vector<std::string>& features, int* worst,

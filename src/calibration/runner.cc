@@ -332,9 +332,10 @@ Sample run_transfer(int64_t bytes, int core_a, int core_b) {
   return s;
 }
 
-std::vector<Sample> KernelBackend::measure_context(const ContextRun& r, const std::vector<std::string>& classes) {
+std::vector<Sample> KernelBackend::measure_context(const ContextRun& r, const std::vector<std::string>& classes,
+                                                   int repeats) {
   std::vector<Sample> out;
-  for (Sample& s : run_context(r, runner_))
+  for (Sample& s : run_context(r, runner_, repeats))
     if (classes.empty() || std::find(classes.begin(), classes.end(), s.klass) != classes.end()) out.push_back(std::move(s));
   return out;
 }
@@ -351,6 +352,7 @@ CalibrationDriver::Result calibrate_kernels(const DriverOptions& o, const Runner
   driver.measure_ceilings();
   driver.measure_context();
   driver.measure_grid();
+  driver.revisit_context();
   driver.measure_adaptive();
   return driver.finish();
 }

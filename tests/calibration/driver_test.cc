@@ -98,5 +98,80 @@ TEST(CalibrationDriver, PhoneInContextRunsMatchTheExecutorsClasses) {
   EXPECT_THROW(context_layers({"zoo:resnet18_like@64x1", "block:8@0.5", 1}), Error);
 }
 
+// Two visits of one instance keep the faster (a burst only ever adds time), never one without a time,
+// and count the repeats of both.
+TEST(CalibrationDriver, MergeSampleKeepsTheFasterVisit) {
+  Sample slow, fast, none;
+  slow.instance = fast.instance = none.instance = "ctx/x/L1";
+  slow.ms_p10 = 2.0, slow.ms_median = 2.4, slow.repeats = 4;
+  fast.ms_p10 = 1.5, fast.ms_median = 3.0, fast.repeats = 4;  // p10 is what the fit reads
+  EXPECT_EQ(merge_sample(slow, fast).ms_p10, 1.5);
+  EXPECT_EQ(merge_sample(fast, slow).ms_p10, 1.5);
+  EXPECT_EQ(merge_sample(slow, fast).ms_median, 3.0);  // the whole visit, not a mix of two
+  EXPECT_EQ(merge_sample(slow, fast).repeats, 8);
+  none.repeats = 1;
+  EXPECT_EQ(merge_sample(slow, none).ms_p10, 2.0);
+  EXPECT_EQ(merge_sample(none, slow).ms_p10, 2.0);
+}
+
+// A backend that times nothing: every context run has one layer, slow on its first visit (the host in
+// a slow phase) and fast on the second.
+class TwoPhaseBackend : public MeasureBackend {
+ public:
+  Sample measure(const KernelPoint& p) override {
+    Sample s;
+    s.klass = p.klass, s.instance = p.key(), s.ms_median = s.ms_p10 = 1.0, s.repeats = 1;
+    s.features["threads"] = p.threads;
+    return s;
+  }
+  std::vector<KernelPoint> real_layers(const std::vector<std::string>&, int) override { return {}; }
+  bool runs_in_context(const ContextRun&) override { return true; }
+  std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>&, int repeats) override {
+    const int visit = ++visits[r.key()];
+    repeats_asked.insert(repeats);
+    Sample s;
+    s.klass = "dense_conv3x3", s.instance = r.key() + "/L0", s.repeats = repeats;
+    s.ms_median = s.ms_p10 = visit == 1 ? 2.0 : 1.0;
+    s.features["threads"] = r.threads;
+    return {s};
+  }
+  std::map<std::string, int> visits;
+  std::set<int> repeats_asked;
+};
+
+// Each in-context run is visited context_visits times with its share of the repeats, and each layer
+// keeps its faster visit: one sample per layer, never a duplicate.
+TEST(CalibrationDriver, ContextRunsAreVisitedTwiceAndKeepTheFasterVisit) {
+  TwoPhaseBackend backend;
+  DriverOptions o;
+  o.samples_path = testing::TempDir() + "/two_visits.samples.json";
+  o.budget_s = 600;
+  o.max_threads = 1;
+  o.policy.context_share = 1.0;
+  o.policy.context_repeats = 7;
+  o.policy.context_visits = 2;
+  o.policy.slow_phase_max_tries = 0;  // this test is about visits, not waiting
+  o.policy.reference_runs = o.policy.short_reference_runs = 1;
+  CalibrationDriver driver(backend, o);
+  driver.measure_context();
+  ASSERT_FALSE(backend.visits.empty());
+  for (const auto& [key, n] : backend.visits) EXPECT_EQ(n, 1) << key;
+  driver.revisit_context();
+  for (const auto& [key, n] : backend.visits) EXPECT_EQ(n, 2) << key;
+  EXPECT_EQ(backend.repeats_asked, (std::set<int>{4}));  // ceil(7 / 2) a visit
+  const CalibrationDriver::Result r = driver.finish();
+  int layers = 0;
+  std::set<std::string> instances;
+  for (const Sample& s : r.samples.samples) {
+    if (s.instance.rfind("ctx/", 0) != 0) continue;
+    ++layers;
+    EXPECT_TRUE(instances.insert(s.instance).second) << s.instance << " twice";
+    EXPECT_EQ(s.ms_p10, 1.0) << s.instance;
+    EXPECT_EQ(s.repeats, 8) << s.instance;
+  }
+  EXPECT_EQ(layers, static_cast<int>(backend.visits.size()));
+  EXPECT_EQ(r.measured, layers);  // a later visit merges, it adds nothing
+}
+
 }  // namespace
 }  // namespace hilsim::calibration

@@ -17,6 +17,13 @@ struct CalibrationPolicy {
   // Share of the budget the in-context model runs may take: they are what whole-model predictions are
   // made of, and the rest keeps the one-op grid (the fit's range between them) running.
   double context_share = 0.55;
+  // Passes of each in-context run, split over context_visits visits far apart in the calibration (the
+  // first before the grid, the others after it), each layer keeping its fastest visit. A run of a few
+  // seconds falls within one speed phase of the host, while the ground truth that predictions are
+  // checked against is the p10 of runs spread over minutes; one visit put a class wherever the host
+  // happened to be (CALIBRATION_VISITS_WHY).
+  int context_repeats = 7;
+  int context_visits = 2;
   // The gpu unit's share of its own budget for its context runs (the grid fills the gaps between them).
   double gpu_context_share = 0.5;
   // Share of the budget the initial space-filling design is sized to, at design_sample_s a sample;

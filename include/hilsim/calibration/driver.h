@@ -30,9 +30,11 @@ class MeasureBackend {
   // graphs; a phone, which has no graphs, from a built-in table).
   virtual std::vector<KernelPoint> real_layers(const std::vector<std::string>& classes, int threads) = 0;
   // Layers in context (grid.h): one sample per layer of the run whose class is in `classes` (empty:
-  // all), instances "ctx/...". A backend says which runs it can time (none by default).
+  // all) over `repeats` passes, instances "ctx/...". A backend says which runs it can time (none by default).
   virtual bool runs_in_context(const ContextRun&) { return false; }
-  virtual std::vector<Sample> measure_context(const ContextRun&, const std::vector<std::string>&) { return {}; }
+  virtual std::vector<Sample> measure_context(const ContextRun&, const std::vector<std::string>&, int /*repeats*/) {
+    return {};
+  }
 };
 
 struct DriverOptions {
@@ -63,8 +65,12 @@ class CalibrationDriver {
   // exists, and core-to-core transfers: quick, and every profile needs them.
   void measure_ceilings();
   // Layers in context (context_runs(), what whole-model predictions are made of), each started in a
-  // fast phase of the host, until the policy's context_share of the budget is spent. None in a tiny run.
+  // fast phase of the host: the first of the policy's context_visits, until its share of context_share
+  // of the budget is spent. None in a tiny run.
   void measure_context();
+  // The later visits of the runs measure_context() timed, in the same order, as far as the budget
+  // goes: each layer's sample keeps the faster visit (merge_sample). Call after the grid.
+  void revisit_context();
   // The space-filling design interleaved with real layers, round-robin over (class, threads) so a
   // budget cut leaves every cell some samples; it gets the policy's design_share of the budget left.
   void measure_grid();
@@ -101,6 +107,8 @@ class CalibrationDriver {
   void wait_for_fast_phase();
   void measure_point(const KernelPoint& p);
   void checkpoint();
+  void add_context_run(const ContextRun& cr, int repeats);
+  int context_repeats_per_visit() const;
 
   MeasureBackend& backend_;
   DriverOptions o_;
@@ -111,10 +119,17 @@ class CalibrationDriver {
   std::vector<std::pair<std::string, int>> cells_;
   std::set<std::string> done_;
   std::map<std::string, KernelPoint> known_;  // instance -> point, for neighbours of bad points
+  std::map<std::string, size_t> index_;       // instance -> its sample, for later visits
+  std::vector<ContextRun> visited_;           // the context runs of the first visit, in order
+  double context_visit_s_ = 0;                // what the first visit took
   std::unique_ptr<Readings> readings_;
   Result r_;
   int since_save_ = 0;
 };
+
+// Two timings of one instance, taken at different times: the one with the lower fit_ms (the host's
+// faster phase: a burst only ever adds time), its repeats the sum of both.
+Sample merge_sample(const Sample& a, const Sample& b);
 
 // Held-out error of one class/thread group: every 4th sample is left out of the fit and predicted.
 // Returns the RMSPE (%) on those and the index (into `samples`) of the worst one, -1 when too few.

@@ -89,7 +89,7 @@ class KernelBackend : public MeasureBackend {
     return reference_layers(classes, threads, policy_);
   }
   bool runs_in_context(const ContextRun& r) override { return !context_layers(r).empty(); }
-  std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes) override;
+  std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::string>& classes, int repeats) override;
 
  private:
   RunnerOptions runner_;
