@@ -7,6 +7,7 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
   return {{"context_share", d(p.context_share)},
           {"context_repeats", d(p.context_repeats)},
           {"context_visits", d(p.context_visits)},
+          {"grid_visits", d(p.grid_visits)},
           {"gpu_context_share", d(p.gpu_context_share)},
           {"design_share", d(p.design_share)},
           {"design_sample_s", d(p.design_sample_s)},

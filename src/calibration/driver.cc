@@ -193,6 +193,15 @@ void CalibrationDriver::measure_point(const KernelPoint& p) {
   add(backend_.measure(p));
 }
 
+void CalibrationDriver::revisit_grid() {
+  if (o_.tiny) return;
+  for (int visit = 2; visit <= pol_.grid_visits; ++visit)
+    for (const KernelPoint& p : grid_visited_) {
+      if (stopped() || elapsed_s() >= o_.budget_s) return;
+      add(backend_.measure(p));
+    }
+}
+
 void CalibrationDriver::measure_ceilings() {
   for (int t : std::set<int>{1, max_threads_}) {
     if (stopped()) break;
@@ -284,11 +293,13 @@ void CalibrationDriver::measure_grid() {
   // the first); the adaptive rounds need the rest to matter.
   const double revisits_s = context_visit_s_ * std::max(0, pol_.context_visits - 1);
   const double end = o_.tiny ? o_.budget_s
-                             : elapsed_s() + pol_.design_share * std::max(0.0, o_.budget_s - elapsed_s() - revisits_s);
+                             : elapsed_s() + pol_.design_share * std::max(0.0, o_.budget_s - elapsed_s() - revisits_s) /
+                                                 std::max(1, pol_.grid_visits);
   for (bool more = true; more && !stopped() && elapsed_s() < end;) {
     more = false;
     for (auto& q : queues) {
       if (q.empty() || stopped() || elapsed_s() >= end) continue;
+      if (!done(q.front().key())) grid_visited_.push_back(q.front());
       measure_point(q.front());
       q.pop_front();
       more = true;

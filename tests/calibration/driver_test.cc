@@ -7,6 +7,7 @@
 
 #include "hilsim/calibration/calibrator.h"
 #include "hilsim/calibration/runner.h"
+#include "hilsim/calibration/speed_reference.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -119,8 +120,10 @@ TEST(CalibrationDriver, MergeSampleKeepsTheFasterVisit) {
 class TwoPhaseBackend : public MeasureBackend {
  public:
   Sample measure(const KernelPoint& p) override {
+    const int visit = ++visits[p.key()];
     Sample s;
-    s.klass = p.klass, s.instance = p.key(), s.ms_median = s.ms_p10 = 1.0, s.repeats = 1;
+    s.klass = p.klass, s.instance = p.key(), s.repeats = 5;
+    s.ms_median = s.ms_p10 = visit == 1 ? 2.0 : 1.0;
     s.features["threads"] = p.threads;
     return s;
   }
@@ -139,35 +142,38 @@ class TwoPhaseBackend : public MeasureBackend {
   std::set<int> repeats_asked;
 };
 
-// Each in-context run is visited context_visits times with its share of the repeats, and each layer
-// keeps its faster visit: one sample per layer, never a duplicate.
-TEST(CalibrationDriver, ContextRunsAreVisitedTwiceAndKeepTheFasterVisit) {
+// Each in-context run is visited context_visits times with its share of the repeats, each grid point
+// grid_visits times, and each keeps its faster visit: one sample per instance, never a duplicate.
+TEST(CalibrationDriver, ContextRunsAndGridPointsAreVisitedTwiceAndKeepTheFasterVisit) {
   TwoPhaseBackend backend;
   DriverOptions o;
   o.samples_path = testing::TempDir() + "/two_visits.samples.json";
   o.budget_s = 600;
   o.max_threads = 1;
+  o.classes = {"dense_conv3x3", "pool"};
   o.policy.context_share = 1.0;
   o.policy.context_repeats = 7;
-  o.policy.context_visits = 2;
+  o.policy.context_visits = o.policy.grid_visits = 2;
   o.policy.slow_phase_max_tries = 0;  // this test is about visits, not waiting
   o.policy.reference_runs = o.policy.short_reference_runs = 1;
   CalibrationDriver driver(backend, o);
   driver.measure_context();
-  ASSERT_FALSE(backend.visits.empty());
+  driver.measure_grid();
+  ASSERT_GT(backend.visits.size(), 8u);
   for (const auto& [key, n] : backend.visits) EXPECT_EQ(n, 1) << key;
   driver.revisit_context();
+  driver.revisit_grid();
   for (const auto& [key, n] : backend.visits) EXPECT_EQ(n, 2) << key;
   EXPECT_EQ(backend.repeats_asked, (std::set<int>{4}));  // ceil(7 / 2) a visit
   const CalibrationDriver::Result r = driver.finish();
   int layers = 0;
   std::set<std::string> instances;
   for (const Sample& s : r.samples.samples) {
-    if (s.instance.rfind("ctx/", 0) != 0) continue;
+    if (s.klass == kSpeedReferenceClass) continue;
     ++layers;
     EXPECT_TRUE(instances.insert(s.instance).second) << s.instance << " twice";
     EXPECT_EQ(s.ms_p10, 1.0) << s.instance;
-    EXPECT_EQ(s.repeats, 8) << s.instance;
+    EXPECT_EQ(s.repeats, s.instance.rfind("ctx/", 0) == 0 ? 8 : 10) << s.instance;
   }
   EXPECT_EQ(layers, static_cast<int>(backend.visits.size()));
   EXPECT_EQ(r.measured, layers);  // a later visit merges, it adds nothing

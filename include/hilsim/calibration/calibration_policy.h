@@ -24,6 +24,10 @@ struct CalibrationPolicy {
   // happened to be (CALIBRATION_VISITS_WHY).
   int context_repeats = 7;
   int context_visits = 2;
+  // Visits of each grid point, the later ones after the context revisits: a point's timed rounds last
+  // tens of ms, so one visit times it in a single speed phase (GRID_VISITS_WHY). The grid's share of
+  // the budget is split over its visits, so each visit measures that share of the points.
+  int grid_visits = 2;
   // The gpu unit's share of its own budget for its context runs (the grid fills the gaps between them).
   double gpu_context_share = 0.5;
   // Share of the budget the initial space-filling design is sized to, at design_sample_s a sample;

@@ -72,8 +72,12 @@ class CalibrationDriver {
   // goes: each layer's sample keeps the faster visit (merge_sample). Call after the grid.
   void revisit_context();
   // The space-filling design interleaved with real layers, round-robin over (class, threads) so a
-  // budget cut leaves every cell some samples; it gets the policy's design_share of the budget left.
+  // budget cut leaves every cell some samples; it gets the policy's design_share of the budget left,
+  // split over its grid_visits.
   void measure_grid();
+  // The later visits of the points measure_grid() timed, in the same order, as far as the budget goes:
+  // each keeps its faster visit. Call after revisit_context(), so that the visits lie far apart.
+  void revisit_grid();
   // Adaptive rounds (nn-Meter) until the budget ends: the cell whose held-out error is worst gets new
   // design points and neighbours of its worst-predicted instance.
   void measure_adaptive();
@@ -121,6 +125,7 @@ class CalibrationDriver {
   std::map<std::string, KernelPoint> known_;  // instance -> point, for neighbours of bad points
   std::map<std::string, size_t> index_;       // instance -> its sample, for later visits
   std::vector<ContextRun> visited_;           // the context runs of the first visit, in order
+  std::vector<KernelPoint> grid_visited_;     // the grid points of the first visit, in order
   double context_visit_s_ = 0;                // what the first visit took
   std::unique_ptr<Readings> readings_;
   Result r_;
