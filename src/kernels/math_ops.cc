@@ -142,12 +142,34 @@ HILSIM_CLONES void affine_span(const float* x, float s, float b, float* o, int64
   for (int64_t i = 0; i < n; ++i) o[i] = x[i] * s + b;
 }
 
+// Whole planes [p0, p1) of `inner` elements, channel = plane % c, in one call: late layers have planes
+// of 9-49 elements, where a call per plane cost more than its arithmetic.
+HILSIM_CLONES void affine_planes(const float* x, const float* scale, const float* shift, int64_t c, int64_t p0,
+                                 int64_t p1, int64_t inner, float* o) {
+  for (int64_t p = p0; p < p1; ++p) {
+    const float s = scale[p % c], b = shift[p % c];
+    const float* xi = x + p * inner;
+    float* oi = o + p * inner;
+    for (int64_t i = 0; i < inner; ++i) oi[i] = xi[i] * s + b;
+  }
+}
+
 }  // namespace
 
 void channel_affine(int64_t n, int64_t c, int64_t inner, const float* x, const float* scale, const float* shift,
                     float* out, ThreadPool& pool, const Epilogue& ep) {
   if (n < 0 || c < 0 || inner < 0) throw Error("channel_affine: field 'n/c/inner'", "must be >= 0");
   const Isa isa = active_isa();
+  if (inner < kGrain) {
+    // Small planes: chunks of whole planes, contiguous, so the activation runs once over a chunk.
+    // (A plane per item cost ~20 ns of calls each: a 2208-channel 3x3 batch norm took 2 ns an element.)
+    pool.parallel_for(static_cast<size_t>(n * c), [&](size_t b0, size_t b1) {
+      const int64_t p0 = static_cast<int64_t>(b0), p1 = static_cast<int64_t>(b1);
+      affine_planes(x, scale, shift, c, p0, p1, inner, out);
+      if (ep.act != Act::kNone) apply_act_inplace(isa, ep, out + p0 * inner, (p1 - p0) * inner);
+    }, static_cast<size_t>(std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1))));
+    return;
+  }
   // Planes of `inner`; a big plane is split so a batch-1 tensor with few channels still splits.
   const int64_t per = std::max<int64_t>(1, inner / kGrain), piece = (inner + per - 1) / std::max<int64_t>(per, 1);
   const size_t items = static_cast<size_t>(n * c * per);

@@ -18,14 +18,18 @@ using testing::rel_error;
 
 TEST(MathOps, ChannelAffineWithActivation) {
   ThreadPool pool(2);
+  // Odd planes, late-layer planes (3x3 maps of many channels: chunks of whole planes split across the
+  // threads) and one-element planes.
+  struct Dims { int64_t n, c, inner; };
+  for (const Dims d : {Dims{2, 7, 13 * 5}, Dims{1, 2208, 9}, Dims{3, 5, 1}})
   for (const auto& ep : testing::all_epilogues()) {
-    const int64_t n = 2, c = 7, inner = 13 * 5;
+    const int64_t n = d.n, c = d.c, inner = d.inner;
     const auto x = random_floats(static_cast<size_t>(n * c * inner), 1);
     const auto s = random_floats(c, 2), b = random_floats(c, 3);
     std::vector<float> out(x.size()), want(x.size());
     for (int64_t i = 0; i < n * c * inner; ++i) want[i] = apply_act(ep, x[i] * s[(i / inner) % c] + b[(i / inner) % c]);
     channel_affine(n, c, inner, x.data(), s.data(), b.data(), out.data(), pool, ep);
-    EXPECT_LT(rel_error(out, want), 1e-6) << act_name(ep.act);
+    EXPECT_LT(rel_error(out, want), 1e-6) << act_name(ep.act) << " c" << c << " inner " << inner;
   }
   // One big plane splits across threads.
   const auto x = random_floats(100000, 4);
