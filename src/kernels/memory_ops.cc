@@ -373,9 +373,14 @@ void concat(const std::vector<const float*>& inputs, const std::vector<std::vect
       off += inner[i];
     }
   }
+  // Chunks of about kFlatGrain floats: handed out one short task at a time, a DenseNet concat of 48
+  // 3x3 inputs ran 1.7x slower on two threads than on one.
+  const int64_t total = outer * row;
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(
+      1, static_cast<int64_t>(kFlatGrain) * static_cast<int64_t>(tasks.size()) / std::max<int64_t>(1, total)));
   pool.parallel_for(tasks.size(), [&](size_t b0, size_t b1) {
     for (size_t t = b0; t < b1; ++t) std::memcpy(tasks[t].dst, tasks[t].src, static_cast<size_t>(tasks[t].n) * sizeof(float));
-  });
+  }, grain);
 }
 
 void resize_nearest(int64_t n, int64_t c, int64_t h, int64_t w, int64_t out_h, int64_t out_w, const float* in,
