@@ -23,6 +23,7 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"many_input_concat_share", d(p.many_input_concat_share)},
           {"inner_axis_concat_share", d(p.inner_axis_concat_share)},
           {"affine_share", d(p.affine_share)},
+          {"unary_math_share", d(p.unary_math_share)},
           {"patchify_kxk_share", d(p.patchify_kxk_share)},
           {"cold_round_bytes", d(p.cold_round_bytes)},
           {"max_copies", d(p.max_copies)},

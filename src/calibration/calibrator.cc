@@ -80,6 +80,8 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
       y = b.add(x, produced(b.input("y" + n, {1, p.c, p.h, p.w})));
     } else if (p.op == "affine") {
       y = b.batchnorm(x, "L" + n);  // standalone: no conv before it to fold into
+    } else if (p.op == "gelu") {
+      y = b.op("Gelu", {x}, {{"approximate", std::string("none")}})[0];  // what the GELU pass writes
     } else if (p.op == "concat") {
       std::vector<std::string> xs = {x};
       for (int j = 1; j < p.inputs; ++j)
@@ -396,7 +398,9 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
   for (const auto& [key, idx] : groups) {
     if (!models.count(key)) continue;
     model::KernelModel m = models.at(key);
-    if (key.second > 0 && model::is_compute_class(key.first) && act_rates.count(key.second))
+    // Element-wise GELUs and sigmoids too: a 120 s calibration times only a few of them, and their erf/exp
+    // approximation costs per element about what the conv epilogue's SiLU does.
+    if (key.second > 0 && (model::is_compute_class(key.first) || key.first == "elementwise") && act_rates.count(key.second))
       borrow_act_rate(m, samples_of(idx, 0), quantile(act_rates.at(key.second), 0.5), fo.policy.min_feature_samples);
     // Pools price their reads per window element, not per byte: a stream rate on top would count them twice.
     if (key.second > 0 && !model::is_compute_class(key.first) && key.first != "pool" && stream_ms_per_byte.count(key.second))
@@ -592,6 +596,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     gd.budget_s = o.gpu_budget_s;
     gd.max_threads = 1;
     gd.policy.affine_share = 1.0;  // no OpenCL kernel for a standalone batch norm yet: it would time the host
+    gd.policy.unary_math_share = 1.0;  // nor for a GELU
     // One visit each: a device op is timed from profiling events, which a host's speed phase moves less.
     gd.policy.context_visits = gd.policy.grid_visits = 1;
     gd.classes.clear();

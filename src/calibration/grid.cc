@@ -74,7 +74,7 @@ bool is_real_network_kind(const KernelPoint& p) {
            (p.k > 1 && p.k == p.stride);
   if (p.op == "gemm") return 4 * p.c * p.f >= (int64_t{8} << 20) || p.h > 1;  // far heads start at 2048 x 1024
   if (p.op == "concat") return p.inputs > 2 || p.concat_axis != 1;
-  return p.op == "affine" || p.op == "global_avgpool";
+  return p.op == "affine" || p.op == "gelu" || p.op == "global_avgpool";
 }
 
 // Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
@@ -256,7 +256,7 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         p.k = u[4] < 0.33 ? 2 : u[4] < 0.66 ? 3 : 5;
         p.stride = (p.k == 2 || u[3] < 0.5) ? 2 : 1;
       } else if (klass == "elementwise") {
-        p.op = u[3] >= policy.affine_share ? "affine" : "add";
+        p.op = u[3] >= policy.affine_share ? "affine" : u[3] >= policy.unary_math_share ? "gelu" : "add";
       } else if (klass == "concat") {
         p.op = "concat";
         p.f = log_uniform(u[1], 8, 512);
@@ -388,6 +388,8 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
                              // DenseNet-161's standalone batch norms (k unused) and its block concats
                              // (k: inputs of f channels after a block input of c).
                              {"affine", 384, 0, 28, 0, 1},  {"affine", 1056, 0, 14, 0, 1},
+                             // ConvNeXt-T's GELUs over its 4x expanded tokens (at 224: 384 x 56 x 56, ...).
+                             {"gelu", 384, 0, 28, 0, 1},    {"gelu", 1536, 0, 7, 0, 1},
                              {"concat", 96, 48, 56, 6, 1},  {"concat", 384, 48, 14, 36, 1}};
   auto wanted = [&](const std::string& k) { return std::find(classes.begin(), classes.end(), k) != classes.end(); };
   std::vector<KernelPoint> pts;
@@ -425,7 +427,7 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     const std::string op = m.op;
     if (op == "concat" && m.k > 0) p.inputs = static_cast<int>(m.k) + 1, p.k = 0;
     if (op == "concat" && m.s > 1) p.concat_axis = static_cast<int>(m.s), p.stride = 1;
-    p.klass = op == "maxpool" ? "pool" : op == "add" || op == "affine" ? "elementwise" : op;
+    p.klass = op == "maxpool" ? "pool" : op == "add" || op == "affine" || op == "gelu" ? "elementwise" : op;
     add(p);
   }
   // Classifier heads: L2-resident (512x1000 is 2 MiB) to far beyond the last-level cache (VGG's
@@ -634,6 +636,11 @@ model::KernelInstance instance_of(const KernelPoint& p) {
     return k;
   }
   if (p.op == "add") return model::memory_instance("elementwise", 2 * p.c * plane, p.c * plane, p.threads);
+  if (p.op == "gelu") {
+    k = model::memory_instance("elementwise", p.c * plane, p.c * plane, p.threads);
+    k.act_bytes = k.out_bytes;  // an erf per element
+    return k;
+  }
   if (p.op == "affine") {  // a standalone BatchNormalization: its four statistics are the weights
     k = model::memory_instance("elementwise", p.c * plane, p.c * plane, p.threads);
     k.weight_bytes = 4 * p.c * 4;

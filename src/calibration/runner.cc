@@ -110,6 +110,11 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     x.run = [shape, &x](kernels::ThreadPool& pool) {
       kernels::binary_op(kernels::BinaryOp::kAdd, shape, x.in.data(), shape, x.in2.data(), x.out.data(), pool);
     };
+  } else if (p.op == "gelu") {
+    x.out.assign(x.in.size(), 0.0f);
+    x.run = [&x](kernels::ThreadPool& pool) {
+      kernels::unary_op(kernels::UnaryOp::kGelu, x.in.data(), x.out.data(), static_cast<int64_t>(x.in.size()), pool);
+    };
   } else if (p.op == "affine") {
     x.in2 = random_floats(static_cast<size_t>(2 * c), seed + 3);  // scale, then shift
     x.out.assign(x.in.size(), 0.0f);

@@ -132,6 +132,9 @@ std::vector<OpSpec> build() {
   OpSpec gelu = op("Gelu", 11, {opt("approximate", A::kString, "none")}, ew);
   gelu.importable = false;
   v.push_back(std::move(gelu));
+  for (OpSpec& s : v)
+    for (const char* t : {"Erf", "Exp", "Gelu", "Pow", "Sigmoid", "Softmax", "Tanh"})
+      if (s.type == t) s.math_per_element = true;
   std::sort(v.begin(), v.end(), [](const OpSpec& a, const OpSpec& b) { return a.type < b.type; });
   return v;
 }

@@ -49,6 +49,8 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
                                                      "lane_macs", "panel_bytes", "wstream_bytes", "wstream_far", "acc_bytes", "strided_lanes",
                                                      "strided_tiles", "masked_lanes", "chunk_calls", "call"};
   static const std::vector<std::string> memory = {"bytes", "far_bytes", "elements", "call"};
+  // Element-wise ops also pay per element of an exp/erf/tanh approximation (graph::OpSpec::math_per_element).
+  static const std::vector<std::string> elementwise = {"bytes", "far_bytes", "elements", "act_bytes", "call"};
   // Pooling also pays per window element: a 5x5 stride-1 max pool does ~10 compares per output where
   // a 2x2 stride-2 one does 3, at the same bytes per output.
   // Both pay per inner loop too (KernelInstance::rows).
@@ -63,6 +65,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   if (klass == "pool") return pool;
   if (klass == "concat") return concat;
   if (klass == "resize") return resize;
+  if (klass == "elementwise") return elementwise;
   return is_compute_class(klass) ? compute : memory;
 }
 
@@ -127,6 +130,7 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFBytes] = d(k.in_bytes + k.out_bytes);
     f[kFFarBytes] = k.in_bytes + k.out_bytes > kNearActBytes ? d(k.in_bytes + k.out_bytes) : 0.0;
     f[kFElements] = d(k.out_bytes / 4);
+    f[kFActBytes] = d(k.act_bytes);
     f[kFWindow] = d(k.window_ops);
     f[kFStridedWindow] = d(k.strided_window_ops);
     f[kFInputs] = d(k.inputs);

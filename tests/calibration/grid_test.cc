@@ -127,6 +127,7 @@ graph::Graph memory_graph(const KernelPoint& p) {
   const std::string x = b.input("x", inner ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w});
   if (p.op == "add") b.output(b.add(x, b.input("y", {1, p.c, p.h, p.w})));
   if (p.op == "affine") b.output(b.batchnorm(x));
+  if (p.op == "gelu") b.output(b.op("Gelu", {x}, {{"approximate", std::string("none")}})[0]);
   if (p.op == "resize") b.output(b.resize_nearest(x, 2.0f));
   if (p.op == "concat") {
     std::vector<std::string> xs = {x};
@@ -163,7 +164,7 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
       else b.global_avgpool(x);
       graph::Graph g = b.finish();
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
-    } else if (p.op == "add" || p.op == "affine" || p.op == "concat" || p.op == "resize") {
+    } else if (p.op == "add" || p.op == "affine" || p.op == "gelu" || p.op == "concat" || p.op == "resize") {
       const graph::Graph g = memory_graph(p);
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
@@ -229,7 +230,7 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   EXPECT_GE(inner, CalibrationPolicy{}.min_feature_samples);
   std::set<std::string> ew;
   for (const auto& p : design("elementwise", 1, 24, 1)) ew.insert(p.op);
-  EXPECT_EQ(ew, (std::set<std::string>{"add", "affine"}));
+  EXPECT_EQ(ew, (std::set<std::string>{"add", "affine", "gelu"}));
   // Those kinds lead each design, alternating with plain points, so a budget cut after one or two
   // points of a cell still samples what the in-context runs lack.
   for (const char* klass : {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise"}) {
@@ -250,7 +251,7 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   for (const auto& p : design("dense_conv5x5", 1, 24, 1)) EXPECT_FALSE(is_real_network_kind(p)) << p.key();
   // A policy can turn each off.
   CalibrationPolicy none;
-  none.se_conv_share = 1.0, none.many_input_concat_share = 1.0, none.affine_share = 1.0;
+  none.se_conv_share = 1.0, none.many_input_concat_share = 1.0, none.affine_share = none.unary_math_share = 1.0;
   none.inner_axis_concat_share = 0.0;
   int se_none = 0;  // the plain log-uniform map size still draws a few 1x1 maps
   for (const auto& p : design("dense_conv1x1", 1, 24, 1, none)) se_none += p.h == 1 ? 1 : 0;

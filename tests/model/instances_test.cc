@@ -76,6 +76,26 @@ TEST(OpInstance, ConcatRunsAndPoolAndResizeLoopsFollowTheShape) {
 
 // A graph's concat counts the tensors it joins (the per-input term of its class); the same bytes in
 // two tensors count two.
+// Element-wise ops that evaluate an exp/erf/tanh per element carry those elements (act_bytes) as a
+// term of their own; an add or a ReLU of the same tensor does not.
+TEST(OpInstance, TranscendentalElementwiseOpsCarryTheirMathElements) {
+  auto last_of = [](const std::string& type) {
+    graph::GraphBuilder b("ew");
+    const std::string x = b.relu(b.input("x", {1, 16, 9, 9}));
+    const std::string y = type == "Add" ? b.add(x, x) : b.op(type, {x})[0];
+    b.output(y);
+    graph::Graph g = b.finish();
+    return op_instance(g, g.topological_order().back(), {}, 1, true).k;
+  };
+  for (const char* t : {"Gelu", "Erf", "Tanh", "Exp", "Sigmoid", "Softmax"}) {
+    const KernelInstance k = last_of(t);
+    EXPECT_EQ(k.klass, "elementwise") << t;
+    EXPECT_EQ(k.act_bytes, 16 * 9 * 9 * 4) << t;
+    EXPECT_EQ(features_of(k).at("act_bytes"), 16.0 * 9 * 9 * 4) << t;
+  }
+  for (const char* t : {"Add", "Relu", "Neg"}) EXPECT_EQ(last_of(t).act_bytes, 0) << t;
+}
+
 TEST(OpInstance, ConcatCountsItsInputs) {
   auto concat_of = [](int n, int64_t ch) {
     graph::GraphBuilder b("concat");

@@ -64,6 +64,10 @@ struct CalibrationPolicy {
   // concats alone, YOLOv5's head concat ran at 5x its prediction.
   double inner_axis_concat_share = 0.2;
   double affine_share = 0.6;
+  // GELUs (ConvNeXt's; an erf approximation per element, graph::OpSpec::math_per_element) from this
+  // share of the elementwise design's fourth coordinate up to affine_share: priced per byte as adds,
+  // they ran at 4-8x their prediction.
+  double unary_math_share = 0.4;
   // Non-overlapping dense convs (kernel == stride, no padding: ConvNeXt's 2x2 s2 downsample convs of
   // 128-1024 channels, its 4x4 s4 stem) count as dense_convkxk: from this share of that class's design
   // (its stride coordinate) its points are those. Fitted on 6x6/7x7 stems of 3-128 channels alone they

@@ -19,7 +19,7 @@ namespace hilsim::calibration {
 struct KernelPoint {
   std::string klass;
   int threads = 1;
-  std::string op;  // conv | gemm | maxpool | global_avgpool | add | affine | concat | resize | copy
+  std::string op;  // conv | gemm | maxpool | global_avgpool | add | affine | gelu | concat | resize | copy
   // gemm: h rows (1 for a classifier, tokens else) of c inputs to f outputs.
   int64_t c = 8, f = 8, h = 8, w = 8, k = 1, stride = 1, groups = 1;
   std::string format = "dense";  // dense | block | block_col | pattern | csr

@@ -35,6 +35,10 @@ struct OpSpec {
                                // conv/gemm with constant weights are priced by their own classes
   std::string reference_only;  // why it has no native lowering; empty when it has one
   bool importable = true;      // false: only hilsim's passes create it (e.g. Gelu before opset 20)
+  // Evaluates an exp/erf/tanh approximation per output element (a rational or polynomial of ~20 flops):
+  // priced per such element too (KernelInstance::act_bytes), not only per byte moved. A GELU ran at
+  // 4-8x the per-byte time of an add of the same tensor.
+  bool math_per_element = false;
 
   const AttrSpec* attr(const std::string& name) const;
 };
