@@ -21,12 +21,16 @@ struct CalibrationPolicy {
   // first before the grid, the others after it), each layer keeping its fastest visit. A run of a few
   // seconds falls within one speed phase of the host, while the ground truth that predictions are
   // checked against is the p10 of runs spread over minutes; one visit put a class wherever the host
-  // happened to be (CALIBRATION_VISITS_WHY).
-  int context_repeats = 7;
+  // happened to be. Two back-to-back calibrations (AMD EPYC VM, 2 vCPUs) timed the same in-context
+  // layers a median 7.4% apart (p90 43%) with one visit of 7 passes, 2.5% (p90 15%) with two of 4.
+  // Three passes a visit (6 in all) leave time for the third column of context_runs().
+  int context_repeats = 6;
   int context_visits = 2;
   // Visits of each grid point, the later ones after the context revisits: a point's timed rounds last
-  // tens of ms, so one visit times it in a single speed phase (GRID_VISITS_WHY). The grid's share of
-  // the budget is split over its visits, so each visit measures that share of the points.
+  // tens of ms, so one visit times it in a single speed phase: the same grid points in two calibrations
+  // a few minutes apart differed by a median 15-19% (p90 55-70%), where in-context layers, visited
+  // twice, differed by 2.5%. The grid's share of the budget is split over its visits, so each visit
+  // measures that share of the points.
   int grid_visits = 2;
   // The gpu unit's share of its own budget for its context runs (the grid fills the gaps between them).
   double gpu_context_share = 0.5;
