@@ -27,11 +27,11 @@ struct CalibrationPolicy {
   int context_repeats = 6;
   int context_visits = 2;
   // Visits of each grid point, the later ones after the context revisits: a point's timed rounds last
-  // tens of ms, so one visit times it in a single speed phase: the same grid points in two calibrations
-  // a few minutes apart differed by a median 15-19% (p90 55-70%), where in-context layers, visited
-  // twice, differed by 2.5%. The grid's share of the budget is split over its visits, so each visit
-  // measures that share of the points.
-  int grid_visits = 2;
+  // tens of ms, so one visit times it in a single speed phase (the same grid points in two calibrations
+  // a few minutes apart differed by a median 15-19%, p90 55-70%). But the grid's share of the budget is
+  // split over its visits, and at 120 s a second visit left gemm at 1 thread 9 samples, all one-row
+  // classifiers, whose per-MAC rate then priced ConvNeXt's token GEMMs at 10x: one visit, the coverage.
+  int grid_visits = 1;
   // The gpu unit's share of its own budget for its context runs (the grid fills the gaps between them).
   double gpu_context_share = 0.5;
   // Share of the budget the initial space-filling design is sized to, at design_sample_s a sample;
