@@ -157,6 +157,42 @@ void BM_GeluTanh(benchmark::State& state) {
   });
 }
 
+void BM_Gelu(benchmark::State& state) {
+  // ConvNeXt's GELU (erf form): a rational erf per element, vectorised only under -fno-trapping-math.
+  const auto x = random_tensor(kElems);
+  std::vector<float> y(static_cast<size_t>(kElems));
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) { unary_op(UnaryOp::kGelu, x.data(), y.data(), kElems, pool); });
+}
+
+void BM_AddResidual(benchmark::State& state) {
+  const auto a = random_tensor(kElems), b = random_tensor(kElems);
+  std::vector<float> y(static_cast<size_t>(kElems));
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) {
+    binary_op(BinaryOp::kAdd, {kN, kC, kH, kW}, a.data(), {kN, kC, kH, kW}, b.data(), y.data(), pool);
+  });
+}
+
+void BM_MulPerChannel(benchmark::State& state) {
+  // A squeeze-excite scale: [N, C, H, W] x [N, C, 1, 1].
+  const auto x = random_tensor(kElems), s = random_tensor(kN * kC);
+  std::vector<float> y(static_cast<size_t>(kElems));
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) {
+    binary_op(BinaryOp::kMul, {kN, kC, kH, kW}, x.data(), {kN, kC, 1, 1}, s.data(), y.data(), pool);
+  });
+}
+
+void BM_BatchNormSmallPlanes(benchmark::State& state) {
+  // DenseNet's late standalone batch norms: many channels of 4x4 planes (the same bytes as above).
+  const int64_t c = kElems / 16;
+  const auto x = random_tensor(kElems), s = random_tensor(c), b = random_tensor(c);
+  std::vector<float> y(static_cast<size_t>(kElems));
+  Epilogue relu;
+  relu.act = Act::kRelu;
+  run_against_memcpy(state, kElems, [&](ThreadPool& pool) {
+    channel_affine(1, c, 16, x.data(), s.data(), b.data(), y.data(), pool, relu);
+  });
+}
+
 }  // namespace
 
 // Argument: threads.
@@ -170,4 +206,8 @@ BENCHMARK(BM_WhereMaskedFill)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_ExpandRows)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_FmodPerChannel)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_GeluTanh)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_Gelu)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_AddResidual)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_MulPerChannel)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_BatchNormSmallPlanes)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK_MAIN();
