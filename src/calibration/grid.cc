@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 #include <set>
+#include <tuple>
 #include <stdexcept>
 
 #include "hilsim/kernels/memory_ops.h"
@@ -428,6 +429,15 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     if (op == "concat" && m.k > 0) p.inputs = static_cast<int>(m.k) + 1, p.k = 0;
     if (op == "concat" && m.s > 1) p.concat_axis = static_cast<int>(m.s), p.stride = 1;
     p.klass = op == "maxpool" ? "pool" : op == "add" || op == "affine" || op == "gelu" ? "elementwise" : op;
+    add(p);
+  }
+  // Token GEMMs first (ConvNeXt-T's MLPs at 224, stage 3 and 4: a Linear over 196 and 49 tokens): the
+  // in-context runs hold only one-row classifiers, whose MACs equal their weights, so without a
+  // many-row GEMM among the first points a short calibration could not tell the per-MAC cost from the
+  // per-weight one (a 120 s run that timed 9 one-row GEMMs priced token GEMMs at 10x).
+  for (auto [c, f, rows] : {std::tuple<int64_t, int64_t, int64_t>{384, 1536, 196}, {768, 3072, 49}}) {
+    KernelPoint p;
+    p.op = "gemm", p.klass = "gemm", p.c = c, p.f = f, p.h = rows, p.w = 1;
     add(p);
   }
   // Classifier heads: L2-resident (512x1000 is 2 MiB) to far beyond the last-level cache (VGG's

@@ -277,6 +277,15 @@ TEST(KernelGrid, ReferenceLayersHoldGroupedConvsFarHeadsAndDenseBlocks) {
   }
   EXPECT_EQ(widths, (std::set<int64_t>{8, 24, 64}));
   EXPECT_TRUE(far_head && se && dense_concat && bn && head_concat && small_pool);
+  // The gemm table leads with many-row (token) GEMMs, so the first two real gemm points a short
+  // calibration times tell the per-MAC cost from the per-weight one; GELUs are there for the math term.
+  const auto gemms = reference_layers({"gemm"}, 1);
+  ASSERT_GE(gemms.size(), 2u);
+  EXPECT_GT(gemms[0].h, 1) << gemms[0].key();
+  EXPECT_GT(gemms[1].h, 1) << gemms[1].key();
+  int gelus = 0;
+  for (const auto& p : reference_layers({"elementwise"}, 1)) gelus += p.op == "gelu" && instance_of(p).act_bytes > 0;
+  EXPECT_GE(gelus, 2);
 }
 
 }  // namespace
