@@ -73,6 +73,15 @@ Im2colFn im2col_fn(Isa isa) {
   return &f32_im2col_generic;
 }
 
+Conv3x3RowsFn conv3x3_rows_fn(Isa isa) {
+  if (!isa_supported(isa)) throw Error("isa", std::string("this CPU cannot run the ") + isa_name(isa) + " path");
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512) return &f32_conv3x3_rows_8x32_avx512;
+  if (isa == Isa::kAvx2) return &f32_conv3x3_rows_8x32_avx2;
+#endif
+  return &f32_conv3x3_rows_8x32_generic;
+}
+
 void apply_act_inplace(Isa isa, const Epilogue& e, float* x, int64_t n) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512 && isa_supported(isa)) return f32_act_avx512(e, x, n);

@@ -86,9 +86,15 @@ struct Conv3x3RowTile {
   float* out = nullptr;
   size_t ldc = 0;
 };
+using Conv3x3RowsFn = void (*)(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
+void f32_conv3x3_rows_8x32_generic(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
 #if defined(__x86_64__)
+void f32_conv3x3_rows_8x32_avx2(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
 void f32_conv3x3_rows_8x32_avx512(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
 #endif
+// The implicit tile for `isa` (every ISA has one: generic where that ISA has none of its own). Throws if
+// the CPU cannot run `isa`.
+Conv3x3RowsFn conv3x3_rows_fn(Isa isa);
 
 // Activation over n contiguous floats with the ISA's vector code (the epilogue of memory-bound ops).
 void apply_act_inplace(Isa isa, const Epilogue& e, float* x, int64_t n);
