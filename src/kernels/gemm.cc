@@ -68,6 +68,7 @@ void pack_b_panel(size_t nr_tile, size_t cols, size_t kc, const float* b, size_t
 Im2colFn im2col_fn(Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512 && isa_supported(isa)) return &f32_im2col_avx512;
+  if (isa == Isa::kAvx2 && isa_supported(isa)) return &f32_im2col_avx2;
 #endif
   (void)isa;
   return &f32_im2col_generic;

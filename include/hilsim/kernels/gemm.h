@@ -67,6 +67,8 @@ using Im2colFn = void (*)(const ConvShape& s, const float* in, int64_t p0, int64
 void f32_im2col_generic(const ConvShape& s, const float* in, int64_t p0, int64_t cols, int64_t k0, int64_t kc,
                         float* dst, int64_t nr_tile);
 #if defined(__x86_64__)
+void f32_im2col_avx2(const ConvShape& s, const float* in, int64_t p0, int64_t cols, int64_t k0, int64_t kc,
+                     float* dst, int64_t nr_tile);
 void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t cols, int64_t k0, int64_t kc,
                        float* dst, int64_t nr_tile);
 #endif
