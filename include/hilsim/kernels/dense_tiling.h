@@ -12,7 +12,8 @@ namespace hilsim::kernels {
 constexpr int64_t kDenseTileRows = 8, kDenseTileCols = 32;
 
 // Per image and group, the GEMM C[F per group x pixels] runs 8-filter row tiles x 32-pixel strips; a
-// strip's tail of <= 16 pixels runs on the 16-column half tile. Every strip re-reads all the weights.
+// strip's tail of <= 16 pixels runs on the 16-column half tile (AVX2 sweeps only the first 8 columns of
+// a half its tail ends within; the lanes here stay ISA-free). Every strip re-reads all the weights.
 // Strips run over the flattened pixels and build an im2col panel, except for row strips: a 3x3 stride-1
 // conv with at most kRowStripsMaxChannels input channels per group whose output rows are a whole number
 // of 16-pixel half tiles runs its strips along each output row (32, 32, ..., then 16 or 32: no lane
