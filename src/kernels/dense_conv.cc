@@ -16,6 +16,11 @@ namespace {
 // A packed B panel [kc][NR] of 64 KiB at NR 32 sits in L1/L2; longer K blocks mean fewer C reloads.
 constexpr int64_t kMaxKc = 512;
 constexpr int64_t kMaxNr = 32;
+// The implicit path's zero-padded input copy stays with the calling thread between runs (a fresh
+// allocation page-faults on every run, as the sparse engine's phase copies did) up to this many floats
+// (4 MiB: a 64-channel 80x80 or 32-channel 160x160 input); a larger one is freed when its run ends, so a
+// thread that once ran a large layer does not hold that much memory for its lifetime.
+constexpr size_t kKeepPaddedFloats = size_t{1} << 20;
 
 int64_t pick_kc(int64_t k) {
   if (k <= kMaxKc) return k;
@@ -26,7 +31,7 @@ int64_t pick_kc(int64_t k) {
 class GemmConv final : public PreparedConv {
  public:
   GemmConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
-      : PreparedConv(s), uk_(&gemm_ukernel(isa)), im2col_(im2col_fn(isa)), ep_(ep) {
+      : PreparedConv(s), uk_(&gemm_ukernel(isa)), im2col_(im2col_fn(isa)), rows_(conv3x3_rows_fn(isa)), ep_(ep) {
     cg_ = s.c / s.groups;
     fg_ = s.f / s.groups;
     k_ = cg_ * s.kh * s.kw;
@@ -39,9 +44,6 @@ class GemmConv final : public PreparedConv {
     ftiles_ = tiling.row_tiles;
     row_strips_ = tiling.row_strips;
     strips_per_row_ = (s.out_w() + uk_->nr - 1) / uk_->nr;
-#if defined(__x86_64__)
-    implicit_ = row_strips_ && uk_->isa == Isa::kAvx512;  // the resolved kernel: the CPU has AVX-512
-#endif
     // OIHW per group is already row-major [fg][k]; pack each MR-row tile as [k][MR].
     a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ftiles_ * k_ * mr));
     for (int64_t g = 0; g < s.groups; ++g)
@@ -72,8 +74,9 @@ class GemmConv final : public PreparedConv {
     while (threads > 1 && base * fchunks < 4 * threads && ftiles_ / (fchunks * 2) >= 2) fchunks *= 2;
     const int64_t tiles_per_chunk = (ftiles_ + fchunks - 1) / fchunks;
     const int64_t items = base * fchunks;
-    const float* src = implicit_ ? pad_input(in, pool) : in;
-    const int64_t plane = implicit_ ? (s.h + s.pad_top + s.pad_bottom) * (s.w + s.pad_left + s.pad_right) : s.h * s.w;
+    static thread_local std::vector<float> padded;
+    const float* src = row_strips_ ? pad_input(in, pool, &padded) : in;
+    const int64_t plane = row_strips_ ? (s.h + s.pad_top + s.pad_bottom) * (s.w + s.pad_left + s.pad_right) : s.h * s.w;
 
     pool.parallel_for(static_cast<size_t>(items), [&](size_t b0, size_t b1) {
       alignas(64) static thread_local float panel[kMaxKc * kMaxNr];
@@ -88,7 +91,7 @@ class GemmConv final : public PreparedConv {
         float* out_g = out + (b * s.f + g * fg_) * P;
         const int64_t t0 = fc * tiles_per_chunk, t1 = std::min(ftiles_, t0 + tiles_per_chunk);
         const int64_t st0 = blk * ncb, st1 = std::min(strips, st0 + ncb);
-        if (implicit_) {
+        if (row_strips_) {
           run_implicit(in_g, out_g, g, st0, st1, t0, t1);
           continue;
         }
@@ -112,6 +115,7 @@ class GemmConv final : public PreparedConv {
         }
       }
     });
+    if (padded.capacity() > kKeepPaddedFloats) std::vector<float>().swap(padded);
   }
 
  private:
@@ -126,14 +130,13 @@ class GemmConv final : public PreparedConv {
     *p0 = oy * OW + ox0, *cols = std::min(nr, OW - ox0);
   }
 
-  // The input with the conv's zero padding in place, for the implicit path (one copy per run; the caller's
-  // thread owns the buffer and the pool's items only read it).
-  const float* pad_input(const float* in, ThreadPool& pool) const {
+  // The input with the conv's zero padding in place, for the implicit path (one copy per run into the
+  // calling thread's buffer; the pool's items only read it).
+  const float* pad_input(const float* in, ThreadPool& pool, std::vector<float>* padded) const {
     const ConvShape& s = shape_;
     const int64_t Hp = s.h + s.pad_top + s.pad_bottom, Wp = s.w + s.pad_left + s.pad_right;
-    static thread_local std::vector<float> padded;
-    padded.resize(static_cast<size_t>(s.n * s.c * Hp * Wp));
-    float* dst = padded.data();
+    padded->resize(static_cast<size_t>(s.n * s.c * Hp * Wp));
+    float* dst = padded->data();
     pool.parallel_for(static_cast<size_t>(s.n * s.c), [&](size_t p0, size_t p1) {
       for (size_t p = p0; p < p1; ++p) {
         const float* from = in + static_cast<int64_t>(p) * s.h * s.w;
@@ -154,7 +157,6 @@ class GemmConv final : public PreparedConv {
   // Row strips [st0, st1) x filter tiles [t0, t1) of one image and group (in_g: its padded planes).
   void run_implicit(const float* in_g, float* out_g, int64_t g, int64_t st0, int64_t st1, int64_t t0,
                     int64_t t1) const {
-#if defined(__x86_64__)
     const ConvShape& s = shape_;
     const int64_t P = s.out_h() * s.out_w(), mr = uk_->mr;
     Conv3x3RowTile tile;
@@ -172,18 +174,16 @@ class GemmConv final : public PreparedConv {
         UkernelEpilogue ep;
         ep.bias_row = bias_.empty() ? nullptr : bias_.data() + g * fg_ + f0;
         ep.act = ep_;
-        f32_conv3x3_rows_8x32_avx512(tile, ep);
+        rows_(tile, ep);
       }
     }
-#else
-    (void)in_g, (void)out_g, (void)g, (void)st0, (void)st1, (void)t0, (void)t1;
-#endif
   }
 
   const GemmUkernel* uk_;
   Im2colFn im2col_;
+  Conv3x3RowsFn rows_;
   Epilogue ep_;
-  bool row_strips_ = false, implicit_ = false;
+  bool row_strips_ = false;
   int64_t strips_per_row_ = 1;
   int64_t cg_ = 0, fg_ = 0, k_ = 0, kc_ = 0, ftiles_ = 0;
   AlignedFloats a_;
@@ -194,9 +194,9 @@ class GemmConv final : public PreparedConv {
 
 std::string dense_conv_kernel_name(const ConvShape& s, Isa isa) {
   // Every ISA's GEMM micro-kernel has the generic one's register tile; only the ISA differs. Row strips
-  // on AVX-512 run the implicit-GEMM tile (same register tile, same class: dense_conv3x3).
+  // run the implicit-GEMM tile on every ISA (same register tile, same class: dense_conv3x3).
   const GemmUkernel& g = gemm_ukernel(Isa::kGeneric);
-  const bool implicit = isa == Isa::kAvx512 && dense_tiling(s).row_strips;
+  const bool implicit = dense_tiling(s).row_strips;
   return "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw) + (implicit ? "_f32_igemm_" : "_f32_gemm_") +
          std::to_string(g.mr) + "x" + std::to_string(g.nr) + "_" + isa_name(isa);
 }

@@ -68,9 +68,19 @@ void pack_b_panel(size_t nr_tile, size_t cols, size_t kc, const float* b, size_t
 Im2colFn im2col_fn(Isa isa) {
 #if defined(__x86_64__)
   if (isa == Isa::kAvx512 && isa_supported(isa)) return &f32_im2col_avx512;
+  if (isa == Isa::kAvx2 && isa_supported(isa)) return &f32_im2col_avx2;
 #endif
   (void)isa;
   return &f32_im2col_generic;
+}
+
+Conv3x3RowsFn conv3x3_rows_fn(Isa isa) {
+  if (!isa_supported(isa)) throw Error("isa", std::string("this CPU cannot run the ") + isa_name(isa) + " path");
+#if defined(__x86_64__)
+  if (isa == Isa::kAvx512) return &f32_conv3x3_rows_8x32_avx512;
+  if (isa == Isa::kAvx2) return &f32_conv3x3_rows_8x32_avx2;
+#endif
+  return &f32_conv3x3_rows_8x32_generic;
 }
 
 void apply_act_inplace(Isa isa, const Epilogue& e, float* x, int64_t n) {

@@ -37,8 +37,9 @@ std::vector<ConvShape> cases() {
       conv_shape(12, 64, 13, 13, 3, 2, 1, 1, 1, 1),         // stride 2 onto 7x7
       conv_shape(5, 32, 1, 17, 3, 1, 1, 1, 1, 1, 1, 1, 2),  // 17 pixels in one row, batch 2
       conv_shape(600, 64, 7, 7, 1, 1, 0, 0, 0, 0),          // 1x1, two K blocks of 300
-      // Row strips (3x3 stride 1, out_w a multiple of 16; implicit GEMM on AVX-512): half-tile rows,
-      // 32 + 16, pads on one side only, no pads, a single row, K = 576 in one pass, groups, batch 2.
+      // Row strips (3x3 stride 1, out_w a multiple of 16; implicit GEMM on every ISA): half-tile rows,
+      // 32 + 16, pads on one side only, no pads, a single row, K = 576 in one pass, groups, batch 2,
+      // one channel and 3 filters (a filter tile of 3 rows), 32 + 32 + 16 with a last tile of 5 filters.
       conv_shape(5, 13, 9, 16, 3, 1, 1, 1, 1, 1),
       conv_shape(7, 9, 6, 48, 3, 1, 1, 1, 1, 1, 1, 1, 2),
       conv_shape(6, 11, 7, 16, 3, 1, 0, 2, 2, 0),
@@ -47,6 +48,8 @@ std::vector<ConvShape> cases() {
       conv_shape(64, 10, 4, 16, 3, 1, 1, 1, 1, 1),
       conv_shape(65, 10, 4, 16, 3, 1, 1, 1, 1, 1),  // one channel over: flattened strips again
       conv_shape(8, 16, 5, 32, 3, 1, 1, 1, 1, 1, 1, 2, 2),
+      conv_shape(1, 3, 2, 16, 3, 1, 1, 1, 1, 1),
+      conv_shape(33, 21, 5, 80, 3, 1, 1, 1, 1, 1),
   };
   ConvShape ns = conv_shape(4, 6, 7, 9, 3, 1, 1, 0, 1, 2);  // different strides per axis
   ns.stride_w = 2;
@@ -139,7 +142,33 @@ TEST(DenseConv, KernelNameWithoutPreparing) {
   EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1), Isa::kAvx512),
             "dense_conv3x3_f32_igemm_8x32_avx512");
   EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1), Isa::kAvx2),
-            "dense_conv3x3_f32_gemm_8x32_avx2");  // the same row strips, packed
+            "dense_conv3x3_f32_igemm_8x32_avx2");
+  EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 16, 3, 1, 1, 1, 1, 1), Isa::kGeneric),
+            "dense_conv3x3_f32_igemm_8x32_generic");
+  EXPECT_EQ(dense_conv_kernel_name(conv_shape(8, 16, 9, 9, 3, 1, 1, 1, 1, 1), Isa::kAvx2),
+            "dense_conv3x3_f32_gemm_8x32_avx2");  // out_w 9: flattened strips, packed
+}
+
+// The implicit path's padded copy above its kept size (kKeepPaddedFloats in dense_conv.cc: 2^20 floats)
+// is freed after its run: the next, smaller run on the same thread must still see its own input, and
+// a run after that the large one again.
+TEST(DenseConv, LargePaddedInputBetweenSmallOnes) {
+  const ConvShape big = conv_shape(64, 3, 130, 128, 3, 1, 1, 1, 1, 1);  // 64 x 132 x 130 padded floats
+  const ConvShape small = conv_shape(5, 9, 6, 16, 3, 1, 1, 1, 1, 1);
+  ASSERT_GT(big.c * (big.h + 2) * (big.w + 2), int64_t{1} << 20);
+  ThreadPool pool(2);
+  for (Isa isa : supported_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    for (const ConvShape* s : {&small, &big, &small, &big}) {
+      const auto in = random_floats(static_cast<size_t>(s->c * s->h * s->w), static_cast<uint32_t>(s->c));
+      const auto w = random_floats(static_cast<size_t>(s->weight_count()), 7, -0.5f, 0.5f);
+      auto conv = prepare_dense_conv(*s, w.data(), nullptr, {}, isa);
+      ASSERT_NE(conv->kernel_name().find("igemm"), std::string::npos);
+      std::vector<float> out(static_cast<size_t>(s->f * s->out_h() * s->out_w()), NAN);
+      conv->run(in.data(), out.data(), pool);
+      EXPECT_LT(rel_error(out, conv_ref(*s, in, w, nullptr, {})), 1e-4) << s->str();
+    }
+  }
 }
 
 }  // namespace

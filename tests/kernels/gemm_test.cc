@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "kernels/kernel_test_util.h"
 
@@ -25,7 +27,8 @@ TEST_P(GemmTest, MicroKernelPartialTiles) {
   const auto a = random_floats(MR * kc, 1), b = random_floats(kc * NR, 2), br = random_floats(MR, 3),
              bc = random_floats(NR, 4), c0 = random_floats(MR * 40, 5);
   for (size_t mr : {size_t(1), MR - 3, MR})
-    for (size_t nr : {size_t(1), size_t(15), size_t(16), size_t(17), NR})
+    // 8, 9, 24, 25: a 16-column half that ends within (AVX2: one 8 x 8 sub-tile) or past its first 8.
+    for (size_t nr : {size_t(1), size_t(8), size_t(9), size_t(15), size_t(16), size_t(17), size_t(24), size_t(25), NR})
       for (int mode = 0; mode < 3; ++mode) {
         const bool accumulate = mode == 2;
         UkernelEpilogue ep;
@@ -113,6 +116,39 @@ TEST_P(GemmTest, SigmoidFamilyAccurateOverFullRange) {
       if (err > worst) worst = err, at = i;
     }
     EXPECT_LT(worst, 1e-4) << act_name(act) << " worst at x = " << x0[at] << ": " << x[at];
+  }
+}
+
+// The ISA's im2col packing equals the generic one float for float (both only copy), zero tails
+// included: strips that start mid-row and cross rows, pads on every side, stride 2 and dilation, K
+// blocks that start and end inside a channel's taps, and the A-panel width (8).
+TEST_P(GemmTest, Im2colMatchesGeneric) {
+  using testing::conv_shape;
+  if (GetParam() == Isa::kGeneric) GTEST_SKIP() << "the generic packing is the reference";
+  const Im2colFn fn = im2col_fn(GetParam());
+  std::vector<ConvShape> shapes = {
+      conv_shape(5, 8, 13, 13, 3, 1, 1, 1, 1, 1),  conv_shape(4, 8, 9, 11, 3, 2, 1, 0, 1, 2),
+      conv_shape(3, 8, 20, 20, 6, 2, 2, 2, 2, 2),  conv_shape(3, 8, 23, 23, 7, 2, 3, 3, 3, 3),
+      conv_shape(4, 8, 7, 13, 3, 1, 2, 0, 1, 2, 2), conv_shape(6, 8, 40, 40, 1, 1, 0, 0, 0, 0),
+      conv_shape(6, 8, 9, 9, 1, 2, 0, 0, 0, 0),    conv_shape(2, 8, 3, 3, 3, 1, 1, 1, 1, 1),
+      conv_shape(3, 8, 2, 40, 5, 1, 2, 2, 2, 2),   conv_shape(2, 8, 31, 5, 3, 2, 0, 1, 1, 0),
+  };
+  for (const ConvShape& s : shapes) {
+    const int64_t P = s.out_h() * s.out_w(), K = s.c * s.kh * s.kw;
+    const auto in = random_floats(static_cast<size_t>(s.c * s.h * s.w), 9);
+    for (int64_t nr_tile : {int64_t{8}, int64_t{32}})
+      for (int64_t p0 : {int64_t{0}, int64_t{1}, int64_t{5}, P / 2, std::max<int64_t>(0, P - 3)})
+        for (int64_t cols : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{17}, int64_t{32}}) {
+          if (cols > nr_tile || p0 + cols > P) continue;
+          for (const auto& [k0, kc] : {std::pair<int64_t, int64_t>{0, K}, {1, K - 2}, {K / 2, K - K / 2}}) {
+            if (kc < 1) continue;
+            std::vector<float> got(static_cast<size_t>(kc * nr_tile), NAN), want(got.size(), NAN);
+            fn(s, in.data(), p0, cols, k0, kc, got.data(), nr_tile);
+            f32_im2col_generic(s, in.data(), p0, cols, k0, kc, want.data(), nr_tile);
+            ASSERT_EQ(got, want) << s.str() << " p0=" << p0 << " cols=" << cols << " k0=" << k0 << " kc=" << kc
+                                 << " nr_tile=" << nr_tile;
+          }
+        }
   }
 }
 

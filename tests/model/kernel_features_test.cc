@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/opencl/cl_runtime.h"
@@ -260,4 +261,21 @@ TEST(KernelFeatures, DenseConvCountsTheLanesItsTilesSweep) {
   const KernelInstance k7 = conv_instance("dense_conv3x3", s7, 1, s7.macs(), s7.weight_count() * 4);
   EXPECT_EQ(k7.lane_macs, 512 * 64 * 4608);  // 49 pixels: a strip and a 17-pixel tail on the whole tile
   EXPECT_EQ(k7.out_tiles, 64 * 2);
+}
+
+// Row strips (kernels/dense_tiling) run the implicit GEMM on every ISA: their panel bytes are the one
+// zero-padded copy of the input, not a panel per strip; the same conv on 56-wide rows builds panels.
+TEST(KernelFeatures, DenseConvRowStripsCountThePaddedCopy) {
+  hilsim::kernels::ConvShape s;
+  s.c = s.f = 32, s.h = s.w = 80, s.kh = s.kw = 3;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+  ASSERT_TRUE(hilsim::kernels::dense_tiling(s).row_strips);
+  const KernelInstance k = conv_instance("dense_conv3x3", s, 1, s.macs(), s.weight_count() * 4);
+  EXPECT_EQ(k.panel_bytes, 4 * 32 * 82 * 82);
+  EXPECT_EQ(k.lane_macs, 32 * 6400 * 288);  // 80-pixel rows: 32 + 32 + 16, no idle lane
+  hilsim::kernels::ConvShape s56 = s;
+  s56.h = s56.w = 56;
+  ASSERT_FALSE(hilsim::kernels::dense_tiling(s56).row_strips);
+  const KernelInstance k56 = conv_instance("dense_conv3x3", s56, 1, s56.macs(), s56.weight_count() * 4);
+  EXPECT_EQ(k56.panel_bytes, 4 * 98 * 32 * 288);  // 3136 pixels: 98 strips of 32, K = 288 each
 }

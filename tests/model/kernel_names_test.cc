@@ -73,7 +73,9 @@ TEST(KernelNames, DispatchIsaFromTheProfilesExtensions) {
 
 TEST(KernelNames, ConvKernelNameWithAndWithoutIsa) {
   const auto dense = setting(runtime::Format::kDense);
-  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), dense, kernels::Isa::kAvx2), "dense_conv3x3_f32_gemm_8x32_avx2");
+  // 16 wide out, 3x3 stride 1: row strips, the implicit GEMM on every ISA; stride 2 packs a panel.
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), dense, kernels::Isa::kAvx2), "dense_conv3x3_f32_igemm_8x32_avx2");
+  EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 2, 1), dense, kernels::Isa::kAvx2), "dense_conv3x3_f32_gemm_8x32_avx2");
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), dense, std::nullopt), "dense_conv3x3");
   // 16x16 at stride 2 is 8 wide out: the rows kernel for 3x3, the channel-lanes kernel for 5x5.
   EXPECT_EQ(conv_kernel_name(shape(16, 16, 3, 2, 16), dense, kernels::Isa::kAvx512),

@@ -1,7 +1,7 @@
 // Dense convolution on NCHW fp32: im2col of a strip of output pixels into a packed panel (on the fly,
 // per cache block) + the GEMM micro-kernel of gemm.h, with bias and activation fused into the tile store.
-// 3x3 stride-1 convs with row strips (kernels/dense_tiling) skip the panel on AVX-512: implicit GEMM
-// from the input rows (f32_conv3x3_rows_8x32_avx512).
+// 3x3 stride-1 convs with row strips (kernels/dense_tiling) skip the panel on every ISA: implicit GEMM
+// from a zero-padded copy of the input rows (f32_conv3x3_rows_8x32_<isa>, "igemm" in the kernel name).
 // Any kernel size, stride, asymmetric padding, dilation and groups; depthwise shapes go to
 // depthwise_conv.h.
 #pragma once

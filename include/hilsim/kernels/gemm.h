@@ -67,6 +67,8 @@ using Im2colFn = void (*)(const ConvShape& s, const float* in, int64_t p0, int64
 void f32_im2col_generic(const ConvShape& s, const float* in, int64_t p0, int64_t cols, int64_t k0, int64_t kc,
                         float* dst, int64_t nr_tile);
 #if defined(__x86_64__)
+void f32_im2col_avx2(const ConvShape& s, const float* in, int64_t p0, int64_t cols, int64_t k0, int64_t kc,
+                     float* dst, int64_t nr_tile);
 void f32_im2col_avx512(const ConvShape& s, const float* in, int64_t p0, int64_t cols, int64_t k0, int64_t kc,
                        float* dst, int64_t nr_tile);
 #endif
@@ -86,9 +88,15 @@ struct Conv3x3RowTile {
   float* out = nullptr;
   size_t ldc = 0;
 };
+using Conv3x3RowsFn = void (*)(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
+void f32_conv3x3_rows_8x32_generic(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
 #if defined(__x86_64__)
+void f32_conv3x3_rows_8x32_avx2(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
 void f32_conv3x3_rows_8x32_avx512(const Conv3x3RowTile& t, const UkernelEpilogue& ep);
 #endif
+// The implicit tile for `isa` (every ISA has one: generic where that ISA has none of its own). Throws if
+// the CPU cannot run `isa`.
+Conv3x3RowsFn conv3x3_rows_fn(Isa isa);
 
 // Activation over n contiguous floats with the ISA's vector code (the epilogue of memory-bound ops).
 void apply_act_inplace(Isa isa, const Epilogue& e, float* x, int64_t n);
