@@ -653,9 +653,13 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
 }
 
 const std::vector<std::string>& gpu_calibration_classes() {
-  static const std::vector<std::string> c = {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "depthwise_conv3x3", "sparse_fb4",
-                                             "sparse_fb8",    "pool",          "elementwise",       "concat",
-                                             "resize"};
+  // copy: the device's reshape-like copies (ocl_copy), timed on the grid too; in context a calibration
+  // met only the zoo's few Flattens. Depthwise 5x5 and 7x7: the OpenCL kernel loops over every tap, and
+  // 3x3 samples alone cannot tell a per-tap cost from a per-output one (their MACs are 9x their outputs):
+  // two 3x3 fits priced ConvNeXt's 7x7 layers at 0.3x and 1.6x their time, as they split the two.
+  static const std::vector<std::string> c = {"dense_conv1x1", "dense_conv3x3", "dense_convkxk", "depthwise_conv3x3",
+                                             "depthwise_conv5x5", "depthwise_conv7x7", "sparse_fb4", "sparse_fb8",
+                                             "pool", "elementwise", "concat", "resize", "copy"};
   return c;
 }
 

@@ -117,12 +117,18 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
   // those samples' noise: fitted, it absorbs their whole residual (depthwise 3x3's SiLU term, carried by
   // one 6x6 grid layer, charged EfficientNet's 40x40 SiLU layers 3x their time). It stays in the model
   // at zero, where anchor_far_rate may still set it.
+  // The per-call terms (the CPU's "call", the device's "launches") are always solved for: every sample
+  // carries them, and they are what a class of few samples still has to price. Left to the carrier rule,
+  // a gpu class timed in context three times (the copies: three Flattens) fitted no term at all and
+  // priced ShuffleNetV2's 74 device copies at 0 ms.
   std::vector<std::string> features;
   std::vector<size_t> fitted;  // indices into features of the terms the fit solves for
   for (const auto& f : all_features) {
     if (f != "call" && std::none_of(samples.begin(), samples.end(), [&](const Sample& s) { return s.features.count(f) != 0; }))
       continue;
-    if (f == "call" || carriers_of(samples, f) >= policy.min_feature_samples) fitted.push_back(features.size());
+    const int carriers = carriers_of(samples, f);
+    if (f == "call" || (f == "launches" && carriers > 0) || carriers >= policy.min_feature_samples)
+      fitted.push_back(features.size());
     features.push_back(f);
   }
   const std::string& klass = samples.front().klass;
@@ -225,6 +231,12 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
     keep = std::move(next);
     m = solve(keep);
   }
+  // Samples with positive times fitted to nothing: no solved term varies over them (none carried, or
+  // all carried as zeros). Such a model prices every op of the class at 0 ms; it is an error, never a fit.
+  if (std::all_of(m.params.begin(), m.params.end(), [](double v) { return !(v > 0); }))
+    throw Error("fit: class '" + klass + "'",
+                "no term of its model is carried by its " + std::to_string(rows) +
+                    " samples, so the fit would price every op of the class at 0 ms");
   std::vector<Sample> kept;
   for (size_t r : keep) kept.push_back(samples[r]);
   m.samples = static_cast<int>(keep.size());

@@ -18,6 +18,7 @@
 #include "hilsim/graph/shape_inference.h"
 #include "hilsim/runtime/conv_lowering.h"
 #include "hilsim/runtime/format_rules.h"
+#include "hilsim/runtime/gpu_lowering.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::costmodel {
@@ -50,8 +51,13 @@ struct Predictor::Impl {
     int64_t gemm_m = 0, gemm_n = 0, gemm_k = 0;
     int64_t in_bytes = 0, out_bytes = 0, weight_bytes = 0;
     int64_t macs = 0;
-    // Graph inputs read and graph outputs written: on a gpu unit they are copied to and from the device.
-    int64_t graph_io_bytes = 0;
+    // On a gpu unit (runtime::gpu_kernel_of): whether the op runs on the unit's host thread (no OpenCL
+    // kernel takes it), and the copies the executor makes in this op's step when every op is on that
+    // unit: a device op uploads what the host made (graph inputs, host ops' outputs; at its first device
+    // reader) and downloads what the host reads (graph outputs, host ops' inputs). A host op copies nothing.
+    bool gpu_host = false;
+    int gpu_copies = 0;
+    int64_t gpu_copy_bytes = 0;
     std::vector<size_t> deps;
     std::vector<int64_t> dep_bytes;
   };
@@ -207,8 +213,6 @@ struct Predictor::Impl {
           if (p != producer.end()) {
             n.deps.push_back(p->second);
             n.dep_bytes.push_back(b);
-          } else {
-            n.graph_io_bytes += b;
           }
         }
       }
@@ -229,17 +233,66 @@ struct Predictor::Impl {
           n.bias = op.type == "Gemm" && op.input(2).has_value();
         }
       }
-      for (const auto& o : op.outputs)
-        if (std::find(g.outputs().begin(), g.outputs().end(), o) != g.outputs().end()) {
-          const graph::TensorInfo* t = g.tensor_info(o);
-          if (t && t->known) n.graph_io_bytes += std::max<int64_t>(0, graph::numel(t->shape)) * graph::dtype_size(t->dtype);
-        }
       model_weight_bytes += n.weight_bytes;
       for (const auto& o : op.outputs) producer[o] = nodes.size();
       index[n.name] = nodes.size();
       nodes.push_back(std::move(n));
     }
     activation_peak = analysis::peak_activation_bytes(g, order);
+    if (std::any_of(profile.units.begin(), profile.units.end(), [](const model::UnitSpec& u) { return u.kind == "gpu"; }))
+      plan_gpu_copies();
+  }
+
+  // Which ops a gpu unit leaves on its host thread and where the copies fall (Node::gpu_host): a host
+  // op priced as a device kernel (ConvNeXt's LayerNorms, GELUs and permutes, ShuffleNet's splits and
+  // shuffles) was charged the device's rate and none of the copies around it.
+  void plan_gpu_copies() {
+    std::unordered_map<std::string, size_t> producer;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      Node& n = nodes[i];
+      const graph::Op& op = g.op(n.id);
+      try {
+        n.gpu_host = runtime::gpu_kernel_of(g, op).rfind("host_", 0) == 0;
+      } catch (const Error&) {
+        n.gpu_host = true;  // an op the CPU lowering cannot take either runs the reference, on the host
+      }
+      for (const auto& o : op.outputs) producer[o] = i;
+    }
+    auto bytes_of = [&](const std::string& t) {
+      const graph::TensorInfo* ti = g.tensor_info(t);
+      return ti && ti->known ? std::max<int64_t>(0, graph::numel(ti->shape)) * graph::dtype_size(ti->dtype) : int64_t{0};
+    };
+    std::unordered_map<std::string, bool> uploaded, host_reads;
+    for (const Node& n : nodes)
+      if (n.gpu_host)
+        for (const auto& in : g.op(n.id).inputs) host_reads[in] = true;
+    for (const auto& o : g.outputs()) host_reads[o] = true;
+    for (Node& n : nodes) {
+      if (n.gpu_host) continue;
+      const graph::Op& op = g.op(n.id);
+      for (const auto& in : op.inputs) {
+        if (in.empty() || g.is_constant(in) || uploaded[in]) continue;
+        auto p = producer.find(in);
+        if (p != producer.end() && !nodes[p->second].gpu_host) continue;
+        uploaded[in] = true;
+        ++n.gpu_copies, n.gpu_copy_bytes += bytes_of(in);
+      }
+      for (const auto& o : op.outputs)
+        if (!o.empty() && host_reads.count(o)) ++n.gpu_copies, n.gpu_copy_bytes += bytes_of(o);
+    }
+  }
+
+  // The one-thread CPU unit a gpu unit's host ops run like: the one on the unit's own core, else any.
+  // Their compute ceiling is a core's, not the device's (PoCL's peak lay below one core's GEMM rate, and
+  // the ceiling put ConvNeXt's token GEMMs at the device's speed).
+  const model::UnitSpec& host_core(const model::UnitSpec& gpu) const {
+    const model::UnitSpec* any = nullptr;
+    for (const auto& c : profile.units) {
+      if (c.kind != "cpu" || c.threads != 1) continue;
+      if (!gpu.cpus.empty() && c.cpus == gpu.cpus) return c;
+      if (!any) any = &c;
+    }
+    return any ? *any : gpu;
   }
 
   // ms of an instance on a unit: the fitted model for the class at this thread count, else the
@@ -337,11 +390,16 @@ struct Predictor::Impl {
     p.executed_macs = k.executed_macs;
     p.weight_bytes = k.weight_bytes;
     const model::TransferSpec& copy = u->host_transfer.gbps > 0 ? u->host_transfer : profile.transfer;
-    if (gpu && !by_gpu_class.empty() && !by_gpu_class.count(k.klass) && by_class.count(k.klass)) {
-      // A calibrated gpu without a model for the class: an op the OpenCL lowering leaves to the host (the
-      // executor's host_* kernels). It runs on the unit's driving core at one thread, its input copied
-      // back from the device and its output up.
-      p.ms = latency(k, *u, p, false) + dispatch_ms(1) + transfer_ms(copy, k.in_bytes) + transfer_ms(copy, k.out_bytes);
+    // A calibrated gpu unit runs an op no OpenCL kernel takes on its driving core, with the CPU kernel at
+    // one thread; the copies around it are the neighbouring device ops' (Node::gpu_copies).
+    const bool host_op = gpu && n.gpu_host && !by_gpu_class.empty() && by_class.count(k.klass);
+    if (host_op) {
+      p.ms = latency(k, host_core(*u), p, false) + dispatch_ms(1);
+      p.model = "host";
+    } else if (gpu && !by_gpu_class.empty() && !by_gpu_class.count(k.klass) && by_class.count(k.klass)) {
+      // A calibrated gpu without a model for the class (the calibration fitted none): priced as if it ran
+      // on the unit's driving core at one thread, its input copied back from the device and its output up.
+      p.ms = latency(k, host_core(*u), p, false) + dispatch_ms(1) + transfer_ms(copy, k.in_bytes) + transfer_ms(copy, k.out_bytes);
       p.model = "host fallback";
     } else {
       p.ms = latency(k, *u, p, gpu);
@@ -350,8 +408,10 @@ struct Predictor::Impl {
       if (!gpu) p.ms += dispatch_ms(threads);
     }
     if (older && p.model == "fitted") p.model = "older class";
-    // On a gpu unit graph inputs and outputs are copied to and from the device.
-    if (gpu && n.graph_io_bytes > 0) p.ms += transfer_ms(copy, n.graph_io_bytes);
+    // On a gpu unit a device op copies in what the host made and out what the host reads (graph inputs and
+    // outputs, host ops' tensors), one copy per tensor.
+    if (gpu && n.gpu_copies > 0)
+      p.ms += transfer_ms(copy, n.gpu_copy_bytes) + (n.gpu_copies - 1) * transfer_ms(copy, 0);
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
     // in half the last level; weights come from DRAM when the whole model's weights do not fit.
     p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;

@@ -48,11 +48,63 @@ std::optional<cl::ClBroadcast> broadcast_of(const Shape& b, const Shape& y, int6
   return std::nullopt;
 }
 
+// An input an OpenCL kernel can read: a tensor the graph computes, or an fp32 constant (uploaded once).
+bool device_readable(const graph::Graph& g, const graph::Op& op, size_t i) {
+  if (i >= op.inputs.size() || op.inputs[i].empty()) return false;
+  const graph::Tensor* c = g.constant(op.inputs[i]);
+  return !c || c->dtype == graph::DType::kFloat32;
+}
+
+bool computed(const graph::Graph& g, const graph::Op& op, size_t i) {
+  return i < op.inputs.size() && !op.inputs[i].empty() && !g.constant(op.inputs[i]);
+}
+
 }  // namespace
+
+bool gpu_takes_memory_op(const graph::Graph& g, const graph::Op& op, const std::string& cpu_kernel) {
+  if (op.outputs.size() != 1 || op.outputs[0].empty()) return false;
+  const Shape ys = g.shape(op.outputs[0]);
+  if (cpu_kernel == "add_broadcast" || cpu_kernel == "mul_broadcast" || cpu_kernel == "sub_broadcast" ||
+      cpu_kernel == "div_broadcast") {
+    if (op.inputs.size() != 2 || !device_readable(g, op, 0) || !device_readable(g, op, 1)) return false;
+    Shape a = g.shape(op.inputs[0]), b = g.shape(op.inputs[1]);
+    // The full-size operand goes first; only add and mul may swap.
+    if (a != ys && b == ys && (op.type == "Add" || op.type == "Mul")) std::swap(a, b);
+    int64_t channels = 1, inner = 1;
+    return a == ys && broadcast_of(b, ys, &channels, &inner).has_value();
+  }
+  if (cpu_kernel == "max_pool2d" || cpu_kernel == "avg_pool2d") return computed(g, op, 0) && pool2d_shape_of(g, op);
+  if (cpu_kernel == "concat") {
+    for (size_t i = 0; i < op.inputs.size(); ++i)
+      if (!device_readable(g, op, i)) return false;
+    int64_t axis = op.attr_int("axis", 1);
+    if (axis < 0) axis += static_cast<int64_t>(ys.size());
+    return axis >= 0 && axis < static_cast<int64_t>(ys.size());
+  }
+  if (cpu_kernel == "resize_nearest") return computed(g, op, 0) && ys.size() == 4;
+  if (cpu_kernel == "global_avg_pool" || cpu_kernel == "copy") return computed(g, op, 0);
+  return false;
+}
+
+std::string gpu_kernel_of(const graph::Graph& g, const graph::Op& op) {
+  // Convs run on the device in every format (dense, depthwise, the packed kept-column rows).
+  if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) return "ocl_conv";
+  if ((op.type == "Gemm" || op.type == "MatMul") && op.inputs.size() >= 2 && g.is_constant(op.inputs[1]) &&
+      g.shape(op.inputs[1]).size() == 2)
+    return "host_gemm";
+  // The CPU lowering's choice, as the executor makes it (the closures are built, never run).
+  std::vector<int> in(op.inputs.size()), out(op.outputs.size());
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<int>(i);
+  for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<int>(in.size() + i);
+  const std::string k = lower_memory_op(g, op, in, out, [](int) -> float* { return nullptr; }).kernel;
+  return (gpu_takes_memory_op(g, op, k) ? "ocl_" : "host_") + k;
+}
 
 std::optional<GpuLoweredOp> lower_gpu_memory_op(const graph::Graph& g, const graph::Op& op, const std::string& cpu_kernel,
                                                 const std::vector<int>& in, const std::vector<int>& out,
                                                 DeviceAddress dev) {
+  // One rule for the executor and the cost model (gpu_kernel_of): what it refuses runs on the host.
+  if (!gpu_takes_memory_op(g, op, cpu_kernel)) return std::nullopt;
   if (out.empty() || out[0] < 0 || op.outputs.size() != 1) return std::nullopt;
   const int y = out[0];
   const Shape ys = g.shape(op.outputs[0]);

@@ -388,6 +388,32 @@ TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
   std::filesystem::remove(out + ".gpu.samples.json");
 }
 
+TEST(Calibrator, TheGpuUnitsCopiesAreTimedOnTheDeviceAndNeverPricedAtZero) {
+  // Reshape-like copies run on the device (ocl_copy). Met in context only at the zoo's three Flattens,
+  // the class was once fitted to no term and priced every copy at 0 ms; the grid times it now.
+  const std::string why = kernels::opencl::ClContext::unavailable_reason();
+  if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;
+  const std::string out = std::string(HILSIM_BINARY_DIR) + "/test_calibration_gpu_copy.json";
+  std::filesystem::remove(out + ".gpu.samples.json");
+  CalibrateOptions o = elementwise_calibration(out, 0.2);
+  o.classes = {"copy"};
+  o.gpu = runtime::parse_units("gpu").at(0);
+  o.gpu_budget_s = 3;
+  o.tiny = true;
+  const CalibrateResult r = calibrate(o);
+  int device_copies = 0;
+  for (const auto& s : r.samples.samples) device_copies += s.unit == "gpu" && s.klass == "copy";
+  EXPECT_GE(device_copies, 3);
+  ASSERT_TRUE(r.profile.kernels.count("copy/gpu"));
+  const model::KernelModel& m = r.profile.kernels.at("copy/gpu");
+  for (const int64_t bytes : {int64_t{256}, int64_t{64} << 10, int64_t{4} << 20}) {
+    model::KernelInstance k = model::memory_instance("copy", bytes, bytes, 1);
+    EXPECT_GT(model::evaluate_model(m, model::features_of(k, true)), 0.0) << bytes << " bytes";
+  }
+  std::filesystem::remove(out + ".samples.json");
+  std::filesystem::remove(out + ".gpu.samples.json");
+}
+
 TEST(Calibrator, AThinClassIsFittedWithItsSiblingsSamples) {
   // Depthwise 3x3 timed in context (40 layers, 1e-8 ms a lane-MAC + 2 us); depthwise 5x5 only by five
   // isolated grid layers that ran 1.6x slower (cold inputs) and carry a stride term. Fitted alone, the 5x5

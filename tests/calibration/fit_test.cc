@@ -246,3 +246,42 @@ TEST(Fit, AFarTermLeftOutOfTheFitIsStillAnchored) {
   EXPECT_TRUE(anchor_far_rate(m, s, 3e-7, CalibrationPolicy{}.min_feature_samples));
   EXPECT_NEAR(m.params[1], 3e-7 - m.params[0], 1e-12);
 }
+
+TEST(Fit, AGpuClassOfThreeSamplesIsNeverFittedToZero) {
+  // A gpu class timed in context three times (ShuffleNet's copies had three Flattens): every term but
+  // the launch is carried by fewer than min_feature_samples samples. The launch is still fitted, so the
+  // class prices a copy above 0 ms (it priced 74 copies at 0 ms when no term was left to fit).
+  std::vector<Sample> s;
+  for (int i = 0; i < 3; ++i) {
+    const double bytes = 4096.0 * (i + 1);
+    Sample x = conv_sample(i, {{"bytes", bytes}, {"far_bytes", 0.0}, {"elements", bytes / 8}, {"launches", 1.0}}, "copy");
+    x.unit = "gpu";
+    x.instance = "ctx/gpu/m" + std::to_string(i);
+    x.ms_median = 0.03 + 1e-6 * bytes;
+    s.push_back(x);
+  }
+  ASSERT_LT(3, CalibrationPolicy{}.min_feature_samples);  // below the carrier rule for every other term
+  const auto m = fit_kernel_class(s, {"bytes", "far_bytes", "elements", "launches"});
+  const double one = hilsim::model::evaluate_model(m, s[1].features);
+  EXPECT_GT(m.params[3], 0.0);
+  EXPECT_NEAR(one, s[1].ms_median, 0.3 * s[1].ms_median);
+}
+
+TEST(Fit, SamplesNoTermCarriesAreAnErrorNotAZeroModel) {
+  // Positive times and no term of the model among their features: the fit says so rather than pricing
+  // the class at 0 ms.
+  std::vector<Sample> s;
+  for (int i = 0; i < 6; ++i) {
+    Sample x = conv_sample(i, {{"bytes", 0.0}, {"launches", 0.0}}, "copy");
+    x.unit = "gpu";
+    x.ms_median = 0.05;
+    s.push_back(x);
+  }
+  try {
+    fit_kernel_class(s, {"bytes", "launches"});
+    ADD_FAILURE() << "a class whose samples carry no term was fitted";
+  } catch (const hilsim::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("copy"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("0 ms"), std::string::npos) << e.what();
+  }
+}

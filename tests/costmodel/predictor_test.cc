@@ -516,3 +516,93 @@ TEST(Predictor, RunAndPredictNameTheSameKernelAndClassForEveryConv) {
 
 }  // namespace
 }  // namespace hilsim::costmodel
+
+namespace hilsim::costmodel {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+// A conv, ops the OpenCL lowering takes (concat, per-channel add, pool, flatten) and ops it leaves on
+// the unit's host thread (ShuffleNet's split and transpose, a Gemm, a softmax).
+graph::Graph host_and_device_graph() {
+  graph::GraphBuilder b("mixed", 5);
+  const std::string c = b.conv(b.input("x", {1, 8, 8, 8}), 8, 3, 1, 1, true, std::nullopt, 1, "conv");
+  const auto halves = b.split(c, {4, 4}, 1);
+  const std::string t = b.op("Transpose", {halves[0]}, {{"perm", Ints{0, 1, 3, 2}}}, 1, "transpose")[0];
+  const std::string cat = b.op("Concat", {t, halves[1]}, {{"axis", int64_t{1}}}, 1, "concat")[0];
+  const std::string added = b.op("Add", {cat, b.random_constant("bias", {8, 1, 1}, 1.0f)}, {}, 1, "add")[0];
+  const std::string pooled = b.op("MaxPool", {added}, {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}}, 1, "pool")[0];
+  const std::string flat = b.op("Flatten", {pooled}, {{"axis", int64_t{1}}}, 1, "flatten")[0];
+  b.output(b.op("Softmax", {b.gemm(flat, 10)}, {{"axis", int64_t{1}}}, 1, "softmax")[0]);
+  return b.finish();
+}
+
+// gpu_profile() with device models for the memory classes (0.1 ms a launch) and one-thread CPU models
+// for the host's (copies at 0.02 ms + 1 ns per byte).
+model::Profile calibrated_gpu_profile(double device_copy_ms) {
+  model::Profile p = gpu_profile();
+  auto linear = [](std::vector<std::string> f, std::vector<double> v, const std::string& unit) {
+    model::KernelModel m;
+    m.unit = unit;
+    m.features = std::move(f);
+    m.params = std::move(v);
+    m.samples = 10;
+    return m;
+  };
+  for (const char* k : {"concat", "elementwise", "pool"}) p.kernels[model::gpu_profile_key(k)] = linear({"launches"}, {0.1}, "gpu");
+  p.kernels[model::gpu_profile_key("copy")] = linear({"launches"}, {device_copy_ms}, "gpu");
+  p.kernels["copy/t1"] = linear({"bytes", "call"}, {1e-6, 0.02}, "");
+  p.kernels["gemm/t1"] = linear({"macs", "call"}, {1e-6, 0.03}, "");
+  p.kernels["elementwise/t1"] = linear({"bytes", "call"}, {1e-6, 0.04}, "");
+  return p;
+}
+
+TEST(Predictor, OpsTheGpuUnitLeavesOnItsHostThreadArePricedAsTheHostsKernels) {
+  const graph::Graph g = host_and_device_graph();
+  const Prediction a = Predictor(g, calibrated_gpu_profile(0.1), {0, "gpu"}).predict();
+  const Prediction b = Predictor(g, calibrated_gpu_profile(0.3), {0, "gpu"}).predict();
+  ASSERT_EQ(a.ops.size(), b.ops.size());
+  int host = 0, device_copies = 0;
+  for (size_t i = 0; i < a.ops.size(); ++i) {
+    const OpPrediction& o = a.ops[i];
+    SCOPED_TRACE(o.name + " (" + o.type + ")");
+    EXPECT_GT(o.ms, 0.0);
+    if (o.type == "Split" || o.type == "Transpose") {
+      // The CPU copy at one thread, whatever the device's copy model says.
+      EXPECT_EQ(o.model, "host");
+      EXPECT_EQ(o.ms, b.ops[i].ms);
+      EXPECT_GE(o.ms, 0.02);
+      ++host;
+    } else if (o.type == "Flatten") {
+      // A reshape-like copy runs on the device (ocl_copy): its model.
+      EXPECT_EQ(o.model, "fitted");
+      EXPECT_NEAR(b.ops[i].ms - o.ms, 0.2, 1e-9);
+      ++device_copies;
+    } else if (o.type == "Gemm" || o.type == "Softmax") {
+      EXPECT_EQ(o.model, "host");
+      ++host;
+    }
+  }
+  EXPECT_EQ(host, 4);
+  EXPECT_EQ(device_copies, 1);
+}
+
+TEST(Predictor, GpuCopiesFallWhereTheHostAndTheDeviceMeet) {
+  // Each tensor that crosses between the device and the unit's host thread is copied once, in the
+  // device op's step: the input up (at the conv), the conv's output down (the split reads it), the
+  // split's second half and the transpose's output up (the concat reads them), the flatten's output
+  // down (the Gemm reads it). Host ops chained on the host (Gemm, softmax, the graph output) copy
+  // nothing. +1 ms a copy is +5 ms.
+  const graph::Graph g = host_and_device_graph();
+  model::Profile slow = calibrated_gpu_profile(0.1);
+  for (auto& u : slow.units)
+    if (u.kind == "gpu") u.host_transfer.latency_us += 1000;
+  const Prediction a = Predictor(g, calibrated_gpu_profile(0.1), {0, "gpu"}).predict();
+  const Prediction b = Predictor(g, slow, {0, "gpu"}).predict();
+  EXPECT_NEAR(b.ms - a.ms, 5.0, 1e-6);
+  for (size_t i = 0; i < a.ops.size(); ++i)
+    if (a.ops[i].model == "host") EXPECT_EQ(a.ops[i].ms, b.ops[i].ms) << a.ops[i].name;
+}
+
+}  // namespace
+}  // namespace hilsim::costmodel

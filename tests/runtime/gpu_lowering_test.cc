@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "hilsim/graph/builder.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/kernels/opencl/cl_runtime.h"
 #include "hilsim/runtime/executor.h"
@@ -152,6 +153,72 @@ TEST(GpuUnit, ChannelSplitWithACpuUnitMatchesTheReference) {
     Executor ex(g, o);
     for (const auto& op : ex.ops())
       if (op.name == conv + "/ch0") EXPECT_EQ(op.kernel.rfind("ocl_", 0), 0u) << op.kernel;
+  }
+}
+
+}  // namespace
+}  // namespace hilsim::runtime
+
+namespace hilsim::runtime {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+// Convs, device-lowered memory ops and ops only the host runs, in one graph: a split and a transpose
+// (ShuffleNet's), a softmax, a Gemm, beside a concat, a per-channel add, a pool and a flatten.
+graph::Graph mixed_graph() {
+  graph::GraphBuilder b("mixed", 5);
+  const std::string c = b.conv(b.input("x", {1, 8, 8, 8}), 8, 3, 1, 1, true, std::nullopt, 1, "conv");
+  const auto halves = b.split(c, {4, 4}, 1);
+  const std::string t = b.op("Transpose", {halves[0]}, {{"perm", Ints{0, 1, 3, 2}}}, 1, "transpose")[0];
+  const std::string cat = b.op("Concat", {t, halves[1]}, {{"axis", int64_t{1}}}, 1, "concat")[0];
+  const std::string bias = b.random_constant("bias", {8, 1, 1}, 1.0f);
+  const std::string added = b.op("Add", {cat, bias}, {}, 1, "add")[0];
+  const std::string pooled = b.op("MaxPool", {added}, {{"kernel_shape", Ints{2, 2}}, {"strides", Ints{2, 2}}}, 1, "pool")[0];
+  const std::string flat = b.op("Flatten", {pooled}, {{"axis", int64_t{1}}}, 1, "flatten")[0];
+  const std::string fc = b.gemm(flat, 10);
+  b.output(b.op("Softmax", {fc}, {{"axis", int64_t{1}}}, 1, "softmax")[0]);
+  return b.finish();
+}
+
+TEST(GpuUnit, TheKernelOfEveryOpIsKnownWithoutADevice) {
+  // The cost model prices an op the gpu unit leaves on its host thread as a CPU kernel: it asks
+  // gpu_kernel_of, which needs no OpenCL device.
+  const graph::Graph g = mixed_graph();
+  auto kernel = [&](const std::string& name) { return gpu_kernel_of(g, g.op(*g.find_op(name))); };
+  auto kernel_of_type = [&](const std::string& type) {
+    for (graph::OpId id : g.topological_order())
+      if (g.op(id).type == type) return gpu_kernel_of(g, g.op(id));
+    return std::string("no ") + type;
+  };
+  EXPECT_EQ(kernel("conv"), "ocl_conv");
+  EXPECT_EQ(kernel_of_type("Split"), "host_split_copy");
+  EXPECT_EQ(kernel("transpose"), "host_transpose_copy");
+  EXPECT_EQ(kernel("softmax").rfind("host_softmax", 0), 0u) << kernel("softmax");
+  EXPECT_EQ(kernel("concat"), "ocl_concat");
+  EXPECT_EQ(kernel("add"), "ocl_add_broadcast");
+  EXPECT_EQ(kernel("pool"), "ocl_max_pool2d");
+  EXPECT_EQ(kernel("flatten"), "ocl_copy");
+  EXPECT_EQ(kernel_of_type("Gemm"), "host_gemm");
+}
+
+TEST(GpuUnit, TheExecutorRunsEachOpWhereGpuKernelOfSays) {
+  SKIP_WITHOUT_OPENCL();
+  // One rule for both: every op of these graphs on the gpu unit runs on the device exactly when
+  // gpu_kernel_of says "ocl_", and a memory-bound op under the very name it gives.
+  for (const std::string name : {"mixed", "resnet18_like", "mobilenetv2_like", "yolov5s_like"}) {
+    const graph::Graph g = name == "mixed" ? mixed_graph() : small(name);
+    Executor ex(g, gpu_options("gpu"));
+    const graph::Graph& cg = ex.compiled_graph();
+    int host = 0;
+    for (const auto& op : ex.ops()) {
+      const graph::Op& o = cg.op(*cg.find_op(op.name));
+      const std::string want = gpu_kernel_of(cg, o);
+      EXPECT_EQ(op.kernel.substr(0, 4), want.substr(0, 4)) << name << " " << op.name << ": runs " << op.kernel;
+      if (o.type != "Conv" && want != "host_gemm") EXPECT_EQ(op.kernel, want) << name << " " << op.name;
+      host += want.rfind("host_", 0) == 0;
+    }
+    if (name == "mixed") EXPECT_GE(host, 4);  // split, transpose, gemm, softmax
   }
 }
 
