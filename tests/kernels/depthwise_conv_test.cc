@@ -144,8 +144,9 @@ TEST(DepthwiseConv, ChannelLanesRule) {
   EXPECT_TRUE(depthwise_uses_channel_lanes(dw(576, 14, 14, 3, 2, 1, 1, 1, 1)));  // 7 wide out
   EXPECT_TRUE(depthwise_uses_channel_lanes(dw(672, 14, 14, 5, 1, 2, 2, 2, 2)));
   EXPECT_TRUE(depthwise_uses_channel_lanes(dw(672, 28, 28, 5, 2, 2, 2, 2, 2)));  // 14 wide out
-  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(384, 14, 14, 3, 1, 1, 1, 1, 1)));
-  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 2, 1, 1, 1, 1)));  // 14 wide out
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(384, 14, 14, 3, 1, 1, 1, 1, 1)));
+  EXPECT_TRUE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 2, 1, 1, 1, 1)));  // 14 wide out
+  EXPECT_FALSE(depthwise_uses_channel_lanes(dw(192, 28, 28, 3, 1, 1, 1, 1, 1)));  // 28 wide out
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(240, 28, 28, 5, 1, 2, 2, 2, 2)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(96, 112, 112, 3, 2, 1, 1, 1, 1)));
   EXPECT_TRUE(depthwise_uses_channel_lanes(dw(1024, 7, 7, 7, 1, 3, 3, 3, 3)));  // ConvNeXt's last stage

@@ -34,14 +34,17 @@ inline constexpr int kDwChannelLanes = 16;
 // Which path a depthwise conv runs: channel lanes for square 3x3/5x5/7x7 windows at stride 1 or 2 without
 // dilation whose output is narrow, rows otherwise (wide maps fill the rows path's vectors and need no
 // transposes). The transposes cost about the same per output whatever the window, so the more taps the
-// wider the outputs that gain: up to 7 wide for 3x3, 14 for 5x5, 56 for 7x7. ISA-independent, so the cost model's
+// wider the outputs that gain: up to 14 wide for 3x3 and 5x5, 56 for 7x7. ISA-independent, so the cost model's
 // features need only the shape; inline, because the features call it and builds of the features
 // without the kernels must link.
 // Measured on AVX-512 (both paths, every MobileNetV2 / EfficientNet-B0 depthwise shape, 1 thread):
 // 7-wide outputs ran 2.1-3.6x faster in lanes (3x3 and 5x5, either stride), 14-wide 5x5 ones 1.5x;
 // 14-wide 3x3 ones ran even (stride 2) or up to 1.25x slower (stride 1), and 28 wide and more even to
-// 2x slower. On AVX2 the 7-wide and 14-wide 5x5 shapes ran 1.9-3.8x faster in lanes.
-inline constexpr int64_t kDwLanesMaxWidth3x3 = 7;
+// 2x slower. On AVX2 the 7-wide and 14-wide 5x5 shapes ran 1.9-3.8x faster in lanes, and 3x3 ran
+// 2.8-3.1x faster in lanes at 14 wide, 1.9x at 28 and even at 56 (stride 1; 192 channels, 1 thread,
+// one run): the rows kernel's per-row and per-plane costs outweigh 14 outputs a row, where bench-kernels
+// had it at 0.18-0.28x oneDNN. 14 is the compromise: AVX2's 3x gain against AVX-512's 0.8-1x there.
+inline constexpr int64_t kDwLanesMaxWidth3x3 = 14;
 inline constexpr int64_t kDwLanesMaxWidth5x5 = 14;
 // 7x7 (ConvNeXt, 1 thread, both ISAs, in one run on a shared host): lanes ran 1.1-4x faster than rows
 // on AVX-512 at every width from 3 to 56 (stride 1 and 2) and 1.4-11x on AVX2; at 112 wide the AVX-512
