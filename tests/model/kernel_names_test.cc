@@ -77,9 +77,12 @@ TEST(KernelNames, ConvKernelNameWithAndWithoutIsa) {
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), dense, kernels::Isa::kAvx2), "dense_conv3x3_f32_igemm_8x32_avx2");
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 2, 1), dense, kernels::Isa::kAvx2), "dense_conv3x3_f32_gemm_8x32_avx2");
   EXPECT_EQ(conv_kernel_name(shape(8, 16, 3, 1, 1), dense, std::nullopt), "dense_conv3x3");
-  // 16x16 at stride 2 is 8 wide out: the rows kernel for 3x3, the channel-lanes kernel for 5x5.
+  // 32x32 at stride 2 is 16 wide out: the rows kernel for 3x3; 16x16 is 8 wide: the channel lanes.
+  kernels::ConvShape wide = shape(16, 16, 3, 2, 16);
+  wide.h = wide.w = 32;
+  EXPECT_EQ(conv_kernel_name(wide, dense, kernels::Isa::kAvx512), "depthwise_conv3x3_f32_dwconv_3x3s2_avx512");
   EXPECT_EQ(conv_kernel_name(shape(16, 16, 3, 2, 16), dense, kernels::Isa::kAvx512),
-            "depthwise_conv3x3_f32_dwconv_3x3s2_avx512");
+            "depthwise_conv3x3_f32_dwconv_3x3s2_c16_avx512");
   EXPECT_EQ(conv_kernel_name(shape(16, 16, 5, 2, 16), dense, kernels::Isa::kAvx512),
             "depthwise_conv5x5_f32_dwconv_5x5s2_c16_avx512");
   EXPECT_EQ(kernel_class_of("depthwise_conv3x3_f32_dwconv_3x3s2_c16_avx512"), "depthwise_conv3x3");
