@@ -161,7 +161,8 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   const CalibrationPolicy& pol = mo.policy;
   // The device keeps its weights in its own buffers, and PoCL runs a large point 20x slower than the
   // CPU kernels: one copy, so a 90 s budget covers every class (copies made a point take seconds).
-  const int copies = mo.gpu ? 1 : round_copies(p, pol);
+  const int64_t llc = host_llc_bytes();
+  const int copies = mo.gpu ? 1 : round_copies(p, pol, llc);
   const graph::Graph g = layer_graph(p, 17, copies);
   runtime::ExecOptions eo;
   eo.threads = p.threads;
@@ -202,6 +203,7 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   const std::vector<double> t = steadier_series(run_series, pol.stable_spread);
   const auto id = cg.find_op(ops[targets[0]].name);
   model::KernelInstance k = model::op_instance(cg, *id, ls, p.threads, true).k;
+  if (!mo.gpu) place_round_weights(k, p, pol, llc);
   Sample s = timed_sample(k, p.key(), mo.gpu ? 1 : p.threads, t);
   if (mo.gpu) {
     k.compute_units = device_compute_units();
@@ -248,6 +250,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     if (!ops.empty()) gaps.push_back(std::max(0.0, rt.total_ms - sum) / static_cast<double>(ops.size()));
   }
   const graph::Graph& cg = ex.compiled_graph();
+  const int64_t model_weights = model::graph_weight_bytes(cg);  // as the cost model reckons it
   std::vector<Sample> out;
   for (size_t j = 0; j < ops.size(); ++j) {
     const auto id = cg.find_op(ops[j].name);
@@ -256,6 +259,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     if (gpu && ops[j].kernel.rfind("host_", 0) == 0) continue;
     const runtime::LayerSparsity ls = eo.sparsity.for_op(ops[j].name).value_or(runtime::LayerSparsity{});
     model::OpInstance oi = model::op_instance(cg, *id, ls, r.threads, false);
+    if (!gpu) model::place_weights(oi.k, model_weights, host_llc_bytes());
     if (!classes.empty() && std::find(classes.begin(), classes.end(), oi.k.klass) == classes.end()) continue;
     Sample s;
     s.klass = oi.k.klass;

@@ -74,6 +74,11 @@ CacheSizes libc_cache_sizes() {
   return s;
 }
 
+int64_t host_llc_bytes() {
+  static const int64_t llc = model::last_level_cache_bytes(detect_device().caches);
+  return llc;
+}
+
 std::string build_kernels_digest() { return HILSIM_KERNELS_FINGERPRINT; }
 
 model::DeviceInfo detect_device(const std::string& root) {

@@ -148,6 +148,12 @@ int64_t KernelPoint::working_set_bytes() const {
   return 12 * c * h * w;
 }
 
+int64_t KernelPoint::weight_bytes() const {
+  if (op == "conv") return 4 * conv_shape().weight_count();
+  if (op == "gemm") return 4 * c * f;
+  return 0;
+}
+
 std::vector<KernelPoint> design(const std::string& klass, int threads, int n, uint64_t seed,
                                 const CalibrationPolicy& policy) {
   check_kernel_class(klass);
@@ -486,11 +492,20 @@ kernels::SparseFormat sparse_format(const KernelPoint& p) {
 
 int sparse_row_height(const KernelPoint& p) { return p.format == "dense" ? 1 : sparse_format(p).row_height(); }
 
-int round_copies(const KernelPoint& p, const CalibrationPolicy& pol) {
+int round_copies(const KernelPoint& p, const CalibrationPolicy& pol, int64_t llc_bytes) {
   const int64_t ws = std::max<int64_t>(1, p.working_set_bytes());
   if (ws >= pol.far_working_set_bytes)
     return static_cast<int>(std::clamp<int64_t>((pol.far_round_bytes + ws - 1) / ws, 1, std::max(1, pol.max_far_copies)));
-  return static_cast<int>(std::clamp<int64_t>(pol.cold_round_bytes / ws, 1, std::max(1, pol.max_copies)));
+  int64_t round = pol.cold_round_bytes;
+  // 24 MiB rounds of 1-8 MiB weight sets were mostly served by a 32 MiB L3 yet counted as DRAM reads.
+  if (p.weight_bytes() > model::kNearWeightBytes && llc_bytes > 0)
+    round = std::min(round, static_cast<int64_t>(model::kLlcHoldsShare * static_cast<double>(llc_bytes)));
+  return static_cast<int>(std::clamp<int64_t>(round / ws, 1, std::max(1, pol.max_copies)));
+}
+
+void place_round_weights(model::KernelInstance& k, const KernelPoint& p, const CalibrationPolicy& pol,
+                         int64_t llc_bytes) {
+  model::place_weights(k, round_copies(p, pol, llc_bytes) * std::max<int64_t>(1, p.working_set_bytes()), llc_bytes);
 }
 
 std::string ContextRun::key() const {

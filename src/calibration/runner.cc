@@ -232,7 +232,8 @@ void timed_rounds(const std::function<void(std::vector<double>&)>& round, const 
 }
 
 Sample run_point(const KernelPoint& p, const RunnerOptions& o, const CalibrationPolicy& pol) {
-  const int copies = round_copies(p, pol);
+  const int64_t llc = host_llc_bytes();
+  const int copies = round_copies(p, pol, llc);
   std::vector<std::unique_ptr<Instance>> ins;
   for (int i = 0; i < copies; ++i) ins.push_back(prepare(p, 17 + static_cast<uint64_t>(i)));
   kernels::ThreadPool pool(std::max(1, p.threads), o.cpus);
@@ -246,7 +247,9 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o, const Calibration
   };
   const std::vector<double> t =
       steadier_series([&](std::vector<double>& t) { timed_rounds(round, pol, t); }, pol.stable_spread);
-  return timed_sample(instance_of(p), p.key(), p.threads, t);
+  model::KernelInstance k = instance_of(p);
+  place_round_weights(k, p, pol, llc);
+  return timed_sample(k, p.key(), p.threads, t);
 }
 
 std::vector<Sample> run_context(const ContextRun& r, const RunnerOptions& o, int repeats) {
@@ -263,10 +266,15 @@ std::vector<Sample> run_context(const ContextRun& r, const RunnerOptions& o, int
       ins[i]->run(pool);
       if (pass >= 0) t[i].push_back(secs(a, now()) * 1e3);
     }
+  // Between two runs every layer's weights are read once: the model's weight set is the reuse distance.
+  int64_t model_weights = 0;
+  for (const KernelPoint& p : layers) model_weights += p.weight_bytes();
   std::vector<Sample> out;
   for (size_t i = 0; i < ins.size(); ++i) {
     const KernelPoint& p = layers[i];
-    Sample s = timed_sample(instance_of(p), r.key() + "/L" + std::to_string(i), r.threads, t[i]);
+    model::KernelInstance k = instance_of(p);
+    model::place_weights(k, model_weights, host_llc_bytes());
+    Sample s = timed_sample(k, r.key() + "/L" + std::to_string(i), r.threads, t[i]);
     if (s.ms_median > 0) out.push_back(std::move(s));
   }
   return out;

@@ -68,6 +68,9 @@ struct Predictor::Impl {
   int64_t activation_peak = 0;
   int64_t llc = 0;
   int64_t model_weight_bytes = 0;
+  // Far weight streams come from the last-level cache when the model's whole weight set stays there
+  // between runs (model::place_weights); the profile's caches are the target's.
+  int64_t weight_reuse_bytes = 0, profile_llc = 0;
   // Cache of per-op predictions by (node, exact setting, unit). The key keeps the ratio's bits: a
   // printed key would merge ratios that differ past its sixth digit and answer for the wrong one.
   struct CacheKey {
@@ -169,6 +172,8 @@ struct Predictor::Impl {
       throw Error("threads " + std::to_string(opts.threads),
                   "must be in 1.." + std::to_string(limit) + " (4x the cores of unit '" + default_unit + "')");
     llc = largest_cache(profile);
+    profile_llc = model::last_level_cache_bytes(profile.device.caches);
+    weight_reuse_bytes = model::graph_weight_bytes(g);
     isa = model::dispatch_isa(profile.device);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, model::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
@@ -384,6 +389,7 @@ struct Predictor::Impl {
         older = true;
       }
     }
+    if (!gpu) model::place_weights(oi.k, weight_reuse_bytes, profile_llc);
     const model::KernelInstance& k = oi.k;
     p.format = oi.format;
     p.klass = k.klass;
@@ -413,11 +419,12 @@ struct Predictor::Impl {
     if (gpu && n.gpu_copies > 0)
       p.ms += transfer_ms(copy, n.gpu_copy_bytes) + (n.gpu_copies - 1) * transfer_ms(copy, 0);
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
-    // in half the last level; weights come from DRAM when the whole model's weights do not fit.
+    // in half the last level; weights come from DRAM unless the last level holds the whole model's
+    // weights (model::llc_holds).
     p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;
     const int64_t act = k.in_bytes + k.out_bytes;
     const int64_t act_dram = act > llc / 2 ? act : 0;
-    const int64_t w_dram = model_weight_bytes > llc ? k.weight_bytes : 0;
+    const int64_t w_dram = model::llc_holds(weight_reuse_bytes, profile_llc) ? 0 : k.weight_bytes;
     p.dram_bytes = act_dram + w_dram;
     p.cache_bytes = p.bytes - p.dram_bytes;
     const model::EnergySpec& e = profile.energy;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <unordered_set>
 
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/graph/op_registry.h"
@@ -116,6 +117,18 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
   }
   r.dense_macs = analysis::analyze_op(g, id).macs;
   return r;
+}
+
+int64_t graph_weight_bytes(const graph::Graph& g) {
+  std::unordered_set<std::string> seen;
+  int64_t bytes = 0;
+  for (graph::OpId id = 0; id < g.num_ops(); ++id)
+    for (const auto& in : g.op(id).inputs) {
+      if (in.empty() || !g.is_constant(in) || !seen.insert(in).second) continue;
+      const graph::TensorInfo* t = g.tensor_info(in);
+      if (t && t->known) bytes += std::max<int64_t>(0, graph::numel(t->shape)) * graph::dtype_size(t->dtype);
+    }
+  return bytes;
 }
 
 std::string op_group(const graph::Graph& g, graph::OpId id, const KernelInstance& k) {

@@ -14,6 +14,12 @@
 
 namespace hilsim::model {
 
+int64_t last_level_cache_bytes(const std::vector<CacheLevel>& caches) {
+  int64_t b = 0;
+  for (const auto& c : caches) b = std::max(b, c.bytes);
+  return b;
+}
+
 using nlohmann::json;
 
 const UnitSpec* Profile::unit(const std::string& id) const {

@@ -182,6 +182,37 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
             model::features_of(model::gemm_instance(196, 1000, 512, 1, true)));
 }
 
+TEST(KernelGrid, RoundsOfLayersWithFarWeightsReadThemFromOneCacheTier) {
+  const CalibrationPolicy pol;
+  const int64_t llc = int64_t{32} << 20;
+  KernelPoint head;  // a 3 MB classifier: beyond L2, within the last level
+  head.op = "gemm", head.klass = "gemm", head.c = 768, head.f = 1000, head.h = head.w = 1, head.threads = 1;
+  ASSERT_GT(head.weight_bytes(), model::kNearWeightBytes);
+  const int copies = round_copies(head, pol, llc);
+  EXPECT_GE(copies, 2);  // still more than one copy: the private caches overflow
+  EXPECT_TRUE(model::llc_holds(copies * head.working_set_bytes(), llc));
+  model::KernelInstance k = instance_of(head);
+  ASSERT_GT(k.wstream_far_bytes, 0);
+  place_round_weights(k, head, pol, llc);
+  EXPECT_EQ(k.wstream_far_bytes, 0);  // served by the last level: no DRAM term
+  // Without a known last level the round is as before, and the far term stays.
+  EXPECT_EQ(round_copies(head, pol, 0), static_cast<int>(std::min<int64_t>(pol.max_copies, pol.cold_round_bytes / head.working_set_bytes())));
+  k = instance_of(head);
+  place_round_weights(k, head, pol, 0);
+  EXPECT_GT(k.wstream_far_bytes, 0);
+  // A far head (VGG's 4096 x 4096, 64 MB) rounds through far_round_bytes: DRAM, whatever the cache.
+  KernelPoint vgg = head;
+  vgg.c = vgg.f = 4096;
+  EXPECT_GE(round_copies(vgg, pol, llc) * vgg.working_set_bytes(), pol.far_round_bytes);
+  k = instance_of(vgg);
+  place_round_weights(k, vgg, pol, llc);
+  EXPECT_EQ(k.wstream_far_bytes, k.weight_bytes);
+  // Layers with weights inside L2 keep the cold rounds (their activations must leave the private caches).
+  KernelPoint small = head;
+  small.c = 128, small.f = 256;
+  EXPECT_EQ(round_copies(small, pol, llc), round_copies(small, pol, 0));
+}
+
 TEST(KernelGrid, NeighboursStayValidAndDiffer) {
   for (const auto& klass : calibration_classes())
     for (const auto& p : design(klass, 1, 3, 5))

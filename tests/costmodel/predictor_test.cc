@@ -11,6 +11,7 @@
 #include "hilsim/graph/builder.h"
 #include "hilsim/graph/zoo.h"
 #include "hilsim/kernels/cpu_features.h"
+#include "hilsim/model/instances.h"
 #include "hilsim/model/kernel_features.h"
 #include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/executor.h"
@@ -86,6 +87,35 @@ TEST(Predictor, FittedModelAndRooflineFallback) {
   EXPECT_EQ(p.energy_source, "estimate");
   EXPECT_GT(p.energy_mj, p.static_mj);
   EXPECT_EQ(p.peak_memory_bytes, p.activation_peak_bytes + p.weight_bytes);
+}
+
+TEST(Predictor, FarWeightsOfAModelTheLastLevelCacheHoldsAreNotPricedAsDram) {
+  // One classifier of 1024 x 1000 (4 MB, beyond L2): its far term (0.1 ms per MB) applies when the
+  // model's weights outgrow half the last level, not when they fit it.
+  graph::GraphBuilder b("head", 13);
+  b.output(b.gemm(b.input("x", {1, 1024}), 1000));
+  const graph::Graph g = b.finish();
+  auto with_llc = [&](int64_t llc) {
+    model::Profile p = test_profile();
+    p.device.caches = {{1, "data", 32 << 10, false}, {3, "unified", llc, true}};
+    model::KernelModel m;
+    m.features = {"macs", "wstream_far", "call"};
+    m.params = {1e-6, 1e-7, 0.01};  // well above the unit's compute ceiling
+    m.samples = 10;
+    p.kernels["gemm/t4"] = m;
+    const Prediction r = Predictor(g, p, {0, "cpu_big"}).predict();
+    for (const OpPrediction& o : r.ops)
+      if (o.type == "Gemm") return o;
+    ADD_FAILURE() << "no Gemm predicted";
+    return OpPrediction{};
+  };
+  const int64_t weights = model::graph_weight_bytes(g);
+  EXPECT_EQ(weights, 4 * (1024 * 1000 + 1000));
+  const OpPrediction held = with_llc(2 * weights), dram = with_llc(2 * weights - 8), unknown = with_llc(0);
+  EXPECT_NEAR(dram.ms - held.ms, 1e-7 * static_cast<double>(weights), 1e-9);  // weights and bias stream
+  EXPECT_NEAR(unknown.ms, dram.ms, 1e-12);  // no cache known: the far rate
+  EXPECT_EQ(held.dram_bytes, 0);
+  EXPECT_GT(dram.dram_bytes, 4 * 1024 * 1000);
 }
 
 TEST(Predictor, SparsityCutsComputeAndBytes) {

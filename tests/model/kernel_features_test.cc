@@ -158,6 +158,34 @@ TEST(KernelFeatures, ShortRunsAndInnerLoopsArePricedWhereTheyOccur) {
   EXPECT_EQ(features_of(channel).count("rows"), 0u);
 }
 
+TEST(KernelFeatures, GemmIsPricedOnItsOwnTerms) {
+  // One-row classifiers and token GEMMs: MACs beside lane MACs tell them apart; no conv-only terms.
+  const auto& names = feature_names("gemm");
+  for (const char* f : {"macs", "lane_macs", "wstream_far", "call"})
+    EXPECT_NE(std::find(names.begin(), names.end(), f), names.end()) << f;
+  for (const char* f : {"in_bytes", "panel_bytes", "strided_lanes", "chunk_calls"})
+    EXPECT_EQ(std::find(names.begin(), names.end(), f), names.end()) << f;
+  const KernelInstance head = gemm_instance(1, 1000, 1024, 1, true), tokens = gemm_instance(196, 1000, 1024, 1, true);
+  const auto fh = features_of(head), ft = features_of(tokens);
+  EXPECT_EQ(fh.at("lane_macs") / fh.at("macs"), 8.0 * 1024 / 1000);  // 8-row tiles, 32-column tiles
+  EXPECT_LT(ft.at("lane_macs") / ft.at("macs"), 1.2);
+}
+
+TEST(KernelFeatures, FarWeightsAreDramReadsOnlyWhenTheLastLevelCannotHoldThem) {
+  KernelInstance k = gemm_instance(1, 1000, 1024, 1, true);
+  ASSERT_EQ(k.wstream_far_bytes, k.weight_bytes);
+  const int64_t llc = int64_t{32} << 20;
+  EXPECT_TRUE(llc_holds(llc / 2, llc));
+  EXPECT_FALSE(llc_holds(llc / 2 + 1, llc));
+  EXPECT_FALSE(llc_holds(1, 0));  // unknown cache: far
+  KernelInstance dram = k;
+  place_weights(dram, int64_t{40} << 20, llc);
+  EXPECT_EQ(dram.wstream_far_bytes, k.weight_bytes);
+  place_weights(k, int64_t{5} << 20, llc);
+  EXPECT_EQ(k.wstream_far_bytes, 0);
+  EXPECT_EQ(k.wstream_bytes, k.weight_bytes);  // still streamed, at the near rate
+}
+
 TEST(KernelFeatures, GpuTermsAreWavesOfWorkGroupsAndLaunches) {
   hilsim::kernels::ConvShape s;
   s.c = 32, s.f = 20, s.h = s.w = 5, s.kh = s.kw = 3;

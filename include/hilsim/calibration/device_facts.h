@@ -23,6 +23,10 @@ std::vector<model::CacheLevel> caches_from_sizes(const CacheSizes& s);
 // `root` is the filesystem root to read from ("/" normally; a fake tree in tests).
 model::DeviceInfo detect_device(const std::string& root = "/");
 
+// The last-level cache of the machine this process runs on (detect_device, read once), 0 if unknown:
+// where calibration's samples read their weights from (model::place_weights).
+int64_t host_llc_bytes();
+
 // This build's kernels digest (CMake hashes the kernel sources): the one stamp that profiles and
 // samples record in device.kernels and `hilsim --version` prints.
 std::string build_kernels_digest();

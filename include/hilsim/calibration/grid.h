@@ -35,6 +35,7 @@ struct KernelPoint {
   kernels::ConvShape conv_shape() const;  // op == "conv": padding k / 2 on every side
   int64_t macs() const;                   // dense-equivalent
   int64_t working_set_bytes() const;      // activations + weights of one instance
+  int64_t weight_bytes() const;           // dense weights of one instance (0 for memory-bound ops)
   int64_t concat_channels() const { return c + f * (inputs - 1); }  // op == "concat": of the output
 };
 
@@ -82,7 +83,13 @@ int sparse_row_height(const KernelPoint& p);
 // Independent copies of a point one timed round cycles through, alike in both backends: enough that
 // a round's working set overflows the private caches (policy.cold_round_bytes), as inside a model;
 // working sets beyond policy.far_working_set_bytes repeat until the round holds far_round_bytes.
-int round_copies(const KernelPoint& p, const CalibrationPolicy& policy);
+// A layer whose weights outgrow L2 keeps its round within what a last-level cache of `llc_bytes`
+// holds (model::kLlcHoldsShare), so its weights are read from one tier, not a blend of two.
+int round_copies(const KernelPoint& p, const CalibrationPolicy& policy, int64_t llc_bytes);
+// The instance a timed sample of `p` describes: `k` with its weights placed where the round left them
+// (model::place_weights over the round's bytes).
+void place_round_weights(model::KernelInstance& k, const KernelPoint& p, const CalibrationPolicy& policy,
+                         int64_t llc_bytes);
 
 // Layers in context: a whole model run layer after layer, every layer timed where it sits. Inside a
 // model a layer's input arrives warm from its producer and its weights come from wherever the rest of

@@ -42,6 +42,12 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
 OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls, int threads,
                        bool strict);
 
+// The bytes of a graph's constant inputs (its weights, each tensor once, dense as stored in the graph):
+// what a run reads between two uses of any one layer's weights (model::place_weights). Dense even for a
+// pruned setting, so that one layer's format never changes another's price (the cost model's
+// incremental queries re-price only the layers that changed).
+int64_t graph_weight_bytes(const graph::Graph& g);
+
 // The layer kinds real networks have that one class's fit can get wrong together (each has run
 // 15-60% off its class before): "grouped conv", "1x1 on 1x1 map", "far gemm" (weights beyond a
 // core's L2 share), "global pool", "far elementwise" (tensors beyond L2), "many-input concat" (more

@@ -30,7 +30,8 @@ struct KernelInstance {
   int64_t panel_bytes = 0;   // dense convs: the im2col panels (K x padded pixels); depthwise: padded planes
   // Weights are streamed once per output strip/tile; where they live decides what that costs: weight
   // sets that fit a core's L2 share (kNearWeightBytes) re-read cheaply, larger ones also count in
-  // wstream_far_bytes (the extra of reading from further out).
+  // wstream_far_bytes (the extra of reading them from DRAM) unless the last-level cache holds them
+  // between uses (llc_holds; then 0).
   int64_t wstream_bytes = 0;
   int64_t wstream_far_bytes = 0;
   // Sparse engine: accumulators carried between channel chunks (tiles whose input outgrows L1), and
@@ -79,6 +80,19 @@ struct KernelInstance {
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
+// Weights beyond a core's L2 share come from the last-level cache, not DRAM, when everything read
+// between two uses of them (a model's whole weight set; a calibration round's copies) fits this share
+// of it: half leaves room for the activations and for the cache's imperfect replacement. On an EPYC
+// with a 32 MiB L3, ShuffleNetV2-0.5 (5 MB of weights) and MnasNet-0.75 (13 MB) read their 4-5 MB
+// classifiers at 25-31 GB/s, models of 16 MB and more theirs at 12-14 GB/s, and a far term fitted on
+// the latter priced the former at 1.2-2.1x.
+inline constexpr double kLlcHoldsShare = 0.5;
+// Whether `reuse_bytes` read between two uses of the same weights stay in a last-level cache of
+// `llc_bytes` (false when that is unknown: the far rate is the safe guess).
+bool llc_holds(int64_t reuse_bytes, int64_t llc_bytes);
+// Where the weights of `k` come from once the reuse distance is known: from the last-level cache
+// (no far term) when it holds them, else as the instance was built (far beyond L2: DRAM).
+void place_weights(KernelInstance& k, int64_t reuse_bytes, int64_t llc_bytes);
 // Memory-bound ops whose tensors (read + written) exceed this stream from DRAM rather than from the
 // caches; their bytes also count in far_bytes. Elementwise ops in context were timed up to 1.7 MiB,
 // and ops of full-resolution models (10-40 MiB) ran 30-45% over a per-byte rate fitted on those.

@@ -19,6 +19,8 @@ struct CacheLevel {
   int64_t bytes = 0;
   bool shared = false;        // shared by all cores
 };
+// The largest cache of the list (the last level), 0 when none is known.
+int64_t last_level_cache_bytes(const std::vector<CacheLevel>& caches);
 
 // A fixed workload timed at calibration (see calibration/speed_reference.h), so that a later check on
 // the same machine can say how much of a gap is the host running slower, not the model being wrong.
