@@ -16,6 +16,10 @@ for c in cfgs:
     assert c["measured_ms_p10"] > 0 and c["ours_ms"] > 0 and c["measured_p90_over_p10"] >= 1, c
 for k, v in j["end_to_end"].items():
     assert 0 <= v["within10_pct"] <= 100 and v["rmspe_pct"] >= 0, (k, v)
+by_t = j["end_to_end_by_threads"]
+assert set(by_t) == {"1"}, by_t  # the default thread counts
+for k in ("within10_pct", "rmspe_pct"):  # one thread count: the whole set
+    assert abs(by_t["1"]["ours"][k] - j["end_to_end"]["ours"][k]) < 1e-9, by_t
 rr = j["ground_truth"]["round_to_round"]
 assert rr["pairs"] == 3 * len(cfgs), rr  # three rounds: three pairs per configuration
 assert 0 <= rr["within10_pct"] <= 100 and rr["rms_pct"] >= 0 and rr["op_pairs"] > 0, rr
