@@ -58,9 +58,13 @@ struct Predictor::Impl {
     bool gpu_host = false;
     int gpu_copies = 0;
     int64_t gpu_copy_bytes = 0;
+    // Each of those copies: the host op at its other end (kNoPeer: a graph input or output) and its bytes.
+    // Where that host op runs on another unit, the copy is the simulator's crossing, not this op's.
+    std::vector<std::pair<size_t, int64_t>> gpu_copy_peers;
     std::vector<size_t> deps;
     std::vector<int64_t> dep_bytes;
   };
+  static constexpr size_t kNoPeer = static_cast<size_t>(-1);
   std::vector<Node> nodes;
   std::unordered_map<std::string, size_t> index;
   std::string default_unit;
@@ -267,11 +271,12 @@ struct Predictor::Impl {
       const graph::TensorInfo* ti = g.tensor_info(t);
       return ti && ti->known ? std::max<int64_t>(0, graph::numel(ti->shape)) * graph::dtype_size(ti->dtype) : int64_t{0};
     };
-    std::unordered_map<std::string, bool> uploaded, host_reads;
-    for (const Node& n : nodes)
-      if (n.gpu_host)
-        for (const auto& in : g.op(n.id).inputs) host_reads[in] = true;
-    for (const auto& o : g.outputs()) host_reads[o] = true;
+    std::unordered_map<std::string, bool> uploaded;
+    std::unordered_map<std::string, size_t> host_reads;  // tensor -> its first host reader (kNoPeer: a graph output)
+    for (size_t i = 0; i < nodes.size(); ++i)
+      if (nodes[i].gpu_host)
+        for (const auto& in : g.op(nodes[i].id).inputs) host_reads.emplace(in, i);
+    for (const auto& o : g.outputs()) host_reads[o] = kNoPeer;
     for (Node& n : nodes) {
       if (n.gpu_host) continue;
       const graph::Op& op = g.op(n.id);
@@ -281,9 +286,14 @@ struct Predictor::Impl {
         if (p != producer.end() && !nodes[p->second].gpu_host) continue;
         uploaded[in] = true;
         ++n.gpu_copies, n.gpu_copy_bytes += bytes_of(in);
+        n.gpu_copy_peers.emplace_back(p == producer.end() ? kNoPeer : p->second, bytes_of(in));
       }
-      for (const auto& o : op.outputs)
-        if (!o.empty() && host_reads.count(o)) ++n.gpu_copies, n.gpu_copy_bytes += bytes_of(o);
+      for (const auto& o : op.outputs) {
+        auto r = o.empty() ? host_reads.end() : host_reads.find(o);
+        if (r == host_reads.end()) continue;
+        ++n.gpu_copies, n.gpu_copy_bytes += bytes_of(o);
+        n.gpu_copy_peers.emplace_back(r->second, bytes_of(o));
+      }
     }
   }
 
@@ -561,6 +571,21 @@ struct Predictor::Impl {
     o.kernel = model::conv_kernel_name(n.shape, ls && o.format != "dense" ? *ls : kDense, isa);
   }
 
+  // A device op's copies (Node::gpu_copy_peers) to or from a host op that the config put on another unit
+  // than the device op's: the simulator prices that tensor as a crossing between the two units, so the
+  // op's own figure must not hold it too. Ops the simulator places (free units) keep theirs.
+  double crossed_copies_ms(size_t i, const std::vector<OpPrediction>& ops, bool free_placement) const {
+    const model::UnitSpec* u = profile.unit(ops[i].unit);
+    if (!u || u->kind != "gpu" || nodes[i].gpu_copy_peers.empty()) return 0.0;
+    const model::TransferSpec& copy = u->host_transfer.gbps > 0 ? u->host_transfer : profile.transfer;
+    double ms = 0;
+    for (const auto& [peer, bytes] : nodes[i].gpu_copy_peers)
+      if (peer != kNoPeer && (!free_placement || (memo[peer].has_ls && !memo[peer].ls.unit.empty())) &&
+          ops[peer].unit != ops[i].unit)
+        ms += transfer_ms(copy, bytes);
+    return ms;
+  }
+
   // `free_units`: ops the config leaves on the default unit may run on any of these instead; the
   // simulator places each where it finishes first.
   Prediction predict(const runtime::SparsitySpec& cfg, bool with_trace, const std::vector<std::string>* free_units = nullptr) {
@@ -593,6 +618,9 @@ struct Predictor::Impl {
       return r;
     }
     tasks.reserve(nodes.size());
+    std::vector<double> crossed(nodes.size(), 0.0);
+    for (size_t i = 0; i < nodes.size(); ++i) crossed[i] = crossed_copies_ms(i, r.ops, free_units != nullptr);
+    for (size_t i = 0; i < nodes.size(); ++i) r.ops[i].ms -= crossed[i];
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       SimTask t;

@@ -634,5 +634,29 @@ TEST(Predictor, GpuCopiesFallWhereTheHostAndTheDeviceMeet) {
     if (a.ops[i].model == "host") EXPECT_EQ(a.ops[i].ms, b.ops[i].ms) << a.ops[i].name;
 }
 
+TEST(Predictor, ACopyBetweenADeviceOpAndAHostOpOnAnotherUnitIsCountedOnceAsACrossing) {
+  // All on the gpu unit, the executor copies 5 tensors (GpuCopiesFallWhereTheHostAndTheDeviceMeet).
+  // With the transpose on the CPU, its output reaches the concat as a crossing from cpu_big to the
+  // device, which the simulator prices; the concat's own figure must not copy it up as well. The split's
+  // half it reads crosses the other way. Every copy and crossing is +1 ms slower, on one dependency
+  // chain: 4 copies + 2 crossings = +6 ms (7 when the transpose's output was counted twice).
+  const graph::Graph g = host_and_device_graph();
+  runtime::SparsitySpec split;
+  split.layers["transpose"].unit = "cpu_big";
+  model::Profile slow = calibrated_gpu_profile(0.1);
+  for (auto& u : slow.units)
+    if (u.kind == "gpu") u.host_transfer.latency_us += 1000, u.host_transfer.sync_us += 0;
+  const Prediction a = Predictor(g, calibrated_gpu_profile(0.1), {0, "gpu"}).predict(split);
+  const Prediction b = Predictor(g, slow, {0, "gpu"}).predict(split);
+  EXPECT_EQ(b.transfers, 2);
+  EXPECT_NEAR(b.ms - a.ms, 6.0, 1e-6);
+  for (const OpPrediction& o : b.ops)
+    if (o.name == "transpose") EXPECT_EQ(o.unit, "cpu_big");
+  // All on the device, nothing crosses: the five copies stay in the device ops' figures.
+  const Prediction all_a = Predictor(g, calibrated_gpu_profile(0.1), {0, "gpu"}).predict();
+  const Prediction all_b = Predictor(g, slow, {0, "gpu"}).predict();
+  EXPECT_NEAR(all_b.ms - all_a.ms, 5.0, 1e-6);
+}
+
 }  // namespace
 }  // namespace hilsim::costmodel
