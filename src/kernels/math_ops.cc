@@ -277,29 +277,40 @@ void softmax(int64_t outer, int64_t axis, int64_t inner, const float* x, float* 
     }, static_cast<size_t>(std::max<int64_t>(1, kGrain / axis)));
     return;
   }
-  // Softmax down a strided axis: whole rows of `inner` at a time keep every pass unit-stride. The
-  // running max and sum live in the first and last output rows until the final pass.
-  pool.parallel_for(static_cast<size_t>(outer), [&](size_t b0, size_t b1) {
-    for (size_t p = b0; p < b1; ++p) {
-      const float* xp = x + static_cast<int64_t>(p) * axis * inner;
-      float* op = out + static_cast<int64_t>(p) * axis * inner;
-      float* mx = op;                      // row 0 holds the max until exp overwrites it
-      std::copy(xp, xp + inner, mx);
-      for (int64_t k = 1; k < axis; ++k)
-        for (int64_t i = 0; i < inner; ++i) mx[i] = std::max(mx[i], xp[k * inner + i]);
-      // exp rows from the last to the first, so row 0 (the max) is consumed last.
-      for (int64_t k = axis - 1; k >= 0; --k) {
-        float* o = op + k * inner;
-        for (int64_t i = 0; i < inner; ++i) o[i] = fast_exp(xp[k * inner + i] - mx[i]);
+  // Softmax down a strided axis (YOLOv8's DFL: 16 bins x 4 sides x every anchor, outer 1): work items are
+  // column chunks of `inner` in every outer slice, and each pass runs along a chunk's rows, unit-stride,
+  // with the running max and sum in stack buffers. One item per outer slice with the sum taken down the
+  // columns ran YOLOv8s' at 3 ns an element on one thread.
+  constexpr int64_t kCols = 256;
+  const int64_t col_chunks = (inner + kCols - 1) / kCols;
+  pool.parallel_for(static_cast<size_t>(outer * col_chunks), [&](size_t b0, size_t b1) {
+    alignas(64) float mx[kCols], sum[kCols];
+    for (size_t item = b0; item < b1; ++item) {
+      const int64_t p = static_cast<int64_t>(item) / col_chunks, c0 = static_cast<int64_t>(item) % col_chunks * kCols;
+      const int64_t w = std::min(kCols, inner - c0);
+      const float* xp = x + p * axis * inner + c0;
+      float* op = out + p * axis * inner + c0;
+      std::copy(xp, xp + w, mx);
+      for (int64_t k = 1; k < axis; ++k) {
+        const float* xr = xp + k * inner;
+        for (int64_t i = 0; i < w; ++i) mx[i] = std::max(mx[i], xr[i]);
       }
-      for (int64_t i = 0; i < inner; ++i) {
-        float s = 0.0f;
-        for (int64_t k = 0; k < axis; ++k) s += op[k * inner + i];
-        const float inv = 1.0f / s;
-        for (int64_t k = 0; k < axis; ++k) op[k * inner + i] *= inv;
+      std::fill(sum, sum + w, 0.0f);
+      for (int64_t k = 0; k < axis; ++k) {
+        const float* xr = xp + k * inner;
+        float* o = op + k * inner;
+        for (int64_t i = 0; i < w; ++i) {
+          o[i] = fast_exp(xr[i] - mx[i]);
+          sum[i] += o[i];
+        }
+      }
+      for (int64_t i = 0; i < w; ++i) sum[i] = 1.0f / sum[i];
+      for (int64_t k = 0; k < axis; ++k) {
+        float* o = op + k * inner;
+        for (int64_t i = 0; i < w; ++i) o[i] *= sum[i];
       }
     }
-  });
+  }, static_cast<size_t>(std::max<int64_t>(1, kGrain / (axis * kCols))));
 }
 
 void layer_norm(int64_t rows, int64_t width, const float* x, const float* scale, const float* bias, float epsilon,

@@ -129,7 +129,8 @@ TEST(MathOps, ReduceEveryLayout) {
 TEST(MathOps, SoftmaxLastAndMiddleAxis) {
   ThreadPool pool(2);
   struct C { int64_t outer, axis, inner; };
-  for (const C& c : {C{7, 13, 1}, C{1, 7, 13 * 5}, C{3, 1, 4}, C{5, 1000, 1}}) {
+  // ... and YOLOv8's DFL (outer 1, 16 bins, an inner axis of several column chunks with a short last one).
+  for (const C& c : {C{7, 13, 1}, C{1, 7, 13 * 5}, C{3, 1, 4}, C{5, 1000, 1}, C{1, 16, 4 * 301}, C{3, 5, 257}}) {
     const auto x = random_floats(static_cast<size_t>(c.outer * c.axis * c.inner), 9, -5.0f, 5.0f);
     std::vector<float> out(x.size()), want(x.size());
     for (int64_t p = 0; p < c.outer; ++p)
