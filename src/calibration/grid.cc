@@ -346,20 +346,77 @@ const RefConv* ref_convs() {
   return convs;
 }
 
+// A memory-bound layer in the grid's own terms: op, channels c (concat: of the first input, f of each
+// other one), map h x h, maxpool window k and stride s; concat: k more inputs after the first (0: one
+// more) and s its axis.
+struct Mem {
+  const char* op;
+  int64_t c, f, h, k, s;
+};
+
+// The grid point of a memory row, its class the one instance_of() gives (one feature source).
+KernelPoint mem_point(const Mem& m, int threads) {
+  KernelPoint p;
+  p.op = m.op;
+  p.threads = threads;
+  p.c = m.c, p.f = m.f, p.h = p.w = m.h, p.k = m.k, p.stride = m.s;
+  if (p.op == "concat" && m.k > 0) p.inputs = static_cast<int>(m.k) + 1, p.k = 0;
+  if (p.op == "concat" && m.s > 1) p.concat_axis = static_cast<int>(m.s), p.stride = 1;
+  p.klass = instance_of(p).klass;
+  return p;
+}
+
+// A model's memory-bound layers in context: `count` alike rows of `m`, run after the model's first
+// `after` conv rows (after == the model's row count: after every conv, before the classifier). The
+// conv rows hold one block of each kind, these every add, pool, concat, resize and flatten copy the zoo
+// graph runs, so that the phone's in-context samples of those classes weigh as the executor's do.
+struct RefMem {
+  size_t after;
+  int count;
+  Mem m;
+};
+// ResNet-18 @224: the stem's max pool, two residual Adds a stage (the block's output shape; the Relu
+// after each fuses into it), the global pool and the Flatten before the classifier.
+const RefMem kResNet18Mems[] = {
+    {1, 1, {"maxpool", 64, 0, 112, 3, 2}}, {2, 2, {"add", 64, 0, 56, 0, 1}},     {5, 2, {"add", 128, 0, 28, 0, 1}},
+    {7, 2, {"add", 256, 0, 14, 0, 1}},     {9, 2, {"add", 512, 0, 7, 0, 1}},     {9, 1, {"global_avgpool", 512, 0, 7, 0, 1}},
+    {9, 1, {"copy", 512, 0, 1, 0, 1}}};
+// MobileNetV2 @224: the Adds of the stride-1 blocks whose input and output widths agree (1 of the 24s,
+// 2 of the 32s, 3 of the 64s, 2 of the 96s, 2 of the 160s), the global pool and the Flatten.
+const RefMem kMobileNetV2Mems[] = {
+    {9, 1, {"add", 24, 0, 56, 0, 1}},  {14, 2, {"add", 32, 0, 28, 0, 1}},  {18, 3, {"add", 64, 0, 14, 0, 1}},
+    {20, 2, {"add", 96, 0, 14, 0, 1}}, {24, 2, {"add", 160, 0, 7, 0, 1}},  {26, 1, {"global_avgpool", 1280, 0, 7, 0, 1}},
+    {26, 1, {"copy", 1280, 0, 1, 0, 1}}};
+// YOLOv5s @640: each backbone C3's shortcut Adds (1, 2, 3, 1) and its concat of two halves; SPPF's three
+// 5x5 s1 max pools and their 4-input concat (before its cv2, row 13); the neck's 2x upsamples, the
+// concats with the backbone's maps and the neck C3s' concats, in the order the detect heads need them.
+const RefMem kYolov5sMems[] = {
+    {4, 1, {"add", 32, 0, 160, 0, 1}},       {4, 1, {"concat", 32, 32, 160, 0, 1}},
+    {7, 2, {"add", 64, 0, 80, 0, 1}},        {7, 1, {"concat", 64, 64, 80, 0, 1}},
+    {10, 3, {"add", 128, 0, 40, 0, 1}},      {10, 1, {"concat", 128, 128, 40, 0, 1}},
+    {13, 1, {"add", 256, 0, 20, 0, 1}},      {13, 1, {"concat", 256, 256, 20, 0, 1}},
+    {13, 3, {"maxpool", 256, 0, 20, 5, 1}},  {13, 1, {"concat", 256, 256, 20, 3, 1}},
+    {14, 1, {"resize", 256, 0, 20, 0, 1}},   {14, 1, {"concat", 256, 256, 40, 0, 1}},
+    {14, 1, {"concat", 128, 128, 40, 0, 1}}, {14, 1, {"resize", 128, 0, 40, 0, 1}},
+    {14, 1, {"concat", 128, 128, 80, 0, 1}}, {14, 1, {"concat", 64, 64, 80, 0, 1}},
+    {15, 2, {"concat", 128, 128, 40, 0, 1}}, {16, 2, {"concat", 256, 256, 20, 0, 1}}};
+
 struct RefModel {
   const char* family;  // the zoo family whose in-context runs it stands for
   int64_t res;         // the input resolution its rows are at
   const RefConv* convs;
   size_t n;
   int64_t head_c, head_f;  // classifier GEMM after the convs (0: none)
+  const RefMem* mems;      // its memory-bound layers in context (RefMem::after counts the rows above)
+  size_t n_mems;
 };
 // Rows of ref_convs(): MobileNetV2 0-25, ResNet-18 26-34, the detector 35-51, then single layers of
 // MobileNetV3, ResNeXt, RegNetY and ConvNeXt.
 const RefModel kRefModels[] = {
-    {"mobilenetv2_like", 224, ref_convs(), 26, 1280, 1000},
-    {"resnet18_like", 224, ref_convs() + 26, 9, 512, 1000},
-    {"yolov5s_like", 640, ref_convs() + 35, 17, 0, 0},
-    {"", 0, ref_convs() + 52, 20, 0, 0},
+    {"mobilenetv2_like", 224, ref_convs(), 26, 1280, 1000, kMobileNetV2Mems, std::size(kMobileNetV2Mems)},
+    {"resnet18_like", 224, ref_convs() + 26, 9, 512, 1000, kResNet18Mems, std::size(kResNet18Mems)},
+    {"yolov5s_like", 640, ref_convs() + 35, 17, 0, 0, kYolov5sMems, std::size(kYolov5sMems)},
+    {"", 0, ref_convs() + 52, 20, 0, 0, nullptr, 0},
 };
 
 KernelPoint ref_conv_point(const RefConv& cv, int threads) {
@@ -374,10 +431,6 @@ KernelPoint ref_conv_point(const RefConv& cv, int threads) {
 }  // namespace
 
 std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classes, int threads, const CalibrationPolicy& pol) {
-  struct Mem {
-    const char* op;
-    int64_t c, f, h, k, s;
-  };
   // A class's real layers are measured in this order, alternating with its design points, and a 120 s
   // calibration reaches only the first two or three of each: the kinds a term of their own depends on
   // (a detector head's per-pixel concat, pools of small maps) lead.
@@ -427,16 +480,7 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
       add(q);
     }
   }
-  for (const Mem& m : mems) {
-    KernelPoint p;
-    p.op = m.op;
-    p.c = m.c, p.f = m.f, p.h = p.w = m.h, p.k = m.k, p.stride = m.s;
-    const std::string op = m.op;
-    if (op == "concat" && m.k > 0) p.inputs = static_cast<int>(m.k) + 1, p.k = 0;
-    if (op == "concat" && m.s > 1) p.concat_axis = static_cast<int>(m.s), p.stride = 1;
-    p.klass = op == "maxpool" ? "pool" : op == "add" || op == "affine" || op == "gelu" ? "elementwise" : op;
-    add(p);
-  }
+  for (const Mem& m : mems) add(mem_point(m, threads));
   // Token GEMMs first (ConvNeXt-T's MLPs at 224, stage 3 and 4: a Linear over 196 and 49 tokens): the
   // in-context runs hold only one-row classifiers, whose MACs equal their weights, so without a
   // many-row GEMM among the first points a short calibration could not tell the per-MAC cost from the
@@ -620,14 +664,32 @@ std::vector<KernelPoint> context_layers(const ContextRun& r) {
     if (family == rm.family) m = &rm;
   std::vector<KernelPoint> out;
   if (!m) return out;
-  // Channels follow the width (a 3-channel image and a detector's 255 outputs stay), maps the resolution.
-  auto ch = [&](int64_t c) { return c == 3 || c == 255 ? c : std::max<int64_t>(8, std::llround(static_cast<double>(c) * width)); };
+  // Channels follow the width in the zoo's steps of 8 (a 3-channel image and a detector's 255 outputs
+  // stay), maps the resolution.
+  auto ch = [&](int64_t c) {
+    return c == 3 || c == 255 ? c : std::max<int64_t>(8, std::llround(static_cast<double>(c) * width / 8.0) * 8);
+  };
+  auto scaled = [&](int64_t h) { return std::llround(static_cast<double>(h) * res / static_cast<double>(m->res)); };
+  size_t next_mem = 0;
+  // The memory rows that run before conv row i (i == m->n: after the last conv).
+  auto mems_before = [&](size_t i) {
+    for (; next_mem < m->n_mems && m->mems[next_mem].after <= i; ++next_mem) {
+      const RefMem& rm = m->mems[next_mem];
+      KernelPoint p = mem_point(rm.m, r.threads);
+      p.c = ch(p.c);
+      if (p.op == "concat") p.f = ch(p.f);
+      // A flattened vector (h 1) stays one pixel; a map follows the resolution.
+      if (p.h > 1) p.h = p.w = std::max<int64_t>(1, scaled(p.h));
+      out.insert(out.end(), static_cast<size_t>(rm.count), p);
+    }
+  };
   for (size_t i = 0; i < m->n; ++i) {
+    mems_before(i);
     KernelPoint p = ref_conv_point(m->convs[i], r.threads);
     const bool depthwise = p.groups > 1 && p.groups == p.c;
     p.c = ch(p.c), p.f = ch(p.f);
     if (depthwise) p.groups = p.f = p.c;
-    p.h = p.w = std::max<int64_t>(p.k, std::llround(static_cast<double>(p.h) * res / static_cast<double>(m->res)));
+    p.h = p.w = std::max<int64_t>(p.k, scaled(p.h));
     if (!r.sparsity.empty() && p.groups == 1) {
       KernelPoint q = p;
       apply_sparsity(r.sparsity, q);
@@ -639,6 +701,7 @@ std::vector<KernelPoint> context_layers(const ContextRun& r) {
     }
     out.push_back(p);
   }
+  mems_before(m->n);
   if (m->head_c > 0) {
     KernelPoint g;
     g.op = "gemm", g.klass = "gemm", g.threads = r.threads, g.c = ch(m->head_c), g.f = m->head_f, g.h = g.w = 1;

@@ -155,7 +155,8 @@ Clock::time_point now() { return Clock::now(); }
 
 // Writes an instance's inputs just before its kernel runs (untimed), as a layer's producer does inside
 // a model and as the executor backend's Relu in front of each copy does: the input is warm, in the
-// caches the producer left it in. An in-place ReLU: after the first pass the values stay put. It runs
+// caches the producer left it in. Every input: an Add's two operands and each piece of a concat (in2)
+// as well as the first. An in-place ReLU: after the first pass the values stay put. It runs
 // on the pool, as the executor's producers do, so the kernel finds the pool's workers spinning, not
 // asleep: written on the calling thread alone, a 2-thread point paid a futex wake per call, and the
 // standalone calibrator timed 2-thread adds and concats at 1.4-2.3x the executor's.

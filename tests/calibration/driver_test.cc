@@ -8,6 +8,9 @@
 #include "hilsim/calibration/calibrator.h"
 #include "hilsim/calibration/runner.h"
 #include "hilsim/calibration/speed_reference.h"
+#include "hilsim/graph/model_source.h"
+#include "hilsim/graph/passes/canonicalize.h"
+#include "hilsim/model/instances.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -74,11 +77,17 @@ TEST(CalibrationDriver, PhoneInContextRunsMatchTheExecutorsClasses) {
     small.model = "zoo:resnet18_like@32x0.25";
     std::set<std::string> executor_classes;
     for (const Sample& s : measure_context(small, {}, 1)) executor_classes.insert(s.klass);
-    for (const Sample& s : run_context(small, {}, 1)) {
+    std::set<std::string> phone_classes;
+    const std::vector<Sample> timed = run_context(small, {}, 1);
+    EXPECT_EQ(timed.size(), context_layers(small).size()) << "every layer timed, none at 0 ms";
+    for (const Sample& s : timed) {
       EXPECT_EQ(s.instance.rfind(small.key() + "/L", 0), 0u) << s.instance;
       EXPECT_TRUE(executor_classes.count(s.klass)) << small.key() << ": " << s.klass << " is not among the executor's";
+      phone_classes.insert(s.klass);
       ++compared;
     }
+    // The stem's max pool and the global pool, the residual Adds, the Flatten.
+    for (const char* k : {"pool", "elementwise", "copy"}) EXPECT_TRUE(phone_classes.count(k)) << k;
   }
   EXPECT_GT(compared, 20);
   EXPECT_EQ(families, (std::set<std::string>{"zoo:mobilenetv2_like", "zoo:resnet18_like", "zoo:yolov5s_like"}));
@@ -97,6 +106,37 @@ TEST(CalibrationDriver, PhoneInContextRunsMatchTheExecutorsClasses) {
   }
   EXPECT_THROW(context_layers({"zoo:resnet18_like", "", 1}), Error);
   EXPECT_THROW(context_layers({"zoo:resnet18_like@64x1", "block:8@0.5", 1}), Error);
+}
+
+// The memory-bound layers of a phone's in-context run are the executor's: for every in-context run of
+// the table's families (and each family at its zoo defaults), the adds, pools, concats, resizes and
+// copies of context_layers() are those of the zoo model's canonical graph, in its order, each with the
+// class and features the cost model gives the graph's op (shapes, inputs, pool windows).
+TEST(CalibrationDriver, PhoneInContextMemoryOpsAreTheExecutors) {
+  using Op = std::pair<std::string, std::map<std::string, double>>;
+  std::set<std::string> models = {"zoo:mobilenetv2_like@224x1", "zoo:resnet18_like@224x1", "zoo:yolov5s_like@640x1"};
+  for (const ContextRun& r : context_runs(1))
+    if (!context_layers(r).empty()) models.insert(r.model);
+  std::set<std::string> classes_seen;
+  for (const std::string& m : models) {
+    std::vector<Op> phone, executor;
+    for (const KernelPoint& p : context_layers({m, "", 1}))
+      if (p.op != "conv" && p.op != "gemm") phone.emplace_back(p.klass, model::features_of(instance_of(p)));
+    graph::Graph g = graph::load_model(m);
+    graph::passes::canonicalize(g);
+    for (graph::OpId id : g.topological_order()) {
+      const model::KernelInstance k = model::op_instance(g, id, {}, 1, false).k;
+      if (k.klass != "gemm" && k.klass.find("conv") == std::string::npos && k.klass.rfind("sparse_fb", 0) != 0)
+        executor.emplace_back(k.klass, model::features_of(k));
+    }
+    ASSERT_EQ(phone.size(), executor.size()) << m;
+    for (size_t i = 0; i < phone.size(); ++i) {
+      EXPECT_EQ(phone[i].first, executor[i].first) << m << " memory op " << i;
+      EXPECT_EQ(phone[i].second, executor[i].second) << m << " memory op " << i << " (" << phone[i].first << ")";
+      classes_seen.insert(phone[i].first);
+    }
+  }
+  EXPECT_EQ(classes_seen, (std::set<std::string>{"concat", "copy", "elementwise", "pool", "resize"}));
 }
 
 // Two visits of one instance keep the faster (a burst only ever adds time), never one without a time,

@@ -319,5 +319,59 @@ TEST(KernelGrid, ReferenceLayersHoldGroupedConvsFarHeadsAndDenseBlocks) {
   EXPECT_GE(gelus, 2);
 }
 
+// The in-context tables' memory-bound layers follow the run: the same ops in the same order at every
+// size, channels scaled by the width (concats' every input), maps by the resolution (a flattened
+// vector stays one pixel), and each point's class is instance_of()'s. A 2x upsample feeds a concat at
+// twice its map; SPPF's concat joins its input and three pools.
+TEST(KernelGrid, ContextLayersScaleTheirMemoryOps) {
+  for (const std::string family : {"mobilenetv2_like", "resnet18_like", "yolov5s_like"}) {
+    const int64_t res = family == "yolov5s_like" ? 640 : 224;
+    auto memory = [](const std::vector<KernelPoint>& layers) {
+      std::vector<KernelPoint> m;
+      for (const KernelPoint& p : layers)
+        if (p.op != "conv" && p.op != "gemm") m.push_back(p);
+      return m;
+    };
+    const auto base = memory(context_layers({"zoo:" + family + "@" + std::to_string(res) + "x1", "", 1}));
+    const auto other = memory(
+        context_layers({"zoo:" + family + "@" + std::to_string(2 * res) + "x2", "block:8x4@0.5", 3}));
+    ASSERT_GE(base.size(), 10u) << family;
+    ASSERT_EQ(base.size(), other.size()) << family;
+    for (size_t i = 0; i < base.size(); ++i) {
+      const KernelPoint &a = base[i], &b = other[i];
+      EXPECT_EQ(a.op, b.op) << family << " " << i;
+      EXPECT_EQ(a.klass, instance_of(a).klass) << a.key();
+      EXPECT_EQ(b.klass, instance_of(b).klass) << b.key();
+      EXPECT_EQ(b.threads, 3);
+      EXPECT_EQ(b.format, "dense") << "a uniform sparsity spec prunes convs only";
+      EXPECT_EQ(b.c, 2 * a.c) << a.key();
+      if (a.op == "concat") EXPECT_EQ(b.f, 2 * a.f) << a.key();
+      EXPECT_EQ(b.inputs, a.inputs);
+      EXPECT_EQ(b.h, a.h > 1 ? 2 * a.h : 1) << a.key();
+      EXPECT_EQ(b.w, b.h);
+    }
+  }
+  const auto yolo = context_layers({"zoo:yolov5s_like@320x0.5", "", 1});
+  int resizes = 0, sppf = 0;
+  for (size_t i = 0; i < yolo.size(); ++i) {
+    if (yolo[i].op == "maxpool" && yolo[i].k == 5) {
+      EXPECT_EQ(yolo[i].stride, 1);
+      ++sppf;
+    }
+    if (yolo[i].op == "concat" && yolo[i].inputs == 4) {
+      EXPECT_EQ(sppf, 3) << "SPPF's concat follows its three pools";
+      EXPECT_EQ(yolo[i].h, yolo[i - 1].h);
+    }
+    if (yolo[i].op != "resize") continue;
+    ++resizes;
+    ASSERT_LT(i + 1, yolo.size());
+    EXPECT_EQ(yolo[i + 1].op, "concat");
+    EXPECT_EQ(yolo[i + 1].c, yolo[i].c);
+    EXPECT_EQ(yolo[i + 1].h, 2 * yolo[i].h);
+  }
+  EXPECT_EQ(resizes, 2);
+  EXPECT_EQ(sppf, 3);
+}
+
 }  // namespace
 }  // namespace hilsim::calibration

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "hilsim/calibration/calibrator.h"
@@ -77,6 +78,26 @@ TEST(KernelRunner, TimesManyInputConcatsAndBatchNorms) {
   EXPECT_EQ(s.klass, "elementwise");
   EXPECT_EQ(s.features.at("bytes"), 2.0 * 4 * 24 * 100);
   EXPECT_GT(s.ms_median, 0);
+}
+
+// A detector run in context times its adds, concats (SPPF's of four inputs), pools and upsamples
+// between the convs, each its own sample with instance_of()'s features.
+TEST(KernelRunner, RunContextTimesTheMemoryOps) {
+  const ContextRun r{"zoo:yolov5s_like@64x0.25", "", 1};
+  const std::vector<KernelPoint> layers = context_layers(r);
+  const std::vector<Sample> got = run_context(r, {}, 2);
+  ASSERT_EQ(got.size(), layers.size());
+  std::map<std::string, int> memory;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].instance, r.key() + "/L" + std::to_string(i));
+    EXPECT_EQ(got[i].klass, layers[i].klass);
+    EXPECT_GT(got[i].ms_median, 0) << layers[i].key();
+    std::map<std::string, double> f = model::features_of(instance_of(layers[i]));
+    f["threads"] = 1;
+    EXPECT_EQ(got[i].features, f) << layers[i].key();
+    if (layers[i].op != "conv" && layers[i].op != "gemm") ++memory[layers[i].klass];
+  }
+  for (const char* k : {"elementwise", "concat", "pool", "resize"}) EXPECT_GT(memory[k], 0) << k;
 }
 
 TEST(KernelRunner, TransferAndRooflineArePositive) {

@@ -107,8 +107,11 @@ std::vector<ContextRun> context_runs(int max_threads);
 
 // A run's layers as kernel points, in the model's order, for a backend without graphs (a phone): the
 // built-in table's layers of the model's family (MobileNetV2, ResNet-18, the YOLOv5s-like detector)
-// scaled to the run's resolution and width, each eligible conv in the run's sparse format. Empty for
-// a family the table does not hold; throws naming a malformed model or sparsity text.
+// scaled to the run's resolution and width (channels in the zoo's steps of 8), each eligible conv in
+// the run's sparse format. The convs are one block of each kind; the memory-bound layers (adds, pools,
+// concats, resizes, the flatten copy) are every one the zoo graph runs, as grid points of their op
+// with instance_of()'s features, so they weigh in the fit as the executor's in-context samples do.
+// Empty for a family the table does not hold; throws naming a malformed model or sparsity text.
 std::vector<KernelPoint> context_layers(const ContextRun& r);
 
 }  // namespace hilsim::calibration

@@ -79,8 +79,8 @@ double quantile(std::vector<double> v, double q);
 
 // The kernel-direct measurement backend: each grid point on its prepared kernel (run_point), real
 // layers from the built-in table (reference_layers), in-context runs of the families that table holds.
-// It has no executor, so it measures no "dispatch" (the executor's own per-op cost) and no in-context
-// pools, adds or concats: those come from the grid alone.
+// It has no executor, so it measures no "dispatch" (the executor's own per-op cost); its in-context
+// runs time the tables' pools, adds, concats, resizes and copies between the convs, as the executor's do.
 class KernelBackend : public MeasureBackend {
  public:
   KernelBackend(const RunnerOptions& runner, const CalibrationPolicy& policy) : runner_(runner), policy_(policy) {}
