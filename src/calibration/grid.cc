@@ -409,13 +409,16 @@ struct RefModel {
   int64_t head_c, head_f;  // classifier GEMM after the convs (0: none)
   const RefMem* mems;      // its memory-bound layers in context (RefMem::after counts the rows above)
   size_t n_mems;
+  // The whole zoo model's weights at width 1 (its canonical graph, dense): the rows above hold each kind
+  // of layer once, but what a run reads between two uses of a layer's weights is all of them.
+  int64_t weight_bytes_w1 = 0;
 };
 // Rows of ref_convs(): MobileNetV2 0-25, ResNet-18 26-34, the detector 35-51, then single layers of
 // MobileNetV3, ResNeXt, RegNetY and ConvNeXt.
 const RefModel kRefModels[] = {
-    {"mobilenetv2_like", 224, ref_convs(), 26, 1280, 1000, kMobileNetV2Mems, std::size(kMobileNetV2Mems)},
-    {"resnet18_like", 224, ref_convs() + 26, 9, 512, 1000, kResNet18Mems, std::size(kResNet18Mems)},
-    {"yolov5s_like", 640, ref_convs() + 35, 17, 0, 0, kYolov5sMems, std::size(kYolov5sMems)},
+    {"mobilenetv2_like", 224, ref_convs(), 26, 1280, 1000, kMobileNetV2Mems, std::size(kMobileNetV2Mems), 12500000},
+    {"resnet18_like", 224, ref_convs() + 26, 9, 512, 1000, kResNet18Mems, std::size(kResNet18Mems), 48100000},
+    {"yolov5s_like", 640, ref_convs() + 35, 17, 0, 0, kYolov5sMems, std::size(kYolov5sMems), 29550000},
     {"", 0, ref_convs() + 52, 20, 0, 0, nullptr, 0},
 };
 
@@ -646,22 +649,36 @@ void apply_sparsity(const std::string& spec, KernelPoint& p) {
 
 }  // namespace
 
-std::vector<KernelPoint> context_layers(const ContextRun& r) {
-  // zoo:NAME@RESxWIDTH
+namespace {
+
+// zoo:NAME@RESxWIDTH: the table's model of the family (nullptr: none), the resolution and the width.
+const RefModel* parse_context_model(const ContextRun& r, double* res, double* width) {
   const auto at = r.model.find('@'), x = r.model.find('x', at == std::string::npos ? 0 : at);
   if (r.model.rfind("zoo:", 0) != 0 || at == std::string::npos || x == std::string::npos)
     throw Error("in-context model '" + r.model + "'", "expected zoo:NAME@RESxWIDTH");
   const std::string family = r.model.substr(4, at - 4);
-  double res = 0, width = 0;
   try {
-    res = std::stod(r.model.substr(at + 1, x - at - 1));
-    width = std::stod(r.model.substr(x + 1));
+    *res = std::stod(r.model.substr(at + 1, x - at - 1));
+    *width = std::stod(r.model.substr(x + 1));
   } catch (const std::logic_error&) {
     throw Error("in-context model '" + r.model + "'", "expected zoo:NAME@RESxWIDTH");
   }
-  const RefModel* m = nullptr;
   for (const RefModel& rm : kRefModels)
-    if (family == rm.family) m = &rm;
+    if (family == rm.family) return &rm;
+  return nullptr;
+}
+
+}  // namespace
+
+int64_t context_weight_bytes(const ContextRun& r) {
+  double res = 0, width = 0;
+  const RefModel* m = parse_context_model(r, &res, &width);
+  return m ? std::llround(static_cast<double>(m->weight_bytes_w1) * width * width) : 0;
+}
+
+std::vector<KernelPoint> context_layers(const ContextRun& r) {
+  double res = 0, width = 0;
+  const RefModel* m = parse_context_model(r, &res, &width);
   std::vector<KernelPoint> out;
   if (!m) return out;
   // Channels follow the width in the zoo's steps of 8 (a 3-channel image and a detector's 255 outputs

@@ -7,6 +7,8 @@
 
 #include "hilsim/model/instances.h"
 #include "hilsim/graph/builder.h"
+#include "hilsim/graph/model_source.h"
+#include "hilsim/graph/passes/canonicalize.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::calibration {
@@ -323,6 +325,25 @@ TEST(KernelGrid, ReferenceLayersHoldGroupedConvsFarHeadsAndDenseBlocks) {
 // size, channels scaled by the width (concats' every input), maps by the resolution (a flattened
 // vector stays one pixel), and each point's class is instance_of()'s. A 2x upsample feeds a concat at
 // twice its map; SPPF's concat joins its input and three pools.
+// The phone's in-context runs place their weights by the whole model's weight set, as the executor's
+// runs of the same zoo model do (model::graph_weight_bytes of its canonical graph).
+TEST(KernelGrid, ContextWeightBytesAreTheWholeZooModels) {
+  int compared = 0;
+  for (const ContextRun& r : context_runs(1)) {
+    const int64_t table = context_weight_bytes(r);
+    if (context_layers(r).empty()) {
+      EXPECT_EQ(table, 0) << r.model;
+      continue;
+    }
+    graph::Graph g = graph::load_model(r.model);
+    graph::passes::canonicalize(g);
+    const double real = static_cast<double>(model::graph_weight_bytes(g));
+    EXPECT_NEAR(static_cast<double>(table) / real, 1.0, 0.1) << r.model << ": " << table << " vs " << real;
+    ++compared;
+  }
+  EXPECT_GT(compared, 10);
+}
+
 TEST(KernelGrid, ContextLayersScaleTheirMemoryOps) {
   for (const std::string family : {"mobilenetv2_like", "resnet18_like", "yolov5s_like"}) {
     const int64_t res = family == "yolov5s_like" ? 640 : 224;

@@ -113,5 +113,9 @@ std::vector<ContextRun> context_runs(int max_threads);
 // with instance_of()'s features, so they weigh in the fit as the executor's in-context samples do.
 // Empty for a family the table does not hold; throws naming a malformed model or sparsity text.
 std::vector<KernelPoint> context_layers(const ContextRun& r);
+// The dense weights of the whole model a run of context_layers() stands for (its rows hold each kind of
+// layer once): the reuse distance of its layers' weights (model::place_weights). 0 for a family the
+// table does not hold.
+int64_t context_weight_bytes(const ContextRun& r);
 
 }  // namespace hilsim::calibration
