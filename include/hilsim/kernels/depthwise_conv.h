@@ -88,6 +88,13 @@ std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, con
 // cost model names the kernel of another machine's profile): e.g. "depthwise_conv3x3_f32_dwconv_3x3s1_avx512".
 std::string depthwise_conv_kernel_name(const ConvShape& shape, Isa isa);
 
+// The vector row kernels' blocking, the same on AVX2 and AVX-512 so that the cost model's features need
+// only the shape: kDwRowBlock output rows per step (their input rows are loaded once for all of them,
+// and each row's accumulators are FMA chains of their own) by kDwRowLanes outputs of each row (two ymm,
+// one zmm); a row's last step computes idle lanes past its end, a plane's last block fewer rows.
+inline constexpr int64_t kDwRowBlock = 4;
+inline constexpr int64_t kDwRowLanes = 16;
+
 // One output row of a depthwise conv from a zero-padded plane. `in` points at the padded input row of
 // ky = 0 for this output row, `pw` is the padded row stride; out[ow] for ow in [0, ow_count). The
 // padded rows must be readable up to 64 floats past the last window (vector over-read).
