@@ -1,7 +1,7 @@
 // AVX2 depthwise row kernels: blocks of kDwRowBlock output rows x 16 outputs (two ymm per row), 2R
 // independent FMA chains (one chain of K * K dependent FMAs would leave the FMA units idle for most of
 // its latency). The K x K taps are broadcast once per plane. Stride 2 loads 16 consecutive inputs and gathers the even lanes
-// with one in-lane shuffle plus one cross-lane permute.
+// with one in-lane shuffle in a permuted lane order, put back in order at the store.
 // Channel-lanes work items: a pixel's 16 channels are two ymm; 8x8 in-register transposes in and out.
 #include <immintrin.h>
 
@@ -14,16 +14,25 @@ namespace hilsim::kernels {
 
 namespace {
 
+// The inputs of tap column kx for 8 consecutive outputs from src (the window's row start). Stride 2
+// keeps the lanes in the order [0 1 4 5 2 3 6 7]: one in-lane shuffle of two loads per vector, the
+// odd column from the same two loads as the even one before it; the accumulators are put back in order
+// once, before the store (unpermute). The former gather also permuted across lanes for every tap.
 template <int S>
-inline __m256 load_taps(const float* p) {
+inline __m256 load_taps(const float* src, int kx) {
   if constexpr (S == 1) {
-    return _mm256_loadu_ps(p);
+    return _mm256_loadu_ps(src + kx);
   } else {
+    const float* p = src + (kx & ~1);
     const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-    // [l0 l2 h0 h2 | l4 l6 h4 h6] -> [l0 l2 l4 l6 h0 h2 h4 h6]
-    const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+    // [l0 l2 h0 h2 | l4 l6 h4 h6] (even kx) or the odd elements likewise
+    return kx & 1 ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
   }
+}
+template <int S>
+inline __m256 unpermute(__m256 acc) {
+  if constexpr (S == 1) return acc;
+  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 // kDwRowBlock output rows x kDwRowLanes outputs (two ymm) per step: the rows read (R - 1) * S + K input
@@ -46,7 +55,7 @@ void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in
       const float* src = in + iy * a.pw + o * S;
 #pragma GCC unroll 7
       for (int kx = 0; kx < K; ++kx) {
-        const __m256 v0 = load_taps<S>(src + kx), v1 = load_taps<S>(src + kx + 8 * S);
+        const __m256 v0 = load_taps<S>(src, kx), v1 = load_taps<S>(src + 8 * S, kx);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const int ky = iy - r * S;
@@ -62,6 +71,7 @@ void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       float* dst = out + r * a.out_step + o;
+      acc[r][0] = unpermute<S>(acc[r][0]), acc[r][1] = unpermute<S>(acc[r][1]);
       if (act) acc[r][0] = x86::act_avx2(*a.ep, acc[r][0]), acc[r][1] = x86::act_avx2(*a.ep, acc[r][1]);
       if (n >= 16) {
         _mm256_storeu_ps(dst, acc[r][0]);
