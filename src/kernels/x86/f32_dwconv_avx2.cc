@@ -238,6 +238,21 @@ void lanes(const DwLanesArgs& args) {
 
 }  // namespace
 
+void f32_dwconv_copy_rows_avx2(const float* src, size_t h, size_t w, float* dst, size_t pw) {
+  // Rows of 8 or more floats end with one overlapping vector; narrower ones are masked (the border
+  // zeros right of the row must stay).
+  const __m256i m = x86::tail_mask_avx2(static_cast<ptrdiff_t>(w));
+  for (size_t y = 0; y < h; ++y, src += w, dst += pw) {
+    if (w < 8) {
+      _mm256_maskstore_ps(dst, m, _mm256_maskload_ps(src, m));
+      continue;
+    }
+    size_t x = 0;
+    for (; x + 8 < w; x += 8) _mm256_storeu_ps(dst + x, _mm256_loadu_ps(src + x));
+    _mm256_storeu_ps(dst + w - 8, _mm256_loadu_ps(src + w - 8));
+  }
+}
+
 void f32_dwconv_lanes_avx2(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
   if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
