@@ -44,6 +44,10 @@ inline constexpr int kDwChannelLanes = 16;
 // 2.8-3.1x faster in lanes at 14 wide, 1.9x at 28 and even at 56 (stride 1; 192 channels, 1 thread,
 // one run): the rows kernel's per-row and per-plane costs outweigh 14 outputs a row, where bench-kernels
 // had it at 0.18-0.28x oneDNN. 14 is the compromise: AVX2's 3x gain against AVX-512's 0.8-1x there.
+// With AVX2's rows kernel in blocks of 4 rows x 16 outputs and its plane copied without per-row calls
+// (192 channels, 1 thread, a shared host, noisy), 3x3 ran 1.3x (stride 1) / 1.06x (stride 2) faster in
+// lanes at 14 wide and 1.2x faster in rows at 28 wide, 1.5-2x at 56: the crossover lies between 14 and
+// 28 on AVX2 too, so the limit stays.
 inline constexpr int64_t kDwLanesMaxWidth3x3 = 14;
 inline constexpr int64_t kDwLanesMaxWidth5x5 = 14;
 // 7x7 (ConvNeXt, 1 thread, both ISAs, in one run on a shared host): lanes ran 1.1-4x faster than rows
