@@ -89,9 +89,9 @@ struct DepthwiseConv {
 };
 inline constexpr DwNet kMbv2 = DwNet::kMobileNetV2, kEffB0 = DwNet::kEfficientNetB0;
 inline constexpr DepthwiseConv kDepthwiseConvs[] = {
-    {kMbv2, 32, 112, 3, 1, false},   {kMbv2, 96, 112, 3, 2, true},    {kMbv2, 144, 56, 3, 1, false},
+    {kMbv2, 32, 112, 3, 1, false},   {kMbv2, 96, 112, 3, 2, true},    {kMbv2, 144, 56, 3, 1, true},
     {kMbv2, 144, 56, 3, 2, false},   {kMbv2, 192, 28, 3, 1, true},    {kMbv2, 192, 28, 3, 2, false},
-    {kMbv2, 384, 14, 3, 1, false},   {kMbv2, 576, 14, 3, 1, false},   {kMbv2, 576, 14, 3, 2, false},
+    {kMbv2, 384, 14, 3, 1, true},    {kMbv2, 576, 14, 3, 1, false},   {kMbv2, 576, 14, 3, 2, false},
     {kMbv2, 960, 7, 3, 1, true},     {kEffB0, 240, 56, 5, 2, false},  {kEffB0, 240, 28, 5, 1, true},
     {kEffB0, 480, 14, 5, 1, false},  {kEffB0, 672, 14, 5, 1, false},  {kEffB0, 672, 14, 5, 2, true},
     {kEffB0, 1152, 7, 5, 1, false},  {kEffB0, 1152, 7, 3, 1, false},

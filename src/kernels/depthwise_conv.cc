@@ -132,6 +132,7 @@ class DepthwiseConv final : public DepthwiseBase {
       row_ = rows[i];
       isa_ = isa;
     }
+    if (isa == Isa::kAvx2) copy_rows_ = &f32_dwconv_copy_rows_avx2;
 #else
     (void)isa;
 #endif
@@ -150,8 +151,13 @@ class DepthwiseConv final : public DepthwiseBase {
         const int64_t ch = static_cast<int64_t>(plane) % s.c;
         const float* src = in + plane * static_cast<size_t>(s.h * s.w);
         // Border zeros stay from assign(); only the interior is rewritten per plane.
-        for (int64_t y = 0; y < s.h; ++y)
-          std::memcpy(pad.data() + (y + s.pad_top) * pw + s.pad_left, src + y * s.w, static_cast<size_t>(s.w) * sizeof(float));
+        float* interior = pad.data() + s.pad_top * pw + s.pad_left;
+        if (copy_rows_) {
+          copy_rows_(src, static_cast<size_t>(s.h), static_cast<size_t>(s.w), interior, pw);
+        } else {
+          for (int64_t y = 0; y < s.h; ++y)
+            std::memcpy(interior + y * pw, src + y * s.w, static_cast<size_t>(s.w) * sizeof(float));
+        }
         DwRowArgs a;
         a.pw = pw;
         a.w = w_.data() + ch * khw;
@@ -176,6 +182,8 @@ class DepthwiseConv final : public DepthwiseBase {
 
  private:
   DwRowFn row_;
+  // The padded plane's copy: memcpy per row where null.
+  void (*copy_rows_)(const float*, size_t, size_t, float*, size_t) = nullptr;
 };
 
 }  // namespace

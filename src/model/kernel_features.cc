@@ -233,13 +233,14 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     return k;
   } else if (klass.rfind("depthwise_conv", 0) == 0) {
     // The row kernel (kernels/depthwise_conv): each plane is first copied into a zeroed padded plane,
-    // then every output row is one call (taps broadcast) sweeping vectors of kDwLanes outputs, the
-    // last one partly idle. A MAC count alone charged a 7x7 plane like a seventh of a 49-wide row,
+    // then swept in steps of kDwRowBlock output rows x kDwRowLanes outputs (the kernels' own blocking,
+    // the same on every vector ISA); a step loads its input rows once for all its rows, and a row's last
+    // step computes idle lanes. A MAC count alone charged a 7x7 plane like a seventh of a 49-wide row,
     // and stride 2 the same per lane as stride 1 though each of its loads gathers two vectors.
     const auto [OH, OW, ph, pw] = kernels::depthwise_padded_plane(s);
     const int64_t planes = s.n * s.c;
-    k.out_tiles = planes * OH;
-    k.lane_macs = planes * OH * ceil_div(OW, kDwLanes) * kDwLanes * s.kh * s.kw;
+    k.out_tiles = planes * ceil_div(OH, kernels::kDwRowBlock) * ceil_div(OW, kernels::kDwRowLanes);
+    k.lane_macs = planes * OH * ceil_div(OW, kernels::kDwRowLanes) * kernels::kDwRowLanes * s.kh * s.kw;
     if (s.stride_w > 1) k.strided_lane_macs = k.lane_macs, k.strided_tiles = k.out_tiles;
     k.panel_bytes = 4 * planes * ph * pw;
     k.work_items = planes;

@@ -57,6 +57,14 @@ std::vector<Param> params() {
   shapes.push_back(dw(17, 14, 14, 7, 1, 3, 3, 3, 3));
   shapes.push_back(dw(5, 12, 29, 7, 2, 3, 2, 1, 3));
   shapes.push_back(dw(3, 9, 17, 7, 1, 0, 2, 3, 1));
+  // 3x3 widths around the row kernels' 8-lane vectors and 16-output steps, MobileNetV2's 28 and 56, at
+  // either stride, pad 0 and 1; heights 5 to 8 leave every remainder of the blocks of four output rows.
+  for (int64_t w : {1, 2, 7, 9, 15, 17, 28, 56, 57})
+    for (int64_t st : {1, 2})
+      for (int64_t p : {0, 1}) {
+        if (w + 2 * p < 3) continue;
+        shapes.push_back(dw(3, 5 + w % 4, w, 3, st, p, p, p, p));
+      }
   const size_t n_lanes_able = shapes.size();
   shapes.push_back(dw(2, 13, 13, 3, 1, 2, 2, 2, 2, 2));  // dilation 2: portable path
   shapes.push_back(dw(2, 13, 13, 9, 1, 4, 4, 4, 4));     // 9x9: portable path

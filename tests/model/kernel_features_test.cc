@@ -32,15 +32,15 @@ TEST(KernelFeatures, MemoryBoundOpsCountDramStreamedBytesApart) {
   EXPECT_EQ(features_of(conv).count("far_bytes"), 0u);
 }
 
-TEST(KernelFeatures, DepthwiseCountsRowCallsPaddedPlanesAndIdleLanes) {
+TEST(KernelFeatures, DepthwiseCountsRowBlocksPaddedPlanesAndIdleLanes) {
   hilsim::kernels::ConvShape s;
   s.c = s.f = s.groups = 144, s.h = s.w = 59, s.kh = s.kw = 3, s.stride_h = s.stride_w = 2;
   s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
   const KernelInstance k = conv_instance("depthwise_conv3x3", s, 1, s.macs(), s.weight_count() * 4);
   ASSERT_EQ(s.out_w(), 30);
   ASSERT_FALSE(hilsim::kernels::depthwise_uses_channel_lanes(s));
-  EXPECT_EQ(k.out_tiles, 144 * 30);                // one row call per plane and output row
-  EXPECT_EQ(k.lane_macs, 144 * 30 * 32 * 9);       // a 30-wide row sweeps four 8-lane vectors
+  EXPECT_EQ(k.out_tiles, 144 * 8 * 2);            // blocks of 4 of the 30 output rows x two 16-wide steps
+  EXPECT_EQ(k.lane_macs, 144 * 30 * 32 * 9);       // a 30-wide row sweeps two 16-lane steps
   EXPECT_GT(k.lane_macs, k.executed_macs);
   EXPECT_EQ(k.strided_lane_macs, k.lane_macs);     // stride 2 gathers every load
   EXPECT_EQ(k.panel_bytes, 4 * 144 * 61 * 61);     // each plane copied into its zero-padded 61x61
@@ -50,6 +50,14 @@ TEST(KernelFeatures, DepthwiseCountsRowCallsPaddedPlanesAndIdleLanes) {
   const KernelInstance k1 = conv_instance("depthwise_conv3x3", s1, 1, s1.macs(), s1.weight_count() * 4);
   EXPECT_EQ(k1.strided_lane_macs, 0);
   EXPECT_EQ(k1.lane_macs, 144 * 59 * 64 * 9);
+  EXPECT_EQ(k1.out_tiles, 144 * 15 * 4);
+  // A 20-wide row computes 32 lanes (16 per step on either ISA), its 20 rows five blocks.
+  hilsim::kernels::ConvShape s20 = s1;
+  s20.h = s20.w = 20;
+  ASSERT_FALSE(hilsim::kernels::depthwise_uses_channel_lanes(s20));
+  const KernelInstance k20 = conv_instance("depthwise_conv3x3", s20, 1, s20.macs(), s20.weight_count() * 4);
+  EXPECT_EQ(k20.lane_macs, 144 * 20 * 32 * 9);
+  EXPECT_EQ(k20.out_tiles, 144 * 5 * 2);
 }
 
 TEST(KernelFeatures, NarrowDepthwiseCountsChannelGroupsAndTransposes) {

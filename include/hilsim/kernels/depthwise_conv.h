@@ -44,6 +44,10 @@ inline constexpr int kDwChannelLanes = 16;
 // 2.8-3.1x faster in lanes at 14 wide, 1.9x at 28 and even at 56 (stride 1; 192 channels, 1 thread,
 // one run): the rows kernel's per-row and per-plane costs outweigh 14 outputs a row, where bench-kernels
 // had it at 0.18-0.28x oneDNN. 14 is the compromise: AVX2's 3x gain against AVX-512's 0.8-1x there.
+// With AVX2's rows kernel in blocks of 4 rows x 16 outputs and its plane copied without per-row calls
+// (192 channels, 1 thread, a shared host, noisy), 3x3 ran 1.3x (stride 1) / 1.06x (stride 2) faster in
+// lanes at 14 wide and 1.2x faster in rows at 28 wide, 1.5-2x at 56: the crossover lies between 14 and
+// 28 on AVX2 too, so the limit stays.
 inline constexpr int64_t kDwLanesMaxWidth3x3 = 14;
 inline constexpr int64_t kDwLanesMaxWidth5x5 = 14;
 // 7x7 (ConvNeXt, 1 thread, both ISAs, in one run on a shared host): lanes ran 1.1-4x faster than rows
@@ -87,6 +91,13 @@ std::unique_ptr<PreparedConv> prepare_depthwise_conv(const ConvShape& shape, con
 // The name prepare_depthwise_conv's kernel reports on a CPU running `isa`, without preparing one (the
 // cost model names the kernel of another machine's profile): e.g. "depthwise_conv3x3_f32_dwconv_3x3s1_avx512".
 std::string depthwise_conv_kernel_name(const ConvShape& shape, Isa isa);
+
+// The vector row kernels' blocking, the same on AVX2 and AVX-512 so that the cost model's features need
+// only the shape: kDwRowBlock output rows per step (their input rows are loaded once for all of them,
+// and each row's accumulators are FMA chains of their own) by kDwRowLanes outputs of each row (two ymm,
+// one zmm); a row's last step computes idle lanes past its end, a plane's last block fewer rows.
+inline constexpr int64_t kDwRowBlock = 4;
+inline constexpr int64_t kDwRowLanes = 16;
 
 // One output row of a depthwise conv from a zero-padded plane. `in` points at the padded input row of
 // ky = 0 for this output row, `pw` is the padded row stride; out[ow] for ow in [0, ow_count). The
@@ -175,6 +186,10 @@ void f32_dwconv_7x7s1_row_avx512(const DwRowArgs& a);
 void f32_dwconv_7x7s2_row_avx512(const DwRowArgs& a);
 void f32_dwconv_lanes_avx2(const DwLanesArgs& a);
 void f32_dwconv_lanes_avx512(const DwLanesArgs& a);
+// The rows path's copy into the padded plane: h rows of w floats from src (packed) to dst (row stride
+// pw, dst at the interior's first float), the same bytes as memcpy per row without a call per row (on
+// AVX2 the per-row calls cost a third of a 28- to 112-wide 3x3 layer's time).
+void f32_dwconv_copy_rows_avx2(const float* src, size_t h, size_t w, float* dst, size_t pw);
 #endif
 
 }  // namespace hilsim::kernels

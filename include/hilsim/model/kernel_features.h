@@ -101,10 +101,6 @@ inline constexpr int64_t kNearActBytes = int64_t{2} << 20;
 // Output register tile of the conv kernels (filters x pixels): per-tile overheads scale with it.
 inline constexpr int64_t kTileFilters = 8;
 inline constexpr int64_t kTilePixels = 32;
-// Outputs per vector of the depthwise row kernels (AVX2's 8 floats; the fit's per-lane cost absorbs
-// other widths, the rounding of narrow rows is what this keeps). Depthwise convs with narrow outputs
-// run the channel-lanes kernel instead (kernels::depthwise_uses_channel_lanes), whose lanes are channels.
-inline constexpr int64_t kDwLanes = 8;
 // The OpenCL conv kernels' default tile: a work item computes one output pixel of kClTileFilters
 // filters (sparse rows: of the row's fb filters), in work-groups of kClGroupItems items. The tuned tile
 // of a shape may differ; the fitted per-wave cost absorbs a factor common to the class.

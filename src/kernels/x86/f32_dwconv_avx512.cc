@@ -63,6 +63,7 @@ void dw_row(const DwRowArgs& a) {
   // Four rows keep 25 taps + 4 accumulators + a load within the 32 zmm registers for 5x5; 7x7's 49
   // taps stay on the stack and the FMAs take them as memory operands (one load per FMA, as the loads
   // ports allow).
+  static_assert(kDwRowBlock == 4 && kDwRowLanes == 16, "the blocks below and the remainders after them");
   size_t r = 0;
   for (; r + 4 <= a.rows; r += 4) row_block<K, S, 4>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
   const size_t left = a.rows - r;

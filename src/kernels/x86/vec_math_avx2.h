@@ -46,7 +46,10 @@ inline __m256 silu_avx2(__m256 x) {
 }
 
 // The fused activation, matching apply_act() in conv_desc.cc.
-inline __m256 act_avx2(const Epilogue& e, __m256 x) {
+// Always inlined: as a call, every vector's accumulator goes through memory and the switch runs per
+// vector; GCC stopped inlining it in f32_dwconv_avx2.cc once that file's row kernels grew (its lanes
+// kernel ran 12-15% slower).
+__attribute__((always_inline)) inline __m256 act_avx2(const Epilogue& e, __m256 x) {
   switch (e.act) {
     case Act::kNone: return x;
     case Act::kRelu: return _mm256_max_ps(x, _mm256_setzero_ps());
