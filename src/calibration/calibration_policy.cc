@@ -49,7 +49,8 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"envelope", d(p.envelope)},
           {"grid_weight", d(p.grid_weight)},
           {"min_feature_samples", d(p.min_feature_samples)},
-          {"thin_class_samples", d(p.thin_class_samples)}};
+          {"thin_class_samples", d(p.thin_class_samples)},
+          {"min_samples_per_term", d(p.min_samples_per_term)}};
 }
 
 }  // namespace hilsim::calibration

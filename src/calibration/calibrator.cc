@@ -250,7 +250,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     if (!ops.empty()) gaps.push_back(std::max(0.0, rt.total_ms - sum) / static_cast<double>(ops.size()));
   }
   const graph::Graph& cg = ex.compiled_graph();
-  const int64_t model_weights = model::graph_weight_bytes(cg);  // as the cost model reckons it
+  const int64_t model_weights = model::graph_reuse_bytes(cg);  // as the cost model reckons it
   std::vector<Sample> out;
   for (size_t j = 0; j < ops.size(); ++j) {
     const auto id = cg.find_op(ops[j].name);

@@ -132,6 +132,15 @@ model::KernelModel fit_kernel_class(const std::vector<Sample>& samples, const st
     features.push_back(f);
   }
   const std::string& klass = samples.front().klass;
+  // Too few samples for every term: only the core ones are solved for (policy.min_samples_per_term).
+  if (samples.size() < static_cast<size_t>(std::max(1, policy.min_samples_per_term)) * fitted.size()) {
+    const bool gpu = samples.front().unit == "gpu";
+    const auto& core = model::core_feature_names(klass, gpu);
+    std::vector<size_t> kept;
+    for (size_t i : fitted)
+      if (std::find(core.begin(), core.end(), features[i]) != core.end()) kept.push_back(i);
+    fitted.swap(kept);
+  }
   size_t rows = samples.size(), cols = fitted.size();
   // Rows divided by the measured time: least squares on relative error. Columns scaled to unit norm
   // so that MACs (1e9) and calls (1) are equally well conditioned.

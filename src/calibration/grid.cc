@@ -560,32 +560,32 @@ std::string ContextRun::key() const {
 }
 
 std::vector<ContextRun> context_runs(int max_threads) {
-  // Variants of every zoo family in the order a budget reaches them: every family dense, then the
-  // settings a sparse prediction is most often asked about, then the rest. Together they cover every
-  // sparse row height (fb 1, 2, 4, 8, 16) on 1x1 and 3x3 layers. The budget of a 120 s calibration
-  // ends after about 15 of them: when the sparse settings came in a second and third column of the
-  // table, it ended before any block 8x4 run, YOLObile's setting and the one bench-predictor checks
-  // first, so sparse_fb8 was fitted on the grid alone and MnasNet's and SqueezeNet's block-sparse 1x1
-  // layers ran at 0.7-0.85x their prediction; before that, 3x3 pattern layers were likewise left out.
+  // Variants of every zoo family in the order a budget reaches them: the families whose layers real
+  // networks have most of dense, the settings a sparse prediction is most often asked about, the other
+  // dense families, then the rest. Together they cover every sparse row height (fb 1, 2, 4, 8, 16) on
+  // 1x1 and 3x3 layers. A 120 s calibration reaches about 15 runs on a quiet host and 8 on a busy one:
+  // when every family's dense run came first, a busy host's calibration timed no sparse layer in context
+  // and its sparse classes, fitted on 15-21 grid points, ran 1.5x over on real networks; when the sparse
+  // settings came in columns after the dense runs, no block 8x4 run was reached even on a quiet host.
   const std::vector<std::pair<std::string, std::string>> order = {
       {"zoo:yolov5s_like@256x0.75", ""},
-      {"zoo:yolov5s_like@384x0.5", ""},
       {"zoo:resnet18_like@160x0.75", ""},
-      {"zoo:resnet18_like@256x0.5", ""},
       {"zoo:mobilenetv2_like@192x1.5", ""},
-      {"zoo:mobileone_s0@256x0.75", ""},
-      {"zoo:vgg_like@160x0.75", ""},
       // Grouped convs, squeeze-excite and a classifier far beyond the cache, as RegNet/ResNeXt have.
       {"zoo:regnety_like@160x1", ""},
-      // A full-resolution ImageNet network: residual Adds of 2.4-9.6 MiB (beyond L2; every other run's
-      // stay under 1.7 MiB and Adds of real 224x224 networks ran 28% over the near rate), 1x1 convs of
-      // 256-2048 channels in a deep model, a 2048-channel global pool and an 8 MiB classifier.
-      {"zoo:resnet50_like@224x1", ""},
       // Pattern 2EP (R-TOSS) on a detector's 3x3 layers, block 8x4 (YOLObile) on a deep net's 1x1, 3x3
       // and grouped layers, and 8-filter blocks on a mobile net's pointwise layers.
       {"zoo:yolov5s_like@256x0.75", "pattern:2"},
       {"zoo:regnety_like@160x1", "block:8x4@0.7"},
       {"zoo:mobilenetv2_like@192x1.5", "block:8x8@0.75"},
+      // A full-resolution ImageNet network: residual Adds of 2.4-9.6 MiB (beyond L2; every other run's
+      // stay under 1.7 MiB and Adds of real 224x224 networks ran 28% over the near rate), 1x1 convs of
+      // 256-2048 channels in a deep model, a 2048-channel global pool and an 8 MiB classifier.
+      {"zoo:resnet50_like@224x1", ""},
+      {"zoo:yolov5s_like@384x0.5", ""},
+      {"zoo:resnet18_like@256x0.5", ""},
+      {"zoo:mobileone_s0@256x0.75", ""},
+      {"zoo:vgg_like@160x0.75", ""},
       // What a latency-bound planner reaches for: fine blocks at high ratios, where fixed per-tile
       // costs (stride phases, epilogue) outweigh the few kept columns.
       {"zoo:yolov5s_like@256x0.75", "block:4x1@0.95"},
@@ -674,6 +674,14 @@ int64_t context_weight_bytes(const ContextRun& r) {
   double res = 0, width = 0;
   const RefModel* m = parse_context_model(r, &res, &width);
   return m ? std::llround(static_cast<double>(m->weight_bytes_w1) * width * width) : 0;
+}
+
+int64_t context_reuse_bytes(const ContextRun& r) {
+  int64_t peak = 0;  // the largest conv's input and output: the live activations at their peak
+  for (const KernelPoint& p : context_layers(r))
+    if (p.op == "conv") peak = std::max(peak, p.working_set_bytes() - p.weight_bytes());
+  const int64_t w = context_weight_bytes(r);
+  return w > 0 ? w + peak : 0;
 }
 
 std::vector<KernelPoint> context_layers(const ContextRun& r) {

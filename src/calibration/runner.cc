@@ -267,8 +267,9 @@ std::vector<Sample> run_context(const ContextRun& r, const RunnerOptions& o, int
       ins[i]->run(pool);
       if (pass >= 0) t[i].push_back(secs(a, now()) * 1e3);
     }
-  // Between two runs every layer's weights are read once: the model's weight set is the reuse distance.
-  const int64_t model_weights = context_weight_bytes(r);
+  // Between two runs every layer's weights are read once: the model's weights and activations are the
+  // reuse distance.
+  const int64_t model_weights = context_reuse_bytes(r);
   std::vector<Sample> out;
   for (size_t i = 0; i < ins.size(); ++i) {
     const KernelPoint& p = layers[i];

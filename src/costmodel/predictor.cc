@@ -177,7 +177,6 @@ struct Predictor::Impl {
                   "must be in 1.." + std::to_string(limit) + " (4x the cores of unit '" + default_unit + "')");
     llc = largest_cache(profile);
     profile_llc = model::last_level_cache_bytes(profile.device.caches);
-    weight_reuse_bytes = model::graph_weight_bytes(g);
     isa = model::dispatch_isa(profile.device);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, model::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
@@ -248,6 +247,7 @@ struct Predictor::Impl {
       nodes.push_back(std::move(n));
     }
     activation_peak = analysis::peak_activation_bytes(g, order);
+    weight_reuse_bytes = model::graph_weight_bytes(g) + activation_peak;  // model::graph_reuse_bytes
     if (std::any_of(profile.units.begin(), profile.units.end(), [](const model::UnitSpec& u) { return u.kind == "gpu"; }))
       plan_gpu_copies();
   }

@@ -131,6 +131,10 @@ int64_t graph_weight_bytes(const graph::Graph& g) {
   return bytes;
 }
 
+int64_t graph_reuse_bytes(const graph::Graph& g) {
+  return graph_weight_bytes(g) + analysis::peak_activation_bytes(g, g.topological_order());
+}
+
 std::string op_group(const graph::Graph& g, graph::OpId id, const KernelInstance& k) {
   const graph::Op& op = g.op(id);
   if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1])) {

@@ -93,6 +93,12 @@ const std::vector<std::string>& gpu_feature_names(const std::string& klass) {
   return memory;
 }
 
+const std::vector<std::string>& core_feature_names(const std::string& klass, bool gpu) {
+  static const std::vector<std::string> compute = {"macs", "lane_macs", "in_bytes", "out_bytes", "wstream_bytes", "tiles", "call"};
+  if (gpu || klass == "gemm" || !is_compute_class(klass)) return unit_feature_names(klass, gpu);
+  return compute;
+}
+
 const std::vector<std::string>& unit_feature_names(const std::string& klass, bool gpu) {
   return gpu ? gpu_feature_names(klass) : feature_names(klass);
 }

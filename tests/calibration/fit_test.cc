@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/util/error.h"
 
 using namespace hilsim::calibration;
@@ -228,6 +230,44 @@ TEST(Fit, ATermTooFewSamplesCarryIsNotFittedToTheirNoise) {
   }
   const auto fitted = fit_kernel_class(s, {"macs", "act_bytes", "call"});
   EXPECT_NEAR(fitted.params[1], 1e-7, 1e-8);
+}
+
+TEST(Fit, AClassWithFewSamplesPerTermIsFittedOnItsCoreTerms) {
+  // A sparse class's sixteen terms, its time a law of lane MACs, weight streams and tiles plus a cost
+  // per masked lane (a term outside the core). Fifteen samples are too few for sixteen terms: only the
+  // core is solved for, and the masked lanes stay at zero. Sixty samples fit them all.
+  const auto& names = hilsim::model::feature_names("sparse_fb8");
+  ASSERT_EQ(names.size(), 16u);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<double> u(0.2, 1.0);
+  auto samples = [&](int n) {
+    std::vector<Sample> s;
+    for (int i = 0; i < n; ++i) {
+      Sample x = conv_sample(i, {}, "sparse_fb8");
+      for (const auto& f : names) x.features[f] = f == "call" ? 1.0 : 1e6 * u(rng);
+      x.ms_median = 2e-8 * x.features["lane_macs"] + 1e-8 * x.features["wstream_bytes"] + 1e-7 * x.features["tiles"] +
+                    5e-8 * x.features["masked_lanes"] + 0.01;
+      s.push_back(x);
+    }
+    return s;
+  };
+  auto param = [](const hilsim::model::KernelModel& m, const std::string& f) {
+    return m.params[static_cast<size_t>(std::find(m.features.begin(), m.features.end(), f) - m.features.begin())];
+  };
+  const auto thin = fit_kernel_class(samples(15), names);
+  const auto& core = hilsim::model::core_feature_names("sparse_fb8");
+  for (const auto& f : names)
+    if (std::find(core.begin(), core.end(), f) == core.end()) EXPECT_EQ(param(thin, f), 0.0) << f;
+  EXPECT_GT(param(thin, "lane_macs"), 0.0);
+  const auto full = fit_kernel_class(samples(60), names);
+  EXPECT_NEAR(param(full, "masked_lanes"), 5e-8, 5e-9);
+  EXPECT_NEAR(param(full, "lane_macs"), 2e-8, 2e-9);
+  // The policy says how many samples a term needs: twenty are too few at three a term, enough at one.
+  const auto twenty = samples(20);
+  EXPECT_EQ(param(fit_kernel_class(twenty, names), "masked_lanes"), 0.0);
+  CalibrationPolicy loose;
+  loose.min_samples_per_term = 1;
+  EXPECT_NEAR(param(fit_kernel_class(twenty, names, loose), "masked_lanes"), 5e-8, 5e-9);
 }
 
 TEST(Fit, AFarTermLeftOutOfTheFitIsStillAnchored) {

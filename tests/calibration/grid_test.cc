@@ -339,6 +339,9 @@ TEST(KernelGrid, ContextWeightBytesAreTheWholeZooModels) {
     graph::passes::canonicalize(g);
     const double real = static_cast<double>(model::graph_weight_bytes(g));
     EXPECT_NEAR(static_cast<double>(table) / real, 1.0, 0.1) << r.model << ": " << table << " vs " << real;
+    // With the activations at their peak (the table's largest layer stands for the graph's peak).
+    const double reuse = static_cast<double>(model::graph_reuse_bytes(g));
+    EXPECT_NEAR(static_cast<double>(context_reuse_bytes(r)) / reuse, 1.0, 0.15) << r.model << ": " << context_reuse_bytes(r) << " vs " << reuse;
     ++compared;
   }
   EXPECT_GT(compared, 10);

@@ -91,7 +91,8 @@ TEST(Predictor, FittedModelAndRooflineFallback) {
 
 TEST(Predictor, FarWeightsOfAModelTheLastLevelCacheHoldsAreNotPricedAsDram) {
   // One classifier of 1024 x 1000 (4 MB, beyond L2): its far term (0.1 ms per MB) applies when the
-  // model's weights outgrow half the last level, not when they fit it.
+  // model's weights and activations outgrow the last level's share (model::kLlcHoldsShare), not when
+  // they fit it.
   graph::GraphBuilder b("head", 13);
   b.output(b.gemm(b.input("x", {1, 1024}), 1000));
   const graph::Graph g = b.finish();
@@ -109,9 +110,11 @@ TEST(Predictor, FarWeightsOfAModelTheLastLevelCacheHoldsAreNotPricedAsDram) {
     ADD_FAILURE() << "no Gemm predicted";
     return OpPrediction{};
   };
-  const int64_t weights = model::graph_weight_bytes(g);
+  const int64_t weights = model::graph_weight_bytes(g), reuse = model::graph_reuse_bytes(g);
   EXPECT_EQ(weights, 4 * (1024 * 1000 + 1000));
-  const OpPrediction held = with_llc(2 * weights), dram = with_llc(2 * weights - 8), unknown = with_llc(0);
+  EXPECT_EQ(reuse, weights + 4 * (1024 + 1000));  // the input and the output at their peak
+  const auto llc_for = [](int64_t bytes) { return static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / model::kLlcHoldsShare)); };
+  const OpPrediction held = with_llc(llc_for(reuse)), dram = with_llc(llc_for(reuse) - 64), unknown = with_llc(0);
   EXPECT_NEAR(dram.ms - held.ms, 1e-7 * static_cast<double>(weights), 1e-9);  // weights and bias stream
   EXPECT_NEAR(unknown.ms, dram.ms, 1e-12);  // no cache known: the far rate
   EXPECT_EQ(held.dram_bytes, 0);

@@ -183,13 +183,14 @@ TEST(KernelFeatures, FarWeightsAreDramReadsOnlyWhenTheLastLevelCannotHoldThem) {
   KernelInstance k = gemm_instance(1, 1000, 1024, 1, true);
   ASSERT_EQ(k.wstream_far_bytes, k.weight_bytes);
   const int64_t llc = int64_t{32} << 20;
-  EXPECT_TRUE(llc_holds(llc / 2, llc));
-  EXPECT_FALSE(llc_holds(llc / 2 + 1, llc));
+  const auto share = static_cast<int64_t>(kLlcHoldsShare * static_cast<double>(llc));
+  EXPECT_TRUE(llc_holds(share, llc));
+  EXPECT_FALSE(llc_holds(share + 1, llc));
   EXPECT_FALSE(llc_holds(1, 0));  // unknown cache: far
   KernelInstance dram = k;
   place_weights(dram, int64_t{40} << 20, llc);
   EXPECT_EQ(dram.wstream_far_bytes, k.weight_bytes);
-  place_weights(k, int64_t{5} << 20, llc);
+  place_weights(k, int64_t{4} << 20, llc);
   EXPECT_EQ(k.wstream_far_bytes, 0);
   EXPECT_EQ(k.wstream_bytes, k.weight_bytes);  // still streamed, at the near rate
 }

@@ -137,6 +137,12 @@ struct CalibrationPolicy {
   // (fit.h sibling_class): depthwise 5x5, sampled by 9 grid points and no network in context, fitted
   // 16 terms to them and ran 20-120% over on MnasNet and EfficientNet.
   int thin_class_samples = 30;
+  // A class with fewer samples than this many per term it would fit is fitted on its core terms alone
+  // (model::core_feature_names; the rest stay at zero). In a 120 s calibration on a host that spent a
+  // quarter of it in slow phases, the sparse classes had 15-21 grid samples for 16 terms: the fit went
+  // through every sample and put ResNeXt's 1x1 block-sparse layers at 8-10x their time (sparse_fb16 on
+  // masked lanes and weight streams), and sparse_fb8's at 1.5x.
+  int min_samples_per_term = 3;
 };
 
 // The policy's values as (name, value) rows, for the calibration's provenance and `--help`.

@@ -117,5 +117,8 @@ std::vector<KernelPoint> context_layers(const ContextRun& r);
 // layer once): the reuse distance of its layers' weights (model::place_weights). 0 for a family the
 // table does not hold.
 int64_t context_weight_bytes(const ContextRun& r);
+// ... and its peak activations (the largest conv's input and output): what the run touches between two
+// uses of a layer's weights, as model::graph_reuse_bytes reckons it for the zoo graph. 0 as above.
+int64_t context_reuse_bytes(const ContextRun& r);
 
 }  // namespace hilsim::calibration

@@ -47,6 +47,9 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
 // pruned setting, so that one layer's format never changes another's price (the cost model's
 // incremental queries re-price only the layers that changed).
 int64_t graph_weight_bytes(const graph::Graph& g);
+// What a run touches between two uses of one layer's weights: the weights and the peak of the live
+// activations (analysis::peak_activation_bytes).
+int64_t graph_reuse_bytes(const graph::Graph& g);
 
 // The layer kinds real networks have that one class's fit can get wrong together (each has run
 // 15-60% off its class before): "grouped conv", "1x1 on 1x1 map", "far gemm" (weights beyond a

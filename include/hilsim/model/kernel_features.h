@@ -80,13 +80,13 @@ struct KernelInstance {
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
-// Weights beyond a core's L2 share come from the last-level cache, not DRAM, when everything read
-// between two uses of them (a model's whole weight set; a calibration round's copies) fits this share
-// of it: half leaves room for the activations and for the cache's imperfect replacement. On an EPYC
-// with a 32 MiB L3, ShuffleNetV2-0.5 (5 MB of weights) and MnasNet-0.75 (13 MB) read their 4-5 MB
-// classifiers at 25-31 GB/s, models of 16 MB and more theirs at 12-14 GB/s, and a far term fitted on
-// the latter priced the former at 1.2-2.1x.
-inline constexpr double kLlcHoldsShare = 0.5;
+// Weights beyond a core's L2 share come from the last-level cache, not DRAM, when everything touched
+// between two uses of them (a model's weights and its peak activations; a calibration round's copies)
+// fits this share of it. On an EPYC with a 32 MiB (victim) L3, ShuffleNetV2-0.5 at 64 (5.4 MB of weights,
+// 0.3 MB of activations) read its 4 MB classifier at 25-53 GB/s, while MnasNet-0.75 (13 MB), a
+// ResNet-18 at half width (12 + 4 MB) and every larger model read theirs at 13-18 GB/s: a quarter of
+// the last level, not half, is what stays. A far term fitted on the latter priced the former at 2x.
+inline constexpr double kLlcHoldsShare = 0.25;
 // Whether `reuse_bytes` read between two uses of the same weights stay in a last-level cache of
 // `llc_bytes` (false when that is unknown: the far rate is the safe guess).
 bool llc_holds(int64_t reuse_bytes, int64_t llc_bytes);
@@ -128,6 +128,10 @@ const std::vector<std::string>& feature_names(const std::string& klass);
 const std::vector<std::string>& gpu_feature_names(const std::string& klass);
 const std::vector<std::string>& unit_feature_names(const std::string& klass, bool gpu);
 std::map<std::string, double> features_of(const KernelInstance& k, bool gpu = false);
+// The terms a class is fitted on when its samples are too few for all of feature_names(klass): a compute
+// kernel's MACs (executed and per lane), its streams (activations in and out, weights per tile) and its
+// per-tile and per-call costs; a memory-bound or device class's whole list (already that short).
+const std::vector<std::string>& core_feature_names(const std::string& klass, bool gpu = false);
 
 // Every feature any class uses, in one fixed order: the cost model's hot path evaluates a fitted model
 // as a dot product over this array instead of looking names up.
