@@ -255,8 +255,11 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     k.out_tiles = ceil_div(s.f, kTileFilters) * ceil_div(pixels, kTilePixels);
   }
   // Far weight streams cost extra on top of the near rate (additive, so a class calibrated without
-  // far-weight layers still charges them the near rate rather than nothing).
-  if (weight_bytes > kNearWeightBytes) k.wstream_far_bytes = k.wstream_bytes;
+  // far-weight layers still charges them the near rate rather than nothing). Inside a model every
+  // layer's first sweep comes from beyond the private caches (the rest of the model ran in between);
+  // weights beyond a core's L2 share do so on every sweep. place_weights() says whether "beyond" is
+  // the last level (no extra) or DRAM.
+  k.wstream_far_bytes = weight_bytes > kNearWeightBytes ? k.wstream_bytes : weight_bytes;
   k.work_items = k.out_tiles;
   return k;
 }
@@ -279,11 +282,11 @@ KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool 
   g.weight_bytes = (n * k + (bias ? n : 0)) * 4;
   g.out_tiles = ceil_div(n, kTilePixels) * ceil_div(m, kTileFilters);
   // The packed weights are read once per row tile (kernels/gemm: every 8-row tile sweeps all of them);
-  // beyond a core's L2 share the first sweep streams from further out (a 4096x4096 head from DRAM), the
-  // later ones find them nearer. Register tiles of 8 rows x 32 columns: a one-row classifier fills an
+  // the first sweep streams from beyond the private caches (in a model a 1 MB classifier ran at DRAM
+  // rates like a 64 MB one), the later ones find each column panel in L2. Register tiles of 8 rows x 32 columns: a one-row classifier fills an
   // eighth of each, a Linear over tokens all of it.
   g.wstream_bytes = g.weight_bytes * ceil_div(m, kTileFilters);
-  if (g.weight_bytes > kNearWeightBytes) g.wstream_far_bytes = g.weight_bytes;
+  g.wstream_far_bytes = g.weight_bytes;  // the first sweep; the panels are reused across row tiles
   g.lane_macs = ceil_div(m, kTileFilters) * kTileFilters * ceil_div(n, kTilePixels) * kTilePixels * k;
   g.work_items = g.out_tiles;
   return g;

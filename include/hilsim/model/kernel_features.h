@@ -28,10 +28,10 @@ struct KernelInstance {
   int64_t lane_macs = 0;     // sparse engine, depthwise: MACs x the vector lanes they cover (incl. idle ones)
   int64_t act_bytes = 0;     // output bytes through a transcendental activation (SiLU, sigmoid, ...)
   int64_t panel_bytes = 0;   // dense convs: the im2col panels (K x padded pixels); depthwise: padded planes
-  // Weights are streamed once per output strip/tile; where they live decides what that costs: weight
-  // sets that fit a core's L2 share (kNearWeightBytes) re-read cheaply, larger ones also count in
-  // wstream_far_bytes (the extra of reading them from DRAM) unless the last-level cache holds them
-  // between uses (llc_holds; then 0).
+  // Weights are streamed once per output strip/tile; where they live decides what that costs. The first
+  // sweep comes from beyond the private caches, and so does every sweep of a weight set larger than a
+  // core's L2 share (kNearWeightBytes): those bytes also count in wstream_far_bytes (the extra of reading
+  // them from DRAM) unless the last-level cache holds them between uses (place_weights; then 0).
   int64_t wstream_bytes = 0;
   int64_t wstream_far_bytes = 0;
   // Sparse engine: accumulators carried between channel chunks (tiles whose input outgrows L1), and
