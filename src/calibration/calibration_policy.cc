@@ -50,7 +50,8 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"grid_weight", d(p.grid_weight)},
           {"min_feature_samples", d(p.min_feature_samples)},
           {"thin_class_samples", d(p.thin_class_samples)},
-          {"min_samples_per_term", d(p.min_samples_per_term)}};
+          {"min_samples_per_term", d(p.min_samples_per_term)},
+          {"act_rate_spread", d(p.act_rate_spread)}};
 }
 
 }  // namespace hilsim::calibration

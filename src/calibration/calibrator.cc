@@ -405,7 +405,8 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     // Element-wise GELUs and sigmoids too: a 120 s calibration times only a few of them, and their erf/exp
     // approximation costs per element about what the conv epilogue's SiLU does.
     if (key.second > 0 && (model::is_compute_class(key.first) || key.first == "elementwise") && act_rates.count(key.second))
-      borrow_act_rate(m, samples_of(idx, 0), quantile(act_rates.at(key.second), 0.5), fo.policy.min_feature_samples);
+      borrow_act_rate(m, samples_of(idx, 0), quantile(act_rates.at(key.second), 0.5), fo.policy.min_feature_samples,
+                      model::is_compute_class(key.first) ? fo.policy.act_rate_spread : 0.0);
     // Pools price their reads per window element, not per byte: a stream rate on top would count them twice.
     if (key.second > 0 && !model::is_compute_class(key.first) && key.first != "pool" && stream_ms_per_byte.count(key.second))
       anchor_far_rate(m, samples_of(idx, 0), stream_ms_per_byte.at(key.second), fo.policy.min_feature_samples);

@@ -81,12 +81,17 @@ int carriers_of(const std::vector<Sample>& samples, const std::string& feature) 
   }));
 }
 
-bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, double act_ms_per_byte, int min_carriers) {
+bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, double act_ms_per_byte, int min_carriers,
+                     double max_spread) {
   if (!(act_ms_per_byte > 0)) return false;
   const auto at = std::find(m.features.begin(), m.features.end(), "act_bytes");
   if (at == m.features.end()) return false;
   const size_t i = static_cast<size_t>(at - m.features.begin());
-  if (i >= m.params.size() || carriers_of(samples, "act_bytes") >= std::max(1, min_carriers)) return false;
+  if (i >= m.params.size()) return false;
+  const double own = m.params[i];
+  const bool thin = carriers_of(samples, "act_bytes") < std::max(1, min_carriers);
+  const bool stray = max_spread > 1 && (own > max_spread * act_ms_per_byte || own * max_spread < act_ms_per_byte);
+  if (!thin && !stray) return false;
   m.params[i] = act_ms_per_byte;
   return true;
 }

@@ -497,5 +497,34 @@ TEST(Calibrator, AClassThatCouldNotFitItsActivationTakesTheOthersRate) {
   EXPECT_LT(model::evaluate_model(fit_profile(set, off).kernels.at("depthwise_conv3x3/t1"), silu), 0.2 * want);
 }
 
+TEST(Calibrator, AClassWhoseActivationRateStraysFarFromTheOthersTakesTheirs) {
+  // Two dense classes pay 1e-7 ms per SiLU output byte; a sparse class's few SiLU samples say 1e-6 (a
+  // burst, or another cost riding on them). The epilogue is one routine whichever kernel ran: beyond
+  // policy.act_rate_spread of the median the class takes the median.
+  SampleSet set;
+  set.device.cores = 2;
+  auto conv = [](const std::string& klass, int i, double act, double rate) {
+    Sample s;
+    s.klass = klass;
+    s.instance = "ctx/m/dense/t1/" + klass + std::to_string(i);
+    const double lanes = 1e5 * (i + 1) * (1 + i % 3), out = 1e4 * (i + 1);
+    s.features = {{"macs", 0.0}, {"lane_macs", lanes}, {"act_bytes", act * out}, {"call", 1}, {"threads", 1}};
+    s.ms_median = 1e-8 * lanes + rate * act * out + 2e-3;
+    return s;
+  };
+  for (const char* k : {"dense_conv3x3", "dense_conv1x1"})
+    for (int i = 0; i < 30; ++i) set.samples.push_back(conv(k, i, i % 3 == 0 ? 1.0 : 0.0, 1e-7));
+  for (int i = 0; i < 30; ++i) set.samples.push_back(conv("sparse_fb8", i, i % 5 == 0 ? 1.0 : 0.0, 1e-6));
+  auto act_rate = [](const model::KernelModel& m) {
+    return m.params[static_cast<size_t>(std::find(m.features.begin(), m.features.end(), "act_bytes") - m.features.begin())];
+  };
+  const model::Profile p = fit_profile(set);
+  EXPECT_NEAR(act_rate(p.kernels.at("dense_conv3x3/t1")), 1e-7, 1e-8);
+  EXPECT_NEAR(act_rate(p.kernels.at("sparse_fb8/t1")), 1e-7, 1e-8);
+  FitOptions off;
+  off.policy.act_rate_spread = 0;  // each class keeps its own
+  EXPECT_NEAR(act_rate(fit_profile(set, off).kernels.at("sparse_fb8/t1")), 1e-6, 1e-7);
+}
+
 }  // namespace
 }  // namespace hilsim::calibration

@@ -143,6 +143,11 @@ struct CalibrationPolicy {
   // through every sample and put ResNeXt's 1x1 block-sparse layers at 8-10x their time (sparse_fb16 on
   // masked lanes and weight streams), and sparse_fb8's at 1.5x.
   int min_samples_per_term = 3;
+  // A compute class whose fitted activation-epilogue rate (act_bytes) lies more than this factor above or
+  // below the compute classes' median takes the median (fit.h borrow_act_rate): the SiLU routine is one,
+  // whichever kernel ran before it, and sparse_fb8 fitted it from 15 grid points at 0 (one thread) and
+  // 8x the median (two), which put the YOLOs' and EfficientNet's block-sparse layers at 0.6-2.7x.
+  double act_rate_spread = 2.0;
 };
 
 // The policy's values as (name, value) rows, for the calibration's provenance and `--help`.

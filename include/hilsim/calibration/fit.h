@@ -40,9 +40,12 @@ int carriers_of(const std::vector<Sample>& samples, const std::string& feature);
 // in each class that sampled it. A compute class whose act_bytes term was left out of its fit (fewer
 // than min_carriers samples carry it: no network in context gives depthwise 3x3 a SiLU) takes
 // act_ms_per_byte, the rate of the classes that fitted it, instead of nothing (EfficientNet's SiLU
-// depthwise layers then ran 30-40% over their prediction). Returns whether it set it.
+// depthwise layers then ran 30-40% over their prediction). So does a class whose own fitted rate lies
+// more than `max_spread` times above or below the shared one (0: never): its SiLU samples were a few
+// grid points, and sparse_fb8 fitted 0 at one thread and 8x the shared rate at two, which put YOLOs'
+// and EfficientNet's block-sparse layers at 0.6-0.7x and 1.7-2.7x their time. Returns whether it set it.
 bool borrow_act_rate(model::KernelModel& m, const std::vector<Sample>& samples, double act_ms_per_byte,
-                     int min_carriers);
+                     int min_carriers, double max_spread = 0);
 
 // The class whose samples a thin class (fewer than CalibrationPolicy::thin_class_samples) is fitted
 // with besides its own, "" for none: the same kernel at another size, whose features already tell the
