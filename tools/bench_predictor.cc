@@ -323,32 +323,35 @@ int run_bench(const std::vector<std::string>& args) {
   }
   const HostSpeed host = ref_runs.empty() ? HostSpeed{} : measure_host_speed(profile, &ref_runs);
   std::fprintf(stderr, "\r%60s\r", "");
-  auto summary = [&](auto get) {
-    int within = 0;
+  // Share within +-10% and RMSPE of `get` over the rows (those at `threads` only, where it is not 0).
+  auto summary = [&](auto get, int threads = 0) {
+    int n = 0, within = 0;
     double sq = 0;
     for (const auto& r : rows) {
+      if (threads != 0 && r.threads != threads) continue;
       const double e = (get(r) - r.measured) / r.measured;
-      within += std::fabs(e) <= 0.10;
+      ++n, within += std::fabs(e) <= 0.10;
       sq += e * e;
     }
-    return std::make_pair(100.0 * within / rows.size(), 100.0 * std::sqrt(sq / rows.size()));
+    return n == 0 ? std::make_pair(0.0, 0.0) : std::make_pair(100.0 * within / n, 100.0 * std::sqrt(sq / n));
   };
-  const auto ours = summary([](const Row& r) { return r.ours; });
+  const auto ours_of = [](const Row& r) { return r.ours; };
+  const auto ours = summary(ours_of);
   // A diagnostic, not the figure: the predictions scaled by the host's slowdown since calibration.
   // Kernels follow the reference's slowdown at the exponent the calibration fitted (1 where it recorded none).
   double exponent = model::drift_exponent(profile);
   if (exponent <= 0) exponent = 1;  // 0: the calibration found no use for a correction, not kernels immune to the host
   const double slow = host.slowdown > 0 ? std::pow(host.slowdown, exponent) : 0.0;
-  const double par_slowdown =
-      par_runs.empty() ? 0.0
-                       : calibration::host_parallel_slowdown(profile.device, par_threads, calibration::quantile(par_runs, 0.1));
+  const double par_ms_now = par_runs.empty() ? 0.0 : calibration::quantile(par_runs, 0.1);
+  const double par_slowdown = par_runs.empty() ? 0.0 : calibration::host_parallel_slowdown(profile.device, par_threads, par_ms_now);
   const double par_slow = par_slowdown > 0 ? std::pow(par_slowdown, exponent) : 0.0;
   // Rows at the parallel reading's thread count follow that reading; the rest the one-thread one.
   auto host_factor = [&](const Row& r) {
     if (r.threads == par_threads && par_slow > 0) return par_slow;
     return slow > 0 ? slow : 1.0;
   };
-  const auto ours_host = summary([&](const Row& r) { return r.ours * host_factor(r); });
+  const auto ours_host_of = [&](const Row& r) { return r.ours * host_factor(r); };
+  const auto ours_host = summary(ours_host_of);
   const auto flops = summary([](const Row& r) { return r.flops; });
   const auto roof = summary([](const Row& r) { return r.roofline; });
   int rounds_within = 0;
@@ -457,7 +460,7 @@ int run_bench(const std::vector<std::string>& args) {
       if (par_slowdown > 0)
         j["host_speed"]["parallel"] = {{"threads", par_threads},
                                        {"reference_ms_at_calibration", profile.device.speed_reference.parallel_ms},
-                                       {"reference_ms_now", calibration::quantile(par_runs, 0.1)},
+                                       {"reference_ms_now", par_ms_now},
                                        {"slowdown", par_slowdown}, {"kernel_slowdown", par_slow}};
       j["end_to_end"]["ours_scaled_by_host_slowdown"] = {{"within10_pct", ours_host.first}, {"rmspe_pct", ours_host.second}};
     } else {
@@ -465,18 +468,11 @@ int run_bench(const std::vector<std::string>& args) {
     }
     // Per thread count: a shared host's threads drift apart, so the counts are read apart too.
     for (int t : thread_counts) {
-      int n = 0, within = 0, within_host = 0;
-      double sq = 0, sq_host = 0;
-      for (const auto& r : rows) {
-        if (r.threads != t) continue;
-        const double e = (r.ours - r.measured) / r.measured, eh = (r.ours * host_factor(r) - r.measured) / r.measured;
-        ++n, within += std::fabs(e) <= 0.10, within_host += std::fabs(eh) <= 0.10, sq += e * e, sq_host += eh * eh;
-      }
-      if (n == 0) continue;
+      if (std::none_of(rows.begin(), rows.end(), [t](const Row& r) { return r.threads == t; })) continue;
+      const auto a = summary(ours_of, t), b = summary(ours_host_of, t);
       auto& o = j["end_to_end_by_threads"][std::to_string(t)];
-      o["ours"] = {{"within10_pct", 100.0 * within / n}, {"rmspe_pct", 100.0 * std::sqrt(sq / n)}};
-      if (slow > 0)
-        o["ours_scaled_by_host_slowdown"] = {{"within10_pct", 100.0 * within_host / n}, {"rmspe_pct", 100.0 * std::sqrt(sq_host / n)}};
+      o["ours"] = {{"within10_pct", a.first}, {"rmspe_pct", a.second}};
+      if (slow > 0) o["ours_scaled_by_host_slowdown"] = {{"within10_pct", b.first}, {"rmspe_pct", b.second}};
     }
     j["per_kernel_median_abs_err_pct"] = op_med;
     for (const auto& [k, c] : by_class)
@@ -513,7 +509,7 @@ int run_bench(const std::vector<std::string>& args) {
     std::printf("%s\n  on %d threads the profile's reference takes %.3f ms now, %.3f ms at calibration\n"
                 "  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (a diagnostic: predictions x %.3f, at %d threads x %.3f: "
                 "the slowdowns at the profile's drift exponent)\n",
-                host.line.c_str(), par_threads, calibration::quantile(par_runs, 0.1),
+                host.line.c_str(), par_threads, par_ms_now,
                 profile.device.speed_reference.parallel_ms, "ours/host", ours_host.first, ours_host.second, slow,
                 par_threads, par_slow);
   else if (slow > 0)

@@ -250,7 +250,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     if (!ops.empty()) gaps.push_back(std::max(0.0, rt.total_ms - sum) / static_cast<double>(ops.size()));
   }
   const graph::Graph& cg = ex.compiled_graph();
-  const int64_t model_weights = model::graph_reuse_bytes(cg);  // as the cost model reckons it
+  const int64_t reuse = model::graph_reuse_bytes(cg), llc = host_llc_bytes();  // as the cost model reckons it
   std::vector<Sample> out;
   for (size_t j = 0; j < ops.size(); ++j) {
     const auto id = cg.find_op(ops[j].name);
@@ -259,7 +259,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     if (gpu && ops[j].kernel.rfind("host_", 0) == 0) continue;
     const runtime::LayerSparsity ls = eo.sparsity.for_op(ops[j].name).value_or(runtime::LayerSparsity{});
     model::OpInstance oi = model::op_instance(cg, *id, ls, r.threads, false);
-    if (!gpu) model::place_weights(oi.k, model_weights, host_llc_bytes());
+    if (!gpu) model::place_weights(oi.k, reuse, llc);
     if (!classes.empty() && std::find(classes.begin(), classes.end(), oi.k.klass) == classes.end()) continue;
     Sample s;
     s.klass = oi.k.klass;

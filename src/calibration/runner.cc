@@ -269,12 +269,12 @@ std::vector<Sample> run_context(const ContextRun& r, const RunnerOptions& o, int
     }
   // Between two runs every layer's weights are read once: the model's weights and activations are the
   // reuse distance.
-  const int64_t model_weights = context_reuse_bytes(r);
+  const int64_t reuse = context_reuse_bytes(r), llc = host_llc_bytes();
   std::vector<Sample> out;
   for (size_t i = 0; i < ins.size(); ++i) {
     const KernelPoint& p = layers[i];
     model::KernelInstance k = instance_of(p);
-    model::place_weights(k, model_weights, host_llc_bytes());
+    model::place_weights(k, reuse, llc);
     Sample s = timed_sample(k, r.key() + "/L" + std::to_string(i), r.threads, t[i]);
     if (s.ms_median > 0) out.push_back(std::move(s));
   }

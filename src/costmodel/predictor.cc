@@ -71,9 +71,8 @@ struct Predictor::Impl {
   std::optional<kernels::Isa> isa;  // the profile's dispatch path: names the kernels its machine runs
   int64_t activation_peak = 0;
   int64_t llc = 0;
-  int64_t model_weight_bytes = 0;
-  // Far weight streams come from the last-level cache when the model's whole weight set stays there
-  // between runs (model::place_weights); the profile's caches are the target's.
+  // Far weight streams come from the last-level cache when the model's weights and peak activations stay
+  // there between runs (model::place_weights); the profile's caches are the target's.
   int64_t weight_reuse_bytes = 0, profile_llc = 0;
   // Cache of per-op predictions by (node, exact setting, unit). The key keeps the ratio's bits: a
   // printed key would merge ratios that differ past its sixth digit and answer for the wrong one.
@@ -241,7 +240,6 @@ struct Predictor::Impl {
           n.bias = op.type == "Gemm" && op.input(2).has_value();
         }
       }
-      model_weight_bytes += n.weight_bytes;
       for (const auto& o : op.outputs) producer[o] = nodes.size();
       index[n.name] = nodes.size();
       nodes.push_back(std::move(n));
@@ -429,8 +427,8 @@ struct Predictor::Impl {
     if (gpu && n.gpu_copies > 0)
       p.ms += transfer_ms(copy, n.gpu_copy_bytes) + (n.gpu_copies - 1) * transfer_ms(copy, 0);
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
-    // in half the last level; weights come from DRAM unless the last level holds the whole model's
-    // weights (model::llc_holds).
+    // in half the last level; weights come from DRAM unless the last level holds the model's weights and
+    // activations (model::llc_holds, the rule place_weights applied above).
     p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;
     const int64_t act = k.in_bytes + k.out_bytes;
     const int64_t act_dram = act > llc / 2 ? act : 0;
@@ -618,9 +616,8 @@ struct Predictor::Impl {
       return r;
     }
     tasks.reserve(nodes.size());
-    std::vector<double> crossed(nodes.size(), 0.0);
-    for (size_t i = 0; i < nodes.size(); ++i) crossed[i] = crossed_copies_ms(i, r.ops, free_units != nullptr);
-    for (size_t i = 0; i < nodes.size(); ++i) r.ops[i].ms -= crossed[i];
+    // crossed_copies_ms reads only the ops' units, so the figures can be corrected in place.
+    for (size_t i = 0; i < nodes.size(); ++i) r.ops[i].ms -= crossed_copies_ms(i, r.ops, free_units != nullptr);
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       SimTask t;
