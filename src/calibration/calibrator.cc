@@ -585,12 +585,14 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   driver.measure_grid();
   driver.revisit_context();
   driver.revisit_grid();
+  driver.recheck_twins();
   driver.measure_adaptive();
   CalibrationDriver::Result dr = driver.finish();
   CalibrateResult r;
   r.samples = std::move(dr.samples);
   r.interrupted = dr.interrupted;
   r.waited_s = dr.waited_s;
+  r.rechecked = dr.rechecked;
   r.wall_s = dr.wall_s;
   if (o.gpu && !r.interrupted) {
     // The same driver and grid over the device, one "thread" (the device's own parallelism is its

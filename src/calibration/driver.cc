@@ -202,6 +202,46 @@ void CalibrationDriver::revisit_grid() {
     }
 }
 
+void CalibrationDriver::recheck_twins() {
+  if (o_.tiny || max_threads_ < 2) return;
+  struct Pair {
+    std::string one, many;
+    double deviation = 1;
+  };
+  const auto& all = r_.samples.samples;
+  std::map<std::string, std::vector<std::pair<Pair, double>>> by_class;  // pair, its speed-up ratio
+  for (const auto& [key, p] : known_) {
+    if (p.threads != max_threads_ || (p.op != "conv" && p.op != "gemm")) continue;
+    KernelPoint q = p;
+    q.threads = 1;
+    const auto a = index_.find(q.key()), b = index_.find(key);
+    if (a == index_.end() || b == index_.end() || !known_.count(q.key())) continue;
+    const double m1 = fit_ms(all[a->second]), mt = fit_ms(all[b->second]);
+    if (m1 > 0 && mt > 0) by_class[p.klass].push_back({{q.key(), key}, mt / m1});
+  }
+  std::vector<Pair> suspects;
+  for (auto& [klass, pairs] : by_class) {
+    if (static_cast<int>(pairs.size()) < pol_.twin_recheck_min_pairs) continue;
+    std::vector<double> r;
+    for (const auto& pr : pairs) r.push_back(pr.second);
+    std::nth_element(r.begin(), r.begin() + static_cast<std::ptrdiff_t>(r.size() / 2), r.end());
+    const double med = r[r.size() / 2];
+    for (auto& [pair, ratio] : pairs) {
+      pair.deviation = std::max(ratio / med, med / ratio);
+      if (pair.deviation > pol_.twin_recheck_spread) suspects.push_back(pair);
+    }
+  }
+  std::sort(suspects.begin(), suspects.end(), [](const Pair& x, const Pair& y) { return x.deviation > y.deviation; });
+  const double end = std::min(o_.budget_s, elapsed_s() + pol_.twin_recheck_share * o_.budget_s);
+  for (const Pair& pr : suspects) {
+    if (stopped() || elapsed_s() >= end) break;
+    reading_then_wait();
+    add(backend_.measure(known_.at(pr.one)));
+    add(backend_.measure(known_.at(pr.many)));
+    ++r_.rechecked;
+  }
+}
+
 void CalibrationDriver::measure_ceilings() {
   for (int t : std::set<int>{1, max_threads_}) {
     if (stopped()) break;

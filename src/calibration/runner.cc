@@ -375,6 +375,7 @@ CalibrationDriver::Result calibrate_kernels(const DriverOptions& o, const Runner
   driver.measure_grid();
   driver.revisit_context();
   driver.revisit_grid();
+  driver.recheck_twins();
   driver.measure_adaptive();
   return driver.finish();
 }

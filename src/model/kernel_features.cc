@@ -8,6 +8,7 @@
 
 #include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
+#include "hilsim/kernels/gemm.h"
 #include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/sparse_tiling.h"
 #include "hilsim/util/error.h"
@@ -283,11 +284,11 @@ KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool 
   g.out_tiles = ceil_div(n, kTilePixels) * ceil_div(m, kTileFilters);
   // The packed weights are read once per row tile (kernels/gemm: every 8-row tile sweeps all of them);
   // the first sweep streams from beyond the private caches (in a model a 1 MB classifier ran at DRAM
-  // rates like a 64 MB one), the later ones find each column panel in L2. Register tiles of 8 rows x 32 columns: a one-row classifier fills an
-  // eighth of each, a Linear over tokens all of it.
+  // rates like a 64 MB one), the later ones find each column panel in L2. Register tiles of 8 rows x 32
+  // columns, of which a thin tile computes 2 or 4 rows (one rule for every ISA's kernel).
   g.wstream_bytes = g.weight_bytes * ceil_div(m, kTileFilters);
   g.wstream_far_bytes = g.weight_bytes;  // the first sweep; the panels are reused across row tiles
-  g.lane_macs = ceil_div(m, kTileFilters) * kTileFilters * ceil_div(n, kTilePixels) * kTilePixels * k;
+  g.lane_macs = kernels::gemm_rows_computed(m) * ceil_div(n, kTilePixels) * kTilePixels * k;
   g.work_items = g.out_tiles;
   return g;
 }

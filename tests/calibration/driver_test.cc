@@ -221,3 +221,52 @@ TEST(CalibrationDriver, ContextRunsAndGridPointsAreVisitedTwiceAndKeepTheFasterV
 
 }  // namespace
 }  // namespace hilsim::calibration
+
+namespace hilsim::calibration {
+namespace {
+
+// Every GEMM point gains 1.8x from the second thread, but the first one timed on two threads caught a
+// slow phase of the second core (no gain) on its first visit.
+class StraySpeedupBackend : public MeasureBackend {
+ public:
+  Sample measure(const KernelPoint& p) override {
+    const int visit = ++visits[p.key()];
+    if (p.threads == 2 && stray.empty()) stray = p.key();
+    Sample s;
+    s.klass = p.klass, s.instance = p.key(), s.repeats = 5;
+    s.ms_median = s.ms_p10 = p.threads == 1 || (p.key() == stray && visit == 1) ? 1.8 : 1.0;
+    s.features["threads"] = p.threads;
+    return s;
+  }
+  std::vector<KernelPoint> real_layers(const std::vector<std::string>&, int) override { return {}; }
+  std::map<std::string, int> visits;
+  std::string stray;
+};
+
+TEST(CalibrationDriver, AStraySpeedupIsTimedAgainBothTwinsAndKeepsTheFasterVisit) {
+  StraySpeedupBackend backend;
+  DriverOptions o;
+  o.samples_path = testing::TempDir() + "/twins.samples.json";
+  o.budget_s = 600;
+  o.max_threads = 2;
+  o.classes = {"gemm"};
+  o.policy.slow_phase_max_tries = 0;
+  o.policy.reference_runs = o.policy.short_reference_runs = 1;
+  CalibrationDriver driver(backend, o);
+  if (driver.max_threads() < 2) GTEST_SKIP() << "one core: no thread-count twins";
+  driver.measure_grid();
+  ASSERT_FALSE(backend.stray.empty());
+  for (const auto& [key, n] : backend.visits) EXPECT_EQ(n, 1) << key;
+  driver.recheck_twins();
+  int again = 0;
+  for (const auto& [key, n] : backend.visits) again += n > 1;
+  EXPECT_EQ(again, 2);  // the stray point and its one-thread twin, nothing else
+  EXPECT_EQ(backend.visits.at(backend.stray), 2);
+  const CalibrationDriver::Result r = driver.finish();
+  EXPECT_EQ(r.rechecked, 1);
+  for (const Sample& s : r.samples.samples)
+    if (s.instance == backend.stray) EXPECT_EQ(s.ms_p10, 1.0);
+}
+
+}  // namespace
+}  // namespace hilsim::calibration

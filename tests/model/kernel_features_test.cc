@@ -8,6 +8,7 @@
 
 #include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
+#include "hilsim/kernels/gemm.h"
 #include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/opencl/cl_runtime.h"
 #include "hilsim/model/kernel_model.h"
@@ -175,8 +176,13 @@ TEST(KernelFeatures, GemmIsPricedOnItsOwnTerms) {
     EXPECT_EQ(std::find(names.begin(), names.end(), f), names.end()) << f;
   const KernelInstance head = gemm_instance(1, 1000, 1024, 1, true), tokens = gemm_instance(196, 1000, 1024, 1, true);
   const auto fh = features_of(head), ft = features_of(tokens);
-  EXPECT_EQ(fh.at("lane_macs") / fh.at("macs"), 8.0 * 1024 / 1000);  // 8-row tiles, 32-column tiles
+  EXPECT_EQ(fh.at("lane_macs") / fh.at("macs"), 2.0 * 1024 / 1000);  // a thin tile computes 2 rows; 32-column tiles
   EXPECT_LT(ft.at("lane_macs") / ft.at("macs"), 1.2);
+  // The rows the kernels compute: 2 / 4 / 8 for a tile's last 1-2 / 3-4 / 5-8 rows.
+  EXPECT_EQ(hilsim::kernels::gemm_rows_computed(1), 2);
+  EXPECT_EQ(hilsim::kernels::gemm_rows_computed(3), 4);
+  EXPECT_EQ(hilsim::kernels::gemm_rows_computed(13), 16);
+  EXPECT_EQ(hilsim::kernels::gemm_rows_computed(197), 200);
 }
 
 TEST(KernelFeatures, FarWeightsAreDramReadsOnlyWhenTheLastLevelCannotHoldThem) {

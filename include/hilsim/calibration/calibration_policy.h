@@ -32,6 +32,15 @@ struct CalibrationPolicy {
   // split over its visits, and at 120 s a second visit left gemm at 1 thread 9 samples, all one-row
   // classifiers, whose per-MAC rate then priced ConvNeXt's token GEMMs at 10x: one visit, the coverage.
   int grid_visits = 1;
+  // A conv or GEMM point whose speed-up from one thread to all of them strays beyond
+  // twin_recheck_spread x its class's median speed-up (with at least twin_recheck_min_pairs pairs) is
+  // timed again, both twins, after a wait for a fast phase, within twin_recheck_share of the budget;
+  // each keeps its faster visit. A 116 MMAC token GEMM once timed 1.08x faster on 2 threads than on 1
+  // (another calibration minutes later: 1.60x); as the class's only many-row GEMM at 2 threads it
+  // priced ConvNeXt's token GEMMs 50% over on 2 threads (AMD EPYC VM, 2 vCPUs).
+  double twin_recheck_spread = 1.3;
+  int twin_recheck_min_pairs = 4;
+  double twin_recheck_share = 0.08;
   // The gpu unit's share of its own budget for its context runs (the grid fills the gaps between them).
   double gpu_context_share = 0.5;
   // Share of the budget the initial space-filling design is sized to, at design_sample_s a sample;

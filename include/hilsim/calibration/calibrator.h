@@ -69,6 +69,7 @@ struct CalibrateResult {
   SampleSet samples;
   double wall_s = 0;
   double waited_s = 0;  // of which spent waiting out the host's slow phases
+  int rechecked = 0;    // thread-count twins timed again for a stray speed-up
   bool interrupted = false;
   std::vector<std::string> gpu_skipped;  // gpu grid points the device could not run, and why
   std::string gpu_device;                // the OpenCL device's name

@@ -78,6 +78,10 @@ class CalibrationDriver {
   // The later visits of the points measure_grid() timed, in the same order, as far as the budget goes:
   // each keeps its faster visit. Call after revisit_context(), so that the visits lie far apart.
   void revisit_grid();
+  // Times again, both twins, the conv and GEMM points whose speed-up on all threads strays far from
+  // their class's (policy.twin_recheck_*): one slow phase on the second core had made a class's only
+  // point of its kind an outlier the fit followed. Call after the grid, before the adaptive rounds.
+  void recheck_twins();
   // Adaptive rounds (nn-Meter) until the budget ends: the cell whose held-out error is worst gets new
   // design points and neighbours of its worst-predicted instance.
   void measure_adaptive();
@@ -101,6 +105,7 @@ class CalibrationDriver {
     bool interrupted = false;
     int measured = 0;  // samples taken by this run (resumed ones excluded)
     int adaptive = 0;  // of which added by the adaptive rounds
+    int rechecked = 0;  // pairs of thread-count twins timed again (recheck_twins)
   };
   Result finish();
 

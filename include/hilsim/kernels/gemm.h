@@ -37,6 +37,15 @@ struct GemmUkernel {
   Isa isa = Isa::kGeneric;
 };
 
+// Rows of an 8-row tile that every ISA's micro-kernel computes when `live` of them hold data: a thin
+// tile (a classifier over one image) runs 2 rows, a half tile 4, so weights read once feed no idle FMAs.
+// The cost model counts lane MACs with this rule (one per ISA would predict a different kernel).
+constexpr int64_t gemm_tile_rows_computed(int64_t live) { return live <= 2 ? 2 : live <= 4 ? 4 : 8; }
+// Rows computed over all tiles of an m-row GEMM.
+constexpr int64_t gemm_rows_computed(int64_t m) {
+  return m / 8 * 8 + (m % 8 ? gemm_tile_rows_computed(m % 8) : 0);
+}
+
 // The micro-kernels (register tile MR x NR, ISA in the name).
 void f32_gemm_8x32_generic(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                            bool accumulate, bool last, const UkernelEpilogue& ep);

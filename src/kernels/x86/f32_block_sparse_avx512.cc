@@ -2,6 +2,8 @@
 // each kept column costs V input loads and FB broadcasts. Partial tiles use masked loads, which do not
 // fault past the end of the input. With ColTileArgs::out set, the epilogue (activation, dropping the
 // plane's padding columns by a lane compress) runs on the registers and stores to the output directly.
+// GCC 12 flags its own _mm512_undefined_ps() inside the intrinsics headers (false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include "hilsim/kernels/sparse_conv.h"

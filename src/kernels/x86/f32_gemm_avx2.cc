@@ -101,6 +101,7 @@ void f32_gemm_8x32_avx2(size_t mr, size_t nr, size_t kc, const float* a, const f
   // 10x10 on 4) runs as one 8 x 8 sub-tile rather than two 4 x 16 with an idle vector; on an AVX2 EPYC
   // (1 thread) that took 7-12% off the c512 7x7, c512 10x10 1x1 and c256 14x14 layers.
   constexpr int R = 4, V = 2, W = 8 * V;
+  static_assert(gemm_tile_rows_computed(2) == 2 && gemm_tile_rows_computed(3) == R && gemm_tile_rows_computed(5) == 2 * R);
   if (mr <= 2 && nr > 8) {
     // One or two rows (a classifier over one image): the 4 x 16 sub-tiles computed four rows to use one,
     // 8 FMAs per 64 bytes of weights, and a 1024 x 1000 head ran at ~30 GB/s from the L3. 2 x 32 keeps 8
@@ -111,7 +112,14 @@ void f32_gemm_8x32_avx2(size_t mr, size_t nr, size_t kc, const float* a, const f
   for (size_t c0 = 0; c0 < nr; c0 += W) {
     const float* bc = ep.bias_col ? ep.bias_col + c0 : nullptr;
     if (nr - c0 <= 8) {
-      sub_tile<8, 1>(mr, nr - c0, kc, a, b + c0, c + c0, ldc, accumulate, last, ep.bias_row, bc, ep.act);
+      // Rows as gemm_tile_rows_computed says, like every other path here.
+      if (mr <= 2) {
+        sub_tile<2, 1>(mr, nr - c0, kc, a, b + c0, c + c0, ldc, accumulate, last, ep.bias_row, bc, ep.act);
+      } else if (mr <= 4) {
+        sub_tile<4, 1>(mr, nr - c0, kc, a, b + c0, c + c0, ldc, accumulate, last, ep.bias_row, bc, ep.act);
+      } else {
+        sub_tile<8, 1>(mr, nr - c0, kc, a, b + c0, c + c0, ldc, accumulate, last, ep.bias_row, bc, ep.act);
+      }
       continue;
     }
     for (size_t r0 = 0; r0 < mr; r0 += R) {

@@ -65,20 +65,21 @@ inline __m512 act_avx512(const Epilogue& e, __m512 x) {
 
 // The 8-row x NV-vector broadcast-FMA tile shared by the GEMM and implicit-GEMM micro-kernels: one k
 // step (8 broadcasts of a[0..7] against the NV vectors of B), and the activation over the whole tile.
-template <int NV>
-inline void fma_8xnv_avx512(__m512 (&acc)[8][NV], const float* a, const __m512 (&bv)[NV]) {
+// R rows (R <= 8 of a packed 8-row A panel) x NV column vectors.
+template <int NV, int R>
+inline void fma_8xnv_avx512(__m512 (&acc)[R][NV], const float* a, const __m512 (&bv)[NV]) {
 #pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < R; ++i) {
     const __m512 ai = _mm512_set1_ps(a[i]);
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
   }
 }
-template <int NV>
-inline void act_8xnv_avx512(const Epilogue& e, __m512 (&acc)[8][NV]) {
+template <int NV, int R>
+inline void act_8xnv_avx512(const Epilogue& e, __m512 (&acc)[R][NV]) {
   if (e.act == Act::kNone) return;
 #pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < R; ++i) {
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) acc[i][v] = act_avx512(e, acc[i][v]);
   }
