@@ -10,6 +10,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Input bytes one tile's channel chunk may span (about L1).
 constexpr int64_t kL1Budget = 24 * 1024;
+// What one tile's walk over a row's kept columns costs beside its FMAs, in lanes (small-plane widths).
+constexpr int64_t kTileWalkLanes = 16;
 
 }  // namespace
 
@@ -36,6 +38,14 @@ SparseTiling sparse_tiling(const ConvShape& s, int fb, int64_t phases_used) {
   // of 8 run 48 pixels unless that computes over 5% more lanes than 32 would (small planes): measured
   // ~10% faster over the bench-kernels shapes at 8x4@0.8 on AVX-512.
   if (fb == 1 && t.span >= 112) t.width = 128;
+  // Rows of up to 4 filters on small planes run narrower tiles, each tile's walk over its columns (index,
+  // broadcast) priced as kTileWalkLanes lanes: 5x5 maps had computed 64 lanes for 25 pixels and SE
+  // blocks' 1x1 maps 64 for 1, and pattern-pruned 1x1 layers of MobileNetV3 ran 1.6x slower than dense.
+  if (fb <= 4 && t.span < 64) {
+    auto cost = [&](int64_t w) { return ceil_div(t.span, w) * (w + kTileWalkLanes); };
+    for (int64_t w : {32, 16})
+      if (cost(w) < cost(t.width)) t.width = static_cast<int>(w);
+  }
   if (fb == 8 && ceil_div(t.span, 48) * 48 * 20 <= ceil_div(t.span, 32) * 32 * 21) t.width = 48;
   t.tiles = ceil_div(t.span, t.width);
   // Channel chunks: a tile's input over all channels can outgrow L1 (then every row streams it from

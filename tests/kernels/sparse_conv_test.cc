@@ -323,3 +323,26 @@ TEST(SparseConv, KernelNameWithoutPreparing) {
 
 }  // namespace
 }  // namespace hilsim::kernels
+
+namespace hilsim::kernels {
+namespace {
+
+// Rows of 1-4 filters on small planes run 32- and 16-pixel tiles (SE blocks' 1x1 maps, 5x5 stages):
+// every width on every ISA, block, pattern and CSR, in place and padded, batch 2, against the reference.
+TEST(SparseConv, SmallPlanesRunNarrowTiles) {
+  EXPECT_EQ(sparse_tiling(conv_shape(8, 8, 1, 1, 1, 1, 0, 0, 0, 0), 1).width, 16);
+  EXPECT_EQ(sparse_tiling(conv_shape(8, 8, 5, 5, 1, 1, 0, 0, 0, 0), 2).width, 32);
+  EXPECT_EQ(sparse_tiling(conv_shape(8, 8, 10, 10, 1, 1, 0, 0, 0, 0), 4).width, 64);
+  EXPECT_EQ(sparse_tiling(conv_shape(8, 8, 1, 1, 1, 1, 0, 0, 0, 0), 8).width, 32);  // 8-filter rows as before
+  uint32_t seed = 900;
+  for (const ConvShape& s : {conv_shape(37, 21, 1, 1, 1, 1, 0, 0, 0, 0), conv_shape(29, 13, 5, 5, 1, 1, 0, 0, 0, 0),
+                             conv_shape(11, 9, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2), conv_shape(13, 10, 4, 4, 3, 1, 1, 1, 1, 1),
+                             conv_shape(9, 7, 5, 3, 3, 2, 1, 1, 1, 1)}) {
+    for (int bf : {1, 2, 4}) SparseConvTester().shape(s).format(block(bf, 2, 0.5)).bias(true).seed(++seed).run();
+    if (s.kh == 3) SparseConvTester().shape(s).format(pattern(2)).seed(++seed).run();
+    if (s.kh == 1) SparseConvTester().shape(s).format(csr(0.7)).seed(++seed).run();
+  }
+}
+
+}  // namespace
+}  // namespace hilsim::kernels

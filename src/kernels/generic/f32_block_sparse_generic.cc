@@ -38,15 +38,21 @@ void generic_tile(const ColTileArgs& a) {
 
 
 ColTileFn col_tile_generic(int fb, int width) {
-  if (fb == 1 && width == 128) return &generic_tile<1, 128>;
-  if (fb == 8 && width == 48) return &generic_tile<8, 48>;
-  if (width != col_tile_width(fb)) return nullptr;
-  switch (fb) {
-    case 1: return &generic_tile<1, 64>;
-    case 2: return &generic_tile<2, 64>;
-    case 4: return &generic_tile<4, 64>;
-    case 8: return &generic_tile<8, 32>;
-    case 16: return &generic_tile<16, 16>;
+  // Widths: sparse_tiling's (col_tile_width, 128 / 48 on large planes, 32 / 16 on small ones).
+  switch (fb * 1000 + width) {
+    case 1128: return &generic_tile<1, 128>;
+    case 1064: return &generic_tile<1, 64>;
+    case 1032: return &generic_tile<1, 32>;
+    case 1016: return &generic_tile<1, 16>;
+    case 2064: return &generic_tile<2, 64>;
+    case 2032: return &generic_tile<2, 32>;
+    case 2016: return &generic_tile<2, 16>;
+    case 4064: return &generic_tile<4, 64>;
+    case 4032: return &generic_tile<4, 32>;
+    case 4016: return &generic_tile<4, 16>;
+    case 8048: return &generic_tile<8, 48>;
+    case 8032: return &generic_tile<8, 32>;
+    case 16016: return &generic_tile<16, 16>;
     default: return nullptr;
   }
 }
