@@ -78,6 +78,46 @@ void pool_planes(const Pool2dShape& s, const float* in, float* out, ThreadPool& 
   });
 }
 
+// 2x2 windows at stride 2 inside the input (DenseNet's transitions, VGG's and YOLO's downsampling):
+// each output row reads its two input rows in place. The separable path spends ~20 loop starts and a
+// padded copy on every plane, ~90 ns, which made a 1056 x 6 x 6 average pool take 0.1 ms (AMD EPYC).
+// The same compares and sums, in the same order, as the separable path.
+bool is_pool_2x2s2(const Pool2dShape& s) {
+  return s.kh == 2 && s.kw == 2 && s.stride_h == 2 && s.stride_w == 2 && !s.pad_top && !s.pad_left && !s.pad_bottom &&
+         !s.pad_right && 2 * s.out_h <= s.h && 2 * s.out_w <= s.w;
+}
+
+template <bool kMax>
+void pool_2x2s2(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) {
+  const int64_t OH = s.out_h, OW = s.out_w, H = s.h, W = s.w;
+  pool.parallel_for(static_cast<size_t>(s.n * s.c * OH), [&](size_t b0, size_t b1) {
+    for (size_t r = b0; r < b1; ++r) {
+      const int64_t plane = static_cast<int64_t>(r) / OH, oy = static_cast<int64_t>(r) % OH;
+      const float* r0 = in + plane * H * W + 2 * oy * W;
+      const float* r1 = r0 + W;
+      float* o = out + plane * OH * OW + oy * OW;
+      for (int64_t x = 0; x < OW; ++x) {
+        float t0 = r0[2 * x], t1 = r1[2 * x];
+        const float u0 = r0[2 * x + 1], u1 = r1[2 * x + 1];
+        if constexpr (kMax) {
+          t0 = t0 < u0 ? u0 : t0;
+          t1 = t1 < u1 ? u1 : t1;
+          o[x] = t0 < t1 ? t1 : t0;
+        } else {
+          o[x] = ((t0 + u0) + (t1 + u1)) / 4.0f;
+        }
+      }
+    }
+  }, 16);
+}
+
+template <bool kMax>
+void pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) {
+  s.validate();
+  if (is_pool_2x2s2(s)) return pool_2x2s2<kMax>(s, in, out, pool);
+  pool_planes<kMax>(s, in, out, pool);
+}
+
 }  // namespace
 
 void Pool2dShape::validate() const {
@@ -92,6 +132,12 @@ void Pool2dShape::validate() const {
 }
 
 PoolWork pool2d_work(const Pool2dShape& s) {
+  if (is_pool_2x2s2(s)) {  // one loop an output row, four strided reads an output
+    PoolWork w;
+    w.ops = w.strided_ops = s.n * s.c * s.out_h * s.out_w * 4;
+    w.rows = s.n * s.c * s.out_h;
+    return w;
+  }
   const int64_t ph = std::max(s.h + s.pad_top + s.pad_bottom, (s.out_h - 1) * s.stride_h + s.kh);
   const int64_t planes = s.n * s.c;
   PoolWork w;
@@ -102,8 +148,8 @@ PoolWork pool2d_work(const Pool2dShape& s) {
   return w;
 }
 
-void max_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool_planes<true>(s, in, out, pool); }
-void avg_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool_planes<false>(s, in, out, pool); }
+void max_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool2d<true>(s, in, out, pool); }
+void avg_pool2d(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) { pool2d<false>(s, in, out, pool); }
 
 void global_avg_pool(int64_t n, int64_t c, int64_t hw, const float* in, float* out, ThreadPool& pool) {
   if (n < 1 || c < 1 || hw < 1) throw Error("global_avg_pool: field 'n/c/hw'", "must be >= 1");

@@ -46,7 +46,11 @@ TEST(MemoryOps, Pooling) {
   // (13 + 0 - 3) / 2 + 1 = 6 floor, 7 with ceil_mode: the last window hangs past the input.
   const std::vector<C> cases = {{13, 13, 5, 1, 2, 2, 2, 2, 13, 13, false}, {13, 13, 3, 2, 0, 0, 0, 0, 7, 7, false},
                                 {7, 9, 3, 2, 1, 0, 0, 1, 4, 5, true},     {1, 1, 1, 1, 0, 0, 0, 0, 1, 1, false},
-                                {40, 40, 2, 2, 0, 0, 0, 0, 20, 20, false}, {7, 7, 3, 1, 1, 1, 1, 1, 7, 7, true}};
+                                {40, 40, 2, 2, 0, 0, 0, 0, 20, 20, false}, {7, 7, 3, 1, 1, 1, 1, 1, 7, 7, true},
+                                // 2x2 stride 2 read in place: odd sizes (the last row / column dropped),
+                                // tiny planes; and ceil mode, whose last window hangs past the input
+                                {7, 9, 2, 2, 0, 0, 0, 0, 3, 4, false},    {6, 6, 2, 2, 0, 0, 0, 0, 3, 3, false},
+                                {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false},    {7, 9, 2, 2, 0, 0, 0, 0, 4, 5, false}};
   int i = 0;
   for (const auto& c : cases) {
     Pool2dShape s;
