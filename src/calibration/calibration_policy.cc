@@ -22,7 +22,6 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"far_gemm_share", d(p.far_gemm_share)},
           {"global_pool_share", d(p.global_pool_share)},
           {"token_gemm_share", d(p.token_gemm_share)},
-          {"se_conv_share", d(p.se_conv_share)},
           {"many_input_concat_share", d(p.many_input_concat_share)},
           {"inner_axis_concat_share", d(p.inner_axis_concat_share)},
           {"affine_share", d(p.affine_share)},

@@ -202,7 +202,7 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   auto run_series = [&](std::vector<double>& t) { timed_rounds(round, pol, t); };
   const std::vector<double> t = steadier_series(run_series, pol.stable_spread);
   const auto id = cg.find_op(ops[targets[0]].name);
-  model::KernelInstance k = model::op_instance(cg, *id, ls, p.threads, true).k;
+  model::KernelInstance k = model::op_instance(cg, *id, ls, p.threads, true, mo.gpu.has_value()).k;
   if (!mo.gpu) place_round_weights(k, p, pol, llc);
   Sample s = timed_sample(k, p.key(), mo.gpu ? 1 : p.threads, t);
   if (mo.gpu) {
@@ -258,7 +258,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     // An op the OpenCL lowering left on the host timed the CPU, not the device.
     if (gpu && ops[j].kernel.rfind("host_", 0) == 0) continue;
     const runtime::LayerSparsity ls = eo.sparsity.for_op(ops[j].name).value_or(runtime::LayerSparsity{});
-    model::OpInstance oi = model::op_instance(cg, *id, ls, r.threads, false);
+    model::OpInstance oi = model::op_instance(cg, *id, ls, r.threads, false, gpu.has_value());
     if (!gpu) model::place_weights(oi.k, reuse, llc);
     if (!classes.empty() && std::find(classes.begin(), classes.end(), oi.k.klass) == classes.end()) continue;
     Sample s;

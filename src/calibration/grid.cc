@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "hilsim/kernels/memory_ops.h"
+#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/model/conv_kernel_class.h"
 #include "hilsim/util/error.h"
@@ -27,6 +28,7 @@ int64_t pool_pad(const KernelPoint& p) { return p.k == 2 ? 0 : p.k / 2; }
 // The class a dense-setting conv of shape `s` runs under: the runtime's rule (depthwise shapes go to the
 // depthwise kernels, every other one to the dense GEMM) through the cost model's one class table.
 std::string dense_setting_class(const kernels::ConvShape& s) {
+  if (kernels::dense_conv_runs_as_gemm(s)) return "gemm";
   return model::conv_kernel_class(s.is_depthwise() ? runtime::ConvFamily::kDepthwise : runtime::ConvFamily::kDense,
                                   s.kh, s.kw, 1);
 }
@@ -180,9 +182,9 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
       p.f = log_uniform(u[1], 8, 1024);
       if (klass == "dense_conv1x1") {
         p.k = 1;
-        p.h = p.w = log_uniform(u[2] / policy.se_conv_share, 1, 160);
-        // Squeeze-excite: 1x1 convs on a pooled 1x1 map, a GEMV of the weights, nothing to tile.
-        if (u[2] >= policy.se_conv_share) p.h = p.w = 1, p.stride = 1;
+        // From 2x2 up: a 1x1 map (squeeze-excite) runs as a GEMM (kernels::dense_conv_runs_as_gemm), whose
+        // one-row design points cover it.
+        p.h = p.w = log_uniform(u[2], 2, 160);
       }
       if (klass == "dense_conv3x3") p.k = 3;
       if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
@@ -455,12 +457,13 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
                              {"gelu", 384, 0, 28, 0, 1},    {"gelu", 1536, 0, 7, 0, 1},
                              {"concat", 96, 48, 56, 6, 1},  {"concat", 384, 48, 14, 36, 1}};
   auto wanted = [&](const std::string& k) { return std::find(classes.begin(), classes.end(), k) != classes.end(); };
-  std::vector<KernelPoint> pts;
+  std::vector<KernelPoint> pts, gemm_convs;
   std::set<std::string> seen;
   auto add = [&](KernelPoint p) {
     p.threads = threads;
     cap(p, pol);
-    if (wanted(p.klass) && seen.insert(p.key()).second) pts.push_back(p);
+    // Squeeze-excite convs run as GEMMs: after the gemm table, whose token GEMMs must lead.
+    if (wanted(p.klass) && seen.insert(p.key()).second) (p.op == "conv" && p.klass == "gemm" ? gemm_convs : pts).push_back(p);
   };
   uint64_t i = 0;
   std::vector<RefConv> convs;
@@ -501,6 +504,7 @@ std::vector<KernelPoint> reference_layers(const std::vector<std::string>& classe
     p.op = "gemm", p.klass = "gemm", p.c = c, p.f = f, p.h = p.w = 1;
     add(p);
   }
+  pts.insert(pts.end(), gemm_convs.begin(), gemm_convs.end());
   return pts;
 }
 
@@ -742,6 +746,11 @@ model::KernelInstance instance_of(const KernelPoint& p) {
   k.threads = p.threads;
   if (p.op == "conv") {
     const kernels::ConvShape s = p.conv_shape();
+    if (p.format == "dense" && kernels::dense_conv_runs_as_gemm(s)) {
+      k = model::gemm_instance(s.n, s.f, s.c, p.threads, true);  // as model::conv_op_instance prices it
+      if (p.act == 2) k.act_bytes = k.out_bytes;
+      return k;
+    }
     if (p.format == "dense") {
       k.klass = dense_setting_class(s);
     } else {

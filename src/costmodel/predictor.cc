@@ -382,8 +382,8 @@ struct Predictor::Impl {
     static const runtime::LayerSparsity kDense{};
     const runtime::LayerSparsity& setting = ls ? *ls : kDense;
     model::OpInstance oi =
-        n.conv ? model::conv_op_instance(n.shape, n.bias, n.act, setting, threads, explicit_layer, n.name)
-               : model::op_instance(g, n.id, setting, threads, explicit_layer);
+        n.conv ? model::conv_op_instance(n.shape, n.bias, n.act, setting, threads, explicit_layer, n.name, gpu)
+               : model::op_instance(g, n.id, setting, threads, explicit_layer, gpu);
     if (gpu) oi.k.compute_units = u->compute_units;  // its work-groups run in waves over these
     // A profile calibrated before the op's class had a fit of its own prices it as it did then: by the
     // older class, on that class's features (model/conv_kernel_class.h).

@@ -190,9 +190,39 @@ class GemmConv final : public PreparedConv {
   std::vector<float> bias_;
 };
 
+// Images as GEMM rows (NCHW with one pixel is [n][c]), the weights [f][c] as B transposed, bias per
+// column, the output [n][f]: NCHW with one pixel again.
+class GemmRowsConv final : public PreparedConv {
+ public:
+  GemmRowsConv(const ConvShape& s, const float* w, const float* bias, const Epilogue& ep, Isa isa)
+      : PreparedConv(s), gemm_(s.f, s.c, w, s.c, true, bias, ep, isa), bias_values_(bias ? s.f : 0) {}
+
+  void run(const float* in, float* out, ThreadPool& pool) const override {
+    gemm_.run(shape_.n, in, shape_.c, false, out, shape_.f, pool);
+  }
+  std::string kernel_name() const override { return gemm_.kernel_name(); }
+  int64_t weight_bytes() const override {
+    return static_cast<int64_t>(sizeof(float)) * (shape_.weight_count() + bias_values_);
+  }
+  int64_t executed_macs() const override { return shape_.macs(); }
+
+ private:
+  PreparedGemm gemm_;
+  int64_t bias_values_;
+};
+
 }  // namespace
 
+bool dense_conv_runs_as_gemm(const ConvShape& s) {
+  return s.groups == 1 && s.kh == 1 && s.kw == 1 && s.h == 1 && s.w == 1 && !s.pad_top && !s.pad_left &&
+         !s.pad_bottom && !s.pad_right && !s.is_depthwise();
+}
+
 std::string dense_conv_kernel_name(const ConvShape& s, Isa isa) {
+  if (dense_conv_runs_as_gemm(s)) {
+    const GemmUkernel& g = gemm_ukernel(Isa::kGeneric);  // every ISA's tile is the generic one's
+    return "gemm_f32_gemm_" + std::to_string(g.mr) + "x" + std::to_string(g.nr) + "_" + isa_name(isa);
+  }
   // Every ISA's GEMM micro-kernel has the generic one's register tile; only the ISA differs. Row strips
   // run the implicit-GEMM tile on every ISA (same register tile, same class: dense_conv3x3).
   const GemmUkernel& g = gemm_ukernel(Isa::kGeneric);
@@ -207,6 +237,7 @@ std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const f
   if (!w) throw Error("conv " + shape.str() + ": field 'weights'", "null pointer");
   if (shape.is_depthwise()) return prepare_depthwise_conv(shape, w, bias, ep, isa);
   if (gemm_ukernel(isa).nr > kMaxNr) throw Error("isa", "micro-kernel tile wider than the packing buffer");
+  if (dense_conv_runs_as_gemm(shape)) return std::make_unique<GemmRowsConv>(shape, w, bias, ep, isa);
   return std::make_unique<GemmConv>(shape, w, bias, ep, isa);
 }
 

@@ -6,6 +6,7 @@
 
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/graph/op_registry.h"
+#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/conv_lowering.h"
@@ -28,6 +29,7 @@ std::string conv_class(const kernels::ConvShape& s, const std::string& format, i
     ls.bf = bf, ls.bc = bc, ls.entries = entries;
   }
   const runtime::ConvFamily family = runtime::conv_family(s, ls);
+  if (family == runtime::ConvFamily::kDense && kernels::dense_conv_runs_as_gemm(s)) return "gemm";
   return conv_kernel_class(family, s.kh, s.kw,
                            family == runtime::ConvFamily::kSparse ? runtime::sparse_format_of(ls).row_height() : 1);
 }
@@ -50,7 +52,8 @@ int64_t concat_outer(const graph::Graph& g, const graph::Op& op) {
 }
 
 OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Activation act,
-                            const runtime::LayerSparsity& ls0, int threads, bool strict, const std::string& op_name) {
+                            const runtime::LayerSparsity& ls0, int threads, bool strict, const std::string& op_name,
+                            bool gpu_unit) {
   OpInstance r;
   runtime::LayerSparsity ls = ls0;
   const std::string problem = runtime::format_problem(cs, ls);
@@ -60,8 +63,14 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
   }
   r.format = runtime::format_name(ls.format);
   const auto fp = conv_footprint(cs, r.format, ls.ratio, ls.bf, ls.bc, ls.entries, bias);
-  r.k = conv_instance(conv_class(cs, r.format, ls.bf, ls.bc, ls.entries), cs, threads, fp.executed_macs,
-                      fp.weight_bytes);
+  const std::string klass = conv_class(cs, r.format, ls.bf, ls.bc, ls.entries);
+  if (klass == "gemm" && !gpu_unit) {
+    r.k = gemm_instance(cs.n, cs.f, cs.c, threads, bias);  // the images are the GEMM's rows
+  } else {
+    // The OpenCL lowering keeps such a conv a conv (its own 1x1 kernel).
+    r.k = conv_instance(klass == "gemm" ? conv_kernel_class(runtime::ConvFamily::kDense, 1, 1, 1) : klass, cs, threads,
+                        fp.executed_macs, fp.weight_bytes);
+  }
   if (act == graph::Activation::kSiLU || act == graph::Activation::kSigmoid || act == graph::Activation::kHardSwish)
     r.k.act_bytes = r.k.out_bytes;
   r.dense_macs = cs.macs();
@@ -69,7 +78,7 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
 }
 
 OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls0, int threads,
-                       bool strict) {
+                       bool strict, bool gpu_unit) {
   const graph::Op& op = g.op(id);
   OpInstance r;
   runtime::LayerSparsity ls = ls0;
@@ -79,7 +88,7 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
   };
   if (op.type == "Conv" && op.inputs.size() >= 2 && g.is_constant(op.inputs[1]))
     return conv_op_instance(runtime::conv_shape_of(g, op), op.input(2).has_value(), op.fused.kind, ls, threads, strict,
-                            op.name);
+                            op.name, gpu_unit);
   if (strict && ls.format != runtime::Format::kDense)
     throw Error("op '" + op.name + "'", "a " + op.type + " op cannot take a sparse format");
   if ((op.type == "Gemm" || op.type == "MatMul") && op.inputs.size() >= 2 && g.is_constant(op.inputs[1]) &&

@@ -64,7 +64,8 @@ std::string conv_kernel_name(const kernels::ConvShape& s, const runtime::LayerSp
                  : "depthwise_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
     case runtime::ConvFamily::kDense: break;
   }
-  return isa ? kernels::dense_conv_kernel_name(s, *isa) : "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
+  if (isa) return kernels::dense_conv_kernel_name(s, *isa);
+  return kernels::dense_conv_runs_as_gemm(s) ? "gemm" : "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
 }
 
 std::string kernel_class_of(const std::string& kernel) {

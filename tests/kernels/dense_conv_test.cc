@@ -16,6 +16,7 @@ using namespace testing;  // the shared shapes, data and reference conv (kernel_
 std::vector<ConvShape> cases() {
   std::vector<ConvShape> v = {
       conv_shape(3, 5, 1, 1, 1, 1, 0, 0, 0, 0),
+      conv_shape(37, 70, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 3),  // 1x1 on a 1x1 map, batch 3: runs as a GEMM
       conv_shape(13, 19, 7, 7, 1, 1, 0, 0, 0, 0),
       conv_shape(17, 33, 13, 13, 1, 2, 0, 0, 0, 0),         // 1x1 stride 2 (ResNet downsample)
       conv_shape(9, 12, 40, 40, 1, 1, 0, 0, 0, 0),          // several whole strips

@@ -6,6 +6,7 @@
 
 #include "hilsim/graph/builder.h"
 #include "hilsim/model/instances.h"
+#include "hilsim/model/kernel_features.h"
 #include "hilsim/runtime/executor.h"
 #include "hilsim/util/error.h"
 
@@ -169,6 +170,34 @@ TEST(KernelNames, TheCostModelsClassIsTheClassOfTheKernelTheRuntimePrepares) {
                                              "depthwise_conv3x3", "depthwise_conv5x5", "depthwise_conv7x7",
                                              "sparse_fb1", "sparse_fb2",
                                              "sparse_fb4", "sparse_fb8", "sparse_fb16"}));
+}
+
+// A 1x1 conv on a 1x1 map (squeeze-excite) runs as a GEMM over the images: the runtime prepares the
+// GEMM, the cost model prices the gemm class on the GEMM's features; the gpu unit keeps it a conv.
+TEST(KernelNames, AOneByOneConvOnAOnePixelMapRunsAndIsPricedAsAGemm) {
+  graph::GraphBuilder b("se_conv");
+  const std::string x = b.input("x", {2, 24, 1, 1});
+  b.output(b.conv(x, 40, 1, 1, 1, true, std::nullopt, 1, "conv"));
+  runtime::ExecOptions o;
+  o.detect_structure = false;
+  runtime::Executor ex(b.finish(), o);
+  const runtime::CompiledOp* op = nullptr;
+  for (const auto& r : ex.ops())
+    if (r.type == "Conv") op = &r;
+  ASSERT_NE(op, nullptr);
+  EXPECT_EQ(op->kernel.rfind("gemm_", 0), 0u) << op->kernel;
+  kernels::ConvShape cs = shape(24, 40, 1, 1, 1);
+  cs.n = 2, cs.h = cs.w = 1;
+  const runtime::LayerSparsity dense;
+  EXPECT_EQ(conv_kernel_name(cs, dense, kernels::active_isa()), op->kernel);
+  EXPECT_EQ(conv_kernel_name(cs, dense, std::nullopt), "gemm");
+  const OpInstance cpu = conv_op_instance(cs, true, graph::Activation::kNone, dense, 1, true, "conv");
+  EXPECT_EQ(cpu.k.klass, "gemm");
+  EXPECT_EQ(cpu.k.klass, kernel_class_of(op->kernel));
+  EXPECT_EQ(features_of(cpu.k), features_of(gemm_instance(2, 40, 24, 1, true)));
+  EXPECT_EQ(conv_op_instance(cs, true, graph::Activation::kNone, dense, 1, true, "conv", true).k.klass, "dense_conv1x1");
+  cs.h = cs.w = 2;  // two pixels: a conv again
+  EXPECT_EQ(conv_op_instance(cs, true, graph::Activation::kNone, dense, 1, true, "conv").k.klass, "dense_conv1x1");
 }
 
 }  // namespace

@@ -65,12 +65,10 @@ struct CalibrationPolicy {
   // this share of the gemm design's third coordinate: fitted on one-row classifiers alone, the per-MAC
   // cost of a memory-bound GEMV put convnext_base at 7-10x its measured time.
   double token_gemm_share = 0.6;
-  // Squeeze-excite 1x1 convs on 1x1 maps from this share of the dense_conv1x1 design's spatial
-  // coordinate (a log-uniform 1-160 map drew them in ~7% of its points); concats of many inputs
+  // Concats of many inputs
   // (DenseNet blocks: 8-64 inputs of 8-64 channels) from this share of the concat design's fourth
   // coordinate (ran ~50% over a fit on two inputs); standalone batch norms (a per-channel affine pass,
   // one tensor read where an add reads two) from this share of the elementwise design's (ran ~25% over).
-  double se_conv_share = 0.85;
   double many_input_concat_share = 0.5;
   // Concats along the last axis (a detector head's per-pixel pieces: thousands of short runs) from the
   // inner_axis_concat_share below many_input_concat_share of the same coordinate: fitted on channel

@@ -3,7 +3,7 @@
 // 3x3 stride-1 convs with row strips (kernels/dense_tiling) skip the panel on every ISA: implicit GEMM
 // from a zero-padded copy of the input rows (f32_conv3x3_rows_8x32_<isa>, "igemm" in the kernel name).
 // Any kernel size, stride, asymmetric padding, dilation and groups; depthwise shapes go to
-// depthwise_conv.h.
+// depthwise_conv.h. A 1x1 conv on a 1x1 map runs as a GEMM (dense_conv_runs_as_gemm).
 #pragma once
 
 #include <memory>
@@ -20,8 +20,15 @@ std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const f
                                                  const float* bias_or_null, const Epilogue& ep,
                                                  Isa isa = active_isa());
 
+// A 1x1 conv on a 1x1 map (squeeze-excite's two convs, a conv classifier) is a matrix-vector product
+// per image: it runs as a GEMM with the images as rows, on the thin-row tiles, weights read once. As a
+// conv its 32-pixel tiles computed 32 lanes for the one pixel: SE convs ran at ~7 GB/s of weights.
+// The cost model prices these as the gemm class (model::conv_class).
+bool dense_conv_runs_as_gemm(const ConvShape& shape);
+
 // The name prepare_dense_conv's kernel reports on a CPU running `isa`, without preparing one:
-// e.g. "dense_conv3x3_f32_gemm_8x32_avx512".
+// e.g. "dense_conv3x3_f32_gemm_8x32_avx512", or the GEMM's ("gemm_f32_gemm_8x32_avx2") for a conv that
+// runs as one.
 std::string dense_conv_kernel_name(const ConvShape& shape, Isa isa);
 
 }  // namespace hilsim::kernels

@@ -13,7 +13,8 @@
 
 namespace hilsim::model {
 
-// The class of a conv in a storage format (kernel_class_of the kernel that runs it). Dense: dense_conv1x1/3x3/5x5/kxk, depthwise_conv3x3/5x5.
+// The class of a conv in a storage format (kernel_class_of the kernel that runs it). Dense: dense_conv1x1/3x3/5x5/kxk, depthwise_conv3x3/5x5,
+// gemm for a 1x1 conv on a 1x1 map (kernels::dense_conv_runs_as_gemm).
 // Sparse formats all run one engine whose speed depends on its row height (filters per packed row):
 // sparse_fb1 (pattern, CSR, 1-filter blocks) ... sparse_fb16 (blocks of 16 or 32 filters); what the
 // format changes is captured by the features (kept MACs, storage bytes).
@@ -37,10 +38,13 @@ struct OpInstance {
 // A conv op from its shape (what op_instance does for a Conv, without touching the graph): the cost
 // model keeps each conv's shape and calls this for every setting a search tries. A format the conv
 // cannot take is an error naming `op_name` when `strict`, else the conv stays dense (as it runs).
+// `gpu_unit`: the instance the OpenCL lowering runs (a 1x1 conv on a 1x1 map stays a conv there, while
+// the CPU runs it as a GEMM: kernels::dense_conv_runs_as_gemm).
 OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Activation act,
-                            const runtime::LayerSparsity& ls, int threads, bool strict, const std::string& op_name);
+                            const runtime::LayerSparsity& ls, int threads, bool strict, const std::string& op_name,
+                            bool gpu_unit = false);
 OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::LayerSparsity& ls, int threads,
-                       bool strict);
+                       bool strict, bool gpu_unit = false);
 
 // The bytes of a graph's constant inputs (its weights, each tensor once, dense as stored in the graph):
 // what a run reads between two uses of any one layer's weights (model::place_weights). Dense even for a
