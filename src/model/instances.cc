@@ -63,13 +63,16 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
   }
   r.format = runtime::format_name(ls.format);
   const auto fp = conv_footprint(cs, r.format, ls.ratio, ls.bf, ls.bc, ls.entries, bias);
-  const std::string klass = conv_class(cs, r.format, ls.bf, ls.bc, ls.entries);
-  if (klass == "gemm" && !gpu_unit) {
-    r.k = gemm_instance(cs.n, cs.f, cs.c, threads, bias);  // the images are the GEMM's rows
+  std::string klass = conv_class(cs, r.format, ls.bf, ls.bc, ls.entries);
+  // The OpenCL lowering keeps a 1x1 conv on a 1x1 map a conv: its dense kernel, or its format's rows.
+  if (klass == "gemm" && gpu_unit)
+    klass = ls.format == runtime::Format::kDense
+                ? conv_kernel_class(runtime::ConvFamily::kDense, 1, 1, 1)
+                : conv_kernel_class(runtime::ConvFamily::kSparse, 1, 1, runtime::sparse_format_of(ls).row_height());
+  if (klass == "gemm") {
+    r.k = gemm_instance(cs.n, cs.f, cs.c, threads, bias);  // the images are the GEMM's rows, zeros and all
   } else {
-    // The OpenCL lowering keeps such a conv a conv (its own 1x1 kernel).
-    r.k = conv_instance(klass == "gemm" ? conv_kernel_class(runtime::ConvFamily::kDense, 1, 1, 1) : klass, cs, threads,
-                        fp.executed_macs, fp.weight_bytes);
+    r.k = conv_instance(klass, cs, threads, fp.executed_macs, fp.weight_bytes);
   }
   if (act == graph::Activation::kSiLU || act == graph::Activation::kSigmoid || act == graph::Activation::kHardSwish)
     r.k.act_bytes = r.k.out_bytes;

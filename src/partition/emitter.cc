@@ -77,6 +77,11 @@ EmitResult emit_model(const graph::Graph& model, const Plan& plan) {
     const graph::Op& op = sparse_conv(g, l, &cs);
     graph::Tensor* w = g.mutable_constant(op.inputs[1]);
     const runtime::FormatMask fm = runtime::make_format_mask(cs, w->f32.data(), l.setting);
+    if (runtime::conv_family(cs, l.setting) != runtime::ConvFamily::kSparse) {  // runs dense: zeros, no rows
+      for (size_t i = 0; i < fm.keep.size(); ++i)
+        if (!fm.keep[i]) w->f32[i] = 0.0f;
+      continue;
+    }
     PackedConv pc;
     pc.op = l.op;
     pc.label = fm.label;

@@ -1,5 +1,6 @@
 #include "hilsim/runtime/format_rules.h"
 
+#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/runtime/sparse_select.h"
 
@@ -11,7 +12,7 @@ std::string format_problem(const kernels::ConvShape& s, const LayerSparsity& ls)
 }
 
 ConvFamily conv_family(const kernels::ConvShape& s, const LayerSparsity& ls) {
-  if (ls.format != Format::kDense) return ConvFamily::kSparse;
+  if (ls.format != Format::kDense && !kernels::dense_conv_runs_as_gemm(s)) return ConvFamily::kSparse;
   return s.is_depthwise() ? ConvFamily::kDepthwise : ConvFamily::kDense;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/kernels/sparse_masks.h"
 #include "hilsim/runtime/format_rules.h"
@@ -71,16 +72,19 @@ SparseChoice choose_sparse_kernel(const graph::Graph& g, const graph::Op& op, co
     kernels::ConvDesc d{cs, ep, sparse_format_of(*ls)};
     r.rows = std::make_shared<const kernels::SparseRows>(kernels::pack_sparse_rows(cs, w, fm.keep, fm.fb));
     r.desc = d;
-    r.kernel = kernels::prepare_sparse_conv(d, *r.rows, bias);
     kernels::PruneMask m;
     m.keep = fm.keep;
     m.kept_saliency = fm.kept_saliency;
     r.format = format_name(ls->format);
     r.kept_saliency = m.kept_saliency;
     r.pruned_weights = kernels::apply_mask(m, w, cs.weight_count());
+    // The family rule: the sparse engine, or the dense kernel on the pruned weights (the rows stay for
+    // the OpenCL engine).
+    r.kernel = conv_family(cs, *ls) == ConvFamily::kSparse ? std::shared_ptr<kernels::PreparedConv>(kernels::prepare_sparse_conv(d, *r.rows, bias))
+                                                           : std::shared_ptr<kernels::PreparedConv>(kernels::prepare_dense_conv(cs, r.pruned_weights->data(), bias, ep));
     return r;
   }
-  if (detect_structure && !ls && cs.groups == 1) {
+  if (detect_structure && !ls && cs.groups == 1 && !kernels::dense_conv_runs_as_gemm(cs)) {
     std::vector<uint8_t> keep(static_cast<size_t>(cs.weight_count()));
     for (size_t i = 0; i < keep.size(); ++i) keep[i] = w[i] != 0.0f;
     const int fb = detect_row_height(cs, keep);

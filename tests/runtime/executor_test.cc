@@ -38,6 +38,33 @@ TEST(Executor, SparseFormatsMatchTheReferenceOnThePrunedGraph) {
     }
 }
 
+// A squeeze-excite conv (1x1 on a 1x1 map) in a sparse format runs the dense GEMM on its pruned
+// weights: the format is still reported, the zeros are in the compiled graph, the outputs match.
+TEST(Executor, APrunedSqueezeExciteConvRunsTheGemmOnItsZeros) {
+  graph::GraphBuilder b("se");
+  const std::string x = b.input("x", {2, 40, 1, 1});
+  b.output(b.conv(b.relu(b.conv(x, 24, 1, 1, 1, true, std::nullopt, 1, "fc1")), 40, 1, 1, 1, true, std::nullopt, 1, "fc2"));
+  const graph::Graph g = b.finish();
+  for (const std::string spec : {"pattern:2", "block:8x4@0.7", "csr@0.8"}) {
+    ExecOptions o;
+    o.sparsity = parse_sparsity_spec(spec);
+    Executor ex(g, o);
+    for (const auto& op : ex.ops()) {
+      EXPECT_NE(op.format, "dense") << spec << " " << op.name;
+      EXPECT_EQ(op.kernel.rfind("gemm_", 0), 0u) << spec << " " << op.kernel;
+      EXPECT_EQ(op.executed_macs, op.macs) << spec;  // zeros and all
+    }
+    int zeros = 0;
+    for (const float v : ex.compiled_graph().constant(ex.compiled_graph().op(*ex.compiled_graph().find_op("fc1")).inputs[1])->f32)
+      zeros += v == 0.0f;
+    EXPECT_GT(zeros, 40 * 24 / 2) << spec;
+    TensorMap in = random_inputs(ex.compiled_graph(), 5);
+    TensorMap want = run_reference(ex.compiled_graph(), in);
+    TensorMap got = ex.run(in);
+    for (const auto& [out, w] : want) EXPECT_LT(max_rel_error(got.at(out), w), 1e-4) << spec;
+  }
+}
+
 TEST(Executor, ZerosAlreadyInTheWeightsAreDetectedAndRunSparse) {
   graph::Graph g = small("resnet18_like");
   // Prune the graph's own weights (as an emitted model would carry them), then run without a spec.
