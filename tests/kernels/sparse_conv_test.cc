@@ -334,6 +334,13 @@ TEST(SparseConv, SmallPlanesRunNarrowTiles) {
   EXPECT_EQ(sparse_tiling(conv_shape(8, 8, 5, 5, 1, 1, 0, 0, 0, 0), 2).width, 32);
   EXPECT_EQ(sparse_tiling(conv_shape(8, 8, 10, 10, 1, 1, 0, 0, 0, 0), 4).width, 64);
   EXPECT_EQ(sparse_tiling(conv_shape(8, 8, 1, 1, 1, 1, 0, 0, 0, 0), 8).width, 32);  // 8-filter rows as before
+  // Whatever the plane, the tiling picks a tile every ISA's kernel table has.
+  for (int fb : {1, 2, 4, 8, 16})
+    for (int64_t hw = 1; hw <= 130; hw += 3)
+      for (int64_t k : {1, 3}) {
+        const SparseTiling t = sparse_tiling(conv_shape(8, 8, hw, hw, k, 1, k / 2, k / 2, k / 2, k / 2), fb);
+        EXPECT_GE(col_tile_index(fb, t.width), 0) << "fb " << fb << " width " << t.width;
+      }
   uint32_t seed = 900;
   for (const ConvShape& s : {conv_shape(37, 21, 1, 1, 1, 1, 0, 0, 0, 0), conv_shape(29, 13, 5, 5, 1, 1, 0, 0, 0, 0),
                              conv_shape(11, 9, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2), conv_shape(13, 10, 4, 4, 3, 1, 1, 1, 1, 1),

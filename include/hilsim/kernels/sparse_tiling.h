@@ -14,8 +14,20 @@ namespace hilsim::kernels {
 int64_t sparse_weight_bytes(int64_t rows, int64_t stored_cols, int fb);
 
 // Output pixels per tile for a row height fb (one-filter rows also have a 128-pixel variant, rows of 8 a
-// 48-pixel one; sparse_tiling picks).
+// 48-pixel one, rows of 1-4 filters 32- and 16-pixel ones for small planes; sparse_tiling picks).
 int col_tile_width(int fb);
+
+// Every (row height, width) tile sparse_tiling can pick, in the one order each ISA's kernel table
+// follows (col_tile_avx2 / _avx512 / _generic index their kernels by col_tile_index).
+inline constexpr int kColTileShapes[][2] = {{1, 128}, {1, 64}, {1, 32}, {1, 16}, {2, 64}, {2, 32}, {2, 16},
+                                            {4, 64},  {4, 32}, {4, 16}, {8, 48}, {8, 32}, {16, 16}};
+inline constexpr int kColTileCount = static_cast<int>(sizeof kColTileShapes / sizeof kColTileShapes[0]);
+// The position of (fb, width) in kColTileShapes, or -1.
+inline int col_tile_index(int fb, int width) {
+  for (int i = 0; i < kColTileCount; ++i)
+    if (kColTileShapes[i][0] == fb && kColTileShapes[i][1] == width) return i;
+  return -1;
+}
 
 // How the engine tiles a conv for rows of fb filters; the one rule both the engine and the cost model's
 // features (model/kernel_features) follow. Output (oy, ox) is plane position oy * wq + ox of the

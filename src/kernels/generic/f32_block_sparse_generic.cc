@@ -38,23 +38,15 @@ void generic_tile(const ColTileArgs& a) {
 
 
 ColTileFn col_tile_generic(int fb, int width) {
-  // Widths: sparse_tiling's (col_tile_width, 128 / 48 on large planes, 32 / 16 on small ones).
-  switch (fb * 1000 + width) {
-    case 1128: return &generic_tile<1, 128>;
-    case 1064: return &generic_tile<1, 64>;
-    case 1032: return &generic_tile<1, 32>;
-    case 1016: return &generic_tile<1, 16>;
-    case 2064: return &generic_tile<2, 64>;
-    case 2032: return &generic_tile<2, 32>;
-    case 2016: return &generic_tile<2, 16>;
-    case 4064: return &generic_tile<4, 64>;
-    case 4032: return &generic_tile<4, 32>;
-    case 4016: return &generic_tile<4, 16>;
-    case 8048: return &generic_tile<8, 48>;
-    case 8032: return &generic_tile<8, 32>;
-    case 16016: return &generic_tile<16, 16>;
-    default: return nullptr;
-  }
+  // In kColTileShapes' order.
+  static constexpr ColTileFn kTiles[] = {&generic_tile<1, 128>, &generic_tile<1, 64>, &generic_tile<1, 32>,
+                                         &generic_tile<1, 16>,  &generic_tile<2, 64>, &generic_tile<2, 32>,
+                                         &generic_tile<2, 16>,  &generic_tile<4, 64>, &generic_tile<4, 32>,
+                                         &generic_tile<4, 16>,  &generic_tile<8, 48>, &generic_tile<8, 32>,
+                                         &generic_tile<16, 16>};
+  static_assert(sizeof kTiles / sizeof kTiles[0] == kColTileCount);
+  const int i = col_tile_index(fb, width);
+  return i < 0 ? nullptr : kTiles[i];
 }
 
 }  // namespace hilsim::kernels

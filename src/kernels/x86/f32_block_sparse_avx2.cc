@@ -71,23 +71,15 @@ void tile_avx2(const ColTileArgs& a) {
 }  // namespace
 
 ColTileFn col_tile_avx2(int fb, int width) {
-  // Widths: sparse_tiling's (col_tile_width, 128 / 48 on large planes, 32 / 16 on small ones).
-  switch (fb * 1000 + width) {
-    case 1128: return &tile_avx2<1, 128, 1, 8>;
-    case 1064: return &tile_avx2<1, 64, 1, 8>;
-    case 1032: return &tile_avx2<1, 32, 1, 4>;
-    case 1016: return &tile_avx2<1, 16, 1, 2>;
-    case 2064: return &tile_avx2<2, 64, 2, 4>;
-    case 2032: return &tile_avx2<2, 32, 2, 4>;
-    case 2016: return &tile_avx2<2, 16, 2, 2>;
-    case 4064: return &tile_avx2<4, 64, 4, 2>;
-    case 4032: return &tile_avx2<4, 32, 4, 2>;
-    case 4016: return &tile_avx2<4, 16, 4, 2>;
-    case 8048: return &tile_avx2<8, 48, 4, 2>;
-    case 8032: return &tile_avx2<8, 32, 4, 2>;
-    case 16016: return &tile_avx2<16, 16, 4, 2>;
-    default: return nullptr;
-  }
+  // In kColTileShapes' order.
+  static constexpr ColTileFn kTiles[] = {
+      &tile_avx2<1, 128, 1, 8>, &tile_avx2<1, 64, 1, 8>, &tile_avx2<1, 32, 1, 4>, &tile_avx2<1, 16, 1, 2>,
+      &tile_avx2<2, 64, 2, 4>,  &tile_avx2<2, 32, 2, 4>, &tile_avx2<2, 16, 2, 2>, &tile_avx2<4, 64, 4, 2>,
+      &tile_avx2<4, 32, 4, 2>,  &tile_avx2<4, 16, 4, 2>, &tile_avx2<8, 48, 4, 2>, &tile_avx2<8, 32, 4, 2>,
+      &tile_avx2<16, 16, 4, 2>};
+  static_assert(sizeof kTiles / sizeof kTiles[0] == kColTileCount);
+  const int i = col_tile_index(fb, width);
+  return i < 0 ? nullptr : kTiles[i];
 }
 
 }  // namespace hilsim::kernels

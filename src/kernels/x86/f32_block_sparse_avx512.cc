@@ -108,24 +108,15 @@ void tile_avx512(const ColTileArgs& a) {
 }  // namespace
 
 ColTileFn col_tile_avx512(int fb, int width) {
-  // Widths: sparse_tiling's (col_tile_width, 128 / 48 on large planes, 32 / 16 on small ones).
-  // 8 x 48: 24 accumulators, 8 broadcasts per 24 FMAs (8 per 16 at 8 x 32) and fewer calls per row.
-  switch (fb * 1000 + width) {
-    case 1128: return &tile_avx512<1, 8>;
-    case 1064: return &tile_avx512<1, 4>;
-    case 1032: return &tile_avx512<1, 2>;
-    case 1016: return &tile_avx512<1, 1>;
-    case 2064: return &tile_avx512<2, 4>;
-    case 2032: return &tile_avx512<2, 2>;
-    case 2016: return &tile_avx512<2, 1>;
-    case 4064: return &tile_avx512<4, 4>;
-    case 4032: return &tile_avx512<4, 2>;
-    case 4016: return &tile_avx512<4, 1>;
-    case 8048: return &tile_avx512<8, 3>;
-    case 8032: return &tile_avx512<8, 2>;
-    case 16016: return &tile_avx512<16, 1>;
-    default: return nullptr;
-  }
+  // In kColTileShapes' order (width = 16 x V). 8 x 48: 24 accumulators, 8 broadcasts per 24 FMAs (8
+  // per 16 at 8 x 32) and fewer calls per row.
+  static constexpr ColTileFn kTiles[] = {&tile_avx512<1, 8>, &tile_avx512<1, 4>, &tile_avx512<1, 2>, &tile_avx512<1, 1>,
+                                         &tile_avx512<2, 4>, &tile_avx512<2, 2>, &tile_avx512<2, 1>, &tile_avx512<4, 4>,
+                                         &tile_avx512<4, 2>, &tile_avx512<4, 1>, &tile_avx512<8, 3>, &tile_avx512<8, 2>,
+                                         &tile_avx512<16, 1>};
+  static_assert(sizeof kTiles / sizeof kTiles[0] == kColTileCount);
+  const int i = col_tile_index(fb, width);
+  return i < 0 ? nullptr : kTiles[i];
 }
 
 }  // namespace hilsim::kernels
