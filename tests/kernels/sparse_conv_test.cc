@@ -306,6 +306,24 @@ TEST(SparseConv, WideTilesOfEightFilterRows) {
   }
 }
 
+// In-place 1x1 rows whose last tile ends at every vector of a sub-tile (rows of 8 filters at 32 and 48
+// pixels: AVX2 sub-tiles of 3 or 4 vectors, the first or the second sub-tile cut short; rows of 16 at
+// 16; F % fb != 0): masked loads in a partial sub-tile, none past it, and the fused store writes only
+// the valid lanes.
+TEST(SparseConv, InPlaceTailsOfEveryLength) {
+  uint32_t seed = 950;
+  const auto eps = all_epilogues();
+  for (auto [span, width] : {std::pair{3, 32}, {9, 32}, {17, 32}, {25, 32}, {289, 48}, {299, 48}, {307, 48},
+                             {313, 48}, {335, 48}}) {
+    const ConvShape s = conv_shape(12, 20, 1, span, 1, 1, 0, 0, 0, 0);
+    ASSERT_EQ(sparse_tiling(s, 8).width, width) << span;
+    for (auto [bf, bc] : {std::pair{8, 4}, std::pair{16, 2}}) {
+      ++seed;
+      SparseConvTester().shape(s).format(block(bf, bc, 0.5)).epilogue(eps[seed % eps.size()]).seed(seed).run();
+    }
+  }
+}
+
 TEST(SparseConv, KernelNameWithoutPreparing) {
   const ConvShape s = conv_shape(18, 32, 10, 10, 3, 1, 1, 1, 1, 1);
   const std::vector<float> w = random_floats(static_cast<size_t>(s.weight_count()), 7);

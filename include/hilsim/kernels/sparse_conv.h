@@ -75,6 +75,7 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
 // acc, filter f < nf writes ep's activation of lane 16 * v + l, for each set bit l of lane_mask[v],
 // packed in lane order at out + f * out_stride + out_at[v]. Lanes that are padding columns of the
 // plane (or past its end) are left out, so the tile goes straight to the NCHW output: no second pass.
+// acc is then scratch (the AVX2 kernels stage the tile there, in L1, for the epilogue).
 struct ColTileArgs {
   const float* base;
   const int64_t* off;
