@@ -40,9 +40,12 @@ SparseTiling sparse_tiling(const ConvShape& s, int fb, int64_t phases_used) {
   t.tiles = ceil_div(t.span, t.width);
   // Channel chunks: a tile's input over all channels can outgrow L1 (then every row streams it from
   // L2); rows then run chunk by chunk, carrying their accumulators in a small buffer.
+  // Per channel and phase a tile reads its width plus the window's reach: (kh - 1) rows and (kw - 1)
+  // columns of the phase plane. (A whole extra row had been counted: a 128-channel 20x20 3x3 layer ran
+  // 3 chunks, one of 4 channels, where 2 fit.)
   if (phases_used < 0) phases_used = std::min(s.kh, s.stride_h) * std::min(s.kw, s.stride_w);
-  const int64_t per_ch = t.direct ? t.width : std::max<int64_t>(phases_used, 1) *
-                                                 (t.width + ((s.kh - 1) * s.dil_h / s.stride_h + 1) * t.wq);
+  const int64_t reach = (s.kh - 1) * s.dil_h / s.stride_h * t.wq + (s.kw - 1) * s.dil_w / s.stride_w;
+  const int64_t per_ch = t.direct ? t.width : std::max<int64_t>(phases_used, 1) * (t.width + reach);
   t.chunk_c = std::clamp<int64_t>(kL1Budget / (per_ch * 4), 1, std::max<int64_t>(1, s.c));
   t.chunks = ceil_div(s.c, t.chunk_c);
   return t;

@@ -70,7 +70,8 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
 
 // Micro-kernel contract (generic/, x86/): acc[f * T + t] = start + sum_j vals[j * vstride + f] *
 // base[off[j] + t] for f < FB, t < T, where start = init[f * T + t] when init is set (a later channel
-// chunk; init may equal acc) and bias[f] otherwise; only lanes t < valid are read from base.
+// chunk; init may equal acc) and bias[f] otherwise; only lanes t < valid are read from base, and acc's
+// lanes t >= valid are left unspecified.
 // Fused epilogue (out set; only kernels for which col_tile_writes_output(isa) is true): instead of
 // acc, filter f < nf writes ep's activation of lane 16 * v + l, for each set bit l of lane_mask[v],
 // packed in lane order at out + f * out_stride + out_at[v]. Lanes that are padding columns of the

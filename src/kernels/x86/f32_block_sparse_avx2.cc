@@ -5,8 +5,8 @@
 // so any stall idled a pipe, and 12 cut the walks per tile (6 -> 4 at 8 x 48, 4 -> 3 at 8 x 32) and
 // the loads per FMA. A sub-tile holds whichever of its inputs (C) or broadcasts (FBc) are fewer and
 // streams the others, so 12 accumulators + the held set + 1 fit 16 registers. Partial tiles use masked
-// loads (masked-off lanes read as zero and never fault); sub-tiles wholly past `valid` only copy their
-// start. With ColTileArgs::out set, the tile then applies the epilogue to acc (still in L1) and stores
+// loads (masked-off lanes read as zero and never fault) on only the vectors that hold valid lanes;
+// sub-tiles wholly past `valid` do nothing. With ColTileArgs::out set, the tile then applies the epilogue to acc (still in L1) and stores
 // to the output itself.
 #include <immintrin.h>
 
@@ -147,6 +147,20 @@ inline void sub_tile(const ColTileArgs& a, int f0, int64_t q) {
     for (int v = 0; v < C; ++v) _mm256_storeu_ps(a.acc + (f0 + f) * T + q + 8 * v, acc[f][v]);
 }
 
+// The sub-tile at q when fewer than 8C of its pixels are valid (an in-place tile cut short by the plane's
+// end): only as many vectors as hold valid pixels. A 100-pixel 1x1 plane in 32-pixel tiles otherwise
+// computed 128 lanes (112 with the 2-vector sub-tiles of before).
+template <int T, int FBc, int C>
+void sub_tile_tail(const ColTileArgs& a, int f0, int64_t q) {
+  if constexpr (C > 1) {
+    if (a.valid - q <= 8 * (C - 1)) {
+      sub_tile_tail<T, FBc, C - 1>(a, f0, q);
+      return;
+    }
+  }
+  sub_tile<T, FBc, C>(a, f0, q);
+}
+
 // An FB x T tile as sub-tiles of C vectors and, down the filters, FBs... filters each.
 template <int T, int C, int... FBs>
 void tile_avx2(const ColTileArgs& a) {
@@ -154,7 +168,12 @@ void tile_avx2(const ColTileArgs& a) {
   int f0 = 0;
   (
       [&] {
-        for (int64_t q = 0; q < T; q += 8 * C) sub_tile<T, FBs, C>(a, f0, q);
+        for (int64_t q = 0; q < T; q += 8 * C) {
+          if (a.valid - q >= 8 * C)
+            sub_tile<T, FBs, C>(a, f0, q);
+          else if (a.valid > q)
+            sub_tile_tail<T, FBs, C>(a, f0, q);
+        }
         f0 += FBs;
       }(),
       ...);
