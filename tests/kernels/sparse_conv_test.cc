@@ -270,12 +270,18 @@ TEST(SparseTiling, WidthPlanesAndChunks) {
   EXPECT_EQ(sparse_tiling(conv_shape(512, 512, 7, 7, 3, 1, 1, 1, 1, 1), 8).width, 32);
   EXPECT_EQ(sparse_tiling(big, 1).width, 128);
   EXPECT_EQ(sparse_tiling(big, 4).width, col_tile_width(4));
-  // 1x1 stride 1 unpadded reads in place: 48 floats per channel, 24 KiB -> 128 channels per chunk.
+  // 1x1 stride 1 unpadded reads in place: 48 floats per channel, 28 KiB -> at most 149 channels per
+  // chunk, so 3 equal chunks of 100 (not 149, 149, 2).
   const SparseTiling d = sparse_tiling(conv_shape(300, 16, 12, 8, 1, 1, 0, 0, 0, 0), 8);
   EXPECT_TRUE(d.direct);
   EXPECT_EQ(d.width, 48);
-  EXPECT_EQ(d.chunk_c, 128);
+  EXPECT_EQ(d.chunk_c, 100);
   EXPECT_EQ(d.chunks, 3);
+  // Padded 3x3: per channel the tile's 48 lanes plus the window's reach, 2 rows of 82 and 2 columns
+  // (214 floats): all 32 channels of an 80x80 layer fit one chunk, 64 of a 56x56 one take two.
+  EXPECT_EQ(sparse_tiling(conv_shape(32, 32, 80, 80, 3, 1, 1, 1, 1, 1), 8).chunks, 1);
+  EXPECT_EQ(sparse_tiling(big, 8).chunks, 2);
+  EXPECT_EQ(sparse_tiling(big, 8).chunk_c, 32);
   // Every width the rule picks has a kernel on every ISA.
   for (int fb : {1, 2, 4, 8, 16})
     for (const ConvShape& s : {big, conv_shape(300, 16, 12, 8, 1, 1, 0, 0, 0, 0)}) {
