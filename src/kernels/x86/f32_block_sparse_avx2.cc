@@ -6,8 +6,8 @@
 // the loads per FMA. A sub-tile holds whichever of its inputs (C) or broadcasts (FBc) are fewer and
 // streams the others, so 12 accumulators + the held set + 1 fit 16 registers. Partial tiles use masked
 // loads (masked-off lanes read as zero and never fault) on only the vectors that hold valid lanes;
-// sub-tiles wholly past `valid` do nothing. With ColTileArgs::out set, the tile then applies the epilogue to acc (still in L1) and stores
-// to the output itself.
+// sub-tiles wholly past `valid` do nothing. With ColTileArgs::out set, the tile then applies the
+// epilogue to acc (still in L1) and stores to the output itself.
 #include <immintrin.h>
 
 #include <algorithm>
