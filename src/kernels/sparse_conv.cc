@@ -130,7 +130,7 @@ ColTileFn tile_for(int fb, int width, Isa isa) {
 
 bool col_tile_writes_output(Isa isa) {
 #if defined(__x86_64__)
-  return isa == Isa::kAvx512 && isa_supported(Isa::kAvx512);
+  return (isa == Isa::kAvx512 && isa_supported(Isa::kAvx512)) || (isa == Isa::kAvx2 && isa_supported(Isa::kAvx2));
 #else
   (void)isa;
   return false;
@@ -188,9 +188,10 @@ class KeptColumnConv final : public PreparedConv {
     const int64_t chunk_c = t.chunk_c;
     tile_ = tile_for(sub_, t.width, isa);
     if (!tile_) throw Error(label_, "no micro-kernel for rows of " + std::to_string(sub_) + " filters");
-    // Where each 16-lane vector of a tile lands in the output when the kernel stores it (fused epilogue):
-    // its lanes at plane columns < OW, which are consecutive output pixels (a row's padding columns
-    // sit exactly between the end of one output row and the start of the next).
+    // Where each 16-lane vector of a tile lands in the output when the kernel stores it (fused epilogue;
+    // AVX2 kernels take the two 8-lane halves of each): its lanes at plane columns < OW, which are
+    // consecutive output pixels (a row's padding columns sit exactly between the end of one output row
+    // and the start of the next).
     fused_ = col_tile_writes_output(isa) && T_ % 16 == 0;
     if (fused_) {
       const int64_t OW = s.out_w(), vecs = tiles_ * T_ / 16;

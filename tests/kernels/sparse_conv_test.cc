@@ -88,7 +88,7 @@ std::vector<ConvShape> odd_shapes() {
       conv_shape(5, 8, 7, 7, 3, 1, 1, 1, 1, 1, 1, 1, 2),  // batch 2
       conv_shape(3, 5, 13, 13, 5, 2, 2, 2, 2, 2),      // 5x5 stride 2
       conv_shape(17, 20, 40, 40, 3, 1, 1, 1, 1, 1),    // many tiles
-      conv_shape(70, 37, 13, 13, 3, 1, 1, 1, 1, 1),    // input tile past L1: channel chunks
+      conv_shape(130, 37, 13, 13, 3, 1, 1, 1, 1, 1),   // input tile past L1: channel chunks (rows of 1, 8, 16)
       conv_shape(200, 9, 7, 7, 1, 1, 0, 0, 0, 0),      // chunked 1x1 read in place
       conv_shape(150, 10, 13, 13, 3, 2, 1, 0, 0, 1),   // chunked, stride 2
       ns,
@@ -270,12 +270,18 @@ TEST(SparseTiling, WidthPlanesAndChunks) {
   EXPECT_EQ(sparse_tiling(conv_shape(512, 512, 7, 7, 3, 1, 1, 1, 1, 1), 8).width, 32);
   EXPECT_EQ(sparse_tiling(big, 1).width, 128);
   EXPECT_EQ(sparse_tiling(big, 4).width, col_tile_width(4));
-  // 1x1 stride 1 unpadded reads in place: 48 floats per channel, 24 KiB -> 128 channels per chunk.
+  // 1x1 stride 1 unpadded reads in place: 48 floats per channel, 28 KiB -> at most 149 channels per
+  // chunk, so 3 equal chunks of 100 (not 149, 149, 2).
   const SparseTiling d = sparse_tiling(conv_shape(300, 16, 12, 8, 1, 1, 0, 0, 0, 0), 8);
   EXPECT_TRUE(d.direct);
   EXPECT_EQ(d.width, 48);
-  EXPECT_EQ(d.chunk_c, 128);
+  EXPECT_EQ(d.chunk_c, 100);
   EXPECT_EQ(d.chunks, 3);
+  // Padded 3x3: per channel the tile's 48 lanes plus the window's reach, 2 rows of 82 and 2 columns
+  // (214 floats): all 32 channels of an 80x80 layer fit one chunk, 64 of a 56x56 one take two.
+  EXPECT_EQ(sparse_tiling(conv_shape(32, 32, 80, 80, 3, 1, 1, 1, 1, 1), 8).chunks, 1);
+  EXPECT_EQ(sparse_tiling(big, 8).chunks, 2);
+  EXPECT_EQ(sparse_tiling(big, 8).chunk_c, 32);
   // Every width the rule picks has a kernel on every ISA.
   for (int fb : {1, 2, 4, 8, 16})
     for (const ConvShape& s : {big, conv_shape(300, 16, 12, 8, 1, 1, 0, 0, 0, 0)}) {
@@ -302,6 +308,24 @@ TEST(SparseConv, WideTilesOfEightFilterRows) {
     for (double ratio : {0.0, 0.8}) {
       ++seed;
       SparseConvTester().shape(s).format(block(8, 4, ratio)).epilogue(eps[seed % eps.size()]).seed(seed).run();
+    }
+  }
+}
+
+// In-place 1x1 rows whose last tile ends at every vector of a sub-tile (rows of 8 filters at 32 and 48
+// pixels: AVX2 sub-tiles of 3 or 4 vectors, the first or the second sub-tile cut short; rows of 16 at
+// 16; F % fb != 0): masked loads in a partial sub-tile, none past it, and the fused store writes only
+// the valid lanes.
+TEST(SparseConv, InPlaceTailsOfEveryLength) {
+  uint32_t seed = 950;
+  const auto eps = all_epilogues();
+  for (auto [span, width] : {std::pair{3, 32}, {9, 32}, {17, 32}, {25, 32}, {289, 48}, {299, 48}, {307, 48},
+                             {313, 48}, {335, 48}}) {
+    const ConvShape s = conv_shape(12, 20, 1, span, 1, 1, 0, 0, 0, 0);
+    ASSERT_EQ(sparse_tiling(s, 8).width, width) << span;
+    for (auto [bf, bc] : {std::pair{8, 4}, std::pair{16, 2}}) {
+      ++seed;
+      SparseConvTester().shape(s).format(block(bf, bc, 0.5)).epilogue(eps[seed % eps.size()]).seed(seed).run();
     }
   }
 }

@@ -70,11 +70,13 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
 
 // Micro-kernel contract (generic/, x86/): acc[f * T + t] = start + sum_j vals[j * vstride + f] *
 // base[off[j] + t] for f < FB, t < T, where start = init[f * T + t] when init is set (a later channel
-// chunk; init may equal acc) and bias[f] otherwise; only lanes t < valid are read from base.
+// chunk; init may equal acc) and bias[f] otherwise; only lanes t < valid are read from base, and acc's
+// lanes t >= valid are left unspecified.
 // Fused epilogue (out set; only kernels for which col_tile_writes_output(isa) is true): instead of
 // acc, filter f < nf writes ep's activation of lane 16 * v + l, for each set bit l of lane_mask[v],
 // packed in lane order at out + f * out_stride + out_at[v]. Lanes that are padding columns of the
 // plane (or past its end) are left out, so the tile goes straight to the NCHW output: no second pass.
+// acc is then scratch (the AVX2 kernels stage the tile there, in L1, for the epilogue).
 struct ColTileArgs {
   const float* base;
   const int64_t* off;
