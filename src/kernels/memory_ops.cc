@@ -21,8 +21,7 @@ constexpr size_t kFlatGrain = 16384;
 // Separable pooling: a horizontal pass over a padded plane, then a vertical pass; O(kh + kw) per output
 // instead of O(kh * kw), and both passes are unit-stride for stride 1.
 template <bool kMax>
-void pool_planes(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) {
-  s.validate();
+void pool_planes(const Pool2dShape& s, const float* in, float* out, ThreadPool& pool) {  // s validated by pool2d
   const float fill = kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
   const int64_t ph = std::max(s.h + s.pad_top + s.pad_bottom, (s.out_h - 1) * s.stride_h + s.kh);
   const int64_t pw = std::max(s.w + s.pad_left + s.pad_right, (s.out_w - 1) * s.stride_w + s.kw);
