@@ -54,6 +54,7 @@ check "$HILSIM" plan "$M" --profile "$X" --target-speedup 1.2 --out "$TMP/plan.j
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted"
 check "$HILSIM" report "$M" --profile "$X" --out "$TMP/report.html"
 check "$HILSIM" validate "$TMP/emitted" --repeat 2
+check "$HILSIM" validate "$TMP/emitted" --repeat 2 --profile "$X"
 check "$HILSIM" emit "$M" --plan "$TMP/plan.json" --out "$TMP/emitted_lib" --lib
 check "$HILSIM" validate "$TMP/emitted_lib" --repeat 2
 check "$HILSIM" compare-profiles "$X" "$X" --models "$M"
