@@ -26,9 +26,11 @@ TEST_P(GemmTest, MicroKernelPartialTiles) {
   const size_t MR = uk.mr, NR = uk.nr, kc = 37;
   const auto a = random_floats(MR * kc, 1), b = random_floats(kc * NR, 2), br = random_floats(MR, 3),
              bc = random_floats(NR, 4), c0 = random_floats(MR * 40, 5);
-  for (size_t mr : {size_t(1), size_t(2), size_t(3), size_t(4), MR - 3, MR})  // every row path
-    // 8, 9, 24, 25: a 16-column half that ends within (AVX2: one 8 x 8 sub-tile) or past its first 8.
-    for (size_t nr : {size_t(1), size_t(8), size_t(9), size_t(15), size_t(16), size_t(17), size_t(24), size_t(25), NR})
+  for (size_t mr : {size_t(1), size_t(2), size_t(3), size_t(4), MR - 3, MR - 1, MR})  // every row path
+    // 8, 9, 24, 25: a 16-column half that ends within (AVX2: one 8 x 8 sub-tile) or past its first 8;
+    // 25-32 with 5-8 rows: AVX2's two 4 x 24 sub-tiles and an 8 x 8 one.
+    for (size_t nr : {size_t(1), size_t(8), size_t(9), size_t(15), size_t(16), size_t(17), size_t(24), size_t(25),
+                      NR - 2, NR})
       for (int mode = 0; mode < 3; ++mode) {
         const bool accumulate = mode == 2;
         UkernelEpilogue ep;

@@ -1,8 +1,8 @@
 // f32 GEMM micro-kernel for AVX2 + FMA, same 8 x 32 tile and packing as the AVX-512 one. The whole tile
 // would need 32 ymm accumulators and AVX2 has 16 registers, so it runs as sub-tiles of R rows x V ymm
-// columns (R * V = 8 accumulators), each over the full kc with its own C load / store: enough
-// independent FMA chains for the 5-cycle latency, A broadcast straight from memory, and sub-tiles past
-// mr / nr skipped.
+// columns (R * V = 12 accumulators for full tiles, 8 for thin and narrow ones), each over the full kc
+// with its own C load / store: enough independent FMA chains for the FMA latency, A broadcast straight
+// from memory, and sub-tiles past mr / nr skipped.
 #include <immintrin.h>
 
 #include "hilsim/kernels/gemm.h"
@@ -95,8 +95,9 @@ inline void sub_tile(size_t mr, size_t nr, size_t kc, const float* a, const floa
 
 void f32_gemm_8x32_avx2(size_t mr, size_t nr, size_t kc, const float* a, const float* b, float* c, size_t ldc,
                         bool accumulate, bool last, const UkernelEpilogue& ep) {
-  // 4 rows x 16 columns: per k step 2 B loads + 4 broadcasts feed 8 FMAs. Measured on Zen 1 against
-  // 8 x 8 strips (9 loads per 8 FMAs, ~8% slower on 3x3 convs) and 6 + 2 rows x 16 (no better).
+  // Tiles of 3-4 rows or of 9-24 columns: 4 rows x 16 columns, per k step 2 B loads + 4 broadcasts feed 8
+  // FMAs. Measured on Zen 1 against 8 x 8 strips (9 loads per 8 FMAs, ~8% slower on 3x3 convs) and
+  // 6 + 2 rows x 16 (no better).
   // A 16-column half whose columns end within its first 8 (strip tails: 7x7 maps end on 17 columns,
   // 10x10 on 4) runs as one 8 x 8 sub-tile rather than two 4 x 16 with an idle vector; on an AVX2 EPYC
   // (1 thread) that took 7-12% off the c512 7x7, c512 10x10 1x1 and c256 14x14 layers.
@@ -107,6 +108,21 @@ void f32_gemm_8x32_avx2(size_t mr, size_t nr, size_t kc, const float* a, const f
     // 8 FMAs per 64 bytes of weights, and a 1024 x 1000 head ran at ~30 GB/s from the L3. 2 x 32 keeps 8
     // accumulators and does 8 FMAs per 128 bytes.
     sub_tile<2, 4>(mr, nr, kc, a, b, c, ldc, accumulate, last, ep.bias_row, ep.bias_col, ep.act);
+    return;
+  }
+  if (mr > 4 && nr > 24) {
+    // A tile of 5-8 rows and 25-32 columns: 4 x 24 for each half of the rows (12 accumulators; 3 B loads and
+    // 4 broadcasts per 12 FMAs), then the last 8 columns for all 8 rows (8 accumulators), the implicit-GEMM
+    // conv's split (f32_conv3x3_rows_avx2.cc). On an AVX2 EPYC (Zen 3, 1 thread) the micro-kernel alone ran
+    // at 83-87 GFLOP/s against 64-72 for four 4 x 16 sub-tiles, whose 8 chains leave the two FMA pipes short
+    // of the 4-cycle latency's 8 in flight whenever a load stalls; 3 + 3 + 2 rows x 32 and 6 + 2 rows x 16 ran
+    // no faster than 4 x 16. Rows past mr compute zeros, unstored, as gemm_tile_rows_computed says (8).
+    const float* br = ep.bias_row;
+    sub_tile<4, 3>(mr, nr, kc, a, b, c, ldc, accumulate, last, br, ep.bias_col, ep.act);
+    sub_tile<4, 3>(mr - 4, nr, kc, a + 4, b, c + 4 * ldc, ldc, accumulate, last, br ? br + 4 : nullptr, ep.bias_col,
+                   ep.act);
+    sub_tile<8, 1>(mr, nr - 24, kc, a, b + 24, c + 24, ldc, accumulate, last, br, ep.bias_col ? ep.bias_col + 24 : nullptr,
+                   ep.act);
     return;
   }
   for (size_t c0 = 0; c0 < nr; c0 += W) {
