@@ -429,7 +429,7 @@ struct Predictor::Impl {
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
     // in half the last level; weights come from DRAM unless the last level holds the model's weights and
     // activations (model::llc_holds, the rule place_weights applied above).
-    p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes;
+    p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes + k.resweep_bytes;  // later sweeps: from the caches
     const int64_t act = k.in_bytes + k.out_bytes;
     const int64_t act_dram = act > llc / 2 ? act : 0;
     const int64_t w_dram = model::llc_holds(weight_reuse_bytes, profile_llc) ? 0 : k.weight_bytes;

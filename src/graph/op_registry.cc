@@ -132,9 +132,13 @@ std::vector<OpSpec> build() {
   OpSpec gelu = op("Gelu", 11, {opt("approximate", A::kString, "none")}, ew);
   gelu.importable = false;
   v.push_back(std::move(gelu));
-  for (OpSpec& s : v)
+  for (OpSpec& s : v) {
     for (const char* t : {"Erf", "Exp", "Gelu", "Pow", "Sigmoid", "Softmax", "Tanh"})
       if (s.type == t) s.math_per_element = true;
+    // kernels::layer_norm and kernels::softmax (math_ops.cc)
+    if (s.type == "LayerNormalization") s.input_reads = 3;
+    if (s.type == "Softmax") s.input_reads = 2, s.output_writes = 3;
+  }
   std::sort(v.begin(), v.end(), [](const OpSpec& a, const OpSpec& b) { return a.type < b.type; });
   return v;
 }

@@ -109,9 +109,12 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
     if (!t.empty()) (g.is_constant(t) ? w : in) += tensor_bytes(t), ++n_in;
   for (const auto& t : op.outputs)
     if (!t.empty()) out += tensor_bytes(t);
+  const graph::OpSpec* spec = graph::find_op_spec(op.type);
   r.k = memory_instance(memory_class(op.type), in, out, threads);
   r.k.weight_bytes = w;
-  if (const graph::OpSpec* spec = graph::find_op_spec(op.type); spec && spec->math_per_element) r.k.act_bytes = out;
+  // A multi-pass kernel's extra sweeps; its elements and math stay one per output.
+  if (spec) r.k.resweep_bytes = in * (spec->input_reads - 1) + out * (spec->output_writes - 1);
+  if (spec && spec->math_per_element) r.k.act_bytes = out;
   if (r.k.klass == "concat") {
     r.k.inputs = r.k.launches = n_in;  // OpenCL copies each input with a launch of its own
     r.k.extra_runs = n_in * (concat_outer(g, op) - 1);

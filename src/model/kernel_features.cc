@@ -141,7 +141,7 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFMaskedLanes] = d(k.masked_lane_macs);
     f[kFChunkCalls] = d(k.chunk_calls);
   } else {
-    f[kFBytes] = d(k.in_bytes + k.out_bytes);
+    f[kFBytes] = d(k.in_bytes + k.out_bytes + k.resweep_bytes);
     f[kFFarBytes] = k.in_bytes + k.out_bytes > kNearActBytes ? d(k.in_bytes + k.out_bytes) : 0.0;
     f[kFElements] = d(k.out_bytes / 4);
     f[kFActBytes] = d(k.act_bytes);

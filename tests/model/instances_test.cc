@@ -96,6 +96,28 @@ TEST(OpInstance, TranscendentalElementwiseOpsCarryTheirMathElements) {
   for (const char* t : {"Add", "Relu", "Neg"}) EXPECT_EQ(last_of(t).act_bytes, 0) << t;
 }
 
+TEST(OpInstance, MultiPassKernelsPriceEverySweepInCacheOnly) {
+  // A tensor far beyond kNearActBytes, so the far term is in play.
+  const int64_t bytes = 1 * 256 * 64 * 64 * 4;
+  auto instance = [](const std::string& type) {
+    graph::GraphBuilder b("sweeps");
+    const std::string x = b.relu(b.input("x", {1, 256, 64, 64}));
+    const std::string y = type == "Add" ? b.add(x, x) : b.op(type, {x})[0];
+    b.output(y);
+    graph::Graph g = b.finish();
+    return op_instance(g, g.topological_order().back(), {}, 1, true).k;
+  };
+  const KernelInstance soft = instance("Softmax"), add = instance("Add"), relu = instance("Relu");
+  // Softmax: max and exp read the input (2), exp writes the output, the scale rereads and rewrites it (3).
+  EXPECT_EQ(soft.resweep_bytes, bytes + 2 * bytes);
+  EXPECT_EQ(features_of(soft).at("bytes"), 2.0 * bytes + 3.0 * bytes);
+  EXPECT_EQ(features_of(soft).at("far_bytes"), 2.0 * bytes);  // the first read and write only
+  EXPECT_EQ(features_of(soft).at("elements"), bytes / 4.0);
+  EXPECT_EQ(relu.resweep_bytes, 0);
+  EXPECT_EQ(add.resweep_bytes, 0);
+  EXPECT_EQ(features_of(relu).at("bytes"), 2.0 * bytes);
+}
+
 TEST(OpInstance, ConcatCountsItsInputs) {
   auto concat_of = [](int n, int64_t ch) {
     graph::GraphBuilder b("concat");

@@ -39,6 +39,12 @@ struct OpSpec {
   // priced per such element too (KernelInstance::act_bytes), not only per byte moved. A GELU ran at
   // 4-8x the per-byte time of an add of the same tensor.
   bool math_per_element = false;
+  // How many times the native kernel sweeps its input, and writes (or rereads and rewrites) its output:
+  // the extra sweeps are bytes it moves. LayerNorm reads each row three times (mean, variance,
+  // normalise); Softmax reads its input twice (max, exp) and its output twice more (the sum's scale).
+  // Priced as one pass each, ConvNeXt's LayerNorms and YOLOv8's DFL softmax ran at 3.6-5x their prediction.
+  int input_reads = 1;
+  int output_writes = 1;
 
   const AttrSpec* attr(const std::string& name) const;
 };

@@ -61,6 +61,10 @@ struct KernelInstance {
   // rows; a global pool's planes). On small maps the per-loop start outweighs the bytes: a 5x5 pool of
   // a 7x7 map ran at 3x a per-byte-and-compare fit.
   int64_t rows = 0;
+  // Memory-bound ops that sweep their tensors more than once (graph::OpSpec::input_reads,
+  // output_writes): the bytes of the sweeps past the first read and write. They count in the per-byte
+  // term, never in the far one: a sweep re-reads what the previous one left in the caches.
+  int64_t resweep_bytes = 0;
   // OpenCL (the gpu unit): the work-groups of the op's kernel launch at the default tile (see
   // kClTileFilters), the device's compute units they are spread over (waves = ceil(work_groups /
   // compute_units), CoDL's per-work-group time model), and the kernels it enqueues (a concat copies
