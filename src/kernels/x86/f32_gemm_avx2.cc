@@ -113,10 +113,10 @@ void f32_gemm_8x32_avx2(size_t mr, size_t nr, size_t kc, const float* a, const f
   if (mr > 4 && nr > 24) {
     // A tile of 5-8 rows and 25-32 columns: 4 x 24 for each half of the rows (12 accumulators; 3 B loads and
     // 4 broadcasts per 12 FMAs), then the last 8 columns for all 8 rows (8 accumulators), the implicit-GEMM
-    // conv's split (f32_conv3x3_rows_avx2.cc). On an AVX2 EPYC (Zen 3, 1 thread) the micro-kernel alone ran
-    // at 83-87 GFLOP/s against 64-72 for four 4 x 16 sub-tiles, whose 8 chains leave the two FMA pipes short
-    // of the 4-cycle latency's 8 in flight whenever a load stalls; 3 + 3 + 2 rows x 32 and 6 + 2 rows x 16 ran
-    // no faster than 4 x 16. Rows past mr compute zeros, unstored, as gemm_tile_rows_computed says (8).
+    // conv's split (f32_conv3x3_rows_avx2.cc). On an AVX2 EPYC (Zen 3, 1 thread) a 1x1 c64 80x80 conv ran 5%
+    // faster than on four 4 x 16 sub-tiles, other layers within the host's noise; 3 + 3 + 2 rows x 32 and
+    // 6 + 2 rows x 16 ran no faster than 4 x 16. Rows past mr compute zeros, unstored, as
+    // gemm_tile_rows_computed says (8).
     const float* br = ep.bias_row;
     sub_tile<4, 3>(mr, nr, kc, a, b, c, ldc, accumulate, last, br, ep.bias_col, ep.act);
     sub_tile<4, 3>(mr - 4, nr, kc, a + 4, b, c + 4 * ldc, ldc, accumulate, last, br ? br + 4 : nullptr, ep.bias_col,
