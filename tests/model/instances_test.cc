@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <string>
+#include <vector>
 
 #include "hilsim/graph/builder.h"
 #include "hilsim/graph/passes/canonicalize.h"
@@ -78,15 +80,18 @@ TEST(OpInstance, ConcatRunsAndPoolAndResizeLoopsFollowTheShape) {
 // two tensors count two.
 // Element-wise ops that evaluate an exp/erf/tanh per element carry those elements (act_bytes) as a
 // term of their own; an add or a ReLU of the same tensor does not.
+// The instance of a lone `type` op (an Add of x and x) behind a ReLU of an input of `shape`.
+KernelInstance one_op_instance(const std::string& type, const std::vector<int64_t>& shape) {
+  graph::GraphBuilder b("one_op");
+  const std::string x = b.relu(b.input("x", shape));
+  const std::string y = type == "Add" ? b.add(x, x) : b.op(type, {x})[0];
+  b.output(y);
+  graph::Graph g = b.finish();
+  return op_instance(g, g.topological_order().back(), {}, 1, true).k;
+}
+
 TEST(OpInstance, TranscendentalElementwiseOpsCarryTheirMathElements) {
-  auto last_of = [](const std::string& type) {
-    graph::GraphBuilder b("ew");
-    const std::string x = b.relu(b.input("x", {1, 16, 9, 9}));
-    const std::string y = type == "Add" ? b.add(x, x) : b.op(type, {x})[0];
-    b.output(y);
-    graph::Graph g = b.finish();
-    return op_instance(g, g.topological_order().back(), {}, 1, true).k;
-  };
+  auto last_of = [](const std::string& type) { return one_op_instance(type, {1, 16, 9, 9}); };
   for (const char* t : {"Gelu", "Erf", "Tanh", "Exp", "Sigmoid", "Softmax"}) {
     const KernelInstance k = last_of(t);
     EXPECT_EQ(k.klass, "elementwise") << t;
@@ -99,14 +104,7 @@ TEST(OpInstance, TranscendentalElementwiseOpsCarryTheirMathElements) {
 TEST(OpInstance, MultiPassKernelsPriceEverySweepInCacheOnly) {
   // A tensor far beyond kNearActBytes, so the far term is in play.
   const int64_t bytes = 1 * 256 * 64 * 64 * 4;
-  auto instance = [](const std::string& type) {
-    graph::GraphBuilder b("sweeps");
-    const std::string x = b.relu(b.input("x", {1, 256, 64, 64}));
-    const std::string y = type == "Add" ? b.add(x, x) : b.op(type, {x})[0];
-    b.output(y);
-    graph::Graph g = b.finish();
-    return op_instance(g, g.topological_order().back(), {}, 1, true).k;
-  };
+  auto instance = [](const std::string& type) { return one_op_instance(type, {1, 256, 64, 64}); };
   const KernelInstance soft = instance("Softmax"), add = instance("Add"), relu = instance("Relu");
   // Softmax: max and exp read the input (2), exp writes the output, the scale rereads and rewrites it (3).
   EXPECT_EQ(soft.resweep_bytes, bytes + 2 * bytes);
