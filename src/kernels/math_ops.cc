@@ -138,6 +138,63 @@ HILSIM_CLONES float exp_shifted_span(const float* x, float shift, float* o, int6
   return sum;
 }
 
+// The inner loops of softmax and layer_norm, cloned like the spans above: as plain loops in those
+// functions they ran 4 lanes wide (SSE) and the strided softmax's exp scalar.
+HILSIM_CLONES void max_into(float* m, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) m[i] = m[i] > x[i] ? m[i] : x[i];
+}
+
+HILSIM_CLONES void exp_sub_accumulate(const float* x, const float* shift, float* o, float* sum, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    o[i] = fast_exp(x[i] - shift[i]);
+    sum[i] += o[i];
+  }
+}
+
+HILSIM_CLONES void mul_into(float* o, const float* s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] *= s[i];
+}
+
+HILSIM_CLONES void scale_span(float* o, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) o[i] *= s;
+}
+
+// Sum of x, and of (x - mean)^2 once the mean is known: 16 partial sums, vectorisable without
+// reassociation flags.
+HILSIM_CLONES float sum_span(const float* x, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
+  float r = 0.0f;
+  for (; i < n; ++i) r += x[i];
+  for (float a : acc) r += a;
+  return r;
+}
+
+HILSIM_CLONES float sq_dev_span(const float* x, float mean, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) {
+      const float d = x[i + j] - mean;
+      acc[j] += d * d;
+    }
+  float r = 0.0f;
+  for (; i < n; ++i) r += (x[i] - mean) * (x[i] - mean);
+  for (float a : acc) r += a;
+  return r;
+}
+
+HILSIM_CLONES void normalize_span(const float* x, float mean, float inv, const float* scale, const float* bias, float* o,
+                                  int64_t n) {
+  if (bias) {
+    for (int64_t k = 0; k < n; ++k) o[k] = (x[k] - mean) * inv * scale[k] + bias[k];
+  } else {
+    for (int64_t k = 0; k < n; ++k) o[k] = (x[k] - mean) * inv * scale[k];
+  }
+}
+
 HILSIM_CLONES void affine_span(const float* x, float s, float b, float* o, int64_t n) {
   for (int64_t i = 0; i < n; ++i) o[i] = x[i] * s + b;
 }
@@ -271,8 +328,7 @@ void softmax(int64_t outer, int64_t axis, int64_t inner, const float* x, float* 
         const float* xr = x + static_cast<int64_t>(p) * axis;
         float* o = out + static_cast<int64_t>(p) * axis;
         const float mx = reduce_run<ReduceOp::kMax>(xr, axis);
-        const float inv = 1.0f / exp_shifted_span(xr, mx, o, axis);
-        for (int64_t i = 0; i < axis; ++i) o[i] *= inv;
+        scale_span(o, 1.0f / exp_shifted_span(xr, mx, o, axis), axis);
       }
     }, static_cast<size_t>(std::max<int64_t>(1, kGrain / axis)));
     return;
@@ -291,24 +347,11 @@ void softmax(int64_t outer, int64_t axis, int64_t inner, const float* x, float* 
       const float* xp = x + p * axis * inner + c0;
       float* op = out + p * axis * inner + c0;
       std::copy(xp, xp + w, mx);
-      for (int64_t k = 1; k < axis; ++k) {
-        const float* xr = xp + k * inner;
-        for (int64_t i = 0; i < w; ++i) mx[i] = std::max(mx[i], xr[i]);
-      }
+      for (int64_t k = 1; k < axis; ++k) max_into(mx, xp + k * inner, w);
       std::fill(sum, sum + w, 0.0f);
-      for (int64_t k = 0; k < axis; ++k) {
-        const float* xr = xp + k * inner;
-        float* o = op + k * inner;
-        for (int64_t i = 0; i < w; ++i) {
-          o[i] = fast_exp(xr[i] - mx[i]);
-          sum[i] += o[i];
-        }
-      }
+      for (int64_t k = 0; k < axis; ++k) exp_sub_accumulate(xp + k * inner, mx, op + k * inner, sum, w);
       for (int64_t i = 0; i < w; ++i) sum[i] = 1.0f / sum[i];
-      for (int64_t k = 0; k < axis; ++k) {
-        float* o = op + k * inner;
-        for (int64_t i = 0; i < w; ++i) o[i] *= sum[i];
-      }
+      for (int64_t k = 0; k < axis; ++k) mul_into(op + k * inner, sum, w);
     }
   }, static_cast<size_t>(std::max<int64_t>(1, kGrain / (axis * kCols))));
 }
@@ -320,24 +363,11 @@ void layer_norm(int64_t rows, int64_t width, const float* x, const float* scale,
     for (size_t r = b0; r < b1; ++r) {
       const float* xr = x + static_cast<int64_t>(r) * width;
       float* o = out + static_cast<int64_t>(r) * width;
-      const float mean = reduce_run<ReduceOp::kSum>(xr, width) / static_cast<float>(width);
+      const float mean = sum_span(xr, width) / static_cast<float>(width);
       // Two-pass variance: exported nets feed activations with large means, where E[x^2]-E[x]^2 cancels.
-      float acc[16] = {};
-      int64_t i = 0;
-      for (; i + 16 <= width; i += 16)
-        for (int j = 0; j < 16; ++j) {
-          const float d = xr[i + j] - mean;
-          acc[j] += d * d;
-        }
-      float var = 0.0f;
-      for (; i < width; ++i) var += (xr[i] - mean) * (xr[i] - mean);
-      for (float a : acc) var += a;
+      const float var = sq_dev_span(xr, mean, width);
       const float inv = 1.0f / std::sqrt(var / static_cast<float>(width) + epsilon);
-      if (bias) {
-        for (int64_t k = 0; k < width; ++k) o[k] = (xr[k] - mean) * inv * scale[k] + bias[k];
-      } else {
-        for (int64_t k = 0; k < width; ++k) o[k] = (xr[k] - mean) * inv * scale[k];
-      }
+      normalize_span(xr, mean, inv, scale, bias, o, width);
     }
   }, static_cast<size_t>(std::max<int64_t>(1, kGrain / width)));
 }
