@@ -1,6 +1,6 @@
 // AVX2 depthwise row kernels: blocks of kDwRowBlock output rows x 16 outputs (two ymm per row), 2R
 // independent FMA chains (one chain of K * K dependent FMAs would leave the FMA units idle for most of
-// its latency). The K x K taps are broadcast once per plane. Stride 2 reads the plane split into its even
+// its latency). The taps are broadcast from memory as each input row uses them. Stride 2 reads the plane split into its even
 // and odd columns (f32_dwconv_split_rows_avx2), so that its taps are plain loads as at stride 1.
 // Channel-lanes work items: a pixel's 16 channels are two ymm; 8x8 in-register transposes in and out.
 #include <immintrin.h>
@@ -32,11 +32,8 @@ inline __m256 load_taps(const float* src, size_t odd, int kx) {
 // rows, each input vector is loaded once and fed to every row whose window holds
 // it, and the 2R accumulators are independent FMA chains. One row of two vectors (the former kernel)
 // waited on the FMA latency K * K times per 16 outputs and ran at a quarter of oneDNN on 28-wide maps.
-// With 3x3's nine taps, 8 accumulators and the inputs exceed the 16 ymm by a few: the compiler keeps the
-// rest of the taps on the stack as FMA memory operands (5x5 and 7x7 all of them), which the load ports
-// absorb.
 template <int K, int S, int R>
-void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in, float* out) {
+void row_block(const DwRowArgs& a, __m256 bias, const float* in, float* out) {
   constexpr int kInRows = (R - 1) * S + K;
   const bool act = a.ep->act != Act::kNone;
   const size_t ow = a.ow_count;
@@ -59,6 +56,12 @@ void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in
 #pragma GCC unroll 13
     for (int iy = 0; iy < kInRows; ++iy) {
       const float* row = in + iy * a.pw;
+      // The taps are broadcast from memory where they are used: with the 8 accumulators the 9+ tap
+      // vectors exceed the 16 ymm, and GCC, holding the taps, spilled accumulators instead (a store and
+      // reload in the FMA chains). The empty asm hides that wt is a.w again, so the broadcasts are neither
+      // hoisted nor shared across input rows.
+      const float* wt = a.w;
+      asm("" : "+r"(wt));
 #pragma GCC unroll 7
       for (int kx = 0; kx < K; ++kx) {
         const __m256 v0 = load_taps<S>(row + o0, a.odd_offset, kx), v1 = load_taps<S>(row + o1, a.odd_offset, kx);
@@ -66,8 +69,9 @@ void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in
         for (int r = 0; r < R; ++r) {
           const int ky = iy - r * S;
           if (ky >= 0 && ky < K) {
-            acc[r][0] = _mm256_fmadd_ps(w[ky * K + kx], v0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(w[ky * K + kx], v1, acc[r][1]);
+            const __m256 t = _mm256_broadcast_ss(wt + ky * K + kx);
+            acc[r][0] = _mm256_fmadd_ps(t, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(t, v1, acc[r][1]);
           }
         }
       }
@@ -89,17 +93,15 @@ void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in
 
 template <int K, int S>
 void dw_row(const DwRowArgs& a) {
-  __m256 w[K * K];
-  for (int i = 0; i < K * K; ++i) w[i] = _mm256_set1_ps(a.w[i]);
   const __m256 bias = _mm256_set1_ps(a.bias);
   static_assert(kDwRowBlock == 4 && kDwRowLanes == 16, "the remainders below and two ymm per row");
   constexpr size_t R = kDwRowBlock;
   size_t r = 0;
-  for (; r + R <= a.rows; r += R) row_block<K, S, R>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  for (; r + R <= a.rows; r += R) row_block<K, S, R>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
   const size_t left = a.rows - r;
-  if (left == 3) row_block<K, S, 3>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
-  if (left == 2) row_block<K, S, 2>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
-  if (left == 1) row_block<K, S, 1>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  if (left == 3) row_block<K, S, 3>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  if (left == 2) row_block<K, S, 2>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  if (left == 1) row_block<K, S, 1>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
 }
 
 // r[i] lane j <- r[j] lane i (24 shuffles): swap the 128-bit halves first, then each half is a 4x4
