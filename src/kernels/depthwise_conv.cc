@@ -13,7 +13,6 @@ namespace {
 
 // Vector kernels may read up to one 32-float load past the last window of the last row.
 constexpr size_t kOverread = 64;
-constexpr size_t kDwRowChunk = 2 * kDwRowBlock;
 
 // Which vector row kernel a shape runs (3s1, 3s2, 5s1, 5s2, 7s1, 7s2), -1 for the portable one: the
 // one rule behind both the prepared kernel and its name.
@@ -156,24 +155,19 @@ class DepthwiseConv final : public DepthwiseBase {
       for (size_t plane = b0; plane < b1; ++plane) {
         const int64_t ch = static_cast<int64_t>(plane) % s.c;
         const float* src = in + plane * static_cast<size_t>(s.h * s.w);
-        // Border zeros stay from assign(); only the interior is rewritten per plane, `rows` input rows
-        // from input row y0 on.
-        auto copy = [&](size_t y0, size_t rows) {
-          const float* from = src + y0 * static_cast<size_t>(s.w);
-          float* row0 = pad.data() + (static_cast<size_t>(s.pad_top) + y0) * pw;
-          if (split_) {
+        // Border zeros stay from assign(); only the interior is rewritten per plane.
+        float* top = pad.data() + static_cast<size_t>(s.pad_top) * pw;
+        if (split_) {
 #if defined(__x86_64__)
-            f32_dwconv_split_rows_avx2(from, rows, static_cast<size_t>(s.w), static_cast<size_t>(s.pad_left), row0,
-                                       row0 + odd, pw);
+          f32_dwconv_split_rows_avx2(src, static_cast<size_t>(s.h), static_cast<size_t>(s.w),
+                                     static_cast<size_t>(s.pad_left), top, top + odd, pw);
 #endif
-          } else if (copy_rows_) {
-            copy_rows_(from, rows, static_cast<size_t>(s.w), row0 + s.pad_left, pw);
-          } else {
-            for (size_t y = 0; y < rows; ++y)
-              std::memcpy(row0 + y * pw + s.pad_left, from + y * static_cast<size_t>(s.w),
-                          static_cast<size_t>(s.w) * sizeof(float));
-          }
-        };
+        } else if (copy_rows_) {
+          copy_rows_(src, static_cast<size_t>(s.h), static_cast<size_t>(s.w), top + s.pad_left, pw);
+        } else {
+          for (int64_t y = 0; y < s.h; ++y)
+            std::memcpy(top + y * pw + s.pad_left, src + y * s.w, static_cast<size_t>(s.w) * sizeof(float));
+        }
         DwRowArgs a;
         a.pw = pw;
         a.odd_offset = odd;
@@ -188,21 +182,13 @@ class DepthwiseConv final : public DepthwiseBase {
         a.ep = &ep_;
         a.in_step = static_cast<size_t>(s.stride_h) * pw;
         a.out_step = static_cast<size_t>(OW);
-        // kDwRowChunk output rows per call, each after copying the input rows its windows reach first:
-        // the copy's loads from beyond L2 then overlap the previous chunk's FMAs, where copying the
-        // whole plane first left the FMA units idle while it waited on them (half the time of a
-        // 112-wide 3x3 layer). A multiple of the kernels' row block, so the blocks stay the same.
-        size_t copied = 0;
-        for (size_t r0 = 0; r0 < static_cast<size_t>(OH); r0 += kDwRowChunk) {
-          const size_t rows = std::min<size_t>(kDwRowChunk, static_cast<size_t>(OH) - r0);
-          const int64_t reach = static_cast<int64_t>(r0 + rows - 1) * s.stride_h + (s.kh - 1) * s.dil_h + 1;
-          const size_t need = static_cast<size_t>(std::clamp<int64_t>(reach - s.pad_top, 0, s.h));
-          if (need > copied) copy(copied, need - copied), copied = need;
-          a.in = pad.data() + r0 * a.in_step;
-          a.out = out + plane * static_cast<size_t>(OH * OW) + r0 * a.out_step;
-          a.rows = rows;
-          row_(a);
-        }
+        // Whole plane in one call: a kernel blocks its rows as its registers allow. (Copying and computing
+        // chunks of 8 output rows in turn, so that the copy's loads might overlap the FMAs, measured no
+        // faster at 112 wide and slower at 28.)
+        a.in = pad.data();
+        a.out = out + plane * static_cast<size_t>(OH * OW);
+        a.rows = static_cast<size_t>(OH);
+        row_(a);
       }
     });
   }

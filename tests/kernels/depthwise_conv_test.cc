@@ -65,9 +65,8 @@ std::vector<Param> params() {
         if (w + 2 * p < 3) continue;
         shapes.push_back(dw(3, 5 + w % 4, w, 3, st, p, p, p, p));
       }
-  // Two channels (one is no depthwise conv: groups > 1); heights whose output rows end just past a
-  // chunk of 8 rows (the rows path copies its input rows chunk by chunk); stride-2 split planes with
-  // odd and even left pads, widths 1, 3 and 18.
+  // Two channels (one is no depthwise conv: groups > 1); 10 output rows, two past two row blocks;
+  // stride-2 split planes with odd and even left pads, widths 1, 3 and 18.
   for (int64_t k : {3, 5})
     for (int64_t pl : {0, 1, 2})
       for (int64_t w : {1, 3, 18}) {
