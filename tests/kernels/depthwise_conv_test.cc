@@ -131,7 +131,8 @@ TEST(DepthwiseConv, SplitRowsMatchPaddedPlane) {
         for (size_t j = 0; j < 2 * pwh; ++j) {
           const bool on_map = y >= pt && y < pt + h && j >= pl && j < pl + w;
           const float want = on_map ? src[(y - pt) * w + j - pl] : 0.0f;
-          EXPECT_EQ(buf[(j & 1) * odd + y * pwh + j / 2], want) << "w=" << w << " pl=" << pl << " y=" << y << " j=" << j;
+          EXPECT_EQ(buf[(j & 1) * odd + y * pwh + j / 2], want)
+              << "w=" << w << " pl=" << pl << " y=" << y << " j=" << j;
         }
       for (size_t i = ph * pwh; i < odd; ++i) EXPECT_EQ(buf[i], 0.0f) << "gap, w=" << w << " pl=" << pl;
     }

@@ -1,7 +1,8 @@
 // AVX2 depthwise row kernels: blocks of kDwRowBlock output rows x 16 outputs (two ymm per row), 2R
 // independent FMA chains (one chain of K * K dependent FMAs would leave the FMA units idle for most of
-// its latency). The taps are broadcast from memory as each input row uses them. Stride 2 reads the plane split into its even
-// and odd columns (f32_dwconv_split_rows_avx2), so that its taps are plain loads as at stride 1.
+// its latency). The taps are broadcast from memory as each input row uses them. Stride 2 reads the
+// plane split into its even and odd columns (f32_dwconv_split_rows_avx2), so that its taps are plain
+// loads as at stride 1.
 // Channel-lanes work items: a pixel's 16 channels are two ymm; 8x8 in-register transposes in and out.
 #include <immintrin.h>
 
@@ -197,7 +198,8 @@ void lanes(const DwLanesArgs& args) {
       } else {
         for (size_t h = 0; h < 2; ++h) {
           const float* src = a.in + p + h * 8 * hw;
-          for (size_t c = 0; c < 8; ++c, src += hw) r[h][c] = h * 8 + c < a.channels ? _mm256_maskload_ps(src, m) : zero;
+          for (size_t c = 0; c < 8; ++c, src += hw)
+            r[h][c] = h * 8 + c < a.channels ? _mm256_maskload_ps(src, m) : zero;
         }
       }
       transpose8(r[0]);
@@ -290,10 +292,10 @@ void f32_dwconv_split_rows_avx2(const float* src, size_t h, size_t w, size_t pad
         hi = n > 8 ? _mm256_maskload_ps(src + x + 8, x86::tail_mask_avx2(n - 8)) : _mm256_setzero_ps();
       }
       // [l0 l2 h0 h2 | l4 l6 h4 h6] -> [l0 l2 l4 l6 h0 h2 h4 h6], the odd lanes likewise.
-      const __m256 e = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
-      const __m256 d = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
-      _mm256_storeu_ps(ev_dst + x / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0))));
-      _mm256_storeu_ps(od_dst + x / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(d), _MM_SHUFFLE(3, 1, 2, 0))));
+      const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+      const __m256d d = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+      _mm256_storeu_ps(ev_dst + x / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(e, _MM_SHUFFLE(3, 1, 2, 0))));
+      _mm256_storeu_ps(od_dst + x / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(d, _MM_SHUFFLE(3, 1, 2, 0))));
     }
   }
 }
