@@ -65,6 +65,16 @@ std::vector<Param> params() {
         if (w + 2 * p < 3) continue;
         shapes.push_back(dw(3, 5 + w % 4, w, 3, st, p, p, p, p));
       }
+  // Two channels (one is no depthwise conv: groups > 1); 10 output rows, two past two row blocks;
+  // stride-2 split planes with odd and even left pads, widths 1, 3 and 18.
+  for (int64_t k : {3, 5})
+    for (int64_t pl : {0, 1, 2})
+      for (int64_t w : {1, 3, 18}) {
+        if (w + pl + 1 < k) continue;
+        shapes.push_back(dw(2, 19, w, k, 2, k / 2, pl, k / 2, 1));
+      }
+  shapes.push_back(dw(2, 17, 5, 3, 1, 0, 1, 0, 1));
+  shapes.push_back(dw(2, 2, 33, 3, 2, 1, 1, 1, 1));
   const size_t n_lanes_able = shapes.size();
   shapes.push_back(dw(2, 13, 13, 3, 1, 2, 2, 2, 2, 2));  // dilation 2: portable path
   shapes.push_back(dw(2, 13, 13, 9, 1, 4, 4, 4, 4));     // 9x9: portable path
@@ -103,6 +113,31 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseConvTest, ::testing::ValuesIn(params()
   return std::string(isa_name(info.param.isa)) + (info.param.path == DwPath::kChannelLanes ? "_lanes_" : "_rows_") +
          std::to_string(info.param.idx);
 });
+
+#if defined(__x86_64__)
+// The split copy puts padded column j of each row into column j / 2 of the even or odd plane and
+// leaves every border zero, for each left pad parity and widths around its 16-input steps; what it
+// writes past a row stays inside the gap after each plane.
+TEST(DepthwiseConv, SplitRowsMatchPaddedPlane) {
+  if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
+  for (size_t w : {1, 2, 7, 15, 16, 17, 31, 33})
+    for (size_t pl : {0, 1, 2, 3}) {
+      const size_t h = 3, pt = 1, pw_full = w + pl + 2, pwh = (pw_full + 1) / 2, ph = h + 2;
+      const size_t odd = ph * pwh + static_cast<size_t>(kDwSplitGap);
+      std::vector<float> buf(2 * odd, 0.0f);
+      const auto src = random_floats(h * w, static_cast<uint32_t>(w * 7 + pl));
+      f32_dwconv_split_rows_avx2(src.data(), h, w, pl, buf.data() + pt * pwh, buf.data() + pt * pwh + odd, pwh);
+      for (size_t y = 0; y < ph; ++y)
+        for (size_t j = 0; j < 2 * pwh; ++j) {
+          const bool on_map = y >= pt && y < pt + h && j >= pl && j < pl + w;
+          const float want = on_map ? src[(y - pt) * w + j - pl] : 0.0f;
+          EXPECT_EQ(buf[(j & 1) * odd + y * pwh + j / 2], want)
+              << "w=" << w << " pl=" << pl << " y=" << y << " j=" << j;
+        }
+      for (size_t i = ph * pwh; i < odd; ++i) EXPECT_EQ(buf[i], 0.0f) << "gap, w=" << w << " pl=" << pl;
+    }
+}
+#endif
 
 TEST(DepthwiseConv, RejectsNonDepthwise) {
   ConvShape s = dw(4, 7, 7, 3, 1, 1, 1, 1, 1);
@@ -163,6 +198,11 @@ TEST(DepthwiseConv, ChannelLanesRule) {
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(64, 112, 112, 7, 1, 3, 3, 3, 3)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 9, 1, 4, 4, 4, 4)));
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 3, 1, 2, 2, 2, 2, 2)));
+  // Split planes only where AVX2 runs a stride-2 vector row kernel.
+  EXPECT_TRUE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 2, 1, 1, 1, 1), Isa::kAvx2));
+  EXPECT_FALSE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 2, 1, 1, 1, 1), Isa::kAvx512));
+  EXPECT_FALSE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 1, 1, 1, 1, 1), Isa::kAvx2));
+  EXPECT_FALSE(depthwise_rows_split_columns(dw(8, 13, 13, 9, 2, 4, 4, 4, 4), Isa::kAvx2));
   const ConvShape k9 = dw(8, 7, 7, 9, 1, 4, 4, 4, 4);
   const std::vector<float> w(static_cast<size_t>(k9.weight_count()));
   EXPECT_THROW(prepare_depthwise_conv(k9, w.data(), nullptr, {}, Isa::kGeneric, DwPath::kChannelLanes), Error);

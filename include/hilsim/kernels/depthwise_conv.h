@@ -99,6 +99,15 @@ std::string depthwise_conv_kernel_name(const ConvShape& shape, Isa isa);
 inline constexpr int64_t kDwRowBlock = 4;
 inline constexpr int64_t kDwRowLanes = 16;
 
+// Whether the rows path splits the padded plane into its even and odd columns (two planes of
+// ceil(pw / 2) floats a row, each followed by kDwSplitGap floats), so that a stride-2 row kernel reads
+// each tap with plain loads instead of gathering every other input: AVX2's stride-2 vector kernels,
+// whose shuffles per tap cost more than the FMAs (AVX-512 gathers 16 lanes with one permute).
+inline bool depthwise_rows_split_columns(const ConvShape& s, Isa isa) {
+  return isa == Isa::kAvx2 && depthwise_has_vector_kernel(s) && s.stride_w == 2;
+}
+inline constexpr int64_t kDwSplitGap = 16;
+
 // One output row of a depthwise conv from a zero-padded plane. `in` points at the padded input row of
 // ky = 0 for this output row, `pw` is the padded row stride; out[ow] for ow in [0, ow_count). The
 // padded rows must be readable up to 64 floats past the last window (vector over-read).
@@ -117,6 +126,9 @@ struct DwRowArgs {
   size_t rows = 1;
   size_t in_step = 0;   // floats: stride_h * pw
   size_t out_step = 0;  // floats: the output row length
+  // Kernels reading split planes (depthwise_rows_split_columns): `in` and pw are the even-column plane's,
+  // the odd-column plane starts odd_offset floats after it.
+  size_t odd_offset = 0;
 };
 using DwRowFn = void (*)(const DwRowArgs& a);
 
@@ -190,6 +202,12 @@ void f32_dwconv_lanes_avx512(const DwLanesArgs& a);
 // pw, dst at the interior's first float), the same bytes as memcpy per row without a call per row (on
 // AVX2 the per-row calls cost a third of a 28- to 112-wide 3x3 layer's time).
 void f32_dwconv_copy_rows_avx2(const float* src, size_t h, size_t w, float* dst, size_t pw);
+// The same copy into split planes: input column x (padded column x + pad_left) to column
+// (x + pad_left) / 2 of `even` or `odd` by its parity; both point at the first interior row, pwh is
+// their row stride. Writes zeros up to 7 floats past each row's last column (the next row's border or
+// columns it rewrites; the gap after each plane takes the last row's).
+void f32_dwconv_split_rows_avx2(const float* src, size_t h, size_t w, size_t pad_left, float* even, float* odd,
+                                size_t pwh);
 #endif
 
 }  // namespace hilsim::kernels

@@ -1,7 +1,8 @@
 // AVX2 depthwise row kernels: blocks of kDwRowBlock output rows x 16 outputs (two ymm per row), 2R
 // independent FMA chains (one chain of K * K dependent FMAs would leave the FMA units idle for most of
-// its latency). The K x K taps are broadcast once per plane. Stride 2 loads 16 consecutive inputs and gathers the even lanes
-// with one in-lane shuffle in a permuted lane order, put back in order at the store.
+// its latency). The taps are broadcast from memory as each input row uses them. Stride 2 reads the
+// plane split into its even and odd columns (f32_dwconv_split_rows_avx2), so that its taps are plain
+// loads as at stride 1.
 // Channel-lanes work items: a pixel's 16 channels are two ymm; 8x8 in-register transposes in and out.
 #include <immintrin.h>
 
@@ -14,71 +15,78 @@ namespace hilsim::kernels {
 
 namespace {
 
-// The inputs of tap column kx for 8 consecutive outputs from src (the window's row start). Stride 2
-// keeps the lanes in the order [0 1 4 5 2 3 6 7]: one in-lane shuffle of two loads per vector, the
-// odd column from the same two loads as the even one before it; the accumulators are put back in order
-// once, before the store (unpermute). The former gather also permuted across lanes for every tap.
+// The inputs of tap column kx for 8 consecutive outputs. Stride 1: from src, the window's row start.
+// Stride 2 reads the row's split planes (DwRowArgs::odd_offset): window column 2o + kx is column
+// o + kx / 2 of the even plane (kx even) or of the odd one, so every tap is one plain load, as at stride
+// 1. Gathering the even lanes in the loop cost a shuffle per tap and a permute per store (0.35x oneDNN at
+// 112 wide); splitting costs four shuffles per 16 inputs once, in the copy that pads the plane anyway.
 template <int S>
-inline __m256 load_taps(const float* src, int kx) {
+inline __m256 load_taps(const float* src, size_t odd, int kx) {
   if constexpr (S == 1) {
     return _mm256_loadu_ps(src + kx);
   } else {
-    const float* p = src + (kx & ~1);
-    const __m256 lo = _mm256_loadu_ps(p), hi = _mm256_loadu_ps(p + 8);
-    // [l0 l2 h0 h2 | l4 l6 h4 h6] (even kx) or the odd elements likewise
-    return kx & 1 ? _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)) : _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_loadu_ps(src + (kx & 1 ? odd : 0) + kx / 2);
   }
-}
-template <int S>
-inline __m256 unpermute(__m256 acc) {
-  if constexpr (S == 1) return acc;
-  return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(acc), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 // kDwRowBlock output rows x kDwRowLanes outputs (two ymm) per step: the rows read (R - 1) * S + K input
-// rows, each input vector is loaded (stride 2: gathered) once and fed to every row whose window holds
+// rows, each input vector is loaded once and fed to every row whose window holds
 // it, and the 2R accumulators are independent FMA chains. One row of two vectors (the former kernel)
 // waited on the FMA latency K * K times per 16 outputs and ran at a quarter of oneDNN on 28-wide maps.
-// With 3x3's nine taps, 8 accumulators and the inputs exceed the 16 ymm by a few: the compiler keeps the
-// rest of the taps on the stack as FMA memory operands (5x5 and 7x7 all of them), which the load ports
-// absorb.
 template <int K, int S, int R>
-void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in, float* out) {
+void row_block(const DwRowArgs& a, __m256 bias, const float* in, float* out) {
   constexpr int kInRows = (R - 1) * S + K;
   const bool act = a.ep->act != Act::kNone;
-  for (size_t o = 0; o < a.ow_count; o += 16) {
+  const size_t ow = a.ow_count;
+  for (size_t o = 0; o < ow; o += 16) {
+    // The vectors at o0 and o1. A row's last step, where fewer than 16 outputs are left, moves back to
+    // end at the row's end and recomputes a few outputs (the same values) instead of masking its stores:
+    // AMD runs vmaskmovps stores microcoded, and the two per row of a 28-wide map's last step took a
+    // third of its time. Only rows narrower than 8 outputs still mask the store.
+    size_t o0 = o, o1 = o + 8;
+    if (o + 16 > ow) {
+      if (ow >= 16) {
+        o0 = ow - 16, o1 = ow - 8;
+      } else if (ow >= 8) {
+        o1 = ow - 8;
+      }
+    }
     __m256 acc[R][2];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = bias;
 #pragma GCC unroll 13
     for (int iy = 0; iy < kInRows; ++iy) {
-      const float* src = in + iy * a.pw + o * S;
+      const float* row = in + iy * a.pw;
+      // The taps are broadcast from memory where they are used: with the 8 accumulators the 9+ tap
+      // vectors exceed the 16 ymm, and GCC, holding the taps, spilled accumulators instead (a store and
+      // reload in the FMA chains). The empty asm hides that wt is a.w again, so the broadcasts are neither
+      // hoisted nor shared across input rows.
+      const float* wt = a.w;
+      asm("" : "+r"(wt));
 #pragma GCC unroll 7
       for (int kx = 0; kx < K; ++kx) {
-        const __m256 v0 = load_taps<S>(src, kx), v1 = load_taps<S>(src + 8 * S, kx);
+        const __m256 v0 = load_taps<S>(row + o0, a.odd_offset, kx), v1 = load_taps<S>(row + o1, a.odd_offset, kx);
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
           const int ky = iy - r * S;
           if (ky >= 0 && ky < K) {
-            acc[r][0] = _mm256_fmadd_ps(w[ky * K + kx], v0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(w[ky * K + kx], v1, acc[r][1]);
+            const __m256 t = _mm256_broadcast_ss(wt + ky * K + kx);
+            acc[r][0] = _mm256_fmadd_ps(t, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(t, v1, acc[r][1]);
           }
         }
       }
     }
-    // Loads past the row stay inside the padded plane's over-read slack; only the stores are masked.
-    const ptrdiff_t n = static_cast<ptrdiff_t>(a.ow_count - o);
+    // Loads past the row stay inside the padded plane's over-read slack.
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
-      float* dst = out + r * a.out_step + o;
-      acc[r][0] = unpermute<S>(acc[r][0]), acc[r][1] = unpermute<S>(acc[r][1]);
+      float* dst = out + r * a.out_step;
       if (act) acc[r][0] = x86::act_avx2(*a.ep, acc[r][0]), acc[r][1] = x86::act_avx2(*a.ep, acc[r][1]);
-      if (n >= 16) {
-        _mm256_storeu_ps(dst, acc[r][0]);
-        _mm256_storeu_ps(dst + 8, acc[r][1]);
+      if (ow >= 8) {
+        _mm256_storeu_ps(dst + o0, acc[r][0]);
+        _mm256_storeu_ps(dst + o1, acc[r][1]);
       } else {
-        _mm256_maskstore_ps(dst, x86::tail_mask_avx2(n), acc[r][0]);
-        if (n > 8) _mm256_maskstore_ps(dst + 8, x86::tail_mask_avx2(n - 8), acc[r][1]);
+        _mm256_maskstore_ps(dst, x86::tail_mask_avx2(static_cast<ptrdiff_t>(ow)), acc[r][0]);
       }
     }
   }
@@ -86,17 +94,15 @@ void row_block(const DwRowArgs& a, const __m256* w, __m256 bias, const float* in
 
 template <int K, int S>
 void dw_row(const DwRowArgs& a) {
-  __m256 w[K * K];
-  for (int i = 0; i < K * K; ++i) w[i] = _mm256_set1_ps(a.w[i]);
   const __m256 bias = _mm256_set1_ps(a.bias);
   static_assert(kDwRowBlock == 4 && kDwRowLanes == 16, "the remainders below and two ymm per row");
   constexpr size_t R = kDwRowBlock;
   size_t r = 0;
-  for (; r + R <= a.rows; r += R) row_block<K, S, R>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  for (; r + R <= a.rows; r += R) row_block<K, S, R>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
   const size_t left = a.rows - r;
-  if (left == 3) row_block<K, S, 3>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
-  if (left == 2) row_block<K, S, 2>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
-  if (left == 1) row_block<K, S, 1>(a, w, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  if (left == 3) row_block<K, S, 3>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  if (left == 2) row_block<K, S, 2>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
+  if (left == 1) row_block<K, S, 1>(a, bias, a.in + r * a.in_step, a.out + r * a.out_step);
 }
 
 // r[i] lane j <- r[j] lane i (24 shuffles): swap the 128-bit halves first, then each half is a 4x4
@@ -185,11 +191,19 @@ void lanes(const DwLanesArgs& args) {
       const size_t n = std::min<size_t>(8, hw - p);
       const __m256i m = x86::tail_mask_avx2(static_cast<ptrdiff_t>(n));
       __m256 r[2][8];
-      for (size_t h = 0; h < 2; ++h) {
-        const float* src = a.in + p + h * 8 * hw;
-        for (size_t c = 0; c < 8; ++c, src += hw) r[h][c] = h * 8 + c < a.channels ? _mm256_maskload_ps(src, m) : zero;
-        transpose8(r[h]);
+      if (n == 8 && a.channels == 16) {
+        // Full groups load plainly, unrolled: the masked loads' loop held a tenth of a 14-wide layer.
+#pragma GCC unroll 16
+        for (size_t c = 0; c < 16; ++c) r[c / 8][c % 8] = _mm256_loadu_ps(a.in + p + c * hw);
+      } else {
+        for (size_t h = 0; h < 2; ++h) {
+          const float* src = a.in + p + h * 8 * hw;
+          for (size_t c = 0; c < 8; ++c, src += hw)
+            r[h][c] = h * 8 + c < a.channels ? _mm256_maskload_ps(src, m) : zero;
+        }
       }
+      transpose8(r[0]);
+      transpose8(r[1]);
       for (size_t j = 0; j < n; ++j) {
         _mm256_storeu_ps(dst, r[0][j]);
         _mm256_storeu_ps(dst + 8, r[1][j]);
@@ -216,7 +230,10 @@ void lanes(const DwLanesArgs& args) {
     }
   }
   // Transpose out, 8 output pixels at a time; only the group's channels are stored.
-  for (size_t q = 0; q < ohw; q += 8) {
+  for (size_t q0 = 0; q0 < ohw; q0 += 8) {
+    // A partial last step of a plane of 8 outputs or more moves back to end at the plane's end and
+    // stores the overlap again (masked stores run microcoded on AMD).
+    const size_t q = q0 + 8 > ohw && ohw >= 8 ? ohw - 8 : q0;
     const size_t n = std::min<size_t>(8, ohw - q);
     const __m256i m = x86::tail_mask_avx2(static_cast<ptrdiff_t>(n));
     for (size_t h = 0; h < 2 && h * 8 < a.channels; ++h) {
@@ -250,6 +267,36 @@ void f32_dwconv_copy_rows_avx2(const float* src, size_t h, size_t w, float* dst,
     size_t x = 0;
     for (; x + 8 < w; x += 8) _mm256_storeu_ps(dst + x, _mm256_loadu_ps(src + x));
     _mm256_storeu_ps(dst + w - 8, _mm256_loadu_ps(src + w - 8));
+  }
+}
+
+void f32_dwconv_split_rows_avx2(const float* src, size_t h, size_t w, size_t pad_left, float* even, float* odd,
+                                size_t pwh) {
+  // Input column x lies in padded column x + pad_left: the even inputs go to one plane, the odd ones to
+  // the other, from column pad_left / 2 resp. (pad_left + 1) / 2 on.
+  float* const planes[2] = {even, odd};
+  float* ev_dst = planes[pad_left & 1] + pad_left / 2;
+  float* od_dst = planes[(pad_left + 1) & 1] + (pad_left + 1) / 2;
+  for (size_t y = 0; y < h; ++y, src += w, ev_dst += pwh, od_dst += pwh) {
+    for (size_t x = 0; x < w; x += 16) {
+      __m256 lo, hi;
+      if (x + 16 <= w) {
+        lo = _mm256_loadu_ps(src + x), hi = _mm256_loadu_ps(src + x + 8);
+      } else {
+        // The last partial step: masked-off lanes load zeros, and the full-width stores below write
+        // those zeros past the row's end, into its right border, the next rows' left border or the
+        // columns the next rows write after this one (the caller leaves a gap of kDwSplitGap floats
+        // after each plane, so that the last row's zeros stay out of the other plane).
+        const ptrdiff_t n = static_cast<ptrdiff_t>(w - x);
+        lo = _mm256_maskload_ps(src + x, x86::tail_mask_avx2(n));
+        hi = n > 8 ? _mm256_maskload_ps(src + x + 8, x86::tail_mask_avx2(n - 8)) : _mm256_setzero_ps();
+      }
+      // [l0 l2 h0 h2 | l4 l6 h4 h6] -> [l0 l2 l4 l6 h0 h2 h4 h6], the odd lanes likewise.
+      const __m256d e = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0)));
+      const __m256d d = _mm256_castps_pd(_mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1)));
+      _mm256_storeu_ps(ev_dst + x / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(e, _MM_SHUFFLE(3, 1, 2, 0))));
+      _mm256_storeu_ps(od_dst + x / 2, _mm256_castpd_ps(_mm256_permute4x64_pd(d, _MM_SHUFFLE(3, 1, 2, 0))));
+    }
   }
 }
 
