@@ -43,6 +43,17 @@ void pool_planes(const Pool2dShape& s, const float* in, float* out, ThreadPool& 
       for (int64_t y = 0; y < ph; ++y) {
         const float* r = pad.data() + y * pw;
         float* t = tmp.data() + y * s.out_w;
+        if (s.kw == 3 && s.stride_w == 2) {
+          // ResNet's and SqueezeNet's 3x3 stride-2 windows: all three taps in one loop. A loop per tap,
+          // each gathering at stride 2, ran them at 2.5-3 ns an output (AMD EPYC, 1 thread); splitting
+          // the row into even and odd columns first made the squeeze net's slower still. Same order of
+          // compares and sums as the loop per tap.
+          for (int64_t x = 0; x < s.out_w; ++x) {
+            const float a = r[2 * x], b = r[2 * x + 1], c = r[2 * x + 2];
+            t[x] = kMax ? std::max(std::max(a, b), c) : (a + b) + c;
+          }
+          continue;
+        }
         for (int64_t x = 0; x < s.out_w; ++x) t[x] = r[x * s.stride_w];
         for (int64_t kx = 1; kx < s.kw; ++kx) {
           const float* rk = r + kx;
@@ -143,7 +154,8 @@ PoolWork pool2d_work(const Pool2dShape& s) {
   const int64_t horizontal = planes * ph * s.out_w * s.kw;
   w.ops = horizontal + planes * s.out_h * s.out_w * s.kh;
   if (s.stride_w > 1) w.strided_ops = horizontal;
-  w.rows = planes * (s.h + ph * s.kw + s.out_h * s.kh);
+  const int64_t row_loops = s.kw == 3 && s.stride_w == 2 ? 1 : s.kw;  // 3x3 stride 2: one loop for its three taps
+  w.rows = planes * (s.h + ph * row_loops + s.out_h * s.kh);
   return w;
 }
 

@@ -50,7 +50,11 @@ TEST(MemoryOps, Pooling) {
                                 // 2x2 stride 2 read in place: odd sizes (the last row / column dropped),
                                 // tiny planes; and ceil mode, whose last window hangs past the input
                                 {7, 9, 2, 2, 0, 0, 0, 0, 3, 4, false},    {6, 6, 2, 2, 0, 0, 0, 0, 3, 3, false},
-                                {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false},    {7, 9, 2, 2, 0, 0, 0, 0, 4, 5, false}};
+                                {2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false},    {7, 9, 2, 2, 0, 0, 0, 0, 4, 5, false},
+                                // stride 2 on rows split into even and odd columns: ResNet's padded 3x3,
+                                // a one-column plane, a 5x5 (taps from both halves up to kx / 2 = 2)
+                                {12, 12, 3, 2, 1, 1, 1, 1, 6, 6, false},  {5, 1, 3, 2, 1, 1, 1, 1, 3, 1, false},
+                                {11, 10, 5, 2, 2, 2, 2, 2, 6, 5, true}};
   int i = 0;
   for (const auto& c : cases) {
     Pool2dShape s;
