@@ -160,13 +160,6 @@ Clock::time_point now() { return Clock::now(); }
 // on the pool, as the executor's producers do, so the kernel finds the pool's workers spinning, not
 // asleep: written on the calling thread alone, a 2-thread point paid a futex wake per call, and the
 // standalone calibrator timed 2-thread adds and concats at 1.4-2.3x the executor's.
-//
-// A memory-bound op's output is warmed too: in the executor it is an arena slot that the ops before it
-// used moments ago, while here each copy owns a buffer that the other copies (or the context's other
-// layers) evicted, so every store first fetched its line from memory. The phone's 1-thread adds and
-// concats ran at 1.6x and 2.6x the executor backend's time per byte (2 threads alike), and its profile
-// priced real networks' element-wise ops 39% over the CLI's. A conv's output is left as it is: its
-// stores are a small share of its time, and both backends' conv fits already agree.
 void produce(Instance& x, kernels::ThreadPool& pool) {
   for (std::vector<float>* v : {&x.in, &x.in2}) {
     float* d = v->data();
@@ -174,9 +167,6 @@ void produce(Instance& x, kernels::ThreadPool& pool) {
       for (size_t i = a; i < b; ++i) d[i] = d[i] > 0.0f ? d[i] : 0.0f;
     }, 4096);
   }
-  if (x.conv || x.gemm) return;
-  float* o = x.out.data();
-  pool.parallel_for(x.out.size(), [o](size_t a, size_t b) { std::fill(o + a, o + b, 0.0f); }, 4096);
 }
 
 }  // namespace
