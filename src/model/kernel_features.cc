@@ -289,7 +289,10 @@ KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool 
   // rates like a 64 MB one), the later ones find each column panel in L2. Register tiles of 8 rows x 32
   // columns, of which a thin tile computes 2 or 4 rows (one rule for every ISA's kernel).
   g.wstream_bytes = g.weight_bytes * ceil_div(m, kTileFilters);
-  g.wstream_far_bytes = g.weight_bytes;  // the first sweep; the panels are reused across row tiles
+  // The first sweep; the panels are reused across row tiles. Its DRAM time hides under the MACs that
+  // each fetched panel feeds, m per weight: only the exposed share counts (kGemmStreamHideRows).
+  g.wstream_far_bytes = std::llround(static_cast<double>(g.weight_bytes) * static_cast<double>(kGemmStreamHideRows) /
+                                     static_cast<double>(kGemmStreamHideRows + std::max<int64_t>(m, 1)));
   g.lane_macs = kernels::gemm_rows_computed(m) * ceil_div(n, kTilePixels) * kTilePixels * k;
   g.work_items = g.out_tiles;
   return g;

@@ -97,6 +97,11 @@ bool llc_holds(int64_t reuse_bytes, int64_t llc_bytes);
 // Where the weights of `k` come from once the reuse distance is known: from the last-level cache
 // (no far term) when it holds them, else as the instance was built (far beyond L2: DRAM).
 void place_weights(KernelInstance& k, int64_t reuse_bytes, int64_t llc_bytes);
+// A GEMM streaming its weights from DRAM overlaps the stream with the MACs on each fetched panel, m
+// per weight: the far bytes it is charged are weight_bytes * R / (R + m). On a Zen 4 core ConvNeXt-B's
+// MLP GEMMs (4-16 MiB of weights, 9-36 token rows) took 0.2-0.6 of their stream time beyond their
+// compute (R = 12 fits both ends), one-row classifiers all of it; charged in full, they ran 20-40% over.
+inline constexpr int64_t kGemmStreamHideRows = 12;
 // Memory-bound ops whose tensors (read + written) exceed this stream from DRAM rather than from the
 // caches; their bytes also count in far_bytes. Elementwise ops in context were timed up to 1.7 MiB,
 // and ops of full-resolution models (10-40 MiB) ran 30-45% over a per-byte rate fitted on those.
