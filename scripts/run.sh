@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The README's first command: install what is missing, build, and run the main job on the embedded
 # default — the built-in yolov5s_like model (320x320) and the bundled measured profile that matches
-# this machine (`hilsim profiles` shows how each differs: dispatch ISA, cores, caches, CPU). Where none
-# does, this machine is calibrated first (the default 120 s, kept under build/profiles/ and reused by
+# this machine (`hilsim profiles` shows how each differs: dispatch ISA, cores, caches, CPU) and timed
+# this build's kernels. Where none does, this machine is calibrated first (the default 120 s, kept under build/profiles/ and reused by
 # later runs on the same machine while the kernels are the ones it timed), so a newcomer's first comparison is like with like:
 # predict the dense model and check it against a run here,
 # plan block-punched pruning for a 2x faster model, emit it, and validate it (numerics and latency).
@@ -15,9 +15,18 @@ if [[ -z "${PROFILE:-}" ]]; then
   if ./build/hilsim profiles --json | /usr/bin/python3 -c '
 import json, sys
 profiles = json.load(sys.stdin)["profiles"]
-sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" for p in profiles) else 1)'; then
+sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" and p["kernels_match"]
+                 for p in profiles) else 1)'; then
     PROFILE=$(./build/hilsim profiles --best)
   else
+    # A bundled profile of this machine kind that timed other kernels than this build runs (a kernel
+    # changed since it was measured) would price the new kernels at their old speed: calibrate instead.
+    why="no bundled profile describes this machine (hilsim profiles)"
+    if ./build/hilsim profiles --json | /usr/bin/python3 -c '
+import json, sys
+sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" for p in json.load(sys.stdin)["profiles"]) else 1)'; then
+      why="the bundled profile of this machine kind timed other kernels than this build runs (hilsim profiles --json: kernels_match)"
+    fi
     # One profile per machine kind: CPU model, ISA flags and core count name it.
     key=$( (grep -m1 "model name" /proc/cpuinfo; grep -m1 -o -w -E "avx512f|avx2|asimd" /proc/cpuinfo; nproc) | cksum | cut -d" " -f1)
     PROFILE=build/profiles/this_machine_$key.json
@@ -27,9 +36,9 @@ sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" fo
 import json, sys
 sys.exit(0 if json.load(sys.stdin)["profile"]["kernels_match"] else 1)' &&
        ./build/hilsim predict zoo:resnet18_like@64 --profile "$PROFILE" --json >/dev/null 2>&1; then
-      echo "== 0. no bundled profile describes this machine: using its calibration from an earlier run, $PROFILE"
+      echo "== 0. $why: using this machine's calibration from an earlier run, $PROFILE"
     else
-      echo "== 0. no bundled profile describes this machine (hilsim profiles): calibrating it first (${CALIBRATE_S:-120} s)"
+      echo "== 0. $why: calibrating this machine first (${CALIBRATE_S:-120} s)"
       mkdir -p build/profiles
       ./build/hilsim calibrate --out "$PROFILE" --budget-s "${CALIBRATE_S:-120}" --json >build/profiles/calibrate.json
       # A slow machine may end the budget before every class has samples enough; the plan needs them all.
