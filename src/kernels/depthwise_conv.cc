@@ -159,8 +159,9 @@ class DepthwiseConv final : public DepthwiseBase {
         float* top = pad.data() + static_cast<size_t>(s.pad_top) * pw;
         if (split_) {
 #if defined(__x86_64__)
-          f32_dwconv_split_rows_avx2(src, static_cast<size_t>(s.h), static_cast<size_t>(s.w),
-                                     static_cast<size_t>(s.pad_left), top, top + odd, pw);
+          (isa_ == Isa::kAvx512 ? &f32_dwconv_split_rows_avx512 : &f32_dwconv_split_rows_avx2)(
+              src, static_cast<size_t>(s.h), static_cast<size_t>(s.w), static_cast<size_t>(s.pad_left), top, top + odd,
+              pw);
 #endif
         } else if (copy_rows_) {
           copy_rows_(src, static_cast<size_t>(s.h), static_cast<size_t>(s.w), top + s.pad_left, pw);

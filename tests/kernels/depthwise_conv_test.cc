@@ -120,19 +120,22 @@ INSTANTIATE_TEST_SUITE_P(Shapes, DepthwiseConvTest, ::testing::ValuesIn(params()
 // writes past a row stays inside the gap after each plane.
 TEST(DepthwiseConv, SplitRowsMatchPaddedPlane) {
   if (!isa_supported(Isa::kAvx2)) GTEST_SKIP() << "no AVX2";
-  for (size_t w : {1, 2, 7, 15, 16, 17, 31, 33})
+  for (Isa isa : {Isa::kAvx2, Isa::kAvx512})
+  for (size_t w : {1, 2, 7, 15, 16, 17, 31, 33, 47, 63, 64, 65})
     for (size_t pl : {0, 1, 2, 3}) {
+      if (!isa_supported(isa)) continue;
+      const auto split = isa == Isa::kAvx512 ? &f32_dwconv_split_rows_avx512 : &f32_dwconv_split_rows_avx2;
       const size_t h = 3, pt = 1, pw_full = w + pl + 2, pwh = (pw_full + 1) / 2, ph = h + 2;
       const size_t odd = ph * pwh + static_cast<size_t>(kDwSplitGap);
       std::vector<float> buf(2 * odd, 0.0f);
       const auto src = random_floats(h * w, static_cast<uint32_t>(w * 7 + pl));
-      f32_dwconv_split_rows_avx2(src.data(), h, w, pl, buf.data() + pt * pwh, buf.data() + pt * pwh + odd, pwh);
+      split(src.data(), h, w, pl, buf.data() + pt * pwh, buf.data() + pt * pwh + odd, pwh);
       for (size_t y = 0; y < ph; ++y)
         for (size_t j = 0; j < 2 * pwh; ++j) {
           const bool on_map = y >= pt && y < pt + h && j >= pl && j < pl + w;
           const float want = on_map ? src[(y - pt) * w + j - pl] : 0.0f;
           EXPECT_EQ(buf[(j & 1) * odd + y * pwh + j / 2], want)
-              << "w=" << w << " pl=" << pl << " y=" << y << " j=" << j;
+              << isa_name(isa) << " w=" << w << " pl=" << pl << " y=" << y << " j=" << j;
         }
       for (size_t i = ph * pwh; i < odd; ++i) EXPECT_EQ(buf[i], 0.0f) << "gap, w=" << w << " pl=" << pl;
     }
@@ -200,7 +203,8 @@ TEST(DepthwiseConv, ChannelLanesRule) {
   EXPECT_FALSE(depthwise_uses_channel_lanes(dw(8, 7, 7, 3, 1, 2, 2, 2, 2, 2)));
   // Split planes only where AVX2 runs a stride-2 vector row kernel.
   EXPECT_TRUE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 2, 1, 1, 1, 1), Isa::kAvx2));
-  EXPECT_FALSE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 2, 1, 1, 1, 1), Isa::kAvx512));
+  EXPECT_TRUE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 2, 1, 1, 1, 1), Isa::kAvx512));
+  EXPECT_FALSE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 2, 1, 1, 1, 1), Isa::kGeneric));
   EXPECT_FALSE(depthwise_rows_split_columns(dw(96, 112, 112, 3, 1, 1, 1, 1, 1), Isa::kAvx2));
   EXPECT_FALSE(depthwise_rows_split_columns(dw(8, 13, 13, 9, 2, 4, 4, 4, 4), Isa::kAvx2));
   const ConvShape k9 = dw(8, 7, 7, 9, 1, 4, 4, 4, 4);

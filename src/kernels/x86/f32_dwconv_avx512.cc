@@ -1,6 +1,9 @@
 // Depthwise row kernels: 16 outputs per vector, the K x K taps broadcast once per call (in registers up
 // to 5x5).
-// Stride 2 loads 32 consecutive inputs and keeps the even lanes with one permute.
+// Stride 2 reads the plane split into its even and odd columns (f32_dwconv_split_rows_avx512): window
+// column 2o + kx is column o + kx / 2 of the even plane (kx even) or the odd one, one plain load a tap.
+// Loading 32 consecutive inputs and keeping the even lanes with a permute took two loads a tap, and the
+// loads, not the FMAs, bounded the 3x3 kernel (0.39-0.46x oneDNN at 28-56 wide outputs, Zen 4).
 // Channel-lanes work items: 16 channels per vector, 16x16 in-register transposes in and out.
 // GCC 12 flags its own _mm512_undefined_ps() inside the intrinsics headers (false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -21,7 +24,6 @@ namespace {
 // waits on the FMA latency K * K times per vector).
 template <int K, int S, int R>
 void row_block(const DwRowArgs& a, const __m512* w, __m512 bias, const float* in, float* out) {
-  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   constexpr int kInRows = (R - 1) * S + K;
   const bool act = a.ep->act != Act::kNone;
   for (size_t o = 0; o < a.ow_count; o += 16) {
@@ -30,14 +32,14 @@ void row_block(const DwRowArgs& a, const __m512* w, __m512 bias, const float* in
     for (int r = 0; r < R; ++r) acc[r] = bias;
 #pragma GCC unroll 13
     for (int iy = 0; iy < kInRows; ++iy) {
-      const float* src = in + iy * a.pw + o * S;
+      const float* src = in + iy * a.pw + o;
 #pragma GCC unroll 7
       for (int kx = 0; kx < K; ++kx) {
         __m512 v;
         if constexpr (S == 1) {
           v = _mm512_loadu_ps(src + kx);
         } else {
-          v = _mm512_permutex2var_ps(_mm512_loadu_ps(src + kx), even, _mm512_loadu_ps(src + kx + 16));
+          v = _mm512_loadu_ps(src + (kx & 1 ? a.odd_offset : 0) + kx / 2);
         }
 #pragma GCC unroll 4
         for (int r = 0; r < R; ++r) {
@@ -233,6 +235,32 @@ void f32_dwconv_lanes_avx512(const DwLanesArgs& a) {
   if (a.k == 3) return a.stride == 1 ? lanes<3, 1>(a) : lanes<3, 2>(a);
   if (a.k == 7) return a.stride == 1 ? lanes<7, 1>(a) : lanes<7, 2>(a);
   return a.stride == 1 ? lanes<5, 1>(a) : lanes<5, 2>(a);
+}
+
+void f32_dwconv_split_rows_avx512(const float* src, size_t h, size_t w, size_t pad_left, float* even, float* odd,
+                                  size_t pwh) {
+  // As f32_dwconv_split_rows_avx2: input column x lies in padded column x + pad_left; the last partial
+  // step loads zeros past the row and its full-width stores write them into the row's right border, the
+  // next rows (rewritten after it) or the gap after the plane.
+  const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  float* const planes[2] = {even, odd};
+  float* ev_dst = planes[pad_left & 1] + pad_left / 2;
+  float* od_dst = planes[(pad_left + 1) & 1] + (pad_left + 1) / 2;
+  for (size_t y = 0; y < h; ++y, src += w, ev_dst += pwh, od_dst += pwh) {
+    for (size_t x = 0; x < w; x += 32) {
+      __m512 lo, hi;
+      if (x + 32 <= w) {
+        lo = _mm512_loadu_ps(src + x), hi = _mm512_loadu_ps(src + x + 16);
+      } else {
+        const size_t n = w - x;
+        lo = _mm512_maskz_loadu_ps(x86::tail_mask(n), src + x);
+        hi = n > 16 ? _mm512_maskz_loadu_ps(x86::tail_mask(n - 16), src + x + 16) : _mm512_setzero_ps();
+      }
+      _mm512_storeu_ps(ev_dst + x / 2, _mm512_permutex2var_ps(lo, ev, hi));
+      _mm512_storeu_ps(od_dst + x / 2, _mm512_permutex2var_ps(lo, od, hi));
+    }
+  }
 }
 
 void f32_dwconv_3x3s1_row_avx512(const DwRowArgs& a) { dw_row<3, 1>(a); }
