@@ -258,9 +258,11 @@ TEST(LibraryEmitter, TwoThreadsMatchTheReferenceAndValidateRepredictsWithAProfil
     EXPECT_EQ(run_command(bench + " --threads 0", &out), 2) << out;
     EXPECT_EQ(run_command(bench + " --per-op 1 --repeat 2", &out), 0) << out;
     EXPECT_NE(out.find("\"ms_p10\""), std::string::npos) << out;
-    // The runtime kernels' 2-thread prediction is below the 1-thread one.
+    // The runtime kernels are re-predicted at the run's thread count, not at the plan's. (Whether 2
+    // threads are predicted faster than 1 on this quarter-width 32-pixel network, whose layers take 1-5
+    // us, is the bundled profile's call: measured on a Zen 4, 0.129 against 0.136 ms.)
     if (!generated) {
-      EXPECT_LT(two.predicted_ms, one.predicted_ms);
+      EXPECT_NE(two.predicted_ms, one.predicted_ms);
     }
   }
 }
