@@ -88,6 +88,45 @@ void random_layer(const ConvShape& s, std::mt19937& rng, std::vector<float>* in,
   for (auto& x : *bias) x = dist(rng) * 0.1f;
 }
 
+// One line of the summary: the geometric mean of speed-ups (baseline_ms / ms) over the shapes of one
+// kernel family, sparsity and baseline, the figures the kernel goals are stated in.
+struct SummaryLine {
+  std::string family, baseline;
+  double sparsity = 0.0;
+  int shapes = 0;
+  double geomean = 0.0, worst = 0.0, best = 0.0;
+};
+
+// Dense and depthwise rows group by their cost-model class (dense_conv3x3), sparse rows by the kernel's
+// name without its ISA (block_8x4), in first-seen order.
+std::vector<SummaryLine> summarize(const std::vector<Row>& rows) {
+  std::vector<SummaryLine> lines;
+  std::vector<double> log_sum;
+  for (const Row& r : rows) {
+    if (!(r.ms > 0) || !(r.baseline_ms > 0)) continue;
+    std::string family = r.sparsity > 0 ? r.kernel : model::kernel_class_of(r.kernel);
+    if (family.empty()) family = r.kernel;
+    for (const char* isa : {"_avx512", "_avx2", "_generic"}) {
+      const std::string suffix = isa;
+      if (family.size() > suffix.size() && family.compare(family.size() - suffix.size(), suffix.size(), suffix) == 0)
+        family.resize(family.size() - suffix.size());
+    }
+    const double x = r.baseline_ms / r.ms;
+    size_t i = 0;
+    while (i < lines.size() && !(lines[i].family == family && lines[i].baseline == r.baseline &&
+                                 std::abs(lines[i].sparsity - r.sparsity) < 1e-9))
+      ++i;
+    if (i == lines.size()) {
+      lines.push_back({family, r.baseline, r.sparsity, 0, 0.0, x, x});
+      log_sum.push_back(0.0);
+    }
+    SummaryLine& l = lines[i];
+    ++l.shapes, log_sum[i] += std::log(x), l.worst = std::min(l.worst, x), l.best = std::max(l.best, x);
+  }
+  for (size_t i = 0; i < lines.size(); ++i) lines[i].geomean = std::exp(log_sum[i] / lines[i].shapes);
+  return lines;
+}
+
 double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   double d = 0.0, m = 1.0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
@@ -447,6 +486,15 @@ int run_bench(const std::vector<std::string>& positional) {
       if (!std::isnan(r.max_rel_err_masked)) o["max_rel_err_vs_masked_dense"] = r.max_rel_err_masked;
       j["results"].push_back(o);
     }
+    j["summary"] = nlohmann::json::array();
+    for (const SummaryLine& l : summarize(rows))
+      j["summary"].push_back({{"family", l.family},
+                              {"baseline", l.baseline},
+                              {"sparsity", l.sparsity},
+                              {"shapes", l.shapes},
+                              {"geomean_speedup", l.geomean},
+                              {"min_speedup", l.worst},
+                              {"max_speedup", l.best}});
     print_json(j);
     return kExitOk;
   }
@@ -461,6 +509,11 @@ int run_bench(const std::vector<std::string>& positional) {
                 r.shape.c_str(), r.kernel.c_str(), r.baseline.c_str(), r.sparsity, r.ms, r.baseline_ms,
                 r.baseline_ms / r.ms, gf, 100.0 * gf / peak_gflops, err);
   }
+  std::printf("\nspeed-up over the shapes (geometric mean, min..max), per kernel family, sparsity and baseline\n");
+  std::printf("%-24s %5s %-15s %6s %8s %17s\n", "family", "spars", "baseline", "shapes", "geomean", "min..max");
+  for (const SummaryLine& l : summarize(rows))
+    std::printf("%-24s %5.2f %-15s %6d %7.2fx %7.2fx..%6.2fx\n", l.family.c_str(), l.sparsity, l.baseline.c_str(),
+                l.shapes, l.geomean, l.worst, l.best);
   return kExitOk;
 }
 
@@ -478,7 +531,9 @@ const Register reg({"bench-kernels",
                     "Times our dense and sparse conv kernels on every distinct conv shape of yolov5s_like@320 and\n"
                     "resnet18_like@224 against oneDNN (its preferred blocked layout, same fused activation)\n"
                     "and XNNPACK (NHWC; only clamp activations fuse), all in this process. Each figure is a\n"
-                    "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr.\n"
+                    "median after warm-up; speedup = baseline_ms / ms. Progress goes to stderr. A summary ends\n"
+                    "the table (JSON: summary): per kernel family, sparsity and baseline, the geometric mean of\n"
+                    "the speed-ups over the shapes, with the slowest and fastest.\n"
                     "Then the depthwise convs of MobileNetV2 and EfficientNet-B0 at 224 (3x3 and 5x5, stride 1\n"
                     "and 2) and ConvNeXt-base at 224 and 96 (7x7): our depthwise kernel against oneDNN's and\n"
                     "XNNPACK's (--filter on 'net/shape/depthwise').\n"

@@ -62,6 +62,15 @@ check "$HILSIM" fit "$X.samples.json" --out "$TMP/refit.json"
 # Builds without the baselines (the sanitizer build) refuse bench-kernels and bench-run with exit 2.
 if ! "$HILSIM" bench-kernels --quick --filter 'resnet' --min-time-s 0.001 --max-reps 1 2>&1 | grep -q "no baselines"; then
   check "$HILSIM" bench-kernels --quick --filter 'resnet' --min-time-s 0.001 --max-reps 2
+  # The summary's geomean lies between each line's slowest and fastest shape, and counts every row.
+  "$HILSIM" bench-kernels --quick --filter 'resnet' --min-time-s 0.001 --max-reps 2 --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+s = j["summary"]
+assert s and sum(l["shapes"] for l in s) == len(j["results"]), s
+for l in s:
+    assert l["min_speedup"] <= l["geomean_speedup"] * (1 + 1e-9) and l["geomean_speedup"] <= l["max_speedup"] * (1 + 1e-9), l
+' || { echo "FAIL: bench-kernels --json summary"; fail=1; }
 fi
 if "$HILSIM" --help | grep -q bench-run && ! "$HILSIM" bench-run "$M" --quick 2>&1 | grep -q "no baselines"; then
   check "$HILSIM" bench-run "$M" --quick
