@@ -84,6 +84,10 @@ int run_profiles(const std::vector<std::string>& args) {
                 b.profile.provenance.c_str(), d.cpu_model.substr(0, 24).c_str(), d.cores,
                 b.mismatches.empty() ? "matches this machine" : "differs:");
     for (const auto& m : b.mismatches) std::printf("      %s\n", m.text.c_str());
+    // A measured profile without a kernels digest (older than digests; one with another digest lists it
+    // among its mismatches) may price kernels changed since at their old speed.
+    if (b.profile.provenance == "measured" && d.kernels.empty())
+      std::printf("      records no kernels digest: kernels changed since it was measured are priced at their old speed\n");
   }
   if (FLAGS_json) {
     print_json({{"profiles", j}, {"kernels", calibration::build_kernels_digest()}});
