@@ -12,19 +12,17 @@ bash scripts/setup.sh
 bash scripts/build.sh
 MODEL=${MODEL:-zoo:yolov5s_like}
 if [[ -z "${PROFILE:-}" ]]; then
-  if ./build/hilsim profiles --json | /usr/bin/python3 -c '
+  # usable: a measured bundled profile matches this machine and timed this build's kernels; stale: one
+  # matches but timed other kernels (it would price changed kernels at their old speed); none: no match.
+  bundled=$(./build/hilsim profiles --json | /usr/bin/python3 -c '
 import json, sys
-profiles = json.load(sys.stdin)["profiles"]
-sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" and p["kernels_match"]
-                 for p in profiles) else 1)'; then
+mine = [p for p in json.load(sys.stdin)["profiles"] if p["matches_this_machine"] and p["provenance"] == "measured"]
+print("usable" if any(p["kernels_match"] for p in mine) else "stale" if mine else "none")')
+  if [[ "$bundled" == "usable" ]]; then
     PROFILE=$(./build/hilsim profiles --best)
   else
-    # A bundled profile of this machine kind that timed other kernels than this build runs (a kernel
-    # changed since it was measured) would price the new kernels at their old speed: calibrate instead.
     why="no bundled profile describes this machine (hilsim profiles)"
-    if ./build/hilsim profiles --json | /usr/bin/python3 -c '
-import json, sys
-sys.exit(0 if any(p["matches_this_machine"] and p["provenance"] == "measured" for p in json.load(sys.stdin)["profiles"]) else 1)'; then
+    if [[ "$bundled" == "stale" ]]; then
       why="the bundled profile of this machine kind timed other kernels than this build runs (hilsim profiles --json: kernels_match)"
     fi
     # One profile per machine kind: CPU model, ISA flags and core count name it.

@@ -243,9 +243,9 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     // then swept in steps of kDwRowBlock output rows x kDwRowLanes outputs (the kernels' own blocking,
     // the same on every vector ISA); a step loads its input rows once for all its rows, and a row's last
     // step computes idle lanes. A MAC count alone charged a 7x7 plane like a seventh of a 49-wide row,
-    // and stride 2 the same per lane as stride 1 though it costs more per lane: AVX-512 gathers two
-    // vectors per load, AVX2 splits the plane into even and odd columns in its copy
-    // (depthwise_rows_split_columns), whose bytes are the padded plane's; the strided terms fit either.
+    // and stride 2 the same per lane as stride 1 though it costs more per lane: its copy splits the
+    // plane into even and odd columns (depthwise_rows_split_columns), whose bytes are the padded
+    // plane's, and the strided terms fit what that costs per lane and per step.
     const auto [OH, OW, ph, pw] = kernels::depthwise_padded_plane(s);
     const int64_t planes = s.n * s.c;
     k.out_tiles = planes * ceil_div(OH, kernels::kDwRowBlock) * ceil_div(OW, kernels::kDwRowLanes);
