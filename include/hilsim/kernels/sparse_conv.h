@@ -79,7 +79,7 @@ std::unique_ptr<PreparedConv> prepare_sparse_conv(const ConvShape& s, const floa
 // acc is then scratch (the AVX2 kernels stage the tile there, in L1, for the epilogue).
 struct ColTileArgs {
   const float* base;
-  const int64_t* off;
+  const int32_t* off;  // input offsets of the kept columns: 4 bytes each, streamed beside the values
   const float* vals;
   int64_t vstride;
   int64_t ncols;

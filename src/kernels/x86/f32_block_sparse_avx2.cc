@@ -101,7 +101,7 @@ template <int FBc, int C, bool kMasked>
 inline void run_cols(const ColTileArgs& a, int f0, int64_t q, __m256 (&acc)[FBc][C], const __m256i (&m)[C]) {
   const float* base = a.base + q;
   const float* w = a.vals + f0;
-  const int64_t* off = a.off;
+  const int32_t* off = a.off;
   const int64_t vstride = a.vstride, ncols = a.ncols;
   for (int64_t j = 0; j < ncols; ++j, w += vstride) {
     const float* src = base + off[j];
