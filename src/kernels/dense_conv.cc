@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 #include <string>
 
 #include "hilsim/kernels/dense_tiling.h"
@@ -41,6 +42,21 @@ class GemmConv final : public PreparedConv {
       throw Error("isa", std::string(uk_->name) + ": register tile differs from kernels/dense_tiling's");
     const int64_t mr = uk_->mr;
     const DenseTiling tiling = dense_tiling(s);
+    if (bias) bias_.assign(bias, bias + s.f);
+    pixel_rows_ = tiling.pixel_rows;
+    if (pixel_rows_) {
+      // The weights as B: per group, 32-filter column panels [k][NR] (OIHW is [fg][k], so column j of B
+      // is filter j's row).
+      const int64_t nr = uk_->nr;
+      ctiles_ = tiling.col_tiles;
+      a_ = alloc_aligned_floats(static_cast<size_t>(s.groups * ctiles_ * k_ * nr));
+      for (int64_t g = 0; g < s.groups; ++g)
+        for (int64_t t = 0; t < ctiles_; ++t) {
+          const int64_t j0 = t * nr, cols = std::min(nr, fg_ - j0);
+          pack_b_panel(nr, cols, k_, w + (g * fg_ + j0) * k_, 1, k_, a_.get() + (g * ctiles_ + t) * k_ * nr);
+        }
+      return;
+    }
     ftiles_ = tiling.row_tiles;
     row_strips_ = tiling.row_strips;
     strips_per_row_ = (s.out_w() + uk_->nr - 1) / uk_->nr;
@@ -51,7 +67,6 @@ class GemmConv final : public PreparedConv {
         const int64_t f0 = t * mr, rows = std::min(mr, fg_ - f0);
         pack_a_panel(mr, rows, k_, w + (g * fg_ + f0) * k_, k_, 1, a_.get() + (g * ftiles_ + t) * k_ * mr);
       }
-    if (bias) bias_.assign(bias, bias + s.f);
   }
 
   std::string kernel_name() const override { return dense_conv_kernel_name(shape_, uk_->isa); }
@@ -61,6 +76,7 @@ class GemmConv final : public PreparedConv {
   int64_t executed_macs() const override { return shape_.macs(); }
 
   void run(const float* in, float* out, ThreadPool& pool) const override {
+    if (pixel_rows_) return run_pixel_rows(in, out, pool);
     const ConvShape& s = shape_;
     const int64_t OH = s.out_h(), OW = s.out_w(), P = OH * OW, mr = uk_->mr, nr = uk_->nr;
     const int64_t strips = dense_tiling(s).col_tiles;
@@ -119,6 +135,63 @@ class GemmConv final : public PreparedConv {
   }
 
  private:
+  // kernels/dense_tiling's pixel rows: per image and group, the input's im2col rows packed as A once, the
+  // tiles [8 pixels x 32 filters] into a [pixels][filters] buffer (bias and activation in the
+  // micro-kernel), which is then transposed into the output planes. Work items are chunks of filter
+  // tiles; each packs its own A, so with several threads A is packed once per chunk.
+  void run_pixel_rows(const float* in, float* out, ThreadPool& pool) const {
+    const ConvShape& s = shape_;
+    const int64_t P = s.out_h() * s.out_w(), mr = uk_->mr, nr = uk_->nr;
+    const int64_t ptiles = (P + mr - 1) / mr, threads = pool.threads();
+    const int64_t base = s.n * s.groups;
+    int64_t chunks = 1;
+    while (threads > 1 && base * chunks < 4 * threads && ctiles_ / (chunks * 2) >= 2) chunks *= 2;
+    const int64_t per_chunk = (ctiles_ + chunks - 1) / chunks;
+    pool.parallel_for(static_cast<size_t>(base * chunks), [&](size_t b0, size_t b1) {
+      static thread_local std::vector<float> apack, cbuf;
+      for (size_t item = b0; item < b1; ++item) {
+        const int64_t chunk = static_cast<int64_t>(item) % chunks, plane = static_cast<int64_t>(item) / chunks;
+        const int64_t g = plane % s.groups, b = plane / s.groups;
+        const int64_t ct0 = chunk * per_chunk, ct1 = std::min(ctiles_, ct0 + per_chunk);
+        if (ct0 >= ct1) continue;
+        const float* in_g = in + (b * s.c + g * cg_) * s.h * s.w;
+        float* out_g = out + (b * s.f + g * fg_) * P;
+        apack.resize(static_cast<size_t>(ptiles * k_ * mr));
+        for (int64_t pt = 0; pt < ptiles; ++pt) {
+          const int64_t p0 = pt * mr;
+          im2col_(s, in_g, p0, std::min(mr, P - p0), 0, k_, apack.data() + pt * k_ * mr, mr);
+        }
+        const int64_t j0 = ct0 * nr, width = std::min(fg_, ct1 * nr) - j0;
+        cbuf.resize(static_cast<size_t>(P * width));
+        for (int64_t ct = ct0; ct < ct1; ++ct) {
+          const int64_t jc = ct * nr, cols = std::min(nr, fg_ - jc);
+          UkernelEpilogue ep;
+          ep.bias_col = bias_.empty() ? nullptr : bias_.data() + g * fg_ + jc;
+          ep.act = ep_;
+          const float* bp = a_.get() + (g * ctiles_ + ct) * k_ * nr;
+          for (int64_t k0 = 0; k0 < k_; k0 += kc_) {
+            const int64_t kc = std::min(kc_, k_ - k0);
+            for (int64_t pt = 0; pt < ptiles; ++pt) {
+              const int64_t p0 = pt * mr;
+              uk_->fn(static_cast<size_t>(std::min(mr, P - p0)), static_cast<size_t>(cols), static_cast<size_t>(kc),
+                      apack.data() + (pt * k_ + k0) * mr, bp + k0 * nr, cbuf.data() + p0 * width + (jc - j0),
+                      static_cast<size_t>(width), k0 > 0, k0 + kc >= k_, ep);
+            }
+          }
+        }
+        // [pixels][filters] -> the filters' output planes, 16 filters at a time (16 write streams).
+        for (int64_t j = 0; j < width; j += 16) {
+          const int64_t jn = std::min<int64_t>(16, width - j);
+          for (int64_t p = 0; p < P; ++p) {
+            const float* src = cbuf.data() + p * width + j;
+            float* dst = out_g + (j0 + j) * P + p;
+            for (int64_t jj = 0; jj < jn; ++jj) dst[jj * P] = src[jj];
+          }
+        }
+      }
+    });
+  }
+
   // Output pixels [p0, p0 + cols) of strip st (kernels/dense_tiling: flattened, or along output rows).
   void strip(int64_t st, int64_t* p0, int64_t* cols) const {
     const int64_t OW = shape_.out_w(), P = shape_.out_h() * OW, nr = uk_->nr;
@@ -183,10 +256,10 @@ class GemmConv final : public PreparedConv {
   Im2colFn im2col_;
   Conv3x3RowsFn rows_;
   Epilogue ep_;
-  bool row_strips_ = false;
+  bool row_strips_ = false, pixel_rows_ = false;
   int64_t strips_per_row_ = 1;
-  int64_t cg_ = 0, fg_ = 0, k_ = 0, kc_ = 0, ftiles_ = 0;
-  AlignedFloats a_;
+  int64_t cg_ = 0, fg_ = 0, k_ = 0, kc_ = 0, ftiles_ = 0, ctiles_ = 0;
+  AlignedFloats a_;  // the packed weights: A panels [k][MR] per filter tile, or with pixel_rows_ B panels [k][NR]
   std::vector<float> bias_;
 };
 

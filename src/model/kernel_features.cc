@@ -216,16 +216,17 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   } else if (klass.rfind("dense_conv", 0) == 0) {
     // The GEMM conv: 8 x 32 register tiles over filters x pixel strips, K = C/groups x kh x kw; edge
     // tiles compute padding lanes (a strip tail of <= 16 pixels only the half tile's), every strip
-    // builds an im2col panel and re-reads the weights. The kernel's own rule (kernels/dense_tiling). Row
-    // strips (implicit GEMM on every ISA) copy the zero-padded input once instead of building panels.
+    // builds an im2col panel and re-reads the weights. Row strips (implicit GEMM on every ISA) copy the
+    // zero-padded input once instead of building panels; pixel rows (small planes) swap the tile's
+    // roles, read the weights once and copy the input's rows and the transposed output. The kernel's own
+    // rule (kernels/dense_tiling), lanes, copies and weight sweeps alike.
     const kernels::DenseTiling t = kernels::dense_tiling(s);
     const int64_t kdim = (s.c / s.groups) * s.kh * s.kw;
     const int64_t planes = s.n * s.groups;
     k.out_tiles = planes * t.row_tiles * t.col_tiles;
     k.lane_macs = planes * t.filter_lanes * t.pixel_lanes * kdim;
-    k.panel_bytes = t.row_strips ? s.n * s.c * (s.h + s.pad_top + s.pad_bottom) * (s.w + s.pad_left + s.pad_right) * 4
-                                 : planes * t.col_tiles * kernels::kDenseTileCols * kdim * 4;
-    k.wstream_bytes = weight_bytes * t.col_tiles * s.n;
+    k.panel_bytes = planes * t.panel_floats * 4;
+    k.wstream_bytes = weight_bytes * t.weight_sweeps * s.n;
   } else if (klass.rfind("depthwise_conv", 0) == 0 && kernels::depthwise_uses_channel_lanes(s)) {
     // The channel-lanes kernel (kernels/depthwise_conv, the same rule): groups of kDwChannelLanes
     // channels, each transposed into a padded tile and its output back (the bytes of both count as

@@ -1,6 +1,7 @@
 // Dense convolution tester: every ISA path this CPU has x awkward shapes x every epilogue, against the
 // naive loop of kernel_test_util.h.
 #include "hilsim/kernels/dense_conv.h"
+#include "hilsim/kernels/dense_tiling.h"
 
 #include <gtest/gtest.h>
 
@@ -11,6 +12,22 @@ namespace hilsim::kernels {
 namespace {
 
 using namespace testing;  // the shared shapes, data and reference conv (kernel_test_util.h)
+
+// Small planes that run pixels as the tile's rows (kernels/dense_tiling).
+std::vector<ConvShape> pixel_rows_cases() {
+  return {
+      conv_shape(600, 70, 6, 6, 1, 1, 0, 0, 0, 0),          // 36 pixels, two K blocks, a 6-filter half tile
+      conv_shape(40, 50, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2),  // 9 pixels (a thin 1-row tile), batch 2
+      conv_shape(64, 96, 5, 5, 3, 1, 1, 1, 1, 1),           // 3x3 on a 5x5 plane, padded
+      conv_shape(64, 128, 6, 6, 3, 1, 1, 1, 1, 1, 1, 2),    // grouped: 64 filters a group
+      conv_shape(48, 40, 6, 6, 1, 2, 0, 0, 0, 0),           // 1x1 stride 2 onto 3x3
+      conv_shape(30, 36, 8, 7, 3, 2, 2, 1, 0, 2, 2),        // dilation 2, stride 2, asymmetric pads
+  };
+}
+
+TEST(DenseConv, PixelRowsCasesRunThatPath) {
+  for (const ConvShape& s : pixel_rows_cases()) EXPECT_TRUE(dense_tiling(s).pixel_rows) << s.str();
+}
 
 // C and F off the 8-row tile, H/W in {1, 7, 13, 40}, strides, asymmetric pads, dilation, groups, batch.
 std::vector<ConvShape> cases() {
@@ -56,6 +73,7 @@ std::vector<ConvShape> cases() {
   ns.stride_w = 2;
   ns.kw = 2;
   v.push_back(ns);
+  for (const ConvShape& s : pixel_rows_cases()) v.push_back(s);
   return v;
 }
 

@@ -22,6 +22,31 @@ TEST(DenseTiling, StripTailsSweepTheHalfOrTheWholeTile) {
   EXPECT_EQ(dense_tiling(conv_shape(8, 16, 4, 4, 1, 1, 0, 0, 0, 0)).pixel_lanes, 16);      // exactly 16
   EXPECT_EQ(dense_tiling(conv_shape(8, 16, 7, 7, 3, 1, 1, 1, 1, 1)).pixel_lanes, 64);      // tail of 17
   EXPECT_EQ(dense_tiling(conv_shape(8, 16, 7, 7, 3, 1, 1, 1, 1, 1)).col_tiles, 2);
+  EXPECT_EQ(dense_tiling(conv_shape(8, 16, 7, 7, 3, 1, 1, 1, 1, 1)).weight_sweeps, 2);
+}
+
+// Small planes swap the tile's roles where the strips would sweep many idle or half-tile lanes: 8-pixel
+// row tiles (the GEMM's thin-tile rule) x 32-filter column tiles, the weights read once.
+TEST(DenseTiling, SmallPlanesRunPixelsAsTileRows) {
+  const DenseTiling t = dense_tiling(conv_shape(1024, 1024, 6, 6, 1, 1, 0, 0, 0, 0));  // ResNeXt-101 at 96
+  EXPECT_TRUE(t.pixel_rows);
+  EXPECT_EQ(t.row_tiles, 5);
+  EXPECT_EQ(t.col_tiles, 32);
+  EXPECT_EQ(t.pixel_lanes, 36);  // 4 whole row tiles and a half one
+  EXPECT_EQ(t.filter_lanes, 1024);
+  EXPECT_EQ(t.weight_sweeps, 1);
+  EXPECT_EQ(t.panel_floats, 36 * 1024 + 36 * 1024);  // packed rows + the transposed output
+  const DenseTiling r = dense_tiling(conv_shape(512, 512, 7, 7, 3, 1, 1, 1, 1, 1));  // ResNet layer 4
+  EXPECT_TRUE(r.pixel_rows);
+  EXPECT_EQ(r.pixel_lanes, 50);  // 6 whole row tiles and a thin one of 2 rows
+  EXPECT_EQ(dense_tiling(conv_shape(64, 40, 9, 1, 1, 1, 0, 0, 0, 0)).filter_lanes, 48);  // a tail of 8: the half tile
+  EXPECT_TRUE(dense_tiling(conv_shape(1024, 1024, 4, 4, 1, 1, 0, 0, 0, 0)).pixel_rows);   // 16: strips of half tiles
+  // Whole strips, or too few filters for whole column tiles: the strips stay.
+  EXPECT_FALSE(dense_tiling(conv_shape(512, 512, 8, 8, 1, 1, 0, 0, 0, 0)).pixel_rows);
+  EXPECT_FALSE(dense_tiling(conv_shape(512, 512, 12, 12, 1, 1, 0, 0, 0, 0)).pixel_rows);
+  EXPECT_FALSE(dense_tiling(conv_shape(512, 256, 10, 10, 1, 1, 0, 0, 0, 0)).pixel_rows);
+  EXPECT_FALSE(dense_tiling(conv_shape(512, 512, 12, 12, 3, 1, 1, 1, 1, 1, 1, 32)).pixel_rows);  // 16 a group
+  EXPECT_FALSE(dense_tiling(conv_shape(37, 70, 1, 1, 1, 1, 0, 0, 0, 0)).pixel_rows);  // one pixel: a GEMM of its own
 }
 
 TEST(DenseTiling, RowStripsOnlyFor3x3Stride1WithWholeHalfTileRows) {

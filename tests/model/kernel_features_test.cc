@@ -300,12 +300,17 @@ TEST(KernelFeatures, DenseConvCountsTheLanesItsTilesSweep) {
   EXPECT_EQ(k.out_tiles, 32 * 4);
   EXPECT_EQ(k.wstream_bytes, s.weight_count() * 4 * 4);
   EXPECT_EQ(k.panel_bytes, 4 * 32 * 512 * 4);
+  // ResNet's layer 4: 49 pixels run as 8-pixel tile rows (kernels/dense_tiling's pixel rows), 7 tiles
+  // of which the last computes 2 rows, over 16 column tiles of 32 filters; the weights are read once,
+  // the copies are the packed rows and the transposed output.
   hilsim::kernels::ConvShape s7;
   s7.c = s7.f = 512, s7.h = s7.w = 7, s7.kh = s7.kw = 3;
   s7.pad_top = s7.pad_left = s7.pad_bottom = s7.pad_right = 1;
   const KernelInstance k7 = conv_instance("dense_conv3x3", s7, 1, s7.macs(), s7.weight_count() * 4);
-  EXPECT_EQ(k7.lane_macs, 512 * 64 * 4608);  // 49 pixels: a strip and a 17-pixel tail on the whole tile
-  EXPECT_EQ(k7.out_tiles, 64 * 2);
+  EXPECT_EQ(k7.lane_macs, 512 * 50 * 4608);
+  EXPECT_EQ(k7.out_tiles, 7 * 16);
+  EXPECT_EQ(k7.wstream_bytes, s7.weight_count() * 4);
+  EXPECT_EQ(k7.panel_bytes, 4 * (50 * 4608 + 49 * 512));
 }
 
 // Row strips (kernels/dense_tiling) run the implicit GEMM on every ISA: their panel bytes are the one

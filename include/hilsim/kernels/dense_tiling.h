@@ -23,11 +23,27 @@ constexpr int64_t kDenseTileRows = 8, kDenseTileCols = 32;
 // at 16-56 channels (c32 80x80: 1.14-1.16x), 1.0-1.03x at 64, 0.92-0.93x at 128 and 256 (c128 80x80,
 // c256 16x16), where a strip's input rows no longer stay in L1 across the filter tiles.
 constexpr int64_t kRowStripsMaxChannels = 64;
+// Pixel rows: on small output planes the roles swap. The tile's rows are 8 output pixels (an im2col
+// panel of the input, packed as the GEMM's A) and its columns 32 filters of the group (the weights,
+// packed once as B), as for a fully connected layer; the tile lands in a [pixels][filters] buffer that
+// is transposed into the output. A 6x6 plane fills 36 of 40 rows where its strip filled 36 of 48
+// lanes, a 3x3 plane 9 of 10 rows against 9 of 16 (ResNeXt-101's late 1x1 layers ran at 36 and 22
+// GMAC/s against 55 on larger planes; ResNet's 7x7 3x3 layers ran 1.35x faster swapped). Chosen when
+// its lanes, half tiles priced at kHalfTileLaneCost, cost kPixelRowsGain times less than the strips':
+// the price of packing A and of the transpose (a 10x10 1x1 layer of 512 -> 256 channels, 100 rows
+// against 112 lanes, ran 5-10% slower swapped; a 12x12 one 13%).
+constexpr double kPixelRowsGain = 1.2;
+constexpr double kHalfTileLaneCost = 1.25;
 struct DenseTiling {
-  int64_t row_tiles = 0, col_tiles = 0;  // register tiles per image and group (col_tiles: the strips)
-  int64_t filter_lanes = 0;              // filters per group rounded up to what the tiles sweep
-  int64_t pixel_lanes = 0;               // output pixels rounded up likewise
-  bool row_strips = false;               // strips along output rows (col_tiles = out_h x strips per row)
+  // Register tiles per image and group: row_tiles x col_tiles, the tile's rows and columns (filter tiles
+  // x pixel strips; with pixel_rows, pixel tiles x filter tiles).
+  int64_t row_tiles = 0, col_tiles = 0;
+  int64_t filter_lanes = 0;   // filters per group rounded up to what the tiles sweep
+  int64_t pixel_lanes = 0;    // output pixels rounded up likewise
+  int64_t weight_sweeps = 0;  // reads of the weights per image and group (once per strip; once with pixel_rows)
+  int64_t panel_floats = 0;   // floats a run copies per image and group: im2col panels, padded input or A + transpose
+  bool row_strips = false;    // strips along output rows (col_tiles = out_h x strips per row)
+  bool pixel_rows = false;    // pixels as the tile's rows, filters as its columns
 };
 DenseTiling dense_tiling(const ConvShape& s);
 
