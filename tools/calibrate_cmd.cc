@@ -240,7 +240,9 @@ int run_fit(const std::vector<std::string>& args) {
     std::fprintf(stderr, "note: %s: the samples were %s: the fitted profile describes those kernels%s (`hilsim calibrate` "
                  "measures these)\n", args[0].c_str(), why.c_str(),
                  s.device.kernels.empty() ? " and records no digest" : " and records their digest");
-  model::Profile p = calibration::fit_profile(s, {FLAGS_drift_correction});
+  calibration::FitOptions fit;
+  fit.correct_drift = FLAGS_drift_correction;
+  model::Profile p = calibration::fit_profile(s, fit);
   model::save_profile(p, FLAGS_out);
   std::printf("fitted %zu samples -> %s\n", s.samples.size(), FLAGS_out.c_str());
   print_profile_summary(p);

@@ -1,7 +1,6 @@
 #include "hilsim/calibration/calibrator.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -38,9 +37,6 @@
 namespace hilsim::calibration {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double secs(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
 
 // The open OpenCL device's compute units (an executor with a gpu unit opened it from its pinned thread).
 int64_t device_compute_units() { return std::max(1, kernels::opencl::ClContext::get()->device().compute_units); }

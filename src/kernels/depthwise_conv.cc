@@ -133,7 +133,9 @@ class DepthwiseConv final : public DepthwiseBase {
       isa_ = isa;
     }
     if (isa == Isa::kAvx2) copy_rows_ = &f32_dwconv_copy_rows_avx2;
-    split_ = rows && i >= 0 && depthwise_rows_split_columns(s, isa);
+    if (rows && i >= 0 && depthwise_rows_split_columns(s, isa))
+      split_rows_ = isa == Isa::kAvx512 ? &f32_dwconv_split_rows_avx512 : &f32_dwconv_split_rows_avx2;
+    split_ = split_rows_ != nullptr;
 #else
     (void)isa;
 #endif
@@ -157,12 +159,9 @@ class DepthwiseConv final : public DepthwiseBase {
         const float* src = in + plane * static_cast<size_t>(s.h * s.w);
         // Border zeros stay from assign(); only the interior is rewritten per plane.
         float* top = pad.data() + static_cast<size_t>(s.pad_top) * pw;
-        if (split_) {
-#if defined(__x86_64__)
-          (isa_ == Isa::kAvx512 ? &f32_dwconv_split_rows_avx512 : &f32_dwconv_split_rows_avx2)(
-              src, static_cast<size_t>(s.h), static_cast<size_t>(s.w), static_cast<size_t>(s.pad_left), top, top + odd,
-              pw);
-#endif
+        if (split_rows_) {
+          split_rows_(src, static_cast<size_t>(s.h), static_cast<size_t>(s.w), static_cast<size_t>(s.pad_left), top,
+                      top + odd, pw);
         } else if (copy_rows_) {
           copy_rows_(src, static_cast<size_t>(s.h), static_cast<size_t>(s.w), top + s.pad_left, pw);
         } else {
@@ -198,7 +197,9 @@ class DepthwiseConv final : public DepthwiseBase {
   DwRowFn row_;
   // The padded plane's copy: memcpy per row where null.
   void (*copy_rows_)(const float*, size_t, size_t, float*, size_t) = nullptr;
-  bool split_ = false;  // the row kernel reads split planes (depthwise_rows_split_columns)
+  // The split copy where the row kernel reads split planes (depthwise_rows_split_columns), else null.
+  void (*split_rows_)(const float*, size_t, size_t, size_t, float*, float*, size_t) = nullptr;
+  bool split_ = false;
 };
 
 }  // namespace

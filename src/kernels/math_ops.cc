@@ -159,19 +159,7 @@ HILSIM_CLONES void scale_span(float* o, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) o[i] *= s;
 }
 
-// Sum of x, and of (x - mean)^2 once the mean is known: 16 partial sums, vectorisable without
-// reassociation flags.
-HILSIM_CLONES float sum_span(const float* x, int64_t n) {
-  float acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
-  float r = 0.0f;
-  for (; i < n; ++i) r += x[i];
-  for (float a : acc) r += a;
-  return r;
-}
-
+// Sum of (x - mean)^2 once the mean is known: 16 partial sums, as sum_floats.
 HILSIM_CLONES float sq_dev_span(const float* x, float mean, int64_t n) {
   float acc[16] = {};
   int64_t i = 0;
@@ -212,6 +200,17 @@ HILSIM_CLONES void affine_planes(const float* x, const float* scale, const float
 }
 
 }  // namespace
+
+HILSIM_CLONES float sum_floats(const float* x, int64_t n) {
+  float acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
+  float r = 0.0f;
+  for (; i < n; ++i) r += x[i];
+  for (float a : acc) r += a;
+  return r;
+}
 
 void channel_affine(int64_t n, int64_t c, int64_t inner, const float* x, const float* scale, const float* shift,
                     float* out, ThreadPool& pool, const Epilogue& ep) {
@@ -254,6 +253,7 @@ namespace {
 
 template <ReduceOp kOp>
 float reduce_run(const float* x, int64_t n) {
+  if constexpr (kOp != ReduceOp::kMax) return sum_floats(x, n);
   // 16 independent partial results: vectorisable without reassociation flags.
   constexpr float init = kOp == ReduceOp::kMax ? -std::numeric_limits<float>::infinity() : 0.0f;
   float acc[16];
@@ -363,7 +363,7 @@ void layer_norm(int64_t rows, int64_t width, const float* x, const float* scale,
     for (size_t r = b0; r < b1; ++r) {
       const float* xr = x + static_cast<int64_t>(r) * width;
       float* o = out + static_cast<int64_t>(r) * width;
-      const float mean = sum_span(xr, width) / static_cast<float>(width);
+      const float mean = sum_floats(xr, width) / static_cast<float>(width);
       // Two-pass variance: exported nets feed activations with large means, where E[x^2]-E[x]^2 cancels.
       const float var = sq_dev_span(xr, mean, width);
       const float inv = 1.0f / std::sqrt(var / static_cast<float>(width) + epsilon);

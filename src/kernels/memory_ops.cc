@@ -8,6 +8,7 @@
 
 #include "hilsim/kernels/cpu_features.h"
 #include "hilsim/kernels/gemm.h"
+#include "hilsim/kernels/math_ops.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::kernels {
@@ -166,16 +167,7 @@ void global_avg_pool(int64_t n, int64_t c, int64_t hw, const float* in, float* o
   if (n < 1 || c < 1 || hw < 1) throw Error("global_avg_pool: field 'n/c/hw'", "must be >= 1");
   pool.parallel_for(static_cast<size_t>(n * c), [&](size_t b0, size_t b1) {
     for (size_t p = b0; p < b1; ++p) {
-      const float* x = in + p * static_cast<size_t>(hw);
-      // 16 independent partial sums: vectorisable without reassociation flags.
-      float acc[16] = {};
-      int64_t i = 0;
-      for (; i + 16 <= hw; i += 16)
-        for (int j = 0; j < 16; ++j) acc[j] += x[i + j];
-      float sum = 0.0f;
-      for (; i < hw; ++i) sum += x[i];
-      for (float a : acc) sum += a;
-      out[p] = sum / static_cast<float>(hw);
+      out[p] = sum_floats(in + p * static_cast<size_t>(hw), hw) / static_cast<float>(hw);
     }
   }, 16);
 }

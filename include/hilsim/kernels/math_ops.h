@@ -25,6 +25,10 @@ enum class UnaryOp { kErf, kTanh, kLeakyRelu, kExp, kSqrt, kNeg, kAbs, kGelu, kG
 void unary_op(UnaryOp op, const float* x, float* out, int64_t n, ThreadPool& pool, float alpha = 0.01f);
 
 enum class ReduceOp { kMean, kSum, kMax };
+// Sum of n contiguous floats in 16 partial sums (one order on every ISA, vectorised without
+// reassociation): the sums of reduce, layer_norm and global_avg_pool.
+float sum_floats(const float* x, int64_t n);
+
 // Reduces the middle dim of [outer, red, inner] to [outer, inner]. inner == 1 is the global-pool case
 // (each output a contiguous run); otherwise rows of `inner` are accumulated, unit stride throughout.
 void reduce(ReduceOp op, int64_t outer, int64_t red, int64_t inner, const float* x, float* out, ThreadPool& pool);
