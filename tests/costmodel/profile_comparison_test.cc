@@ -102,8 +102,11 @@ TEST(ProfileComparison, TwoThreadConfigsAreAdjustedByTheParallelReadingsWhereBot
   // The 2-thread predictions are up by 50% less the per-op dispatch cost, a one-thread class.
   EXPECT_GT(c.by_threads.at(2).median_abs_diff, 0.3);
   EXPECT_LT(c.by_threads.at(2).median_abs_diff_host, 0.5 * c.by_threads.at(2).median_abs_diff);
-  for (const auto& d : c.configs)
-    if (d.threads == 2) EXPECT_NEAR(d.diff_host, (d.ms_b / 1.5 - d.ms_a) / d.ms_a, 1e-12) << d.name;
+  for (const auto& d : c.configs) {
+    if (d.threads == 2) {
+      EXPECT_NEAR(d.diff_host, (d.ms_b / 1.5 - d.ms_a) / d.ms_a, 1e-12) << d.name;
+    }
+  }
   // Without a parallel reading in one of them, the one-thread ratio stands in.
   b.device.speed_reference.parallel_threads = 0;
   EXPECT_NEAR(host_ratio(a, b, 2), 1.0, 1e-12);
