@@ -19,6 +19,7 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"max_sample_macs", d(p.max_sample_macs)},
           {"max_sample_elements", d(p.max_sample_elements)},
           {"grouped_conv_share", d(p.grouped_conv_share)},
+          {"late_layer_share", d(p.late_layer_share)},
           {"far_gemm_share", d(p.far_gemm_share)},
           {"global_pool_share", d(p.global_pool_share)},
           {"token_gemm_share", d(p.token_gemm_share)},

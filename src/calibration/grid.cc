@@ -28,7 +28,7 @@ int64_t pool_pad(const KernelPoint& p) { return p.k == 2 ? 0 : p.k / 2; }
 // The class a dense-setting conv of shape `s` runs under: the runtime's rule (depthwise shapes go to the
 // depthwise kernels, every other one to the dense GEMM) through the cost model's one class table.
 std::string dense_setting_class(const kernels::ConvShape& s) {
-  if (kernels::dense_conv_runs_as_gemm(s)) return "gemm";
+  if (kernels::dense_conv_gemm_rows(s) > 0) return "gemm";
   return model::conv_kernel_class(s.is_depthwise() ? runtime::ConvFamily::kDepthwise : runtime::ConvFamily::kDense,
                                   s.kh, s.kw, 1);
 }
@@ -187,6 +187,11 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         p.h = p.w = log_uniform(u[2], 2, 160);
       }
       if (klass == "dense_conv3x3") p.k = 3;
+      if (klass == "dense_conv3x3" && u[2] < policy.late_layer_share) {
+        p.h = p.w = log_uniform(u[2] / policy.late_layer_share, 2, 8);
+        p.c = log_uniform(u[0], 256, 2048);
+        p.f = log_uniform(u[1], 256, 2048);
+      }
       if (klass == "dense_conv5x5" || klass == "dense_convkxk") {
         p.k = klass == "dense_conv5x5" ? 5 : 6 + static_cast<int64_t>(u[4] * 2);  // 6, 7 (YOLO's stem, ResNet's)
         p.c = log_uniform(u[0], 3, 128);
@@ -289,6 +294,12 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
       }
     }
     cap(p, policy);
+    // A plain 1x1 conv on a small plane runs and is priced as a GEMM over its pixels
+    // (kernels::dense_conv_gemm_rows), a sample of the gemm class: the point grows its map until the
+    // conv class's kernel runs it.
+    if (p.op == "conv" && starts(klass, "dense_conv"))
+      for (int guard = 0; dense_setting_class(p.conv_shape()) != klass && p.h < 160 && guard < 40; ++guard)
+        p.h = p.w = std::max<int64_t>(p.h + 1, p.h * 5 / 4);
     pts.push_back(p);
   }
   // The real-network kinds first, alternating with plain points: on a loaded host a 120 s calibration
@@ -721,6 +732,7 @@ std::vector<KernelPoint> context_layers(const ContextRun& r) {
     p.c = ch(p.c), p.f = ch(p.f);
     if (depthwise) p.groups = p.f = p.c;
     p.h = p.w = std::max<int64_t>(p.k, scaled(p.h));
+    p.klass = dense_setting_class(p.conv_shape());  // at this width and resolution (a small plane's 1x1 is a gemm)
     if (!r.sparsity.empty() && p.groups == 1) {
       KernelPoint q = p;
       apply_sparsity(r.sparsity, q);
@@ -746,8 +758,8 @@ model::KernelInstance instance_of(const KernelPoint& p) {
   k.threads = p.threads;
   if (p.op == "conv") {
     const kernels::ConvShape s = p.conv_shape();
-    if (p.format == "dense" && kernels::dense_conv_runs_as_gemm(s)) {
-      k = model::gemm_instance(s.n, s.f, s.c, p.threads, true);  // as model::conv_op_instance prices it
+    if (p.format == "dense" && kernels::dense_conv_gemm_rows(s) > 0) {
+      k = model::gemm_instance(kernels::dense_conv_gemm_rows(s), s.f, s.c, p.threads, true);  // as model::conv_op_instance prices it
       if (p.act == 2) k.act_bytes = k.out_bytes;
       return k;
     }

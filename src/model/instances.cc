@@ -29,7 +29,7 @@ std::string conv_class(const kernels::ConvShape& s, const std::string& format, i
     ls.bf = bf, ls.bc = bc, ls.entries = entries;
   }
   const runtime::ConvFamily family = runtime::conv_family(s, ls);
-  if (family == runtime::ConvFamily::kDense && kernels::dense_conv_runs_as_gemm(s)) return "gemm";
+  if (family == runtime::ConvFamily::kDense && kernels::dense_conv_gemm_rows(s) > 0) return "gemm";
   return conv_kernel_class(family, s.kh, s.kw,
                            family == runtime::ConvFamily::kSparse ? runtime::sparse_format_of(ls).row_height() : 1);
 }
@@ -70,7 +70,8 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
                 ? conv_kernel_class(runtime::ConvFamily::kDense, 1, 1, 1)
                 : conv_kernel_class(runtime::ConvFamily::kSparse, 1, 1, runtime::sparse_format_of(ls).row_height());
   if (klass == "gemm") {
-    r.k = gemm_instance(cs.n, cs.f, cs.c, threads, bias);  // the images are the GEMM's rows, zeros and all
+    // The images (1x1 map) or pixels are the GEMM's rows, zeros and all.
+    r.k = gemm_instance(kernels::dense_conv_gemm_rows(cs), cs.f, cs.c, threads, bias);
   } else {
     r.k = conv_instance(klass, cs, threads, fp.executed_macs, fp.weight_bytes);
   }

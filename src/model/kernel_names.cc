@@ -65,7 +65,7 @@ std::string conv_kernel_name(const kernels::ConvShape& s, const runtime::LayerSp
     case runtime::ConvFamily::kDense: break;
   }
   if (isa) return kernels::dense_conv_kernel_name(s, *isa);
-  return kernels::dense_conv_runs_as_gemm(s) ? "gemm" : "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
+  return kernels::dense_conv_gemm_rows(s) > 0 ? "gemm" : "dense_conv" + std::to_string(s.kh) + "x" + std::to_string(s.kw);
 }
 
 std::string kernel_class_of(const std::string& kernel) {

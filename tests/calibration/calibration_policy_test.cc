@@ -26,7 +26,19 @@ TEST(CalibrationPolicy, DesignSharesPutRealLayerKindsIntoTheGrid) {
   none.grouped_conv_share = 1.0, none.far_gemm_share = 1.0, none.global_pool_share = 1.0;
   none.token_gemm_share = 1.0;
   all.grouped_conv_share = 0.0, all.far_gemm_share = 0.0, all.global_pool_share = 0.0;
+  none.late_layer_share = 0.0;
   for (const auto& p : design("dense_conv3x3", 1, 24, 1, none)) EXPECT_EQ(p.groups, 1) << p.key();
+  // Late layers: small maps, ungrouped ones with large weights (the cap shrinks their channels, not
+  // their maps); grouped ones keep their group widths.
+  CalibrationPolicy late;
+  late.late_layer_share = 1.0;
+  for (const char* klass : {"dense_conv3x3"})
+    for (const auto& p : design(klass, 1, 24, 1, late)) {
+      EXPECT_LE(p.h, 8) << p.key();
+      if (p.groups == 1) {
+        EXPECT_GE(p.c * p.f * p.k * p.k * 4, int64_t{256} << 10) << p.key();
+      }
+    }
   for (const auto& p : design("dense_conv3x3", 1, 24, 1, all)) {
     EXPECT_GT(p.groups, 1) << p.key();
     EXPECT_EQ(p.c % p.groups, 0) << p.key();

@@ -196,7 +196,13 @@ TEST(KernelNames, AOneByOneConvOnAOnePixelMapRunsAndIsPricedAsAGemm) {
   EXPECT_EQ(cpu.k.klass, kernel_class_of(op->kernel));
   EXPECT_EQ(features_of(cpu.k), features_of(gemm_instance(2, 40, 24, 1, true)));
   EXPECT_EQ(conv_op_instance(cs, true, graph::Activation::kNone, dense, 1, true, "conv", true).k.klass, "dense_conv1x1");
-  cs.h = cs.w = 2;  // two pixels: a conv again
+  // A 2x2 map: a GEMM over its 8 pixels (kernels::dense_conv_gemm_rows, pixel rows), named as one.
+  cs.h = cs.w = 2;
+  const OpInstance pix = conv_op_instance(cs, true, graph::Activation::kNone, dense, 1, true, "conv");
+  EXPECT_EQ(pix.k.klass, "gemm");
+  EXPECT_EQ(features_of(pix.k), features_of(gemm_instance(8, 40, 24, 1, true)));
+  EXPECT_EQ(pix.k.klass, kernel_class_of(conv_kernel_name(cs, dense, kernels::active_isa())));
+  cs.h = cs.w = 16;  // 256 pixels: whole strips, a conv again
   EXPECT_EQ(conv_op_instance(cs, true, graph::Activation::kNone, dense, 1, true, "conv").k.klass, "dense_conv1x1");
 }
 

@@ -59,6 +59,12 @@ struct CalibrationPolicy {
   // beyond the last-level cache in gemm (a 4096x4096 head ran 58-61% over), global pools in pool
   // (predicted at +130% from windowed pools).
   double grouped_conv_share = 0.7;
+  // Late layers at low resolution in the dense 3x3 class (below this share of the design's third
+  // coordinate): maps of 2-8 pixels a side, 256-2048 channels, MiBs of weights for a few pixels, the
+  // kernel's pixel rows (kernels/dense_tiling). Drawn from 4-160 pixels and 8-1024 channels the design
+  // held none, and ResNeXt-101's 3x3-map layers ran at 1.5x their prediction on 2 threads. (Their 1x1
+  // twins run as GEMMs, kernels::dense_conv_gemm_rows: the gemm class's samples.)
+  double late_layer_share = 0.15;
   double far_gemm_share = 0.75;
   double global_pool_share = 0.8;
   // GEMMs over many rows (a Linear over a ConvNeXt's or a transformer's H x W tokens, 4-3136 rows) from

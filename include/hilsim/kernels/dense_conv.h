@@ -26,6 +26,16 @@ std::unique_ptr<PreparedConv> prepare_dense_conv(const ConvShape& shape, const f
 // The cost model prices these as the gemm class (model::conv_class).
 bool dense_conv_runs_as_gemm(const ConvShape& shape);
 
+// The rows of the GEMM that the dense kernel runs this conv as, or 0 where it runs as a conv: the images
+// of a 1x1 map (dense_conv_runs_as_gemm), or the pixels of a 1x1, stride-1, unpadded, ungrouped conv on
+// a plane small enough for pixel rows (kernels/dense_tiling): its weights packed once as B, the input
+// read as A transposed, the same loops and tiles as PreparedGemm (plus the output's transpose). The cost
+// model prices both as the gemm class: ResNeXt-101's 16 MiB 1x1 layers on 3x3 maps stream their
+// weights under their MACs as a classifier GEMM does, which the conv class's additive terms priced at
+// 1.6x on 2 threads. Sparse formats still run these convs on the sparse engine (only a 1x1 map keeps
+// its zeros dense, runtime::conv_family).
+int64_t dense_conv_gemm_rows(const ConvShape& shape);
+
 // The name prepare_dense_conv's kernel reports on a CPU running `isa`, without preparing one:
 // e.g. "dense_conv3x3_f32_gemm_8x32_avx512", or the GEMM's ("gemm_f32_gemm_8x32_avx2") for a conv that
 // runs as one.
