@@ -193,6 +193,27 @@ void BM_BatchNormSmallPlanes(benchmark::State& state) {
   });
 }
 
+// Max pools read the whole tensor and write a quarter (3x3 stride 2, ResNet's stem on 64 x 160 x 160)
+// or all of it (5x5 stride 1, a large YOLO's SPPF: 1024 x 20 x 20, also beyond L2); both against a
+// memcpy of the tensor they read.
+Pool2dShape pool_shape(int64_t c, int64_t hw, int64_t k, int64_t stride) {
+  Pool2dShape p;
+  p.n = 1, p.c = c, p.h = p.w = hw, p.kh = p.kw = k, p.stride_h = p.stride_w = stride;
+  p.pad_top = p.pad_left = p.pad_bottom = p.pad_right = k / 2;
+  p.out_h = p.out_w = (hw + 2 * (k / 2) - k) / stride + 1;
+  return p;
+}
+
+void run_pool(benchmark::State& state, const Pool2dShape& p) {
+  const int64_t in = p.n * p.c * p.h * p.w;
+  const auto x = random_tensor(in);
+  std::vector<float> y(static_cast<size_t>(p.n * p.c * p.out_h * p.out_w));
+  run_against_memcpy(state, in, [&](ThreadPool& pool) { max_pool2d(p, x.data(), y.data(), pool); });
+}
+
+void BM_MaxPool3x3s2(benchmark::State& state) { run_pool(state, pool_shape(kC, kH, 3, 2)); }
+void BM_MaxPool5x5s1(benchmark::State& state) { run_pool(state, pool_shape(1024, 20, 5, 1)); }
+
 }  // namespace
 
 // Argument: threads.
@@ -210,4 +231,6 @@ BENCHMARK(BM_Gelu)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_AddResidual)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_MulPerChannel)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK(BM_BatchNormSmallPlanes)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_MaxPool3x3s2)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
+BENCHMARK(BM_MaxPool5x5s1)->Arg(1)->Arg(2)->UseManualTime()->Iterations(5);
 BENCHMARK_MAIN();

@@ -27,12 +27,12 @@ struct Pool2dShape : PoolWindow {
 };
 
 // What the separable pooling passes do beyond moving bytes: the horizontal pass over every padded row
-// and the vertical pass over the output, one compare/add each; `strided_ops` are the horizontal ones
-// of a strided window, which gather every stride-th value instead of streaming. A cost model's
-// features, kept beside the kernel so they follow its algorithm.
-// `rows` counts the inner loops the passes start (each input row copied into the padded plane, each
-// tap of each horizontal row, each tap of each output row): a 5x5 pool on a 7x7 map runs 90 loops of
-// 7 values a plane, where the per-loop start, not the compares, is the time.
+// and the vertical pass over every row of its result (stride 1; strided rows are picked after), one
+// compare/add each; `strided_ops` are the horizontal ones of a strided window, which gather every
+// stride-th value instead of streaming. A cost model's features, kept beside the kernel so they follow
+// its algorithm. `rows` counts the inner loops the kernel starts: each input row copied into its padded
+// plane and each output row copied out, and a loop per tap per stack of planes (the passes run over
+// stacks of small planes as one array).
 struct PoolWork {
   int64_t ops = 0;
   int64_t strided_ops = 0;
