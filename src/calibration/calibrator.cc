@@ -576,14 +576,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
   const CalibrationPolicy& pol = o.policy;
   ExecutorBackend backend(pol);
   CalibrationDriver driver(backend, d);
-  driver.measure_ceilings();
-  driver.measure_context();
-  driver.measure_grid();
-  driver.revisit_context();
-  driver.revisit_grid();
-  driver.recheck_twins();
-  driver.measure_adaptive();
-  CalibrationDriver::Result dr = driver.finish();
+  CalibrationDriver::Result dr = driver.run();
   CalibrateResult r;
   r.samples = std::move(dr.samples);
   r.interrupted = dr.interrupted;

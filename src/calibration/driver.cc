@@ -382,6 +382,17 @@ void CalibrationDriver::measure_adaptive() {
   }
 }
 
+CalibrationDriver::Result CalibrationDriver::run() {
+  measure_ceilings();
+  measure_context();
+  measure_grid();
+  revisit_context();
+  revisit_grid();
+  recheck_twins();
+  measure_adaptive();
+  return finish();
+}
+
 CalibrationDriver::Result CalibrationDriver::finish() {
   r_.interrupted = stopped();
   take_reading(o_.tiny ? 1 : pol_.reference_runs);

@@ -759,7 +759,7 @@ model::KernelInstance instance_of(const KernelPoint& p) {
   if (p.op == "conv") {
     const kernels::ConvShape s = p.conv_shape();
     if (p.format == "dense" && kernels::dense_conv_gemm_rows(s) > 0) {
-      k = model::gemm_instance(kernels::dense_conv_gemm_rows(s), s.f, s.c, p.threads, true);  // as model::conv_op_instance prices it
+      k = model::conv_gemm_instance(s, p.threads, true);  // as model::conv_op_instance prices it
       if (p.act == 2) k.act_bytes = k.out_bytes;
       return k;
     }

@@ -370,14 +370,7 @@ CalibrationDriver::Result calibrate_kernels(const DriverOptions& o, const Runner
   }
   KernelBackend backend(runner, d.policy);
   CalibrationDriver driver(backend, d);
-  driver.measure_ceilings();
-  driver.measure_context();
-  driver.measure_grid();
-  driver.revisit_context();
-  driver.revisit_grid();
-  driver.recheck_twins();
-  driver.measure_adaptive();
-  return driver.finish();
+  return driver.run();
 }
 
 }  // namespace hilsim::calibration

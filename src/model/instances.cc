@@ -71,7 +71,7 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
                 : conv_kernel_class(runtime::ConvFamily::kSparse, 1, 1, runtime::sparse_format_of(ls).row_height());
   if (klass == "gemm") {
     // The images (1x1 map) or pixels are the GEMM's rows, zeros and all.
-    r.k = gemm_instance(kernels::dense_conv_gemm_rows(cs), cs.f, cs.c, threads, bias);
+    r.k = conv_gemm_instance(cs, threads, bias);
   } else {
     r.k = conv_instance(klass, cs, threads, fp.executed_macs, fp.weight_bytes);
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/gemm.h"
@@ -54,7 +55,8 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // classifiers, whose tiles are mostly idle rows the ISA may skip, and token GEMMs that fill them, which
   // the MACs beside the lane MACs separate. Fitted on all sixteen conv terms, 14 samples at 2 threads
   // put ConvNeXt's token GEMMs on the input bytes and priced them at 1.5-2.6x their time.
-  static const std::vector<std::string> gemm = {"macs", "lane_macs", "wstream_far", "out_bytes", "tiles", "call"};
+  // Convs that run as GEMMs on small planes also pay their copies (conv_gemm_instance's panel bytes).
+  static const std::vector<std::string> gemm = {"macs", "lane_macs", "wstream_far", "out_bytes", "panel_bytes", "tiles", "call"};
   static const std::vector<std::string> memory = {"bytes", "far_bytes", "elements", "call"};
   // Element-wise ops also pay per element of an exp/erf/tanh approximation (graph::OpSpec::math_per_element).
   static const std::vector<std::string> elementwise = {"bytes", "far_bytes", "elements", "act_bytes", "call"};
@@ -296,6 +298,14 @@ KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool 
                                      static_cast<double>(kGemmStreamHideRows + std::max<int64_t>(m, 1)));
   g.lane_macs = kernels::gemm_rows_computed(m) * ceil_div(n, kTilePixels) * kTilePixels * k;
   g.work_items = g.out_tiles;
+  return g;
+}
+
+KernelInstance conv_gemm_instance(const kernels::ConvShape& s, int threads, bool bias) {
+  KernelInstance g = gemm_instance(kernels::dense_conv_gemm_rows(s), s.f, s.c, threads, bias);
+  // A 1x1 map runs on the GEMM itself (no copies); pixel rows pack A and transpose the tile buffer. As
+  // out_bytes alone, ConvNeXt's token MatMuls, which write C in place, paid for those copies: +16..+25%.
+  if (!kernels::dense_conv_runs_as_gemm(s)) g.panel_bytes = s.n * s.groups * kernels::dense_tiling(s).panel_floats * 4;
   return g;
 }
 

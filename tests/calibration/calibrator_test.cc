@@ -33,8 +33,12 @@ TEST(Calibrator, DesignIsDeterministicAndCoversItsRanges) {
     for (const auto& p : a) {
       EXPECT_GE(p.c, 3);
       EXPECT_LE(p.c, 9216);  // gemm's far-beyond-cache heads; convs stay within 1024
-      if (p.op == "conv") EXPECT_LE(p.c, 1024);
-      if (p.groups > 1 && p.groups != p.c) EXPECT_EQ(p.c % p.groups, 0) << p.key();
+      if (p.op == "conv") {
+        EXPECT_LE(p.c, 1024);
+      }
+      if (p.groups > 1 && p.groups != p.c) {
+        EXPECT_EQ(p.c % p.groups, 0) << p.key();
+      }
       EXPECT_GE(p.h, 1);
       EXPECT_LE(p.h, p.op == "gemm" ? 3136 : 160);  // a gemm's h is its rows (tokens)
       EXPECT_GE(p.ratio, 0.0);
@@ -370,7 +374,9 @@ TEST(Calibrator, GpuUnitGetsItsOwnClassesUnitAndCopyFigures) {
   EXPECT_GE(gpu_samples, 3);
   EXPECT_GE(copies, 2);
   for (const auto& s : r.samples.samples)
-    if (s.unit == "gpu" && s.klass == "elementwise") EXPECT_EQ(s.features.count("launches"), 1u) << s.instance;
+    if (s.unit == "gpu" && s.klass == "elementwise") {
+      EXPECT_EQ(s.features.count("launches"), 1u) << s.instance;
+    }
   // Kept apart from the CPU's cells, fitted under CLASS/gpu, on a unit that names its device.
   ASSERT_TRUE(r.profile.kernels.count("elementwise/gpu"));
   EXPECT_EQ(r.profile.kernels.at("elementwise/gpu").unit, "gpu");

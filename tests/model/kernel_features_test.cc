@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/gemm.h"
@@ -167,12 +168,31 @@ TEST(KernelFeatures, ShortRunsAndInnerLoopsArePricedWhereTheyOccur) {
   EXPECT_EQ(features_of(channel).count("rows"), 0u);
 }
 
+TEST(KernelFeatures, ConvsRunAsGemmsCarryTheirCopies) {
+  // A GEMM op writes C in place: no panel bytes. A 1x1 conv on a 1x1 map runs on the GEMM itself; one
+  // on a small plane (pixel rows) packs its input's rows and transposes its tile buffer.
+  EXPECT_EQ(gemm_instance(36, 4096, 1024, 1, true).panel_bytes, 0);
+  hilsim::kernels::ConvShape head;
+  head.n = 1, head.c = 1024, head.f = 256, head.h = head.w = 1, head.kh = head.kw = 1;
+  ASSERT_GT(hilsim::kernels::dense_conv_gemm_rows(head), 0);
+  EXPECT_EQ(conv_gemm_instance(head, 1, true).panel_bytes, 0);
+  hilsim::kernels::ConvShape late = head;
+  late.h = late.w = 6, late.n = 2;
+  ASSERT_EQ(hilsim::kernels::dense_conv_gemm_rows(late), 72);
+  const KernelInstance k = conv_gemm_instance(late, 2, true), g = gemm_instance(72, 256, 1024, 2, true);
+  EXPECT_EQ(k.klass, "gemm");
+  EXPECT_EQ(k.lane_macs, g.lane_macs);
+  // At least A (pixels x channels) and the transposed output (pixels x filters), per image.
+  EXPECT_GE(k.panel_bytes, 4 * 72 * (1024 + 256));
+  EXPECT_EQ(features_of(k).at("panel_bytes"), static_cast<double>(k.panel_bytes));
+}
+
 TEST(KernelFeatures, GemmIsPricedOnItsOwnTerms) {
   // One-row classifiers and token GEMMs: MACs beside lane MACs tell them apart; no conv-only terms.
   const auto& names = feature_names("gemm");
-  for (const char* f : {"macs", "lane_macs", "wstream_far", "call"})
+  for (const char* f : {"macs", "lane_macs", "wstream_far", "panel_bytes", "call"})
     EXPECT_NE(std::find(names.begin(), names.end(), f), names.end()) << f;
-  for (const char* f : {"in_bytes", "panel_bytes", "strided_lanes", "chunk_calls"})
+  for (const char* f : {"in_bytes", "strided_lanes", "chunk_calls"})
     EXPECT_EQ(std::find(names.begin(), names.end(), f), names.end()) << f;
   const KernelInstance head = gemm_instance(1, 1000, 1024, 1, true), tokens = gemm_instance(196, 1000, 1024, 1, true);
   const auto fh = features_of(head), ft = features_of(tokens);

@@ -108,6 +108,9 @@ class CalibrationDriver {
     int rechecked = 0;  // pairs of thread-count twins timed again (recheck_twins)
   };
   Result finish();
+  // Every phase in the one order both calibrators use (ceilings, context, grid, the revisits, twin
+  // rechecks, adaptive rounds), then finish().
+  Result run();
 
  private:
   struct Readings;

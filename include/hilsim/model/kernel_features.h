@@ -117,6 +117,10 @@ inline constexpr int64_t kClTileFilters = 8;
 inline constexpr int64_t kClGroupItems = 16;
 // A GEMM of [m x k] by [k x n] (a classifier: m = 1), weights [n x k] plus an optional bias.
 KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias);
+// A dense conv that runs as a GEMM (kernels::dense_conv_gemm_rows > 0): the GEMM above with its images
+// or pixels as rows, plus, for pixel rows, the copies a GEMM op does not make (A packed from the input's
+// planes and the [pixels][filters] tile buffer transposed into the output) as panel bytes.
+KernelInstance conv_gemm_instance(const kernels::ConvShape& s, int threads, bool bias);
 // A conv instance from its shape and what its kernel executes / stores (graph-free: the phone
 // calibrator and the cost model describe a layer with this one function, and GEMMs with the one above).
 KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape& s, int threads, int64_t executed_macs,
