@@ -286,18 +286,6 @@ class GemmRowsConv final : public PreparedConv {
 
 }  // namespace
 
-bool dense_conv_runs_as_gemm(const ConvShape& s) {
-  return s.groups == 1 && s.kh == 1 && s.kw == 1 && s.h == 1 && s.w == 1 && !s.pad_top && !s.pad_left &&
-         !s.pad_bottom && !s.pad_right && !s.is_depthwise();
-}
-
-int64_t dense_conv_gemm_rows(const ConvShape& s) {
-  if (dense_conv_runs_as_gemm(s)) return s.n;
-  const bool plain_1x1 = s.groups == 1 && s.kh == 1 && s.kw == 1 && s.stride_h == 1 && s.stride_w == 1 && !s.pad_top &&
-                         !s.pad_left && !s.pad_bottom && !s.pad_right && !s.is_depthwise();
-  return plain_1x1 && dense_tiling(s).pixel_rows ? s.n * s.out_h() * s.out_w() : 0;
-}
-
 std::string dense_conv_kernel_name(const ConvShape& s, Isa isa) {
   if (dense_conv_gemm_rows(s) > 0) {
     const GemmUkernel& g = gemm_ukernel(Isa::kGeneric);  // every ISA's tile is the generic one's

@@ -53,4 +53,21 @@ DenseTiling dense_tiling(const ConvShape& s) {
   return t;
 }
 
+namespace {
+
+// Ungrouped, unpadded, not depthwise, 1x1 window: the GEMM-shaped convs.
+bool plain_1x1(const ConvShape& s) {
+  return s.groups == 1 && s.kh == 1 && s.kw == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom && !s.pad_right &&
+         !s.is_depthwise();
+}
+
+}  // namespace
+
+bool dense_conv_runs_as_gemm(const ConvShape& s) { return plain_1x1(s) && s.h == 1 && s.w == 1; }
+
+int64_t dense_conv_gemm_rows(const ConvShape& s) {
+  if (dense_conv_runs_as_gemm(s)) return s.n;
+  return plain_1x1(s) && s.stride_h == 1 && s.stride_w == 1 && dense_tiling(s).pixel_rows ? s.n * s.out_h() * s.out_w() : 0;
+}
+
 }  // namespace hilsim::kernels
