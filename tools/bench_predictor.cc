@@ -301,6 +301,7 @@ int run_bench(const std::vector<std::string>& args) {
             model::KernelInstance k;
             if (const auto id = cg.find_op(o.name)) {
               k = model::op_instance(cg, *id, {}, run.threads, false).k;
+              model::place_operands(k, 0, model::last_level_cache_bytes(profile.device.caches));  // as the predictor places it
               grp = model::op_group(cg, *id, k);
               if (!grp.empty()) group_errs[grp].push_back(e);
               if (!FLAGS_per_op_out.empty()) shape = op_shape_text(cg, cg.op(*id));

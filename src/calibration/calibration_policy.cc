@@ -25,6 +25,7 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"token_gemm_share", d(p.token_gemm_share)},
           {"many_input_concat_share", d(p.many_input_concat_share)},
           {"inner_axis_concat_share", d(p.inner_axis_concat_share)},
+          {"strided_copy_share", d(p.strided_copy_share)},
           {"affine_share", d(p.affine_share)},
           {"unary_math_share", d(p.unary_math_share)},
           {"patchify_kxk_share", d(p.patchify_kxk_share)},

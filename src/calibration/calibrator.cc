@@ -60,9 +60,11 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
       b.output(b.gemm(x, p.f));
       continue;
     }
-    const bool inner_concat = p.op == "concat" && p.concat_axis != 1;  // [1, h*w, c] pieces, joined per pixel
+    // [1, h*w, c] pieces, joined or split per pixel
+    const bool rows_of_pixels = (p.op == "concat" && p.concat_axis != 1) || p.op == "split";
     const std::string x =
-        produced(b.input("x" + n, inner_concat ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w}));
+        produced(b.input("x" + n, rows_of_pixels ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w}));
+    const bool inner_concat = p.op == "concat" && rows_of_pixels;
     std::string y;
     if (p.op == "conv") {
       // The point's own padding (none for non-overlapping windows), as the phone's prepared kernel has it.
@@ -88,6 +90,12 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
       y = b.resize_nearest(x, 2.0f);
     } else if (p.op == "copy") {
       y = b.flatten(x);
+    } else if (p.op == "transpose") {
+      y = b.op("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 2, 3, 1}}})[0];
+    } else if (p.op == "split") {
+      const auto parts = b.op("Split", {x}, {{"axis", int64_t{2}}, {"split", std::vector<int64_t>{p.f, p.c - p.f}}}, 2);
+      b.output(parts[0]);
+      y = parts[1];
     } else if (p.op == "global_avgpool") {
       y = b.global_avgpool(x);
     } else {
@@ -199,7 +207,7 @@ Sample measure_point(const KernelPoint& p, const MeasureOptions& mo) {
   const std::vector<double> t = steadier_series(run_series, pol.stable_spread);
   const auto id = cg.find_op(ops[targets[0]].name);
   model::KernelInstance k = model::op_instance(cg, *id, ls, p.threads, true, mo.gpu.has_value()).k;
-  if (!mo.gpu) place_round_weights(k, p, pol, llc);
+  if (!mo.gpu) place_round_operands(k, p, pol, llc);
   Sample s = timed_sample(k, p.key(), mo.gpu ? 1 : p.threads, t);
   if (mo.gpu) {
     k.compute_units = device_compute_units();
@@ -255,7 +263,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     if (gpu && ops[j].kernel.rfind("host_", 0) == 0) continue;
     const runtime::LayerSparsity ls = eo.sparsity.for_op(ops[j].name).value_or(runtime::LayerSparsity{});
     model::OpInstance oi = model::op_instance(cg, *id, ls, r.threads, false, gpu.has_value());
-    if (!gpu) model::place_weights(oi.k, reuse, llc);
+    if (!gpu) model::place_operands(oi.k, reuse, llc);
     if (!classes.empty() && std::find(classes.begin(), classes.end(), oi.k.klass) == classes.end()) continue;
     Sample s;
     s.klass = oi.k.klass;
@@ -593,6 +601,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     gd.max_threads = 1;
     gd.policy.affine_share = 1.0;  // no OpenCL kernel for a standalone batch norm yet: it would time the host
     gd.policy.unary_math_share = 1.0;  // nor for a GELU
+    gd.policy.strided_copy_share = 0.0;  // nor for a transpose or split: plain copies only
     // One visit each: a device op is timed from profiling events, which a host's speed phase moves less.
     gd.policy.context_visits = gd.policy.grid_visits = 1;
     gd.classes.clear();

@@ -77,7 +77,7 @@ bool is_real_network_kind(const KernelPoint& p) {
            (p.k > 1 && p.k == p.stride);
   if (p.op == "gemm") return 4 * p.c * p.f >= (int64_t{8} << 20) || p.h > 1;  // far heads start at 2048 x 1024
   if (p.op == "concat") return p.inputs > 2 || p.concat_axis != 1;
-  return p.op == "affine" || p.op == "gelu" || p.op == "global_avgpool";
+  return p.op == "affine" || p.op == "gelu" || p.op == "global_avgpool" || p.op == "transpose" || p.op == "split";
 }
 
 // Radical inverse in base b with a Cranley-Patterson shift: a scrambled Halton coordinate in [0, 1).
@@ -176,6 +176,10 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
     if (is_conv_class(klass)) {
       p.op = "conv";
       p.act = static_cast<int>(u[5] * 3) % 3;
+      // Depthwise layers: mostly SiLU (EfficientNet, MobileNetV3's hard-swish), which the in-context
+      // runs (ReLU nets) never time; at a third, 3 grid layers a thread count carried the term, too few
+      // to fit, and the dense convs' borrowed epilogue rate priced EfficientNet-B2's 3x3 layers +27..+43%.
+      if (starts(klass, "depthwise_conv")) p.act = u[5] < 2.0 / 3.0 ? 2 : (u[5] < 5.0 / 6.0 ? 1 : 0);
       p.stride = u[3] < 0.3 ? 2 : 1;
       p.h = p.w = log_uniform(u[2], 4, 160);
       p.c = log_uniform(u[0], 8, 1024);
@@ -289,6 +293,14 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         }
       } else if (klass == "resize") {
         p.op = "resize";
+      } else if (u[3] < policy.strided_copy_share / 2) {
+        p.op = "transpose";
+      } else if (u[3] < policy.strided_copy_share) {
+        // A detector head's [1, h*w, c] rows split into two runs (YOLOv5: 85 = 2 + 2 + 81 floats).
+        p.op = "split";
+        p.c = log_uniform(u[0], 3, 128);
+        p.f = std::clamp<int64_t>(log_uniform(u[1], 1, 64), 1, p.c - 1);
+        p.h = p.w = log_uniform(u[2], 8, 80);
       } else {
         p.op = "copy";
       }
@@ -565,9 +577,9 @@ int round_copies(const KernelPoint& p, const CalibrationPolicy& pol, int64_t llc
   return static_cast<int>(std::clamp<int64_t>(round / ws, 1, std::max(1, pol.max_copies)));
 }
 
-void place_round_weights(model::KernelInstance& k, const KernelPoint& p, const CalibrationPolicy& pol,
+void place_round_operands(model::KernelInstance& k, const KernelPoint& p, const CalibrationPolicy& pol,
                          int64_t llc_bytes) {
-  model::place_weights(k, round_copies(p, pol, llc_bytes) * std::max<int64_t>(1, p.working_set_bytes()), llc_bytes);
+  model::place_operands(k, round_copies(p, pol, llc_bytes) * std::max<int64_t>(1, p.working_set_bytes()), llc_bytes);
 }
 
 std::string ContextRun::key() const {
@@ -817,7 +829,20 @@ model::KernelInstance instance_of(const KernelPoint& p) {
     return k;
   }
   if (p.op == "copy") return model::memory_instance("copy", p.c * plane, p.c * plane, p.threads);
+  if (p.op == "transpose" || p.op == "split") {
+    k = model::memory_instance("copy", p.c * plane, p.c * plane, p.threads);
+    for (const auto& c : point_copies(p)) k.rows += kernels::strided_copy_loops(c);
+    return k;
+  }
   throw Error("calibration grid", "unknown op '" + p.op + "'");
+}
+
+std::vector<kernels::StridedCopy> point_copies(const KernelPoint& p) {
+  if (p.op == "transpose") return {kernels::make_transpose({1, p.c, p.h, p.w}, {0, 2, 3, 1})};
+  if (p.op != "split") return {};
+  const std::vector<int64_t> in = {1, p.h * p.w, p.c};
+  return {kernels::make_slice(in, {0, 0, 0}, {1, 1, 1}, {1, p.h * p.w, p.f}),
+          kernels::make_slice(in, {0, 0, p.f}, {1, 1, 1}, {1, p.h * p.w, p.c - p.f})};
 }
 
 }  // namespace hilsim::calibration

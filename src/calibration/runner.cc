@@ -141,6 +141,17 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     x.run = [c, h, w, &x](kernels::ThreadPool& pool) {
       kernels::resize_nearest(1, c, h, w, 2 * h, 2 * w, x.in.data(), x.out.data(), pool);
     };
+  } else if (p.op == "transpose" || p.op == "split") {
+    // The runtime's Transpose / Split: strided copies, one per output, one after another.
+    const std::vector<kernels::StridedCopy> copies = point_copies(p);
+    x.out.assign(x.in.size(), 0.0f);
+    x.run = [copies, &x](kernels::ThreadPool& pool) {
+      float* out = x.out.data();
+      for (const auto& c : copies) {
+        kernels::strided_copy(c, x.in.data(), out, pool);
+        out += c.out_numel();
+      }
+    };
   } else if (p.op == "copy") {
     // The runtime's Reshape/Flatten: a plain copy on the calling thread.
     x.out.assign(x.in.size(), 0.0f);
@@ -249,7 +260,7 @@ Sample run_point(const KernelPoint& p, const RunnerOptions& o, const Calibration
   const std::vector<double> t =
       steadier_series([&](std::vector<double>& t) { timed_rounds(round, pol, t); }, pol.stable_spread);
   model::KernelInstance k = instance_of(p);
-  place_round_weights(k, p, pol, llc);
+  place_round_operands(k, p, pol, llc);
   return timed_sample(k, p.key(), p.threads, t);
 }
 
@@ -274,7 +285,7 @@ std::vector<Sample> run_context(const ContextRun& r, const RunnerOptions& o, int
   for (size_t i = 0; i < ins.size(); ++i) {
     const KernelPoint& p = layers[i];
     model::KernelInstance k = instance_of(p);
-    model::place_weights(k, reuse, llc);
+    model::place_operands(k, reuse, llc);
     Sample s = timed_sample(k, r.key() + "/L" + std::to_string(i), r.threads, t[i]);
     if (s.ms_median > 0) out.push_back(std::move(s));
   }

@@ -72,7 +72,7 @@ struct Predictor::Impl {
   int64_t activation_peak = 0;
   int64_t llc = 0;
   // Far weight streams come from the last-level cache when the model's weights and peak activations stay
-  // there between runs (model::place_weights); the profile's caches are the target's.
+  // there between runs (model::place_operands); the profile's caches are the target's.
   int64_t weight_reuse_bytes = 0, profile_llc = 0;
   // Cache of per-op predictions by (node, exact setting, unit). The key keeps the ratio's bits: a
   // printed key would merge ratios that differ past its sixth digit and answer for the wrong one.
@@ -397,7 +397,7 @@ struct Predictor::Impl {
         older = true;
       }
     }
-    if (!gpu) model::place_weights(oi.k, weight_reuse_bytes, profile_llc);
+    if (!gpu) model::place_operands(oi.k, weight_reuse_bytes, profile_llc);
     const model::KernelInstance& k = oi.k;
     p.format = oi.format;
     p.klass = k.klass;
@@ -428,7 +428,7 @@ struct Predictor::Impl {
       p.ms += transfer_ms(copy, n.gpu_copy_bytes) + (n.gpu_copies - 1) * transfer_ms(copy, 0);
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
     // in half the last level; weights come from DRAM unless the last level holds the model's weights and
-    // activations (model::llc_holds, the rule place_weights applied above).
+    // activations (model::llc_holds, the rule place_operands applied above).
     p.bytes = k.in_bytes + k.out_bytes + k.weight_bytes + k.resweep_bytes;  // later sweeps: from the caches
     const int64_t act = k.in_bytes + k.out_bytes;
     const int64_t act_dram = act > llc / 2 ? act : 0;

@@ -156,18 +156,50 @@ StridedCopy make_slice(const std::vector<int64_t>& in_shape, const std::vector<i
   return make_strided_copy(out_shape, ist, base);
 }
 
+namespace {
+
+// strided_copy's two paths, one rule for the kernel and strided_copy_loops.
+struct CopyPlan {
+  size_t q = 0;          // the input's unit-stride out dim, when tiled
+  bool tiled = false;    // a transpose moving that dim away from the end: cache-sized tiles
+  int64_t inner = 1, rows = 0, per_row = 1;  // row path: rows of `inner`, each in per_row pieces
+};
+
+CopyPlan copy_plan(const StridedCopy& c) {
+  CopyPlan p;
+  const size_t r = c.out_shape.size();
+  p.inner = c.out_shape[r - 1];
+  const int64_t s_inner = c.in_strides[r - 1];
+  p.q = r;
+  for (size_t d = 0; d + 1 < r; ++d)
+    if (c.in_strides[d] == 1) p.q = d;
+  p.tiled = s_inner != 1 && p.q < r && p.inner > 1;
+  p.rows = p.inner > 0 ? c.out_numel() / p.inner : 0;
+  p.per_row = std::max<int64_t>(1, p.inner / kGrain);
+  return p;
+}
+
+}  // namespace
+
+int64_t strided_copy_loops(const StridedCopy& c) {
+  if (c.out_numel() == 0) return 0;
+  const CopyPlan p = copy_plan(c);
+  if (!p.tiled) return p.rows * p.per_row;
+  const int64_t nq = c.out_shape[p.q];
+  return c.out_numel() / (nq * p.inner) * ((nq + kTileQ - 1) / kTileQ) * ((p.inner + kTileL - 1) / kTileL);
+}
+
 void strided_copy(const StridedCopy& c, const float* in, float* out, ThreadPool& pool) {
   const int64_t total = c.out_numel();
   if (total == 0) return;
   const size_t r = c.out_shape.size();
-  const int64_t inner = c.out_shape[r - 1], s_inner = c.in_strides[r - 1];
-  const int64_t rows = total / inner;
+  const CopyPlan plan = copy_plan(c);
+  const int64_t inner = plan.inner, s_inner = c.in_strides[r - 1];
+  const int64_t rows = plan.rows;
 
   // The input's unit-stride dim, if the output moved it away from the end: tile that pair.
-  size_t q = r;
-  for (size_t d = 0; d + 1 < r; ++d)
-    if (c.in_strides[d] == 1) q = d;
-  if (s_inner != 1 && q < r && inner > 1) {
+  const size_t q = plan.q;
+  if (plan.tiled) {
     // Out dims other than q and the last form the outer loop; each outer index is an nq x inner
     // transpose read down q (unit stride) and written along the last dim (unit stride).
     std::vector<int64_t> oshape, istr, ostr;
@@ -202,7 +234,7 @@ void strided_copy(const StridedCopy& c, const float* in, float* out, ThreadPool&
   }
 
   // Rows of `inner` outputs; a long row is split so one big run still feeds every thread.
-  const int64_t per_row = std::max<int64_t>(1, inner / kGrain);
+  const int64_t per_row = plan.per_row;
   const int64_t piece = (inner + per_row - 1) / per_row;
   const size_t items = static_cast<size_t>(rows * per_row);
   const size_t grain = static_cast<size_t>(std::max<int64_t>(1, kGrain / inner));

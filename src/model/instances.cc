@@ -7,6 +7,7 @@
 #include "hilsim/analysis/analysis.h"
 #include "hilsim/graph/op_registry.h"
 #include "hilsim/kernels/dense_conv.h"
+#include "hilsim/kernels/layout_ops.h"
 #include "hilsim/kernels/sparse_conv.h"
 #include "hilsim/model/kernel_names.h"
 #include "hilsim/runtime/conv_lowering.h"
@@ -130,6 +131,11 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
     const graph::TensorInfo* t = g.tensor_info(op.outputs[0]);
     // One loop (or one row copy) per output row of every plane.
     if (t && t->known && t->shape.size() == 4) r.k.rows = t->shape[0] * t->shape[1] * t->shape[2];
+  } else if (r.k.klass == "copy") {
+    // Transpose, Slice, Split, Expand, Gather: a loop per row piece or transpose tile, as the kernel
+    // starts them (kernels::strided_copy_loops); Reshape and Flatten are one memcpy.
+    if (const auto cp = runtime::copy_params(g, op))
+      for (const auto& c : cp->copies) r.k.rows += kernels::strided_copy_loops(c);
   }
   r.dense_macs = analysis::analyze_op(g, id).macs;
   return r;
@@ -163,7 +169,7 @@ std::string op_group(const graph::Graph& g, graph::OpId id, const KernelInstance
   if (k.klass == "pool" && op.type != "MaxPool" && op.type != "AveragePool") return "global pool";
   if (k.klass == "concat" && k.inputs > 4) return "many-input concat";
   if (op.type == "BatchNormalization") return "standalone batchnorm";  // one the passes could not fold
-  if (k.klass == "elementwise" && k.in_bytes + k.out_bytes > kNearActBytes) return "far elementwise";
+  if (k.klass == "elementwise" && act_far_bytes(k) > 0) return "far elementwise";
   return "";
 }
 

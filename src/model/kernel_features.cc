@@ -6,7 +6,6 @@
 #include <cstdlib>
 #include <utility>
 
-#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/dense_tiling.h"
 #include "hilsim/kernels/depthwise_conv.h"
 #include "hilsim/kernels/gemm.h"
@@ -65,6 +64,8 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   // Both pay per inner loop too (KernelInstance::rows).
   static const std::vector<std::string> pool = {"bytes", "far_bytes", "elements", "window", "strided_window", "rows", "call"};
   static const std::vector<std::string> resize = {"bytes", "far_bytes", "elements", "rows", "call"};
+  // Strided copies too (kernels::strided_copy_loops): runs of 2 floats cost what runs of 1000 do.
+  static const std::vector<std::string> copy = {"bytes", "far_bytes", "elements", "rows", "call"};
   // Concat also pays per input tensor and per contiguous run (KernelInstance::inputs, extra_runs).
   static const std::vector<std::string> concat = {"bytes", "far_bytes", "elements", "inputs", "extra_runs", "call"};
   static const std::vector<std::string> transfer = {"bytes", "call"};
@@ -74,6 +75,7 @@ const std::vector<std::string>& feature_names(const std::string& klass) {
   if (klass == "pool") return pool;
   if (klass == "concat") return concat;
   if (klass == "resize") return resize;
+  if (klass == "copy") return copy;
   if (klass == "elementwise") return elementwise;
   if (klass == "gemm") return gemm;
   return is_compute_class(klass) ? compute : memory;
@@ -144,7 +146,7 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFChunkCalls] = d(k.chunk_calls);
   } else {
     f[kFBytes] = d(k.in_bytes + k.out_bytes + k.resweep_bytes);
-    f[kFFarBytes] = k.in_bytes + k.out_bytes > kNearActBytes ? d(k.in_bytes + k.out_bytes) : 0.0;
+    f[kFFarBytes] = d(act_far_bytes(k));
     f[kFElements] = d(k.out_bytes / 4);
     f[kFActBytes] = d(k.act_bytes);
     f[kFWindow] = d(k.window_ops);
@@ -263,7 +265,7 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   // Far weight streams cost extra on top of the near rate (additive, so a class calibrated without
   // far-weight layers still charges them the near rate rather than nothing). Inside a model every
   // layer's first sweep comes from beyond the private caches (the rest of the model ran in between);
-  // weights beyond a core's L2 share do so on every sweep. place_weights() says whether "beyond" is
+  // weights beyond a core's L2 share do so on every sweep. place_operands() says whether "beyond" is
   // the last level (no extra) or DRAM.
   k.wstream_far_bytes = weight_bytes > kNearWeightBytes ? k.wstream_bytes : weight_bytes;
   k.work_items = k.out_tiles;
@@ -274,8 +276,14 @@ bool llc_holds(int64_t reuse_bytes, int64_t llc_bytes) {
   return llc_bytes > 0 && static_cast<double>(reuse_bytes) <= kLlcHoldsShare * static_cast<double>(llc_bytes);
 }
 
-void place_weights(KernelInstance& k, int64_t reuse_bytes, int64_t llc_bytes) {
+void place_operands(KernelInstance& k, int64_t reuse_bytes, int64_t llc_bytes) {
   if (llc_holds(reuse_bytes, llc_bytes)) k.wstream_far_bytes = 0;
+  if (llc_bytes > 0) k.act_far_bytes = llc_holds(k.in_bytes + k.out_bytes, llc_bytes) ? 0 : k.in_bytes + k.out_bytes;
+}
+
+int64_t act_far_bytes(const KernelInstance& k) {
+  if (k.act_far_bytes >= 0) return k.act_far_bytes;
+  return k.in_bytes + k.out_bytes > kNearActBytes ? k.in_bytes + k.out_bytes : 0;
 }
 
 KernelInstance gemm_instance(int64_t m, int64_t n, int64_t k, int threads, bool bias) {

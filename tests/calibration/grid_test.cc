@@ -125,8 +125,13 @@ TEST(KernelGrid, ReferenceLayersAreRealShapesUnderTheCap) {
 // The graph node a memory-bound point stands for, as the cost model sees it in a model.
 graph::Graph memory_graph(const KernelPoint& p) {
   graph::GraphBuilder b("mem");
-  const bool inner = p.op == "concat" && p.concat_axis != 1;  // [1, h*w, c|f] joined per pixel
+  // [1, h*w, c|f] joined (or split) per pixel
+  const bool inner = (p.op == "concat" && p.concat_axis != 1) || p.op == "split";
   const std::string x = b.input("x", inner ? graph::Shape{1, p.h * p.w, p.c} : graph::Shape{1, p.c, p.h, p.w});
+  if (p.op == "transpose") b.output(b.op("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 2, 3, 1}}})[0]);
+  if (p.op == "split")
+    for (const auto& y : b.op("Split", {x}, {{"axis", int64_t{2}}, {"split", std::vector<int64_t>{p.f, p.c - p.f}}}, 2))
+      b.output(y);
   if (p.op == "add") b.output(b.add(x, b.input("y", {1, p.c, p.h, p.w})));
   if (p.op == "affine") b.output(b.batchnorm(x));
   if (p.op == "gelu") b.output(b.op("Gelu", {x}, {{"approximate", std::string("none")}})[0]);
@@ -166,7 +171,8 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
       else b.global_avgpool(x);
       graph::Graph g = b.finish();
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
-    } else if (p.op == "add" || p.op == "affine" || p.op == "gelu" || p.op == "concat" || p.op == "resize") {
+    } else if (p.op == "add" || p.op == "affine" || p.op == "gelu" || p.op == "concat" || p.op == "resize" ||
+               p.op == "transpose" || p.op == "split") {
       const graph::Graph g = memory_graph(p);
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
@@ -195,12 +201,12 @@ TEST(KernelGrid, RoundsOfLayersWithFarWeightsReadThemFromOneCacheTier) {
   EXPECT_TRUE(model::llc_holds(copies * head.working_set_bytes(), llc));
   model::KernelInstance k = instance_of(head);
   ASSERT_GT(k.wstream_far_bytes, 0);
-  place_round_weights(k, head, pol, llc);
+  place_round_operands(k, head, pol, llc);
   EXPECT_EQ(k.wstream_far_bytes, 0);  // served by the last level: no DRAM term
   // Without a known last level the round is as before, and the far term stays.
   EXPECT_EQ(round_copies(head, pol, 0), static_cast<int>(std::min<int64_t>(pol.max_copies, pol.cold_round_bytes / head.working_set_bytes())));
   k = instance_of(head);
-  place_round_weights(k, head, pol, 0);
+  place_round_operands(k, head, pol, 0);
   EXPECT_GT(k.wstream_far_bytes, 0);
   // A far head (VGG's 4096 x 4096, 64 MB) rounds through far_round_bytes: DRAM, whatever the cache.
   KernelPoint vgg = head;
@@ -209,7 +215,7 @@ TEST(KernelGrid, RoundsOfLayersWithFarWeightsReadThemFromOneCacheTier) {
   k = instance_of(vgg);
   const int64_t far = k.wstream_far_bytes;  // the share of the stream a one-row GEMM leaves exposed
   EXPECT_GT(far, k.weight_bytes * 9 / 10);
-  place_round_weights(k, vgg, pol, llc);
+  place_round_operands(k, vgg, pol, llc);
   EXPECT_EQ(k.wstream_far_bytes, far);
   // Layers with weights inside L2 keep the cold rounds (their activations must leave the private caches).
   KernelPoint small = head;

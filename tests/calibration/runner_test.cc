@@ -93,7 +93,7 @@ TEST(KernelRunner, RunContextTimesTheMemoryOps) {
     EXPECT_EQ(got[i].klass, layers[i].klass);
     EXPECT_GT(got[i].ms_median, 0) << layers[i].key();
     model::KernelInstance k = instance_of(layers[i]);
-    model::place_weights(k, context_reuse_bytes(r), host_llc_bytes());  // where the whole model leaves them
+    model::place_operands(k, context_reuse_bytes(r), host_llc_bytes());  // where the whole model leaves them
     std::map<std::string, double> f = model::features_of(k);
     f["threads"] = 1;
     EXPECT_EQ(got[i].features, f) << layers[i].key();

@@ -24,9 +24,12 @@ rr = j["ground_truth"]["round_to_round"]
 assert rr["pairs"] == 3 * len(cfgs), rr  # three rounds: three pairs per configuration
 assert 0 <= rr["within10_pct"] <= 100 and rr["rms_pct"] >= 0 and rr["op_pairs"] > 0, rr
 assert 0 <= j["per_kernel_median_abs_err_pct"] < 1000
-# resnet18_like at 224: its 2 MiB classifier and its first stage's 2.4 MiB Adds lie beyond L2.
+# resnet18_like at 224: its 2 MiB classifier lies beyond L2. Its first stage's 2.4 MiB Adds stream from
+# DRAM only where they outgrow a quarter of the profile's last level (an 8 MiB L3, not a 32 MiB one).
 kinds = j["per_kernel_by_layer_kind"]
-assert {"far gemm", "far elementwise"} <= set(kinds), kinds
+assert "far gemm" in kinds, kinds
+assert set(kinds) <= {"far gemm", "far elementwise", "grouped conv", "1x1 on 1x1 map", "global pool",
+                      "many-input concat", "standalone batchnorm"}, kinds
 for k, v in kinds.items():
     assert v["ops"] > 0 and v["median_abs_err_pct"] >= 0 and -100 <= v["median_signed_err_pct"], (k, v)
 assert set(j["spearman"]) == {"resnet18_like", "mobilenetv2_like"}, j["spearman"]

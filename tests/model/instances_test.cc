@@ -91,6 +91,28 @@ KernelInstance one_op_instance(const std::string& type, const std::vector<int64_
   return op_instance(g, g.topological_order().back(), {}, 1, true).k;
 }
 
+// YOLOv5's head: [1, 3, 85, 40, 40] transposed to [1, 3, 40, 40, 85] (the unit-stride dim moves: tiles
+// of 32 x 32), then split along the last axis into runs of 2, 2 and 81 floats, one loop per run; a
+// Flatten is one memcpy. The counts are the kernel's own (kernels::strided_copy_loops).
+TEST(OpInstance, StridedCopiesCountTheLoopsTheKernelStarts) {
+  graph::GraphBuilder b("head");
+  const std::string x = b.relu(b.input("x", {1, 3, 85, 40, 40}));
+  const std::string t = b.op("Transpose", {x}, {{"perm", std::vector<int64_t>{0, 1, 3, 4, 2}}})[0];
+  const auto parts = b.op("Split", {t}, {{"axis", int64_t{4}}, {"split", std::vector<int64_t>{2, 2, 81}}}, 3);
+  for (const auto& p : parts) b.output(p);
+  b.output(b.flatten(b.relu(b.input("y", {1, 64, 7, 7}))));
+  graph::Graph g = b.finish();
+  std::map<std::string, KernelInstance> by_type;
+  for (graph::OpId id : g.topological_order()) by_type[g.op(id).type] = op_instance(g, id, {}, 1, true).k;
+  ASSERT_EQ(by_type["Transpose"].klass, "copy");
+  // 3 anchors x 1600 pixels of 85: per anchor, ceil(85 / 32) x ceil(1600 / 32) tiles.
+  EXPECT_EQ(by_type["Transpose"].rows, 3 * 3 * 50);
+  EXPECT_EQ(by_type["Split"].rows, 3 * 3 * 1600);  // a run per output per anchor-pixel
+  EXPECT_EQ(features_of(by_type["Split"]).at("rows"), 3.0 * 3 * 1600);
+  EXPECT_EQ(by_type["Flatten"].klass, "copy");
+  EXPECT_EQ(by_type["Flatten"].rows, 0);
+}
+
 TEST(OpInstance, TranscendentalElementwiseOpsCarryTheirMathElements) {
   auto last_of = [](const std::string& type) { return one_op_instance(type, {1, 16, 9, 9}); };
   for (const char* t : {"Gelu", "Erf", "Tanh", "Exp", "Sigmoid", "Softmax"}) {

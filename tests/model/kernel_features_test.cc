@@ -115,7 +115,7 @@ TEST(KernelFeatures, InPlaceSparseRowsCountMaskedTailsAndChunkCalls) {
 TEST(KernelFeatures, ConcatOfManyInputsPaysPerInput) {
   EXPECT_EQ(feature_names("concat"),
             (std::vector<std::string>{"bytes", "far_bytes", "elements", "inputs", "extra_runs", "call"}));
-  EXPECT_EQ(feature_names("copy").size(), 4u);  // the other memory-bound classes keep theirs
+  EXPECT_EQ(feature_names("copy"), (std::vector<std::string>{"bytes", "far_bytes", "elements", "rows", "call"}));
   const int64_t bytes = 48 * 32 * 14 * 14 * 4;
   KernelInstance two = memory_instance("concat", bytes, bytes, 1), many = two;
   two.inputs = 2, many.inputs = 48;
@@ -216,11 +216,30 @@ TEST(KernelFeatures, FarWeightsAreDramReadsOnlyWhenTheLastLevelCannotHoldThem) {
   EXPECT_FALSE(llc_holds(share + 1, llc));
   EXPECT_FALSE(llc_holds(1, 0));  // unknown cache: far
   KernelInstance dram = k;
-  place_weights(dram, int64_t{40} << 20, llc);
+  place_operands(dram, int64_t{40} << 20, llc);
   EXPECT_EQ(dram.wstream_far_bytes, exposed);
-  place_weights(k, int64_t{4} << 20, llc);
+  place_operands(k, int64_t{4} << 20, llc);
   EXPECT_EQ(k.wstream_far_bytes, 0);
   EXPECT_EQ(k.wstream_bytes, k.weight_bytes);  // still streamed, at the near rate
+}
+
+TEST(KernelFeatures, ActivationsStreamFromDramOnlyBeyondTheLastLevelsShare) {
+  // 3 MB through a residual add: beyond kNearActBytes, so far while the last level is unknown; within a
+  // quarter of a 32 MiB L3, near once placed there; far again with an 8 MiB one.
+  const int64_t in = 2 * (int64_t{3} << 19), out = int64_t{3} << 19;
+  KernelInstance add = memory_instance("elementwise", in, out, 1);
+  ASSERT_GT(in + out, kNearActBytes);
+  EXPECT_EQ(features_of(add).at("far_bytes"), static_cast<double>(in + out));
+  KernelInstance zen4 = add, small_l3 = add;
+  place_operands(zen4, 0, int64_t{32} << 20);
+  EXPECT_EQ(zen4.act_far_bytes, 0);
+  EXPECT_EQ(features_of(zen4).at("far_bytes"), 0.0);
+  EXPECT_EQ(features_of(zen4).at("bytes"), features_of(add).at("bytes"));  // still moved, at the near rate
+  place_operands(small_l3, 0, int64_t{8} << 20);
+  EXPECT_EQ(features_of(small_l3).at("far_bytes"), static_cast<double>(in + out));
+  KernelInstance unknown = add;
+  place_operands(unknown, 0, 0);  // no cache figures: the fixed limit
+  EXPECT_EQ(act_far_bytes(unknown), in + out);
 }
 
 TEST(KernelFeatures, GpuTermsAreWavesOfWorkGroupsAndLaunches) {

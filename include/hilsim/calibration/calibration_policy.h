@@ -80,6 +80,11 @@ struct CalibrationPolicy {
   // inner_axis_concat_share below many_input_concat_share of the same coordinate: fitted on channel
   // concats alone, YOLOv5's head concat ran at 5x its prediction.
   double inner_axis_concat_share = 0.2;
+  // Share of the copy class's grid points that are strided copies (kernels::strided_copy), half NCHW ->
+  // NHWC transposes (cache-sized tiles), half a detector head's split of per-pixel rows into two runs:
+  // plain Flatten copies alone priced YOLO's head Transpose and Split (runs of 2, 2 and 81 floats) at
+  // 0.3-0.45x their time (AMD EPYC Zen 4).
+  double strided_copy_share = 0.5;
   double affine_share = 0.6;
   // GELUs (ConvNeXt's; an erf approximation per element, graph::OpSpec::math_per_element) from this
   // share of the elementwise design's fourth coordinate up to affine_share: priced per byte as adds,

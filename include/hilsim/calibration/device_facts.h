@@ -24,7 +24,7 @@ std::vector<model::CacheLevel> caches_from_sizes(const CacheSizes& s);
 model::DeviceInfo detect_device(const std::string& root = "/");
 
 // The last-level cache of the machine this process runs on (detect_device, read once), 0 if unknown:
-// where calibration's samples read their weights from (model::place_weights).
+// where calibration's samples read their weights from (model::place_operands).
 int64_t host_llc_bytes();
 
 // This build's kernels digest (CMake hashes the kernel sources): the one stamp that profiles and

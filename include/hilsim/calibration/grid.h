@@ -11,6 +11,7 @@
 
 #include "hilsim/calibration/calibration_policy.h"
 #include "hilsim/kernels/conv_desc.h"
+#include "hilsim/kernels/layout_ops.h"
 #include "hilsim/model/kernel_features.h"
 
 namespace hilsim::calibration {
@@ -19,7 +20,9 @@ namespace hilsim::calibration {
 struct KernelPoint {
   std::string klass;
   int threads = 1;
-  std::string op;  // conv | gemm | maxpool | global_avgpool | add | affine | gelu | concat | resize | copy
+  // conv | gemm | maxpool | global_avgpool | add | affine | gelu | concat | resize | copy (a Flatten) |
+  // transpose ([1, c, h, w] -> NHWC) | split ([1, h*w, c] into runs of f and c - f floats per pixel)
+  std::string op;
   // gemm: h rows (1 for a classifier, tokens else) of c inputs to f outputs.
   int64_t c = 8, f = 8, h = 8, w = 8, k = 1, stride = 1, groups = 1;
   std::string format = "dense";  // dense | block | block_col | pattern | csr
@@ -38,6 +41,10 @@ struct KernelPoint {
   int64_t weight_bytes() const;           // dense weights of one instance (0 for memory-bound ops)
   int64_t concat_channels() const { return c + f * (inputs - 1); }  // op == "concat": of the output
 };
+
+// The strided copies a transpose or split point runs (kernels::make_transpose / make_slice), one per
+// output; empty for any other op. Both backends run these, and the instance counts their loops.
+std::vector<kernels::StridedCopy> point_copies(const KernelPoint& p);
 
 // Every class calibration knows, in a stable order ("transfer" is measured apart).
 const std::vector<std::string>& calibration_classes();
@@ -86,9 +93,9 @@ int sparse_row_height(const KernelPoint& p);
 // A layer whose weights outgrow L2 keeps its round within what a last-level cache of `llc_bytes`
 // holds (model::kLlcHoldsShare), so its weights are read from one tier, not a blend of two.
 int round_copies(const KernelPoint& p, const CalibrationPolicy& policy, int64_t llc_bytes);
-// The instance a timed sample of `p` describes: `k` with its weights placed where the round left them
-// (model::place_weights over the round's bytes).
-void place_round_weights(model::KernelInstance& k, const KernelPoint& p, const CalibrationPolicy& policy,
+// The instance a timed sample of `p` describes: `k` with its operands placed where the round left them
+// (model::place_operands over the round's bytes).
+void place_round_operands(model::KernelInstance& k, const KernelPoint& p, const CalibrationPolicy& policy,
                          int64_t llc_bytes);
 
 // Layers in context: a whole model run layer after layer, every layer timed where it sits. Inside a
@@ -114,7 +121,7 @@ std::vector<ContextRun> context_runs(int max_threads);
 // Empty for a family the table does not hold; throws naming a malformed model or sparsity text.
 std::vector<KernelPoint> context_layers(const ContextRun& r);
 // The dense weights of the whole model a run of context_layers() stands for (its rows hold each kind of
-// layer once): the reuse distance of its layers' weights (model::place_weights). 0 for a family the
+// layer once): the reuse distance of its layers' weights (model::place_operands). 0 for a family the
 // table does not hold.
 int64_t context_weight_bytes(const ContextRun& r);
 // ... and its peak activations (the largest conv's input and output): what the run touches between two

@@ -47,7 +47,7 @@ OpInstance op_instance(const graph::Graph& g, graph::OpId id, const runtime::Lay
                        bool strict, bool gpu_unit = false);
 
 // The bytes of a graph's constant inputs (its weights, each tensor once, dense as stored in the graph):
-// what a run reads between two uses of any one layer's weights (model::place_weights). Dense even for a
+// what a run reads between two uses of any one layer's weights (model::place_operands). Dense even for a
 // pruned setting, so that one layer's format never changes another's price (the cost model's
 // incremental queries re-price only the layers that changed).
 int64_t graph_weight_bytes(const graph::Graph& g);

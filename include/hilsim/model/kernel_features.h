@@ -31,9 +31,11 @@ struct KernelInstance {
   // Weights are streamed once per output strip/tile; where they live decides what that costs. The first
   // sweep comes from beyond the private caches, and so does every sweep of a weight set larger than a
   // core's L2 share (kNearWeightBytes): those bytes also count in wstream_far_bytes (the extra of reading
-  // them from DRAM) unless the last-level cache holds them between uses (place_weights; then 0).
+  // them from DRAM) unless the last-level cache holds them between uses (place_operands; then 0).
   int64_t wstream_bytes = 0;
   int64_t wstream_far_bytes = 0;
+  // A memory-bound op's in + out bytes that stream from DRAM (place_operands); -1 until placed.
+  int64_t act_far_bytes = -1;
   // Sparse engine: accumulators carried between channel chunks (tiles whose input outgrows L1), and
   // the lanes of strided convs, which read stride-phase copies of the input.
   int64_t acc_bytes = 0;
@@ -94,17 +96,25 @@ inline constexpr double kLlcHoldsShare = 0.25;
 // Whether `reuse_bytes` read between two uses of the same weights stay in a last-level cache of
 // `llc_bytes` (false when that is unknown: the far rate is the safe guess).
 bool llc_holds(int64_t reuse_bytes, int64_t llc_bytes);
-// Where the weights of `k` come from once the reuse distance is known: from the last-level cache
-// (no far term) when it holds them, else as the instance was built (far beyond L2: DRAM).
-void place_weights(KernelInstance& k, int64_t reuse_bytes, int64_t llc_bytes);
+// Where the operands of `k` come from once the cache is known. Weights, once the reuse distance is
+// known too: from the last-level cache (no far term) when it holds them, else as the instance was built
+// (far beyond L2: DRAM). Activations (a memory-bound op's in + out bytes): from DRAM when they outgrow
+// kLlcHoldsShare of the last level (act_far_bytes), else from the caches the ops before them left them in.
+void place_operands(KernelInstance& k, int64_t reuse_bytes, int64_t llc_bytes);
+// The activation bytes `k` streams from DRAM: as place_operands placed them, or, unplaced (the last
+// level unknown), those beyond kNearActBytes.
+int64_t act_far_bytes(const KernelInstance& k);
 // A GEMM streaming its weights from DRAM overlaps the stream with the MACs on each fetched panel, m
 // per weight: the far bytes it is charged are weight_bytes * R / (R + m). On a Zen 4 core ConvNeXt-B's
 // MLP GEMMs (4-16 MiB of weights, 9-36 token rows) took 0.2-0.6 of their stream time beyond their
 // compute (R = 12 fits both ends), one-row classifiers all of it; charged in full, they ran 20-40% over.
 inline constexpr int64_t kGemmStreamHideRows = 12;
 // Memory-bound ops whose tensors (read + written) exceed this stream from DRAM rather than from the
-// caches; their bytes also count in far_bytes. Elementwise ops in context were timed up to 1.7 MiB,
-// and ops of full-resolution models (10-40 MiB) ran 30-45% over a per-byte rate fitted on those.
+// caches, where the last level's size is unknown (place_operands uses kLlcHoldsShare of it); their
+// bytes also count in far_bytes. Elementwise ops in context were timed up to 1.7 MiB, and ops of
+// full-resolution models (10-40 MiB) ran 30-45% over a per-byte rate fitted on those (8 MiB L3). With
+// a 32 MiB L3 (Zen 4), 2.3-3.2 MB residual adds and GELUs ran at 50-57 GB/s, cache speed, which this
+// limit priced at DRAM's: +40-57%.
 inline constexpr int64_t kNearActBytes = int64_t{2} << 20;
 
 // Output register tile of the conv kernels (filters x pixels): per-tile overheads scale with it.
