@@ -199,8 +199,12 @@ int run_bench(const std::vector<std::string>& args) {
   // Models are measured in groups: every configuration of a group is compiled first and measured in
   // rounds over all of them, so the rounds of one configuration lie a whole pass over the group apart
   // (about 20 s for the zoo) and a slow phase of the shared machine that lasts longer than one model's
-  // configurations cannot spoil all its rounds. The zoo is one group; a real-model suite is measured a
-  // model at a time, as its compiled weights would not fit in memory together.
+  // configurations cannot spoil all its rounds. The zoo is one group. A real-model suite is measured a
+  // model at a time, as its compiled weights would not fit in memory together, in one pass over the
+  // suite per round (each model compiled again, its configurations drawn again from its own seed): with
+  // its rounds back to back, a slow phase spoiled all of a model's rounds alike (RegNetY at 2 threads read
+  // 14.5 ms in every round of one run and 11.4 ms in four runs minutes later) and hid from the
+  // round-to-round figure.
   struct ModelRun {
     std::string name;
     int threads = 1;
@@ -219,105 +223,128 @@ int run_bench(const std::vector<std::string>& args) {
   } else {
     for (size_t i = 0; i < models.size(); ++i) groups.push_back({i});
   }
-  size_t done_models = 0;
-  for (const auto& group : groups) {
-    std::vector<ModelRun> runs;
-    for (size_t mi : group) {
-      graph::Graph g = graph::load_model(models[mi].spec);
-      for (int threads : thread_counts) {
-        runs.push_back({models[mi].name, threads,
-                        std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{threads, "cpu0"}),
-                        {}, {}, {}, {}, {}});
-        ModelRun& run = runs.back();
-        run.cfgs = zoo ? zoo_bench_configs(g, *run.pred, rng) : real_model_bench_configs(*run.pred, rng);
-        for (const BenchConfig& c : run.cfgs) {
-          runtime::ExecOptions eo;
-          eo.threads = threads;
-          eo.sparsity = c.spec;
-          eo.units = c.units;
-          for (const auto& [op, ls] : c.spec.layers)
-            if (!ls.unit.empty()) eo.op_unit[op] = ls.unit;
-          run.exs.push_back(std::make_unique<runtime::Executor>(g, eo));
-          run.ins.push_back(runtime::random_inputs(run.exs.back()->compiled_graph()));
-        }
-        run.totals.resize(run.cfgs.size());
-        run.op_times.resize(run.cfgs.size());
-      }
-    }
-    // Ground truth is the 10th percentile of all runs of a configuration, every round pooled — the same
-    // statistic calibration fits (calibration::fit_ms): on a shared machine a neighbour's burst only
-    // ever adds time, and where bursts are frequent (p90/p10 of 1.5 within one round was seen) a
-    // round's median is itself disturbed, so comparing a p10-fitted prediction with it reads the noise
-    // as a 20% model bias.
-    for (int round = 0; round < kRounds; ++round) {
-      if (ref) {
-        const auto t = ref->time(FLAGS_quick ? 8 : 15);
-        ref_runs.insert(ref_runs.end(), t.begin(), t.end());
-      }
-      if (par_ref) {
-        const auto t = par_ref->time(FLAGS_quick ? 8 : 15);
-        par_runs.insert(par_runs.end(), t.begin(), t.end());
-      }
-      for (ModelRun& run : runs)
-        for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
-          std::fprintf(stderr, "\r  [%zu/%zu] %-24s %dT %-22s round %d   ", done_models + 1, models.size(),
-                       run.name.substr(0, 24).c_str(), run.threads, run.cfgs[ci].name.substr(0, 22).c_str(), round + 1);
-          runtime::Measurement mm = runtime::measure(*run.exs[ci], run.ins[ci], round == 0 ? 2 : 1, repeat);
-          run.totals[ci].insert(run.totals[ci].end(), mm.run_ms.begin(), mm.run_ms.end());
-          auto& ot = run.op_times[ci];
-          ot.resize(mm.op_run_ms.size());
-          for (size_t i = 0; i < ot.size(); ++i) ot[i].insert(ot[i].end(), mm.op_run_ms[i].begin(), mm.op_run_ms[i].end());
-        }
-    }
-    for (ModelRun& run : runs) {
-      costmodel::Predictor& pred = *run.pred;
-      for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
-        const BenchConfig& c = run.cfgs[ci];
-        const runtime::Executor& ex = *run.exs[ci];
-        const double measured_ms = calibration::quantile(run.totals[ci], 0.1);
-        const costmodel::Prediction p = pred.predict(c.spec);
-        double flops_ms = 0, roof_ms = 0;
-        for (const auto& o : p.ops) {
-          // Both baselines are one-thread figures; spread over the threads as a perfect split would.
-          flops_ms += (slope * static_cast<double>(o.executed_macs) + call) / run.threads;
-          roof_ms += 1e3 * std::max(2.0 * o.executed_macs / (peak * 1e9 * run.threads),
-                                    static_cast<double>(o.bytes) / (bw * 1e9));
-        }
-        rows.push_back({run.name, c.name, run.threads, measured_ms, p.ms, flops_ms, roof_ms,
-                        calibration::quantile(run.totals[ci], 0.9) / std::max(1e-9, measured_ms)});
-        add_round_pairs(round_p10s(run.totals[ci], repeat), &round_diffs);
-        // Per kernel instance, single-unit configs: ops above 50 us, by the geometric mean of measured
-        // and predicted time. By the measurement alone, of many like ops near the cut only those that
-        // happened to run slow passed it: small element-wise ops read as under-predicted by 40-55%.
-        if (c.units.empty()) {
-          std::map<std::string, double> by;
-          for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
-          const graph::Graph& cg = ex.compiled_graph();
-          for (const auto& o : p.ops) {
-            if (!by.count(o.name) || std::sqrt(by[o.name] * std::max(0.0, o.ms)) <= 0.05) continue;
-            const double e = (o.ms - by[o.name]) / by[o.name];
-            class_errs[o.klass].push_back(e);
-            std::string grp, shape;
-            model::KernelInstance k;
-            if (const auto id = cg.find_op(o.name)) {
-              k = model::op_instance(cg, *id, {}, run.threads, false).k;
-              model::place_operands(k, 0, model::last_level_cache_bytes(profile.device.caches));  // as the predictor places it
-              grp = model::op_group(cg, *id, k);
-              if (!grp.empty()) group_errs[grp].push_back(e);
-              if (!FLAGS_per_op_out.empty()) shape = op_shape_text(cg, cg.op(*id));
-            }
-            if (!FLAGS_per_op_out.empty())
-              per_op << run.name << ',' << c.name << ',' << run.threads << ',' << o.name << ',' << o.type << ','
-                     << o.klass << ',' << grp << ',' << by[o.name] << ',' << o.ms << ',' << k.in_bytes << ','
-                     << k.out_bytes << ',' << k.weight_bytes << ',' << k.inputs << ',' << k.window_ops << ','
-                     << o.executed_macs << ',' << shape << '\n';
+  const int passes = zoo ? 1 : kRounds, rounds_per_pass = kRounds / passes;
+  // A suite's runs between passes: per (model, threads), every configuration's totals and op times.
+  std::map<std::pair<size_t, int>, std::pair<std::vector<std::vector<double>>, std::vector<std::vector<std::vector<double>>>>>
+      kept;
+  for (int pass = 0; pass < passes; ++pass) {
+    const bool last_pass = pass + 1 == passes;
+    size_t done_models = 0;
+    for (const auto& group : groups) {
+      std::vector<ModelRun> runs;
+      std::vector<size_t> run_model;
+      for (size_t mi : group) {
+        graph::Graph g = graph::load_model(models[mi].spec);
+        std::mt19937 model_rng(static_cast<std::mt19937::result_type>(7 + 7919 * mi));  // the same draws every pass
+        for (int threads : thread_counts) {
+          runs.push_back({models[mi].name, threads,
+                          std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{threads, "cpu0"}),
+                          {}, {}, {}, {}, {}});
+          run_model.push_back(mi);
+          ModelRun& run = runs.back();
+          run.cfgs = zoo ? zoo_bench_configs(g, *run.pred, rng) : real_model_bench_configs(*run.pred, model_rng);
+          for (const BenchConfig& c : run.cfgs) {
+            runtime::ExecOptions eo;
+            eo.threads = threads;
+            eo.sparsity = c.spec;
+            eo.units = c.units;
+            for (const auto& [op, ls] : c.spec.layers)
+              if (!ls.unit.empty()) eo.op_unit[op] = ls.unit;
+            run.exs.push_back(std::make_unique<runtime::Executor>(g, eo));
+            run.ins.push_back(runtime::random_inputs(run.exs.back()->compiled_graph()));
           }
-          for (size_t i = 0; i < ex.ops().size(); ++i)
-            if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
+          run.totals.resize(run.cfgs.size());
+          run.op_times.resize(run.cfgs.size());
+          if (auto k = kept.find({mi, threads}); k != kept.end()) {
+            run.totals = std::move(k->second.first);
+            run.op_times = std::move(k->second.second);
+            kept.erase(k);
+          }
         }
       }
+      // Ground truth is the 10th percentile of all runs of a configuration, every round pooled — the same
+      // statistic calibration fits (calibration::fit_ms): on a shared machine a neighbour's burst only
+      // ever adds time, and where bursts are frequent (p90/p10 of 1.5 within one round was seen) a
+      // round's median is itself disturbed, so comparing a p10-fitted prediction with it reads the noise
+      // as a 20% model bias.
+      for (int round = pass * rounds_per_pass; round < (pass + 1) * rounds_per_pass; ++round) {
+        if (ref) {
+          const auto t = ref->time(FLAGS_quick ? 8 : 15);
+          ref_runs.insert(ref_runs.end(), t.begin(), t.end());
+        }
+        if (par_ref) {
+          const auto t = par_ref->time(FLAGS_quick ? 8 : 15);
+          par_runs.insert(par_runs.end(), t.begin(), t.end());
+        }
+        for (ModelRun& run : runs)
+          for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
+            std::fprintf(stderr, "\r  [%zu/%zu] %-24s %dT %-22s round %d   ", done_models + 1, models.size(),
+                         run.name.substr(0, 24).c_str(), run.threads, run.cfgs[ci].name.substr(0, 22).c_str(), round + 1);
+            // Two warm-up runs after each compile, one before each later round.
+            runtime::Measurement mm =
+                runtime::measure(*run.exs[ci], run.ins[ci], round == pass * rounds_per_pass ? 2 : 1, repeat);
+            run.totals[ci].insert(run.totals[ci].end(), mm.run_ms.begin(), mm.run_ms.end());
+            auto& ot = run.op_times[ci];
+            ot.resize(mm.op_run_ms.size());
+            for (size_t i = 0; i < ot.size(); ++i) ot[i].insert(ot[i].end(), mm.op_run_ms[i].begin(), mm.op_run_ms[i].end());
+          }
+      }
+      if (!last_pass) {
+        for (size_t r = 0; r < runs.size(); ++r)
+          kept[{run_model[r], runs[r].threads}] = {std::move(runs[r].totals), std::move(runs[r].op_times)};
+        done_models += group.size();
+        continue;
+      }
+      for (ModelRun& run : runs) {
+        costmodel::Predictor& pred = *run.pred;
+        for (size_t ci = 0; ci < run.cfgs.size(); ++ci) {
+          const BenchConfig& c = run.cfgs[ci];
+          const runtime::Executor& ex = *run.exs[ci];
+          const double measured_ms = calibration::quantile(run.totals[ci], 0.1);
+          const costmodel::Prediction p = pred.predict(c.spec);
+          double flops_ms = 0, roof_ms = 0;
+          for (const auto& o : p.ops) {
+            // Both baselines are one-thread figures; spread over the threads as a perfect split would.
+            flops_ms += (slope * static_cast<double>(o.executed_macs) + call) / run.threads;
+            roof_ms += 1e3 * std::max(2.0 * o.executed_macs / (peak * 1e9 * run.threads),
+                                      static_cast<double>(o.bytes) / (bw * 1e9));
+          }
+          rows.push_back({run.name, c.name, run.threads, measured_ms, p.ms, flops_ms, roof_ms,
+                          calibration::quantile(run.totals[ci], 0.9) / std::max(1e-9, measured_ms)});
+          add_round_pairs(round_p10s(run.totals[ci], repeat), &round_diffs);
+          // Per kernel instance, single-unit configs: ops above 50 us, by the geometric mean of measured
+          // and predicted time. By the measurement alone, of many like ops near the cut only those that
+          // happened to run slow passed it: small element-wise ops read as under-predicted by 40-55%.
+          if (c.units.empty()) {
+            std::map<std::string, double> by;
+            for (size_t i = 0; i < ex.ops().size(); ++i) by[ex.ops()[i].name] = calibration::quantile(run.op_times[ci][i], 0.1);
+            const graph::Graph& cg = ex.compiled_graph();
+            for (const auto& o : p.ops) {
+              if (!by.count(o.name) || std::sqrt(by[o.name] * std::max(0.0, o.ms)) <= 0.05) continue;
+              const double e = (o.ms - by[o.name]) / by[o.name];
+              class_errs[o.klass].push_back(e);
+              std::string grp, shape;
+              model::KernelInstance k;
+              if (const auto id = cg.find_op(o.name)) {
+                k = model::op_instance(cg, *id, {}, run.threads, false).k;
+                model::place_operands(k, 0, model::last_level_cache_bytes(profile.device.caches));  // as the predictor places it
+                grp = model::op_group(cg, *id, k);
+                if (!grp.empty()) group_errs[grp].push_back(e);
+                if (!FLAGS_per_op_out.empty()) shape = op_shape_text(cg, cg.op(*id));
+              }
+              if (!FLAGS_per_op_out.empty())
+                per_op << run.name << ',' << c.name << ',' << run.threads << ',' << o.name << ',' << o.type << ','
+                       << o.klass << ',' << grp << ',' << by[o.name] << ',' << o.ms << ',' << k.in_bytes << ','
+                       << k.out_bytes << ',' << k.weight_bytes << ',' << k.inputs << ',' << k.window_ops << ','
+                       << o.executed_macs << ',' << shape << '\n';
+            }
+            for (size_t i = 0; i < ex.ops().size(); ++i)
+              if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
+          }
+        }
+      }
+      done_models += group.size();
     }
-    done_models += group.size();
   }
   if (!FLAGS_per_op_out.empty()) {
     std::ofstream f(FLAGS_per_op_out);
@@ -496,8 +523,8 @@ int run_bench(const std::vector<std::string>& args) {
     std::printf("%-24s %-26s %3d %10.3f %10.3f %+7.1f%% %10.3f %10.3f\n", r.model.substr(0, 24).c_str(),
                 r.config.substr(0, 26).c_str(), r.threads, r.measured, r.ours, 100 * (r.ours - r.measured) / r.measured,
                 r.flops, r.roofline);
-  std::printf("\nmeasured: p10 of %d runs per configuration (%d rounds a zoo pass apart); run-to-run p90/p10 "
-              "median %.2f%s\n", kRounds * repeat, kRounds, spread_median,
+  std::printf("\nmeasured: p10 of %d runs per configuration (%d rounds %s apart); run-to-run p90/p10 "
+              "median %.2f%s\n", kRounds * repeat, kRounds, zoo ? "a zoo pass" : "a suite pass", spread_median,
               spread_median > 1.15 ? " — a noisy machine: the figures below carry that noise" : "");
   std::printf("measured against itself: one round's p10 (%d runs) against another's agrees within +-10%% in %.1f%% "
               "of %zu pairs, RMS %.1f%%; per op (> 50 us) median |difference| %.1f%% (rounds of this run; separate "
