@@ -828,10 +828,9 @@ model::KernelInstance instance_of(const KernelPoint& p) {
     k.rows = p.c * 2 * p.h;  // a 2x upsample: output rows of every plane
     return k;
   }
-  if (p.op == "copy") return model::memory_instance("copy", p.c * plane, p.c * plane, p.threads);
-  if (p.op == "transpose" || p.op == "split") {
+  if (p.op == "copy" || p.op == "transpose" || p.op == "split") {
     k = model::memory_instance("copy", p.c * plane, p.c * plane, p.threads);
-    for (const auto& c : point_copies(p)) k.rows += kernels::strided_copy_loops(c);
+    for (const auto& c : point_copies(p)) k.rows += kernels::strided_copy_loops(c);  // none for a Flatten
     return k;
   }
   throw Error("calibration grid", "unknown op '" + p.op + "'");
