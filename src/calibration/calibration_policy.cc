@@ -29,6 +29,8 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"affine_share", d(p.affine_share)},
           {"unary_math_share", d(p.unary_math_share)},
           {"patchify_kxk_share", d(p.patchify_kxk_share)},
+          {"stem_kxk_share", d(p.stem_kxk_share)},
+          {"sparse_stem_every", d(p.sparse_stem_every)},
           {"cold_round_bytes", d(p.cold_round_bytes)},
           {"max_copies", d(p.max_copies)},
           {"far_working_set_bytes", d(p.far_working_set_bytes)},

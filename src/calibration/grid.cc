@@ -67,6 +67,15 @@ void cap(KernelPoint& p, const CalibrationPolicy& pol) {
   }
 }
 
+// A plain 1x1 conv on a small plane runs and is priced as a GEMM over its pixels
+// (kernels::dense_conv_gemm_rows), a sample of the gemm class: a dense conv point grows its map until
+// its class's kernel runs it.
+void keep_in_class(KernelPoint& p) {
+  if (p.op == "conv" && starts(p.klass, "dense_conv"))
+    for (int guard = 0; dense_setting_class(p.conv_shape()) != p.klass && p.h < 160 && guard < 40; ++guard)
+      p.h = p.w = std::max<int64_t>(p.h + 1, p.h * 5 / 4);
+}
+
 }  // namespace
 
 bool is_real_network_kind(const KernelPoint& p) {
@@ -200,6 +209,15 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         p.k = klass == "dense_conv5x5" ? 5 : 6 + static_cast<int64_t>(u[4] * 2);  // 6, 7 (YOLO's stem, ResNet's)
         p.c = log_uniform(u[0], 3, 128);
         p.h = p.w = log_uniform(u[2], 16, 160);
+        if (klass == "dense_convkxk" && u[3] < policy.patchify_kxk_share) {
+          const double v = u[0] / policy.stem_kxk_share;
+          if (v < 1) {
+            p.c = 3, p.stride = 2, p.h = p.w = log_uniform(u[2], 64, 320);
+            p.f = log_uniform(v, 16, 96);
+          } else {
+            p.c = log_uniform((u[0] - policy.stem_kxk_share) / (1 - policy.stem_kxk_share), 8, 128);
+          }
+        }
         if (klass == "dense_convkxk" && u[3] >= policy.patchify_kxk_share) {
           // Non-overlapping windows: its im2col is a pure reshuffle and the GEMM's K is 4C (2x2 s2, a
           // ConvNeXt downsample of 128-1024 channels) or 48 (a 4x4 s4 stem on the image).
@@ -252,6 +270,12 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
           p.bf = fb == 16 ? (u[4] < 0.75 ? 16 : 32) : fb;
         }
         if (p.format != "block") p.bc = 1;
+        if (policy.sparse_stem_every > 0 && idx % static_cast<uint64_t>(policy.sparse_stem_every) == 0) {
+          p.k = u[4] < 0.5 ? 6 : 7, p.c = 3, p.stride = 2;
+          p.f = log_uniform(u[1], 16, 96);
+          p.h = p.w = log_uniform(u[2], 64, 320);
+          if (p.format != "block" && p.format != "block_col") p.format = "block", p.bf = 1;
+        }
       }
     } else if (klass == "gemm") {
       p.op = "gemm";
@@ -306,12 +330,7 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
       }
     }
     cap(p, policy);
-    // A plain 1x1 conv on a small plane runs and is priced as a GEMM over its pixels
-    // (kernels::dense_conv_gemm_rows), a sample of the gemm class: the point grows its map until the
-    // conv class's kernel runs it.
-    if (p.op == "conv" && starts(klass, "dense_conv"))
-      for (int guard = 0; dense_setting_class(p.conv_shape()) != klass && p.h < 160 && guard < 40; ++guard)
-        p.h = p.w = std::max<int64_t>(p.h + 1, p.h * 5 / 4);
+    keep_in_class(p);
     pts.push_back(p);
   }
   // The real-network kinds first, alternating with plain points: on a loaded host a 120 s calibration
@@ -547,7 +566,11 @@ std::vector<KernelPoint> neighbours(const KernelPoint& p, const CalibrationPolic
     else if (p.op == "conv") q.h = q.w = std::max<int64_t>(p.k, std::llround(p.h * fh));
     else q.f = std::max<int64_t>(16, std::llround(p.f * fh));
     if (q.format == "pattern" && q.k == 1 && q.c < 9) q.c = 9;
+    // A split keeps both runs non-empty (its first run's f floats of c): a narrowed row with the old f
+    // made the graph's second output negative and ended a calibration.
+    if (q.op == "split") q.c = std::max<int64_t>(q.c, 2), q.f = std::clamp<int64_t>(q.f, 1, q.c - 1);
     cap(q, pol);
+    keep_in_class(q);
     if (q.key() != p.key()) out.push_back(q);
   }
   return out;

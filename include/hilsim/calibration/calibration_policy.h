@@ -95,6 +95,14 @@ struct CalibrationPolicy {
   // (its stride coordinate) its points are those. Fitted on 6x6/7x7 stems of 3-128 channels alone they
   // ran 140-645% over.
   double patchify_kxk_share = 0.5;
+  // Image stems (3 input channels, 6x6 or 7x7 at stride 2: YOLOv5's, ResNet's, DenseNet's, SqueezeNet's)
+  // below this share of the remaining kxk design's channel coordinate, on 64-320 pixel images. Drawn
+  // from 3-128 channels the design held one or two, and the fit, led by the wide-K points, priced real
+  // stems at +13..+25% (AMD EPYC Zen 4) against the calibration's own stem sample at -1%.
+  double stem_kxk_share = 0.6;
+  // Every sparse_stem_every-th point of a sparse class's design is such a stem, block-pruned: the sparse
+  // grid's 1x1 and 3x3 layers alone priced SqueezeNet's block 8x4 stem at +20% (1 thread), +46% (2).
+  int sparse_stem_every = 6;
   // Copies of a layer per timed round: enough that a round's working set overflows the private caches
   // (cold_round_bytes), as inside a model, at most max_copies. Working sets of far_working_set_bytes
   // or more repeat until the round holds far_round_bytes: one large matrix timed again and again is
