@@ -20,6 +20,10 @@ namespace {
 constexpr size_t kFlatGrain = 16384;
 // Floats of padded planes per stack of the separable pooling passes.
 constexpr int64_t kPoolStackFloats = 4096;
+// A thread's three pass buffers stay with it between pools (a fresh allocation page-faults on every
+// run) up to this many floats each (4 MiB: a 1024x1024 plane), as dense_conv's padded copy does; a
+// larger frame is freed when its pool ends, so a thread that once pooled a huge plane does not hold it.
+constexpr size_t kKeepPoolFloats = size_t{1} << 20;
 
 // Separable pooling over a stack of planes: each plane is copied into a padded [ph x pw] frame (pw a
 // multiple of the stride), then one horizontal pass per tap runs over the whole stack as one flat
@@ -154,6 +158,8 @@ void pool_planes(const Pool2dShape& s, const float* in, float* out, ThreadPool& 
         }
       }
     }
+    if (pad.capacity() > kKeepPoolFloats || hor.capacity() > kKeepPoolFloats || ver.capacity() > kKeepPoolFloats)
+      std::vector<float>().swap(pad), std::vector<float>().swap(hor), std::vector<float>().swap(ver);
   });
 }
 
