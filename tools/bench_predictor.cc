@@ -43,6 +43,10 @@ DEFINE_string(per_op_out, "",
               "bench-predictor: also write every compared op (model, config, threads, op, type, class, layer kind, "
               "measured_ms p10, predicted_ms, in/out/weight bytes, inputs, window ops) to this CSV file");
 
+DEFINE_string(compare_profile, "",
+              "bench-predictor: a second profile scored on the same measured runs (end to end and per kernel "
+              "class), so that two calibrations compare without the run-to-run noise between two benchmarks");
+
 namespace hilsim::cli {
 namespace {
 
@@ -151,6 +155,12 @@ int run_bench(const std::vector<std::string>& args) {
   const double call = std::max(0.0, (sy - slope * sx) / std::max(1.0, n1));
   const model::UnitSpec* cpu0 = profile.unit("cpu0");
   const double peak = cpu0 ? cpu0->peak_gflops : 100, bw = cpu0 ? cpu0->mem_gbps : 10;
+  // The second profile: its predictions of the same configurations, against the same measurements.
+  std::unique_ptr<model::Profile> other;
+  if (!FLAGS_compare_profile.empty()) {
+    other = std::make_unique<model::Profile>(model::load_profile(FLAGS_compare_profile));
+    note_about_profile(*other, FLAGS_compare_profile, model::ProfileNoteScope::kMachine);
+  }
 
   // The models: the zoo by name, or a real-model suite (a directory that tests/models/real_models.py
   // wrote with --suite bench: NAME.onnx files listed in index.txt).
@@ -170,10 +180,12 @@ int run_bench(const std::vector<std::string>& args) {
     int threads;
     double measured, ours, flops, roofline;
     double spread;  // p90 / p10 of the configuration's runs: how disturbed the machine was
+    double other = 0;  // --compare-profile's prediction
   };
   std::vector<Row> rows;
   std::map<std::string, std::vector<double>> class_errs;  // kernel class -> signed relative errors
   std::map<std::string, std::vector<double>> group_errs;  // layer kind (model::op_group) -> the same
+  std::map<std::string, std::vector<double>> other_class_errs;  // --compare-profile's, on the same ops
   // Every compared op, for --per-op-out: a class's median names the bias, these rows show its shapes.
   std::ostringstream per_op;
   per_op << "model,config,threads,op,type,class,layer_kind,measured_ms,predicted_ms,in_bytes,out_bytes,weight_bytes,"
@@ -209,6 +221,7 @@ int run_bench(const std::vector<std::string>& args) {
     std::string name;
     int threads = 1;
     std::unique_ptr<costmodel::Predictor> pred;
+    std::unique_ptr<costmodel::Predictor> other_pred;  // --compare-profile
     std::vector<BenchConfig> cfgs;
     std::vector<std::unique_ptr<runtime::Executor>> exs;
     std::vector<runtime::TensorMap> ins;
@@ -239,9 +252,11 @@ int run_bench(const std::vector<std::string>& args) {
         for (int threads : thread_counts) {
           runs.push_back({models[mi].name, threads,
                           std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{threads, "cpu0"}),
-                          {}, {}, {}, {}, {}});
+                          nullptr, {}, {}, {}, {}, {}});
           run_model.push_back(mi);
           ModelRun& run = runs.back();
+          if (other && last_pass)
+            run.other_pred = std::make_unique<costmodel::Predictor>(g, *other, costmodel::PredictorOptions{threads, "cpu0"});
           run.cfgs = zoo ? zoo_bench_configs(g, *run.pred, rng) : real_model_bench_configs(*run.pred, model_rng);
           for (const BenchConfig& c : run.cfgs) {
             runtime::ExecOptions eo;
@@ -311,6 +326,12 @@ int run_bench(const std::vector<std::string>& args) {
           }
           rows.push_back({run.name, c.name, run.threads, measured_ms, p.ms, flops_ms, roof_ms,
                           calibration::quantile(run.totals[ci], 0.9) / std::max(1e-9, measured_ms)});
+          std::map<std::string, double> other_ms;  // op -> --compare-profile's prediction
+          if (run.other_pred) {
+            const costmodel::Prediction q = run.other_pred->predict(c.spec);
+            rows.back().other = q.ms;
+            for (const auto& o : q.ops) other_ms[o.name] = o.ms;
+          }
           add_round_pairs(round_p10s(run.totals[ci], repeat), &round_diffs);
           // Per kernel instance, single-unit configs: ops above 50 us, by the geometric mean of measured
           // and predicted time. By the measurement alone, of many like ops near the cut only those that
@@ -323,6 +344,7 @@ int run_bench(const std::vector<std::string>& args) {
               if (!by.count(o.name) || std::sqrt(by[o.name] * std::max(0.0, o.ms)) <= 0.05) continue;
               const double e = (o.ms - by[o.name]) / by[o.name];
               class_errs[o.klass].push_back(e);
+              if (other_ms.count(o.name)) other_class_errs[o.klass].push_back((other_ms[o.name] - by[o.name]) / by[o.name]);
               std::string grp, shape;
               model::KernelInstance k;
               if (const auto id = cg.find_op(o.name)) {
@@ -367,6 +389,7 @@ int run_bench(const std::vector<std::string>& args) {
   };
   const auto ours_of = [](const Row& r) { return r.ours; };
   const auto ours = summary(ours_of);
+  const auto other_sum = summary([](const Row& r) { return r.other; });
   // A diagnostic, not the figure: the predictions scaled by the host's slowdown since calibration.
   // Kernels follow the reference's slowdown at the exponent the calibration fitted (1 where it recorded none).
   double exponent = model::drift_exponent(profile);
@@ -410,6 +433,8 @@ int run_bench(const std::vector<std::string>& args) {
     return ClassErr{es.size(), 100.0 * calibration::quantile(a, 0.5), 100.0 * calibration::quantile(es, 0.5)};
   };
   for (const auto& [k, es] : class_errs) by_class[k] = class_err(es, &op_errs);
+  std::map<std::string, ClassErr> other_by_class;
+  for (const auto& [k, es] : other_class_errs) other_by_class[k] = class_err(es, nullptr);
   for (const auto& [k, es] : group_errs) by_group[k] = class_err(es, nullptr);
   std::sort(op_errs.begin(), op_errs.end());
   const double op_med = op_errs.empty() ? 0 : 100.0 * op_errs[op_errs.size() / 2];
@@ -473,6 +498,8 @@ int run_bench(const std::vector<std::string>& args) {
                               {"measured_ms_p10", r.measured}, {"ours_ms", r.ours},
                               {"flops_ms", r.flops}, {"roofline_ms", r.roofline},
                               {"measured_p90_over_p10", r.spread}});
+    if (other)
+      for (size_t i = 0; i < rows.size(); ++i) j["configs"][i]["compared_ms"] = rows[i].other;
     j["ground_truth"] = {{"statistic", "p10 of all runs"}, {"runs_per_config", kRounds * repeat},
                          {"median_p90_over_p10", spread_median},
                          {"round_to_round", {{"runs_per_round", repeat}, {"pairs", round_diffs.size()},
@@ -482,6 +509,17 @@ int run_bench(const std::vector<std::string>& args) {
     j["end_to_end"] = {{"ours", {{"within10_pct", ours.first}, {"rmspe_pct", ours.second}}},
                        {"flops", {{"within10_pct", flops.first}, {"rmspe_pct", flops.second}}},
                        {"roofline", {{"within10_pct", roof.first}, {"rmspe_pct", roof.second}}}};
+    if (other) {
+      auto& o = j["compared_profile"];
+      o["profile"] = FLAGS_compare_profile;
+      o["end_to_end"] = {{"within10_pct", other_sum.first}, {"rmspe_pct", other_sum.second}};
+      for (int t : thread_counts) {
+        const auto a = summary([](const Row& r) { return r.other; }, t);
+        o["end_to_end_by_threads"][std::to_string(t)] = {{"within10_pct", a.first}, {"rmspe_pct", a.second}};
+      }
+      for (const auto& [k, c] : other_by_class)
+        o["per_kernel_by_class"][k] = {{"ops", c.n}, {"median_abs_err_pct", c.abs_med}, {"median_signed_err_pct", c.bias}};
+    }
     if (slow > 0) {
       j["host_speed"] = {{"reference_workload", profile.device.speed_reference.workload},
                          {"reference_ms_at_calibration", host.reference_ms_then},
@@ -533,6 +571,15 @@ int run_bench(const std::vector<std::string>& args) {
   std::printf("end to end over %zu configurations of %zu models, %s suite, threads %s (profile %s):\n", rows.size(),
               models.size(), zoo ? "zoo" : "real-model", FLAGS_thread_counts.c_str(), profile_path.c_str());
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "ours", ours.first, ours.second);
+  if (other) {
+    std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (--compare-profile %s, on the same runs)\n",
+                "compared", other_sum.first, other_sum.second, FLAGS_compare_profile.c_str());
+    for (int t : thread_counts) {
+      const auto a = summary(ours_of, t), b = summary([](const Row& r) { return r.other; }, t);
+      std::printf("    at %d thread(s): ours %5.1f%% / %5.1f%%, compared %5.1f%% / %5.1f%% (within +-10%% / RMSPE)\n", t,
+                  a.first, a.second, b.first, b.second);
+    }
+  }
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "FLOPs", flops.first, flops.second);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "roofline", roof.first, roof.second);
   if (slow > 0 && par_slow > 0)
@@ -555,8 +602,12 @@ int run_bench(const std::vector<std::string>& args) {
                        (profile.device.kernels.empty() ? std::string("unrecorded") : profile.device.kernels) + ")")
                           .c_str());
   std::printf("per kernel instance (ops > 50 us, geometric mean of measured and predicted): median |error| %.1f%% over %zu ops\n", op_med, op_errs.size());
-  for (const auto& [k, c] : by_class)
-    std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);
+  for (const auto& [k, c] : by_class) {
+    std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%", k.c_str(), c.n, c.abs_med, c.bias);
+    if (const auto o = other_by_class.find(k); o != other_by_class.end())
+      std::printf("   compared: %5.1f%%  %+6.1f%%", o->second.abs_med, o->second.bias);
+    std::printf("\n");
+  }
   if (!by_group.empty()) std::printf("per layer kind that a class's median can hide (the same ops):\n");
   for (const auto& [k, c] : by_group)
     std::printf("  %-22s %4zu ops  median |error| %5.1f%%  median error %+6.1f%%\n", k.c_str(), c.n, c.abs_med, c.bias);
@@ -572,7 +623,7 @@ int run_bench(const std::vector<std::string>& args) {
 
 const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, next to FLOPs and roofline baselines",
                     "hilsim bench-predictor [--profile P] [--suite zoo|DIR] [--thread-counts 1,2] [--quick] [--json]\n"
-                    "                       [--per-op-out FILE]\n\n"
+                    "                       [--per-op-out FILE] [--compare-profile P2]\n\n"
                     "Runs models on this machine (executor) and compares with the predictions of the profile\n"
                     "(default: the bundled profile of this machine kind) and of two baselines fitted on the same\n"
                     "samples. --suite zoo (default): the built-in models dense and in sparse, random per-layer and\n"
@@ -585,8 +636,12 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "concat, standalone batchnorm), the\n"
                     "measurement's own round-to-round spread, Spearman rank correlation and query speed.\n"
                     "--per-op-out FILE writes each compared op (> 50 us as the geometric mean of measured and predicted, single-unit configurations) as a CSV row:\n"
-                    "measured p10 and predicted ms beside the op's class, layer kind and bytes.",
-                    {"profile", "quick", "json", "suite", "thread_counts", "per_op_out"}, run_bench});
+                    "measured p10 and predicted ms beside the op's class, layer kind and bytes.\n"
+                    "--compare-profile P2 also scores P2's predictions of the same configurations on the same runs\n"
+                    "(end to end, per thread count and per kernel class): two calibrations compared without the\n"
+                    "run-to-run noise of two benchmarks. The configurations' random mixes are drawn with the first\n"
+                    "profile.",
+                    {"profile", "quick", "json", "suite", "thread_counts", "per_op_out", "compare_profile"}, run_bench});
 
 }  // namespace
 }  // namespace hilsim::cli

@@ -41,9 +41,6 @@ namespace {
 // The open OpenCL device's compute units (an executor with a gpu unit opened it from its pinned thread).
 int64_t device_compute_units() { return std::max(1, kernels::opencl::ClContext::get()->device().compute_units); }
 
-
-
-
 }  // namespace
 
 graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {

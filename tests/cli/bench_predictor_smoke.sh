@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench-predictor --quick end to end: it runs, and its JSON holds what the README and the closing notes
 # quote, consistently (a share is a share, every configuration was measured and predicted, the rounds
-# compared pairwise). Accuracy itself is the benchmark's business, not this test's.
+# compared pairwise). Accuracy itself is the benchmark's business, not this test's. The profile is also
+# given as --compare-profile: scored on the same runs, its figures must equal the first profile's.
 set -euo pipefail
 HILSIM=$1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-"$HILSIM" bench-predictor --quick --json > "$out"
+profile=device_profiles/x86_avx512_2core.json
+"$HILSIM" bench-predictor --quick --json --profile "$profile" --compare-profile "$profile" > "$out"
 python3 - "$out" <<'PY'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -36,5 +38,12 @@ assert set(j["spearman"]) == {"resnet18_like", "mobilenetv2_like"}, j["spearman"
 for m, s in j["spearman"].items():
     assert -1 <= s["ours"] <= 1 and -1 <= s["flops"] <= 1, (m, s)
 assert j["query_us"]["full_prediction"] > 0 and j["query_us"]["one_layer_changed"] > 0
+cmp = j["compared_profile"]
+for c in cfgs:
+    assert c["compared_ms"] == c["ours_ms"], c
+for k in ("within10_pct", "rmspe_pct"):
+    assert cmp["end_to_end"][k] == j["end_to_end"]["ours"][k], cmp
+    assert cmp["end_to_end_by_threads"]["1"][k] == by_t["1"]["ours"][k], cmp
+assert cmp["per_kernel_by_class"] == j["per_kernel_by_class"], cmp
 PY
 echo "bench-predictor --quick: JSON consistent"
