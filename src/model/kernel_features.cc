@@ -99,7 +99,7 @@ const std::vector<std::string>& gpu_feature_names(const std::string& klass) {
 }
 
 const std::vector<std::string>& core_feature_names(const std::string& klass, bool gpu) {
-  static const std::vector<std::string> compute = {"macs", "lane_macs", "in_bytes", "out_bytes", "wstream_bytes", "tiles", "call"};
+  static const std::vector<std::string> compute = {"macs", "lane_macs", "in_bytes", "out_bytes", "panel_bytes", "wstream_bytes", "tiles", "call"};
   if (gpu || klass == "gemm" || !is_compute_class(klass)) return unit_feature_names(klass, gpu);
   return compute;
 }

@@ -152,8 +152,12 @@ const std::vector<std::string>& gpu_feature_names(const std::string& klass);
 const std::vector<std::string>& unit_feature_names(const std::string& klass, bool gpu);
 std::map<std::string, double> features_of(const KernelInstance& k, bool gpu = false);
 // The terms a class is fitted on when its samples are too few for all of feature_names(klass): a compute
-// kernel's MACs (executed and per lane), its streams (activations in and out, weights per tile) and its
-// per-tile and per-call costs; a memory-bound or device class's whole list (already that short).
+// kernel's MACs (executed and per lane), its streams (activations in and out, its im2col panel, weights
+// per tile) and its per-tile and per-call costs; a memory-bound or device class's whole list (already
+// that short). Without the panel, dense_convkxk (16-17 samples a thread count) priced 3-channel stems,
+// whose im2col of 108-147 taps is most of their time, through their output and weight sweeps: real
+// networks' stems ran +12..+22% (ResNet-34, SqueezeNet, DenseNet, ResNeXt at 1 thread; now 0..+4%),
+// ConvNeXt's 4x4 s4 stem +77% (now +2%).
 const std::vector<std::string>& core_feature_names(const std::string& klass, bool gpu = false);
 
 // Every feature any class uses, in one fixed order: the cost model's hot path evaluates a fitted model
