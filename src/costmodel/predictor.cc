@@ -346,7 +346,18 @@ struct Predictor::Impl {
       const double per_thread = u.peak_gflops > 0 ? u.peak_gflops / std::max(1, gpu ? 1 : u.threads) : 0;
       const double ceiling_ms =
           per_thread > 0 ? 2e-6 * static_cast<double>(k.executed_macs) / (per_thread * std::max(1, k.threads)) : 0;
-      return std::max(std::max(0.0, ms) * scale, ceiling_ms);
+      // Nor streams its far weights (their first sweep) faster than the unit's measured DRAM bandwidth
+      // where the model's weights outgrow the whole last level, so that DRAM is certainly where they
+      // come from. At 2 threads the gemm fit, led by L3-resident and compute-bound samples, priced the
+      // classifier heads of ResNeXt-101, DenseNet-161, RegNetY-1.6GF and EfficientNet-B2 (3.5-8.8 MB,
+      // models of 36-350 MB) at 1.6-1.7x the speed they ran (33-35 GB/s); the floor at the measured
+      // 31.6 GB/s puts them at -4..+3%. A model that fits the last level is left to the fit: MobileNetV3's
+      // 5 MB heads (a 16 MB model) ran at 73-96 GB/s on 2 threads, from the L3 (AMD EPYC Zen 4).
+      const bool weights_in_dram = profile_llc <= 0 || weight_reuse_bytes > profile_llc;
+      const double far_weight_bytes = static_cast<double>(std::min(k.weight_bytes, k.wstream_far_bytes));
+      const double stream_ms =
+          !gpu && weights_in_dram && u.mem_gbps > 0 && far_weight_bytes > 0 ? 1e-6 * far_weight_bytes / u.mem_gbps : 0;
+      return std::max({std::max(0.0, ms) * scale, ceiling_ms, stream_ms});
     }
     if (profile.provenance == "measured" && !profile.kernels.empty() && !opts.allow_extrapolation)
       throw Error("profile: kernel class '" + (gpu ? model::gpu_profile_key(k.klass) : k.klass) + "'",
