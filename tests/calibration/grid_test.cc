@@ -255,6 +255,26 @@ TEST(KernelGrid, NeighboursStayValidAndDiffer) {
 // seed 1, the default policy): grouped convs of 8, 24 and 64 channels a group, GEMMs from L2-resident
 // weights (squeeze-excite's 1x1s on 1x1 maps run as such) to far beyond the last-level cache, concats of many inputs
 // and standalone batch norms.
+TEST(KernelGrid, DesignTakesEachRealNetworkKindOnceBeforeAnyTwice) {
+  // A 120 s calibration reaches the first few points of a cell: those must span the kinds. The
+  // elementwise design once led with batch norms only, and no calibration measured a GELU.
+  for (const auto& klass : calibration_classes()) {
+    std::vector<std::string> order;
+    for (const auto& p : design(klass, 1, 24, 1))
+      if (is_real_network_kind(p)) order.push_back(real_network_kind(p));
+    const std::set<std::string> distinct(order.begin(), order.end());
+    // Inner-axis concats lead their class with two in a row (their per-run term needs both).
+    const size_t skip = klass == "concat" && order.size() > 1 && order[0] == "inner axis" && order[1] == "inner axis";
+    const std::set<std::string> first(order.begin() + static_cast<long>(skip),
+                                      order.begin() + static_cast<long>(std::min(order.size(), skip + distinct.size())));
+    EXPECT_EQ(first, distinct) << klass;
+  }
+  std::set<std::string> elementwise;
+  for (const auto& p : design("elementwise", 1, 24, 1))
+    if (is_real_network_kind(p) && elementwise.size() < 2) elementwise.insert(real_network_kind(p));
+  EXPECT_EQ(elementwise, (std::set<std::string>{"affine", "gelu"}));
+}
+
 TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   std::set<int64_t> widths;
   for (const auto& p : design("dense_conv3x3", 1, 24, 1))

@@ -60,6 +60,9 @@ int64_t log_uniform(double u, int64_t lo, int64_t hi);
 // convs, squeeze-excite 1x1s on 1x1 maps, GEMMs with weights beyond L2 or over token rows, concats of
 // more than two inputs, standalone batch norms, global pools.
 bool is_real_network_kind(const KernelPoint& p);
+// Which of those kinds ("grouped", "patchify", "far head", "gelu", "inner axis", ...): a design takes
+// each once before any twice.
+std::string real_network_kind(const KernelPoint& p);
 
 // Space-filling design for one class: `n` points of a scrambled Halton sequence over log-channels,
 // log-spatial, stride, kernel variant and sparsity ratio (0..0.95), deterministic in `seed`, kept under
