@@ -89,69 +89,66 @@ TEST(Predictor, FittedModelAndRooflineFallback) {
   EXPECT_EQ(p.peak_memory_bytes, p.activation_peak_bytes + p.weight_bytes);
 }
 
-TEST(Predictor, FarWeightsOfAModelTheLastLevelCacheHoldsAreNotPricedAsDram) {
-  // One classifier of 1024 x 1000 (4 MB, beyond L2): its far term (0.1 ms per MB) applies when the
-  // model's weights and activations outgrow the last level's share (model::kLlcHoldsShare), not when
-  // they fit it.
+// One classifier of 1024 x 1000 (4 MB, beyond L2).
+graph::Graph classifier_head() {
   graph::GraphBuilder b("head", 13);
   b.output(b.gemm(b.input("x", {1, 1024}), 1000));
-  const graph::Graph g = b.finish();
-  auto with_llc = [&](int64_t llc) {
-    model::Profile p = test_profile();
-    p.device.caches = {{1, "data", 32 << 10, false}, {3, "unified", llc, true}};
-    model::KernelModel m;
-    m.features = {"macs", "wstream_far", "call"};
-    m.params = {1e-6, 1e-7, 0.01};  // well above the unit's compute ceiling
-    m.samples = 10;
-    p.kernels["gemm/t4"] = m;
-    const Prediction r = Predictor(g, p, {0, "cpu_big"}).predict();
-    for (const OpPrediction& o : r.ops)
-      if (o.type == "Gemm") return o;
-    ADD_FAILURE() << "no Gemm predicted";
-    return OpPrediction{};
-  };
+  return b.finish();
+}
+
+// The Gemm of `g` as predicted on cpu_big, the profile's last level `llc` bytes (0: unknown) and its
+// gemm/t4 fit `fit`.
+OpPrediction predict_gemm(const graph::Graph& g, int64_t llc, model::KernelModel fit) {
+  model::Profile p = test_profile();
+  p.device.caches = {{1, "data", 32 << 10, false}, {3, "unified", llc, true}};
+  fit.samples = 10;
+  p.kernels["gemm/t4"] = fit;
+  const Prediction r = Predictor(g, p, {0, "cpu_big"}).predict();
+  for (const OpPrediction& o : r.ops)
+    if (o.type == "Gemm") return o;
+  ADD_FAILURE() << "no Gemm predicted";
+  return OpPrediction{};
+}
+
+// The share of a one-row GEMM's weight stream it cannot hide under its MACs.
+double one_row_exposed_share() {
+  return static_cast<double>(model::kGemmStreamHideRows) / static_cast<double>(model::kGemmStreamHideRows + 1);
+}
+
+TEST(Predictor, FarWeightsOfAModelTheLastLevelCacheHoldsAreNotPricedAsDram) {
+  // The classifier's far term (0.1 ms per MB) applies when the model's weights and activations outgrow
+  // the last level's share (model::kLlcHoldsShare), not when they fit it.
+  const graph::Graph g = classifier_head();
+  model::KernelModel fit;
+  fit.features = {"macs", "wstream_far", "call"};
+  fit.params = {1e-6, 1e-7, 0.01};  // well above the unit's compute ceiling and its DRAM floor
   const int64_t weights = model::graph_weight_bytes(g), reuse = model::graph_reuse_bytes(g);
   EXPECT_EQ(weights, 4 * (1024 * 1000 + 1000));
   EXPECT_EQ(reuse, weights + 4 * (1024 + 1000));  // the input and the output at their peak
   const auto llc_for = [](int64_t bytes) { return static_cast<int64_t>(std::ceil(static_cast<double>(bytes) / model::kLlcHoldsShare)); };
-  const OpPrediction held = with_llc(llc_for(reuse)), dram = with_llc(llc_for(reuse) - 64), unknown = with_llc(0);
-  // Weights and bias stream, the share a one-row GEMM cannot hide under its MACs exposed.
-  const double exposed = static_cast<double>(model::kGemmStreamHideRows) / static_cast<double>(model::kGemmStreamHideRows + 1);
-  EXPECT_NEAR(dram.ms - held.ms, 1e-7 * exposed * static_cast<double>(weights), 1e-6);
+  const OpPrediction held = predict_gemm(g, llc_for(reuse), fit), dram = predict_gemm(g, llc_for(reuse) - 64, fit),
+                     unknown = predict_gemm(g, 0, fit);
+  // Weights and bias stream, the exposed share.
+  EXPECT_NEAR(dram.ms - held.ms, 1e-7 * one_row_exposed_share() * static_cast<double>(weights), 1e-6);
   EXPECT_NEAR(unknown.ms, dram.ms, 1e-12);  // no cache known: the far rate
   EXPECT_EQ(held.dram_bytes, 0);
   EXPECT_GT(dram.dram_bytes, 4 * 1024 * 1000);
 }
 
 TEST(Predictor, FarWeightsOfAModelBeyondTheLastLevelStreamNoFasterThanTheUnitsDram) {
-  // The same 4 MB classifier with a gemm fit far faster than any DRAM: where the model outgrows the
-  // whole last level its first sweep of the weights (the share a one-row GEMM leaves exposed) takes at
-  // least those bytes at the unit's measured bandwidth; where the last level holds the model the fit
-  // stands.
-  graph::GraphBuilder b("head", 13);
-  b.output(b.gemm(b.input("x", {1, 1024}), 1000));
-  const graph::Graph g = b.finish();
-  auto predict_with_llc = [&](int64_t llc) {
-    model::Profile p = test_profile();
-    p.device.caches = {{1, "data", 32 << 10, false}, {3, "unified", llc, true}};
-    model::KernelModel m;
-    m.features = {"macs", "call"};
-    m.params = {1e-12, 0.001};
-    m.samples = 10;
-    p.kernels["gemm/t4"] = m;
-    const Prediction r = Predictor(g, p, {0, "cpu_big"}).predict();
-    for (const OpPrediction& o : r.ops)
-      if (o.type == "Gemm") return std::make_pair(o, p.unit("cpu_big")->mem_gbps);
-    ADD_FAILURE() << "no Gemm predicted";
-    return std::make_pair(OpPrediction{}, 0.0);
-  };
-  const int64_t weights = model::graph_weight_bytes(g);
-  const double exposed = static_cast<double>(model::kGemmStreamHideRows) / static_cast<double>(model::kGemmStreamHideRows + 1);
-  const auto [dram, gbps] = predict_with_llc(int64_t{1} << 20);
+  // The same classifier with a gemm fit far faster than any DRAM: where the model outgrows the whole
+  // last level its first sweep of the weights (the exposed share) takes at least those bytes at the
+  // unit's measured bandwidth; where the last level holds the model the fit stands.
+  const graph::Graph g = classifier_head();
+  model::KernelModel fit;
+  fit.features = {"macs", "call"};
+  fit.params = {1e-12, 0.001};
+  const double gbps = test_profile().unit("cpu_big")->mem_gbps;
   ASSERT_GT(gbps, 0);
-  const double floor_ms = 1e-6 * static_cast<double>(std::llround(exposed * static_cast<double>(weights))) / gbps;
+  const double exposed_bytes = std::llround(one_row_exposed_share() * static_cast<double>(model::graph_weight_bytes(g)));
+  const double floor_ms = 1e-6 * exposed_bytes / gbps;
   // Held by the last level: the fit (or the compute ceiling above it) and the per-op dispatch alone.
-  const auto held = predict_with_llc(int64_t{256} << 20).first;
+  const OpPrediction held = predict_gemm(g, int64_t{256} << 20, fit), dram = predict_gemm(g, int64_t{1} << 20, fit);
   EXPECT_LT(held.ms, floor_ms / 2);
   // Beyond it: the floor, plus that dispatch at most.
   EXPECT_GE(dram.ms, floor_ms);
