@@ -189,7 +189,8 @@ int run_bench(const std::vector<std::string>& args) {
   // Every compared op, for --per-op-out: a class's median names the bias, these rows show its shapes.
   std::ostringstream per_op;
   per_op << "model,config,threads,op,type,class,layer_kind,measured_ms,predicted_ms,in_bytes,out_bytes,weight_bytes,"
-            "inputs,window_ops,macs,shape\n";
+            "inputs,window_ops,macs,shape"
+         << (other ? ",compared_ms\n" : "\n");
   std::mt19937 rng(7);
   // The ground truth against itself: each round's p10 against the other rounds', end to end and per op.
   // On a shared host this is the floor under any model's error against one measurement.
@@ -358,7 +359,9 @@ int run_bench(const std::vector<std::string>& args) {
                 per_op << run.name << ',' << c.name << ',' << run.threads << ',' << o.name << ',' << o.type << ','
                        << o.klass << ',' << grp << ',' << by[o.name] << ',' << o.ms << ',' << k.in_bytes << ','
                        << k.out_bytes << ',' << k.weight_bytes << ',' << k.inputs << ',' << k.window_ops << ','
-                       << o.executed_macs << ',' << shape << '\n';
+                       << o.executed_macs << ',' << shape;
+              if (!FLAGS_per_op_out.empty() && other) per_op << ',' << (other_ms.count(o.name) ? other_ms[o.name] : 0.0);
+              if (!FLAGS_per_op_out.empty()) per_op << '\n';
             }
             for (size_t i = 0; i < ex.ops().size(); ++i)
               if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
@@ -638,7 +641,8 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "--per-op-out FILE writes each compared op (> 50 us as the geometric mean of measured and predicted, single-unit configurations) as a CSV row:\n"
                     "measured p10 and predicted ms beside the op's class, layer kind and bytes.\n"
                     "--compare-profile P2 also scores P2's predictions of the same configurations on the same runs\n"
-                    "(end to end, per thread count and per kernel class): two calibrations compared without the\n"
+                    "(end to end, per thread count and per kernel class; --per-op-out gains its compared_ms column):\n"
+                    "two calibrations compared without the\n"
                     "run-to-run noise of two benchmarks. The configurations' random mixes are drawn with the first\n"
                     "profile.",
                     {"profile", "quick", "json", "suite", "thread_counts", "per_op_out", "compare_profile"}, run_bench});
