@@ -642,9 +642,8 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "measured p10 and predicted ms beside the op's class, layer kind and bytes.\n"
                     "--compare-profile P2 also scores P2's predictions of the same configurations on the same runs\n"
                     "(end to end, per thread count and per kernel class; --per-op-out gains its compared_ms column):\n"
-                    "two calibrations compared without the\n"
-                    "run-to-run noise of two benchmarks. The configurations' random mixes are drawn with the first\n"
-                    "profile.",
+                    "two calibrations compared without the run-to-run noise of two benchmarks. The configurations'\n"
+                    "random mixes are drawn with the first profile.",
                     {"profile", "quick", "json", "suite", "thread_counts", "per_op_out", "compare_profile"}, run_bench});
 
 }  // namespace
