@@ -355,13 +355,14 @@ int run_bench(const std::vector<std::string>& args) {
                 if (!grp.empty()) group_errs[grp].push_back(e);
                 if (!FLAGS_per_op_out.empty()) shape = op_shape_text(cg, cg.op(*id));
               }
-              if (!FLAGS_per_op_out.empty())
+              if (!FLAGS_per_op_out.empty()) {
                 per_op << run.name << ',' << c.name << ',' << run.threads << ',' << o.name << ',' << o.type << ','
                        << o.klass << ',' << grp << ',' << by[o.name] << ',' << o.ms << ',' << k.in_bytes << ','
                        << k.out_bytes << ',' << k.weight_bytes << ',' << k.inputs << ',' << k.window_ops << ','
                        << o.executed_macs << ',' << shape;
-              if (!FLAGS_per_op_out.empty() && other) per_op << ',' << (other_ms.count(o.name) ? other_ms[o.name] : 0.0);
-              if (!FLAGS_per_op_out.empty()) per_op << '\n';
+                if (other) per_op << ',' << (other_ms.count(o.name) ? other_ms[o.name] : 0.0);
+                per_op << '\n';
+              }
             }
             for (size_t i = 0; i < ex.ops().size(); ++i)
               if (by[ex.ops()[i].name] > 0.05) add_round_pairs(round_p10s(run.op_times[ci][i], repeat), &op_round_diffs);
@@ -392,7 +393,8 @@ int run_bench(const std::vector<std::string>& args) {
   };
   const auto ours_of = [](const Row& r) { return r.ours; };
   const auto ours = summary(ours_of);
-  const auto other_sum = summary([](const Row& r) { return r.other; });
+  const auto other_of = [](const Row& r) { return r.other; };
+  const auto other_sum = summary(other_of);
   // A diagnostic, not the figure: the predictions scaled by the host's slowdown since calibration.
   // Kernels follow the reference's slowdown at the exponent the calibration fitted (1 where it recorded none).
   double exponent = model::drift_exponent(profile);
@@ -517,7 +519,7 @@ int run_bench(const std::vector<std::string>& args) {
       o["profile"] = FLAGS_compare_profile;
       o["end_to_end"] = {{"within10_pct", other_sum.first}, {"rmspe_pct", other_sum.second}};
       for (int t : thread_counts) {
-        const auto a = summary([](const Row& r) { return r.other; }, t);
+        const auto a = summary(other_of, t);
         o["end_to_end_by_threads"][std::to_string(t)] = {{"within10_pct", a.first}, {"rmspe_pct", a.second}};
       }
       for (const auto& [k, c] : other_by_class)
@@ -578,7 +580,7 @@ int run_bench(const std::vector<std::string>& args) {
     std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (--compare-profile %s, on the same runs)\n",
                 "compared", other_sum.first, other_sum.second, FLAGS_compare_profile.c_str());
     for (int t : thread_counts) {
-      const auto a = summary(ours_of, t), b = summary([](const Row& r) { return r.other; }, t);
+      const auto a = summary(ours_of, t), b = summary(other_of, t);
       std::printf("    at %d thread(s): ours %5.1f%% / %5.1f%%, compared %5.1f%% / %5.1f%% (within +-10%% / RMSPE)\n", t,
                   a.first, a.second, b.first, b.second);
     }
