@@ -28,6 +28,9 @@ expect "--bogus" -- "$HILSIM" inspect zoo:resnet18_like --bogus
 expect "'--allow-unknown' is not a flag of run" -- "$HILSIM" run zoo:resnet18_like@64 --allow-unknown
 expect "--input-shape" -- "$HILSIM" inspect zoo:resnet18_like --input-shape 1x3xq
 expect "broken.json" -- "$HILSIM" predict zoo:resnet18_like --profile "$TMP/broken.json"
+# bench-predictor's second profile is read before anything is measured: a broken or missing one is named.
+expect "broken.json" -- "$HILSIM" bench-predictor --quick --compare-profile "$TMP/broken.json"
+expect "no_such.json" -- "$HILSIM" bench-predictor --quick --compare-profile "$TMP/no_such.json"
 expect "version" -- "$HILSIM" run zoo:resnet18_like@64 --plan "$TMP/plan.json"
 expect "7x7" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --sparsity "$SRC/tests/cli/pattern_on_7x7.json"
 expect "not reachable" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$SRC/device_profiles/x86_avx512_2core.json" --target-speedup 100
