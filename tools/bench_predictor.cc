@@ -32,12 +32,13 @@
 #include "hilsim/runtime/executor.h"
 #include "hilsim/runtime/op_lowering.h"
 #include "hilsim/runtime/run_config.h"
+#include "hilsim/runtime/units.h"
 #include "hilsim/util/error.h"
 #include "hilsim/util/strings.h"
 
 DEFINE_string(suite, "zoo",
-              "bench-predictor: 'zoo' (the built-in models), or a directory of a real-model suite (ONNX files and "
-              "the index.txt that tests/models/real_models.py DIR --suite bench writes)");
+              "bench-predictor, bench-planner --units: 'zoo' (the built-in models), or a directory of a real-model "
+              "suite (ONNX files and the index.txt that tests/models/real_models.py DIR --suite bench writes)");
 DEFINE_string(thread_counts, "1", "bench-predictor: comma-separated thread counts to measure and predict each model at");
 DEFINE_string(per_op_out, "",
               "bench-predictor: also write every compared op (model, config, threads, op, type, class, layer kind, "
@@ -100,30 +101,6 @@ std::string op_shape_text(const graph::Graph& g, const graph::Op& op) {
   return "";
 }
 
-struct SuiteModel {
-  std::string name, spec;
-};
-
-// The models a real-model suite directory lists in index.txt (NAME H W ELEMENTS per line).
-std::vector<SuiteModel> suite_models(const std::string& dir) {
-  const std::string index = dir + "/index.txt";
-  std::ifstream f(index);
-  if (!f) throw Error("--suite", "'" + dir + "' is neither 'zoo' nor a directory holding index.txt (make one with "
-                                 "tests/models/real_models.py DIR --suite bench)");
-  std::vector<SuiteModel> r;
-  std::string line;
-  while (std::getline(f, line)) {
-    std::istringstream ls(line);
-    std::string name;
-    if (!(ls >> name)) continue;
-    const std::string path = dir + "/" + name + ".onnx";
-    if (!std::filesystem::is_regular_file(path)) throw Error(index, "lists '" + name + "' but " + path + " is missing");
-    r.push_back({name, path});
-  }
-  if (r.empty()) throw Error(index, "lists no models");
-  return r;
-}
-
 std::vector<int> parse_thread_counts(const std::string& s) {
   std::vector<int> r;
   for (const std::string& t : split_list(s)) {
@@ -174,7 +151,27 @@ int run_bench(const std::vector<std::string>& args) {
     models = suite_models(FLAGS_suite);
   }
   const std::vector<int> thread_counts = parse_thread_counts(FLAGS_thread_counts);
-  const int repeat = FLAGS_quick ? 5 : 9;
+  // --units U: every op of every configuration on the one unit U (gpu:1 is the OpenCL device driven from
+  // core 1), predicted with the profile's unit of that id: the figures of that unit alone.
+  std::vector<runtime::UnitDef> units;
+  std::string unit_id = "cpu0";
+  if (!FLAGS_units.empty()) {
+    units = runtime::parse_units(FLAGS_units);
+    if (units.size() != 1) throw Error("--units", "bench-predictor measures one unit at a time, '" + FLAGS_units + "' names " +
+                                                      std::to_string(units.size()));
+    unit_id = units[0].id;
+    const model::UnitSpec* u = profile.unit(unit_id);
+    if (!u)
+      throw Error(profile_path, "has no unit '" + unit_id + "'" +
+                                    (units[0].kind == "gpu" ? " (calibrate with --units gpu:CORE to add the OpenCL device)" : ""));
+    if (u->kind != units[0].kind)
+      throw Error("--units", "unit '" + unit_id + "' is a " + units[0].kind + " here and a " + u->kind + " in " + profile_path);
+    if (thread_counts != std::vector<int>{1})
+      throw Error("--thread-counts", "with --units the unit's own cores set the threads (leave --thread-counts out)");
+  }
+  const bool gpu_run = !units.empty() && units[0].kind == "gpu";
+  // PoCL runs a model ~20x slower than the CPU kernels: fewer runs a round keep a suite within minutes.
+  const int repeat = FLAGS_quick || gpu_run ? 5 : 9;
   struct Row {
     std::string model, config;
     int threads;
@@ -252,18 +249,20 @@ int run_bench(const std::vector<std::string>& args) {
         std::mt19937 model_rng(static_cast<std::mt19937::result_type>(7 + 7919 * mi));  // the same draws every pass
         for (int threads : thread_counts) {
           runs.push_back({models[mi].name, threads,
-                          std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{threads, "cpu0"}),
+                          std::make_unique<costmodel::Predictor>(g, profile, costmodel::PredictorOptions{threads, unit_id}),
                           nullptr, {}, {}, {}, {}, {}});
           run_model.push_back(mi);
           ModelRun& run = runs.back();
           if (other && last_pass)
-            run.other_pred = std::make_unique<costmodel::Predictor>(g, *other, costmodel::PredictorOptions{threads, "cpu0"});
-          run.cfgs = zoo ? zoo_bench_configs(g, *run.pred, rng) : real_model_bench_configs(*run.pred, model_rng);
+            run.other_pred = std::make_unique<costmodel::Predictor>(g, *other, costmodel::PredictorOptions{threads, unit_id});
+          run.cfgs = !units.empty() ? unit_bench_configs()
+                     : zoo          ? zoo_bench_configs(g, *run.pred, rng)
+                                    : real_model_bench_configs(*run.pred, model_rng);
           for (const BenchConfig& c : run.cfgs) {
             runtime::ExecOptions eo;
             eo.threads = threads;
             eo.sparsity = c.spec;
-            eo.units = c.units;
+            eo.units = units.empty() ? c.units : units;
             for (const auto& [op, ls] : c.spec.layers)
               if (!ls.unit.empty()) eo.op_unit[op] = ls.unit;
             run.exs.push_back(std::make_unique<runtime::Executor>(g, eo));
@@ -498,6 +497,7 @@ int run_bench(const std::vector<std::string>& args) {
     j["profile"] = profile_path;
     j["suite"] = FLAGS_suite;
     j["thread_counts"] = thread_counts;
+    j["unit"] = unit_id;
     for (const auto& r : rows)
       j["configs"].push_back({{"model", r.model}, {"config", r.config}, {"threads", r.threads},
                               {"measured_ms_p10", r.measured}, {"ours_ms", r.ours},
@@ -573,8 +573,9 @@ int run_bench(const std::vector<std::string>& args) {
               "of %zu pairs, RMS %.1f%%; per op (> 50 us) median |difference| %.1f%% (rounds of this run; separate "
               "runs of the same configuration have disagreed by more)\n",
               repeat, rounds_within_pct, round_diffs.size(), rounds_rms_pct, op_rounds_med_pct);
-  std::printf("end to end over %zu configurations of %zu models, %s suite, threads %s (profile %s):\n", rows.size(),
-              models.size(), zoo ? "zoo" : "real-model", FLAGS_thread_counts.c_str(), profile_path.c_str());
+  std::printf("end to end over %zu configurations of %zu models, %s suite, %s %s (profile %s):\n", rows.size(),
+              models.size(), zoo ? "zoo" : "real-model", units.empty() ? "threads" : "every op on unit",
+              units.empty() ? FLAGS_thread_counts.c_str() : FLAGS_units.c_str(), profile_path.c_str());
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "ours", ours.first, ours.second);
   if (other) {
     std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%   (--compare-profile %s, on the same runs)\n",
@@ -628,7 +629,7 @@ int run_bench(const std::vector<std::string>& args) {
 
 const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, next to FLOPs and roofline baselines",
                     "hilsim bench-predictor [--profile P] [--suite zoo|DIR] [--thread-counts 1,2] [--quick] [--json]\n"
-                    "                       [--per-op-out FILE] [--compare-profile P2]\n\n"
+                    "                       [--per-op-out FILE] [--compare-profile P2] [--units U]\n\n"
                     "Runs models on this machine (executor) and compares with the predictions of the profile\n"
                     "(default: the bundled profile of this machine kind) and of two baselines fitted on the same\n"
                     "samples. --suite zoo (default): the built-in models dense and in sparse, random per-layer and\n"
@@ -645,8 +646,12 @@ const Register reg({"bench-predictor", "cost-model accuracy vs measured runs, ne
                     "--compare-profile P2 also scores P2's predictions of the same configurations on the same runs\n"
                     "(end to end, per thread count and per kernel class; --per-op-out gains its compared_ms column):\n"
                     "two calibrations compared without the run-to-run noise of two benchmarks. The configurations'\n"
-                    "random mixes are drawn with the first profile.",
-                    {"profile", "quick", "json", "suite", "thread_counts", "per_op_out", "compare_profile"}, run_bench});
+                    "random mixes are drawn with the first profile.\n"
+                    "--units U (one unit, e.g. gpu:1: the OpenCL device driven from core 1) runs every op of every\n"
+                    "model on U, dense and block 8x4 at 0.7, and predicts them on the profile's unit of that id (a\n"
+                    "profile without it is an error naming the file); thread counts are then the unit's own.",
+                    {"profile", "quick", "json", "suite", "thread_counts", "per_op_out", "compare_profile", "units"},
+                    run_bench});
 
 }  // namespace
 }  // namespace hilsim::cli

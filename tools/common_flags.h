@@ -23,6 +23,7 @@ DECLARE_string(out);             // (zoo.cc)
 DECLARE_bool(quick);             // (bench_kernels.cc)
 DECLARE_string(formats);         // (plan.cc)
 DECLARE_double(target_speedup);  // (plan.cc)
+DECLARE_string(suite);           // (bench_predictor.cc)
 
 #include <string>
 #include <vector>

@@ -1,5 +1,9 @@
 #include "zoo_configs.h"
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "hilsim/partition/planner.h"
 #include "hilsim/runtime/run_config.h"
 #include "hilsim/util/error.h"
@@ -84,6 +88,13 @@ std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Pre
   return cfgs;
 }
 
+std::vector<BenchConfig> unit_bench_configs() {
+  std::vector<BenchConfig> cfgs;
+  cfgs.push_back({"dense", {}, {}});
+  cfgs.push_back({"block:8x4@0.7", runtime::parse_sparsity_spec("block:8x4@0.7"), {}});
+  return cfgs;
+}
+
 std::vector<BenchConfig> real_model_bench_configs(costmodel::Predictor& pred, std::mt19937& rng) {
   std::vector<BenchConfig> cfgs;
   cfgs.push_back({"dense", {}, {}});
@@ -91,6 +102,25 @@ std::vector<BenchConfig> real_model_bench_configs(costmodel::Predictor& pred, st
     cfgs.push_back({s, runtime::parse_sparsity_spec(s), {}});
   add_random_mixes(pred, rng, &cfgs);
   return cfgs;
+}
+
+std::vector<SuiteModel> suite_models(const std::string& dir) {
+  const std::string index = dir + "/index.txt";
+  std::ifstream f(index);
+  if (!f) throw Error("--suite", "'" + dir + "' is neither 'zoo' nor a directory holding index.txt (make one with "
+                                 "tests/models/real_models.py DIR --suite bench)");
+  std::vector<SuiteModel> r;
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream ls(line);
+    std::string name;
+    if (!(ls >> name)) continue;
+    const std::string path = dir + "/" + name + ".onnx";
+    if (!std::filesystem::is_regular_file(path)) throw Error(index, "lists '" + name + "' but " + path + " is missing");
+    r.push_back({name, path});
+  }
+  if (r.empty()) throw Error(index, "lists no models");
+  return r;
 }
 
 }  // namespace hilsim::cli

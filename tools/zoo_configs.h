@@ -24,6 +24,19 @@ struct BenchConfig {
 // each conv can take are set (checked with `pred`).
 std::vector<BenchConfig> zoo_bench_configs(const graph::Graph& g, costmodel::Predictor& pred, std::mt19937& rng);
 
+// A model of a bench suite: its name and the spec graph::load_model reads.
+struct SuiteModel {
+  std::string name, spec;
+};
+// The models a real-model suite directory lists in index.txt (NAME H W ELEMENTS per line, NAME.onnx
+// beside it), as tests/models/real_models.py DIR --suite bench writes them; throws hilsim::Error naming
+// the directory or the file that is missing.
+std::vector<SuiteModel> suite_models(const std::string& dir);
+
+// One unit alone (bench-predictor --units, e.g. the OpenCL device): dense and uniform block 8x4 at 0.7,
+// the settings the gpu unit's accuracy goal names (a unit slower than the CPU kernels runs few).
+std::vector<BenchConfig> unit_bench_configs();
+
 // The real-model suite's settings (fewer: its models are larger): dense; uniform block 8x4 at 0.5 and
 // 0.7; pattern 2EP; three random per-layer mixes.
 std::vector<BenchConfig> real_model_bench_configs(costmodel::Predictor& pred, std::mt19937& rng);

@@ -31,6 +31,17 @@ expect "broken.json" -- "$HILSIM" predict zoo:resnet18_like --profile "$TMP/brok
 # bench-predictor's second profile is read before anything is measured: a broken or missing one is named.
 expect "broken.json" -- "$HILSIM" bench-predictor --quick --compare-profile "$TMP/broken.json"
 expect "no_such.json" -- "$HILSIM" bench-predictor --quick --compare-profile "$TMP/no_such.json"
+# bench-predictor --units: one unit, one the profile has, and its own threads; all said before measuring.
+expect "has no unit 'gpu'" -- "$HILSIM" bench-predictor --quick --units gpu:1 --profile "$SRC/device_profiles/x86_avx512_2core.json"
+expect "one unit at a time" -- "$HILSIM" bench-predictor --quick --units cpu0:0,cpu1:1 \
+  --profile "$SRC/device_profiles/x86_avx512_2core.json"
+expect "--thread-counts" -- "$HILSIM" bench-predictor --quick --units cpu0:0 --thread-counts 2 \
+  --profile "$SRC/device_profiles/x86_avx512_2core.json"
+# bench-planner --units judges the choice between two units of the profile.
+expect "has no unit 'gpu'" -- "$HILSIM" bench-planner --quick --units cpu0:0,gpu:1 \
+  --profile "$SRC/device_profiles/x86_avx512_2core.json"
+expect "compares two units" -- "$HILSIM" bench-planner --quick --units cpu0:0
+expect "--suite" -- "$HILSIM" bench-planner --quick --suite "$TMP"
 expect "version" -- "$HILSIM" run zoo:resnet18_like@64 --plan "$TMP/plan.json"
 expect "7x7" -- "$HILSIM" run zoo:resnet18_like@64 --repeat 1 --sparsity "$SRC/tests/cli/pattern_on_7x7.json"
 expect "not reachable" -- "$HILSIM" plan zoo:resnet18_like@64 --profile "$SRC/device_profiles/x86_avx512_2core.json" --target-speedup 100
