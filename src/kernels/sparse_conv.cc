@@ -435,7 +435,10 @@ class KeptColumnConv final : public PreparedConv {
     const ConvShape& s = shape_;
     const int64_t sh = s.stride_h, row_len = 2 * wq_;
     pool.parallel_for(static_cast<size_t>(s.c), [&](size_t c0, size_t c1) {
-      std::vector<float> padded(static_cast<size_t>(row_len + 8), 0.0f);
+      // Per thread, kept between calls like the phase copy: an allocation per chunk per run sat on the
+      // hot path of every strided layer. Every float of it that is read is written first.
+      thread_local std::vector<float> padded;
+      if (padded.size() < static_cast<size_t>(row_len + 8)) padded.resize(static_cast<size_t>(row_len + 8));
       float* pr = padded.data();
       // Padded column j holds input column j - pad_left: zeros around the row's own floats.
       const int64_t lo = std::clamp<int64_t>(s.pad_left, 0, row_len);
