@@ -178,6 +178,9 @@ int run_bench(const std::vector<std::string>& args) {
     double measured, ours, flops, roofline;
     double spread;  // p90 / p10 of the configuration's runs: how disturbed the machine was
     double other = 0;  // --compare-profile's prediction
+    // --units gpu: the copies between the host and the device per run, measured (median over rounds,
+    // each the median of its runs) and predicted (the ops' transfer_ms).
+    double transfer_measured = 0, transfer_predicted = 0;
   };
   std::vector<Row> rows;
   std::map<std::string, std::vector<double>> class_errs;  // kernel class -> signed relative errors
@@ -226,6 +229,7 @@ int run_bench(const std::vector<std::string>& args) {
     // Per configuration, every timed run of every round: totals and per-op times.
     std::vector<std::vector<double>> totals;
     std::vector<std::vector<std::vector<double>>> op_times;
+    std::vector<std::vector<double>> transfers;  // per configuration, each round's median copy time per run
   };
   std::vector<std::vector<size_t>> groups;
   if (zoo) {
@@ -235,9 +239,13 @@ int run_bench(const std::vector<std::string>& args) {
     for (size_t i = 0; i < models.size(); ++i) groups.push_back({i});
   }
   const int passes = zoo ? 1 : kRounds, rounds_per_pass = kRounds / passes;
-  // A suite's runs between passes: per (model, threads), every configuration's totals and op times.
-  std::map<std::pair<size_t, int>, std::pair<std::vector<std::vector<double>>, std::vector<std::vector<std::vector<double>>>>>
-      kept;
+  // A suite's runs between passes: per (model, threads), every configuration's totals, op times and copies.
+  struct KeptRuns {
+    std::vector<std::vector<double>> totals;
+    std::vector<std::vector<std::vector<double>>> op_times;
+    std::vector<std::vector<double>> transfers;
+  };
+  std::map<std::pair<size_t, int>, KeptRuns> kept;
   for (int pass = 0; pass < passes; ++pass) {
     const bool last_pass = pass + 1 == passes;
     size_t done_models = 0;
@@ -270,9 +278,11 @@ int run_bench(const std::vector<std::string>& args) {
           }
           run.totals.resize(run.cfgs.size());
           run.op_times.resize(run.cfgs.size());
+          run.transfers.resize(run.cfgs.size());
           if (auto k = kept.find({mi, threads}); k != kept.end()) {
-            run.totals = std::move(k->second.first);
-            run.op_times = std::move(k->second.second);
+            run.totals = std::move(k->second.totals);
+            run.op_times = std::move(k->second.op_times);
+            run.transfers = std::move(k->second.transfers);
             kept.erase(k);
           }
         }
@@ -299,6 +309,7 @@ int run_bench(const std::vector<std::string>& args) {
             runtime::Measurement mm =
                 runtime::measure(*run.exs[ci], run.ins[ci], round == pass * rounds_per_pass ? 2 : 1, repeat);
             run.totals[ci].insert(run.totals[ci].end(), mm.run_ms.begin(), mm.run_ms.end());
+            run.transfers[ci].push_back(mm.transfer_ms_median);
             auto& ot = run.op_times[ci];
             ot.resize(mm.op_run_ms.size());
             for (size_t i = 0; i < ot.size(); ++i) ot[i].insert(ot[i].end(), mm.op_run_ms[i].begin(), mm.op_run_ms[i].end());
@@ -306,7 +317,8 @@ int run_bench(const std::vector<std::string>& args) {
       }
       if (!last_pass) {
         for (size_t r = 0; r < runs.size(); ++r)
-          kept[{run_model[r], runs[r].threads}] = {std::move(runs[r].totals), std::move(runs[r].op_times)};
+          kept[{run_model[r], runs[r].threads}] = {std::move(runs[r].totals), std::move(runs[r].op_times),
+                                                   std::move(runs[r].transfers)};
         done_models += group.size();
         continue;
       }
@@ -326,6 +338,10 @@ int run_bench(const std::vector<std::string>& args) {
           }
           rows.push_back({run.name, c.name, run.threads, measured_ms, p.ms, flops_ms, roof_ms,
                           calibration::quantile(run.totals[ci], 0.9) / std::max(1e-9, measured_ms)});
+          if (gpu_run) {
+            rows.back().transfer_measured = calibration::quantile(run.transfers[ci], 0.5);
+            for (const auto& o : p.ops) rows.back().transfer_predicted += o.transfer_ms;
+          }
           std::map<std::string, double> other_ms;  // op -> --compare-profile's prediction
           if (run.other_pred) {
             const costmodel::Prediction q = run.other_pred->predict(c.spec);
@@ -492,6 +508,18 @@ int run_bench(const std::vector<std::string>& args) {
   });
   if (!(sink > 0)) throw Error("bench-predictor", "query timing produced no prediction");
 
+  // --units gpu: the copies to and from the device per run (the graph's input and outputs, host ops'
+  // tensors), predicted against their host-clock time.
+  std::vector<double> transfer_errs;
+  for (const auto& r : rows)
+    if (r.transfer_measured > 0) transfer_errs.push_back((r.transfer_predicted - r.transfer_measured) / r.transfer_measured);
+  int transfer_within = 0;
+  std::vector<double> transfer_abs;
+  for (double e : transfer_errs) transfer_within += std::fabs(e) <= 0.15, transfer_abs.push_back(std::fabs(e));
+  const double transfer_within_pct = transfer_errs.empty() ? 0 : 100.0 * transfer_within / transfer_errs.size();
+  const double transfer_med_pct = transfer_abs.empty() ? 0 : 100.0 * calibration::quantile(transfer_abs, 0.5);
+  const double transfer_bias_pct = transfer_errs.empty() ? 0 : 100.0 * calibration::quantile(transfer_errs, 0.5);
+
   if (FLAGS_json) {
     nlohmann::json j;
     j["profile"] = profile_path;
@@ -505,6 +533,14 @@ int run_bench(const std::vector<std::string>& args) {
                               {"measured_p90_over_p10", r.spread}});
     if (other)
       for (size_t i = 0; i < rows.size(); ++i) j["configs"][i]["compared_ms"] = rows[i].other;
+    if (gpu_run) {
+      for (size_t i = 0; i < rows.size(); ++i) {
+        j["configs"][i]["transfer_measured_ms"] = rows[i].transfer_measured;
+        j["configs"][i]["transfer_predicted_ms"] = rows[i].transfer_predicted;
+      }
+      j["transfers"] = {{"configs", transfer_errs.size()}, {"within15_pct", transfer_within_pct},
+                        {"median_abs_pct", transfer_med_pct}, {"median_pct", transfer_bias_pct}};
+    }
     j["ground_truth"] = {{"statistic", "p10 of all runs"}, {"runs_per_config", kRounds * repeat},
                          {"median_p90_over_p10", spread_median},
                          {"round_to_round", {{"runs_per_round", repeat}, {"pairs", round_diffs.size()},
@@ -586,6 +622,10 @@ int run_bench(const std::vector<std::string>& args) {
                   a.first, a.second, b.first, b.second);
     }
   }
+  if (gpu_run)
+    std::printf("  %-10s within +-15%%: %5.1f%% of %zu configurations, median |error| %.1f%%, median error %+.1f%% "
+                "(the host<->device copies of a run: predicted vs their host-clock time)\n",
+                "copies", transfer_within_pct, transfer_errs.size(), transfer_med_pct, transfer_bias_pct);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "FLOPs", flops.first, flops.second);
   std::printf("  %-10s within +-10%%: %5.1f%%   RMSPE %5.1f%%\n", "roofline", roof.first, roof.second);
   if (slow > 0 && par_slow > 0)

@@ -4,7 +4,7 @@ namespace hilsim::costmodel {
 
 nlohmann::json op_prediction_json(const OpPrediction& o) {
   return {{"name", o.name}, {"type", o.type}, {"kernel", o.kernel}, {"class", o.klass}, {"unit", o.unit},
-          {"format", o.format}, {"ms", o.ms}, {"bytes", o.bytes}, {"dram_bytes", o.dram_bytes},
+          {"format", o.format}, {"ms", o.ms}, {"transfer_ms", o.transfer_ms}, {"bytes", o.bytes}, {"dram_bytes", o.dram_bytes},
           {"cache_bytes", o.cache_bytes}, {"energy_mj", o.energy_mj}, {"macs", o.macs},
           {"executed_macs", o.executed_macs}, {"weight_bytes", o.weight_bytes},
           {"model", o.model}, {"extrapolated", o.extrapolated},

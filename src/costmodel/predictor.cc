@@ -424,7 +424,8 @@ struct Predictor::Impl {
     } else if (gpu && !by_gpu_class.empty() && !by_gpu_class.count(k.klass) && by_class.count(k.klass)) {
       // A calibrated gpu without a model for the class (the calibration fitted none): priced as if it ran
       // on the unit's driving core at one thread, its input copied back from the device and its output up.
-      p.ms = latency(k, host_core(*u), p, false) + dispatch_ms(1) + transfer_ms(copy, k.in_bytes) + transfer_ms(copy, k.out_bytes);
+      p.transfer_ms = transfer_ms(copy, k.in_bytes) + transfer_ms(copy, k.out_bytes);
+      p.ms = latency(k, host_core(*u), p, false) + dispatch_ms(1) + p.transfer_ms;
       p.model = "host fallback";
     } else {
       p.ms = latency(k, *u, p, gpu);
@@ -435,8 +436,10 @@ struct Predictor::Impl {
     if (older && p.model == "fitted") p.model = "older class";
     // On a gpu unit a device op copies in what the host made and out what the host reads (graph inputs and
     // outputs, host ops' tensors), one copy per tensor.
-    if (gpu && n.gpu_copies > 0)
-      p.ms += transfer_ms(copy, n.gpu_copy_bytes) + (n.gpu_copies - 1) * transfer_ms(copy, 0);
+    if (gpu && n.gpu_copies > 0) {
+      const double copies = transfer_ms(copy, n.gpu_copy_bytes) + (n.gpu_copies - 1) * transfer_ms(copy, 0);
+      p.ms += copies, p.transfer_ms += copies;
+    }
     // Memory access cost by level: inputs produced just before are served by the cache when they fit
     // in half the last level; weights come from DRAM unless the last level holds the model's weights and
     // activations (model::llc_holds, the rule place_operands applied above).
@@ -628,7 +631,10 @@ struct Predictor::Impl {
     }
     tasks.reserve(nodes.size());
     // crossed_copies_ms reads only the ops' units, so the figures can be corrected in place.
-    for (size_t i = 0; i < nodes.size(); ++i) r.ops[i].ms -= crossed_copies_ms(i, r.ops, free_units != nullptr);
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      const double crossed = crossed_copies_ms(i, r.ops, free_units != nullptr);
+      r.ops[i].ms -= crossed, r.ops[i].transfer_ms = std::max(0.0, r.ops[i].transfer_ms - crossed);
+    }
     for (size_t i = 0; i < nodes.size(); ++i) {
       const Node& n = nodes[i];
       SimTask t;

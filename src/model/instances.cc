@@ -52,6 +52,16 @@ int64_t concat_outer(const graph::Graph& g, const graph::Op& op) {
   return outer;
 }
 
+namespace {
+// Along one dimension, the (output position, kernel tap) pairs that read inside the input.
+int64_t in_bounds_taps(int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t dil, int64_t in) {
+  int64_t n = 0;
+  for (int64_t o = 0; o < out; ++o)
+    for (int64_t t = 0, i = o * stride - pad; t < k; ++t, i += dil) n += i >= 0 && i < in;
+  return n;
+}
+}  // namespace
+
 OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Activation act,
                             const runtime::LayerSparsity& ls0, int threads, bool strict, const std::string& op_name,
                             bool gpu_unit) {
@@ -75,6 +85,10 @@ OpInstance conv_op_instance(const kernels::ConvShape& cs, bool bias, graph::Acti
     r.k = conv_gemm_instance(cs, threads, bias);
   } else {
     r.k = conv_instance(klass, cs, threads, fp.executed_macs, fp.weight_bytes);
+    if (gpu_unit && klass.rfind("depthwise_conv", 0) == 0)
+      r.k.cl_window_macs = cs.n * cs.f * (cs.c / cs.groups) *
+                           in_bounds_taps(cs.out_h(), cs.kh, cs.stride_h, cs.pad_top, cs.dil_h, cs.h) *
+                           in_bounds_taps(cs.out_w(), cs.kw, cs.stride_w, cs.pad_left, cs.dil_w, cs.w);
   }
   if (act == graph::Activation::kSiLU || act == graph::Activation::kSigmoid || act == graph::Activation::kHardSwish)
     r.k.act_bytes = r.k.out_bytes;

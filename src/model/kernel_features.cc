@@ -129,7 +129,7 @@ FeatureVector feature_vector(const KernelInstance& k) {
   if (k.klass == "transfer") {
     f[kFBytes] = d(k.in_bytes);
   } else if (is_compute_class(k.klass)) {
-    f[kFMacs] = d(k.executed_macs);
+    f[kFMacs] = d(k.cl_window_macs > 0 ? k.cl_window_macs : k.executed_macs);
     f[kFInBytes] = d(k.in_bytes);
     f[kFOutBytes] = d(k.out_bytes);
     f[kFWeightBytes] = d(k.weight_bytes);

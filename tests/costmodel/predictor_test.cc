@@ -477,8 +477,11 @@ TEST(Predictor, GpuUnitPricesA5x5Or7x7DepthwiseWithThe3x3sModelNotTheHosts) {
     const OpPrediction c = Predictor(g, profile_at(2e-7, 0.10), {0, "gpu"}).predict_op("dw", on_gpu, false);
     ASSERT_EQ(a.klass, klass);
     EXPECT_EQ(a.model, "fitted") << klass;
-    // Doubling the 3x3 gpu model's terms adds exactly that model's time (the copies stay the same).
-    EXPECT_NEAR(c.ms - a.ms, 1e-7 * static_cast<double>(16 * 20 * 20 * k * k) + 0.05, 1e-9) << klass;
+    // Doubling the 3x3 gpu model's terms adds exactly that model's time (the copies stay the same). Its
+    // MACs are the taps inside the 20x20 map (the OpenCL kernel skips the padding's): per dimension 20
+    // outputs x k taps less the pad's triangle at each edge.
+    const int64_t pad = k / 2, taps = 20 * k - pad * (pad + 1);
+    EXPECT_NEAR(c.ms - a.ms, 1e-7 * static_cast<double>(16 * taps * taps) + 0.05, 1e-9) << klass;
   }
 }
 
@@ -667,8 +670,17 @@ TEST(Predictor, GpuCopiesFallWhereTheHostAndTheDeviceMeet) {
   const Prediction a = Predictor(g, calibrated_gpu_profile(0.1), {0, "gpu"}).predict();
   const Prediction b = Predictor(g, slow, {0, "gpu"}).predict();
   EXPECT_NEAR(b.ms - a.ms, 5.0, 1e-6);
-  for (size_t i = 0; i < a.ops.size(); ++i)
+  // Each op names its copies' share (what a run's transfer time is checked against): the +1 ms a copy
+  // lands in transfer_ms, and the op's time less its copies does not move.
+  double copies_a = 0, copies_b = 0;
+  for (size_t i = 0; i < a.ops.size(); ++i) {
     if (a.ops[i].model == "host") EXPECT_EQ(a.ops[i].ms, b.ops[i].ms) << a.ops[i].name;
+    if (a.ops[i].model == "host") EXPECT_EQ(a.ops[i].transfer_ms, 0.0) << a.ops[i].name;
+    EXPECT_NEAR(a.ops[i].ms - a.ops[i].transfer_ms, b.ops[i].ms - b.ops[i].transfer_ms, 1e-9) << a.ops[i].name;
+    copies_a += a.ops[i].transfer_ms, copies_b += b.ops[i].transfer_ms;
+  }
+  EXPECT_GT(copies_a, 0.0);
+  EXPECT_NEAR(copies_b - copies_a, 5.0, 1e-6);
 }
 
 TEST(Predictor, ACopyBetweenADeviceOpAndAHostOpOnAnotherUnitIsCountedOnceAsACrossing) {
@@ -687,6 +699,10 @@ TEST(Predictor, ACopyBetweenADeviceOpAndAHostOpOnAnotherUnitIsCountedOnceAsACros
   const Prediction b = Predictor(g, slow, {0, "gpu"}).predict(split);
   EXPECT_EQ(b.transfers, 2);
   EXPECT_NEAR(b.ms - a.ms, 6.0, 1e-6);
+  // The crossings are the simulator's: the ops' own copies are the 4 left, +1 ms each.
+  double copies_a = 0, copies_b = 0;
+  for (size_t i = 0; i < a.ops.size(); ++i) copies_a += a.ops[i].transfer_ms, copies_b += b.ops[i].transfer_ms;
+  EXPECT_NEAR(copies_b - copies_a, 4.0, 1e-6);
   for (const OpPrediction& o : b.ops)
     if (o.name == "transpose") EXPECT_EQ(o.unit, "cpu_big");
   // All on the device, nothing crosses: the five copies stay in the device ops' figures.

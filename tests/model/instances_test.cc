@@ -165,5 +165,32 @@ TEST(OpInstance, ConcatCountsItsInputs) {
   EXPECT_EQ(n["standalone batchnorm"], 1);
 }
 
+// The OpenCL depthwise kernel skips the padding's taps: on the gpu unit a 7x7 window over a 3x3 map
+// prices the 3 x 3 taps per output that land on the map (each dimension: 3 outputs x 3 taps), not 49;
+// the CPU kernel runs every tap of its padded plane and keeps the full count.
+TEST(OpInstance, GpuDepthwiseMacsAreTheTapsInsideTheInput) {
+  kernels::ConvShape s;
+  s.c = s.f = s.groups = 64;
+  s.h = s.w = 3;
+  s.kh = s.kw = 7;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 3;
+  const OpInstance gpu = conv_op_instance(s, true, graph::Activation::kNone, {}, 1, true, "dw", true);
+  const OpInstance cpu = conv_op_instance(s, true, graph::Activation::kNone, {}, 1, true, "dw", false);
+  EXPECT_EQ(gpu.k.executed_macs, 64 * 9 * 49);
+  EXPECT_EQ(features_of(gpu.k, true).at("macs"), 64.0 * 9 * 9);
+  EXPECT_EQ(features_of(cpu.k, false).at("macs"), 64.0 * 9 * 49);
+  // Strided, on a larger map: output x of 4 (stride 2, pad 2 over 8) reads taps at 2x - 2 + t in [0, 8).
+  s.h = s.w = 8;
+  s.kh = s.kw = 5;
+  s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 2;
+  s.stride_h = s.stride_w = 2;
+  int64_t per_dim = 0;
+  for (int64_t o = 0; o < s.out_w(); ++o)
+    for (int64_t t = 0; t < 5; ++t) per_dim += (2 * o - 2 + t >= 0 && 2 * o - 2 + t < 8);
+  EXPECT_EQ(per_dim, 17);  // 3 + 5 + 5 + 4
+  EXPECT_EQ(features_of(conv_op_instance(s, true, graph::Activation::kNone, {}, 1, true, "dw", true).k, true).at("macs"),
+            64.0 * per_dim * per_dim);
+}
+
 }  // namespace
 }  // namespace hilsim::model

@@ -43,6 +43,7 @@ struct OpPrediction {
   std::string model = "fitted";
   bool extrapolated = false;    // a feature lies outside the model's calibrated range
   double ms = 0;
+  double transfer_ms = 0;       // of ms: the op's copies between the host and a gpu unit's device
   int64_t macs = 0, executed_macs = 0;
   int64_t bytes = 0;            // memory access cost: read + written, weights in storage format
   int64_t dram_bytes = 0, cache_bytes = 0;

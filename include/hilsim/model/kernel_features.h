@@ -83,6 +83,11 @@ struct KernelInstance {
   // as one row). The MACs of the idle lanes: ResNet's 5x5 block-sparse layers (8 lanes for 5 pixels)
   // ran at twice a per-MAC fit, the 10x10 ones (12 for 10) at 1.25x.
   int64_t cl_idle_lane_macs = 0;
+  // OpenCL depthwise (set for the gpu unit only): the MACs of the taps that fall inside the input. The
+  // kernel skips the padding's taps, so on small planes a 7x7 window does far fewer than 49 (a 3x3
+  // map: 9), and the per-MAC term priced ConvNeXt's 6x6 and 3x3 stages at 1.5-2x their run. When set it
+  // is the `macs` feature.
+  int64_t cl_window_macs = 0;
 };
 
 inline constexpr int64_t kNearWeightBytes = int64_t{1} << 20;
