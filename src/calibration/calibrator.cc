@@ -236,7 +236,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
   runtime::Executor ex(g, eo);
   const runtime::TensorMap in = runtime::random_inputs(ex.compiled_graph(), 3);
   const auto& ops = ex.ops();
-  std::vector<std::vector<double>> t(ops.size());
+  std::vector<std::vector<double>> t(ops.size()), copy_ms(ops.size());
   std::vector<double> gaps;  // per run: (run time - sum of op times) / ops, the executor's own cost
   for (int i = 0; i < 2; ++i) ex.run(in);
   for (int i = 0; i < repeats; ++i) {
@@ -247,6 +247,7 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     for (size_t j = 0; j < ops.size() && j < rt.op_ms.size(); ++j) {
       const double copies = gpu && j < rt.op_transfer_ms.size() ? rt.op_transfer_ms[j] : 0.0;
       t[j].push_back(std::max(0.0, rt.op_ms[j] - copies)), sum += rt.op_ms[j];
+      if (gpu && ops[j].transfer_copies > 0) copy_ms[j].push_back(copies);
     }
     if (!ops.empty()) gaps.push_back(std::max(0.0, rt.total_ms - sum) / static_cast<double>(ops.size()));
   }
@@ -277,6 +278,18 @@ std::vector<Sample> measure_context(const ContextRun& r, const std::vector<std::
     s.ms_p90 = quantile(t[j], 0.9);
     s.repeats = static_cast<int>(t[j].size());
     if (s.ms_median > 0) out.push_back(std::move(s));
+  }
+  // gpu: the copies as a run makes them, one "transfer" sample per op that copies (in_context marks
+  // them apart from the blocking copies that fix the bandwidth; see fit_crossing).
+  for (size_t j = 0; gpu && j < ops.size(); ++j) {
+    if (copy_ms[j].empty()) continue;
+    Sample c = series_sample("transfer", "ctx/gpu/" + r.key().substr(4) + "/" + ops[j].name + "/copies",
+                             {{"bytes", static_cast<double>(ops[j].transfer_bytes)},
+                              {"call", static_cast<double>(ops[j].transfer_copies)},
+                              {"in_context", 1.0}},
+                             1, copy_ms[j]);
+    c.unit = "gpu";
+    if (c.ms_median > 0) out.push_back(std::move(c));
   }
   if (!gpu && (classes.empty() || std::find(classes.begin(), classes.end(), "dispatch") != classes.end())) {
     Sample d;

@@ -487,6 +487,7 @@ void Executor::Impl::plan_transfers() {
     for (int b : s.upload) bytes += buffers[static_cast<size_t>(b)]->elems * 4;
     for (int b : s.download) bytes += buffers[static_cast<size_t>(b)]->elems * 4;
     ops[static_cast<size_t>(s.op)].transfer_bytes = bytes;
+    ops[static_cast<size_t>(s.op)].transfer_copies = static_cast<int>(s.upload.size() + s.download.size());
     Step* sp = &s;
     // Copies timed by the host clock: what the unit's thread spends on them (enqueue and event wait
     // included), so that op time minus copy time is the kernel's share.

@@ -37,6 +37,29 @@ TEST(Crossing, FitRecoversTheFixedPartTheBandwidthAndTheSyncTerm) {
   EXPECT_FALSE(fit_crossing({copies[0]}, syncs, "x").has_value());
 }
 
+TEST(Crossing, CopiesInsideModelRunsSetTheFixedPartAndKeepTheBandwidth) {
+  // Back-to-back copies: 5 us + 2 GB/s. Inside runs each copy took 20 us plus its bytes (an op's two
+  // copies, 40 us): the fixed part is the runs', the bandwidth the blocking copies'.
+  std::vector<Sample> copies;
+  for (double bytes : {64.0, 4096.0, 65536.0, 524288.0, 4194304.0}) copies.push_back(synthetic("transfer", bytes, 0.005 + bytes / 2e9 * 1e3));
+  auto in_run = [](double bytes, int n) {
+    Sample s = synthetic("transfer", bytes, n * 0.020 + bytes / 2e9 * 1e3);
+    s.features["call"] = n, s.features["in_context"] = 1;
+    return s;
+  };
+  std::vector<Sample> with = copies;
+  for (auto [bytes, n] : {std::pair{307200.0, 1}, {2048.0, 1}, {600000.0, 2}, {4000.0, 1}}) with.push_back(in_run(bytes, n));
+  const auto t = fit_crossing(with, {}, "synthetic");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_NEAR(t->latency_us, 20.0, 0.5);
+  EXPECT_NEAR(t->gbps, 2.0, 0.05);
+  EXPECT_NE(t->basis.find("inside model runs"), std::string::npos);
+  // Fewer than kMinContextCopies leave the back-to-back figure, which is then what the basis says.
+  with.resize(copies.size() + kMinContextCopies - 1);
+  EXPECT_NEAR(fit_crossing(with, {}, "synthetic")->latency_us, 5.0, 0.5);
+  EXPECT_EQ(fit_crossing(with, {}, "synthetic")->basis.find("inside model runs"), std::string::npos);
+}
+
 TEST(Crossing, MeasuredOnTheDeviceWhereThereIsOne) {
   const std::string why = kernels::opencl::ClContext::unavailable_reason();
   if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;

@@ -64,6 +64,7 @@ struct CompiledOp {
   int64_t weight_bytes = 0;  // packed storage
   double kept_saliency = 1;  // of the mask applied on the fly (1 = nothing pruned)
   int64_t transfer_bytes = 0;  // gpu unit: bytes copied to and from the device around this op, per run
+  int transfer_copies = 0;     // gpu unit: how many copies those bytes take (one per tensor)
 };
 
 struct RunTiming {
