@@ -51,18 +51,12 @@ int run_unit_choice(const ProfileFile& pf, const std::vector<runtime::UnitDef>& 
   const model::Profile& profile = pf.profile;
   std::vector<std::string> ids;
   for (const auto& u : units) {
-    const model::UnitSpec* spec = profile.unit(u.id);
-    if (!spec)
-      throw Error(pf.path, "has no unit '" + u.id + "'" +
-                               (u.kind == "gpu" ? " (calibrate with --units gpu:CORE to add the OpenCL device)" : ""));
-    if (spec->kind != u.kind)
-      throw Error("--units", "unit '" + u.id + "' is a " + u.kind + " here and a " + spec->kind + " in " + pf.path);
+    profile_unit_of(pf, u);
     ids.push_back(u.id);
   }
   std::vector<SuiteModel> models;
   if (FLAGS_suite == "zoo") {
-    for (const char* m : {"yolov5s_like", "resnet18_like", "mobilenetv2_like", "mobileone_s0", "vgg_like"})
-      models.push_back({m, std::string("zoo:") + m});
+    models = zoo_bench_models();
     if (FLAGS_quick) models = {{"resnet18_like@96", "zoo:resnet18_like@96"}};
   } else {
     models = suite_models(FLAGS_suite);

@@ -144,8 +144,7 @@ int run_bench(const std::vector<std::string>& args) {
   std::vector<SuiteModel> models;
   const bool zoo = FLAGS_suite == "zoo";
   if (zoo) {
-    for (const char* m : {"yolov5s_like", "resnet18_like", "mobilenetv2_like", "mobileone_s0", "vgg_like"})
-      models.push_back({m, std::string("zoo:") + m});
+    models = zoo_bench_models();
     if (FLAGS_quick) models = {{"resnet18_like", "zoo:resnet18_like"}, {"mobilenetv2_like", "zoo:mobilenetv2_like"}};
   } else {
     models = suite_models(FLAGS_suite);
@@ -160,12 +159,7 @@ int run_bench(const std::vector<std::string>& args) {
     if (units.size() != 1) throw Error("--units", "bench-predictor measures one unit at a time, '" + FLAGS_units + "' names " +
                                                       std::to_string(units.size()));
     unit_id = units[0].id;
-    const model::UnitSpec* u = profile.unit(unit_id);
-    if (!u)
-      throw Error(profile_path, "has no unit '" + unit_id + "'" +
-                                    (units[0].kind == "gpu" ? " (calibrate with --units gpu:CORE to add the OpenCL device)" : ""));
-    if (u->kind != units[0].kind)
-      throw Error("--units", "unit '" + unit_id + "' is a " + units[0].kind + " here and a " + u->kind + " in " + profile_path);
+    profile_unit_of(pf, units[0]);
     if (thread_counts != std::vector<int>{1})
       throw Error("--thread-counts", "with --units the unit's own cores set the threads (leave --thread-counts out)");
   }

@@ -277,4 +277,14 @@ ProfileFile profile_or_bundled() {
   return r;
 }
 
+const model::UnitSpec& profile_unit_of(const ProfileFile& pf, const runtime::UnitDef& u) {
+  const model::UnitSpec* spec = pf.profile.unit(u.id);
+  if (!spec)
+    throw Error(pf.path, "has no unit '" + u.id + "'" +
+                             (u.kind == "gpu" ? " (calibrate with --units gpu:CORE to add the OpenCL device)" : ""));
+  if (spec->kind != u.kind)
+    throw Error("--units", "unit '" + u.id + "' is a " + u.kind + " here and a " + spec->kind + " in " + pf.path);
+  return *spec;
+}
+
 }  // namespace hilsim::cli

@@ -32,6 +32,7 @@ DECLARE_string(suite);           // (bench_predictor.cc)
 #include "hilsim/model/profile_note.h"
 #include "hilsim/graph/graph.h"
 #include "hilsim/partition/planner.h"
+#include "hilsim/runtime/units.h"
 
 namespace hilsim::cli {
 // Loads MODEL (an ONNX path or zoo:NAME[@RES]) honouring --input-shape and --allow-unknown.
@@ -102,6 +103,9 @@ struct ProfileFile {
   model::Profile profile;
 };
 ProfileFile profile_or_bundled();
+// The profile's unit of `u`'s id, of u's kind (a cpu here must be a cpu there); throws hilsim::Error
+// naming the profile file, and how to calibrate a gpu unit it lacks.
+const model::UnitSpec& profile_unit_of(const ProfileFile& pf, const runtime::UnitDef& u);
 // Human-readable sizes for tables.
 std::string human_count(double v);   // 1.23 G
 std::string human_bytes(double v);   // 4.5 MiB

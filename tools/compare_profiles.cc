@@ -48,8 +48,7 @@ int run_compare(const std::vector<std::string>& args) {
   const model::Profile a = model::load_profile(args[0]), b = model::load_profile(args[1]);
   std::vector<std::string> models = split_list(FLAGS_models);
   if (models.empty())
-    for (const char* m : {"yolov5s_like", "resnet18_like", "mobilenetv2_like", "mobileone_s0", "vgg_like"})
-      models.push_back(std::string("zoo:") + m);
+    for (const SuiteModel& m : zoo_bench_models()) models.push_back(m.spec);
   // Every thread count both profiles fitted models for (kernel keys "class/tN"): the default unit's own
   // count can be 1 while the profile also holds the multi-threaded fits.
   auto thread_counts = [](const model::Profile& p) {

@@ -123,4 +123,11 @@ std::vector<SuiteModel> suite_models(const std::string& dir) {
   return r;
 }
 
+std::vector<SuiteModel> zoo_bench_models() {
+  std::vector<SuiteModel> r;
+  for (const char* m : {"yolov5s_like", "resnet18_like", "mobilenetv2_like", "mobileone_s0", "vgg_like"})
+    r.push_back({m, std::string("zoo:") + m});
+  return r;
+}
+
 }  // namespace hilsim::cli

@@ -32,6 +32,8 @@ struct SuiteModel {
 // beside it), as tests/models/real_models.py DIR --suite bench writes them; throws hilsim::Error naming
 // the directory or the file that is missing.
 std::vector<SuiteModel> suite_models(const std::string& dir);
+// The zoo models the benchmarks measure (spec "zoo:NAME").
+std::vector<SuiteModel> zoo_bench_models();
 
 // One unit alone (bench-predictor --units, e.g. the OpenCL device): dense and uniform block 8x4 at 0.7,
 // the settings the gpu unit's accuracy goal names (a unit slower than the CPU kernels runs few).
