@@ -26,6 +26,7 @@ rr = j["ground_truth"]["round_to_round"]
 assert rr["pairs"] == 3 * len(cfgs), rr  # three rounds: three pairs per configuration
 assert 0 <= rr["within10_pct"] <= 100 and rr["rms_pct"] >= 0 and rr["op_pairs"] > 0, rr
 assert 0 <= j["per_kernel_median_abs_err_pct"] < 1000
+assert 0 <= j["per_kernel_within10_pct"] <= 100
 # resnet18_like at 224: its 2 MiB classifier lies beyond L2. Its first stage's 2.4 MiB Adds stream from
 # DRAM only where they outgrow a quarter of the profile's last level (an 8 MiB L3, not a 32 MiB one).
 kinds = j["per_kernel_by_layer_kind"]
