@@ -74,6 +74,7 @@ struct Predictor::Impl {
   // Far weight streams come from the last-level cache when the model's weights and peak activations stay
   // there between runs (model::place_operands); the profile's caches are the target's.
   int64_t weight_reuse_bytes = 0, profile_llc = 0;
+  double corun_ = 0;  // the simulator's co-run slowdown (costmodel::corun_slowdown of the profile)
   // Cache of per-op predictions by (node, exact setting, unit). The key keeps the ratio's bits: a
   // printed key would merge ratios that differ past its sixth digit and answer for the wrong one.
   struct CacheKey {
@@ -176,6 +177,7 @@ struct Predictor::Impl {
                   "must be in 1.." + std::to_string(limit) + " (4x the cores of unit '" + default_unit + "')");
     llc = largest_cache(profile);
     profile_llc = model::last_level_cache_bytes(profile.device.caches);
+    corun_ = corun_slowdown(profile.device.speed_reference);
     isa = model::dispatch_isa(profile.device);
     for (const auto& [key, m] : profile.kernels) compiled.emplace(key, model::compile_model(m, "profile: kernel '" + key + "'"));
     for (const auto& [key, m] : compiled) {
@@ -659,7 +661,7 @@ struct Predictor::Impl {
       t.dep_bytes = n.dep_bytes;
       tasks.push_back(std::move(t));
     }
-    SimResult sim = simulate(tasks, profile.units, profile.transfer, with_trace);
+    SimResult sim = simulate(tasks, profile.units, profile.transfer, with_trace, corun_);
     r.ms = sim.makespan_ms;
     r.unit_busy_ms = sim.busy_ms;
     r.transfers = sim.transfers;

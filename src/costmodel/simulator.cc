@@ -15,8 +15,13 @@ double transfer_ms(const model::TransferSpec& t, int64_t bytes) {
 
 double crossing_ms(const model::TransferSpec& t, int64_t bytes) { return t.sync_us * 1e-3 + transfer_ms(t, bytes); }
 
+double corun_slowdown(const model::SpeedReference& ref) {
+  if (ref.parallel_threads < 2 || !(ref.parallel_ms > 0) || !(ref.ms > 0)) return 0.0;
+  return std::max(0.0, ref.parallel_threads * ref.parallel_ms / ref.ms - 1.0);
+}
+
 SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::UnitSpec>& units, const model::TransferSpec& transfer,
-                   bool with_trace) {
+                   bool with_trace, double corun) {
   const size_t n = tasks.size();
   std::map<std::string, double> free_at;
   for (const auto& u : units) free_at[u.id] = 0;
@@ -89,6 +94,19 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
     return t;
   };
 
+  // Per unit, the intervals its tasks occupy, in time order (a unit's tasks never overlap and each
+  // starts after the last ends), for the co-run slowdown.
+  std::map<std::string, std::vector<std::pair<double, double>>> busy;
+  auto others_busy = [&](const std::string& u, double a, double b) {
+    double t = 0;
+    for (const auto& [v, iv] : busy) {
+      if (v == u) continue;
+      auto it = std::lower_bound(iv.begin(), iv.end(), a, [](const std::pair<double, double>& x, double at) { return x.second <= at; });
+      for (; it != iv.end() && it->first < b; ++it) t += std::min(b, it->second) - std::max(a, it->first);
+    }
+    return t;
+  };
+
   while (!ready.empty()) {
     auto pick = std::max_element(ready.begin(), ready.end(), [&](size_t a, size_t b) {
       return rank[a] < rank[b] || (rank[a] == rank[b] && a > b);
@@ -111,6 +129,7 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
     for (const auto& u : candidates) {
       double start = std::max(free_at[u], arrival(i, u, nullptr, nullptr));
       double end = start + duration(i, u);
+      if (corun > 0) end += corun * others_busy(u, start, end);
       if (end < best_end) best_end = end, best_start = start, best_u = u;
     }
     int crossings = 0;
@@ -120,6 +139,7 @@ SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::U
     r.start_ms[i] = best_start;
     r.end_ms[i] = best_end;
     free_at[best_u] = best_end;
+    if (corun > 0) busy[best_u].push_back({best_start, best_end});
     r.busy_ms[best_u] += best_end - best_start;
     r.transfers += crossings;
     r.transfer_bytes += bytes;

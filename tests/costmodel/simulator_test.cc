@@ -51,6 +51,27 @@ TEST(Simulator, UnassignedTasksPickTheEarliestFinish) {
   EXPECT_DOUBLE_EQ(r.makespan_ms, 2.0);
 }
 
+TEST(Simulator, UnitsBusyAtTheSameTimeSlowEachOtherByTheCorunShare) {
+  // Two independent 10 ms tasks on two units: the one scheduled second overlaps the first for its whole
+  // run and takes 10% of that longer; a third task after the first on its unit runs alone (the other
+  // unit is idle by then) and keeps its time. Without a co-run share nothing changes.
+  std::vector<SimTask> t = {{"a", "gpu", {{"gpu", 10.0}}, {}, {}},
+                            {"b", "cpu", {{"cpu", 10.0}}, {}, {}},
+                            {"c", "gpu", {{"gpu", 5.0}}, {0}, {0}}};
+  const auto solo = simulate(t, two_units(), {0, 1}, false);
+  EXPECT_DOUBLE_EQ(solo.makespan_ms, 15.0);
+  const auto r = simulate(t, two_units(), {0, 1}, false, 0.1);
+  const size_t second = r.start_ms[0] == 0 && r.end_ms[0] == 10.0 ? 1 : 0;
+  EXPECT_DOUBLE_EQ(r.end_ms[second], 11.0);
+  EXPECT_NEAR(r.end_ms[2] - r.start_ms[2], 5.0 + 0.1 * std::max(0.0, r.end_ms[1] - r.start_ms[2]), 1e-12);
+  // From a speed reference: 2 threads at 0.75 ms where one took 1.35 ms is 0.9 per thread: 1/0.9 - 1.
+  hilsim::model::SpeedReference ref;
+  ref.ms = 1.35, ref.parallel_ms = 0.75, ref.parallel_threads = 2;
+  EXPECT_NEAR(corun_slowdown(ref), 1.5 / 1.35 - 1, 1e-12);
+  ref.parallel_threads = 0;
+  EXPECT_EQ(corun_slowdown(ref), 0.0);
+}
+
 TEST(Simulator, UnknownUnitAndMissingTimeAreErrors) {
   std::vector<SimTask> t = {{"a", "npu", {{"npu", 1.0}}, {}, {}}};
   EXPECT_THROW(simulate(t, two_units(), {0, 1}), hilsim::Error);

@@ -37,9 +37,17 @@ double transfer_ms(const model::TransferSpec& t, int64_t bytes);
 // One crossing of `bytes` between units: the copy plus the sync term (TransferSpec::sync_us).
 double crossing_ms(const model::TransferSpec& t, int64_t bytes);
 
+// How much slower a kernel runs while another unit is busy, as a share of the time they overlap: the
+// units share the memory system (and, for PoCL or a CPU cluster, the caches). From the profile's speed
+// reference, the same workload on one thread and split over parallel_threads: per-thread efficiency e
+// gives 1/e - 1 (0.11 on the 2-vCPU EPYC, where branch and channel splits of YOLO-style detectors ran
+// 14% over a simulation that had each unit at its solo speed). 0 without a parallel reading.
+double corun_slowdown(const model::SpeedReference& ref);
+
 // Tasks must be given in a topological order (deps point backwards). Throws Error naming the task
-// for an unknown unit or a unit it has no duration for.
+// for an unknown unit or a unit it has no duration for. `corun`: a task's duration grows by this share
+// of the time other units are busy during it (those scheduled before it; corun_slowdown).
 SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::UnitSpec>& units, const model::TransferSpec& transfer,
-                   bool with_trace = true);
+                   bool with_trace = true, double corun = 0.0);
 
 }  // namespace hilsim::costmodel
