@@ -62,8 +62,7 @@ int run_unit_choice(const ProfileFile& pf, const std::vector<runtime::UnitDef>& 
     models = suite_models(FLAGS_suite);
   }
   const int repeat = FLAGS_quick ? 3 : 5;
-  const char* kChoices[] = {"", "", "branch split", "channel split"};
-  const std::string names[] = {ids[0] + " only", ids[1] + " only", kChoices[2], kChoices[3]};
+  const std::string names[] = {ids[0] + " only", ids[1] + " only", "branch split", "channel split"};
   nlohmann::json rows = nlohmann::json::array();
   int agree = 0, within5 = 0, pred10 = 0, n = 0;
   std::printf("%-26s %-16s %10s %10s %8s\n", "model", "choice", "predicted", "measured", "err");
