@@ -128,6 +128,15 @@ TEST(GpuUnit, CopiesOnlyWhereATensorCrossesToTheHost) {
     if (cg.op(id).type == "Gemm") want += graph::numel(cg.shape(cg.op(id).inputs[0])) * 4;
   EXPECT_EQ(bytes, want);
   EXPECT_GT(device_ops, 10);
+  // Each op's copy time: the two that copy report theirs, every other op none (not its clock reads).
+  RunTiming t;
+  ex.run(random_inputs(cg), &t);
+  for (size_t i = 0; i < ex.ops().size(); ++i) {
+    const auto& op = ex.ops()[i];
+    if (op.transfer_bytes > 0) EXPECT_GT(t.op_transfer_ms[i], 0.0) << op.name;
+    else EXPECT_EQ(t.op_transfer_ms[i], 0.0) << op.name;
+  }
+  for (const auto& op : ex.ops()) EXPECT_EQ(op.transfer_copies, op.transfer_bytes > 0 ? 1 : 0) << op.name;
 }
 
 TEST(GpuUnit, NoDeviceIsAClearErrorNamingTheUnit) {
