@@ -28,8 +28,8 @@ Sample measure_gpu_sync(const runtime::UnitDef& gpu, int cpu_core, int repeats =
 // "sync": the median per crossing) into one TransferSpec marked measured; nullopt with fewer than two
 // copies. `basis` says what was timed. Copies timed inside model runs (feature in_context, `call` the
 // copies of the op) set the fixed part where there are at least three: the bandwidth comes from the
-// blocking copies, the latency from the copies as a run makes them (PoCL's threads asleep between
-// kernels: 3x the back-to-back copies' time in the real suite's runs).
+// blocking copies, the latency from the copies as a run makes them (12.6 against 10.7 us back to back
+// here; a large model's uploads still run slower, their buffers pushed out of the caches by its weights).
 inline constexpr int kMinContextCopies = 3;
 std::optional<model::TransferSpec> fit_crossing(const std::vector<Sample>& copies, const std::vector<Sample>& syncs,
                                                 const std::string& basis);

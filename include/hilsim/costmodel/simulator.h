@@ -40,7 +40,7 @@ double crossing_ms(const model::TransferSpec& t, int64_t bytes);
 // How much slower a kernel runs while another unit is busy, as a share of the time they overlap: the
 // units share the memory system (and, for PoCL or a CPU cluster, the caches). From the profile's speed
 // reference, the same workload on one thread and split over parallel_threads: per-thread efficiency e
-// gives 1/e - 1 (0.11 on the 2-vCPU EPYC, where branch and channel splits of YOLO-style detectors ran
+// gives 1/e - 1 (0.10-0.11 on the 2-vCPU EPYC, where branch and channel splits of YOLO-style detectors ran
 // 14% over a simulation that had each unit at its solo speed). 0 without a parallel reading.
 double corun_slowdown(const model::SpeedReference& ref);
 
