@@ -79,17 +79,12 @@ class GemmConv final : public PreparedConv {
     if (pixel_rows_) return run_pixel_rows(in, out, pool);
     const ConvShape& s = shape_;
     const int64_t OH = s.out_h(), OW = s.out_w(), P = OH * OW, mr = uk_->mr, nr = uk_->nr;
-    const int64_t strips = dense_tiling(s).col_tiles;
-    const int64_t threads = pool.threads();
-    // Work items: blocks of strips (their outputs stay in L2 across K blocks) x chunks of F tiles. Small
-    // images split F too so every thread gets work (at the price of packing the same strip twice).
-    int64_t ncb = threads == 1 ? 8 : std::clamp<int64_t>(strips / (4 * threads), 1, 8);
+    const DenseTiling tiling = dense_tiling(s);
+    const int64_t strips = tiling.col_tiles;
+    const DenseSplit split = dense_split(s, tiling, pool.threads());
+    const int64_t ncb = split.strip_block, fchunks = split.filter_chunks, items = split.items;
     const int64_t nblocks = (strips + ncb - 1) / ncb;
-    int64_t fchunks = 1;
-    const int64_t base = s.n * s.groups * nblocks;
-    while (threads > 1 && base * fchunks < 4 * threads && ftiles_ / (fchunks * 2) >= 2) fchunks *= 2;
     const int64_t tiles_per_chunk = (ftiles_ + fchunks - 1) / fchunks;
-    const int64_t items = base * fchunks;
     static thread_local std::vector<float> padded;
     const float* src = row_strips_ ? pad_input(in, pool, &padded) : in;
     const int64_t plane = row_strips_ ? (s.h + s.pad_top + s.pad_bottom) * (s.w + s.pad_left + s.pad_right) : s.h * s.w;
@@ -135,34 +130,39 @@ class GemmConv final : public PreparedConv {
   }
 
  private:
-  // kernels/dense_tiling's pixel rows: per image and group, the input's im2col rows packed as A once, the
+  // kernels/dense_tiling's pixel rows: per image and group, the input's im2col rows packed as A, the
   // tiles [8 pixels x 32 filters] into a [pixels][filters] buffer (bias and activation in the
-  // micro-kernel), which is then transposed into the output planes. Work items are chunks of filter
-  // tiles; each packs its own A, so with several threads A is packed once per chunk.
+  // micro-kernel), which is then transposed into the output planes. Work items (kernels::dense_split)
+  // are chunks of filter tiles x chunks of pixel tiles; each packs the rows of A it needs.
   void run_pixel_rows(const float* in, float* out, ThreadPool& pool) const {
     const ConvShape& s = shape_;
     const int64_t P = s.out_h() * s.out_w(), mr = uk_->mr, nr = uk_->nr;
-    const int64_t ptiles = (P + mr - 1) / mr, threads = pool.threads();
-    const int64_t base = s.n * s.groups;
-    int64_t chunks = 1;
-    while (threads > 1 && base * chunks < 4 * threads && ctiles_ / (chunks * 2) >= 2) chunks *= 2;
-    const int64_t per_chunk = (ctiles_ + chunks - 1) / chunks;
-    pool.parallel_for(static_cast<size_t>(base * chunks), [&](size_t b0, size_t b1) {
+    const DenseTiling tiling = dense_tiling(s);
+    const int64_t ptiles = tiling.row_tiles;
+    const DenseSplit split = dense_split(s, tiling, pool.threads());
+    const int64_t chunks = split.filter_chunks, pchunks = split.pixel_chunks;
+    const int64_t per_chunk = (ctiles_ + chunks - 1) / chunks, per_pchunk = (ptiles + pchunks - 1) / pchunks;
+    pool.parallel_for(static_cast<size_t>(split.items), [&](size_t b0, size_t b1) {
       static thread_local std::vector<float> apack, cbuf;
       for (size_t item = b0; item < b1; ++item) {
-        const int64_t chunk = static_cast<int64_t>(item) % chunks, plane = static_cast<int64_t>(item) / chunks;
+        int64_t rest = static_cast<int64_t>(item);
+        const int64_t pc = rest % pchunks;
+        rest /= pchunks;
+        const int64_t chunk = rest % chunks, plane = rest / chunks;
         const int64_t g = plane % s.groups, b = plane / s.groups;
         const int64_t ct0 = chunk * per_chunk, ct1 = std::min(ctiles_, ct0 + per_chunk);
-        if (ct0 >= ct1) continue;
+        const int64_t pt0 = pc * per_pchunk, pt1 = std::min(ptiles, pt0 + per_pchunk);
+        if (ct0 >= ct1 || pt0 >= pt1) continue;
+        const int64_t q0 = pt0 * mr, q1 = std::min(P, pt1 * mr);  // this item's pixels
         const float* in_g = in + (b * s.c + g * cg_) * s.h * s.w;
         float* out_g = out + (b * s.f + g * fg_) * P;
-        apack.resize(static_cast<size_t>(ptiles * k_ * mr));
-        for (int64_t pt = 0; pt < ptiles; ++pt) {
+        apack.resize(static_cast<size_t>((pt1 - pt0) * k_ * mr));
+        for (int64_t pt = pt0; pt < pt1; ++pt) {
           const int64_t p0 = pt * mr;
-          im2col_(s, in_g, p0, std::min(mr, P - p0), 0, k_, apack.data() + pt * k_ * mr, mr);
+          im2col_(s, in_g, p0, std::min(mr, P - p0), 0, k_, apack.data() + (pt - pt0) * k_ * mr, mr);
         }
         const int64_t j0 = ct0 * nr, width = std::min(fg_, ct1 * nr) - j0;
-        cbuf.resize(static_cast<size_t>(P * width));
+        cbuf.resize(static_cast<size_t>((q1 - q0) * width));
         for (int64_t ct = ct0; ct < ct1; ++ct) {
           const int64_t jc = ct * nr, cols = std::min(nr, fg_ - jc);
           UkernelEpilogue ep;
@@ -171,10 +171,10 @@ class GemmConv final : public PreparedConv {
           const float* bp = a_.get() + (g * ctiles_ + ct) * k_ * nr;
           for (int64_t k0 = 0; k0 < k_; k0 += kc_) {
             const int64_t kc = std::min(kc_, k_ - k0);
-            for (int64_t pt = 0; pt < ptiles; ++pt) {
+            for (int64_t pt = pt0; pt < pt1; ++pt) {
               const int64_t p0 = pt * mr;
               uk_->fn(static_cast<size_t>(std::min(mr, P - p0)), static_cast<size_t>(cols), static_cast<size_t>(kc),
-                      apack.data() + (pt * k_ + k0) * mr, bp + k0 * nr, cbuf.data() + p0 * width + (jc - j0),
+                      apack.data() + ((pt - pt0) * k_ + k0) * mr, bp + k0 * nr, cbuf.data() + (p0 - q0) * width + (jc - j0),
                       static_cast<size_t>(width), k0 > 0, k0 + kc >= k_, ep);
             }
           }
@@ -182,8 +182,8 @@ class GemmConv final : public PreparedConv {
         // [pixels][filters] -> the filters' output planes, 16 filters at a time (16 write streams).
         for (int64_t j = 0; j < width; j += 16) {
           const int64_t jn = std::min<int64_t>(16, width - j);
-          for (int64_t p = 0; p < P; ++p) {
-            const float* src = cbuf.data() + p * width + j;
+          for (int64_t p = q0; p < q1; ++p) {
+            const float* src = cbuf.data() + (p - q0) * width + j;
             float* dst = out_g + (j0 + j) * P + p;
             for (int64_t jj = 0; jj < jn; ++jj) dst[jj * P] = src[jj];
           }

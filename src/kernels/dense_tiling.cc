@@ -1,5 +1,7 @@
 #include "hilsim/kernels/dense_tiling.h"
 
+#include <algorithm>
+
 #include "hilsim/kernels/gemm.h"
 
 namespace hilsim::kernels {
@@ -51,6 +53,24 @@ DenseTiling dense_tiling(const ConvShape& s) {
     t.panel_floats = t.pixel_lanes * kdim + P * fg;
   }
   return t;
+}
+
+DenseSplit dense_split(const ConvShape& s, const DenseTiling& t, int threads) {
+  DenseSplit d;
+  const int64_t T = std::max(1, threads);
+  if (t.pixel_rows) {
+    const int64_t base = s.n * s.groups;
+    while (T > 1 && base * d.filter_chunks < 4 * T && t.col_tiles / (d.filter_chunks * 2) >= 2) d.filter_chunks *= 2;
+    if (T > 1 && base * d.filter_chunks < T)
+      d.pixel_chunks = std::min(t.row_tiles, ceil_div(T, base * d.filter_chunks));
+    d.items = base * d.filter_chunks * d.pixel_chunks;
+    return d;
+  }
+  d.strip_block = T == 1 ? 8 : std::clamp<int64_t>(t.col_tiles / (4 * T), 1, 8);
+  const int64_t base = s.n * s.groups * ceil_div(t.col_tiles, d.strip_block);
+  while (T > 1 && base * d.filter_chunks < 4 * T && t.row_tiles / (d.filter_chunks * 2) >= 2) d.filter_chunks *= 2;
+  d.items = base * d.filter_chunks;
+  return d;
 }
 
 namespace {

@@ -91,6 +91,19 @@ void ThreadPool::worker(int index) {
   }
 }
 
+namespace {
+size_t chunk_of(size_t n, size_t threads, size_t grain) { return std::max(grain, (n + 4 * threads - 1) / (4 * threads)); }
+}  // namespace
+
+double ThreadPool::busiest_share(int64_t n, int threads) {
+  if (n <= 1 || threads <= 1) return 1.0;
+  const size_t items = static_cast<size_t>(n), t = static_cast<size_t>(threads);
+  const size_t chunk = chunk_of(items, t, 1), chunks = (items + chunk - 1) / chunk;
+  // Chunks go to whichever worker is free: with equal items, round-robin; the busiest takes the first.
+  const size_t busiest = std::min(items, ((chunks + t - 1) / t) * chunk);
+  return static_cast<double>(busiest) / static_cast<double>(items);
+}
+
 void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn, size_t grain) {
   if (n == 0) return;
   grain = std::max<size_t>(1, grain);
@@ -99,7 +112,7 @@ void ThreadPool::parallel_for(size_t n, const std::function<void(size_t, size_t)
     return;
   }
   // ~4 chunks per thread: enough slack to balance uneven rows without much atomic traffic.
-  size_t chunk = std::max(grain, (n + 4 * threads_ - 1) / (4 * threads_));
+  size_t chunk = chunk_of(n, static_cast<size_t>(threads_), grain);
   {
     std::lock_guard<std::mutex> lk(mu_);
     job_ = &fn;

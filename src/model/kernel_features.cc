@@ -11,6 +11,7 @@
 #include "hilsim/kernels/gemm.h"
 #include "hilsim/kernels/opencl/cl_kernels.h"
 #include "hilsim/kernels/sparse_tiling.h"
+#include "hilsim/kernels/thread_pool.h"
 #include "hilsim/util/error.h"
 
 namespace hilsim::model {
@@ -144,6 +145,12 @@ FeatureVector feature_vector(const KernelInstance& k) {
     f[kFStridedTiles] = d(k.strided_tiles);
     f[kFMaskedLanes] = d(k.masked_lane_macs);
     f[kFChunkCalls] = d(k.chunk_calls);
+    // The busiest thread's work, in units of an even share: a 6x6 DenseNet layer with one item ran at its
+    // one-thread time on 2 threads (the t2 fit's rates are per even share).
+    if (k.threads > 1 && k.work_items > 0) {
+      const double critical = kernels::ThreadPool::busiest_share(k.work_items, k.threads) * k.threads;
+      for (int i = kFMacs; i <= kFChunkCalls; ++i) f[static_cast<size_t>(i)] *= critical;
+    }
   } else {
     f[kFBytes] = d(k.in_bytes + k.out_bytes + k.resweep_bytes);
     f[kFFarBytes] = d(act_far_bytes(k));
@@ -268,7 +275,7 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   // weights beyond a core's L2 share do so on every sweep. place_operands() says whether "beyond" is
   // the last level (no extra) or DRAM.
   k.wstream_far_bytes = weight_bytes > kNearWeightBytes ? k.wstream_bytes : weight_bytes;
-  k.work_items = k.out_tiles;
+  k.work_items = klass.rfind("dense_conv", 0) == 0 ? kernels::dense_split(s, kernels::dense_tiling(s), threads).items : k.out_tiles;
   return k;
 }
 

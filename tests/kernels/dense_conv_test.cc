@@ -22,6 +22,7 @@ std::vector<ConvShape> pixel_rows_cases() {
       conv_shape(64, 128, 6, 6, 3, 1, 1, 1, 1, 1, 1, 2),    // grouped: 64 filters a group
       conv_shape(48, 40, 6, 6, 1, 2, 0, 0, 0, 0),           // 1x1 stride 2 onto 3x3
       conv_shape(30, 36, 8, 7, 3, 2, 2, 1, 0, 2, 2),        // dilation 2, stride 2, asymmetric pads
+      conv_shape(192, 48, 6, 6, 3, 1, 1, 1, 1, 1),          // DenseNet-161's late 3x3: split by pixel tiles
   };
 }
 
@@ -91,14 +92,14 @@ TEST_P(DenseConvTest, MatchesReference) {
   const auto in = random_floats(static_cast<size_t>(s.n * s.c * s.h * s.w), 1 + p.idx);
   const auto w = random_floats(static_cast<size_t>(s.weight_count()), 100 + p.idx, -0.5f, 0.5f);
   const auto bias = random_floats(static_cast<size_t>(s.f), 200 + p.idx);
-  ThreadPool pool1(1), pool2(2);
+  ThreadPool pools[3] = {ThreadPool(1), ThreadPool(2), ThreadPool(3)};
   const auto eps = all_epilogues();
-  // Every epilogue on every shape, alternating 1 and 2 threads and bias / no bias.
+  // Every epilogue on every shape, cycling 1, 2 and 3 threads (3: uneven work splits), bias / no bias.
   for (size_t e = 0; e < eps.size(); ++e) {
     const float* b = (e % 2) ? bias.data() : nullptr;
     auto conv = prepare_dense_conv(s, w.data(), b, eps[e], p.isa);
     std::vector<float> out(static_cast<size_t>(s.n * s.f * s.out_h() * s.out_w()), NAN);
-    conv->run(in.data(), out.data(), (e % 2) ? pool2 : pool1);
+    conv->run(in.data(), out.data(), pools[e % 3]);
     EXPECT_LT(rel_error(out, conv_ref(s, in, w, b, eps[e])), 1e-4)
         << s.str() << " act=" << act_name(eps[e].act) << " kernel=" << conv->kernel_name();
   }

@@ -71,5 +71,29 @@ TEST(DenseTiling, FiltersPerGroupRoundUpToTheRowTile) {
   EXPECT_EQ(dense_tiling(conv_shape(16, 64, 7, 7, 3, 1, 1, 1, 1, 1, 1, 4)).filter_lanes, 16);  // 16 per group
 }
 
+// Every thread gets an item where the shape allows: pixel rows split the pixel tiles once the filter
+// tiles run out (DenseNet's 192 -> 48 3x3 on 6x6: 2 filter tiles, 5 pixel tiles), and the strips keep
+// their blocks x filter chunks.
+TEST(DenseTiling, SplitFeedsEveryThread) {
+  const ConvShape late = conv_shape(192, 48, 6, 6, 3, 1, 1, 1, 1, 1);
+  const DenseTiling t = dense_tiling(late);
+  ASSERT_TRUE(t.pixel_rows);
+  EXPECT_EQ(dense_split(late, t, 1).items, 1);
+  const DenseSplit two = dense_split(late, t, 2);
+  EXPECT_EQ(two.filter_chunks, 1);
+  EXPECT_EQ(two.pixel_chunks, 2);
+  EXPECT_EQ(two.items, 2);
+  EXPECT_EQ(dense_split(late, t, 8).pixel_chunks, 5);  // no more chunks than pixel tiles
+  // Many filter tiles: filter chunks alone, A packed once per chunk.
+  const ConvShape wide = conv_shape(512, 512, 7, 7, 3, 1, 1, 1, 1, 1);
+  const DenseSplit w2 = dense_split(wide, dense_tiling(wide), 2);
+  EXPECT_EQ(w2.pixel_chunks, 1);
+  EXPECT_EQ(w2.filter_chunks, 8);
+  // Strips: a 56x56 map has 98 strips, in blocks of 8 (98 / (4 x 2 threads) = 12, clamped to 8).
+  const ConvShape big = conv_shape(64, 64, 56, 56, 3, 1, 1, 1, 1, 1);
+  EXPECT_EQ(dense_split(big, dense_tiling(big), 1).strip_block, 8);
+  EXPECT_EQ(dense_split(big, dense_tiling(big), 2).items, 13);  // 98 strips in blocks of 8
+}
+
 }  // namespace
 }  // namespace hilsim::kernels

@@ -47,6 +47,20 @@ struct DenseTiling {
 };
 DenseTiling dense_tiling(const ConvShape& s);
 
+// How one run splits over `threads` workers (ThreadPool::parallel_for items), the kernel's own rule,
+// which the cost model reads for the busiest thread's share. Strips: blocks of strip_block strips (their
+// outputs stay in L2 across K blocks) x filter_chunks chunks of filter tiles, per image and group; small
+// images split the filters too (packing the same strip twice). Pixel rows: filter_chunks chunks of the
+// filter tiles (each packs its own A), then, where images x groups x filter chunks still leave a thread
+// idle, pixel_chunks chunks of the pixel tiles (each packs only its rows of A, and reads all of B). A
+// 192 -> 48 3x3 conv on a 6x6 map (DenseNet-161's late layers) had 2 filter tiles and one item: 0.97x
+// its one-thread speed on 2 threads.
+struct DenseSplit {
+  int64_t strip_block = 1, filter_chunks = 1, pixel_chunks = 1;
+  int64_t items = 1;
+};
+DenseSplit dense_split(const ConvShape& s, const DenseTiling& t, int threads);
+
 // A 1x1 conv on a 1x1 map (squeeze-excite's two convs, a conv classifier) is a matrix-vector product
 // per image: it runs as a GEMM with the images as rows, on the thin-row tiles, weights read once. As a
 // conv its 32-pixel tiles computed 32 lanes for the one pixel: SE convs ran at ~7 GB/s of weights.

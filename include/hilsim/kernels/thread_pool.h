@@ -28,6 +28,9 @@ class ThreadPool {
   // Calls fn(begin, end) on disjoint chunks covering [0, n). Chunks are at least `grain` long.
   // Work is handed out dynamically in chunks, so uneven items balance.
   void parallel_for(size_t n, const std::function<void(size_t, size_t)>& fn, size_t grain = 1);
+  // The share of n equal items that the busiest of `threads` workers runs under parallel_for's chunks
+  // (1/threads when they divide evenly, 1 for a single item): a cost model's critical path.
+  static double busiest_share(int64_t n, int threads);
 
   // Pins the calling thread to one core; false if the OS refused (e.g. the core does not exist).
   static bool pin_current_thread(int cpu);

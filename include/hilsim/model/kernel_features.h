@@ -24,7 +24,10 @@ struct KernelInstance {
   int64_t out_bytes = 0;     // activations written
   int64_t weight_bytes = 0;  // weights in their storage format (values + indices)
   int64_t out_tiles = 0;     // output tiles (register-tile granularity): per-tile overheads
-  int64_t work_items = 0;    // independent parallel items the kernel splits over threads
+  // Compute kernels: the items their own rule splits a run into over threads (kernels::dense_split, the
+  // sparse engine's tiles x rows, depthwise planes, GEMM tiles). With few of them the busiest thread
+  // does more than its share (kernels::ThreadPool::busiest_share), and the work terms grow by that much.
+  int64_t work_items = 0;
   int64_t lane_macs = 0;     // sparse engine, depthwise: MACs x the vector lanes they cover (incl. idle ones)
   int64_t act_bytes = 0;     // output bytes through a transcendental activation (SiLU, sigmoid, ...)
   int64_t panel_bytes = 0;   // dense convs: the im2col panels (K x padded pixels); depthwise: padded planes
