@@ -27,6 +27,7 @@ std::vector<std::pair<std::string, double>> policy_values(const CalibrationPolic
           {"inner_axis_concat_share", d(p.inner_axis_concat_share)},
           {"strided_copy_share", d(p.strided_copy_share)},
           {"affine_share", d(p.affine_share)},
+          {"channel_scale_share", d(p.channel_scale_share)},
           {"unary_math_share", d(p.unary_math_share)},
           {"patchify_kxk_share", d(p.patchify_kxk_share)},
           {"stem_kxk_share", d(p.stem_kxk_share)},

@@ -73,6 +73,8 @@ graph::Graph layer_graph(const KernelPoint& p, uint64_t seed, int copies) {
       y = b.maxpool(x, p.k, p.stride, p.k == 2 ? 0 : p.k / 2);
     } else if (p.op == "add") {
       y = b.add(x, produced(b.input("y" + n, {1, p.c, p.h, p.w})));
+    } else if (p.op == "scale") {
+      y = b.mul(x, produced(b.input("s" + n, {1, p.c, 1, 1})));
     } else if (p.op == "affine") {
       y = b.batchnorm(x, "L" + n);  // standalone: no conv before it to fold into
     } else if (p.op == "gelu") {
@@ -611,6 +613,7 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
     gd.max_threads = 1;
     gd.policy.affine_share = 1.0;  // no OpenCL kernel for a standalone batch norm yet: it would time the host
     gd.policy.unary_math_share = 1.0;  // nor for a GELU
+    gd.policy.channel_scale_share = 0.5;  // but per-channel scales run on the device (binary_channel)
     gd.policy.strided_copy_share = 0.0;  // nor for a transpose or split: plain copies only
     // One visit each: a device op is timed from profiling events, which a host's speed phase moves less.
     gd.policy.context_visits = gd.policy.grid_visits = 1;

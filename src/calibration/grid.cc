@@ -88,7 +88,7 @@ bool is_real_network_kind(const KernelPoint& p) {
            (p.k > 1 && p.k == p.stride);
   if (p.op == "gemm") return 4 * p.c * p.f >= (int64_t{8} << 20) || p.h > 1;  // far heads start at 2048 x 1024
   if (p.op == "concat") return p.inputs > 2 || p.concat_axis != 1;
-  return p.op == "affine" || p.op == "gelu" || p.op == "global_avgpool" || p.op == "transpose" || p.op == "split";
+  return p.op == "affine" || p.op == "gelu" || p.op == "scale" || p.op == "global_avgpool" || p.op == "transpose" || p.op == "split";
 }
 
 std::string real_network_kind(const KernelPoint& p) {
@@ -307,7 +307,10 @@ std::vector<KernelPoint> design(const std::string& klass, int threads, int n, ui
         p.k = u[4] < 0.33 ? 2 : u[4] < 0.66 ? 3 : 5;
         p.stride = (p.k == 2 || u[3] < 0.5) ? 2 : 1;
       } else if (klass == "elementwise") {
-        p.op = u[3] >= policy.affine_share ? "affine" : u[3] >= policy.unary_math_share ? "gelu" : "add";
+        p.op = u[3] < policy.channel_scale_share ? "scale"
+               : u[3] >= policy.affine_share   ? "affine"
+               : u[3] >= policy.unary_math_share ? "gelu"
+                                                 : "add";
       } else if (klass == "concat") {
         p.op = "concat";
         p.f = log_uniform(u[1], 8, 512);
@@ -858,6 +861,8 @@ model::KernelInstance instance_of(const KernelPoint& p) {
     return k;
   }
   if (p.op == "add") return model::memory_instance("elementwise", 2 * p.c * plane, p.c * plane, p.threads);
+  if (p.op == "scale")  // the scale is an input the graph computes (squeeze-excite's sigmoid)
+    return model::memory_instance("elementwise", p.c * plane + p.c * 4, p.c * plane, p.threads);
   if (p.op == "gelu") {
     k = model::memory_instance("elementwise", p.c * plane, p.c * plane, p.threads);
     k.act_bytes = k.out_bytes;  // an erf per element

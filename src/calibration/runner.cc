@@ -110,6 +110,12 @@ std::unique_ptr<Instance> prepare(const KernelPoint& p, uint64_t seed) {
     x.run = [shape, &x](kernels::ThreadPool& pool) {
       kernels::binary_op(kernels::BinaryOp::kAdd, shape, x.in.data(), shape, x.in2.data(), x.out.data(), pool);
     };
+  } else if (p.op == "scale") {
+    x.in2 = random_floats(static_cast<size_t>(c), seed + 3);
+    x.out.assign(x.in.size(), 0.0f);
+    x.run = [c, h, w, &x](kernels::ThreadPool& pool) {
+      kernels::binary_op(kernels::BinaryOp::kMul, {1, c, h, w}, x.in.data(), {1, c, 1, 1}, x.in2.data(), x.out.data(), pool);
+    };
   } else if (p.op == "gelu") {
     x.out.assign(x.in.size(), 0.0f);
     x.run = [&x](kernels::ThreadPool& pool) {

@@ -143,6 +143,7 @@ graph::Graph memory_graph(const KernelPoint& p) {
       b.output(y);
   if (p.op == "add") b.output(b.add(x, b.input("y", {1, p.c, p.h, p.w})));
   if (p.op == "affine") b.output(b.batchnorm(x));
+  if (p.op == "scale") b.output(b.mul(x, b.input("s", {1, p.c, 1, 1})));
   if (p.op == "gelu") b.output(b.op("Gelu", {x}, {{"approximate", std::string("none")}})[0]);
   if (p.op == "resize") b.output(b.resize_nearest(x, 2.0f));
   if (p.op == "concat") {
@@ -180,8 +181,8 @@ TEST(KernelGrid, FeaturesMatchTheRuntimeInstances) {
       else b.global_avgpool(x);
       graph::Graph g = b.finish();
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
-    } else if (p.op == "add" || p.op == "affine" || p.op == "gelu" || p.op == "concat" || p.op == "resize" ||
-               p.op == "transpose" || p.op == "split") {
+    } else if (p.op == "add" || p.op == "affine" || p.op == "gelu" || p.op == "scale" || p.op == "concat" ||
+               p.op == "resize" || p.op == "transpose" || p.op == "split") {
       const graph::Graph g = memory_graph(p);
       theirs = model::op_instance(g, g.topological_order().back(), {}, p.threads, true).k;
     } else {
@@ -310,6 +311,20 @@ TEST(KernelGrid, DesignSpansTheLayerKindsRealNetworksHave) {
   std::set<std::string> ew;
   for (const auto& p : design("elementwise", 1, 24, 1)) ew.insert(p.op);
   EXPECT_EQ(ew, (std::set<std::string>{"add", "affine", "gelu"}));
+  // The gpu unit's design (no OpenCL batch norm or GELU) has per-channel scales beside its adds, priced
+  // as the cost model prices a squeeze-excite Mul.
+  CalibrationPolicy gpu;
+  gpu.affine_share = gpu.unary_math_share = 1.0, gpu.channel_scale_share = 0.5;
+  std::set<std::string> gew;
+  for (const auto& p : design("elementwise", 1, 24, 1, gpu)) {
+    gew.insert(p.op);
+    if (p.op != "scale") continue;
+    const graph::Graph g = memory_graph(p);
+    EXPECT_EQ(model::features_of(instance_of(p)),
+              model::features_of(model::op_instance(g, g.topological_order().back(), {}, 1, true).k))
+        << p.key();
+  }
+  EXPECT_EQ(gew, (std::set<std::string>{"add", "scale"}));
   // Those kinds lead each design, alternating with plain points, so a budget cut after one or two
   // points of a cell still samples what the in-context runs lack.
   for (const char* klass : {"dense_conv3x3", "dense_convkxk", "gemm", "pool", "elementwise"}) {

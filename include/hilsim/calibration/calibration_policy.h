@@ -86,6 +86,13 @@ struct CalibrationPolicy {
   // 0.3-0.45x their time (AMD EPYC Zen 4).
   double strided_copy_share = 0.5;
   double affine_share = 0.6;
+  // Per-channel scales (squeeze-excite's and layer scale's Mul of [1, c, h, w] by a computed [1, c, 1, 1])
+  // below this share of the elementwise design's fourth coordinate. The gpu unit's: fitted on same-shape
+  // adds alone, whose bytes and elements rise together (12 bytes an element), its per-byte rate priced
+  // these (8 bytes an element) at 0.55-0.6x their time on PoCL (ConvNeXt, EfficientNet, RegNetY: every
+  // one beyond -10%), where one-op timings put them at 1.2x a same-shape Mul. 0 for the CPU, whose design
+  // already has per-channel affines (standalone batch norms) beside the adds.
+  double channel_scale_share = 0.0;
   // GELUs (ConvNeXt's; an erf approximation per element, graph::OpSpec::math_per_element) from this
   // share of the elementwise design's fourth coordinate up to affine_share: priced per byte as adds,
   // they ran at 4-8x their prediction.
