@@ -60,6 +60,36 @@ TEST(Crossing, CopiesInsideModelRunsSetTheFixedPartAndKeepTheBandwidth) {
   EXPECT_EQ(fit_crossing(with, {}, "synthetic")->basis.find("inside model runs"), std::string::npos);
 }
 
+TEST(Crossing, ManyCopiesInsideRunsOverWideSizesSetTheBandwidthToo) {
+  // Back to back: 5 us + 2 GB/s. Inside runs: 12 us + 1 GB/s over 2 KB..600 KB (sources out of the
+  // copying core's caches).
+  std::vector<Sample> copies;
+  for (double bytes : {64.0, 4096.0, 65536.0, 524288.0, 4194304.0}) copies.push_back(synthetic("transfer", bytes, 0.005 + bytes / 2e9 * 1e3));
+  auto in_run = [](double bytes, double gbps) {
+    Sample s = synthetic("transfer", bytes, 0.012 + bytes / gbps * 1e3);
+    s.features["in_context"] = 1;
+    return s;
+  };
+  std::vector<Sample> with = copies;
+  for (double bytes : {2048.0, 9000.0, 40000.0, 77000.0, 150000.0, 600000.0}) with.push_back(in_run(bytes, 1e9));
+  auto t = fit_crossing(with, {}, "synthetic");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_NEAR(t->latency_us, 12.0, 0.5);
+  EXPECT_NEAR(t->gbps, 1.0, 0.05);
+  EXPECT_NE(t->basis.find("latency and bandwidth from 6 copies inside model runs"), std::string::npos);
+  // Faster inside runs than back to back: the blocking bandwidth stays, the runs' fixed part is kept.
+  with.resize(copies.size());
+  for (double bytes : {2048.0, 9000.0, 40000.0, 77000.0, 150000.0, 600000.0}) with.push_back(in_run(bytes, 4e9));
+  t = fit_crossing(with, {}, "synthetic");
+  EXPECT_NEAR(t->gbps, 2.0, 0.05);
+  EXPECT_EQ(t->basis.find("latency and bandwidth"), std::string::npos);
+  EXPECT_NE(t->basis.find("inside model runs"), std::string::npos);
+  // Sizes too close together to tell a bandwidth: the blocking one.
+  with.resize(copies.size());
+  for (double bytes : {40000.0, 50000.0, 60000.0, 70000.0, 80000.0, 90000.0}) with.push_back(in_run(bytes, 1e9));
+  EXPECT_NEAR(fit_crossing(with, {}, "synthetic")->gbps, 2.0, 0.05);
+}
+
 TEST(Crossing, MeasuredOnTheDeviceWhereThereIsOne) {
   const std::string why = kernels::opencl::ClContext::unavailable_reason();
   if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;

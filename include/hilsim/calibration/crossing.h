@@ -27,10 +27,13 @@ Sample measure_gpu_sync(const runtime::UnitDef& gpu, int cpu_core, int repeats =
 // Fits `copies` (klass "transfer": bytes + a fixed part per copy) and, where given, `syncs` (klass
 // "sync": the median per crossing) into one TransferSpec marked measured; nullopt with fewer than two
 // copies. `basis` says what was timed. Copies timed inside model runs (feature in_context, `call` the
-// copies of the op) set the fixed part where there are at least three: the bandwidth comes from the
-// blocking copies, the latency from the copies as a run makes them (12.6 against 10.7 us back to back
-// here; a large model's uploads still run slower, their buffers pushed out of the caches by its weights).
+// copies of the op) set the fixed part where there are at least three: the latency from the copies as
+// a run makes them (12.6 against 10.7 us back to back here), the bandwidth from the blocking copies.
+// With at least kMinContextBandwidthCopies of them over sizes kContextBytesSpan apart or more, they set
+// the bandwidth as well, where it comes out slower than back to back.
 inline constexpr int kMinContextCopies = 3;
+inline constexpr int kMinContextBandwidthCopies = 6;
+inline constexpr double kContextBytesSpan = 8.0;
 std::optional<model::TransferSpec> fit_crossing(const std::vector<Sample>& copies, const std::vector<Sample>& syncs,
                                                 const std::string& basis);
 
