@@ -108,7 +108,9 @@ int run_unit_choice(const ProfileFile& pf, const std::vector<runtime::UnitDef>& 
     for (int i = 0; i < 4; ++i) {
       if (pred[i] <= 0) continue;
       meas[i] = calibration::quantile(runs[static_cast<size_t>(i)], 0.1);
-      if (pbest < 0 || pred[i] < pred[pbest]) pbest = i;
+      // The planner's rule: one unit alone unless a split wins by more than partition::kMinSplitGain.
+      if (pbest < 0 || (i < 2 ? pred[i] < pred[pbest] : pred[i] < pred[pbest] && partition::split_pays(pred[i], std::min(pred[0], pred[1]))))
+        pbest = i;
       if (mbest < 0 || meas[i] < meas[mbest]) mbest = i;
       std::printf("%-26s %-16s %10.3f %10.3f %+7.1f%%\n", m.name.substr(0, 26).c_str(), names[i].c_str(), pred[i], meas[i],
                   100 * (pred[i] - meas[i]) / meas[i]);
@@ -131,6 +133,7 @@ int run_unit_choice(const ProfileFile& pf, const std::vector<runtime::UnitDef>& 
     nlohmann::json j;
     j["profile"] = pf.path;
     j["units"] = FLAGS_units;
+    j["min_split_gain"] = partition::kMinSplitGain;  // the planner keeps a split only if it wins by more
     j["models"] = rows;
     j["summary"] = {{"models", n}, {"predicted_best_is_measured_best", agree}, {"within_5pct_of_measured_best", within5},
                     {"chosen_prediction_within_10pct", pred10}};

@@ -332,7 +332,7 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const m
     const costmodel::Prediction sp = pred.predict(split);
     plan.no_split_ms = plan.predicted.ms;
     plan.split_ms = sp.ms;
-    if (sp.ms < plan.predicted.ms) {
+    if (split_pays(sp.ms, plan.no_split_ms)) {
       plan.split = "branches";
       plan.predicted = sp;
       std::map<std::string, size_t> idx;
@@ -349,9 +349,11 @@ Plan make_plan(const graph::Graph& model, const std::string& model_name, const m
         }
       }
     }
-    // CoDL: one conv shared between the first two units, kept if faster than the best so far.
+    // CoDL: one conv shared between the first two units, kept if faster than the best so far (and paying
+    // for a split).
     plan.channel_split_best = best_channel_split(model, profile, formats, o.split_units[0], o.split_units[1]);
-    if (const auto& c = plan.channel_split_best; c && c->predicted_ms < plan.predicted.ms) {
+    if (const auto& c = plan.channel_split_best;
+        c && c->predicted_ms < plan.predicted.ms && split_pays(c->predicted_ms, plan.no_split_ms)) {
       plan.split = "channels";
       plan.channel_split = c;
       plan.predicted = predict_channel_split(model, profile, formats, *c);

@@ -35,7 +35,12 @@ assert names == ["cpu0 only", "cpu1 only", "branch split", "channel split"], nam
 for c in m["choices"]:
     assert c["predicted_ms"] > 0 and c["measured_ms_p10"] > 0, c
 by = {c["choice"]: c for c in m["choices"]}
-assert m["predicted_best"] == min(by, key=lambda k: by[k]["predicted_ms"]), m
+# The planner's rule: the faster unit alone, unless a split is predicted faster by more than min_split_gain.
+single = min(["cpu0 only", "cpu1 only"], key=lambda k: by[k]["predicted_ms"])
+splits = [k for k in ["branch split", "channel split"]
+          if by[k]["predicted_ms"] < by[single]["predicted_ms"] * (1 - two["min_split_gain"])]
+assert m["predicted_best"] == (min(splits, key=lambda k: by[k]["predicted_ms"]) if splits else single), m
+assert 0 < two["min_split_gain"] < 0.2, two["min_split_gain"]
 assert m["measured_best"] == min(by, key=lambda k: by[k]["measured_ms_p10"]), m
 regret = by[m["predicted_best"]]["measured_ms_p10"] / by[m["measured_best"]]["measured_ms_p10"] - 1
 assert abs(m["regret_pct"] - 100 * regret) < 1e-6 and m["regret_pct"] >= 0, m

@@ -153,14 +153,22 @@ TEST(Planner, BranchSplitTakesTheGpuOnlyWhereItWinsThePredictedMakespan) {
 
 TEST(Planner, ChannelSplitIsKeptWhereFastestRecordedAndValidated) {
   // The synthetic gpu runs every class as fast as a core and a crossing costs 30 us on top of the
-  // copy: sharing the heaviest conv of a chain (where branches have nothing to overlap) wins.
+  // copy: sharing the heaviest conv of a chain (where branches have nothing to overlap) wins, but by
+  // less than a split must win by (kMinSplitGain): recorded, not kept.
   const graph::Graph g = small("vgg_like");
-  const model::Profile prof = with_gpu(1.0, 30);
   PlanOptions o;
   o.target_speedup = 1.0;
   o.threads = 1;
   o.unit = "cpu0";
   o.split_units = {"cpu0", "gpu"};
+  const Plan close = make_plan(g, "m", with_gpu(1.0, 30), kProfile, o);
+  ASSERT_TRUE(close.channel_split_best.has_value());
+  EXPECT_LT(close.channel_split_best->predicted_ms, close.no_split_ms);
+  EXPECT_GE(close.channel_split_best->predicted_ms, close.no_split_ms * (1 - kMinSplitGain));
+  EXPECT_EQ(close.split, "none");
+  EXPECT_FALSE(close.channel_split.has_value());
+  // At 0.75 of a core's time the shared conv wins by more, and beats the branch split.
+  const model::Profile prof = with_gpu(0.75, 30);
   const Plan p = make_plan(g, "m", prof, kProfile, o);
   ASSERT_TRUE(p.channel_split_best.has_value());
   EXPECT_EQ(p.split, "channels");
