@@ -286,8 +286,11 @@ const Register reg_cal({"calibrate", "measure this machine's kernels over a desi
                         "1x1s run by the direct kernel and of idle float4 lanes of sparse rows), a units[]\n"
                         "entry {id gpu, kind gpu, compute_units} naming the device, and its crossing\n"
                         "terms (host_transfer): a copy's fixed part and bandwidth from blocking copies of 64 B to\n"
-                        "4 MiB, and sync_us, the hand-off per crossing between a CPU unit on another core and the\n"
-                        "device. Without an OpenCL device it is an error (exit 2).\n"
+                        "4 MiB (both from the copies inside the model runs where six or more span 8x in size and\n"
+                        "run slower), and sync_us, the hand-off per crossing between a CPU unit on another core and\n"
+                        "the device; and corun_share, how much longer a device conv takes while that core runs the\n"
+                        "CPU's conv (the simulator's slowdown for the unit when others are busy). Without an OpenCL\n"
+                        "device it is an error (exit 2).\n"
                         "Classes: " + classes_text(),
                         {"out", "budget_s", "resume", "classes", "threads_max", "evaluate", "count", "json", "drift_correction",
                          "units", "gpu_budget_s"},

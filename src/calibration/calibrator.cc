@@ -332,7 +332,7 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     return out;
   };
   auto is_kernel = [](const std::string& k) {
-    return k != "transfer" && k != "sync" && k != "stream" && k != "peak" && k != kEnergyClass && k != kSpeedReferenceClass;
+    return k != "transfer" && k != "sync" && k != "corun" && k != "stream" && k != "peak" && k != kEnergyClass && k != kSpeedReferenceClass;
   };
   // How strongly kernels follow the reference workload's slowdown: one exponent for the whole set, the
   // slope of log(measured / predicted) on log(host factor) over every kernel sample (refitted at the
@@ -490,6 +490,7 @@ model::Profile fit_profile(const SampleSet& measured, const FitOptions& fo) {
     };
     if (auto t = fit_crossing(group("transfer"), group("sync"), "blocking copies to and from the device, host clock"))
       g.host_transfer = *t;
+    if (auto c = fit_corun(group("corun"))) g.corun_share = *c;
     p.units.push_back(g);
   }
   auto tr = groups.find({"transfer", 1});
@@ -648,6 +649,9 @@ CalibrateResult calibrate(const CalibrateOptions& o) {
       const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
       const int gpu_core = o.gpu->cpus.empty() ? -1 : o.gpu->cpus[0];
       gdriver.add(measure_gpu_sync(*o.gpu, gpu_core == 0 && cores > 1 ? 1 : 0));
+      // Beside a busy CPU unit: only where the CPU has a core the device is not pinned to.
+      if (cores > 1 && gpu_core >= 0)
+        for (Sample& c : measure_gpu_corun(*o.gpu, gpu_core == 0 ? 1 : 0)) gdriver.add(std::move(c));
     }
     CalibrationDriver::Result gr = gdriver.finish();
     r.interrupted = gr.interrupted;

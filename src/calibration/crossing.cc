@@ -1,6 +1,7 @@
 #include "hilsim/calibration/crossing.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <chrono>
 #include <exception>
@@ -9,6 +10,7 @@
 #include "hilsim/calibration/fit.h"
 #include "hilsim/calibration/runner.h"
 #include "hilsim/graph/builder.h"
+#include "hilsim/kernels/dense_conv.h"
 #include "hilsim/kernels/opencl/cl_runtime.h"
 #include "hilsim/kernels/thread_pool.h"
 #include "hilsim/runtime/executor.h"
@@ -99,6 +101,64 @@ Sample measure_gpu_sync(const runtime::UnitDef& gpu, int cpu_core, int repeats) 
   }
   return crossing_sample("sync", "gpu/sync/" + std::to_string(kOps) + "ops/core" + std::to_string(cpu_core), {{"call", 1.0}},
                          per_crossing);
+}
+
+std::vector<Sample> measure_gpu_corun(const runtime::UnitDef& gpu, int cpu_core, int repeats) {
+  // About 2 ms on the device (YOLOv8s's head runs 128 -> 64 channels at 28x28 for 7.5 ms on PoCL).
+  graph::GraphBuilder b("corun", 7);
+  const std::string x = b.input("x", {1, 128, 14, 14});
+  runtime::ExecOptions eo;
+  eo.units = {gpu};
+  b.output(b.conv(x, 64, 3, 1, 1, true, std::nullopt, 1, "conv"));
+  runtime::Executor ex(b.finish(), eo);
+  const runtime::TensorMap in = runtime::random_inputs(ex.compiled_graph(), 3);
+  for (int i = 0; i < 3; ++i) ex.run(in);
+  auto series = [&] {
+    std::vector<double> ms;
+    for (int r = 0; r < repeats; ++r) {
+      runtime::RunTiming rt;
+      ex.run(in, &rt);
+      ms.push_back(rt.total_ms);
+    }
+    return ms;
+  };
+  std::vector<Sample> out;
+  out.push_back(crossing_sample("corun", "gpu/corun/alone", {{"busy", 0.0}, {"call", 1.0}}, series()));
+  // The CPU unit's work: our dense 3x3 conv on its core, one thread, until told to stop.
+  std::atomic<bool> stop{false};
+  std::thread load([&] {
+    kernels::ThreadPool::pin_current_thread(cpu_core);
+    kernels::ConvShape s;
+    s.c = s.f = 64, s.h = s.w = 28, s.kh = s.kw = 3, s.pad_top = s.pad_left = s.pad_bottom = s.pad_right = 1;
+    const std::vector<float> w(static_cast<size_t>(s.weight_count()), 0.01f), xin(static_cast<size_t>(s.c * s.h * s.w), 1.0f);
+    std::vector<float> y(static_cast<size_t>(s.f * s.out_h() * s.out_w()));
+    const auto conv = kernels::prepare_dense_conv(s, w.data(), nullptr, {});
+    kernels::ThreadPool one(1);
+    while (!stop.load(std::memory_order_relaxed)) conv->run(xin.data(), y.data(), one);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::vector<double> busy;
+  try {
+    busy = series();
+  } catch (...) {
+    stop = true;
+    load.join();
+    throw;
+  }
+  stop = true;
+  load.join();
+  out.push_back(crossing_sample("corun", "gpu/corun/busy", {{"busy", 1.0}, {"call", 1.0}}, busy));
+  return out;
+}
+
+std::optional<double> fit_corun(const std::vector<Sample>& samples) {
+  double alone = 0, busy = 0;
+  for (const Sample& s : samples) {
+    const bool b = s.features.count("busy") && s.features.at("busy") > 0.5;
+    (b ? busy : alone) = fit_ms(s);
+  }
+  if (!(alone > 0) || !(busy > 0)) return std::nullopt;
+  return std::max(0.0, busy / alone - 1.0);
 }
 
 std::optional<model::TransferSpec> fit_crossing(const std::vector<Sample>& copies, const std::vector<Sample>& syncs,

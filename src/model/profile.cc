@@ -214,6 +214,10 @@ Profile parse_profile(const std::string& text, const std::string& where) {
       if (u.kind != "gpu") r.fail(path + ".compute_units", "only a gpu unit has compute units");
       u.compute_units = static_cast<int>(r.integer(units[i], path, "compute_units", 1));
     }
+    if (r.optional(units[i], "corun_share")) {
+      if (u.kind != "gpu") r.fail(path + ".corun_share", "only a gpu unit has a co-run share of its own");
+      u.corun_share = r.nonneg(units[i], path, "corun_share");
+    }
     if (const json* h = r.optional(units[i], "host_transfer")) {
       const std::string hp = path + ".host_transfer";
       if (u.kind != "gpu") r.fail(hp, "only a gpu unit has copies to and from host memory");
@@ -371,6 +375,7 @@ std::string dump_profile(const Profile& p) {
     if (!u.cpus.empty()) ju["cpus"] = u.cpus;
     if (!u.device.empty()) ju["device"] = u.device;
     if (u.kind == "gpu") ju["compute_units"] = u.compute_units;
+    if (u.kind == "gpu" && u.corun_share >= 0) ju["corun_share"] = u.corun_share;
     if (u.host_transfer.gbps > 0) {
       ju["host_transfer"] = {{"latency_us", u.host_transfer.latency_us}, {"gbps", u.host_transfer.gbps},
                              {"source", u.host_transfer.source}};

@@ -90,6 +90,15 @@ TEST(Crossing, ManyCopiesInsideRunsOverWideSizesSetTheBandwidthToo) {
   EXPECT_NEAR(fit_crossing(with, {}, "synthetic")->gbps, 2.0, 0.05);
 }
 
+TEST(Crossing, CorunShareIsBusyOverAlone) {
+  Sample alone = synthetic("corun", 0, 2.0), busy = synthetic("corun", 0, 3.0);
+  alone.features["busy"] = 0, busy.features["busy"] = 1;
+  EXPECT_NEAR(*fit_corun({alone, busy}), 0.5, 1e-12);
+  EXPECT_EQ(*fit_corun({busy, synthetic("corun", 0, 3.5)}), 0.0);  // faster when busy: no share, not a negative one
+  EXPECT_FALSE(fit_corun({alone}).has_value());
+  EXPECT_FALSE(fit_corun({}).has_value());
+}
+
 TEST(Crossing, MeasuredOnTheDeviceWhereThereIsOne) {
   const std::string why = kernels::opencl::ClContext::unavailable_reason();
   if (!why.empty()) GTEST_SKIP() << "no OpenCL device: " << why;
@@ -110,6 +119,10 @@ TEST(Crossing, MeasuredOnTheDeviceWhereThereIsOne) {
   const auto t = fit_crossing(copies, {sync}, "device");
   ASSERT_TRUE(t.has_value());
   EXPECT_GT(t->gbps, 0);
+  const std::vector<Sample> corun = measure_gpu_corun(gpu, other, 3);
+  ASSERT_EQ(corun.size(), 2u);
+  for (const Sample& s : corun) EXPECT_GT(s.ms_p10, 0) << s.instance;
+  EXPECT_TRUE(fit_corun(corun).has_value());
 }
 
 }  // namespace

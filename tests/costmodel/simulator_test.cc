@@ -72,6 +72,26 @@ TEST(Simulator, UnitsBusyAtTheSameTimeSlowEachOtherByTheCorunShare) {
   EXPECT_EQ(corun_slowdown(ref), 0.0);
 }
 
+TEST(Simulator, AUnitsOwnCorunShareReplacesTheProfileWideOne) {
+  // The gpu unit measured 0.5 of its own (PoCL beside a busy CPU unit); the cpu keeps the 0.1. Task b
+  // on the gpu is scheduled after a on the cpu and overlaps all 10 ms of it: 10 + 0.5 x 10.
+  auto units = two_units();
+  units[0].corun_share = 0.5;
+  std::vector<SimTask> t = {{"a", "cpu", {{"cpu", 10.0}}, {}, {}}, {"b", "gpu", {{"gpu", 10.0}}, {}, {}}};
+  auto r = simulate(t, units, {0, 1}, false, 0.1);
+  const size_t gpu = r.unit[0] == "gpu" ? 0 : 1, cpu = 1 - gpu;
+  if (r.start_ms[gpu] == 0 && r.start_ms[cpu] == 0 && r.end_ms[cpu] == 10.0) {
+    EXPECT_DOUBLE_EQ(r.end_ms[gpu], 15.0);  // the gpu task was placed second
+  } else {
+    EXPECT_DOUBLE_EQ(r.end_ms[cpu], 11.0);  // the cpu task was placed second, at the profile's share
+  }
+  // A measured 0 switches the slowdown off for that unit alone; the other keeps the profile's share.
+  units[0].corun_share = 0.0;
+  r = simulate(t, units, {0, 1}, false, 0.1);
+  EXPECT_LE(r.makespan_ms, 11.0 + 1e-12);
+  EXPECT_GE(r.makespan_ms, 10.0);
+}
+
 TEST(Simulator, UnknownUnitAndMissingTimeAreErrors) {
   std::vector<SimTask> t = {{"a", "npu", {{"npu", 1.0}}, {}, {}}};
   EXPECT_THROW(simulate(t, two_units(), {0, 1}), hilsim::Error);

@@ -362,6 +362,16 @@ TEST(Profile, GpuUnitModelsAndCopiesRoundTripAndAreChecked) {
   json cpu_cu = j;
   cpu_cu["units"][0]["compute_units"] = 2;
   EXPECT_NE(error_of(cpu_cu).find("units[0].compute_units"), std::string::npos) << error_of(cpu_cu);
+  // The co-run share: none (-1) in older files, kept through a round trip, never negative, a gpu unit's only.
+  EXPECT_EQ(p.unit("gpu")->corun_share, -1);
+  json co = j;
+  co["units"][1]["corun_share"] = 0.55;
+  EXPECT_EQ(parse_profile(hilsim::model::dump_profile(parse_profile(co.dump(), "co.json")), "again").unit("gpu")->corun_share, 0.55);
+  co["units"][1]["corun_share"] = -0.2;
+  EXPECT_NE(error_of(co).find("units[1].corun_share"), std::string::npos) << error_of(co);
+  json cpu_co = j;
+  cpu_co["units"][0]["corun_share"] = 0.1;
+  EXPECT_NE(error_of(cpu_co).find("units[0].corun_share"), std::string::npos) << error_of(cpu_co);
   // Without a gpu unit a gpu model has nothing to describe.
   json no_gpu = valid();
   no_gpu["kernels"]["dense_conv3x3/gpu"] = j["kernels"]["dense_conv3x3/gpu"];

@@ -24,6 +24,13 @@ std::vector<Sample> measure_gpu_copies(const runtime::UnitDef& gpu, int repeats 
 // the tensor). One "sync" sample of the gpu (feature call). Throws Error without an OpenCL device.
 Sample measure_gpu_sync(const runtime::UnitDef& gpu, int cpu_core, int repeats = 40);
 
+// The device's co-run share: a 3x3 conv on the gpu unit timed alone, then while a thread pinned to
+// `cpu_core` runs the CPU's dense conv without pause (a CPU unit at work beside it). Two "corun" samples
+// of the gpu (feature busy 0 and 1, p10 of `repeats` runs each). Throws Error without an OpenCL device.
+std::vector<Sample> measure_gpu_corun(const runtime::UnitDef& gpu, int cpu_core, int repeats = 9);
+// busy / alone - 1 (at least 0) from those samples; nullopt without both.
+std::optional<double> fit_corun(const std::vector<Sample>& samples);
+
 // Fits `copies` (klass "transfer": bytes + a fixed part per copy) and, where given, `syncs` (klass
 // "sync": the median per crossing) into one TransferSpec marked measured; nullopt with fewer than two
 // copies. `basis` says what was timed. Copies timed inside model runs (feature in_context, `call` the

@@ -46,7 +46,8 @@ double corun_slowdown(const model::SpeedReference& ref);
 
 // Tasks must be given in a topological order (deps point backwards). Throws Error naming the task
 // for an unknown unit or a unit it has no duration for. `corun`: a task's duration grows by this share
-// of the time other units are busy during it (those scheduled before it; corun_slowdown).
+// of the time other units are busy during it (those scheduled before it; corun_slowdown); a unit with a
+// measured share of its own (model::UnitSpec::corun_share) grows by that instead.
 SimResult simulate(const std::vector<SimTask>& tasks, const std::vector<model::UnitSpec>& units, const model::TransferSpec& transfer,
                    bool with_trace = true, double corun = 0.0);
 

@@ -80,6 +80,11 @@ struct UnitSpec {
   // gpu units: the device's compute units, over which work-groups run in waves (KernelInstance::
   // compute_units); PoCL pinned to one core reports one.
   int compute_units = 1;
+  // gpu units: how much longer the device's ops take while the CPU units beside it are busy (0.5: half
+  // as long again), measured (calibration::measure_gpu_corun); -1 where none was, and the profile-wide
+  // share from the speed reference applies (costmodel::corun_slowdown). PoCL on one core of a 2-vCPU VM
+  // ran its convs 1.5-1.65x slower beside a busy CPU unit, where the CPU's own kernels lose ~10%.
+  double corun_share = -1;
 };
 
 // Kernel models fitted on a gpu unit are keyed "CLASS/gpu" (one model per class: the device has no
