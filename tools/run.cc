@@ -50,14 +50,12 @@ Split split_from_flags(const graph::Graph& g, const runtime::ExecOptions& opts) 
     throw Error("--split", "unknown mode '" + FLAGS_split + "' (known: branches, channels)");
   if (opts.units.size() < 2) throw Error("--split", "needs --units with at least two units");
   ProfileFile pf = profile_or_bundled();
-  const std::string& path = pf.path;
-  model::Profile& profile = pf.profile;
   std::vector<std::string> ids;
   for (const auto& u : opts.units) {
-    if (!profile.unit(u.id))
-      throw Error("--units: unit '" + u.id + "'", "is not in the profile " + path + " (--split branches places ops by its predictions)");
+    profile_unit_of(pf, u);  // the split is placed by the profile's predictions for these units
     ids.push_back(u.id);
   }
+  model::Profile& profile = pf.profile;
   Split s;
   if (FLAGS_split == "channels") {
     // The heaviest dense convs and shares, as `plan --split-units` tries them: the best is run even
