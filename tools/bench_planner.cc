@@ -126,7 +126,7 @@ int run_unit_choice(const ProfileFile& pf, const std::vector<runtime::UnitDef>& 
     if (cs) row["channel_split"] = {{"op", cs->op}, {"channels", cs->channels}, {"of_channels", cs->of_channels}};
     rows.push_back(row);
   }
-  std::printf("\nover %d models (dense, units %s, profile %s): the predicted best is the measured best in %d, within 5%% "
+  std::printf("\nover %d models (dense, units %s, profile %s): the planner's pick is the measured best in %d, within 5%% "
               "of it in %d; the chosen way's prediction within +-10%% in %d\n",
               n, FLAGS_units.c_str(), pf.path.c_str(), agree, within5, pred10);
   if (FLAGS_json) {
@@ -270,8 +270,9 @@ const Register reg({"bench-planner", "plan -> emit -> measure for zoo models at 
                     "--units A,B (e.g. cpu0:0,gpu:1, units of the profile) instead judges the planner's unit choice:\n"
                     "per model of --suite (zoo, or a real-model suite directory), dense, the four ways to run it\n"
                     "(A alone, B alone, branch split, channel split), each predicted and measured (p10 of three\n"
-                    "rounds); whether the predicted fastest is the measured fastest or within 5% of it, and how far\n"
-                    "the chosen way's prediction is from its measurement.",
+                    "rounds); whether the planner's pick (the faster unit alone, or a split predicted faster than it\n"
+                    "by more than 4%) is the measured fastest or within 5% of it, and how far the pick's prediction\n"
+                    "is from its measurement.",
                     {"profile", "quick", "json", "units", "suite"}, run_bench});
 
 }  // namespace

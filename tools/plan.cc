@@ -97,7 +97,8 @@ const Register reg({"plan", "per-layer formats, block sizes, ratios and unit spl
                     "moves only where its time plus its transfers wins), and tries CoDL's channel split: the output\n"
                     "channels of one of the four heaviest dense convs shared between U2 (the first 1/8..7/8) and U1\n"
                     "(the rest, the join and every other op), both at once. The fastest of one unit, the branch split\n"
-                    "and the channel split is kept (split.mode none | branches | channels; the channel split is in\n"
+                    "and the channel split is kept, a split only where it beats one unit by more than 4% (the\n"
+                    "multi-unit executor's own cost per op) (split.mode none | branches | channels; the channel split is in\n"
                     "the plan's channel_split field, and `validate` runs it). Only dense convs are split for now.",
                     {"profile", "target_ms", "target_speedup", "formats", "max_ratio", "keep_first_last", "split_units",
                      "out", "json", "verbose", "threads", "unit", "input_shape", "allow_unknown"},
