@@ -1,7 +1,6 @@
 #include "hilsim/costmodel/simulator.h"
 
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <numeric>
 

@@ -240,6 +240,7 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
     k.lane_macs = planes * t.filter_lanes * t.pixel_lanes * kdim;
     k.panel_bytes = planes * t.panel_floats * 4;
     k.wstream_bytes = weight_bytes * t.weight_sweeps * s.n;
+    k.work_items = kernels::dense_split(s, t, threads).items;  // the kernel's own split of this tiling
   } else if (klass.rfind("depthwise_conv", 0) == 0 && kernels::depthwise_uses_channel_lanes(s)) {
     // The channel-lanes kernel (kernels/depthwise_conv, the same rule): groups of kDwChannelLanes
     // channels, each transposed into a padded tile and its output back (the bytes of both count as
@@ -277,7 +278,7 @@ KernelInstance conv_instance(const std::string& klass, const kernels::ConvShape&
   // weights beyond a core's L2 share do so on every sweep. place_operands() says whether "beyond" is
   // the last level (no extra) or DRAM.
   k.wstream_far_bytes = weight_bytes > kNearWeightBytes ? k.wstream_bytes : weight_bytes;
-  k.work_items = klass.rfind("dense_conv", 0) == 0 ? kernels::dense_split(s, kernels::dense_tiling(s), threads).items : k.out_tiles;
+  if (k.work_items == 0) k.work_items = k.out_tiles;
   return k;
 }
 
